@@ -1,0 +1,364 @@
+//! The `mamori` command. It parses arguments, opens the data directory and hands work to
+//! the library crates; it holds no logic of its own beyond presenting results. Every
+//! action that changes the store is itself recorded in the store (see `audit.rs`).
+
+mod audit;
+mod proofcheck;
+mod timearg;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use mamori_ingest::{ImportOptions, import_ndjson};
+use mamori_journal::{Journal, SqliteJournal, StoredEvent};
+
+#[derive(Parser)]
+#[command(name = "mamori", version, about = "mamori (守り): watches how staff use the personal data they hold")]
+struct Cli {
+    /// Data directory of the store.
+    #[arg(long, global = true, env = "MAMORI_DATA", default_value = "mamori-data")]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new store (and its checkpoint signing key) in DIR.
+    Init {
+        dir: PathBuf,
+        /// The log's name in its checkpoints, e.g. `mamori.city.example.lg.jp/audit`.
+        #[arg(long)]
+        origin: Option<String>,
+        /// log2 of events per storage segment.
+        #[arg(long, default_value_t = mamori_journal::DEFAULT_SEGMENT_SHIFT)]
+        segment_shift: u32,
+    },
+    /// Import files of events.
+    Import {
+        files: Vec<PathBuf>,
+        /// Input format; `ndjson` is mamori's normalised event, one JSON object a line.
+        #[arg(long, default_value = "ndjson")]
+        format: String,
+        /// Source name for these files (names the stream for resuming).
+        #[arg(long, default_value = "ndjson")]
+        source: String,
+        /// Events per committed batch.
+        #[arg(long, default_value_t = 50_000)]
+        batch: usize,
+    },
+    /// Recompute the Merkle tree from the stored events and check every checkpoint.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inclusion and consistency proofs, and checking them.
+    #[command(subcommand)]
+    Proof(ProofCommand),
+    /// The checkpoint signing key.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Print the latest signed checkpoint (to publish it).
+    Checkpoint,
+    /// Lines that could not be imported.
+    #[command(subcommand)]
+    Deadletter(DeadletterCommand),
+    /// Master data (staff, accounts, residents, cases …).
+    #[command(subcommand)]
+    Master(MasterCommand),
+    /// Query stored events.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Subcommand)]
+enum ProofCommand {
+    /// Prove that event ID is in the log (JSON to stdout).
+    Inclusion {
+        event_id: u64,
+        /// Tree size to prove against (a signed checkpoint); default the latest.
+        #[arg(long)]
+        tree_size: Option<u64>,
+    },
+    /// Prove that the log of OLD_SIZE events is a prefix of the log of NEW_SIZE.
+    Consistency { old_size: u64, new_size: u64 },
+    /// Check a proof file with the log's public key, as an outside party would.
+    Check {
+        proof: PathBuf,
+        /// The verifier key (`origin+id+base64`), or a file holding it.
+        #[arg(long)]
+        key: String,
+        /// A checkpoint obtained independently (published); the proof must match it.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Print the public verifier key.
+    Show,
+}
+
+#[derive(Subcommand)]
+enum DeadletterCommand {
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum MasterCommand {
+    /// Load every master-data file found in DIR (see docs/formats.md).
+    Load { dir: PathBuf },
+}
+
+#[derive(Args)]
+struct Range {
+    /// From this date or time (JST date `2024-05-08`, or RFC 3339).
+    #[arg(long)]
+    from: Option<String>,
+    /// Up to (not including) this date or time.
+    #[arg(long)]
+    to: Option<String>,
+    /// Print OCSF JSON (with derived type_uid) instead of the stored form.
+    #[arg(long)]
+    ocsf: bool,
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// One event by its id (its index in the log).
+    Get { id: u64 },
+    /// Every event concerning a resident (宛名番号).
+    Resident {
+        uid: String,
+        #[command(flatten)]
+        range: Range,
+    },
+    /// Every event of an account as the source system gives it.
+    Actor {
+        uid: String,
+        #[command(flatten)]
+        range: Range,
+    },
+    /// Events in a time range.
+    Time {
+        #[command(flatten)]
+        range: Range,
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mamori: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn open(data: &Path) -> Result<SqliteJournal> {
+    Ok(SqliteJournal::open(data)?)
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let out = &mut std::io::stdout().lock();
+    match cli.command {
+        Command::Init { dir, origin, segment_shift } => {
+            let origin = origin.unwrap_or_else(audit::default_origin);
+            let mut j = SqliteJournal::init(&dir, &origin, segment_shift)?;
+            audit::record(&mut j, audit::Action::Init, &format!("store created, origin {origin}"))?;
+            writeln!(out, "initialised {} (origin {origin})", dir.display())?;
+            writeln!(out, "public key: {}", j.verifier_key())?;
+        }
+        Command::Import { files, format, source, batch } => {
+            if format != "ndjson" {
+                bail!("format `{format}` is not known; this build imports `ndjson` (normalised events)");
+            }
+            if files.is_empty() {
+                bail!("name at least one file to import");
+            }
+            let mut j = open(&cli.data)?;
+            let options = ImportOptions { source, batch_size: batch.max(1), ..Default::default() };
+            let mut failed = false;
+            for file in &files {
+                let bar = progress_bar(file);
+                let result = import_ndjson(&mut j, file, &options, &mut |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                });
+                bar.finish_and_clear();
+                match result {
+                    Ok(s) => {
+                        let line = match &s.duplicate_of {
+                            Some(other) => format!("{}: already imported ({other}); nothing added", file.display()),
+                            None => format!(
+                                "{}: accepted {}, rejected {}, skipped {} lines committed by an earlier run",
+                                file.display(),
+                                s.accepted,
+                                s.rejected,
+                                s.already_committed_lines
+                            ),
+                        };
+                        writeln!(out, "{line}")?;
+                        audit::record(&mut j, audit::Action::Import, &line)?;
+                    }
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("mamori: {e}");
+                    }
+                }
+            }
+            if failed {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Verify { json } => {
+            let j = open(&cli.data)?;
+            let bar = indicatif::ProgressBar::new(0);
+            let result = j.verify(&mut |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })?;
+            bar.finish_and_clear();
+            match result {
+                Ok(report) => {
+                    if json {
+                        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+                    } else {
+                        writeln!(
+                            out,
+                            "ok: {} events, {} checkpoints verified; tree size {}, root {}",
+                            report.events, report.checkpoints, report.tree_size, report.root
+                        )?;
+                    }
+                }
+                Err(failure) => {
+                    if json {
+                        writeln!(out, "{}", serde_json::to_string_pretty(&failure)?)?;
+                    }
+                    eprintln!("mamori: {failure}");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        Command::Proof(cmd) => return proofcheck::run(cmd, &cli.data, out),
+        Command::Key(KeyCommand::Show) => {
+            writeln!(out, "{}", open(&cli.data)?.verifier_key())?;
+        }
+        Command::Checkpoint => {
+            let cp = open(&cli.data)?.latest_checkpoint()?.context("the store has no checkpoint")?;
+            write!(out, "{}", cp.note)?;
+        }
+        Command::Deadletter(DeadletterCommand::List { limit, json }) => {
+            let letters = open(&cli.data)?.dead_letters(limit)?;
+            for d in letters {
+                if json {
+                    let v = serde_json::json!({
+                        "source": d.source, "file": d.file, "line": d.line, "reason": d.reason,
+                        "raw": String::from_utf8_lossy(&d.raw),
+                    });
+                    writeln!(out, "{v}")?;
+                } else {
+                    writeln!(out, "{}:{}: [{}] {}", d.file, d.line, d.source, d.reason)?;
+                }
+            }
+        }
+        Command::Master(MasterCommand::Load { dir }) => return master_load(&cli.data, &dir, out),
+        Command::Events(cmd) => events(cmd, &cli.data, out)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress_bar(file: &Path) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(file.display().to_string());
+    bar
+}
+
+fn master_load(data: &Path, dir: &Path, out: &mut impl Write) -> Result<ExitCode> {
+    let loaded = mamori_master::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut j = open(data)?;
+    let d = &loaded.data;
+    fn rows<T: serde::Serialize>(v: &[T]) -> Vec<String> {
+        v.iter().map(|r| serde_json::to_string(r).expect("master rows serialise")).collect()
+    }
+    for (kind, n) in d.counts() {
+        if !loaded.files.iter().any(|f| f.file_stem().is_some_and(|s| s == kind.stem())) {
+            continue;
+        }
+        use mamori_master::Kind::*;
+        let body = match kind {
+            Departments => rows(&d.departments),
+            Employees => rows(&d.employees),
+            Assignments => rows(&d.assignments),
+            Accounts => rows(&d.accounts),
+            Residents => rows(&d.residents),
+            Households => rows(&d.households),
+            FamilyLinks => rows(&d.family_links),
+            Cases => rows(&d.cases),
+            CounterVisits => rows(&d.counter_visits),
+            Terminals => rows(&d.terminals),
+            Devices => rows(&d.devices),
+            Shares => rows(&d.shares),
+            Vip => rows(&d.vip),
+            Holidays => rows(&d.holidays),
+        };
+        j.replace_master(kind.stem(), &body)?;
+        writeln!(out, "{:<15} {n:>8} rows", kind.stem())?;
+    }
+    for e in &loaded.errors {
+        eprintln!("{e}");
+    }
+    let summary = format!(
+        "master data loaded from {}: {} files, {} rows rejected",
+        dir.display(),
+        loaded.files.len(),
+        loaded.errors.len()
+    );
+    audit::record(&mut j, audit::Action::MasterLoad, &summary)?;
+    writeln!(out, "{summary}")?;
+    Ok(if loaded.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn events(cmd: EventsCommand, data: &Path, out: &mut impl Write) -> Result<()> {
+    let j = open(data)?;
+    let (found, ocsf) = match cmd {
+        EventsCommand::Get { id } => (j.get(id)?.into_iter().collect(), false),
+        EventsCommand::Resident { uid, range } => (j.by_resident(&uid, timearg::range(&range.from, &range.to)?)?, range.ocsf),
+        EventsCommand::Actor { uid, range } => (j.by_actor(&uid, timearg::range(&range.from, &range.to)?)?, range.ocsf),
+        EventsCommand::Time { range, limit } => {
+            (j.by_time(timearg::range(&range.from, &range.to)?, limit)?, range.ocsf)
+        }
+    };
+    print_events(&found, ocsf, out)
+}
+
+fn print_events(found: &[StoredEvent], ocsf: bool, out: &mut impl Write) -> Result<()> {
+    for e in found {
+        if ocsf {
+            let mut v = e.event()?.to_ocsf();
+            v["metadata"]["uid"] = e.seq.to_string().into();
+            writeln!(out, "{v}")?;
+        } else {
+            writeln!(out, "{{\"id\":{},\"event\":{}}}", e.seq, String::from_utf8_lossy(&e.body))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,315 @@
+//! Import: turns files of events into committed batches in the journal.
+//!
+//! It owns reading (bounded lines, never a whole file in memory), turning each line into
+//! a [`PreparedEvent`] (parse, validate, canonical encoding, leaf hash) on a worker
+//! thread, and handing batches to the single journal writer through a bounded channel,
+//! so that memory stays flat however large the import and the second core does the
+//! CPU work while the first writes.
+//!
+//! Exactly-once: each batch commits with the stream's cursor (offset, line, SHA-256 of
+//! the bytes so far). A re-run resumes at the cursor after checking that the file still
+//! starts with the committed bytes; a file whose complete content was already imported
+//! under another name is skipped. Bad lines go to the dead-letter table with their line
+//! and reason, in the same transaction as the batch they were met in.
+//!
+//! It must not interpret events beyond validation (no enrichment or detection) and must
+//! not write to storage except through [`Journal`].
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
+
+use mamori_journal::{Batch, DeadLetter, Journal, JournalError, PreparedEvent, StreamCursor};
+use mamori_model::Event;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Name of the stream's source; with the file's path it names the stream.
+    pub source: String,
+    /// Events per committed batch.
+    pub batch_size: usize,
+    /// Longest line accepted; longer ones are dead-lettered without being buffered.
+    pub max_line: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions { source: "ndjson".into(), batch_size: 50_000, max_line: 16 * 1024 * 1024 }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub file: PathBuf,
+    /// Events committed by this run.
+    pub accepted: u64,
+    /// Lines sent to the dead-letter table by this run.
+    pub rejected: u64,
+    /// Lines skipped because an earlier run had committed them.
+    pub already_committed_lines: u64,
+    /// Set when the same content was imported before under this stream name.
+    pub duplicate_of: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{file}: {source}")]
+    Io { file: PathBuf, source: std::io::Error },
+    #[error(
+        "{file}: the first {offset} bytes differ from what was imported from this path before; \
+         the file was replaced, not appended to. Import it under another --source to keep both"
+    )]
+    FileChanged { file: PathBuf, offset: u64 },
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+/// Progress: bytes read so far and the file's size.
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// One unit of work for the writer: a batch and where the stream stands after it.
+struct Chunk {
+    events: Vec<PreparedEvent>,
+    dead: Vec<DeadLetter>,
+    cursor: StreamCursor,
+}
+
+/// Imports one NDJSON file of normalised events.
+pub fn import_ndjson(
+    journal: &mut dyn Journal,
+    path: &Path,
+    options: &ImportOptions,
+    progress: Progress<'_>,
+) -> Result<ImportSummary, IngestError> {
+    let io = |source| IngestError::Io { file: path.to_path_buf(), source };
+    let canonical = path.canonicalize().map_err(io)?;
+    let stream = format!("{}:{}", options.source, canonical.display());
+    let file_name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let mut file = File::open(path).map_err(io)?;
+    let total = file.metadata().map_err(io)?.len();
+    let mut summary = ImportSummary { file: path.to_path_buf(), ..Default::default() };
+
+    let mut hasher = Sha256::new();
+    let (start_offset, start_line) = match journal.cursor(&stream)? {
+        Some(cursor) => {
+            let prefix = hash_prefix(&mut file, cursor.offset).map_err(io)?;
+            if prefix.as_ref().map(|(h, _)| h.finalize_reset_clone()) != Some(cursor.prefix_sha256) {
+                return Err(IngestError::FileChanged { file: path.to_path_buf(), offset: cursor.offset });
+            }
+            hasher = prefix.expect("checked above").0;
+            summary.already_committed_lines = cursor.line;
+            if cursor.complete_sha256.is_some() && cursor.offset == total {
+                summary.duplicate_of = Some(stream);
+                return Ok(summary);
+            }
+            (cursor.offset, cursor.line)
+        }
+        None => {
+            let whole = hash_prefix(&mut file, total).map_err(io)?.map(|(h, _)| h.finalize_reset_clone());
+            if let Some(other) = whole.map(|h| journal.stream_with_content(&h)).transpose()?.flatten() {
+                summary.duplicate_of = Some(other);
+                return Ok(summary);
+            }
+            (0, 0)
+        }
+    };
+    file.seek(SeekFrom::Start(start_offset)).map_err(io)?;
+
+    let (tx, rx) = mpsc::sync_channel::<Result<Chunk, std::io::Error>>(2);
+    let opts = options.clone();
+    let reader = thread::spawn(move || {
+        let mut lines = LineReader {
+            inner: BufReader::with_capacity(1 << 20, file),
+            max: opts.max_line,
+            buf: Vec::new(),
+            hasher,
+            offset: start_offset,
+            line: start_line,
+        };
+        read_chunks(&mut lines, &opts, &stream, &file_name, total, &tx);
+    });
+
+    let mut result = Ok(());
+    for chunk in rx {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                result = Err(io(e));
+                break;
+            }
+        };
+        let batch = Batch { events: &chunk.events, dead_letters: &chunk.dead, cursor: Some(&chunk.cursor) };
+        if let Err(e) = journal.append(batch) {
+            result = Err(e.into());
+            break;
+        }
+        summary.accepted += chunk.events.len() as u64;
+        summary.rejected += chunk.dead.len() as u64;
+        progress(chunk.cursor.offset, total);
+    }
+    // Dropping the receiver (on error) makes the reader's next send fail, so it stops.
+    reader.join().expect("the import reader thread does not panic");
+    result.map(|()| summary)
+}
+
+trait FinalizeClone {
+    fn finalize_reset_clone(&self) -> [u8; 32];
+}
+
+impl FinalizeClone for Sha256 {
+    fn finalize_reset_clone(&self) -> [u8; 32] {
+        self.clone().finalize().into()
+    }
+}
+
+/// Hashes the first `len` bytes of the file; `None` if the file is shorter.
+fn hash_prefix(file: &mut File, len: u64) -> std::io::Result<Option<(Sha256, u64)>> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut hasher = Sha256::new();
+    let mut left = len;
+    let mut buf = vec![0u8; 1 << 20];
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = file.read(&mut buf[..want])?;
+        if n == 0 {
+            return Ok(None);
+        }
+        hasher.update(&buf[..n]);
+        left -= n as u64;
+    }
+    Ok(Some((hasher, len)))
+}
+
+fn read_chunks(
+    lines: &mut LineReader<impl BufRead>,
+    opts: &ImportOptions,
+    stream: &str,
+    file_name: &str,
+    total: u64,
+    tx: &mpsc::SyncSender<Result<Chunk, std::io::Error>>,
+) {
+    let mut events = Vec::with_capacity(opts.batch_size.min(1 << 16));
+    let mut dead = Vec::new();
+    loop {
+        let next = match lines.next_line() {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        let at_end = next.is_none();
+        if let Some(line) = next {
+            let dead_letter = |reason: String| DeadLetter {
+                source: opts.source.clone(),
+                file: file_name.to_owned(),
+                line: line.number,
+                reason,
+                raw: line.content.to_vec(),
+            };
+            if line.overlong {
+                dead.push(dead_letter(format!("line longer than {} bytes (kept its start only)", opts.max_line)));
+            } else if !line.content.iter().all(u8::is_ascii_whitespace) {
+                match parse_line(line.content, file_name, line.number) {
+                    Ok(event) => events.push(PreparedEvent::new(&event)),
+                    Err(reason) => dead.push(dead_letter(reason)),
+                }
+            }
+        }
+        if at_end || events.len() >= opts.batch_size || dead.len() >= opts.batch_size {
+            let prefix: [u8; 32] = lines.hasher.finalize_reset_clone();
+            let cursor = StreamCursor {
+                stream: stream.to_owned(),
+                offset: lines.offset,
+                line: lines.line,
+                prefix_sha256: prefix,
+                complete_sha256: (at_end && lines.offset == total).then_some(prefix),
+            };
+            let chunk = Chunk { events: std::mem::take(&mut events), dead: std::mem::take(&mut dead), cursor };
+            if tx.send(Ok(chunk)).is_err() || at_end {
+                return;
+            }
+        }
+    }
+}
+
+/// Parses one line into an event, filling in where it came from when the line does not
+/// say, and keeping the line itself as the raw record when it carries none.
+fn parse_line(content: &[u8], file_name: &str, line: u64) -> Result<Event, String> {
+    let mut event = Event::from_json(content).map_err(|e| e.to_string())?;
+    if event.metadata.log_name.is_none() {
+        event.metadata.log_name = Some(file_name.to_owned());
+    }
+    if event.unmapped.origin.line.is_none() && event.unmapped.origin.offset.is_none() {
+        event.unmapped.origin.line = Some(line);
+    }
+    if event.raw_data.is_none() {
+        // The line parsed as JSON, so it is UTF-8.
+        event.raw_data = Some(String::from_utf8_lossy(content).into_owned());
+    }
+    Ok(event)
+}
+
+/// A line as read: its number and its content without the line ending, cut at the
+/// limit when `overlong`.
+struct Line<'a> {
+    number: u64,
+    content: &'a [u8],
+    overlong: bool,
+}
+
+/// Reads lines without ever holding more than `max` bytes of one, and keeps the stream's
+/// position: every byte consumed is hashed and counted, kept or not.
+struct LineReader<R> {
+    inner: R,
+    max: usize,
+    buf: Vec<u8>,
+    hasher: Sha256,
+    offset: u64,
+    line: u64,
+}
+
+impl<R: BufRead> LineReader<R> {
+    fn next_line(&mut self) -> std::io::Result<Option<Line<'_>>> {
+        self.buf.clear();
+        let mut overlong = false;
+        let mut consumed_any = false;
+        loop {
+            let available = self.inner.fill_buf()?;
+            if available.is_empty() {
+                break;
+            }
+            let (take, done) = match available.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (available.len(), false),
+            };
+            let chunk = &available[..take];
+            self.hasher.update(chunk);
+            self.offset += take as u64;
+            consumed_any = true;
+            let room = (self.max + 2).saturating_sub(self.buf.len());
+            if chunk.len() > room {
+                overlong = true;
+            }
+            self.buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            self.inner.consume(take);
+            if done {
+                break;
+            }
+        }
+        if !consumed_any {
+            return Ok(None);
+        }
+        self.line += 1;
+        let mut content = self.buf.as_slice();
+        if !overlong {
+            content = content.strip_suffix(b"\n").unwrap_or(content);
+            content = content.strip_suffix(b"\r").unwrap_or(content);
+            overlong = content.len() > self.max;
+        }
+        Ok(Some(Line { number: self.line, content, overlong }))
+    }
+}

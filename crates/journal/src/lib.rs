@@ -1,0 +1,219 @@
+//! mamori's journal: the tamper-evident store of every event.
+//!
+//! It owns durability and integrity. Every stored event is a leaf of one append-only
+//! RFC 6962 Merkle tree, in the order it was stored; the tree's hashes are kept as C2SP
+//! `tlog-tiles` tiles and every committed batch ends with an Ed25519-signed C2SP
+//! `tlog-checkpoint`. `verify` recomputes the tree from the stored events.
+//!
+//! The rest of mamori sees the journal through [`Journal`], a narrow interface (append a
+//! batch atomically, read by sequence, by resident, by actor, by time, prove, verify) so
+//! that a server-backed implementation can stand beside the embedded SQLite one.
+//!
+//! What it must not do: interpret events (no enrichment, no detection), parse source
+//! formats, or rewrite anything once committed. Events go in already normalised and
+//! canonically encoded ([`PreparedEvent`]).
+
+mod checkpoint;
+mod merkle;
+mod sqlite;
+
+pub use checkpoint::{CheckpointKey, SignedCheckpoint, check_checkpoint};
+pub use merkle::{Frontier, hex, leaf_hash, unhex};
+pub use sqlite::{DEFAULT_SEGMENT_SHIFT, SqliteJournal};
+pub use tlog_tiles::Hash;
+
+use mamori_model::Event;
+use serde::{Deserialize, Serialize};
+
+/// An event ready to store: canonical bytes, their leaf hash and the keys it is indexed by.
+/// Building these is CPU work that the ingest pipeline does off the writer thread.
+#[derive(Debug, Clone)]
+pub struct PreparedEvent {
+    pub body: Vec<u8>,
+    pub leaf: Hash,
+    pub keys: IndexKeys,
+}
+
+/// The columns an event is indexed by, always derived from its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexKeys {
+    pub time: i64,
+    pub class_uid: u32,
+    pub actor: String,
+    pub resident: Option<String>,
+}
+
+impl IndexKeys {
+    pub fn of(event: &Event) -> IndexKeys {
+        IndexKeys {
+            time: event.time,
+            class_uid: event.class_uid.uid(),
+            actor: event.actor.user.uid.clone(),
+            resident: event.resident_uid().map(str::to_owned),
+        }
+    }
+}
+
+impl PreparedEvent {
+    pub fn new(event: &Event) -> PreparedEvent {
+        let body = event.canonical_bytes();
+        PreparedEvent { leaf: leaf_hash(&body), keys: IndexKeys::of(event), body }
+    }
+}
+
+/// A stored event: its position in the log (= its id) and its canonical bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub body: Vec<u8>,
+}
+
+impl StoredEvent {
+    pub fn event(&self) -> Result<Event, JournalError> {
+        Event::from_json(&self.body).map_err(|e| JournalError::Corrupt(format!("event {}: {e}", self.seq)))
+    }
+}
+
+/// A line that could not be accepted, kept with where it came from and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub source: String,
+    pub file: String,
+    pub line: u64,
+    pub reason: String,
+    /// The rejected bytes, cut to a bounded size.
+    pub raw: Vec<u8>,
+}
+
+/// How far a stream (a file of a source) has been committed, stored in the same
+/// transaction as the events it covers, so that a restart resumes exactly there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamCursor {
+    /// `source` + canonical path, or another stable name of the stream.
+    pub stream: String,
+    /// Bytes consumed (always at a line boundary).
+    pub offset: u64,
+    /// Lines consumed.
+    pub line: u64,
+    /// SHA-256 of the bytes `[0, offset)`, to notice a file replaced under the same name.
+    pub prefix_sha256: [u8; 32],
+    /// Set once the whole file has been read (not for a followed, growing file).
+    pub complete_sha256: Option<[u8; 32]>,
+}
+
+/// One atomic append: events, the dead letters met while reading them, and where the
+/// stream stands afterwards. All of it commits, or none.
+#[derive(Debug, Default)]
+pub struct Batch<'a> {
+    pub events: &'a [PreparedEvent],
+    pub dead_letters: &'a [DeadLetter],
+    pub cursor: Option<&'a StreamCursor>,
+}
+
+/// What a committed append produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receipt {
+    pub first_seq: u64,
+    pub count: u64,
+    pub tree_size: u64,
+    pub root: Hash,
+}
+
+/// A time range in ms since the epoch, `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: i64,
+    pub to: i64,
+}
+
+impl TimeRange {
+    pub const ALL: TimeRange = TimeRange { from: i64::MIN, to: i64::MAX };
+}
+
+/// An inclusion proof as an outside party checks it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InclusionProof {
+    pub index: u64,
+    pub tree_size: u64,
+    /// The event's canonical bytes as UTF-8 JSON text; the leaf is SHA-256(0x00‖event).
+    pub event: String,
+    pub leaf_hash: String,
+    pub proof: Vec<String>,
+    /// The signed checkpoint for `tree_size`.
+    pub checkpoint: String,
+}
+
+/// A consistency proof between two checkpoints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsistencyProof {
+    pub old_size: u64,
+    pub new_size: u64,
+    pub proof: Vec<String>,
+    pub old_checkpoint: String,
+    pub new_checkpoint: String,
+}
+
+/// The outcome of a full verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    pub events: u64,
+    pub checkpoints: u64,
+    pub tree_size: u64,
+    pub root: String,
+}
+
+/// Why a verification failed: the first bad leaf when it can be named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("verification failed{}: {reason}", leaf.map(|l| format!(" at leaf index {l}")).unwrap_or_default())]
+pub struct VerifyFailure {
+    pub leaf: Option<u64>,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("store is corrupt: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Usage(String),
+    #[error("merkle: {0}")]
+    Merkle(String),
+}
+
+/// The narrow interface the rest of mamori stores and reads events through.
+pub trait Journal {
+    /// Appends a batch atomically and signs a checkpoint over the new tree.
+    fn append(&mut self, batch: Batch<'_>) -> Result<Receipt, JournalError>;
+    /// Number of events (leaves) stored.
+    fn size(&self) -> Result<u64, JournalError>;
+    fn get(&self, seq: u64) -> Result<Option<StoredEvent>, JournalError>;
+    /// All events concerning one resident in a time range, oldest first.
+    fn by_resident(&self, resident: &str, range: TimeRange) -> Result<Vec<StoredEvent>, JournalError>;
+    /// All events of one account (as the source gives it) in a time range, oldest first.
+    fn by_actor(&self, actor: &str, range: TimeRange) -> Result<Vec<StoredEvent>, JournalError>;
+    /// Events in a time range, oldest first, at most `limit`.
+    fn by_time(&self, range: TimeRange, limit: usize) -> Result<Vec<StoredEvent>, JournalError>;
+    fn cursor(&self, stream: &str) -> Result<Option<StreamCursor>, JournalError>;
+    /// The stream that already imported a file with this content hash, if any.
+    fn stream_with_content(&self, sha256: &[u8; 32]) -> Result<Option<String>, JournalError>;
+    fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, JournalError>;
+    fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, JournalError>;
+    fn prove_inclusion(&self, seq: u64, tree_size: Option<u64>) -> Result<InclusionProof, JournalError>;
+    fn prove_consistency(&self, old_size: u64, new_size: u64) -> Result<ConsistencyProof, JournalError>;
+    /// Recomputes the tree from the stored events and checks every checkpoint.
+    fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<Result<VerifyReport, VerifyFailure>, JournalError>;
+}
+
+/// Checks an RFC 6962 inclusion proof of `leaf` at `index` in the tree of `size` with `root`.
+pub fn check_inclusion(proof: &[Hash], size: u64, root: Hash, index: u64, leaf: Hash) -> Result<(), String> {
+    tlog_tiles::check_record(&proof.to_vec(), size, root, index, leaf).map_err(|e| e.to_string())
+}
+
+/// Checks an RFC 6962 consistency proof from the tree of `old` leaves to the one of `size`.
+pub fn check_consistency(proof: &[Hash], size: u64, root: Hash, old: u64, old_root: Hash) -> Result<(), String> {
+    tlog_tiles::check_tree(&proof.to_vec(), size, root, old, old_root).map_err(|e| e.to_string())
+}

@@ -1,0 +1,134 @@
+//! The journal through its public interface, on a real SQLite file with tiny segments so
+//! that every path crosses segment and tile boundaries.
+
+use mamori_journal::{
+    Batch, DeadLetter, Journal, PreparedEvent, SqliteJournal, StreamCursor, TimeRange, check_checkpoint,
+    check_consistency, check_inclusion, leaf_hash, unhex,
+};
+use mamori_model::Event;
+
+fn event(i: u64) -> Event {
+    let json = serde_json::json!({
+        "class_uid": if i % 3 == 0 { 3002 } else { 6005 },
+        "activity_id": 1,
+        "time": 1_715_130_000_000i64 + (i as i64) * 60_000,
+        "actor": {"user": {"uid": format!("op{:02}", i % 5)}},
+        "metadata": {"product": "juki"},
+        "unmapped": if i % 3 == 0 { serde_json::json!({}) } else { serde_json::json!({"resident": {"uid": format!("R{}", i % 11)}}) },
+    });
+    Event::from_json(json.to_string().as_bytes()).unwrap()
+}
+
+fn store_with(n: u64, batch: u64) -> (tempfile::TempDir, SqliteJournal) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = SqliteJournal::init(dir.path(), "mamori.test/log", 8).unwrap();
+    let mut i = 0;
+    while i < n {
+        let events: Vec<_> = (i..(i + batch).min(n)).map(|k| PreparedEvent::new(&event(k))).collect();
+        j.append(Batch { events: &events, ..Default::default() }).unwrap();
+        i += batch;
+    }
+    (dir, j)
+}
+
+#[test]
+fn appended_events_are_found_by_id_resident_actor_and_time_across_segments() {
+    let (_dir, j) = store_with(1000, 170);
+    assert_eq!(j.size().unwrap(), 1000);
+    let e = j.get(777).unwrap().unwrap();
+    assert_eq!(e.event().unwrap(), event(777));
+    assert!(j.get(1000).unwrap().is_none());
+
+    let r7: Vec<u64> = j.by_resident("R7", TimeRange::ALL).unwrap().iter().map(|e| e.seq).collect();
+    let expected: Vec<u64> = (0..1000).filter(|i| i % 3 != 0 && i % 11 == 7).collect();
+    assert_eq!(r7, expected);
+
+    let t0 = 1_715_130_000_000i64;
+    let window = TimeRange { from: t0 + 300 * 60_000, to: t0 + 600 * 60_000 };
+    let op2: Vec<u64> = j.by_actor("op02", window).unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(op2, (300..600).filter(|i| i % 5 == 2).collect::<Vec<_>>());
+
+    let first = j.by_time(window, 10).unwrap();
+    assert_eq!(first.iter().map(|e| e.seq).collect::<Vec<_>>(), (300..310).collect::<Vec<_>>());
+    assert!(j.by_resident("nobody", TimeRange::ALL).unwrap().is_empty());
+}
+
+#[test]
+fn reopened_store_continues_the_same_tree_and_verifies() {
+    let (dir, j) = store_with(600, 100);
+    let root_600 = j.latest_checkpoint().unwrap().unwrap().root;
+    drop(j);
+    let mut j = SqliteJournal::open(dir.path()).unwrap();
+    let more: Vec<_> = (600..900).map(|k| PreparedEvent::new(&event(k))).collect();
+    let receipt = j.append(Batch { events: &more, ..Default::default() }).unwrap();
+    assert_eq!((receipt.first_seq, receipt.tree_size), (600, 900));
+
+    let (_d2, fresh) = store_with(900, 900);
+    assert_eq!(fresh.latest_checkpoint().unwrap().unwrap().root, receipt.root, "same leaves, same root");
+    let report = j.verify(&mut |_, _| {}).unwrap().unwrap();
+    assert_eq!(report.events, 900);
+    let proof = j.prove_consistency(600, 900).unwrap();
+    let hashes: Vec<_> = proof.proof.iter().map(|h| unhex(h).unwrap()).collect();
+    check_consistency(&hashes, 900, receipt.root, 600, root_600).unwrap();
+}
+
+#[test]
+fn inclusion_proofs_verify_against_the_signed_checkpoint_and_fail_for_a_wrong_leaf() {
+    let (_dir, j) = store_with(700, 64);
+    let vkey = j.verifier_key().to_owned();
+    for seq in [0u64, 1, 255, 256, 511, 699] {
+        let p = j.prove_inclusion(seq, None).unwrap();
+        let cp = check_checkpoint(&p.checkpoint, &vkey).unwrap();
+        let hashes: Vec<_> = p.proof.iter().map(|h| unhex(h).unwrap()).collect();
+        let leaf = leaf_hash(p.event.as_bytes());
+        check_inclusion(&hashes, cp.size, cp.root, seq, leaf).unwrap();
+        let other = leaf_hash(j.get((seq + 1) % 700).unwrap().unwrap().body.as_slice());
+        assert!(check_inclusion(&hashes, cp.size, cp.root, seq, other).is_err(), "wrong leaf must fail");
+        assert!(check_inclusion(&hashes, cp.size, cp.root, (seq + 1) % 700, leaf).is_err(), "wrong index must fail");
+    }
+    // Proofs against an older signed size work too.
+    let p = j.prove_inclusion(10, Some(64)).unwrap();
+    assert_eq!(p.tree_size, 64);
+    assert!(j.prove_inclusion(10, Some(65)).unwrap_err().to_string().contains("signed sizes nearby: 64, 128"));
+}
+
+#[test]
+fn a_batch_commits_events_dead_letters_and_cursor_together() {
+    let (_dir, mut j) = store_with(10, 10);
+    let events: Vec<_> = (10..20).map(|k| PreparedEvent::new(&event(k))).collect();
+    let dead = [DeadLetter {
+        source: "juki".into(),
+        file: "a.ndjson".into(),
+        line: 7,
+        reason: "bad".into(),
+        raw: vec![b'x'; 100_000],
+    }];
+    let cursor =
+        StreamCursor { stream: "s".into(), offset: 99, line: 20, prefix_sha256: [1; 32], complete_sha256: Some([2; 32]) };
+    j.append(Batch { events: &events, dead_letters: &dead, cursor: Some(&cursor) }).unwrap();
+    assert_eq!(j.cursor("s").unwrap().unwrap(), cursor);
+    assert_eq!(j.stream_with_content(&[2; 32]).unwrap().as_deref(), Some("s"));
+    let letters = j.dead_letters(10).unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].raw.len(), 64 * 1024, "raw kept up to the bound");
+}
+
+#[test]
+fn a_store_without_its_private_key_reads_but_refuses_to_append() {
+    let (dir, j) = store_with(5, 5);
+    drop(j);
+    std::fs::remove_file(dir.path().join("checkpoint.key")).unwrap();
+    let mut j = SqliteJournal::open(dir.path()).unwrap();
+    assert_eq!(j.size().unwrap(), 5);
+    assert!(j.verify(&mut |_, _| {}).unwrap().is_ok());
+    let events = [PreparedEvent::new(&event(5))];
+    let err = j.append(Batch { events: &events, ..Default::default() }).unwrap_err();
+    assert!(err.to_string().contains("read-only"), "{err}");
+}
+
+#[test]
+fn init_refuses_an_existing_store() {
+    let (dir, _j) = store_with(1, 1);
+    let err = SqliteJournal::init(dir.path(), "mamori.test/log", 8).err().unwrap();
+    assert!(err.to_string().contains("already holds"), "{err}");
+}

@@ -1,0 +1,321 @@
+//! Master data: who works where, which accounts are whose, who lives with whom, and the
+//! business that can explain an access. Anything that changes over time carries an
+//! effective period so that enrichment can ask "as of this event's date".
+//!
+//! Every type here deserialises from one row of its documented CSV file (and from one
+//! JSON object), see `docs/formats.md`.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A period of validity, both ends inclusive; `to = None` means still in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Period {
+    #[serde(deserialize_with = "cell")]
+    pub from: NaiveDate,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub to: Option<NaiveDate>,
+}
+
+impl Period {
+    pub fn covers(&self, day: NaiveDate) -> bool {
+        self.from <= day && self.to.is_none_or(|to| day <= to)
+    }
+}
+
+/// CSV gives an empty cell where JSON gives null or nothing; both mean "none".
+fn empty_as_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let s: Option<String> = Option::deserialize(d)?;
+    match s.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => parse_cell(v).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Parses a cell, naming the offending value in the error so that a loader can point at
+/// the field that holds it.
+fn parse_cell<T>(v: &str) -> Result<T, String>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    v.trim().parse().map_err(|e| format!("`{v}` is not valid here ({e}); dates are YYYY-MM-DD"))
+}
+
+fn cell<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let s = String::deserialize(d)?;
+    parse_cell(&s).map_err(serde::de::Error::custom)
+}
+
+/// A list cell: `a;b;c` in CSV, an array in JSON.
+fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Cell {
+        Text(String),
+        List(Vec<String>),
+    }
+    Ok(match Cell::deserialize(d)? {
+        Cell::Text(s) => s.split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+        Cell::List(v) => v,
+    })
+}
+
+fn yes_no<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Cell {
+        Bool(bool),
+        Text(String),
+    }
+    match Cell::deserialize(d)? {
+        Cell::Bool(b) => Ok(b),
+        Cell::Text(s) => match s.trim() {
+            "1" | "true" | "yes" | "有" | "あり" => Ok(true),
+            "0" | "false" | "no" | "無" | "なし" | "" => Ok(false),
+            other => Err(serde::de::Error::custom(format!("`{other}` is not yes/no (true/false, 1/0, 有/無)"))),
+        },
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Department {
+    pub code: String,
+    pub name: String,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub parent: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Employee {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub kana: String,
+    #[serde(deserialize_with = "cell")]
+    pub hired: NaiveDate,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub retired: Option<NaiveDate>,
+    /// The employee's own 宛名番号 when they live in the town: their own records and
+    /// their household's are then recognisable.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub resident_uid: Option<String>,
+}
+
+/// One posting of an employee: department and role over a period. Transfers (mostly on
+/// 1 April) end one assignment and start the next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub employee_id: String,
+    pub department: String,
+    pub role: String,
+    #[serde(flatten)]
+    pub period: Period,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    /// One person's own account.
+    Personal,
+    /// An administrator account, possibly used by several people.
+    Admin,
+    /// A shared or service account (counter login, batch job).
+    Shared,
+    /// A batch job's account: its accesses are explained by being a batch.
+    Batch,
+}
+
+/// An account in one system and whom it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The source system (`juki`, `zeimu`, `koseki`, `fukushi`, `windows`, `mail` …).
+    pub system: String,
+    /// The account as the system logs it (operator number, SAM name, address).
+    pub account: String,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub employee_id: Option<String>,
+    pub kind: AccountKind,
+    #[serde(flatten)]
+    pub period: Period,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resident {
+    /// 宛名番号.
+    pub uid: String,
+    pub name: String,
+    #[serde(default)]
+    pub kana: String,
+    #[serde(deserialize_with = "cell")]
+    pub birth_date: NaiveDate,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub died: Option<NaiveDate>,
+}
+
+/// A resident's membership of a household (世帯) at an address over a period, with their
+/// relationship (続柄) to the head. Moves and household changes are new rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HouseholdMembership {
+    pub resident_uid: String,
+    /// 世帯番号.
+    pub household: String,
+    /// 続柄 as the registry writes it (世帯主, 妻, 子, 父, 母 …).
+    pub relation: String,
+    pub address: String,
+    #[serde(flatten)]
+    pub period: Period,
+}
+
+/// A family-register (戸籍) link between two residents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilyLink {
+    pub resident_a: String,
+    pub resident_b: String,
+    /// parent, child, spouse, sibling, grandparent … from a's side.
+    pub relation: String,
+}
+
+/// A business case that justifies access: an application, a filing, a welfare case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusinessCase {
+    /// 受付番号.
+    pub case_no: String,
+    pub kind: String,
+    #[serde(deserialize_with = "cell")]
+    pub received: NaiveDate,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub closed: Option<NaiveDate>,
+    pub department: String,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub handler: Option<String>,
+    #[serde(deserialize_with = "list")]
+    pub residents: Vec<String>,
+}
+
+/// A resident's visit to a counter (窓口).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterVisit {
+    pub visit_no: String,
+    /// Local (JST) date and time, `YYYY-MM-DDTHH:MM:SS`.
+    #[serde(deserialize_with = "cell")]
+    pub at: chrono::NaiveDateTime,
+    pub department: String,
+    pub resident_uid: String,
+    #[serde(default)]
+    pub purpose: String,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub handler: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TerminalKind {
+    Staff,
+    Counter,
+    Reception,
+    Shared,
+    Server,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Terminal {
+    pub host: String,
+    /// Room or floor, as the badge system names it.
+    pub location: String,
+    pub kind: TerminalKind,
+    /// Whether the endpoint-management agent is installed (a terminal without one sends
+    /// no USB or print logs).
+    #[serde(deserialize_with = "yes_no")]
+    pub agent: bool,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub department: Option<String>,
+}
+
+/// An approved removable device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovableDevice {
+    pub serial: String,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub owner: Option<String>,
+    /// e.g. `secure-usb`, `usb`, `sd`.
+    pub kind: String,
+    #[serde(flatten)]
+    pub period: Period,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Classification {
+    Public,
+    Internal,
+    Confidential,
+    Restricted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileShare {
+    pub share: String,
+    /// Path prefix on the file server, e.g. `/srv/hr`.
+    pub path: String,
+    pub owner_department: String,
+    pub classification: Classification,
+    /// Departments granted access besides the owner, `;`-separated; `*` for everyone
+    /// (a handover folder opened at fiscal year-end).
+    #[serde(default, deserialize_with = "list")]
+    pub granted: Vec<String>,
+    #[serde(flatten)]
+    pub period: Period,
+}
+
+/// A resident on the watch-list: the mayor, council members, staff's own records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VipEntry {
+    pub resident_uid: String,
+    pub reason: String,
+    #[serde(flatten)]
+    pub period: Period,
+}
+
+/// A public holiday (国民の祝日・休日).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holiday {
+    #[serde(deserialize_with = "cell")]
+    pub date: NaiveDate,
+    pub name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn period_ends_are_inclusive_and_open_end_is_forever() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let fiscal = Period { from: d("2024-04-01"), to: Some(d("2025-03-31")) };
+        assert!(fiscal.covers(d("2024-04-01")));
+        assert!(fiscal.covers(d("2025-03-31")));
+        assert!(!fiscal.covers(d("2025-04-01")));
+        assert!(Period { from: d("2024-04-01"), to: None }.covers(d("2099-01-01")));
+    }
+
+    #[test]
+    fn case_residents_accept_csv_list_and_json_array() {
+        let json = r#"{"case_no":"R6-1","kind":"転入","received":"2024-05-08","department":"住民課","residents":["1","2"]}"#;
+        let c: BusinessCase = serde_json::from_str(json).unwrap();
+        assert_eq!(c.residents, ["1", "2"]);
+        let json = r#"{"case_no":"R6-1","kind":"転入","received":"2024-05-08","department":"住民課","residents":"1; 2"}"#;
+        let c: BusinessCase = serde_json::from_str(json).unwrap();
+        assert_eq!(c.residents, ["1", "2"]);
+    }
+}
