@@ -1,0 +1,279 @@
+//! The `mamori` binary as a user runs it: tampering with the database through the
+//! `sqlite3` CLI, killing an import, bad input. Each test works in its own directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn mamori(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env("MAMORI_OPERATOR", "test-auditor")
+        .output()
+        .expect("mamori runs")
+}
+
+fn ok(data: &Path, args: &[&str]) -> String {
+    let out = mamori(data, args);
+    assert!(out.status.success(), "mamori {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn sqlite(data: &Path, sql: &str) {
+    let out = Command::new("sqlite3").arg(data.join("journal.db")).arg(sql).output().expect("the sqlite3 CLI is installed");
+    assert!(out.status.success(), "sqlite3 {sql}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn event_line(i: u64) -> String {
+    format!(
+        r#"{{"class_uid":6005,"activity_id":2,"time":{},"actor":{{"user":{{"uid":"op{:04}"}}}},"metadata":{{"product":"juki"}},"unmapped":{{"resident":{{"uid":"{:06}","record_type":"住民票"}},"operation":"照会"}}}}"#,
+        1_715_130_000_000u64 + i * 1000,
+        i % 37,
+        i % 501
+    )
+}
+
+fn write_events(path: &Path, n: u64) {
+    let mut text = String::with_capacity(n as usize * 220);
+    for i in 0..n {
+        text.push_str(&event_line(i));
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// A store with `n` imported events; returns (tempdir, data dir).
+fn store(n: u64) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", data.to_str().unwrap(), "--origin", "mamori.test/town", "--segment-shift", "8"]);
+    let file = tmp.path().join("events.ndjson");
+    write_events(&file, n);
+    ok(&data, &["import", file.to_str().unwrap(), "--batch", "100"]);
+    (tmp, data)
+}
+
+/// Events imported from files (not the store's own audit records).
+fn data_events(data: &Path) -> u64 {
+    let out = ok(data, &["events", "time", "--limit", "100000000"]);
+    out.lines().filter(|l| l.contains("\"class_uid\":6005")).count() as u64
+}
+
+fn verify_fails_at(data: &Path, index: u64) {
+    let out = mamori(data, &["verify"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "verify must fail: {stderr}");
+    assert!(stderr.contains(&format!("at leaf index {index}")), "must name leaf {index}: {stderr}");
+}
+
+#[test]
+fn verify_passes_on_an_untouched_store() {
+    let (_tmp, data) = store(600);
+    let out = ok(&data, &["verify"]);
+    // 600 events + the audit records of init and import.
+    assert!(out.starts_with("ok: 602 events"), "{out}");
+}
+
+#[test]
+fn verify_names_the_leaf_after_one_byte_of_a_stored_event_is_changed() {
+    let (_tmp, data) = store(600);
+    // Event 300 is in segment 1 (2^8 per segment); change one digit of its resident id.
+    sqlite(&data, "UPDATE ev_000001 SET body = CAST(replace(CAST(body AS TEXT), '\"uid\":\"000299\"', '\"uid\":\"000298\"') AS BLOB) WHERE seq = 300");
+    verify_fails_at(&data, 300);
+}
+
+#[test]
+fn verify_names_the_leaf_after_a_row_is_deleted() {
+    let (_tmp, data) = store(600);
+    sqlite(&data, "DELETE FROM ev_000000 WHERE seq = 123");
+    verify_fails_at(&data, 123);
+}
+
+#[test]
+fn verify_names_the_leaf_after_two_rows_are_swapped() {
+    let (_tmp, data) = store(600);
+    sqlite(
+        &data,
+        "UPDATE ev_000000 SET body = CASE seq WHEN 40 THEN (SELECT body FROM ev_000000 WHERE seq = 90)
+                                            WHEN 90 THEN (SELECT body FROM ev_000000 WHERE seq = 40) END
+         WHERE seq IN (40, 90)",
+    );
+    verify_fails_at(&data, 40);
+}
+
+#[test]
+fn verify_catches_an_index_column_moved_to_hide_an_access() {
+    let (_tmp, data) = store(300);
+    // Moving an access out of a resident's history without touching the event itself.
+    sqlite(&data, "UPDATE ev_000000 SET resident = NULL WHERE seq = 77");
+    verify_fails_at(&data, 77);
+}
+
+#[test]
+fn verify_fails_when_the_newest_events_are_truncated() {
+    let (_tmp, data) = store(300);
+    sqlite(&data, "DELETE FROM ev_000001 WHERE seq >= 290");
+    verify_fails_at(&data, 290);
+}
+
+#[test]
+fn proofs_check_with_the_public_key_and_a_published_checkpoint_and_fail_when_altered() {
+    let (tmp, data) = store(300);
+    let key = ok(&data, &["key", "show"]);
+    assert!(key.starts_with("mamori.test/town+"), "{key}");
+    let key = key.trim();
+    let checkpoint = tmp.path().join("checkpoint.txt");
+    std::fs::write(&checkpoint, ok(&data, &["checkpoint"])).unwrap();
+
+    let proof = tmp.path().join("inclusion.json");
+    std::fs::write(&proof, ok(&data, &["proof", "inclusion", "150"])).unwrap();
+    let check = |file: &Path, extra: &[&str]| {
+        let mut args = vec!["proof", "check", file.to_str().unwrap(), "--key", key];
+        args.extend_from_slice(extra);
+        mamori(&data, &args)
+    };
+    assert!(check(&proof, &["--checkpoint", checkpoint.to_str().unwrap()]).status.success());
+
+    // The same proof presented for another event fails.
+    let text = std::fs::read_to_string(&proof).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["event"] = serde_json::from_str::<serde_json::Value>(&ok(&data, &["events", "get", "151"])).unwrap()["event"]
+        .to_string()
+        .into();
+    let wrong = tmp.path().join("wrong-leaf.json");
+    std::fs::write(&wrong, v.to_string()).unwrap();
+    assert_eq!(check(&wrong, &[]).status.code(), Some(1));
+
+    let consistency = tmp.path().join("consistency.json");
+    std::fs::write(&consistency, ok(&data, &["proof", "consistency", "101", "301"])).unwrap();
+    assert!(check(&consistency, &[]).status.success());
+
+    // Another key does not verify this log's checkpoints.
+    let other = tempfile::tempdir().unwrap();
+    let other_data = other.path().join("d");
+    ok(&other_data, &["init", other_data.to_str().unwrap(), "--origin", "mamori.test/town"]);
+    let other_key = ok(&other_data, &["key", "show"]);
+    let out = mamori(&data, &["proof", "check", proof.to_str().unwrap(), "--key", other_key.trim()]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn importing_the_same_file_twice_adds_no_event() {
+    let (tmp, data) = store(250);
+    let file = tmp.path().join("events.ndjson");
+    let out = ok(&data, &["import", file.to_str().unwrap()]);
+    assert!(out.contains("already imported"), "{out}");
+    // The same content under another name is recognised too.
+    let copy = tmp.path().join("copy.ndjson");
+    std::fs::copy(&file, &copy).unwrap();
+    let out = ok(&data, &["import", copy.to_str().unwrap()]);
+    assert!(out.contains("already imported"), "{out}");
+    assert_eq!(data_events(&data), 250);
+    ok(&data, &["verify"]);
+}
+
+#[test]
+fn bad_event_lines_go_to_dead_letters_with_line_and_reason_and_the_rest_is_stored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", data.to_str().unwrap()]);
+    let file = tmp.path().join("mixed.ndjson");
+    let lines = [
+        event_line(1),
+        "{\"class_uid\":6005".to_owned(),
+        event_line(2).replace("\"time\":1715130002000", "\"time\":1715130002"),
+        event_line(3).replace("6005", "7777"),
+        String::new(),
+        event_line(4),
+    ];
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = ok(&data, &["import", file.to_str().unwrap()]);
+    assert!(out.contains("accepted 2, rejected 3"), "{out}");
+    let letters = ok(&data, &["deadletter", "list"]);
+    let expected = [("mixed.ndjson:2:", "EOF"), ("mixed.ndjson:3:", "field `time`"), ("mixed.ndjson:4:", "class_uid 7777")];
+    let got: Vec<&str> = letters.lines().collect();
+    assert_eq!(got.len(), 3, "{letters}");
+    for ((prefix, reason), line) in expected.iter().zip(got) {
+        assert!(line.starts_with(prefix) && line.contains(reason), "{line}");
+    }
+}
+
+#[test]
+fn a_line_far_longer_than_the_limit_is_dead_lettered_without_holding_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", data.to_str().unwrap()]);
+    let file = tmp.path().join("long.ndjson");
+    let long = "x".repeat(20 * 1024 * 1024);
+    std::fs::write(&file, format!("{}\n{long}\n{}\n", event_line(1), event_line(2))).unwrap();
+    let out = ok(&data, &["import", file.to_str().unwrap()]);
+    assert!(out.contains("accepted 2, rejected 1"), "{out}");
+    assert!(ok(&data, &["deadletter", "list"]).contains("long.ndjson:2: [ndjson] line longer than"));
+}
+
+#[test]
+fn an_import_killed_mid_way_and_rerun_stores_every_event_exactly_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", data.to_str().unwrap(), "--segment-shift", "12"]);
+    let file = tmp.path().join("big.ndjson");
+    let n = 150_000;
+    write_events(&file, n);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .args(["--data", data.to_str().unwrap(), "import", file.to_str().unwrap(), "--batch", "2000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once some batches are committed and before it is done.
+    let started = Instant::now();
+    let killed_at = loop {
+        std::thread::sleep(Duration::from_millis(20));
+        let committed = std::process::Command::new("sqlite3")
+            .arg(data.join("journal.db"))
+            .arg("SELECT COALESCE(MAX(size), 0) FROM checkpoints")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u64>().unwrap_or(0))
+            .unwrap_or(0);
+        if committed >= 10_000 || started.elapsed() > Duration::from_secs(120) {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            break committed;
+        }
+    };
+    assert!(killed_at < n, "the import finished before it could be killed; make the file larger");
+
+    let out = ok(&data, &["import", file.to_str().unwrap(), "--batch", "2000"]);
+    assert!(out.contains("skipped"), "{out}");
+    assert_eq!(data_events(&data), n, "every line stored exactly once");
+    ok(&data, &["verify"]);
+    let again = ok(&data, &["import", file.to_str().unwrap()]);
+    assert!(again.contains("already imported"), "{again}");
+}
+
+#[test]
+fn malformed_master_data_lines_are_reported_with_file_and_line_and_the_rest_is_loaded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", data.to_str().unwrap()]);
+    let master = tmp.path().join("master");
+    std::fs::create_dir(&master).unwrap();
+    std::fs::write(master.join("departments.csv"), "code,name,parent\nD10,住民課,\nD20,税務課,\n").unwrap();
+    std::fs::write(
+        master.join("employees.csv"),
+        "id,name,kana,hired,retired,resident_uid\nE1,山田 太郎,ヤマダ タロウ,2010-04-01,,\nE2,髙橋 花子,タカハシ ハナコ,2010-04-31,,\nE3,佐藤 一郎,サトウ イチロウ,2012-04-01,,\n",
+    )
+    .unwrap();
+    let out = mamori(&data, &["master", "load", master.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "rejected rows make the load exit 1");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("employees.csv:3: field `hired`"), "{stderr}");
+    assert!(stdout.contains("employees") && stdout.contains("2 rows"), "{stdout}");
+    // The load itself is an audited action in the log.
+    let audit = ok(&data, &["events", "actor", "test-auditor"]);
+    assert!(audit.contains("master.load"), "{audit}");
+}
