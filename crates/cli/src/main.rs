@@ -3,6 +3,7 @@
 //! action that changes the store is itself recorded in the store (see `audit.rs`).
 
 mod audit;
+mod bench;
 mod proofcheck;
 mod timearg;
 
@@ -72,6 +73,29 @@ enum Command {
     /// Query stored events.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Measure ingest and query speed (BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Import N synthetic record accesses into a fresh store under DIR.
+    Ingest {
+        #[arg(long, default_value = "mamori-bench")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = mamori_journal::DEFAULT_SEGMENT_SHIFT)]
+        segment_shift: u32,
+        #[arg(long, default_value_t = 50_000)]
+        batch: usize,
+    },
+    /// Time resident and account history look-ups on the store of `--data`.
+    Query {
+        #[arg(long, default_value_t = 1000)]
+        lookups: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -277,6 +301,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Master(MasterCommand::Load { dir }) => return master_load(&cli.data, &dir, out),
         Command::Events(cmd) => events(cmd, &cli.data, out)?,
+        Command::Bench(BenchCommand::Ingest { dir, events, segment_shift, batch }) => {
+            bench::ingest(&dir, events, segment_shift, batch, out)?
+        }
+        Command::Bench(BenchCommand::Query { lookups }) => bench::query(&cli.data, lookups, out)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -93,7 +93,8 @@ pub fn import_ndjson(
     let mut summary = ImportSummary { file: path.to_path_buf(), ..Default::default() };
 
     let mut hasher = Sha256::new();
-    let (start_offset, start_line) = match journal.cursor(&stream)? {
+    let resumed = journal.cursor(&stream)?;
+    let (start_offset, start_line) = match &resumed {
         Some(cursor) => {
             let prefix = hash_prefix(&mut file, cursor.offset).map_err(io)?;
             if prefix.as_ref().map(|(h, _)| h.finalize_reset_clone()) != Some(cursor.prefix_sha256) {
@@ -107,22 +108,16 @@ pub fn import_ndjson(
             }
             (cursor.offset, cursor.line)
         }
-        None => {
-            let whole = hash_prefix(&mut file, total).map_err(io)?.map(|(h, _)| h.finalize_reset_clone());
-            if let Some(other) = whole.map(|h| journal.stream_with_content(&h)).transpose()?.flatten() {
-                summary.duplicate_of = Some(other);
-                return Ok(summary);
-            }
-            (0, 0)
-        }
+        None => (0, 0),
     };
-    file.seek(SeekFrom::Start(start_offset)).map_err(io)?;
+    let mut reader_file = File::open(path).map_err(io)?;
+    reader_file.seek(SeekFrom::Start(start_offset)).map_err(io)?;
 
     let (tx, rx) = mpsc::sync_channel::<Result<Chunk, std::io::Error>>(2);
     let opts = options.clone();
     let reader = thread::spawn(move || {
         let mut lines = LineReader {
-            inner: BufReader::with_capacity(1 << 20, file),
+            inner: BufReader::with_capacity(1 << 20, reader_file),
             max: opts.max_line,
             buf: Vec::new(),
             hasher,
@@ -131,6 +126,18 @@ pub fn import_ndjson(
         };
         read_chunks(&mut lines, &opts, &stream, &file_name, total, &tx);
     });
+
+    // A new stream may be a file already imported under another name. Hash it here while
+    // the reader parses ahead; nothing is committed before the answer is known.
+    if resumed.is_none() {
+        let whole = hash_prefix(&mut file, total).map_err(io)?.map(|(h, _)| h.finalize_reset_clone());
+        if let Some(other) = whole.map(|h| journal.stream_with_content(&h)).transpose()?.flatten() {
+            drop(rx);
+            reader.join().expect("the import reader thread does not panic");
+            summary.duplicate_of = Some(other);
+            return Ok(summary);
+        }
+    }
 
     let mut result = Ok(());
     for chunk in rx {
@@ -311,5 +318,88 @@ impl<R: BufRead> LineReader<R> {
             overlong = content.len() > self.max;
         }
         Ok(Some(Line { number: self.line, content, overlong }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mamori_journal::{SqliteJournal, TimeRange};
+
+    fn line(i: u64) -> String {
+        format!(
+            r#"{{"class_uid":3002,"activity_id":1,"time":{},"actor":{{"user":{{"uid":"u{i}"}}}},"metadata":{{"product":"win"}}}}"#,
+            1_715_130_000_000u64 + i
+        )
+    }
+
+    fn reader(bytes: &[u8], max: usize) -> LineReader<&[u8]> {
+        LineReader { inner: bytes, max, buf: Vec::new(), hasher: Sha256::new(), offset: 0, line: 0 }
+    }
+
+    fn read_all(bytes: &[u8], max: usize) -> Vec<(u64, String, bool)> {
+        let mut r = reader(bytes, max);
+        let mut out = Vec::new();
+        while let Some(l) = r.next_line().unwrap() {
+            out.push((l.number, String::from_utf8_lossy(l.content).into_owned(), l.overlong));
+        }
+        assert_eq!(r.offset, bytes.len() as u64, "every byte is accounted for");
+        let whole: [u8; 32] = Sha256::digest(bytes).into();
+        assert_eq!(r.hasher.finalize_reset_clone(), whole, "the running hash covers every byte");
+        out
+    }
+
+    #[test]
+    fn lines_end_in_lf_or_crlf_and_the_last_may_lack_one() {
+        let got = read_all(b"a\r\nb\n\nc", 10);
+        let want = [(1, "a", false), (2, "b", false), (3, "", false), (4, "c", false)];
+        assert_eq!(got, want.map(|(n, s, o)| (n, s.to_owned(), o)));
+    }
+
+    #[test]
+    fn a_line_at_the_limit_is_kept_and_one_byte_more_is_overlong() {
+        let got = read_all(b"12345\n123456\r\n1234567\nok\n", 5);
+        let flags: Vec<bool> = got.iter().map(|l| l.2).collect();
+        assert_eq!(flags, [false, true, true, false]);
+        assert_eq!(got[3].0, 4, "numbering continues after an overlong line");
+    }
+
+    fn store() -> (tempfile::TempDir, SqliteJournal) {
+        let dir = tempfile::tempdir().unwrap();
+        let j = SqliteJournal::init(&dir.path().join("d"), "mamori.test/ingest", 8).unwrap();
+        (dir, j)
+    }
+
+    fn import(j: &mut SqliteJournal, path: &Path) -> Result<ImportSummary, IngestError> {
+        import_ndjson(j, path, &ImportOptions { batch_size: 3, ..Default::default() }, &mut |_, _| {})
+    }
+
+    #[test]
+    fn a_grown_file_resumes_after_what_was_committed() {
+        let (dir, mut j) = store();
+        let path = dir.path().join("a.ndjson");
+        std::fs::write(&path, (0..5).map(|i| line(i) + "\n").collect::<String>()).unwrap();
+        assert_eq!(import(&mut j, &path).unwrap().accepted, 5);
+        // The log grows (a followed file): only the new lines are read.
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&(5..8).map(|i| line(i) + "\n").collect::<String>());
+        std::fs::write(&path, text).unwrap();
+        let s = import(&mut j, &path).unwrap();
+        assert_eq!((s.accepted, s.already_committed_lines), (3, 5));
+        assert_eq!(j.by_time(TimeRange::ALL, 100).unwrap().len(), 8);
+        let last = j.by_time(TimeRange::ALL, 100).unwrap().pop().unwrap().event().unwrap();
+        assert_eq!(last.unmapped.origin.line, Some(8), "line numbers continue across runs");
+    }
+
+    #[test]
+    fn a_file_replaced_under_the_same_path_is_refused_not_mixed_in() {
+        let (dir, mut j) = store();
+        let path = dir.path().join("a.ndjson");
+        std::fs::write(&path, line(1) + "\n").unwrap();
+        import(&mut j, &path).unwrap();
+        std::fs::write(&path, line(2) + "\n" + &line(3) + "\n").unwrap();
+        let err = import(&mut j, &path).unwrap_err();
+        assert!(matches!(err, IngestError::FileChanged { offset, .. } if offset > 0), "{err}");
+        assert_eq!(j.size().unwrap(), 1);
     }
 }

@@ -1,0 +1,144 @@
+//! `mamori bench`: the figures BENCHMARKS.md reports, measured the same way every time.
+//!
+//! `ingest` writes a file of synthetic record accesses shaped like a municipality's
+//! (200,000 residents, 3,000 accounts, 800 terminals, business-system raw lines) and
+//! imports it into a fresh store through the normal import path, timing the whole and
+//! the first and last fifth of the file (a store that slows as it grows shows there).
+//! `query` times look-ups of one resident's and one account's history on that store.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use mamori_ingest::{ImportOptions, import_ndjson};
+use mamori_journal::{Journal, SqliteJournal, TimeRange};
+
+pub const RESIDENTS: u64 = 200_000;
+pub const ACCOUNTS: u64 = 3_000;
+const START_MS: u64 = 1_711_897_200_000; // 2024-04-01T00:00+09:00
+
+/// splitmix64: a fixed, dependency-free stream so every run benchmarks the same bytes.
+struct Mix(u64);
+
+impl Mix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+pub fn write_events(path: &Path, n: u64, seed: u64) -> Result<u64> {
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut rng = Mix(seed);
+    let ops = [("照会", 2), ("発行", 1), ("更新", 3)];
+    let systems = [("juki", "住民票"), ("zeimu", "課税台帳"), ("koseki", "戸籍"), ("fukushi", "福祉台帳")];
+    let mut bytes = 0u64;
+    for i in 0..n {
+        // ~8 accesses a second across the town, office hours compressed.
+        let time = START_MS + i * 125;
+        let (op, activity) = ops[(rng.below(10) / 8) as usize];
+        let (system, record) = systems[rng.below(4) as usize];
+        let account = rng.below(ACCOUNTS);
+        let resident = rng.below(RESIDENTS);
+        let host = rng.below(800);
+        let line = format!(
+            "{{\"class_uid\":6005,\"activity_id\":{activity},\"time\":{time},\"status_id\":1,\
+             \"actor\":{{\"user\":{{\"uid\":\"{account:04}\"}}}},\"device\":{{\"hostname\":\"PC-{host:04}\"}},\
+             \"metadata\":{{\"product\":\"{system}\",\"log_name\":\"{system}_access.csv\"}},\
+             \"raw_data\":\"令和6年4月1日,{secs},{account:04},PC-{host:04},{record}{op},{resident:09}\",\
+             \"unmapped\":{{\"resident\":{{\"uid\":\"{resident:09}\",\"record_type\":\"{record}\"}},\
+             \"operation\":\"{op}\",\"origin\":{{\"line\":{line_no}}}}}}}\n",
+            secs = (time / 1000) % 86_400,
+            line_no = i + 2,
+        );
+        bytes += line.len() as u64;
+        out.write_all(line.as_bytes())?;
+    }
+    out.flush()?;
+    Ok(bytes)
+}
+
+/// Peak resident set size of this process, from the kernel.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+pub fn ingest(dir: &Path, events: u64, segment_shift: u32, batch: usize, out: &mut impl Write) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let file = dir.join("bench-events.ndjson");
+    let data = dir.join("store");
+    if data.exists() {
+        std::fs::remove_dir_all(&data)?;
+    }
+    let bytes = write_events(&file, events, 42)?;
+    writeln!(out, "input: {events} record accesses, {:.0} MiB NDJSON", bytes as f64 / 1048576.0)?;
+    let rss_before = peak_rss_mib().unwrap_or(0.0);
+
+    let mut journal = SqliteJournal::init(&data, "mamori.bench/log", segment_shift)?;
+    let options = ImportOptions { source: "bench".into(), batch_size: batch, ..Default::default() };
+    let start = Instant::now();
+    let mut marks: Vec<(u64, Duration)> = Vec::new();
+    let summary = import_ndjson(&mut journal, &file, &options, &mut |done, _| marks.push((done, start.elapsed())))?;
+    let total = start.elapsed();
+    anyhow::ensure!(summary.accepted == events, "imported {} of {events}", summary.accepted);
+
+    let rate = |from: (u64, Duration), to: (u64, Duration)| {
+        let share = (to.0 - from.0) as f64 / bytes as f64;
+        share * events as f64 / (to.1 - from.1).as_secs_f64()
+    };
+    let at = |fraction: f64| {
+        let target = (bytes as f64 * fraction) as u64;
+        *marks.iter().find(|(b, _)| *b >= target).unwrap_or(marks.last().expect("one batch at least"))
+    };
+    let first = rate((0, Duration::ZERO), at(0.2));
+    let last = rate(at(0.8), (bytes, total));
+    writeln!(out, "segment size 2^{segment_shift}, batch {batch}")?;
+    writeln!(out, "ingest: {:.2} s, {:.0} events/s (first fifth {first:.0}/s, last fifth {last:.0}/s)",
+        total.as_secs_f64(), events as f64 / total.as_secs_f64())?;
+    writeln!(out, "peak RSS: {:.0} MiB (before import {rss_before:.0} MiB)", peak_rss_mib().unwrap_or(0.0))?;
+    let db = std::fs::metadata(data.join("journal.db"))?.len();
+    writeln!(out, "store: {:.0} MiB, {:.0} bytes/event", db as f64 / 1048576.0, db as f64 / events as f64)?;
+    std::fs::remove_file(&file)?;
+    Ok(())
+}
+
+pub fn query(data: &Path, lookups: u64, out: &mut impl Write) -> Result<()> {
+    let journal = SqliteJournal::open(data)?;
+    let mut rng = Mix(7);
+    for (what, keys, fmt) in [("resident", RESIDENTS, 9usize), ("account", ACCOUNTS, 4usize)] {
+        let mut times = Vec::with_capacity(lookups as usize);
+        let mut found = 0usize;
+        for _ in 0..lookups {
+            let key = format!("{:0fmt$}", rng.below(keys));
+            let start = Instant::now();
+            let events = if what == "resident" {
+                journal.by_resident(&key, TimeRange::ALL)?
+            } else {
+                journal.by_actor(&key, TimeRange::ALL)?
+            };
+            times.push(start.elapsed());
+            found += events.len();
+        }
+        times.sort();
+        let pct = |p: f64| times[((times.len() - 1) as f64 * p) as usize].as_secs_f64() * 1000.0;
+        writeln!(
+            out,
+            "{what} history over all time: {lookups} look-ups, {:.1} events each, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            found as f64 / lookups as f64,
+            pct(0.5),
+            pct(0.99),
+            pct(1.0)
+        )?;
+    }
+    Ok(())
+}
