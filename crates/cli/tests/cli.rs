@@ -239,11 +239,11 @@ fn an_import_killed_mid_way_and_rerun_stores_every_event_exactly_once() {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u64>().unwrap_or(0))
             .unwrap_or(0);
         if committed >= 10_000 || started.elapsed() > Duration::from_secs(120) {
-            child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap();
             break committed;
         }
     };
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
     assert!(killed_at < n, "the import finished before it could be killed; make the file larger");
 
     let out = ok(&data, &["import", file.to_str().unwrap(), "--batch", "2000"]);

@@ -168,13 +168,15 @@ impl<F: Fn(i64) -> Result<Option<Vec<u8>>, String>> tlog_tiles::HashReader for T
         for &index in indexes {
             let tile = Tile::from_index(TILE_HEIGHT, index);
             let key = tile_key(tile.level(), tile.level_index());
-            if !cache.contains_key(&key) {
-                let data = (self.load)(key)
-                    .map_err(|e| tlog_tiles::Error::InvalidInput(e))?
-                    .ok_or_else(|| tlog_tiles::Error::InvalidInput(format!("tile {} missing", tile.path())))?;
-                cache.insert(key, data);
-            }
-            out.push(tile.hash_at_index(&cache[&key], index)?);
+            let data = match cache.entry(key) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => e.insert(
+                    (self.load)(key)
+                        .map_err(tlog_tiles::Error::InvalidInput)?
+                        .ok_or_else(|| tlog_tiles::Error::InvalidInput(format!("tile {} missing", tile.path())))?,
+                ),
+            };
+            out.push(tile.hash_at_index(data, index)?);
         }
         Ok(out)
     }

@@ -683,7 +683,7 @@ impl Journal for SqliteJournal {
                     last_good_cp = cp.size;
                     next_cp.next();
                 }
-                if expected_seq % 65_536 == 0 {
+                if expected_seq.is_multiple_of(65_536) {
                     progress(expected_seq, tree_size);
                 }
             }

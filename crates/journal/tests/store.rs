@@ -9,12 +9,12 @@ use mamori_model::Event;
 
 fn event(i: u64) -> Event {
     let json = serde_json::json!({
-        "class_uid": if i % 3 == 0 { 3002 } else { 6005 },
+        "class_uid": if i.is_multiple_of(3) { 3002 } else { 6005 },
         "activity_id": 1,
         "time": 1_715_130_000_000i64 + (i as i64) * 60_000,
         "actor": {"user": {"uid": format!("op{:02}", i % 5)}},
         "metadata": {"product": "juki"},
-        "unmapped": if i % 3 == 0 { serde_json::json!({}) } else { serde_json::json!({"resident": {"uid": format!("R{}", i % 11)}}) },
+        "unmapped": if i.is_multiple_of(3) { serde_json::json!({}) } else { serde_json::json!({"resident": {"uid": format!("R{}", i % 11)}}) },
     });
     Event::from_json(json.to_string().as_bytes()).unwrap()
 }
