@@ -1,0 +1,176 @@
+//! Dates and times as Japanese business systems export them.
+//!
+//! Dates: era names (`令和6年5月8日`, `令和元年5月1日`), era initials (`R6.5.8`,
+//! `H30/07/26`, `R06-05-08`), the 7-digit era code (`5060508`: era digit 1 明治 …
+//! 5 令和, then two digits each of year, month, day), and Gregorian forms (`2024/05/08`,
+//! `2024-05-08`, `20240508`, `2024年5月8日`). Full-width digits are accepted. A year past
+//! its era's end (`平成32年`) or a day that does not exist (`2月30日`) is an error, not a
+//! guess. Times: `10:03`, `10:03:00`, `100300`, `10時3分0秒`.
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use unicode_normalization::UnicodeNormalization;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateError(pub String);
+
+impl std::fmt::Display for DateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DateError {}
+
+/// (name, initial, code digit, first Gregorian year, last year number of the era).
+const ERAS: [(&str, char, u32, i32, u32); 5] = [
+    ("明治", 'M', 1, 1868, 45),
+    ("大正", 'T', 2, 1912, 15),
+    ("昭和", 'S', 3, 1926, 64),
+    ("平成", 'H', 4, 1989, 31),
+    ("令和", 'R', 5, 2019, 99),
+];
+
+fn era_year(era: usize, year: u32, text: &str) -> Result<i32, DateError> {
+    let (name, _, _, first, last) = ERAS[era];
+    if year == 0 || year > last {
+        return Err(DateError(format!("`{text}`: {name} has no year {year}")));
+    }
+    Ok(first + year as i32 - 1)
+}
+
+fn ymd(y: i32, m: u32, d: u32, text: &str) -> Result<NaiveDate, DateError> {
+    NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| DateError(format!("`{text}` is not a day that exists")))
+}
+
+fn numbers(s: &str) -> Option<Vec<u32>> {
+    let parts: Vec<&str> = s.split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty()).collect();
+    parts.iter().map(|p| p.parse().ok()).collect()
+}
+
+/// Parses a date in any of the forms above.
+pub fn parse_date(text: &str) -> Result<NaiveDate, DateError> {
+    let s: String = text.nfkc().filter(|c| !c.is_whitespace()).collect();
+    let bad = || DateError(format!("`{text}` is not a date (令和6年5月8日, R6.5.8, 5060508, 2024/05/08 …)"));
+    if s.is_empty() {
+        return Err(DateError("empty date".into()));
+    }
+    // 令和6年5月8日, 令和元年5月1日
+    if let Some(era) = ERAS.iter().position(|e| s.starts_with(e.0)) {
+        let rest = &s[ERAS[era].0.len()..].replacen('元', "1", 1);
+        let n = numbers(rest).filter(|n| n.len() == 3).ok_or_else(bad)?;
+        return ymd(era_year(era, n[0], text)?, n[1], n[2], text);
+    }
+    // R6.5.8, H30/07/26
+    let first = s.chars().next().expect("not empty").to_ascii_uppercase();
+    if let Some(era) = ERAS.iter().position(|e| e.1 == first) {
+        let n = numbers(&s[1..]).filter(|n| n.len() == 3).ok_or_else(bad)?;
+        return ymd(era_year(era, n[0], text)?, n[1], n[2], text);
+    }
+    if s.chars().all(|c| c.is_ascii_digit()) {
+        return match s.len() {
+            // 5060508: era code, YY, MM, DD
+            7 => {
+                let d: Vec<u32> = s.chars().map(|c| c.to_digit(10).expect("digits")).collect();
+                let era = ERAS.iter().position(|e| e.2 == d[0]).ok_or_else(bad)?;
+                let (y, m, dd) = (d[1] * 10 + d[2], d[3] * 10 + d[4], d[5] * 10 + d[6]);
+                ymd(era_year(era, y, text)?, m, dd, text)
+            }
+            // 20240508
+            8 => {
+                let y: i32 = s[..4].parse().map_err(|_| bad())?;
+                ymd(y, s[4..6].parse().map_err(|_| bad())?, s[6..].parse().map_err(|_| bad())?, text)
+            }
+            _ => Err(bad()),
+        };
+    }
+    // 2024/05/08, 2024-05-08, 2024.5.8, 2024年5月8日
+    let n = numbers(&s).filter(|n| n.len() == 3 && n[0] >= 1000).ok_or_else(bad)?;
+    ymd(n[0] as i32, n[1], n[2], text)
+}
+
+/// Parses a time of day.
+pub fn parse_time(text: &str) -> Result<NaiveTime, DateError> {
+    let s: String = text.nfkc().filter(|c| !c.is_whitespace()).collect();
+    let bad = || DateError(format!("`{text}` is not a time (10:03:00, 100300, 10時3分)"));
+    let n: Vec<u32> = if s.chars().all(|c| c.is_ascii_digit()) && (s.len() == 4 || s.len() == 6) {
+        (0..s.len()).step_by(2).map(|i| s[i..i + 2].parse().expect("digits")).collect()
+    } else {
+        numbers(&s).ok_or_else(bad)?
+    };
+    match n.as_slice() {
+        [h, m] => NaiveTime::from_hms_opt(*h, *m, 0),
+        [h, m, sec] => NaiveTime::from_hms_opt(*h, *m, *sec),
+        _ => None,
+    }
+    .ok_or_else(bad)
+}
+
+/// Parses a date and time in one cell (`2024/05/08 10:03:00`, `R6.5.8 10:03`,
+/// `2024-05-08T10:03:00`); a date alone is midnight.
+pub fn parse_date_time(text: &str) -> Result<NaiveDateTime, DateError> {
+    let trimmed = text.trim();
+    let split = trimmed.find(|c: char| c.is_whitespace() || c == 'T' || c == '\u{3000}');
+    match split {
+        Some(i) => {
+            let (d, t) = trimmed.split_at(i);
+            let t = t.trim_start_matches(|c: char| c.is_whitespace() || c == 'T' || c == '\u{3000}');
+            Ok(parse_date(d)?.and_time(parse_time(t)?))
+        }
+        None => Ok(parse_date(trimmed)?.and_time(NaiveTime::MIN)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, dd: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, dd).unwrap()
+    }
+
+    #[test]
+    fn every_form_municipal_systems_write_parses_to_the_same_day() {
+        let cases = [
+            ("令和6年5月8日", d(2024, 5, 8)),
+            ("令和６年５月８日", d(2024, 5, 8)),
+            ("令和元年5月1日", d(2019, 5, 1)),
+            ("平成30年7月26日", d(2018, 7, 26)),
+            ("昭和64年1月7日", d(1989, 1, 7)),
+            ("R6.5.8", d(2024, 5, 8)),
+            ("r06.05.08", d(2024, 5, 8)),
+            ("H30/07/26", d(2018, 7, 26)),
+            ("S55-01-02", d(1980, 1, 2)),
+            ("5060508", d(2024, 5, 8)),
+            ("4300726", d(2018, 7, 26)),
+            ("3550102", d(1980, 1, 2)),
+            ("2024/05/08", d(2024, 5, 8)),
+            ("2024-5-8", d(2024, 5, 8)),
+            ("20240508", d(2024, 5, 8)),
+            ("2024年5月8日", d(2024, 5, 8)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_date(text), Ok(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn impossible_dates_are_errors_not_guesses() {
+        for text in ["令和6年2月30日", "平成32年1月1日", "昭和65年1月1日", "R0.1.1", "6060508", "5061301", "2024/13/01", "", "明日", "R6.5"] {
+            assert!(parse_date(text).is_err(), "{text} must be rejected");
+        }
+    }
+
+    #[test]
+    fn times_and_combined_cells() {
+        let t = |h, m, s| NaiveTime::from_hms_opt(h, m, s).unwrap();
+        assert_eq!(parse_time("10:03:00"), Ok(t(10, 3, 0)));
+        assert_eq!(parse_time("10:03"), Ok(t(10, 3, 0)));
+        assert_eq!(parse_time("100300"), Ok(t(10, 3, 0)));
+        assert_eq!(parse_time("10時3分5秒"), Ok(t(10, 3, 5)));
+        assert!(parse_time("25:00").is_err());
+        assert_eq!(parse_date_time("R6.5.8 10:03:00"), Ok(d(2024, 5, 8).and_time(t(10, 3, 0))));
+        assert_eq!(parse_date_time("2024-05-08T10:03:00"), Ok(d(2024, 5, 8).and_time(t(10, 3, 0))));
+        assert_eq!(parse_date_time("令和6年5月8日　10時03分"), Ok(d(2024, 5, 8).and_time(t(10, 3, 0))));
+        assert_eq!(parse_date_time("2024/05/08"), Ok(d(2024, 5, 8).and_time(t(0, 0, 0))));
+    }
+}
