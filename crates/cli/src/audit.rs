@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use mamori_journal::{Batch, Journal, PreparedEvent};
-use mamori_model::{Actor, ClassUid, Device, Event, Metadata, StatusId, Unmapped, User};
+use mamori_model::{ClassUid, Device, Event, StatusId};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Action {
@@ -48,22 +48,11 @@ pub fn default_origin() -> String {
 
 pub fn record(journal: &mut dyn Journal, action: Action, detail: &str) -> Result<()> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-    let mut unmapped = Unmapped { operation: Some(action.name().into()), ..Default::default() };
-    unmapped.extra.insert("detail".into(), detail.into());
-    let event = Event {
-        class_uid: ClassUid::ApiActivity,
-        activity_id: action.activity_id(),
-        time: now,
-        status_id: StatusId::Success,
-        actor: Actor { user: User { uid: operator(), ..Default::default() } },
-        device: Some(Device { hostname: hostname(), ip: None }),
-        file: None,
-        email: None,
-        peripheral_device: None,
-        metadata: Metadata { product: "mamori".into(), log_name: None, version: "1.3.0".into() },
-        raw_data: None,
-        unmapped,
-    };
+    let mut event = Event::new(ClassUid::ApiActivity, action.activity_id(), now, &operator(), "mamori");
+    event.status_id = StatusId::Success;
+    event.device = Some(Device { hostname: hostname(), ip: None });
+    event.unmapped.operation = Some(action.name().into());
+    event.unmapped.extra.insert("detail".into(), detail.into());
     journal.append(Batch { events: &[PreparedEvent::new(&event)], ..Default::default() })?;
     Ok(())
 }

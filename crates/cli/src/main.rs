@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use mamori_ingest::{ImportOptions, import_ndjson};
+use mamori_ingest::{ImportOptions, import_file};
 use mamori_journal::{Journal, SqliteJournal, StoredEvent};
 
 #[derive(Parser)]
@@ -41,12 +41,14 @@ enum Command {
     /// Import files of events.
     Import {
         files: Vec<PathBuf>,
-        /// Input format; `ndjson` is mamori's normalised event, one JSON object a line.
-        #[arg(long, default_value = "ndjson")]
-        format: String,
-        /// Source name for these files (names the stream for resuming).
+        /// Source name: one configured in the sources file (its format and mapping are
+        /// used), or any name for files of normalised NDJSON.
         #[arg(long, default_value = "ndjson")]
         source: String,
+        /// Sources file or directory (mamori.toml, sources/*.toml); default ./mamori.toml,
+        /// else mamori.toml in the data directory.
+        #[arg(long, env = "MAMORI_CONFIG")]
+        config: Option<PathBuf>,
         /// Events per committed batch.
         #[arg(long, default_value_t = 50_000)]
         batch: usize,
@@ -206,19 +208,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             writeln!(out, "initialised {} (origin {origin})", dir.display())?;
             writeln!(out, "public key: {}", j.verifier_key())?;
         }
-        Command::Import { files, format, source, batch } => {
-            if format != "ndjson" {
-                bail!("format `{format}` is not known; this build imports `ndjson` (normalised events)");
-            }
+        Command::Import { files, source, config, batch } => {
             if files.is_empty() {
                 bail!("name at least one file to import");
             }
+            let sources = sources_config(config.as_deref(), &cli.data)?;
+            let source_config = sources.get(&source);
             let mut j = open(&cli.data)?;
-            let options = ImportOptions { source, batch_size: batch.max(1), ..Default::default() };
+            let options = ImportOptions { source: source.clone(), batch_size: batch.max(1), ..Default::default() };
             let mut failed = false;
             for file in &files {
+                let adapter = match source_config {
+                    Some(c) => mamori_sources::adapter(&source, c).map_err(anyhow::Error::msg)?,
+                    None => mamori_sources::ndjson_adapter(),
+                };
                 let bar = progress_bar(file);
-                let result = import_ndjson(&mut j, file, &options, &mut |done, total| {
+                let result = import_file(&mut j, file, &options, adapter, &mut |done, total| {
                     bar.set_length(total);
                     bar.set_position(done);
                 });
@@ -228,10 +233,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         let line = match &s.duplicate_of {
                             Some(other) => format!("{}: already imported ({other}); nothing added", file.display()),
                             None => format!(
-                                "{}: accepted {}, rejected {}, skipped {} lines committed by an earlier run",
+                                "{}: accepted {}, rejected {}, ignored {}, skipped {} lines committed by an earlier run",
                                 file.display(),
                                 s.accepted,
                                 s.rejected,
+                                s.ignored,
                                 s.already_committed_lines
                             ),
                         };
@@ -307,6 +313,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(BenchCommand::Query { lookups }) => bench::query(&cli.data, lookups, out)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The configured sources: from `--config`, else `./mamori.toml`, else the data
+/// directory's `mamori.toml`; none configured is fine for NDJSON imports.
+fn sources_config(
+    config: Option<&Path>,
+    data: &Path,
+) -> Result<std::collections::BTreeMap<String, mamori_sources::SourceConfig>> {
+    let path = match config {
+        Some(p) => p.to_path_buf(),
+        None => match [PathBuf::from("mamori.toml"), data.join("mamori.toml")].into_iter().find(|p| p.is_file()) {
+            Some(p) => p,
+            None => return Ok(Default::default()),
+        },
+    };
+    mamori_sources::load_sources(&path).map_err(anyhow::Error::msg)
 }
 
 fn progress_bar(file: &Path) -> indicatif::ProgressBar {

@@ -22,7 +22,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use mamori_journal::{Batch, DeadLetter, Journal, JournalError, PreparedEvent, StreamCursor};
-use mamori_model::Event;
+use mamori_sources::{LineAdapter, LineContext};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone)]
@@ -48,6 +48,8 @@ pub struct ImportSummary {
     pub accepted: u64,
     /// Lines sent to the dead-letter table by this run.
     pub rejected: u64,
+    /// Lines that are not events mamori uses (headers, unmapped event ids, blank lines).
+    pub ignored: u64,
     /// Lines skipped because an earlier run had committed them.
     pub already_committed_lines: u64,
     /// Set when the same content was imported before under this stream name.
@@ -63,6 +65,8 @@ pub enum IngestError {
          the file was replaced, not appended to. Import it under another --source to keep both"
     )]
     FileChanged { file: PathBuf, offset: u64 },
+    #[error("{file}: {reason}")]
+    Header { file: PathBuf, reason: String },
     #[error(transparent)]
     Journal(#[from] JournalError),
 }
@@ -74,6 +78,7 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 struct Chunk {
     events: Vec<PreparedEvent>,
     dead: Vec<DeadLetter>,
+    ignored: u64,
     cursor: StreamCursor,
 }
 
@@ -82,6 +87,17 @@ pub fn import_ndjson(
     journal: &mut dyn Journal,
     path: &Path,
     options: &ImportOptions,
+    progress: Progress<'_>,
+) -> Result<ImportSummary, IngestError> {
+    import_file(journal, path, options, mamori_sources::ndjson_adapter(), progress)
+}
+
+/// Imports one file through a source adapter.
+pub fn import_file(
+    journal: &mut dyn Journal,
+    path: &Path,
+    options: &ImportOptions,
+    mut adapter: Box<dyn LineAdapter>,
     progress: Progress<'_>,
 ) -> Result<ImportSummary, IngestError> {
     let io = |source| IngestError::Io { file: path.to_path_buf(), source };
@@ -111,9 +127,22 @@ pub fn import_ndjson(
         None => (0, 0),
     };
     let mut reader_file = File::open(path).map_err(io)?;
+    if adapter.has_header() && start_offset > 0 {
+        // Resuming below the header: the adapter still needs the columns.
+        let mut first = LineReader {
+            inner: BufReader::new(&mut reader_file),
+            max: options.max_line,
+            buf: Vec::new(),
+            hasher: Sha256::new(),
+            offset: 0,
+            line: 0,
+        };
+        let header = first.next_line().map_err(io)?.map(|l| l.content.to_vec()).unwrap_or_default();
+        adapter.header(&header, &file_name).map_err(|reason| IngestError::Header { file: path.to_path_buf(), reason })?;
+    }
     reader_file.seek(SeekFrom::Start(start_offset)).map_err(io)?;
 
-    let (tx, rx) = mpsc::sync_channel::<Result<Chunk, std::io::Error>>(2);
+    let (tx, rx) = mpsc::sync_channel::<Result<Chunk, ReadError>>(2);
     let opts = options.clone();
     let reader = thread::spawn(move || {
         let mut lines = LineReader {
@@ -124,7 +153,7 @@ pub fn import_ndjson(
             offset: start_offset,
             line: start_line,
         };
-        read_chunks(&mut lines, &opts, &stream, &file_name, total, &tx);
+        read_chunks(&mut lines, adapter.as_mut(), &opts, &stream, &file_name, total, &tx);
     });
 
     // A new stream may be a file already imported under another name. Hash it here while
@@ -143,8 +172,12 @@ pub fn import_ndjson(
     for chunk in rx {
         let chunk = match chunk {
             Ok(c) => c,
-            Err(e) => {
+            Err(ReadError::Io(e)) => {
                 result = Err(io(e));
+                break;
+            }
+            Err(ReadError::Header(reason)) => {
+                result = Err(IngestError::Header { file: path.to_path_buf(), reason });
                 break;
             }
         };
@@ -155,6 +188,7 @@ pub fn import_ndjson(
         }
         summary.accepted += chunk.events.len() as u64;
         summary.rejected += chunk.dead.len() as u64;
+        summary.ignored += chunk.ignored;
         progress(chunk.cursor.offset, total);
     }
     // Dropping the receiver (on error) makes the reader's next send fail, so it stops.
@@ -190,21 +224,29 @@ fn hash_prefix(file: &mut File, len: u64) -> std::io::Result<Option<(Sha256, u64
     Ok(Some((hasher, len)))
 }
 
+/// Why the reader stopped before the end of the file.
+enum ReadError {
+    Io(std::io::Error),
+    Header(String),
+}
+
 fn read_chunks(
     lines: &mut LineReader<impl BufRead>,
+    adapter: &mut dyn LineAdapter,
     opts: &ImportOptions,
     stream: &str,
     file_name: &str,
     total: u64,
-    tx: &mpsc::SyncSender<Result<Chunk, std::io::Error>>,
+    tx: &mpsc::SyncSender<Result<Chunk, ReadError>>,
 ) {
     let mut events = Vec::with_capacity(opts.batch_size.min(1 << 16));
     let mut dead = Vec::new();
+    let mut ignored = 0u64;
     loop {
         let next = match lines.next_line() {
             Ok(n) => n,
             Err(e) => {
-                let _ = tx.send(Err(e));
+                let _ = tx.send(Err(ReadError::Io(e)));
                 return;
             }
         };
@@ -217,11 +259,21 @@ fn read_chunks(
                 reason,
                 raw: line.content.to_vec(),
             };
-            if line.overlong {
+            if line.number == 1 && adapter.has_header() {
+                if let Err(reason) = adapter.header(line.content, file_name) {
+                    let _ = tx.send(Err(ReadError::Header(reason)));
+                    return;
+                }
+                ignored += 1;
+            } else if line.overlong {
                 dead.push(dead_letter(format!("line longer than {} bytes (kept its start only)", opts.max_line)));
-            } else if !line.content.iter().all(u8::is_ascii_whitespace) {
-                match parse_line(line.content, file_name, line.number) {
-                    Ok(event) => events.push(PreparedEvent::new(&event)),
+            } else if line.content.iter().all(u8::is_ascii_whitespace) {
+                ignored += 1;
+            } else {
+                let cx = LineContext { source: &opts.source, file_name, line: line.number };
+                match adapter.parse(line.content, &cx) {
+                    Ok(Some(event)) => events.push(PreparedEvent::new(&event)),
+                    Ok(None) => ignored += 1,
                     Err(reason) => dead.push(dead_letter(reason)),
                 }
             }
@@ -235,29 +287,17 @@ fn read_chunks(
                 prefix_sha256: prefix,
                 complete_sha256: (at_end && lines.offset == total).then_some(prefix),
             };
-            let chunk = Chunk { events: std::mem::take(&mut events), dead: std::mem::take(&mut dead), cursor };
+            let chunk = Chunk {
+                events: std::mem::take(&mut events),
+                dead: std::mem::take(&mut dead),
+                ignored: std::mem::take(&mut ignored),
+                cursor,
+            };
             if tx.send(Ok(chunk)).is_err() || at_end {
                 return;
             }
         }
     }
-}
-
-/// Parses one line into an event, filling in where it came from when the line does not
-/// say, and keeping the line itself as the raw record when it carries none.
-fn parse_line(content: &[u8], file_name: &str, line: u64) -> Result<Event, String> {
-    let mut event = Event::from_json(content).map_err(|e| e.to_string())?;
-    if event.metadata.log_name.is_none() {
-        event.metadata.log_name = Some(file_name.to_owned());
-    }
-    if event.unmapped.origin.line.is_none() && event.unmapped.origin.offset.is_none() {
-        event.unmapped.origin.line = Some(line);
-    }
-    if event.raw_data.is_none() {
-        // The line parsed as JSON, so it is UTF-8.
-        event.raw_data = Some(String::from_utf8_lossy(content).into_owned());
-    }
-    Ok(event)
 }
 
 /// A line as read: its number and its content without the line ending, cut at the

@@ -290,6 +290,24 @@ const EARLIEST_MS: i64 = 946_684_800_000;
 const LATEST_MS: i64 = 4_102_444_800_000;
 
 impl Event {
+    /// An event with the required fields set and everything else empty.
+    pub fn new(class_uid: ClassUid, activity_id: u8, time: i64, actor_uid: &str, product: &str) -> Event {
+        Event {
+            class_uid,
+            activity_id,
+            time,
+            status_id: StatusId::Unknown,
+            actor: Actor { user: User { uid: actor_uid.to_owned(), ..Default::default() } },
+            device: None,
+            file: None,
+            email: None,
+            peripheral_device: None,
+            metadata: Metadata { product: product.to_owned(), log_name: None, version: ocsf_version() },
+            raw_data: None,
+            unmapped: Unmapped::default(),
+        }
+    }
+
     /// Parses one event from its JSON and checks what serde cannot.
     pub fn from_json(bytes: &[u8]) -> Result<Event, EventError> {
         let event: Event =

@@ -1,0 +1,153 @@
+//! Source configuration: `[sources.<name>]` tables in `mamori.toml` or in any
+//! `sources/*.toml`. Unknown keys are errors, so that a misspelt column mapping does not
+//! silently leave a field empty.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::decode::Encoding;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// mamori's normalised events, one JSON object a line.
+    Ndjson,
+    /// Comma-separated values with a declarative column mapping.
+    Csv,
+    /// Tab-separated values with a declarative column mapping.
+    Tsv,
+    /// Windows Security events as evtx_dump writes them with `-o jsonl`.
+    WindowsJson,
+    /// Samba `vfs_full_audit` lines as syslog writes them.
+    SambaFullAudit,
+}
+
+/// What a mapped CSV row is, in OCSF terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RowClass {
+    /// A business-system record access: Datastore Activity (6005).
+    Record,
+    /// A file operation: File System Activity (1001).
+    File,
+    /// A removable-device event (USB copy, mount): Peripheral Activity (1010).
+    Usb,
+    /// A print job: File System Activity (1001) with operation `print`.
+    Print,
+    /// A logon or logoff: Authentication (3002).
+    Logon,
+    /// A badge (入退室) entry or exit: Authentication (3002), room in `unmapped.room`.
+    Badge,
+}
+
+/// A column by header name, or by 1-based position for files without a header.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Column {
+    Name(String),
+    Index(usize),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub format: Format,
+    #[serde(default)]
+    pub encoding: Encoding,
+    /// Product name stored in `metadata.product`; defaults to the source name.
+    #[serde(default)]
+    pub product: Option<String>,
+    /// UTC offset of the times the source writes; Japanese systems write JST.
+    #[serde(default = "jst")]
+    pub utc_offset: String,
+
+    // --- CSV / TSV mapping ---
+    #[serde(default)]
+    pub class: Option<RowClass>,
+    /// Whether line 1 is a header row.
+    #[serde(default = "yes")]
+    pub header: bool,
+    /// Field → column. Fields: date, time, datetime, actor, actor_name, employee, host,
+    /// ip, resident, record_type, operation, status, path, file_name, size, share,
+    /// serial, device_name, vendor, room, direction, recipient; any other name is kept
+    /// under `unmapped`.
+    #[serde(default)]
+    pub columns: BTreeMap<String, Column>,
+    /// Field → (value as written → value meant): operation codes, record types,
+    /// operator numbers to accounts, badge directions …
+    #[serde(default)]
+    pub codes: BTreeMap<String, BTreeMap<String, String>>,
+    /// Operation (after its code table) → OCSF activity_id.
+    #[serde(default)]
+    pub activity: BTreeMap<String, u8>,
+    /// activity_id for rows whose operation is not in `activity`.
+    #[serde(default)]
+    pub default_activity: Option<u8>,
+    /// Status value (after its code table) → `success` or `failure`.
+    #[serde(default)]
+    pub outcome: BTreeMap<String, String>,
+
+    // --- Samba full_audit ---
+    /// The `full_audit:prefix` the server is configured with.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Year of BSD syslog timestamps (`May  8 10:31:02` carries none).
+    #[serde(default)]
+    pub year: Option<i32>,
+}
+
+fn jst() -> String {
+    "+09:00".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl SourceConfig {
+    pub fn offset(&self) -> Result<chrono::FixedOffset, String> {
+        self.utc_offset.parse().map_err(|_| format!("utc_offset `{}` is not like +09:00", self.utc_offset))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesFile {
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceConfig>,
+}
+
+/// Reads source definitions from a TOML file, or from a directory's `mamori.toml` and
+/// `sources/*.toml`. A source defined twice is an error.
+pub fn load_sources(path: &Path) -> Result<BTreeMap<String, SourceConfig>, String> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    if path.is_dir() {
+        let main = path.join("mamori.toml");
+        if main.is_file() {
+            files.push(main);
+        }
+        if let Ok(entries) = std::fs::read_dir(path.join("sources")) {
+            let mut more: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            more.sort();
+            files.extend(more);
+        }
+    } else {
+        files.push(path.to_path_buf());
+    }
+    let mut out = BTreeMap::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let parsed: SourcesFile = toml::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+        for (name, config) in parsed.sources {
+            if out.insert(name.clone(), config).is_some() {
+                return Err(format!("{}: source `{name}` is defined twice", file.display()));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,278 @@
+//! Business-system exports (and endpoint-product and badge CSVs) by declarative mapping:
+//! which column holds which field, code tables for operation and record codes, the
+//! operation's OCSF activity. Dates may be in any form `mamori-text` reads (Japanese
+//! eras included) and are local time at the source's UTC offset.
+
+use std::collections::BTreeMap;
+
+use chrono::FixedOffset;
+use mamori_model::{ClassUid, Device, Event, FileObject, PeripheralDevice, ResidentRecord, StatusId};
+
+use crate::config::{Column, Format, RowClass, SourceConfig};
+use crate::decode::Encoding;
+use crate::{LineAdapter, LineContext, finish, local_ms};
+
+pub struct CsvMapping {
+    source: String,
+    product: String,
+    class: RowClass,
+    delimiter: u8,
+    encoding: Encoding,
+    offset: FixedOffset,
+    has_header: bool,
+    wanted: Vec<(String, Column)>,
+    /// Field → 0-based column index, known once the header is read.
+    index: BTreeMap<String, usize>,
+    width: Option<usize>,
+    codes: BTreeMap<String, BTreeMap<String, String>>,
+    activity: BTreeMap<String, u8>,
+    default_activity: Option<u8>,
+    outcome: BTreeMap<String, String>,
+}
+
+const KNOWN: [&str; 22] = [
+    "date", "time", "datetime", "actor", "actor_name", "employee", "host", "ip", "resident", "record_type",
+    "operation", "status", "path", "file_name", "size", "share", "serial", "device_name", "vendor", "room",
+    "direction", "recipient",
+];
+
+impl CsvMapping {
+    pub fn new(name: &str, c: &SourceConfig) -> Result<CsvMapping, String> {
+        let err = |msg: String| format!("source `{name}`: {msg}");
+        let class = c.class.ok_or_else(|| err("`class` is required for csv/tsv (record, file, usb, print, logon, badge)".into()))?;
+        let has = |f: &str| c.columns.contains_key(f);
+        if !(has("datetime") || has("date")) {
+            return Err(err("map `date` (and `time`) or `datetime` in [columns]".into()));
+        }
+        if !has("actor") && class != RowClass::Badge {
+            return Err(err("map `actor` (the operator or account) in [columns]".into()));
+        }
+        let needed: &[&str] = match class {
+            RowClass::Record => &["resident"],
+            RowClass::File | RowClass::Print => &["path"],
+            RowClass::Usb => &["serial"],
+            RowClass::Badge => &["room"],
+            RowClass::Logon => &[],
+        };
+        for f in needed {
+            if !has(f) {
+                return Err(err(format!("a {class:?} source needs `{f}` in [columns]")));
+            }
+        }
+        if !c.header && c.columns.values().any(|col| matches!(col, Column::Name(_))) {
+            return Err(err("without a header row, columns must be given by position (1, 2 …)".into()));
+        }
+        for (field, values) in &c.outcome {
+            if values != "success" && values != "failure" {
+                return Err(err(format!("outcome `{field}` must be `success` or `failure`, not `{values}`")));
+            }
+        }
+        let mut index = BTreeMap::new();
+        for (field, col) in &c.columns {
+            if let Column::Index(i) = col {
+                if *i == 0 {
+                    return Err(err(format!("column positions start at 1 (`{field}` = 0)")));
+                }
+                index.insert(field.clone(), i - 1);
+            }
+        }
+        Ok(CsvMapping {
+            source: name.to_owned(),
+            product: c.product.clone().unwrap_or_else(|| name.to_owned()),
+            class,
+            delimiter: if c.format == Format::Tsv { b'\t' } else { b',' },
+            encoding: c.encoding,
+            offset: c.offset().map_err(err)?,
+            has_header: c.header,
+            wanted: c.columns.iter().map(|(f, col)| (f.clone(), col.clone())).collect(),
+            index,
+            width: None,
+            codes: c.codes.clone(),
+            activity: c.activity.clone(),
+            default_activity: c.default_activity,
+            outcome: c.outcome.clone(),
+        })
+    }
+
+    fn record(&self, text: &str) -> Result<csv::StringRecord, String> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .delimiter(self.delimiter)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let mut record = csv::StringRecord::new();
+        match reader.read_record(&mut record) {
+            Ok(true) => Ok(record),
+            Ok(false) => Err("empty line".into()),
+            Err(e) => Err(format!("not a CSV row: {e}")),
+        }
+    }
+
+    /// A field's value after its code table; `None` if unmapped or empty.
+    fn get<'a>(&'a self, record: &'a csv::StringRecord, field: &str, uncoded: &mut Vec<String>) -> Option<String> {
+        let raw = record.get(*self.index.get(field)?)?.trim();
+        if raw.is_empty() {
+            return None;
+        }
+        match self.codes.get(field) {
+            Some(table) => match table.get(raw) {
+                Some(meant) => Some(meant.clone()),
+                None => {
+                    // Keep what the source wrote rather than drop or guess; say so.
+                    uncoded.push(field.to_owned());
+                    Some(raw.to_owned())
+                }
+            },
+            None => Some(raw.to_owned()),
+        }
+    }
+
+    fn time(&self, record: &csv::StringRecord, uncoded: &mut Vec<String>) -> Result<i64, String> {
+        let local = if let Some(dt) = self.get(record, "datetime", uncoded) {
+            mamori_text::parse_date_time(&dt).map_err(|e| format!("field `datetime`: {e}"))?
+        } else {
+            let date = self.get(record, "date", uncoded).ok_or("field `date` is empty")?;
+            let date = mamori_text::parse_date(&date).map_err(|e| format!("field `date`: {e}"))?;
+            match self.get(record, "time", uncoded) {
+                Some(t) => date.and_time(mamori_text::parse_time(&t).map_err(|e| format!("field `time`: {e}"))?),
+                None if self.index.contains_key("time") => return Err("field `time` is empty".into()),
+                None => date.and_time(chrono::NaiveTime::MIN),
+            }
+        };
+        local_ms(local, self.offset)
+    }
+}
+
+impl LineAdapter for CsvMapping {
+    fn has_header(&self) -> bool {
+        self.has_header
+    }
+
+    fn header(&mut self, line: &[u8], file_name: &str) -> Result<(), String> {
+        let text = self.encoding.decode(line)?;
+        let record = self.record(&text)?;
+        let names: Vec<String> = record.iter().map(|h| h.trim().trim_start_matches('\u{FEFF}').to_owned()).collect();
+        for (field, col) in &self.wanted {
+            if let Column::Name(name) = col {
+                let at = names.iter().position(|h| h == name).ok_or_else(|| {
+                    format!(
+                        "{file_name}: source `{}` maps `{field}` to column `{name}`, which the header lacks (it has: {})",
+                        self.source,
+                        names.join(", ")
+                    )
+                })?;
+                self.index.insert(field.clone(), at);
+            }
+        }
+        self.width = Some(names.len());
+        Ok(())
+    }
+
+    fn parse(&mut self, line: &[u8], cx: &LineContext<'_>) -> Result<Option<Event>, String> {
+        if self.has_header && self.width.is_none() {
+            return Err("the file's header row was not read".into());
+        }
+        let text = self.encoding.decode(line)?;
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        let record = self.record(&text)?;
+        if let Some(width) = self.width
+            && record.len() != width
+        {
+            return Err(format!("expected {width} fields as in the header, found {}", record.len()));
+        }
+        let mut uncoded = Vec::new();
+        let time = self.time(&record, &mut uncoded)?;
+        let actor = self.get(&record, "actor", &mut uncoded);
+        let operation = self.get(&record, "operation", &mut uncoded);
+        let (class, mut activity) = match self.class {
+            RowClass::Record => (ClassUid::DatastoreActivity, 2),
+            RowClass::File => (ClassUid::FileSystemActivity, 2),
+            RowClass::Print => (ClassUid::FileSystemActivity, 99),
+            RowClass::Usb => (ClassUid::PeripheralActivity, 1),
+            RowClass::Logon | RowClass::Badge => (ClassUid::Authentication, 1),
+        };
+        if let Some(a) = operation.as_ref().and_then(|op| self.activity.get(op)).copied().or(self.default_activity) {
+            activity = a;
+        }
+        let direction = self.get(&record, "direction", &mut uncoded);
+        if self.class == RowClass::Badge {
+            activity = match direction.as_deref() {
+                Some("in") => 1,
+                Some("out") => 2,
+                other => return Err(format!("field `direction`: `{}` is neither `in` nor `out` after its code table", other.unwrap_or(""))),
+            };
+        }
+        // A badge reader logs a card; the card's holder is the actor.
+        let actor = match (actor, self.class) {
+            (Some(a), _) => a,
+            (None, RowClass::Badge) => self.get(&record, "employee", &mut uncoded).ok_or("fields `actor` and `employee` are empty")?,
+            (None, _) => return Err("field `actor` is empty".into()),
+        };
+        let mut event = Event::new(class, activity, time, &actor, &self.product);
+        event.actor.user.name = self.get(&record, "actor_name", &mut uncoded);
+        event.actor.user.employee_uid = self.get(&record, "employee", &mut uncoded);
+        let host = self.get(&record, "host", &mut uncoded);
+        let ip = self.get(&record, "ip", &mut uncoded);
+        if host.is_some() || ip.is_some() {
+            event.device = Some(Device { hostname: host, ip });
+        }
+        if let Some(status) = self.get(&record, "status", &mut uncoded) {
+            event.status_id = match self.outcome.get(&status).map(String::as_str) {
+                Some("success") => StatusId::Success,
+                Some("failure") => StatusId::Failure,
+                _ => StatusId::Other,
+            };
+            event.unmapped.extra.insert("status".into(), status.into());
+        }
+        if let Some(resident) = self.get(&record, "resident", &mut uncoded) {
+            let record_type = self.get(&record, "record_type", &mut uncoded);
+            event.unmapped.resident = Some(ResidentRecord { uid: resident, record_type });
+        }
+        if let Some(path) = self.get(&record, "path", &mut uncoded) {
+            let size = match self.get(&record, "size", &mut uncoded) {
+                Some(s) => Some(s.replace(',', "").parse::<u64>().map_err(|_| format!("field `size`: `{s}` is not a number"))?),
+                None => None,
+            };
+            let name = self.get(&record, "file_name", &mut uncoded)
+                .or_else(|| path.rsplit(['/', '\\']).next().map(str::to_owned));
+            event.file = Some(FileObject { path, name, size });
+        }
+        let serial = self.get(&record, "serial", &mut uncoded);
+        let device_name = self.get(&record, "device_name", &mut uncoded);
+        let vendor = self.get(&record, "vendor", &mut uncoded);
+        if serial.is_some() || device_name.is_some() || vendor.is_some() {
+            event.peripheral_device = Some(PeripheralDevice { name: device_name, serial_number: serial, vendor_name: vendor });
+        }
+        event.unmapped.operation = match self.class {
+            RowClass::Print => Some(operation.unwrap_or_else(|| "print".into())),
+            RowClass::Badge => direction,
+            _ => operation,
+        };
+        event.unmapped.share = self.get(&record, "share", &mut uncoded);
+        if let Some(room) = self.get(&record, "room", &mut uncoded) {
+            event.unmapped.extra.insert("room".into(), room.into());
+        }
+        if let Some(to) = self.get(&record, "recipient", &mut uncoded) {
+            event.unmapped.extra.insert("recipient".into(), to.into());
+        }
+        for (field, _) in &self.wanted {
+            if !KNOWN.contains(&field.as_str())
+                && let Some(v) = self.get(&record, field, &mut uncoded)
+            {
+                event.unmapped.extra.insert(field.clone(), v.into());
+            }
+        }
+        if !uncoded.is_empty() {
+            uncoded.sort();
+            uncoded.dedup();
+            event.unmapped.extra.insert("uncoded".into(), uncoded.into());
+        }
+        if self.encoding != Encoding::Utf8 && std::str::from_utf8(line).is_err() {
+            event.unmapped.extra.insert("raw_encoding".into(), "shift_jis".into());
+        }
+        event.validate().map_err(|e| e.to_string())?;
+        Ok(Some(finish(event, text, cx)))
+    }
+}

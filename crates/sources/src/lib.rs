@@ -1,0 +1,86 @@
+//! Source adapters: each turns the records of one product's log into normalised
+//! [`Event`]s, keeping the raw record and where it was (file, line).
+//!
+//! Adapters are line-oriented ([`LineAdapter`]): the import pipeline frames lines, keeps
+//! offsets, hashes and dead letters, and hands each line here. An adapter answers with
+//! an event, with nothing (a line that is not an event: a header, an event id mamori does
+//! not map), or with a reason the line is bad. Adapters are configured per source in
+//! TOML (`mamori.toml` or `sources/*.toml`, see `docs/sources.md`).
+//!
+//! This crate must not touch storage or hold detection logic; it reads text and returns
+//! events. Japanese text handling (eras, folding) comes from `mamori-text`.
+
+pub mod config;
+mod csvmap;
+mod decode;
+mod ndjson;
+mod samba;
+mod windows;
+
+pub use config::{Format, SourceConfig, SourcesFile, load_sources};
+pub use decode::Encoding;
+
+use mamori_model::Event;
+
+/// Where a line came from, for filling in an event's origin.
+#[derive(Debug, Clone, Copy)]
+pub struct LineContext<'a> {
+    pub source: &'a str,
+    pub file_name: &'a str,
+    pub line: u64,
+}
+
+/// Reads one product's log, line by line.
+pub trait LineAdapter: Send {
+    /// Whether line 1 of every file is a header that must be read (even when an import
+    /// resumes further down the file).
+    fn has_header(&self) -> bool {
+        false
+    }
+
+    /// Takes the header line.
+    fn header(&mut self, _line: &[u8], _file_name: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Turns one line into an event, nothing, or the reason it is bad.
+    fn parse(&mut self, line: &[u8], cx: &LineContext<'_>) -> Result<Option<Event>, String>;
+}
+
+/// Builds the adapter a source is configured for.
+pub fn adapter(name: &str, config: &SourceConfig) -> Result<Box<dyn LineAdapter>, String> {
+    Ok(match config.format {
+        Format::Ndjson => Box::new(ndjson::Ndjson),
+        Format::Csv | Format::Tsv => Box::new(csvmap::CsvMapping::new(name, config)?),
+        Format::WindowsJson => Box::new(windows::WindowsSecurity::new(name, config)),
+        Format::SambaFullAudit => Box::new(samba::FullAudit::new(name, config)?),
+    })
+}
+
+/// The adapter for mamori's own normalised NDJSON, which needs no configuration.
+pub fn ndjson_adapter() -> Box<dyn LineAdapter> {
+    Box::new(ndjson::Ndjson)
+}
+
+/// Fills in what every adapter records the same way: the log's name, the line, and the
+/// raw record as read.
+pub(crate) fn finish(mut event: Event, raw: String, cx: &LineContext<'_>) -> Event {
+    if event.metadata.log_name.is_none() {
+        event.metadata.log_name = Some(cx.file_name.to_owned());
+    }
+    if event.unmapped.origin.line.is_none() && event.unmapped.origin.offset.is_none() {
+        event.unmapped.origin.line = Some(cx.line);
+    }
+    if event.raw_data.is_none() {
+        event.raw_data = Some(raw);
+    }
+    event
+}
+
+/// Milliseconds since the epoch of a local date-time at a fixed UTC offset.
+pub(crate) fn local_ms(t: chrono::NaiveDateTime, offset: chrono::FixedOffset) -> Result<i64, String> {
+    t.and_local_timezone(offset)
+        .single()
+        .map(|t| t.timestamp_millis())
+        .ok_or_else(|| format!("{t} does not exist at offset {offset}"))
+}
