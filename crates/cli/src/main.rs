@@ -215,11 +215,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let sources = sources_config(config.as_deref(), &cli.data)?;
             let source_config = sources.get(&source);
             let mut j = open(&cli.data)?;
+            let context = adapter_context(&j, source_config)?;
             let options = ImportOptions { source: source.clone(), batch_size: batch.max(1), ..Default::default() };
+            let files = expand_maildirs(&files, source_config)?;
             let mut failed = false;
             for file in &files {
                 let adapter = match source_config {
-                    Some(c) => mamori_sources::adapter(&source, c).map_err(anyhow::Error::msg)?,
+                    Some(c) => mamori_sources::adapter(&source, c, &context).map_err(anyhow::Error::msg)?,
                     None => mamori_sources::ndjson_adapter(),
                 };
                 let bar = progress_bar(file);
@@ -313,6 +315,48 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(BenchCommand::Query { lookups }) => bench::query(&cli.data, lookups, out)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A Maildir folder given to a maildir source stands for its messages (`cur/`, `new/`).
+fn expand_maildirs(files: &[PathBuf], source: Option<&mamori_sources::SourceConfig>) -> Result<Vec<PathBuf>> {
+    let is_maildir = source.is_some_and(|c| c.format == mamori_sources::Format::Maildir);
+    let mut out = Vec::new();
+    for f in files {
+        if is_maildir && f.is_dir() {
+            let mut messages = Vec::new();
+            for sub in ["cur", "new"] {
+                if let Ok(entries) = std::fs::read_dir(f.join(sub)) {
+                    messages.extend(entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()));
+                }
+            }
+            messages.sort();
+            out.extend(messages);
+        } else {
+            out.push(f.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// What adapters need from the store: the residents, for mail attachment matching.
+fn adapter_context(
+    journal: &SqliteJournal,
+    source: Option<&mamori_sources::SourceConfig>,
+) -> Result<mamori_sources::AdapterContext> {
+    use mamori_sources::Format;
+    let mut context = mamori_sources::AdapterContext::default();
+    if source.is_some_and(|c| matches!(c.format, Format::Mbox | Format::Maildir)) {
+        let rows = journal.master_rows("residents")?;
+        let residents: Vec<mamori_model::master::Resident> =
+            rows.iter().map(|r| serde_json::from_str(r)).collect::<Result<_, _>>()?;
+        if residents.is_empty() {
+            eprintln!("mamori: no residents in the master data: attachments are inspected but match no one");
+        }
+        context.residents = std::sync::Arc::new(mamori_sources::ResidentIndex::new(
+            residents.iter().map(|r| (r.uid.as_str(), r.name.as_str(), r.kana.as_str(), r.birth_date)),
+        ));
+    }
+    Ok(context)
 }
 
 /// The configured sources: from `--config`, else `./mamori.toml`, else the data

@@ -346,3 +346,28 @@ fn a_resumed_csv_import_still_knows_its_columns() {
     let found = ok(&data, &["events", "resident", "000000099"]);
     assert!(found.contains("\"uid\":\"0204\""), "{found}");
 }
+
+#[test]
+fn a_maildir_folder_is_imported_message_by_message_and_only_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", data.to_str().unwrap()]);
+    let config = tmp.path().join("mamori.toml");
+    std::fs::write(&config, "[sources.mail]\nformat = \"maildir\"\ninternal_domains = [\"city.example.lg.jp\"]\n").unwrap();
+    let maildir = tmp.path().join("journal");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    let mail = |to: &str, subject: &str| {
+        format!("From: a@city.example.lg.jp\r\nTo: {to}\r\nSubject: {subject}\r\nDate: Wed, 08 May 2024 18:02:00 +0900\r\n\r\nbody\r\n")
+    };
+    std::fs::write(maildir.join("cur/1715158920.M1P1.mx:2,S"), mail("x@gmail.com", "a")).unwrap();
+    std::fs::write(maildir.join("new/1715158921.M2P1.mx"), mail("b@city.example.lg.jp", "b")).unwrap();
+    let args = ["import", "--source", "mail", "--config", config.to_str().unwrap(), maildir.to_str().unwrap()];
+    let out = ok(&data, &args);
+    assert_eq!(out.matches("accepted 1, rejected 0").count(), 2, "{out}");
+    let out = ok(&data, &args);
+    assert_eq!(out.matches("already imported").count(), 2, "{out}");
+    let sent = ok(&data, &["events", "actor", "a@city.example.lg.jp"]);
+    assert!(sent.contains("\"personal_recipients\":[\"x@gmail.com\"]"), "{sent}");
+}

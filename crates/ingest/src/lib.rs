@@ -22,7 +22,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use mamori_journal::{Batch, DeadLetter, Journal, JournalError, PreparedEvent, StreamCursor};
-use mamori_sources::{LineAdapter, LineContext};
+use mamori_sources::{Framing, LineAdapter, LineContext};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone)]
@@ -33,11 +33,18 @@ pub struct ImportOptions {
     pub batch_size: usize,
     /// Longest line accepted; longer ones are dead-lettered without being buffered.
     pub max_line: usize,
+    /// Largest message accepted in an mbox.
+    pub max_record: usize,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { source: "ndjson".into(), batch_size: 50_000, max_line: 16 * 1024 * 1024 }
+        ImportOptions {
+            source: "ndjson".into(),
+            batch_size: 50_000,
+            max_line: 16 * 1024 * 1024,
+            max_record: 64 * 1024 * 1024,
+        }
     }
 }
 
@@ -230,6 +237,55 @@ enum ReadError {
     Header(String),
 }
 
+/// A message being gathered (mbox): where it started, the stream hash as it stood there,
+/// and its bytes so far.
+struct Pending {
+    line: u64,
+    offset: u64,
+    hasher: Sha256,
+    bytes: Vec<u8>,
+    overlong: bool,
+    last_blank: bool,
+}
+
+/// The events, dead letters and ignored records of the batch being built.
+struct Batching<'a> {
+    adapter: &'a mut dyn LineAdapter,
+    opts: &'a ImportOptions,
+    file_name: &'a str,
+    events: Vec<PreparedEvent>,
+    dead: Vec<DeadLetter>,
+    ignored: u64,
+}
+
+impl Batching<'_> {
+    fn record(&mut self, number: u64, content: &[u8], overlong: bool, limit: usize, what: &str) {
+        let dead_letter = |reason: String| DeadLetter {
+            source: self.opts.source.clone(),
+            file: self.file_name.to_owned(),
+            line: number,
+            reason,
+            raw: content.to_vec(),
+        };
+        if overlong {
+            self.dead.push(dead_letter(format!("{what} longer than {limit} bytes (kept its start only)")));
+        } else if content.iter().all(u8::is_ascii_whitespace) {
+            self.ignored += 1;
+        } else {
+            let cx = LineContext { source: &self.opts.source, file_name: self.file_name, line: number };
+            match self.adapter.parse(content, &cx) {
+                Ok(Some(event)) => self.events.push(PreparedEvent::new(&event)),
+                Ok(None) => self.ignored += 1,
+                Err(reason) => self.dead.push(dead_letter(reason)),
+            }
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.events.len() >= self.opts.batch_size || self.dead.len() >= self.opts.batch_size
+    }
+}
+
 fn read_chunks(
     lines: &mut LineReader<impl BufRead>,
     adapter: &mut dyn LineAdapter,
@@ -239,10 +295,15 @@ fn read_chunks(
     total: u64,
     tx: &mpsc::SyncSender<Result<Chunk, ReadError>>,
 ) {
-    let mut events = Vec::with_capacity(opts.batch_size.min(1 << 16));
-    let mut dead = Vec::new();
-    let mut ignored = 0u64;
+    let framing = adapter.framing();
+    let has_header = adapter.has_header();
+    let mut b = Batching { adapter, opts, file_name, events: Vec::new(), dead: Vec::new(), ignored: 0 };
+    let mut pending: Option<Pending> = None;
     loop {
+        let (offset_before, hasher_before) = match framing {
+            Framing::Mbox | Framing::Message => (lines.offset, Some(lines.hasher.clone())),
+            Framing::Lines => (lines.offset, None),
+        };
         let next = match lines.next_line() {
             Ok(n) => n,
             Err(e) => {
@@ -251,46 +312,76 @@ fn read_chunks(
             }
         };
         let at_end = next.is_none();
-        if let Some(line) = next {
-            let dead_letter = |reason: String| DeadLetter {
-                source: opts.source.clone(),
-                file: file_name.to_owned(),
-                line: line.number,
-                reason,
-                raw: line.content.to_vec(),
-            };
-            if line.number == 1 && adapter.has_header() {
-                if let Err(reason) = adapter.header(line.content, file_name) {
+        match (next, framing) {
+            (Some(line), _) if line.number == 1 && has_header => {
+                if let Err(reason) = b.adapter.header(line.content, file_name) {
                     let _ = tx.send(Err(ReadError::Header(reason)));
                     return;
                 }
-                ignored += 1;
-            } else if line.overlong {
-                dead.push(dead_letter(format!("line longer than {} bytes (kept its start only)", opts.max_line)));
-            } else if line.content.iter().all(u8::is_ascii_whitespace) {
-                ignored += 1;
-            } else {
-                let cx = LineContext { source: &opts.source, file_name, line: line.number };
-                match adapter.parse(line.content, &cx) {
-                    Ok(Some(event)) => events.push(PreparedEvent::new(&event)),
-                    Ok(None) => ignored += 1,
-                    Err(reason) => dead.push(dead_letter(reason)),
+                b.ignored += 1;
+            }
+            (Some(line), Framing::Lines) => b.record(line.number, line.content, line.overlong, opts.max_line, "line"),
+            (Some(line), Framing::Mbox | Framing::Message) => {
+                let starts = match framing {
+                    Framing::Message => pending.is_none(),
+                    _ => line.content.starts_with(b"From ") && pending.as_ref().is_none_or(|p| p.last_blank),
+                };
+                if starts {
+                    if let Some(p) = pending.take() {
+                        b.record(p.line, &p.bytes, p.overlong, opts.max_record, "message");
+                    }
+                    pending = Some(Pending {
+                        line: line.number,
+                        offset: offset_before,
+                        hasher: hasher_before.expect("kept for mbox"),
+                        bytes: Vec::new(),
+                        overlong: false,
+                        last_blank: false,
+                    });
+                }
+                match pending.as_mut() {
+                    Some(p) => {
+                        if p.bytes.len() + line.content.len() + 1 > opts.max_record || line.overlong {
+                            p.overlong = true;
+                        } else {
+                            p.bytes.extend_from_slice(line.content);
+                            p.bytes.push(b'\n');
+                        }
+                        p.last_blank = line.content.is_empty();
+                    }
+                    None if line.content.iter().all(u8::is_ascii_whitespace) => b.ignored += 1,
+                    None => b.dead.push(DeadLetter {
+                        source: opts.source.clone(),
+                        file: file_name.to_owned(),
+                        line: line.number,
+                        reason: "text before the first `From ` line of the mbox".into(),
+                        raw: line.content.to_vec(),
+                    }),
+                }
+            }
+            (None, _) => {
+                if let Some(p) = pending.take() {
+                    b.record(p.line, &p.bytes, p.overlong, opts.max_record, "message");
                 }
             }
         }
-        if at_end || events.len() >= opts.batch_size || dead.len() >= opts.batch_size {
-            let prefix: [u8; 32] = lines.hasher.finalize_reset_clone();
+        if at_end || b.full() {
+            // A message still being gathered is not committed: the cursor stays at its start.
+            let (offset, line, prefix) = match &pending {
+                Some(p) => (p.offset, p.line - 1, p.hasher.finalize_reset_clone()),
+                None => (lines.offset, lines.line, lines.hasher.finalize_reset_clone()),
+            };
             let cursor = StreamCursor {
                 stream: stream.to_owned(),
-                offset: lines.offset,
-                line: lines.line,
+                offset,
+                line,
                 prefix_sha256: prefix,
-                complete_sha256: (at_end && lines.offset == total).then_some(prefix),
+                complete_sha256: (at_end && offset == total).then_some(prefix),
             };
             let chunk = Chunk {
-                events: std::mem::take(&mut events),
-                dead: std::mem::take(&mut dead),
-                ignored: std::mem::take(&mut ignored),
+                events: std::mem::take(&mut b.events),
+                dead: std::mem::take(&mut b.dead),
+                ignored: std::mem::take(&mut b.ignored),
                 cursor,
             };
             if tx.send(Ok(chunk)).is_err() || at_end {
@@ -441,5 +532,40 @@ mod tests {
         let err = import(&mut j, &path).unwrap_err();
         assert!(matches!(err, IngestError::FileChanged { offset, .. } if offset > 0), "{err}");
         assert_eq!(j.size().unwrap(), 1);
+    }
+}
+
+#[cfg(test)]
+mod mbox_tests {
+    use super::*;
+    use mamori_journal::{SqliteJournal, TimeRange};
+    use mamori_sources::{AdapterContext, SourceConfig};
+
+    fn message(i: u32) -> String {
+        format!(
+            "From a@city.example.lg.jp Wed May  8 0{i}:00:00 2024\nFrom: a@city.example.lg.jp\nTo: b@city.example.lg.jp\nSubject: m{i}\nDate: Wed, 08 May 2024 0{i}:00:00 +0000\n\nbody {i}\nFrom the text, a line that is not a new message\n\n"
+        )
+    }
+
+    #[test]
+    fn a_growing_mbox_resumes_at_the_message_after_the_last_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = SqliteJournal::init(&dir.path().join("d"), "mamori.test/mbox", 8).unwrap();
+        let config: SourceConfig = toml::from_str("format = \"mbox\"\ninternal_domains = [\"city.example.lg.jp\"]").unwrap();
+        let adapter = || mamori_sources::adapter("mail", &config, &AdapterContext::default()).unwrap();
+        let path = dir.path().join("journal.mbox");
+        std::fs::write(&path, (1..=3).map(message).collect::<String>()).unwrap();
+        let opts = ImportOptions { source: "mail".into(), batch_size: 1, ..Default::default() };
+        let s = import_file(&mut j, &path, &opts, adapter(), &mut |_, _| {}).unwrap();
+        assert_eq!((s.accepted, s.rejected), (3, 0), "a body line starting `From` after text is not a new message");
+
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&message(4));
+        std::fs::write(&path, text).unwrap();
+        let s = import_file(&mut j, &path, &opts, adapter(), &mut |_, _| {}).unwrap();
+        assert_eq!(s.accepted, 1);
+        let events = j.by_time(TimeRange::ALL, 10).unwrap();
+        let lines: Vec<u64> = events.iter().map(|e| e.event().unwrap().unmapped.origin.line.unwrap()).collect();
+        assert_eq!(lines, [1, 10, 19, 28], "each message is found at its From line");
     }
 }

@@ -22,6 +22,10 @@ pub enum Format {
     WindowsJson,
     /// Samba `vfs_full_audit` lines as syslog writes them.
     SambaFullAudit,
+    /// A mail journal as an mbox file.
+    Mbox,
+    /// A mail journal as Maildir message files (import the folder's files).
+    Maildir,
 }
 
 /// What a mapped CSV row is, in OCSF terms.
@@ -96,6 +100,14 @@ pub struct SourceConfig {
     /// Year of BSD syslog timestamps (`May  8 10:31:02` carries none).
     #[serde(default)]
     pub year: Option<i32>,
+
+    // --- mail ---
+    /// The organisation's own mail domains (subdomains included).
+    #[serde(default)]
+    pub internal_domains: Vec<String>,
+    /// Personal (free-mail, carrier) domains besides the built-in list.
+    #[serde(default)]
+    pub personal_domains: Vec<String>,
 }
 
 fn jst() -> String {

@@ -13,12 +13,15 @@
 pub mod config;
 mod csvmap;
 mod decode;
+pub mod inspect;
+mod mail;
 mod ndjson;
 mod samba;
 mod windows;
 
 pub use config::{Format, SourceConfig, SourcesFile, load_sources};
 pub use decode::Encoding;
+pub use inspect::ResidentIndex;
 
 use mamori_model::Event;
 
@@ -30,8 +33,25 @@ pub struct LineContext<'a> {
     pub line: u64,
 }
 
-/// Reads one product's log, line by line.
+/// How a source's records are laid out in its files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// One record a line.
+    Lines,
+    /// mbox: a record starts at each `From ` line that follows a blank line (or opens
+    /// the file) and runs to the next.
+    Mbox,
+    /// The whole file is one record (a Maildir message).
+    Message,
+}
+
+/// Reads one product's log, record by record.
 pub trait LineAdapter: Send {
+    /// How records are framed; lines unless said otherwise.
+    fn framing(&self) -> Framing {
+        Framing::Lines
+    }
+
     /// Whether line 1 of every file is a header that must be read (even when an import
     /// resumes further down the file).
     fn has_header(&self) -> bool {
@@ -43,17 +63,27 @@ pub trait LineAdapter: Send {
         Ok(())
     }
 
-    /// Turns one line into an event, nothing, or the reason it is bad.
+    /// Turns one record (a line without its ending, or a whole message) into an event,
+    /// nothing, or the reason it is bad.
     fn parse(&mut self, line: &[u8], cx: &LineContext<'_>) -> Result<Option<Event>, String>;
 }
 
+/// What adapters may need beyond their own configuration.
+#[derive(Debug, Clone, Default)]
+pub struct AdapterContext {
+    /// The town's residents, for matching the content of mail attachments.
+    pub residents: std::sync::Arc<ResidentIndex>,
+}
+
 /// Builds the adapter a source is configured for.
-pub fn adapter(name: &str, config: &SourceConfig) -> Result<Box<dyn LineAdapter>, String> {
+pub fn adapter(name: &str, config: &SourceConfig, cx: &AdapterContext) -> Result<Box<dyn LineAdapter>, String> {
     Ok(match config.format {
         Format::Ndjson => Box::new(ndjson::Ndjson),
         Format::Csv | Format::Tsv => Box::new(csvmap::CsvMapping::new(name, config)?),
         Format::WindowsJson => Box::new(windows::WindowsSecurity::new(name, config)),
         Format::SambaFullAudit => Box::new(samba::FullAudit::new(name, config)?),
+        Format::Mbox => Box::new(mail::MailJournal::new(name, config, Framing::Mbox, cx.residents.clone())?),
+        Format::Maildir => Box::new(mail::MailJournal::new(name, config, Framing::Message, cx.residents.clone())?),
     })
 }
 

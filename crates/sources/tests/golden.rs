@@ -6,7 +6,7 @@
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use mamori_sources::{LineContext, SourceConfig, adapter};
+use mamori_sources::{AdapterContext, Framing, LineContext, ResidentIndex, SourceConfig, adapter};
 
 fn cases() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/sources");
@@ -18,7 +18,14 @@ fn cases() -> Vec<PathBuf> {
 fn run(dir: &Path) -> String {
     let name = dir.file_name().unwrap().to_str().unwrap();
     let config: SourceConfig = toml::from_str(&std::fs::read_to_string(dir.join("source.toml")).unwrap()).unwrap();
-    let mut adapter = adapter(name, &config).unwrap();
+    let mut context = AdapterContext::default();
+    if let Ok(csv) = std::fs::read_to_string(dir.join("residents.csv")) {
+        let rows: Vec<Vec<String>> = csv.lines().skip(1).map(|l| l.split(',').map(str::to_owned).collect()).collect();
+        context.residents = std::sync::Arc::new(ResidentIndex::new(
+            rows.iter().map(|r| (r[0].as_str(), r[1].as_str(), r[2].as_str(), r[3].parse().unwrap())),
+        ));
+    }
+    let mut adapter = adapter(name, &config, &context).unwrap();
     let input = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -27,6 +34,29 @@ fn run(dir: &Path) -> String {
     let file_name = input.file_name().unwrap().to_str().unwrap().to_owned();
     let bytes = std::fs::read(&input).unwrap();
     let mut out = String::new();
+    if adapter.framing() == Framing::Mbox {
+        // Messages start at a `From ` line after a blank line; numbered by their first line.
+        let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+        let mut records: Vec<(u64, Vec<u8>)> = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            if line.starts_with(b"From ") && (i == 0 || lines[i - 1].is_empty()) {
+                records.push((i as u64 + 1, Vec::new()));
+            }
+            if let Some((_, r)) = records.last_mut() {
+                r.extend_from_slice(line);
+                r.push(b'\n');
+            }
+        }
+        for (number, record) in records {
+            let cx = LineContext { source: name, file_name: &file_name, line: number };
+            match adapter.parse(&record, &cx) {
+                Ok(Some(event)) => writeln!(out, "{number} {}", String::from_utf8(event.canonical_bytes()).unwrap()).unwrap(),
+                Ok(None) => writeln!(out, "{number} ignored").unwrap(),
+                Err(reason) => writeln!(out, "{number} rejected: {reason}").unwrap(),
+            }
+        }
+        return out;
+    }
     let lines: Vec<&[u8]> = bytes.strip_suffix(b"\n").unwrap_or(&bytes).split(|&b| b == b'\n').collect();
     for (i, line) in lines.iter().enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);

@@ -1,0 +1,69 @@
+use super::*;
+
+fn index() -> ResidentIndex {
+    let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+    ResidentIndex::new([
+        ("000000305", "佐藤 一", "サトウ ハジメ", d("1970-02-10")),
+        ("000000306", "佐藤 栄子", "サトウ エイコ", d("1972-07-21")),
+        ("000000401", "高木 正", "タカギ タダシ", d("1960-04-04")),
+        ("000000501", "鈴木 一郎", "スズキ イチロウ", d("1980-01-01")),
+        ("000000502", "鈴木 一郎", "スズキ イチロウ", d("1980-01-01")),
+    ])
+}
+
+#[test]
+fn a_csv_roster_with_a_header_names_its_residents_items_and_my_numbers() {
+    let csv = "宛名番号,氏名,生年月日,住所,個人番号\r\n000000305,佐藤 一,1970-02-10,北町三丁目5番1号,123456789018\r\n,佐藤 栄子,S47.7.21,北町三丁目5番1号,123456789012\r\n";
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(csv);
+    let found = inspect("一覧.csv", &sjis, &index());
+    assert_eq!((found.rows, found.personal_rows, found.my_numbers), (2, 2, 1), "{found:?}");
+    assert_eq!(found.residents.iter().collect::<Vec<_>>(), ["000000305", "000000306"]);
+    for item in [Item::ResidentId, Item::Name, Item::BirthDate, Item::Address, Item::MyNumber] {
+        assert!(found.items.contains(&item), "{item:?} in {:?}", found.items);
+    }
+}
+
+#[test]
+fn a_shared_name_and_birth_date_is_not_a_match_and_a_name_alone_is_not_personal_data() {
+    let found = inspect("a.txt", "鈴木 一郎,1980/01/01\n佐藤 一\n".as_bytes(), &index());
+    assert!(found.residents.is_empty(), "two residents share name and birth date: {found:?}");
+    assert_eq!(found.personal_rows, 1, "name + date is personal; a bare name is not");
+}
+
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Cursor::new(Vec::new());
+    let mut z = zip::ZipWriter::new(&mut out);
+    for (name, data) in entries {
+        z.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut z, data).unwrap();
+    }
+    z.finish().unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn a_zip_is_opened_and_its_entries_inspected() {
+    let inner = zip_of(&[("b.csv", "宛名番号\n000000401\n".as_bytes())]);
+    let outer = zip_of(&[("a.csv", "宛名番号\n000000305\n".as_bytes()), ("inner.zip", &inner)]);
+    let found = inspect("x.zip", &outer, &index());
+    assert!(found.inspected && found.uninspectable.is_none(), "{found:?}");
+    assert_eq!(found.residents.iter().collect::<Vec<_>>(), ["000000305", "000000401"]);
+    assert_eq!(found.entries.len(), 2);
+}
+
+#[test]
+fn a_zip_bomb_is_reported_without_being_expanded() {
+    let zeros = vec![0u8; 64 * 1024 * 1024];
+    let bomb = zip_of(&[("huge.csv", &zeros)]);
+    assert!(bomb.len() < 1024 * 1024, "the test needs a high ratio: {}", bomb.len());
+    let found = inspect("bomb.zip", &bomb, &index());
+    let why = found.uninspectable.clone().unwrap_or_default();
+    assert!(why.contains("zip bomb"), "{found:?}");
+    assert_eq!(found.rows, 0);
+}
+
+#[test]
+fn unknown_binary_content_is_not_guessed_at() {
+    let found = inspect("photo.jpg", b"\xFF\xD8\xFF\xE0 not really", &index());
+    assert_eq!((found.kind.as_str(), found.inspected), ("binary", false));
+}
