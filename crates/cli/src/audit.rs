@@ -11,13 +11,14 @@ pub enum Action {
     Init,
     Import,
     MasterLoad,
+    ApiKeyCreate,
 }
 
 impl Action {
     /// OCSF API Activity activity_id: 1 Create, 3 Update.
     fn activity_id(self) -> u8 {
         match self {
-            Action::Init | Action::Import => 1,
+            Action::Init | Action::Import | Action::ApiKeyCreate => 1,
             Action::MasterLoad => 3,
         }
     }
@@ -27,6 +28,7 @@ impl Action {
             Action::Init => "init",
             Action::Import => "import",
             Action::MasterLoad => "master.load",
+            Action::ApiKeyCreate => "apikey.create",
         }
     }
 }

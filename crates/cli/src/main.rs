@@ -75,9 +75,35 @@ enum Command {
     /// Query stored events.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Serve the HTTP API (streaming ingest) until stopped.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8478")]
+        listen: std::net::SocketAddr,
+        /// Sources file or directory (as for import).
+        #[arg(long, env = "MAMORI_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// API keys that let a system send one source's records to `mamori serve`.
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
     /// Measure ingest and query speed (BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// Make a key for SOURCE; it is printed once and only its hash is kept.
+    Create {
+        #[arg(long)]
+        source: String,
+        /// Who or what the key is for (the sending system).
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List keys (source, label, creation time); the keys themselves are not kept.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -309,6 +335,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Master(MasterCommand::Load { dir }) => return master_load(&cli.data, &dir, out),
         Command::Events(cmd) => events(cmd, &cli.data, out)?,
+        Command::Serve { listen, config } => {
+            let j = open(&cli.data)?;
+            let sources = sources_config(config.as_deref(), &cli.data)?;
+            let context = sources
+                .values()
+                .find(|c| matches!(c.format, mamori_sources::Format::Mbox | mamori_sources::Format::Maildir))
+                .map(|c| adapter_context(&j, Some(c)))
+                .transpose()?
+                .unwrap_or_default();
+            let names: Vec<&String> = sources.keys().collect();
+            let summary = format!("serving {} sources: {names:?}", sources.len());
+            let server = mamori_server::Server::new(j, sources, context)?;
+            mamori_server::serve(server, listen, |addr| {
+                eprintln!("mamori: listening on http://{addr} ({summary})");
+            })?;
+        }
+        Command::Apikey(ApikeyCommand::Create { source, label }) => {
+            let mut j = open(&cli.data)?;
+            let (key, hash) = mamori_server::new_api_key();
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+            j.add_api_key(&hash, &source, &label, now)?;
+            audit::record(&mut j, audit::Action::ApiKeyCreate, &format!("API key for source {source} ({label})"))?;
+            writeln!(out, "{key}")?;
+        }
+        Command::Apikey(ApikeyCommand::List) => {
+            for (source, label, created) in open(&cli.data)?.api_keys()? {
+                writeln!(out, "{source}\t{label}\t{created}")?;
+            }
+        }
         Command::Bench(BenchCommand::Ingest { dir, events, segment_shift, batch }) => {
             bench::ingest(&dir, events, segment_shift, batch, out)?
         }

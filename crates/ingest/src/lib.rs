@@ -35,6 +35,10 @@ pub struct ImportOptions {
     pub max_line: usize,
     /// Largest message accepted in an mbox.
     pub max_record: usize,
+    /// The stream's name when it is not the file's path (an HTTP batch's identity).
+    pub stream: Option<String>,
+    /// The name events record as their log (`metadata.log_name`) instead of the file's.
+    pub log_name: Option<String>,
 }
 
 impl Default for ImportOptions {
@@ -44,6 +48,8 @@ impl Default for ImportOptions {
             batch_size: 50_000,
             max_line: 16 * 1024 * 1024,
             max_record: 64 * 1024 * 1024,
+            stream: None,
+            log_name: None,
         }
     }
 }
@@ -109,8 +115,10 @@ pub fn import_file(
 ) -> Result<ImportSummary, IngestError> {
     let io = |source| IngestError::Io { file: path.to_path_buf(), source };
     let canonical = path.canonicalize().map_err(io)?;
-    let stream = format!("{}:{}", options.source, canonical.display());
-    let file_name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let stream = options.stream.clone().unwrap_or_else(|| format!("{}:{}", options.source, canonical.display()));
+    let file_name = options.log_name.clone().unwrap_or_else(|| {
+        path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    });
     let mut file = File::open(path).map_err(io)?;
     let total = file.metadata().map_err(io)?.len();
     let mut summary = ImportSummary { file: path.to_path_buf(), ..Default::default() };

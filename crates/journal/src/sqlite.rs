@@ -54,6 +54,12 @@ CREATE INDEX cursors_by_content ON cursors(complete_sha256) WHERE complete_sha25
 CREATE TABLE master(kind TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY(kind, seq));
 ";
 
+/// Tables added after schema 1 was first released; created when missing at open.
+const ADDITIONS: &str = "
+CREATE TABLE IF NOT EXISTS api_keys(key_sha256 BLOB PRIMARY KEY, source TEXT NOT NULL, created INTEGER NOT NULL,
+                                    label TEXT NOT NULL);
+";
+
 fn segment_table(id: u64) -> String {
     format!("ev_{id:06}")
 }
@@ -122,6 +128,7 @@ impl SqliteJournal {
         }
         let conn = Connection::open(&db)?;
         configure(&conn)?;
+        conn.execute_batch(ADDITIONS)?;
         let meta = |k: &str| -> Result<String, JournalError> {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
                 .optional()?
@@ -350,6 +357,30 @@ impl SqliteJournal {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Stores the SHA-256 of a new API key for one source.
+    pub fn add_api_key(&mut self, key_sha256: &[u8; 32], source: &str, label: &str, now_ms: i64) -> Result<(), JournalError> {
+        self.conn.execute(
+            "INSERT INTO api_keys(key_sha256, source, created, label) VALUES (?1, ?2, ?3, ?4)",
+            params![key_sha256.as_slice(), source, now_ms, label],
+        )?;
+        Ok(())
+    }
+
+    /// The source an API key (by its SHA-256) may send to.
+    pub fn api_key_source(&self, key_sha256: &[u8; 32]) -> Result<Option<String>, JournalError> {
+        Ok(self
+            .conn
+            .query_row("SELECT source FROM api_keys WHERE key_sha256 = ?1", [key_sha256.as_slice()], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// (source, label, created ms) of every API key; the keys themselves are not kept.
+    pub fn api_keys(&self) -> Result<Vec<(String, String, i64)>, JournalError> {
+        let mut stmt = self.conn.prepare("SELECT source, label, created FROM api_keys ORDER BY created")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     /// The stored master rows of one kind, as JSON.

@@ -1,0 +1,147 @@
+//! `mamori serve` as a sending system meets it: authenticated batches over HTTP, the
+//! server killed and restarted under load, retries by the client.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn mamori(data: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_mamori")).arg("--data").arg(data).args(args).output().unwrap();
+    assert!(out.status.success(), "mamori {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Starts the server on a free port and returns it with its address.
+fn start(data: &Path, config: &Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line).parse().unwrap();
+    (child, addr)
+}
+
+/// One HTTP/1.1 request; the status and body, or the I/O error a dead server gives.
+fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(120)))?;
+    let mut head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut response = String::new();
+    s.read_to_string(&mut response)?;
+    let status = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or(std::io::ErrorKind::UnexpectedEof)?;
+    Ok((status, response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()))
+}
+
+fn batch(first: u64, n: u64) -> Vec<u8> {
+    let mut text = String::with_capacity(n as usize * 200);
+    for i in first..first + n {
+        text.push_str(&format!(
+            r#"{{"class_uid":6005,"activity_id":2,"time":{},"actor":{{"user":{{"uid":"op{:04}"}}}},"metadata":{{"product":"juki"}},"unmapped":{{"resident":{{"uid":"{:09}"}},"origin":{{"line":{i}}}}}}}"#,
+            1_715_130_000_000u64 + i,
+            i % 3000,
+            i % 200_000
+        ));
+        text.push('\n');
+    }
+    text.into_bytes()
+}
+
+fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    mamori(&data, &["init", data.to_str().unwrap()]);
+    let config = tmp.path().join("mamori.toml");
+    std::fs::write(&config, "[sources.juki]\nformat = \"ndjson\"\n[sources.zeimu]\nformat = \"ndjson\"\n").unwrap();
+    let key = mamori(&data, &["apikey", "create", "--source", "juki", "--label", "住基システム"]).trim().to_owned();
+    (tmp, data, config, key)
+}
+
+#[test]
+fn requests_without_the_right_key_are_refused_and_nothing_is_stored() {
+    let (_tmp, data, config, key) = setup();
+    let (mut server, addr) = start(&data, &config);
+    let body = batch(0, 3);
+    let bearer = format!("Bearer {key}");
+    assert_eq!(post(addr, "/v1/ingest/juki", &[], &body).unwrap().0, 401);
+    assert_eq!(post(addr, "/v1/ingest/juki", &[("Authorization", "Bearer mamori_wrong")], &body).unwrap().0, 401);
+    assert_eq!(post(addr, "/v1/ingest/zeimu", &[("Authorization", &bearer)], &body).unwrap().0, 403, "a key is for one source");
+    let (status, reply) = post(addr, "/v1/ingest/juki", &[("Authorization", &bearer)], &body).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply.contains("\"accepted\":3"), "{reply}");
+    // The same batch again (a retry after a lost answer) is recognised.
+    let (_, reply) = post(addr, "/v1/ingest/juki", &[("Authorization", &bearer)], &body).unwrap();
+    assert!(reply.contains("\"duplicate\":true"), "{reply}");
+    // gzip bodies are accepted.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&batch(3, 2)).unwrap();
+    let (status, reply) =
+        post(addr, "/v1/ingest/juki", &[("Authorization", &bearer), ("Content-Encoding", "gzip")], &gz.finish().unwrap()).unwrap();
+    assert_eq!((status, reply.contains("\"accepted\":2")), (200, true), "{reply}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let report = mamori(&data, &["verify", "--json"]);
+    assert!(report.contains("\"events\": 7"), "5 events and the audit records of init and apikey: {report}");
+}
+
+/// The issue's figure is 1,000,000 events; `MAMORI_STREAM_EVENTS` sets it (the default
+/// run sends 200,000 to keep `cargo test` short: the kill points and retries are the same).
+#[test]
+fn acknowledged_batches_survive_server_kills_exactly_once() {
+    let total: u64 = std::env::var("MAMORI_STREAM_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let per_batch = (total / 40).max(1);
+    let (_tmp, data, config, key) = setup();
+    let bearer = format!("Bearer {key}");
+    let (mut server, mut addr) = start(&data, &config);
+    let mut kills = 0;
+    let mut first = 0u64;
+    let mut n = 0u64;
+    let mut killed_at = None;
+    while first < total {
+        let count = per_batch.min(total - first);
+        let body = batch(first, count);
+        let id = format!("batch-{n}");
+        // Every tenth batch, kill the server while the request is in flight (once: the
+        // retry of that batch goes to the restarted server).
+        let killer = (n % 10 == 5 && killed_at != Some(n)).then(|| {
+            killed_at = Some(n);
+            let pid = server.id();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(30));
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            })
+        });
+        let answer = post(addr, "/v1/ingest/juki", &[("Authorization", &bearer), ("Idempotency-Key", &id)], &body);
+        if let Some(k) = killer {
+            k.join().unwrap();
+            server.wait().unwrap();
+            kills += 1;
+            (server, addr) = start(&data, &config);
+        }
+        match answer {
+            Ok((200, _)) => {
+                first += count;
+                n += 1;
+            }
+            Ok((status, reply)) => panic!("batch {n}: {status} {reply}"),
+            // No answer: the client cannot know whether it was stored, so it sends again.
+            Err(_) => continue,
+        }
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(kills >= 3, "the server must have been killed under load ({kills})");
+    let report = mamori(&data, &["verify", "--json"]);
+    let events: u64 = serde_json::from_str::<serde_json::Value>(&report).unwrap()["events"].as_u64().unwrap();
+    assert_eq!(events, total + 2, "every event once, plus the init and apikey audit records");
+}

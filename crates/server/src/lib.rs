@@ -1,0 +1,211 @@
+//! mamori's HTTP API. Today: streaming ingest.
+//!
+//! `POST /v1/ingest/{source}` takes a batch of a configured source's records (NDJSON or
+//! CSV, in that source's format; `Content-Encoding: gzip` allowed) from a client holding
+//! an API key for that source (`Authorization: Bearer …`). The batch is written to a
+//! spool file and imported through the same pipeline as a file; the answer comes only
+//! after the batch is committed, so an acknowledged batch is durable. A batch is named by
+//! its `Idempotency-Key` header, or else by the SHA-256 of its body: a client that
+//! retries after a lost answer sends the same batch again and it is not stored twice.
+//!
+//! Back-pressure: bodies are limited in size, at most `MAX_CONCURRENT` batches are taken
+//! at once and the rest wait, and the single journal writer takes them one after another.
+//!
+//! This crate owns HTTP, authentication and request limits; it must not parse sources,
+//! write storage other than through ingest, or hold detection logic.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use mamori_ingest::{ImportOptions, ImportSummary, import_file};
+use mamori_journal::{Journal, SqliteJournal};
+use mamori_sources::{AdapterContext, SourceConfig};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// Largest request body accepted (compressed or not).
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Largest batch after gunzip.
+pub const MAX_BATCH: u64 = 256 * 1024 * 1024;
+/// Batches taken at once; the rest wait for a permit.
+pub const MAX_CONCURRENT: usize = 4;
+
+pub struct Server {
+    journal: Mutex<SqliteJournal>,
+    /// A second connection for key checks and reads: WAL lets it read while the writer
+    /// commits, so authentication never waits behind an import.
+    reader: Mutex<SqliteJournal>,
+    sources: BTreeMap<String, SourceConfig>,
+    context: AdapterContext,
+    spool: PathBuf,
+    permits: tokio::sync::Semaphore,
+}
+
+/// Makes a new API key: the key to hand to the sender, and its SHA-256 to store.
+pub fn new_api_key() -> (String, [u8; 32]) {
+    let mut bytes = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+    let key = format!("mamori_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
+    let hash = Sha256::digest(key.as_bytes()).into();
+    (key, hash)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ApiError {
+    #[error("missing or unknown API key")]
+    Unauthorized,
+    #[error("this API key is not for source `{0}`")]
+    Forbidden(String),
+    #[error("source `{0}` is not configured")]
+    UnknownSource(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("batch larger than {MAX_BATCH} bytes after decompression")]
+    TooLarge,
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::UnknownSource(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, Json(json!({ "error": self.to_string() }))).into_response()
+    }
+}
+
+impl Server {
+    pub fn new(journal: SqliteJournal, sources: BTreeMap<String, SourceConfig>, context: AdapterContext) -> std::io::Result<Server> {
+        let spool = journal.dir().join("spool");
+        std::fs::create_dir_all(&spool)?;
+        let reader = SqliteJournal::open(journal.dir()).map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(Server {
+            journal: Mutex::new(journal),
+            reader: Mutex::new(reader),
+            sources,
+            context,
+            spool,
+            permits: tokio::sync::Semaphore::new(MAX_CONCURRENT),
+        })
+    }
+
+    fn authorise(&self, headers: &HeaderMap, source: &str) -> Result<(), ApiError> {
+        let key = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(ApiError::Unauthorized)?;
+        let hash: [u8; 32] = Sha256::digest(key.trim().as_bytes()).into();
+        let allowed = self.reader.lock().expect("reader lock").api_key_source(&hash).map_err(|e| ApiError::Internal(e.to_string()))?;
+        match allowed {
+            None => Err(ApiError::Unauthorized),
+            Some(s) if s == source => Ok(()),
+            Some(_) => Err(ApiError::Forbidden(source.to_owned())),
+        }
+    }
+
+    /// Imports one batch (blocking: runs on the blocking pool).
+    fn ingest(&self, source: &str, batch_id: &str, body: &[u8]) -> Result<ImportSummary, ApiError> {
+        let config = self.sources.get(source);
+        let adapter = match config {
+            Some(c) => mamori_sources::adapter(source, c, &self.context).map_err(ApiError::Internal)?,
+            None => return Err(ApiError::UnknownSource(source.to_owned())),
+        };
+        let spool = self.spool.join(format!("{}.batch", hex(&Sha256::digest(format!("{source}\n{batch_id}")))));
+        std::fs::write(&spool, body).map_err(|e| ApiError::Internal(format!("spool: {e}")))?;
+        let options = ImportOptions {
+            source: source.to_owned(),
+            stream: Some(format!("http:{source}:{batch_id}")),
+            log_name: Some(format!("http:{batch_id}")),
+            ..Default::default()
+        };
+        let mut journal = self.journal.lock().expect("journal lock");
+        let result = import_file(&mut *journal, &spool, &options, adapter, &mut |_, _| {});
+        let _ = std::fs::remove_file(&spool);
+        result.map_err(|e| ApiError::Internal(e.to_string()))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn gunzip(body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .take(MAX_BATCH + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ApiError::BadRequest(format!("not gzip: {e}")))?;
+    if out.len() as u64 > MAX_BATCH {
+        return Err(ApiError::TooLarge);
+    }
+    Ok(out)
+}
+
+async fn ingest(
+    State(server): State<Arc<Server>>,
+    Path(source): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    server.authorise(&headers, &source)?;
+    let _permit = server.permits.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let gzip = headers.get("content-encoding").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let body = if gzip { gunzip(&body)? } else { body.to_vec() };
+    let batch_id = match headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
+        Some(k) if !k.is_empty() && k.len() <= 200 && k.chars().all(|c| c.is_ascii_graphic()) => k.to_owned(),
+        Some(_) => return Err(ApiError::BadRequest("Idempotency-Key must be 1–200 visible ASCII characters".into())),
+        None => format!("sha256-{}", hex(&Sha256::digest(&body))),
+    };
+    let worker = server.clone();
+    let id = batch_id.clone();
+    let summary = tokio::task::spawn_blocking(move || worker.ingest(&source, &id, &body))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(Json(json!({
+        "batch": batch_id,
+        "accepted": summary.accepted,
+        "rejected": summary.rejected,
+        "ignored": summary.ignored,
+        "duplicate": summary.duplicate_of.is_some(),
+    })))
+}
+
+async fn checkpoint(State(server): State<Arc<Server>>) -> Result<String, ApiError> {
+    let cp = server.reader.lock().expect("reader lock").latest_checkpoint().map_err(|e| ApiError::Internal(e.to_string()))?;
+    cp.map(|c| c.note).ok_or_else(|| ApiError::Internal("no checkpoint".into()))
+}
+
+pub fn router(server: Arc<Server>) -> axum::Router {
+    axum::Router::new()
+        .route("/v1/health", get(|| async { "ok" }))
+        .route("/v1/checkpoint", get(checkpoint))
+        .route("/v1/ingest/{source}", post(ingest))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(server)
+}
+
+/// Serves until the process is stopped.
+pub fn serve(server: Server, addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        ready(listener.local_addr()?);
+        axum::serve(listener, router(Arc::new(server))).await
+    })
+}
