@@ -52,6 +52,13 @@ enum Command {
         /// Events per committed batch.
         #[arg(long, default_value_t = 50_000)]
         batch: usize,
+        /// Keep reading the files as they grow (complete lines only), until stopped;
+        /// a restart resumes from the committed position.
+        #[arg(long)]
+        follow: bool,
+        /// How often a followed file is checked, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        poll_ms: u64,
     },
     /// Recompute the Merkle tree from the stored events and check every checkpoint.
     Verify {
@@ -234,7 +241,37 @@ fn run(cli: Cli) -> Result<ExitCode> {
             writeln!(out, "initialised {} (origin {origin})", dir.display())?;
             writeln!(out, "public key: {}", j.verifier_key())?;
         }
-        Command::Import { files, source, config, batch } => {
+        Command::Import { files, source, config, batch, follow: true, poll_ms } => {
+            let sources = sources_config(config.as_deref(), &cli.data)?;
+            let source_config = sources.get(&source);
+            let mut j = open(&cli.data)?;
+            let context = adapter_context(&j, source_config)?;
+            let options = ImportOptions { source: source.clone(), batch_size: batch.max(1), follow: true, ..Default::default() };
+            audit::record(&mut j, audit::Action::Import, &format!("following {files:?} as source {source}"))?;
+            let mut positions: std::collections::HashMap<PathBuf, mamori_ingest::StreamPosition> = Default::default();
+            loop {
+                for file in &files {
+                    if !file.is_file() {
+                        continue; // not written yet
+                    }
+                    let adapter = match source_config {
+                        Some(c) => mamori_sources::adapter(&source, c, &context).map_err(anyhow::Error::msg)?,
+                        None => mamori_sources::ndjson_adapter(),
+                    };
+                    let position = positions.remove(file);
+                    let (s, end) = mamori_ingest::import_file_at(&mut j, file, &options, adapter, &mut |_, _| {}, position)?;
+                    if s.accepted + s.rejected > 0 {
+                        writeln!(out, "{}: accepted {}, rejected {}", file.display(), s.accepted, s.rejected)?;
+                        out.flush()?;
+                    }
+                    if let Some(end) = end {
+                        positions.insert(file.clone(), end);
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(poll_ms));
+            }
+        }
+        Command::Import { files, source, config, batch, follow: false, .. } => {
             if files.is_empty() {
                 bail!("name at least one file to import");
             }

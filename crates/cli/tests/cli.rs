@@ -1,6 +1,7 @@
 //! The `mamori` binary as a user runs it: tampering with the database through the
 //! `sqlite3` CLI, killing an import, bad input. Each test works in its own directory.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -370,4 +371,58 @@ fn a_maildir_folder_is_imported_message_by_message_and_only_once() {
     assert_eq!(out.matches("already imported").count(), 2, "{out}");
     let sent = ok(&data, &["events", "actor", "a@city.example.lg.jp"]);
     assert!(sent.contains("\"personal_recipients\":[\"x@gmail.com\"]"), "{sent}");
+}
+
+fn stored_records(data: &Path) -> usize {
+    ok(data, &["events", "time", "--limit", "100000000"]).lines().filter(|l| l.contains("\"class_uid\":6005")).count()
+}
+
+fn wait_for(data: &Path, n: usize) {
+    let start = Instant::now();
+    while stored_records(data) < n {
+        assert!(start.elapsed() < Duration::from_secs(60), "only {} of {n} stored", stored_records(data));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_followed_file_is_read_as_it_grows_and_a_killed_follower_resumes_exactly_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", data.to_str().unwrap()]);
+    let file = tmp.path().join("growing.ndjson");
+    let follower = || {
+        Command::new(env!("CARGO_BIN_EXE_mamori"))
+            .args(["--data", data.to_str().unwrap(), "import", "--follow", "--poll-ms", "50", file.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = follower();
+    // The file appears after the follower starts, and grows with a line half written.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut text: String = (0..100).map(|i| event_line(i) + "\n").collect();
+    let half = event_line(100);
+    text.push_str(&half[..half.len() / 2]);
+    std::fs::write(&file, &text).unwrap();
+    wait_for(&data, 100);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(stored_records(&data), 100, "a half-written line is not read");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    text.push_str(&half[half.len() / 2..]);
+    text.push('\n');
+    text.extend((101..150).map(|i| event_line(i) + "\n"));
+    std::fs::write(&file, &text).unwrap();
+    let mut child = follower();
+    wait_for(&data, 150);
+    std::fs::OpenOptions::new().append(true).open(&file).unwrap().write_all((event_line(150) + "\n").as_bytes()).unwrap();
+    wait_for(&data, 151);
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(stored_records(&data), 151, "every line once");
+    ok(&data, &["verify"]);
+    assert!(ok(&data, &["deadletter", "list"]).is_empty(), "the line completed later is whole");
 }

@@ -39,6 +39,24 @@ pub struct ImportOptions {
     pub stream: Option<String>,
     /// The name events record as their log (`metadata.log_name`) instead of the file's.
     pub log_name: Option<String>,
+    /// The file is still being written (`import --follow`): read complete lines only,
+    /// never mark the stream finished.
+    pub follow: bool,
+}
+
+/// Where a stream stands after a round of import, with its running hash, so that the
+/// next round of a follower continues without re-reading what it has read.
+#[derive(Clone)]
+pub struct StreamPosition {
+    hasher: Sha256,
+    offset: u64,
+    line: u64,
+}
+
+impl StreamPosition {
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
 }
 
 impl Default for ImportOptions {
@@ -50,6 +68,7 @@ impl Default for ImportOptions {
             max_record: 64 * 1024 * 1024,
             stream: None,
             log_name: None,
+            follow: false,
         }
     }
 }
@@ -93,6 +112,8 @@ struct Chunk {
     dead: Vec<DeadLetter>,
     ignored: u64,
     cursor: StreamCursor,
+    /// On the last chunk: where the stream stands, to continue from.
+    end: Option<StreamPosition>,
 }
 
 /// Imports one NDJSON file of normalised events.
@@ -110,9 +131,41 @@ pub fn import_file(
     journal: &mut dyn Journal,
     path: &Path,
     options: &ImportOptions,
-    mut adapter: Box<dyn LineAdapter>,
+    adapter: Box<dyn LineAdapter>,
     progress: Progress<'_>,
 ) -> Result<ImportSummary, IngestError> {
+    import_file_at(journal, path, options, adapter, progress, None).map(|(summary, _)| summary)
+}
+
+/// The offset just past the last complete line at or after `from`: a follower leaves a
+/// line still being written for its next round.
+fn last_line_end(file: &mut File, from: u64, len: u64) -> std::io::Result<u64> {
+    let mut end = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    while end > from {
+        let start = end.saturating_sub(buf.len() as u64).max(from);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(from)
+}
+
+/// Imports one file through a source adapter, continuing from `position` (a follower's
+/// previous round) when given, else from the stream's committed cursor. Returns where the
+/// stream stands afterwards.
+pub fn import_file_at(
+    journal: &mut dyn Journal,
+    path: &Path,
+    options: &ImportOptions,
+    mut adapter: Box<dyn LineAdapter>,
+    progress: Progress<'_>,
+    position: Option<StreamPosition>,
+) -> Result<(ImportSummary, Option<StreamPosition>), IngestError> {
     let io = |source| IngestError::Io { file: path.to_path_buf(), source };
     let canonical = path.canonicalize().map_err(io)?;
     let stream = options.stream.clone().unwrap_or_else(|| format!("{}:{}", options.source, canonical.display()));
@@ -120,13 +173,29 @@ pub fn import_file(
         path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
     });
     let mut file = File::open(path).map_err(io)?;
-    let total = file.metadata().map_err(io)?.len();
+    let len = file.metadata().map_err(io)?.len();
     let mut summary = ImportSummary { file: path.to_path_buf(), ..Default::default() };
 
     let mut hasher = Sha256::new();
-    let resumed = journal.cursor(&stream)?;
-    let (start_offset, start_line) = match &resumed {
-        Some(cursor) => {
+    let resumed = match &position {
+        Some(_) => None,
+        None => journal.cursor(&stream)?,
+    };
+    let from = position.as_ref().map_or(resumed.as_ref().map_or(0, |c| c.offset), |p| p.offset);
+    if from > len {
+        return Err(IngestError::FileChanged { file: path.to_path_buf(), offset: from });
+    }
+    let total = if options.follow { last_line_end(&mut file, from, len).map_err(io)? } else { len };
+    let (start_offset, start_line) = match (&position, &resumed) {
+        (Some(p), _) => {
+            hasher = p.hasher.clone();
+            summary.already_committed_lines = p.line;
+            if p.offset == total {
+                return Ok((summary, position));
+            }
+            (p.offset, p.line)
+        }
+        (None, Some(cursor)) => {
             let prefix = hash_prefix(&mut file, cursor.offset).map_err(io)?;
             if prefix.as_ref().map(|(h, _)| h.finalize_reset_clone()) != Some(cursor.prefix_sha256) {
                 return Err(IngestError::FileChanged { file: path.to_path_buf(), offset: cursor.offset });
@@ -135,11 +204,15 @@ pub fn import_file(
             summary.already_committed_lines = cursor.line;
             if cursor.complete_sha256.is_some() && cursor.offset == total {
                 summary.duplicate_of = Some(stream);
-                return Ok(summary);
+                return Ok((summary, None));
+            }
+            if options.follow && cursor.offset == total {
+                let end = StreamPosition { hasher, offset: cursor.offset, line: cursor.line };
+                return Ok((summary, Some(end)));
             }
             (cursor.offset, cursor.line)
         }
-        None => (0, 0),
+        (None, None) => (0, 0),
     };
     let mut reader_file = File::open(path).map_err(io)?;
     if adapter.has_header() && start_offset > 0 {
@@ -156,6 +229,7 @@ pub fn import_file(
         adapter.header(&header, &file_name).map_err(|reason| IngestError::Header { file: path.to_path_buf(), reason })?;
     }
     reader_file.seek(SeekFrom::Start(start_offset)).map_err(io)?;
+    let reader_file = reader_file.take(total - start_offset);
 
     let (tx, rx) = mpsc::sync_channel::<Result<Chunk, ReadError>>(2);
     let opts = options.clone();
@@ -172,18 +246,20 @@ pub fn import_file(
     });
 
     // A new stream may be a file already imported under another name. Hash it here while
-    // the reader parses ahead; nothing is committed before the answer is known.
-    if resumed.is_none() {
+    // the reader parses ahead; nothing is committed before the answer is known. (A
+    // followed file is still growing: it has no whole content yet.)
+    if resumed.is_none() && position.is_none() && !options.follow {
         let whole = hash_prefix(&mut file, total).map_err(io)?.map(|(h, _)| h.finalize_reset_clone());
         if let Some(other) = whole.map(|h| journal.stream_with_content(&h)).transpose()?.flatten() {
             drop(rx);
             reader.join().expect("the import reader thread does not panic");
             summary.duplicate_of = Some(other);
-            return Ok(summary);
+            return Ok((summary, None));
         }
     }
 
     let mut result = Ok(());
+    let mut end = None;
     for chunk in rx {
         let chunk = match chunk {
             Ok(c) => c,
@@ -205,10 +281,11 @@ pub fn import_file(
         summary.rejected += chunk.dead.len() as u64;
         summary.ignored += chunk.ignored;
         progress(chunk.cursor.offset, total);
+        end = chunk.end;
     }
     // Dropping the receiver (on error) makes the reader's next send fail, so it stops.
     reader.join().expect("the import reader thread does not panic");
-    result.map(|()| summary)
+    result.map(|()| (summary, end))
 }
 
 trait FinalizeClone {
@@ -384,13 +461,16 @@ fn read_chunks(
                 offset,
                 line,
                 prefix_sha256: prefix,
-                complete_sha256: (at_end && offset == total).then_some(prefix),
+                complete_sha256: (at_end && offset == total && !opts.follow).then_some(prefix),
             };
+            let end = (at_end && pending.is_none())
+                .then(|| StreamPosition { hasher: lines.hasher.clone(), offset: lines.offset, line: lines.line });
             let chunk = Chunk {
                 events: std::mem::take(&mut b.events),
                 dead: std::mem::take(&mut b.dead),
                 ignored: std::mem::take(&mut b.ignored),
                 cursor,
+                end,
             };
             if tx.send(Ok(chunk)).is_err() || at_end {
                 return;

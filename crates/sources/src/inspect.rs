@@ -208,7 +208,7 @@ fn table(bytes: &[u8], delimiter: Option<u8>, kind: &str, residents: &ResidentIn
             .collect(),
         None => text
             .lines()
-            .map(|l| l.split(|c: char| c == ',' || c == '\t' || c == '\u{3000}').map(|s| s.trim().to_owned()).collect())
+            .map(|l| l.split([',', '\t', '\u{3000}']).map(|s| s.trim().to_owned()).collect())
             .collect(),
     };
     let mut result = analyse(&rows, residents);
