@@ -175,7 +175,12 @@ enum DeadletterCommand {
 #[derive(Subcommand)]
 enum MasterCommand {
     /// Load every master-data file found in DIR (see docs/formats.md).
-    Load { dir: PathBuf },
+    Load {
+        dir: PathBuf,
+        /// DIR holds the CERT insider-threat data set's monthly LDAP snapshots.
+        #[arg(long)]
+        cert_ldap: bool,
+    },
 }
 
 #[derive(Args)]
@@ -370,7 +375,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Master(MasterCommand::Load { dir }) => return master_load(&cli.data, &dir, out),
+        Command::Master(MasterCommand::Load { dir, cert_ldap }) => return master_load(&cli.data, &dir, cert_ldap, out),
         Command::Events(cmd) => events(cmd, &cli.data, out)?,
         Command::Serve { listen, config } => {
             let j = open(&cli.data)?;
@@ -478,15 +483,25 @@ fn progress_bar(file: &Path) -> indicatif::ProgressBar {
     bar
 }
 
-fn master_load(data: &Path, dir: &Path, out: &mut impl Write) -> Result<ExitCode> {
-    let loaded = mamori_master::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -> Result<ExitCode> {
+    use mamori_master::Kind;
+    let loaded = if cert_ldap { mamori_master::load_cert_ldap(dir) } else { mamori_master::load_dir(dir) }
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // A kind is replaced only when this load carries it.
+    let carried = |kind: Kind| {
+        if cert_ldap {
+            matches!(kind, Kind::Departments | Kind::Employees | Kind::Assignments | Kind::Accounts)
+        } else {
+            loaded.files.iter().any(|f| f.file_stem().is_some_and(|s| s == kind.stem()))
+        }
+    };
     let mut j = open(data)?;
     let d = &loaded.data;
     fn rows<T: serde::Serialize>(v: &[T]) -> Vec<String> {
         v.iter().map(|r| serde_json::to_string(r).expect("master rows serialise")).collect()
     }
     for (kind, n) in d.counts() {
-        if !loaded.files.iter().any(|f| f.file_stem().is_some_and(|s| s == kind.stem())) {
+        if !carried(kind) {
             continue;
         }
         use mamori_master::Kind::*;

@@ -310,7 +310,11 @@ fn every_source_sample_imports_through_the_pipeline_with_its_golden_counts() {
         let accepted = count(&|rest| rest.starts_with('{'));
         let rejected = count(&|rest| rest.starts_with("rejected"));
         let ignored = count(&|rest| rest == "ignored" || rest == "header");
-        let input = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).find(|p| p.file_stem().unwrap() == "input").unwrap();
+        let input = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_stem().unwrap().to_string_lossy().starts_with("input") && p.extension().is_some_and(|e| e != "py"))
+            .unwrap();
         let out = ok(&data, &["import", "--source", &name, "--config", config_path.to_str().unwrap(), input.to_str().unwrap()]);
         let want = format!("accepted {accepted}, rejected {rejected}, ignored {ignored}");
         assert!(out.contains(&want), "{name}: want `{want}`, got {out}");

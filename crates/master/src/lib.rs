@@ -9,6 +9,10 @@
 //! This crate reads files and returns values; it must not write to the store (the CLI
 //! hands the result to `mamori-journal`) and must not hold any detection logic.
 
+mod cert;
+
+pub use cert::load_cert_ldap;
+
 use std::collections::HashSet;
 use std::fmt;
 use std::fs;

@@ -26,6 +26,8 @@ pub enum ClassUid {
     PeripheralActivity,
     /// 3002 Authentication: logon, logoff, lock, unlock.
     Authentication,
+    /// 4002 HTTP Activity: web access (the CERT data set's http.csv).
+    HttpActivity,
     /// 4009 Email Activity: journaled mail.
     EmailActivity,
     /// 6003 API Activity: calls to mamori itself and other APIs (auditors' own actions).
@@ -40,6 +42,7 @@ impl ClassUid {
             ClassUid::FileSystemActivity => 1001,
             ClassUid::PeripheralActivity => 1010,
             ClassUid::Authentication => 3002,
+            ClassUid::HttpActivity => 4002,
             ClassUid::EmailActivity => 4009,
             ClassUid::ApiActivity => 6003,
             ClassUid::DatastoreActivity => 6005,
@@ -65,12 +68,13 @@ impl TryFrom<u32> for ClassUid {
             1001 => ClassUid::FileSystemActivity,
             1010 => ClassUid::PeripheralActivity,
             3002 => ClassUid::Authentication,
+            4002 => ClassUid::HttpActivity,
             4009 => ClassUid::EmailActivity,
             6003 => ClassUid::ApiActivity,
             6005 => ClassUid::DatastoreActivity,
             other => {
                 return Err(format!(
-                    "class_uid {other} is not one mamori stores (1001, 1010, 3002, 4009, 6003, 6005)"
+                    "class_uid {other} is not one mamori stores (1001, 1010, 3002, 4002, 4009, 6003, 6005)"
                 ));
             }
         })

@@ -26,6 +26,8 @@ pub enum Format {
     Mbox,
     /// A mail journal as Maildir message files (import the folder's files).
     Maildir,
+    /// The CERT insider-threat data set's logon, device, file, email and http tables.
+    Cert,
 }
 
 /// What a mapped CSV row is, in OCSF terms.

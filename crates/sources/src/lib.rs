@@ -11,6 +11,7 @@
 //! events. Japanese text handling (eras, folding) comes from `mamori-text`.
 
 pub mod config;
+mod cert;
 mod csvmap;
 mod decode;
 pub mod inspect;
@@ -84,6 +85,7 @@ pub fn adapter(name: &str, config: &SourceConfig, cx: &AdapterContext) -> Result
         Format::SambaFullAudit => Box::new(samba::FullAudit::new(name, config)?),
         Format::Mbox => Box::new(mail::MailJournal::new(name, config, Framing::Mbox, cx.residents.clone())?),
         Format::Maildir => Box::new(mail::MailJournal::new(name, config, Framing::Message, cx.residents.clone())?),
+        Format::Cert => Box::new(cert::Cert::new(name, config)?),
     })
 }
 

@@ -29,7 +29,7 @@ fn run(dir: &Path) -> String {
     let input = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_stem().is_some_and(|s| s == "input"))
+        .find(|p| p.file_stem().is_some_and(|s| s.to_string_lossy().starts_with("input")) && p.extension().is_some_and(|e| e != "py"))
         .expect("an input.* file");
     let file_name = input.file_name().unwrap().to_str().unwrap().to_owned();
     let bytes = std::fs::read(&input).unwrap();

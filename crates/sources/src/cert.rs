@@ -1,0 +1,162 @@
+//! The CERT Insider Threat Test Dataset (Carnegie Mellon SEI, releases r4.2 to r6.2), so
+//! that mamori can be measured on the research benchmark: `logon.csv`, `device.csv`,
+//! `file.csv`, `email.csv` and `http.csv`, each with a header row from which the table
+//! and its release's columns are recognised. Dates are `MM/DD/YYYY HH:MM:SS` local time
+//! at the source's UTC offset (the data set gives none; configure `utc_offset`).
+//! The monthly `LDAP/*.csv` snapshots are master data: see `mamori-master`.
+//!
+//! The data set's licence forbids redistribution: none of it is in this repository; the
+//! tests use rows written for them in its schema.
+
+use mamori_model::{ClassUid, Device, Email, Event, FileObject, PeripheralDevice, StatusId};
+use serde_json::Value;
+
+use crate::config::SourceConfig;
+use crate::{LineAdapter, LineContext, finish, local_ms};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Table {
+    Logon,
+    Device,
+    File,
+    Email,
+    Http,
+}
+
+pub struct Cert {
+    product: String,
+    offset: chrono::FixedOffset,
+    table: Option<Table>,
+    columns: Vec<String>,
+}
+
+impl Cert {
+    pub fn new(name: &str, c: &SourceConfig) -> Result<Cert, String> {
+        Ok(Cert {
+            product: c.product.clone().unwrap_or_else(|| name.to_owned()),
+            offset: c.offset().map_err(|e| format!("source `{name}`: {e}"))?,
+            table: None,
+            columns: Vec::new(),
+        })
+    }
+
+    fn col<'a>(&self, row: &'a csv::StringRecord, name: &str) -> Option<&'a str> {
+        let i = self.columns.iter().position(|c| c == name)?;
+        row.get(i).map(str::trim).filter(|v| !v.is_empty())
+    }
+}
+
+fn list(v: Option<&str>) -> Vec<String> {
+    v.map(|s| s.split(';').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
+}
+
+impl LineAdapter for Cert {
+    fn has_header(&self) -> bool {
+        true
+    }
+
+    fn header(&mut self, line: &[u8], file_name: &str) -> Result<(), String> {
+        let text = std::str::from_utf8(line).map_err(|_| format!("{file_name}: the header is not UTF-8"))?;
+        self.columns = text.split(',').map(|c| c.trim().to_ascii_lowercase()).collect();
+        let has = |c: &str| self.columns.iter().any(|x| x == c);
+        if !(has("id") && has("date") && has("user") && has("pc")) {
+            return Err(format!("{file_name}: not a CERT table (needs id, date, user, pc; has {})", self.columns.join(", ")));
+        }
+        self.table = Some(if has("url") {
+            Table::Http
+        } else if has("to") && has("from") {
+            Table::Email
+        } else if has("filename") {
+            Table::File
+        } else if file_name.to_ascii_lowercase().contains("device") {
+            Table::Device
+        } else if has("activity") {
+            Table::Logon
+        } else {
+            return Err(format!("{file_name}: which CERT table is this? ({})", self.columns.join(", ")));
+        });
+        Ok(())
+    }
+
+    fn parse(&mut self, line: &[u8], cx: &LineContext<'_>) -> Result<Option<Event>, String> {
+        let table = self.table.ok_or("the file's header row was not read")?;
+        let text = std::str::from_utf8(line).map_err(|e| format!("not UTF-8 at byte {}", e.valid_up_to() + 1))?;
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+        let mut row = csv::StringRecord::new();
+        if !reader.read_record(&mut row).map_err(|e| format!("not a CSV row: {e}"))? {
+            return Ok(None);
+        }
+        // The last column (content) may hold commas the data set does not quote.
+        if row.len() < self.columns.len() {
+            return Err(format!("expected {} fields as in the header, found {}", self.columns.len(), row.len()));
+        }
+        let date = self.col(&row, "date").ok_or("field `date` is empty")?;
+        let local = chrono::NaiveDateTime::parse_from_str(date, "%m/%d/%Y %H:%M:%S")
+            .map_err(|_| format!("field `date`: `{date}` is not MM/DD/YYYY HH:MM:SS"))?;
+        let time = local_ms(local, self.offset)?;
+        let user = self.col(&row, "user").ok_or("field `user` is empty")?;
+        let activity = self.col(&row, "activity").unwrap_or("");
+        let (class, activity_id) = match (table, activity) {
+            (Table::Logon, "Logon") => (ClassUid::Authentication, 1),
+            (Table::Logon, "Logoff") => (ClassUid::Authentication, 2),
+            (Table::Logon, other) => return Err(format!("field `activity`: `{other}` is neither Logon nor Logoff")),
+            (Table::Device, "Connect") => (ClassUid::PeripheralActivity, 1),
+            (Table::Device, "Disconnect") => (ClassUid::PeripheralActivity, 2),
+            (Table::Device, other) => return Err(format!("field `activity`: `{other}` is neither Connect nor Disconnect")),
+            (Table::File, "File Write") => (ClassUid::FileSystemActivity, 3),
+            (Table::File, "File Delete") => (ClassUid::FileSystemActivity, 4),
+            (Table::File, "File Copy") => (ClassUid::FileSystemActivity, 1),
+            (Table::File, _) => (ClassUid::FileSystemActivity, 2),
+            (Table::Email, "Receive") => (ClassUid::EmailActivity, 2),
+            (Table::Email, _) => (ClassUid::EmailActivity, 1),
+            (Table::Http, _) => (ClassUid::HttpActivity, 1),
+        };
+        let mut event = Event::new(class, activity_id, time, user, &self.product);
+        event.status_id = StatusId::Success;
+        event.device = self.col(&row, "pc").map(|pc| Device { hostname: Some(pc.to_owned()), ip: None });
+        if !activity.is_empty() {
+            event.unmapped.operation = Some(activity.to_owned());
+        }
+        if let Some(id) = self.col(&row, "id") {
+            event.unmapped.extra.insert("cert_id".into(), id.into());
+        }
+        match table {
+            Table::Device => event.peripheral_device = Some(PeripheralDevice { name: Some("removable media".into()), ..Default::default() }),
+            Table::File => {
+                let path = self.col(&row, "filename").ok_or("field `filename` is empty")?.to_owned();
+                let name = path.rsplit(['\\', '/']).next().map(str::to_owned);
+                event.file = Some(FileObject { path, name, size: None });
+                for flag in ["to_removable_media", "from_removable_media"] {
+                    if let Some(v) = self.col(&row, flag) {
+                        event.unmapped.extra.insert(flag.into(), Value::Bool(v.eq_ignore_ascii_case("true")));
+                    }
+                }
+            }
+            Table::Email => {
+                event.email = Some(Email {
+                    from: self.col(&row, "from").map(str::to_owned),
+                    to: list(self.col(&row, "to")),
+                    cc: list(self.col(&row, "cc")),
+                    bcc: list(self.col(&row, "bcc")),
+                    subject: None,
+                    message_uid: self.col(&row, "id").map(str::to_owned),
+                });
+                if let Some(size) = self.col(&row, "size").and_then(|s| s.parse::<u64>().ok()) {
+                    event.unmapped.extra.insert("message_size".into(), size.into());
+                }
+                let attachments = list(self.col(&row, "attachments"));
+                if !attachments.is_empty() {
+                    event.unmapped.extra.insert("attachments".into(), attachments.into());
+                }
+            }
+            Table::Http => {
+                if let Some(url) = self.col(&row, "url") {
+                    event.unmapped.extra.insert("url".into(), url.into());
+                }
+            }
+            Table::Logon => {}
+        }
+        event.validate().map_err(|e| e.to_string())?;
+        Ok(Some(finish(event, text.to_owned(), cx)))
+    }
+}
