@@ -430,3 +430,78 @@ fn a_followed_file_is_read_as_it_grows_and_a_killed_follower_resumes_exactly_onc
     ok(&data, &["verify"]);
     assert!(ok(&data, &["deadletter", "list"]).is_empty(), "the line completed later is whole");
 }
+
+/// A copy of real samples spoiled the ways files get spoiled: each bad line becomes a dead
+/// letter with its line and reason, the good lines are stored, nothing panics.
+#[test]
+fn a_corrupted_copy_imports_its_good_rows_and_dead_letters_each_bad_one() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/sources");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", data.to_str().unwrap()]);
+    let config = tmp.path().join("mamori.toml");
+    let juki = std::fs::read_to_string(root.join("juki-sjis/source.toml")).unwrap().replace("[", "[sources.juki.");
+    std::fs::write(&config, format!("[sources.juki]\n{juki}\n[sources.mail]\nformat = \"mbox\"\ninternal_domains = [\"city.example.lg.jp\"]\n")).unwrap();
+
+    // 住基 CSV (Shift_JIS): the header and one good row, then one spoiled row of each kind.
+    let original = std::fs::read(root.join("juki-sjis/input.csv")).unwrap();
+    let lines: Vec<&[u8]> = original.split(|&b| b == b'\n').collect();
+    let (header, good) = (lines[0], lines[1]);
+    let mut spoiled = Vec::new();
+    let mut push = |line: &[u8]| {
+        spoiled.extend_from_slice(line);
+        spoiled.extend_from_slice(b"\r\n");
+    };
+    push(header.strip_suffix(b"\r").unwrap()); // 1
+    push(good.strip_suffix(b"\r").unwrap()); // 2 good
+    let mut bad_bytes = good.strip_suffix(b"\r").unwrap().to_vec();
+    bad_bytes[3] = 0xFF; // 3: not Shift_JIS
+    push(&bad_bytes);
+    push(&good[..good.len() / 2]); // 4: truncated
+    push(&[good.strip_suffix(b"\r").unwrap(), b",extra,columns"].concat()); // 5: wrong count
+    let good_text = encoding_rs::SHIFT_JIS.decode(good.strip_suffix(b"\r").unwrap()).0.into_owned();
+    let date = good_text.split(',').next().unwrap();
+    push(&encoding_rs::SHIFT_JIS.encode(&good_text.replacen(date, "令和6年2月30日", 1)).0); // 6: impossible date
+    push(&vec![b'x'; 30 * 1024 * 1024]); // 7: a 30 MB line
+    push(good.strip_suffix(b"\r").unwrap()); // 8 good again
+    let file = tmp.path().join("juki-spoiled.csv");
+    std::fs::write(&file, &spoiled).unwrap();
+    let out = ok(&data, &["import", "--source", "juki", "--config", config.to_str().unwrap(), file.to_str().unwrap()]);
+    assert!(out.contains("accepted 2, rejected 5"), "{out}");
+    let letters = ok(&data, &["deadletter", "list"]);
+    for (line, reason) in [
+        (3, "not Shift_JIS"),
+        (4, "expected 8 fields"),
+        (5, "expected 8 fields"),
+        (6, "is not a day that exists"),
+        (7, "line longer than"),
+    ] {
+        let prefix = format!("juki-spoiled.csv:{line}: [juki] ");
+        assert!(letters.lines().any(|l| l.starts_with(&prefix) && l.contains(reason)), "line {line} ({reason}):\n{letters}");
+    }
+
+    // A mail with a zip bomb attached: the mail is evidence and is stored; the bomb is
+    // reported, not expanded.
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let best = zip::write::SimpleFileOptions::default().compression_level(Some(9));
+    zip.start_file("bomb.csv", best).unwrap();
+    let zeros = vec![0u8; 1024 * 1024];
+    for _ in 0..200 {
+        zip.write_all(&zeros).unwrap(); // 200 MiB of zeros, a few hundred KiB compressed
+    }
+    let bomb = zip.finish().unwrap().into_inner();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&bomb);
+    let b64: Vec<&str> = b64.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    let b64 = b64.join("\n");
+    let mbox = format!(
+        "From a@city.example.lg.jp Wed May  8 09:02:00 2024\nFrom: a@city.example.lg.jp\nTo: x@gmail.com\nSubject: s\nDate: Wed, 08 May 2024 18:02:00 +0900\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nhi\n--b\nContent-Type: application/zip\nContent-Disposition: attachment; filename=\"data.zip\"\nContent-Transfer-Encoding: base64\n\n{b64}\n--b--\n"
+    );
+    let mail = tmp.path().join("bomb.mbox");
+    std::fs::write(&mail, mbox).unwrap();
+    let out = ok(&data, &["import", "--source", "mail", "--config", config.to_str().unwrap(), mail.to_str().unwrap()]);
+    assert!(out.contains("accepted 1, rejected 0"), "{out}");
+    let stored = ok(&data, &["events", "actor", "a@city.example.lg.jp"]);
+    assert!(stored.contains("zip bomb suspected"), "{stored}");
+    ok(&data, &["verify"]);
+}

@@ -359,7 +359,12 @@ impl Batching<'_> {
         } else {
             let cx = LineContext { source: &self.opts.source, file_name: self.file_name, line: number };
             match self.adapter.parse(content, &cx) {
-                Ok(Some(event)) => self.events.push(PreparedEvent::new(&event)),
+                // Adapters validate; checking again keeps an adapter's bug from ever
+                // putting an event in the log that would not read back.
+                Ok(Some(event)) => match event.validate() {
+                    Ok(()) => self.events.push(PreparedEvent::new(&event)),
+                    Err(e) => self.dead.push(dead_letter(e.to_string())),
+                },
                 Ok(None) => self.ignored += 1,
                 Err(reason) => self.dead.push(dead_letter(reason)),
             }

@@ -156,7 +156,6 @@ impl LineAdapter for Cert {
             }
             Table::Logon => {}
         }
-        event.validate().map_err(|e| e.to_string())?;
-        Ok(Some(finish(event, text.to_owned(), cx)))
+        finish(event, text.to_owned(), cx)
     }
 }

@@ -272,7 +272,6 @@ impl LineAdapter for CsvMapping {
         if self.encoding != Encoding::Utf8 && std::str::from_utf8(line).is_err() {
             event.unmapped.extra.insert("raw_encoding".into(), "shift_jis".into());
         }
-        event.validate().map_err(|e| e.to_string())?;
-        Ok(Some(finish(event, text, cx)))
+        finish(event, text, cx)
     }
 }

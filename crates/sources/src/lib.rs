@@ -95,8 +95,9 @@ pub fn ndjson_adapter() -> Box<dyn LineAdapter> {
 }
 
 /// Fills in what every adapter records the same way: the log's name, the line, and the
-/// raw record as read.
-pub(crate) fn finish(mut event: Event, raw: String, cx: &LineContext<'_>) -> Event {
+/// raw record as read; and checks the event is one the journal can store (a timestamp
+/// a source got wrong is the line's fault, not the store's).
+pub(crate) fn finish(mut event: Event, raw: String, cx: &LineContext<'_>) -> Result<Option<Event>, String> {
     if event.metadata.log_name.is_none() {
         event.metadata.log_name = Some(cx.file_name.to_owned());
     }
@@ -106,7 +107,8 @@ pub(crate) fn finish(mut event: Event, raw: String, cx: &LineContext<'_>) -> Eve
     if event.raw_data.is_none() {
         event.raw_data = Some(raw);
     }
-    event
+    event.validate().map_err(|e| e.to_string())?;
+    Ok(Some(event))
 }
 
 /// Milliseconds since the epoch of a local date-time at a fixed UTC offset.

@@ -171,6 +171,6 @@ impl LineAdapter for MailJournal {
         }
         let header_end = message.windows(2).position(|w| w == b"\n\n").map_or(message.len(), |i| i + 1);
         let headers = String::from_utf8_lossy(&message[..header_end]).into_owned();
-        Ok(Some(finish(event, headers, cx)))
+        finish(event, headers, cx)
     }
 }

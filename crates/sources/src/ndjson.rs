@@ -10,6 +10,6 @@ impl LineAdapter for Ndjson {
     fn parse(&mut self, line: &[u8], cx: &LineContext<'_>) -> Result<Option<Event>, String> {
         let event = Event::from_json(line).map_err(|e| e.to_string())?;
         // The line parsed as JSON, so it is UTF-8.
-        Ok(Some(finish(event, String::from_utf8_lossy(line).into_owned(), cx)))
+        finish(event, String::from_utf8_lossy(line).into_owned(), cx)
     }
 }

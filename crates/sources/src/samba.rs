@@ -99,6 +99,6 @@ impl LineAdapter for FullAudit {
         if let ("rename" | "renameat", [from, ..]) = (op, args) {
             event.unmapped.extra.insert("renamed_from".into(), (*from).into());
         }
-        Ok(Some(finish(event, text.to_owned(), cx)))
+        finish(event, text.to_owned(), cx)
     }
 }

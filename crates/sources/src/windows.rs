@@ -119,6 +119,6 @@ impl LineAdapter for WindowsSecurity {
             }
             _ => {}
         }
-        Ok(Some(finish(event, String::from_utf8_lossy(line).into_owned(), cx)))
+        finish(event, String::from_utf8_lossy(line).into_owned(), cx)
     }
 }
