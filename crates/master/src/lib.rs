@@ -19,6 +19,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
+pub use mamori_model::master::MasterData;
 use mamori_model::master::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -96,25 +97,6 @@ impl Kind {
     }
 }
 
-/// Everything loaded from one master-data directory.
-#[derive(Debug, Default, Clone, Serialize)]
-pub struct MasterData {
-    pub departments: Vec<Department>,
-    pub employees: Vec<Employee>,
-    pub assignments: Vec<Assignment>,
-    pub accounts: Vec<Account>,
-    pub residents: Vec<Resident>,
-    pub households: Vec<HouseholdMembership>,
-    pub family_links: Vec<FamilyLink>,
-    pub cases: Vec<BusinessCase>,
-    pub counter_visits: Vec<CounterVisit>,
-    pub terminals: Vec<Terminal>,
-    pub devices: Vec<RemovableDevice>,
-    pub shares: Vec<FileShare>,
-    pub vip: Vec<VipEntry>,
-    pub holidays: Vec<Holiday>,
-}
-
 /// What a load produced: the data, the files read, and every rejected row.
 #[derive(Debug, Default)]
 pub struct Loaded {
@@ -123,39 +105,30 @@ pub struct Loaded {
     pub errors: Vec<RowError>,
 }
 
-impl MasterData {
-    /// Rows per kind, for summaries.
-    pub fn counts(&self) -> Vec<(Kind, usize)> {
-        Kind::ALL
-            .iter()
-            .map(|&k| {
-                let n = match k {
-                    Kind::Departments => self.departments.len(),
-                    Kind::Employees => self.employees.len(),
-                    Kind::Assignments => self.assignments.len(),
-                    Kind::Accounts => self.accounts.len(),
-                    Kind::Residents => self.residents.len(),
-                    Kind::Households => self.households.len(),
-                    Kind::FamilyLinks => self.family_links.len(),
-                    Kind::Cases => self.cases.len(),
-                    Kind::CounterVisits => self.counter_visits.len(),
-                    Kind::Terminals => self.terminals.len(),
-                    Kind::Devices => self.devices.len(),
-                    Kind::Shares => self.shares.len(),
-                    Kind::Vip => self.vip.len(),
-                    Kind::Holidays => self.holidays.len(),
-                };
-                (k, n)
-            })
-            .collect()
-    }
-
-    /// Whether `day` is a public holiday or a weekend (the business calendar).
-    pub fn is_day_off(&self, day: NaiveDate) -> bool {
-        use chrono::Datelike;
-        matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun)
-            || self.holidays.iter().any(|h| h.date == day)
-    }
+/// Rows per kind, for summaries.
+pub fn counts(d: &MasterData) -> Vec<(Kind, usize)> {
+    Kind::ALL
+        .iter()
+        .map(|&k| {
+            let n = match k {
+                Kind::Departments => d.departments.len(),
+                Kind::Employees => d.employees.len(),
+                Kind::Assignments => d.assignments.len(),
+                Kind::Accounts => d.accounts.len(),
+                Kind::Residents => d.residents.len(),
+                Kind::Households => d.households.len(),
+                Kind::FamilyLinks => d.family_links.len(),
+                Kind::Cases => d.cases.len(),
+                Kind::CounterVisits => d.counter_visits.len(),
+                Kind::Terminals => d.terminals.len(),
+                Kind::Devices => d.devices.len(),
+                Kind::Shares => d.shares.len(),
+                Kind::Vip => d.vip.len(),
+                Kind::Holidays => d.holidays.len(),
+            };
+            (k, n)
+        })
+        .collect()
 }
 
 /// Loads every known file in `dir`. Missing files are simply absent kinds; a directory
@@ -438,6 +411,7 @@ mod tests {
         let may6 = NaiveDate::from_ymd_opt(2024, 5, 6).unwrap();
         assert!(loaded.data.is_day_off(may6));
         assert!(!loaded.data.is_day_off(NaiveDate::from_ymd_opt(2024, 5, 7).unwrap()));
+        assert!(loaded.data.is_day_off(NaiveDate::from_ymd_opt(2024, 5, 11).unwrap()), "a Saturday");
     }
 
     #[test]

@@ -295,6 +295,34 @@ pub struct Holiday {
     pub name: String,
 }
 
+/// Everything loaded from one master-data directory.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct MasterData {
+    pub departments: Vec<Department>,
+    pub employees: Vec<Employee>,
+    pub assignments: Vec<Assignment>,
+    pub accounts: Vec<Account>,
+    pub residents: Vec<Resident>,
+    pub households: Vec<HouseholdMembership>,
+    pub family_links: Vec<FamilyLink>,
+    pub cases: Vec<BusinessCase>,
+    pub counter_visits: Vec<CounterVisit>,
+    pub terminals: Vec<Terminal>,
+    pub devices: Vec<RemovableDevice>,
+    pub shares: Vec<FileShare>,
+    pub vip: Vec<VipEntry>,
+    pub holidays: Vec<Holiday>,
+}
+
+impl MasterData {
+    /// Whether `day` is a public holiday or a weekend (the business calendar).
+    pub fn is_day_off(&self, day: NaiveDate) -> bool {
+        use chrono::Datelike;
+        matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun)
+            || self.holidays.iter().any(|h| h.date == day)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,476 @@
+//! A simulated town, the way the CERT insider-threat data set was made: a synthetic
+//! municipality doing realistic work, with the brief's incidents injected and labelled.
+//! Real logs of residents' records can never be shared; this is what mamori is built,
+//! demonstrated and measured on.
+//!
+//! `simulate` writes, from one seed, byte for byte the same every time:
+//! `master/*.csv` (the documented master-data formats), `logs/*` in the formats of the
+//! products mamori reads (Shift_JIS CSV with era dates and code tables, TSV, 7-digit era
+//! codes without a header, Windows Security JSON, badge CSV), `mamori.toml` defining those
+//! sources, `truth.jsonl` (one line per injected incident, naming its events by file and
+//! line) and `labels.csv` (whether each business-system access was justified).
+//!
+//! It must not depend on mamori's readers or detection: it writes what real systems
+//! write, and the tests read it back through the real adapters.
+
+mod names;
+mod town;
+mod write;
+
+use std::path::Path;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use town::{DEPARTMENTS, Staff, Town};
+
+#[derive(Debug, Clone)]
+pub struct Params {
+    pub residents: usize,
+    pub employees: usize,
+    pub days: u32,
+    pub seed: u64,
+    pub start: NaiveDate,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        // Mid-January for 90 days: the tax season and the 1 April transfers fall inside.
+        Params { residents: 20_000, employees: 300, days: 90, seed: 1, start: town::date(2024, 1, 15) }
+    }
+}
+
+/// What a run wrote.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub files: Vec<(String, usize)>,
+    pub incidents: usize,
+    pub accesses: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum System {
+    Juki,
+    Zeimu,
+    Koseki,
+    Fukushi,
+}
+
+/// Why an access happened: the ground truth behind its label.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Why {
+    Visit(String),
+    Case(String),
+    Batch,
+    Incident(usize),
+}
+
+pub struct Access {
+    pub at: NaiveDateTime,
+    pub system: System,
+    /// Operation code as the system writes it.
+    pub op: &'static str,
+    pub operator: String,
+    pub host: String,
+    pub resident: usize,
+    pub record: &'static str,
+    pub case_no: Option<String>,
+    pub why: Why,
+}
+
+pub struct Logon {
+    pub at: NaiveDateTime,
+    pub user: String,
+    pub host: String,
+    pub event_id: u32,
+}
+
+pub struct Badge {
+    pub at: NaiveDateTime,
+    pub staff: usize,
+    pub room: &'static str,
+    pub entering: bool,
+}
+
+pub struct Incident {
+    pub scenario: &'static str,
+    pub summary: String,
+    pub employees: Vec<String>,
+    pub residents: Vec<String>,
+}
+
+/// Everything a run produces before it is written.
+pub struct World {
+    pub params: Params,
+    pub town: Town,
+    pub master: mamori_model::master::MasterData,
+    pub accesses: Vec<Access>,
+    pub logons: Vec<Logon>,
+    pub badges: Vec<Badge>,
+    pub incidents: Vec<Incident>,
+}
+
+/// The systems an employee of a department has accounts in, and the account names.
+pub(crate) fn accounts(s: &Staff) -> Vec<(&'static str, String)> {
+    let n = s.number;
+    let code = DEPARTMENTS[s.dept].0;
+    let mut out = vec![("windows", format!("e{n:04}")), ("mail", format!("e{n:04}@city.example.lg.jp"))];
+    let systems: &[&str] = match code {
+        "D100" => &["juki"],
+        "D110" => &["koseki", "juki"],
+        "D200" => &["zeimu", "juki"],
+        "D300" => &["fukushi", "juki", "zeimu"],
+        "D310" => &["fukushi"],
+        _ => &[],
+    };
+    for sys in systems {
+        let prefix = match *sys {
+            "juki" => "J",
+            "zeimu" => "Z",
+            "koseki" => "K",
+            _ => "F",
+        };
+        out.push((sys, format!("{prefix}{n:04}")));
+    }
+    out
+}
+
+fn account(s: &Staff, system: System) -> String {
+    let prefix = match system {
+        System::Juki => "J",
+        System::Zeimu => "Z",
+        System::Koseki => "K",
+        System::Fukushi => "F",
+    };
+    format!("{prefix}{:04}", s.number)
+}
+
+fn at(day: NaiveDate, minutes: u32) -> NaiveDateTime {
+    day.and_time(NaiveTime::from_hms_opt(minutes / 60, minutes % 60, 0).expect("a time of day"))
+}
+
+fn business_days(params: &Params, master: &mamori_model::master::MasterData) -> Vec<NaiveDate> {
+    (0..params.days as u64)
+        .map(|i| params.start + chrono::Days::new(i))
+        .filter(|d| !master.is_day_off(*d))
+        .collect()
+}
+
+/// Runs the town and writes everything into `out`.
+pub fn simulate(params: &Params, out: &Path) -> std::io::Result<Summary> {
+    let world = run(params);
+    write::all(&world, out)
+}
+
+/// Runs the town in memory.
+pub fn run(params: &Params) -> World {
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+    let town = town::generate(&mut rng, params.residents, params.employees, params.start, params.days);
+    let mut master = town.master(params.start);
+    master.holidays = write::holidays();
+    let days = business_days(params, &master);
+    let mut w = World { params: params.clone(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), incidents: Vec::new() };
+
+    // Incidents are planned first: they decide who is where on some days.
+    let plan = plan_incidents(&mut rng, &mut w, &days);
+    let mut case_seq = 0u32;
+    let mut visit_seq = 0u32;
+    // Welfare caseloads: open cases from before the period.
+    let mut caseload: Vec<Vec<(usize, String)>> = vec![Vec::new(); w.town.staff.len()];
+    for (i, s) in w.town.staff.iter().enumerate() {
+        if DEPARTMENTS[s.dept].0 == "D300" {
+            for _ in 0..20 {
+                case_seq += 1;
+                let r = rng.gen_range(0..w.town.people.len());
+                let no = format!("F-{case_seq:06}");
+                caseload[i].push((r, no.clone()));
+                w.master.cases.push(mamori_model::master::BusinessCase {
+                    case_no: no,
+                    kind: "生活保護".into(),
+                    received: params.start - chrono::Days::new(rng.gen_range(10..700)),
+                    closed: None,
+                    department: "D300".into(),
+                    handler: Some(s.id.clone()),
+                    residents: vec![w.town.people[r].uid.clone()],
+                });
+            }
+        }
+    }
+    let mayor_day = days[days.len() / 2];
+    for &day in &days {
+        let tax_season = (day.month() == 2 && day.day() >= 16) || (day.month() == 3 && day.day() <= 15);
+        // Nightly batch: resident-record synchronisation.
+        for _ in 0..100 {
+            let r = rng.gen_range(0..w.town.people.len());
+            w.accesses.push(Access {
+                at: at(day, 120 + rng.gen_range(0..30)),
+                system: System::Juki,
+                op: "01",
+                operator: "9000".into(),
+                host: "BATCH-01".into(),
+                resident: r,
+                record: "J1",
+                case_no: None,
+                why: Why::Batch,
+            });
+        }
+        let mut counter_index = 0;
+        for si in 0..w.town.staff.len() {
+            let Some(dept) = w.town.dept_on(&w.town.staff[si], day) else { continue };
+            let code = DEPARTMENTS[dept].0;
+            let room = DEPARTMENTS[dept].3;
+            let arrive = 8 * 60 + 10 + rng.gen_range(0..35);
+            let leave = if code == "D200" && tax_season { 19 * 60 + rng.gen_range(0..120) } else { 17 * 60 + 15 + rng.gen_range(0..75) };
+            let forced = plan.lunch_unlocked.contains(&(day, si));
+            let lunch_out = forced || rng.gen_bool(0.7);
+            let locks = !forced && rng.gen_bool(0.9);
+            let s = &w.town.staff[si];
+            let (user, pc) = (format!("e{:04}", s.number), s.pc.clone());
+            w.badges.push(Badge { at: at(day, arrive), staff: si, room, entering: true });
+            w.logons.push(Logon { at: at(day, arrive + 3), user: user.clone(), host: pc.clone(), event_id: 4624 });
+            if lunch_out {
+                w.badges.push(Badge { at: at(day, 12 * 60 + 2), staff: si, room, entering: false });
+                w.badges.push(Badge { at: at(day, 12 * 60 + 52), staff: si, room, entering: true });
+            }
+            if locks {
+                w.logons.push(Logon { at: at(day, 12 * 60), user: user.clone(), host: pc.clone(), event_id: 4800 });
+                w.logons.push(Logon { at: at(day, 12 * 60 + 55), user: user.clone(), host: pc.clone(), event_id: 4801 });
+            }
+            w.logons.push(Logon { at: at(day, leave - 2), user, host: pc.clone(), event_id: 4634 });
+            w.badges.push(Badge { at: at(day, leave), staff: si, room, entering: false });
+
+            let work = |rng: &mut ChaCha8Rng, n: std::ops::Range<usize>| -> Vec<u32> {
+                let n = rng.gen_range(n);
+                let mut t: Vec<u32> = (0..n).map(|_| rng.gen_range(arrive + 10..leave - 15)).filter(|m| !(12 * 60..13 * 60).contains(m)).collect();
+                t.sort();
+                t
+            };
+            let s = &w.town.staff[si];
+            match (code, s.role) {
+                ("D100", "counter") => {
+                    let host = w.town.counters[counter_index % w.town.counters.len()].clone();
+                    counter_index += 1;
+                    for m in work(&mut rng, 25..45) {
+                        visit_seq += 1;
+                        let visit = format!("V-{visit_seq:07}");
+                        let r = rng.gen_range(0..w.town.people.len());
+                        counter_visit(&mut w, &mut rng, day, m, r, &visit, si, &host);
+                    }
+                }
+                ("D100", _) => {
+                    for m in work(&mut rng, 4..9) {
+                        case_seq += 1;
+                        let h = rng.gen_range(0..w.town.households.len());
+                        let members = w.town.households[h].members.clone();
+                        let no = new_case(&mut w, case_seq, "転居届", day, "D100", si, &members);
+                        for (k, &r) in members.iter().enumerate() {
+                            for (j, op) in ["01", "03"].into_iter().enumerate() {
+                                let t = at(day, m + 2 * k as u32 + j as u32);
+                                push(&mut w, t, System::Juki, op, si, &pc, r, "J1", Some(&no));
+                            }
+                        }
+                    }
+                }
+                ("D110", _) => {
+                    for m in work(&mut rng, 3..8) {
+                        case_seq += 1;
+                        let r = rng.gen_range(0..w.town.people.len());
+                        let no = new_case(&mut w, case_seq, "戸籍謄本請求", day, "D110", si, &[r]);
+                        push(&mut w, at(day, m), System::Koseki, "K01", si, &pc, r, "", Some(&no));
+                        push(&mut w, at(day, m + 3), System::Koseki, "K02", si, &pc, r, "", Some(&no));
+                    }
+                }
+                ("D200", _) => {
+                    let mut times = work(&mut rng, if tax_season { 18..28 } else { 8..15 });
+                    if tax_season {
+                        times.extend((0..4).map(|_| rng.gen_range(17 * 60 + 30..leave - 5)));
+                    }
+                    for m in times {
+                        case_seq += 1;
+                        let r = rng.gen_range(0..w.town.people.len());
+                        let no = new_case(&mut w, case_seq, "申告受付", day, "D200", si, &[r]);
+                        push(&mut w, at(day, m), System::Zeimu, "照会", si, &pc, r, "住民税", Some(&no));
+                        if rng.gen_bool(0.6) {
+                            push(&mut w, at(day, m + 4), System::Zeimu, "更新", si, &pc, r, "住民税", Some(&no));
+                        }
+                    }
+                }
+                ("D300", _) => {
+                    for m in work(&mut rng, 4..10) {
+                        let Some((r, no)) = caseload[si].choose(&mut rng).cloned() else { break };
+                        let op = if rng.gen_bool(0.7) { "照会" } else { "更新" };
+                        push(&mut w, at(day, m), System::Fukushi, op, si, &pc, r, "生活保護", Some(&no));
+                        if rng.gen_bool(0.2) {
+                            push(&mut w, at(day, m + 2), System::Zeimu, "照会", si, &pc, r, "住民税", Some(&no));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        // The mayor served at the counter and the family register, requests on file:
+        // hard negatives for the VIP rules.
+        if day == mayor_day {
+            let mayor = w.town.mayor;
+            if let Some(clerk) = w.town.staff.iter().position(|s| s.role == "counter" && w.town.dept_on(s, day).is_some()) {
+                visit_seq += 1;
+                let visit = format!("V-{visit_seq:07}");
+                let host = w.town.counters[0].clone();
+                counter_visit(&mut w, &mut rng, day, 10 * 60 + 5, mayor, &visit, clerk, &host);
+            }
+            if let Some(clerk) = w.town.staff.iter().position(|s| DEPARTMENTS[s.dept].0 == "D110" && w.town.dept_on(s, day).is_some()) {
+                case_seq += 1;
+                let no = new_case(&mut w, case_seq, "戸籍謄本請求", day, "D110", clerk, &[mayor]);
+                let pc = w.town.staff[clerk].pc.clone();
+                push(&mut w, at(day, 11 * 60), System::Koseki, "K01", clerk, &pc, mayor, "", Some(&no));
+                push(&mut w, at(day, 11 * 60 + 4), System::Koseki, "K02", clerk, &pc, mayor, "", Some(&no));
+            }
+        }
+        for (incident, who, host, system, op, r, m) in plan.accesses.iter().filter(|a| a.0 == day).map(|a| &a.1) {
+            let record = if *system == System::Zeimu { "住民税" } else if *system == System::Juki { "J1" } else { "" };
+            w.accesses.push(Access {
+                at: at(day, *m),
+                system: *system,
+                op,
+                operator: account(&w.town.staff[*who], *system),
+                host: host.clone(),
+                resident: *r,
+                record,
+                case_no: None,
+                why: Why::Incident(*incident),
+            });
+        }
+    }
+    w
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push(w: &mut World, t: NaiveDateTime, system: System, op: &'static str, si: usize, host: &str, r: usize, record: &'static str, case: Option<&str>) {
+    w.accesses.push(Access {
+        at: t,
+        system,
+        op,
+        operator: account(&w.town.staff[si], system),
+        host: host.to_owned(),
+        resident: r,
+        record,
+        case_no: case.map(str::to_owned),
+        why: Why::Case(case.unwrap_or_default().to_owned()),
+    });
+}
+
+fn new_case(w: &mut World, seq: u32, kind: &str, day: NaiveDate, dept: &str, si: usize, residents: &[usize]) -> String {
+    let no = format!("R{}-{seq:06}", day.year() - 2018);
+    w.master.cases.push(mamori_model::master::BusinessCase {
+        case_no: no.clone(),
+        kind: kind.into(),
+        received: day,
+        closed: Some(day),
+        department: dept.into(),
+        handler: Some(w.town.staff[si].id.clone()),
+        residents: residents.iter().map(|&r| w.town.people[r].uid.clone()).collect(),
+    });
+    no
+}
+
+#[allow(clippy::too_many_arguments)]
+fn counter_visit(w: &mut World, rng: &mut ChaCha8Rng, day: NaiveDate, m: u32, r: usize, visit: &str, si: usize, host: &str) {
+    w.master.counter_visits.push(mamori_model::master::CounterVisit {
+        visit_no: visit.to_owned(),
+        at: at(day, m),
+        department: "D100".into(),
+        resident_uid: w.town.people[r].uid.clone(),
+        purpose: "住民票の写し".into(),
+        handler: Some(w.town.staff[si].id.clone()),
+    });
+    let operator = account(&w.town.staff[si], System::Juki);
+    let access = |t: u32, op: &'static str| Access {
+        at: at(day, t),
+        system: System::Juki,
+        op,
+        operator: operator.clone(),
+        host: host.to_owned(),
+        resident: r,
+        record: "J1",
+        case_no: None,
+        why: Why::Visit(visit.to_owned()),
+    };
+    w.accesses.push(access(m + 1, "01"));
+    if rng.gen_bool(0.7) {
+        w.accesses.push(access(m + 4, "02"));
+    }
+}
+
+/// Incident accesses by day: (incident, staff, host, system, op, resident, minute).
+type Planned = (usize, usize, String, System, &'static str, usize, u32);
+
+struct Plan {
+    accesses: Vec<(NaiveDate, Planned)>,
+    /// (day, staff) who go out at lunch leaving their terminal unlocked.
+    lunch_unlocked: Vec<(NaiveDate, usize)>,
+}
+
+fn plan_incidents(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate]) -> Plan {
+    let mut plan = Plan { accesses: Vec::new(), lunch_unlocked: Vec::new() };
+    let staff_in = |code: &str| -> Vec<usize> {
+        (0..w.town.staff.len())
+            .filter(|&i| DEPARTMENTS[w.town.staff[i].dept].0 == code && w.town.staff[i].transfer.is_none() && !w.town.staff[i].retires)
+            .collect()
+    };
+    // S1 (Osaka, Ikuno ward): a welfare employee living in town looks up two relatives'
+    // tax and resident records 7 times, 3 of them on colleagues' terminals while they are
+    // away at lunch.
+    let welfare = staff_in("D300");
+    let insider = welfare.iter().copied().find(|&i| {
+        w.town.staff[i].resident.is_some_and(|p| w.town.households[w.town.people[p].household].members.len() >= 2)
+    });
+    if let Some(e) = insider {
+        let me = w.town.staff[e].resident.expect("checked");
+        let relatives: Vec<usize> = w.town.households[w.town.people[me].household].members.iter().copied().filter(|&p| p != me).take(2).collect();
+        let colleagues: Vec<usize> = welfare.iter().copied().filter(|&c| c != e).collect();
+        let id = w.incidents.len();
+        let mut chosen: Vec<NaiveDate> = days.choose_multiple(rng, 7).copied().collect();
+        chosen.sort();
+        for (k, day) in chosen.into_iter().enumerate() {
+            let r = relatives[k % relatives.len()];
+            let borrowed = k % 3 == 1 && !colleagues.is_empty();
+            let (host, minute) = if borrowed {
+                let c = *colleagues.choose(rng).expect("not empty");
+                plan.lunch_unlocked.push((day, c));
+                (w.town.staff[c].pc.clone(), 12 * 60 + 10 + rng.gen_range(0..25))
+            } else {
+                (w.town.staff[e].pc.clone(), rng.gen_range(9 * 60..16 * 60))
+            };
+            plan.accesses.push((day, (id, e, host.clone(), System::Zeimu, "照会", r, minute)));
+            plan.accesses.push((day, (id, e, host, System::Juki, "01", r, minute + 1)));
+        }
+        w.incidents.push(Incident {
+            scenario: "S1",
+            summary: "福祉課職員が親族2名の税・住民情報を業務外に7回照会、うち3回は離席中の同僚の端末で".into(),
+            employees: vec![w.town.staff[e].id.clone()],
+            residents: relatives.iter().map(|&r| w.town.people[r].uid.clone()).collect(),
+        });
+    }
+    // S3 (Osaka, Taisho and Yodogawa wards): two family-register clerks view the mayor's
+    // koseki 10 times with no application behind any view.
+    let clerks: Vec<usize> = staff_in("D110").into_iter().take(2).collect();
+    if clerks.len() == 2 {
+        let id = w.incidents.len();
+        let mut chosen: Vec<NaiveDate> = days.choose_multiple(rng, 10).copied().collect();
+        chosen.sort();
+        for (k, day) in chosen.into_iter().enumerate() {
+            let c = clerks[k % 2];
+            let pc = w.town.staff[c].pc.clone();
+            plan.accesses.push((day, (id, c, pc, System::Koseki, "K01", w.town.mayor, rng.gen_range(9 * 60..17 * 60))));
+        }
+        w.incidents.push(Incident {
+            scenario: "S3",
+            summary: "戸籍係職員2名が市長の戸籍を申請書なしに10回閲覧".into(),
+            employees: clerks.iter().map(|&c| w.town.staff[c].id.clone()).collect(),
+            residents: vec![w.town.people[w.town.mayor].uid.clone()],
+        });
+    }
+    plan
+}

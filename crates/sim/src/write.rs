@@ -1,0 +1,352 @@
+//! Writing a run: the master-data files, each product's log in its own format, the
+//! sources file that reads them, and the ground truth. Every file is written in a fixed
+//! order so that a seed gives the same bytes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+use mamori_model::master::{Holiday, MasterData, Period};
+
+use crate::{Access, Summary, System, Why, World};
+
+/// The Cabinet Office's 国民の祝日・休日 for 2023–2026 (syukujitsu.csv).
+const HOLIDAYS: &str = "2023/1/1,元日\n2023/1/2,休日\n2023/1/9,成人の日\n2023/2/11,建国記念の日\n2023/2/23,天皇誕生日\n2023/3/21,春分の日\n2023/4/29,昭和の日\n2023/5/3,憲法記念日\n2023/5/4,みどりの日\n2023/5/5,こどもの日\n2023/7/17,海の日\n2023/8/11,山の日\n2023/9/18,敬老の日\n2023/9/23,秋分の日\n2023/10/9,スポーツの日\n2023/11/3,文化の日\n2023/11/23,勤労感謝の日\n2024/1/1,元日\n2024/1/8,成人の日\n2024/2/11,建国記念の日\n2024/2/12,休日\n2024/2/23,天皇誕生日\n2024/3/20,春分の日\n2024/4/29,昭和の日\n2024/5/3,憲法記念日\n2024/5/4,みどりの日\n2024/5/5,こどもの日\n2024/5/6,休日\n2024/7/15,海の日\n2024/8/11,山の日\n2024/8/12,休日\n2024/9/16,敬老の日\n2024/9/22,秋分の日\n2024/9/23,休日\n2024/10/14,スポーツの日\n2024/11/3,文化の日\n2024/11/4,休日\n2024/11/23,勤労感謝の日\n2025/1/1,元日\n2025/1/13,成人の日\n2025/2/11,建国記念の日\n2025/2/23,天皇誕生日\n2025/2/24,休日\n2025/3/20,春分の日\n2025/4/29,昭和の日\n2025/5/3,憲法記念日\n2025/5/4,みどりの日\n2025/5/5,こどもの日\n2025/5/6,休日\n2025/7/21,海の日\n2025/8/11,山の日\n2025/9/15,敬老の日\n2025/9/23,秋分の日\n2025/10/13,スポーツの日\n2025/11/3,文化の日\n2025/11/23,勤労感謝の日\n2025/11/24,休日\n2026/1/1,元日\n2026/1/12,成人の日\n2026/2/11,建国記念の日\n2026/2/23,天皇誕生日\n2026/3/20,春分の日\n2026/4/29,昭和の日\n2026/5/3,憲法記念日\n2026/5/4,みどりの日\n2026/5/5,こどもの日\n2026/5/6,休日\n2026/7/20,海の日\n2026/8/11,山の日\n2026/9/21,敬老の日\n2026/9/22,休日\n2026/9/23,秋分の日\n2026/10/12,スポーツの日\n2026/11/3,文化の日\n2026/11/23,勤労感謝の日\n";
+
+pub fn holidays() -> Vec<Holiday> {
+    HOLIDAYS
+        .lines()
+        .filter_map(|l| {
+            let (d, name) = l.split_once(',')?;
+            Some(Holiday { date: NaiveDate::parse_from_str(d, "%Y/%m/%d").ok()?, name: name.into() })
+        })
+        .collect()
+}
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+}
+
+fn row(cells: &[String]) -> String {
+    cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",") + "\n"
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(ToString::to_string).unwrap_or_default()
+}
+
+fn period(p: &Period) -> [String; 2] {
+    [p.from.to_string(), opt(&p.to)]
+}
+
+fn master_files(m: &MasterData) -> Vec<(&'static str, String)> {
+    let mut files = Vec::new();
+    let mut t = String::from("code,name,parent\n");
+    m.departments.iter().for_each(|d| t.push_str(&row(&[d.code.clone(), d.name.clone(), opt(&d.parent)])));
+    files.push(("departments.csv", t));
+    let mut t = String::from("id,name,kana,hired,retired,resident_uid\n");
+    m.employees.iter().for_each(|e| t.push_str(&row(&[e.id.clone(), e.name.clone(), e.kana.clone(), e.hired.to_string(), opt(&e.retired), opt(&e.resident_uid)])));
+    files.push(("employees.csv", t));
+    let mut t = String::from("employee_id,department,role,from,to\n");
+    m.assignments.iter().for_each(|a| {
+        let [f, to] = period(&a.period);
+        t.push_str(&row(&[a.employee_id.clone(), a.department.clone(), a.role.clone(), f, to]))
+    });
+    files.push(("assignments.csv", t));
+    let mut t = String::from("system,account,employee_id,kind,from,to\n");
+    m.accounts.iter().for_each(|a| {
+        let [f, to] = period(&a.period);
+        let kind = serde_json::to_value(a.kind).expect("a kind").as_str().expect("a string").to_owned();
+        t.push_str(&row(&[a.system.clone(), a.account.clone(), opt(&a.employee_id), kind, f, to]))
+    });
+    files.push(("accounts.csv", t));
+    let mut t = String::from("uid,name,kana,birth_date,died\n");
+    m.residents.iter().for_each(|r| t.push_str(&row(&[r.uid.clone(), r.name.clone(), r.kana.clone(), r.birth_date.to_string(), opt(&r.died)])));
+    files.push(("residents.csv", t));
+    let mut t = String::from("resident_uid,household,relation,address,from,to\n");
+    m.households.iter().for_each(|h| {
+        let [f, to] = period(&h.period);
+        t.push_str(&row(&[h.resident_uid.clone(), h.household.clone(), h.relation.clone(), h.address.clone(), f, to]))
+    });
+    files.push(("households.csv", t));
+    let mut t = String::from("resident_a,resident_b,relation\n");
+    m.family_links.iter().for_each(|l| t.push_str(&row(&[l.resident_a.clone(), l.resident_b.clone(), l.relation.clone()])));
+    files.push(("family_links.csv", t));
+    let mut t = String::from("case_no,kind,received,closed,department,handler,residents\n");
+    m.cases.iter().for_each(|c| {
+        t.push_str(&row(&[c.case_no.clone(), c.kind.clone(), c.received.to_string(), opt(&c.closed), c.department.clone(), opt(&c.handler), c.residents.join(";")]))
+    });
+    files.push(("cases.csv", t));
+    let mut t = String::from("visit_no,at,department,resident_uid,purpose,handler\n");
+    m.counter_visits.iter().for_each(|v| {
+        t.push_str(&row(&[v.visit_no.clone(), v.at.format("%Y-%m-%dT%H:%M:%S").to_string(), v.department.clone(), v.resident_uid.clone(), v.purpose.clone(), opt(&v.handler)]))
+    });
+    files.push(("counter_visits.csv", t));
+    let mut t = String::from("host,location,kind,agent,department\n");
+    m.terminals.iter().for_each(|x| {
+        let kind = serde_json::to_value(x.kind).expect("a kind").as_str().expect("a string").to_owned();
+        t.push_str(&row(&[x.host.clone(), x.location.clone(), kind, if x.agent { "yes" } else { "no" }.into(), opt(&x.department)]))
+    });
+    files.push(("terminals.csv", t));
+    let mut t = String::from("share,path,owner_department,classification,granted,from,to\n");
+    m.shares.iter().for_each(|s| {
+        let [f, to] = period(&s.period);
+        let class = serde_json::to_value(s.classification).expect("a class").as_str().expect("a string").to_owned();
+        t.push_str(&row(&[s.share.clone(), s.path.clone(), s.owner_department.clone(), class, s.granted.join(";"), f, to]))
+    });
+    files.push(("shares.csv", t));
+    let mut t = String::from("resident_uid,reason,from,to\n");
+    m.vip.iter().for_each(|v| {
+        let [f, to] = period(&v.period);
+        t.push_str(&row(&[v.resident_uid.clone(), v.reason.clone(), f, to]))
+    });
+    files.push(("vip.csv", t));
+    files
+}
+
+fn reiwa(d: NaiveDate) -> u32 {
+    (d.year() - 2018) as u32
+}
+
+fn hms(t: NaiveDateTime) -> String {
+    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+}
+
+
+/// The sources file for the logs this simulator writes.
+const SOURCES: &str = r#"# Sources of the simulated town (written by `mamori simulate`).
+
+[sources.juki]
+format = "csv"
+encoding = "shift_jis"
+class = "record"
+[sources.juki.columns]
+date = "処理日"
+time = "処理時刻"
+actor = "操作者番号"
+host = "端末名"
+resident = "宛名番号"
+record_type = "業務コード"
+operation = "処理区分"
+case_no = "受付番号"
+[sources.juki.codes.operation]
+"01" = "照会"
+"02" = "証明書発行"
+"03" = "異動入力"
+[sources.juki.codes.record_type]
+"J1" = "住民票"
+[sources.juki.activity]
+"照会" = 2
+"証明書発行" = 2
+"異動入力" = 3
+
+[sources.zeimu]
+format = "tsv"
+encoding = "utf-8"
+class = "record"
+[sources.zeimu.columns]
+datetime = "日時"
+actor = "職員番号"
+host = "端末"
+resident = "宛名番号"
+record_type = "税目"
+operation = "操作"
+case_no = "受付番号"
+[sources.zeimu.activity]
+"照会" = 2
+"更新" = 3
+
+[sources.koseki]
+format = "csv"
+encoding = "auto"
+class = "record"
+header = false
+[sources.koseki.columns]
+date = 1
+time = 2
+actor = 3
+host = 4
+resident = 5
+operation = 6
+case_no = 7
+[sources.koseki.codes.operation]
+"K01" = "戸籍照会"
+"K02" = "謄本発行"
+[sources.koseki.activity]
+"戸籍照会" = 2
+"謄本発行" = 2
+
+[sources.fukushi]
+format = "csv"
+encoding = "utf-8"
+class = "record"
+[sources.fukushi.columns]
+date = "日付"
+time = "時刻"
+actor = "職員番号"
+host = "端末"
+resident = "宛名番号"
+record_type = "業務"
+operation = "操作"
+case_no = "ケース番号"
+[sources.fukushi.activity]
+"照会" = 2
+"更新" = 3
+
+[sources.win-security]
+format = "windows-json"
+
+[sources.badge]
+format = "csv"
+encoding = "utf-8"
+class = "badge"
+[sources.badge.columns]
+datetime = "通過日時"
+actor = "カード番号"
+employee = "職員番号"
+room = "部屋"
+direction = "入退"
+[sources.badge.codes.direction]
+"入" = "in"
+"出" = "out"
+"#;
+
+struct Log {
+    source: &'static str,
+    file: &'static str,
+    lines: Vec<(NaiveDateTime, String, Option<usize>)>,
+}
+
+fn access_line(w: &World, a: &Access) -> String {
+    let p = &w.town.people[a.resident].uid;
+    let case = a.case_no.clone().unwrap_or_default();
+    let d = a.at.date();
+    match a.system {
+        System::Juki => row(&[format!("令和{}年{}月{}日", reiwa(d), d.month(), d.day()), hms(a.at), a.operator.clone(), a.host.clone(), p.clone(), a.record.into(), a.op.into(), case]),
+        System::Zeimu => [format!("R{}.{}.{} {}", reiwa(d), d.month(), d.day(), hms(a.at)), a.operator.clone(), a.host.clone(), p.clone(), a.record.into(), a.op.into(), case].join("\t") + "\n",
+        System::Koseki => row(&[format!("5{:02}{:02}{:02}", reiwa(d), d.month(), d.day()), a.at.format("%H%M%S").to_string(), a.operator.clone(), a.host.clone(), p.clone(), a.op.into(), case]),
+        System::Fukushi => row(&[d.format("%Y/%m/%d").to_string(), hms(a.at), a.operator.clone(), a.host.clone(), p.clone(), a.record.into(), a.op.into(), case]),
+    }
+}
+
+fn windows_line(l: &crate::Logon, record: usize) -> String {
+    let utc = l.at - chrono::Duration::hours(9);
+    serde_json::json!({"Event": {
+        "System": {
+            "Provider": {"#attributes": {"Name": "Microsoft-Windows-Security-Auditing"}},
+            "EventID": l.event_id,
+            "TimeCreated": {"#attributes": {"SystemTime": format!("{}Z", utc.format("%Y-%m-%dT%H:%M:%S%.3f"))}},
+            "EventRecordID": record,
+            "Channel": "Security",
+            "Computer": format!("{}.city.local", l.host),
+        },
+        "EventData": {"TargetUserName": l.user, "TargetDomainName": "CITY", "LogonType": 2},
+    }})
+    .to_string()
+        + "\n"
+}
+
+pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
+    let mut summary = Summary { incidents: w.incidents.len(), accesses: w.accesses.len(), ..Default::default() };
+    let master_dir = out.join("master");
+    let logs_dir = out.join("logs");
+    std::fs::create_dir_all(&master_dir)?;
+    std::fs::create_dir_all(&logs_dir)?;
+    for (name, text) in master_files(&w.master) {
+        summary.files.push((format!("master/{name}"), text.lines().count() - 1));
+        std::fs::write(master_dir.join(name), text)?;
+    }
+    let hol = String::from("国民の祝日・休日月日,国民の祝日・休日名称\r\n") + &HOLIDAYS.replace('\n', "\r\n");
+    std::fs::write(master_dir.join("holidays.csv"), encoding_rs::SHIFT_JIS.encode(&hol).0)?;
+
+    let mut logs: Vec<Log> = vec![
+        Log { source: "juki", file: "juki_access.csv", lines: Vec::new() },
+        Log { source: "zeimu", file: "zeimu_access.tsv", lines: Vec::new() },
+        Log { source: "koseki", file: "koseki_access.csv", lines: Vec::new() },
+        Log { source: "fukushi", file: "fukushi_access.csv", lines: Vec::new() },
+        Log { source: "win-security", file: "security.jsonl", lines: Vec::new() },
+        Log { source: "badge", file: "badge.csv", lines: Vec::new() },
+    ];
+    let mut labels = Vec::new();
+    for (i, a) in w.accesses.iter().enumerate() {
+        let log = a.system as usize;
+        logs[log].lines.push((a.at, access_line(w, a), Some(i)));
+    }
+    for (i, l) in w.logons.iter().enumerate() {
+        logs[4].lines.push((l.at, windows_line(l, 1000 + i), None));
+    }
+    for b in &w.badges {
+        let s = &w.town.staff[b.staff];
+        let t = b.at.format("%Y-%m-%d %H:%M:%S").to_string();
+        logs[5].lines.push((b.at, row(&[t, format!("C{:05}", s.number), s.id.clone(), b.room.into(), if b.entering { "入" } else { "出" }.into()]), None));
+    }
+    let mut incident_events: BTreeMap<usize, Vec<serde_json::Value>> = BTreeMap::new();
+    let mut span: BTreeMap<usize, (NaiveDateTime, NaiveDateTime)> = BTreeMap::new();
+    for log in &mut logs {
+        log.lines.sort_by_key(|l| l.0);
+        let (header, shift_jis, bom) = match log.source {
+            "juki" => (Some("処理日,処理時刻,操作者番号,端末名,宛名番号,業務コード,処理区分,受付番号\n"), true, false),
+            "zeimu" => (Some("日時\t職員番号\t端末\t宛名番号\t税目\t操作\t受付番号\n"), false, true),
+            "fukushi" => (Some("日付,時刻,職員番号,端末,宛名番号,業務,操作,ケース番号\n"), false, false),
+            "badge" => (Some("通過日時,カード番号,職員番号,部屋,入退\n"), false, false),
+            _ => (None, false, false),
+        };
+        let mut text = String::new();
+        if bom {
+            text.push('\u{FEFF}');
+        }
+        let offset = if let Some(h) = header {
+            text.push_str(h);
+            1
+        } else {
+            0
+        };
+        for (n, (t, line, access)) in log.lines.iter().enumerate() {
+            text.push_str(line);
+            let number = n + 1 + offset;
+            if let Some(i) = access {
+                let a = &w.accesses[*i];
+                let (justified, reason) = match &a.why {
+                    Why::Visit(v) => (true, format!("visit {v}")),
+                    Why::Case(c) => (true, format!("case {c}")),
+                    Why::Batch => (true, "batch".to_owned()),
+                    Why::Incident(k) => {
+                        incident_events.entry(*k).or_default().push(serde_json::json!({"source": log.source, "file": format!("logs/{}", log.file), "line": number}));
+                        let s = span.entry(*k).or_insert((*t, *t));
+                        s.0 = s.0.min(*t);
+                        s.1 = s.1.max(*t);
+                        (false, format!("incident {}", w.incidents[*k].scenario))
+                    }
+                };
+                labels.push(row(&[log.source.into(), format!("logs/{}", log.file), number.to_string(), if justified { "yes" } else { "no" }.into(), reason]));
+            }
+        }
+        if log.source == "juki" {
+            text = text.replace('\n', "\r\n");
+        }
+        let bytes = if shift_jis { encoding_rs::SHIFT_JIS.encode(&text).0.into_owned() } else { text.into_bytes() };
+        summary.files.push((format!("logs/{}", log.file), log.lines.len()));
+        std::fs::write(logs_dir.join(log.file), bytes)?;
+    }
+    std::fs::write(out.join("mamori.toml"), SOURCES)?;
+    let mut truth = String::new();
+    for (k, inc) in w.incidents.iter().enumerate() {
+        let (from, to) = span.get(&k).copied().unwrap_or_default();
+        let line = serde_json::json!({
+            "scenario": inc.scenario,
+            "summary": inc.summary,
+            "employees": inc.employees,
+            "residents": inc.residents,
+            "files": [], "devices": [], "mails": [],
+            "from": format!("{}+09:00", from.format("%Y-%m-%dT%H:%M:%S")),
+            "to": format!("{}+09:00", to.format("%Y-%m-%dT%H:%M:%S")),
+            "events": incident_events.remove(&k).unwrap_or_default(),
+        });
+        let _ = writeln!(truth, "{line}");
+    }
+    std::fs::write(out.join("truth.jsonl"), truth)?;
+    std::fs::write(out.join("labels.csv"), String::from("source,file,line,justified,reason\n") + &labels.concat())?;
+    summary.files.push(("truth.jsonl".into(), w.incidents.len()));
+    Ok(summary)
+}

@@ -1,0 +1,112 @@
+//! The simulated town: determinism, master data that loads, ground truth that points at
+//! real lines, and the statistics that make it look like a municipality.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use mamori_sim::{Params, simulate};
+
+fn small(seed: u64) -> Params {
+    Params { residents: 3000, employees: 80, days: 90, seed, ..Default::default() }
+}
+
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for sub in ["", "master", "logs"] {
+        for e in std::fs::read_dir(dir.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                out.insert(p.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_same_seed_writes_the_same_bytes_and_another_seed_does_not() {
+    let (a, b, c) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    simulate(&small(11), a.path()).unwrap();
+    simulate(&small(11), b.path()).unwrap();
+    simulate(&small(12), c.path()).unwrap();
+    let (fa, fb, fc) = (files(a.path()), files(b.path()), files(c.path()));
+    assert!(fa.len() >= 20, "{:?}", fa.keys());
+    assert_eq!(fa, fb, "same seed, same bytes");
+    assert_ne!(fa["logs/juki_access.csv"], fc["logs/juki_access.csv"]);
+    assert_ne!(fa["master/residents.csv"], fc["master/residents.csv"]);
+}
+
+#[test]
+fn master_data_loads_without_a_rejected_row() {
+    let dir = tempfile::tempdir().unwrap();
+    simulate(&small(3), dir.path()).unwrap();
+    let loaded = mamori_master::load_dir(&dir.path().join("master")).unwrap();
+    assert!(loaded.errors.is_empty(), "{:?}", &loaded.errors[..loaded.errors.len().min(5)]);
+    assert_eq!(loaded.data.residents.len(), 3000);
+    assert!(loaded.data.holidays.iter().any(|h| h.name == "春分の日"));
+    assert!(loaded.data.vip.iter().any(|v| v.reason == "市長"));
+}
+
+#[test]
+fn every_incident_has_truth_pointing_at_unjustified_lines_that_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    simulate(&small(5), dir.path()).unwrap();
+    let truth = std::fs::read_to_string(dir.path().join("truth.jsonl")).unwrap();
+    let labels = std::fs::read_to_string(dir.path().join("labels.csv")).unwrap();
+    let unjustified: std::collections::BTreeSet<(String, u64)> = labels
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(3) == Some("no"))
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[1].to_owned(), c[2].parse().unwrap())
+        })
+        .collect();
+    let mut scenarios = Vec::new();
+    for line in truth.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        scenarios.push(v["scenario"].as_str().unwrap().to_owned());
+        let events = v["events"].as_array().unwrap();
+        assert!(!events.is_empty(), "{line}");
+        for e in events {
+            let (file, n) = (e["file"].as_str().unwrap(), e["line"].as_u64().unwrap());
+            let text = std::fs::read(dir.path().join(file)).unwrap();
+            assert!(text.split(|&b| b == b'\n').count() as u64 >= n, "{file}:{n} exists");
+            assert!(unjustified.contains(&(file.to_owned(), n)), "{file}:{n} is labelled unjustified");
+        }
+    }
+    assert_eq!(scenarios, ["S1", "S3"]);
+    assert_eq!(unjustified.len(), 14 + 10, "S1: 7 look-ups of tax and resident records; S3: 10 koseki views");
+}
+
+#[test]
+fn the_town_looks_like_a_town() {
+    let world = mamori_sim::run(&Params { residents: 20_000, employees: 300, ..Default::default() });
+    // Surnames at their real frequency: 佐藤 first, about 1.5%, and shared by many.
+    let mut surnames: BTreeMap<&str, usize> = BTreeMap::new();
+    for p in &world.town.people {
+        *surnames.entry(p.surname.as_str()).or_default() += 1;
+    }
+    let (top, n) = surnames.iter().max_by_key(|(_, n)| **n).unwrap();
+    let share = *n as f64 / 20_000.0;
+    assert!(*top == "佐藤" && (0.01..0.03).contains(&share), "{top} {share}");
+    assert!(surnames.keys().any(|s| *s == "髙橋") && surnames.keys().any(|s| *s == "高橋"), "variant spellings occur");
+    // Counters serve hundreds of residents a day.
+    let by_day = |pred: &dyn Fn(&mamori_sim::Access) -> bool| {
+        let mut days: BTreeMap<chrono::NaiveDate, usize> = BTreeMap::new();
+        world.accesses.iter().filter(|a| pred(a)).for_each(|a| *days.entry(a.at.date()).or_default() += 1);
+        days
+    };
+    let counter = by_day(&|a| a.host.starts_with("MADO"));
+    let mean = counter.values().sum::<usize>() / counter.len();
+    assert!(mean > 300, "counter accesses a day: {mean}");
+    // Tax staff work past 19:00 in the tax season, and nobody does in January.
+    let late = |month: u32| {
+        world.accesses.iter().filter(|a| a.system == mamori_sim::System::Zeimu && chrono::Timelike::hour(&a.at) >= 19 && chrono::Datelike::month(&a.at.date()) == month).count()
+    };
+    assert!(late(3) > 100 && late(1) == 0, "March {} January {}", late(3), late(1));
+    // The 1 April transfer wave: a second posting from 1 April for about 15% of staff.
+    let april = chrono::NaiveDate::from_ymd_opt(2024, 4, 1).unwrap();
+    let moved = world.master.assignments.iter().filter(|a| a.period.from == april).count();
+    assert!((25..70).contains(&moved), "{moved} transfers");
+}
