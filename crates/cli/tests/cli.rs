@@ -505,3 +505,37 @@ fn a_corrupted_copy_imports_its_good_rows_and_dead_letters_each_bad_one() {
     assert!(stored.contains("zip bomb suspected"), "{stored}");
     ok(&data, &["verify"]);
 }
+
+/// What the simulator writes is what the sources read: every log of a simulated town
+/// imports with its generated `mamori.toml` without one dead letter, record for record.
+#[test]
+fn every_simulated_log_imports_with_zero_dead_letters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let town = tmp.path().join("town");
+    let data = tmp.path().join("data");
+    let summary = ok(&data, &["simulate", "--out", town.to_str().unwrap(), "--residents", "2000", "--employees", "60", "--days", "20", "--seed", "9"]);
+    ok(&data, &["init", data.to_str().unwrap()]);
+    let master = ok(&data, &["master", "load", town.join("master").to_str().unwrap()]);
+    assert!(master.contains("0 rows rejected"), "{master}");
+    let config = town.join("mamori.toml");
+    for (source, file) in [
+        ("juki", "juki_access.csv"),
+        ("zeimu", "zeimu_access.tsv"),
+        ("koseki", "koseki_access.csv"),
+        ("fukushi", "fukushi_access.csv"),
+        ("win-security", "security.jsonl"),
+        ("badge", "badge.csv"),
+    ] {
+        let written: usize = summary
+            .lines()
+            .find(|l| l.starts_with(&format!("logs/{file}")))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        let path = town.join("logs").join(file);
+        let out = ok(&data, &["import", "--source", source, "--config", config.to_str().unwrap(), path.to_str().unwrap()]);
+        assert!(out.contains(&format!("accepted {written}, rejected 0")), "{source}: wrote {written}, {out}");
+    }
+    assert!(ok(&data, &["deadletter", "list"]).is_empty());
+    ok(&data, &["verify"]);
+}
