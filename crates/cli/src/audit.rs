@@ -12,13 +12,14 @@ pub enum Action {
     Import,
     MasterLoad,
     ApiKeyCreate,
+    Detect,
 }
 
 impl Action {
     /// OCSF API Activity activity_id: 1 Create, 3 Update.
     fn activity_id(self) -> u8 {
         match self {
-            Action::Init | Action::Import | Action::ApiKeyCreate => 1,
+            Action::Init | Action::Import | Action::ApiKeyCreate | Action::Detect => 1,
             Action::MasterLoad => 3,
         }
     }
@@ -29,6 +30,7 @@ impl Action {
             Action::Import => "import",
             Action::MasterLoad => "master.load",
             Action::ApiKeyCreate => "apikey.create",
+            Action::Detect => "detect",
         }
     }
 }

@@ -58,6 +58,8 @@ CREATE TABLE master(kind TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL
 const ADDITIONS: &str = "
 CREATE TABLE IF NOT EXISTS api_keys(key_sha256 BLOB PRIMARY KEY, source TEXT NOT NULL, created INTEGER NOT NULL,
                                     label TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS findings(id TEXT PRIMARY KEY, rank INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS explanations(seq INTEGER PRIMARY KEY, employee TEXT, explanation TEXT);
 ";
 
 fn segment_table(id: u64) -> String {
@@ -381,6 +383,51 @@ impl SqliteJournal {
         let mut stmt = self.conn.prepare("SELECT source, label, created FROM api_keys ORDER BY created")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
+    }
+
+    /// Replaces the derived results of detection: findings (id, JSON, in rank order) and
+    /// each record access's employee and explanation. They are recomputable from the log,
+    /// so they live beside it, not in it.
+    pub fn replace_detection(
+        &mut self,
+        findings: &[(String, String)],
+        verdicts: &[(u64, Option<String>, Option<String>)],
+    ) -> Result<(), JournalError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch("DELETE FROM findings; DELETE FROM explanations;")?;
+        {
+            let mut put = tx.prepare("INSERT INTO findings(id, rank, body) VALUES (?1, ?2, ?3)")?;
+            for (rank, (id, body)) in findings.iter().enumerate() {
+                put.execute(params![id, rank as i64, body])?;
+            }
+            let mut put = tx.prepare("INSERT INTO explanations(seq, employee, explanation) VALUES (?1, ?2, ?3)")?;
+            for (seq, employee, explanation) in verdicts {
+                put.execute(params![*seq as i64, employee, explanation])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stored findings as JSON, in rank order.
+    pub fn findings(&self) -> Result<Vec<String>, JournalError> {
+        let mut stmt = self.conn.prepare("SELECT body FROM findings ORDER BY rank")?;
+        let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Every record access's explanation code (`None`: unexplained), by event id.
+    pub fn explanations(&self) -> Result<HashMap<u64, Option<String>>, JournalError> {
+        let mut stmt = self.conn.prepare("SELECT seq, explanation FROM explanations")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Earliest and latest event time stored (ms), if any.
+    pub fn time_span(&self) -> Result<Option<(i64, i64)>, JournalError> {
+        let span: (Option<i64>, Option<i64>) =
+            self.conn.query_row("SELECT MIN(min_time), MAX(max_time) FROM segments WHERE count > 0", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(span.0.zip(span.1))
     }
 
     /// The stored master rows of one kind, as JSON.

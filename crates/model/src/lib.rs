@@ -7,8 +7,10 @@
 //! storage to `mamori-journal`.
 
 pub mod event;
+pub mod finding;
 pub mod master;
 
+pub use finding::{Finding, Severity};
 pub use event::{
     Actor, ClassUid, Device, Email, Event, EventError, FileObject, Metadata, Origin,
     PeripheralDevice, ResidentRecord, StatusId, Unmapped, User,

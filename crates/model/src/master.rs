@@ -297,6 +297,7 @@ pub struct Holiday {
 
 /// Everything loaded from one master-data directory.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MasterData {
     pub departments: Vec<Department>,
     pub employees: Vec<Employee>,

@@ -112,10 +112,10 @@ pub struct World {
     pub incidents: Vec<Incident>,
 }
 
-/// The systems an employee of a department has accounts in, and the account names.
-pub(crate) fn accounts(s: &Staff) -> Vec<(&'static str, String)> {
+/// The systems an employee of department `dept` has accounts in, and the account names.
+pub(crate) fn accounts(s: &Staff, dept: usize) -> Vec<(&'static str, String)> {
     let n = s.number;
-    let code = DEPARTMENTS[s.dept].0;
+    let code = DEPARTMENTS[dept].0;
     let mut out = vec![("windows", format!("e{n:04}")), ("mail", format!("e{n:04}@city.example.lg.jp"))];
     let systems: &[&str] = match code {
         "D100" => &["juki"],
@@ -435,7 +435,8 @@ fn plan_incidents(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate]) -> Pl
         chosen.sort();
         for (k, day) in chosen.into_iter().enumerate() {
             let r = relatives[k % relatives.len()];
-            let borrowed = k % 3 == 1 && !colleagues.is_empty();
+            // Look-ups 2, 4 and 6 of 7: three on colleagues' terminals, as in the seed.
+            let borrowed = k % 2 == 1 && !colleagues.is_empty();
             let (host, minute) = if borrowed {
                 let c = *colleagues.choose(rng).expect("not empty");
                 plan.lunch_unlocked.push((day, c));

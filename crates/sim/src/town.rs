@@ -281,9 +281,16 @@ impl Town {
                     period: Period { from: april, to: None },
                 });
             }
-            let period = Period { from: since, to: if s.retires { march_end } else { None } };
-            for (system, account) in crate::accounts(s) {
+            // A transfer closes the old section's system accounts and opens the new one's.
+            let period = Period { from: since, to: if s.retires || s.transfer.is_some() { march_end } else { None } };
+            for (system, account) in crate::accounts(s, s.dept) {
                 m.accounts.push(Account { system: system.into(), account, employee_id: Some(s.id.clone()), kind: AccountKind::Personal, period });
+            }
+            if let (Some(to), Some(april)) = (s.transfer, self.april) {
+                for (system, account) in crate::accounts(s, to) {
+                    let period = Period { from: april, to: None };
+                    m.accounts.push(Account { system: system.into(), account, employee_id: Some(s.id.clone()), kind: AccountKind::Personal, period });
+                }
             }
             m.terminals.push(Terminal {
                 host: s.pc.clone(),

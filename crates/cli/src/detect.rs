@@ -1,0 +1,209 @@
+//! `mamori detect`, `findings` and `eval`: running detection over the store day by day
+//! (bounded memory), and measuring it against a simulated town's ground truth.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use mamori_journal::{Journal, SqliteJournal, TimeRange};
+use mamori_model::master::MasterData;
+use mamori_model::{Event, Finding, Severity};
+use serde::de::DeserializeOwned;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The master data stored by `mamori master load`.
+pub fn master_from_store(j: &SqliteJournal) -> Result<MasterData> {
+    fn rows<T: DeserializeOwned>(j: &SqliteJournal, kind: &str) -> Result<Vec<T>> {
+        j.master_rows(kind)?.iter().map(|r| serde_json::from_str(r).with_context(|| format!("stored {kind} row"))).collect()
+    }
+    Ok(MasterData {
+        departments: rows(j, "departments")?,
+        employees: rows(j, "employees")?,
+        assignments: rows(j, "assignments")?,
+        accounts: rows(j, "accounts")?,
+        residents: rows(j, "residents")?,
+        households: rows(j, "households")?,
+        family_links: rows(j, "family_links")?,
+        cases: rows(j, "cases")?,
+        counter_visits: rows(j, "counter_visits")?,
+        terminals: rows(j, "terminals")?,
+        devices: rows(j, "devices")?,
+        shares: rows(j, "shares")?,
+        vip: rows(j, "vip")?,
+        holidays: rows(j, "holidays")?,
+    })
+}
+
+/// Calls `f` with every stored event in time order, one day at a time.
+fn each_event(j: &SqliteJournal, mut f: impl FnMut(u64, &Event)) -> Result<()> {
+    let Some((first, last)) = j.time_span()? else { return Ok(()) };
+    let mut from = first;
+    while from <= last {
+        let to = from + DAY_MS;
+        for stored in j.by_time(TimeRange { from, to }, usize::MAX)? {
+            f(stored.seq, &stored.event()?);
+        }
+        from = to;
+    }
+    Ok(())
+}
+
+pub struct DetectSummary {
+    pub accesses: u64,
+    pub explained: u64,
+    pub findings: Vec<Finding>,
+}
+
+pub fn run(j: &mut SqliteJournal) -> Result<DetectSummary> {
+    let master = master_from_store(j)?;
+    let dir = mamori_enrich::Directory::new(&master);
+    let mut detector = mamori_detect::Detector::new(&dir);
+    let mut verdicts = Vec::new();
+    each_event(j, |seq, event| {
+        if let Some(v) = detector.observe(seq, event) {
+            verdicts.push((seq, v.employee, v.explanation.map(|e| e.code())));
+        }
+    })?;
+    let findings = detector.findings();
+    let rows: Vec<(String, String)> = findings.iter().map(|f| (f.id.clone(), serde_json::to_string(f).expect("a finding serialises"))).collect();
+    j.replace_detection(&rows, &verdicts)?;
+    Ok(DetectSummary { accesses: detector.accesses, explained: detector.explained, findings })
+}
+
+pub fn stored_findings(j: &SqliteJournal) -> Result<Vec<Finding>> {
+    j.findings()?.iter().map(|f| serde_json::from_str(f).context("stored finding")).collect()
+}
+
+fn jst(ms: i64) -> String {
+    let offset = chrono::FixedOffset::east_opt(9 * 3600).expect("JST");
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&offset).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+}
+
+pub fn print_findings(findings: &[Finding], limit: usize, english: bool, out: &mut impl Write) -> Result<()> {
+    for f in findings.iter().take(limit) {
+        let severity = match f.severity {
+            Severity::Critical => "重大",
+            Severity::High => "高",
+            Severity::Medium => "中",
+            Severity::Low => "低",
+        };
+        writeln!(out, "[{severity}] {} {} 〜 {}  証拠 {} 件", f.rule, jst(f.from), jst(f.to), f.evidence.len())?;
+        writeln!(out, "    {}", if english { &f.explanation_en } else { &f.explanation_ja })?;
+        let ids: Vec<String> = f.evidence.iter().take(8).map(u64::to_string).collect();
+        writeln!(out, "    evidence ids: {}{}", ids.join(", "), if f.evidence.len() > 8 { " …" } else { "" })?;
+    }
+    Ok(())
+}
+
+#[derive(serde::Serialize)]
+pub struct ScenarioScore {
+    pub scenario: String,
+    pub incidents: usize,
+    pub detected: usize,
+    /// Median hours from an incident's first malicious event to its first finding.
+    pub median_hours_to_detect: Option<f64>,
+}
+
+#[derive(serde::Serialize)]
+pub struct Evaluation {
+    pub scenarios: Vec<ScenarioScore>,
+    pub recall: f64,
+    pub high_findings: usize,
+    pub high_findings_matching: usize,
+    pub precision: f64,
+    pub legitimate_accesses: usize,
+    pub legitimate_explained: usize,
+    pub explained_share: f64,
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// Compares the stored findings with a simulated town's truth (and labels, for the share
+/// of legitimate accesses explained).
+pub fn evaluate(j: &SqliteJournal, truth: &str, labels: Option<&str>) -> Result<Evaluation> {
+    // Where each event came from: (file name, line) → (id, time).
+    let mut origin: HashMap<(String, u64), (u64, i64)> = HashMap::new();
+    each_event(j, |seq, e| {
+        if let (Some(log), Some(line)) = (&e.metadata.log_name, e.unmapped.origin.line) {
+            origin.insert((basename(log).to_owned(), line), (seq, e.time));
+        }
+    })?;
+    let findings = stored_findings(j)?;
+    let mut per: BTreeMap<String, (usize, usize, Vec<f64>)> = BTreeMap::new();
+    let mut malicious: HashSet<u64> = HashSet::new();
+    for line in truth.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).context("truth line")?;
+        let scenario = v["scenario"].as_str().unwrap_or("?").to_owned();
+        let events: Vec<(u64, i64)> = v["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| origin.get(&(basename(e["file"].as_str()?).to_owned(), e["line"].as_u64()?)).copied())
+            .collect();
+        let ids: HashSet<u64> = events.iter().map(|e| e.0).collect();
+        malicious.extend(&ids);
+        let first = events.iter().map(|e| e.1).min();
+        let hits: Vec<&Finding> = findings.iter().filter(|f| f.evidence.iter().any(|id| ids.contains(id))).collect();
+        let entry = per.entry(scenario).or_default();
+        entry.0 += 1;
+        if !hits.is_empty() {
+            entry.1 += 1;
+            if let (Some(first), Some(found)) = (first, hits.iter().map(|f| f.detected_at).min()) {
+                entry.2.push((found - first).max(0) as f64 / 3_600_000.0);
+            }
+        }
+    }
+    let scenarios: Vec<ScenarioScore> = per
+        .into_iter()
+        .map(|(scenario, (incidents, detected, mut hours))| {
+            hours.sort_by(f64::total_cmp);
+            ScenarioScore { scenario, incidents, detected, median_hours_to_detect: hours.get(hours.len() / 2).copied() }
+        })
+        .collect();
+    let total: usize = scenarios.iter().map(|s| s.incidents).sum();
+    let detected: usize = scenarios.iter().map(|s| s.detected).sum();
+    let high: Vec<&Finding> = findings.iter().filter(|f| f.severity >= Severity::High).collect();
+    let matching = high.iter().filter(|f| f.evidence.iter().any(|id| malicious.contains(id))).count();
+    let (mut legit, mut explained) = (0, 0);
+    if let Some(labels) = labels {
+        let verdicts = j.explanations()?;
+        for row in labels.lines().skip(1) {
+            let cols: Vec<&str> = row.split(',').collect();
+            if cols.len() < 4 || cols[3] != "yes" {
+                continue;
+            }
+            let Some(&(seq, _)) = cols[2].parse().ok().and_then(|n: u64| origin.get(&(basename(cols[1]).to_owned(), n))) else { continue };
+            legit += 1;
+            if verdicts.get(&seq).is_some_and(Option::is_some) {
+                explained += 1;
+            }
+        }
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    Ok(Evaluation {
+        scenarios,
+        recall: ratio(detected, total),
+        high_findings: high.len(),
+        high_findings_matching: matching,
+        precision: ratio(matching, high.len()),
+        legitimate_accesses: legit,
+        legitimate_explained: explained,
+        explained_share: ratio(explained, legit),
+    })
+}
+
+pub fn print_evaluation(e: &Evaluation, out: &mut impl Write) -> Result<()> {
+    writeln!(out, "{:<9} {:>9} {:>9} {:>22}", "scenario", "incidents", "detected", "median hours to detect")?;
+    for s in &e.scenarios {
+        let hours = s.median_hours_to_detect.map_or("-".into(), |h| format!("{h:.1}"));
+        writeln!(out, "{:<9} {:>9} {:>9} {:>22}", s.scenario, s.incidents, s.detected, hours)?;
+    }
+    writeln!(out, "recall {:.1}%  precision (high findings matching an incident) {}/{} = {:.1}%", e.recall * 100.0, e.high_findings_matching, e.high_findings, e.precision * 100.0)?;
+    if e.legitimate_accesses > 0 {
+        writeln!(out, "legitimate record accesses explained: {}/{} = {:.2}%", e.legitimate_explained, e.legitimate_accesses, e.explained_share * 100.0)?;
+    }
+    Ok(())
+}

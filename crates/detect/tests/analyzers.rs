@@ -1,0 +1,184 @@
+//! Each analyzer against the incident it is named after, and against the legitimate work
+//! that must not drown reviewers (the brief's hard negatives).
+
+use mamori_detect::Detector;
+use mamori_enrich::Directory;
+use mamori_model::master::MasterData;
+use mamori_model::{Event, Finding};
+use serde_json::json;
+
+/// A small office: E1 (福祉課) lives at 一丁目 with spouse R2 and has a parent R3 elsewhere;
+/// E2 (福祉課) is E1's colleague; E3 (戸籍係) handles the family register; R9 is the mayor;
+/// R5 shares E1's surname and nothing else. Accounts J1/J2/K3 are theirs, 9000 a batch.
+fn office() -> MasterData {
+    let m = json!({
+        "departments": [{"code":"D300","name":"福祉課"},{"code":"D110","name":"戸籍係"}],
+        "employees": [
+            {"id":"E1","name":"佐藤 一","hired":"2010-04-01","resident_uid":"R1"},
+            {"id":"E2","name":"鈴木 二","hired":"2010-04-01"},
+            {"id":"E3","name":"高橋 三","hired":"2010-04-01"}],
+        "assignments": [
+            {"employee_id":"E1","department":"D300","role":"staff","from":"2010-04-01"},
+            {"employee_id":"E2","department":"D300","role":"staff","from":"2010-04-01"},
+            {"employee_id":"E3","department":"D110","role":"staff","from":"2010-04-01","to":"2024-03-31"},
+            {"employee_id":"E3","department":"D300","role":"staff","from":"2024-04-01"}],
+        "accounts": [
+            {"system":"juki","account":"J1","employee_id":"E1","kind":"personal","from":"2010-04-01"},
+            {"system":"juki","account":"J2","employee_id":"E2","kind":"personal","from":"2010-04-01"},
+            {"system":"koseki","account":"K3","employee_id":"E3","kind":"personal","from":"2010-04-01"},
+            {"system":"windows","account":"e1","employee_id":"E1","kind":"personal","from":"2010-04-01"},
+            {"system":"windows","account":"e2","employee_id":"E2","kind":"personal","from":"2010-04-01"},
+            {"system":"juki","account":"9000","kind":"batch","from":"2010-04-01"}],
+        "residents": [
+            {"uid":"R1","name":"佐藤 一","birth_date":"1980-01-01"},
+            {"uid":"R2","name":"佐藤 花","birth_date":"1982-01-01"},
+            {"uid":"R3","name":"佐藤 父","birth_date":"1950-01-01"},
+            {"uid":"R5","name":"佐藤 他","birth_date":"1970-01-01"},
+            {"uid":"R9","name":"市長 太郎","birth_date":"1960-01-01"}],
+        "households": [
+            {"resident_uid":"R1","household":"H1","relation":"世帯主","address":"一丁目1番1号","from":"2000-01-01"},
+            {"resident_uid":"R2","household":"H1","relation":"妻","address":"一丁目1番1号","from":"2000-01-01"},
+            {"resident_uid":"R3","household":"H3","relation":"世帯主","address":"五丁目","from":"2000-01-01"},
+            {"resident_uid":"R5","household":"H5","relation":"世帯主","address":"二丁目","from":"2000-01-01"},
+            {"resident_uid":"R9","household":"H9","relation":"世帯主","address":"三丁目","from":"2000-01-01"}],
+        "family_links": [{"resident_a":"R1","resident_b":"R3","relation":"child"}],
+        "cases": [
+            {"case_no":"C1","kind":"戸籍謄本請求","received":"2024-03-04","closed":"2024-03-04","department":"D110","handler":"E3","residents":["R9"]},
+            {"case_no":"C2","kind":"生活保護","received":"2024-01-04","department":"D300","handler":"E2","residents":["R5"]}],
+        "counter_visits": [{"visit_no":"V1","at":"2024-03-05T10:00:00","department":"D300","resident_uid":"R2","purpose":"相談"}],
+        "terminals": [
+            {"host":"PC-E1","location":"2F","kind":"staff","agent":"yes"},
+            {"host":"PC-E2","location":"2F","kind":"staff","agent":"yes"}],
+        "vip": [{"resident_uid":"R9","reason":"市長","from":"2022-01-01"}]
+    });
+    serde_json::from_value(m).unwrap()
+}
+
+/// A record access at a JST time on a host.
+fn access(product: &str, account: &str, resident: &str, when: &str, host: &str) -> Event {
+    let t = chrono::DateTime::parse_from_rfc3339(&format!("{when}+09:00")).unwrap().timestamp_millis();
+    let v = json!({"class_uid":6005,"activity_id":2,"time":t,"actor":{"user":{"uid":account}},"device":{"hostname":host},
+        "metadata":{"product":product},"unmapped":{"resident":{"uid":resident}}});
+    Event::from_json(v.to_string().as_bytes()).unwrap()
+}
+
+fn windows(user: &str, op: &str, when: &str, host: &str) -> Event {
+    let t = chrono::DateTime::parse_from_rfc3339(&format!("{when}+09:00")).unwrap().timestamp_millis();
+    let v = json!({"class_uid":3002,"activity_id":1,"time":t,"status_id":1,"actor":{"user":{"uid":user}},"device":{"hostname":host},
+        "metadata":{"product":"win-security"},"unmapped":{"operation":op}});
+    Event::from_json(v.to_string().as_bytes()).unwrap()
+}
+
+fn badge(employee: &str, dir: &str, when: &str) -> Event {
+    let t = chrono::DateTime::parse_from_rfc3339(&format!("{when}+09:00")).unwrap().timestamp_millis();
+    let v = json!({"class_uid":3002,"activity_id":1,"time":t,"actor":{"user":{"uid":"C","employee_uid":employee}},
+        "metadata":{"product":"badge"},"unmapped":{"operation":dir,"room":"2F"}});
+    Event::from_json(v.to_string().as_bytes()).unwrap()
+}
+
+fn run(events: &[Event]) -> Vec<Finding> {
+    let master = office();
+    let dir = Directory::new(&master);
+    let mut d = Detector::new(&dir);
+    for (i, e) in events.iter().enumerate() {
+        d.observe(i as u64, e);
+    }
+    d.findings()
+}
+
+fn rules(findings: &[Finding]) -> Vec<(&str, &str, usize)> {
+    findings.iter().map(|f| (f.rule.as_str(), f.employees[0].as_str(), f.evidence.len())).collect()
+}
+
+#[test]
+fn s1_relatives_looked_up_without_business_are_flagged_with_every_look_up_as_evidence() {
+    let f = run(&[
+        access("juki", "J1", "R2", "2024-03-01T10:00:00", "PC-E1"), // spouse, same household
+        access("juki", "J1", "R3", "2024-03-02T10:00:00", "PC-E1"), // parent, family register
+        access("juki", "J1", "R1", "2024-03-03T10:00:00", "PC-E1"), // own record
+    ]);
+    assert_eq!(rules(&f), [("relative_lookup", "E1", 3)]);
+    assert_eq!(f[0].residents, ["R2", "R3", "R1"]);
+    assert!(f[0].explanation_ja.contains("同一世帯") && f[0].explanation_ja.contains("親族"), "{}", f[0].explanation_ja);
+}
+
+#[test]
+fn a_relative_served_with_a_visit_on_file_is_explained_not_flagged() {
+    // E1 helps their own spouse at the 福祉課 counter: the visit explains the look-up.
+    assert!(run(&[access("juki", "J1", "R2", "2024-03-05T10:20:00", "PC-E1")]).is_empty());
+}
+
+#[test]
+fn a_shared_common_surname_alone_is_not_a_relation() {
+    // R5 is a 佐藤 like E1, at another address, with no family link; E1 has no business
+    // with R5 either, but that is not relative snooping.
+    let f = run(&[access("juki", "J1", "R5", "2024-03-01T10:00:00", "PC-E1")]);
+    assert!(f.iter().all(|x| x.rule != "relative_lookup"), "{f:?}");
+}
+
+#[test]
+fn s3_vip_koseki_view_without_application_is_flagged() {
+    let f = run(&[access("koseki", "K3", "R9", "2024-02-01T11:00:00", "PC-E3")]);
+    assert_eq!(rules(&f), [("vip_unexplained", "E3", 1)]);
+    assert!(f[0].explanation_ja.contains("市長"));
+}
+
+#[test]
+fn the_mayor_served_with_a_request_on_file_is_not_flagged_but_the_next_day_is() {
+    // C1: the mayor's application handled on 2024-03-04. That day's view is business;
+    // a same-day case does not cover the following days.
+    assert!(run(&[access("koseki", "K3", "R9", "2024-03-04T11:00:00", "PC-E3")]).is_empty());
+    let f = run(&[access("koseki", "K3", "R9", "2024-03-06T11:00:00", "PC-E3")]);
+    assert_eq!(rules(&f), [("vip_unexplained", "E3", 1)]);
+}
+
+#[test]
+fn access_after_a_transfer_is_judged_by_the_new_posting() {
+    // E3 moved from 戸籍係 to 福祉課 on 1 April: 福祉課's open case C2 explains a look-up
+    // of R5 after the move, not before it.
+    let before = run(&[access("juki", "K3", "R5", "2024-03-20T10:00:00", "PC-E3")]);
+    let master = office();
+    let dir = Directory::new(&master);
+    let mut d = Detector::new(&dir);
+    let after = d.observe(0, &access("koseki", "K3", "R5", "2024-04-02T10:00:00", "PC-E3")).unwrap();
+    assert!(after.explanation.is_some(), "explained by 福祉課's case after the transfer");
+    let mut d = Detector::new(&dir);
+    let before_verdict = d.observe(0, &access("koseki", "K3", "R5", "2024-03-20T10:00:00", "PC-E3")).unwrap();
+    assert!(before_verdict.explanation.is_none(), "not explained while in 戸籍係");
+    assert!(before.iter().all(|f| f.rule != "relative_lookup"));
+}
+
+#[test]
+fn batch_work_is_explained() {
+    let master = office();
+    let dir = Directory::new(&master);
+    let mut d = Detector::new(&dir);
+    let v = d.observe(0, &access("juki", "9000", "R9", "2024-03-01T02:00:00", "BATCH-01")).unwrap();
+    assert_eq!(v.explanation, Some(mamori_enrich::Explanation::Batch));
+    assert!(d.findings().is_empty(), "a batch touching the mayor's record is not a VIP finding");
+}
+
+#[test]
+fn s2_work_on_a_colleagues_unlocked_terminal_while_they_are_out_is_flagged() {
+    let f = run(&[
+        windows("e2", "logon", "2024-03-01T08:30:00", "PC-E2"),
+        badge("E2", "out", "2024-03-01T12:02:00"),
+        access("juki", "J1", "R5", "2024-03-01T12:15:00", "PC-E2"),
+    ]);
+    let borrowed: Vec<_> = f.iter().filter(|x| x.rule == "terminal_borrowing").collect();
+    assert_eq!(borrowed.len(), 1, "{f:?}");
+    assert_eq!(borrowed[0].devices, ["PC-E2"]);
+    assert!(borrowed[0].explanation_ja.contains("離席中"));
+}
+
+#[test]
+fn a_locked_terminal_or_ones_own_is_not_borrowing() {
+    let f = run(&[
+        windows("e2", "logon", "2024-03-01T08:30:00", "PC-E2"),
+        windows("e2", "lock", "2024-03-01T12:00:00", "PC-E2"),
+        windows("e1", "logon", "2024-03-01T08:30:00", "PC-E1"),
+        access("juki", "J1", "R5", "2024-03-01T12:15:00", "PC-E1"),
+        access("juki", "J2", "R5", "2024-03-01T12:16:00", "PC-E2"),
+    ]);
+    assert!(f.iter().all(|x| x.rule != "terminal_borrowing"), "{f:?}");
+}

@@ -1,0 +1,220 @@
+//! Enrichment: what master data says about an event, as of the event's own time — whose
+//! account it is, where that employee worked then, how the resident is related to them,
+//! whether the resident is on the watch-list, and which counter visit or business case
+//! explains the access (explanation-based auditing, after Fabbri & LeFevre, PVLDB 2011).
+//!
+//! Everything here is pure: a [`Directory`] is built once from [`MasterData`] into
+//! in-memory indexes, and every question is answered from them. No I/O, no storage, no
+//! decisions about what is suspicious (that is detection's).
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use mamori_model::master::{AccountKind, MasterData, Period, TerminalKind};
+
+/// How a resident is related to the employee who looked them up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    /// The employee's own record.
+    Own,
+    /// A member of the employee's household.
+    Household,
+    /// A family-register relative.
+    Family,
+}
+
+/// Why an access is legitimate, with the evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Explanation {
+    /// A batch account's work.
+    Batch,
+    /// The access names a case that concerns the resident.
+    DeclaredCase(String),
+    /// A counter visit of the resident (or household) at the employee's department.
+    Visit(String),
+    /// A case concerning the resident (or household) handled by the employee's department.
+    Case(String),
+}
+
+impl Explanation {
+    pub fn code(&self) -> String {
+        match self {
+            Explanation::Batch => "batch".into(),
+            Explanation::DeclaredCase(c) => format!("declared-case:{c}"),
+            Explanation::Visit(v) => format!("visit:{v}"),
+            Explanation::Case(c) => format!("case:{c}"),
+        }
+    }
+}
+
+/// How long before and after a counter visit its look-ups are expected (minutes).
+const VISIT_BEFORE: i64 = 60;
+const VISIT_AFTER: i64 = 120;
+/// Work on a case that ran over days goes on for a while after it is closed (days); a
+/// case opened and closed the same day (a certificate over the counter) explains that day
+/// only, or a legitimate request would cover a month of snooping.
+const CASE_TAIL_DAYS: u64 = 30;
+
+pub struct Directory {
+    accounts: HashMap<String, Vec<(String, Period, Option<String>, AccountKind)>>,
+    assignments: HashMap<String, Vec<(Period, String, String)>>,
+    households: HashMap<String, Vec<(Period, String)>>,
+    members: HashMap<String, Vec<(Period, String)>>,
+    family: HashMap<String, Vec<String>>,
+    vip: HashMap<String, Vec<(Period, String)>>,
+    own_record: HashMap<String, String>,
+    cases: Vec<(String, NaiveDate, Option<NaiveDate>, String)>,
+    cases_by_resident: HashMap<String, Vec<usize>>,
+    visits: HashMap<String, Vec<(NaiveDateTime, String, String)>>,
+    terminals: HashMap<String, TerminalKind>,
+}
+
+impl Directory {
+    pub fn new(m: &MasterData) -> Directory {
+        let mut d = Directory {
+            accounts: HashMap::new(),
+            assignments: HashMap::new(),
+            households: HashMap::new(),
+            members: HashMap::new(),
+            family: HashMap::new(),
+            vip: HashMap::new(),
+            own_record: HashMap::new(),
+            cases: Vec::new(),
+            cases_by_resident: HashMap::new(),
+            visits: HashMap::new(),
+            terminals: HashMap::new(),
+        };
+        for a in &m.accounts {
+            d.accounts.entry(a.account.clone()).or_default().push((a.system.clone(), a.period, a.employee_id.clone(), a.kind));
+        }
+        for a in &m.assignments {
+            d.assignments.entry(a.employee_id.clone()).or_default().push((a.period, a.department.clone(), a.role.clone()));
+        }
+        for h in &m.households {
+            d.households.entry(h.resident_uid.clone()).or_default().push((h.period, h.household.clone()));
+            d.members.entry(h.household.clone()).or_default().push((h.period, h.resident_uid.clone()));
+        }
+        for l in &m.family_links {
+            d.family.entry(l.resident_a.clone()).or_default().push(l.resident_b.clone());
+            d.family.entry(l.resident_b.clone()).or_default().push(l.resident_a.clone());
+        }
+        for v in &m.vip {
+            d.vip.entry(v.resident_uid.clone()).or_default().push((v.period, v.reason.clone()));
+        }
+        for e in &m.employees {
+            if let Some(r) = &e.resident_uid {
+                d.own_record.insert(e.id.clone(), r.clone());
+            }
+        }
+        for c in &m.cases {
+            let i = d.cases.len();
+            d.cases.push((c.case_no.clone(), c.received, c.closed, c.department.clone()));
+            for r in &c.residents {
+                d.cases_by_resident.entry(r.clone()).or_default().push(i);
+            }
+        }
+        for v in &m.counter_visits {
+            d.visits.entry(v.resident_uid.clone()).or_default().push((v.at, v.visit_no.clone(), v.department.clone()));
+        }
+        for t in &m.terminals {
+            d.terminals.insert(t.host.clone(), t.kind);
+        }
+        d
+    }
+
+    /// The employee behind an account on `day`, and the account's kind. The account is
+    /// looked up in `system` first, then in any system where the name is unambiguous.
+    pub fn account(&self, system: &str, account: &str, day: NaiveDate) -> Option<(Option<&str>, AccountKind)> {
+        let rows = self.accounts.get(account)?;
+        let live: Vec<_> = rows.iter().filter(|r| r.1.covers(day)).collect();
+        let pick = live.iter().find(|r| r.0 == system).or_else(|| (live.len() == 1).then(|| &live[0]))?;
+        Some((pick.2.as_deref(), pick.3))
+    }
+
+    /// Department and role of an employee on `day`.
+    pub fn posting(&self, employee: &str, day: NaiveDate) -> Option<(&str, &str)> {
+        self.assignments.get(employee)?.iter().find(|a| a.0.covers(day)).map(|a| (a.1.as_str(), a.2.as_str()))
+    }
+
+    fn household(&self, resident: &str, day: NaiveDate) -> Option<&str> {
+        self.households.get(resident)?.iter().find(|h| h.0.covers(day)).map(|h| h.1.as_str())
+    }
+
+    /// The resident and the members of their household on `day`.
+    fn with_household<'a>(&'a self, resident: &'a str, day: NaiveDate) -> Vec<&'a str> {
+        let mut out = vec![resident];
+        if let Some(h) = self.household(resident, day)
+            && let Some(members) = self.members.get(h)
+        {
+            out.extend(members.iter().filter(|m| m.0.covers(day) && m.1 != resident).map(|m| m.1.as_str()));
+        }
+        out
+    }
+
+    /// How `resident` is related to `employee` on `day`, if at all. A shared surname alone
+    /// is not a relation.
+    pub fn relation(&self, employee: &str, resident: &str, day: NaiveDate) -> Option<Relation> {
+        let own = self.own_record.get(employee)?;
+        if own == resident {
+            return Some(Relation::Own);
+        }
+        if let (Some(a), Some(b)) = (self.household(own, day), self.household(resident, day))
+            && a == b
+        {
+            return Some(Relation::Household);
+        }
+        self.family.get(own).is_some_and(|f| f.iter().any(|r| r == resident)).then_some(Relation::Family)
+    }
+
+    /// The watch-list reason for a resident on `day`.
+    pub fn vip(&self, resident: &str, day: NaiveDate) -> Option<&str> {
+        self.vip.get(resident)?.iter().find(|v| v.0.covers(day)).map(|v| v.1.as_str())
+    }
+
+    pub fn terminal_kind(&self, host: &str) -> Option<TerminalKind> {
+        self.terminals.get(host).copied()
+    }
+
+    /// Why an employee of `department` looking up `resident` at `at` was business, if it
+    /// was; `declared_case` is a case number the access itself names.
+    pub fn explain(&self, kind: AccountKind, department: &str, resident: &str, at: NaiveDateTime, declared_case: Option<&str>) -> Option<Explanation> {
+        if kind == AccountKind::Batch {
+            return Some(Explanation::Batch);
+        }
+        let day = at.date();
+        let people = self.with_household(resident, day);
+        let case_fits = |i: usize| {
+            let (_, received, closed, _) = &self.cases[i];
+            let tail = if *closed == Some(*received) { 0 } else { CASE_TAIL_DAYS };
+            *received <= day && closed.is_none_or(|c| day <= c + chrono::Days::new(tail))
+        };
+        if let Some(no) = declared_case {
+            for p in &people {
+                if let Some(i) = self.cases_by_resident.get(*p).and_then(|cs| cs.iter().find(|&&i| self.cases[i].0 == no))
+                    && case_fits(*i)
+                {
+                    return Some(Explanation::DeclaredCase(no.to_owned()));
+                }
+            }
+        }
+        for p in &people {
+            if let Some(visits) = self.visits.get(*p) {
+                let hit = visits.iter().find(|(t, _, dept)| {
+                    let minutes = (at - *t).num_minutes();
+                    dept == department && (-VISIT_BEFORE..=VISIT_AFTER).contains(&minutes)
+                });
+                if let Some((_, no, _)) = hit {
+                    return Some(Explanation::Visit(no.clone()));
+                }
+            }
+        }
+        for p in &people {
+            if let Some(cs) = self.cases_by_resident.get(*p)
+                && let Some(&i) = cs.iter().find(|&&i| self.cases[i].3 == department && case_fits(i))
+            {
+                return Some(Explanation::Case(self.cases[i].0.clone()));
+            }
+        }
+        None
+    }
+}
