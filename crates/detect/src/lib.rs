@@ -95,7 +95,7 @@ impl<'a> Detector<'a> {
                     }
                     return None;
                 }
-                let Some(host) = event.device.as_ref().and_then(|d| d.hostname.clone()) else { return None };
+                let host = event.device.as_ref().and_then(|d| d.hostname.clone())?;
                 match op {
                     "logon" if event.status_id == mamori_model::StatusId::Success => {
                         let employee = self.employee(event, at).and_then(|(e, _)| e);

@@ -55,8 +55,11 @@ const VISIT_AFTER: i64 = 120;
 /// only, or a legitimate request would cover a month of snooping.
 const CASE_TAIL_DAYS: u64 = 30;
 
+/// An account as master data has it: system, validity, employee, kind.
+type AccountRow = (String, Period, Option<String>, AccountKind);
+
 pub struct Directory {
-    accounts: HashMap<String, Vec<(String, Period, Option<String>, AccountKind)>>,
+    accounts: HashMap<String, Vec<AccountRow>>,
     assignments: HashMap<String, Vec<(Period, String, String)>>,
     households: HashMap<String, Vec<(Period, String)>>,
     members: HashMap<String, Vec<(Period, String)>>,

@@ -217,6 +217,9 @@ pub fn run(params: &Params) -> World {
             });
         }
         let mut counter_index = 0;
+        // `si` indexes staff, the world and their caseloads in step; the world is mutated
+        // inside, so an iterator over any one of them cannot be held.
+        #[allow(clippy::needless_range_loop)]
         for si in 0..w.town.staff.len() {
             let Some(dept) = w.town.dept_on(&w.town.staff[si], day) else { continue };
             let code = DEPARTMENTS[dept].0;

@@ -222,6 +222,18 @@ pub fn generate(rng: &mut ChaCha8Rng, residents: usize, employees: usize, start:
             }
         }
     }
+    // S1 needs a welfare employee who lives in town with family; make sure one does.
+    let lives_with_family = |s: &Staff| s.resident.is_some_and(|p| households[people[p].household].members.len() >= 2);
+    let stays = |s: &Staff| DEPARTMENTS[s.dept].0 == "D300" && s.transfer.is_none() && !s.retires;
+    if !staff.iter().any(|s| stays(s) && lives_with_family(s))
+        && let Some(s) = staff.iter_mut().find(|s| stays(s) && s.resident.is_none())
+        && let Some(&p) = adults.iter().find(|&&p| households[people[p].household].members.len() >= 2 && !used.contains(&p))
+    {
+        used.insert(p);
+        s.resident = Some(p);
+        s.name = people[p].name.clone();
+        s.kana = people[p].kana.clone();
+    }
     let mayor = *adults.iter().find(|&&p| people[p].birth.year() < 1975 && !used.contains(&p)).unwrap_or(&0);
     let council: Vec<usize> = adults.iter().copied().filter(|p| !used.contains(p) && *p != mayor).step_by(97).take(5).collect();
     let counters = (1..=staff.iter().filter(|s| s.role == "counter").count().max(1)).map(|i| format!("MADO-{i:02}")).collect();
