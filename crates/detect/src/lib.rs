@@ -126,7 +126,7 @@ impl<'a> Detector<'a> {
         };
         let department = employee.as_deref().and_then(|e| self.dir.posting(e, at.date())).map(|p| p.0.to_owned()).unwrap_or_default();
         let declared = event.unmapped.extra.get("case_no").and_then(|v| v.as_str());
-        let explanation = self.dir.explain(kind, &department, &resident, at, declared);
+        let explanation = self.dir.explain(kind, employee.as_deref(), &department, &resident, at, declared);
         if explanation.is_some() {
             self.explained += 1;
         }

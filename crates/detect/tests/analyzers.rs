@@ -44,7 +44,8 @@ fn office() -> MasterData {
         "family_links": [{"resident_a":"R1","resident_b":"R3","relation":"child"}],
         "cases": [
             {"case_no":"C1","kind":"戸籍謄本請求","received":"2024-03-04","closed":"2024-03-04","department":"D110","handler":"E3","residents":["R9"]},
-            {"case_no":"C2","kind":"生活保護","received":"2024-01-04","department":"D300","handler":"E2","residents":["R5"]}],
+            {"case_no":"C2","kind":"生活保護","received":"2024-01-04","department":"D300","handler":"E2","residents":["R5"]},
+            {"case_no":"C3","kind":"相談","received":"2024-01-04","department":"D300","handler":"E3","residents":["R5"]}],
         "counter_visits": [{"visit_no":"V1","at":"2024-03-05T10:00:00","department":"D300","resident_uid":"R2","purpose":"相談"}],
         "terminals": [
             {"host":"PC-E1","location":"2F","kind":"staff","agent":"yes"},
@@ -134,8 +135,8 @@ fn the_mayor_served_with_a_request_on_file_is_not_flagged_but_the_next_day_is() 
 
 #[test]
 fn access_after_a_transfer_is_judged_by_the_new_posting() {
-    // E3 moved from 戸籍係 to 福祉課 on 1 April: 福祉課's open case C2 explains a look-up
-    // of R5 after the move, not before it.
+    // E3 moved from 戸籍係 to 福祉課 on 1 April: 福祉課's case C3, in E3's hands, explains
+    // a look-up of R5 after the move, not before it.
     let before = run(&[access("juki", "K3", "R5", "2024-03-20T10:00:00", "PC-E3")]);
     let master = office();
     let dir = Directory::new(&master);
@@ -146,6 +147,18 @@ fn access_after_a_transfer_is_judged_by_the_new_posting() {
     let before_verdict = d.observe(0, &access("koseki", "K3", "R5", "2024-03-20T10:00:00", "PC-E3")).unwrap();
     assert!(before_verdict.explanation.is_none(), "not explained while in 戸籍係");
     assert!(before.iter().all(|f| f.rule != "relative_lookup"));
+}
+
+#[test]
+fn a_relative_on_a_colleagues_caseload_does_not_explain_ones_own_look_up() {
+    // C2 is E2's welfare case for R5; E2's look-up is business, E1's is not.
+    let master = office();
+    let dir = Directory::new(&master);
+    let mut d = Detector::new(&dir);
+    let mine = d.observe(0, &access("juki", "J2", "R5", "2024-03-01T10:00:00", "PC-E2")).unwrap();
+    let theirs = d.observe(1, &access("juki", "J1", "R5", "2024-03-01T10:05:00", "PC-E1")).unwrap();
+    assert_eq!(mine.explanation, Some(mamori_enrich::Explanation::Case("C2".into())));
+    assert_eq!(theirs.explanation, None);
 }
 
 #[test]

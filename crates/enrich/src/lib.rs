@@ -66,7 +66,8 @@ pub struct Directory {
     family: HashMap<String, Vec<String>>,
     vip: HashMap<String, Vec<(Period, String)>>,
     own_record: HashMap<String, String>,
-    cases: Vec<(String, NaiveDate, Option<NaiveDate>, String)>,
+    /// (case number, received, closed, department, handler).
+    cases: Vec<(String, NaiveDate, Option<NaiveDate>, String, Option<String>)>,
     cases_by_resident: HashMap<String, Vec<usize>>,
     visits: HashMap<String, Vec<(NaiveDateTime, String, String)>>,
     terminals: HashMap<String, TerminalKind>,
@@ -111,7 +112,7 @@ impl Directory {
         }
         for c in &m.cases {
             let i = d.cases.len();
-            d.cases.push((c.case_no.clone(), c.received, c.closed, c.department.clone()));
+            d.cases.push((c.case_no.clone(), c.received, c.closed, c.department.clone(), c.handler.clone()));
             for r in &c.residents {
                 d.cases_by_resident.entry(r.clone()).or_default().push(i);
             }
@@ -178,16 +179,29 @@ impl Directory {
         self.terminals.get(host).copied()
     }
 
-    /// Why an employee of `department` looking up `resident` at `at` was business, if it
+    /// Why `employee` of `department` looking up `resident` at `at` was business, if it
     /// was; `declared_case` is a case number the access itself names.
-    pub fn explain(&self, kind: AccountKind, department: &str, resident: &str, at: NaiveDateTime, declared_case: Option<&str>) -> Option<Explanation> {
+    ///
+    /// A same-day case (a certificate over the counter) explains any look-up by its
+    /// section that day: colleagues help at the counter. A case that runs over days (a
+    /// welfare caseload) explains its handler's look-ups only, or a relative on a
+    /// colleague's caseload would cover anyone's snooping.
+    pub fn explain(
+        &self,
+        kind: AccountKind,
+        employee: Option<&str>,
+        department: &str,
+        resident: &str,
+        at: NaiveDateTime,
+        declared_case: Option<&str>,
+    ) -> Option<Explanation> {
         if kind == AccountKind::Batch {
             return Some(Explanation::Batch);
         }
         let day = at.date();
         let people = self.with_household(resident, day);
         let case_fits = |i: usize| {
-            let (_, received, closed, _) = &self.cases[i];
+            let (_, received, closed, _, _) = &self.cases[i];
             let tail = if *closed == Some(*received) { 0 } else { CASE_TAIL_DAYS };
             *received <= day && closed.is_none_or(|c| day <= c + chrono::Days::new(tail))
         };
@@ -213,7 +227,12 @@ impl Directory {
         }
         for p in &people {
             if let Some(cs) = self.cases_by_resident.get(*p)
-                && let Some(&i) = cs.iter().find(|&&i| self.cases[i].3 == department && case_fits(i))
+                && let Some(&i) = cs.iter().find(|&&i| {
+                    let (_, received, closed, dept, handler) = &self.cases[i];
+                    let same_day = *closed == Some(*received);
+                    let theirs = same_day || handler.is_none() || handler.as_deref() == employee;
+                    dept == department && theirs && case_fits(i)
+                })
             {
                 return Some(Explanation::Case(self.cases[i].0.clone()));
             }
