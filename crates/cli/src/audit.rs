@@ -13,6 +13,7 @@ pub enum Action {
     MasterLoad,
     ApiKeyCreate,
     Detect,
+    Report,
 }
 
 impl Action {
@@ -21,6 +22,7 @@ impl Action {
         match self {
             Action::Init | Action::Import | Action::ApiKeyCreate | Action::Detect => 1,
             Action::MasterLoad => 3,
+            Action::Report => 2,
         }
     }
 
@@ -31,6 +33,7 @@ impl Action {
             Action::MasterLoad => "master.load",
             Action::ApiKeyCreate => "apikey.create",
             Action::Detect => "detect",
+            Action::Report => "report.disclosure",
         }
     }
 }

@@ -5,6 +5,7 @@
 mod audit;
 mod bench;
 mod detect;
+mod report;
 mod proofcheck;
 mod timearg;
 
@@ -116,6 +117,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Documents for people.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Simulate a small town, import it, detect, and show the findings and the evaluation.
     Demo {
         /// Where to put the town and the store (default: a new temporary directory).
@@ -144,6 +148,35 @@ enum Command {
     /// Measure ingest and query speed (BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// The access history of one resident's records (開示請求): every access in the
+    /// period, oldest first, with its business or "no business record found".
+    Disclosure {
+        /// 宛名番号.
+        #[arg(long)]
+        resident: String,
+        /// From this JST date (default: the beginning).
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to this JST date, inclusive (default: today).
+        #[arg(long)]
+        to: Option<String>,
+        /// The disclosure request's number, printed on every page.
+        #[arg(long, default_value = "")]
+        request_no: String,
+        /// html, csv (UTF-8 with BOM), csv-sjis (Shift_JIS), json (with proofs).
+        #[arg(long, default_value = "html")]
+        format: String,
+        /// How operators are shown: withheld (default), number, name.
+        #[arg(long, default_value = "withheld")]
+        operator: String,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -463,6 +496,43 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Demo { dir, seed } => return demo(dir, seed, out),
+        Command::Report(ReportCommand::Disclosure { resident, from, to, request_no, format, operator, out: file }) => {
+            let policy = match operator.as_str() {
+                "withheld" => mamori_report::OperatorPolicy::Withheld,
+                "number" => mamori_report::OperatorPolicy::Number,
+                "name" => mamori_report::OperatorPolicy::Name,
+                other => bail!("--operator `{other}`: use withheld, number or name"),
+            };
+            // `--to` is inclusive: the range ends at the next day's midnight.
+            let end = to.as_deref().map(|t| timearg::parse_ms(t).map(|ms| ms + 86_400_000)).transpose()?;
+            let range = mamori_journal::TimeRange { from: from.as_deref().map(timearg::parse_ms).transpose()?.unwrap_or(i64::MIN), to: end.unwrap_or(i64::MAX) };
+            let mut j = open(&cli.data)?;
+            let request = report::Request {
+                resident: &resident,
+                range,
+                from: from.clone().unwrap_or_else(|| "（記録の最初から）".into()),
+                to: to.clone().unwrap_or_else(|| "（現在まで）".into()),
+                request_no: request_no.clone(),
+                policy,
+            };
+            let d = report::disclosure(&j, &request)?;
+            let bytes = match format.as_str() {
+                "html" => d.html().into_bytes(),
+                "csv" => d.csv_utf8(),
+                "csv-sjis" => d.csv_shift_jis().map_err(anyhow::Error::msg)?,
+                "json" => d.json().into_bytes(),
+                other => bail!("--format `{other}`: use html, csv, csv-sjis or json"),
+            };
+            audit::record(
+                &mut j,
+                audit::Action::Report,
+                &format!("disclosure of resident {resident} (request {request_no}): {} entries, {format}", d.entries.len()),
+            )?;
+            match file {
+                Some(path) => std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?,
+                None => out.write_all(&bytes)?,
+            }
+        }
         Command::Simulate { out: dir, residents, employees, days, seed, start } => {
             anyhow::ensure!(residents >= 100 && employees >= 30, "a town needs at least 100 residents and 30 staff");
             let params = mamori_sim::Params { residents, employees, days, seed, start };

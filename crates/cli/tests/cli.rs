@@ -603,3 +603,40 @@ fn eval_scores_hand_made_findings_with_known_precision_and_recall() {
     let s3 = e["scenarios"].as_array().unwrap().iter().find(|s| s["scenario"] == "S3").unwrap();
     assert_eq!(s3["detected"], 0);
 }
+
+#[test]
+fn a_disclosure_lists_every_access_unexplained_ones_marked_each_proven_and_is_itself_logged() {
+    let (_tmp, town, data) = imported_town("1500", "40", "8");
+    let truth = std::fs::read_to_string(town.join("truth.jsonl")).unwrap();
+    let s1: serde_json::Value = serde_json::from_str(truth.lines().find(|l| l.contains("\"S1\"")).unwrap()).unwrap();
+    let resident = s1["residents"][0].as_str().unwrap();
+    let json = ok(&data, &["report", "disclosure", "--resident", resident, "--request-no", "R6-開示-0042", "--format", "json"]);
+    let d: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let entries = d["entries"].as_array().unwrap();
+    let unexplained: Vec<&serde_json::Value> = entries.iter().filter(|e| e["explained"] == false).collect();
+    // S1 looks the relatives up 7 times in two systems, alternating between them.
+    assert!(unexplained.len() >= 6, "{json}");
+    assert!(unexplained.iter().all(|e| e["explanation"] == "業務記録なし" && e["operator"] == "職員"));
+    // Oldest first, and every entry provable against the signed checkpoint.
+    let times: Vec<&str> = entries.iter().map(|e| e["at"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    let key = ok(&data, &["key", "show"]);
+    let cp = mamori_journal::check_checkpoint(d["checkpoint"].as_str().unwrap(), key.trim()).unwrap();
+    for e in entries {
+        let proof: Vec<_> = e["proof"].as_array().unwrap().iter().map(|h| mamori_journal::unhex(h.as_str().unwrap()).unwrap()).collect();
+        let leaf = mamori_journal::unhex(e["leaf_hash"].as_str().unwrap()).unwrap();
+        mamori_journal::check_inclusion(&proof, cp.size, cp.root, e["event_id"].as_u64().unwrap(), leaf).unwrap();
+    }
+    // The Shift_JIS CSV decodes to the same rows; the HTML carries the request number.
+    let out = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .args(["--data", data.to_str().unwrap(), "report", "disclosure", "--resident", resident, "--format", "csv-sjis"])
+        .output()
+        .unwrap();
+    let (text, _, errors) = encoding_rs::SHIFT_JIS.decode(&out.stdout);
+    assert!(!errors && text.lines().count() == entries.len() + 1, "{text}");
+    let html = ok(&data, &["report", "disclosure", "--resident", resident, "--request-no", "R6-開示-0042"]);
+    assert!(html.contains("R6-開示-0042") && html.contains("業務記録なし"));
+    // Producing a disclosure is an action the log records.
+    let audit = ok(&data, &["events", "actor", "test-auditor"]);
+    assert!(audit.contains("report.disclosure") && audit.contains(resident), "{audit}");
+}

@@ -61,15 +61,6 @@ fn local(ms: i64) -> NaiveDateTime {
     DateTime::from_timestamp_millis(ms).expect("a valid time").with_timezone(&offset).naive_local()
 }
 
-/// The account system an event's source writes for (source names are free; the simulator
-/// and the examples name them after the system).
-fn system_of(product: &str) -> &str {
-    match product {
-        "win-security" | "windows" => "windows",
-        other => other,
-    }
-}
-
 impl<'a> Detector<'a> {
     pub fn new(dir: &'a Directory) -> Detector<'a> {
         Detector { dir, sessions: HashMap::new(), present: HashMap::new(), rollups: BTreeMap::new(), accesses: 0, explained: 0 }
@@ -79,7 +70,7 @@ impl<'a> Detector<'a> {
         if let Some(e) = &event.actor.user.employee_uid {
             return Some((Some(e.clone()), AccountKind::Personal));
         }
-        let (employee, kind) = self.dir.account(system_of(&event.metadata.product), &event.actor.user.uid, at.date())?;
+        let (employee, kind) = self.dir.account(mamori_enrich::account_system(&event.metadata.product), &event.actor.user.uid, at.date())?;
         Some((employee.map(str::to_owned), kind))
     }
 

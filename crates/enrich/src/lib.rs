@@ -12,6 +12,15 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use mamori_model::master::{AccountKind, MasterData, Period, TerminalKind};
 
+/// The account system a source's events are written for: sources are named freely, and
+/// the simulator and examples name them after their system, except Windows.
+pub fn account_system(product: &str) -> &str {
+    match product {
+        "win-security" | "windows" => "windows",
+        other => other,
+    }
+}
+
 /// How a resident is related to the employee who looked them up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Relation {

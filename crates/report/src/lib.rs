@@ -1,0 +1,250 @@
+//! Reports people read. Today: the access-history disclosure (開示請求), the answer to a
+//! resident who asks who looked at their records — the request that brought two of the
+//! seed incidents to light, answered by hand after months.
+//!
+//! This crate turns rows already gathered (from the index, with explanations and proofs)
+//! into documents: printable Japanese HTML (A4, page numbers), CSV (UTF-8 with BOM, or
+//! Shift_JIS for Excel users) and JSON. It does no I/O and no querying.
+
+use serde::Serialize;
+
+/// How operators are named in a disclosure: staff identities may be non-disclosable, so
+/// this is the privacy officer's setting, not the report's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OperatorPolicy {
+    /// The employee's name.
+    Name,
+    /// The operator number the system logged.
+    Number,
+    /// Not disclosed (職員).
+    Withheld,
+}
+
+/// One access to the resident's records.
+#[derive(Debug, Clone, Serialize)]
+pub struct DisclosureEntry {
+    /// Event id in the log (its leaf index).
+    pub event_id: u64,
+    /// JST, `YYYY-MM-DD HH:MM:SS`.
+    pub at: String,
+    pub system: String,
+    pub record_type: String,
+    pub operation: String,
+    pub department: String,
+    /// As the policy allows.
+    pub operator: String,
+    /// The business behind the access, or 業務記録なし.
+    pub explanation: String,
+    pub explained: bool,
+    /// SHA-256(0x00‖event), hex.
+    pub leaf_hash: String,
+    /// RFC 6962 audit path to the checkpoint, hex.
+    pub proof: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Disclosure {
+    pub request_no: String,
+    pub resident: String,
+    /// The resident's name as registered, shown on the cover.
+    pub resident_name: String,
+    pub from: String,
+    pub to: String,
+    pub issued: String,
+    pub operator_policy: OperatorPolicy,
+    /// The signed checkpoint every entry's proof leads to.
+    pub checkpoint: String,
+    pub entries: Vec<DisclosureEntry>,
+}
+
+const CSV_HEADER: [&str; 9] = ["日時", "システム", "記録の種類", "操作", "所属", "操作者", "業務上の根拠", "根拠の有無", "記録番号"];
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+}
+
+impl Disclosure {
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a disclosure serialises")
+    }
+
+    fn csv_text(&self) -> String {
+        let mut out = CSV_HEADER.join(",") + "\r\n";
+        for e in &self.entries {
+            let cells = [
+                e.at.clone(),
+                e.system.clone(),
+                e.record_type.clone(),
+                e.operation.clone(),
+                e.department.clone(),
+                e.operator.clone(),
+                e.explanation.clone(),
+                if e.explained { "あり" } else { "なし" }.to_owned(),
+                e.event_id.to_string(),
+            ];
+            out.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
+            out.push_str("\r\n");
+        }
+        out
+    }
+
+    /// CSV in UTF-8 with a byte-order mark (Excel recognises it).
+    pub fn csv_utf8(&self) -> Vec<u8> {
+        let mut out = "\u{FEFF}".as_bytes().to_vec();
+        out.extend(self.csv_text().into_bytes());
+        out
+    }
+
+    /// CSV in Shift_JIS (CP932), for older Excel. Characters outside it become `?`
+    /// would be a silent change, so they are refused: the caller falls back to UTF-8.
+    pub fn csv_shift_jis(&self) -> Result<Vec<u8>, String> {
+        let text = self.csv_text();
+        let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode(&text);
+        if unmappable {
+            return Err("the report has characters Shift_JIS cannot hold; use the UTF-8 CSV".into());
+        }
+        Ok(bytes.into_owned())
+    }
+
+    /// Printable HTML in Japanese: A4, a header with the request number and period on
+    /// every page, page numbers, the table repeated over pages, no clipped columns.
+    pub fn html(&self) -> String {
+        let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+        let unexplained = self.entries.iter().filter(|e| !e.explained).count();
+        let policy = match self.operator_policy {
+            OperatorPolicy::Name => "氏名を表示",
+            OperatorPolicy::Number => "操作者番号を表示",
+            OperatorPolicy::Withheld => "非開示（職員）",
+        };
+        let mut rows = String::new();
+        for e in &self.entries {
+            rows.push_str(&format!(
+                "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"id\">{}</td></tr>\n",
+                if e.explained { "ok" } else { "none" },
+                esc(&e.at),
+                esc(&e.system),
+                esc(&e.record_type),
+                esc(&e.operation),
+                esc(&e.department),
+                esc(&e.operator),
+                esc(&e.explanation),
+                e.event_id
+            ));
+        }
+        format!(
+            r#"<!DOCTYPE html>
+<html lang="ja">
+<head>
+<meta charset="utf-8">
+<title>個人情報の利用記録（アクセス履歴）開示 {request}</title>
+<style>
+@page {{ size: A4; margin: 18mm 12mm 16mm 12mm;
+  @top-right {{ content: "開示請求番号 {request}"; font-size: 8pt; }}
+  @bottom-center {{ content: counter(page) " / " counter(pages); font-size: 8pt; }} }}
+body {{ font-family: "Noto Sans CJK JP", "IPAexGothic", sans-serif; font-size: 9pt; }}
+h1 {{ font-size: 14pt; }}
+table {{ width: 100%; border-collapse: collapse; table-layout: fixed; }}
+thead {{ display: table-header-group; }}
+tr {{ break-inside: avoid; }}
+th, td {{ border: 1px solid #888; padding: 2px 3px; vertical-align: top; overflow-wrap: anywhere; }}
+th {{ background: #eee; }}
+col.at {{ width: 15%; }} col.sys {{ width: 10%; }} col.rec {{ width: 10%; }} col.op {{ width: 10%; }}
+col.dept {{ width: 10%; }} col.who {{ width: 11%; }} col.why {{ width: 26%; }} col.id {{ width: 8%; }}
+tr.none td {{ background: #fff3f3; }}
+.note {{ font-size: 8pt; color: #333; }}
+pre {{ white-space: pre-wrap; overflow-wrap: anywhere; font-size: 7pt; }}
+</style>
+</head>
+<body>
+<h1>個人情報の利用記録（アクセス履歴）の開示</h1>
+<p>開示請求番号: <strong class="request">{request}</strong><br>
+対象者: {name}（宛名番号 {resident}）<br>
+対象期間: {from} 〜 {to}<br>
+作成日: {issued}<br>
+操作者の表示: {policy}</p>
+<p>対象期間中の記録は {n} 件です。うち {unexplained} 件は、対応する申請・来庁・案件の記録が見つかりませんでした（「業務記録なし」）。</p>
+<table>
+<colgroup><col class="at"><col class="sys"><col class="rec"><col class="op"><col class="dept"><col class="who"><col class="why"><col class="id"></colgroup>
+<thead><tr><th>日時</th><th>システム</th><th>記録の種類</th><th>操作</th><th>所属</th><th>操作者</th><th>業務上の根拠</th><th>記録番号</th></tr></thead>
+<tbody>
+{rows}</tbody>
+</table>
+<h2>記録の真正性について</h2>
+<p class="note">各行の「記録番号」は改ざん検知ログ上の番号です。この開示に含まれる各記録は、下記の署名付きチェックポイントに含まれることを証明できます（各記録の包含証明は JSON 版に添付）。チェックポイントは自治体が公開する公開鍵で検証できます。</p>
+<pre>{checkpoint}</pre>
+</body>
+</html>
+"#,
+            request = esc(&self.request_no),
+            name = esc(&self.resident_name),
+            resident = esc(&self.resident),
+            from = esc(&self.from),
+            to = esc(&self.to),
+            issued = esc(&self.issued),
+            policy = policy,
+            n = self.entries.len(),
+            unexplained = unexplained,
+            rows = rows,
+            checkpoint = esc(&self.checkpoint),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Disclosure {
+        let entry = |id, at: &str, explained: bool| DisclosureEntry {
+            event_id: id,
+            at: at.into(),
+            system: "住民基本台帳".into(),
+            record_type: "住民票".into(),
+            operation: "照会".into(),
+            department: "福祉課".into(),
+            operator: "職員".into(),
+            explanation: if explained { "来庁記録 V-0000001".into() } else { "業務記録なし".into() },
+            explained,
+            leaf_hash: "00".repeat(32),
+            proof: vec![],
+        };
+        Disclosure {
+            request_no: "R6-開示-0012".into(),
+            resident: "000000305".into(),
+            resident_name: "佐藤 一".into(),
+            from: "2024-01-01".into(),
+            to: "2024-12-31".into(),
+            issued: "2024-06-01".into(),
+            operator_policy: OperatorPolicy::Withheld,
+            checkpoint: "mamori.example/town\n3\nAAAA=\n".into(),
+            entries: vec![entry(7, "2024-05-08 10:03:12", true), entry(9, "2024-05-09 12:00:00", false)],
+        }
+    }
+
+    #[test]
+    fn csv_is_exactly_the_documented_columns_in_utf8_with_bom_and_in_shift_jis() {
+        let d = sample();
+        let expected = "\u{FEFF}日時,システム,記録の種類,操作,所属,操作者,業務上の根拠,根拠の有無,記録番号\r\n\
+            2024-05-08 10:03:12,住民基本台帳,住民票,照会,福祉課,職員,来庁記録 V-0000001,あり,7\r\n\
+            2024-05-09 12:00:00,住民基本台帳,住民票,照会,福祉課,職員,業務記録なし,なし,9\r\n";
+        assert_eq!(String::from_utf8(d.csv_utf8()).unwrap(), expected);
+        let sjis = d.csv_shift_jis().unwrap();
+        let (back, _, errors) = encoding_rs::SHIFT_JIS.decode(&sjis);
+        assert!(!errors);
+        assert_eq!(back, &expected['\u{FEFF}'.len_utf8()..]);
+    }
+
+    #[test]
+    fn html_names_the_request_marks_unexplained_rows_and_escapes() {
+        let mut d = sample();
+        d.entries[0].department = "<script>".into();
+        let html = d.html();
+        assert!(html.contains("<strong class=\"request\">R6-開示-0012</strong>"));
+        assert!(html.contains("counter(page)"), "page numbers");
+        assert!(html.contains("display: table-header-group"), "the header repeats on every page");
+        assert_eq!(html.matches("<tr class=\"none\">").count(), 1);
+        assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"));
+        assert!(html.contains("うち 1 件は、対応する申請・来庁・案件の記録が見つかりませんでした"));
+    }
+}
