@@ -67,6 +67,14 @@ const CASE_TAIL_DAYS: u64 = 30;
 /// An account as master data has it: system, validity, employee, kind.
 type AccountRow = (String, Period, Option<String>, AccountKind);
 
+struct CaseRow {
+    no: String,
+    received: NaiveDate,
+    closed: Option<NaiveDate>,
+    department: String,
+    handler: Option<String>,
+}
+
 pub struct Directory {
     accounts: HashMap<String, Vec<AccountRow>>,
     assignments: HashMap<String, Vec<(Period, String, String)>>,
@@ -75,8 +83,7 @@ pub struct Directory {
     family: HashMap<String, Vec<String>>,
     vip: HashMap<String, Vec<(Period, String)>>,
     own_record: HashMap<String, String>,
-    /// (case number, received, closed, department, handler).
-    cases: Vec<(String, NaiveDate, Option<NaiveDate>, String, Option<String>)>,
+    cases: Vec<CaseRow>,
     cases_by_resident: HashMap<String, Vec<usize>>,
     visits: HashMap<String, Vec<(NaiveDateTime, String, String)>>,
     terminals: HashMap<String, TerminalKind>,
@@ -121,7 +128,13 @@ impl Directory {
         }
         for c in &m.cases {
             let i = d.cases.len();
-            d.cases.push((c.case_no.clone(), c.received, c.closed, c.department.clone(), c.handler.clone()));
+            d.cases.push(CaseRow {
+                no: c.case_no.clone(),
+                received: c.received,
+                closed: c.closed,
+                department: c.department.clone(),
+                handler: c.handler.clone(),
+            });
             for r in &c.residents {
                 d.cases_by_resident.entry(r.clone()).or_default().push(i);
             }
@@ -210,13 +223,13 @@ impl Directory {
         let day = at.date();
         let people = self.with_household(resident, day);
         let case_fits = |i: usize| {
-            let (_, received, closed, _, _) = &self.cases[i];
-            let tail = if *closed == Some(*received) { 0 } else { CASE_TAIL_DAYS };
-            *received <= day && closed.is_none_or(|c| day <= c + chrono::Days::new(tail))
+            let c = &self.cases[i];
+            let tail = if c.closed == Some(c.received) { 0 } else { CASE_TAIL_DAYS };
+            c.received <= day && c.closed.is_none_or(|closed| day <= closed + chrono::Days::new(tail))
         };
         if let Some(no) = declared_case {
             for p in &people {
-                if let Some(i) = self.cases_by_resident.get(*p).and_then(|cs| cs.iter().find(|&&i| self.cases[i].0 == no))
+                if let Some(i) = self.cases_by_resident.get(*p).and_then(|cs| cs.iter().find(|&&i| self.cases[i].no == no))
                     && case_fits(*i)
                 {
                     return Some(Explanation::DeclaredCase(no.to_owned()));
@@ -237,13 +250,13 @@ impl Directory {
         for p in &people {
             if let Some(cs) = self.cases_by_resident.get(*p)
                 && let Some(&i) = cs.iter().find(|&&i| {
-                    let (_, received, closed, dept, handler) = &self.cases[i];
-                    let same_day = *closed == Some(*received);
-                    let theirs = same_day || handler.is_none() || handler.as_deref() == employee;
-                    dept == department && theirs && case_fits(i)
+                    let c = &self.cases[i];
+                    let same_day = c.closed == Some(c.received);
+                    let theirs = same_day || c.handler.is_none() || c.handler.as_deref() == employee;
+                    c.department == department && theirs && case_fits(i)
                 })
             {
-                return Some(Explanation::Case(self.cases[i].0.clone()));
+                return Some(Explanation::Case(self.cases[i].no.clone()));
             }
         }
         None
