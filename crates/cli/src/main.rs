@@ -670,14 +670,7 @@ fn demo(dir: Option<PathBuf>, seed: u64, out: &mut impl Write) -> Result<ExitCod
     master_load(&data, &town.join("master"), false, &mut sink)?;
     let mut j = open(&data)?;
     let sources = mamori_sources::load_sources(&town.join("mamori.toml")).map_err(anyhow::Error::msg)?;
-    for (source, file) in [
-        ("juki", "juki_access.csv"),
-        ("zeimu", "zeimu_access.tsv"),
-        ("koseki", "koseki_access.csv"),
-        ("fukushi", "fukushi_access.csv"),
-        ("win-security", "security.jsonl"),
-        ("badge", "badge.csv"),
-    ] {
+    for (source, file) in mamori_sim::LOGS {
         let adapter = mamori_sources::adapter(source, &sources[source], &Default::default()).map_err(anyhow::Error::msg)?;
         let options = ImportOptions { source: source.into(), ..Default::default() };
         let s = import_file(&mut j, &town.join("logs").join(file), &options, adapter, &mut |_, _| {})?;

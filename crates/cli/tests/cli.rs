@@ -518,14 +518,7 @@ fn every_simulated_log_imports_with_zero_dead_letters() {
     let master = ok(&data, &["master", "load", town.join("master").to_str().unwrap()]);
     assert!(master.contains("0 rows rejected"), "{master}");
     let config = town.join("mamori.toml");
-    for (source, file) in [
-        ("juki", "juki_access.csv"),
-        ("zeimu", "zeimu_access.tsv"),
-        ("koseki", "koseki_access.csv"),
-        ("fukushi", "fukushi_access.csv"),
-        ("win-security", "security.jsonl"),
-        ("badge", "badge.csv"),
-    ] {
+    for (source, file) in mamori_sim::LOGS {
         let written: usize = summary
             .lines()
             .find(|l| l.starts_with(&format!("logs/{file}")))
@@ -552,7 +545,7 @@ fn imported_town(residents: &str, days: &str, seed: &str) -> (tempfile::TempDir,
     ok(&data, &["simulate", "--out", town.to_str().unwrap(), "--residents", residents, "--employees", "60", "--days", days, "--seed", seed]);
     ok(&data, &["init", data.to_str().unwrap()]);
     ok(&data, &["master", "load", town.join("master").to_str().unwrap()]);
-    for (source, file) in [("juki", "juki_access.csv"), ("zeimu", "zeimu_access.tsv"), ("koseki", "koseki_access.csv"), ("fukushi", "fukushi_access.csv"), ("win-security", "security.jsonl"), ("badge", "badge.csv")] {
+    for (source, file) in mamori_sim::LOGS {
         let path = town.join("logs").join(file);
         ok(&data, &["import", "--source", source, "--config", town.join("mamori.toml").to_str().unwrap(), path.to_str().unwrap()]);
     }

@@ -26,6 +26,17 @@ use rand_chacha::ChaCha8Rng;
 
 use town::{DEPARTMENTS, Staff, Town};
 
+/// The logs a simulated town writes under `logs/`: (source name in its `mamori.toml`,
+/// file name).
+pub const LOGS: [(&str, &str); 6] = [
+    ("juki", "juki_access.csv"),
+    ("zeimu", "zeimu_access.tsv"),
+    ("koseki", "koseki_access.csv"),
+    ("fukushi", "fukushi_access.csv"),
+    ("win-security", "security.jsonl"),
+    ("badge", "badge.csv"),
+];
+
 #[derive(Debug, Clone)]
 pub struct Params {
     pub residents: usize,

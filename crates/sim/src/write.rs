@@ -260,14 +260,8 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
     let hol = String::from("国民の祝日・休日月日,国民の祝日・休日名称\r\n") + &HOLIDAYS.replace('\n', "\r\n");
     std::fs::write(master_dir.join("holidays.csv"), encoding_rs::SHIFT_JIS.encode(&hol).0)?;
 
-    let mut logs: Vec<Log> = vec![
-        Log { source: "juki", file: "juki_access.csv", lines: Vec::new() },
-        Log { source: "zeimu", file: "zeimu_access.tsv", lines: Vec::new() },
-        Log { source: "koseki", file: "koseki_access.csv", lines: Vec::new() },
-        Log { source: "fukushi", file: "fukushi_access.csv", lines: Vec::new() },
-        Log { source: "win-security", file: "security.jsonl", lines: Vec::new() },
-        Log { source: "badge", file: "badge.csv", lines: Vec::new() },
-    ];
+    // In `LOGS` order: the business systems in `System` order, then Windows, then badges.
+    let mut logs: Vec<Log> = crate::LOGS.iter().map(|&(source, file)| Log { source, file, lines: Vec::new() }).collect();
     let mut labels = Vec::new();
     for (i, a) in w.accesses.iter().enumerate() {
         let log = a.system as usize;
