@@ -47,6 +47,8 @@ struct Rollup {
 pub struct Detector<'a> {
     dir: &'a Directory,
     sessions: HashMap<String, Session>,
+    /// Host → the owner of the approved device last connected there, and when.
+    last_approved: HashMap<String, (String, i64)>,
     /// Employee → whether badged in.
     present: HashMap<String, bool>,
     rollups: BTreeMap<(String, &'static str), Rollup>,
@@ -63,7 +65,15 @@ fn local(ms: i64) -> NaiveDateTime {
 
 impl<'a> Detector<'a> {
     pub fn new(dir: &'a Directory) -> Detector<'a> {
-        Detector { dir, sessions: HashMap::new(), present: HashMap::new(), rollups: BTreeMap::new(), accesses: 0, explained: 0 }
+        Detector {
+            dir,
+            sessions: HashMap::new(),
+            last_approved: HashMap::new(),
+            present: HashMap::new(),
+            rollups: BTreeMap::new(),
+            accesses: 0,
+            explained: 0,
+        }
     }
 
     fn employee(&self, event: &Event, at: NaiveDateTime) -> Option<(Option<String>, AccountKind)> {
@@ -105,6 +115,10 @@ impl<'a> Detector<'a> {
                 None
             }
             ClassUid::DatastoreActivity => Some(self.access(seq, event, at)),
+            ClassUid::PeripheralActivity => {
+                self.peripheral(seq, event, at);
+                None
+            }
             _ => None,
         }
     }
@@ -154,6 +168,31 @@ impl<'a> Detector<'a> {
         Verdict { employee: Some(employee), explanation }
     }
 
+    /// S7: an approved device on a terminal without the endpoint agent (where copies go
+    /// unlogged), and any device that is not approved.
+    fn peripheral(&mut self, seq: u64, event: &Event, at: NaiveDateTime) {
+        let Some(serial) = event.peripheral_device.as_ref().and_then(|d| d.serial_number.clone()) else { return };
+        let host = event.device.as_ref().and_then(|d| d.hostname.clone()).unwrap_or_default();
+        let what = format!("{serial} @ {host}");
+        match self.dir.approved_device(&serial, at.date()) {
+            Some(owner) => {
+                let owner = owner.unwrap_or("(所有者不明)").to_owned();
+                self.last_approved.insert(host.clone(), (owner.clone(), event.time));
+                if self.dir.terminal_has_agent(&host) == Some(false) {
+                    self.note(seq, event.time, "approved_device_on_unmanaged_terminal", Severity::High, &owner, "", Some(&what));
+                }
+            }
+            None => {
+                // Who plugged it in: the session on that terminal, else the owner of an
+                // approved device connected there within the hour.
+                let session = self.sessions.get(&host).and_then(|s| s.employee.clone());
+                let recent = self.last_approved.get(&host).filter(|(_, t)| event.time - t <= 3_600_000).map(|(o, _)| o.clone());
+                let who = session.or(recent).unwrap_or_else(|| format!("(不明: {host})"));
+                self.note(seq, event.time, "unapproved_device", Severity::High, &who, "", Some(&what));
+            }
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn note(&mut self, seq: u64, time: i64, rule: &'static str, severity: Severity, employee: &str, resident: &str, detail: Option<&str>) {
         let r = self.rollups.entry((employee.to_owned(), rule)).or_insert_with(|| Rollup {
@@ -176,11 +215,15 @@ impl<'a> Detector<'a> {
         if let Some(d) = detail {
             *r.detail.entry(d.to_owned()).or_default() += 1;
         }
-        if rule == "terminal_borrowing"
-            && let Some(host) = detail.and_then(|d| d.split(' ').next())
-            && !r.devices.iter().any(|x| x == host)
+        let device = match rule {
+            "terminal_borrowing" => detail.and_then(|d| d.split(' ').next()),
+            "approved_device_on_unmanaged_terminal" | "unapproved_device" => detail,
+            _ => None,
+        };
+        if let Some(device) = device
+            && !r.devices.iter().any(|x| x == device)
         {
-            r.devices.push(host.to_owned());
+            r.devices.push(device.to_owned());
         }
     }
 
@@ -203,6 +246,14 @@ fn finding(r: &Rollup) -> Finding {
         "vip_unexplained" => (
             format!("職員 {} が要注意者リストの住民の記録を、業務上の根拠（申請書・来庁・案件）なしに {} 回閲覧しました（{}）。", r.employee, n, detail.join("、")),
             format!("Employee {} viewed watch-listed residents' records {} times with no supporting application, visit or case.", r.employee, n),
+        ),
+        "approved_device_on_unmanaged_terminal" => (
+            format!("職員 {} の承認済み外部記憶媒体が、管理ソフトの入っていない端末に {} 回接続されました（{}）。この端末での複写は記録されません。", r.employee, n, detail.join("、")),
+            format!("Employee {}'s approved removable device was connected {} times to a terminal without the endpoint agent, where copies go unlogged.", r.employee, n),
+        ),
+        "unapproved_device" => (
+            format!("承認されていない外部記憶媒体が {} 回接続されました（{}）。接続者の推定: {}（同じ端末のログオン、または直前に接続された承認済み媒体の所有者）。", n, detail.join("、"), r.employee),
+            format!("An unapproved removable device was connected {} times; attributed to {} (the terminal's session, or the owner of an approved device connected there just before).", n, r.employee),
         ),
         _ => (
             format!("職員 {} の操作が、別の職員がログオンしたまま施錠されていない端末で {} 回行われました（{}）。", r.employee, n, detail.join("、")),

@@ -49,7 +49,9 @@ fn office() -> MasterData {
         "counter_visits": [{"visit_no":"V1","at":"2024-03-05T10:00:00","department":"D300","resident_uid":"R2","purpose":"相談"}],
         "terminals": [
             {"host":"PC-E1","location":"2F","kind":"staff","agent":"yes"},
-            {"host":"PC-E2","location":"2F","kind":"staff","agent":"yes"}],
+            {"host":"PC-E2","location":"2F","kind":"staff","agent":"yes"},
+            {"host":"UKETSUKE","location":"1F","kind":"reception","agent":"no"}],
+        "devices": [{"serial":"SUSB-1","owner":"E1","kind":"secure-usb","from":"2020-04-01"}],
         "vip": [{"resident_uid":"R9","reason":"市長","from":"2022-01-01"}]
     });
     serde_json::from_value(m).unwrap()
@@ -194,4 +196,23 @@ fn a_locked_terminal_or_ones_own_is_not_borrowing() {
         access("juki", "J2", "R5", "2024-03-01T12:16:00", "PC-E2"),
     ]);
     assert!(f.iter().all(|x| x.rule != "terminal_borrowing"), "{f:?}");
+}
+
+fn usb(serial: &str, when: &str, host: &str) -> Event {
+    let t = chrono::DateTime::parse_from_rfc3339(&format!("{when}+09:00")).unwrap().timestamp_millis();
+    let v = json!({"class_uid":1010,"activity_id":1,"time":t,"actor":{"user":{"uid":format!("{host}$")}},"device":{"hostname":host},
+        "peripheral_device":{"serial_number":serial},"metadata":{"product":"win-security"}});
+    Event::from_json(v.to_string().as_bytes()).unwrap()
+}
+
+#[test]
+fn s7_approved_usb_on_an_unmanaged_terminal_and_a_personal_one_after_it_are_flagged() {
+    let f = run(&[usb("SUSB-1", "2024-03-01T17:40:00", "UKETSUKE"), usb("PERSONAL-9", "2024-03-01T17:43:00", "UKETSUKE")]);
+    assert_eq!(rules(&f), [("approved_device_on_unmanaged_terminal", "E1", 1), ("unapproved_device", "E1", 1)]);
+    assert!(f[1].explanation_ja.contains("PERSONAL-9"));
+}
+
+#[test]
+fn an_approved_usb_on_its_owners_managed_pc_is_ordinary_work() {
+    assert!(run(&[usb("SUSB-1", "2024-03-01T10:00:00", "PC-E1")]).is_empty());
 }

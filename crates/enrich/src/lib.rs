@@ -86,7 +86,10 @@ pub struct Directory {
     cases: Vec<CaseRow>,
     cases_by_resident: HashMap<String, Vec<usize>>,
     visits: HashMap<String, Vec<(NaiveDateTime, String, String)>>,
-    terminals: HashMap<String, TerminalKind>,
+    /// Host → (kind, whether the endpoint agent is installed).
+    terminals: HashMap<String, (TerminalKind, bool)>,
+    /// Approved removable devices: serial → (validity, owner).
+    devices: HashMap<String, Vec<(Period, Option<String>)>>,
 }
 
 impl Directory {
@@ -103,6 +106,7 @@ impl Directory {
             cases_by_resident: HashMap::new(),
             visits: HashMap::new(),
             terminals: HashMap::new(),
+            devices: HashMap::new(),
         };
         for a in &m.accounts {
             d.accounts.entry(a.account.clone()).or_default().push((a.system.clone(), a.period, a.employee_id.clone(), a.kind));
@@ -143,7 +147,10 @@ impl Directory {
             d.visits.entry(v.resident_uid.clone()).or_default().push((v.at, v.visit_no.clone(), v.department.clone()));
         }
         for t in &m.terminals {
-            d.terminals.insert(t.host.clone(), t.kind);
+            d.terminals.insert(t.host.clone(), (t.kind, t.agent));
+        }
+        for dev in &m.devices {
+            d.devices.entry(dev.serial.clone()).or_default().push((dev.period, dev.owner.clone()));
         }
         d
     }
@@ -198,7 +205,17 @@ impl Directory {
     }
 
     pub fn terminal_kind(&self, host: &str) -> Option<TerminalKind> {
-        self.terminals.get(host).copied()
+        self.terminals.get(host).map(|t| t.0)
+    }
+
+    /// Whether a known terminal has the endpoint agent (and so sends USB and print logs).
+    pub fn terminal_has_agent(&self, host: &str) -> Option<bool> {
+        self.terminals.get(host).map(|t| t.1)
+    }
+
+    /// `Some(owner)` when `serial` is an approved device on `day`.
+    pub fn approved_device(&self, serial: &str, day: NaiveDate) -> Option<Option<&str>> {
+        self.devices.get(serial)?.iter().find(|d| d.0.covers(day)).map(|d| d.1.as_deref())
     }
 
     /// Why `employee` of `department` looking up `resident` at `at` was business, if it

@@ -28,13 +28,14 @@ use town::{DEPARTMENTS, Staff, Town};
 
 /// The logs a simulated town writes under `logs/`: (source name in its `mamori.toml`,
 /// file name).
-pub const LOGS: [(&str, &str); 6] = [
+pub const LOGS: [(&str, &str); 7] = [
     ("juki", "juki_access.csv"),
     ("zeimu", "zeimu_access.tsv"),
     ("koseki", "koseki_access.csv"),
     ("fukushi", "fukushi_access.csv"),
     ("win-security", "security.jsonl"),
     ("badge", "badge.csv"),
+    ("endpoint", "endpoint_usb.csv"),
 ];
 
 #[derive(Debug, Clone)]
@@ -98,6 +99,18 @@ pub struct Logon {
     pub event_id: u32,
 }
 
+/// A removable-device event: a copy logged by the endpoint agent, or a device recognised
+/// by Windows (6416), which a terminal without the agent still reports.
+pub struct Usb {
+    pub at: NaiveDateTime,
+    pub staff: usize,
+    pub host: String,
+    pub serial: String,
+    /// `Some(path)`: a file copy seen by the endpoint agent; `None`: Windows 6416.
+    pub copy: Option<String>,
+    pub incident: Option<usize>,
+}
+
 pub struct Badge {
     pub at: NaiveDateTime,
     pub staff: usize,
@@ -120,6 +133,7 @@ pub struct World {
     pub accesses: Vec<Access>,
     pub logons: Vec<Logon>,
     pub badges: Vec<Badge>,
+    pub usb: Vec<Usb>,
     pub incidents: Vec<Incident>,
 }
 
@@ -182,7 +196,18 @@ pub fn run(params: &Params) -> World {
     let mut master = town.master(params.start);
     master.holidays = write::holidays();
     let days = business_days(params, &master);
-    let mut w = World { params: params.clone(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), incidents: Vec::new() };
+    let mut w = World { params: params.clone(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), incidents: Vec::new() };
+    // Approved secure USB sticks for about one in ten staff.
+    let owners: Vec<usize> = (0..w.town.staff.len()).filter(|i| i % 10 == 3).collect();
+    for &i in &owners {
+        let s = &w.town.staff[i];
+        w.master.devices.push(mamori_model::master::RemovableDevice {
+            serial: format!("SUSB-{:04}", s.number),
+            owner: Some(s.id.clone()),
+            kind: "secure-usb".into(),
+            period: mamori_model::master::Period { from: town::date(params.start.year() - 1, 4, 1), to: None },
+        });
+    }
 
     // Incidents are planned first: they decide who is where on some days.
     let plan = plan_incidents(&mut rng, &mut w, &days);
@@ -324,6 +349,19 @@ pub fn run(params: &Params) -> World {
                 _ => {}
             }
         }
+        // Approved sticks in legitimate use: plugged in on the owner's own PC, a few copies.
+        for &i in &owners {
+            if w.town.dept_on(&w.town.staff[i], day).is_none() || !rng.gen_bool(0.1) {
+                continue;
+            }
+            let (serial, pc) = (format!("SUSB-{:04}", w.town.staff[i].number), w.town.staff[i].pc.clone());
+            let m = rng.gen_range(9 * 60..16 * 60);
+            w.usb.push(Usb { at: at(day, m), staff: i, host: pc.clone(), serial: serial.clone(), copy: None, incident: None });
+            for k in 0..rng.gen_range(1..4) {
+                let path = format!("E:\\業務\\会議資料_{}_{k}.pdf", day.format("%m%d"));
+                w.usb.push(Usb { at: at(day, m + 1 + k), staff: i, host: pc.clone(), serial: serial.clone(), copy: Some(path), incident: None });
+            }
+        }
         // The mayor served at the counter and the family register, requests on file:
         // hard negatives for the VIP rules.
         if day == mayor_day {
@@ -357,7 +395,40 @@ pub fn run(params: &Params) -> World {
             });
         }
     }
+    inject_s7(&mut rng, &mut w, &days, &owners);
     w
+}
+
+/// S7 (Hiratsuka): an employee moves resident files to their approved secure USB on their
+/// own PC over several days, then takes it to the reception PC, which has no endpoint
+/// agent, and plugs in a personal stick there as well. Only Windows still reports the
+/// devices on that PC.
+fn inject_s7(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate], owners: &[usize]) {
+    let Some(&e) = owners.iter().find(|&&i| !w.town.staff[i].retires && w.town.staff[i].transfer.is_none()) else { return };
+    let id = w.incidents.len();
+    let serial = format!("SUSB-{:04}", w.town.staff[e].number);
+    let personal = format!("PERSONAL-{:06}", rng.gen_range(0..1_000_000));
+    let pc = w.town.staff[e].pc.clone();
+    let start = days.len() / 3;
+    let copy_days: Vec<NaiveDate> = days.iter().skip(start).take(5).copied().collect();
+    for (k, day) in copy_days.iter().enumerate() {
+        let m = rng.gen_range(16 * 60..17 * 60);
+        for f in 0..8 {
+            let path = format!("E:\\移送\\住民一覧_{k}_{f}.csv");
+            w.usb.push(Usb { at: at(*day, m + f), staff: e, host: pc.clone(), serial: serial.clone(), copy: Some(path), incident: Some(id) });
+        }
+    }
+    let day = days.get(start + 6).copied().unwrap_or(days[days.len() - 1]);
+    let m = 17 * 60 + 40;
+    w.usb.push(Usb { at: at(day, m), staff: e, host: "UKETSUKE-01".into(), serial: serial.clone(), copy: None, incident: Some(id) });
+    w.usb.push(Usb { at: at(day, m + 3), staff: e, host: "UKETSUKE-01".into(), serial: personal.clone(), copy: None, incident: Some(id) });
+    w.incidents.push(Incident {
+        scenario: "S7",
+        summary: "職員が住民情報ファイルを承認済みUSBへ複写し、管理ソフト未導入の受付端末で私物USBへ移した".into(),
+        employees: vec![w.town.staff[e].id.clone()],
+        residents: Vec::new(),
+    });
+    let _ = personal;
 }
 
 #[allow(clippy::too_many_arguments)]

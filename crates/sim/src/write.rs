@@ -96,6 +96,12 @@ fn master_files(m: &MasterData) -> Vec<(&'static str, String)> {
         t.push_str(&row(&[s.share.clone(), s.path.clone(), s.owner_department.clone(), class, s.granted.join(";"), f, to]))
     });
     files.push(("shares.csv", t));
+    let mut t = String::from("serial,owner,kind,from,to\n");
+    m.devices.iter().for_each(|d| {
+        let [f, to] = period(&d.period);
+        t.push_str(&row(&[d.serial.clone(), opt(&d.owner), d.kind.clone(), f, to]))
+    });
+    files.push(("devices.csv", t));
     let mut t = String::from("resident_uid,reason,from,to\n");
     m.vip.iter().for_each(|v| {
         let [f, to] = period(&v.period);
@@ -197,6 +203,23 @@ case_no = "ケース番号"
 [sources.win-security]
 format = "windows-json"
 
+[sources.endpoint]
+format = "csv"
+encoding = "shift_jis"
+class = "usb"
+[sources.endpoint.columns]
+datetime = "日時"
+host = "コンピュータ名"
+actor = "ログオンユーザー"
+operation = "操作"
+device_name = "デバイス名"
+serial = "シリアル番号"
+path = "ファイルパス"
+[sources.endpoint.codes.operation]
+"ファイルコピー(PC→USB)" = "copy-to-device"
+[sources.endpoint.activity]
+"copy-to-device" = 3
+
 [sources.badge]
 format = "csv"
 encoding = "utf-8"
@@ -215,7 +238,8 @@ direction = "入退"
 struct Log {
     source: &'static str,
     file: &'static str,
-    lines: Vec<(NaiveDateTime, String, Option<usize>)>,
+    /// (time, line, the access it writes, the incident it belongs to if not an access).
+    lines: Vec<(NaiveDateTime, String, Option<usize>, Option<usize>)>,
 }
 
 fn access_line(w: &World, a: &Access) -> String {
@@ -247,6 +271,27 @@ fn windows_line(l: &crate::Logon, record: usize) -> String {
         + "\n"
 }
 
+fn windows_usb_line(l: &crate::Logon, serial: &str, record: usize) -> String {
+    let utc = l.at - chrono::Duration::hours(9);
+    serde_json::json!({"Event": {
+        "System": {
+            "Provider": {"#attributes": {"Name": "Microsoft-Windows-Security-Auditing"}},
+            "EventID": 6416,
+            "TimeCreated": {"#attributes": {"SystemTime": format!("{}Z", utc.format("%Y-%m-%dT%H:%M:%S%.3f"))}},
+            "EventRecordID": record,
+            "Channel": "Security",
+            "Computer": format!("{}.city.local", l.host),
+        },
+        "EventData": {
+            "SubjectUserName": l.user, "SubjectDomainName": "CITY",
+            "DeviceId": format!("USBSTOR\\DISK&VEN_USB&PROD_FLASH_DISK&REV_1.00\\{serial}&0"),
+            "DeviceDescription": "USB 大容量記憶装置", "ClassName": "DiskDrive",
+        },
+    }})
+    .to_string()
+        + "\n"
+}
+
 pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
     let mut summary = Summary { incidents: w.incidents.len(), accesses: w.accesses.len(), ..Default::default() };
     let master_dir = out.join("master");
@@ -265,15 +310,30 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
     let mut labels = Vec::new();
     for (i, a) in w.accesses.iter().enumerate() {
         let log = a.system as usize;
-        logs[log].lines.push((a.at, access_line(w, a), Some(i)));
+        logs[log].lines.push((a.at, access_line(w, a), Some(i), None));
     }
     for (i, l) in w.logons.iter().enumerate() {
-        logs[4].lines.push((l.at, windows_line(l, 1000 + i), None));
+        logs[4].lines.push((l.at, windows_line(l, 1000 + i), None, None));
+    }
+    // Truth for non-access events: (log index, time, incident) → line, filled below.
+    for (i, u) in w.usb.iter().enumerate() {
+        let s = &w.town.staff[u.staff];
+        match &u.copy {
+            Some(path) => {
+                let t = u.at.format("%Y/%m/%d %H:%M:%S").to_string();
+                let cells = [t, u.host.clone(), format!("e{:04}", s.number), "ファイルコピー(PC→USB)".into(), "USB Flash".into(), u.serial.clone(), path.clone()];
+                logs[6].lines.push((u.at, row(&cells), None, u.incident));
+            }
+            None => {
+                let logon = crate::Logon { at: u.at, user: format!("{}$", u.host), host: u.host.clone(), event_id: 6416 };
+                logs[4].lines.push((u.at, windows_usb_line(&logon, &u.serial, 5000 + i), None, u.incident));
+            }
+        }
     }
     for b in &w.badges {
         let s = &w.town.staff[b.staff];
         let t = b.at.format("%Y-%m-%d %H:%M:%S").to_string();
-        logs[5].lines.push((b.at, row(&[t, format!("C{:05}", s.number), s.id.clone(), b.room.into(), if b.entering { "入" } else { "出" }.into()]), None));
+        logs[5].lines.push((b.at, row(&[t, format!("C{:05}", s.number), s.id.clone(), b.room.into(), if b.entering { "入" } else { "出" }.into()]), None, None));
     }
     let mut incident_events: BTreeMap<usize, Vec<serde_json::Value>> = BTreeMap::new();
     let mut span: BTreeMap<usize, (NaiveDateTime, NaiveDateTime)> = BTreeMap::new();
@@ -284,6 +344,7 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
             "zeimu" => (Some("日時\t職員番号\t端末\t宛名番号\t税目\t操作\t受付番号\n"), false, true),
             "fukushi" => (Some("日付,時刻,職員番号,端末,宛名番号,業務,操作,ケース番号\n"), false, false),
             "badge" => (Some("通過日時,カード番号,職員番号,部屋,入退\n"), false, false),
+            "endpoint" => (Some("日時,コンピュータ名,ログオンユーザー,操作,デバイス名,シリアル番号,ファイルパス\n"), true, false),
             _ => (None, false, false),
         };
         let mut text = String::new();
@@ -296,9 +357,15 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
         } else {
             0
         };
-        for (n, (t, line, access)) in log.lines.iter().enumerate() {
+        for (n, (t, line, access, incident)) in log.lines.iter().enumerate() {
             text.push_str(line);
             let number = n + 1 + offset;
+            if let Some(k) = incident {
+                incident_events.entry(*k).or_default().push(serde_json::json!({"source": log.source, "file": format!("logs/{}", log.file), "line": number}));
+                let s = span.entry(*k).or_insert((*t, *t));
+                s.0 = s.0.min(*t);
+                s.1 = s.1.max(*t);
+            }
             if let Some(i) = access {
                 let a = &w.accesses[*i];
                 let (justified, reason) = match &a.why {
