@@ -38,6 +38,7 @@ struct Rollup {
     employee: String,
     residents: Vec<String>,
     devices: Vec<String>,
+    files: Vec<String>,
     evidence: Vec<u64>,
     from: i64,
     to: i64,
@@ -96,7 +97,7 @@ impl<'a> Detector<'a> {
                     }
                     return None;
                 }
-                let host = event.device.as_ref().and_then(|d| d.hostname.clone())?;
+                let host = event.device.as_ref().and_then(|d| d.hostname.as_deref()).map(str::to_ascii_uppercase)?;
                 match op {
                     "logon" if event.status_id == mamori_model::StatusId::Success => {
                         let employee = self.employee(event, at).and_then(|(e, _)| e);
@@ -119,6 +120,10 @@ impl<'a> Detector<'a> {
                 self.peripheral(seq, event, at);
                 None
             }
+            ClassUid::FileSystemActivity => {
+                self.file(seq, event, at);
+                None
+            }
             _ => None,
         }
     }
@@ -139,7 +144,7 @@ impl<'a> Detector<'a> {
         let host = event.device.as_ref().and_then(|d| d.hostname.clone()).unwrap_or_default();
 
         // S2: someone else's open session on a staff terminal, its owner away.
-        if let Some(session) = self.sessions.get(&host)
+        if let Some(session) = self.sessions.get(&host.to_ascii_uppercase())
             && let Some(owner) = &session.employee
             && *owner != employee
             && !session.locked
@@ -168,6 +173,35 @@ impl<'a> Detector<'a> {
         Verdict { employee: Some(employee), explanation }
     }
 
+    /// S4: a file on a confidential or restricted share opened by someone whose section
+    /// neither owns it nor was granted it. An administrator or shared account is judged
+    /// as whoever holds the Windows session on the terminal it was used from.
+    fn file(&mut self, seq: u64, event: &Event, at: NaiveDateTime) {
+        let Some(share) = event.unmapped.share.as_deref() else { return };
+        let host = event.device.as_ref().and_then(|d| d.hostname.as_deref()).map(str::to_ascii_uppercase).unwrap_or_default();
+        let (employee, via) = match self.employee(event, at) {
+            Some((Some(e), AccountKind::Personal)) => (e, None),
+            found => {
+                let session = self.sessions.get(&host).and_then(|s| s.employee.clone());
+                let Some(e) = session else { return };
+                let kind = found.map_or("不明なアカウント", |(_, k)| if k == AccountKind::Admin { "管理者アカウント" } else { "共用アカウント" });
+                (e, Some(format!("{kind} {}", event.actor.user.uid)))
+            }
+        };
+        let department = self.dir.posting(&employee, at.date()).map(|p| p.0.to_owned()).unwrap_or_default();
+        let Some((owner, _, allowed)) = self.dir.restricted_share(share, &department, at.date()) else { return };
+        if allowed {
+            return;
+        }
+        let detail = format!("{share}（所有: {owner}）{}", via.map(|v| format!(" {v}経由")).unwrap_or_default());
+        self.note(seq, event.time, "restricted_share_non_owner", Severity::High, &employee, "", Some(&detail));
+        if let (Some(file), Some(r)) = (&event.file, self.rollups.get_mut(&(employee.clone(), "restricted_share_non_owner")))
+            && !r.files.contains(&file.path)
+        {
+            r.files.push(file.path.clone());
+        }
+    }
+
     /// S7: an approved device on a terminal without the endpoint agent (where copies go
     /// unlogged), and any device that is not approved.
     fn peripheral(&mut self, seq: u64, event: &Event, at: NaiveDateTime) {
@@ -185,7 +219,7 @@ impl<'a> Detector<'a> {
             None => {
                 // Who plugged it in: the session on that terminal, else the owner of an
                 // approved device connected there within the hour.
-                let session = self.sessions.get(&host).and_then(|s| s.employee.clone());
+                let session = self.sessions.get(&host.to_ascii_uppercase()).and_then(|s| s.employee.clone());
                 let recent = self.last_approved.get(&host).filter(|(_, t)| event.time - t <= 3_600_000).map(|(o, _)| o.clone());
                 let who = session.or(recent).unwrap_or_else(|| format!("(不明: {host})"));
                 self.note(seq, event.time, "unapproved_device", Severity::High, &who, "", Some(&what));
@@ -201,6 +235,7 @@ impl<'a> Detector<'a> {
             employee: employee.to_owned(),
             residents: Vec::new(),
             devices: Vec::new(),
+            files: Vec::new(),
             evidence: Vec::new(),
             from: time,
             to: time,
@@ -247,6 +282,13 @@ fn finding(r: &Rollup) -> Finding {
             format!("職員 {} が要注意者リストの住民の記録を、業務上の根拠（申請書・来庁・案件）なしに {} 回閲覧しました（{}）。", r.employee, n, detail.join("、")),
             format!("Employee {} viewed watch-listed residents' records {} times with no supporting application, visit or case.", r.employee, n),
         ),
+        "restricted_share_non_owner" => {
+            let days = (r.to - r.from) / 86_400_000 + 1;
+            (
+                format!("職員 {} が、所属外の機密共有フォルダのファイルを {} 回、異なるファイル {} 件、{} 日にわたって開きました（{}）。", r.employee, n, r.files.len(), days, detail.join("、")),
+                format!("Employee {} opened files on another section's confidential share {} times, {} distinct files, over {} days.", r.employee, n, r.files.len(), days),
+            )
+        }
         "approved_device_on_unmanaged_terminal" => (
             format!("職員 {} の承認済み外部記憶媒体が、管理ソフトの入っていない端末に {} 回接続されました（{}）。この端末での複写は記録されません。", r.employee, n, detail.join("、")),
             format!("Employee {}'s approved removable device was connected {} times to a terminal without the endpoint agent, where copies go unlogged.", r.employee, n),
@@ -266,8 +308,8 @@ fn finding(r: &Rollup) -> Finding {
         severity: r.severity,
         employees: vec![r.employee.clone()],
         residents: r.residents.clone(),
-        files: Vec::new(),
         devices: r.devices.clone(),
+        files: r.files.clone(),
         mails: Vec::new(),
         from: r.from,
         to: r.to,

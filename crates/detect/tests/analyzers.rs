@@ -28,7 +28,8 @@ fn office() -> MasterData {
             {"system":"koseki","account":"K3","employee_id":"E3","kind":"personal","from":"2010-04-01"},
             {"system":"windows","account":"e1","employee_id":"E1","kind":"personal","from":"2010-04-01"},
             {"system":"windows","account":"e2","employee_id":"E2","kind":"personal","from":"2010-04-01"},
-            {"system":"juki","account":"9000","kind":"batch","from":"2010-04-01"}],
+            {"system":"juki","account":"9000","kind":"batch","from":"2010-04-01"},
+            {"system":"windows","account":"admin01","kind":"admin","from":"2010-04-01"}],
         "residents": [
             {"uid":"R1","name":"佐藤 一","birth_date":"1980-01-01"},
             {"uid":"R2","name":"佐藤 花","birth_date":"1982-01-01"},
@@ -52,6 +53,7 @@ fn office() -> MasterData {
             {"host":"PC-E2","location":"2F","kind":"staff","agent":"yes"},
             {"host":"UKETSUKE","location":"1F","kind":"reception","agent":"no"}],
         "devices": [{"serial":"SUSB-1","owner":"E1","kind":"secure-usb","from":"2020-04-01"}],
+        "shares": [{"share":"jinji","path":"/srv/jinji","owner_department":"D400","classification":"restricted","granted":"","from":"2010-04-01"}],
         "vip": [{"resident_uid":"R9","reason":"市長","from":"2022-01-01"}]
     });
     serde_json::from_value(m).unwrap()
@@ -215,4 +217,30 @@ fn s7_approved_usb_on_an_unmanaged_terminal_and_a_personal_one_after_it_are_flag
 #[test]
 fn an_approved_usb_on_its_owners_managed_pc_is_ordinary_work() {
     assert!(run(&[usb("SUSB-1", "2024-03-01T10:00:00", "PC-E1")]).is_empty());
+}
+
+fn share_open(user: &str, path: &str, when: &str, host: &str) -> Event {
+    let t = chrono::DateTime::parse_from_rfc3339(&format!("{when}+09:00")).unwrap().timestamp_millis();
+    let v = json!({"class_uid":1001,"activity_id":2,"time":t,"actor":{"user":{"uid":user}},"device":{"hostname":host},
+        "file":{"path":path},"metadata":{"product":"samba"},"unmapped":{"share":"jinji"}});
+    Event::from_json(v.to_string().as_bytes()).unwrap()
+}
+
+#[test]
+fn s4_a_restricted_share_read_through_the_admin_account_is_charged_to_the_sessions_owner() {
+    let f = run(&[
+        windows("e2", "logon", "2024-03-01T08:30:00", "PC-E2"),
+        share_open("admin01", "人事評価/0001.xlsx", "2024-03-01T17:00:00", "pc-e2"),
+        share_open("admin01", "人事評価/0002.xlsx", "2024-03-04T17:00:00", "pc-e2"),
+        share_open("admin01", "人事評価/0002.xlsx", "2024-03-04T17:01:00", "pc-e2"),
+    ]);
+    assert_eq!(rules(&f), [("restricted_share_non_owner", "E2", 3)]);
+    assert_eq!(f[0].files.len(), 2, "distinct files, not opens");
+    assert!(f[0].explanation_ja.contains("admin01"));
+}
+
+#[test]
+fn a_share_used_by_no_known_person_is_not_charged_to_anyone() {
+    // No session on the terminal: the admin account's work cannot be charged to a person.
+    assert!(run(&[share_open("admin01", "人事評価/0001.xlsx", "2024-03-01T17:00:00", "pc-x")]).is_empty());
 }

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use mamori_model::master::{AccountKind, MasterData, Period, TerminalKind};
+use mamori_model::master::{AccountKind, Classification, FileShare, MasterData, Period, TerminalKind};
 
 /// The account system a source's events are written for: sources are named freely, and
 /// the simulator and examples name them after their system, except Windows.
@@ -90,6 +90,7 @@ pub struct Directory {
     terminals: HashMap<String, (TerminalKind, bool)>,
     /// Approved removable devices: serial → (validity, owner).
     devices: HashMap<String, Vec<(Period, Option<String>)>>,
+    shares: HashMap<String, Vec<FileShare>>,
 }
 
 impl Directory {
@@ -107,7 +108,11 @@ impl Directory {
             visits: HashMap::new(),
             terminals: HashMap::new(),
             devices: HashMap::new(),
+            shares: HashMap::new(),
         };
+        for share in &m.shares {
+            d.shares.entry(share.share.clone()).or_default().push(share.clone());
+        }
         for a in &m.accounts {
             d.accounts.entry(a.account.clone()).or_default().push((a.system.clone(), a.period, a.employee_id.clone(), a.kind));
         }
@@ -211,6 +216,17 @@ impl Directory {
     /// Whether a known terminal has the endpoint agent (and so sends USB and print logs).
     pub fn terminal_has_agent(&self, host: &str) -> Option<bool> {
         self.terminals.get(host).map(|t| t.1)
+    }
+
+    /// A share's owner and classification on `day`, if it is restricted to its owner and
+    /// grantees (confidential or above), and whether `department` may use it.
+    pub fn restricted_share(&self, share: &str, department: &str, day: NaiveDate) -> Option<(&str, Classification, bool)> {
+        let s = self.shares.get(share)?.iter().find(|s| s.period.covers(day))?;
+        if s.classification < Classification::Confidential {
+            return None;
+        }
+        let allowed = s.owner_department == department || s.granted.iter().any(|g| g == "*" || g == department);
+        Some((s.owner_department.as_str(), s.classification, allowed))
     }
 
     /// `Some(owner)` when `serial` is an approved device on `day`.

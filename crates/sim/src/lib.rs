@@ -28,7 +28,7 @@ use town::{DEPARTMENTS, Staff, Town};
 
 /// The logs a simulated town writes under `logs/`: (source name in its `mamori.toml`,
 /// file name).
-pub const LOGS: [(&str, &str); 7] = [
+pub const LOGS: [(&str, &str); 8] = [
     ("juki", "juki_access.csv"),
     ("zeimu", "zeimu_access.tsv"),
     ("koseki", "koseki_access.csv"),
@@ -36,6 +36,7 @@ pub const LOGS: [(&str, &str); 7] = [
     ("win-security", "security.jsonl"),
     ("badge", "badge.csv"),
     ("endpoint", "endpoint_usb.csv"),
+    ("samba", "fileserver_audit.log"),
 ];
 
 #[derive(Debug, Clone)]
@@ -111,6 +112,17 @@ pub struct Usb {
     pub incident: Option<usize>,
 }
 
+/// A file opened on the file server, as Samba's full_audit logs it.
+pub struct FileOpen {
+    pub at: NaiveDateTime,
+    /// The account as the server sees it (a staff member's, or the shared admin account).
+    pub user: String,
+    pub host: String,
+    pub share: &'static str,
+    pub path: String,
+    pub incident: Option<usize>,
+}
+
 pub struct Badge {
     pub at: NaiveDateTime,
     pub staff: usize,
@@ -134,6 +146,7 @@ pub struct World {
     pub logons: Vec<Logon>,
     pub badges: Vec<Badge>,
     pub usb: Vec<Usb>,
+    pub files: Vec<FileOpen>,
     pub incidents: Vec<Incident>,
 }
 
@@ -196,7 +209,7 @@ pub fn run(params: &Params) -> World {
     let mut master = town.master(params.start);
     master.holidays = write::holidays();
     let days = business_days(params, &master);
-    let mut w = World { params: params.clone(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), incidents: Vec::new() };
+    let mut w = World { params: params.clone(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), files: Vec::new(), incidents: Vec::new() };
     // Approved secure USB sticks for about one in ten staff.
     let owners: Vec<usize> = (0..w.town.staff.len()).filter(|i| i % 10 == 3).collect();
     for &i in &owners {
@@ -362,6 +375,20 @@ pub fn run(params: &Params) -> World {
                 w.usb.push(Usb { at: at(day, m + 1 + k), staff: i, host: pc.clone(), serial: serial.clone(), copy: Some(path), incident: None });
             }
         }
+        // The file server: HR staff on their restricted share, general affairs on theirs.
+        for si in 0..w.town.staff.len() {
+            let Some(dept) = w.town.dept_on(&w.town.staff[si], day) else { continue };
+            let share = match DEPARTMENTS[dept].0 {
+                "D400" => "jinji",
+                "D500" => "soumu",
+                _ => continue,
+            };
+            let (user, host) = (format!("e{:04}", w.town.staff[si].number), w.town.staff[si].pc.to_lowercase());
+            for _ in 0..rng.gen_range(2..6) {
+                let path = format!("{}/{:03}.xlsx", if share == "jinji" { "評価" } else { "庶務" }, rng.gen_range(0..400));
+                w.files.push(FileOpen { at: at(day, rng.gen_range(9 * 60..17 * 60)), user: user.clone(), host: host.clone(), share, path, incident: None });
+            }
+        }
         // The mayor served at the counter and the family register, requests on file:
         // hard negatives for the VIP rules.
         if day == mayor_day {
@@ -396,7 +423,36 @@ pub fn run(params: &Params) -> World {
         }
     }
     inject_s7(&mut rng, &mut w, &days, &owners);
+    inject_s4(&mut rng, &mut w, &days);
     w
+}
+
+/// S4 (Niigata): a general-affairs chief uses the administrator account from his own PC
+/// to copy the HR share's confidential files, a few at a time, all through the period
+/// (1,400 files over three years in the seed; here 15 a working day).
+fn inject_s4(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate]) {
+    let Some(chief) = w.town.staff.iter().position(|s| DEPARTMENTS[s.dept].0 == "D500" && s.role == "chief" && s.transfer.is_none() && !s.retires)
+    else {
+        return;
+    };
+    let id = w.incidents.len();
+    let host = w.town.staff[chief].pc.to_lowercase();
+    let mut n = 0;
+    for &day in days.iter().filter(|d| w.town.dept_on(&w.town.staff[chief], **d).is_some()) {
+        for _ in 0..15 {
+            n += 1;
+            let path = format!("人事評価/{}/{n:04}.xlsx", day.format("%Y"));
+            // Late in the day, but while still logged on (nobody leaves before 17:15).
+            let m = rng.gen_range(16 * 60 + 30..17 * 60 + 10);
+            w.files.push(FileOpen { at: at(day, m), user: "admin01".into(), host: host.clone(), share: "jinji", path, incident: Some(id) });
+        }
+    }
+    w.incidents.push(Incident {
+        scenario: "S4",
+        summary: format!("総務課長が管理者アカウントで人事課の共有フォルダから機密ファイル {n} 件を自席端末へ取得"),
+        employees: vec![w.town.staff[chief].id.clone()],
+        residents: Vec::new(),
+    });
 }
 
 /// S7 (Hiratsuka): an employee moves resident files to their approved secure USB on their

@@ -321,6 +321,7 @@ impl Town {
         m.terminals.push(Terminal { host: "UKETSUKE-01".into(), location: "本庁舎1F受付".into(), kind: TerminalKind::Reception, agent: false, department: None });
         m.terminals.push(Terminal { host: "BATCH-01".into(), location: "サーバ室".into(), kind: TerminalKind::Server, agent: true, department: Some("D800".into()) });
         m.shares.push(FileShare { share: "jinji".into(), path: "/srv/jinji".into(), owner_department: "D400".into(), classification: Classification::Restricted, granted: vec![], period: always });
+        m.shares.push(FileShare { share: "soumu".into(), path: "/srv/soumu".into(), owner_department: "D500".into(), classification: Classification::Internal, granted: vec![], period: always });
         m.vip.push(VipEntry { resident_uid: self.people[self.mayor].uid.clone(), reason: "市長".into(), period: always });
         for &c in &self.council {
             m.vip.push(VipEntry { resident_uid: self.people[c].uid.clone(), reason: "市議会議員".into(), period: always });

@@ -203,6 +203,10 @@ case_no = "ケース番号"
 [sources.win-security]
 format = "windows-json"
 
+[sources.samba]
+format = "samba-full-audit"
+prefix = "%u|%I|%m|%S"
+
 [sources.endpoint]
 format = "csv"
 encoding = "shift_jis"
@@ -329,6 +333,11 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
                 logs[4].lines.push((u.at, windows_usb_line(&logon, &u.serial, 5000 + i), None, u.incident));
             }
         }
+    }
+    for f in &w.files {
+        let ts = f.at.format("%Y-%m-%dT%H:%M:%S+09:00");
+        let line = format!("{ts} fs01 smbd_audit: {}|10.1.0.{}|{}|{}|openat|ok|r|{}\n", f.user, f.host.len() * 7 % 250, f.host, f.share, f.path);
+        logs[7].lines.push((f.at, line, None, f.incident));
     }
     for b in &w.badges {
         let s = &w.town.staff[b.staff];
