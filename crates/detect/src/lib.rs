@@ -188,6 +188,18 @@ impl<'a> Detector<'a> {
                 (e, Some(format!("{kind} {}", event.actor.user.uid)))
             }
         };
+        // S9: a folder opened to everyone for a handover is for those handing over and
+        // taking over: the sections one leaves and joins. Its sub-folders are sections.
+        if let Some(window) = self.dir.open_to_all(share, at.date()) {
+            let folder = event.file.as_ref().and_then(|f| f.path.split(['/', '\\']).find(|p| !p.is_empty())).unwrap_or("");
+            let before = self.dir.posting(&employee, window.from).map(|p| p.0);
+            let after = self.dir.posting(&employee, window.to.unwrap_or(at.date())).map(|p| p.0);
+            if !folder.is_empty() && Some(folder) != before && Some(folder) != after {
+                let detail = format!("{share}/{folder}");
+                self.note(seq, event.time, "broad_access_outside_need", Severity::High, &employee, "", Some(&detail));
+            }
+            return;
+        }
         let department = self.dir.posting(&employee, at.date()).map(|p| p.0.to_owned()).unwrap_or_default();
         let Some((owner, _, allowed)) = self.dir.restricted_share(share, &department, at.date()) else { return };
         if allowed {
@@ -289,6 +301,10 @@ fn finding(r: &Rollup) -> Finding {
                 format!("Employee {} opened files on another section's confidential share {} times, {} distinct files, over {} days.", r.employee, n, r.files.len(), days),
             )
         }
+        "broad_access_outside_need" => (
+            format!("職員 {} が、全職員に一時開放された引継ぎフォルダで、自分の異動元・異動先ではない課のファイルを {} 回開きました（{}）。", r.employee, n, detail.join("、")),
+            format!("Employee {} opened {} files of sections they neither leave nor join in a handover folder temporarily open to all.", r.employee, n),
+        ),
         "approved_device_on_unmanaged_terminal" => (
             format!("職員 {} の承認済み外部記憶媒体が、管理ソフトの入っていない端末に {} 回接続されました（{}）。この端末での複写は記録されません。", r.employee, n, detail.join("、")),
             format!("Employee {}'s approved removable device was connected {} times to a terminal without the endpoint agent, where copies go unlogged.", r.employee, n),

@@ -29,7 +29,8 @@ fn office() -> MasterData {
             {"system":"windows","account":"e1","employee_id":"E1","kind":"personal","from":"2010-04-01"},
             {"system":"windows","account":"e2","employee_id":"E2","kind":"personal","from":"2010-04-01"},
             {"system":"juki","account":"9000","kind":"batch","from":"2010-04-01"},
-            {"system":"windows","account":"admin01","kind":"admin","from":"2010-04-01"}],
+            {"system":"windows","account":"admin01","kind":"admin","from":"2010-04-01"},
+            {"system":"windows","account":"e3","employee_id":"E3","kind":"personal","from":"2010-04-01"}],
         "residents": [
             {"uid":"R1","name":"佐藤 一","birth_date":"1980-01-01"},
             {"uid":"R2","name":"佐藤 花","birth_date":"1982-01-01"},
@@ -53,7 +54,9 @@ fn office() -> MasterData {
             {"host":"PC-E2","location":"2F","kind":"staff","agent":"yes"},
             {"host":"UKETSUKE","location":"1F","kind":"reception","agent":"no"}],
         "devices": [{"serial":"SUSB-1","owner":"E1","kind":"secure-usb","from":"2020-04-01"}],
-        "shares": [{"share":"jinji","path":"/srv/jinji","owner_department":"D400","classification":"restricted","granted":"","from":"2010-04-01"}],
+        "shares": [
+            {"share":"jinji","path":"/srv/jinji","owner_department":"D400","classification":"restricted","granted":"","from":"2010-04-01"},
+            {"share":"hikitsugi","path":"/srv/hikitsugi","owner_department":"D500","classification":"confidential","granted":"*","from":"2024-03-25","to":"2024-04-05"}],
         "vip": [{"resident_uid":"R9","reason":"市長","from":"2022-01-01"}]
     });
     serde_json::from_value(m).unwrap()
@@ -243,4 +246,24 @@ fn s4_a_restricted_share_read_through_the_admin_account_is_charged_to_the_sessio
 fn a_share_used_by_no_known_person_is_not_charged_to_anyone() {
     // No session on the terminal: the admin account's work cannot be charged to a person.
     assert!(run(&[share_open("admin01", "人事評価/0001.xlsx", "2024-03-01T17:00:00", "pc-x")]).is_empty());
+}
+
+fn handover_open(user: &str, path: &str, when: &str) -> Event {
+    let t = chrono::DateTime::parse_from_rfc3339(&format!("{when}+09:00")).unwrap().timestamp_millis();
+    let v = json!({"class_uid":1001,"activity_id":2,"time":t,"actor":{"user":{"uid":user}},"device":{"hostname":"pc"},
+        "file":{"path":path},"metadata":{"product":"samba"},"unmapped":{"share":"hikitsugi"}});
+    Event::from_json(v.to_string().as_bytes()).unwrap()
+}
+
+#[test]
+fn s9_handover_files_of_other_sections_are_flagged_and_ones_own_succession_is_not() {
+    // E3 moves from 戸籍係 (D110) to 福祉課 (D300) on 1 April: both folders are theirs to
+    // read. E1 stays in 福祉課: D300 is theirs, 人事 (D400) is not.
+    let f = run(&[
+        handover_open("e3", "D110/引継書_001.docx", "2024-03-28T10:00:00"),
+        handover_open("e3", "D300/引継書_002.docx", "2024-03-28T10:05:00"),
+        handover_open("e1", "D300/引継書_002.docx", "2024-03-28T11:00:00"),
+        handover_open("e1", "D400/引継書_009.docx", "2024-03-28T11:05:00"),
+    ]);
+    assert_eq!(rules(&f), [("broad_access_outside_need", "E1", 1)]);
 }

@@ -229,6 +229,12 @@ impl Directory {
         Some((s.owner_department.as_str(), s.classification, allowed))
     }
 
+    /// The period of a share opened to everyone (granted `*`) on `day`: a year-end
+    /// handover folder, whose sub-folders belong to sections.
+    pub fn open_to_all(&self, share: &str, day: NaiveDate) -> Option<Period> {
+        self.shares.get(share)?.iter().find(|s| s.period.covers(day) && s.granted.iter().any(|g| g == "*")).map(|s| s.period)
+    }
+
     /// `Some(owner)` when `serial` is an approved device on `day`.
     pub fn approved_device(&self, serial: &str, day: NaiveDate) -> Option<Option<&str>> {
         self.devices.get(serial)?.iter().find(|d| d.0.covers(day)).map(|d| d.1.as_deref())

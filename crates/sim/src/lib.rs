@@ -424,7 +424,49 @@ pub fn run(params: &Params) -> World {
     }
     inject_s7(&mut rng, &mut w, &days, &owners);
     inject_s4(&mut rng, &mut w, &days);
+    handover(&mut rng, &mut w, &days);
     w
+}
+
+/// The fiscal year-end handover (S9, Kamaishi): the handover folder, one sub-folder per
+/// section, is open to everyone from a week before 1 April to four days after. Staff who
+/// move read their old and new sections' handover files; one employee who is not moving
+/// reads other sections' as well.
+fn handover(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate]) {
+    let Some(april) = w.town.april else { return };
+    let window: Vec<NaiveDate> = days.iter().copied().filter(|d| *d >= april - chrono::Days::new(7) && *d <= april + chrono::Days::new(4)).collect();
+    if window.is_empty() {
+        return;
+    }
+    let open = |w: &mut World, rng: &mut ChaCha8Rng, si: usize, dept: usize, incident: Option<usize>| {
+        let day = window[rng.gen_range(0..window.len())];
+        let s = &w.town.staff[si];
+        let path = format!("{}/引継書_{:03}.docx", DEPARTMENTS[dept].0, rng.gen_range(0..60));
+        let (user, host) = (format!("e{:04}", s.number), s.pc.to_lowercase());
+        w.files.push(FileOpen { at: at(day, rng.gen_range(9 * 60..16 * 60 + 30)), user, host, share: "hikitsugi", path, incident });
+    };
+    for si in 0..w.town.staff.len() {
+        if let Some(to) = w.town.staff[si].transfer {
+            let from = w.town.staff[si].dept;
+            for _ in 0..rng.gen_range(2..5) {
+                let dept = if rng.gen_bool(0.5) { from } else { to };
+                open(w, rng, si, dept, None);
+            }
+        }
+    }
+    let Some(reader) = w.town.staff.iter().position(|s| DEPARTMENTS[s.dept].0 == "D200" && s.transfer.is_none() && !s.retires) else { return };
+    let id = w.incidents.len();
+    let own = w.town.staff[reader].dept;
+    let others: Vec<usize> = (0..DEPARTMENTS.len()).filter(|&d| d != own).collect();
+    for k in 0..20 {
+        open(w, rng, reader, others[k % 3], Some(id));
+    }
+    w.incidents.push(Incident {
+        scenario: "S9",
+        summary: "年度末に全職員へ開放された引継ぎフォルダで、異動のない職員が他課の引継書20件を閲覧".into(),
+        employees: vec![w.town.staff[reader].id.clone()],
+        residents: Vec::new(),
+    });
 }
 
 /// S4 (Niigata): a general-affairs chief uses the administrator account from his own PC

@@ -321,6 +321,19 @@ impl Town {
         m.terminals.push(Terminal { host: "UKETSUKE-01".into(), location: "本庁舎1F受付".into(), kind: TerminalKind::Reception, agent: false, department: None });
         m.terminals.push(Terminal { host: "BATCH-01".into(), location: "サーバ室".into(), kind: TerminalKind::Server, agent: true, department: Some("D800".into()) });
         m.shares.push(FileShare { share: "jinji".into(), path: "/srv/jinji".into(), owner_department: "D400".into(), classification: Classification::Restricted, granted: vec![], period: always });
+        if let Some(april) = self.april {
+            // The fiscal year-end handover folder, open to everyone for a few days.
+            let from = april - chrono::Days::new(7);
+            let to = april + chrono::Days::new(4);
+            m.shares.push(FileShare {
+                share: "hikitsugi".into(),
+                path: "/srv/hikitsugi".into(),
+                owner_department: "D500".into(),
+                classification: Classification::Confidential,
+                granted: vec!["*".into()],
+                period: Period { from, to: Some(to) },
+            });
+        }
         m.shares.push(FileShare { share: "soumu".into(), path: "/srv/soumu".into(), owner_department: "D500".into(), classification: Classification::Internal, granted: vec![], period: always });
         m.vip.push(VipEntry { resident_uid: self.people[self.mayor].uid.clone(), reason: "市長".into(), period: always });
         for &c in &self.council {
