@@ -663,11 +663,10 @@ fn demo(dir: Option<PathBuf>, seed: u64, out: &mut impl Write) -> Result<ExitCod
     writeln!(out, "== 2. 改ざん検知ストアを作成し、マスタと業務ログを取り込み (init, master load, import)")?;
     let mut j = SqliteJournal::init(&data, "mamori.demo/town", mamori_journal::DEFAULT_SEGMENT_SHIFT)?;
     audit::record(&mut j, audit::Action::Init, "demo store")?;
-    let loaded = mamori_master::load_dir(&town.join("master")).map_err(|e| anyhow::anyhow!("{e}"))?;
-    anyhow::ensure!(loaded.errors.is_empty(), "the simulated master data has errors: {:?}", loaded.errors.first());
     drop(j);
-    let mut sink = Vec::new();
-    master_load(&data, &town.join("master"), false, &mut sink)?;
+    let mut loaded = Vec::new();
+    let code = master_load(&data, &town.join("master"), false, &mut loaded)?;
+    anyhow::ensure!(code == ExitCode::SUCCESS, "the simulated master data has errors: {}", String::from_utf8_lossy(&loaded));
     let mut j = open(&data)?;
     let sources = mamori_sources::load_sources(&town.join("mamori.toml")).map_err(anyhow::Error::msg)?;
     for (source, file) in mamori_sim::LOGS {

@@ -633,3 +633,13 @@ fn a_disclosure_lists_every_access_unexplained_ones_marked_each_proven_and_is_it
     let audit = ok(&data, &["events", "actor", "test-auditor"]);
     assert!(audit.contains("report.disclosure") && audit.contains(resident), "{audit}");
 }
+
+/// The README's main job: a fresh town imported, detected, scored and verified.
+#[test]
+fn the_demo_finds_every_injected_incident_and_verifies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ok(tmp.path(), &["demo", "--dir", tmp.path().join("demo").to_str().unwrap()]);
+    assert!(out.contains("不正行 0"), "{out}");
+    assert!(out.contains("recall 100.0%"), "{out}");
+    assert!(out.contains("改ざん検証 (verify):") && out.contains("一致"), "{out}");
+}
