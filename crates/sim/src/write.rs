@@ -258,7 +258,9 @@ fn access_line(w: &World, a: &Access) -> String {
     }
 }
 
-fn windows_line(l: &crate::Logon, record: usize) -> String {
+/// One Security event as evtx_dump writes it: the `System` block every event has, and
+/// the event's own `EventData`.
+fn evtx(l: &crate::Logon, record: usize, data: serde_json::Value) -> String {
     let utc = l.at - chrono::Duration::hours(9);
     serde_json::json!({"Event": {
         "System": {
@@ -269,31 +271,26 @@ fn windows_line(l: &crate::Logon, record: usize) -> String {
             "Channel": "Security",
             "Computer": format!("{}.city.local", l.host),
         },
-        "EventData": {"TargetUserName": l.user, "TargetDomainName": "CITY", "LogonType": 2},
+        "EventData": data,
     }})
     .to_string()
         + "\n"
 }
 
+fn windows_line(l: &crate::Logon, record: usize) -> String {
+    evtx(l, record, serde_json::json!({"TargetUserName": l.user, "TargetDomainName": "CITY", "LogonType": 2}))
+}
+
 fn windows_usb_line(l: &crate::Logon, serial: &str, record: usize) -> String {
-    let utc = l.at - chrono::Duration::hours(9);
-    serde_json::json!({"Event": {
-        "System": {
-            "Provider": {"#attributes": {"Name": "Microsoft-Windows-Security-Auditing"}},
-            "EventID": 6416,
-            "TimeCreated": {"#attributes": {"SystemTime": format!("{}Z", utc.format("%Y-%m-%dT%H:%M:%S%.3f"))}},
-            "EventRecordID": record,
-            "Channel": "Security",
-            "Computer": format!("{}.city.local", l.host),
-        },
-        "EventData": {
+    evtx(
+        l,
+        record,
+        serde_json::json!({
             "SubjectUserName": l.user, "SubjectDomainName": "CITY",
             "DeviceId": format!("USBSTOR\\DISK&VEN_USB&PROD_FLASH_DISK&REV_1.00\\{serial}&0"),
             "DeviceDescription": "USB 大容量記憶装置", "ClassName": "DiskDrive",
-        },
-    }})
-    .to_string()
-        + "\n"
+        }),
+    )
 }
 
 pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
