@@ -326,37 +326,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             writeln!(out, "initialised {} (origin {origin})", dir.display())?;
             writeln!(out, "public key: {}", j.verifier_key())?;
         }
-        Command::Import { files, source, config, batch, follow: true, poll_ms } => {
-            let sources = sources_config(config.as_deref(), &cli.data)?;
-            let source_config = sources.get(&source);
-            let mut j = open(&cli.data)?;
-            let context = adapter_context(&j, source_config)?;
-            let options = ImportOptions { source: source.clone(), batch_size: batch.max(1), follow: true, ..Default::default() };
-            audit::record(&mut j, audit::Action::Import, &format!("following {files:?} as source {source}"))?;
-            let mut positions: std::collections::HashMap<PathBuf, mamori_ingest::StreamPosition> = Default::default();
-            loop {
-                for file in &files {
-                    if !file.is_file() {
-                        continue; // not written yet
-                    }
-                    let adapter = match source_config {
-                        Some(c) => mamori_sources::adapter(&source, c, &context).map_err(anyhow::Error::msg)?,
-                        None => mamori_sources::ndjson_adapter(),
-                    };
-                    let position = positions.remove(file);
-                    let (s, end) = mamori_ingest::import_file_at(&mut j, file, &options, adapter, &mut |_, _| {}, position)?;
-                    if s.accepted + s.rejected > 0 {
-                        writeln!(out, "{}: accepted {}, rejected {}", file.display(), s.accepted, s.rejected)?;
-                        out.flush()?;
-                    }
-                    if let Some(end) = end {
-                        positions.insert(file.clone(), end);
-                    }
-                }
-                std::thread::sleep(std::time::Duration::from_millis(poll_ms));
-            }
-        }
-        Command::Import { files, source, config, batch, follow: false, .. } => {
+        Command::Import { files, source, config, batch, follow, poll_ms } => {
             if files.is_empty() {
                 bail!("name at least one file to import");
             }
@@ -364,16 +334,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let source_config = sources.get(&source);
             let mut j = open(&cli.data)?;
             let context = adapter_context(&j, source_config)?;
-            let options = ImportOptions { source: source.clone(), batch_size: batch.max(1), ..Default::default() };
+            let adapter = || -> Result<Box<dyn mamori_sources::LineAdapter>> {
+                Ok(match source_config {
+                    Some(c) => mamori_sources::adapter(&source, c, &context).map_err(anyhow::Error::msg)?,
+                    None => mamori_sources::ndjson_adapter(),
+                })
+            };
+            let options = ImportOptions { source: source.clone(), batch_size: batch.max(1), follow, ..Default::default() };
+            if follow {
+                audit::record(&mut j, audit::Action::Import, &format!("following {files:?} as source {source}"))?;
+                return follow_files(&mut j, &files, &options, adapter, poll_ms, out);
+            }
             let files = expand_maildirs(&files, source_config)?;
             let mut failed = false;
             for file in &files {
-                let adapter = match source_config {
-                    Some(c) => mamori_sources::adapter(&source, c, &context).map_err(anyhow::Error::msg)?,
-                    None => mamori_sources::ndjson_adapter(),
-                };
                 let bar = progress_bar(file);
-                let result = import_file(&mut j, file, &options, adapter, &mut |done, total| {
+                let result = import_file(&mut j, file, &options, adapter()?, &mut |done, total| {
                     bar.set_length(total);
                     bar.set_position(done);
                 });
@@ -585,6 +561,36 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(BenchCommand::Query { lookups }) => bench::query(&cli.data, lookups, out)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `import --follow`: reads the files as they grow, round after round, until stopped;
+/// each file's position is kept between rounds so a round reads only what was appended.
+fn follow_files(
+    j: &mut SqliteJournal,
+    files: &[PathBuf],
+    options: &ImportOptions,
+    adapter: impl Fn() -> Result<Box<dyn mamori_sources::LineAdapter>>,
+    poll_ms: u64,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    let mut positions: std::collections::HashMap<PathBuf, mamori_ingest::StreamPosition> = Default::default();
+    loop {
+        for file in files {
+            if !file.is_file() {
+                continue; // not written yet
+            }
+            let position = positions.remove(file);
+            let (s, end) = mamori_ingest::import_file_at(j, file, options, adapter()?, &mut |_, _| {}, position)?;
+            if s.accepted + s.rejected > 0 {
+                writeln!(out, "{}: accepted {}, rejected {}", file.display(), s.accepted, s.rejected)?;
+                out.flush()?;
+            }
+            if let Some(end) = end {
+                positions.insert(file.clone(), end);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(poll_ms));
+    }
 }
 
 /// A Maildir folder given to a maildir source stands for its messages (`cur/`, `new/`).

@@ -67,7 +67,7 @@ pub fn disclosure(j: &SqliteJournal, r: &Request<'_>) -> Result<Disclosure> {
             OperatorPolicy::Number => e.actor.user.uid.clone(),
             OperatorPolicy::Withheld => "職員".into(),
         };
-        let proof = j.prove_inclusion(stored.seq, Some(checkpoint.size))?;
+        let proof = j.audit_path(stored.seq, checkpoint.size)?;
         entries.push(DisclosureEntry {
             event_id: stored.seq,
             at: at.format("%Y-%m-%d %H:%M:%S").to_string(),
@@ -78,8 +78,8 @@ pub fn disclosure(j: &SqliteJournal, r: &Request<'_>) -> Result<Disclosure> {
             operator,
             explained: explanation.is_some(),
             explanation: explanation_text(&explanation),
-            leaf_hash: proof.leaf_hash,
-            proof: proof.proof,
+            leaf_hash: mamori_journal::hex(&mamori_journal::leaf_hash(&stored.body)),
+            proof: proof.iter().map(mamori_journal::hex).collect(),
         });
     }
     Ok(Disclosure {

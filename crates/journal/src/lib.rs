@@ -203,6 +203,9 @@ pub trait Journal {
     fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, JournalError>;
     fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, JournalError>;
     fn prove_inclusion(&self, seq: u64, tree_size: Option<u64>) -> Result<InclusionProof, JournalError>;
+    /// The RFC 6962 audit path of leaf `seq` in the tree of `tree_size` leaves (for callers
+    /// that already hold the event and the checkpoint).
+    fn audit_path(&self, seq: u64, tree_size: u64) -> Result<Vec<Hash>, JournalError>;
     fn prove_consistency(&self, old_size: u64, new_size: u64) -> Result<ConsistencyProof, JournalError>;
     /// Recomputes the tree from the stored events and checks every checkpoint.
     fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<Result<VerifyReport, VerifyFailure>, JournalError>;

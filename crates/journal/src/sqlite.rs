@@ -638,7 +638,7 @@ impl Journal for SqliteJournal {
         }
         let checkpoint = self.checkpoint_note(tree_size)?.ok_or_else(|| self.no_checkpoint(tree_size))?;
         let event = self.get(seq)?.ok_or_else(|| corrupt(format!("event {seq} is missing")))?;
-        let proof = prove_record(tree_size, seq, &self.hash_reader()).map_err(|e| JournalError::Merkle(e.to_string()))?;
+        let proof = self.audit_path(seq, tree_size)?;
         Ok(InclusionProof {
             index: seq,
             tree_size,
@@ -647,6 +647,10 @@ impl Journal for SqliteJournal {
             proof: proof.iter().map(hex).collect(),
             checkpoint,
         })
+    }
+
+    fn audit_path(&self, seq: u64, tree_size: u64) -> Result<Vec<tlog_tiles::Hash>, JournalError> {
+        prove_record(tree_size, seq, &self.hash_reader()).map_err(|e| JournalError::Merkle(e.to_string()))
     }
 
     fn prove_consistency(&self, old_size: u64, new_size: u64) -> Result<ConsistencyProof, JournalError> {
