@@ -37,7 +37,7 @@ impl Mix {
 pub fn write_events(path: &Path, n: u64, seed: u64) -> Result<u64> {
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let mut rng = Mix(seed);
-    let ops = [("照会", 2), ("発行", 1), ("更新", 3)];
+    let ops = [("照会", 1), ("発行", 1), ("更新", 2)];
     let systems = [("juki", "住民票"), ("zeimu", "課税台帳"), ("koseki", "戸籍"), ("fukushi", "福祉台帳")];
     let mut bytes = 0u64;
     for i in 0..n {

@@ -30,6 +30,8 @@ pub enum ClassUid {
     HttpActivity,
     /// 4009 Email Activity: journaled mail.
     EmailActivity,
+    /// 5019 Device Config State Change: a change to what a device audits (Windows 4719).
+    DeviceConfigStateChange,
     /// 6003 API Activity: calls to mamori itself and other APIs (auditors' own actions).
     ApiActivity,
     /// 6005 Datastore Activity: a business system's record access (住基, 税務, 戸籍 …).
@@ -44,6 +46,7 @@ impl ClassUid {
             ClassUid::Authentication => 3002,
             ClassUid::HttpActivity => 4002,
             ClassUid::EmailActivity => 4009,
+            ClassUid::DeviceConfigStateChange => 5019,
             ClassUid::ApiActivity => 6003,
             ClassUid::DatastoreActivity => 6005,
         }
@@ -70,11 +73,12 @@ impl TryFrom<u32> for ClassUid {
             3002 => ClassUid::Authentication,
             4002 => ClassUid::HttpActivity,
             4009 => ClassUid::EmailActivity,
+            5019 => ClassUid::DeviceConfigStateChange,
             6003 => ClassUid::ApiActivity,
             6005 => ClassUid::DatastoreActivity,
             other => {
                 return Err(format!(
-                    "class_uid {other} is not one mamori stores (1001, 1010, 3002, 4002, 4009, 6003, 6005)"
+                    "class_uid {other} is not one mamori stores (1001, 1010, 3002, 4002, 4009, 5019, 6003, 6005)"
                 ));
             }
         })

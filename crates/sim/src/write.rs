@@ -143,9 +143,9 @@ case_no = "受付番号"
 [sources.juki.codes.record_type]
 "J1" = "住民票"
 [sources.juki.activity]
-"照会" = 2
-"証明書発行" = 2
-"異動入力" = 3
+"照会" = 1
+"証明書発行" = 1
+"異動入力" = 2
 
 [sources.zeimu]
 format = "tsv"
@@ -160,8 +160,8 @@ record_type = "税目"
 operation = "操作"
 case_no = "受付番号"
 [sources.zeimu.activity]
-"照会" = 2
-"更新" = 3
+"照会" = 1
+"更新" = 2
 
 [sources.koseki]
 format = "csv"
@@ -180,8 +180,8 @@ case_no = 7
 "K01" = "戸籍照会"
 "K02" = "謄本発行"
 [sources.koseki.activity]
-"戸籍照会" = 2
-"謄本発行" = 2
+"戸籍照会" = 1
+"謄本発行" = 1
 
 [sources.fukushi]
 format = "csv"
@@ -197,8 +197,8 @@ record_type = "業務"
 operation = "操作"
 case_no = "ケース番号"
 [sources.fukushi.activity]
-"照会" = 2
-"更新" = 3
+"照会" = 1
+"更新" = 2
 
 [sources.win-security]
 format = "windows-json"

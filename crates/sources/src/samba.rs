@@ -6,7 +6,7 @@
 //! the source's `year`).
 //!
 //! File operations become File System Activity (1001): open/openat (read or write by its
-//! flag), read, write, rename, unlink, mkdir. Session and other operations are ignored.
+//! flag), read, write, rename, unlink, mkdir, and ACL changes (fset_nt_acl). Session and other operations are ignored.
 
 use chrono::{FixedOffset, NaiveDate, NaiveDateTime};
 use mamori_model::{ClassUid, Device, Event, FileObject, StatusId};
@@ -86,6 +86,8 @@ impl LineAdapter for FullAudit {
             ("rename" | "renameat", [_, to, ..]) => (5, *to, "rename"),
             ("unlink" | "unlinkat", [path, ..]) => (4, *path, "unlink"),
             ("mkdir" | "mkdirat", [path, ..]) => (1, *path, "mkdir"),
+            // OCSF activity 7, Set Security: who changed who may open it.
+            ("fset_nt_acl" | "set_nt_acl", [path, ..]) => (7, *path, "set-acl"),
             _ => return Ok(None),
         };
         let user = var('u').ok_or("the %u field is empty")?;

@@ -3,7 +3,8 @@
 //!
 //! Mapped: 4624 logon, 4625 failed logon, 4634 and 4647 logoff, 4800 lock and 4801 unlock
 //! (Authentication 3002), 4663 object access (File System Activity 1001), 6416 new
-//! external device (Peripheral Activity 1010). Other event ids are not events mamori
+//! external device (Peripheral Activity 1010), 4719 system audit policy changed (Device
+//! Config State Change 5019: who turned which auditing off on which machine). Other event ids are not events mamori
 //! uses: they are counted as ignored, not stored and not rejected.
 
 use mamori_model::{ClassUid, Device, Event, FileObject, PeripheralDevice, StatusId};
@@ -55,6 +56,33 @@ fn usb_identity(device_id: &str) -> (Option<String>, Option<String>) {
     (serial, vendor)
 }
 
+/// 4719's `AuditPolicyChanges` message codes, as Windows' msobjs.dll renders them.
+fn audit_change(code: &str) -> &str {
+    match code {
+        "%%8448" => "success removed",
+        "%%8449" => "success added",
+        "%%8450" => "failure removed",
+        "%%8451" => "failure added",
+        other => other,
+    }
+}
+
+/// The category and subcategory codes of 4719 that matter for who-read-what auditing.
+fn audit_name(code: &str) -> String {
+    match code {
+        "%%8274" => "Object Access".into(),
+        "%%8273" => "Logon/Logoff".into(),
+        "%%12800" => "File System".into(),
+        "%%12801" => "Registry".into(),
+        "%%12802" => "Kernel Object".into(),
+        "%%12808" => "File Share".into(),
+        "%%12812" => "Detailed File Share".into(),
+        "%%12814" => "Removable Storage".into(),
+        "%%12544" => "Logon".into(),
+        other => other.into(),
+    }
+}
+
 impl LineAdapter for WindowsSecurity {
     fn parse(&mut self, line: &[u8], cx: &LineContext<'_>) -> Result<Option<Event>, String> {
         let v: Value = serde_json::from_slice(line).map_err(|e| format!("not JSON: {e}"))?;
@@ -80,6 +108,7 @@ impl LineAdapter for WindowsSecurity {
             4801 => (ClassUid::Authentication, 99, StatusId::Success, "Target", "unlock"),
             4663 => (ClassUid::FileSystemActivity, 0, StatusId::Success, "Subject", "object-access"),
             6416 => (ClassUid::PeripheralActivity, 1, StatusId::Success, "Subject", "device-recognised"),
+            4719 => (ClassUid::DeviceConfigStateChange, 1, StatusId::Success, "Subject", "audit-policy-change"),
             _ => return Ok(None),
         };
         let user = field(&format!("{who}UserName")).ok_or_else(|| format!("event {id}: no {who}UserName"))?;
@@ -115,6 +144,18 @@ impl LineAdapter for WindowsSecurity {
                     Some(PeripheralDevice { name: field("DeviceDescription"), serial_number: serial, vendor_name: vendor });
                 if let Some(class_name) = field("ClassName") {
                     event.unmapped.extra.insert("device_class".into(), class_name.into());
+                }
+            }
+            4719 => {
+                let changes = field("AuditPolicyChanges").ok_or("event 4719: no AuditPolicyChanges")?;
+                let words: Vec<&str> = changes.split(',').map(|c| audit_change(c.trim())).collect();
+                let x = &mut event.unmapped.extra;
+                x.insert("audit_reduced".into(), words.iter().any(|w| w.ends_with("removed")).into());
+                x.insert("audit_changes".into(), words.join(", ").into());
+                for (key, name) in [("audit_category", "CategoryId"), ("audit_subcategory", "SubcategoryId")] {
+                    if let Some(v) = field(name) {
+                        x.insert(key.into(), audit_name(&v).into());
+                    }
                 }
             }
             _ => {}
