@@ -55,10 +55,17 @@ pub struct DetectSummary {
     pub findings: Vec<Finding>,
 }
 
-pub fn run(j: &mut SqliteJournal) -> Result<DetectSummary> {
+/// The detection settings in `path`, or the defaults.
+pub fn load_config(path: Option<&std::path::Path>) -> Result<mamori_detect::Config> {
+    let Some(path) = path else { return Ok(mamori_detect::Config::default()) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{}", path.display()))
+}
+
+pub fn run(j: &mut SqliteJournal, config: mamori_detect::Config) -> Result<DetectSummary> {
     let master = master_from_store(j)?;
     let dir = mamori_enrich::Directory::new(&master);
-    let mut detector = mamori_detect::Detector::new(&dir);
+    let mut detector = mamori_detect::Detector::with_config(&dir, config);
     let mut verdicts = Vec::new();
     each_event(j, |seq, event| {
         if let Some(v) = detector.observe(seq, event) {

@@ -97,7 +97,12 @@ enum Command {
     #[command(subcommand)]
     Apikey(ApikeyCommand),
     /// Explain every record access and look for misuse; stores the findings.
-    Detect,
+    Detect {
+        /// Thresholds and trusted mail domains (docs/detection.md); built-in defaults
+        /// when not given.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+    },
     /// The stored findings, most severe first (Japanese; --en for English).
     Findings {
         #[arg(long, default_value_t = 20)]
@@ -433,10 +438,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Master(MasterCommand::Load { dir, cert_ldap }) => return master_load(&cli.data, &dir, cert_ldap, out),
         Command::Events(cmd) => events(cmd, &cli.data, out)?,
-        Command::Detect => {
+        Command::Detect { rules } => {
+            let config = detect::load_config(rules.as_deref())?;
             let mut j = open(&cli.data)?;
             let started = std::time::Instant::now();
-            let summary = detect::run(&mut j)?;
+            let summary = detect::run(&mut j, config)?;
             audit::record(&mut j, audit::Action::Detect, &format!("{} findings", summary.findings.len()))?;
             writeln!(
                 out,
@@ -676,13 +682,14 @@ fn demo(dir: Option<PathBuf>, seed: u64, out: &mut impl Write) -> Result<ExitCod
     let mut j = open(&data)?;
     let sources = mamori_sources::load_sources(&town.join("mamori.toml")).map_err(anyhow::Error::msg)?;
     for (source, file) in mamori_sim::LOGS {
-        let adapter = mamori_sources::adapter(source, &sources[source], &Default::default()).map_err(anyhow::Error::msg)?;
+        let context = adapter_context(&j, Some(&sources[source]))?;
+        let adapter = mamori_sources::adapter(source, &sources[source], &context).map_err(anyhow::Error::msg)?;
         let options = ImportOptions { source: source.into(), ..Default::default() };
         let s = import_file(&mut j, &town.join("logs").join(file), &options, adapter, &mut |_, _| {})?;
         writeln!(out, "   {file:<22} {:>8} 件取り込み, 不正行 {}", s.accepted, s.rejected)?;
     }
     writeln!(out, "== 3. 全照会の業務根拠を確認し、不正の兆候を検知 (detect)")?;
-    let summary = detect::run(&mut j)?;
+    let summary = detect::run(&mut j, detect::load_config(Some(&town.join("detect.toml")))?)?;
     writeln!(
         out,
         "   照会 {} 件のうち {} 件 ({:.2}%) に来庁・案件・バッチの根拠あり, 所見 {} 件",

@@ -3,21 +3,72 @@
 //! turn what is unexplained or out of place into findings whose evidence is the ids of
 //! stored events.
 //!
-//! Analyzers here: relatives (S1: the employee's own record, household members, family
-//! -register relatives, looked up with no business behind it), terminal borrowing (S2:
-//! an access made on a terminal where another employee's Windows session is open and
-//! unlocked, while that employee is badged out), and VIP look-ups without explanation
-//! (S3). State is kept per employee and per terminal, so it can be split across machines
-//! by employee later.
+//! Analyzers here, each named after the incident of the brief it answers (the full list
+//! with severities is in `docs/detection.md`): relatives (S1), terminal borrowing (S2),
+//! VIP look-ups (S3), restricted shares outside their owners (S4, S5), new-record
+//! extraction (S6), removable devices (S7), personal data in mail to personal or outside
+//! addresses and to staff whose role holds no records, audit turned off by an interested
+//! party (S8, S10), and handover folders read outside one's succession (S9). Thresholds
+//! come from [`Config`] (a `detect.toml`), not from code. State is kept per employee and
+//! per terminal, so it can be split across machines by employee later.
 //!
 //! Detection never does I/O: the caller feeds events and takes findings.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::{DateTime, NaiveDateTime};
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use mamori_enrich::{Directory, Explanation, Relation};
 use mamori_model::master::{AccountKind, TerminalKind};
 use mamori_model::{ClassUid, Event, Finding, Severity};
+use serde::Deserialize;
+
+/// Detection thresholds and lists, read from `detect.toml`; every field has a default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub mail: MailConfig,
+    pub new_records: NewRecordsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// Domains (and their subdomains) personal data may be mailed to in the course of
+    /// business: other public bodies, contracted processors.
+    pub trusted_domains: Vec<String>,
+    /// Rows that look like personal data before an attachment counts as carrying it.
+    pub min_personal_rows: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewRecordsConfig {
+    /// How many days after its registration a record counts as new.
+    pub fresh_days: i64,
+    /// On how many distinct days an employee must read others' new records without
+    /// business before it is a finding (once is curiosity; a habit is extraction).
+    pub min_days: usize,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig { trusted_domains: vec!["lg.jp".into(), "go.jp".into()], min_personal_rows: 1 }
+    }
+}
+
+impl Default for NewRecordsConfig {
+    fn default() -> Self {
+        NewRecordsConfig { fresh_days: 7, min_days: 3 }
+    }
+}
+
+fn in_domains(address: &str, domains: &[String]) -> bool {
+    let domain = address.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+    domains.iter().any(|d| {
+        let d = d.trim_start_matches(['@', '.']).to_ascii_lowercase();
+        domain == d || domain.ends_with(&format!(".{d}"))
+    })
+}
 
 /// What detection concluded about one record access.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,17 +87,37 @@ struct Rollup {
     rule: &'static str,
     severity: Severity,
     employee: String,
-    residents: Vec<String>,
+    /// Other staff the finding involves (a mail's recipient, the owner of a terminal).
+    related: Vec<String>,
+    residents: BTreeSet<String>,
+    mails: Vec<String>,
     devices: Vec<String>,
     files: Vec<String>,
     evidence: Vec<u64>,
     from: i64,
     to: i64,
+    /// When the evidence first sufficed: the first event, or the one that crossed a
+    /// threshold.
+    detected_at: i64,
     detail: BTreeMap<String, usize>,
 }
 
+/// The days an employee read others' new records, and the reads (event id, time,
+/// resident) not yet reported.
+type FreshReads = (BTreeSet<NaiveDate>, Vec<(u64, i64, String)>);
+
 pub struct Detector<'a> {
     dir: &'a Directory,
+    config: Config,
+    /// Host → the employee who last logged on there (a terminal's usual user).
+    last_user: HashMap<String, String>,
+    /// (sender, recipient) employees between whom personal data went by mail.
+    data_mail: HashSet<(String, String)>,
+    /// (system, resident) → when and by whom the record was registered.
+    registered: HashMap<(String, String), (i64, Option<String>)>,
+    /// Employee → unexplained reads of others' new records: the days, and the evidence
+    /// held back until there are enough days.
+    fresh_reads: HashMap<String, FreshReads>,
     sessions: HashMap<String, Session>,
     /// Host → the owner of the approved device last connected there, and when.
     last_approved: HashMap<String, (String, i64)>,
@@ -58,6 +129,11 @@ pub struct Detector<'a> {
 }
 
 const JST: i32 = 9 * 3600;
+const DAY_MS: i64 = 86_400_000;
+/// OCSF Datastore Activity `activity_id` 6: Create (a record registered).
+const CREATE: u8 = 6;
+/// OCSF File System Activity `activity_id` 7: Set Security (an ACL change).
+const SET_SECURITY: u8 = 7;
 
 fn local(ms: i64) -> NaiveDateTime {
     let offset = chrono::FixedOffset::east_opt(JST).expect("JST");
@@ -66,8 +142,17 @@ fn local(ms: i64) -> NaiveDateTime {
 
 impl<'a> Detector<'a> {
     pub fn new(dir: &'a Directory) -> Detector<'a> {
+        Detector::with_config(dir, Config::default())
+    }
+
+    pub fn with_config(dir: &'a Directory, config: Config) -> Detector<'a> {
         Detector {
             dir,
+            config,
+            last_user: HashMap::new(),
+            data_mail: HashSet::new(),
+            registered: HashMap::new(),
+            fresh_reads: HashMap::new(),
             sessions: HashMap::new(),
             last_approved: HashMap::new(),
             present: HashMap::new(),
@@ -101,6 +186,9 @@ impl<'a> Detector<'a> {
                 match op {
                     "logon" if event.status_id == mamori_model::StatusId::Success => {
                         let employee = self.employee(event, at).and_then(|(e, _)| e);
+                        if let Some(e) = &employee {
+                            self.last_user.insert(host.clone(), e.clone());
+                        }
                         self.sessions.insert(host, Session { employee, locked: false });
                     }
                     "logoff" => {
@@ -122,6 +210,14 @@ impl<'a> Detector<'a> {
             }
             ClassUid::FileSystemActivity => {
                 self.file(seq, event, at);
+                None
+            }
+            ClassUid::EmailActivity => {
+                self.mail(seq, event, at);
+                None
+            }
+            ClassUid::DeviceConfigStateChange => {
+                self.audit_policy(seq, event, at);
                 None
             }
             _ => None,
@@ -154,6 +250,17 @@ impl<'a> Detector<'a> {
             let key = format!("{host} ({owner}{})", if away { ", 離席中" } else { "" });
             self.note(seq, event.time, "terminal_borrowing", Severity::High, &employee, &resident, Some(&key));
         }
+        // S6: who registered each record, so that reading others' new ones shows.
+        let system = mamori_enrich::account_system(&event.metadata.product).to_owned();
+        if event.activity_id == CREATE && !resident.is_empty() {
+            self.registered.insert((system.clone(), resident.clone()), (event.time, Some(employee.clone())));
+        } else if explanation.is_none()
+            && let Some((when, by)) = self.registered.get(&(system, resident.clone()))
+            && by.as_deref() != Some(employee.as_str())
+            && event.time - when <= self.config.new_records.fresh_days * DAY_MS
+        {
+            self.fresh_read(seq, event.time, at.date(), &employee, &resident);
+        }
         if explanation.is_none() {
             // S1: the employee's own record, their household, their relatives.
             if let Some(relation) = self.dir.relation(&employee, &resident, at.date()) {
@@ -173,11 +280,126 @@ impl<'a> Detector<'a> {
         Verdict { employee: Some(employee), explanation }
     }
 
+    fn fresh_read(&mut self, seq: u64, time: i64, day: NaiveDate, employee: &str, resident: &str) {
+        let min_days = self.config.new_records.min_days;
+        let (days, held) = self.fresh_reads.entry(employee.to_owned()).or_default();
+        days.insert(day);
+        held.push((seq, time, resident.to_owned()));
+        if days.len() < min_days {
+            return;
+        }
+        let detail = format!("登録後{}日以内", self.config.new_records.fresh_days);
+        for (seq, t, r) in std::mem::take(held) {
+            self.note(seq, t, "new_record_extraction", Severity::High, employee, &r, Some(&detail));
+        }
+        if let Some(r) = self.rollups.get_mut(&(employee.to_owned(), "new_record_extraction"))
+            && r.detected_at == r.from
+        {
+            r.detected_at = time;
+        }
+    }
+
+    /// S8, S10: attachments carrying personal data, sent by staff to a personal address,
+    /// to an organisation outside the trusted list, or to a colleague whose role holds no
+    /// residents' records.
+    fn mail(&mut self, seq: u64, event: &Event, at: NaiveDateTime) {
+        let x = &event.unmapped.extra;
+        let Some(data) = x.get("personal_data") else { return };
+        let Some(email) = &event.email else { return };
+        let day = at.date();
+        let Some(sender) = email.from.as_deref().and_then(|f| self.dir.mail_owner(f, day)).map(str::to_owned) else { return };
+        let rows = data.get("rows").and_then(|v| v.as_u64()).unwrap_or(0);
+        let list = |v: Option<&serde_json::Value>| -> Vec<String> {
+            v.and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+        };
+        let residents = list(data.get("residents"));
+        let external = list(x.get("external_recipients"));
+        let personal = list(x.get("personal_recipients"));
+        let my_numbers = data.get("my_numbers").and_then(|v| v.as_u64()).unwrap_or(0);
+        let subject = email.message_uid.clone().unwrap_or_default();
+        let what = if my_numbers > 0 { "個人番号を含む" } else { "個人データ" };
+        if rows < self.config.mail.min_personal_rows {
+            let outside: Vec<&String> = external.iter().filter(|a| !in_domains(a, &self.config.mail.trusted_domains)).collect();
+            if data.get("uninspectable").and_then(|v| v.as_bool()) == Some(true) && !outside.is_empty() {
+                let detail = format!("→ {}", outside[0]);
+                self.note_mail(seq, event.time, "uninspectable_attachment_outside", Severity::Medium, &sender, &[], &subject, &detail, None);
+            }
+            return;
+        }
+        for to in &personal {
+            let detail = format!("→ {to}（{what}）");
+            self.note_mail(seq, event.time, "personal_data_to_personal_address", Severity::High, &sender, &residents, &subject, &detail, None);
+        }
+        let outside: Vec<&String> = external.iter().filter(|a| !personal.contains(a) && !in_domains(a, &self.config.mail.trusted_domains)).collect();
+        for to in outside {
+            let detail = format!("→ {to}（{what}）");
+            self.note_mail(seq, event.time, "personal_data_to_outside_organisation", Severity::High, &sender, &residents, &subject, &detail, None);
+        }
+        for to in email.to.iter().chain(&email.cc).chain(&email.bcc).filter(|a| !external.contains(a)) {
+            let Some(recipient) = self.dir.mail_owner(to, day).map(str::to_owned) else { continue };
+            self.data_mail.insert((sender.clone(), recipient.clone()));
+            if !self.dir.holds_record_access(&recipient, day) {
+                let dept = self.dir.posting(&recipient, day).map(|p| p.0).unwrap_or("所属不明");
+                let detail = format!("→ {recipient}（{dept}、住民記録の権限なし、{what}）");
+                self.note_mail(seq, event.time, "personal_data_to_role_without_access", Severity::High, &sender, &residents, &subject, &detail, Some(&recipient));
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn note_mail(&mut self, seq: u64, time: i64, rule: &'static str, severity: Severity, employee: &str, residents: &[String], mail: &str, detail: &str, related: Option<&str>) {
+        self.note(seq, time, rule, severity, employee, "", Some(detail));
+        let r = self.rollups.get_mut(&(employee.to_owned(), rule)).expect("just noted");
+        r.residents.extend(residents.iter().cloned());
+        if !mail.is_empty() && !r.mails.iter().any(|m| m == mail) {
+            r.mails.push(mail.to_owned());
+        }
+        if let Some(other) = related
+            && !r.related.iter().any(|o| o == other)
+        {
+            r.related.push(other.to_owned());
+        }
+    }
+
+    /// S8: auditing turned off on a terminal. By its own user, or by someone who has been
+    /// exchanging personal data by mail with its user, it is removing one's own work from
+    /// the audit scope (high); otherwise it is a change to review (medium).
+    fn audit_policy(&mut self, seq: u64, event: &Event, at: NaiveDateTime) {
+        if event.unmapped.extra.get("audit_reduced").and_then(|v| v.as_bool()) != Some(true) {
+            return;
+        }
+        let Some((Some(changer), _)) = self.employee(event, at) else { return };
+        let host = event.device.as_ref().and_then(|d| d.hostname.as_deref()).map(str::to_ascii_uppercase).unwrap_or_default();
+        let changes = event.unmapped.extra.get("audit_changes").and_then(|v| v.as_str()).unwrap_or("");
+        let user = self.last_user.get(&host).cloned();
+        let interested = match &user {
+            Some(u) if *u == changer => Some("本人の端末".to_owned()),
+            Some(u) if self.data_mail.contains(&(u.clone(), changer.clone())) || self.data_mail.contains(&(changer.clone(), u.clone())) => {
+                Some(format!("端末の利用者 {u} と個人データをメールで授受"))
+            }
+            _ => None,
+        };
+        let (rule, severity) = if interested.is_some() { ("audit_reduced_by_interested_party", Severity::High) } else { ("audit_reduced", Severity::Medium) };
+        let detail = format!("{host}: {changes}{}", interested.map(|i| format!("（{i}）")).unwrap_or_default());
+        self.note(seq, event.time, rule, severity, &changer, "", Some(&detail));
+        if let (Some(u), Some(r)) = (user, self.rollups.get_mut(&(changer.clone(), rule)))
+            && u != changer
+            && !r.related.contains(&u)
+        {
+            r.related.push(u);
+        }
+    }
+
     /// S4: a file on a confidential or restricted share opened by someone whose section
     /// neither owns it nor was granted it. An administrator or shared account is judged
     /// as whoever holds the Windows session on the terminal it was used from.
     fn file(&mut self, seq: u64, event: &Event, at: NaiveDateTime) {
         let Some(share) = event.unmapped.share.as_deref() else { return };
+        // An ACL change is an administrator's act on the share, not a read of its data;
+        // whoever opens it afterwards is judged by the share's owner as master data has it.
+        if event.activity_id == SET_SECURITY {
+            return;
+        }
         let host = event.device.as_ref().and_then(|d| d.hostname.as_deref()).map(str::to_ascii_uppercase).unwrap_or_default();
         let (employee, via) = match self.employee(event, at) {
             Some((Some(e), AccountKind::Personal)) => (e, None),
@@ -245,16 +467,19 @@ impl<'a> Detector<'a> {
             rule,
             severity,
             employee: employee.to_owned(),
-            residents: Vec::new(),
+            related: Vec::new(),
+            residents: BTreeSet::new(),
+            mails: Vec::new(),
             devices: Vec::new(),
             files: Vec::new(),
             evidence: Vec::new(),
             from: time,
             to: time,
+            detected_at: time,
             detail: BTreeMap::new(),
         });
-        if !r.residents.iter().any(|x| x == resident) && !resident.is_empty() {
-            r.residents.push(resident.to_owned());
+        if !resident.is_empty() {
+            r.residents.insert(resident.to_owned());
         }
         r.evidence.push(seq);
         r.from = r.from.min(time);
@@ -282,6 +507,10 @@ impl<'a> Detector<'a> {
     }
 }
 
+fn days(r: &Rollup) -> i64 {
+    (r.to - r.from) / DAY_MS + 1
+}
+
 fn finding(r: &Rollup) -> Finding {
     let n = r.evidence.len();
     let detail: Vec<String> = r.detail.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
@@ -305,6 +534,34 @@ fn finding(r: &Rollup) -> Finding {
             format!("職員 {} が、全職員に一時開放された引継ぎフォルダで、自分の異動元・異動先ではない課のファイルを {} 回開きました（{}）。", r.employee, n, detail.join("、")),
             format!("Employee {} opened {} files of sections they neither leave nor join in a handover folder temporarily open to all.", r.employee, n),
         ),
+        "new_record_extraction" => (
+            format!("職員 {} が、他の職員が登録して間もない記録 {} 件（{}人）を、業務上の根拠なしに {} 日にわたり読み出しました（{}）。", r.employee, n, r.residents.len(), days(r), detail.join("、")),
+            format!("Employee {} read {} records others had just registered ({} people) with no business behind them, on {} days.", r.employee, n, r.residents.len(), days(r)),
+        ),
+        "personal_data_to_personal_address" => (
+            format!("職員 {} が、個人データ（住民{}人分）を含む添付ファイルを個人のメールアドレスへ {} 通送信しました（{}）。", r.employee, r.residents.len(), n, detail.join("、")),
+            format!("Employee {} mailed attachments with personal data ({} residents) to personal addresses {} times.", r.employee, r.residents.len(), n),
+        ),
+        "personal_data_to_outside_organisation" => (
+            format!("職員 {} が、個人データ（住民{}人分）を含む添付ファイルを、業務上の送付先として登録されていない外部組織へ {} 通送信しました（{}）。", r.employee, r.residents.len(), n, detail.join("、")),
+            format!("Employee {} mailed attachments with personal data ({} residents) to an outside organisation not among the trusted recipients, {} times.", r.employee, r.residents.len(), n),
+        ),
+        "personal_data_to_role_without_access" => (
+            format!("職員 {} が、個人データ（住民{}人分）を、現在の職務では住民記録の権限を持たない職員へメールで {} 回送りました（{}）。", r.employee, r.residents.len(), n, detail.join("、")),
+            format!("Employee {} mailed personal data ({} residents) {} times to staff whose present role holds no residents' records.", r.employee, r.residents.len(), n),
+        ),
+        "uninspectable_attachment_outside" => (
+            format!("職員 {} が、中身を検査できない（暗号化された）添付ファイルを信頼済みでない外部へ {} 通送信しました（{}）。", r.employee, n, detail.join("、")),
+            format!("Employee {} sent {} uninspectable (encrypted) attachments outside the trusted recipients.", r.employee, n),
+        ),
+        "audit_reduced_by_interested_party" => (
+            format!("職員 {} が、利害関係のある端末の監査設定を無効にしました（{}）。監査対象から自分たちの作業を外す操作の疑いがあります。", r.employee, detail.join("、")),
+            format!("Employee {} turned auditing off on a terminal of someone they are linked to; their work may have been taken out of the audit scope.", r.employee),
+        ),
+        "audit_reduced" => (
+            format!("職員 {} が端末の監査設定を {} 回無効にしました（{}）。", r.employee, n, detail.join("、")),
+            format!("Employee {} turned auditing off on terminals {} times.", r.employee, n),
+        ),
         "approved_device_on_unmanaged_terminal" => (
             format!("職員 {} の承認済み外部記憶媒体が、管理ソフトの入っていない端末に {} 回接続されました（{}）。この端末での複写は記録されません。", r.employee, n, detail.join("、")),
             format!("Employee {}'s approved removable device was connected {} times to a terminal without the endpoint agent, where copies go unlogged.", r.employee, n),
@@ -322,14 +579,14 @@ fn finding(r: &Rollup) -> Finding {
         id: format!("{}:{}", r.rule, r.employee),
         rule: r.rule.to_owned(),
         severity: r.severity,
-        employees: vec![r.employee.clone()],
-        residents: r.residents.clone(),
+        employees: std::iter::once(r.employee.clone()).chain(r.related.iter().cloned()).collect(),
+        residents: r.residents.iter().cloned().collect(),
         devices: r.devices.clone(),
         files: r.files.clone(),
-        mails: Vec::new(),
+        mails: r.mails.clone(),
         from: r.from,
         to: r.to,
-        detected_at: r.from,
+        detected_at: r.detected_at,
         evidence: r.evidence.clone(),
         explanation_ja: ja,
         explanation_en: en,

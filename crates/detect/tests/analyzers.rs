@@ -16,12 +16,15 @@ fn office() -> MasterData {
         "employees": [
             {"id":"E1","name":"佐藤 一","hired":"2010-04-01","resident_uid":"R1"},
             {"id":"E2","name":"鈴木 二","hired":"2010-04-01"},
-            {"id":"E3","name":"高橋 三","hired":"2010-04-01"}],
+            {"id":"E3","name":"高橋 三","hired":"2010-04-01"},
+            {"id":"E4","name":"田中 四","hired":"2010-04-01"}],
         "assignments": [
             {"employee_id":"E1","department":"D300","role":"staff","from":"2010-04-01"},
             {"employee_id":"E2","department":"D300","role":"staff","from":"2010-04-01"},
             {"employee_id":"E3","department":"D110","role":"staff","from":"2010-04-01","to":"2024-03-31"},
-            {"employee_id":"E3","department":"D300","role":"staff","from":"2024-04-01"}],
+            {"employee_id":"E3","department":"D300","role":"staff","from":"2024-04-01"},
+            {"employee_id":"E4","department":"D100","role":"staff","from":"2010-04-01","to":"2023-03-31"},
+            {"employee_id":"E4","department":"D800","role":"staff","from":"2023-04-01"}],
         "accounts": [
             {"system":"juki","account":"J1","employee_id":"E1","kind":"personal","from":"2010-04-01"},
             {"system":"juki","account":"J2","employee_id":"E2","kind":"personal","from":"2010-04-01"},
@@ -30,7 +33,14 @@ fn office() -> MasterData {
             {"system":"windows","account":"e2","employee_id":"E2","kind":"personal","from":"2010-04-01"},
             {"system":"juki","account":"9000","kind":"batch","from":"2010-04-01"},
             {"system":"windows","account":"admin01","kind":"admin","from":"2010-04-01"},
-            {"system":"windows","account":"e3","employee_id":"E3","kind":"personal","from":"2010-04-01"}],
+            {"system":"windows","account":"e3","employee_id":"E3","kind":"personal","from":"2010-04-01"},
+            {"system":"juki","account":"J4","employee_id":"E4","kind":"personal","from":"2010-04-01","to":"2023-03-31"},
+            {"system":"windows","account":"e4","employee_id":"E4","kind":"personal","from":"2010-04-01"},
+            {"system":"saijo","account":"S1","employee_id":"E1","kind":"personal","from":"2010-04-01"},
+            {"system":"saijo","account":"S2","employee_id":"E2","kind":"personal","from":"2010-04-01"},
+            {"system":"mail","account":"e1@city.example.lg.jp","employee_id":"E1","kind":"personal","from":"2010-04-01"},
+            {"system":"mail","account":"e2@city.example.lg.jp","employee_id":"E2","kind":"personal","from":"2010-04-01"},
+            {"system":"mail","account":"e4@city.example.lg.jp","employee_id":"E4","kind":"personal","from":"2010-04-01"}],
         "residents": [
             {"uid":"R1","name":"佐藤 一","birth_date":"1980-01-01"},
             {"uid":"R2","name":"佐藤 花","birth_date":"1982-01-01"},
@@ -106,7 +116,7 @@ fn s1_relatives_looked_up_without_business_are_flagged_with_every_look_up_as_evi
         access("juki", "J1", "R1", "2024-03-03T10:00:00", "PC-E1"), // own record
     ]);
     assert_eq!(rules(&f), [("relative_lookup", "E1", 3)]);
-    assert_eq!(f[0].residents, ["R2", "R3", "R1"]);
+    assert_eq!(f[0].residents, ["R1", "R2", "R3"]);
     assert!(f[0].explanation_ja.contains("同一世帯") && f[0].explanation_ja.contains("親族"), "{}", f[0].explanation_ja);
 }
 
@@ -266,4 +276,160 @@ fn s9_handover_files_of_other_sections_are_flagged_and_ones_own_succession_is_no
         handover_open("e1", "D400/引継書_009.docx", "2024-03-28T11:05:00"),
     ]);
     assert_eq!(rules(&f), [("broad_access_outside_need", "E1", 1)]);
+}
+
+/// A journaled mail from `from` with an attachment naming `residents` (as the mail adapter
+/// writes it: recipients outside the organisation and personal ones already sorted out).
+fn mail(from: &str, to: &str, residents: &[&str], when: &str, encrypted: bool) -> Event {
+    let t = chrono::DateTime::parse_from_rfc3339(&format!("{when}+09:00")).unwrap().timestamp_millis();
+    let external: Vec<&str> = [to].into_iter().filter(|a| !a.ends_with("@city.example.lg.jp")).collect();
+    let personal: Vec<&str> = external.iter().copied().filter(|a| a.ends_with("@gmail.com")).collect();
+    let rows = if encrypted { 0 } else { residents.len() };
+    let v = json!({"class_uid":4009,"activity_id":1,"time":t,"actor":{"user":{"uid":from}},"metadata":{"product":"mail"},
+        "email":{"from":from,"to":[to],"message_uid":format!("{when}@x")},
+        "unmapped":{"external_recipients":external,"personal_recipients":personal,
+            "personal_data":{"rows":rows,"items":["resident_id"],"my_numbers":0,"residents":if encrypted { vec![] } else { residents.to_vec() },"uninspectable":encrypted}}});
+    Event::from_json(v.to_string().as_bytes()).unwrap()
+}
+
+#[test]
+fn s8_resident_data_mailed_home_is_flagged_with_every_resident_involved() {
+    let f = run(&[
+        mail("e2@city.example.lg.jp", "kaori.55@gmail.com", &["R1", "R2"], "2024-05-01T19:00:00", false),
+        mail("e2@city.example.lg.jp", "kaori.55@gmail.com", &["R2", "R5"], "2024-05-08T19:30:00", false),
+    ]);
+    assert_eq!(rules(&f), [("personal_data_to_personal_address", "E2", 2)]);
+    assert_eq!(f[0].residents, ["R1", "R2", "R5"]);
+    assert_eq!(f[0].mails.len(), 2);
+}
+
+#[test]
+fn s8_registry_extract_mailed_to_a_colleague_whose_new_role_has_no_records_is_flagged() {
+    // E4 left the residents' section in 2023; E1 (福祉課, with records) is a fair recipient.
+    let f = run(&[
+        mail("e2@city.example.lg.jp", "e4@city.example.lg.jp", &["R1", "R3"], "2024-05-01T18:40:00", false),
+        mail("e2@city.example.lg.jp", "e1@city.example.lg.jp", &["R5"], "2024-05-01T10:00:00", false),
+    ]);
+    assert_eq!(rules(&f), [("personal_data_to_role_without_access", "E2", 1)]);
+    assert_eq!(f[0].employees, ["E2", "E4"], "the recipient is named in the finding");
+}
+
+#[test]
+fn s10_personal_data_to_an_outside_company_is_flagged_and_to_another_public_body_is_not() {
+    let f = run(&[
+        mail("e1@city.example.lg.jp", "sales@nexus.example.co.jp", &["R1", "R2", "R3"], "2024-05-01T12:10:00", false),
+        mail("e1@city.example.lg.jp", "hogo@pref.example.lg.jp", &["R5"], "2024-05-02T10:00:00", false),
+        mail("e1@city.example.lg.jp", "nenkin@nenkin.go.jp", &["R5"], "2024-05-02T11:00:00", false),
+    ]);
+    assert_eq!(rules(&f), [("personal_data_to_outside_organisation", "E1", 1)]);
+}
+
+#[test]
+fn a_password_zip_to_a_trusted_office_is_ordinary_and_to_a_stranger_is_worth_a_look() {
+    let f = run(&[
+        mail("e1@city.example.lg.jp", "tantou@pref.example.lg.jp", &[], "2024-05-01T10:00:00", true),
+        mail("e1@city.example.lg.jp", "x@unknown.example.com", &[], "2024-05-01T11:00:00", true),
+    ]);
+    assert_eq!(rules(&f), [("uninspectable_attachment_outside", "E1", 1)]);
+    assert_eq!(f[0].severity, mamori_model::Severity::Medium);
+}
+
+#[test]
+fn trusted_mail_domains_come_from_the_config() {
+    let master = office();
+    let dir = Directory::new(&master);
+    let config: mamori_detect::Config = toml_config("[mail]\ntrusted_domains = [\"lg.jp\", \"nexus.example.co.jp\"]\n");
+    let mut d = Detector::with_config(&dir, config);
+    d.observe(0, &mail("e1@city.example.lg.jp", "sales@nexus.example.co.jp", &["R1"], "2024-05-01T12:10:00", false));
+    assert!(d.findings().is_empty());
+}
+
+fn toml_config(text: &str) -> mamori_detect::Config {
+    toml::from_str(text).unwrap()
+}
+
+fn policy(user: &str, host: &str, when: &str, reduced: bool) -> Event {
+    let t = chrono::DateTime::parse_from_rfc3339(&format!("{when}+09:00")).unwrap().timestamp_millis();
+    let v = json!({"class_uid":5019,"activity_id":1,"time":t,"actor":{"user":{"uid":user}},"device":{"hostname":host},
+        "metadata":{"product":"win-security"},"unmapped":{"operation":"audit-policy-change","audit_reduced":reduced,
+        "audit_changes":if reduced { "success removed, failure removed" } else { "success added" }}});
+    Event::from_json(v.to_string().as_bytes()).unwrap()
+}
+
+#[test]
+fn s8_auditing_turned_off_on_the_pc_of_someone_one_takes_personal_data_from_is_flagged_high() {
+    let f = run(&[
+        windows("e2", "logon", "2024-05-01T08:30:00", "PC-E2"),
+        windows("e2", "logoff", "2024-05-01T17:30:00", "PC-E2"),
+        mail("e2@city.example.lg.jp", "e4@city.example.lg.jp", &["R1"], "2024-05-01T18:40:00", false),
+        policy("e4", "PC-E2", "2024-05-02T18:05:00", true),
+    ]);
+    let audit = f.iter().find(|f| f.rule.starts_with("audit")).expect("an audit finding");
+    assert_eq!((audit.rule.as_str(), audit.severity), ("audit_reduced_by_interested_party", mamori_model::Severity::High));
+    assert_eq!(audit.employees, ["E4", "E2"]);
+}
+
+#[test]
+fn auditing_added_is_routine_and_turned_off_by_a_stranger_is_medium() {
+    let f = run(&[
+        windows("e1", "logon", "2024-05-01T08:30:00", "PC-E1"),
+        policy("e4", "PC-E1", "2024-05-02T08:45:00", false),
+        policy("e4", "PC-E1", "2024-05-03T08:45:00", true),
+    ]);
+    assert_eq!(rules(&f), [("audit_reduced", "E4", 1)]);
+    assert_eq!(f[0].severity, mamori_model::Severity::Medium);
+}
+
+fn permit(account: &str, resident: &str, when: &str, activity: u8, case: Option<&str>) -> Event {
+    let t = chrono::DateTime::parse_from_rfc3339(&format!("{when}+09:00")).unwrap().timestamp_millis();
+    let mut v = json!({"class_uid":6005,"activity_id":activity,"time":t,"actor":{"user":{"uid":account}},"device":{"hostname":"PC-E2"},
+        "metadata":{"product":"saijo"},"unmapped":{"resident":{"uid":resident}}});
+    if let Some(c) = case {
+        v["unmapped"]["case_no"] = json!(c);
+    }
+    Event::from_json(v.to_string().as_bytes()).unwrap()
+}
+
+#[test]
+fn s6_reading_others_new_permits_on_three_days_is_flagged_when_the_third_day_comes() {
+    let f = run(&[
+        permit("S1", "D1", "2024-05-01T10:00:00", 6, Some("P1")),
+        permit("S1", "D2", "2024-05-02T10:00:00", 6, Some("P2")),
+        permit("S1", "D3", "2024-05-06T10:00:00", 6, Some("P3")),
+        permit("S2", "D1", "2024-05-01T17:40:00", 1, None),
+        permit("S2", "D2", "2024-05-03T17:40:00", 1, None),
+        permit("S2", "D3", "2024-05-07T17:40:00", 1, None),
+    ]);
+    assert_eq!(rules(&f), [("new_record_extraction", "E2", 3)]);
+    let third = chrono::DateTime::parse_from_rfc3339("2024-05-07T17:40:00+09:00").unwrap().timestamp_millis();
+    assert_eq!(f[0].detected_at, third, "found when the habit shows, not back-dated to the first read");
+}
+
+#[test]
+fn reading_a_new_record_twice_or_an_old_one_or_ones_own_is_not_extraction() {
+    let f = run(&[
+        permit("S1", "D1", "2024-05-01T10:00:00", 6, Some("P1")),
+        permit("S2", "D2", "2024-05-01T10:00:00", 6, Some("P2")),
+        permit("S2", "D1", "2024-05-01T17:40:00", 1, None),
+        permit("S2", "D1", "2024-05-03T17:40:00", 1, None),
+        permit("S2", "D1", "2024-05-20T17:40:00", 1, None), // past the fresh window
+        permit("S2", "D2", "2024-05-04T17:40:00", 1, None), // registered it themself
+    ]);
+    assert!(f.is_empty(), "{f:?}");
+}
+
+#[test]
+fn s5_an_acl_change_is_not_a_read_and_outsiders_who_open_the_share_afterwards_are_flagged() {
+    let acl = {
+        let t = chrono::DateTime::parse_from_rfc3339("2024-05-01T08:50:00+09:00").unwrap().timestamp_millis();
+        let v = json!({"class_uid":1001,"activity_id":7,"time":t,"actor":{"user":{"uid":"admin01"}},"device":{"hostname":"pc-e1"},
+            "metadata":{"product":"samba"},"file":{"path":"."},"unmapped":{"share":"jinji","operation":"set-acl"}});
+        Event::from_json(v.to_string().as_bytes()).unwrap()
+    };
+    let f = run(&[
+        windows("e1", "logon", "2024-05-01T08:30:00", "PC-E1"),
+        acl,
+        share_open("e2", "健診/名簿.xlsx", "2024-05-01T10:00:00", "pc-e2"),
+    ]);
+    assert_eq!(rules(&f), [("restricted_share_non_owner", "E2", 1)]);
 }

@@ -64,6 +64,9 @@ const VISIT_AFTER: i64 = 120;
 /// only, or a legitimate request would cover a month of snooping.
 const CASE_TAIL_DAYS: u64 = 30;
 
+/// Account systems that hold no residents' records.
+const NOT_RECORD_SYSTEMS: [&str; 4] = ["windows", "mail", "cert", "http"];
+
 /// An account as master data has it: system, validity, employee, kind.
 type AccountRow = (String, Period, Option<String>, AccountKind);
 
@@ -91,6 +94,9 @@ pub struct Directory {
     /// Approved removable devices: serial → (validity, owner).
     devices: HashMap<String, Vec<(Period, Option<String>)>>,
     shares: HashMap<String, Vec<FileShare>>,
+    /// Employee → the periods they held a personal account in a records system (any
+    /// system but Windows and mail).
+    record_access: HashMap<String, Vec<Period>>,
 }
 
 impl Directory {
@@ -109,12 +115,18 @@ impl Directory {
             terminals: HashMap::new(),
             devices: HashMap::new(),
             shares: HashMap::new(),
+            record_access: HashMap::new(),
         };
         for share in &m.shares {
             d.shares.entry(share.share.clone()).or_default().push(share.clone());
         }
         for a in &m.accounts {
             d.accounts.entry(a.account.clone()).or_default().push((a.system.clone(), a.period, a.employee_id.clone(), a.kind));
+            if let Some(e) = &a.employee_id
+                && !NOT_RECORD_SYSTEMS.contains(&a.system.as_str())
+            {
+                d.record_access.entry(e.clone()).or_default().push(a.period);
+            }
         }
         for a in &m.assignments {
             d.assignments.entry(a.employee_id.clone()).or_default().push((a.period, a.department.clone(), a.role.clone()));
@@ -167,6 +179,17 @@ impl Directory {
         let live: Vec<_> = rows.iter().filter(|r| r.1.covers(day)).collect();
         let pick = live.iter().find(|r| r.0 == system).or_else(|| (live.len() == 1).then(|| &live[0]))?;
         Some((pick.2.as_deref(), pick.3))
+    }
+
+    /// The staff member a mail address belongs to on `day` (the `mail` system's accounts).
+    pub fn mail_owner(&self, address: &str, day: NaiveDate) -> Option<&str> {
+        self.account("mail", &address.to_ascii_lowercase(), day).and_then(|(e, _)| e)
+    }
+
+    /// Whether `employee` holds a personal account in any records system on `day`: whether
+    /// their role then gives them residents' records at all.
+    pub fn holds_record_access(&self, employee: &str, day: NaiveDate) -> bool {
+        self.record_access.get(employee).is_some_and(|ps| ps.iter().any(|p| p.covers(day)))
     }
 
     /// Department and role of an employee on `day`.

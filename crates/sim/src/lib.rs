@@ -13,6 +13,7 @@
 //! It must not depend on mamori's readers or detection: it writes what real systems
 //! write, and the tests read it back through the real adapters.
 
+mod mail;
 mod names;
 mod town;
 mod write;
@@ -28,15 +29,17 @@ use town::{DEPARTMENTS, Staff, Town};
 
 /// The logs a simulated town writes under `logs/`: (source name in its `mamori.toml`,
 /// file name).
-pub const LOGS: [(&str, &str); 8] = [
+pub const LOGS: [(&str, &str); 10] = [
     ("juki", "juki_access.csv"),
     ("zeimu", "zeimu_access.tsv"),
     ("koseki", "koseki_access.csv"),
     ("fukushi", "fukushi_access.csv"),
+    ("saijo", "saijo_permits.csv"),
     ("win-security", "security.jsonl"),
     ("badge", "badge.csv"),
     ("endpoint", "endpoint_usb.csv"),
     ("samba", "fileserver_audit.log"),
+    ("mail", "mail_journal.mbox"),
 ];
 
 #[derive(Debug, Clone)]
@@ -69,6 +72,8 @@ pub enum System {
     Zeimu,
     Koseki,
     Fukushi,
+    /// The crematorium's permit system (火葬許可).
+    Saijo,
 }
 
 /// Why an access happened: the ground truth behind its label.
@@ -120,6 +125,18 @@ pub struct FileOpen {
     pub host: String,
     pub share: &'static str,
     pub path: String,
+    /// The full_audit operation: `openat`, or `fset_nt_acl` for an ACL change.
+    pub op: &'static str,
+    pub incident: Option<usize>,
+}
+
+/// A change to what a terminal audits (Windows 4719).
+pub struct PolicyChange {
+    pub at: NaiveDateTime,
+    pub user: String,
+    pub host: String,
+    /// Auditing turned off (success and failure removed), rather than added.
+    pub reduced: bool,
     pub incident: Option<usize>,
 }
 
@@ -135,6 +152,8 @@ pub struct Incident {
     pub summary: String,
     pub employees: Vec<String>,
     pub residents: Vec<String>,
+    /// Message-IDs of the mails that carried the data.
+    pub mails: Vec<String>,
 }
 
 /// Everything a run produces before it is written.
@@ -147,6 +166,8 @@ pub struct World {
     pub badges: Vec<Badge>,
     pub usb: Vec<Usb>,
     pub files: Vec<FileOpen>,
+    pub mails: Vec<mail::Mail>,
+    pub policy: Vec<PolicyChange>,
     pub incidents: Vec<Incident>,
 }
 
@@ -161,6 +182,7 @@ pub(crate) fn accounts(s: &Staff, dept: usize) -> Vec<(&'static str, String)> {
         "D200" => &["zeimu", "juki"],
         "D300" => &["fukushi", "juki", "zeimu"],
         "D310" => &["fukushi"],
+        "D700" => &["saijo"],
         _ => &[],
     };
     for sys in systems {
@@ -168,6 +190,7 @@ pub(crate) fn accounts(s: &Staff, dept: usize) -> Vec<(&'static str, String)> {
             "juki" => "J",
             "zeimu" => "Z",
             "koseki" => "K",
+            "saijo" => "S",
             _ => "F",
         };
         out.push((sys, format!("{prefix}{n:04}")));
@@ -181,6 +204,7 @@ fn account(s: &Staff, system: System) -> String {
         System::Zeimu => "Z",
         System::Koseki => "K",
         System::Fukushi => "F",
+        System::Saijo => "S",
     };
     format!("{prefix}{:04}", s.number)
 }
@@ -209,7 +233,7 @@ pub fn run(params: &Params) -> World {
     let mut master = town.master(params.start);
     master.holidays = write::holidays();
     let days = business_days(params, &master);
-    let mut w = World { params: params.clone(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), files: Vec::new(), incidents: Vec::new() };
+    let mut w = World { params: params.clone(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), files: Vec::new(), mails: Vec::new(), policy: Vec::new(), incidents: Vec::new() };
     // Approved secure USB sticks for about one in ten staff.
     let owners: Vec<usize> = (0..w.town.staff.len()).filter(|i| i % 10 == 3).collect();
     for &i in &owners {
@@ -224,6 +248,18 @@ pub fn run(params: &Params) -> World {
 
     // Incidents are planned first: they decide who is where on some days.
     let plan = plan_incidents(&mut rng, &mut w, &days);
+    let cast = Cast::choose(&mut w, &owners);
+    let s6 = cast.crematorium.map(|_| {
+        w.incidents.push(Incident {
+            scenario: "S6",
+            summary: "斎場職員が登録間もない火葬許可の一覧を週2回業務外に出力（葬祭業者への提供）".into(),
+            employees: Vec::new(),
+            residents: Vec::new(),
+            mails: Vec::new(),
+        });
+        w.incidents.len() - 1
+    });
+    let mut permits: Vec<(NaiveDate, usize, usize, String, bool)> = Vec::new();
     let mut case_seq = 0u32;
     let mut visit_seq = 0u32;
     // Welfare caseloads: open cases from before the period.
@@ -381,13 +417,29 @@ pub fn run(params: &Params) -> World {
             let share = match DEPARTMENTS[dept].0 {
                 "D400" => "jinji",
                 "D500" => "soumu",
+                "D310" => "kenshin",
                 _ => continue,
             };
             let (user, host) = (format!("e{:04}", w.town.staff[si].number), w.town.staff[si].pc.to_lowercase());
             for _ in 0..rng.gen_range(2..6) {
-                let path = format!("{}/{:03}.xlsx", if share == "jinji" { "評価" } else { "庶務" }, rng.gen_range(0..400));
-                w.files.push(FileOpen { at: at(day, rng.gen_range(9 * 60..17 * 60)), user: user.clone(), host: host.clone(), share, path, incident: None });
+                let folder = match share {
+                    "jinji" => "評価",
+                    "kenshin" => "健診",
+                    _ => "庶務",
+                };
+                let path = format!("{folder}/{:03}.xlsx", rng.gen_range(0..400));
+                w.files.push(FileOpen { at: at(day, rng.gen_range(9 * 60..17 * 60)), user: user.clone(), host: host.clone(), share, path, op: "openat", incident: None });
             }
+        }
+        crematorium(&mut rng, &mut w, day, &mut case_seq, &mut permits, s6.zip(cast.crematorium));
+        mail::day(&mut rng, &mut w, day);
+        // Information policy staff adjust terminals' audit policy now and then (adding).
+        if day.weekday() == chrono::Weekday::Mon
+            && let Some(it) = cast.admin
+        {
+            let host = w.town.staff[rng.gen_range(0..w.town.staff.len())].pc.clone();
+            let user = format!("e{:04}", w.town.staff[it].number);
+            w.policy.push(PolicyChange { at: at(day, 8 * 60 + 45), user, host, reduced: false, incident: None });
         }
         // The mayor served at the counter and the family register, requests on file:
         // hard negatives for the VIP rules.
@@ -425,7 +477,210 @@ pub fn run(params: &Params) -> World {
     inject_s7(&mut rng, &mut w, &days, &owners);
     inject_s4(&mut rng, &mut w, &days);
     handover(&mut rng, &mut w, &days);
+    inject_s5(&mut rng, &mut w, &days, &cast);
+    if let (Some(a), Some(b), Some(c)) = (cast.former_registry, cast.registry, cast.tax) {
+        mail::inject_s8(&mut rng, &mut w, &days, a, b, c);
+    }
+    if let Some(e) = cast.secondee {
+        mail::inject_s10(&mut rng, &mut w, &days, e);
+    }
+    w.mails.sort_by_key(|m| m.at);
     w
+}
+
+/// The staff the later incidents need, chosen so that no one plays two parts: nobody
+/// transferred or retiring in the period, nobody holding an approved USB stick (S7's
+/// pool), and not the S9 reader (the first tax clerk who stays).
+struct Cast {
+    /// S8's employee A, moved last April from the residents' section to information policy.
+    former_registry: Option<usize>,
+    /// S8's employee B, still in the residents' section.
+    registry: Option<usize>,
+    /// S8's tax clerk who mails arrears to A.
+    tax: Option<usize>,
+    /// Information policy's administrator of terminals and shares (not A).
+    admin: Option<usize>,
+    /// S10's employee seconded from a systems company.
+    secondee: Option<usize>,
+    /// S6's crematorium employee.
+    crematorium: Option<usize>,
+}
+
+impl Cast {
+    fn choose(w: &mut World, owners: &[usize]) -> Cast {
+        let staying = |w: &World, code: &str| -> Vec<usize> {
+            (0..w.town.staff.len())
+                .filter(|&i| {
+                    let s = &w.town.staff[i];
+                    DEPARTMENTS[s.dept].0 == code && s.transfer.is_none() && !s.retires && !owners.contains(&i) && s.role != "chief"
+                })
+                .collect()
+        };
+        let it = staying(w, "D800");
+        let former_registry = it.first().copied();
+        let admin = (0..w.town.staff.len()).find(|&i| DEPARTMENTS[w.town.staff[i].dept].0 == "D800" && Some(i) != former_registry);
+        let secondee = it.get(1).copied().or_else(|| staying(w, "D900").first().copied()).or_else(|| staying(w, "D600").first().copied());
+        let registry = staying(w, "D100").into_iter().find(|&i| w.town.staff[i].role == "staff").or_else(|| staying(w, "D100").first().copied());
+        let tax = staying(w, "D200").last().copied().filter(|_| staying(w, "D200").len() > 1);
+        // S6 needs a colleague who registers the permits the clerk then extracts.
+        let crematorium_staff = w.town.staff.iter().filter(|s| DEPARTMENTS[s.dept].0 == "D700" && s.transfer.is_none() && !s.retires).count();
+        let crematorium = staying(w, "D700").first().copied().filter(|_| crematorium_staff > 1);
+        if let Some(a) = former_registry {
+            w.past_transfer(a, "D100");
+        }
+        Cast { former_registry, registry, tax, admin, secondee, crematorium }
+    }
+}
+
+impl World {
+    /// Gives staff member `si` a posting in `from` (with its system accounts) until the
+    /// last 1 April before the period, and their present one since.
+    fn past_transfer(&mut self, si: usize, from: &str) {
+        let start = self.params.start;
+        let april = town::date(if start.month() >= 4 { start.year() } else { start.year() - 1 }, 4, 1);
+        let until = april.pred_opt().expect("a day before");
+        let s = &self.town.staff[si];
+        let dept = DEPARTMENTS.iter().position(|d| d.0 == from).expect("a department");
+        let mut since = None;
+        for a in self.master.assignments.iter_mut().filter(|a| a.employee_id == s.id) {
+            since = Some(a.period.from);
+            a.period.from = april;
+        }
+        let since = since.unwrap_or(until);
+        self.master.assignments.push(mamori_model::master::Assignment {
+            employee_id: s.id.clone(),
+            department: from.into(),
+            role: "staff".into(),
+            period: mamori_model::master::Period { from: since, to: Some(until) },
+        });
+        for (system, account) in accounts(s, dept).into_iter().filter(|(sys, _)| !["windows", "mail"].contains(sys)) {
+            self.master.accounts.push(mamori_model::master::Account {
+                system: system.into(),
+                account,
+                employee_id: Some(s.id.clone()),
+                kind: mamori_model::master::AccountKind::Personal,
+                period: mamori_model::master::Period { from: since, to: Some(until) },
+            });
+        }
+    }
+}
+
+/// The crematorium's day: deaths registered as cremation permits (a case each, handled
+/// by the registering clerk, closed after the cremation), a look-up the next working day;
+/// and, for S6, twice a week after hours, one clerk's list export of the permits others
+/// registered in the last four days.
+fn crematorium(
+    rng: &mut ChaCha8Rng,
+    w: &mut World,
+    day: NaiveDate,
+    case_seq: &mut u32,
+    permits: &mut Vec<(NaiveDate, usize, usize, String, bool)>,
+    s6: Option<(usize, usize)>,
+) {
+    let clerks: Vec<usize> = (0..w.town.staff.len()).filter(|&i| w.town.dept_on(&w.town.staff[i], day).is_some_and(|d| DEPARTMENTS[d].0 == "D700")).collect();
+    if clerks.is_empty() {
+        return;
+    }
+    for (_, r, handler, no, looked_up) in permits.iter_mut().filter(|p| p.0 < day && !p.4) {
+        *looked_up = true;
+        let pc = w.town.staff[*handler].pc.clone();
+        push(w, at(day, 9 * 60 + 20 + (*r % 60) as u32), System::Saijo, "照会", *handler, &pc, *r, "火葬許可", Some(no));
+    }
+    let protected: Vec<usize> = w.town.staff.iter().filter_map(|s| s.resident).chain([w.town.mayor]).chain(w.town.council.iter().copied()).collect();
+    // About 11 deaths a year per thousand residents, registered on working days.
+    let expected = w.town.people.len() as f64 * 0.011 / 245.0;
+    let deaths = expected as usize + usize::from(rng.gen_bool(expected.fract()));
+    for _ in 0..deaths {
+        let elderly = w.town.people.len() / 4;
+        // People are generated household by household, so a random one is as likely old
+        // as any; draw until an elderly one comes up (a few draws).
+        let Some(r) = (0..elderly).map(|_| rng.gen_range(0..w.town.people.len())).find(|&r| w.town.people[r].birth.year() <= 1955) else { continue };
+        if protected.contains(&r) || w.master.residents[r].died.is_some() {
+            continue;
+        }
+        w.master.residents[r].died = day.pred_opt();
+        let handler = clerks[rng.gen_range(0..clerks.len())];
+        *case_seq += 1;
+        let no = format!("火-R{}-{:05}", day.year() - 2018, *case_seq);
+        w.master.cases.push(mamori_model::master::BusinessCase {
+            case_no: no.clone(),
+            kind: "火葬許可".into(),
+            received: day,
+            closed: Some(day + chrono::Days::new(2)),
+            department: "D700".into(),
+            handler: Some(w.town.staff[handler].id.clone()),
+            residents: vec![w.town.people[r].uid.clone()],
+        });
+        let pc = w.town.staff[handler].pc.clone();
+        push(w, at(day, rng.gen_range(9 * 60..16 * 60)), System::Saijo, "登録", handler, &pc, r, "火葬許可", Some(&no));
+        permits.push((day, r, handler, no, false));
+    }
+    let Some((incident, clerk)) = s6 else { return };
+    let twice_a_week = matches!(day.weekday(), chrono::Weekday::Tue | chrono::Weekday::Fri);
+    if !twice_a_week || !clerks.contains(&clerk) || day < w.params.start + chrono::Days::new(10) {
+        return;
+    }
+    let fresh: Vec<usize> = permits.iter().filter(|p| p.0 + chrono::Days::new(4) >= day && p.2 != clerk).map(|p| p.1).collect();
+    let pc = w.town.staff[clerk].pc.clone();
+    for (k, r) in fresh.into_iter().enumerate() {
+        w.accesses.push(Access {
+            at: at(day, 17 * 60 + 35 + k as u32 / 4),
+            system: System::Saijo,
+            op: "一覧出力",
+            operator: account(&w.town.staff[clerk], System::Saijo),
+            host: pc.clone(),
+            resident: r,
+            record: "火葬許可",
+            case_no: None,
+            why: Why::Incident(incident),
+        });
+        let uid = w.town.people[r].uid.clone();
+        let inc = &mut w.incidents[incident];
+        if !inc.residents.contains(&uid) {
+            inc.residents.push(uid);
+        }
+        if inc.employees.is_empty() {
+            inc.employees.push(w.town.staff[clerk].id.clone());
+        }
+    }
+}
+
+/// S5 (Okayama): the health section's restricted share, with the examinees' roster, is
+/// opened to all staff by a mistaken ACL change for four days. Staff of other sections
+/// read the notice on it, and some of them the roster itself.
+fn inject_s5(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate], cast: &Cast) {
+    let Some(it) = cast.admin else { return };
+    let Some(&day) = days.get(days.len() / 4) else { return };
+    let id = w.incidents.len();
+    let it_pc = w.town.staff[it].pc.to_lowercase();
+    let window: Vec<NaiveDate> = days.iter().copied().filter(|d| *d >= day && *d < day + chrono::Days::new(4)).collect();
+    w.files.push(FileOpen { at: at(day, 8 * 60 + 50), user: "admin01".into(), host: it_pc.clone(), share: "kenshin", path: ".".into(), op: "fset_nt_acl", incident: None });
+    let outsiders: Vec<usize> = (0..w.town.staff.len())
+        .filter(|&i| w.town.dept_on(&w.town.staff[i], day).is_some_and(|d| !["D310", "D800"].contains(&DEPARTMENTS[d].0)))
+        .collect();
+    let how_many = rng.gen_range(6..12);
+    let readers: Vec<usize> = outsiders.choose_multiple(rng, how_many).copied().collect();
+    let roster = rng.gen_range(2..5).min(readers.len());
+    let mut employees = Vec::new();
+    for (k, &si) in readers.iter().enumerate() {
+        let d = window[rng.gen_range(0..window.len())];
+        let m = rng.gen_range(9 * 60..16 * 60);
+        let (user, host) = (format!("e{:04}", w.town.staff[si].number), w.town.staff[si].pc.to_lowercase());
+        w.files.push(FileOpen { at: at(d, m), user: user.clone(), host: host.clone(), share: "kenshin", path: "お知らせ/名簿の保存場所.txt".into(), op: "openat", incident: Some(id) });
+        if k < roster {
+            w.files.push(FileOpen { at: at(d, m + 2), user, host, share: "kenshin", path: "健診/受診者名簿.xlsx".into(), op: "openat", incident: Some(id) });
+        }
+        employees.push(w.town.staff[si].id.clone());
+    }
+    let end = *window.last().expect("the window has its first day") + chrono::Days::new(1);
+    w.files.push(FileOpen { at: at(end, 9 * 60 + 10), user: "admin01".into(), host: it_pc, share: "kenshin", path: ".".into(), op: "fset_nt_acl", incident: None });
+    w.incidents.push(Incident {
+        scenario: "S5",
+        summary: format!("保健課の健診名簿フォルダが設定誤りで全職員に{}日間開放され、他課職員{}人が閲覧、うち{roster}人が名簿ファイルを開いた", window.len(), readers.len()),
+        employees,
+        residents: Vec::new(),
+        mails: Vec::new(),
+    });
 }
 
 /// The fiscal year-end handover (S9, Kamaishi): the handover folder, one sub-folder per
@@ -443,7 +698,7 @@ fn handover(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate]) {
         let s = &w.town.staff[si];
         let path = format!("{}/引継書_{:03}.docx", DEPARTMENTS[dept].0, rng.gen_range(0..60));
         let (user, host) = (format!("e{:04}", s.number), s.pc.to_lowercase());
-        w.files.push(FileOpen { at: at(day, rng.gen_range(9 * 60..16 * 60 + 30)), user, host, share: "hikitsugi", path, incident });
+        w.files.push(FileOpen { at: at(day, rng.gen_range(9 * 60..16 * 60 + 30)), user, host, share: "hikitsugi", path, op: "openat", incident });
     };
     for si in 0..w.town.staff.len() {
         if let Some(to) = w.town.staff[si].transfer {
@@ -466,6 +721,7 @@ fn handover(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate]) {
         summary: "年度末に全職員へ開放された引継ぎフォルダで、異動のない職員が他課の引継書20件を閲覧".into(),
         employees: vec![w.town.staff[reader].id.clone()],
         residents: Vec::new(),
+        mails: Vec::new(),
     });
 }
 
@@ -486,7 +742,7 @@ fn inject_s4(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate]) {
             let path = format!("人事評価/{}/{n:04}.xlsx", day.format("%Y"));
             // Late in the day, but while still logged on (nobody leaves before 17:15).
             let m = rng.gen_range(16 * 60 + 30..17 * 60 + 10);
-            w.files.push(FileOpen { at: at(day, m), user: "admin01".into(), host: host.clone(), share: "jinji", path, incident: Some(id) });
+            w.files.push(FileOpen { at: at(day, m), user: "admin01".into(), host: host.clone(), share: "jinji", path, op: "openat", incident: Some(id) });
         }
     }
     w.incidents.push(Incident {
@@ -494,6 +750,7 @@ fn inject_s4(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate]) {
         summary: format!("総務課長が管理者アカウントで人事課の共有フォルダから機密ファイル {n} 件を自席端末へ取得"),
         employees: vec![w.town.staff[chief].id.clone()],
         residents: Vec::new(),
+        mails: Vec::new(),
     });
 }
 
@@ -525,6 +782,7 @@ fn inject_s7(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate], owners: &[
         summary: "職員が住民情報ファイルを承認済みUSBへ複写し、管理ソフト未導入の受付端末で私物USBへ移した".into(),
         employees: vec![w.town.staff[e].id.clone()],
         residents: Vec::new(),
+        mails: Vec::new(),
     });
     let _ = personal;
 }
@@ -627,14 +885,25 @@ fn plan_incidents(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate]) -> Pl
             } else {
                 (w.town.staff[e].pc.clone(), rng.gen_range(9 * 60..16 * 60))
             };
-            plan.accesses.push((day, (id, e, host.clone(), System::Zeimu, "照会", r, minute)));
-            plan.accesses.push((day, (id, e, host, System::Juki, "01", r, minute + 1)));
+            // The look-ups on borrowed terminals are S2's evidence; the rest S1's.
+            let incident = if borrowed { id + 1 } else { id };
+            plan.accesses.push((day, (incident, e, host.clone(), System::Zeimu, "照会", r, minute)));
+            plan.accesses.push((day, (incident, e, host, System::Juki, "01", r, minute + 1)));
         }
+        let residents: Vec<String> = relatives.iter().map(|&r| w.town.people[r].uid.clone()).collect();
         w.incidents.push(Incident {
             scenario: "S1",
-            summary: "福祉課職員が親族2名の税・住民情報を業務外に7回照会、うち3回は離席中の同僚の端末で".into(),
+            summary: "福祉課職員が親族2名の税・住民情報を業務外に7回照会（うち3回は同僚の端末で: S2）".into(),
             employees: vec![w.town.staff[e].id.clone()],
-            residents: relatives.iter().map(|&r| w.town.people[r].uid.clone()).collect(),
+            residents: residents.clone(),
+            mails: Vec::new(),
+        });
+        w.incidents.push(Incident {
+            scenario: "S2",
+            summary: "福祉課職員が昼休みに離席した同僚の施錠されていない端末で親族の記録を3回照会".into(),
+            employees: vec![w.town.staff[e].id.clone()],
+            residents,
+            mails: Vec::new(),
         });
     }
     // S3 (Osaka, Taisho and Yodogawa wards): two family-register clerks view the mayor's
@@ -654,6 +923,7 @@ fn plan_incidents(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate]) -> Pl
             summary: "戸籍係職員2名が市長の戸籍を申請書なしに10回閲覧".into(),
             employees: clerks.iter().map(|&c| w.town.staff[c].id.clone()).collect(),
             residents: vec![w.town.people[w.town.mayor].uid.clone()],
+            mails: Vec::new(),
         });
     }
     plan

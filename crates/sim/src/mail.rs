@@ -68,6 +68,7 @@ pub fn address(number: u32) -> String {
     format!("e{number:04}@{DOMAIN}")
 }
 
+#[allow(clippy::too_many_arguments)]
 fn new_mail(w: &mut World, at: NaiveDateTime, from: String, to: Vec<String>, subject: &str, body: &str, attachments: Vec<Attachment>, incident: Option<usize>) -> String {
     let id = format!("{}.{:06}@{DOMAIN}", at.format("%Y%m%d%H%M%S"), w.mails.len());
     w.mails.push(Mail { at, from, to, subject: subject.into(), body: body.into(), attachments, incident, id: id.clone() });
@@ -79,7 +80,7 @@ fn new_mail(w: &mut World, at: NaiveDateTime, from: String, to: Vec<String>, sub
 pub fn my_number(p: usize) -> String {
     let base = 90_000_000_000u64 + (p as u64 * 7_919_993) % 9_999_999_999;
     let digits: Vec<u32> = base.to_string().chars().filter_map(|c| c.to_digit(10)).collect();
-    format!("{base}{}", mamori_text::check_digit(&digits))
+    format!("{base}{}", mamori_text::mynumber::check_digit(&digits))
 }
 
 /// Ordinary mail of one working day: notices, papers, requests to other offices, lists of
@@ -192,9 +193,7 @@ pub fn inject_s8(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate], a: usi
     w.policy.push(crate::PolicyChange { at: at(day, 18 * 60 + 5), user: format!("e{:04}", w.town.staff[a].number), host: pc_b, reduced: true, incident: Some(id) });
     w.incidents.push(Incident {
         scenario: "S8",
-        summary: format!(
-            "住基担当を離れた職員Aへ職員Bが住基抽出をメール送信、両名が自宅アドレスへ住民データを送信（全件1回を含む21通）、Aが税務職員から滞納情報を収集し、Bの端末の監査設定を無効化"
-        ),
+        summary: "住基担当を離れた職員Aへ職員Bが住基抽出をメール送信、両名が自宅アドレスへ住民データを送信（全件1回を含む21通）、Aが税務職員から滞納情報を収集し、Bの端末の監査設定を無効化".into(),
         employees: [a, b, c].iter().map(|&i| w.town.staff[i].id.clone()).collect(),
         residents: residents.iter().map(|&p| w.town.people[p].uid.clone()).collect(),
         mails,
@@ -235,16 +234,16 @@ fn table(town: &Town, content: &Content) -> Vec<Vec<String>> {
     let person = |p: usize| &town.people[p];
     let address = |p: usize| format!("架空県みどり市{}", town.households[person(p).household].address);
     match content {
-        Content::Residents { rows, my_number } => {
+        Content::Residents { rows, my_number: with_number } => {
             let mut header: Vec<String> = ["宛名番号", "氏名", "カナ氏名", "生年月日", "住所"].map(String::from).to_vec();
-            if *my_number {
+            if *with_number {
                 header.push("個人番号".into());
             }
             let mut out = vec![header];
             for &p in rows {
                 let r = person(p);
                 let mut row = vec![r.uid.clone(), r.name.clone(), r.kana.clone(), r.birth.format("%Y/%m/%d").to_string(), address(p)];
-                if *my_number {
+                if *with_number {
                     row.push(my_number(p));
                 }
                 out.push(row);

@@ -334,6 +334,7 @@ impl Town {
                 period: Period { from, to: Some(to) },
             });
         }
+        m.shares.push(FileShare { share: "kenshin".into(), path: "/srv/kenshin".into(), owner_department: "D310".into(), classification: Classification::Restricted, granted: vec![], period: always });
         m.shares.push(FileShare { share: "soumu".into(), path: "/srv/soumu".into(), owner_department: "D500".into(), classification: Classification::Internal, granted: vec![], period: always });
         m.vip.push(VipEntry { resident_uid: self.people[self.mayor].uid.clone(), reason: "市長".into(), period: always });
         for &c in &self.council {

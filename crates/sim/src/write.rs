@@ -200,6 +200,23 @@ case_no = "ケース番号"
 "照会" = 1
 "更新" = 2
 
+[sources.saijo]
+format = "csv"
+encoding = "shift_jis"
+class = "record"
+[sources.saijo.columns]
+date = "受付日"
+time = "時刻"
+actor = "職員コード"
+host = "端末"
+case_no = "許可番号"
+resident = "死亡者宛名番号"
+operation = "処理"
+[sources.saijo.activity]
+"登録" = 6
+"照会" = 1
+"一覧出力" = 1
+
 [sources.win-security]
 format = "windows-json"
 
@@ -237,6 +254,21 @@ direction = "入退"
 [sources.badge.codes.direction]
 "入" = "in"
 "出" = "out"
+
+[sources.mail]
+format = "mbox"
+internal_domains = ["city.example.lg.jp"]
+"#;
+
+const DETECT: &str = r#"# Detection settings of the simulated town (written by `mamori simulate`).
+[mail]
+# Other public bodies, and the contractor that prints the tax notices.
+trusted_domains = ["lg.jp", "go.jp", "print-center.example.co.jp"]
+min_personal_rows = 1
+
+[new_records]
+fresh_days = 7
+min_days = 3
 "#;
 
 struct Log {
@@ -255,6 +287,7 @@ fn access_line(w: &World, a: &Access) -> String {
         System::Zeimu => [format!("R{}.{}.{} {}", reiwa(d), d.month(), d.day(), hms(a.at)), a.operator.clone(), a.host.clone(), p.clone(), a.record.into(), a.op.into(), case].join("\t") + "\n",
         System::Koseki => row(&[format!("5{:02}{:02}{:02}", reiwa(d), d.month(), d.day()), a.at.format("%H%M%S").to_string(), a.operator.clone(), a.host.clone(), p.clone(), a.op.into(), case]),
         System::Fukushi => row(&[d.format("%Y/%m/%d").to_string(), hms(a.at), a.operator.clone(), a.host.clone(), p.clone(), a.record.into(), a.op.into(), case]),
+        System::Saijo => row(&[format!("R{}.{}.{}", reiwa(d), d.month(), d.day()), hms(a.at), a.operator.clone(), a.host.clone(), case, p.clone(), a.op.into()]),
     }
 }
 
@@ -281,6 +314,20 @@ fn windows_line(l: &crate::Logon, record: usize) -> String {
     evtx(l, record, serde_json::json!({"TargetUserName": l.user, "TargetDomainName": "CITY", "LogonType": 2}))
 }
 
+/// 4719: the audit policy of Object Access / File System changed on `l.host`.
+fn windows_policy_line(l: &crate::Logon, reduced: bool, record: usize) -> String {
+    let changes = if reduced { "%%8448, %%8450" } else { "%%8449" };
+    evtx(
+        l,
+        record,
+        serde_json::json!({
+            "SubjectUserName": l.user, "SubjectDomainName": "CITY", "SubjectLogonId": "0x3e7",
+            "CategoryId": "%%8274", "SubcategoryId": "%%12800",
+            "SubcategoryGuid": "{0CCE921D-69AE-11D9-BED3-505054503030}", "AuditPolicyChanges": changes,
+        }),
+    )
+}
+
 fn windows_usb_line(l: &crate::Logon, serial: &str, record: usize) -> String {
     evtx(
         l,
@@ -292,6 +339,13 @@ fn windows_usb_line(l: &crate::Logon, serial: &str, record: usize) -> String {
         }),
     )
 }
+
+/// Indexes into `LOGS` of the logs that are not one business system's.
+const WINDOWS: usize = 5;
+const BADGE: usize = 6;
+const ENDPOINT: usize = 7;
+const SAMBA: usize = 8;
+const MAIL: usize = 9;
 
 pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
     let mut summary = Summary { incidents: w.incidents.len(), accesses: w.accesses.len(), ..Default::default() };
@@ -314,7 +368,7 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
         logs[log].lines.push((a.at, access_line(w, a), Some(i), None));
     }
     for (i, l) in w.logons.iter().enumerate() {
-        logs[4].lines.push((l.at, windows_line(l, 1000 + i), None, None));
+        logs[WINDOWS].lines.push((l.at, windows_line(l, 1000 + i), None, None));
     }
     // Truth for non-access events: (log index, time, incident) → line, filled below.
     for (i, u) in w.usb.iter().enumerate() {
@@ -323,27 +377,32 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
             Some(path) => {
                 let t = u.at.format("%Y/%m/%d %H:%M:%S").to_string();
                 let cells = [t, u.host.clone(), format!("e{:04}", s.number), "ファイルコピー(PC→USB)".into(), "USB Flash".into(), u.serial.clone(), path.clone()];
-                logs[6].lines.push((u.at, row(&cells), None, u.incident));
+                logs[ENDPOINT].lines.push((u.at, row(&cells), None, u.incident));
             }
             None => {
                 let logon = crate::Logon { at: u.at, user: format!("{}$", u.host), host: u.host.clone(), event_id: 6416 };
-                logs[4].lines.push((u.at, windows_usb_line(&logon, &u.serial, 5000 + i), None, u.incident));
+                logs[WINDOWS].lines.push((u.at, windows_usb_line(&logon, &u.serial, 5000 + i), None, u.incident));
             }
         }
     }
     for f in &w.files {
         let ts = f.at.format("%Y-%m-%dT%H:%M:%S+09:00");
-        let line = format!("{ts} fs01 smbd_audit: {}|10.1.0.{}|{}|{}|openat|ok|r|{}\n", f.user, f.host.len() * 7 % 250, f.host, f.share, f.path);
-        logs[7].lines.push((f.at, line, None, f.incident));
+        let args = if f.op == "openat" { format!("r|{}", f.path) } else { f.path.clone() };
+        let line = format!("{ts} fs01 smbd_audit: {}|10.1.0.{}|{}|{}|{}|ok|{args}\n", f.user, f.host.len() * 7 % 250, f.host, f.share, f.op);
+        logs[SAMBA].lines.push((f.at, line, None, f.incident));
+    }
+    for (i, p) in w.policy.iter().enumerate() {
+        let l = crate::Logon { at: p.at, user: p.user.clone(), host: p.host.clone(), event_id: 4719 };
+        logs[WINDOWS].lines.push((p.at, windows_policy_line(&l, p.reduced, 7000 + i), None, p.incident));
     }
     for b in &w.badges {
         let s = &w.town.staff[b.staff];
         let t = b.at.format("%Y-%m-%d %H:%M:%S").to_string();
-        logs[5].lines.push((b.at, row(&[t, format!("C{:05}", s.number), s.id.clone(), b.room.into(), if b.entering { "入" } else { "出" }.into()]), None, None));
+        logs[BADGE].lines.push((b.at, row(&[t, format!("C{:05}", s.number), s.id.clone(), b.room.into(), if b.entering { "入" } else { "出" }.into()]), None, None));
     }
     let mut incident_events: BTreeMap<usize, Vec<serde_json::Value>> = BTreeMap::new();
     let mut span: BTreeMap<usize, (NaiveDateTime, NaiveDateTime)> = BTreeMap::new();
-    for log in &mut logs {
+    for log in logs.iter_mut().filter(|l| l.source != crate::LOGS[MAIL].0) {
         log.lines.sort_by_key(|l| l.0);
         let (header, shift_jis, bom) = match log.source {
             "juki" => (Some("処理日,処理時刻,操作者番号,端末名,宛名番号,業務コード,処理区分,受付番号\n"), true, false),
@@ -351,6 +410,7 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
             "fukushi" => (Some("日付,時刻,職員番号,端末,宛名番号,業務,操作,ケース番号\n"), false, false),
             "badge" => (Some("通過日時,カード番号,職員番号,部屋,入退\n"), false, false),
             "endpoint" => (Some("日時,コンピュータ名,ログオンユーザー,操作,デバイス名,シリアル番号,ファイルパス\n"), true, false),
+            "saijo" => (Some("受付日,時刻,職員コード,端末,許可番号,死亡者宛名番号,処理\n"), true, false),
             _ => (None, false, false),
         };
         let mut text = String::new();
@@ -396,7 +456,25 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
         summary.files.push((format!("logs/{}", log.file), log.lines.len()));
         std::fs::write(logs_dir.join(log.file), bytes)?;
     }
+    // The mail journal: one message is many lines; truth names its `From ` line.
+    let mut mbox = String::new();
+    let mut line = 1;
+    let file = format!("logs/{}", crate::LOGS[MAIL].1);
+    for (i, m) in w.mails.iter().enumerate() {
+        let text = crate::mail::mbox_message(&w.town, m, i);
+        if let Some(k) = m.incident {
+            incident_events.entry(k).or_default().push(serde_json::json!({"source": crate::LOGS[MAIL].0, "file": file, "line": line}));
+            let s = span.entry(k).or_insert((m.at, m.at));
+            s.0 = s.0.min(m.at);
+            s.1 = s.1.max(m.at);
+        }
+        line += text.matches('\n').count();
+        mbox.push_str(&text);
+    }
+    summary.files.push((file.clone(), w.mails.len()));
+    std::fs::write(out.join(&file), mbox)?;
     std::fs::write(out.join("mamori.toml"), SOURCES)?;
+    std::fs::write(out.join("detect.toml"), DETECT)?;
     let mut truth = String::new();
     for (k, inc) in w.incidents.iter().enumerate() {
         let (from, to) = span.get(&k).copied().unwrap_or_default();
@@ -405,7 +483,7 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
             "summary": inc.summary,
             "employees": inc.employees,
             "residents": inc.residents,
-            "files": [], "devices": [], "mails": [],
+            "files": [], "devices": [], "mails": inc.mails,
             "from": format!("{}+09:00", from.format("%Y-%m-%dT%H:%M:%S")),
             "to": format!("{}+09:00", to.format("%Y-%m-%dT%H:%M:%S")),
             "events": incident_events.remove(&k).unwrap_or_default(),

@@ -63,6 +63,7 @@ fn every_incident_has_truth_pointing_at_unjustified_lines_that_exist() {
         })
         .collect();
     let mut scenarios = Vec::new();
+    let mut business_events = 0;
     for line in truth.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         scenarios.push(v["scenario"].as_str().unwrap().to_owned());
@@ -73,13 +74,16 @@ fn every_incident_has_truth_pointing_at_unjustified_lines_that_exist() {
             let text = std::fs::read(dir.path().join(file)).unwrap();
             assert!(text.split(|&b| b == b'\n').count() as u64 >= n, "{file}:{n} exists");
             // Record accesses carry labels; device events (S7) do not.
-            let business = ["juki", "zeimu", "koseki", "fukushi"].contains(&e["source"].as_str().unwrap());
+            let business = ["juki", "zeimu", "koseki", "fukushi", "saijo"].contains(&e["source"].as_str().unwrap());
+            business_events += usize::from(business);
             assert!(!business || unjustified.contains(&(file.to_owned(), n)), "{file}:{n} is labelled unjustified");
         }
     }
     scenarios.sort();
-    assert_eq!(scenarios, ["S1", "S3", "S4", "S7", "S9"]);
-    assert_eq!(unjustified.len(), 14 + 10, "S1: 7 look-ups of tax and resident records; S3: 10 koseki views");
+    assert_eq!(scenarios, ["S1", "S10", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9"], "every scenario of the brief, once");
+    assert_eq!(unjustified.len(), business_events, "every unjustified access is some incident's, and no more");
+    let s1_and_s2: usize = truth.lines().filter(|l| l.contains("\"S1\"") || l.contains("\"S2\"")).map(|l| l.matches("\"line\"").count()).sum();
+    assert_eq!(s1_and_s2, 14, "S1: 7 look-ups of tax and resident records, 3 of them (S2) on colleagues' terminals");
 }
 
 #[test]
