@@ -82,6 +82,9 @@ pub enum Why {
     Visit(String),
     Case(String),
     Batch,
+    /// Legitimate work that left no record mamori can see: a resident's telephone
+    /// inquiry, a colleague's question. What explanation-based auditing cannot explain.
+    Unrecorded(&'static str),
     Incident(usize),
 }
 
@@ -348,6 +351,17 @@ pub fn run(params: &Params) -> World {
                     }
                 }
                 ("D100", _) => {
+                    // Telephone inquiries: answered from the register, with no visit or case.
+                    let pc = s.pc.clone();
+                    for m in work(&mut rng, 0..3) {
+                        let r = rng.gen_range(0..w.town.people.len());
+                        if w.master.vip.iter().any(|v| v.resident_uid == w.town.people[r].uid) {
+                            continue;
+                        }
+                        let operator = account(&w.town.staff[si], System::Juki);
+                        let why = Why::Unrecorded("電話照会");
+                        w.accesses.push(Access { at: at(day, m), system: System::Juki, op: "01", operator, host: pc.clone(), resident: r, record: "J1", case_no: None, why });
+                    }
                     for m in work(&mut rng, 4..9) {
                         case_seq += 1;
                         let h = rng.gen_range(0..w.town.households.len());

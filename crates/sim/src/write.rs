@@ -438,6 +438,7 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
                     Why::Visit(v) => (true, format!("visit {v}")),
                     Why::Case(c) => (true, format!("case {c}")),
                     Why::Batch => (true, "batch".to_owned()),
+                    Why::Unrecorded(what) => (true, format!("unrecorded {what}")),
                     Why::Incident(k) => {
                         incident_events.entry(*k).or_default().push(serde_json::json!({"source": log.source, "file": format!("logs/{}", log.file), "line": number}));
                         let s = span.entry(*k).or_insert((*t, *t));
