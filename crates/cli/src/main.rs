@@ -182,6 +182,36 @@ enum ReportCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Breach sizing and the draft report to the PPC (漏えい等報告), from findings,
+    /// events and recovered files; with the notice list (本人通知) as CSV.
+    Breach {
+        /// A finding id (repeatable); its evidence events are sized.
+        #[arg(long)]
+        finding: Vec<String>,
+        /// Event ids, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<u64>,
+        /// Recovered files, or a folder of them (a seized USB stick's contents); matched
+        /// to logged copies by name, inspected like mail attachments.
+        #[arg(long)]
+        evidence: Vec<PathBuf>,
+        /// The date the body became aware (YYYY-MM-DD): the deadlines count from it.
+        #[arg(long)]
+        aware: String,
+        /// The leak may have been for an improper purpose (final report in 60 days).
+        #[arg(long)]
+        improper_purpose: bool,
+        #[arg(long, default_value = "個人データの漏えい等")]
+        title: String,
+        /// html (the draft report) or json.
+        #[arg(long, default_value = "html")]
+        format: String,
+        /// Also write the notice list (本人通知) here, as UTF-8 CSV.
+        #[arg(long)]
+        notice: Option<PathBuf>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -514,6 +544,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(path) => std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?,
                 None => out.write_all(&bytes)?,
             }
+        }
+        Command::Report(ReportCommand::Breach { finding, events, evidence, aware, improper_purpose, title, format, notice, out: file }) => {
+            anyhow::ensure!(!finding.is_empty() || !events.is_empty() || !evidence.is_empty(), "name what left: --finding, --events or --evidence");
+            let aware = chrono::NaiveDate::parse_from_str(&aware, "%Y-%m-%d").with_context(|| format!("--aware `{aware}`: use YYYY-MM-DD"))?;
+            let mut j = open(&cli.data)?;
+            let source = finding.iter().map(|f| format!("所見 {f}")).chain((!events.is_empty()).then(|| format!("記録 {} 件", events.len()))).collect::<Vec<_>>().join("、");
+            let facts = mamori_report::BreachFacts { title, aware, improper_purpose, employees: Vec::new(), source };
+            let b = report::breach(&j, report::BreachRequest { findings: finding.clone(), events, evidence, facts })?;
+            let bytes = match format.as_str() {
+                "html" => b.html().into_bytes(),
+                "json" => b.json().into_bytes(),
+                other => bail!("--format `{other}`: use html or json"),
+            };
+            audit::record(&mut j, audit::Action::Report, &format!("breach sizing ({}): {} people", finding.join(", "), b.people))?;
+            if let Some(path) = notice {
+                std::fs::write(&path, b.notice_csv()).with_context(|| format!("writing {}", path.display()))?;
+            }
+            match file {
+                Some(path) => std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?,
+                None => out.write_all(&bytes)?,
+            }
+            eprintln!("{} people affected; reporting {}", b.people, if b.mandatory_because.is_empty() { "not mandatory on what is known" } else { "mandatory" });
         }
         Command::Simulate { out: dir, residents, employees, days, seed, start } => {
             anyhow::ensure!(residents >= 100 && employees >= 30, "a town needs at least 100 residents and 30 staff");

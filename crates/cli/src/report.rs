@@ -97,3 +97,154 @@ pub fn disclosure(j: &SqliteJournal, r: &Request<'_>) -> Result<Disclosure> {
         entries,
     })
 }
+
+/// What `mamori report breach` is asked to size.
+pub struct BreachRequest {
+    pub findings: Vec<String>,
+    pub events: Vec<u64>,
+    /// Files recovered after the fact (a seized USB stick's contents), inspected as mail
+    /// attachments are.
+    pub evidence: Vec<std::path::PathBuf>,
+    pub facts: mamori_report::BreachFacts,
+}
+
+fn jst_text(ms: i64) -> String {
+    let jst = FixedOffset::east_opt(9 * 3600).expect("JST");
+    DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&jst).format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default()
+}
+
+fn strings(v: Option<&serde_json::Value>) -> std::collections::BTreeSet<String> {
+    v.and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// Sizes a breach: the findings' evidence and the events named, each turned into what
+/// left and whom it names; recovered files inspected and matched to the copies by name.
+pub fn breach(j: &SqliteJournal, mut r: BreachRequest) -> Result<mamori_report::Breach> {
+    use mamori_model::ClassUid;
+    use mamori_report::Exposure;
+    let master = crate::detect::master_from_store(j)?;
+    let index = mamori_sources::ResidentIndex::new(master.residents.iter().map(|p| (p.uid.as_str(), p.name.as_str(), p.kana.as_str(), p.birth_date)));
+    let stored = crate::detect::stored_findings(j)?;
+    let mut ids: Vec<u64> = r.events.clone();
+    for id in &r.findings {
+        let f = stored.iter().find(|f| &f.id == id).with_context(|| format!("no finding `{id}` (see `mamori findings`)"))?;
+        ids.extend(&f.evidence);
+        for e in &f.employees {
+            if !r.facts.employees.contains(e) {
+                r.facts.employees.push(e.clone());
+            }
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    // Recovered files, inspected once and matched to the copies that carried them.
+    let mut recovered: Vec<(String, mamori_sources::inspect::Inspection, bool)> = Vec::new();
+    for path in &r.evidence {
+        let files: Vec<std::path::PathBuf> = if path.is_dir() {
+            let mut v: Vec<_> = std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
+            v.sort();
+            v
+        } else {
+            vec![path.clone()]
+        };
+        for file in files {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            recovered.push((name.clone(), mamori_sources::inspect::inspect(&name, &bytes, &index), false));
+        }
+    }
+    let from_inspection = |at: String, channel: &str, to: String, file: String, i: &serde_json::Value, id: Option<u64>| Exposure {
+        event_id: id,
+        at,
+        channel: channel.into(),
+        to,
+        file,
+        items: strings(i.get("items")),
+        residents: strings(i.get("residents")),
+        rows: i.get("personal_rows").and_then(|v| v.as_u64()).unwrap_or(0),
+        my_numbers: i.get("my_numbers").and_then(|v| v.as_u64()).unwrap_or(0),
+        uninspectable: i.get("uninspectable").and_then(|v| v.as_str()).map(str::to_owned).or_else(|| {
+            (i.get("encrypted").and_then(|v| v.as_bool()) == Some(true)).then(|| "暗号化されたファイル".to_owned())
+        }),
+    };
+    let mut exposures = Vec::new();
+    for id in ids {
+        let Some(s) = j.get(id)? else { bail!("no event {id} in the store") };
+        let e = s.event()?;
+        let at = jst_text(e.time);
+        let x = &e.unmapped.extra;
+        match e.class_uid {
+            ClassUid::EmailActivity => {
+                let external = strings(x.get("external_recipients"));
+                let to = match &e.email {
+                    Some(m) if external.is_empty() => m.to.iter().chain(&m.cc).chain(&m.bcc).cloned().collect::<Vec<_>>().join(", "),
+                    _ => external.into_iter().collect::<Vec<_>>().join(", "),
+                };
+                for a in x.get("attachments").and_then(|v| v.as_array()).into_iter().flatten() {
+                    let name = a.get("name").and_then(|v| v.as_str()).unwrap_or("").to_owned();
+                    let inspection = a.get("inspection").cloned().unwrap_or_default();
+                    exposures.push(from_inspection(at.clone(), "メール", to.clone(), name, &inspection, Some(id)));
+                }
+            }
+            ClassUid::PeripheralActivity | ClassUid::FileSystemActivity => {
+                let Some(path) = e.file.as_ref().map(|f| f.path.clone()) else { continue };
+                let usb = e.class_uid == ClassUid::PeripheralActivity;
+                let device = e.peripheral_device.as_ref().and_then(|d| d.serial_number.clone());
+                let to = device.or_else(|| e.unmapped.share.clone()).unwrap_or_default();
+                let channel = if usb { "USB" } else { "ファイル共有" };
+                match recovered.iter_mut().find(|(name, _, _)| name == basename(&path)) {
+                    Some((_, inspection, used)) => {
+                        *used = true;
+                        let v = serde_json::to_value(&*inspection)?;
+                        exposures.push(from_inspection(at, channel, to, path, &v, Some(id)));
+                    }
+                    None => exposures.push(Exposure {
+                        event_id: Some(id),
+                        at,
+                        channel: channel.into(),
+                        to,
+                        file: path,
+                        items: Default::default(),
+                        residents: Default::default(),
+                        rows: 0,
+                        my_numbers: 0,
+                        uninspectable: Some("内容は記録されていません（回収したファイルを --evidence で指定）".into()),
+                    }),
+                }
+            }
+            ClassUid::DatastoreActivity => {
+                let Some(resident) = e.resident_uid() else { continue };
+                exposures.push(Exposure {
+                    event_id: Some(id),
+                    at,
+                    channel: "記録閲覧".into(),
+                    to: e.device.as_ref().and_then(|d| d.hostname.clone()).unwrap_or_default(),
+                    file: system_name(&e.metadata.product),
+                    items: ["record".to_owned()].into(),
+                    residents: [resident.to_owned()].into(),
+                    rows: 1,
+                    my_numbers: 0,
+                    uninspectable: None,
+                });
+            }
+            _ => {}
+        }
+    }
+    for (name, inspection, used) in &recovered {
+        if !used {
+            let v = serde_json::to_value(inspection)?;
+            exposures.push(from_inspection(String::new(), "回収ファイル", String::new(), name.clone(), &v, None));
+        }
+    }
+    let mut people = std::collections::BTreeMap::new();
+    let address: HashMap<&str, &str> = master.households.iter().filter(|h| h.period.to.is_none()).map(|h| (h.resident_uid.as_str(), h.address.as_str())).collect();
+    for p in &master.residents {
+        let person = mamori_report::Person { uid: p.uid.clone(), name: p.name.clone(), address: address.get(p.uid.as_str()).copied().unwrap_or("").to_owned() };
+        people.insert(p.uid.clone(), person);
+    }
+    Ok(mamori_report::Breach::size(&r.facts, exposures, &people))
+}

@@ -643,3 +643,51 @@ fn the_demo_finds_every_injected_incident_and_verifies() {
     assert!(out.contains("recall 100.0%"), "{out}");
     assert!(out.contains("改ざん検証 (verify):") && out.contains("一致"), "{out}");
 }
+
+/// Breach sizing counts the people the data that left names, exactly as the simulator
+/// put them there: S8 from its mails' attachments, S7 from the files recovered from the
+/// stick, matched to nothing the endpoint agent saw.
+#[test]
+fn breach_sizing_of_the_simulated_s7_and_s8_gives_the_truths_counts() {
+    let (_tmp, town, data) = imported_town("2000", "60", "33");
+    ok(&data, &["detect", "--rules", town.join("detect.toml").to_str().unwrap()]);
+    let truth: Vec<serde_json::Value> =
+        std::fs::read_to_string(town.join("truth.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let incident = |s: &str| truth.iter().find(|t| t["scenario"] == s).unwrap().clone();
+    let findings: Vec<serde_json::Value> = ok(&data, &["findings", "--json", "--limit", "1000"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let of = |t: &serde_json::Value, rules: &[&str]| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| rules.iter().any(|r| f["rule"] == *r) && t["employees"].as_array().unwrap().contains(&f["employees"][0]))
+            .map(|f| f["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let size = |ids: &[String], extra: &[&str]| -> serde_json::Value {
+        let mut args: Vec<String> = vec!["report".into(), "breach".into(), "--aware".into(), "2024-06-03".into(), "--format".into(), "json".into()];
+        for id in ids {
+            args.extend(["--finding".into(), id.clone()]);
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        serde_json::from_str(&ok(&data, &refs)).unwrap()
+    };
+
+    let s8 = incident("S8");
+    let ids = of(&s8, &["personal_data_to_personal_address", "personal_data_to_role_without_access"]);
+    assert!(ids.len() >= 3, "B and A mail home, B and the tax clerk mail A: {ids:?}");
+    let notice = data.parent().unwrap().join("notice.csv");
+    let b = size(&ids, &["--improper-purpose", "--notice", notice.to_str().unwrap()]);
+    assert_eq!(b["people"], s8["residents"].as_array().unwrap().len(), "S8 people");
+    assert_eq!(b["my_number"], true);
+    assert_eq!(b["final_due"], "2024-08-02", "60 days with an improper purpose");
+    let csv = std::fs::read_to_string(&notice).unwrap();
+    assert_eq!(csv.lines().count() - 1, s8["residents"].as_array().unwrap().len(), "one notice per person");
+
+    let s7 = incident("S7");
+    let ids = of(&s7, &["approved_device_on_unmanaged_terminal", "unapproved_device"]);
+    assert!(!ids.is_empty());
+    let evidence = town.join(s7["evidence"].as_str().unwrap());
+    let b = size(&ids, &["--evidence", evidence.to_str().unwrap()]);
+    assert_eq!(b["people"], s7["residents"].as_array().unwrap().len(), "S7 people");
+    assert_eq!(b["mandatory_because"].as_array().unwrap().len(), 1, "more than 100 people: {b}");
+}

@@ -1,12 +1,16 @@
-//! Reports people read. Today: the access-history disclosure (開示請求), the answer to a
+//! Reports people read: the access-history disclosure (開示請求), the answer to a
 //! resident who asks who looked at their records — the request that brought two of the
-//! seed incidents to light, answered by hand after months.
+//! seed incidents to light, answered by hand after months; and breach sizing with the
+//! draft report to the PPC and the notice list ([`breach`]).
 //!
 //! This crate turns rows already gathered (from the index, with explanations and proofs)
 //! into documents: printable Japanese HTML (A4, page numbers), CSV (UTF-8 with BOM, or
 //! Shift_JIS for Excel users) and JSON. It does no I/O and no querying.
 
 use serde::Serialize;
+
+pub mod breach;
+pub use breach::{Breach, BreachFacts, Exposure, Person};
 
 /// How operators are named in a disclosure: staff identities may be non-disclosable, so
 /// this is the privacy officer's setting, not the report's choice.

@@ -171,6 +171,9 @@ pub struct World {
     pub files: Vec<FileOpen>,
     pub mails: Vec<mail::Mail>,
     pub policy: Vec<PolicyChange>,
+    /// Files recovered after an incident (the contents of a seized USB stick): incident,
+    /// file name, the residents whose rows it holds. Written under `evidence/S…/`.
+    pub evidence: Vec<(usize, String, Vec<usize>)>,
     pub incidents: Vec<Incident>,
 }
 
@@ -236,7 +239,7 @@ pub fn run(params: &Params) -> World {
     let mut master = town.master(params.start);
     master.holidays = write::holidays();
     let days = business_days(params, &master);
-    let mut w = World { params: params.clone(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), files: Vec::new(), mails: Vec::new(), policy: Vec::new(), incidents: Vec::new() };
+    let mut w = World { params: params.clone(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), files: Vec::new(), mails: Vec::new(), policy: Vec::new(), evidence: Vec::new(), incidents: Vec::new() };
     // Approved secure USB sticks for about one in ten staff.
     let owners: Vec<usize> = (0..w.town.staff.len()).filter(|i| i % 10 == 3).collect();
     for &i in &owners {
@@ -780,11 +783,18 @@ fn inject_s7(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate], owners: &[
     let pc = w.town.staff[e].pc.clone();
     let start = days.len() / 3;
     let copy_days: Vec<NaiveDate> = days.iter().skip(start).take(5).copied().collect();
+    let mut residents = std::collections::BTreeSet::new();
     for (k, day) in copy_days.iter().enumerate() {
         let m = rng.gen_range(16 * 60..17 * 60);
         for f in 0..8 {
-            let path = format!("E:\\移送\\住民一覧_{k}_{f}.csv");
+            let name = format!("住民一覧_{k}_{f}.csv");
+            let path = format!("E:\\移送\\{name}");
             w.usb.push(Usb { at: at(*day, m + f), staff: e, host: pc.clone(), serial: serial.clone(), copy: Some(path), incident: Some(id) });
+            // What was on the stick when it was recovered: each file a block of one district.
+            let first = rng.gen_range(0..w.town.people.len());
+            let rows: Vec<usize> = (first..w.town.people.len()).take(rng.gen_range(20..60)).collect();
+            residents.extend(rows.iter().copied());
+            w.evidence.push((id, name, rows));
         }
     }
     let day = days.get(start + 6).copied().unwrap_or(days[days.len() - 1]);
@@ -795,7 +805,7 @@ fn inject_s7(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate], owners: &[
         scenario: "S7",
         summary: "職員が住民情報ファイルを承認済みUSBへ複写し、管理ソフト未導入の受付端末で私物USBへ移した".into(),
         employees: vec![w.town.staff[e].id.clone()],
-        residents: Vec::new(),
+        residents: residents.iter().map(|&p| w.town.people[p].uid.clone()).collect(),
         mails: Vec::new(),
     });
     let _ = personal;

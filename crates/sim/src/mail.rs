@@ -230,7 +230,7 @@ pub fn inject_s10(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate], e: us
 
 // ---- writing ----
 
-fn table(town: &Town, content: &Content) -> Vec<Vec<String>> {
+pub(crate) fn table(town: &Town, content: &Content) -> Vec<Vec<String>> {
     let person = |p: usize| &town.people[p];
     let address = |p: usize| format!("架空県みどり市{}", town.households[person(p).household].address);
     match content {
@@ -261,7 +261,7 @@ fn table(town: &Town, content: &Content) -> Vec<Vec<String>> {
     }
 }
 
-fn csv(rows: &[Vec<String>]) -> String {
+pub(crate) fn csv(rows: &[Vec<String>]) -> String {
     rows.iter().map(|r| r.join(",") + "\r\n").collect()
 }
 

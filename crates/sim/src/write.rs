@@ -474,6 +474,15 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
     }
     summary.files.push((file.clone(), w.mails.len()));
     std::fs::write(out.join(&file), mbox)?;
+    let mut evidence_dirs: BTreeMap<usize, String> = BTreeMap::new();
+    for (k, name, rows) in &w.evidence {
+        let dir = format!("evidence/{}", w.incidents[*k].scenario);
+        std::fs::create_dir_all(out.join(&dir))?;
+        let content = crate::mail::Content::Residents { rows: rows.clone(), my_number: false };
+        let text = crate::mail::csv(&crate::mail::table(&w.town, &content));
+        std::fs::write(out.join(&dir).join(name), encoding_rs::SHIFT_JIS.encode(&text).0)?;
+        evidence_dirs.insert(*k, dir);
+    }
     std::fs::write(out.join("mamori.toml"), SOURCES)?;
     std::fs::write(out.join("detect.toml"), DETECT)?;
     let mut truth = String::new();
@@ -489,6 +498,10 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
             "to": format!("{}+09:00", to.format("%Y-%m-%dT%H:%M:%S")),
             "events": incident_events.remove(&k).unwrap_or_default(),
         });
+        let mut line = line;
+        if let Some(dir) = evidence_dirs.get(&k) {
+            line["evidence"] = dir.as_str().into();
+        }
         let _ = writeln!(truth, "{line}");
     }
     std::fs::write(out.join("truth.jsonl"), truth)?;

@@ -67,6 +67,8 @@ pub enum Item {
     Address,
     Phone,
     MyNumber,
+    /// Health, disability or care information: 要配慮個人情報 under the Act.
+    Health,
 }
 
 /// What inspection found in one attachment (or one entry of an archive).
@@ -342,6 +344,8 @@ fn header_kind(cell: &str) -> Option<Item> {
         Some(Item::ResidentId)
     } else if has(&["個人番号", "マイナンバー", "mynumber"]) {
         Some(Item::MyNumber)
+    } else if has(&["病名", "傷病", "障害", "健診", "検診", "診断", "既往", "要介護", "服薬"]) {
+        Some(Item::Health)
     } else if has(&["カナ", "フリガナ", "ふりがな", "よみ"]) {
         Some(Item::Kana)
     } else if has(&["氏名", "名前", "世帯主", "name"]) {

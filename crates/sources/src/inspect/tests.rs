@@ -67,3 +67,11 @@ fn unknown_binary_content_is_not_guessed_at() {
     let found = inspect("photo.jpg", b"\xFF\xD8\xFF\xE0 not really", &index());
     assert_eq!((found.kind.as_str(), found.inspected), ("binary", false));
 }
+
+#[test]
+fn a_health_column_marks_the_sheet_as_sensitive_data() {
+    let csv = "宛名番号,氏名,健診結果\n000000305,佐藤 一,要精密検査\n000000401,高木 正,\n";
+    let found = inspect("受診者.csv", csv.as_bytes(), &index());
+    assert!(found.items.contains(&Item::Health), "{:?}", found.items);
+    assert_eq!(found.residents.len(), 2);
+}
