@@ -182,6 +182,26 @@ enum ReportCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Every record access of one employee in a period, with the business behind each
+    /// (the back-search once misuse is suspected).
+    Employee {
+        /// Employee id (職員番号 in the master data).
+        #[arg(long)]
+        employee: String,
+        #[arg(long)]
+        from: Option<String>,
+        /// Inclusive.
+        #[arg(long)]
+        to: Option<String>,
+        /// html, csv, csv-sjis, json (with proofs).
+        #[arg(long, default_value = "html")]
+        format: String,
+        /// Only the accesses with no business found.
+        #[arg(long)]
+        unexplained: bool,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Breach sizing and the draft report to the PPC (漏えい等報告), from findings,
     /// events and recovered files; with the notice list (本人通知) as CSV.
     Breach {
@@ -515,9 +535,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "name" => mamori_report::OperatorPolicy::Name,
                 other => bail!("--operator `{other}`: use withheld, number or name"),
             };
-            // `--to` is inclusive: the range ends at the next day's midnight.
-            let end = to.as_deref().map(|t| timearg::parse_ms(t).map(|ms| ms + 86_400_000)).transpose()?;
-            let range = mamori_journal::TimeRange { from: from.as_deref().map(timearg::parse_ms).transpose()?.unwrap_or(i64::MIN), to: end.unwrap_or(i64::MAX) };
+            let range = inclusive_range(from.as_deref(), to.as_deref())?;
             let mut j = open(&cli.data)?;
             let request = report::Request {
                 resident: &resident,
@@ -540,6 +558,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 audit::Action::Report,
                 &format!("disclosure of resident {resident} (request {request_no}): {} entries, {format}", d.entries.len()),
             )?;
+            match file {
+                Some(path) => std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?,
+                None => out.write_all(&bytes)?,
+            }
+        }
+        Command::Report(ReportCommand::Employee { employee, from, to, format, unexplained, out: file }) => {
+            let range = inclusive_range(from.as_deref(), to.as_deref())?;
+            let mut j = open(&cli.data)?;
+            let from = from.unwrap_or_else(|| "（記録の最初から）".into());
+            let to = to.unwrap_or_else(|| "（現在まで）".into());
+            let mut b = report::back_search(&j, &employee, range, from, to)?;
+            if unexplained {
+                b.entries.retain(|e| !e.explained);
+            }
+            let bytes = match format.as_str() {
+                "html" => b.html().into_bytes(),
+                "csv" => b.csv_utf8(),
+                "csv-sjis" => b.csv_shift_jis().map_err(anyhow::Error::msg)?,
+                "json" => b.json().into_bytes(),
+                other => bail!("--format `{other}`: use html, csv, csv-sjis or json"),
+            };
+            let unexplained_n = b.entries.iter().filter(|e| !e.explained).count();
+            audit::record(&mut j, audit::Action::Report, &format!("back-search of employee {employee}: {} accesses, {unexplained_n} unexplained", b.entries.len()))?;
             match file {
                 Some(path) => std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?,
                 None => out.write_all(&bytes)?,
@@ -761,6 +802,13 @@ fn demo(dir: Option<PathBuf>, seed: u64, out: &mut impl Write) -> Result<ExitCod
     }
     writeln!(out, "store: {}  (mamori --data {} findings)", data.display(), data.display())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--from` and an inclusive `--to` (JST dates or times) as a range of milliseconds: the
+/// range ends at the midnight after `--to`.
+fn inclusive_range(from: Option<&str>, to: Option<&str>) -> Result<mamori_journal::TimeRange> {
+    let end = to.map(|t| timearg::parse_ms(t).map(|ms| ms + 86_400_000)).transpose()?;
+    Ok(mamori_journal::TimeRange { from: from.map(timearg::parse_ms).transpose()?.unwrap_or(i64::MIN), to: end.unwrap_or(i64::MAX) })
 }
 
 fn progress_bar(file: &Path) -> indicatif::ProgressBar {

@@ -15,6 +15,7 @@ fn system_name(product: &str) -> String {
         "zeimu" => "税務".into(),
         "koseki" => "戸籍".into(),
         "fukushi" => "福祉".into(),
+        "saijo" => "斎場（火葬許可）".into(),
         other => other.into(),
     }
 }
@@ -27,6 +28,85 @@ fn explanation_text(e: &Option<Explanation>) -> String {
         Some(Explanation::Case(c)) => format!("案件 {c}"),
         None => "業務記録なし".into(),
     }
+}
+
+/// Who made a record access, their department then, and the business behind it: the
+/// same judgement detection makes, from master data as of the access.
+fn judge<'d>(dir: &'d Directory, e: &mamori_model::Event, at: chrono::NaiveDateTime) -> (Option<&'d str>, &'d str, Option<Explanation>) {
+    let resident = e.resident_uid().unwrap_or_default();
+    let account = dir.account(mamori_enrich::account_system(&e.metadata.product), &e.actor.user.uid, at.date());
+    let employee = account.and_then(|a| a.0);
+    match (account, employee.and_then(|id| dir.posting(id, at.date()))) {
+        (Some((_, kind)), Some((dept, _))) => {
+            let declared = e.unmapped.extra.get("case_no").and_then(|v| v.as_str());
+            (employee, dept, dir.explain(kind, employee, dept, resident, at, declared))
+        }
+        (Some((_, kind)), None) => (employee, "", dir.explain(kind, None, "", resident, at, None)),
+        (None, _) => (None, "", None),
+    }
+}
+
+fn today_jst() -> Result<String> {
+    let jst = FixedOffset::east_opt(9 * 3600).expect("JST");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    Ok(DateTime::from_timestamp_millis(now).context("clock")?.with_timezone(&jst).format("%Y-%m-%d").to_string())
+}
+
+/// Every record access of `employee` in `range`, through each of their accounts in the
+/// records systems, oldest first, each judged as detection judges it.
+pub fn back_search(j: &SqliteJournal, employee: &str, range: TimeRange, from: String, to: String) -> Result<mamori_report::BackSearch> {
+    let master = crate::detect::master_from_store(j)?;
+    let Some(person) = master.employees.iter().find(|e| e.id == employee) else { bail!("no employee {employee} in the master data") };
+    let dir = Directory::new(&master);
+    let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
+    let jst = FixedOffset::east_opt(9 * 3600).expect("JST");
+    let mut accounts: Vec<(&str, &str)> = master
+        .accounts
+        .iter()
+        .filter(|a| a.employee_id.as_deref() == Some(employee) && !["windows", "mail"].contains(&a.system.as_str()))
+        .map(|a| (a.system.as_str(), a.account.as_str()))
+        .collect();
+    accounts.sort();
+    accounts.dedup();
+    let mut entries = Vec::new();
+    for (system, account) in &accounts {
+        for stored in j.by_actor(account, range)? {
+            let e = stored.event()?;
+            if e.class_uid != mamori_model::ClassUid::DatastoreActivity || mamori_enrich::account_system(&e.metadata.product) != *system {
+                continue;
+            }
+            let at = DateTime::from_timestamp_millis(e.time).context("event time")?.with_timezone(&jst).naive_local();
+            let (who, _, explanation) = judge(&dir, &e, at);
+            if who != Some(employee) {
+                continue;
+            }
+            let proof = j.audit_path(stored.seq, checkpoint.size)?;
+            entries.push(mamori_report::BackSearchEntry {
+                event_id: stored.seq,
+                at: at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                system: system_name(&e.metadata.product),
+                record_type: e.unmapped.resident.as_ref().and_then(|x| x.record_type.clone()).unwrap_or_default(),
+                operation: e.unmapped.operation.clone().unwrap_or_default(),
+                resident: e.resident_uid().unwrap_or_default().to_owned(),
+                host: e.device.as_ref().and_then(|d| d.hostname.clone()).unwrap_or_default(),
+                explained: explanation.is_some(),
+                explanation: explanation_text(&explanation),
+                leaf_hash: mamori_journal::hex(&mamori_journal::leaf_hash(&stored.body)),
+                proof: proof.iter().map(mamori_journal::hex).collect(),
+            });
+        }
+    }
+    entries.sort_by(|a, b| a.at.cmp(&b.at).then(a.event_id.cmp(&b.event_id)));
+    Ok(mamori_report::BackSearch {
+        employee: employee.to_owned(),
+        employee_name: person.name.clone(),
+        accounts: accounts.iter().map(|(s, a)| format!("{}: {a}", system_name(s))).collect(),
+        from,
+        to,
+        issued: today_jst()?,
+        checkpoint: checkpoint.note,
+        entries,
+    })
 }
 
 pub struct Request<'a> {
@@ -52,16 +132,8 @@ pub fn disclosure(j: &SqliteJournal, r: &Request<'_>) -> Result<Disclosure> {
     for stored in j.by_resident(r.resident, r.range)? {
         let e = stored.event()?;
         let at = DateTime::from_timestamp_millis(e.time).context("event time")?.with_timezone(&jst).naive_local();
-        let account = dir.account(mamori_enrich::account_system(&e.metadata.product), &e.actor.user.uid, at.date());
-        let employee = account.and_then(|a| a.0);
-        let (department, explanation) = match (account, employee.and_then(|id| dir.posting(id, at.date()))) {
-            (Some((_, kind)), Some((dept, _))) => {
-                let declared = e.unmapped.extra.get("case_no").and_then(|v| v.as_str());
-                (departments.get(dept).copied().unwrap_or(dept).to_owned(), dir.explain(kind, employee, dept, r.resident, at, declared))
-            }
-            (Some((_, kind)), None) => (String::new(), dir.explain(kind, None, "", r.resident, at, None)),
-            (None, _) => (String::new(), None),
-        };
+        let (employee, department, explanation) = judge(&dir, &e, at);
+        let department = departments.get(department).copied().unwrap_or(department).to_owned();
         let operator = match r.policy {
             OperatorPolicy::Name => employee.and_then(|id| names.get(id)).map_or_else(|| e.actor.user.uid.clone(), |n| n.to_string()),
             OperatorPolicy::Number => e.actor.user.uid.clone(),
@@ -88,10 +160,7 @@ pub fn disclosure(j: &SqliteJournal, r: &Request<'_>) -> Result<Disclosure> {
         resident_name: person.name.clone(),
         from: r.from.clone(),
         to: r.to.clone(),
-        issued: {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-            DateTime::from_timestamp_millis(now).context("clock")?.with_timezone(&jst).format("%Y-%m-%d").to_string()
-        },
+        issued: today_jst()?,
         operator_policy: r.policy,
         checkpoint: checkpoint.note,
         entries,

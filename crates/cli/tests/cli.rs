@@ -691,3 +691,27 @@ fn breach_sizing_of_the_simulated_s7_and_s8_gives_the_truths_counts() {
     assert_eq!(b["people"], s7["residents"].as_array().unwrap().len(), "S7 people");
     assert_eq!(b["mandatory_because"].as_array().unwrap().len(), 1, "more than 100 people: {b}");
 }
+
+/// The back-search once S3 is found: all of the clerk's accesses, and exactly the
+/// mayor's views with no application among the unexplained.
+#[test]
+fn s3_employee_back_search_lists_all_accesses_and_exactly_the_views_without_business_as_unexplained() {
+    let (_tmp, town, data) = imported_town("2000", "60", "34");
+    let truth: Vec<serde_json::Value> =
+        std::fs::read_to_string(town.join("truth.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let s3 = truth.iter().find(|t| t["scenario"] == "S3").unwrap();
+    let clerk = s3["employees"][0].as_str().unwrap();
+    let labels = std::fs::read_to_string(town.join("labels.csv")).unwrap();
+    let b: serde_json::Value = serde_json::from_str(&ok(&data, &["report", "employee", "--employee", clerk, "--format", "json"])).unwrap();
+    let entries = b["entries"].as_array().unwrap();
+    let unexplained: Vec<&serde_json::Value> = entries.iter().filter(|e| e["explained"] == false).collect();
+    let mayor = s3["residents"][0].as_str().unwrap();
+    assert!(unexplained.iter().all(|e| e["resident"] == mayor), "{unexplained:?}");
+    let views = labels.lines().filter(|l| l.ends_with("incident S3")).count();
+    assert!(!unexplained.is_empty() && unexplained.len() < views, "this clerk's share of the 10 views: {}", unexplained.len());
+    assert!(entries.len() > unexplained.len() * 10, "their ordinary work is listed too, explained");
+    assert!(entries.windows(2).all(|w| w[0]["at"].as_str() <= w[1]["at"].as_str()), "oldest first");
+    let csv = ok(&data, &["report", "employee", "--employee", clerk, "--unexplained", "--format", "csv"]);
+    assert_eq!(csv.lines().count(), unexplained.len() + 1);
+    assert!(csv.starts_with("\u{FEFF}日時,システム,記録の種類,操作,宛名番号,端末,業務上の根拠,根拠の有無,記録番号\r\n"));
+}

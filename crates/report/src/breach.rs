@@ -190,7 +190,7 @@ impl Breach {
 
     /// The notice list (本人通知) in UTF-8 with a BOM: one row per person.
     pub fn notice_csv(&self) -> Vec<u8> {
-        let cell = |s: &str| if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() };
+        let cell = crate::csv_cell;
         let mut out = String::from("\u{FEFF}宛名番号,氏名,住所,漏えい等した項目,経路\r\n");
         for p in &self.affected {
             let cells = [p.uid.as_str(), &p.name, &p.address, &p.items.join("・"), &p.channels.join("・")];
@@ -202,7 +202,7 @@ impl Breach {
 
     /// The draft report in Japanese, following the items of the PPC's form.
     pub fn html(&self) -> String {
-        let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+        let esc = crate::esc;
         let mandatory = if self.mandatory_because.is_empty() {
             "<p>現時点で把握している事実では、報告義務の要件（要配慮個人情報、財産的被害のおそれ、不正の目的のおそれ、本人の数が100人超）に該当しません。財産的被害のおそれ（口座番号・カード番号等）の有無は別途確認してください。</p>".to_owned()
         } else {

@@ -68,83 +68,72 @@ fn csv_cell(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
 }
 
-impl Disclosure {
-    pub fn json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a disclosure serialises")
-    }
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
 
-    fn csv_text(&self) -> String {
-        let mut out = CSV_HEADER.join(",") + "\r\n";
-        for e in &self.entries {
-            let cells = [
-                e.at.clone(),
-                e.system.clone(),
-                e.record_type.clone(),
-                e.operation.clone(),
-                e.department.clone(),
-                e.operator.clone(),
-                e.explanation.clone(),
-                if e.explained { "あり" } else { "なし" }.to_owned(),
-                e.event_id.to_string(),
-            ];
-            out.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
-            out.push_str("\r\n");
-        }
-        out
+/// A table of accesses as CSV text (CRLF, quoted where needed).
+fn csv_text(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = header.join(",") + "\r\n";
+    for cells in rows {
+        out.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
+        out.push_str("\r\n");
     }
+    out
+}
 
-    /// CSV in UTF-8 with a byte-order mark (Excel recognises it).
-    pub fn csv_utf8(&self) -> Vec<u8> {
-        let mut out = "\u{FEFF}".as_bytes().to_vec();
-        out.extend(self.csv_text().into_bytes());
-        out
+/// CSV in UTF-8 with a byte-order mark (Excel recognises it).
+fn utf8_with_bom(text: &str) -> Vec<u8> {
+    let mut out = "\u{FEFF}".as_bytes().to_vec();
+    out.extend(text.as_bytes());
+    out
+}
+
+/// CSV in Shift_JIS (CP932), for older Excel. Characters outside it would become `?`, a
+/// silent change, so they are refused: the caller falls back to UTF-8.
+fn shift_jis(text: &str) -> Result<Vec<u8>, String> {
+    let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode(text);
+    if unmappable {
+        return Err("the report has characters Shift_JIS cannot hold; use the UTF-8 CSV".into());
     }
+    Ok(bytes.into_owned())
+}
 
-    /// CSV in Shift_JIS (CP932), for older Excel. Characters outside it become `?`
-    /// would be a silent change, so they are refused: the caller falls back to UTF-8.
-    pub fn csv_shift_jis(&self) -> Result<Vec<u8>, String> {
-        let text = self.csv_text();
-        let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode(&text);
-        if unmappable {
-            return Err("the report has characters Shift_JIS cannot hold; use the UTF-8 CSV".into());
-        }
-        Ok(bytes.into_owned())
-    }
+/// A printable A4 page of accesses: `tag` on every page's top, page numbers, the table
+/// header repeated on every page, unexplained rows shaded, no clipped columns.
+struct Page<'a> {
+    title: String,
+    tag: String,
+    intro: String,
+    /// (header, width in percent).
+    columns: &'a [(&'a str, u8)],
+    /// (explained, cells).
+    rows: Vec<(bool, Vec<String>)>,
+    checkpoint: &'a str,
+}
 
-    /// Printable HTML in Japanese: A4, a header with the request number and period on
-    /// every page, page numbers, the table repeated over pages, no clipped columns.
-    pub fn html(&self) -> String {
-        let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
-        let unexplained = self.entries.iter().filter(|e| !e.explained).count();
-        let policy = match self.operator_policy {
-            OperatorPolicy::Name => "氏名を表示",
-            OperatorPolicy::Number => "操作者番号を表示",
-            OperatorPolicy::Withheld => "非開示（職員）",
-        };
+impl Page<'_> {
+    fn html(&self) -> String {
+        let cols: String = self.columns.iter().map(|(_, w)| format!("<col style=\"width: {w}%\">")).collect();
+        let heads: String = self.columns.iter().map(|(h, _)| format!("<th>{h}</th>")).collect();
         let mut rows = String::new();
-        for e in &self.entries {
-            rows.push_str(&format!(
-                "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"id\">{}</td></tr>\n",
-                if e.explained { "ok" } else { "none" },
-                esc(&e.at),
-                esc(&e.system),
-                esc(&e.record_type),
-                esc(&e.operation),
-                esc(&e.department),
-                esc(&e.operator),
-                esc(&e.explanation),
-                e.event_id
-            ));
+        for (explained, cells) in &self.rows {
+            rows.push_str(&format!("<tr class=\"{}\">", if *explained { "ok" } else { "none" }));
+            let last = cells.len().saturating_sub(1);
+            for (i, c) in cells.iter().enumerate() {
+                rows.push_str(&if i == last { format!("<td class=\"id\">{}</td>", esc(c)) } else { format!("<td>{}</td>", esc(c)) });
+            }
+            rows.push_str("</tr>\n");
         }
         format!(
             r#"<!DOCTYPE html>
 <html lang="ja">
 <head>
 <meta charset="utf-8">
-<title>個人情報の利用記録（アクセス履歴）開示 {request}</title>
+<title>{title}</title>
 <style>
 @page {{ size: A4; margin: 18mm 12mm 16mm 12mm;
-  @top-right {{ content: "開示請求番号 {request}"; font-size: 8pt; }}
+  @top-right {{ content: "{tag}"; font-size: 8pt; }}
   @bottom-center {{ content: counter(page) " / " counter(pages); font-size: 8pt; }} }}
 body {{ font-family: "Noto Sans CJK JP", "IPAexGothic", sans-serif; font-size: 9pt; }}
 h1 {{ font-size: 14pt; }}
@@ -153,45 +142,200 @@ thead {{ display: table-header-group; }}
 tr {{ break-inside: avoid; }}
 th, td {{ border: 1px solid #888; padding: 2px 3px; vertical-align: top; overflow-wrap: anywhere; }}
 th {{ background: #eee; }}
-col.at {{ width: 15%; }} col.sys {{ width: 10%; }} col.rec {{ width: 10%; }} col.op {{ width: 10%; }}
-col.dept {{ width: 10%; }} col.who {{ width: 11%; }} col.why {{ width: 26%; }} col.id {{ width: 8%; }}
+td.id {{ text-align: right; }}
 tr.none td {{ background: #fff3f3; }}
 .note {{ font-size: 8pt; color: #333; }}
 pre {{ white-space: pre-wrap; overflow-wrap: anywhere; font-size: 7pt; }}
 </style>
 </head>
 <body>
-<h1>個人情報の利用記録（アクセス履歴）の開示</h1>
-<p>開示請求番号: <strong class="request">{request}</strong><br>
-対象者: {name}（宛名番号 {resident}）<br>
-対象期間: {from} 〜 {to}<br>
-作成日: {issued}<br>
-操作者の表示: {policy}</p>
-<p>対象期間中の記録は {n} 件です。うち {unexplained} 件は、対応する申請・来庁・案件の記録が見つかりませんでした（「業務記録なし」）。</p>
+<h1>{title}</h1>
+{intro}
 <table>
-<colgroup><col class="at"><col class="sys"><col class="rec"><col class="op"><col class="dept"><col class="who"><col class="why"><col class="id"></colgroup>
-<thead><tr><th>日時</th><th>システム</th><th>記録の種類</th><th>操作</th><th>所属</th><th>操作者</th><th>業務上の根拠</th><th>記録番号</th></tr></thead>
+<colgroup>{cols}</colgroup>
+<thead><tr>{heads}</tr></thead>
 <tbody>
 {rows}</tbody>
 </table>
 <h2>記録の真正性について</h2>
-<p class="note">各行の「記録番号」は改ざん検知ログ上の番号です。この開示に含まれる各記録は、下記の署名付きチェックポイントに含まれることを証明できます（各記録の包含証明は JSON 版に添付）。チェックポイントは自治体が公開する公開鍵で検証できます。</p>
+<p class="note">各行の「記録番号」は改ざん検知ログ上の番号です。この文書に含まれる各記録は、下記の署名付きチェックポイントに含まれることを証明できます（各記録の包含証明は JSON 版に添付）。チェックポイントは自治体が公開する公開鍵で検証できます。</p>
 <pre>{checkpoint}</pre>
 </body>
 </html>
 "#,
+            title = esc(&self.title),
+            tag = esc(&self.tag).replace('"', ""),
+            intro = self.intro,
+            checkpoint = esc(self.checkpoint),
+        )
+    }
+}
+
+impl Disclosure {
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a disclosure serialises")
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.entries
+            .iter()
+            .map(|e| {
+                vec![
+                    e.at.clone(),
+                    e.system.clone(),
+                    e.record_type.clone(),
+                    e.operation.clone(),
+                    e.department.clone(),
+                    e.operator.clone(),
+                    e.explanation.clone(),
+                    if e.explained { "あり" } else { "なし" }.to_owned(),
+                    e.event_id.to_string(),
+                ]
+            })
+            .collect()
+    }
+
+    /// CSV in UTF-8 with a byte-order mark (Excel recognises it).
+    pub fn csv_utf8(&self) -> Vec<u8> {
+        utf8_with_bom(&csv_text(&CSV_HEADER, &self.rows()))
+    }
+
+    /// CSV in Shift_JIS (CP932), for older Excel; refused rather than garbled.
+    pub fn csv_shift_jis(&self) -> Result<Vec<u8>, String> {
+        shift_jis(&csv_text(&CSV_HEADER, &self.rows()))
+    }
+
+    /// Printable HTML in Japanese: A4, a header with the request number and period on
+    /// every page, page numbers, the table repeated over pages, no clipped columns.
+    pub fn html(&self) -> String {
+        let unexplained = self.entries.iter().filter(|e| !e.explained).count();
+        let policy = match self.operator_policy {
+            OperatorPolicy::Name => "氏名を表示",
+            OperatorPolicy::Number => "操作者番号を表示",
+            OperatorPolicy::Withheld => "非開示（職員）",
+        };
+        let intro = format!(
+            "<p>開示請求番号: <strong class=\"request\">{request}</strong><br>\n対象者: {name}（宛名番号 {resident}）<br>\n対象期間: {from} 〜 {to}<br>\n作成日: {issued}<br>\n操作者の表示: {policy}</p>\n<p>対象期間中の記録は {n} 件です。うち {unexplained} 件は、対応する申請・来庁・案件の記録が見つかりませんでした（「業務記録なし」）。</p>",
             request = esc(&self.request_no),
             name = esc(&self.resident_name),
             resident = esc(&self.resident),
             from = esc(&self.from),
             to = esc(&self.to),
             issued = esc(&self.issued),
-            policy = policy,
             n = self.entries.len(),
-            unexplained = unexplained,
-            rows = rows,
-            checkpoint = esc(&self.checkpoint),
-        )
+        );
+        let rows = self.rows().into_iter().zip(&self.entries).map(|(mut r, e)| {
+            r.remove(7);
+            (e.explained, r)
+        });
+        Page {
+            title: format!("個人情報の利用記録（アクセス履歴）の開示 {}", self.request_no),
+            tag: format!("開示請求番号 {}", self.request_no),
+            intro,
+            columns: &[("日時", 15), ("システム", 10), ("記録の種類", 10), ("操作", 10), ("所属", 10), ("操作者", 11), ("業務上の根拠", 26), ("記録番号", 8)],
+            rows: rows.collect(),
+            checkpoint: &self.checkpoint,
+        }
+        .html()
+    }
+}
+
+/// One access by the employee under review.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackSearchEntry {
+    pub event_id: u64,
+    /// JST, `YYYY-MM-DD HH:MM:SS`.
+    pub at: String,
+    pub system: String,
+    pub record_type: String,
+    pub operation: String,
+    /// 宛名番号 of the resident whose record was accessed.
+    pub resident: String,
+    /// The terminal it was made from.
+    pub host: String,
+    pub explanation: String,
+    pub explained: bool,
+    pub leaf_hash: String,
+    pub proof: Vec<String>,
+}
+
+/// Every record access of one employee in a period, with the business behind each or
+/// none: the back-search the Osaka releases describe doing by hand once one misuse is
+/// found.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackSearch {
+    pub employee: String,
+    pub employee_name: String,
+    /// The accounts searched (one per system).
+    pub accounts: Vec<String>,
+    pub from: String,
+    pub to: String,
+    pub issued: String,
+    pub checkpoint: String,
+    pub entries: Vec<BackSearchEntry>,
+}
+
+const BACK_SEARCH_HEADER: [&str; 9] = ["日時", "システム", "記録の種類", "操作", "宛名番号", "端末", "業務上の根拠", "根拠の有無", "記録番号"];
+
+impl BackSearch {
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a back-search serialises")
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.entries
+            .iter()
+            .map(|e| {
+                vec![
+                    e.at.clone(),
+                    e.system.clone(),
+                    e.record_type.clone(),
+                    e.operation.clone(),
+                    e.resident.clone(),
+                    e.host.clone(),
+                    e.explanation.clone(),
+                    if e.explained { "あり" } else { "なし" }.to_owned(),
+                    e.event_id.to_string(),
+                ]
+            })
+            .collect()
+    }
+
+    pub fn csv_utf8(&self) -> Vec<u8> {
+        utf8_with_bom(&csv_text(&BACK_SEARCH_HEADER, &self.rows()))
+    }
+
+    pub fn csv_shift_jis(&self) -> Result<Vec<u8>, String> {
+        shift_jis(&csv_text(&BACK_SEARCH_HEADER, &self.rows()))
+    }
+
+    pub fn html(&self) -> String {
+        let unexplained = self.entries.iter().filter(|e| !e.explained).count();
+        let residents: std::collections::BTreeSet<&str> = self.entries.iter().filter(|e| !e.explained).map(|e| e.resident.as_str()).collect();
+        let intro = format!(
+            "<p>職員: <strong class=\"employee\">{name}（{id}）</strong><br>\n対象アカウント: {accounts}<br>\n対象期間: {from} 〜 {to}<br>\n作成日: {issued}</p>\n<p>対象期間中の照会は {n} 件です。うち {unexplained} 件（住民 {people} 人）は、対応する申請・来庁・案件の記録が見つかりませんでした（「業務記録なし」）。</p>",
+            name = esc(&self.employee_name),
+            id = esc(&self.employee),
+            accounts = esc(&self.accounts.join("、")),
+            from = esc(&self.from),
+            to = esc(&self.to),
+            issued = esc(&self.issued),
+            n = self.entries.len(),
+            people = residents.len(),
+        );
+        let rows = self.rows().into_iter().zip(&self.entries).map(|(mut r, e)| {
+            r.remove(7);
+            (e.explained, r)
+        });
+        Page {
+            title: format!("職員のアクセス記録の遡及調査 {}", self.employee),
+            tag: format!("遡及調査 {}", self.employee),
+            intro,
+            columns: &[("日時", 15), ("システム", 10), ("記録の種類", 10), ("操作", 9), ("宛名番号", 11), ("端末", 12), ("業務上の根拠", 25), ("記録番号", 8)],
+            rows: rows.collect(),
+            checkpoint: &self.checkpoint,
+        }
+        .html()
     }
 }
 
