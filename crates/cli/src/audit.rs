@@ -33,7 +33,7 @@ impl Action {
             Action::MasterLoad => "master.load",
             Action::ApiKeyCreate => "apikey.create",
             Action::Detect => "detect",
-            Action::Report => "report.disclosure",
+            Action::Report => "report",
         }
     }
 }

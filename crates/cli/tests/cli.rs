@@ -631,7 +631,7 @@ fn a_disclosure_lists_every_access_unexplained_ones_marked_each_proven_and_is_it
     assert!(html.contains("R6-開示-0042") && html.contains("業務記録なし"));
     // Producing a disclosure is an action the log records.
     let audit = ok(&data, &["events", "actor", "test-auditor"]);
-    assert!(audit.contains("report.disclosure") && audit.contains(resident), "{audit}");
+    assert!(audit.contains("\"operation\":\"report\"") && audit.contains(&format!("disclosure of resident {resident}")), "{audit}");
 }
 
 /// The README's main job: a fresh town imported, detected, scored and verified.
@@ -714,4 +714,40 @@ fn s3_employee_back_search_lists_all_accesses_and_exactly_the_views_without_busi
     let csv = ok(&data, &["report", "employee", "--employee", clerk, "--unexplained", "--format", "csv"]);
     assert_eq!(csv.lines().count(), unexplained.len() + 1);
     assert!(csv.starts_with("\u{FEFF}日時,システム,記録の種類,操作,宛名番号,端末,業務上の根拠,根拠の有無,記録番号\r\n"));
+}
+
+/// The printable disclosure as a resident receives it: headless Chromium prints the HTML
+/// to PDF (Debian's chromium; `.ci/run` installs it with poppler-utils and a Japanese
+/// font), and the PDF has pages, page numbers, the request number, and every entry's
+/// record number in its last column (nothing clipped off the page).
+#[test]
+fn the_disclosure_prints_to_pdf_with_page_numbers_the_request_number_and_no_clipped_column() {
+    let (tmp, _town, data) = imported_town("2000", "60", "35");
+    let mayor = std::fs::read_to_string(_town.join("master/vip.csv")).unwrap().lines().nth(1).unwrap().split(',').next().unwrap().to_owned();
+    let html = tmp.path().join("disclosure.html");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&data, &["report", "disclosure", "--resident", &mayor, "--request-no", "R6-開示-0042", "--format", "json"])).unwrap();
+    ok(&data, &["report", "disclosure", "--resident", &mayor, "--request-no", "R6-開示-0042", "--out", html.to_str().unwrap()]);
+    let pdf = tmp.path().join("disclosure.pdf");
+    let chromium = std::env::var("MAMORI_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    let printed = Command::new(&chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"])
+        .args(["--disable-component-update", "--disable-sync", "--no-pdf-header-footer"])
+        .arg(format!("--user-data-dir={}", tmp.path().join("chromium").display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap_or_else(|e| panic!("`{chromium}` could not be run ({e}): install Debian's chromium, as .ci/run does"));
+    assert!(printed.status.success() && pdf.exists(), "{}", String::from_utf8_lossy(&printed.stderr));
+    let info = String::from_utf8(Command::new("pdfinfo").arg(&pdf).output().expect("pdfinfo (poppler-utils)").stdout).unwrap();
+    let pages: usize = info.lines().find_map(|l| l.strip_prefix("Pages:")).unwrap().trim().parse().unwrap();
+    assert!(pages > 0, "{info}");
+    let text = String::from_utf8(Command::new("pdftotext").args(["-layout", pdf.to_str().unwrap(), "-"]).output().unwrap().stdout).unwrap();
+    assert!(text.contains("R6-開示-0042"), "the request number is printed");
+    assert!(text.contains(&format!("1 / {pages}")) || text.contains(&format!("1/{pages}")), "page numbers: {text}");
+    let entries = json["entries"].as_array().unwrap();
+    assert!(!entries.is_empty());
+    for e in entries {
+        assert!(text.contains(&e["event_id"].to_string()), "record number {} is on the page", e["event_id"]);
+    }
 }

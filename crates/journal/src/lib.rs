@@ -108,6 +108,10 @@ pub struct Batch<'a> {
     pub events: &'a [PreparedEvent],
     pub dead_letters: &'a [DeadLetter],
     pub cursor: Option<&'a StreamCursor>,
+    /// (kind, key) names for the batch's first event, committed with it: how a later
+    /// question ("is March's review of 福祉課 signed off?") finds the event that answers
+    /// it without reading the log. The event is what counts; a tag only points at it.
+    pub tags: &'a [(&'a str, &'a str)],
 }
 
 /// What a committed append produced.

@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS api_keys(key_sha256 BLOB PRIMARY KEY, source TEXT NOT
                                     label TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS findings(id TEXT PRIMARY KEY, rank INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS explanations(seq INTEGER PRIMARY KEY, employee TEXT, explanation TEXT);
+CREATE TABLE IF NOT EXISTS tags(kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(kind, key, seq));
 ";
 
 fn segment_table(id: u64) -> String {
@@ -337,6 +338,12 @@ impl SqliteJournal {
                 c.complete_sha256.as_ref().map(|h| h.as_slice())
             ])?;
         }
+        if !batch.tags.is_empty() && !batch.events.is_empty() {
+            let mut put = tx.prepare_cached("INSERT OR IGNORE INTO tags(kind, key, seq) VALUES (?1, ?2, ?3)")?;
+            for (kind, key) in batch.tags {
+                put.execute(params![kind, key, first_seq as i64])?;
+            }
+        }
         let size = w.tiles.size();
         let root = w.frontier.root();
         if size > first_seq {
@@ -413,6 +420,13 @@ impl SqliteJournal {
     pub fn findings(&self) -> Result<Vec<String>, JournalError> {
         let mut stmt = self.conn.prepare("SELECT body FROM findings ORDER BY rank")?;
         let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The events tagged `kind` when appended: (key, event id), by key then id.
+    pub fn tagged(&self, kind: &str) -> Result<Vec<(String, u64)>, JournalError> {
+        let mut stmt = self.conn.prepare("SELECT key, seq FROM tags WHERE kind = ?1 ORDER BY key, seq")?;
+        let rows = stmt.query_map([kind], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?.collect::<Result<_, _>>()?;
         Ok(rows)
     }
 
