@@ -14,6 +14,7 @@ pub enum Action {
     ApiKeyCreate,
     Detect,
     Report,
+    ReviewSignoff,
 }
 
 impl Action {
@@ -23,6 +24,7 @@ impl Action {
             Action::Init | Action::Import | Action::ApiKeyCreate | Action::Detect => 1,
             Action::MasterLoad => 3,
             Action::Report => 2,
+            Action::ReviewSignoff => 1,
         }
     }
 
@@ -34,6 +36,7 @@ impl Action {
             Action::ApiKeyCreate => "apikey.create",
             Action::Detect => "detect",
             Action::Report => "report",
+            Action::ReviewSignoff => "review.signoff",
         }
     }
 }
@@ -54,12 +57,17 @@ pub fn default_origin() -> String {
 }
 
 pub fn record(journal: &mut dyn Journal, action: Action, detail: &str) -> Result<()> {
+    record_tagged(journal, action, detail, &[]).map(|_| ())
+}
+
+/// Records an action with tags that name its event (see `Batch::tags`); returns its id.
+pub fn record_tagged(journal: &mut dyn Journal, action: Action, detail: &str, tags: &[(&str, &str)]) -> Result<u64> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
     let mut event = Event::new(ClassUid::ApiActivity, action.activity_id(), now, &operator(), "mamori");
     event.status_id = StatusId::Success;
     event.device = Some(Device { hostname: hostname(), ip: None });
     event.unmapped.operation = Some(action.name().into());
     event.unmapped.extra.insert("detail".into(), detail.into());
-    journal.append(Batch { events: &[PreparedEvent::new(&event)], ..Default::default() })?;
-    Ok(())
+    let receipt = journal.append(Batch { events: &[PreparedEvent::new(&event)], tags, ..Default::default() })?;
+    Ok(receipt.first_seq)
 }

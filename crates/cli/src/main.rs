@@ -6,6 +6,7 @@ mod audit;
 mod bench;
 mod detect;
 mod report;
+mod review;
 mod proofcheck;
 mod timearg;
 
@@ -93,6 +94,9 @@ enum Command {
         #[arg(long, env = "MAMORI_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// The monthly access-log review by each department's manager (アクセスログ点検).
+    #[command(subcommand)]
+    Review(ReviewCommand),
     /// API keys that let a system send one source's records to `mamori serve`.
     #[command(subcommand)]
     Apikey(ApikeyCommand),
@@ -231,6 +235,61 @@ enum ReportCommand {
         notice: Option<PathBuf>,
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReviewCommand {
+    /// Draw a department's sheet for a month: every access with no business on file and a
+    /// risk-weighted random sample of the rest, reproducible from its seed.
+    Sheet {
+        #[arg(long)]
+        department: String,
+        /// YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// How many explained accesses to draw.
+        #[arg(long, default_value_t = 20)]
+        sample: usize,
+        /// The sample's seed (default: derived from department and month).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// html (printable), csv (to fill in), csv-sjis, json.
+        #[arg(long, default_value = "html")]
+        format: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Record the manager's sign-off: the sheet's CSV with 判定 filled in for every row.
+    Signoff {
+        #[arg(long)]
+        department: String,
+        #[arg(long)]
+        month: String,
+        /// Who signs (the department's manager).
+        #[arg(long)]
+        reviewer: String,
+        /// The filled-in sheet (CSV, UTF-8 or Shift_JIS).
+        #[arg(long)]
+        marks: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        sample: usize,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Which departments have signed off, and which are overdue.
+    Status {
+        /// YYYY-MM, repeatable (default: the month before --as-of).
+        #[arg(long)]
+        month: Vec<String>,
+        /// Judge as of this date (default: today).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Days after the month's end a review is due.
+        #[arg(long, default_value_t = 10)]
+        grace_days: u64,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -561,6 +620,64 @@ fn run(cli: Cli) -> Result<ExitCode> {
             match file {
                 Some(path) => std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?,
                 None => out.write_all(&bytes)?,
+            }
+        }
+        Command::Review(ReviewCommand::Sheet { department, month, sample, seed, format, out: file }) => {
+            let mut j = open(&cli.data)?;
+            let seed = seed.unwrap_or_else(|| review::default_seed(&department, &month));
+            let sheet = review::sheet(&j, &department, &month, seed, sample)?;
+            let bytes = match format.as_str() {
+                "html" => sheet.html().into_bytes(),
+                "csv" => sheet.csv_utf8(),
+                "csv-sjis" => sheet.csv_shift_jis().map_err(anyhow::Error::msg)?,
+                "json" => sheet.json().into_bytes(),
+                other => bail!("--format `{other}`: use html, csv, csv-sjis or json"),
+            };
+            audit::record(&mut j, audit::Action::Report, &format!("review sheet {} (seed {seed}): {} rows", sheet.id(), sheet.rows.len()))?;
+            match file {
+                Some(path) => std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?,
+                None => out.write_all(&bytes)?,
+            }
+        }
+        Command::Review(ReviewCommand::Signoff { department, month, reviewer, marks, sample, seed }) => {
+            let mut j = open(&cli.data)?;
+            let seed = seed.unwrap_or_else(|| review::default_seed(&department, &month));
+            let sheet = review::sheet(&j, &department, &month, seed, sample)?;
+            let signoff = review::read_marks(&marks, &sheet, &reviewer)?;
+            let key = sheet.id();
+            let seq = audit::record_tagged(&mut j, audit::Action::ReviewSignoff, &signoff.detail.to_string(), &[(review::SIGNOFF_TAG, key.as_str())])?;
+            writeln!(
+                out,
+                "signed off {key} by {reviewer}: {} rows, {} 業務外, {} 確認 (event {seq})",
+                signoff.marks.len(),
+                signoff.detail["not_business"].as_array().map_or(0, Vec::len),
+                signoff.detail["ask"].as_array().map_or(0, Vec::len)
+            )?;
+        }
+        Command::Review(ReviewCommand::Status { month, as_of, grace_days, json }) => {
+            let j = open(&cli.data)?;
+            let as_of = match as_of {
+                Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").with_context(|| format!("--as-of `{d}`: use YYYY-MM-DD"))?,
+                None => chrono::NaiveDate::parse_from_str(&report::today_jst()?, "%Y-%m-%d")?,
+            };
+            let months = if month.is_empty() {
+                let first = chrono::Datelike::with_day(&as_of, 1).expect("day 1").pred_opt().expect("a day before");
+                vec![first.format("%Y-%m").to_string()]
+            } else {
+                month
+            };
+            let states = review::status(&j, &months, as_of, grace_days)?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&states)?)?;
+            } else {
+                for s in &states {
+                    let what = match (&s.signoff, s.state) {
+                        (Some((seq, at, who)), _) => format!("点検済み {at} {who}（記録 {seq}）"),
+                        (None, "overdue") => format!("期限超過（期限 {}）", s.due),
+                        _ => format!("未点検（期限 {}）", s.due),
+                    };
+                    writeln!(out, "{} {:<6} {what}", s.month, s.department)?;
+                }
             }
         }
         Command::Report(ReportCommand::Employee { employee, from, to, format, unexplained, out: file }) => {

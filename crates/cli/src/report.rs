@@ -9,7 +9,7 @@ use mamori_enrich::{Directory, Explanation};
 use mamori_journal::{Journal, SqliteJournal, TimeRange};
 use mamori_report::{Disclosure, DisclosureEntry, OperatorPolicy};
 
-fn system_name(product: &str) -> String {
+pub(crate) fn system_name(product: &str) -> String {
     match product {
         "juki" => "住民基本台帳".into(),
         "zeimu" => "税務".into(),
@@ -20,7 +20,7 @@ fn system_name(product: &str) -> String {
     }
 }
 
-fn explanation_text(e: &Option<Explanation>) -> String {
+pub(crate) fn explanation_text(e: &Option<Explanation>) -> String {
     match e {
         Some(Explanation::Batch) => "一括処理（システム）".into(),
         Some(Explanation::DeclaredCase(c)) => format!("受付番号 {c}"),
@@ -32,7 +32,7 @@ fn explanation_text(e: &Option<Explanation>) -> String {
 
 /// Who made a record access, their department then, and the business behind it: the
 /// same judgement detection makes, from master data as of the access.
-fn judge<'d>(dir: &'d Directory, e: &mamori_model::Event, at: chrono::NaiveDateTime) -> (Option<&'d str>, &'d str, Option<Explanation>) {
+pub(crate) fn judge<'d>(dir: &'d Directory, e: &mamori_model::Event, at: chrono::NaiveDateTime) -> (Option<&'d str>, &'d str, Option<Explanation>) {
     let resident = e.resident_uid().unwrap_or_default();
     let account = dir.account(mamori_enrich::account_system(&e.metadata.product), &e.actor.user.uid, at.date());
     let employee = account.and_then(|a| a.0);
@@ -46,7 +46,7 @@ fn judge<'d>(dir: &'d Directory, e: &mamori_model::Event, at: chrono::NaiveDateT
     }
 }
 
-fn today_jst() -> Result<String> {
+pub(crate) fn today_jst() -> Result<String> {
     let jst = FixedOffset::east_opt(9 * 3600).expect("JST");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
     Ok(DateTime::from_timestamp_millis(now).context("clock")?.with_timezone(&jst).format("%Y-%m-%d").to_string())

@@ -751,3 +751,45 @@ fn the_disclosure_prints_to_pdf_with_page_numbers_the_request_number_and_no_clip
         assert!(text.contains(&e["event_id"].to_string()), "record number {} is on the page", e["event_id"]);
     }
 }
+
+/// A month's review: every unexplained access on the sheet, the sample reproducible from
+/// its seed, a marked sheet signed off as an event of the log, and the others overdue.
+#[test]
+fn review_sheets_are_reproducible_and_a_signoff_is_a_logged_event_that_clears_the_overdue_list() {
+    let (tmp, _town, data) = imported_town("2000", "60", "36");
+    ok(&data, &["detect"]);
+    let sheet = |seed: &str| -> serde_json::Value {
+        serde_json::from_str(&ok(&data, &["review", "sheet", "--department", "D110", "--month", "2024-03", "--seed", seed, "--format", "json"])).unwrap()
+    };
+    let (a, b, c) = (sheet("7"), sheet("7"), sheet("8"));
+    let ids = |s: &serde_json::Value| s["rows"].as_array().unwrap().iter().map(|r| r["event_id"].as_u64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(ids(&a), ids(&b), "the same seed draws the same rows");
+    assert_ne!(ids(&a), ids(&c), "another seed another sample");
+    let rows = a["rows"].as_array().unwrap();
+    assert_eq!(rows.iter().filter(|r| r["explained"] == false).count(), a["unexplained"].as_u64().unwrap() as usize, "every unexplained access is on it");
+    assert!(a["unexplained"].as_u64().unwrap() > 0, "S3's views of the mayor fall in March: {a}");
+    assert_eq!(rows.iter().filter(|r| r["explained"] == true).count(), 20, "the default sample");
+
+    // The manager fills in the CSV (Shift_JIS, as Excel saves it) and signs off.
+    let csv = ok(&data, &["review", "sheet", "--department", "D110", "--month", "2024-03", "--seed", "7", "--format", "csv"]);
+    let marked: String = csv
+        .trim_start_matches('\u{FEFF}')
+        .lines()
+        .enumerate()
+        .map(|(i, l)| if i == 0 { format!("{l}\r\n") } else { format!("{}{}\r\n", l.trim_end_matches(','), if l.contains("業務記録なし,業務記録なし") { ",業務外," } else { ",業務," }) })
+        .collect();
+    let path = tmp.path().join("marked.csv");
+    std::fs::write(&path, encoding_rs::SHIFT_JIS.encode(&marked).0).unwrap();
+    let unmarked = tmp.path().join("unmarked.csv");
+    std::fs::write(&unmarked, &csv).unwrap();
+    let out = mamori(&data, &["review", "signoff", "--department", "D110", "--month", "2024-03", "--reviewer", "戸籍係長", "--seed", "7", "--marks", unmarked.to_str().unwrap()]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("line 2"), "an unmarked row is refused, by line");
+    let done = ok(&data, &["review", "signoff", "--department", "D110", "--month", "2024-03", "--reviewer", "戸籍係長", "--seed", "7", "--marks", path.to_str().unwrap()]);
+    assert!(done.contains("signed off D110/2024-03"), "{done}");
+    let status = ok(&data, &["review", "status", "--month", "2024-03", "--as-of", "2024-04-20"]);
+    assert!(status.contains("D110   点検済み") && status.contains("戸籍係長"), "{status}");
+    assert!(status.contains("D100   期限超過"), "{status}");
+    let events = ok(&data, &["events", "actor", "test-auditor"]);
+    assert!(events.contains("review.signoff") && events.contains("戸籍係長"), "the sign-off is in the log: {events}");
+    ok(&data, &["verify"]);
+}

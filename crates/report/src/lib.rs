@@ -10,7 +10,9 @@
 use serde::Serialize;
 
 pub mod breach;
+pub mod review;
 pub use breach::{Breach, BreachFacts, Exposure, Person};
+pub use review::{ReviewRow, ReviewSheet};
 
 /// How operators are named in a disclosure: staff identities may be non-disclosable, so
 /// this is the privacy officer's setting, not the report's choice.
