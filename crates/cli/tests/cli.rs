@@ -793,3 +793,68 @@ fn review_sheets_are_reproducible_and_a_signoff_is_a_logged_event_that_clears_th
     assert!(events.contains("review.signoff") && events.contains("戸籍係長"), "the sign-off is in the log: {events}");
     ok(&data, &["verify"]);
 }
+
+/// Every report on one small simulated town against its golden file (`tests/data/reports`,
+/// rewritten with UPDATE_GOLDEN=1): CSV byte for byte, JSON exactly once the values that
+/// differ by run are taken out (the issue date, the signed checkpoint and the proofs to
+/// it, which change with the auditors' own timestamped events), HTML by its structure.
+#[test]
+fn reports_on_a_small_town_match_their_golden_files() {
+    let (_tmp, town, data) = imported_town("1000", "40", "37");
+    ok(&data, &["detect", "--rules", town.join("detect.toml").to_str().unwrap()]);
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/reports");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let check = |name: &str, got: &[u8]| {
+        let path = golden.join(name);
+        if update {
+            std::fs::create_dir_all(&golden).unwrap();
+            std::fs::write(&path, got).unwrap();
+        }
+        let want = std::fs::read(&path).unwrap_or_else(|_| panic!("{} is missing: run with UPDATE_GOLDEN=1", path.display()));
+        assert!(want == got, "{name} differs from {}", path.display());
+    };
+    let stable = |mut v: serde_json::Value| -> Vec<u8> {
+        let o = v.as_object_mut().unwrap();
+        o.remove("issued");
+        o.remove("checkpoint");
+        for e in o.get_mut("entries").and_then(|e| e.as_array_mut()).into_iter().flatten() {
+            e.as_object_mut().unwrap().remove("proof");
+        }
+        serde_json::to_vec_pretty(&v).unwrap()
+    };
+    let raw = |args: &[&str]| mamori(&data, args).stdout;
+    let truth: Vec<serde_json::Value> =
+        std::fs::read_to_string(town.join("truth.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mayor = truth.iter().find(|t| t["scenario"] == "S3").unwrap()["residents"][0].as_str().unwrap().to_owned();
+    let clerk = truth.iter().find(|t| t["scenario"] == "S3").unwrap()["employees"][0].as_str().unwrap().to_owned();
+
+    let disclosure = ["report", "disclosure", "--resident", &mayor, "--request-no", "R6-開示-0001", "--from", "2024-01-01", "--to", "2024-03-31"];
+    check("disclosure.csv", &raw(&[&disclosure[..], &["--format", "csv"]].concat()));
+    let sjis = raw(&[&disclosure[..], &["--format", "csv-sjis"]].concat());
+    let (decoded, _, errors) = encoding_rs::SHIFT_JIS.decode(&sjis);
+    assert!(!errors);
+    assert_eq!(format!("\u{FEFF}{decoded}").as_bytes(), std::fs::read(golden.join("disclosure.csv")).unwrap(), "Shift_JIS round-trips to the UTF-8 CSV");
+    let json: serde_json::Value = serde_json::from_slice(&raw(&[&disclosure[..], &["--format", "json"]].concat())).unwrap();
+    assert!(json["entries"].as_array().unwrap().iter().all(|e| !e["proof"].as_array().unwrap().is_empty()), "every entry carries its proof");
+    let entries = json["entries"].as_array().unwrap().len();
+    check("disclosure.json", &stable(json));
+    let html = String::from_utf8(raw(&disclosure)).unwrap();
+    assert_eq!(html.matches("<tr class=\"").count(), entries, "one row per entry");
+    assert!(html.contains("<thead>") && html.contains("R6-開示-0001") && html.contains("counter(page)"));
+
+    let employee = ["report", "employee", "--employee", &clerk, "--from", "2024-01-01", "--to", "2024-03-31"];
+    check("employee.csv", &raw(&[&employee[..], &["--format", "csv"]].concat()));
+    check("employee.json", &stable(serde_json::from_slice(&raw(&[&employee[..], &["--format", "json"]].concat())).unwrap()));
+
+    let review = ["review", "sheet", "--department", "D110", "--month", "2024-02", "--seed", "11"];
+    check("review-D110-2024-02.csv", &raw(&[&review[..], &["--format", "csv"]].concat()));
+    let html = String::from_utf8(raw(&review)).unwrap();
+    assert!(html.contains("□業務 □業務外 □確認") && html.contains("<span class=\"seed\">11</span>"));
+
+    let findings: Vec<serde_json::Value> = ok(&data, &["findings", "--json", "--limit", "1000"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let s10 = findings.iter().find(|f| f["rule"] == "personal_data_to_outside_organisation").expect("S10 is found");
+    let notice = data.parent().unwrap().join("notice.csv");
+    let breach = raw(&["report", "breach", "--finding", s10["id"].as_str().unwrap(), "--aware", "2024-03-01", "--format", "json", "--notice", notice.to_str().unwrap()]);
+    check("breach-s10.json", &breach);
+    check("breach-s10-notice.csv", &std::fs::read(&notice).unwrap());
+}
