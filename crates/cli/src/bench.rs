@@ -142,3 +142,97 @@ pub fn query(data: &Path, lookups: u64, out: &mut impl Write) -> Result<()> {
     }
     Ok(())
 }
+
+/// Master data shaped like the bench store's events: the 200,000 residents two to a
+/// household, 3,000 employees each holding account `NNNN` in the four systems, and one
+/// open case per resident handled by one of them.
+fn store_bench_master(j: &mut SqliteJournal) -> Result<()> {
+    use serde_json::json;
+    let put = |j: &mut SqliteJournal, kind: &str, rows: Vec<(serde_json::Value, Vec<String>)>| -> Result<()> {
+        let rows: Vec<(String, Vec<String>)> = rows.into_iter().map(|(v, k)| (v.to_string(), k)).collect();
+        j.replace_master_keyed(kind, &rows)?;
+        Ok(())
+    };
+    let systems = ["juki", "zeimu", "koseki", "fukushi"];
+    put(j, "departments", (0..4).map(|d| (json!({"code": format!("D{d}00"), "name": format!("課{d}")}), vec![])).collect())?;
+    put(j, "employees", (0..ACCOUNTS).map(|e| (json!({"id": format!("E{e:04}"), "name": format!("職員 {e}"), "hired": "2010-04-01"}), vec![format!("E{e:04}")])).collect())?;
+    put(
+        j,
+        "assignments",
+        (0..ACCOUNTS).map(|e| (json!({"employee_id": format!("E{e:04}"), "department": format!("D{}00", e % 4), "role": "staff", "from": "2010-04-01"}), vec![format!("E{e:04}")])).collect(),
+    )?;
+    put(
+        j,
+        "accounts",
+        (0..ACCOUNTS)
+            .flat_map(|e| systems.iter().map(move |s| (json!({"system": s, "account": format!("{e:04}"), "employee_id": format!("E{e:04}"), "kind": "personal", "from": "2010-04-01"}), vec![format!("{e:04}")])))
+            .collect(),
+    )?;
+    put(j, "residents", (0..RESIDENTS).map(|r| (json!({"uid": format!("{r:09}"), "name": format!("住民 {r}"), "birth_date": "1970-01-01"}), vec![format!("{r:09}")])).collect())?;
+    put(
+        j,
+        "households",
+        (0..RESIDENTS)
+            .map(|r| {
+                let h = format!("H{:06}", r / 2);
+                (json!({"resident_uid": format!("{r:09}"), "household": h, "relation": "世帯員", "address": "本町1丁目", "from": "2000-01-01"}), vec![format!("{r:09}"), h])
+            })
+            .collect(),
+    )?;
+    put(
+        j,
+        "cases",
+        (0..RESIDENTS)
+            .map(|r| {
+                let row = json!({"case_no": format!("C{r:07}"), "kind": "相談", "received": "2024-04-01", "department": format!("D{}00", r % 4),
+                    "handler": format!("E{:04}", r % ACCOUNTS), "residents": format!("{r:09}")});
+                (row, vec![format!("{r:09}")])
+            })
+            .collect(),
+    )?;
+    Ok(())
+}
+
+/// Times the disclosure of one resident's whole history on the bench store, as the CLI
+/// and the API produce it: master data read by key, every access explained, every entry's
+/// inclusion proof to the latest checkpoint.
+pub fn disclosure(data: &Path, lookups: u64, out: &mut impl Write) -> Result<()> {
+    let mut journal = SqliteJournal::open(data)?;
+    if journal.master_rows_by_key("accounts", &["0000".into()])?.is_none_or(|r| r.is_empty()) {
+        let start = Instant::now();
+        store_bench_master(&mut journal)?;
+        writeln!(out, "bench master data stored in {:.1} s", start.elapsed().as_secs_f64())?;
+    }
+    let events = journal.latest_checkpoint()?.map_or(0, |c| c.size);
+    let mut rng = Mix(11);
+    let mut times = Vec::with_capacity(lookups as usize);
+    let mut entries = 0usize;
+    for _ in 0..lookups {
+        let resident = format!("{:09}", rng.below(RESIDENTS));
+        let request = crate::report::Request {
+            resident: &resident,
+            range: TimeRange::ALL,
+            from: String::new(),
+            to: String::new(),
+            request_no: "BENCH".into(),
+            policy: mamori_report::OperatorPolicy::Withheld,
+        };
+        let start = Instant::now();
+        let d = crate::report::disclosure(&journal, &request)?;
+        let html = d.html();
+        times.push(start.elapsed());
+        entries += d.entries.len();
+        std::hint::black_box(html);
+    }
+    times.sort();
+    let pct = |p: f64| times[((times.len() - 1) as f64 * p) as usize].as_secs_f64() * 1000.0;
+    writeln!(
+        out,
+        "disclosure over {events} events: {lookups} residents, {:.1} entries each, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        entries as f64 / lookups as f64,
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    )?;
+    Ok(())
+}

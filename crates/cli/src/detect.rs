@@ -35,6 +35,46 @@ pub fn master_from_store(j: &SqliteJournal) -> Result<MasterData> {
     })
 }
 
+/// The master data one resident's disclosure needs, read by key so that a disclosure
+/// does not parse a whole town: of the residents' side the resident, their household
+/// then and since, their family links, and the cases and visits of any of them; of the
+/// staff side the `accounts` that touched the records, their holders and postings; and
+/// the departments. (Terminals, devices, shares, the watch-list and the calendar are
+/// left empty: a disclosure does not ask about them.) A store loaded before keys were
+/// kept is read whole.
+pub fn master_for_disclosure(j: &SqliteJournal, resident: &str, accounts: &[String]) -> Result<MasterData> {
+    fn parse<T: DeserializeOwned>(kind: &str, rows: Vec<String>) -> Result<Vec<T>> {
+        rows.iter().map(|r| serde_json::from_str(r).with_context(|| format!("stored {kind} row"))).collect()
+    }
+    let by = |kind: &str, keys: &[String]| -> Result<Option<Vec<String>>> { Ok(j.master_rows_by_key(kind, keys)?) };
+    let (Some(own), Some(account_rows)) = (by("households", &[resident.to_owned()])?, by("accounts", accounts)?) else { return master_from_store(j) };
+    let own: Vec<mamori_model::master::HouseholdMembership> = parse("households", own)?;
+    let ids: Vec<String> = own.iter().map(|h| h.household.clone()).collect();
+    let households: Vec<mamori_model::master::HouseholdMembership> = parse("households", by("households", &ids)?.unwrap_or_default())?;
+    let mut people: Vec<String> = households.iter().map(|h| h.resident_uid.clone()).chain([resident.to_owned()]).collect();
+    people.sort();
+    people.dedup();
+    let accounts: Vec<mamori_model::master::Account> = parse("accounts", account_rows)?;
+    let mut staff: Vec<String> = accounts.iter().filter_map(|a| a.employee_id.clone()).collect();
+    staff.sort();
+    staff.dedup();
+    let need = |kind: &str, keys: &[String]| -> Result<Vec<String>> {
+        by(kind, keys)?.with_context(|| format!("{kind} stored without keys: load the master data again"))
+    };
+    Ok(MasterData {
+        departments: parse("departments", j.master_rows("departments")?)?,
+        employees: parse("employees", need("employees", &staff)?)?,
+        assignments: parse("assignments", need("assignments", &staff)?)?,
+        accounts,
+        residents: parse("residents", need("residents", &people)?)?,
+        households,
+        family_links: parse("family_links", need("family_links", &[resident.to_owned()])?)?,
+        cases: parse("cases", need("cases", &people)?)?,
+        counter_visits: parse("counter_visits", need("counter_visits", &people)?)?,
+        ..MasterData::default()
+    })
+}
+
 /// Calls `f` with every stored event in time order, one day at a time.
 fn each_event(j: &SqliteJournal, mut f: impl FnMut(u64, &Event)) -> Result<()> {
     let Some((first, last)) = j.time_span()? else { return Ok(()) };

@@ -325,6 +325,12 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1000)]
         lookups: u64,
     },
+    /// Time one resident's disclosure (master data by key, explanations, proofs, HTML) on
+    /// the bench store of `--data`; adds the bench master data if it has none.
+    Disclosure {
+        #[arg(long, default_value_t = 200)]
+        lookups: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -775,6 +781,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             bench::ingest(&dir, events, segment_shift, batch, out)?
         }
         Command::Bench(BenchCommand::Query { lookups }) => bench::query(&cli.data, lookups, out)?,
+        Command::Bench(BenchCommand::Disclosure { lookups }) => bench::disclosure(&cli.data, lookups, out)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -956,28 +963,37 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -
     fn rows<T: serde::Serialize>(v: &[T]) -> Vec<String> {
         v.iter().map(|r| serde_json::to_string(r).expect("master rows serialise")).collect()
     }
+    fn keyed<T: serde::Serialize>(v: &[T], keys: impl Fn(&T) -> Vec<String>) -> Vec<(String, Vec<String>)> {
+        v.iter().map(|r| (serde_json::to_string(r).expect("master rows serialise"), keys(r))).collect()
+    }
     for (kind, n) in mamori_master::counts(d) {
         if !carried(kind) {
             continue;
         }
         use mamori_master::Kind::*;
+        // Resident-side rows are kept with the keys one resident's disclosure needs.
         let body = match kind {
-            Departments => rows(&d.departments),
-            Employees => rows(&d.employees),
-            Assignments => rows(&d.assignments),
-            Accounts => rows(&d.accounts),
-            Residents => rows(&d.residents),
-            Households => rows(&d.households),
-            FamilyLinks => rows(&d.family_links),
-            Cases => rows(&d.cases),
-            CounterVisits => rows(&d.counter_visits),
-            Terminals => rows(&d.terminals),
-            Devices => rows(&d.devices),
-            Shares => rows(&d.shares),
-            Vip => rows(&d.vip),
-            Holidays => rows(&d.holidays),
+            Residents => keyed(&d.residents, |r| vec![r.uid.clone()]),
+            Employees => keyed(&d.employees, |e| vec![e.id.clone()]),
+            Assignments => keyed(&d.assignments, |a| vec![a.employee_id.clone()]),
+            Accounts => keyed(&d.accounts, |a| vec![a.account.clone()]),
+            Households => keyed(&d.households, |h| vec![h.resident_uid.clone(), h.household.clone()]),
+            FamilyLinks => keyed(&d.family_links, |l| vec![l.resident_a.clone(), l.resident_b.clone()]),
+            Cases => keyed(&d.cases, |c| c.residents.clone()),
+            CounterVisits => keyed(&d.counter_visits, |v| vec![v.resident_uid.clone()]),
+            _ => {
+                let body = match kind {
+                    Departments => rows(&d.departments),
+                    Terminals => rows(&d.terminals),
+                    Devices => rows(&d.devices),
+                    Shares => rows(&d.shares),
+                    Vip => rows(&d.vip),
+                    _ => rows(&d.holidays),
+                };
+                body.into_iter().map(|b| (b, Vec::new())).collect()
+            }
         };
-        j.replace_master(kind.stem(), &body)?;
+        j.replace_master_keyed(kind.stem(), &body)?;
         writeln!(out, "{:<15} {n:>8} rows", kind.stem())?;
     }
     for e in &loaded.errors {

@@ -119,7 +119,12 @@ pub struct Request<'a> {
 }
 
 pub fn disclosure(j: &SqliteJournal, r: &Request<'_>) -> Result<Disclosure> {
-    let master = crate::detect::master_from_store(j)?;
+    let found = j.by_resident(r.resident, r.range)?;
+    let events = found.iter().map(|s| s.event().map(|e| (s, e))).collect::<Result<Vec<_>, _>>()?;
+    let mut accounts: Vec<String> = events.iter().map(|(_, e)| e.actor.user.uid.clone()).collect();
+    accounts.sort();
+    accounts.dedup();
+    let master = crate::detect::master_for_disclosure(j, r.resident, &accounts)?;
     let Some(person) = master.residents.iter().find(|p| p.uid == r.resident) else {
         bail!("no resident {} in the master data", r.resident);
     };
@@ -129,8 +134,7 @@ pub fn disclosure(j: &SqliteJournal, r: &Request<'_>) -> Result<Disclosure> {
     let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
     let jst = FixedOffset::east_opt(9 * 3600).expect("JST");
     let mut entries = Vec::new();
-    for stored in j.by_resident(r.resident, r.range)? {
-        let e = stored.event()?;
+    for (stored, e) in events {
         let at = DateTime::from_timestamp_millis(e.time).context("event time")?.with_timezone(&jst).naive_local();
         let (employee, department, explanation) = judge(&dir, &e, at);
         let department = departments.get(department).copied().unwrap_or(department).to_owned();

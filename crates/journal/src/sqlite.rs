@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS api_keys(key_sha256 BLOB PRIMARY KEY, source TEXT NOT
 CREATE TABLE IF NOT EXISTS findings(id TEXT PRIMARY KEY, rank INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS explanations(seq INTEGER PRIMARY KEY, employee TEXT, explanation TEXT);
 CREATE TABLE IF NOT EXISTS tags(kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(kind, key, seq));
+CREATE TABLE IF NOT EXISTS master_keys(kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(kind, key, seq));
 ";
 
 fn segment_table(id: u64) -> String {
@@ -356,16 +357,51 @@ impl SqliteJournal {
 
     /// Replaces all master rows of one kind (master data files describe full history).
     pub fn replace_master(&mut self, kind: &str, rows: &[String]) -> Result<(), JournalError> {
+        let keyed: Vec<(String, Vec<String>)> = rows.iter().map(|r| (r.clone(), Vec::new())).collect();
+        self.replace_master_keyed(kind, &keyed)
+    }
+
+    /// Replaces all master rows of one kind, each with the keys (宛名番号, household) it
+    /// can be found by, so that one resident's master data is read without the rest.
+    pub fn replace_master_keyed(&mut self, kind: &str, rows: &[(String, Vec<String>)]) -> Result<(), JournalError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM master WHERE kind = ?1", [kind])?;
+        tx.execute("DELETE FROM master_keys WHERE kind = ?1", [kind])?;
         {
             let mut put = tx.prepare("INSERT INTO master(kind, seq, body) VALUES (?1, ?2, ?3)")?;
-            for (i, body) in rows.iter().enumerate() {
+            let mut key = tx.prepare("INSERT OR IGNORE INTO master_keys(kind, key, seq) VALUES (?1, ?2, ?3)")?;
+            for (i, (body, keys)) in rows.iter().enumerate() {
                 put.execute(params![kind, i as i64, body])?;
+                for k in keys {
+                    key.execute(params![kind, k, i as i64])?;
+                }
             }
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The master rows of `kind` found by any of `keys`, as JSON, in load order; `None`
+    /// when that kind was stored without keys (by a version before keys were kept).
+    pub fn master_rows_by_key(&self, kind: &str, keys: &[String]) -> Result<Option<Vec<String>>, JournalError> {
+        let keyed: bool = self.conn.query_row("SELECT EXISTS(SELECT 1 FROM master_keys WHERE kind = ?1)", [kind], |r| r.get(0))?;
+        if !keyed {
+            let any: bool = self.conn.query_row("SELECT EXISTS(SELECT 1 FROM master WHERE kind = ?1)", [kind], |r| r.get(0))?;
+            return Ok(if any { None } else { Some(Vec::new()) });
+        }
+        let mut seqs = std::collections::BTreeSet::new();
+        let mut stmt = self.conn.prepare_cached("SELECT seq FROM master_keys WHERE kind = ?1 AND key = ?2")?;
+        for k in keys {
+            for seq in stmt.query_map(params![kind, k], |r| r.get::<_, i64>(0))? {
+                seqs.insert(seq?);
+            }
+        }
+        let mut body = self.conn.prepare_cached("SELECT body FROM master WHERE kind = ?1 AND seq = ?2")?;
+        let mut out = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            out.push(body.query_row(params![kind, seq], |r| r.get(0))?);
+        }
+        Ok(Some(out))
     }
 
     /// Stores the SHA-256 of a new API key for one source.
