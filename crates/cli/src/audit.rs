@@ -62,8 +62,13 @@ pub fn record(journal: &mut dyn Journal, action: Action, detail: &str) -> Result
 
 /// Records an action with tags that name its event (see `Batch::tags`); returns its id.
 pub fn record_tagged(journal: &mut dyn Journal, action: Action, detail: &str, tags: &[(&str, &str)]) -> Result<u64> {
+    record_by(journal, &operator(), action, detail, tags)
+}
+
+/// Records an action taken by `actor` (an API client, by its key's label).
+pub fn record_by(journal: &mut dyn Journal, actor: &str, action: Action, detail: &str, tags: &[(&str, &str)]) -> Result<u64> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-    let mut event = Event::new(ClassUid::ApiActivity, action.activity_id(), now, &operator(), "mamori");
+    let mut event = Event::new(ClassUid::ApiActivity, action.activity_id(), now, actor, "mamori");
     event.status_id = StatusId::Success;
     event.device = Some(Device { hostname: hostname(), ip: None });
     event.unmapped.operation = Some(action.name().into());

@@ -295,10 +295,14 @@ enum ReviewCommand {
 
 #[derive(Subcommand)]
 enum ApikeyCommand {
-    /// Make a key for SOURCE; it is printed once and only its hash is kept.
+    /// Make a key for SOURCE, or for reading reports; it is printed once and only its
+    /// hash is kept.
     Create {
         #[arg(long)]
-        source: String,
+        source: Option<String>,
+        /// A key for `GET /v1/reports/…` instead (its label names the reader in the log).
+        #[arg(long)]
+        reports: bool,
         /// Who or what the key is for (the sending system).
         #[arg(long, default_value = "")]
         label: String,
@@ -759,17 +763,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .unwrap_or_default();
             let names: Vec<&String> = sources.keys().collect();
             let summary = format!("serving {} sources: {names:?}", sources.len());
-            let server = mamori_server::Server::new(j, sources, context)?;
+            let server = mamori_server::Server::new(j, sources, context)?.with_reports(Box::new(report::ApiReports));
             mamori_server::serve(server, listen, |addr| {
                 eprintln!("mamori: listening on http://{addr} ({summary})");
             })?;
         }
-        Command::Apikey(ApikeyCommand::Create { source, label }) => {
+        Command::Apikey(ApikeyCommand::Create { source, reports, label }) => {
+            let scope = match (source, reports) {
+                (Some(s), false) if !s.starts_with('@') => s,
+                (None, true) => mamori_server::REPORTS_SCOPE.to_owned(),
+                _ => bail!("give either --source NAME (a key that sends that source) or --reports (a key that reads reports)"),
+            };
+            anyhow::ensure!(!label.trim().is_empty() || scope != mamori_server::REPORTS_SCOPE, "a report key needs --label: it names the reader in the log");
             let mut j = open(&cli.data)?;
             let (key, hash) = mamori_server::new_api_key();
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-            j.add_api_key(&hash, &source, &label, now)?;
-            audit::record(&mut j, audit::Action::ApiKeyCreate, &format!("API key for source {source} ({label})"))?;
+            j.add_api_key(&hash, &scope, &label, now)?;
+            audit::record(&mut j, audit::Action::ApiKeyCreate, &format!("API key for {scope} ({label})"))?;
             writeln!(out, "{key}")?;
         }
         Command::Apikey(ApikeyCommand::List) => {
@@ -930,7 +940,7 @@ fn demo(dir: Option<PathBuf>, seed: u64, out: &mut impl Write) -> Result<ExitCod
 
 /// `--from` and an inclusive `--to` (JST dates or times) as a range of milliseconds: the
 /// range ends at the midnight after `--to`.
-fn inclusive_range(from: Option<&str>, to: Option<&str>) -> Result<mamori_journal::TimeRange> {
+pub(crate) fn inclusive_range(from: Option<&str>, to: Option<&str>) -> Result<mamori_journal::TimeRange> {
     let end = to.map(|t| timearg::parse_ms(t).map(|ms| ms + 86_400_000)).transpose()?;
     Ok(mamori_journal::TimeRange { from: from.map(timearg::parse_ms).transpose()?.unwrap_or(i64::MIN), to: end.unwrap_or(i64::MAX) })
 }

@@ -321,3 +321,36 @@ pub fn breach(j: &SqliteJournal, mut r: BreachRequest) -> Result<mamori_report::
     }
     Ok(mamori_report::Breach::size(&r.facts, exposures, &people))
 }
+
+/// The reports `mamori serve` answers, made as the CLI makes them and recorded in the log
+/// under the reading key's label.
+pub struct ApiReports;
+
+impl mamori_server::Reports for ApiReports {
+    fn disclosure(&self, journal: &mut SqliteJournal, reader: &str, q: &mamori_server::DisclosureQuery) -> Result<(&'static str, Vec<u8>), String> {
+        let made = (|| -> Result<(&'static str, Vec<u8>, usize)> {
+            let range = crate::inclusive_range(q.from.as_deref(), q.to.as_deref())?;
+            let request = Request {
+                resident: &q.resident,
+                range,
+                from: q.from.clone().unwrap_or_else(|| "（記録の最初から）".into()),
+                to: q.to.clone().unwrap_or_else(|| "（現在まで）".into()),
+                request_no: q.request_no.clone(),
+                policy: OperatorPolicy::Withheld,
+            };
+            let d = disclosure(journal, &request)?;
+            let (kind, bytes) = match q.format.as_deref().unwrap_or("html") {
+                "html" => ("text/html; charset=utf-8", d.html().into_bytes()),
+                "csv" => ("text/csv; charset=utf-8", d.csv_utf8()),
+                "csv-sjis" => ("text/csv; charset=shift_jis", d.csv_shift_jis().map_err(anyhow::Error::msg)?),
+                "json" => ("application/json", d.json().into_bytes()),
+                other => bail!("format `{other}`: use html, csv, csv-sjis or json"),
+            };
+            Ok((kind, bytes, d.entries.len()))
+        })()
+        .map_err(|e| format!("{e:#}"))?;
+        let detail = format!("disclosure of resident {} (request {}) over the API: {} entries", q.resident, q.request_no, made.2);
+        crate::audit::record_by(journal, &format!("api:{reader}"), crate::audit::Action::Report, &detail, &[]).map_err(|e| e.to_string())?;
+        Ok((made.0, made.1))
+    }
+}

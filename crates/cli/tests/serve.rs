@@ -145,3 +145,46 @@ fn acknowledged_batches_survive_server_kills_exactly_once() {
     let events: u64 = serde_json::from_str::<serde_json::Value>(&report).unwrap()["events"].as_u64().unwrap();
     assert_eq!(events, total + 2, "every event once, plus the init and apikey audit records");
 }
+
+fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    let mut head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    s.write_all(format!("{head}\r\n").as_bytes()).unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap();
+    (status, response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned())
+}
+
+/// A resident's disclosure over the API: only a report key reads it (an ingest key is
+/// refused, as is no key), and the reading is recorded in the log under the key's label.
+#[test]
+fn a_disclosure_is_served_only_to_a_report_key_and_its_reading_is_logged() {
+    let (_tmp, data, config, ingest_key) = setup();
+    let town = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/town");
+    mamori(&data, &["master", "load", town.to_str().unwrap()]);
+    let report_key = mamori(&data, &["apikey", "create", "--reports", "--label", "情報公開係"]).trim().to_owned();
+    let (mut server, addr) = start(&data, &config);
+    let line = r#"{"class_uid":6005,"activity_id":1,"time":1715130180000,"actor":{"user":{"uid":"0203"}},"metadata":{"product":"juki"},"unmapped":{"resident":{"uid":"000000101"},"operation":"照会","origin":{"line":1}}}"#;
+    let (status, reply) = post(addr, "/v1/ingest/juki", &[("Authorization", &format!("Bearer {ingest_key}"))], line.as_bytes()).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let path = "/v1/reports/disclosure?resident=000000101&request_no=R6-0007&format=csv";
+    assert_eq!(get(addr, path, &[]).0, 401);
+    assert_eq!(get(addr, path, &[("Authorization", &format!("Bearer {ingest_key}"))]).0, 403, "an ingest key cannot read");
+    let (status, csv) = get(addr, path, &[("Authorization", &format!("Bearer {report_key}"))]);
+    assert_eq!(status, 200, "{csv}");
+    assert!(csv.contains("2024-05-08 10:03:00") && csv.lines().count() == 2, "{csv}");
+    let (status, html) = get(addr, "/v1/reports/disclosure?resident=000000101&request_no=R6-0007", &[("Authorization", &format!("Bearer {report_key}"))]);
+    assert!(status == 200 && html.contains("R6-0007"), "{html}");
+    let (status, reply) = get(addr, "/v1/reports/disclosure?resident=999999999", &[("Authorization", &format!("Bearer {report_key}"))]);
+    assert!(status == 400 && reply.contains("999999999"), "{reply}");
+    let (status, _) = post(addr, "/v1/ingest/juki", &[("Authorization", &format!("Bearer {report_key}"))], line.as_bytes()).unwrap();
+    assert_eq!(status, 403, "a report key cannot send");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let log = mamori(&data, &["events", "actor", "api:情報公開係"]);
+    assert_eq!(log.lines().count(), 2, "both readings are in the log: {log}");
+}

@@ -413,11 +413,11 @@ impl SqliteJournal {
         Ok(())
     }
 
-    /// The source an API key (by its SHA-256) may send to.
-    pub fn api_key_source(&self, key_sha256: &[u8; 32]) -> Result<Option<String>, JournalError> {
+    /// The source an API key (by its SHA-256) may send to, and its label.
+    pub fn api_key_source(&self, key_sha256: &[u8; 32]) -> Result<Option<(String, String)>, JournalError> {
         Ok(self
             .conn
-            .query_row("SELECT source FROM api_keys WHERE key_sha256 = ?1", [key_sha256.as_slice()], |r| r.get(0))
+            .query_row("SELECT source, label FROM api_keys WHERE key_sha256 = ?1", [key_sha256.as_slice()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?)
     }
 

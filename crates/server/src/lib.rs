@@ -1,4 +1,4 @@
-//! mamori's HTTP API. Today: streaming ingest.
+//! mamori's HTTP API: streaming ingest, and reports for those who may read them.
 //!
 //! `POST /v1/ingest/{source}` takes a batch of a configured source's records (NDJSON or
 //! CSV, in that source's format; `Content-Encoding: gzip` allowed) from a client holding
@@ -7,6 +7,12 @@
 //! after the batch is committed, so an acknowledged batch is durable. A batch is named by
 //! its `Idempotency-Key` header, or else by the SHA-256 of its body: a client that
 //! retries after a lost answer sends the same batch again and it is not stored twice.
+//!
+//! `GET /v1/reports/disclosure?resident=…&from=…&to=…&request_no=…&format=…` answers a
+//! resident's access-history request for a client holding a report key (made with
+//! `mamori apikey create --reports`); an ingest key cannot read, a report key cannot
+//! write. The report itself is made by the [`Reports`] the binary supplies, which also
+//! records the request, under the key's label, in the log.
 //!
 //! Back-pressure: bodies are limited in size, at most `MAX_CONCURRENT` batches are taken
 //! at once and the rest wait, and the single journal writer takes them one after another.
@@ -39,6 +45,28 @@ pub const MAX_BATCH: u64 = 256 * 1024 * 1024;
 /// Batches taken at once; the rest wait for a permit.
 pub const MAX_CONCURRENT: usize = 4;
 
+/// The `source` of an API key that may read reports and send nothing.
+pub const REPORTS_SCOPE: &str = "@reports";
+
+/// A disclosure request as the API takes it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct DisclosureQuery {
+    pub resident: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    #[serde(default)]
+    pub request_no: String,
+    /// html (default), csv, csv-sjis, json.
+    pub format: Option<String>,
+}
+
+/// Report making, supplied by the binary so that this crate holds no report logic.
+pub trait Reports: Send + Sync {
+    /// The disclosure's content type and bytes, the request recorded in the log as made by
+    /// `reader`; `Err` is the client's mistake (an unknown resident, a bad date), said plainly.
+    fn disclosure(&self, journal: &mut SqliteJournal, reader: &str, query: &DisclosureQuery) -> Result<(&'static str, Vec<u8>), String>;
+}
+
 pub struct Server {
     journal: Mutex<SqliteJournal>,
     /// A second connection for key checks and reads: WAL lets it read while the writer
@@ -48,6 +76,7 @@ pub struct Server {
     context: AdapterContext,
     spool: PathBuf,
     permits: tokio::sync::Semaphore,
+    reports: Option<Box<dyn Reports>>,
 }
 
 /// Makes a new API key: the key to hand to the sender, and its SHA-256 to store.
@@ -63,7 +92,7 @@ pub fn new_api_key() -> (String, [u8; 32]) {
 enum ApiError {
     #[error("missing or unknown API key")]
     Unauthorized,
-    #[error("this API key is not for source `{0}`")]
+    #[error("this API key is not for `{0}`")]
     Forbidden(String),
     #[error("source `{0}` is not configured")]
     UnknownSource(String),
@@ -101,10 +130,19 @@ impl Server {
             context,
             spool,
             permits: tokio::sync::Semaphore::new(MAX_CONCURRENT),
+            reports: None,
         })
     }
 
-    fn authorise(&self, headers: &HeaderMap, source: &str) -> Result<(), ApiError> {
+    /// Serves reports too, made by `reports`.
+    pub fn with_reports(mut self, reports: Box<dyn Reports>) -> Server {
+        self.reports = Some(reports);
+        self
+    }
+
+    /// Checks the bearer key against `scope` (a source, or [`REPORTS_SCOPE`]); the key's
+    /// label names the client.
+    fn authorise(&self, headers: &HeaderMap, scope: &str) -> Result<String, ApiError> {
         let key = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
@@ -114,8 +152,8 @@ impl Server {
         let allowed = self.reader.lock().expect("reader lock").api_key_source(&hash).map_err(|e| ApiError::Internal(e.to_string()))?;
         match allowed {
             None => Err(ApiError::Unauthorized),
-            Some(s) if s == source => Ok(()),
-            Some(_) => Err(ApiError::Forbidden(source.to_owned())),
+            Some((s, label)) if s == scope => Ok(label),
+            Some(_) => Err(ApiError::Forbidden(scope.to_owned())),
         }
     }
 
@@ -186,6 +224,24 @@ async fn ingest(
     })))
 }
 
+async fn disclosure(
+    State(server): State<Arc<Server>>,
+    axum::extract::Query(query): axum::extract::Query<DisclosureQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let reader = server.authorise(&headers, REPORTS_SCOPE)?;
+    let worker = server.clone();
+    let made = tokio::task::spawn_blocking(move || {
+        let Some(reports) = &worker.reports else { return Err(ApiError::Internal("this server makes no reports".into())) };
+        let mut journal = worker.journal.lock().expect("journal lock");
+        reports.disclosure(&mut journal, &reader, &query).map_err(ApiError::BadRequest)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let (content_type, body) = made;
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
 async fn checkpoint(State(server): State<Arc<Server>>) -> Result<String, ApiError> {
     let cp = server.reader.lock().expect("reader lock").latest_checkpoint().map_err(|e| ApiError::Internal(e.to_string()))?;
     cp.map(|c| c.note).ok_or_else(|| ApiError::Internal("no checkpoint".into()))
@@ -196,6 +252,7 @@ pub fn router(server: Arc<Server>) -> axum::Router {
         .route("/v1/health", get(|| async { "ok" }))
         .route("/v1/checkpoint", get(checkpoint))
         .route("/v1/ingest/{source}", post(ingest))
+        .route("/v1/reports/disclosure", get(disclosure))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(server)
 }
