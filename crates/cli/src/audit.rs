@@ -15,6 +15,9 @@ pub enum Action {
     Detect,
     Report,
     ReviewSignoff,
+    UserAdd,
+    SignIn,
+    SignInFailed,
 }
 
 impl Action {
@@ -25,6 +28,8 @@ impl Action {
             Action::MasterLoad => 3,
             Action::Report => 2,
             Action::ReviewSignoff => 1,
+            Action::UserAdd => 1,
+            Action::SignIn | Action::SignInFailed => 99,
         }
     }
 
@@ -37,6 +42,9 @@ impl Action {
             Action::Detect => "detect",
             Action::Report => "report",
             Action::ReviewSignoff => "review.signoff",
+            Action::UserAdd => "user.add",
+            Action::SignIn => "console.signin",
+            Action::SignInFailed => "console.signin-failed",
         }
     }
 }
@@ -69,7 +77,7 @@ pub fn record_tagged(journal: &mut dyn Journal, action: Action, detail: &str, ta
 pub fn record_by(journal: &mut dyn Journal, actor: &str, action: Action, detail: &str, tags: &[(&str, &str)]) -> Result<u64> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
     let mut event = Event::new(ClassUid::ApiActivity, action.activity_id(), now, actor, "mamori");
-    event.status_id = StatusId::Success;
+    event.status_id = if matches!(action, Action::SignInFailed) { StatusId::Failure } else { StatusId::Success };
     event.device = Some(Device { hostname: hostname(), ip: None });
     event.unmapped.operation = Some(action.name().into());
     event.unmapped.extra.insert("detail".into(), detail.into());

@@ -97,6 +97,9 @@ enum Command {
     /// The monthly access-log review by each department's manager (アクセスログ点検).
     #[command(subcommand)]
     Review(ReviewCommand),
+    /// Console users (auditors, privacy officers): passwords kept as Argon2id hashes.
+    #[command(subcommand)]
+    User(UserCommand),
     /// API keys that let a system send one source's records to `mamori serve`.
     #[command(subcommand)]
     Apikey(ApikeyCommand),
@@ -290,6 +293,18 @@ enum ReviewCommand {
         grace_days: u64,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a console user, or set a new password; the password is read from standard
+    /// input (one line), never from the command line.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "auditor")]
+        role: String,
     },
 }
 
@@ -781,6 +796,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             j.add_api_key(&hash, &scope, &label, now)?;
             audit::record(&mut j, audit::Action::ApiKeyCreate, &format!("API key for {scope} ({label})"))?;
             writeln!(out, "{key}")?;
+        }
+        Command::User(UserCommand::Add { name, role }) => {
+            anyhow::ensure!(!name.trim().is_empty() && name.chars().all(|c| !c.is_control() && c != ':'), "--name: a user name without control characters or `:`");
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            anyhow::ensure!(password.chars().count() >= 12, "the password must have at least 12 characters");
+            let phc = mamori_server::console::hash_password(password).map_err(anyhow::Error::msg)?;
+            let mut j = open(&cli.data)?;
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+            j.put_user(name.trim(), &phc, &role, now)?;
+            audit::record(&mut j, audit::Action::UserAdd, &format!("console user {} ({role})", name.trim()))?;
+            writeln!(out, "user {} ({role}) saved", name.trim())?;
         }
         Command::Apikey(ApikeyCommand::List) => {
             for (source, label, created) in open(&cli.data)?.api_keys()? {

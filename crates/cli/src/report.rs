@@ -349,8 +349,18 @@ impl mamori_server::Reports for ApiReports {
             Ok((kind, bytes, d.entries.len()))
         })()
         .map_err(|e| format!("{e:#}"))?;
-        let detail = format!("disclosure of resident {} (request {}) over the API: {} entries", q.resident, q.request_no, made.2);
-        crate::audit::record_by(journal, &format!("api:{reader}"), crate::audit::Action::Report, &detail, &[]).map_err(|e| e.to_string())?;
+        let via = if reader.starts_with("console:") { "the console" } else { "the API" };
+        let detail = format!("disclosure of resident {} (request {}) through {via}: {} entries", q.resident, q.request_no, made.2);
+        let actor = if reader.starts_with("console:") { reader.to_owned() } else { format!("api:{reader}") };
+        crate::audit::record_by(journal, &actor, crate::audit::Action::Report, &detail, &[]).map_err(|e| e.to_string())?;
         Ok((made.0, made.1))
+    }
+
+    fn record(&self, journal: &mut SqliteJournal, actor: &str, action: &str, detail: &str) -> Result<(), String> {
+        let action = match action {
+            "console.signin" => crate::audit::Action::SignIn,
+            _ => crate::audit::Action::SignInFailed,
+        };
+        crate::audit::record_by(journal, actor, action, detail, &[]).map(|_| ()).map_err(|e| e.to_string())
     }
 }

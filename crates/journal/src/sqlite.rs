@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS api_keys(key_sha256 BLOB PRIMARY KEY, source TEXT NOT
 CREATE TABLE IF NOT EXISTS findings(id TEXT PRIMARY KEY, rank INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS explanations(seq INTEGER PRIMARY KEY, employee TEXT, explanation TEXT);
 CREATE TABLE IF NOT EXISTS tags(kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(kind, key, seq));
+CREATE TABLE IF NOT EXISTS users(name TEXT PRIMARY KEY, phc TEXT NOT NULL, role TEXT NOT NULL, created INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS master_keys(kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(kind, key, seq));
 ";
 
@@ -419,6 +420,22 @@ impl SqliteJournal {
             .conn
             .query_row("SELECT source, label FROM api_keys WHERE key_sha256 = ?1", [key_sha256.as_slice()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?)
+    }
+
+    /// Adds a console user, or replaces their password hash (a PHC string: mamori keeps
+    /// Argon2id hashes only).
+    pub fn put_user(&mut self, name: &str, phc: &str, role: &str, now_ms: i64) -> Result<(), JournalError> {
+        self.conn.execute(
+            "INSERT INTO users(name, phc, role, created) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(name) DO UPDATE SET phc = excluded.phc, role = excluded.role",
+            params![name, phc, role, now_ms],
+        )?;
+        Ok(())
+    }
+
+    /// A console user's password hash and role.
+    pub fn user(&self, name: &str) -> Result<Option<(String, String)>, JournalError> {
+        Ok(self.conn.query_row("SELECT phc, role FROM users WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
     }
 
     /// (source, label, created ms) of every API key; the keys themselves are not kept.

@@ -17,8 +17,13 @@
 //! Back-pressure: bodies are limited in size, at most `MAX_CONCURRENT` batches are taken
 //! at once and the rest wait, and the single journal writer takes them one after another.
 //!
+//! `/console/…` is the auditors' console ([`console`]): sign-in with a password, then
+//! the same reports in a browser.
+//!
 //! This crate owns HTTP, authentication and request limits; it must not parse sources,
 //! write storage other than through ingest, or hold detection logic.
+
+pub mod console;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -65,6 +70,9 @@ pub trait Reports: Send + Sync {
     /// The disclosure's content type and bytes, the request recorded in the log as made by
     /// `reader`; `Err` is the client's mistake (an unknown resident, a bad date), said plainly.
     fn disclosure(&self, journal: &mut SqliteJournal, reader: &str, query: &DisclosureQuery) -> Result<(&'static str, Vec<u8>), String>;
+
+    /// Records an action of a console user (sign-in, failed sign-in) in the log.
+    fn record(&self, journal: &mut SqliteJournal, actor: &str, action: &str, detail: &str) -> Result<(), String>;
 }
 
 pub struct Server {
@@ -77,6 +85,10 @@ pub struct Server {
     spool: PathBuf,
     permits: tokio::sync::Semaphore,
     reports: Option<Box<dyn Reports>>,
+    sessions: console::Sessions,
+    /// A hash of nothing anyone knows, checked when the user is unknown so that a wrong
+    /// name takes as long as a wrong password.
+    decoy: String,
 }
 
 /// Makes a new API key: the key to hand to the sender, and its SHA-256 to store.
@@ -131,6 +143,8 @@ impl Server {
             spool,
             permits: tokio::sync::Semaphore::new(MAX_CONCURRENT),
             reports: None,
+            sessions: console::Sessions::default(),
+            decoy: console::hash_password(&new_api_key().0).map_err(std::io::Error::other)?,
         })
     }
 
@@ -253,6 +267,7 @@ pub fn router(server: Arc<Server>) -> axum::Router {
         .route("/v1/checkpoint", get(checkpoint))
         .route("/v1/ingest/{source}", post(ingest))
         .route("/v1/reports/disclosure", get(disclosure))
+        .merge(console::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(server)
 }

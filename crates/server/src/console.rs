@@ -1,0 +1,280 @@
+//! The auditors' console: server-rendered pages in Japanese (English with `?lang=en`),
+//! behind a sign-in. Today it answers a resident's access-history request; the report is
+//! the one the CLI and the API make, and each sign-in, failed sign-in and report is an
+//! event in the log.
+//!
+//! Passwords are checked against Argon2id hashes (`mamori user add`); a session is a
+//! random 256-bit token in an `HttpOnly`, `SameSite=Strict` cookie, kept hashed in memory
+//! for eight hours (a restart signs everyone out).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Form, Router};
+use sha2::{Digest, Sha256};
+
+use crate::{DisclosureQuery, Server};
+
+const SESSION_COOKIE: &str = "mamori_session";
+const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
+
+/// Hashes a password for storage: Argon2id with a random salt, as a PHC string.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    argon2::Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
+}
+
+fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// Signed-in users by the SHA-256 of their session token.
+#[derive(Default)]
+pub struct Sessions(std::sync::Mutex<HashMap<[u8; 32], (String, Instant)>>);
+
+impl Sessions {
+    fn open(&self, user: &str) -> String {
+        let mut bytes = [0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+        let token = crate::hex(&bytes);
+        let mut map = self.0.lock().expect("sessions lock");
+        map.retain(|_, (_, until)| *until > Instant::now());
+        map.insert(Sha256::digest(token.as_bytes()).into(), (user.to_owned(), Instant::now() + SESSION_TTL));
+        token
+    }
+
+    fn user(&self, headers: &HeaderMap) -> Option<String> {
+        let token = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|c| c.trim().strip_prefix(&format!("{SESSION_COOKIE}=")).map(str::to_owned))?;
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let map = self.0.lock().expect("sessions lock");
+        map.get(&key).filter(|(_, until)| *until > Instant::now()).map(|(u, _)| u.clone())
+    }
+
+    fn close(&self, headers: &HeaderMap) {
+        if let Some(token) = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).and_then(|v| {
+            v.split(';').find_map(|c| c.trim().strip_prefix(&format!("{SESSION_COOKIE}=")).map(str::to_owned))
+        }) {
+            self.0.lock().expect("sessions lock").remove(&<[u8; 32]>::from(Sha256::digest(token.as_bytes())));
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Lang {
+    Ja,
+    En,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct LangQuery {
+    lang: Option<String>,
+    error: Option<String>,
+}
+
+fn lang(q: Option<&str>) -> Lang {
+    if q == Some("en") { Lang::En } else { Lang::Ja }
+}
+
+/// The console's words: (Japanese, English).
+fn t(l: Lang, key: &str) -> &'static str {
+    let (ja, en) = match key {
+        "title" => ("mamori 監査コンソール", "mamori audit console"),
+        "signin" => ("ログイン", "Sign in"),
+        "user" => ("ユーザー名", "User name"),
+        "password" => ("パスワード", "Password"),
+        "bad" => ("ユーザー名またはパスワードが違います。", "Wrong user name or password."),
+        "disclosure" => ("アクセス履歴の開示（開示請求）", "Access-history disclosure"),
+        "resident" => ("宛名番号", "Resident number (宛名番号)"),
+        "from" => ("期間（開始日）", "From (date)"),
+        "to" => ("期間（終了日）", "To (date, inclusive)"),
+        "request" => ("開示請求番号", "Request number"),
+        "format" => ("形式", "Format"),
+        "make" => ("作成", "Make the report"),
+        "signout" => ("ログアウト", "Sign out"),
+        "signed" => ("ログイン中", "Signed in as"),
+        "note" => (
+            "作成した開示は、操作者を非開示として出力し、作成したこと自体が改ざん検知ログに記録されます。",
+            "Operators are withheld in the report, and making it is recorded in the tamper-evident log.",
+        ),
+        _ => ("", ""),
+    };
+    if l == Lang::En { en } else { ja }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn page(l: Lang, body: &str) -> Html<String> {
+    Html(format!(
+        r#"<!DOCTYPE html>
+<html lang="{code}">
+<head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: "Noto Sans CJK JP", "IPAexGothic", sans-serif; margin: 2em auto; max-width: 44em; }}
+label {{ display: block; margin: .6em 0 .2em; }}
+input, select {{ font-size: 1em; padding: .3em; width: 20em; }}
+button {{ font-size: 1em; padding: .4em 1.2em; margin-top: 1em; }}
+.error {{ color: #a00; }}
+header {{ display: flex; justify-content: space-between; border-bottom: 1px solid #888; margin-bottom: 1em; }}
+</style></head>
+<body>
+{body}
+</body></html>
+"#,
+        code = if l == Lang::En { "en" } else { "ja" },
+        title = t(l, "title"),
+    ))
+}
+
+fn lang_suffix(l: Lang) -> &'static str {
+    if l == Lang::En { "?lang=en" } else { "" }
+}
+
+async fn login_page(Query(q): Query<LangQuery>) -> Html<String> {
+    let l = lang(q.lang.as_deref());
+    let error = if q.error.is_some() { format!("<p class=\"error\" role=\"alert\">{}</p>", t(l, "bad")) } else { String::new() };
+    page(
+        l,
+        &format!(
+            r#"<h1>{title}</h1>
+<h2>{signin}</h2>
+{error}
+<form method="post" action="/console/login{suffix}">
+<label for="name">{user}</label><input id="name" name="name" autocomplete="username" required>
+<label for="password">{password}</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">{signin}</button>
+</form>
+<p><a href="/console/login">日本語</a> | <a href="/console/login?lang=en">English</a></p>"#,
+            title = t(l, "title"),
+            signin = t(l, "signin"),
+            user = t(l, "user"),
+            password = t(l, "password"),
+            suffix = lang_suffix(l),
+        ),
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct Login {
+    name: String,
+    password: String,
+}
+
+async fn login(State(server): State<Arc<Server>>, Query(q): Query<LangQuery>, Form(form): Form<Login>) -> Response {
+    let l = lang(q.lang.as_deref());
+    let worker = server.clone();
+    let name = form.name.trim().to_owned();
+    // Argon2 is slow on purpose: off the async threads.
+    let checked = tokio::task::spawn_blocking(move || {
+        let stored = worker.reader.lock().expect("reader lock").user(&name).ok().flatten();
+        // An unknown user costs the same as a wrong password, so names cannot be probed.
+        let phc = stored.as_ref().map(|s| s.0.clone()).unwrap_or_else(|| worker.decoy.clone());
+        let ok = verify_password(&form.password, &phc) && stored.is_some();
+        if let Some(reports) = &worker.reports {
+            let mut journal = worker.journal.lock().expect("journal lock");
+            let what = if ok { "console.signin" } else { "console.signin-failed" };
+            let _ = reports.record(&mut journal, &format!("console:{name}"), what, "");
+        }
+        (ok, name)
+    })
+    .await;
+    match checked {
+        Ok((true, name)) => {
+            let token = server.sessions.open(&name);
+            let cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/console; Max-Age={}", SESSION_TTL.as_secs());
+            ([(header::SET_COOKIE, cookie)], Redirect::to(&format!("/console/disclosure{}", lang_suffix(l)))).into_response()
+        }
+        _ => Redirect::to(&format!("/console/login?error=1{}", if l == Lang::En { "&lang=en" } else { "" })).into_response(),
+    }
+}
+
+async fn logout(State(server): State<Arc<Server>>, headers: HeaderMap) -> Response {
+    server.sessions.close(&headers);
+    let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/console; Max-Age=0");
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/console/login")).into_response()
+}
+
+async fn home(State(server): State<Arc<Server>>, headers: HeaderMap) -> Redirect {
+    if server.sessions.user(&headers).is_some() { Redirect::to("/console/disclosure") } else { Redirect::to("/console/login") }
+}
+
+fn header_bar(l: Lang, user: &str) -> String {
+    format!(
+        r#"<header><span>{title}</span><span>{signed} <strong class="user">{user}</strong> <form method="post" action="/console/logout" style="display:inline"><button type="submit">{out}</button></form></span></header>"#,
+        title = t(l, "title"),
+        signed = t(l, "signed"),
+        user = esc(user),
+        out = t(l, "signout"),
+    )
+}
+
+async fn disclosure_form(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let l = lang(q.lang.as_deref());
+    let Some(user) = server.sessions.user(&headers) else { return Redirect::to("/console/login").into_response() };
+    page(
+        l,
+        &format!(
+            r#"{bar}
+<h1>{heading}</h1>
+<form method="get" action="/console/disclosure/report">
+<label for="resident">{resident}</label><input id="resident" name="resident" required pattern="[0-9]+">
+<label for="from">{from}</label><input id="from" name="from" type="date">
+<label for="to">{to}</label><input id="to" name="to" type="date">
+<label for="request_no">{request}</label><input id="request_no" name="request_no">
+<label for="format">{format}</label><select id="format" name="format"><option value="html">HTML（印刷用）</option><option value="csv">CSV (UTF-8)</option><option value="csv-sjis">CSV (Shift_JIS)</option><option value="json">JSON</option></select>
+<button type="submit">{make}</button>
+</form>
+<p>{note}</p>"#,
+            bar = header_bar(l, &user),
+            heading = t(l, "disclosure"),
+            resident = t(l, "resident"),
+            from = t(l, "from"),
+            to = t(l, "to"),
+            request = t(l, "request"),
+            format = t(l, "format"),
+            make = t(l, "make"),
+            note = t(l, "note"),
+        ),
+    )
+    .into_response()
+}
+
+async fn disclosure_report(State(server): State<Arc<Server>>, headers: HeaderMap, Query(mut q): Query<DisclosureQuery>) -> Response {
+    let Some(user) = server.sessions.user(&headers) else { return Redirect::to("/console/login").into_response() };
+    // A date input left empty arrives as an empty string: no bound.
+    q.from = q.from.filter(|s| !s.is_empty());
+    q.to = q.to.filter(|s| !s.is_empty());
+    let worker = server.clone();
+    let made = tokio::task::spawn_blocking(move || {
+        let Some(reports) = &worker.reports else { return Err("this server makes no reports".to_owned()) };
+        let mut journal = worker.journal.lock().expect("journal lock");
+        reports.disclosure(&mut journal, &format!("console:{user}"), &q)
+    })
+    .await;
+    match made {
+        Ok(Ok((content_type, body))) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        Ok(Err(e)) => (StatusCode::BAD_REQUEST, page(Lang::Ja, &format!("<p class=\"error\" role=\"alert\">{}</p><p><a href=\"/console/disclosure\">戻る</a></p>", esc(&e)))).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+pub fn routes() -> Router<Arc<Server>> {
+    use axum::routing::{get, post};
+    Router::new()
+        .route("/console", get(home))
+        .route("/console/login", get(login_page).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/disclosure", get(disclosure_form))
+        .route("/console/disclosure/report", get(disclosure_report))
+}
