@@ -116,6 +116,23 @@ enum Command {
         limit: usize,
         #[arg(long)]
         en: bool,
+        /// One finding a line, as mamori stores it.
+        #[arg(long)]
+        json: bool,
+        /// One finding a line as OCSF Detection Finding (2004) / Data Security Finding (2006).
+        #[arg(long, conflicts_with = "json")]
+        ocsf: bool,
+    },
+    /// Employees ranked by risk: their findings weighed by severity and evidence, fading
+    /// with a half-life (detect.toml `[risk] half_life_days`).
+    Risk {
+        /// As of this date (default: the latest finding's last evidence).
+        #[arg(long)]
+        as_of: Option<String>,
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
         #[arg(long)]
         json: bool,
     },
@@ -589,15 +606,36 @@ fn run(cli: Cli) -> Result<ExitCode> {
             )?;
             detect::print_findings(&summary.findings, 10, false, out)?;
         }
-        Command::Findings { limit, en, json } => {
+        Command::Findings { limit, en, json, ocsf } => {
             let j = open(&cli.data)?;
             let findings = detect::stored_findings(&j)?;
-            if json {
+            if json || ocsf {
                 for f in findings.iter().take(limit) {
-                    writeln!(out, "{}", serde_json::to_string(f)?)?;
+                    let line = if ocsf { f.ocsf().to_string() } else { serde_json::to_string(f)? };
+                    writeln!(out, "{line}")?;
                 }
             } else {
                 detect::print_findings(&findings, limit, en, out)?;
+            }
+        }
+        Command::Risk { as_of, rules, limit, json } => {
+            let config = detect::load_config(rules.as_deref())?;
+            let j = open(&cli.data)?;
+            let findings = detect::stored_findings(&j)?;
+            let as_of = match as_of {
+                Some(d) => timearg::parse_ms(&d)? + 86_400_000,
+                None => findings.iter().map(|f| f.to).max().unwrap_or(0),
+            };
+            let ranked = mamori_detect::risk(&findings, as_of, &config.risk);
+            if json {
+                for r in ranked.iter().take(limit) {
+                    writeln!(out, "{}", serde_json::to_string(r)?)?;
+                }
+            } else {
+                for (i, r) in ranked.iter().take(limit).enumerate() {
+                    let top: Vec<String> = r.findings.iter().take(3).map(|(id, s)| format!("{id} {s:.1}")).collect();
+                    writeln!(out, "{:>2}. {:<8} {:>7.1}  {}", i + 1, r.employee, r.score, top.join(", "))?;
+                }
             }
         }
         Command::Eval { truth, labels, json } => {

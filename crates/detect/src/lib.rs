@@ -28,6 +28,59 @@ use serde::Deserialize;
 pub struct Config {
     pub mail: MailConfig,
     pub new_records: NewRecordsConfig,
+    pub risk: RiskConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskConfig {
+    /// Days after which a finding counts half as much towards its employee's risk.
+    pub half_life_days: f64,
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        RiskConfig { half_life_days: 30.0 }
+    }
+}
+
+/// One employee's risk: the score and the findings behind it, strongest first.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Risk {
+    pub employee: String,
+    pub score: f64,
+    pub findings: Vec<(String, f64)>,
+}
+
+/// Rolls findings up into a risk score per employee (the finding's subject), ranked:
+/// each finding weighs by severity (low 1, medium 3, high 10, critical 30), grows with
+/// the log of its evidence (ten look-ups are more than one, a thousand not a hundred
+/// times more), and halves every `half_life_days` since its last evidence, so old
+/// business fades unless it recurs.
+pub fn risk(findings: &[Finding], as_of_ms: i64, config: &RiskConfig) -> Vec<Risk> {
+    let mut by: BTreeMap<&str, Vec<(String, f64)>> = BTreeMap::new();
+    for f in findings {
+        let Some(employee) = f.employees.first() else { continue };
+        let weight = match f.severity {
+            Severity::Low => 1.0,
+            Severity::Medium => 3.0,
+            Severity::High => 10.0,
+            Severity::Critical => 30.0,
+        };
+        let age_days = ((as_of_ms - f.to) as f64 / DAY_MS as f64).max(0.0);
+        let decay = 0.5f64.powf(age_days / config.half_life_days.max(f64::MIN_POSITIVE));
+        let score = weight * (1.0 + (f.evidence.len().max(1) as f64).ln()) * decay;
+        by.entry(employee.as_str()).or_default().push((f.id.clone(), score));
+    }
+    let mut out: Vec<Risk> = by
+        .into_iter()
+        .map(|(employee, mut findings)| {
+            findings.sort_by(|a, b| b.1.total_cmp(&a.1));
+            Risk { employee: employee.to_owned(), score: findings.iter().map(|f| f.1).sum(), findings }
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.employee.cmp(&b.employee)));
+    out
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -263,13 +316,22 @@ impl<'a> Detector<'a> {
         }
         if explanation.is_none() {
             // S1: the employee's own record, their household, their relatives.
-            if let Some(relation) = self.dir.relation(&employee, &resident, at.date()) {
-                let what = match relation {
-                    Relation::Own => "本人",
-                    Relation::Household => "同一世帯",
-                    Relation::Family => "親族(戸籍)",
-                };
-                self.note(seq, event.time, "relative_lookup", Severity::High, &employee, &resident, Some(what));
+            match self.dir.relation(&employee, &resident, at.date()) {
+                Some(Relation::Colleague) => {
+                    // Looking up a colleague is worth a manager's question, not an alarm:
+                    // staff are residents too, and some inquiries leave no record.
+                    self.note(seq, event.time, "colleague_lookup", Severity::Medium, &employee, &resident, Some("同僚職員"));
+                }
+                Some(relation) => {
+                    let what = match relation {
+                        Relation::Own => "本人",
+                        Relation::Household => "同一世帯",
+                        Relation::Family => "親族(戸籍)",
+                        _ => "同姓・近隣",
+                    };
+                    self.note(seq, event.time, "relative_lookup", Severity::High, &employee, &resident, Some(what));
+                }
+                None => {}
             }
             // S3: a watch-listed resident with no business on file.
             if let Some(reason) = self.dir.vip(&resident, at.date()) {
@@ -516,8 +578,12 @@ fn finding(r: &Rollup) -> Finding {
     let detail: Vec<String> = r.detail.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
     let (ja, en) = match r.rule {
         "relative_lookup" => (
-            format!("職員 {} が本人・同一世帯・親族の記録 {} 件（{}人）を、対応する申請・来庁・案件の記録なしに照会しました（{}）。", r.employee, n, r.residents.len(), detail.join("、")),
+            format!("職員 {} が本人・同一世帯・親族（同姓の近隣を含む）の記録 {} 件（{}人）を、対応する申請・来庁・案件の記録なしに照会しました（{}）。", r.employee, n, r.residents.len(), detail.join("、")),
             format!("Employee {} looked up {} records of themselves, their household or relatives ({} people) with no application, visit or case behind them.", r.employee, n, r.residents.len()),
+        ),
+        "colleague_lookup" => (
+            format!("職員 {} が、他の職員本人の記録 {} 件（{}人）を業務上の根拠なしに照会しました。", r.employee, n, r.residents.len()),
+            format!("Employee {} looked up {} records of other staff members ({} people) with no business on file.", r.employee, n, r.residents.len()),
         ),
         "vip_unexplained" => (
             format!("職員 {} が要注意者リストの住民の記録を、業務上の根拠（申請書・来庁・案件）なしに {} 回閲覧しました（{}）。", r.employee, n, detail.join("、")),

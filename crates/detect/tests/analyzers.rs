@@ -46,12 +46,16 @@ fn office() -> MasterData {
             {"uid":"R2","name":"佐藤 花","birth_date":"1982-01-01"},
             {"uid":"R3","name":"佐藤 父","birth_date":"1950-01-01"},
             {"uid":"R5","name":"佐藤 他","birth_date":"1970-01-01"},
+            {"uid":"R6","name":"佐藤 隣","birth_date":"1940-01-01"},
+            {"uid":"R7","name":"佐藤 遠","birth_date":"1941-01-01"},
             {"uid":"R9","name":"市長 太郎","birth_date":"1960-01-01"}],
         "households": [
             {"resident_uid":"R1","household":"H1","relation":"世帯主","address":"一丁目1番1号","from":"2000-01-01"},
             {"resident_uid":"R2","household":"H1","relation":"妻","address":"一丁目1番1号","from":"2000-01-01"},
             {"resident_uid":"R3","household":"H3","relation":"世帯主","address":"五丁目","from":"2000-01-01"},
             {"resident_uid":"R5","household":"H5","relation":"世帯主","address":"二丁目","from":"2000-01-01"},
+            {"resident_uid":"R6","household":"H6","relation":"世帯主","address":"一丁目2番3号","from":"2000-01-01"},
+            {"resident_uid":"R7","household":"H7","relation":"世帯主","address":"一丁目9番1号","from":"2000-01-01"},
             {"resident_uid":"R9","household":"H9","relation":"世帯主","address":"三丁目","from":"2000-01-01"}],
         "family_links": [{"resident_a":"R1","resident_b":"R3","relation":"child"}],
         "cases": [
@@ -432,4 +436,58 @@ fn s5_an_acl_change_is_not_a_read_and_outsiders_who_open_the_share_afterwards_ar
         share_open("e2", "健診/名簿.xlsx", "2024-05-01T10:00:00", "pc-e2"),
     ]);
     assert_eq!(rules(&f), [("restricted_share_non_owner", "E2", 1)]);
+}
+
+#[test]
+fn risk_rolls_findings_up_per_employee_and_old_findings_fade_by_the_half_life() {
+    let day = 86_400_000i64;
+    let finding = |id: &str, employee: &str, severity, evidence: usize, to: i64| Finding {
+        id: id.into(),
+        rule: id.into(),
+        severity,
+        employees: vec![employee.into()],
+        residents: vec![],
+        files: vec![],
+        devices: vec![],
+        mails: vec![],
+        from: 0,
+        to,
+        detected_at: 0,
+        evidence: (0..evidence as u64).collect(),
+        explanation_ja: String::new(),
+        explanation_en: String::new(),
+    };
+    use mamori_model::Severity::{High, Medium};
+    let now = 100 * day;
+    let findings = [
+        finding("a", "E1", High, 1, now),
+        finding("b", "E1", Medium, 1, now),
+        finding("c", "E2", High, 1, now - 30 * day),
+        finding("d", "E3", High, 100, now),
+    ];
+    let r = mamori_detect::risk(&findings, now, &mamori_detect::RiskConfig { half_life_days: 30.0 });
+    let score = |e: &str| r.iter().find(|x| x.employee == e).unwrap().score;
+    assert!((score("E1") - 13.0).abs() < 1e-9, "10 + 3: {}", score("E1"));
+    assert!((score("E2") - 5.0).abs() < 1e-9, "one half-life ago counts half: {}", score("E2"));
+    assert!(score("E3") > score("E1") && score("E3") < 10.0 * 7.0, "a hundred look-ups weigh more, not a hundred times more");
+    assert_eq!(r.iter().map(|x| x.employee.as_str()).collect::<Vec<_>>(), ["E3", "E1", "E2"]);
+    assert_eq!(r[1].findings[0].0, "a", "the strongest finding first");
+}
+
+#[test]
+fn s1_the_same_surname_on_the_next_block_is_a_relation_and_further_down_the_street_is_not() {
+    let f = run(&[
+        access("juki", "J1", "R6", "2024-03-01T10:00:00", "PC-E1"), // 佐藤, 一丁目2番: next door
+        access("juki", "J1", "R7", "2024-03-01T10:05:00", "PC-E1"), // 佐藤, 一丁目9番
+    ]);
+    assert_eq!(rules(&f), [("relative_lookup", "E1", 1)]);
+    assert_eq!(f[0].residents, ["R6"]);
+    assert!(f[0].explanation_ja.contains("同姓・近隣"), "{}", f[0].explanation_ja);
+}
+
+#[test]
+fn a_colleagues_own_record_looked_up_without_business_is_a_question_for_the_manager() {
+    let f = run(&[access("juki", "J2", "R1", "2024-03-01T10:00:00", "PC-E2")]);
+    assert_eq!(rules(&f), [("colleague_lookup", "E2", 1)]);
+    assert_eq!(f[0].severity, mamori_model::Severity::Medium);
 }

@@ -30,6 +30,11 @@ pub enum Relation {
     Household,
     /// A family-register relative.
     Family,
+    /// Someone of the same surname (after folding) living at the same or the next block
+    /// (番) of the same 丁目: a relative the register does not link, more often than not.
+    SameSurnameNextDoor,
+    /// Another member of staff's own record.
+    Colleague,
 }
 
 /// Why an access is legitimate, with the evidence.
@@ -64,6 +69,22 @@ const VISIT_AFTER: i64 = 120;
 /// only, or a legitimate request would cover a month of snooping.
 const CASE_TAIL_DAYS: u64 = 30;
 
+/// Whether two addresses are the same block or the next one (番 ±1) of the same 丁目:
+/// `本町3丁目12番5号` and `本町3丁目13番1号` are, `本町3丁目15番` is not. Addresses that do
+/// not parse so are next door only when equal.
+fn next_door(a: &str, b: &str) -> bool {
+    fn split(s: &str) -> Option<(String, u32)> {
+        let folded: String = s.chars().map(|c| if c.is_ascii_digit() { c } else { mamori_text::fold_name(&c.to_string()).chars().next().unwrap_or(c) }).collect();
+        let (area, rest) = folded.split_once("丁目")?;
+        let block: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        Some((area.to_owned(), block.parse().ok()?))
+    }
+    match (split(a), split(b)) {
+        (Some((x, m)), Some((y, n))) => x == y && m.abs_diff(n) <= 1,
+        _ => a == b,
+    }
+}
+
 /// Account systems that hold no residents' records.
 const NOT_RECORD_SYSTEMS: [&str; 4] = ["windows", "mail", "cert", "http"];
 
@@ -86,6 +107,12 @@ pub struct Directory {
     family: HashMap<String, Vec<String>>,
     vip: HashMap<String, Vec<(Period, String)>>,
     own_record: HashMap<String, String>,
+    /// Resident → the employee whose own record it is.
+    staff_record: HashMap<String, String>,
+    /// Resident → folded surname (the name's first word).
+    surnames: HashMap<String, String>,
+    /// Resident → (period, address) as the households list it.
+    addresses: HashMap<String, Vec<(Period, String)>>,
     cases: Vec<CaseRow>,
     cases_by_resident: HashMap<String, Vec<usize>>,
     visits: HashMap<String, Vec<(NaiveDateTime, String, String)>>,
@@ -109,6 +136,9 @@ impl Directory {
             family: HashMap::new(),
             vip: HashMap::new(),
             own_record: HashMap::new(),
+            staff_record: HashMap::new(),
+            surnames: HashMap::new(),
+            addresses: HashMap::new(),
             cases: Vec::new(),
             cases_by_resident: HashMap::new(),
             visits: HashMap::new(),
@@ -134,10 +164,16 @@ impl Directory {
         for h in &m.households {
             d.households.entry(h.resident_uid.clone()).or_default().push((h.period, h.household.clone()));
             d.members.entry(h.household.clone()).or_default().push((h.period, h.resident_uid.clone()));
+            d.addresses.entry(h.resident_uid.clone()).or_default().push((h.period, h.address.clone()));
         }
         for l in &m.family_links {
             d.family.entry(l.resident_a.clone()).or_default().push(l.resident_b.clone());
             d.family.entry(l.resident_b.clone()).or_default().push(l.resident_a.clone());
+        }
+        for r in &m.residents {
+            if let Some(surname) = r.name.split([' ', '\u{3000}']).find(|w| !w.is_empty()) {
+                d.surnames.insert(r.uid.clone(), mamori_text::fold_name(surname));
+            }
         }
         for v in &m.vip {
             d.vip.entry(v.resident_uid.clone()).or_default().push((v.period, v.reason.clone()));
@@ -145,6 +181,7 @@ impl Directory {
         for e in &m.employees {
             if let Some(r) = &e.resident_uid {
                 d.own_record.insert(e.id.clone(), r.clone());
+                d.staff_record.insert(r.clone(), e.id.clone());
             }
         }
         for c in &m.cases {
@@ -213,9 +250,11 @@ impl Directory {
     }
 
     /// How `resident` is related to `employee` on `day`, if at all. A shared surname alone
-    /// is not a relation.
+    /// is not a relation; a shared surname next door is.
     pub fn relation(&self, employee: &str, resident: &str, day: NaiveDate) -> Option<Relation> {
-        let own = self.own_record.get(employee)?;
+        let Some(own) = self.own_record.get(employee) else {
+            return self.staff_record.get(resident).filter(|e| *e != employee).map(|_| Relation::Colleague);
+        };
         if own == resident {
             return Some(Relation::Own);
         }
@@ -224,7 +263,21 @@ impl Directory {
         {
             return Some(Relation::Household);
         }
-        self.family.get(own).is_some_and(|f| f.iter().any(|r| r == resident)).then_some(Relation::Family)
+        if self.family.get(own).is_some_and(|f| f.iter().any(|r| r == resident)) {
+            return Some(Relation::Family);
+        }
+        if let (Some(a), Some(b)) = (self.surnames.get(own), self.surnames.get(resident))
+            && a == b
+            && let (Some(x), Some(y)) = (self.address(own, day), self.address(resident, day))
+            && next_door(x, y)
+        {
+            return Some(Relation::SameSurnameNextDoor);
+        }
+        self.staff_record.get(resident).filter(|e| *e != employee).map(|_| Relation::Colleague)
+    }
+
+    fn address(&self, resident: &str, day: NaiveDate) -> Option<&str> {
+        self.addresses.get(resident)?.iter().find(|a| a.0.covers(day)).map(|a| a.1.as_str())
     }
 
     /// The watch-list reason for a resident on `day`.

@@ -39,3 +39,122 @@ pub struct Finding {
     pub explanation_ja: String,
     pub explanation_en: String,
 }
+
+/// Rules whose findings are about personal data leaving (OCSF Data Security Finding,
+/// 2006); the others are Detection Findings (2004).
+const DATA_SECURITY_RULES: [&str; 6] = [
+    "personal_data_to_personal_address",
+    "personal_data_to_outside_organisation",
+    "personal_data_to_role_without_access",
+    "uninspectable_attachment_outside",
+    "approved_device_on_unmanaged_terminal",
+    "unapproved_device",
+];
+
+impl Severity {
+    /// OCSF `severity_id`: 2 Low, 3 Medium, 4 High, 5 Critical.
+    pub fn ocsf_id(self) -> u8 {
+        match self {
+            Severity::Low => 2,
+            Severity::Medium => 3,
+            Severity::High => 4,
+            Severity::Critical => 5,
+        }
+    }
+}
+
+impl Finding {
+    /// The finding as an OCSF 1.4 Detection Finding (2004), or a Data Security Finding
+    /// (2006) when it is about personal data leaving: `finding_info` names the rule as the
+    /// analytic and the evidence as related events; mamori's own lists go in `unmapped`.
+    pub fn ocsf(&self) -> serde_json::Value {
+        let data = DATA_SECURITY_RULES.contains(&self.rule.as_str());
+        let (class_uid, class_name) = if data { (2006, "Data Security Finding") } else { (2004, "Detection Finding") };
+        let severity = match self.severity {
+            Severity::Low => "Low",
+            Severity::Medium => "Medium",
+            Severity::High => "High",
+            Severity::Critical => "Critical",
+        };
+        let mut v = serde_json::json!({
+            "class_uid": class_uid,
+            "class_name": class_name,
+            "category_uid": 2,
+            "category_name": "Findings",
+            "activity_id": 1,
+            "activity_name": "Create",
+            "type_uid": class_uid * 100 + 1,
+            "time": self.detected_at,
+            "start_time": self.from,
+            "end_time": self.to,
+            "count": self.evidence.len(),
+            "severity_id": self.severity.ocsf_id(),
+            "severity": severity,
+            "status_id": 1,
+            "status": "New",
+            "message": self.explanation_en,
+            "metadata": {"version": "1.4.0", "uid": self.id, "product": {"name": "mamori", "vendor_name": "mamori"}},
+            "finding_info": {
+                "uid": self.id,
+                "title": self.rule,
+                "desc": self.explanation_ja,
+                "types": [self.rule],
+                "analytic": {"uid": self.rule, "name": self.rule, "type_id": 1, "type": "Rule"},
+                "created_time": self.detected_at,
+                "first_seen_time": self.from,
+                "last_seen_time": self.to,
+                "related_events": self.evidence.iter().map(|id| serde_json::json!({"uid": id.to_string()})).collect::<Vec<_>>(),
+            },
+            "actor": {"user": {"uid": self.employees.first().cloned().unwrap_or_default()}},
+            "unmapped": {
+                "employees": self.employees,
+                "residents": self.residents,
+                "files": self.files,
+                "devices": self.devices,
+                "mails": self.mails,
+            },
+        });
+        if data {
+            v["is_suspected_breach"] = true.into();
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(rule: &str) -> Finding {
+        Finding {
+            id: format!("{rule}:E1"),
+            rule: rule.into(),
+            severity: Severity::High,
+            employees: vec!["E1".into(), "E2".into()],
+            residents: vec!["R1".into()],
+            files: vec![],
+            devices: vec![],
+            mails: vec!["m@x".into()],
+            from: 1,
+            to: 5,
+            detected_at: 3,
+            evidence: vec![7, 9],
+            explanation_ja: "説明".into(),
+            explanation_en: "why".into(),
+        }
+    }
+
+    #[test]
+    fn a_mail_finding_is_an_ocsf_data_security_finding_and_a_lookup_a_detection_finding() {
+        let mail = finding("personal_data_to_personal_address").ocsf();
+        assert_eq!((mail["class_uid"].as_u64(), mail["type_uid"].as_u64()), (Some(2006), Some(200601)));
+        assert_eq!(mail["is_suspected_breach"], true);
+        assert_eq!(mail["finding_info"]["related_events"][1]["uid"], "9");
+        assert_eq!(mail["severity_id"], 4);
+        assert_eq!(mail["unmapped"]["mails"][0], "m@x");
+        let lookup = finding("relative_lookup").ocsf();
+        assert_eq!((lookup["class_uid"].as_u64(), lookup["category_uid"].as_u64()), (Some(2004), Some(2)));
+        assert_eq!((lookup["time"].as_i64(), lookup["start_time"].as_i64(), lookup["end_time"].as_i64()), (Some(3), Some(1), Some(5)));
+        assert!(lookup.get("is_suspected_breach").is_none());
+    }
+}

@@ -604,8 +604,9 @@ fn crematorium(
         push(w, at(day, 9 * 60 + 20 + (*r % 60) as u32), System::Saijo, "照会", *handler, &pc, *r, "火葬許可", Some(no));
     }
     let protected: Vec<usize> = w.town.staff.iter().filter_map(|s| s.resident).chain([w.town.mayor]).chain(w.town.council.iter().copied()).collect();
-    // About 11 deaths a year per thousand residents, registered on working days.
-    let expected = w.town.people.len() as f64 * 0.011 / 245.0;
+    // About 11 deaths a year per thousand residents, registered on working days; and a
+    // crematorium serves its neighbours too (広域斎場), so a small town's sees a few a week.
+    let expected = (w.town.people.len() as f64 * 0.011 / 245.0).max(0.6);
     let deaths = expected as usize + usize::from(rng.gen_bool(expected.fract()));
     for _ in 0..deaths {
         let elderly = w.town.people.len() / 4;
