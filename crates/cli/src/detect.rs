@@ -102,17 +102,51 @@ pub fn load_config(path: Option<&std::path::Path>) -> Result<mamori_detect::Conf
     toml::from_str(&text).with_context(|| format!("{}", path.display()))
 }
 
-pub fn run(j: &mut SqliteJournal, config: mamori_detect::Config) -> Result<DetectSummary> {
+/// The Sigma rules to run: the shipped ones, and every `*.yml` in `extra` (a folder's
+/// `pipeline.yml` replaces the shipped field mapping).
+pub fn sigma_rules(extra: Option<&std::path::Path>) -> Result<(Vec<(String, String)>, String)> {
+    let mut files: Vec<(String, String)> = mamori_sigma::SHIPPED.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+    let mut pipeline = mamori_sigma::SHIPPED_PIPELINE.to_owned();
+    if let Some(dir) = extra {
+        let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+            if p.file_stem().is_some_and(|s| s == "pipeline") {
+                pipeline = text;
+            } else if !mamori_sigma::SHIPPED.iter().any(|(n, _)| p.file_name().is_some_and(|f| f == *n)) {
+                files.push((p.display().to_string(), text));
+            }
+        }
+    }
+    Ok((files, pipeline))
+}
+
+pub fn run(j: &mut SqliteJournal, config: mamori_detect::Config, sigma: Option<&std::path::Path>) -> Result<DetectSummary> {
     let master = master_from_store(j)?;
     let dir = mamori_enrich::Directory::new(&master);
     let mut detector = mamori_detect::Detector::with_config(&dir, config);
+    let (files, pipeline) = sigma_rules(sigma)?;
+    let mut rules = mamori_sigma::SigmaRules::new(&dir, &files, Some(&pipeline)).map_err(anyhow::Error::msg)?;
     let mut verdicts = Vec::new();
     each_event(j, |seq, event| {
-        if let Some(v) = detector.observe(seq, event) {
-            verdicts.push((seq, v.employee, v.explanation.map(|e| e.code())));
+        let verdict = detector.observe(seq, event);
+        let (employee, explanation) = match &verdict {
+            Some(v) => (v.employee.clone(), v.explanation.as_ref().map(|e| e.code())),
+            None => (None, None),
+        };
+        rules.observe(seq, event, employee.as_deref(), explanation.as_deref());
+        if verdict.is_some() {
+            verdicts.push((seq, employee, explanation));
         }
     })?;
-    let findings = detector.findings();
+    let mut findings = detector.findings();
+    findings.extend(rules.findings());
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.evidence.len().cmp(&a.evidence.len())).then(a.id.cmp(&b.id)));
     let rows: Vec<(String, String)> = findings.iter().map(|f| (f.id.clone(), serde_json::to_string(f).expect("a finding serialises"))).collect();
     j.replace_detection(&rows, &verdicts)?;
     Ok(DetectSummary { accesses: detector.accesses, explained: detector.explained, findings })

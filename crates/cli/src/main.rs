@@ -109,6 +109,10 @@ enum Command {
         /// when not given.
         #[arg(long)]
         rules: Option<PathBuf>,
+        /// A folder of Sigma rules (*.yml) to run besides the shipped ones
+        /// (docs/sigma.md); its pipeline.yml replaces the shipped field mapping.
+        #[arg(long)]
+        sigma: Option<PathBuf>,
     },
     /// The stored findings, most severe first (Japanese; --en for English).
     Findings {
@@ -589,11 +593,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Master(MasterCommand::Load { dir, cert_ldap }) => return master_load(&cli.data, &dir, cert_ldap, out),
         Command::Events(cmd) => events(cmd, &cli.data, out)?,
-        Command::Detect { rules } => {
+        Command::Detect { rules, sigma } => {
             let config = detect::load_config(rules.as_deref())?;
             let mut j = open(&cli.data)?;
             let started = std::time::Instant::now();
-            let summary = detect::run(&mut j, config)?;
+            let summary = detect::run(&mut j, config, sigma.as_deref())?;
             audit::record(&mut j, audit::Action::Detect, &format!("{} findings", summary.findings.len()))?;
             writeln!(
                 out,
@@ -982,7 +986,7 @@ fn demo(dir: Option<PathBuf>, seed: u64, out: &mut impl Write) -> Result<ExitCod
         writeln!(out, "   {file:<22} {:>8} 件取り込み, 不正行 {}", s.accepted, s.rejected)?;
     }
     writeln!(out, "== 3. 全照会の業務根拠を確認し、不正の兆候を検知 (detect)")?;
-    let summary = detect::run(&mut j, detect::load_config(Some(&town.join("detect.toml")))?)?;
+    let summary = detect::run(&mut j, detect::load_config(Some(&town.join("detect.toml")))?, None)?;
     writeln!(
         out,
         "   照会 {} 件のうち {} 件 ({:.2}%) に来庁・案件・バッチの根拠あり, 所見 {} 件",

@@ -858,3 +858,28 @@ fn reports_on_a_small_town_match_their_golden_files() {
     check("breach-s10.json", &breach);
     check("breach-s10-notice.csv", &std::fs::read(&notice).unwrap());
 }
+
+/// A user's own Sigma rule, dropped in a folder, runs beside the shipped ones and its
+/// findings are stored and exported like the built-in ones; a broken one stops detect
+/// with its file named.
+#[test]
+fn a_users_sigma_rule_runs_with_detect_and_a_broken_one_is_refused_by_name() {
+    let (tmp, _town, data) = imported_town("2000", "30", "38");
+    let rules = tmp.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("reception_usb.yml"),
+        "title: 受付端末でのUSB接続\nid: local-reception-usb\nstatus: experimental\ndescription: 受付端末に外部記憶媒体が接続されました。\nlogsource:\n  product: mamori\n  category: device\ndetection:\n  selection:\n    Class: device\n    Computer|startswith: 'UKETSUKE'\n  condition: selection\nlevel: high\n",
+    )
+    .unwrap();
+    let out = ok(&data, &["detect", "--sigma", rules.to_str().unwrap()]);
+    assert!(out.contains("findings"), "{out}");
+    let ocsf = ok(&data, &["findings", "--ocsf", "--limit", "1000"]);
+    let hit = ocsf.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).find(|f| f["finding_info"]["analytic"]["uid"] == "sigma:local-reception-usb");
+    let hit = hit.expect("the S7 reception PC is found by the user's rule");
+    assert_eq!(hit["class_uid"], 2004);
+    assert!(!hit["finding_info"]["related_events"].as_array().unwrap().is_empty());
+    std::fs::write(rules.join("zz_broken.yml"), "title: broken\ndetection: [\n").unwrap();
+    let out = mamori(&data, &["detect", "--sigma", rules.to_str().unwrap()]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("zz_broken.yml"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -124,6 +124,7 @@ pub struct Directory {
     /// Employee → the periods they held a personal account in a records system (any
     /// system but Windows and mail).
     record_access: HashMap<String, Vec<Period>>,
+    holidays: std::collections::HashSet<NaiveDate>,
 }
 
 impl Directory {
@@ -146,6 +147,7 @@ impl Directory {
             devices: HashMap::new(),
             shares: HashMap::new(),
             record_access: HashMap::new(),
+            holidays: m.holidays.iter().map(|h| h.date).collect(),
         };
         for share in &m.shares {
             d.shares.entry(share.share.clone()).or_default().push(share.clone());
@@ -216,6 +218,12 @@ impl Directory {
         let live: Vec<_> = rows.iter().filter(|r| r.1.covers(day)).collect();
         let pick = live.iter().find(|r| r.0 == system).or_else(|| (live.len() == 1).then(|| &live[0]))?;
         Some((pick.2.as_deref(), pick.3))
+    }
+
+    /// Whether `day` is a weekend or a national holiday (from the holiday calendar).
+    pub fn is_day_off(&self, day: NaiveDate) -> bool {
+        use chrono::Datelike;
+        matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun) || self.holidays.contains(&day)
     }
 
     /// The staff member a mail address belongs to on `day` (the `mail` system's accounts).
