@@ -171,6 +171,8 @@ pub struct World {
     pub files: Vec<FileOpen>,
     pub mails: Vec<mail::Mail>,
     pub policy: Vec<PolicyChange>,
+    /// Person → their current row in `master.households` (moves add rows).
+    pub household_row: Vec<usize>,
     /// Files recovered after an incident (the contents of a seized USB stick): incident,
     /// file name, the residents whose rows it holds. Written under `evidence/S…/`.
     pub evidence: Vec<(usize, String, Vec<usize>)>,
@@ -239,7 +241,8 @@ pub fn run(params: &Params) -> World {
     let mut master = town.master(params.start);
     master.holidays = write::holidays();
     let days = business_days(params, &master);
-    let mut w = World { params: params.clone(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), files: Vec::new(), mails: Vec::new(), policy: Vec::new(), evidence: Vec::new(), incidents: Vec::new() };
+    let mut w = World { params: params.clone(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), files: Vec::new(), mails: Vec::new(), policy: Vec::new(), household_row: Vec::new(), evidence: Vec::new(), incidents: Vec::new() };
+    w.household_row = (0..w.town.people.len()).collect();
     // Approved secure USB sticks for about one in ten staff.
     let owners: Vec<usize> = (0..w.town.staff.len()).filter(|i| i % 10 == 3).collect();
     for &i in &owners {
@@ -368,8 +371,16 @@ pub fn run(params: &Params) -> World {
                     for m in work(&mut rng, 4..9) {
                         case_seq += 1;
                         let h = rng.gen_range(0..w.town.households.len());
-                        let members = w.town.households[h].members.clone();
-                        let no = new_case(&mut w, case_seq, "転居届", day, "D100", si, &members);
+                        // About one notice in a hundred is a birth (6–7 a year per thousand
+                        // residents); the rest are moves within the town.
+                        let (kind, members) = if rng.gen_bool(0.01) && w.town.households[h].members.len() >= 2 {
+                            let baby = birth(&mut w, &mut rng, h, day);
+                            ("出生届", vec![baby, w.town.households[h].members[0]])
+                        } else {
+                            moved(&mut w, &mut rng, h, day);
+                            ("転居届", w.town.households[h].members.clone())
+                        };
+                        let no = new_case(&mut w, case_seq, kind, day, "D100", si, &members);
                         for (k, &r) in members.iter().enumerate() {
                             for (j, op) in ["01", "03"].into_iter().enumerate() {
                                 let t = at(day, m + 2 * k as u32 + j as u32);
@@ -449,6 +460,12 @@ pub fn run(params: &Params) -> World {
             }
         }
         crematorium(&mut rng, &mut w, day, &mut case_seq, &mut permits, s6.zip(cast.crematorium));
+        // The welfare section's shared PC: someone prints the day's benefit reports under
+        // the shared account after lunch.
+        let m = rng.gen_range(14 * 60..14 * 60 + 30);
+        for (t, id) in [(m, 4624), (m + 20, 4634)] {
+            w.logons.push(Logon { at: at(day, t), user: "fukushi-kyoyo".into(), host: "KYOYO-D300-01".into(), event_id: id });
+        }
         mail::day(&mut rng, &mut w, day);
         // Information policy staff adjust terminals' audit policy now and then (adding).
         if day.weekday() == chrono::Weekday::Mon
@@ -810,6 +827,58 @@ fn inject_s7(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate], owners: &[
         mails: Vec::new(),
     });
     let _ = personal;
+}
+
+/// A household moves within the town on `day`: each member's registration at the old
+/// address ends the day before, and one at the new address begins.
+fn moved(w: &mut World, rng: &mut ChaCha8Rng, h: usize, day: NaiveDate) {
+    let address = town::random_address(rng);
+    let until = day.pred_opt().expect("a day before");
+    for &p in &w.town.households[h].members {
+        let row = w.household_row[p];
+        if w.master.households[row].period.from >= day {
+            continue;
+        }
+        let mut next = w.master.households[row].clone();
+        w.master.households[row].period.to = Some(until);
+        next.address = address.clone();
+        next.period = mamori_model::master::Period { from: day, to: None };
+        w.household_row[p] = w.master.households.len();
+        w.master.households.push(next);
+    }
+    w.town.households[h].address = address;
+}
+
+/// A child is born into household `h` a week or two before the notice on `day`: a new
+/// resident, registered in the household, linked to its head.
+fn birth(w: &mut World, rng: &mut ChaCha8Rng, h: usize, day: NaiveDate) -> usize {
+    let head = w.town.households[h].members[0];
+    let born = day - chrono::Days::new(rng.gen_range(1..14));
+    let (given, kana) = town::baby_name(rng);
+    let surname = w.town.people[head].surname.clone();
+    let family_kana = w.town.people[head].kana.split(' ').next().unwrap_or("").to_owned();
+    let p = w.town.people.len();
+    let uid = format!("{:09}", 100_000 + p * 7 + 3);
+    w.town.people.push(town::Person {
+        uid: uid.clone(),
+        name: format!("{surname} {given}"),
+        kana: format!("{family_kana} {kana}"),
+        surname: surname.clone(),
+        birth: born,
+        household: h,
+        relation: "子",
+    });
+    w.town.households[h].members.push(p);
+    let person = &w.town.people[p];
+    w.master.residents.push(mamori_model::master::Resident { uid: uid.clone(), name: person.name.clone(), kana: person.kana.clone(), birth_date: born, died: None });
+    let mut row = w.master.households[w.household_row[head]].clone();
+    row.resident_uid = uid.clone();
+    row.relation = "子".into();
+    row.period = mamori_model::master::Period { from: born, to: None };
+    w.household_row.push(w.master.households.len());
+    w.master.households.push(row);
+    w.master.family_links.push(mamori_model::master::FamilyLink { resident_a: uid, resident_b: w.town.people[head].uid.clone(), relation: "parent".into() });
+    p
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -106,6 +106,18 @@ fn birth(rng: &mut ChaCha8Rng, from: i32, to: i32) -> NaiveDate {
     start + chrono::Days::new(rng.gen_range(0..365))
 }
 
+/// An address in one of the town's districts: 丁目, block (番) and house (号).
+pub fn random_address(rng: &mut ChaCha8Rng) -> String {
+    let (district, chome) = DISTRICTS[rng.gen_range(0..DISTRICTS.len())];
+    format!("{district}{}丁目{}番{}号", rng.gen_range(1..=chome), rng.gen_range(1..=30), rng.gen_range(1..=20))
+}
+
+/// A given name (and its kana) for a child born in the period.
+pub fn baby_name(rng: &mut ChaCha8Rng) -> (&'static str, &'static str) {
+    let female = rng.gen_bool(0.5);
+    given(rng, female)
+}
+
 pub fn generate(rng: &mut ChaCha8Rng, residents: usize, employees: usize, start: NaiveDate, days: u32) -> Town {
     let mut people: Vec<Person> = Vec::with_capacity(residents);
     let mut households: Vec<Household> = Vec::new();
@@ -118,8 +130,7 @@ pub fn generate(rng: &mut ChaCha8Rng, residents: usize, employees: usize, start:
             .filter(|v| v.0 == base)
             .find(|_| rng.gen_bool(0.15))
             .map_or(base.clone(), |v| v.1.to_owned());
-        let (district, chome) = DISTRICTS[rng.gen_range(0..DISTRICTS.len())];
-        let address = format!("{district}{}丁目{}番{}号", rng.gen_range(1..=chome), rng.gen_range(1..=30), rng.gen_range(1..=20));
+        let address = random_address(rng);
         let size = match rng.gen_range(0..100) {
             0..35 => 1,
             35..63 => 2,
@@ -318,6 +329,10 @@ impl Town {
         for c in &self.counters {
             m.terminals.push(Terminal { host: c.clone(), location: "本庁舎1F窓口".into(), kind: TerminalKind::Counter, agent: true, department: Some("D100".into()) });
         }
+        // The welfare section's shared PC, used under a shared account for the
+        // benefits system's reports.
+        m.terminals.push(Terminal { host: "KYOYO-D300-01".into(), location: "本庁舎2F福祉課".into(), kind: TerminalKind::Shared, agent: true, department: Some("D300".into()) });
+        m.accounts.push(Account { system: "windows".into(), account: "fukushi-kyoyo".into(), employee_id: None, kind: AccountKind::Shared, period: always });
         m.terminals.push(Terminal { host: "UKETSUKE-01".into(), location: "本庁舎1F受付".into(), kind: TerminalKind::Reception, agent: false, department: None });
         m.terminals.push(Terminal { host: "BATCH-01".into(), location: "サーバ室".into(), kind: TerminalKind::Server, agent: true, department: Some("D800".into()) });
         m.shares.push(FileShare { share: "jinji".into(), path: "/srv/jinji".into(), owner_department: "D400".into(), classification: Classification::Restricted, granted: vec![], period: always });

@@ -42,7 +42,10 @@ fn master_data_loads_without_a_rejected_row() {
     simulate(&small(3), dir.path()).unwrap();
     let loaded = mamori_master::load_dir(&dir.path().join("master")).unwrap();
     assert!(loaded.errors.is_empty(), "{:?}", &loaded.errors[..loaded.errors.len().min(5)]);
-    assert_eq!(loaded.data.residents.len(), 3000);
+    assert!((3000..3100).contains(&loaded.data.residents.len()), "3,000 residents and the births of the period: {}", loaded.data.residents.len());
+    assert!(loaded.data.cases.iter().any(|c| c.kind == "出生届") && loaded.data.cases.iter().any(|c| c.kind == "転居届"));
+    let moved = loaded.data.households.iter().filter(|h| h.period.to.is_some()).count();
+    assert!(moved > 100, "households that moved keep their old address until the day before: {moved}");
     assert!(loaded.data.holidays.iter().any(|h| h.name == "春分の日"));
     assert!(loaded.data.vip.iter().any(|v| v.reason == "市長"));
 }
@@ -94,9 +97,11 @@ fn the_town_looks_like_a_town() {
     for p in &world.town.people {
         *surnames.entry(p.surname.as_str()).or_default() += 1;
     }
-    let (top, n) = surnames.iter().max_by_key(|(_, n)| **n).unwrap();
-    let share = *n as f64 / 20_000.0;
-    assert!(*top == "佐藤" && (0.01..0.03).contains(&share), "{top} {share}");
+    let mut ranked: Vec<(&&str, &usize)> = surnames.iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(a.1));
+    let top2: std::collections::BTreeSet<&str> = ranked.iter().take(2).map(|(s, _)| **s).collect();
+    let share = *ranked[0].1 as f64 / 20_000.0;
+    assert!(top2 == ["佐藤", "鈴木"].into() && (0.01..0.03).contains(&share), "佐藤 and 鈴木 lead, at about 1.5%: {ranked:?}");
     assert!(surnames.keys().any(|s| *s == "髙橋") && surnames.keys().any(|s| *s == "高橋"), "variant spellings occur");
     // Counters serve hundreds of residents a day.
     let by_day = |pred: &dyn Fn(&mamori_sim::Access) -> bool| {
