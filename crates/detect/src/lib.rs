@@ -281,8 +281,24 @@ impl<'a> Detector<'a> {
         self.accesses += 1;
         let resident = event.resident_uid().unwrap_or_default().to_owned();
         let Some((employee, kind)) = self.employee(event, at) else {
+            // S8: an account closed at its holder's transfer or retirement, still used.
+            let system = mamori_enrich::account_system(&event.metadata.product);
+            if let Some((holder, ended)) = self.dir.lapsed_account(system, &event.actor.user.uid, at.date()) {
+                let (holder, detail) = (holder.to_owned(), format!("{} {}（{} に廃止）", system, event.actor.user.uid, ended));
+                self.note(seq, event.time, "access_after_transfer_or_retirement", Severity::High, &holder, &resident, Some(&detail));
+            }
             return Verdict { employee: None, explanation: None };
         };
+        // An employee with no posting that day (retired, or between postings) whose
+        // account was left open.
+        if let Some(e) = employee.as_deref()
+            && kind == AccountKind::Personal
+            && self.dir.posting(e, at.date()).is_none()
+        {
+            let detail = format!("{} 在籍・配属なし", event.actor.user.uid);
+            let e = e.to_owned();
+            self.note(seq, event.time, "access_after_transfer_or_retirement", Severity::High, &e, &resident, Some(&detail));
+        }
         let department = employee.as_deref().and_then(|e| self.dir.posting(e, at.date())).map(|p| p.0.to_owned()).unwrap_or_default();
         let declared = event.unmapped.extra.get("case_no").and_then(|v| v.as_str());
         let explanation = self.dir.explain(kind, employee.as_deref(), &department, &resident, at, declared);
@@ -599,6 +615,10 @@ fn finding(r: &Rollup) -> Finding {
         "broad_access_outside_need" => (
             format!("職員 {} が、全職員に一時開放された引継ぎフォルダで、自分の異動元・異動先ではない課のファイルを {} 回開きました（{}）。", r.employee, n, detail.join("、")),
             format!("Employee {} opened {} files of sections they neither leave nor join in a handover folder temporarily open to all.", r.employee, n),
+        ),
+        "access_after_transfer_or_retirement" => (
+            format!("職員 {} の異動・退職で廃止されたはずのアカウント、または配属のない期間のアカウントで、住民記録が {} 回照会されました（{}）。", r.employee, n, detail.join("、")),
+            format!("Records were accessed {} times through employee {}'s account after their transfer or retirement (closed or no posting).", n, r.employee),
         ),
         "new_record_extraction" => (
             format!("職員 {} が、他の職員が登録して間もない記録 {} 件（{}人）を、業務上の根拠なしに {} 日にわたり読み出しました（{}）。", r.employee, n, r.residents.len(), days(r), detail.join("、")),

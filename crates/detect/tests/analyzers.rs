@@ -491,3 +491,13 @@ fn a_colleagues_own_record_looked_up_without_business_is_a_question_for_the_mana
     assert_eq!(rules(&f), [("colleague_lookup", "E2", 1)]);
     assert_eq!(f[0].severity, mamori_model::Severity::Medium);
 }
+
+#[test]
+fn s8_a_registry_account_closed_at_its_holders_transfer_still_used_is_flagged_on_the_holder() {
+    // J4 was E4's until 31 March 2023, when E4 moved to information policy.
+    let f = run(&[access("juki", "J4", "R5", "2024-05-01T19:00:00", "PC-E4"), access("juki", "J4", "R5", "2023-03-01T10:00:00", "PC-E4")]);
+    let lapsed: Vec<_> = f.iter().filter(|f| f.rule == "access_after_transfer_or_retirement").collect();
+    assert_eq!(lapsed.len(), 1, "{f:?}");
+    assert_eq!((lapsed[0].employees[0].as_str(), lapsed[0].evidence.as_slice()), ("E4", &[0u64][..]), "only the access after the account ended");
+    assert!(lapsed[0].explanation_ja.contains("2023-03-31"), "{}", lapsed[0].explanation_ja);
+}

@@ -237,6 +237,17 @@ impl Directory {
         self.record_access.get(employee).is_some_and(|ps| ps.iter().any(|p| p.covers(day)))
     }
 
+    /// The former holder of an account that has lapsed by `day` in `system` (closed at a
+    /// transfer or retirement), and the day it ended; `None` if the account is live or
+    /// unknown.
+    pub fn lapsed_account(&self, system: &str, account: &str, day: NaiveDate) -> Option<(&str, NaiveDate)> {
+        let rows = self.accounts.get(account)?;
+        if rows.iter().any(|r| r.0 == system && r.1.covers(day)) {
+            return None;
+        }
+        rows.iter().filter(|r| r.0 == system).filter_map(|r| Some((r.2.as_deref()?, r.1.to?))).filter(|(_, to)| *to < day).max_by_key(|(_, to)| *to)
+    }
+
     /// Department and role of an employee on `day`.
     pub fn posting(&self, employee: &str, day: NaiveDate) -> Option<(&str, &str)> {
         self.assignments.get(employee)?.iter().find(|a| a.0.covers(day)).map(|a| (a.1.as_str(), a.2.as_str()))

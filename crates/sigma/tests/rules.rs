@@ -169,3 +169,25 @@ fn the_pipeline_lets_a_rule_in_windows_field_names_run_and_a_broken_rule_is_an_e
     let err = SigmaRules::new(&dir, &[("broken.yml".into(), "title: x\ndetection: [\n".into())], None).err().expect("an error");
     assert!(err.contains("broken.yml"), "{err}");
 }
+
+#[test]
+fn hard_negatives_counter_volume_and_tax_season_overtime_with_business_on_file_raise_nothing() {
+    // A counter clerk's 300 look-ups of a day, every one with its visit; and tax staff
+    // working to 20:45 in March on filings.
+    let mut events: Vec<(Event, Option<&str>)> =
+        (0..300).map(|i| (access("J1", &format!("R{i}"), &format!("2024-03-04T{:02}:{:02}:00", 9 + i / 40, i % 40)), Some("visit:V1"))).collect();
+    events.extend((0..20).map(|i| (access("J2", &format!("R{i}"), &format!("2024-03-04T20:{:02}:00", i * 2)), Some("case:R6-1"))));
+    for file in SHIPPED_FILES {
+        let f = run(file, &events);
+        assert!(f.is_empty(), "{file}: {f:?}");
+    }
+}
+
+const SHIPPED_FILES: [&str; 6] = [
+    "mamori_unexplained_lookup_on_day_off.yml",
+    "mamori_unexplained_lookup_late_at_night.yml",
+    "mamori_bulk_unexplained_lookups.yml",
+    "mamori_many_residents_unexplained.yml",
+    "mamori_personal_data_out_and_usb_same_day.yml",
+    "mamori_audit_off_then_usb.yml",
+];
