@@ -29,6 +29,59 @@ pub struct Config {
     pub mail: MailConfig,
     pub new_records: NewRecordsConfig,
     pub risk: RiskConfig,
+    pub volume: VolumeConfig,
+}
+
+/// Volume against the employee's own history: a day far above their usual.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VolumeConfig {
+    /// A day's file copies to removable devices above this many times the employee's
+    /// largest earlier day (and above `usb_min`) is a spike.
+    pub usb_factor: f64,
+    pub usb_min: u32,
+    /// A day's record look-ups above this many times the employee's 95th-percentile
+    /// day (and above `lookups_min`), once they have `min_days` of history.
+    pub lookups_factor: f64,
+    pub lookups_min: u32,
+    pub min_days: usize,
+}
+
+impl Default for VolumeConfig {
+    fn default() -> Self {
+        VolumeConfig { usb_factor: 2.0, usb_min: 5, lookups_factor: 3.0, lookups_min: 60, min_days: 10 }
+    }
+}
+
+/// An employee's daily counts of one kind of act: the finished days, and today.
+#[derive(Default)]
+struct Daily {
+    past: Vec<u32>,
+    day: Option<NaiveDate>,
+    today: u32,
+    flagged: bool,
+}
+
+impl Daily {
+    /// Counts one act on `day`; returns today's count.
+    fn count(&mut self, day: NaiveDate) -> u32 {
+        if self.day != Some(day) {
+            if self.day.is_some() {
+                self.past.push(self.today);
+            }
+            self.day = Some(day);
+            self.today = 0;
+            self.flagged = false;
+        }
+        self.today += 1;
+        self.today
+    }
+
+    fn percentile(&self, p: f64) -> u32 {
+        let mut v = self.past.clone();
+        v.sort_unstable();
+        v.get(((v.len().saturating_sub(1)) as f64 * p).round() as usize).copied().unwrap_or(0)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -171,6 +224,8 @@ pub struct Detector<'a> {
     /// Employee → unexplained reads of others' new records: the days, and the evidence
     /// held back until there are enough days.
     fresh_reads: HashMap<String, FreshReads>,
+    /// (employee, kind) → daily counts, for volume against one's own history.
+    daily: HashMap<(String, &'static str), Daily>,
     sessions: HashMap<String, Session>,
     /// Host → the owner of the approved device last connected there, and when.
     last_approved: HashMap<String, (String, i64)>,
@@ -206,6 +261,7 @@ impl<'a> Detector<'a> {
             data_mail: HashSet::new(),
             registered: HashMap::new(),
             fresh_reads: HashMap::new(),
+            daily: HashMap::new(),
             sessions: HashMap::new(),
             last_approved: HashMap::new(),
             present: HashMap::new(),
@@ -298,6 +354,12 @@ impl<'a> Detector<'a> {
             let detail = format!("{} 在籍・配属なし", event.actor.user.uid);
             let e = e.to_owned();
             self.note(seq, event.time, "access_after_transfer_or_retirement", Severity::High, &e, &resident, Some(&detail));
+        }
+        if let Some(e) = employee.as_deref()
+            && kind == AccountKind::Personal
+        {
+            let e = e.to_owned();
+            self.volume(seq, event.time, at.date(), &e, "lookups", &resident);
         }
         let department = employee.as_deref().and_then(|e| self.dir.posting(e, at.date())).map(|p| p.0.to_owned()).unwrap_or_default();
         let declared = event.unmapped.extra.get("case_no").and_then(|v| v.as_str());
@@ -516,7 +578,41 @@ impl<'a> Detector<'a> {
 
     /// S7: an approved device on a terminal without the endpoint agent (where copies go
     /// unlogged), and any device that is not approved.
+    /// Volume against the employee's own history: once today's count passes the
+    /// threshold, today's acts so far and the rest of the day are the evidence.
+    fn volume(&mut self, seq: u64, time: i64, day: NaiveDate, employee: &str, kind: &'static str, resident: &str) {
+        let c = &self.config.volume;
+        // A device has no quiet history to wait for: more than `usb_min` copies on a first day
+        // is novelty enough.
+        let (factor, floor, min_days) = if kind == "usb" { (c.usb_factor, c.usb_min, 0) } else { (c.lookups_factor, c.lookups_min, c.min_days) };
+        let d = self.daily.entry((employee.to_owned(), kind)).or_default();
+        let today = d.count(day);
+        if d.past.len() < min_days {
+            return;
+        }
+        let usual = if kind == "usb" { d.past.iter().copied().max().unwrap_or(0) } else { d.percentile(0.95) };
+        let limit = ((usual as f64 * factor).ceil() as u32).max(floor);
+        if today <= limit {
+            return;
+        }
+        let first = !d.flagged;
+        d.flagged = true;
+        let (rule, what) = if kind == "usb" { ("usb_copy_volume", "外部媒体への複写") } else { ("lookup_volume", "住民記録の照会") };
+        let detail = format!("{day}: {what} 通常の上限 {limit} 件を超過");
+        self.note(seq, time, rule, Severity::Medium, employee, resident, Some(&detail));
+        if first && let Some(r) = self.rollups.get_mut(&(employee.to_owned(), rule)) {
+            r.detected_at = r.detected_at.max(time);
+        }
+    }
+
     fn peripheral(&mut self, seq: u64, event: &Event, at: NaiveDateTime) {
+        // A file copied to a device (the endpoint product's log) counts towards the
+        // employee's daily volume.
+        if event.file.is_some()
+            && let Some((Some(e), AccountKind::Personal)) = self.employee(event, at)
+        {
+            self.volume(seq, event.time, at.date(), &e, "usb", "");
+        }
         let Some(serial) = event.peripheral_device.as_ref().and_then(|d| d.serial_number.clone()) else { return };
         let host = event.device.as_ref().and_then(|d| d.hostname.clone()).unwrap_or_default();
         let what = format!("{serial} @ {host}");
@@ -615,6 +711,14 @@ fn finding(r: &Rollup) -> Finding {
         "broad_access_outside_need" => (
             format!("職員 {} が、全職員に一時開放された引継ぎフォルダで、自分の異動元・異動先ではない課のファイルを {} 回開きました（{}）。", r.employee, n, detail.join("、")),
             format!("Employee {} opened {} files of sections they neither leave nor join in a handover folder temporarily open to all.", r.employee, n),
+        ),
+        "usb_copy_volume" => (
+            format!("職員 {} の外部記憶媒体への複写が、本人の過去の最多日を大きく超えました（{} 件、{}）。", r.employee, n, detail.join("、")),
+            format!("Employee {}'s copies to removable devices far exceeded their own busiest earlier day ({} copies).", r.employee, n),
+        ),
+        "lookup_volume" => (
+            format!("職員 {} の住民記録の照会件数が、本人の通常（95パーセンタイル）を大きく超えました（{} 件、{}）。", r.employee, n, detail.join("、")),
+            format!("Employee {}'s record look-ups far exceeded their usual day ({} look-ups).", r.employee, n),
         ),
         "access_after_transfer_or_retirement" => (
             format!("職員 {} の異動・退職で廃止されたはずのアカウント、または配属のない期間のアカウントで、住民記録が {} 回照会されました（{}）。", r.employee, n, detail.join("、")),

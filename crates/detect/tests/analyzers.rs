@@ -501,3 +501,44 @@ fn s8_a_registry_account_closed_at_its_holders_transfer_still_used_is_flagged_on
     assert_eq!((lapsed[0].employees[0].as_str(), lapsed[0].evidence.as_slice()), ("E4", &[0u64][..]), "only the access after the account ended");
     assert!(lapsed[0].explanation_ja.contains("2023-03-31"), "{}", lapsed[0].explanation_ja);
 }
+
+fn copy(account: &str, when: &str, n: usize) -> Event {
+    let t = chrono::DateTime::parse_from_rfc3339(&format!("{when}+09:00")).unwrap().timestamp_millis() + n as i64 * 60_000;
+    let v = json!({"class_uid":1010,"activity_id":3,"time":t,"actor":{"user":{"uid":account}},"device":{"hostname":"PC-E1"},
+        "metadata":{"product":"endpoint"},"file":{"path":format!("E:\\\\f{n}.csv")},"peripheral_device":{"serial_number":"SUSB-1"}});
+    Event::from_json(v.to_string().as_bytes()).unwrap()
+}
+
+#[test]
+fn s7_a_day_of_copies_far_above_ones_usual_is_flagged_and_the_usual_few_are_not() {
+    let mut events: Vec<Event> = Vec::new();
+    for (day, n) in [("2024-03-01", 2), ("2024-03-04", 3), ("2024-03-05", 1)] {
+        events.extend((0..n).map(|i| copy("e1", &format!("{day}T10:00:00"), i)));
+    }
+    let quiet = run(&events);
+    assert!(quiet.iter().all(|f| f.rule != "usb_copy_volume"), "{quiet:?}");
+    events.extend((0..8).map(|i| copy("e1", "2024-03-06T16:00:00", i)));
+    let f = run(&events);
+    let spike = f.iter().find(|f| f.rule == "usb_copy_volume").expect("8 copies against a usual 3");
+    assert_eq!(spike.evidence.len(), 2, "the copies past the limit of 6 (2 × 3) are the evidence");
+    assert_eq!(spike.severity, mamori_model::Severity::Medium);
+}
+
+#[test]
+fn record_look_ups_are_judged_against_ones_own_usual_day() {
+    let mut events = Vec::new();
+    // Ten ordinary days of 30 look-ups (with a case, so nothing else fires), then 100.
+    for d in 0..11u32 {
+        let n = if d < 10 { 30 } else { 100 };
+        for i in 0..n {
+            let mut e = access("juki", "J2", "R5", &format!("2024-01-{:02}T{:02}:{:02}:00", 10 + d, 9 + i / 60, i % 60), "PC-E2");
+            e.unmapped.extra.insert("case_no".into(), "C2".into());
+            events.push(e);
+        }
+    }
+    let f = run(&events);
+    let spike = f.iter().find(|f| f.rule == "lookup_volume").expect("100 against a usual 30");
+    assert_eq!(spike.evidence.len(), 100 - 90, "past three times the usual 30");
+    let ordinary = run(&events[..300]);
+    assert!(ordinary.iter().all(|f| f.rule != "lookup_volume"));
+}
