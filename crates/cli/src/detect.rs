@@ -75,14 +75,17 @@ pub fn master_for_disclosure(j: &SqliteJournal, resident: &str, accounts: &[Stri
     })
 }
 
-/// Calls `f` with every stored event in time order, one day at a time.
-fn each_event(j: &SqliteJournal, mut f: impl FnMut(u64, &Event)) -> Result<()> {
+/// Calls `f` with every stored event from `from` (ms) on with an id above `after`, in
+/// time order, one day at a time (bounded memory).
+fn each_event(j: &SqliteJournal, from: i64, after: Option<u64>, mut f: impl FnMut(u64, &Event)) -> Result<()> {
     let Some((first, last)) = j.time_span()? else { return Ok(()) };
-    let mut from = first;
+    let mut from = from.max(first);
     while from <= last {
         let to = from + DAY_MS;
         for stored in j.by_time(TimeRange { from, to }, usize::MAX)? {
-            f(stored.seq, &stored.event()?);
+            if after.is_none_or(|a| stored.seq > a) {
+                f(stored.seq, &stored.event()?);
+            }
         }
         from = to;
     }
@@ -93,6 +96,10 @@ pub struct DetectSummary {
     pub accesses: u64,
     pub explained: u64,
     pub findings: Vec<Finding>,
+    /// Events judged in this run.
+    pub judged: u64,
+    /// Why this run started from scratch, if it did.
+    pub rebuilt: Option<String>,
 }
 
 /// The detection settings in `path`, or the defaults.
@@ -126,14 +133,63 @@ pub fn sigma_rules(extra: Option<&std::path::Path>) -> Result<(Vec<(String, Stri
     Ok((files, pipeline))
 }
 
-pub fn run(j: &mut SqliteJournal, config: mamori_detect::Config, sigma: Option<&std::path::Path>) -> Result<DetectSummary> {
+/// Runs detection over the store: incrementally from the saved state (only events added
+/// since, when they are not older than those already judged), or from scratch when
+/// `rebuild` is asked, nothing was saved, the rules, settings or master data changed, or
+/// older events arrived. Either way the results are the same as a run from scratch.
+pub fn run(j: &mut SqliteJournal, config: mamori_detect::Config, sigma: Option<&std::path::Path>, rebuild: bool) -> Result<DetectSummary> {
     let master = master_from_store(j)?;
     let dir = mamori_enrich::Directory::new(&master);
-    let mut detector = mamori_detect::Detector::with_config(&dir, config);
     let (files, pipeline) = sigma_rules(sigma)?;
+    let fingerprint = {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(format!("{config:?}"));
+        for (name, text) in &files {
+            h.update(name);
+            h.update(text);
+        }
+        h.update(&pipeline);
+        h.update(j.master_digest()?);
+        h.update(env!("CARGO_PKG_VERSION"));
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
     let mut rules = mamori_sigma::SigmaRules::new(&dir, &files, Some(&pipeline)).map_err(anyhow::Error::msg)?;
+    let saved = j.detect_state()?;
+    let mut why: Option<String> = None;
+    let mut resumed: Option<(u64, i64, mamori_detect::DetectorState)> = None;
+    match saved {
+        _ if rebuild => why = Some("--rebuild".into()),
+        None => why = Some("no earlier run".into()),
+        Some((_, _, f, _)) if f != fingerprint => why = Some("the settings, rules or master data changed".into()),
+        Some((last, watermark, _, state)) => match j.min_time_after(last)? {
+            Some(t) if t < watermark => why = Some("events older than those already judged arrived".into()),
+            _ => {
+                let v: serde_json::Value = serde_json::from_str(&state).context("saved detection state")?;
+                let restored = serde_json::from_value(v["detector"].clone()).ok().filter(|_| rules.restore(v["sigma"].clone()));
+                match restored {
+                    Some(d) => resumed = Some((last, watermark, d)),
+                    None => why = Some("the saved state is from another version".into()),
+                }
+            }
+        },
+    }
+    if resumed.is_none() {
+        rules = mamori_sigma::SigmaRules::new(&dir, &files, Some(&pipeline)).map_err(anyhow::Error::msg)?;
+    }
+    let (after, from, mut watermark, mut detector) = match resumed {
+        Some((last, watermark, state)) => (Some(last), watermark, watermark, mamori_detect::Detector::resume(&dir, config, state)),
+        None => (None, i64::MIN, i64::MIN, mamori_detect::Detector::with_config(&dir, config)),
+    };
+    let mut last_seq = after.unwrap_or(0);
     let mut verdicts = Vec::new();
-    each_event(j, |seq, event| {
+    let mut judged = 0u64;
+    each_event(j, from, after, |seq, event| {
+        judged += 1;
+        last_seq = last_seq.max(seq);
+        if event.class_uid != mamori_model::ClassUid::ApiActivity {
+            watermark = watermark.max(event.time);
+        }
         let verdict = detector.observe(seq, event);
         let (employee, explanation) = match &verdict {
             Some(v) => (v.employee.clone(), v.explanation.as_ref().map(|e| e.code())),
@@ -148,8 +204,10 @@ pub fn run(j: &mut SqliteJournal, config: mamori_detect::Config, sigma: Option<&
     findings.extend(rules.findings());
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.evidence.len().cmp(&a.evidence.len())).then(a.id.cmp(&b.id)));
     let rows: Vec<(String, String)> = findings.iter().map(|f| (f.id.clone(), serde_json::to_string(f).expect("a finding serialises"))).collect();
-    j.replace_detection(&rows, &verdicts)?;
-    Ok(DetectSummary { accesses: detector.accesses, explained: detector.explained, findings })
+    let state = serde_json::json!({"detector": detector.state(), "sigma": rules.state()}).to_string();
+    j.commit_detection(&rows, &verdicts, after.is_none(), (last_seq, watermark, &fingerprint, &state))?;
+    let (accesses, explained) = detector.counts();
+    Ok(DetectSummary { accesses, explained, findings, judged, rebuilt: why })
 }
 
 pub fn stored_findings(j: &SqliteJournal) -> Result<Vec<Finding>> {
@@ -207,7 +265,7 @@ fn basename(path: &str) -> &str {
 pub fn evaluate(j: &SqliteJournal, truth: &str, labels: Option<&str>) -> Result<Evaluation> {
     // Where each event came from: (file name, line) → (id, time).
     let mut origin: HashMap<(String, u64), (u64, i64)> = HashMap::new();
-    each_event(j, |seq, e| {
+    each_event(j, i64::MIN, None, |seq, e: &Event| {
         if let (Some(log), Some(line)) = (&e.metadata.log_name, e.unmapped.origin.line) {
             origin.insert((basename(log).to_owned(), line), (seq, e.time));
         }

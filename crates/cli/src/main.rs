@@ -93,6 +93,16 @@ enum Command {
         /// Sources file or directory (as for import).
         #[arg(long, env = "MAMORI_CONFIG")]
         config: Option<PathBuf>,
+        /// Detect as batches arrive (the engine of `mamori detect`, going on from its saved
+        /// state after every committed batch).
+        #[arg(long)]
+        detect: bool,
+        /// Detection settings for --detect.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Extra Sigma rules for --detect.
+        #[arg(long)]
+        sigma: Option<PathBuf>,
     },
     /// The monthly access-log review by each department's manager (アクセスログ点検).
     #[command(subcommand)]
@@ -113,6 +123,9 @@ enum Command {
         /// (docs/sigma.md); its pipeline.yml replaces the shipped field mapping.
         #[arg(long)]
         sigma: Option<PathBuf>,
+        /// Judge every event again from scratch instead of only the new ones.
+        #[arg(long)]
+        rebuild: bool,
     },
     /// The stored findings, most severe first (Japanese; --en for English).
     Findings {
@@ -593,11 +606,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Master(MasterCommand::Load { dir, cert_ldap }) => return master_load(&cli.data, &dir, cert_ldap, out),
         Command::Events(cmd) => events(cmd, &cli.data, out)?,
-        Command::Detect { rules, sigma } => {
+        Command::Detect { rules, sigma, rebuild } => {
             let config = detect::load_config(rules.as_deref())?;
             let mut j = open(&cli.data)?;
             let started = std::time::Instant::now();
-            let summary = detect::run(&mut j, config, sigma.as_deref())?;
+            let summary = detect::run(&mut j, config, sigma.as_deref(), rebuild)?;
+            match &summary.rebuilt {
+                Some(why) => writeln!(out, "judged all {} events from scratch ({why})", summary.judged)?,
+                None => writeln!(out, "judged {} new events", summary.judged)?,
+            }
             audit::record(&mut j, audit::Action::Detect, &format!("{} findings", summary.findings.len()))?;
             writeln!(
                 out,
@@ -809,7 +826,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 dir.display()
             )?;
         }
-        Command::Serve { listen, config } => {
+        Command::Serve { listen, config, detect, rules, sigma } => {
+            let streaming = if detect { Some((detect::load_config(rules.as_deref())?, sigma)) } else { None };
             let j = open(&cli.data)?;
             let sources = sources_config(config.as_deref(), &cli.data)?;
             let context = sources
@@ -820,7 +838,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .unwrap_or_default();
             let names: Vec<&String> = sources.keys().collect();
             let summary = format!("serving {} sources: {names:?}", sources.len());
-            let server = mamori_server::Server::new(j, sources, context)?.with_reports(Box::new(report::ApiReports));
+            let server = mamori_server::Server::new(j, sources, context)?.with_reports(Box::new(report::ApiReports { detect: streaming }));
             mamori_server::serve(server, listen, |addr| {
                 eprintln!("mamori: listening on http://{addr} ({summary})");
             })?;
@@ -986,7 +1004,7 @@ fn demo(dir: Option<PathBuf>, seed: u64, out: &mut impl Write) -> Result<ExitCod
         writeln!(out, "   {file:<22} {:>8} 件取り込み, 不正行 {}", s.accepted, s.rejected)?;
     }
     writeln!(out, "== 3. 全照会の業務根拠を確認し、不正の兆候を検知 (detect)")?;
-    let summary = detect::run(&mut j, detect::load_config(Some(&town.join("detect.toml")))?, None)?;
+    let summary = detect::run(&mut j, detect::load_config(Some(&town.join("detect.toml")))?, None, true)?;
     writeln!(
         out,
         "   照会 {} 件のうち {} 件 ({:.2}%) に来庁・案件・バッチの根拠あり, 所見 {} 件",

@@ -323,8 +323,11 @@ pub fn breach(j: &SqliteJournal, mut r: BreachRequest) -> Result<mamori_report::
 }
 
 /// The reports `mamori serve` answers, made as the CLI makes them and recorded in the log
-/// under the reading key's label.
-pub struct ApiReports;
+/// under the reading key's label; and, when asked, detection after every batch.
+pub struct ApiReports {
+    /// Streaming detection: the settings and the extra Sigma folder, if enabled.
+    pub detect: Option<(mamori_detect::Config, Option<std::path::PathBuf>)>,
+}
 
 impl mamori_server::Reports for ApiReports {
     fn disclosure(&self, journal: &mut SqliteJournal, reader: &str, q: &mamori_server::DisclosureQuery) -> Result<(&'static str, Vec<u8>), String> {
@@ -354,6 +357,11 @@ impl mamori_server::Reports for ApiReports {
         let actor = if reader.starts_with("console:") { reader.to_owned() } else { format!("api:{reader}") };
         crate::audit::record_by(journal, &actor, crate::audit::Action::Report, &detail, &[]).map_err(|e| e.to_string())?;
         Ok((made.0, made.1))
+    }
+
+    fn after_ingest(&self, journal: &mut SqliteJournal) -> Result<(), String> {
+        let Some((config, sigma)) = &self.detect else { return Ok(()) };
+        crate::detect::run(journal, config.clone(), sigma.as_deref(), false).map(|_| ()).map_err(|e| format!("{e:#}"))
     }
 
     fn record(&self, journal: &mut SqliteJournal, actor: &str, action: &str, detail: &str) -> Result<(), String> {

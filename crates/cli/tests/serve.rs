@@ -188,3 +188,57 @@ fn a_disclosure_is_served_only_to_a_report_key_and_its_reading_is_logged() {
     let log = mamori(&data, &["events", "actor", "api:情報公開係"]);
     assert_eq!(log.lines().count(), 2, "both readings are in the log: {log}");
 }
+
+/// Streaming detection inside `serve` (after every committed batch) gives the findings a
+/// run from scratch over the same store gives.
+#[test]
+fn streaming_detection_in_serve_gives_the_same_findings_as_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (town, source) = (tmp.path().join("town"), tmp.path().join("source"));
+    mamori(&source, &["simulate", "--out", town.to_str().unwrap(), "--residents", "800", "--employees", "50", "--days", "30", "--seed", "41"]);
+    mamori(&source, &["init", source.to_str().unwrap()]);
+    mamori(&source, &["master", "load", town.join("master").to_str().unwrap()]);
+    for (name, file) in mamori_sim::LOGS {
+        let path = town.join("logs").join(file);
+        mamori(&source, &["import", "--source", name, "--config", town.join("mamori.toml").to_str().unwrap(), path.to_str().unwrap()]);
+    }
+    let lines: Vec<String> = mamori(&source, &["events", "time", "--from", "2000-01-01", "--to", "2100-01-01", "--limit", "100000000"])
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].clone())
+        .filter(|e| e["class_uid"] != 6003)
+        .map(|e| e.to_string())
+        .collect();
+
+    let data = tmp.path().join("data");
+    mamori(&data, &["init", data.to_str().unwrap()]);
+    mamori(&data, &["master", "load", town.join("master").to_str().unwrap()]);
+    let config = tmp.path().join("replay.toml");
+    std::fs::write(&config, "[sources.replay]\nformat = \"ndjson\"\n").unwrap();
+    let key = mamori(&data, &["apikey", "create", "--source", "replay", "--label", "replay"]).trim().to_owned();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()])
+        .args(["--detect", "--rules", town.join("detect.toml").to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stderr.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let addr: SocketAddr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line).parse().unwrap();
+    for chunk in lines.chunks(2000) {
+        let body = chunk.join("\n") + "\n";
+        let (status, reply) = post(addr, "/v1/ingest/replay", &[("Authorization", &format!("Bearer {key}"))], body.as_bytes()).unwrap();
+        assert_eq!(status, 200, "{reply}");
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let sorted = |text: String| {
+        let mut v: Vec<String> = text.lines().map(str::to_owned).collect();
+        v.sort();
+        v
+    };
+    let streamed = sorted(mamori(&data, &["findings", "--json", "--limit", "100000"]));
+    assert!(streamed.len() >= 5, "findings arrived with the batches: {}", streamed.len());
+    let out = mamori(&data, &["detect", "--rebuild", "--rules", town.join("detect.toml").to_str().unwrap()]);
+    assert!(out.contains("from scratch"), "{out}");
+    assert_eq!(streamed, sorted(mamori(&data, &["findings", "--json", "--limit", "100000"])), "streaming and batch agree");
+}

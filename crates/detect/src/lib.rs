@@ -20,7 +20,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use mamori_enrich::{Directory, Explanation, Relation};
 use mamori_model::master::{AccountKind, TerminalKind};
 use mamori_model::{ClassUid, Event, Finding, Severity};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Detection thresholds and lists, read from `detect.toml`; every field has a default.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -54,7 +54,7 @@ impl Default for VolumeConfig {
 }
 
 /// An employee's daily counts of one kind of act: the finished days, and today.
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 struct Daily {
     past: Vec<u32>,
     day: Option<NaiveDate>,
@@ -183,14 +183,15 @@ pub struct Verdict {
     pub explanation: Option<Explanation>,
 }
 
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 struct Session {
     employee: Option<String>,
     locked: bool,
 }
 
+#[derive(Serialize, Deserialize)]
 struct Rollup {
-    rule: &'static str,
+    rule: String,
     severity: Severity,
     employee: String,
     /// Other staff the finding involves (a mail's recipient, the owner of a terminal).
@@ -215,25 +216,61 @@ type FreshReads = (BTreeSet<NaiveDate>, Vec<(u64, i64, String)>);
 pub struct Detector<'a> {
     dir: &'a Directory,
     config: Config,
+    s: DetectorState,
+}
+
+/// Everything detection remembers between events: per terminal, employee and record.
+/// It is saved after a run and restored for the next, so that `detect` reads only new
+/// events and `serve` detects as batches arrive.
+#[derive(Default, Serialize, Deserialize)]
+pub struct DetectorState {
     /// Host → the employee who last logged on there (a terminal's usual user).
     last_user: HashMap<String, String>,
     /// (sender, recipient) employees between whom personal data went by mail.
     data_mail: HashSet<(String, String)>,
     /// (system, resident) → when and by whom the record was registered.
+    #[serde(with = "pairs")]
     registered: HashMap<(String, String), (i64, Option<String>)>,
     /// Employee → unexplained reads of others' new records: the days, and the evidence
     /// held back until there are enough days.
     fresh_reads: HashMap<String, FreshReads>,
     /// (employee, kind) → daily counts, for volume against one's own history.
-    daily: HashMap<(String, &'static str), Daily>,
+    #[serde(with = "pairs")]
+    daily: HashMap<(String, String), Daily>,
     sessions: HashMap<String, Session>,
     /// Host → the owner of the approved device last connected there, and when.
     last_approved: HashMap<String, (String, i64)>,
     /// Employee → whether badged in.
     present: HashMap<String, bool>,
-    rollups: BTreeMap<(String, &'static str), Rollup>,
-    pub accesses: u64,
-    pub explained: u64,
+    #[serde(with = "pairs")]
+    rollups: BTreeMap<(String, String), Rollup>,
+    accesses: u64,
+    explained: u64,
+}
+
+/// Maps with tuple keys as lists of pairs (JSON keys must be strings).
+mod pairs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<'a, M, K, V, S>(map: &'a M, s: S) -> Result<S::Ok, S::Error>
+    where
+        &'a M: IntoIterator<Item = (&'a K, &'a V)>,
+        K: Serialize + 'a,
+        V: Serialize + 'a,
+        S: Serializer,
+    {
+        s.collect_seq(map)
+    }
+
+    pub fn deserialize<'de, M, K, V, D>(d: D) -> Result<M, D::Error>
+    where
+        M: FromIterator<(K, V)>,
+        K: Deserialize<'de>,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
 }
 
 const JST: i32 = 9 * 3600;
@@ -254,21 +291,22 @@ impl<'a> Detector<'a> {
     }
 
     pub fn with_config(dir: &'a Directory, config: Config) -> Detector<'a> {
-        Detector {
-            dir,
-            config,
-            last_user: HashMap::new(),
-            data_mail: HashSet::new(),
-            registered: HashMap::new(),
-            fresh_reads: HashMap::new(),
-            daily: HashMap::new(),
-            sessions: HashMap::new(),
-            last_approved: HashMap::new(),
-            present: HashMap::new(),
-            rollups: BTreeMap::new(),
-            accesses: 0,
-            explained: 0,
-        }
+        Detector { dir, config, s: DetectorState::default() }
+    }
+
+    /// Goes on from a saved state.
+    pub fn resume(dir: &'a Directory, config: Config, state: DetectorState) -> Detector<'a> {
+        Detector { dir, config, s: state }
+    }
+
+    /// The state to save for the next run.
+    pub fn state(&self) -> &DetectorState {
+        &self.s
+    }
+
+    /// Record accesses judged, and how many were explained.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.s.accesses, self.s.explained)
     }
 
     fn employee(&self, event: &Event, at: NaiveDateTime) -> Option<(Option<String>, AccountKind)> {
@@ -287,7 +325,7 @@ impl<'a> Detector<'a> {
                 let op = event.unmapped.operation.as_deref().unwrap_or("");
                 if event.unmapped.extra.contains_key("room") {
                     if let Some((Some(e), _)) = self.employee(event, at) {
-                        self.present.insert(e, op == "in");
+                        self.s.present.insert(e, op == "in");
                     }
                     return None;
                 }
@@ -296,15 +334,15 @@ impl<'a> Detector<'a> {
                     "logon" if event.status_id == mamori_model::StatusId::Success => {
                         let employee = self.employee(event, at).and_then(|(e, _)| e);
                         if let Some(e) = &employee {
-                            self.last_user.insert(host.clone(), e.clone());
+                            self.s.last_user.insert(host.clone(), e.clone());
                         }
-                        self.sessions.insert(host, Session { employee, locked: false });
+                        self.s.sessions.insert(host, Session { employee, locked: false });
                     }
                     "logoff" => {
-                        self.sessions.remove(&host);
+                        self.s.sessions.remove(&host);
                     }
                     "lock" | "unlock" => {
-                        if let Some(s) = self.sessions.get_mut(&host) {
+                        if let Some(s) = self.s.sessions.get_mut(&host) {
                             s.locked = op == "lock";
                         }
                     }
@@ -334,7 +372,7 @@ impl<'a> Detector<'a> {
     }
 
     fn access(&mut self, seq: u64, event: &Event, at: NaiveDateTime) -> Verdict {
-        self.accesses += 1;
+        self.s.accesses += 1;
         let resident = event.resident_uid().unwrap_or_default().to_owned();
         let Some((employee, kind)) = self.employee(event, at) else {
             // S8: an account closed at its holder's transfer or retirement, still used.
@@ -365,28 +403,28 @@ impl<'a> Detector<'a> {
         let declared = event.unmapped.extra.get("case_no").and_then(|v| v.as_str());
         let explanation = self.dir.explain(kind, employee.as_deref(), &department, &resident, at, declared);
         if explanation.is_some() {
-            self.explained += 1;
+            self.s.explained += 1;
         }
         let Some(employee) = employee else { return Verdict { employee: None, explanation } };
         let host = event.device.as_ref().and_then(|d| d.hostname.clone()).unwrap_or_default();
 
         // S2: someone else's open session on a staff terminal, its owner away.
-        if let Some(session) = self.sessions.get(&host.to_ascii_uppercase())
+        if let Some(session) = self.s.sessions.get(&host.to_ascii_uppercase())
             && let Some(owner) = &session.employee
             && *owner != employee
             && !session.locked
             && self.dir.terminal_kind(&host) == Some(TerminalKind::Staff)
         {
-            let away = self.present.get(owner) == Some(&false);
+            let away = self.s.present.get(owner) == Some(&false);
             let key = format!("{host} ({owner}{})", if away { ", 離席中" } else { "" });
             self.note(seq, event.time, "terminal_borrowing", Severity::High, &employee, &resident, Some(&key));
         }
         // S6: who registered each record, so that reading others' new ones shows.
         let system = mamori_enrich::account_system(&event.metadata.product).to_owned();
         if event.activity_id == CREATE && !resident.is_empty() {
-            self.registered.insert((system.clone(), resident.clone()), (event.time, Some(employee.clone())));
+            self.s.registered.insert((system.clone(), resident.clone()), (event.time, Some(employee.clone())));
         } else if explanation.is_none()
-            && let Some((when, by)) = self.registered.get(&(system, resident.clone()))
+            && let Some((when, by)) = self.s.registered.get(&(system, resident.clone()))
             && by.as_deref() != Some(employee.as_str())
             && event.time - when <= self.config.new_records.fresh_days * DAY_MS
         {
@@ -422,7 +460,7 @@ impl<'a> Detector<'a> {
 
     fn fresh_read(&mut self, seq: u64, time: i64, day: NaiveDate, employee: &str, resident: &str) {
         let min_days = self.config.new_records.min_days;
-        let (days, held) = self.fresh_reads.entry(employee.to_owned()).or_default();
+        let (days, held) = self.s.fresh_reads.entry(employee.to_owned()).or_default();
         days.insert(day);
         held.push((seq, time, resident.to_owned()));
         if days.len() < min_days {
@@ -432,7 +470,7 @@ impl<'a> Detector<'a> {
         for (seq, t, r) in std::mem::take(held) {
             self.note(seq, t, "new_record_extraction", Severity::High, employee, &r, Some(&detail));
         }
-        if let Some(r) = self.rollups.get_mut(&(employee.to_owned(), "new_record_extraction"))
+        if let Some(r) = self.s.rollups.get_mut(&(employee.to_owned(), "new_record_extraction".to_owned()))
             && r.detected_at == r.from
         {
             r.detected_at = time;
@@ -477,7 +515,7 @@ impl<'a> Detector<'a> {
         }
         for to in email.to.iter().chain(&email.cc).chain(&email.bcc).filter(|a| !external.contains(a)) {
             let Some(recipient) = self.dir.mail_owner(to, day).map(str::to_owned) else { continue };
-            self.data_mail.insert((sender.clone(), recipient.clone()));
+            self.s.data_mail.insert((sender.clone(), recipient.clone()));
             if !self.dir.holds_record_access(&recipient, day) {
                 let dept = self.dir.posting(&recipient, day).map(|p| p.0).unwrap_or("所属不明");
                 let detail = format!("→ {recipient}（{dept}、住民記録の権限なし、{what}）");
@@ -489,7 +527,7 @@ impl<'a> Detector<'a> {
     #[allow(clippy::too_many_arguments)]
     fn note_mail(&mut self, seq: u64, time: i64, rule: &'static str, severity: Severity, employee: &str, residents: &[String], mail: &str, detail: &str, related: Option<&str>) {
         self.note(seq, time, rule, severity, employee, "", Some(detail));
-        let r = self.rollups.get_mut(&(employee.to_owned(), rule)).expect("just noted");
+        let r = self.s.rollups.get_mut(&(employee.to_owned(), rule.to_owned())).expect("just noted");
         r.residents.extend(residents.iter().cloned());
         if !mail.is_empty() && !r.mails.iter().any(|m| m == mail) {
             r.mails.push(mail.to_owned());
@@ -511,10 +549,10 @@ impl<'a> Detector<'a> {
         let Some((Some(changer), _)) = self.employee(event, at) else { return };
         let host = event.device.as_ref().and_then(|d| d.hostname.as_deref()).map(str::to_ascii_uppercase).unwrap_or_default();
         let changes = event.unmapped.extra.get("audit_changes").and_then(|v| v.as_str()).unwrap_or("");
-        let user = self.last_user.get(&host).cloned();
+        let user = self.s.last_user.get(&host).cloned();
         let interested = match &user {
             Some(u) if *u == changer => Some("本人の端末".to_owned()),
-            Some(u) if self.data_mail.contains(&(u.clone(), changer.clone())) || self.data_mail.contains(&(changer.clone(), u.clone())) => {
+            Some(u) if self.s.data_mail.contains(&(u.clone(), changer.clone())) || self.s.data_mail.contains(&(changer.clone(), u.clone())) => {
                 Some(format!("端末の利用者 {u} と個人データをメールで授受"))
             }
             _ => None,
@@ -522,7 +560,7 @@ impl<'a> Detector<'a> {
         let (rule, severity) = if interested.is_some() { ("audit_reduced_by_interested_party", Severity::High) } else { ("audit_reduced", Severity::Medium) };
         let detail = format!("{host}: {changes}{}", interested.map(|i| format!("（{i}）")).unwrap_or_default());
         self.note(seq, event.time, rule, severity, &changer, "", Some(&detail));
-        if let (Some(u), Some(r)) = (user, self.rollups.get_mut(&(changer.clone(), rule)))
+        if let (Some(u), Some(r)) = (user, self.s.rollups.get_mut(&(changer.clone(), rule.to_owned())))
             && u != changer
             && !r.related.contains(&u)
         {
@@ -544,7 +582,7 @@ impl<'a> Detector<'a> {
         let (employee, via) = match self.employee(event, at) {
             Some((Some(e), AccountKind::Personal)) => (e, None),
             found => {
-                let session = self.sessions.get(&host).and_then(|s| s.employee.clone());
+                let session = self.s.sessions.get(&host).and_then(|s| s.employee.clone());
                 let Some(e) = session else { return };
                 let kind = found.map_or("不明なアカウント", |(_, k)| if k == AccountKind::Admin { "管理者アカウント" } else { "共用アカウント" });
                 (e, Some(format!("{kind} {}", event.actor.user.uid)))
@@ -569,7 +607,7 @@ impl<'a> Detector<'a> {
         }
         let detail = format!("{share}（所有: {owner}）{}", via.map(|v| format!(" {v}経由")).unwrap_or_default());
         self.note(seq, event.time, "restricted_share_non_owner", Severity::High, &employee, "", Some(&detail));
-        if let (Some(file), Some(r)) = (&event.file, self.rollups.get_mut(&(employee.clone(), "restricted_share_non_owner")))
+        if let (Some(file), Some(r)) = (&event.file, self.s.rollups.get_mut(&(employee.clone(), "restricted_share_non_owner".to_owned())))
             && !r.files.contains(&file.path)
         {
             r.files.push(file.path.clone());
@@ -585,7 +623,7 @@ impl<'a> Detector<'a> {
         // A device has no quiet history to wait for: more than `usb_min` copies on a first day
         // is novelty enough.
         let (factor, floor, min_days) = if kind == "usb" { (c.usb_factor, c.usb_min, 0) } else { (c.lookups_factor, c.lookups_min, c.min_days) };
-        let d = self.daily.entry((employee.to_owned(), kind)).or_default();
+        let d = self.s.daily.entry((employee.to_owned(), kind.to_owned())).or_default();
         let today = d.count(day);
         if d.past.len() < min_days {
             return;
@@ -600,7 +638,7 @@ impl<'a> Detector<'a> {
         let (rule, what) = if kind == "usb" { ("usb_copy_volume", "外部媒体への複写") } else { ("lookup_volume", "住民記録の照会") };
         let detail = format!("{day}: {what} 通常の上限 {limit} 件を超過");
         self.note(seq, time, rule, Severity::Medium, employee, resident, Some(&detail));
-        if first && let Some(r) = self.rollups.get_mut(&(employee.to_owned(), rule)) {
+        if first && let Some(r) = self.s.rollups.get_mut(&(employee.to_owned(), rule.to_owned())) {
             r.detected_at = r.detected_at.max(time);
         }
     }
@@ -619,7 +657,7 @@ impl<'a> Detector<'a> {
         match self.dir.approved_device(&serial, at.date()) {
             Some(owner) => {
                 let owner = owner.unwrap_or("(所有者不明)").to_owned();
-                self.last_approved.insert(host.clone(), (owner.clone(), event.time));
+                self.s.last_approved.insert(host.clone(), (owner.clone(), event.time));
                 if self.dir.terminal_has_agent(&host) == Some(false) {
                     self.note(seq, event.time, "approved_device_on_unmanaged_terminal", Severity::High, &owner, "", Some(&what));
                 }
@@ -627,8 +665,8 @@ impl<'a> Detector<'a> {
             None => {
                 // Who plugged it in: the session on that terminal, else the owner of an
                 // approved device connected there within the hour.
-                let session = self.sessions.get(&host.to_ascii_uppercase()).and_then(|s| s.employee.clone());
-                let recent = self.last_approved.get(&host).filter(|(_, t)| event.time - t <= 3_600_000).map(|(o, _)| o.clone());
+                let session = self.s.sessions.get(&host.to_ascii_uppercase()).and_then(|s| s.employee.clone());
+                let recent = self.s.last_approved.get(&host).filter(|(_, t)| event.time - t <= 3_600_000).map(|(o, _)| o.clone());
                 let who = session.or(recent).unwrap_or_else(|| format!("(不明: {host})"));
                 self.note(seq, event.time, "unapproved_device", Severity::High, &who, "", Some(&what));
             }
@@ -637,8 +675,8 @@ impl<'a> Detector<'a> {
 
     #[allow(clippy::too_many_arguments)]
     fn note(&mut self, seq: u64, time: i64, rule: &'static str, severity: Severity, employee: &str, resident: &str, detail: Option<&str>) {
-        let r = self.rollups.entry((employee.to_owned(), rule)).or_insert_with(|| Rollup {
-            rule,
+        let r = self.s.rollups.entry((employee.to_owned(), rule.to_owned())).or_insert_with(|| Rollup {
+            rule: rule.to_owned(),
             severity,
             employee: employee.to_owned(),
             related: Vec::new(),
@@ -675,7 +713,7 @@ impl<'a> Detector<'a> {
 
     /// The findings so far, most severe and most evidenced first.
     pub fn findings(&self) -> Vec<Finding> {
-        let mut out: Vec<Finding> = self.rollups.values().map(finding).collect();
+        let mut out: Vec<Finding> = self.s.rollups.values().map(finding).collect();
         out.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.evidence.len().cmp(&a.evidence.len())).then(a.id.cmp(&b.id)));
         out
     }
@@ -688,7 +726,7 @@ fn days(r: &Rollup) -> i64 {
 fn finding(r: &Rollup) -> Finding {
     let n = r.evidence.len();
     let detail: Vec<String> = r.detail.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
-    let (ja, en) = match r.rule {
+    let (ja, en) = match r.rule.as_str() {
         "relative_lookup" => (
             format!("職員 {} が本人・同一世帯・親族（同姓の近隣を含む）の記録 {} 件（{}人）を、対応する申請・来庁・案件の記録なしに照会しました（{}）。", r.employee, n, r.residents.len(), detail.join("、")),
             format!("Employee {} looked up {} records of themselves, their household or relatives ({} people) with no application, visit or case behind them.", r.employee, n, r.residents.len()),

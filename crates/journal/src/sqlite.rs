@@ -62,6 +62,8 @@ CREATE TABLE IF NOT EXISTS findings(id TEXT PRIMARY KEY, rank INTEGER NOT NULL, 
 CREATE TABLE IF NOT EXISTS explanations(seq INTEGER PRIMARY KEY, employee TEXT, explanation TEXT);
 CREATE TABLE IF NOT EXISTS tags(kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(kind, key, seq));
 CREATE TABLE IF NOT EXISTS users(name TEXT PRIMARY KEY, phc TEXT NOT NULL, role TEXT NOT NULL, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS detect_state(id INTEGER PRIMARY KEY CHECK (id = 1), last_seq INTEGER NOT NULL,
+                                        watermark INTEGER NOT NULL, fingerprint TEXT NOT NULL, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS master_keys(kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(kind, key, seq));
 ";
 
@@ -467,6 +469,83 @@ impl SqliteJournal {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Stores detection's results of an incremental run: all findings (replaced), the
+    /// new accesses' verdicts (added), and the state to go on from — in one transaction,
+    /// so a crash leaves the previous run's results and state, never a mix.
+    pub fn commit_detection(
+        &mut self,
+        findings: &[(String, String)],
+        verdicts: &[(u64, Option<String>, Option<String>)],
+        rebuild: bool,
+        state: (u64, i64, &str, &str),
+    ) -> Result<(), JournalError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch("DELETE FROM findings;")?;
+        if rebuild {
+            tx.execute_batch("DELETE FROM explanations;")?;
+        }
+        {
+            let mut put = tx.prepare("INSERT INTO findings(id, rank, body) VALUES (?1, ?2, ?3)")?;
+            for (rank, (id, body)) in findings.iter().enumerate() {
+                put.execute(params![id, rank as i64, body])?;
+            }
+            let mut put = tx.prepare("INSERT OR REPLACE INTO explanations(seq, employee, explanation) VALUES (?1, ?2, ?3)")?;
+            for (seq, employee, explanation) in verdicts {
+                put.execute(params![*seq as i64, employee, explanation])?;
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO detect_state(id, last_seq, watermark, fingerprint, state) VALUES (1, ?1, ?2, ?3, ?4)",
+            params![state.0 as i64, state.1, state.2, state.3],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The saved detection state: (last event id judged, latest event time judged,
+    /// fingerprint of the rules and master data it was made with, the state).
+    pub fn detect_state(&self) -> Result<Option<(u64, i64, String, String)>, JournalError> {
+        Ok(self
+            .conn
+            .query_row("SELECT last_seq, watermark, fingerprint, state FROM detect_state WHERE id = 1", [], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?)
+    }
+
+    /// The earliest time among events after `seq` that are not mamori's own actions
+    /// (class 6003): whether new events can be judged after those already judged.
+    pub fn min_time_after(&self, seq: u64) -> Result<Option<i64>, JournalError> {
+        let mut min: Option<i64> = None;
+        for seg in self.segment_ids()? {
+            if (seg + 1) << self.segment_shift <= seq + 1 {
+                continue;
+            }
+            let sql = format!("SELECT MIN(time) FROM {} WHERE seq > ?1 AND class != 6003", segment_table(seg));
+            let t: Option<i64> = self.conn.query_row(&sql, [seq as i64], |r| r.get(0))?;
+            min = match (min, t) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        Ok(min)
+    }
+
+    /// A SHA-256 over all master rows: whether master data changed since a state was saved.
+    pub fn master_digest(&self) -> Result<String, JournalError> {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        let mut stmt = self.conn.prepare("SELECT kind, body FROM master ORDER BY kind, seq")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            h.update(r.get_ref(0)?.as_bytes().unwrap_or_default());
+            h.update([0]);
+            h.update(r.get_ref(1)?.as_bytes().unwrap_or_default());
+            h.update([1]);
+        }
+        Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
     }
 
     /// Stored findings as JSON, in rank order.

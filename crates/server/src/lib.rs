@@ -73,6 +73,12 @@ pub trait Reports: Send + Sync {
 
     /// Records an action of a console user (sign-in, failed sign-in) in the log.
     fn record(&self, journal: &mut SqliteJournal, actor: &str, action: &str, detail: &str) -> Result<(), String>;
+
+    /// Called after each committed batch, before it is acknowledged: streaming detection
+    /// runs here (the same engine as `mamori detect`, going on from its saved state).
+    fn after_ingest(&self, _journal: &mut SqliteJournal) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 pub struct Server {
@@ -189,7 +195,17 @@ impl Server {
         let mut journal = self.journal.lock().expect("journal lock");
         let result = import_file(&mut *journal, &spool, &options, adapter, &mut |_, _| {});
         let _ = std::fs::remove_file(&spool);
-        result.map_err(|e| ApiError::Internal(e.to_string()))
+        let summary = result.map_err(|e| ApiError::Internal(e.to_string()))?;
+        if let Some(hooks) = &self.reports
+            && summary.accepted > 0
+        {
+            // The batch is committed whatever detection says; a failure here is logged,
+            // and the next batch (or `mamori detect`) goes on from the saved state.
+            if let Err(e) = hooks.after_ingest(&mut journal) {
+                eprintln!("mamori: streaming detection after batch {batch_id}: {e}");
+            }
+        }
+        Ok(summary)
     }
 }
 

@@ -40,6 +40,7 @@ struct RuleInfo {
     severity: Severity,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Rollup {
     key: String,
     rule: String,
@@ -111,6 +112,27 @@ impl<'a> SigmaRules<'a> {
             engine.add_collection(&collection).map_err(|e| format!("{name}: {e}"))?;
         }
         Ok(SigmaRules { dir, engine, rules, rollups: BTreeMap::new(), seen: HashMap::new() })
+    }
+
+    /// Everything the rules remember (correlation windows, findings so far), to save
+    /// after a run.
+    pub fn state(&self) -> Value {
+        let rollups: Vec<(&(String, String), &Rollup)> = self.rollups.iter().collect();
+        json!({"engine": self.engine.export_state(), "rollups": rollups, "seen": self.seen})
+    }
+
+    /// Goes on from a saved state; `false` if it was saved for other rules or another
+    /// version and cannot be used (the caller then starts over).
+    pub fn restore(&mut self, state: Value) -> bool {
+        let Ok(engine) = serde_json::from_value(state["engine"].clone()) else { return false };
+        let Ok(rollups) = serde_json::from_value::<Vec<((String, String), Rollup)>>(state["rollups"].clone()) else { return false };
+        let Ok(seen) = serde_json::from_value(state["seen"].clone()) else { return false };
+        if !self.engine.import_state(engine) {
+            return false;
+        }
+        self.rollups = rollups.into_iter().collect();
+        self.seen = seen;
+        true
     }
 
     pub fn rule_count(&self) -> usize {
