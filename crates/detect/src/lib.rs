@@ -242,6 +242,8 @@ pub struct DetectorState {
     last_approved: HashMap<String, (String, i64)>,
     /// Employee → whether badged in.
     present: HashMap<String, bool>,
+    /// Employee → the room they last badged into, while in.
+    rooms: HashMap<String, String>,
     #[serde(with = "pairs")]
     rollups: BTreeMap<(String, String), Rollup>,
     accesses: u64,
@@ -325,6 +327,12 @@ impl<'a> Detector<'a> {
                 let op = event.unmapped.operation.as_deref().unwrap_or("");
                 if event.unmapped.extra.contains_key("room") {
                     if let Some((Some(e), _)) = self.employee(event, at) {
+                        let room = event.unmapped.extra.get("room").and_then(|r| r.as_str()).unwrap_or("").to_owned();
+                        if op == "in" {
+                            self.s.rooms.insert(e.clone(), room);
+                        } else {
+                            self.s.rooms.remove(&e);
+                        }
                         self.s.present.insert(e, op == "in");
                     }
                     return None;
@@ -417,7 +425,25 @@ impl<'a> Detector<'a> {
         {
             let away = self.s.present.get(owner) == Some(&false);
             let key = format!("{host} ({owner}{})", if away { ", 離席中" } else { "" });
+            // Who could have been at the keyboard: those badged into the terminal's room.
+            let mut in_room: Vec<String> = match self.dir.terminal_location(&host) {
+                Some(room) => self.s.rooms.iter().filter(|(e, r)| r.as_str() == room && *e != owner).map(|(e, _)| e.clone()).collect(),
+                None => Vec::new(),
+            };
+            in_room.sort();
+            // And whether the employee was logged on elsewhere at the same time.
+            let mut elsewhere: Vec<&String> = self.s.sessions.iter().filter(|(h, s)| s.employee.as_deref() == Some(employee.as_str()) && **h != host.to_ascii_uppercase()).map(|(h, _)| h).collect();
+            elsewhere.sort();
+            let context = format!(
+                "{} 入室中: {}{}",
+                host,
+                if in_room.is_empty() { "（記録なし）".to_owned() } else { in_room.join("・") },
+                elsewhere.first().map(|h| format!("、本人は {h} にもログオン中")).unwrap_or_default()
+            );
             self.note(seq, event.time, "terminal_borrowing", Severity::High, &employee, &resident, Some(&key));
+            if let Some(r) = self.s.rollups.get_mut(&(employee.clone(), "terminal_borrowing".to_owned())) {
+                *r.detail.entry(context).or_default() += 1;
+            }
         }
         // S6: who registered each record, so that reading others' new ones shows.
         let system = mamori_enrich::account_system(&event.metadata.product).to_owned();

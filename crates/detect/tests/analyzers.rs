@@ -542,3 +542,19 @@ fn record_look_ups_are_judged_against_ones_own_usual_day() {
     let ordinary = run(&events[..300]);
     assert!(ordinary.iter().all(|f| f.rule != "lookup_volume"));
 }
+
+#[test]
+fn s2_the_finding_names_who_was_badged_into_the_room_and_that_the_employee_was_logged_on_elsewhere() {
+    let f = run(&[
+        windows("e2", "logon", "2024-03-01T08:30:00", "PC-E2"),
+        windows("e1", "logon", "2024-03-01T08:35:00", "PC-E1"),
+        badge("E1", "in", "2024-03-01T08:25:00"),
+        badge("E3", "in", "2024-03-01T08:40:00"),
+        badge("E2", "in", "2024-03-01T08:20:00"),
+        badge("E2", "out", "2024-03-01T12:02:00"),
+        access("juki", "J1", "R5", "2024-03-01T12:15:00", "PC-E2"),
+    ]);
+    let borrowed = f.iter().find(|x| x.rule == "terminal_borrowing").expect("borrowing");
+    assert!(borrowed.explanation_ja.contains("入室中: E1・E3"), "{}", borrowed.explanation_ja);
+    assert!(borrowed.explanation_ja.contains("本人は PC-E1 にもログオン中"), "{}", borrowed.explanation_ja);
+}

@@ -118,6 +118,8 @@ pub struct Directory {
     visits: HashMap<String, Vec<(NaiveDateTime, String, String)>>,
     /// Host → (kind, whether the endpoint agent is installed).
     terminals: HashMap<String, (TerminalKind, bool)>,
+    /// Host → where it stands (a room, as badge readers name rooms).
+    locations: HashMap<String, String>,
     /// Approved removable devices: serial → (validity, owner).
     devices: HashMap<String, Vec<(Period, Option<String>)>>,
     shares: HashMap<String, Vec<FileShare>>,
@@ -144,6 +146,7 @@ impl Directory {
             cases_by_resident: HashMap::new(),
             visits: HashMap::new(),
             terminals: HashMap::new(),
+            locations: HashMap::new(),
             devices: HashMap::new(),
             shares: HashMap::new(),
             record_access: HashMap::new(),
@@ -204,6 +207,7 @@ impl Directory {
         }
         for t in &m.terminals {
             d.terminals.insert(t.host.clone(), (t.kind, t.agent));
+            d.locations.insert(t.host.clone(), t.location.clone());
         }
         for dev in &m.devices {
             d.devices.entry(dev.serial.clone()).or_default().push((dev.period, dev.owner.clone()));
@@ -302,6 +306,11 @@ impl Directory {
     /// The watch-list reason for a resident on `day`.
     pub fn vip(&self, resident: &str, day: NaiveDate) -> Option<&str> {
         self.vip.get(resident)?.iter().find(|v| v.0.covers(day)).map(|v| v.1.as_str())
+    }
+
+    /// Where a terminal stands: its room.
+    pub fn terminal_location(&self, host: &str) -> Option<&str> {
+        self.locations.get(host).map(String::as_str)
     }
 
     pub fn terminal_kind(&self, host: &str) -> Option<TerminalKind> {
