@@ -18,6 +18,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use mamori_ingest::{ImportOptions, import_file};
 use mamori_journal::{Journal, SqliteJournal, StoredEvent};
+use mamori_report::Table;
 
 #[derive(Parser)]
 #[command(name = "mamori", version, about = "mamori (守り): watches how staff use the personal data they hold")]

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, FixedOffset};
 use mamori_enrich::{Directory, Explanation};
 use mamori_journal::{Journal, SqliteJournal, TimeRange};
-use mamori_report::{Disclosure, DisclosureEntry, OperatorPolicy};
+use mamori_report::{Disclosure, DisclosureEntry, OperatorPolicy, Table};
 
 pub(crate) fn system_name(product: &str) -> String {
     match product {

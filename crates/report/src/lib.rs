@@ -101,6 +101,24 @@ fn shift_jis(text: &str) -> Result<Vec<u8>, String> {
     Ok(bytes.into_owned())
 }
 
+/// A report that is a table: its CSV forms come from its header and rows.
+pub trait Table {
+    const HEADER: &'static [&'static str];
+
+    /// The rows, cells as they are printed.
+    fn rows(&self) -> Vec<Vec<String>>;
+
+    /// CSV in UTF-8 with a byte-order mark (Excel recognises it).
+    fn csv_utf8(&self) -> Vec<u8> {
+        utf8_with_bom(&csv_text(Self::HEADER, &self.rows()))
+    }
+
+    /// CSV in Shift_JIS (CP932), for older Excel; refused rather than garbled.
+    fn csv_shift_jis(&self) -> Result<Vec<u8>, String> {
+        shift_jis(&csv_text(Self::HEADER, &self.rows()))
+    }
+}
+
 /// A printable A4 page of accesses: `tag` on every page's top, page numbers, the table
 /// header repeated on every page, unexplained rows shaded, no clipped columns.
 struct Page<'a> {
@@ -173,38 +191,30 @@ pre {{ white-space: pre-wrap; overflow-wrap: anywhere; font-size: 7pt; }}
     }
 }
 
-impl Disclosure {
-    pub fn json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a disclosure serialises")
-    }
+impl Table for Disclosure {
+    const HEADER: &'static [&'static str] = &CSV_HEADER;
 
     fn rows(&self) -> Vec<Vec<String>> {
         self.entries
             .iter()
             .map(|e| {
-                vec![
-                    e.at.clone(),
-                    e.system.clone(),
-                    e.record_type.clone(),
-                    e.operation.clone(),
-                    e.department.clone(),
-                    e.operator.clone(),
-                    e.explanation.clone(),
-                    if e.explained { "あり" } else { "なし" }.to_owned(),
-                    e.event_id.to_string(),
-                ]
+                let (who, where_) = (e.department.clone(), e.operator.clone());
+                access_row(&e.at, &e.system, &e.record_type, &e.operation, who, where_, &e.explanation, e.explained, e.event_id)
             })
             .collect()
     }
+}
 
-    /// CSV in UTF-8 with a byte-order mark (Excel recognises it).
-    pub fn csv_utf8(&self) -> Vec<u8> {
-        utf8_with_bom(&csv_text(&CSV_HEADER, &self.rows()))
-    }
+/// One access as a table row: when, which system and record, what, two columns that
+/// differ by report, the business behind it, whether there was one, and its id.
+#[allow(clippy::too_many_arguments)]
+fn access_row(at: &str, system: &str, record: &str, op: &str, a: String, b: String, why: &str, explained: bool, id: u64) -> Vec<String> {
+    vec![at.into(), system.into(), record.into(), op.into(), a, b, why.into(), if explained { "あり" } else { "なし" }.into(), id.to_string()]
+}
 
-    /// CSV in Shift_JIS (CP932), for older Excel; refused rather than garbled.
-    pub fn csv_shift_jis(&self) -> Result<Vec<u8>, String> {
-        shift_jis(&csv_text(&CSV_HEADER, &self.rows()))
+impl Disclosure {
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a disclosure serialises")
     }
 
     /// Printable HTML in Japanese: A4, a header with the request number and period on
@@ -279,36 +289,20 @@ pub struct BackSearch {
 
 const BACK_SEARCH_HEADER: [&str; 9] = ["日時", "システム", "記録の種類", "操作", "宛名番号", "端末", "業務上の根拠", "根拠の有無", "記録番号"];
 
-impl BackSearch {
-    pub fn json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a back-search serialises")
-    }
+impl Table for BackSearch {
+    const HEADER: &'static [&'static str] = &BACK_SEARCH_HEADER;
 
     fn rows(&self) -> Vec<Vec<String>> {
         self.entries
             .iter()
-            .map(|e| {
-                vec![
-                    e.at.clone(),
-                    e.system.clone(),
-                    e.record_type.clone(),
-                    e.operation.clone(),
-                    e.resident.clone(),
-                    e.host.clone(),
-                    e.explanation.clone(),
-                    if e.explained { "あり" } else { "なし" }.to_owned(),
-                    e.event_id.to_string(),
-                ]
-            })
+            .map(|e| access_row(&e.at, &e.system, &e.record_type, &e.operation, e.resident.clone(), e.host.clone(), &e.explanation, e.explained, e.event_id))
             .collect()
     }
+}
 
-    pub fn csv_utf8(&self) -> Vec<u8> {
-        utf8_with_bom(&csv_text(&BACK_SEARCH_HEADER, &self.rows()))
-    }
-
-    pub fn csv_shift_jis(&self) -> Result<Vec<u8>, String> {
-        shift_jis(&csv_text(&BACK_SEARCH_HEADER, &self.rows()))
+impl BackSearch {
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a back-search serialises")
     }
 
     pub fn html(&self) -> String {

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::{csv_text, esc, shift_jis, utf8_with_bom};
+use crate::{Table, esc};
 
 /// The marks a reviewer may give a row.
 pub const MARKS: [&str; 3] = ["業務", "業務外", "確認"];
@@ -43,6 +43,21 @@ pub struct ReviewSheet {
 
 pub const REVIEW_HEADER: [&str; 11] = ["記録番号", "日時", "職員", "氏名", "システム", "操作", "宛名番号", "業務上の根拠", "抽出理由", "判定", "備考"];
 
+impl Table for ReviewSheet {
+    const HEADER: &'static [&'static str] = &REVIEW_HEADER;
+
+    /// The rows with 判定 and 備考 empty, for the manager to fill in.
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.rows
+            .iter()
+            .map(|r| {
+                let cells = [r.event_id.to_string(), r.at.clone(), r.employee.clone(), r.employee_name.clone(), r.system.clone(), r.operation.clone()];
+                cells.into_iter().chain([r.resident.clone(), r.explanation.clone(), r.reason.clone(), String::new(), String::new()]).collect()
+            })
+            .collect()
+    }
+}
+
 impl ReviewSheet {
     /// `D300/2024-03`: how sign-offs name the sheet.
     pub fn id(&self) -> String {
@@ -51,36 +66,6 @@ impl ReviewSheet {
 
     pub fn json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a sheet serialises")
-    }
-
-    fn rows(&self) -> Vec<Vec<String>> {
-        self.rows
-            .iter()
-            .map(|r| {
-                vec![
-                    r.event_id.to_string(),
-                    r.at.clone(),
-                    r.employee.clone(),
-                    r.employee_name.clone(),
-                    r.system.clone(),
-                    r.operation.clone(),
-                    r.resident.clone(),
-                    r.explanation.clone(),
-                    r.reason.clone(),
-                    String::new(),
-                    String::new(),
-                ]
-            })
-            .collect()
-    }
-
-    /// The sheet as CSV to fill in (判定: 業務, 業務外 or 確認), UTF-8 with a BOM.
-    pub fn csv_utf8(&self) -> Vec<u8> {
-        utf8_with_bom(&csv_text(&REVIEW_HEADER, &self.rows()))
-    }
-
-    pub fn csv_shift_jis(&self) -> Result<Vec<u8>, String> {
-        shift_jis(&csv_text(&REVIEW_HEADER, &self.rows()))
     }
 
     /// A printable A4 sheet with a box per row to tick and a sign-off block.
