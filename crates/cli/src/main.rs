@@ -244,6 +244,16 @@ enum ReportCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Lock-policy compliance: how often each employee left a Windows session locked or
+    /// unlocked when badging out, per department (from the last `mamori detect`).
+    Locks {
+        /// YYYY-MM (default: every month judged).
+        #[arg(long)]
+        month: Option<String>,
+        /// text or csv (UTF-8 with BOM).
+        #[arg(long, default_value = "text")]
+        format: String,
+    },
     /// Breach sizing and the draft report to the PPC (漏えい等報告), from findings,
     /// events and recovered files; with the notice list (本人通知) as CSV.
     Breach {
@@ -764,6 +774,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     writeln!(out, "{} {:<6} {what}", s.month, s.department)?;
                 }
             }
+        }
+        Command::Report(ReportCommand::Locks { month, format }) => {
+            let j = open(&cli.data)?;
+            let rows = report::lock_compliance(&j, month.as_deref())?;
+            let mut text = String::new();
+            if format == "csv" {
+                text.push_str("\u{FEFF}月,所属,職員,施錠して離席,施錠せず離席,施錠率\r\n");
+                for r in &rows {
+                    text.push_str(&format!("{},{},{},{},{},{:.1}%\r\n", r.month, r.department, r.employee, r.locked, r.unlocked, r.rate() * 100.0));
+                }
+            } else {
+                anyhow::ensure!(format == "text", "--format `{format}`: use text or csv");
+                text.push_str("月       所属    職員     施錠  未施錠  施錠率\n");
+                for r in &rows {
+                    text.push_str(&format!("{} {:<7} {:<8} {:>4} {:>6} {:>6.1}%\n", r.month, r.department, r.employee, r.locked, r.unlocked, r.rate() * 100.0));
+                }
+            }
+            out.write_all(text.as_bytes())?;
         }
         Command::Report(ReportCommand::Employee { employee, from, to, format, unexplained, out: file }) => {
             let range = inclusive_range(from.as_deref(), to.as_deref())?;

@@ -372,3 +372,47 @@ impl mamori_server::Reports for ApiReports {
         crate::audit::record_by(journal, actor, action, detail, &[]).map(|_| ()).map_err(|e| e.to_string())
     }
 }
+
+/// One employee's lock-policy practice in a month (department `*` rows are totals).
+pub struct LockRow {
+    pub month: String,
+    pub department: String,
+    pub employee: String,
+    pub locked: u32,
+    pub unlocked: u32,
+}
+
+impl LockRow {
+    pub fn rate(&self) -> f64 {
+        self.locked as f64 / (self.locked + self.unlocked).max(1) as f64
+    }
+}
+
+/// Lock-policy compliance from the last detection run's state: per employee and, as `*`,
+/// per department, worst first.
+pub fn lock_compliance(j: &SqliteJournal, month: Option<&str>) -> Result<Vec<LockRow>> {
+    let Some((_, _, _, state)) = j.detect_state()? else { bail!("no detection has run yet: run `mamori detect` first") };
+    let v: serde_json::Value = serde_json::from_str(&state).context("saved detection state")?;
+    let master = crate::detect::master_from_store(j)?;
+    let dir = Directory::new(&master);
+    let mut employees = Vec::new();
+    let mut departments: std::collections::BTreeMap<(String, String), (u32, u32)> = Default::default();
+    for pair in v["detector"]["lock_compliance"].as_array().into_iter().flatten() {
+        let (e, m) = (pair[0][0].as_str().unwrap_or(""), pair[0][1].as_str().unwrap_or(""));
+        if month.is_some_and(|want| want != m) {
+            continue;
+        }
+        let (locked, unlocked) = (pair[1][0].as_u64().unwrap_or(0) as u32, pair[1][1].as_u64().unwrap_or(0) as u32);
+        let first = chrono::NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").ok();
+        let dept = first.and_then(|d| dir.posting(e, d)).map_or("-", |p| p.0).to_owned();
+        let t = departments.entry((m.to_owned(), dept.clone())).or_default();
+        t.0 += locked;
+        t.1 += unlocked;
+        employees.push(LockRow { month: m.to_owned(), department: dept, employee: e.to_owned(), locked, unlocked });
+    }
+    let mut rows: Vec<LockRow> =
+        departments.into_iter().map(|((month, department), (locked, unlocked))| LockRow { month, department, employee: "*".into(), locked, unlocked }).collect();
+    rows.extend(employees);
+    rows.sort_by(|a, b| a.month.cmp(&b.month).then((a.employee != "*").cmp(&(b.employee != "*"))).then(a.rate().total_cmp(&b.rate())).then(a.employee.cmp(&b.employee)));
+    Ok(rows)
+}

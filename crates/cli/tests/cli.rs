@@ -791,6 +791,10 @@ fn review_sheets_are_reproducible_and_a_signoff_is_a_logged_event_that_clears_th
     assert!(status.contains("D100   期限超過"), "{status}");
     let events = ok(&data, &["events", "actor", "test-auditor"]);
     assert!(events.contains("review.signoff") && events.contains("戸籍係長"), "the sign-off is in the log: {events}");
+    // Lock-policy practice from the same detection run: one total row per department.
+    let locks = ok(&data, &["report", "locks", "--month", "2024-03", "--format", "csv"]);
+    assert!(locks.starts_with("\u{FEFF}月,所属,職員,施錠して離席,施錠せず離席,施錠率\r\n"), "{locks}");
+    assert!(locks.lines().any(|l| l.starts_with("2024-03,D110,*,")), "{locks}");
     ok(&data, &["verify"]);
 }
 

@@ -26,10 +26,20 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    pub privileged: PrivilegedConfig,
     pub mail: MailConfig,
     pub new_records: NewRecordsConfig,
     pub risk: RiskConfig,
     pub volume: VolumeConfig,
+}
+
+/// Where administrator accounts belong.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivilegedConfig {
+    /// Departments whose terminals administrator and shared accounts may be used from
+    /// (information policy, typically). Empty: not checked.
+    pub admin_departments: Vec<String>,
 }
 
 /// Volume against the employee's own history: a day far above their usual.
@@ -244,6 +254,10 @@ pub struct DetectorState {
     present: HashMap<String, bool>,
     /// Employee → the room they last badged into, while in.
     rooms: HashMap<String, String>,
+    /// (employee, month `YYYY-MM`) → times they badged out leaving a Windows session
+    /// (locked, unlocked): the lock policy as practised.
+    #[serde(with = "pairs")]
+    lock_compliance: BTreeMap<(String, String), (u32, u32)>,
     #[serde(with = "pairs")]
     rollups: BTreeMap<(String, String), Rollup>,
     accesses: u64,
@@ -306,6 +320,12 @@ impl<'a> Detector<'a> {
         &self.s
     }
 
+    /// How often each employee left a session locked and unlocked, per month:
+    /// ((employee, `YYYY-MM`), (locked, unlocked)).
+    pub fn lock_compliance(&self) -> impl Iterator<Item = (&(String, String), &(u32, u32))> {
+        self.s.lock_compliance.iter()
+    }
+
     /// Record accesses judged, and how many were explained.
     pub fn counts(&self) -> (u64, u64) {
         (self.s.accesses, self.s.explained)
@@ -332,6 +352,15 @@ impl<'a> Detector<'a> {
                             self.s.rooms.insert(e.clone(), room);
                         } else {
                             self.s.rooms.remove(&e);
+                            // Leaving with a session open: was it locked?
+                            for session in self.s.sessions.values().filter(|s| s.employee.as_deref() == Some(e.as_str())) {
+                                let c = self.s.lock_compliance.entry((e.clone(), at.format("%Y-%m").to_string())).or_default();
+                                if session.locked {
+                                    c.0 += 1;
+                                } else {
+                                    c.1 += 1;
+                                }
+                            }
                         }
                         self.s.present.insert(e, op == "in");
                     }
@@ -626,6 +655,16 @@ impl<'a> Detector<'a> {
             }
             return;
         }
+        // S4: an administrator or shared account used from a terminal outside the
+        // departments that administer.
+        if let Some(v) = &via
+            && !self.config.privileged.admin_departments.is_empty()
+            && let Some(dept) = self.dir.terminal_department(&host)
+            && !self.config.privileged.admin_departments.iter().any(|d| d == dept)
+        {
+            let detail = format!("{v} @ {host}（{dept}の端末）");
+            self.note(seq, event.time, "privileged_account_outside_admin_terminals", Severity::High, &employee, "", Some(&detail));
+        }
         let department = self.dir.posting(&employee, at.date()).map(|p| p.0.to_owned()).unwrap_or_default();
         let Some((owner, _, allowed)) = self.dir.restricted_share(share, &department, at.date()) else { return };
         if allowed {
@@ -775,6 +814,10 @@ fn finding(r: &Rollup) -> Finding {
         "broad_access_outside_need" => (
             format!("職員 {} が、全職員に一時開放された引継ぎフォルダで、自分の異動元・異動先ではない課のファイルを {} 回開きました（{}）。", r.employee, n, detail.join("、")),
             format!("Employee {} opened {} files of sections they neither leave nor join in a handover folder temporarily open to all.", r.employee, n),
+        ),
+        "privileged_account_outside_admin_terminals" => (
+            format!("職員 {} のログオン中の端末から、管理者・共用アカウントでファイルが {} 回操作されました。この端末は管理を担う部署のものではありません（{}）。", r.employee, n, detail.join("、")),
+            format!("Administrator or shared accounts were used {} times from employee {}'s session on a terminal outside the administering departments.", n, r.employee),
         ),
         "usb_copy_volume" => (
             format!("職員 {} の外部記憶媒体への複写が、本人の過去の最多日を大きく超えました（{} 件、{}）。", r.employee, n, detail.join("、")),

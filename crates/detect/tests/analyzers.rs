@@ -64,7 +64,7 @@ fn office() -> MasterData {
             {"case_no":"C3","kind":"相談","received":"2024-01-04","department":"D300","handler":"E3","residents":["R5"]}],
         "counter_visits": [{"visit_no":"V1","at":"2024-03-05T10:00:00","department":"D300","resident_uid":"R2","purpose":"相談"}],
         "terminals": [
-            {"host":"PC-E1","location":"2F","kind":"staff","agent":"yes"},
+            {"host":"PC-E1","location":"2F","kind":"staff","agent":"yes","department":"D300"},
             {"host":"PC-E2","location":"2F","kind":"staff","agent":"yes"},
             {"host":"UKETSUKE","location":"1F","kind":"reception","agent":"no"}],
         "devices": [{"serial":"SUSB-1","owner":"E1","kind":"secure-usb","from":"2020-04-01"}],
@@ -557,4 +557,44 @@ fn s2_the_finding_names_who_was_badged_into_the_room_and_that_the_employee_was_l
     let borrowed = f.iter().find(|x| x.rule == "terminal_borrowing").expect("borrowing");
     assert!(borrowed.explanation_ja.contains("入室中: E1・E3"), "{}", borrowed.explanation_ja);
     assert!(borrowed.explanation_ja.contains("本人は PC-E1 にもログオン中"), "{}", borrowed.explanation_ja);
+}
+
+#[test]
+fn s4_the_admin_account_used_from_a_terminal_outside_information_policy_is_flagged_when_configured() {
+    let master = office();
+    let dir = Directory::new(&master);
+    let events = [windows("e1", "logon", "2024-03-01T08:30:00", "PC-E1"), share_open("admin01", "評価/a.xlsx", "2024-03-01T17:00:00", "pc-e1")];
+    let run_with = |config: mamori_detect::Config| {
+        let mut d = Detector::with_config(&dir, config);
+        for (i, e) in events.iter().enumerate() {
+            d.observe(i as u64, e);
+        }
+        d.findings().into_iter().map(|f| f.rule).collect::<Vec<_>>()
+    };
+    let unconfigured = run_with(mamori_detect::Config::default());
+    assert!(!unconfigured.iter().any(|r| r == "privileged_account_outside_admin_terminals"), "{unconfigured:?}");
+    let configured = run_with(toml_config("[privileged]\nadmin_departments = [\"D800\"]\n"));
+    assert!(configured.iter().any(|r| r == "privileged_account_outside_admin_terminals"), "{configured:?}");
+}
+
+#[test]
+fn s2_lock_policy_compliance_counts_leaving_a_session_locked_and_unlocked() {
+    let master = office();
+    let dir = Directory::new(&master);
+    let mut d = Detector::new(&dir);
+    let events = [
+        windows("e1", "logon", "2024-03-01T08:30:00", "PC-E1"),
+        windows("e1", "lock", "2024-03-01T12:00:00", "PC-E1"),
+        badge("E1", "out", "2024-03-01T12:02:00"),
+        badge("E1", "in", "2024-03-01T12:50:00"),
+        windows("e1", "unlock", "2024-03-01T12:52:00", "PC-E1"),
+        badge("E1", "out", "2024-03-01T15:00:00"),
+        windows("e1", "logoff", "2024-03-01T17:30:00", "PC-E1"),
+        badge("E1", "out", "2024-03-01T17:32:00"),
+    ];
+    for (i, e) in events.iter().enumerate() {
+        d.observe(i as u64, e);
+    }
+    let c: Vec<_> = d.lock_compliance().collect();
+    assert_eq!(c, [(&("E1".to_owned(), "2024-03".to_owned()), &(1, 1))], "locked at lunch, not at 15:00; logged off in the evening");
 }

@@ -120,6 +120,8 @@ pub struct Directory {
     terminals: HashMap<String, (TerminalKind, bool)>,
     /// Host → where it stands (a room, as badge readers name rooms).
     locations: HashMap<String, String>,
+    /// Host → the department it belongs to.
+    terminal_departments: HashMap<String, String>,
     /// Approved removable devices: serial → (validity, owner).
     devices: HashMap<String, Vec<(Period, Option<String>)>>,
     shares: HashMap<String, Vec<FileShare>>,
@@ -147,6 +149,7 @@ impl Directory {
             visits: HashMap::new(),
             terminals: HashMap::new(),
             locations: HashMap::new(),
+            terminal_departments: HashMap::new(),
             devices: HashMap::new(),
             shares: HashMap::new(),
             record_access: HashMap::new(),
@@ -208,6 +211,9 @@ impl Directory {
         for t in &m.terminals {
             d.terminals.insert(t.host.clone(), (t.kind, t.agent));
             d.locations.insert(t.host.clone(), t.location.clone());
+            if let Some(dept) = &t.department {
+                d.terminal_departments.insert(t.host.clone(), dept.clone());
+            }
         }
         for dev in &m.devices {
             d.devices.entry(dev.serial.clone()).or_default().push((dev.period, dev.owner.clone()));
@@ -306,6 +312,11 @@ impl Directory {
     /// The watch-list reason for a resident on `day`.
     pub fn vip(&self, resident: &str, day: NaiveDate) -> Option<&str> {
         self.vip.get(resident)?.iter().find(|v| v.0.covers(day)).map(|v| v.1.as_str())
+    }
+
+    /// The department a terminal belongs to.
+    pub fn terminal_department(&self, host: &str) -> Option<&str> {
+        self.terminal_departments.get(host).map(String::as_str)
     }
 
     /// Where a terminal stands: its room.

@@ -261,6 +261,10 @@ internal_domains = ["city.example.lg.jp"]
 "#;
 
 const DETECT: &str = r#"# Detection settings of the simulated town (written by `mamori simulate`).
+[privileged]
+# Information policy administers the terminals and the file server.
+admin_departments = ["D800"]
+
 [mail]
 # Other public bodies, and the contractor that prints the tax notices.
 trusted_domains = ["lg.jp", "go.jp", "print-center.example.co.jp"]
