@@ -27,10 +27,26 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub privileged: PrivilegedConfig,
+    pub endpoint: EndpointConfig,
     pub mail: MailConfig,
     pub new_records: NewRecordsConfig,
     pub risk: RiskConfig,
     pub volume: VolumeConfig,
+}
+
+/// The endpoint product's sign of life.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EndpointConfig {
+    /// Days with Windows logons on a terminal whose endpoint agent has reported before
+    /// but not since, before it is a finding.
+    pub silent_days: usize,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig { silent_days: 2 }
+    }
 }
 
 /// Where administrator accounts belong.
@@ -254,6 +270,10 @@ pub struct DetectorState {
     present: HashMap<String, bool>,
     /// Employee → the room they last badged into, while in.
     rooms: HashMap<String, String>,
+    /// Host → the last day its endpoint agent reported (`agent-start`), the logons
+    /// (event id, time, day) seen there since and not yet reported, and whether this
+    /// silence has been reported.
+    agents: HashMap<String, (NaiveDate, Vec<(u64, i64, NaiveDate)>, bool)>,
     /// (employee, month `YYYY-MM`) → times they badged out leaving a Windows session
     /// (locked, unlocked): the lock policy as practised.
     #[serde(with = "pairs")]
@@ -368,8 +388,12 @@ impl<'a> Detector<'a> {
                 }
                 let host = event.device.as_ref().and_then(|d| d.hostname.as_deref()).map(str::to_ascii_uppercase)?;
                 match op {
+                    "agent-start" => {
+                        self.s.agents.insert(host, (at.date(), Vec::new(), false));
+                    }
                     "logon" if event.status_id == mamori_model::StatusId::Success => {
                         let employee = self.employee(event, at).and_then(|(e, _)| e);
+                        self.agent_silence(seq, event.time, at.date(), &host, employee.as_deref());
                         if let Some(e) = &employee {
                             self.s.last_user.insert(host.clone(), e.clone());
                         }
@@ -681,6 +705,40 @@ impl<'a> Detector<'a> {
 
     /// S7: an approved device on a terminal without the endpoint agent (where copies go
     /// unlogged), and any device that is not approved.
+    /// S7: a terminal whose endpoint agent has reported before but not since, while
+    /// people log on there: copies made there go unlogged. Found on the `silent_days`-th
+    /// day with logons; those logons are the evidence.
+    fn agent_silence(&mut self, seq: u64, time: i64, day: NaiveDate, host: &str, employee: Option<&str>) {
+        if self.dir.terminal_has_agent(host) != Some(true) {
+            return;
+        }
+        let need = self.config.endpoint.silent_days.max(1);
+        let Some((last, held, reported)) = self.s.agents.get_mut(host) else { return };
+        if day <= *last {
+            return;
+        }
+        held.push((seq, time, day));
+        let days: BTreeSet<NaiveDate> = held.iter().map(|h| h.2).collect();
+        if days.len() < need && !*reported {
+            return;
+        }
+        let first = !*reported;
+        *reported = true;
+        let detail = format!("{host}（最終受信 {last}）");
+        let who = employee.map(str::to_owned).unwrap_or_else(|| format!("(不明: {host})"));
+        for (s, t, _) in std::mem::take(held) {
+            self.note(s, t, "endpoint_agent_silent", Severity::High, &who, "", Some(&detail));
+        }
+        if let Some(r) = self.s.rollups.get_mut(&(who.clone(), "endpoint_agent_silent".to_owned())) {
+            if first {
+                r.detected_at = r.detected_at.max(time);
+            }
+            if !r.devices.iter().any(|d| d == host) {
+                r.devices.push(host.to_owned());
+            }
+        }
+    }
+
     /// Volume against the employee's own history: once today's count passes the
     /// threshold, today's acts so far and the rest of the day are the evidence.
     fn volume(&mut self, seq: u64, time: i64, day: NaiveDate, employee: &str, kind: &'static str, resident: &str) {
@@ -818,6 +876,10 @@ fn finding(r: &Rollup) -> Finding {
         "privileged_account_outside_admin_terminals" => (
             format!("職員 {} のログオン中の端末から、管理者・共用アカウントでファイルが {} 回操作されました。この端末は管理を担う部署のものではありません（{}）。", r.employee, n, detail.join("、")),
             format!("Administrator or shared accounts were used {} times from employee {}'s session on a terminal outside the administering departments.", n, r.employee),
+        ),
+        "endpoint_agent_silent" => (
+            format!("端末の管理ソフトからの記録が途絶えた後も、職員 {} のログオンが続いています（{} 回、{}）。この間の外部媒体への複写は記録されていません。", r.employee, n, detail.join("、")),
+            format!("The endpoint agent on a terminal stopped reporting while employee {} kept logging on there ({} logons); copies there went unlogged.", r.employee, n),
         ),
         "usb_copy_volume" => (
             format!("職員 {} の外部記憶媒体への複写が、本人の過去の最多日を大きく超えました（{} 件、{}）。", r.employee, n, detail.join("、")),

@@ -598,3 +598,35 @@ fn s2_lock_policy_compliance_counts_leaving_a_session_locked_and_unlocked() {
     let c: Vec<_> = d.lock_compliance().collect();
     assert_eq!(c, [(&("E1".to_owned(), "2024-03".to_owned()), &(1, 1))], "locked at lunch, not at 15:00; logged off in the evening");
 }
+
+fn agent_start(host: &str, when: &str) -> Event {
+    let t = chrono::DateTime::parse_from_rfc3339(&format!("{when}+09:00")).unwrap().timestamp_millis();
+    let v = json!({"class_uid":3002,"activity_id":1,"time":t,"actor":{"user":{"uid":"e1"}},"device":{"hostname":host},
+        "metadata":{"product":"endpoint-ops"},"unmapped":{"operation":"agent-start"}});
+    Event::from_json(v.to_string().as_bytes()).unwrap()
+}
+
+#[test]
+fn s7_a_terminal_whose_endpoint_agent_falls_silent_while_logons_go_on_is_flagged_on_the_second_day() {
+    let f = run(&[
+        agent_start("PC-E1", "2024-03-04T08:30:00"),
+        windows("e1", "logon", "2024-03-04T08:31:00", "PC-E1"),
+        windows("e1", "logon", "2024-03-05T08:31:00", "PC-E1"), // silent day 1
+        windows("e1", "logon", "2024-03-06T08:31:00", "PC-E1"), // silent day 2
+        windows("e1", "logon", "2024-03-07T08:31:00", "PC-E1"), // and on
+    ]);
+    let silent = f.iter().find(|f| f.rule == "endpoint_agent_silent").expect("silence");
+    assert_eq!((silent.employees[0].as_str(), silent.evidence.as_slice()), ("E1", &[2u64, 3, 4][..]));
+    let third = chrono::DateTime::parse_from_rfc3339("2024-03-06T08:31:00+09:00").unwrap().timestamp_millis();
+    assert_eq!(silent.detected_at, third, "found on the second silent day");
+    assert_eq!(silent.devices, ["PC-E1"]);
+    let reporting = run(&[
+        agent_start("PC-E1", "2024-03-04T08:30:00"),
+        windows("e1", "logon", "2024-03-04T08:31:00", "PC-E1"),
+        agent_start("PC-E1", "2024-03-05T08:30:00"),
+        windows("e1", "logon", "2024-03-05T08:31:00", "PC-E1"),
+        windows("e1", "logon", "2024-03-06T08:31:00", "PC-E1"),
+        windows("e2", "logon", "2024-03-06T08:31:00", "UKETSUKE"), // no agent there at all: not silence
+    ]);
+    assert!(reporting.iter().all(|f| f.rule != "endpoint_agent_silent"), "{reporting:?}");
+}

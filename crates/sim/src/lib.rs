@@ -29,7 +29,7 @@ use town::{DEPARTMENTS, Staff, Town};
 
 /// The logs a simulated town writes under `logs/`: (source name in its `mamori.toml`,
 /// file name).
-pub const LOGS: [(&str, &str); 10] = [
+pub const LOGS: [(&str, &str); 11] = [
     ("juki", "juki_access.csv"),
     ("zeimu", "zeimu_access.tsv"),
     ("koseki", "koseki_access.csv"),
@@ -38,6 +38,7 @@ pub const LOGS: [(&str, &str); 10] = [
     ("win-security", "security.jsonl"),
     ("badge", "badge.csv"),
     ("endpoint", "endpoint_usb.csv"),
+    ("endpoint-ops", "endpoint_pcops.csv"),
     ("samba", "fileserver_audit.log"),
     ("mail", "mail_journal.mbox"),
 ];
@@ -106,6 +107,15 @@ pub struct Logon {
     pub user: String,
     pub host: String,
     pub event_id: u32,
+    pub incident: Option<usize>,
+}
+
+/// The endpoint product's own record that its agent started on a PC (its daily sign of
+/// life): (time, host, user).
+pub struct AgentStart {
+    pub at: NaiveDateTime,
+    pub host: String,
+    pub user: String,
 }
 
 /// A removable-device event: a copy logged by the endpoint agent, or a device recognised
@@ -171,6 +181,7 @@ pub struct World {
     pub files: Vec<FileOpen>,
     pub mails: Vec<mail::Mail>,
     pub policy: Vec<PolicyChange>,
+    pub agent_starts: Vec<AgentStart>,
     /// Person → their current row in `master.households` (moves add rows).
     pub household_row: Vec<usize>,
     /// Files recovered after an incident (the contents of a seized USB stick): incident,
@@ -241,7 +252,7 @@ pub fn run(params: &Params) -> World {
     let mut master = town.master(params.start);
     master.holidays = write::holidays();
     let days = business_days(params, &master);
-    let mut w = World { params: params.clone(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), files: Vec::new(), mails: Vec::new(), policy: Vec::new(), household_row: Vec::new(), evidence: Vec::new(), incidents: Vec::new() };
+    let mut w = World { params: params.clone(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), files: Vec::new(), mails: Vec::new(), policy: Vec::new(), agent_starts: Vec::new(), household_row: Vec::new(), evidence: Vec::new(), incidents: Vec::new() };
     w.household_row = (0..w.town.people.len()).collect();
     // Approved secure USB sticks for about one in ten staff.
     let owners: Vec<usize> = (0..w.town.staff.len()).filter(|i| i % 10 == 3).collect();
@@ -326,16 +337,17 @@ pub fn run(params: &Params) -> World {
             let s = &w.town.staff[si];
             let (user, pc) = (format!("e{:04}", s.number), s.pc.clone());
             w.badges.push(Badge { at: at(day, arrive), staff: si, room, entering: true });
-            w.logons.push(Logon { at: at(day, arrive + 3), user: user.clone(), host: pc.clone(), event_id: 4624 });
+            w.agent_starts.push(AgentStart { at: at(day, arrive + 2), host: w.town.staff[si].pc.clone(), user: format!("e{:04}", w.town.staff[si].number) });
+            w.logons.push(Logon { at: at(day, arrive + 3), user: user.clone(), host: pc.clone(), event_id: 4624, incident: None });
             if lunch_out {
                 w.badges.push(Badge { at: at(day, 12 * 60 + 2), staff: si, room, entering: false });
                 w.badges.push(Badge { at: at(day, 12 * 60 + 52), staff: si, room, entering: true });
             }
             if locks {
-                w.logons.push(Logon { at: at(day, 12 * 60), user: user.clone(), host: pc.clone(), event_id: 4800 });
-                w.logons.push(Logon { at: at(day, 12 * 60 + 55), user: user.clone(), host: pc.clone(), event_id: 4801 });
+                w.logons.push(Logon { at: at(day, 12 * 60), user: user.clone(), host: pc.clone(), event_id: 4800, incident: None });
+                w.logons.push(Logon { at: at(day, 12 * 60 + 55), user: user.clone(), host: pc.clone(), event_id: 4801, incident: None });
             }
-            w.logons.push(Logon { at: at(day, leave - 2), user, host: pc.clone(), event_id: 4634 });
+            w.logons.push(Logon { at: at(day, leave - 2), user, host: pc.clone(), event_id: 4634, incident: None });
             w.badges.push(Badge { at: at(day, leave), staff: si, room, entering: false });
 
             let work = |rng: &mut ChaCha8Rng, n: std::ops::Range<usize>| -> Vec<u32> {
@@ -464,7 +476,7 @@ pub fn run(params: &Params) -> World {
         // the shared account after lunch.
         let m = rng.gen_range(14 * 60..14 * 60 + 30);
         for (t, id) in [(m, 4624), (m + 20, 4634)] {
-            w.logons.push(Logon { at: at(day, t), user: "fukushi-kyoyo".into(), host: "KYOYO-D300-01".into(), event_id: id });
+            w.logons.push(Logon { at: at(day, t), user: "fukushi-kyoyo".into(), host: "KYOYO-D300-01".into(), event_id: id, incident: None });
         }
         mail::day(&mut rng, &mut w, day);
         // Information policy staff adjust terminals' audit policy now and then (adding).
@@ -815,13 +827,20 @@ fn inject_s7(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate], owners: &[
             w.evidence.push((id, name, rows));
         }
     }
+    // After the copies the endpoint agent on the employee's own PC falls silent (stopped
+    // by hand) for three working days, while Windows still logs the logons there.
+    let silent: Vec<NaiveDate> = days.iter().skip(start + 5).take(3).copied().collect();
+    w.agent_starts.retain(|a| !(a.host == pc && silent.contains(&a.at.date())));
+    for l in w.logons.iter_mut().filter(|l| l.host == pc && l.event_id == 4624 && silent.contains(&l.at.date())) {
+        l.incident = Some(id);
+    }
     let day = days.get(start + 6).copied().unwrap_or(days[days.len() - 1]);
     let m = 17 * 60 + 40;
     w.usb.push(Usb { at: at(day, m), staff: e, host: "UKETSUKE-01".into(), serial: serial.clone(), copy: None, incident: Some(id) });
     w.usb.push(Usb { at: at(day, m + 3), staff: e, host: "UKETSUKE-01".into(), serial: personal.clone(), copy: None, incident: Some(id) });
     w.incidents.push(Incident {
         scenario: "S7",
-        summary: "職員が住民情報ファイルを承認済みUSBへ複写し、管理ソフト未導入の受付端末で私物USBへ移した".into(),
+        summary: "職員が住民情報ファイルを承認済みUSBへ複写し、自席端末の管理ソフトを停止、管理ソフト未導入の受付端末で私物USBへ移した".into(),
         employees: vec![w.town.staff[e].id.clone()],
         residents: residents.iter().map(|&p| w.town.people[p].uid.clone()).collect(),
         mails: Vec::new(),

@@ -241,6 +241,18 @@ path = "ファイルパス"
 [sources.endpoint.activity]
 "copy-to-device" = 3
 
+[sources.endpoint-ops]
+format = "csv"
+encoding = "shift_jis"
+class = "logon"
+[sources.endpoint-ops.columns]
+datetime = "日時"
+host = "コンピュータ名"
+actor = "ログオンユーザー"
+operation = "操作"
+[sources.endpoint-ops.codes.operation]
+"PC起動" = "agent-start"
+
 [sources.badge]
 format = "csv"
 encoding = "utf-8"
@@ -348,8 +360,9 @@ fn windows_usb_line(l: &crate::Logon, serial: &str, record: usize) -> String {
 const WINDOWS: usize = 5;
 const BADGE: usize = 6;
 const ENDPOINT: usize = 7;
-const SAMBA: usize = 8;
-const MAIL: usize = 9;
+const AGENT: usize = 8;
+const SAMBA: usize = 9;
+const MAIL: usize = 10;
 
 pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
     let mut summary = Summary { incidents: w.incidents.len(), accesses: w.accesses.len(), ..Default::default() };
@@ -372,7 +385,7 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
         logs[log].lines.push((a.at, access_line(w, a), Some(i), None));
     }
     for (i, l) in w.logons.iter().enumerate() {
-        logs[WINDOWS].lines.push((l.at, windows_line(l, 1000 + i), None, None));
+        logs[WINDOWS].lines.push((l.at, windows_line(l, 1000 + i), None, l.incident));
     }
     // Truth for non-access events: (log index, time, incident) → line, filled below.
     for (i, u) in w.usb.iter().enumerate() {
@@ -384,7 +397,7 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
                 logs[ENDPOINT].lines.push((u.at, row(&cells), None, u.incident));
             }
             None => {
-                let logon = crate::Logon { at: u.at, user: format!("{}$", u.host), host: u.host.clone(), event_id: 6416 };
+                let logon = crate::Logon { at: u.at, user: format!("{}$", u.host), host: u.host.clone(), event_id: 6416, incident: None };
                 logs[WINDOWS].lines.push((u.at, windows_usb_line(&logon, &u.serial, 5000 + i), None, u.incident));
             }
         }
@@ -396,8 +409,12 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
         logs[SAMBA].lines.push((f.at, line, None, f.incident));
     }
     for (i, p) in w.policy.iter().enumerate() {
-        let l = crate::Logon { at: p.at, user: p.user.clone(), host: p.host.clone(), event_id: 4719 };
+        let l = crate::Logon { at: p.at, user: p.user.clone(), host: p.host.clone(), event_id: 4719, incident: None };
         logs[WINDOWS].lines.push((p.at, windows_policy_line(&l, p.reduced, 7000 + i), None, p.incident));
+    }
+    for a in &w.agent_starts {
+        let t = a.at.format("%Y/%m/%d %H:%M:%S").to_string();
+        logs[AGENT].lines.push((a.at, row(&[t, a.host.clone(), a.user.clone(), "PC起動".into()]), None, None));
     }
     for b in &w.badges {
         let s = &w.town.staff[b.staff];
@@ -415,6 +432,7 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
             "badge" => (Some("通過日時,カード番号,職員番号,部屋,入退\n"), false, false),
             "endpoint" => (Some("日時,コンピュータ名,ログオンユーザー,操作,デバイス名,シリアル番号,ファイルパス\n"), true, false),
             "saijo" => (Some("受付日,時刻,職員コード,端末,許可番号,死亡者宛名番号,処理\n"), true, false),
+            "endpoint-ops" => (Some("日時,コンピュータ名,ログオンユーザー,操作\n"), true, false),
             _ => (None, false, false),
         };
         let mut text = String::new();
