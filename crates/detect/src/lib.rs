@@ -235,6 +235,10 @@ struct Rollup {
     detail: BTreeMap<String, usize>,
 }
 
+/// A terminal's endpoint agent: the last day it reported, the logons since (event id,
+/// time, day) not yet reported, and whether this silence has been reported.
+type AgentSilence = (NaiveDate, Vec<(u64, i64, NaiveDate)>, bool);
+
 /// The days an employee read others' new records, and the reads (event id, time,
 /// resident) not yet reported.
 type FreshReads = (BTreeSet<NaiveDate>, Vec<(u64, i64, String)>);
@@ -273,7 +277,7 @@ pub struct DetectorState {
     /// Host → the last day its endpoint agent reported (`agent-start`), the logons
     /// (event id, time, day) seen there since and not yet reported, and whether this
     /// silence has been reported.
-    agents: HashMap<String, (NaiveDate, Vec<(u64, i64, NaiveDate)>, bool)>,
+    agents: HashMap<String, AgentSilence>,
     /// (employee, month `YYYY-MM`) → times they badged out leaving a Windows session
     /// (locked, unlocked): the lock policy as practised.
     #[serde(with = "pairs")]
