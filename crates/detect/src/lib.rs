@@ -26,12 +26,54 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    pub after_hours: AfterHoursConfig,
     pub privileged: PrivilegedConfig,
     pub endpoint: EndpointConfig,
     pub mail: MailConfig,
     pub new_records: NewRecordsConfig,
     pub risk: RiskConfig,
     pub volume: VolumeConfig,
+}
+
+/// Work outside hours, judged against one's own habit and one's section's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AfterHoursConfig {
+    /// From this hour (JST) to `morning_hour` is after hours; days off are too.
+    pub evening_hour: u32,
+    pub morning_hour: u32,
+    /// Unusual when at most this share of one's earlier working days had after-hours
+    /// look-ups…
+    pub own_max: f64,
+    /// …and at most this share of one's section worked after hours in the last week.
+    pub peer_max: f64,
+    /// Working days of history before one is judged.
+    pub min_days: usize,
+    /// Busy seasons when after-hours work is the section's normal (確定申告期 for the tax
+    /// section): `{ department = "D200", from = "02-16", to = "03-15" }`.
+    pub seasons: Vec<Season>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Season {
+    pub department: String,
+    /// `MM-DD`, inclusive.
+    pub from: String,
+    pub to: String,
+}
+
+impl Default for AfterHoursConfig {
+    fn default() -> Self {
+        AfterHoursConfig { evening_hour: 19, morning_hour: 7, own_max: 0.1, peer_max: 0.3, min_days: 10, seasons: Vec::new() }
+    }
+}
+
+impl AfterHoursConfig {
+    fn in_season(&self, department: &str, day: NaiveDate) -> bool {
+        let md = day.format("%m-%d").to_string();
+        self.seasons.iter().any(|s| s.department == department && s.from.as_str() <= md.as_str() && md.as_str() <= s.to.as_str())
+    }
 }
 
 /// The endpoint product's sign of life.
@@ -278,6 +320,10 @@ pub struct DetectorState {
     /// (event id, time, day) seen there since and not yet reported, and whether this
     /// silence has been reported.
     agents: HashMap<String, AgentSilence>,
+    /// Employee → the days they looked up records, and the days they did so after hours.
+    work_days: HashMap<String, (BTreeSet<NaiveDate>, BTreeSet<NaiveDate>)>,
+    /// Department → the employees seen working in it.
+    members: HashMap<String, BTreeSet<String>>,
     /// (employee, month `YYYY-MM`) → times they badged out leaving a Windows session
     /// (locked, unlocked): the lock policy as practised.
     #[serde(with = "pairs")]
@@ -465,6 +511,12 @@ impl<'a> Detector<'a> {
             self.volume(seq, event.time, at.date(), &e, "lookups", &resident);
         }
         let department = employee.as_deref().and_then(|e| self.dir.posting(e, at.date())).map(|p| p.0.to_owned()).unwrap_or_default();
+        if let Some(e) = employee.as_deref()
+            && kind == AccountKind::Personal
+        {
+            let e = e.to_owned();
+            self.after_hours(seq, event.time, at, &e, &department, &resident);
+        }
         let declared = event.unmapped.extra.get("case_no").and_then(|v| v.as_str());
         let explanation = self.dir.explain(kind, employee.as_deref(), &department, &resident, at, declared);
         if explanation.is_some() {
@@ -709,6 +761,35 @@ impl<'a> Detector<'a> {
 
     /// S7: an approved device on a terminal without the endpoint agent (where copies go
     /// unlogged), and any device that is not approved.
+    /// Look-ups after hours or on a day off by someone who seldom works then, while their
+    /// section does not either (outside its configured busy seasons).
+    fn after_hours(&mut self, seq: u64, time: i64, at: NaiveDateTime, employee: &str, department: &str, resident: &str) {
+        use chrono::Timelike;
+        let c = &self.config.after_hours;
+        let day = at.date();
+        let late = at.hour() >= c.evening_hour || at.hour() < c.morning_hour || self.dir.is_day_off(day);
+        self.s.members.entry(department.to_owned()).or_default().insert(employee.to_owned());
+        let (worked, late_days) = self.s.work_days.entry(employee.to_owned()).or_default();
+        let history = worked.iter().filter(|d| **d < day).count();
+        let own = late_days.iter().filter(|d| **d < day).count() as f64 / history.max(1) as f64;
+        worked.insert(day);
+        if !late {
+            return;
+        }
+        late_days.insert(day);
+        if history < c.min_days || own > c.own_max || c.in_season(department, day) {
+            return;
+        }
+        let week = day - chrono::Days::new(6);
+        let peers: Vec<&String> = self.s.members.get(department).into_iter().flatten().filter(|p| p.as_str() != employee).collect();
+        let busy = peers.iter().filter(|p| self.s.work_days.get(p.as_str()).is_some_and(|(_, l)| l.range(week..=day).next().is_some())).count();
+        if !peers.is_empty() && busy as f64 / peers.len() as f64 > c.peer_max {
+            return;
+        }
+        let detail = format!("{day} {:02}時台（本人の時間外日 {:.0}%、課内 {busy}/{} 人）", at.hour(), own * 100.0, peers.len());
+        self.note(seq, time, "after_hours_unusual", Severity::Medium, employee, resident, Some(&detail));
+    }
+
     /// S7: a terminal whose endpoint agent has reported before but not since, while
     /// people log on there: copies made there go unlogged. Found on the `silent_days`-th
     /// day with logons; those logons are the evidence.
@@ -880,6 +961,10 @@ fn finding(r: &Rollup) -> Finding {
         "privileged_account_outside_admin_terminals" => (
             format!("職員 {} のログオン中の端末から、管理者・共用アカウントでファイルが {} 回操作されました。この端末は管理を担う部署のものではありません（{}）。", r.employee, n, detail.join("、")),
             format!("Administrator or shared accounts were used {} times from employee {}'s session on a terminal outside the administering departments.", n, r.employee),
+        ),
+        "after_hours_unusual" => (
+            format!("職員 {} が、普段は働かない時間外・休日に住民記録を {} 件照会しました。同じ課でもその週に時間外の照会はほとんどありません（{}）。", r.employee, n, detail.join("、")),
+            format!("Employee {} looked up {} records after hours or on a day off, which they seldom do and their section did not do that week.", r.employee, n),
         ),
         "endpoint_agent_silent" => (
             format!("端末の管理ソフトからの記録が途絶えた後も、職員 {} のログオンが続いています（{} 回、{}）。この間の外部媒体への複写は記録されていません。", r.employee, n, detail.join("、")),

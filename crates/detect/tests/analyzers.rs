@@ -630,3 +630,48 @@ fn s7_a_terminal_whose_endpoint_agent_falls_silent_while_logons_go_on_is_flagged
     ]);
     assert!(reporting.iter().all(|f| f.rule != "endpoint_agent_silent"), "{reporting:?}");
 }
+
+/// Ten ordinary weekdays of look-ups by E1 and E2 (福祉課), with a case behind each.
+fn ordinary_days() -> Vec<Event> {
+    let mut out = Vec::new();
+    for d in [9u32, 10, 11, 12, 15, 16, 17, 18, 19, 22] {
+        for (acct, res) in [("J1", "R5"), ("J2", "R5")] {
+            let mut e = access("juki", acct, res, &format!("2024-01-{d:02}T10:00:00"), "PC-1");
+            e.unmapped.extra.insert("case_no".into(), "C2".into());
+            out.push(e);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_look_up_at_22_00_by_someone_who_never_works_late_is_flagged_and_in_the_busy_season_is_not() {
+    let mut events = ordinary_days();
+    let mut late = access("juki", "J1", "R5", "2024-01-23T22:10:00", "PC-1");
+    late.unmapped.extra.insert("case_no".into(), "C2".into());
+    events.push(late.clone());
+    let f = run(&events);
+    let odd = f.iter().find(|f| f.rule == "after_hours_unusual").expect("unusual");
+    assert_eq!((odd.employees[0].as_str(), odd.severity), ("E1", mamori_model::Severity::Medium));
+    let master = office();
+    let dir = Directory::new(&master);
+    let config = toml_config("[after_hours]\nseasons = [{ department = \"D300\", from = \"01-20\", to = \"01-31\" }]\n");
+    let mut d = Detector::with_config(&dir, config);
+    for (i, e) in events.iter().enumerate() {
+        d.observe(i as u64, e);
+    }
+    assert!(d.findings().iter().all(|f| f.rule != "after_hours_unusual"), "the section's busy season");
+}
+
+#[test]
+fn working_late_when_the_section_does_is_not_unusual() {
+    let mut events = ordinary_days();
+    for (acct, t) in [("J2", "2024-01-23T21:00:00"), ("J1", "2024-01-23T22:10:00")] {
+        let mut e = access("juki", acct, "R5", t, "PC-1");
+        e.unmapped.extra.insert("case_no".into(), "C2".into());
+        events.push(e);
+    }
+    let f = run(&events);
+    let flagged: Vec<&str> = f.iter().filter(|f| f.rule == "after_hours_unusual").map(|f| f.employees[0].as_str()).collect();
+    assert_eq!(flagged, ["E2"], "the first to stay late is news; the second, with a colleague already there, is not");
+}

@@ -376,6 +376,12 @@ pub fn run(params: &Params) -> World {
                         if w.master.vip.iter().any(|v| v.resident_uid == w.town.people[r].uid) {
                             continue;
                         }
+                        // A call about one's own family is passed to a colleague, as the
+                        // rules of every office say.
+                        let own_household = w.town.staff[si].resident.map(|p| w.town.people[p].household);
+                        if own_household == Some(w.town.people[r].household) {
+                            continue;
+                        }
                         let operator = account(&w.town.staff[si], System::Juki);
                         let why = Why::Unrecorded("電話照会");
                         w.accesses.push(Access { at: at(day, m), system: System::Juki, op: "01", operator, host: pc.clone(), resident: r, record: "J1", case_no: None, why });

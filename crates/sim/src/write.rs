@@ -277,6 +277,10 @@ const DETECT: &str = r#"# Detection settings of the simulated town (written by `
 # Information policy administers the terminals and the file server.
 admin_departments = ["D800"]
 
+[after_hours]
+# The tax section works late in the filing season (確定申告期).
+seasons = [{ department = "D200", from = "02-16", to = "03-15" }]
+
 [mail]
 # Other public bodies, and the contractor that prints the tax notices.
 trusted_domains = ["lg.jp", "go.jp", "print-center.example.co.jp"]
