@@ -324,6 +324,8 @@ pub struct DetectorState {
     work_days: HashMap<String, (BTreeSet<NaiveDate>, BTreeSet<NaiveDate>)>,
     /// Department → the employees seen working in it.
     members: HashMap<String, BTreeSet<String>>,
+    /// `department/role/day` → the peer group's usual day of look-ups (today's only).
+    peer_cache: HashMap<String, u32>,
     /// (employee, month `YYYY-MM`) → times they badged out leaving a Windows session
     /// (locked, unlocked): the lock policy as practised.
     #[serde(with = "pairs")]
@@ -504,18 +506,13 @@ impl<'a> Detector<'a> {
             let e = e.to_owned();
             self.note(seq, event.time, "access_after_transfer_or_retirement", Severity::High, &e, &resident, Some(&detail));
         }
-        if let Some(e) = employee.as_deref()
-            && kind == AccountKind::Personal
-        {
-            let e = e.to_owned();
-            self.volume(seq, event.time, at.date(), &e, "lookups", &resident);
-        }
         let department = employee.as_deref().and_then(|e| self.dir.posting(e, at.date())).map(|p| p.0.to_owned()).unwrap_or_default();
         if let Some(e) = employee.as_deref()
             && kind == AccountKind::Personal
         {
             let e = e.to_owned();
             self.after_hours(seq, event.time, at, &e, &department, &resident);
+            self.volume(seq, event.time, at.date(), &e, "lookups", &resident);
         }
         let declared = event.unmapped.extra.get("case_no").and_then(|v| v.as_str());
         let explanation = self.dir.explain(kind, employee.as_deref(), &department, &resident, at, declared);
@@ -831,12 +828,21 @@ impl<'a> Detector<'a> {
         // A device has no quiet history to wait for: more than `usb_min` copies on a first day
         // is novelty enough.
         let (factor, floor, min_days) = if kind == "usb" { (c.usb_factor, c.usb_min, 0) } else { (c.lookups_factor, c.lookups_min, c.min_days) };
+        // The peer group's usual day (same department and role), for look-ups: a newcomer
+        // is judged by it, and no one's own habit lowers the bar below it.
+        let peer = if kind == "lookups" { self.peer_usual(employee, day) } else { 0 };
         let d = self.s.daily.entry((employee.to_owned(), kind.to_owned())).or_default();
         let today = d.count(day);
-        if d.past.len() < min_days {
-            return;
-        }
-        let usual = if kind == "usb" { d.past.iter().copied().max().unwrap_or(0) } else { d.percentile(0.95) };
+        let own = if d.past.len() >= min_days {
+            Some(if kind == "usb" { d.past.iter().copied().max().unwrap_or(0) } else { d.percentile(0.95) })
+        } else {
+            None
+        };
+        let usual = match (own, peer) {
+            (Some(o), p) => o.max(p),
+            (None, p) if p > 0 => p,
+            _ => return,
+        };
         let limit = ((usual as f64 * factor).ceil() as u32).max(floor);
         if today <= limit {
             return;
@@ -849,6 +855,30 @@ impl<'a> Detector<'a> {
         if first && let Some(r) = self.s.rollups.get_mut(&(employee.to_owned(), rule.to_owned())) {
             r.detected_at = r.detected_at.max(time);
         }
+    }
+
+    /// The 95th-percentile day of look-ups among the employee's peers (same department
+    /// and role on `day`, with history), computed once a day per group.
+    fn peer_usual(&mut self, employee: &str, day: NaiveDate) -> u32 {
+        let Some((dept, role)) = self.dir.posting(employee, day) else { return 0 };
+        let key = format!("{dept}/{role}/{day}");
+        if let Some(v) = self.s.peer_cache.get(&key) {
+            return *v;
+        }
+        let mut days: Vec<u32> = Vec::new();
+        for peer in self.s.members.get(dept).into_iter().flatten().filter(|p| p.as_str() != employee) {
+            if self.dir.posting(peer, day).map(|p| p.1) != Some(role) {
+                continue;
+            }
+            if let Some(d) = self.s.daily.get(&(peer.clone(), "lookups".to_owned())) {
+                days.extend(d.past.iter().rev().take(60));
+            }
+        }
+        days.sort_unstable();
+        let v = days.get(((days.len().saturating_sub(1)) as f64 * 0.95).round() as usize).copied().unwrap_or(0);
+        self.s.peer_cache.retain(|k, _| k.ends_with(&day.to_string()));
+        self.s.peer_cache.insert(key, v);
+        v
     }
 
     fn peripheral(&mut self, seq: u64, event: &Event, at: NaiveDateTime) {

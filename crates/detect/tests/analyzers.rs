@@ -675,3 +675,25 @@ fn working_late_when_the_section_does_is_not_unusual() {
     let flagged: Vec<&str> = f.iter().filter(|f| f.rule == "after_hours_unusual").map(|f| f.employees[0].as_str()).collect();
     assert_eq!(flagged, ["E2"], "the first to stay late is news; the second, with a colleague already there, is not");
 }
+
+#[test]
+fn a_newcomers_look_ups_are_judged_against_their_peers_usual_day() {
+    // E1 (福祉課 staff) has ten days of 30 look-ups; E2, the same role, arrives with 100.
+    let mut events = Vec::new();
+    for d in [9u32, 10, 11, 12, 15, 16, 17, 18, 19, 22] {
+        for i in 0..30 {
+            let mut e = access("juki", "J1", "R5", &format!("2024-01-{d:02}T{:02}:{:02}:00", 9 + i / 60, i % 60), "PC-1");
+            e.unmapped.extra.insert("case_no".into(), "C2".into());
+            events.push(e);
+        }
+    }
+    for i in 0..100 {
+        let mut e = access("juki", "J2", "R5", &format!("2024-01-23T{:02}:{:02}:00", 9 + i / 60, i % 60), "PC-2");
+        e.unmapped.extra.insert("case_no".into(), "C2".into());
+        events.push(e);
+    }
+    let f = run(&events);
+    let spike = f.iter().find(|f| f.rule == "lookup_volume").expect("100 against the peers' usual 30");
+    assert_eq!(spike.employees, ["E2"]);
+    assert_eq!(spike.evidence.len(), 10, "past three times the peers' 30");
+}
