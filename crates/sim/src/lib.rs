@@ -29,7 +29,7 @@ use town::{DEPARTMENTS, Staff, Town};
 
 /// The logs a simulated town writes under `logs/`: (source name in its `mamori.toml`,
 /// file name).
-pub const LOGS: [(&str, &str); 11] = [
+pub const LOGS: [(&str, &str); 12] = [
     ("juki", "juki_access.csv"),
     ("zeimu", "zeimu_access.tsv"),
     ("koseki", "koseki_access.csv"),
@@ -39,6 +39,7 @@ pub const LOGS: [(&str, &str); 11] = [
     ("badge", "badge.csv"),
     ("endpoint", "endpoint_usb.csv"),
     ("endpoint-ops", "endpoint_pcops.csv"),
+    ("endpoint-print", "endpoint_print.csv"),
     ("samba", "fileserver_audit.log"),
     ("mail", "mail_journal.mbox"),
 ];
@@ -107,6 +108,16 @@ pub struct Logon {
     pub user: String,
     pub host: String,
     pub event_id: u32,
+    pub incident: Option<usize>,
+}
+
+/// A print job as the endpoint product logs it.
+pub struct Print {
+    pub at: NaiveDateTime,
+    pub staff: usize,
+    pub host: String,
+    pub document: String,
+    pub pages: u32,
     pub incident: Option<usize>,
 }
 
@@ -182,6 +193,7 @@ pub struct World {
     pub mails: Vec<mail::Mail>,
     pub policy: Vec<PolicyChange>,
     pub agent_starts: Vec<AgentStart>,
+    pub prints: Vec<Print>,
     /// Person → their current row in `master.households` (moves add rows).
     pub household_row: Vec<usize>,
     /// Files recovered after an incident (the contents of a seized USB stick): incident,
@@ -252,7 +264,7 @@ pub fn run(params: &Params) -> World {
     let mut master = town.master(params.start);
     master.holidays = write::holidays();
     let days = business_days(params, &master);
-    let mut w = World { params: params.clone(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), files: Vec::new(), mails: Vec::new(), policy: Vec::new(), agent_starts: Vec::new(), household_row: Vec::new(), evidence: Vec::new(), incidents: Vec::new() };
+    let mut w = World { params: params.clone(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), files: Vec::new(), mails: Vec::new(), policy: Vec::new(), agent_starts: Vec::new(), prints: Vec::new(), household_row: Vec::new(), evidence: Vec::new(), incidents: Vec::new() };
     w.household_row = (0..w.town.people.len()).collect();
     // Approved secure USB sticks for about one in ten staff.
     let owners: Vec<usize> = (0..w.town.staff.len()).filter(|i| i % 10 == 3).collect();
@@ -338,6 +350,12 @@ pub fn run(params: &Params) -> World {
             let (user, pc) = (format!("e{:04}", s.number), s.pc.clone());
             w.badges.push(Badge { at: at(day, arrive), staff: si, room, entering: true });
             w.agent_starts.push(AgentStart { at: at(day, arrive + 2), host: w.town.staff[si].pc.clone(), user: format!("e{:04}", w.town.staff[si].number) });
+            // Now and then a document printed: meeting papers, a notice draft.
+            if rng.gen_bool(0.08) {
+                let document = ["会議資料.pdf", "通知文案.docx", "業務日誌.xlsx"][rng.gen_range(0..3)].to_owned();
+                let t = at(day, rng.gen_range(arrive + 30..leave - 30));
+                w.prints.push(Print { at: t, staff: si, host: w.town.staff[si].pc.clone(), document, pages: rng.gen_range(1..12), incident: None });
+            }
             w.logons.push(Logon { at: at(day, arrive + 3), user: user.clone(), host: pc.clone(), event_id: 4624, incident: None });
             if lunch_out {
                 w.badges.push(Badge { at: at(day, 12 * 60 + 2), staff: si, room, entering: false });
@@ -675,6 +693,11 @@ fn crematorium(
     }
     let fresh: Vec<usize> = permits.iter().filter(|p| p.0 + chrono::Days::new(4) >= day && p.2 != clerk).map(|p| p.1).collect();
     let pc = w.town.staff[clerk].pc.clone();
+    if !fresh.is_empty() {
+        // The list goes out on paper.
+        let document = format!("火葬許可一覧_{}.pdf", day.format("%m%d"));
+        w.prints.push(Print { at: at(day, 17 * 60 + 50), staff: clerk, host: pc.clone(), document, pages: 1, incident: Some(incident) });
+    }
     for (k, r) in fresh.into_iter().enumerate() {
         w.accesses.push(Access {
             at: at(day, 17 * 60 + 35 + k as u32 / 4),

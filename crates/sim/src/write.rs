@@ -253,6 +253,18 @@ operation = "操作"
 [sources.endpoint-ops.codes.operation]
 "PC起動" = "agent-start"
 
+[sources.endpoint-print]
+format = "csv"
+encoding = "shift_jis"
+class = "print"
+[sources.endpoint-print.columns]
+datetime = "日時"
+host = "コンピュータ名"
+actor = "ログオンユーザー"
+device_name = "プリンタ名"
+path = "ドキュメント名"
+pages = "ページ数"
+
 [sources.badge]
 format = "csv"
 encoding = "utf-8"
@@ -365,8 +377,9 @@ const WINDOWS: usize = 5;
 const BADGE: usize = 6;
 const ENDPOINT: usize = 7;
 const AGENT: usize = 8;
-const SAMBA: usize = 9;
-const MAIL: usize = 10;
+const PRINT: usize = 9;
+const SAMBA: usize = 10;
+const MAIL: usize = 11;
 
 pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
     let mut summary = Summary { incidents: w.incidents.len(), accesses: w.accesses.len(), ..Default::default() };
@@ -399,6 +412,13 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
                 let t = u.at.format("%Y/%m/%d %H:%M:%S").to_string();
                 let cells = [t, u.host.clone(), format!("e{:04}", s.number), "ファイルコピー(PC→USB)".into(), "USB Flash".into(), u.serial.clone(), path.clone()];
                 logs[ENDPOINT].lines.push((u.at, row(&cells), None, u.incident));
+                // Windows audits the write to removable storage as well (4663).
+                let logon = crate::Logon { at: u.at, user: format!("e{:04}", s.number), host: u.host.clone(), event_id: 4663, incident: None };
+                let data = serde_json::json!({
+                    "SubjectUserName": logon.user, "SubjectDomainName": "CITY", "ObjectServer": "Security", "ObjectType": "File",
+                    "ObjectName": path, "AccessMask": "0x2", "AccessList": "%%4417",
+                });
+                logs[WINDOWS].lines.push((u.at, evtx(&logon, 50_000_000 + i, data), None, u.incident));
             }
             None => {
                 let logon = crate::Logon { at: u.at, user: format!("{}$", u.host), host: u.host.clone(), event_id: 6416, incident: None };
@@ -415,6 +435,12 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
     for (i, p) in w.policy.iter().enumerate() {
         let l = crate::Logon { at: p.at, user: p.user.clone(), host: p.host.clone(), event_id: 4719, incident: None };
         logs[WINDOWS].lines.push((p.at, windows_policy_line(&l, p.reduced, 7000 + i), None, p.incident));
+    }
+    for p in &w.prints {
+        let s = &w.town.staff[p.staff];
+        let t = p.at.format("%Y/%m/%d %H:%M:%S").to_string();
+        let cells = [t, p.host.clone(), format!("e{:04}", s.number), "PRN-2F-01".into(), p.document.clone(), p.pages.to_string()];
+        logs[PRINT].lines.push((p.at, row(&cells), None, p.incident));
     }
     for a in &w.agent_starts {
         let t = a.at.format("%Y/%m/%d %H:%M:%S").to_string();
@@ -437,6 +463,7 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
             "endpoint" => (Some("日時,コンピュータ名,ログオンユーザー,操作,デバイス名,シリアル番号,ファイルパス\n"), true, false),
             "saijo" => (Some("受付日,時刻,職員コード,端末,許可番号,死亡者宛名番号,処理\n"), true, false),
             "endpoint-ops" => (Some("日時,コンピュータ名,ログオンユーザー,操作\n"), true, false),
+            "endpoint-print" => (Some("日時,コンピュータ名,ログオンユーザー,プリンタ名,ドキュメント名,ページ数\n"), true, false),
             _ => (None, false, false),
         };
         let mut text = String::new();
