@@ -242,3 +242,38 @@ fn streaming_detection_in_serve_gives_the_same_findings_as_batch() {
     assert!(out.contains("from scratch"), "{out}");
     assert_eq!(streamed, sorted(mamori(&data, &["findings", "--json", "--limit", "100000"])), "streaming and batch agree");
 }
+
+/// Guessing a console password: five failures lock the name, so that the right password
+/// is refused too for a while, and every try is in the log.
+#[test]
+fn five_failed_console_sign_ins_lock_the_name_and_each_try_is_logged() {
+    let (_tmp, data, config, _key) = setup();
+    let mut add = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .args(["--data", data.to_str().unwrap(), "user", "add", "--name", "kansa"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin.take().unwrap().write_all(b"correct horse battery staple\n").unwrap();
+    assert!(add.wait().unwrap().success());
+    let (mut server, addr) = start(&data, &config);
+    let form = |password: &str| format!("name=kansa&password={}", password.replace(' ', "+"));
+    let location = |body: &str| -> (u16, bool) {
+        let (status, _) = post(addr, "/console/login", &[("Content-Type", "application/x-www-form-urlencoded")], body.as_bytes()).unwrap();
+        (status, status == 303)
+    };
+    for _ in 0..5 {
+        assert_eq!(location(&form("wrong guess")).0, 303);
+    }
+    // The right password, now refused: no session cookie comes back.
+    let mut s = TcpStream::connect(addr).unwrap();
+    let body = form("correct horse battery staple");
+    write!(s, "POST /console/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(!reply.to_ascii_lowercase().contains("set-cookie") && reply.contains("error=1"), "{reply}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let log = mamori(&data, &["events", "actor", "console:kansa"]);
+    assert_eq!(log.matches("console.signin-failed").count(), 6, "{log}");
+    assert!(log.contains("locked after repeated failures"), "{log}");
+}

@@ -3,9 +3,10 @@
 //! the one the CLI and the API make, and each sign-in, failed sign-in and report is an
 //! event in the log.
 //!
-//! Passwords are checked against Argon2id hashes (`mamori user add`); a session is a
-//! random 256-bit token in an `HttpOnly`, `SameSite=Strict` cookie, kept hashed in memory
-//! for eight hours (a restart signs everyone out).
+//! Passwords are checked against Argon2id hashes (`mamori user add`); five failed
+//! sign-ins lock a name for fifteen minutes; a session is a random 256-bit token in an
+//! `HttpOnly`, `SameSite=Strict` cookie, kept hashed in memory for eight hours (a restart
+//! signs everyone out).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +23,9 @@ use crate::{DisclosureQuery, Server};
 
 const SESSION_COOKIE: &str = "mamori_session";
 const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
+/// Failed sign-ins to one name before it is locked, and for how long.
+const MAX_FAILURES: u32 = 5;
+const LOCKOUT: Duration = Duration::from_secs(15 * 60);
 
 /// Hashes a password for storage: Argon2id with a random salt, as a PHC string.
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -33,11 +37,32 @@ fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-/// Signed-in users by the SHA-256 of their session token.
+/// Signed-in users by the SHA-256 of their session token, and failed sign-ins by name.
 #[derive(Default)]
-pub struct Sessions(std::sync::Mutex<HashMap<[u8; 32], (String, Instant)>>);
+pub struct Sessions(std::sync::Mutex<HashMap<[u8; 32], (String, Instant)>>, std::sync::Mutex<HashMap<String, (u32, Instant)>>);
 
 impl Sessions {
+    /// Whether `name` is locked out after repeated failures (guessing is slowed by Argon2
+    /// and stopped here).
+    fn locked(&self, name: &str) -> bool {
+        let map = self.1.lock().expect("failures lock");
+        map.get(name).is_some_and(|(n, since)| *n >= MAX_FAILURES && since.elapsed() < LOCKOUT)
+    }
+
+    fn failed(&self, name: &str) {
+        let mut map = self.1.lock().expect("failures lock");
+        let entry = map.entry(name.to_owned()).or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= LOCKOUT {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+        entry.1 = Instant::now();
+    }
+
+    fn succeeded(&self, name: &str) {
+        self.1.lock().expect("failures lock").remove(name);
+    }
+
     fn open(&self, user: &str) -> String {
         let mut bytes = [0u8; 32];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
@@ -177,14 +202,21 @@ async fn login(State(server): State<Arc<Server>>, Query(q): Query<LangQuery>, Fo
     let name = form.name.trim().to_owned();
     // Argon2 is slow on purpose: off the async threads.
     let checked = tokio::task::spawn_blocking(move || {
+        let locked = worker.sessions.locked(&name);
         let stored = worker.reader.lock().expect("reader lock").user(&name).ok().flatten();
         // An unknown user costs the same as a wrong password, so names cannot be probed.
         let phc = stored.as_ref().map(|s| s.0.clone()).unwrap_or_else(|| worker.decoy.clone());
-        let ok = verify_password(&form.password, &phc) && stored.is_some();
+        let ok = verify_password(&form.password, &phc) && stored.is_some() && !locked;
+        if ok {
+            worker.sessions.succeeded(&name);
+        } else {
+            worker.sessions.failed(&name);
+        }
         if let Some(reports) = &worker.reports {
             let mut journal = worker.journal.lock().expect("journal lock");
             let what = if ok { "console.signin" } else { "console.signin-failed" };
-            let _ = reports.record(&mut journal, &format!("console:{name}"), what, "");
+            let detail = if locked { "locked after repeated failures" } else { "" };
+            let _ = reports.record(&mut journal, &format!("console:{name}"), what, detail);
         }
         (ok, name)
     })
