@@ -58,6 +58,11 @@ test('an auditor signs in, makes a resident\'s disclosure and signs out', async 
     assert.ok((await page.locator('tbody tr').count()) > 0, 'the report lists the accesses');
     if (shots) await page.screenshot({ path: `${shots}/console-report.png`, fullPage: true });
     await page.goBack();
+    await page.getByRole('link', { name: '所見一覧' }).click();
+    await page.getByRole('heading', { name: '所見一覧' }).waitFor();
+    assert.ok((await page.locator('tbody tr').count()) >= 1, 'the stored findings are listed');
+    assert.match(await page.locator('tbody').innerText(), /relative_lookup/);
+    if (shots) await page.screenshot({ path: `${shots}/console-findings.png`, fullPage: true });
     await page.getByRole('button', { name: 'ログアウト' }).click();
     await page.goto(`${base}/console/disclosure`);
     assert.equal(new URL(page.url()).pathname, '/console/login', 'signed out');

@@ -359,6 +359,13 @@ impl mamori_server::Reports for ApiReports {
         Ok((made.0, made.1))
     }
 
+    fn findings(&self, journal: &mut SqliteJournal, reader: &str) -> Result<Vec<serde_json::Value>, String> {
+        let found = crate::detect::stored_findings(journal).map_err(|e| format!("{e:#}"))?;
+        let detail = format!("findings viewed: {}", found.len());
+        crate::audit::record_by(journal, reader, crate::audit::Action::Report, &detail, &[]).map_err(|e| e.to_string())?;
+        found.iter().map(|f| serde_json::to_value(f).map_err(|e| e.to_string())).collect()
+    }
+
     fn after_ingest(&self, journal: &mut SqliteJournal) -> Result<(), String> {
         let Some((config, sigma)) = &self.detect else { return Ok(()) };
         crate::detect::run(journal, config.clone(), sigma.as_deref(), false).map(|_| ()).map_err(|e| format!("{e:#}"))

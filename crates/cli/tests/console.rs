@@ -38,6 +38,7 @@ fn an_auditor_uses_the_console_in_a_browser_and_every_sign_in_and_report_is_logg
     mamori(&data, &["init", data.to_str().unwrap()], None);
     mamori(&data, &["master", "load", root.join("examples/town").to_str().unwrap()], None);
     mamori(&data, &["import", "--source", "juki", root.join("examples/events.ndjson").to_str().unwrap()], None);
+    mamori(&data, &["detect"], None);
     let password = "correct horse battery staple";
     let short = Command::new(env!("CARGO_BIN_EXE_mamori"))
         .args(["--data", data.to_str().unwrap(), "user", "add", "--name", "監査 一郎"])
@@ -80,6 +81,7 @@ fn an_auditor_uses_the_console_in_a_browser_and_every_sign_in_and_report_is_logg
     assert_eq!(log.matches("console.signin-failed").count(), 1, "the wrong password: {log}");
     assert_eq!(log.matches("\"console.signin\"").count(), 2, "two sign-ins: {log}");
     assert!(log.contains("disclosure of resident 000000305 (request R6-開示-0099) through the console"), "{log}");
+    assert!(log.contains("findings viewed: 3"), "viewing findings is logged too: {log}");
     let users = std::fs::read(data.join("journal.db")).unwrap();
     assert!(!users.windows(password.len()).any(|w| w == password.as_bytes()), "the password itself is nowhere in the store");
 }

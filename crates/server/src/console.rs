@@ -127,6 +127,14 @@ fn t(l: Lang, key: &str) -> &'static str {
         "make" => ("作成", "Make the report"),
         "signout" => ("ログアウト", "Sign out"),
         "signed" => ("ログイン中", "Signed in as"),
+        "findings" => ("所見一覧", "Findings"),
+        "none" => ("所見はありません（mamori detect を実行すると表示されます）。", "No findings (run mamori detect)."),
+        "severity" => ("重大度", "Severity"),
+        "rule" => ("ルール", "Rule"),
+        "employee" => ("職員", "Employee"),
+        "period" => ("期間", "Period"),
+        "evidence" => ("証拠", "Evidence"),
+        "explanation" => ("説明", "Explanation"),
         "note" => (
             "作成した開示は、操作者を非開示として出力し、作成したこと自体が改ざん検知ログに記録されます。",
             "Operators are withheld in the report, and making it is recorded in the tamper-evident log.",
@@ -146,7 +154,9 @@ fn page(l: Lang, body: &str) -> Html<String> {
 <html lang="{code}">
 <head><meta charset="utf-8"><title>{title}</title>
 <style>
-body {{ font-family: "Noto Sans CJK JP", "IPAexGothic", sans-serif; margin: 2em auto; max-width: 44em; }}
+body {{ font-family: "Noto Sans CJK JP", "IPAexGothic", sans-serif; margin: 2em auto; max-width: 60em; }}
+table {{ border-collapse: collapse; width: 100%; }} th, td {{ border: 1px solid #888; padding: 2px 4px; vertical-align: top; }} th {{ white-space: nowrap; }}
+tr.high td, tr.critical td {{ background: #fff3f3; }} td.n {{ text-align: right; }}
 label {{ display: block; margin: .6em 0 .2em; }}
 input, select {{ font-size: 1em; padding: .3em; width: 20em; }}
 button {{ font-size: 1em; padding: .4em 1.2em; margin-top: 1em; }}
@@ -242,9 +252,12 @@ async fn home(State(server): State<Arc<Server>>, headers: HeaderMap) -> Redirect
 }
 
 fn header_bar(l: Lang, user: &str) -> String {
+    let q = lang_suffix(l);
     format!(
-        r#"<header><span>{title}</span><span>{signed} <strong class="user">{user}</strong> <form method="post" action="/console/logout" style="display:inline"><button type="submit">{out}</button></form></span></header>"#,
+        r#"<header><span>{title} — <a href="/console/disclosure{q}">{disclosure}</a> | <a href="/console/findings{q}">{findings}</a></span><span>{signed} <strong class="user">{user}</strong> <form method="post" action="/console/logout" style="display:inline"><button type="submit">{out}</button></form></span></header>"#,
         title = t(l, "title"),
+        disclosure = t(l, "disclosure"),
+        findings = t(l, "findings"),
         signed = t(l, "signed"),
         user = esc(user),
         out = t(l, "signout"),
@@ -282,6 +295,66 @@ async fn disclosure_form(State(server): State<Arc<Server>>, headers: HeaderMap, 
     .into_response()
 }
 
+fn jst(ms: i64) -> String {
+    let offset = chrono::FixedOffset::east_opt(9 * 3600).expect("JST");
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&offset).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+}
+
+async fn findings_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let l = lang(q.lang.as_deref());
+    let Some(user) = server.sessions.user(&headers) else { return Redirect::to("/console/login").into_response() };
+    let worker = server.clone();
+    let reader = format!("console:{user}");
+    let found = tokio::task::spawn_blocking(move || {
+        let Some(reports) = &worker.reports else { return Ok(Vec::new()) };
+        let mut journal = worker.journal.lock().expect("journal lock");
+        reports.findings(&mut journal, &reader)
+    })
+    .await;
+    let findings = match found {
+        Ok(Ok(f)) => f,
+        Ok(Err(e)) => return (StatusCode::INTERNAL_SERVER_ERROR, esc(&e)).into_response(),
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    let mut rows = String::new();
+    for f in &findings {
+        let severity = match (f["severity"].as_str().unwrap_or(""), l) {
+            ("critical", Lang::Ja) => "重大",
+            ("high", Lang::Ja) => "高",
+            ("medium", Lang::Ja) => "中",
+            ("low", Lang::Ja) => "低",
+            (other, _) => other,
+        };
+        let employees: Vec<&str> = f["employees"].as_array().into_iter().flatten().filter_map(|e| e.as_str()).collect();
+        let explanation = if l == Lang::En { &f["explanation_en"] } else { &f["explanation_ja"] };
+        rows.push_str(&format!(
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{} 〜 {}</td><td class=\"n\">{}</td><td>{}</td></tr>\n",
+            esc(f["severity"].as_str().unwrap_or("")),
+            esc(severity),
+            esc(f["rule"].as_str().unwrap_or("")),
+            esc(&employees.join("、")),
+            jst(f["from"].as_i64().unwrap_or(0)),
+            jst(f["to"].as_i64().unwrap_or(0)),
+            f["evidence"].as_array().map_or(0, Vec::len),
+            esc(explanation.as_str().unwrap_or("")),
+        ));
+    }
+    let table = if findings.is_empty() {
+        format!("<p class=\"none\">{}</p>", t(l, "none"))
+    } else {
+        format!(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>\n{rows}</tbody></table>",
+            t(l, "severity"),
+            t(l, "rule"),
+            t(l, "employee"),
+            t(l, "period"),
+            t(l, "evidence"),
+            t(l, "explanation")
+        )
+    };
+    page(l, &format!("{}\n<h1>{}</h1>\n{table}", header_bar(l, &user), t(l, "findings"))).into_response()
+}
+
 async fn disclosure_report(State(server): State<Arc<Server>>, headers: HeaderMap, Query(mut q): Query<DisclosureQuery>) -> Response {
     let Some(user) = server.sessions.user(&headers) else { return Redirect::to("/console/login").into_response() };
     // A date input left empty arrives as an empty string: no bound.
@@ -309,4 +382,5 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/console/logout", post(logout))
         .route("/console/disclosure", get(disclosure_form))
         .route("/console/disclosure/report", get(disclosure_report))
+        .route("/console/findings", get(findings_page))
 }

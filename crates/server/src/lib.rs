@@ -74,6 +74,12 @@ pub trait Reports: Send + Sync {
     /// Records an action of a console user (sign-in, failed sign-in) in the log.
     fn record(&self, journal: &mut SqliteJournal, actor: &str, action: &str, detail: &str) -> Result<(), String>;
 
+    /// The stored findings, most severe first, as mamori's finding JSON; the viewing is
+    /// recorded in the log as made by `reader`.
+    fn findings(&self, _journal: &mut SqliteJournal, _reader: &str) -> Result<Vec<serde_json::Value>, String> {
+        Ok(Vec::new())
+    }
+
     /// Called after each committed batch, before it is acknowledged: streaming detection
     /// runs here (the same engine as `mamori detect`, going on from its saved state).
     fn after_ingest(&self, _journal: &mut SqliteJournal) -> Result<(), String> {
