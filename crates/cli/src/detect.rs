@@ -169,13 +169,14 @@ pub fn run(j: &mut SqliteJournal, config: mamori_detect::Config, sigma: Option<&
                 let restored = serde_json::from_value(v["detector"].clone()).ok().filter(|_| rules.restore(v["sigma"].clone()));
                 match restored {
                     Some(d) => resumed = Some((last, watermark, d)),
-                    None => why = Some("the saved state is from another version".into()),
+                    None => {
+                        why = Some("the saved state is from another version".into());
+                        // A failed restore may have left part of the rules' state behind.
+                        rules = mamori_sigma::SigmaRules::new(&dir, &files, Some(&pipeline)).map_err(anyhow::Error::msg)?;
+                    }
                 }
             }
         },
-    }
-    if resumed.is_none() {
-        rules = mamori_sigma::SigmaRules::new(&dir, &files, Some(&pipeline)).map_err(anyhow::Error::msg)?;
     }
     let (after, from, mut watermark, mut detector) = match resumed {
         Some((last, watermark, state)) => (Some(last), watermark, watermark, mamori_detect::Detector::resume(&dir, config, state)),

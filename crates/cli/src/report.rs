@@ -54,53 +54,67 @@ pub(crate) fn today_jst() -> Result<String> {
 
 /// Every record access of `employee` in `range`, through each of their accounts in the
 /// records systems, oldest first, each judged as detection judges it.
-pub fn back_search(j: &SqliteJournal, employee: &str, range: TimeRange, from: String, to: String) -> Result<mamori_report::BackSearch> {
-    let master = crate::detect::master_from_store(j)?;
-    let Some(person) = master.employees.iter().find(|e| e.id == employee) else { bail!("no employee {employee} in the master data") };
-    let dir = Directory::new(&master);
-    let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
+/// A record access, judged as detection judges it: the stored event, the event, its JST
+/// time, its maker and their department then, and the business behind it.
+pub(crate) type JudgedAccess<'d> = (mamori_journal::StoredEvent, mamori_model::Event, chrono::NaiveDateTime, &'d str, &'d str, Option<Explanation>);
+
+/// The record accesses in `range` made through each (system, account, employee) by that
+/// employee, read from the actor index: what the back-search and the review sheet list.
+pub(crate) fn accesses_by<'d>(j: &SqliteJournal, dir: &'d Directory, accounts: &[(&str, &str, &str)], range: TimeRange) -> Result<Vec<JudgedAccess<'d>>> {
     let jst = FixedOffset::east_opt(9 * 3600).expect("JST");
-    let mut accounts: Vec<(&str, &str)> = master
-        .accounts
-        .iter()
-        .filter(|a| a.employee_id.as_deref() == Some(employee) && !["windows", "mail"].contains(&a.system.as_str()))
-        .map(|a| (a.system.as_str(), a.account.as_str()))
-        .collect();
-    accounts.sort();
-    accounts.dedup();
-    let mut entries = Vec::new();
-    for (system, account) in &accounts {
+    let mut out = Vec::new();
+    for (system, account, employee) in accounts {
         for stored in j.by_actor(account, range)? {
             let e = stored.event()?;
             if e.class_uid != mamori_model::ClassUid::DatastoreActivity || mamori_enrich::account_system(&e.metadata.product) != *system {
                 continue;
             }
             let at = DateTime::from_timestamp_millis(e.time).context("event time")?.with_timezone(&jst).naive_local();
-            let (who, _, explanation) = judge(&dir, &e, at);
-            if who != Some(employee) {
-                continue;
+            if let (Some(who), department, explanation) = judge(dir, &e, at)
+                && who == *employee
+            {
+                out.push((stored, e, at, who, department, explanation));
             }
-            let proof = j.audit_path(stored.seq, checkpoint.size)?;
-            entries.push(mamori_report::BackSearchEntry {
-                event_id: stored.seq,
-                at: at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                system: system_name(&e.metadata.product),
-                record_type: e.unmapped.resident.as_ref().and_then(|x| x.record_type.clone()).unwrap_or_default(),
-                operation: e.unmapped.operation.clone().unwrap_or_default(),
-                resident: e.resident_uid().unwrap_or_default().to_owned(),
-                host: e.device.as_ref().and_then(|d| d.hostname.clone()).unwrap_or_default(),
-                explained: explanation.is_some(),
-                explanation: explanation_text(&explanation),
-                leaf_hash: mamori_journal::hex(&mamori_journal::leaf_hash(&stored.body)),
-                proof: proof.iter().map(mamori_journal::hex).collect(),
-            });
         }
+    }
+    Ok(out)
+}
+
+pub fn back_search(j: &SqliteJournal, employee: &str, range: TimeRange, from: String, to: String) -> Result<mamori_report::BackSearch> {
+    let master = crate::detect::master_from_store(j)?;
+    let Some(person) = master.employees.iter().find(|e| e.id == employee) else { bail!("no employee {employee} in the master data") };
+    let dir = Directory::new(&master);
+    let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
+    let mut accounts: Vec<(&str, &str, &str)> = master
+        .accounts
+        .iter()
+        .filter(|a| a.employee_id.as_deref() == Some(employee) && !["windows", "mail"].contains(&a.system.as_str()))
+        .map(|a| (a.system.as_str(), a.account.as_str(), employee))
+        .collect();
+    accounts.sort();
+    accounts.dedup();
+    let mut entries = Vec::new();
+    for (stored, e, at, _, _, explanation) in accesses_by(j, &dir, &accounts, range)? {
+        let proof = j.audit_path(stored.seq, checkpoint.size)?;
+        entries.push(mamori_report::BackSearchEntry {
+            event_id: stored.seq,
+            at: at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            system: system_name(&e.metadata.product),
+            record_type: e.unmapped.resident.as_ref().and_then(|x| x.record_type.clone()).unwrap_or_default(),
+            operation: e.unmapped.operation.clone().unwrap_or_default(),
+            resident: e.resident_uid().unwrap_or_default().to_owned(),
+            host: e.device.as_ref().and_then(|d| d.hostname.clone()).unwrap_or_default(),
+            explained: explanation.is_some(),
+            explanation: explanation_text(&explanation),
+            leaf_hash: mamori_journal::hex(&mamori_journal::leaf_hash(&stored.body)),
+            proof: proof.iter().map(mamori_journal::hex).collect(),
+        });
     }
     entries.sort_by(|a, b| a.at.cmp(&b.at).then(a.event_id.cmp(&b.event_id)));
     Ok(mamori_report::BackSearch {
         employee: employee.to_owned(),
         employee_name: person.name.clone(),
-        accounts: accounts.iter().map(|(s, a)| format!("{}: {a}", system_name(s))).collect(),
+        accounts: accounts.iter().map(|(s, a, _)| format!("{}: {a}", system_name(s))).collect(),
         from,
         to,
         issued: today_jst()?,
@@ -200,7 +214,6 @@ pub fn breach(j: &SqliteJournal, mut r: BreachRequest) -> Result<mamori_report::
     use mamori_model::ClassUid;
     use mamori_report::Exposure;
     let master = crate::detect::master_from_store(j)?;
-    let index = mamori_sources::ResidentIndex::new(master.residents.iter().map(|p| (p.uid.as_str(), p.name.as_str(), p.kana.as_str(), p.birth_date)));
     let stored = crate::detect::stored_findings(j)?;
     let mut ids: Vec<u64> = r.events.clone();
     for id in &r.findings {
@@ -216,6 +229,13 @@ pub fn breach(j: &SqliteJournal, mut r: BreachRequest) -> Result<mamori_report::
     ids.dedup();
     // Recovered files, inspected once and matched to the copies that carried them.
     let mut recovered: Vec<(String, mamori_sources::inspect::Inspection, bool)> = Vec::new();
+    // The residents' index is built only when there are recovered files to inspect: mail
+    // attachments were inspected at import.
+    let index = if r.evidence.is_empty() {
+        mamori_sources::ResidentIndex::default()
+    } else {
+        mamori_sources::ResidentIndex::new(master.residents.iter().map(|p| (p.uid.as_str(), p.name.as_str(), p.kana.as_str(), p.birth_date)))
+    };
     for path in &r.evidence {
         let files: Vec<std::path::PathBuf> = if path.is_dir() {
             let mut v: Vec<_> = std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();

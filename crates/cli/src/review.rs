@@ -64,47 +64,39 @@ pub fn sheet(j: &SqliteJournal, department: &str, month: &str, seed: u64, sample
     accounts.dedup();
     let range = TimeRange { from: ms(first), to: ms(next) };
     let mut rows: Vec<(ReviewRow, f64)> = Vec::new();
-    for (system, account, employee) in accounts {
-        for stored in j.by_actor(account, range)? {
-            let e = stored.event()?;
-            if e.class_uid != mamori_model::ClassUid::DatastoreActivity || mamori_enrich::account_system(&e.metadata.product) != system {
-                continue;
-            }
-            let at = DateTime::from_timestamp_millis(e.time).context("event time")?.with_timezone(&jst()).naive_local();
-            let (who, dept_then, explanation) = crate::report::judge(&dir, &e, at);
-            if who != Some(employee) || dept_then != department {
-                continue;
-            }
-            let resident = e.resident_uid().unwrap_or_default().to_owned();
-            let minutes = at.hour() * 60 + at.minute();
-            let mut weight = 1.0;
-            let mut why = Vec::new();
-            if !(8 * 60 + 30..17 * 60 + 45).contains(&minutes) {
-                weight *= 3.0;
-                why.push("時間外");
-            }
-            if master.is_day_off(at.date()) {
-                weight *= 3.0;
-                why.push("休日");
-            }
-            if dir.vip(&resident, at.date()).is_some() {
-                weight *= 5.0;
-                why.push("要注意者");
-            }
-            let row = ReviewRow {
-                event_id: stored.seq,
-                at: at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                employee: employee.to_owned(),
-                employee_name: names.get(employee).copied().unwrap_or("").to_owned(),
-                system: crate::report::system_name(&e.metadata.product),
-                operation: e.unmapped.operation.clone().unwrap_or_default(),
-                resident,
-                explained: explanation.is_some(),
-                explanation: crate::report::explanation_text(&explanation),
-                reason: if why.is_empty() { String::new() } else { why.join("・") },
-            };
-            rows.push((row, weight));
+    for (stored, e, at, employee, dept_then, explanation) in crate::report::accesses_by(j, &dir, &accounts, range)? {
+        if dept_then != department {
+            continue;
         }
+        let resident = e.resident_uid().unwrap_or_default().to_owned();
+        let minutes = at.hour() * 60 + at.minute();
+        let mut weight = 1.0;
+        let mut why = Vec::new();
+        if !(8 * 60 + 30..17 * 60 + 45).contains(&minutes) {
+            weight *= 3.0;
+            why.push("時間外");
+        }
+        if master.is_day_off(at.date()) {
+            weight *= 3.0;
+            why.push("休日");
+        }
+        if dir.vip(&resident, at.date()).is_some() {
+            weight *= 5.0;
+            why.push("要注意者");
+        }
+        let row = ReviewRow {
+            event_id: stored.seq,
+            at: at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            employee: employee.to_owned(),
+            employee_name: names.get(employee).copied().unwrap_or("").to_owned(),
+            system: crate::report::system_name(&e.metadata.product),
+            operation: e.unmapped.operation.clone().unwrap_or_default(),
+            resident,
+            explained: explanation.is_some(),
+            explanation: crate::report::explanation_text(&explanation),
+            reason: if why.is_empty() { String::new() } else { why.join("・") },
+        };
+        rows.push((row, weight));
     }
     rows.sort_by(|a, b| a.0.at.cmp(&b.0.at).then(a.0.event_id.cmp(&b.0.event_id)));
     let population = rows.len();

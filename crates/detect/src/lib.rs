@@ -236,14 +236,6 @@ impl Default for NewRecordsConfig {
     }
 }
 
-fn in_domains(address: &str, domains: &[String]) -> bool {
-    let domain = address.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
-    domains.iter().any(|d| {
-        let d = d.trim_start_matches(['@', '.']).to_ascii_lowercase();
-        domain == d || domain.ends_with(&format!(".{d}"))
-    })
-}
-
 /// What detection concluded about one record access.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
@@ -629,7 +621,7 @@ impl<'a> Detector<'a> {
         let subject = email.message_uid.clone().unwrap_or_default();
         let what = if my_numbers > 0 { "個人番号を含む" } else { "個人データ" };
         if rows < self.config.mail.min_personal_rows {
-            let outside: Vec<&String> = external.iter().filter(|a| !in_domains(a, &self.config.mail.trusted_domains)).collect();
+            let outside: Vec<&String> = external.iter().filter(|a| !mamori_text::mail_domain_in(a, &self.config.mail.trusted_domains)).collect();
             if data.get("uninspectable").and_then(|v| v.as_bool()) == Some(true) && !outside.is_empty() {
                 let detail = format!("→ {}", outside[0]);
                 self.note_mail(seq, event.time, "uninspectable_attachment_outside", Severity::Medium, &sender, &[], &subject, &detail, None);
@@ -640,7 +632,7 @@ impl<'a> Detector<'a> {
             let detail = format!("→ {to}（{what}）");
             self.note_mail(seq, event.time, "personal_data_to_personal_address", Severity::High, &sender, &residents, &subject, &detail, None);
         }
-        let outside: Vec<&String> = external.iter().filter(|a| !personal.contains(a) && !in_domains(a, &self.config.mail.trusted_domains)).collect();
+        let outside: Vec<&String> = external.iter().filter(|a| !personal.contains(a) && !mamori_text::mail_domain_in(a, &self.config.mail.trusted_domains)).collect();
         for to in outside {
             let detail = format!("→ {to}（{what}）");
             self.note_mail(seq, event.time, "personal_data_to_outside_organisation", Severity::High, &sender, &residents, &subject, &detail, None);

@@ -74,24 +74,26 @@ impl Sessions {
     }
 
     fn user(&self, headers: &HeaderMap) -> Option<String> {
-        let token = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .find_map(|c| c.trim().strip_prefix(&format!("{SESSION_COOKIE}=")).map(str::to_owned))?;
-        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let key: [u8; 32] = Sha256::digest(token(headers)?.as_bytes()).into();
         let map = self.0.lock().expect("sessions lock");
         map.get(&key).filter(|(_, until)| *until > Instant::now()).map(|(u, _)| u.clone())
     }
 
     fn close(&self, headers: &HeaderMap) {
-        if let Some(token) = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).and_then(|v| {
-            v.split(';').find_map(|c| c.trim().strip_prefix(&format!("{SESSION_COOKIE}=")).map(str::to_owned))
-        }) {
+        if let Some(token) = token(headers) {
             self.0.lock().expect("sessions lock").remove(&<[u8; 32]>::from(Sha256::digest(token.as_bytes())));
         }
     }
+}
+
+/// The session token from the request's cookies.
+fn token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(&format!("{SESSION_COOKIE}=")).map(str::to_owned))
 }
 
 #[derive(Clone, Copy, PartialEq)]

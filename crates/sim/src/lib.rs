@@ -590,8 +590,10 @@ impl Cast {
         let former_registry = it.first().copied();
         let admin = (0..w.town.staff.len()).find(|&i| DEPARTMENTS[w.town.staff[i].dept].0 == "D800" && Some(i) != former_registry);
         let secondee = it.get(1).copied().or_else(|| staying(w, "D900").first().copied()).or_else(|| staying(w, "D600").first().copied());
-        let registry = staying(w, "D100").into_iter().find(|&i| w.town.staff[i].role == "staff").or_else(|| staying(w, "D100").first().copied());
-        let tax = staying(w, "D200").last().copied().filter(|_| staying(w, "D200").len() > 1);
+        let residents_section = staying(w, "D100");
+        let registry = residents_section.iter().copied().find(|&i| w.town.staff[i].role == "staff").or_else(|| residents_section.first().copied());
+        let tax_section = staying(w, "D200");
+        let tax = tax_section.last().copied().filter(|_| tax_section.len() > 1);
         // S6 needs a colleague who registers the permits the clerk then extracts.
         let crematorium_staff = w.town.staff.iter().filter(|s| DEPARTMENTS[s.dept].0 == "D700" && s.transfer.is_none() && !s.retires).count();
         let crematorium = staying(w, "D700").first().copied().filter(|_| crematorium_staff > 1);

@@ -52,11 +52,6 @@ impl MailJournal {
             residents,
         })
     }
-
-    fn in_domains(address: &str, domains: &[String]) -> bool {
-        let domain = address.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
-        domains.iter().any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
-    }
 }
 
 fn addresses(a: Option<&mail_parser::Address<'_>>) -> Vec<String> {
@@ -111,12 +106,12 @@ impl LineAdapter for MailJournal {
         if to.is_empty() && cc.is_empty() && bcc.is_empty() {
             return Err("no recipient (To, Cc or Bcc)".into());
         }
-        let outbound = MailJournal::in_domains(&sender, &self.internal);
+        let outbound = mamori_text::mail_domain_in(&sender, &self.internal);
         let mut event = Event::new(ClassUid::EmailActivity, if outbound { 1 } else { 2 }, time, &sender, &self.product);
         event.status_id = StatusId::Success;
         let external: BTreeSet<String> =
-            to.iter().chain(&cc).chain(&bcc).filter(|a| !MailJournal::in_domains(a, &self.internal)).cloned().collect();
-        let personal: BTreeSet<&String> = external.iter().filter(|a| MailJournal::in_domains(a, &self.personal)).collect();
+            to.iter().chain(&cc).chain(&bcc).filter(|a| !mamori_text::mail_domain_in(a, &self.internal)).cloned().collect();
+        let personal: BTreeSet<&String> = external.iter().filter(|a| mamori_text::mail_domain_in(a, &self.personal)).collect();
         event.email = Some(Email {
             from: Some(sender.clone()),
             to,
