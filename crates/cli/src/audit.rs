@@ -49,7 +49,7 @@ impl Action {
     }
 }
 
-fn operator() -> String {
+pub fn operator() -> String {
     std::env::var("MAMORI_OPERATOR")
         .or_else(|_| std::env::var("USER"))
         .or_else(|_| std::env::var("LOGNAME"))

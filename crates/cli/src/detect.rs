@@ -32,6 +32,8 @@ pub fn master_from_store(j: &SqliteJournal) -> Result<MasterData> {
         shares: rows(j, "shares")?,
         vip: rows(j, "vip")?,
         holidays: rows(j, "holidays")?,
+        case_kinds: rows(j, "case_kinds")?,
+        open_days: rows(j, "open_days")?,
     })
 }
 
@@ -106,7 +108,7 @@ pub struct DetectSummary {
 pub fn load_config(path: Option<&std::path::Path>) -> Result<mamori_detect::Config> {
     let Some(path) = path else { return Ok(mamori_detect::Config::default()) };
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("{}", path.display()))
+    mamori_detect::Config::from_toml(&text).map_err(anyhow::Error::msg).with_context(|| format!("{}", path.display()))
 }
 
 /// The Sigma rules to run: the shipped ones, and every `*.yml` in `extra` (a folder's
@@ -133,18 +135,60 @@ pub fn sigma_rules(extra: Option<&std::path::Path>) -> Result<(Vec<(String, Stri
     Ok((files, pipeline))
 }
 
+/// The tag of the journal event that holds an explanation model.
+const MODEL_TAG: &str = "explanation-model";
+
+/// The explanation model in force: the one last learned and recorded in the log.
+pub fn stored_model(j: &SqliteJournal) -> Result<Option<mamori_enrich::ExplanationModel>> {
+    let Some(seq) = j.tagged(MODEL_TAG)?.into_iter().map(|(_, seq)| seq).max() else { return Ok(None) };
+    let event = j.get(seq)?.context("the explanation model's event")?.event()?;
+    let model = event.unmapped.extra.get("model").context("the explanation model's event holds no model")?;
+    Ok(Some(serde_json::from_value(model.clone()).context("stored explanation model")?))
+}
+
+/// The model reports explain with: the stored one, else the default floors.
+pub fn model_for_reports(j: &SqliteJournal, dir: &mamori_enrich::Directory) -> Result<mamori_enrich::ExplanationModel> {
+    Ok(stored_model(j)?.unwrap_or_else(|| mamori_enrich::ExplanationModel::floors(&mamori_enrich::ExplanationSettings::default(), dir)))
+}
+
+/// Learns the explanation windows from every event in the store (`mamori explain learn`)
+/// and records the model in the log, where every later run and report reads it.
+pub fn learn(j: &mut SqliteJournal, config: &mamori_detect::Config) -> Result<mamori_enrich::ExplanationModel> {
+    let master = master_from_store(j)?;
+    let dir = mamori_enrich::Directory::new(&master);
+    let mut learning = mamori_detect::Learning::new(&dir, config.clone());
+    each_event(j, i64::MIN, None, |seq, e| learning.observe(seq, e))?;
+    let model = learning.finish();
+    let kept: Vec<&str> = model.templates.iter().filter(|t| t.kept && t.source == mamori_enrich::Source::Learned).map(|t| t.template.as_str()).collect();
+    let detail = format!("explanation model learned from {} sampled accesses; learned: {}", model.sampled, if kept.is_empty() { "none".into() } else { kept.join(", ") });
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    let mut event = mamori_model::Event::new(mamori_model::ClassUid::ApiActivity, 1, now, &crate::audit::operator(), "mamori");
+    event.status_id = mamori_model::StatusId::Success;
+    event.unmapped.operation = Some("explain.learn".into());
+    event.unmapped.extra.insert("detail".into(), detail.into());
+    event.unmapped.extra.insert("model".into(), serde_json::to_value(&model)?);
+    j.append(mamori_journal::Batch { events: &[mamori_journal::PreparedEvent::new(&event)], tags: &[(MODEL_TAG, "model")], ..Default::default() })?;
+    Ok(model)
+}
+
 /// Runs detection over the store: incrementally from the saved state (only events added
 /// since, when they are not older than those already judged), or from scratch when
-/// `rebuild` is asked, nothing was saved, the rules, settings or master data changed, or
-/// older events arrived. Either way the results are the same as a run from scratch.
+/// `rebuild` is asked, nothing was saved, the rules, settings, explanation model or master
+/// data changed, or older events arrived. Either way the results are the same as a run
+/// from scratch. With no explanation model in the log, one is learned first.
 pub fn run(j: &mut SqliteJournal, config: mamori_detect::Config, sigma: Option<&std::path::Path>, rebuild: bool) -> Result<DetectSummary> {
+    let model = match stored_model(j)? {
+        Some(m) => m,
+        None => learn(j, &config)?,
+    };
     let master = master_from_store(j)?;
     let dir = mamori_enrich::Directory::new(&master);
     let (files, pipeline) = sigma_rules(sigma)?;
     let fingerprint = {
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
-        h.update(format!("{config:?}"));
+        h.update(config.fingerprint());
+        h.update(serde_json::to_string(&model)?);
         for (name, text) in &files {
             h.update(name);
             h.update(text);
@@ -154,33 +198,38 @@ pub fn run(j: &mut SqliteJournal, config: mamori_detect::Config, sigma: Option<&
         h.update(env!("CARGO_PKG_VERSION"));
         h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
     };
-    let mut rules = mamori_sigma::SigmaRules::new(&dir, &files, Some(&pipeline)).map_err(anyhow::Error::msg)?;
+    let tz: chrono_tz::Tz = config.organisation.timezone.parse().map_err(|_| anyhow::anyhow!("timezone"))?;
+    let new_rules = || -> Result<mamori_sigma::SigmaRules<'_>> { Ok(mamori_sigma::SigmaRules::new(&dir, &files, Some(&pipeline)).map_err(anyhow::Error::msg)?.in_timezone(tz)) };
+    let mut rules = new_rules()?;
     let saved = j.detect_state()?;
     let mut why: Option<String> = None;
-    let mut resumed: Option<(u64, i64, mamori_detect::DetectorState)> = None;
+    let mut resumed: Option<(u64, i64, mamori_detect::Detector)> = None;
     match saved {
         _ if rebuild => why = Some("--rebuild".into()),
         None => why = Some("no earlier run".into()),
-        Some((_, _, f, _)) if f != fingerprint => why = Some("the settings, rules or master data changed".into()),
+        Some((_, _, f, _)) if f != fingerprint => why = Some("the settings, rules, explanation model or master data changed".into()),
         Some((last, watermark, _, state)) => match j.min_time_after(last)? {
             Some(t) if t < watermark => why = Some("events older than those already judged arrived".into()),
             _ => {
                 let v: serde_json::Value = serde_json::from_str(&state).context("saved detection state")?;
-                let restored = serde_json::from_value(v["detector"].clone()).ok().filter(|_| rules.restore(v["sigma"].clone()));
+                let restored = serde_json::from_value::<mamori_detect::DetectorState>(v["detector"].clone())
+                    .ok()
+                    .and_then(|s| mamori_detect::Detector::resume(&dir, config.clone(), model.clone(), s).ok())
+                    .filter(|_| rules.restore(v["sigma"].clone()));
                 match restored {
                     Some(d) => resumed = Some((last, watermark, d)),
                     None => {
                         why = Some("the saved state is from another version".into());
                         // A failed restore may have left part of the rules' state behind.
-                        rules = mamori_sigma::SigmaRules::new(&dir, &files, Some(&pipeline)).map_err(anyhow::Error::msg)?;
+                        rules = new_rules()?;
                     }
                 }
             }
         },
     }
     let (after, from, mut watermark, mut detector) = match resumed {
-        Some((last, watermark, state)) => (Some(last), watermark, watermark, mamori_detect::Detector::resume(&dir, config, state)),
-        None => (None, i64::MIN, i64::MIN, mamori_detect::Detector::with_config(&dir, config)),
+        Some((last, watermark, d)) => (Some(last), watermark, watermark, d),
+        None => (None, i64::MIN, i64::MIN, mamori_detect::Detector::with_model(&dir, config, model)),
     };
     let mut last_seq = after.unwrap_or(0);
     let mut verdicts = Vec::new();
@@ -191,19 +240,16 @@ pub fn run(j: &mut SqliteJournal, config: mamori_detect::Config, sigma: Option<&
         if event.class_uid != mamori_model::ClassUid::ApiActivity {
             watermark = watermark.max(event.time);
         }
-        let verdict = detector.observe(seq, event);
-        let (employee, explanation) = match &verdict {
-            Some(v) => (v.employee.clone(), v.explanation.as_ref().map(|e| e.code())),
-            None => (None, None),
-        };
-        rules.observe(seq, event, employee.as_deref(), explanation.as_deref());
-        if verdict.is_some() {
-            verdicts.push((seq, employee, explanation));
+        let v = detector.observe(seq, event);
+        let explanation = v.explanation.as_ref().map(|e| e.code());
+        rules.observe(seq, event, v.employee.as_deref(), explanation.as_deref());
+        if v.record_access {
+            verdicts.push((seq, v.employee, explanation));
         }
     })?;
     let mut findings = detector.findings();
     findings.extend(rules.findings());
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.evidence.len().cmp(&a.evidence.len())).then(a.id.cmp(&b.id)));
+    mamori_detect::sort_findings(&mut findings);
     let rows: Vec<(String, String)> = findings.iter().map(|f| (f.id.clone(), serde_json::to_string(f).expect("a finding serialises"))).collect();
     let state = serde_json::json!({"detector": detector.state(), "sigma": rules.state()}).to_string();
     j.commit_detection(&rows, &verdicts, after.is_none(), (last_seq, watermark, &fingerprint, &state))?;
@@ -220,18 +266,34 @@ fn jst(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&offset).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
 }
 
+/// The findings, most severe first: each with its rule's name, its severity, its span,
+/// and its counts; `limit` of them, and a line saying how many more there are.
 pub fn print_findings(findings: &[Finding], limit: usize, english: bool, out: &mut impl Write) -> Result<()> {
     for f in findings.iter().take(limit) {
-        let severity = match f.severity {
-            Severity::Critical => "重大",
-            Severity::High => "高",
-            Severity::Medium => "中",
-            Severity::Low => "低",
+        let severity = match (f.severity, english) {
+            (Severity::Critical, false) => "重大",
+            (Severity::High, false) => "高",
+            (Severity::Medium, false) => "中",
+            (Severity::Low, false) => "低",
+            (Severity::Critical, true) => "critical",
+            (Severity::High, true) => "high",
+            (Severity::Medium, true) => "medium",
+            (Severity::Low, true) => "low",
         };
-        writeln!(out, "[{severity}] {} {} 〜 {}  証拠 {} 件", f.rule, jst(f.from), jst(f.to), f.evidence.len())?;
+        let title = if english { &f.title_en } else { &f.title_ja };
+        let title = if title.is_empty() { &f.rule } else { title };
+        writeln!(out, "[{severity}] {title} ({}) {} 〜 {}", f.rule, jst(f.from), jst(f.to))?;
         writeln!(out, "    {}", if english { &f.explanation_en } else { &f.explanation_ja })?;
         let ids: Vec<String> = f.evidence.iter().take(8).map(u64::to_string).collect();
         writeln!(out, "    evidence ids: {}{}", ids.join(", "), if f.evidence.len() > 8 { " …" } else { "" })?;
+    }
+    if findings.len() > limit {
+        let more = findings.len() - limit;
+        if english {
+            writeln!(out, "… {more} more findings ({} in all; --limit N shows more)", findings.len())?;
+        } else {
+            writeln!(out, "… ほか {more} 件（全 {} 件。--limit N で表示）", findings.len())?;
+        }
     }
     Ok(())
 }
@@ -344,6 +406,50 @@ pub fn print_evaluation(e: &Evaluation, out: &mut impl Write) -> Result<()> {
     writeln!(out, "recall {:.1}%  precision (high findings matching an incident) {}/{} = {:.1}%", e.recall * 100.0, e.high_findings_matching, e.high_findings, e.precision * 100.0)?;
     if e.legitimate_accesses > 0 {
         writeln!(out, "legitimate record accesses explained: {}/{} = {:.2}%", e.legitimate_explained, e.legitimate_accesses, e.explained_share * 100.0)?;
+    }
+    Ok(())
+}
+
+/// The explanation model as a table: each template, its window against floor and bound,
+/// the accesses it explains against what chance would, and whether it is kept.
+pub fn print_model(m: &mamori_enrich::ExplanationModel, english: bool, out: &mut impl Write) -> Result<()> {
+    use mamori_enrich::Source;
+    let source = |s: Source| match (s, english) {
+        (Source::Floor, false) => "設定値",
+        (Source::Declared, false) => "申告",
+        (Source::Learned, false) => "学習",
+        (Source::Floor, true) => "floor",
+        (Source::Declared, true) => "declared",
+        (Source::Learned, true) => "learned",
+    };
+    if english {
+        writeln!(out, "explanation model: {} accesses sampled; visits explain {} min before to {} min after", m.sampled, m.visit_before_minutes, m.visit_after_minutes)?;
+        writeln!(out, "{:<34} {:>8} {:>12} {:>8} {:>7} {:>6} {:>8} {:>5} source", "template", "window", "floor-bound", "support", "chance", "staff", "coverage", "kept")?;
+    } else {
+        writeln!(out, "説明モデル: 標本 {} 件。来庁は {} 分前から {} 分後まで", m.sampled, m.visit_before_minutes, m.visit_after_minutes)?;
+        writeln!(out, "{:<34} {:>8} {:>12} {:>8} {:>7} {:>6} {:>8} {:>5} 由来", "テンプレート", "窓", "下限-上限", "支持", "偶然", "職員", "被覆率", "採用")?;
+    }
+    for t in &m.templates {
+        let window = if t.unit.is_empty() { "-".to_owned() } else { format!("{}{}", t.window, if t.unit == "days" { "d" } else { "m" }) };
+        let bounds = if t.unit.is_empty() { "-".to_owned() } else { format!("{}-{}", t.floor, t.bound) };
+        let kept = match (t.kept, english) {
+            (true, false) => "採用",
+            (false, false) => "不採用",
+            (true, true) => "yes",
+            (false, true) => "no",
+        };
+        writeln!(out, "{:<34} {:>8} {:>12} {:>8} {:>7} {:>6} {:>7.2}% {:>5} {}", t.template, window, bounds, t.support, t.chance, t.employees, t.coverage * 100.0, kept, source(t.source))?;
+    }
+    for (kind, k) in &m.kinds {
+        let open = if k.ongoing { if english { "open until closed".to_owned() } else { "終結まで".to_owned() } } else { format!("{}d", k.open_days) };
+        if english {
+            writeln!(out, "case kind {kind}: unclosed {open}, after closing {}d, team {}, {}", k.tail_days, k.team, source(k.source))?;
+        } else {
+            writeln!(out, "案件種別 {kind}: 未終結 {open}、終結後 {}日、課内共同 {}、{}", k.tail_days, if k.team { "あり" } else { "なし" }, source(k.source))?;
+        }
+    }
+    if m.follow_up_days > 0 {
+        writeln!(out, "{} {}", if english { "follow-ups of the section's new records:" } else { "課内で登録した記録の事後処理:" }, m.follow_up_days)?;
     }
     Ok(())
 }

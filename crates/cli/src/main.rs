@@ -128,10 +128,15 @@ enum Command {
         #[arg(long)]
         rebuild: bool,
     },
+    /// The explanation templates and windows: learn them from the town's own log, or show
+    /// what was learned (docs/detection.md).
+    #[command(subcommand)]
+    Explain(ExplainCommand),
     /// The stored findings, most severe first (Japanese; --en for English).
     Findings {
-        #[arg(long, default_value_t = 20)]
-        limit: usize,
+        /// How many to show (default 20 in the listing, all with --json or --ocsf).
+        #[arg(long)]
+        limit: Option<usize>,
         #[arg(long)]
         en: bool,
         /// One finding a line, as mamori stores it.
@@ -336,6 +341,26 @@ enum ReviewCommand {
         /// Days after the month's end a review is due.
         #[arg(long, default_value_t = 10)]
         grace_days: u64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExplainCommand {
+    /// Mine the explanation windows and section practices from every stored record access
+    /// and record the model in the log (the next `detect` judges everything under it).
+    Learn {
+        /// Detection settings: the `[explanations]` floors and bounds.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        #[arg(long)]
+        en: bool,
+    },
+    /// Each template of the model in force: its window, support, chance and whether kept.
+    Stats {
+        #[arg(long)]
+        en: bool,
         #[arg(long)]
         json: bool,
     },
@@ -638,16 +663,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
             )?;
             detect::print_findings(&summary.findings, 10, false, out)?;
         }
+        Command::Explain(ExplainCommand::Learn { rules, en }) => {
+            let config = detect::load_config(rules.as_deref())?;
+            let mut j = open(&cli.data)?;
+            let model = detect::learn(&mut j, &config)?;
+            detect::print_model(&model, en, out)?;
+        }
+        Command::Explain(ExplainCommand::Stats { en, json }) => {
+            let j = open(&cli.data)?;
+            let Some(model) = detect::stored_model(&j)? else {
+                bail!("no explanation model in the log yet: run `mamori explain learn` (or `mamori detect`)")
+            };
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&model)?)?;
+            } else {
+                detect::print_model(&model, en, out)?;
+            }
+        }
         Command::Findings { limit, en, json, ocsf } => {
             let j = open(&cli.data)?;
             let findings = detect::stored_findings(&j)?;
             if json || ocsf {
-                for f in findings.iter().take(limit) {
+                for f in findings.iter().take(limit.unwrap_or(usize::MAX)) {
                     let line = if ocsf { f.ocsf().to_string() } else { serde_json::to_string(f)? };
                     writeln!(out, "{line}")?;
                 }
             } else {
-                detect::print_findings(&findings, limit, en, out)?;
+                detect::print_findings(&findings, limit.unwrap_or(20), en, out)?;
             }
         }
         Command::Risk { as_of, rules, limit, json } => {
@@ -1115,6 +1157,8 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -
                     Devices => rows(&d.devices),
                     Shares => rows(&d.shares),
                     Vip => rows(&d.vip),
+                    CaseKinds => rows(&d.case_kinds),
+                    OpenDays => rows(&d.open_days),
                     _ => rows(&d.holidays),
                 };
                 body.into_iter().map(|b| (b, Vec::new())).collect()

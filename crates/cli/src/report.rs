@@ -22,27 +22,34 @@ pub(crate) fn system_name(product: &str) -> String {
 
 pub(crate) fn explanation_text(e: &Option<Explanation>) -> String {
     match e {
-        Some(Explanation::Batch) => "一括処理（システム）".into(),
-        Some(Explanation::DeclaredCase(c)) => format!("受付番号 {c}"),
-        Some(Explanation::Visit(v)) => format!("来庁記録 {v}"),
-        Some(Explanation::Case(c)) => format!("案件 {c}"),
+        Some(e) => e.text_ja(),
         None => "業務記録なし".into(),
     }
 }
 
-/// Who made a record access, their department then, and the business behind it: the
-/// same judgement detection makes, from master data as of the access.
-pub(crate) fn judge<'d>(dir: &'d Directory, e: &mamori_model::Event, at: chrono::NaiveDateTime) -> (Option<&'d str>, &'d str, Option<Explanation>) {
-    let resident = e.resident_uid().unwrap_or_default();
-    let account = dir.account(mamori_enrich::account_system(&e.metadata.product), &e.actor.user.uid, at.date());
-    let employee = account.and_then(|a| a.0);
-    match (account, employee.and_then(|id| dir.posting(id, at.date()))) {
-        (Some((_, kind)), Some((dept, _))) => {
-            let declared = e.unmapped.extra.get("case_no").and_then(|v| v.as_str());
-            (employee, dept, dir.explain(kind, employee, dept, resident, at, declared))
-        }
-        (Some((_, kind)), None) => (employee, "", dir.explain(kind, None, "", resident, at, None)),
-        (None, _) => (None, "", None),
+/// Judges record accesses as detection does, from master data as of each access under
+/// the explanation model recorded in the log.
+pub(crate) struct Judge<'d> {
+    pub dir: &'d Directory,
+    pub model: mamori_enrich::ExplanationModel,
+}
+
+impl<'d> Judge<'d> {
+    pub fn new(j: &SqliteJournal, dir: &'d Directory) -> Result<Judge<'d>> {
+        Ok(Judge { dir, model: crate::detect::model_for_reports(j, dir)? })
+    }
+
+    /// Who made a record access, their department then (or their shared account's), and
+    /// the business behind it.
+    pub fn judge(&self, e: &mamori_model::Event, at: chrono::NaiveDateTime) -> (Option<&'d str>, &'d str, Option<Explanation>) {
+        let dir = self.dir;
+        let resident = e.resident_uid().unwrap_or_default();
+        let system = mamori_enrich::account_system(&e.metadata.product);
+        let Some((employee, kind)) = dir.account(system, &e.actor.user.uid, at.date()) else { return (None, "", None) };
+        let department = employee.and_then(|id| dir.posting(id, at.date())).map(|p| p.0).or_else(|| dir.account_department(system, &e.actor.user.uid, at.date())).unwrap_or("");
+        let declared_case = e.unmapped.extra.get("case_no").and_then(|v| v.as_str());
+        let access = mamori_enrich::Access { kind, employee, department, resident, at, declared_case };
+        (employee, department, dir.explain(&self.model, &access))
     }
 }
 
@@ -60,7 +67,7 @@ pub(crate) type JudgedAccess<'d> = (mamori_journal::StoredEvent, mamori_model::E
 
 /// The record accesses in `range` made through each (system, account, employee) by that
 /// employee, read from the actor index: what the back-search and the review sheet list.
-pub(crate) fn accesses_by<'d>(j: &SqliteJournal, dir: &'d Directory, accounts: &[(&str, &str, &str)], range: TimeRange) -> Result<Vec<JudgedAccess<'d>>> {
+pub(crate) fn accesses_by<'d>(j: &SqliteJournal, judge: &Judge<'d>, accounts: &[(&str, &str, &str)], range: TimeRange) -> Result<Vec<JudgedAccess<'d>>> {
     let jst = FixedOffset::east_opt(9 * 3600).expect("JST");
     let mut out = Vec::new();
     for (system, account, employee) in accounts {
@@ -70,7 +77,7 @@ pub(crate) fn accesses_by<'d>(j: &SqliteJournal, dir: &'d Directory, accounts: &
                 continue;
             }
             let at = DateTime::from_timestamp_millis(e.time).context("event time")?.with_timezone(&jst).naive_local();
-            if let (Some(who), department, explanation) = judge(dir, &e, at)
+            if let (Some(who), department, explanation) = judge.judge(&e, at)
                 && who == *employee
             {
                 out.push((stored, e, at, who, department, explanation));
@@ -84,6 +91,7 @@ pub fn back_search(j: &SqliteJournal, employee: &str, range: TimeRange, from: St
     let master = crate::detect::master_from_store(j)?;
     let Some(person) = master.employees.iter().find(|e| e.id == employee) else { bail!("no employee {employee} in the master data") };
     let dir = Directory::new(&master);
+    let judge = Judge::new(j, &dir)?;
     let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
     let mut accounts: Vec<(&str, &str, &str)> = master
         .accounts
@@ -94,7 +102,7 @@ pub fn back_search(j: &SqliteJournal, employee: &str, range: TimeRange, from: St
     accounts.sort();
     accounts.dedup();
     let mut entries = Vec::new();
-    for (stored, e, at, _, _, explanation) in accesses_by(j, &dir, &accounts, range)? {
+    for (stored, e, at, _, _, explanation) in accesses_by(j, &judge, &accounts, range)? {
         let proof = j.audit_path(stored.seq, checkpoint.size)?;
         entries.push(mamori_report::BackSearchEntry {
             event_id: stored.seq,
@@ -143,6 +151,7 @@ pub fn disclosure(j: &SqliteJournal, r: &Request<'_>) -> Result<Disclosure> {
         bail!("no resident {} in the master data", r.resident);
     };
     let dir = Directory::new(&master);
+    let judge = Judge::new(j, &dir)?;
     let departments: HashMap<&str, &str> = master.departments.iter().map(|d| (d.code.as_str(), d.name.as_str())).collect();
     let names: HashMap<&str, &str> = master.employees.iter().map(|e| (e.id.as_str(), e.name.as_str())).collect();
     let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
@@ -150,7 +159,7 @@ pub fn disclosure(j: &SqliteJournal, r: &Request<'_>) -> Result<Disclosure> {
     let mut entries = Vec::new();
     for (stored, e) in events {
         let at = DateTime::from_timestamp_millis(e.time).context("event time")?.with_timezone(&jst).naive_local();
-        let (employee, department, explanation) = judge(&dir, &e, at);
+        let (employee, department, explanation) = judge.judge(&e, at);
         let department = departments.get(department).copied().unwrap_or(department).to_owned();
         let operator = match r.policy {
             OperatorPolicy::Name => employee.and_then(|id| names.get(id)).map_or_else(|| e.actor.user.uid.clone(), |n| n.to_string()),
@@ -424,7 +433,7 @@ pub fn lock_compliance(j: &SqliteJournal, month: Option<&str>) -> Result<Vec<Loc
     let dir = Directory::new(&master);
     let mut employees = Vec::new();
     let mut departments: std::collections::BTreeMap<(String, String), (u32, u32)> = Default::default();
-    for pair in v["detector"]["lock_compliance"].as_array().into_iter().flatten() {
+    for pair in v["detector"]["resolver"]["presence"]["lock_compliance"].as_array().into_iter().flatten() {
         let (e, m) = (pair[0][0].as_str().unwrap_or(""), pair[0][1].as_str().unwrap_or(""));
         if month.is_some_and(|want| want != m) {
             continue;

@@ -44,6 +44,7 @@ pub fn sheet(j: &SqliteJournal, department: &str, month: &str, seed: u64, sample
     let (first, next) = month_bounds(month)?;
     let master = crate::detect::master_from_store(j)?;
     let dir = Directory::new(&master);
+    let judge = crate::report::Judge::new(j, &dir)?;
     let Some(dept) = master.departments.iter().find(|d| d.code == department) else { bail!("no department {department} in the master data") };
     let names: HashMap<&str, &str> = master.employees.iter().map(|e| (e.id.as_str(), e.name.as_str())).collect();
     let staff: Vec<&str> = master
@@ -64,7 +65,7 @@ pub fn sheet(j: &SqliteJournal, department: &str, month: &str, seed: u64, sample
     accounts.dedup();
     let range = TimeRange { from: ms(first), to: ms(next) };
     let mut rows: Vec<(ReviewRow, f64)> = Vec::new();
-    for (stored, e, at, employee, dept_then, explanation) in crate::report::accesses_by(j, &dir, &accounts, range)? {
+    for (stored, e, at, employee, dept_then, explanation) in crate::report::accesses_by(j, &judge, &accounts, range)? {
         if dept_then != department {
             continue;
         }

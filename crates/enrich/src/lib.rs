@@ -7,10 +7,27 @@
 //! in-memory indexes, and every question is answered from them. No I/O, no storage, no
 //! decisions about what is suspicious (that is detection's).
 
+mod explain;
+mod learn;
+mod relations;
+
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use mamori_model::master::{AccountKind, Classification, FileShare, MasterData, Period, TerminalKind};
+use mamori_model::master::{AccountKind, CaseKind, Classification, FileShare, MasterData, Period, TerminalKind};
+
+pub use explain::{Access, Explanation, ExplanationModel, ExplanationSettings, KindWindow, Source, TemplateStat, activity_id};
+pub use learn::{Learner, Sample};
+pub use relations::{Relation, RelationKind, Relations};
+
+/// A host name as every look-up compares it: the first DNS label (`pc-0001.city.local` →
+/// `PC-0001`), upper case. An IP address is kept whole.
+pub fn fold_host(host: &str) -> String {
+    let host = host.trim();
+    let first = host.split('.').next().unwrap_or(host);
+    let name = if !first.is_empty() && first.chars().all(|c| c.is_ascii_digit()) { host } else { first };
+    name.to_ascii_uppercase()
+}
 
 /// The account system a source's events are written for: sources are named freely, and
 /// the simulator and examples name them after their system, except Windows.
@@ -21,107 +38,49 @@ pub fn account_system(product: &str) -> &str {
     }
 }
 
-/// How a resident is related to the employee who looked them up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Relation {
-    /// The employee's own record.
-    Own,
-    /// A member of the employee's household.
-    Household,
-    /// A family-register relative.
-    Family,
-    /// Someone of the same surname (after folding) living at the same or the next block
-    /// (番) of the same 丁目: a relative the register does not link, more often than not.
-    SameSurnameNextDoor,
-    /// Another member of staff's own record.
-    Colleague,
-}
-
-/// Why an access is legitimate, with the evidence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Explanation {
-    /// A batch account's work.
-    Batch,
-    /// The access names a case that concerns the resident.
-    DeclaredCase(String),
-    /// A counter visit of the resident (or household) at the employee's department.
-    Visit(String),
-    /// A case concerning the resident (or household) handled by the employee's department.
-    Case(String),
-}
-
-impl Explanation {
-    pub fn code(&self) -> String {
-        match self {
-            Explanation::Batch => "batch".into(),
-            Explanation::DeclaredCase(c) => format!("declared-case:{c}"),
-            Explanation::Visit(v) => format!("visit:{v}"),
-            Explanation::Case(c) => format!("case:{c}"),
-        }
-    }
-}
-
-/// How long before and after a counter visit its look-ups are expected (minutes).
-const VISIT_BEFORE: i64 = 60;
-const VISIT_AFTER: i64 = 120;
-/// Work on a case that ran over days goes on for a while after it is closed (days); a
-/// case opened and closed the same day (a certificate over the counter) explains that day
-/// only, or a legitimate request would cover a month of snooping.
-const CASE_TAIL_DAYS: u64 = 30;
-
-/// Whether two addresses are the same block or the next one (番 ±1) of the same 丁目:
-/// `本町3丁目12番5号` and `本町3丁目13番1号` are, `本町3丁目15番` is not. Addresses that do
-/// not parse so are next door only when equal.
-fn next_door(a: &str, b: &str) -> bool {
-    fn split(s: &str) -> Option<(String, u32)> {
-        let folded: String = s.chars().map(|c| if c.is_ascii_digit() { c } else { mamori_text::fold_name(&c.to_string()).chars().next().unwrap_or(c) }).collect();
-        let (area, rest) = folded.split_once("丁目")?;
-        let block: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-        Some((area.to_owned(), block.parse().ok()?))
-    }
-    match (split(a), split(b)) {
-        (Some((x, m)), Some((y, n))) => x == y && m.abs_diff(n) <= 1,
-        _ => a == b,
-    }
-}
-
 /// Account systems that hold no residents' records.
 const NOT_RECORD_SYSTEMS: [&str; 4] = ["windows", "mail", "cert", "http"];
 
-/// An account as master data has it: system, validity, employee, kind.
-type AccountRow = (String, Period, Option<String>, AccountKind);
+/// An account as master data has it: system, validity, employee, kind, department.
+type AccountRow = (String, Period, Option<String>, AccountKind, Option<String>);
 
-struct CaseRow {
-    no: String,
-    received: NaiveDate,
-    closed: Option<NaiveDate>,
-    department: String,
-    handler: Option<String>,
+pub(crate) struct CaseRow {
+    pub(crate) no: String,
+    pub(crate) kind: String,
+    pub(crate) received: NaiveDate,
+    pub(crate) closed: Option<NaiveDate>,
+    pub(crate) department: String,
+    pub(crate) handler: Option<String>,
 }
+
+/// A counter visit: when, its number, the department, who served it.
+type VisitRow = (NaiveDateTime, String, String, Option<String>);
 
 pub struct Directory {
     accounts: HashMap<String, Vec<AccountRow>>,
     assignments: HashMap<String, Vec<(Period, String, String)>>,
     households: HashMap<String, Vec<(Period, String)>>,
     members: HashMap<String, Vec<(Period, String)>>,
-    family: HashMap<String, Vec<String>>,
     vip: HashMap<String, Vec<(Period, String)>>,
-    own_record: HashMap<String, String>,
-    /// Resident → the employee whose own record it is.
-    staff_record: HashMap<String, String>,
-    /// Resident → folded surname (the name's first word).
-    surnames: HashMap<String, String>,
-    /// Resident → (period, address) as the households list it.
-    addresses: HashMap<String, Vec<(Period, String)>>,
-    cases: Vec<CaseRow>,
-    cases_by_resident: HashMap<String, Vec<usize>>,
-    visits: HashMap<String, Vec<(NaiveDateTime, String, String)>>,
-    /// Host → (kind, whether the endpoint agent is installed).
+    relations: Relations,
+    residents: Vec<String>,
+    /// Folded name or reading → residents who bear it (namesakes).
+    pub(crate) by_name: HashMap<String, Vec<String>>,
+    names: HashMap<String, (String, String)>,
+    pub(crate) cases: Vec<CaseRow>,
+    pub(crate) cases_by_resident: HashMap<String, Vec<usize>>,
+    /// Cases that concern every resident (sanctioned extracts).
+    pub(crate) everyone_cases: Vec<usize>,
+    case_kinds: Vec<CaseKind>,
+    pub(crate) visits: HashMap<String, Vec<VisitRow>>,
+    /// Host (folded) → (kind, whether the endpoint agent is installed).
     terminals: HashMap<String, (TerminalKind, bool)>,
     /// Host → where it stands (a room, as badge readers name rooms).
     locations: HashMap<String, String>,
     /// Host → the department it belongs to.
     terminal_departments: HashMap<String, String>,
+    /// Host → the employee it is assigned to.
+    terminal_owners: HashMap<String, String>,
     /// Approved removable devices: serial → (validity, owner).
     devices: HashMap<String, Vec<(Period, Option<String>)>>,
     shares: HashMap<String, Vec<FileShare>>,
@@ -129,6 +88,9 @@ pub struct Directory {
     /// system but Windows and mail).
     record_access: HashMap<String, Vec<Period>>,
     holidays: std::collections::HashSet<NaiveDate>,
+    /// Days the office (department `None`) or one department opens although the
+    /// calendar says otherwise.
+    open_days: HashMap<NaiveDate, Vec<Option<String>>>,
 }
 
 impl Directory {
@@ -138,28 +100,34 @@ impl Directory {
             assignments: HashMap::new(),
             households: HashMap::new(),
             members: HashMap::new(),
-            family: HashMap::new(),
             vip: HashMap::new(),
-            own_record: HashMap::new(),
-            staff_record: HashMap::new(),
-            surnames: HashMap::new(),
-            addresses: HashMap::new(),
+            relations: Relations::new(m),
+            residents: m.residents.iter().map(|r| r.uid.clone()).collect(),
+            by_name: HashMap::new(),
+            names: HashMap::new(),
             cases: Vec::new(),
             cases_by_resident: HashMap::new(),
+            everyone_cases: Vec::new(),
+            case_kinds: m.case_kinds.clone(),
             visits: HashMap::new(),
             terminals: HashMap::new(),
             locations: HashMap::new(),
             terminal_departments: HashMap::new(),
+            terminal_owners: HashMap::new(),
             devices: HashMap::new(),
             shares: HashMap::new(),
             record_access: HashMap::new(),
             holidays: m.holidays.iter().map(|h| h.date).collect(),
+            open_days: HashMap::new(),
         };
+        for o in &m.open_days {
+            d.open_days.entry(o.date).or_default().push(o.department.clone());
+        }
         for share in &m.shares {
             d.shares.entry(share.share.clone()).or_default().push(share.clone());
         }
         for a in &m.accounts {
-            d.accounts.entry(a.account.clone()).or_default().push((a.system.clone(), a.period, a.employee_id.clone(), a.kind));
+            d.accounts.entry(a.account.clone()).or_default().push((a.system.clone(), a.period, a.employee_id.clone(), a.kind, a.department.clone()));
             if let Some(e) = &a.employee_id
                 && !NOT_RECORD_SYSTEMS.contains(&a.system.as_str())
             {
@@ -172,47 +140,48 @@ impl Directory {
         for h in &m.households {
             d.households.entry(h.resident_uid.clone()).or_default().push((h.period, h.household.clone()));
             d.members.entry(h.household.clone()).or_default().push((h.period, h.resident_uid.clone()));
-            d.addresses.entry(h.resident_uid.clone()).or_default().push((h.period, h.address.clone()));
-        }
-        for l in &m.family_links {
-            d.family.entry(l.resident_a.clone()).or_default().push(l.resident_b.clone());
-            d.family.entry(l.resident_b.clone()).or_default().push(l.resident_a.clone());
         }
         for r in &m.residents {
-            if let Some(surname) = r.name.split([' ', '\u{3000}']).find(|w| !w.is_empty()) {
-                d.surnames.insert(r.uid.clone(), mamori_text::fold_name(surname));
+            let (name, kana) = (mamori_text::fold_name(&r.name), mamori_text::fold_name(&r.kana));
+            for key in [name.clone(), kana.clone()] {
+                if !key.is_empty() {
+                    d.by_name.entry(key).or_default().push(r.uid.clone());
+                }
             }
+            d.names.insert(r.uid.clone(), (name, kana));
         }
         for v in &m.vip {
             d.vip.entry(v.resident_uid.clone()).or_default().push((v.period, v.reason.clone()));
-        }
-        for e in &m.employees {
-            if let Some(r) = &e.resident_uid {
-                d.own_record.insert(e.id.clone(), r.clone());
-                d.staff_record.insert(r.clone(), e.id.clone());
-            }
         }
         for c in &m.cases {
             let i = d.cases.len();
             d.cases.push(CaseRow {
                 no: c.case_no.clone(),
+                kind: c.kind.clone(),
                 received: c.received,
                 closed: c.closed,
                 department: c.department.clone(),
                 handler: c.handler.clone(),
             });
-            for r in &c.residents {
+            if c.concerns_everyone() {
+                d.everyone_cases.push(i);
+            }
+            for r in c.residents.iter().filter(|r| *r != "*") {
                 d.cases_by_resident.entry(r.clone()).or_default().push(i);
             }
         }
         for v in &m.counter_visits {
-            d.visits.entry(v.resident_uid.clone()).or_default().push((v.at, v.visit_no.clone(), v.department.clone()));
+            d.visits.entry(v.resident_uid.clone()).or_default().push((v.at, v.visit_no.clone(), v.department.clone(), v.handler.clone()));
         }
         for t in &m.terminals {
-            d.terminals.insert(t.host.clone(), (t.kind, t.agent));
-            d.locations.insert(t.host.clone(), t.location.clone());
+            let host = fold_host(&t.host);
+            d.terminals.insert(host.clone(), (t.kind, t.agent));
+            d.locations.insert(host.clone(), t.location.clone());
             if let Some(dept) = &t.department {
-                d.terminal_departments.insert(t.host.clone(), dept.clone());
+                d.terminal_departments.insert(host.clone(), dept.clone());
+            }
+            if let Some(owner) = &t.assigned {
+                d.terminal_owners.insert(host, owner.clone());
             }
         }
         for dev in &m.devices {
@@ -224,16 +193,32 @@ impl Directory {
     /// The employee behind an account on `day`, and the account's kind. The account is
     /// looked up in `system` first, then in any system where the name is unambiguous.
     pub fn account(&self, system: &str, account: &str, day: NaiveDate) -> Option<(Option<&str>, AccountKind)> {
-        let rows = self.accounts.get(account)?;
-        let live: Vec<_> = rows.iter().filter(|r| r.1.covers(day)).collect();
-        let pick = live.iter().find(|r| r.0 == system).or_else(|| (live.len() == 1).then(|| &live[0]))?;
-        Some((pick.2.as_deref(), pick.3))
+        self.account_row(system, account, day).map(|r| (r.2.as_deref(), r.3))
     }
 
-    /// Whether `day` is a weekend or a national holiday (from the holiday calendar).
+    /// The department a shared or administrator account belongs to, if master data says.
+    pub fn account_department(&self, system: &str, account: &str, day: NaiveDate) -> Option<&str> {
+        self.account_row(system, account, day)?.4.as_deref()
+    }
+
+    fn account_row(&self, system: &str, account: &str, day: NaiveDate) -> Option<&AccountRow> {
+        let rows = self.accounts.get(account)?;
+        let live: Vec<_> = rows.iter().filter(|r| r.1.covers(day)).collect();
+        live.iter().find(|r| r.0 == system).or_else(|| (live.len() == 1).then(|| &live[0])).copied()
+    }
+
+    /// Whether `day` is a weekend or a national holiday (from the holiday calendar) on
+    /// which the office does not open.
     pub fn is_day_off(&self, day: NaiveDate) -> bool {
+        self.is_day_off_for(day, None)
+    }
+
+    /// Whether `day` is a day off for `department`: a calendar day off on which neither
+    /// the office nor the department opens (休日開庁).
+    pub fn is_day_off_for(&self, day: NaiveDate, department: Option<&str>) -> bool {
         use chrono::Datelike;
-        matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun) || self.holidays.contains(&day)
+        let calendar = matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun) || self.holidays.contains(&day);
+        calendar && !self.open_days.get(&day).is_some_and(|o| o.iter().any(|d| d.is_none() || d.as_deref() == department))
     }
 
     /// The staff member a mail address belongs to on `day` (the `mail` system's accounts).
@@ -263,12 +248,22 @@ impl Directory {
         self.assignments.get(employee)?.iter().find(|a| a.0.covers(day)).map(|a| (a.1.as_str(), a.2.as_str()))
     }
 
+    /// The last day of an employee's postings, if it has one (a retirement or the end of a
+    /// contract): the employee is leaving.
+    pub fn leaving(&self, employee: &str) -> Option<NaiveDate> {
+        let postings = self.assignments.get(employee)?;
+        if postings.iter().any(|a| a.0.to.is_none()) {
+            return None;
+        }
+        postings.iter().filter_map(|a| a.0.to).max()
+    }
+
     fn household(&self, resident: &str, day: NaiveDate) -> Option<&str> {
         self.households.get(resident)?.iter().find(|h| h.0.covers(day)).map(|h| h.1.as_str())
     }
 
     /// The resident and the members of their household on `day`.
-    fn with_household<'a>(&'a self, resident: &'a str, day: NaiveDate) -> Vec<&'a str> {
+    pub(crate) fn with_household<'a>(&'a self, resident: &'a str, day: NaiveDate) -> Vec<&'a str> {
         let mut out = vec![resident];
         if let Some(h) = self.household(resident, day)
             && let Some(members) = self.members.get(h)
@@ -278,35 +273,47 @@ impl Directory {
         out
     }
 
-    /// How `resident` is related to `employee` on `day`, if at all. A shared surname alone
-    /// is not a relation; a shared surname next door is.
+    /// How `resident` is related to `employee` on `day`, if at all: kin and neighbours from
+    /// the whole history of households, the family register and addresses, then
+    /// colleagues (staff's own records), the same section's first. A shared surname alone
+    /// is not a relation.
     pub fn relation(&self, employee: &str, resident: &str, day: NaiveDate) -> Option<Relation> {
-        let Some(own) = self.own_record.get(employee) else {
-            return self.staff_record.get(resident).filter(|e| *e != employee).map(|_| Relation::Colleague);
-        };
-        if own == resident {
-            return Some(Relation::Own);
+        if let Some(r) = self.relations.kin_or_neighbour(employee, resident, day) {
+            return Some(r);
         }
-        if let (Some(a), Some(b)) = (self.household(own, day), self.household(resident, day))
-            && a == b
-        {
-            return Some(Relation::Household);
-        }
-        if self.family.get(own).is_some_and(|f| f.iter().any(|r| r == resident)) {
-            return Some(Relation::Family);
-        }
-        if let (Some(a), Some(b)) = (self.surnames.get(own), self.surnames.get(resident))
-            && a == b
-            && let (Some(x), Some(y)) = (self.address(own, day), self.address(resident, day))
-            && next_door(x, y)
-        {
-            return Some(Relation::SameSurnameNextDoor);
-        }
-        self.staff_record.get(resident).filter(|e| *e != employee).map(|_| Relation::Colleague)
+        let other = self.relations.staff_with_record(resident).filter(|e| *e != employee)?;
+        let same_section = matches!((self.posting(employee, day), self.posting(other, day)), (Some(a), Some(b)) if a.0 == b.0);
+        let kind = if same_section { RelationKind::ColleagueSameSection } else { RelationKind::Colleague };
+        Some(Relation { kind, detail: format!("{} {other}", kind.ja()) })
     }
 
-    fn address(&self, resident: &str, day: NaiveDate) -> Option<&str> {
-        self.addresses.get(resident)?.iter().find(|a| a.0.covers(day)).map(|a| a.1.as_str())
+    /// Folded name and reading of a resident, for matching namesakes.
+    pub(crate) fn name_keys(&self, resident: &str) -> Vec<String> {
+        self.names.get(resident).map(|(n, k)| [n, k].into_iter().filter(|x| !x.is_empty()).cloned().collect()).unwrap_or_default()
+    }
+
+    /// Every resident's 宛名番号, in master-data order.
+    pub fn residents(&self) -> &[String] {
+        &self.residents
+    }
+
+    /// The case kinds the town declared.
+    pub fn case_kinds(&self) -> &[CaseKind] {
+        &self.case_kinds
+    }
+
+    /// Per case kind: how many cases, and how many were closed (for learning whether a
+    /// kind is an ongoing caseload), and the days from receipt to closing of the closed.
+    pub(crate) fn case_kind_stats(&self) -> HashMap<&str, (usize, Vec<i64>)> {
+        let mut out: HashMap<&str, (usize, Vec<i64>)> = HashMap::new();
+        for c in &self.cases {
+            let e = out.entry(c.kind.as_str()).or_default();
+            e.0 += 1;
+            if let Some(closed) = c.closed {
+                e.1.push((closed - c.received).num_days());
+            }
+        }
+        out
     }
 
     /// The watch-list reason for a resident on `day`.
@@ -316,21 +323,26 @@ impl Directory {
 
     /// The department a terminal belongs to.
     pub fn terminal_department(&self, host: &str) -> Option<&str> {
-        self.terminal_departments.get(host).map(String::as_str)
+        self.terminal_departments.get(&fold_host(host)).map(String::as_str)
     }
 
     /// Where a terminal stands: its room.
     pub fn terminal_location(&self, host: &str) -> Option<&str> {
-        self.locations.get(host).map(String::as_str)
+        self.locations.get(&fold_host(host)).map(String::as_str)
+    }
+
+    /// The employee a terminal is assigned to.
+    pub fn terminal_owner(&self, host: &str) -> Option<&str> {
+        self.terminal_owners.get(&fold_host(host)).map(String::as_str)
     }
 
     pub fn terminal_kind(&self, host: &str) -> Option<TerminalKind> {
-        self.terminals.get(host).map(|t| t.0)
+        self.terminals.get(&fold_host(host)).map(|t| t.0)
     }
 
     /// Whether a known terminal has the endpoint agent (and so sends USB and print logs).
     pub fn terminal_has_agent(&self, host: &str) -> Option<bool> {
-        self.terminals.get(host).map(|t| t.1)
+        self.terminals.get(&fold_host(host)).map(|t| t.1)
     }
 
     /// A share's owner and classification on `day`, if it is restricted to its owner and
@@ -353,66 +365,5 @@ impl Directory {
     /// `Some(owner)` when `serial` is an approved device on `day`.
     pub fn approved_device(&self, serial: &str, day: NaiveDate) -> Option<Option<&str>> {
         self.devices.get(serial)?.iter().find(|d| d.0.covers(day)).map(|d| d.1.as_deref())
-    }
-
-    /// Why `employee` of `department` looking up `resident` at `at` was business, if it
-    /// was; `declared_case` is a case number the access itself names.
-    ///
-    /// A same-day case (a certificate over the counter) explains any look-up by its
-    /// section that day: colleagues help at the counter. A case that runs over days (a
-    /// welfare caseload) explains its handler's look-ups only, or a relative on a
-    /// colleague's caseload would cover anyone's snooping.
-    pub fn explain(
-        &self,
-        kind: AccountKind,
-        employee: Option<&str>,
-        department: &str,
-        resident: &str,
-        at: NaiveDateTime,
-        declared_case: Option<&str>,
-    ) -> Option<Explanation> {
-        if kind == AccountKind::Batch {
-            return Some(Explanation::Batch);
-        }
-        let day = at.date();
-        let people = self.with_household(resident, day);
-        let case_fits = |i: usize| {
-            let c = &self.cases[i];
-            let tail = if c.closed == Some(c.received) { 0 } else { CASE_TAIL_DAYS };
-            c.received <= day && c.closed.is_none_or(|closed| day <= closed + chrono::Days::new(tail))
-        };
-        if let Some(no) = declared_case {
-            for p in &people {
-                if let Some(i) = self.cases_by_resident.get(*p).and_then(|cs| cs.iter().find(|&&i| self.cases[i].no == no))
-                    && case_fits(*i)
-                {
-                    return Some(Explanation::DeclaredCase(no.to_owned()));
-                }
-            }
-        }
-        for p in &people {
-            if let Some(visits) = self.visits.get(*p) {
-                let hit = visits.iter().find(|(t, _, dept)| {
-                    let minutes = (at - *t).num_minutes();
-                    dept == department && (-VISIT_BEFORE..=VISIT_AFTER).contains(&minutes)
-                });
-                if let Some((_, no, _)) = hit {
-                    return Some(Explanation::Visit(no.clone()));
-                }
-            }
-        }
-        for p in &people {
-            if let Some(cs) = self.cases_by_resident.get(*p)
-                && let Some(&i) = cs.iter().find(|&&i| {
-                    let c = &self.cases[i];
-                    let same_day = c.closed == Some(c.received);
-                    let theirs = same_day || c.handler.is_none() || c.handler.as_deref() == employee;
-                    c.department == department && theirs && case_fits(i)
-                })
-            {
-                return Some(Explanation::Case(self.cases[i].no.clone()));
-            }
-        }
-        None
     }
 }

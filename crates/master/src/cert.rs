@@ -134,9 +134,9 @@ pub fn load_cert_ldap(dir: &Path) -> Result<Loaded, RowError> {
             });
         }
         let period = Period { from: first, to: (!still_here).then_some(*left) };
-        out.data.accounts.push(Account { system: "cert".into(), account: id.clone(), employee_id: Some(id.clone()), kind: AccountKind::Personal, period });
+        out.data.accounts.push(Account { system: "cert".into(), account: id.clone(), employee_id: Some(id.clone()), kind: AccountKind::Personal, period, department: None });
         if !email.is_empty() {
-            out.data.accounts.push(Account { system: "mail".into(), account: email.to_ascii_lowercase(), employee_id: Some(id.clone()), kind: AccountKind::Personal, period });
+            out.data.accounts.push(Account { system: "mail".into(), account: email.to_ascii_lowercase(), employee_id: Some(id.clone()), kind: AccountKind::Personal, period, department: None });
         }
     }
     out.data.departments = departments.into_values().collect();

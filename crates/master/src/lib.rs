@@ -56,10 +56,12 @@ pub enum Kind {
     Shares,
     Vip,
     Holidays,
+    CaseKinds,
+    OpenDays,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 16] = [
         Kind::Departments,
         Kind::Employees,
         Kind::Assignments,
@@ -74,6 +76,8 @@ impl Kind {
         Kind::Shares,
         Kind::Vip,
         Kind::Holidays,
+        Kind::CaseKinds,
+        Kind::OpenDays,
     ];
 
     /// The file stem (`departments` → `departments.csv` or `departments.jsonl`).
@@ -93,6 +97,8 @@ impl Kind {
             Kind::Shares => "shares",
             Kind::Vip => "vip",
             Kind::Holidays => "holidays",
+            Kind::CaseKinds => "case_kinds",
+            Kind::OpenDays => "open_days",
         }
     }
 }
@@ -125,6 +131,8 @@ pub fn counts(d: &MasterData) -> Vec<(Kind, usize)> {
                 Kind::Shares => d.shares.len(),
                 Kind::Vip => d.vip.len(),
                 Kind::Holidays => d.holidays.len(),
+                Kind::CaseKinds => d.case_kinds.len(),
+                Kind::OpenDays => d.open_days.len(),
             };
             (k, n)
         })
@@ -176,6 +184,8 @@ fn load_kind(kind: Kind, path: &Path, out: &mut Loaded) {
         Kind::Shares => d.shares = read_rows(path, e),
         Kind::Vip => d.vip = read_rows(path, e),
         Kind::Holidays => d.holidays = read_holidays(path, e),
+        Kind::CaseKinds => d.case_kinds = read_rows(path, e),
+        Kind::OpenDays => d.open_days = read_rows(path, e),
     }
 }
 
@@ -457,5 +467,7 @@ mod example_town {
         assert_eq!(loaded.data.employees[0].resident_uid.as_deref(), Some("000000101"));
         assert!(loaded.data.terminals.iter().any(|t| t.host == "PC-UKETSUKE-01" && !t.agent));
         assert_eq!(loaded.data.holidays.len(), 40);
+        assert!(loaded.data.case_kinds.iter().any(|k| k.kind == "児童手当認定" && k.ongoing && k.tail_days == Some(30)));
+        assert_eq!(loaded.data.open_days[0].department.as_deref(), Some("D100"));
     }
 }

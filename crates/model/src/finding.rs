@@ -19,6 +19,11 @@ pub struct Finding {
     /// Stable id: the rule and the subject it is about.
     pub id: String,
     pub rule: String,
+    /// The rule's name in Japanese and English (`親族等の記録の照会`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title_ja: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title_en: String,
     pub severity: Severity,
     pub employees: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -34,6 +39,9 @@ pub struct Finding {
     pub to: i64,
     /// The time of the event that first raised the finding (detection time in stream).
     pub detected_at: i64,
+    /// Distinct (local) days the evidence falls on.
+    #[serde(default)]
+    pub days: usize,
     /// Ids (log indexes) of the stored events that are the evidence.
     pub evidence: Vec<u64>,
     pub explanation_ja: String,
@@ -96,7 +104,7 @@ impl Finding {
             "metadata": {"version": "1.4.0", "uid": self.id, "product": {"name": "mamori", "vendor_name": "mamori"}},
             "finding_info": {
                 "uid": self.id,
-                "title": self.rule,
+                "title": if self.title_en.is_empty() { &self.rule } else { &self.title_en },
                 "desc": self.explanation_ja,
                 "types": [self.rule],
                 "analytic": {"uid": self.rule, "name": self.rule, "type_id": 1, "type": "Rule"},
@@ -129,6 +137,8 @@ mod tests {
         Finding {
             id: format!("{rule}:E1"),
             rule: rule.into(),
+            title_ja: String::new(),
+            title_en: String::new(),
             severity: Severity::High,
             employees: vec!["E1".into(), "E2".into()],
             residents: vec!["R1".into()],
@@ -138,6 +148,7 @@ mod tests {
             from: 1,
             to: 5,
             detected_at: 3,
+            days: 1,
             evidence: vec![7, 9],
             explanation_ja: "説明".into(),
             explanation_en: "why".into(),

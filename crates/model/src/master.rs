@@ -30,10 +30,38 @@ where
     T: std::str::FromStr,
     T::Err: std::fmt::Display,
 {
-    let s: Option<String> = Option::deserialize(d)?;
+    // A stored row is JSON, where a number is a number; a CSV cell is always text.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Int(i64),
+        Float(f64),
+    }
+    let s: Option<String> = Option::<Scalar>::deserialize(d)?.map(|v| match v {
+        Scalar::Text(t) => t,
+        Scalar::Int(i) => i.to_string(),
+        Scalar::Float(f) => f.to_string(),
+    });
     match s.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => parse_cell(v).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+/// An optional yes/no cell: empty is "not said".
+fn opt_yes_no<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Cell {
+        Bool(bool),
+        Text(String),
+    }
+    match Option::<Cell>::deserialize(d)? {
+        None => Ok(None),
+        Some(Cell::Bool(b)) => Ok(Some(b)),
+        Some(Cell::Text(t)) if t.trim().is_empty() => Ok(None),
+        Some(Cell::Text(t)) => yes_no(serde::de::value::StrDeserializer::<D::Error>::new(&t)).map(Some),
     }
 }
 
@@ -148,6 +176,10 @@ pub struct Account {
     pub kind: AccountKind,
     #[serde(flatten)]
     pub period: Period,
+    /// The department a shared or administrator account belongs to (a counter login of
+    /// 市民課): whoever uses it works for that department's business.
+    #[serde(default, deserialize_with = "empty_as_none", skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,8 +231,56 @@ pub struct BusinessCase {
     pub department: String,
     #[serde(default, deserialize_with = "empty_as_none")]
     pub handler: Option<String>,
+    /// The residents the case concerns; `*` for a sanctioned extract of every record (a
+    /// tax-notice run, a statistics request), which explains its handler's look-ups of
+    /// anyone while it is open.
     #[serde(deserialize_with = "list")]
     pub residents: Vec<String>,
+}
+
+impl BusinessCase {
+    /// Whether the case concerns every resident (`residents = *`).
+    pub fn concerns_everyone(&self) -> bool {
+        self.residents.iter().any(|r| r == "*")
+    }
+}
+
+/// How a kind of case is worked, as the town declares it: how long after it is received
+/// (while not closed) and after it is closed its look-ups are still its business, and
+/// whether colleagues of the handling section work it too. What is not declared here is
+/// learned from the town's own access log (`mamori explain learn`), within the bounds of
+/// `detect.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseKind {
+    /// The case kind as `cases.csv` writes it (`転居届`, `生活保護` …).
+    pub kind: String,
+    /// A caseload that stays open until closed (welfare, long-term care): an unclosed case
+    /// explains its handler's look-ups for as long as it is open.
+    #[serde(default, deserialize_with = "yes_no")]
+    pub ongoing: bool,
+    /// Days an unclosed case of a kind that is normally closed still explains look-ups.
+    #[serde(default, deserialize_with = "empty_as_none", skip_serializing_if = "Option::is_none")]
+    pub open_days: Option<u32>,
+    /// Days after closing that follow-up look-ups are still explained.
+    #[serde(default, deserialize_with = "empty_as_none", skip_serializing_if = "Option::is_none")]
+    pub tail_days: Option<u32>,
+    /// Whether the whole handling section works these cases (a team caseload), not only
+    /// the named handler.
+    #[serde(default, deserialize_with = "opt_yes_no", skip_serializing_if = "Option::is_none")]
+    pub team: Option<bool>,
+}
+
+/// A day the office (or one department) is open although the calendar says it is a day
+/// off: a Sunday counter opening (休日開庁), a tax-filing Sunday.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenDay {
+    #[serde(deserialize_with = "cell")]
+    pub date: NaiveDate,
+    /// The department that opens; empty for the whole office.
+    #[serde(default, deserialize_with = "empty_as_none", skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default)]
+    pub note: String,
 }
 
 /// A resident's visit to a counter (窓口).
@@ -226,6 +306,9 @@ pub enum TerminalKind {
     Reception,
     Shared,
     Server,
+    /// An administrator's management terminal (情報政策課's maintenance PC): administrator
+    /// accounts belong here.
+    Admin,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,6 +323,10 @@ pub struct Terminal {
     pub agent: bool,
     #[serde(default, deserialize_with = "empty_as_none")]
     pub department: Option<String>,
+    /// The employee the terminal is assigned to (a staff PC's owner), when the asset
+    /// register says.
+    #[serde(default, deserialize_with = "empty_as_none", skip_serializing_if = "Option::is_none")]
+    pub assigned: Option<String>,
 }
 
 /// An approved removable device.
@@ -313,14 +400,17 @@ pub struct MasterData {
     pub shares: Vec<FileShare>,
     pub vip: Vec<VipEntry>,
     pub holidays: Vec<Holiday>,
+    pub case_kinds: Vec<CaseKind>,
+    pub open_days: Vec<OpenDay>,
 }
 
 impl MasterData {
-    /// Whether `day` is a public holiday or a weekend (the business calendar).
+    /// Whether `day` is a public holiday or a weekend (the business calendar) on which the
+    /// office does not open.
     pub fn is_day_off(&self, day: NaiveDate) -> bool {
         use chrono::Datelike;
-        matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun)
-            || self.holidays.iter().any(|h| h.date == day)
+        let calendar = matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun) || self.holidays.iter().any(|h| h.date == day);
+        calendar && !self.open_days.iter().any(|o| o.date == day && o.department.is_none())
     }
 }
 

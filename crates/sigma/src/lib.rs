@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDateTime, Timelike};
-use mamori_enrich::{Directory, Relation};
+use mamori_enrich::Directory;
 use mamori_model::{ClassUid, Event, Finding, Severity};
 use rsigma_eval::{CorrelationConfig, CorrelationEngine, CorrelationEventMode, JsonEvent};
 use rsigma_parser::Level;
@@ -47,6 +47,9 @@ struct Rollup {
     employee: String,
     evidence: BTreeSet<u64>,
     residents: BTreeSet<String>,
+    /// The distinct local days of the evidence.
+    #[serde(default)]
+    days: BTreeSet<chrono::NaiveDate>,
     from: i64,
     to: i64,
     detected_at: i64,
@@ -60,6 +63,8 @@ pub struct SigmaRules<'a> {
     /// Event id → (time, employee, resident), for turning correlation references back
     /// into evidence.
     seen: HashMap<u64, (i64, String, String)>,
+    /// The organisation's time zone, for `Hour` and `DayOff`.
+    tz: chrono_tz::Tz,
 }
 
 fn severity(level: Option<Level>) -> Severity {
@@ -71,12 +76,6 @@ fn severity(level: Option<Level>) -> Severity {
     }
 }
 
-const JST: i32 = 9 * 3600;
-
-fn local(ms: i64) -> NaiveDateTime {
-    let offset = chrono::FixedOffset::east_opt(JST).expect("JST");
-    DateTime::from_timestamp_millis(ms).expect("a valid time").with_timezone(&offset).naive_local()
-}
 
 impl<'a> SigmaRules<'a> {
     /// Loads rule files (name, YAML text; one or more documents each) and an optional
@@ -111,7 +110,7 @@ impl<'a> SigmaRules<'a> {
             }
             engine.add_collection(&collection).map_err(|e| format!("{name}: {e}"))?;
         }
-        Ok(SigmaRules { dir, engine, rules, rollups: BTreeMap::new(), seen: HashMap::new() })
+        Ok(SigmaRules { dir, engine, rules, rollups: BTreeMap::new(), seen: HashMap::new(), tz: chrono_tz::Asia::Tokyo })
     }
 
     /// Everything the rules remember (correlation windows, findings so far), to save
@@ -135,6 +134,17 @@ impl<'a> SigmaRules<'a> {
         true
     }
 
+    /// Judges hours and days off in `tz` (the organisation's time zone; Asia/Tokyo unless
+    /// set).
+    pub fn in_timezone(mut self, tz: chrono_tz::Tz) -> Self {
+        self.tz = tz;
+        self
+    }
+
+    fn local(&self, ms: i64) -> NaiveDateTime {
+        DateTime::from_timestamp_millis(ms).unwrap_or_default().with_timezone(&self.tz).naive_local()
+    }
+
     pub fn rule_count(&self) -> usize {
         self.engine.detection_rule_count() + self.engine.correlation_rule_count()
     }
@@ -142,7 +152,7 @@ impl<'a> SigmaRules<'a> {
     /// The event as rules see it: mamori's taxonomy, enriched as of the event's time.
     /// `employee` and `explanation` are detection's verdict on a record access.
     pub fn fields(&self, seq: u64, event: &Event, employee: Option<&str>, explanation: Option<&str>) -> Value {
-        let at = local(event.time);
+        let at = self.local(event.time);
         let day = at.date();
         let host = event.device.as_ref().and_then(|d| d.hostname.clone()).unwrap_or_default();
         let account = event.actor.user.uid.clone();
@@ -151,14 +161,11 @@ impl<'a> SigmaRules<'a> {
         });
         let posting = employee.as_deref().and_then(|e| self.dir.posting(e, day));
         let resident = event.resident_uid().unwrap_or_default().to_owned();
-        let relation = match employee.as_deref().filter(|_| !resident.is_empty()).and_then(|e| self.dir.relation(e, &resident, day)) {
-            Some(Relation::Own) => "own",
-            Some(Relation::Household) => "household",
-            Some(Relation::Family) => "family",
-            Some(Relation::SameSurnameNextDoor) => "same_surname_next_door",
-            Some(Relation::Colleague) => "colleague",
-            None => "none",
-        };
+        let relation = employee.as_deref().filter(|_| !resident.is_empty()).and_then(|e| self.dir.relation(e, &resident, day)).map_or("none", |r| r.kind.code());
+        // Correlations group by `Employee`: an event no one can be charged to is grouped by
+        // its own account, never with every other unknown account's.
+        let known = employee.is_some();
+        let employee = employee.unwrap_or_else(|| format!("(不明: {}@{})", account, mamori_enrich::account_system(&event.metadata.product)));
         let class = match event.class_uid {
             ClassUid::DatastoreActivity => "record_access",
             ClassUid::EmailActivity => "email",
@@ -180,6 +187,7 @@ impl<'a> SigmaRules<'a> {
             "Operation": event.unmapped.operation,
             "Account": account,
             "Employee": employee,
+            "EmployeeKnown": known,
             "Department": posting.map(|p| p.0),
             "Role": posting.map(|p| p.1),
             "Host": host,
@@ -212,7 +220,7 @@ impl<'a> SigmaRules<'a> {
     /// Presents one stored event (id `seq`), in time order, to every rule.
     pub fn observe(&mut self, seq: u64, event: &Event, employee: Option<&str>, explanation: Option<&str>) {
         let fields = self.fields(seq, event, employee, explanation);
-        let who = fields["Employee"].as_str().map(str::to_owned).unwrap_or_else(|| format!("(不明: {})", event.actor.user.uid));
+        let who = fields["Employee"].as_str().unwrap_or_default().to_owned();
         let resident = fields["Resident"].as_str().unwrap_or("").to_owned();
         let results = self.engine.process_event_at(&JsonEvent::borrow(&fields), event.time / 1000);
         if results.is_empty() {
@@ -239,17 +247,20 @@ impl<'a> SigmaRules<'a> {
     }
 
     fn note(&mut self, rule: &str, employee: &str, seq: u64, time: i64, resident: &str, now: i64) {
+        let day = self.local(time).date();
         let r = self.rollups.entry((rule.to_owned(), employee.to_owned())).or_insert_with(|| Rollup {
             key: format!("sigma:{rule}:{employee}"),
             rule: format!("sigma:{rule}"),
             employee: employee.to_owned(),
             evidence: BTreeSet::new(),
             residents: BTreeSet::new(),
+            days: BTreeSet::new(),
             from: time,
             to: time,
             detected_at: now,
         });
         r.evidence.insert(seq);
+        r.days.insert(day);
         if !resident.is_empty() {
             r.residents.insert(resident.to_owned());
         }
@@ -269,6 +280,8 @@ impl<'a> SigmaRules<'a> {
                 Finding {
                     id: r.key.clone(),
                     rule: r.rule.clone(),
+                    title_ja: title.to_owned(),
+                    title_en: title.to_owned(),
                     severity: info.map_or(Severity::Low, |i| i.severity),
                     employees: vec![r.employee.clone()],
                     residents: r.residents.iter().cloned().collect(),
@@ -278,9 +291,10 @@ impl<'a> SigmaRules<'a> {
                     from: r.from,
                     to: r.to,
                     detected_at: r.detected_at,
+                    days: r.days.len(),
                     evidence: r.evidence.iter().copied().collect(),
-                    explanation_ja: format!("Sigma ルール「{title}」: 職員 {} の記録 {n} 件。{description}", r.employee),
-                    explanation_en: format!("Sigma rule \"{title}\": {n} events of employee {}. {description}", r.employee),
+                    explanation_ja: format!("Sigma ルール「{title}」: 職員 {} の記録 {n} 件（{} 日間）。{description}", r.employee, r.days.len()),
+                    explanation_en: format!("Sigma rule \"{title}\": {n} events of employee {} on {} distinct days. {description}", r.employee, r.days.len()),
                 }
             })
             .collect()

@@ -114,6 +114,16 @@ fn event_count_thirty_unexplained_look_ups_in_a_day_are_flagged_and_twenty_nine_
 }
 
 #[test]
+fn look_ups_by_accounts_no_one_can_be_charged_to_are_counted_per_account_not_together() {
+    // Twenty unknown accounts, two unexplained look-ups each: forty look-ups that belong to
+    // twenty people, not one person's thirty.
+    let events: Vec<(Event, Option<&str>)> =
+        (0..40).map(|i| (access(&format!("X{}", i % 20), &format!("R{i}"), &format!("2024-05-07T10:{:02}:00", i % 60)), None)).collect();
+    let f = run("mamori_bulk_unexplained_lookups.yml", &events);
+    assert!(f.is_empty(), "unknown accounts grouped together: {:?}", ids(&f));
+}
+
+#[test]
 fn value_count_twenty_different_residents_are_flagged_and_many_look_ups_of_a_few_are_not() {
     let mut events: Vec<(Event, Option<&str>)> = (0..20).map(|i| (access("J1", &format!("R{i}"), &format!("2024-05-07T10:{i:02}:00")), None)).collect();
     events.extend((0..25).map(|i| (access("J2", &format!("R{}", i % 4), &format!("2024-05-07T11:{i:02}:00")), None)));

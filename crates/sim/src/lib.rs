@@ -632,6 +632,7 @@ impl World {
                 employee_id: Some(s.id.clone()),
                 kind: mamori_model::master::AccountKind::Personal,
                 period: mamori_model::master::Period { from: since, to: Some(until) },
+                department: None,
             });
         }
     }

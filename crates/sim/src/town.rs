@@ -307,12 +307,12 @@ impl Town {
             // A transfer closes the old section's system accounts and opens the new one's.
             let period = Period { from: since, to: if s.retires || s.transfer.is_some() { march_end } else { None } };
             for (system, account) in crate::accounts(s, s.dept) {
-                m.accounts.push(Account { system: system.into(), account, employee_id: Some(s.id.clone()), kind: AccountKind::Personal, period });
+                m.accounts.push(Account { system: system.into(), account, employee_id: Some(s.id.clone()), kind: AccountKind::Personal, period, department: None });
             }
             if let (Some(to), Some(april)) = (s.transfer, self.april) {
                 for (system, account) in crate::accounts(s, to) {
                     let period = Period { from: april, to: None };
-                    m.accounts.push(Account { system: system.into(), account, employee_id: Some(s.id.clone()), kind: AccountKind::Personal, period });
+                    m.accounts.push(Account { system: system.into(), account, employee_id: Some(s.id.clone()), kind: AccountKind::Personal, period, department: None });
                 }
             }
             m.terminals.push(Terminal {
@@ -321,20 +321,21 @@ impl Town {
                 kind: TerminalKind::Staff,
                 agent: true,
                 department: Some(DEPARTMENTS[s.dept].0.into()),
+                assigned: Some(s.id.clone()),
             });
         }
         let always = Period { from: since, to: None };
-        m.accounts.push(Account { system: "juki".into(), account: "9000".into(), employee_id: None, kind: AccountKind::Batch, period: always });
-        m.accounts.push(Account { system: "windows".into(), account: "admin01".into(), employee_id: None, kind: AccountKind::Admin, period: always });
+        m.accounts.push(Account { system: "juki".into(), account: "9000".into(), employee_id: None, kind: AccountKind::Batch, period: always, department: None });
+        m.accounts.push(Account { system: "windows".into(), account: "admin01".into(), employee_id: None, kind: AccountKind::Admin, period: always, department: None });
         for c in &self.counters {
-            m.terminals.push(Terminal { host: c.clone(), location: "本庁舎1F窓口".into(), kind: TerminalKind::Counter, agent: true, department: Some("D100".into()) });
+            m.terminals.push(Terminal { host: c.clone(), location: "本庁舎1F窓口".into(), kind: TerminalKind::Counter, agent: true, department: Some("D100".into()), assigned: None });
         }
         // The welfare section's shared PC, used under a shared account for the
         // benefits system's reports.
-        m.terminals.push(Terminal { host: "KYOYO-D300-01".into(), location: "本庁舎2F福祉課".into(), kind: TerminalKind::Shared, agent: true, department: Some("D300".into()) });
-        m.accounts.push(Account { system: "windows".into(), account: "fukushi-kyoyo".into(), employee_id: None, kind: AccountKind::Shared, period: always });
-        m.terminals.push(Terminal { host: "UKETSUKE-01".into(), location: "本庁舎1F受付".into(), kind: TerminalKind::Reception, agent: false, department: None });
-        m.terminals.push(Terminal { host: "BATCH-01".into(), location: "サーバ室".into(), kind: TerminalKind::Server, agent: true, department: Some("D800".into()) });
+        m.terminals.push(Terminal { host: "KYOYO-D300-01".into(), location: "本庁舎2F福祉課".into(), kind: TerminalKind::Shared, agent: true, department: Some("D300".into()), assigned: None });
+        m.accounts.push(Account { system: "windows".into(), account: "fukushi-kyoyo".into(), employee_id: None, kind: AccountKind::Shared, period: always, department: None });
+        m.terminals.push(Terminal { host: "UKETSUKE-01".into(), location: "本庁舎1F受付".into(), kind: TerminalKind::Reception, agent: false, department: None, assigned: None });
+        m.terminals.push(Terminal { host: "BATCH-01".into(), location: "サーバ室".into(), kind: TerminalKind::Server, agent: true, department: Some("D800".into()), assigned: None });
         m.shares.push(FileShare { share: "jinji".into(), path: "/srv/jinji".into(), owner_department: "D400".into(), classification: Classification::Restricted, granted: vec![], period: always });
         if let Some(april) = self.april {
             // The fiscal year-end handover folder, open to everyone for a few days.

@@ -285,7 +285,7 @@ internal_domains = ["city.example.lg.jp"]
 "#;
 
 const DETECT: &str = r#"# Detection settings of the simulated town (written by `mamori simulate`).
-[privileged]
+[shares]
 # Information policy administers the terminals and the file server.
 admin_departments = ["D800"]
 

@@ -6,10 +6,12 @@
 //! generated from public data (Unihan, OpenCC) by `scripts/gen-kanji-variants.py` and
 //! compiled in.
 
+pub mod address;
 pub mod date;
 pub mod fold;
 pub mod mynumber;
 
+pub use address::Address;
 pub use date::{DateError, parse_date, parse_date_time, parse_time};
 pub use fold::{fold_name, fold_variant};
 pub use mynumber::is_valid_my_number;

@@ -1,0 +1,97 @@
+//! The analyzers. Each is one module of the same shape: its settings (a `detect.toml`
+//! section named after the module, every key with a default), its state (keyed by employee
+//! or terminal, serialisable, so that detection can go on from a saved state and be split
+//! across machines by employee), what it observes, the rules it raises (with their
+//! Japanese and English names and how their findings read), and its tests.
+//!
+//! Adding one: a new module implementing [`Analyzer`], a line in [`REGISTRY`], and its
+//! entry in `docs/detection.md`.
+
+use mamori_model::ClassUid;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::findings::{Findings, Rule};
+use crate::observe::{Context, Observation};
+
+mod after_hours;
+mod agent_silence;
+mod audit_policy;
+mod devices;
+mod handover;
+mod lapsed_account;
+mod mail;
+mod new_records;
+mod relatives;
+mod sessions;
+mod shares;
+mod vip;
+mod volume;
+
+/// One analyzer: observes events of some classes, keeps its own state, notes evidence.
+pub trait Analyzer: Send {
+    /// The event classes it wants to see.
+    fn classes(&self) -> &'static [ClassUid];
+    /// Judges one event (in time order) and notes any evidence.
+    fn observe(&mut self, o: &Observation, cx: &Context, out: &mut Findings);
+    /// Its state, to save after a run.
+    fn save(&self) -> serde_json::Value;
+    /// Goes on from a saved state.
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), String>;
+}
+
+/// How an analyzer is found and built.
+pub struct Registration {
+    /// Its `detect.toml` section (and module name).
+    pub section: &'static str,
+    /// Builds it from its section (without `enabled`, which the registry handles).
+    pub build: fn(toml::Value) -> Result<Box<dyn Analyzer>, String>,
+    pub rules: &'static [Rule],
+}
+
+/// Every analyzer, in the order they see each event.
+pub const REGISTRY: &[Registration] = &[
+    lapsed_account::REGISTRATION,
+    sessions::REGISTRATION,
+    relatives::REGISTRATION,
+    vip::REGISTRATION,
+    new_records::REGISTRATION,
+    after_hours::REGISTRATION,
+    volume::REGISTRATION,
+    shares::REGISTRATION,
+    handover::REGISTRATION,
+    devices::REGISTRATION,
+    agent_silence::REGISTRATION,
+    mail::REGISTRATION,
+    audit_policy::REGISTRATION,
+];
+
+/// Reads an analyzer's section into its settings type.
+pub(crate) fn settings<T: DeserializeOwned>(v: toml::Value) -> Result<T, String> {
+    v.try_into().map_err(|e: toml::de::Error| e.to_string())
+}
+
+/// Serialises an analyzer's state.
+pub(crate) fn save<T: Serialize>(state: &T) -> serde_json::Value {
+    serde_json::to_value(state).expect("analyzer state serialises")
+}
+
+/// Restores an analyzer's state.
+pub(crate) fn restore<T: DeserializeOwned>(into: &mut T, v: serde_json::Value) -> Result<(), String> {
+    *into = serde_json::from_value(v).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Implements `save` and `restore` over an analyzer's `state` field.
+macro_rules! state_field {
+    () => {
+        fn save(&self) -> serde_json::Value {
+            crate::analyzers::save(&self.state)
+        }
+        fn restore(&mut self, v: serde_json::Value) -> Result<(), String> {
+            crate::analyzers::restore(&mut self.state, v)
+        }
+    };
+}
+pub(crate) use state_field;
+

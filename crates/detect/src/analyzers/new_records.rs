@@ -1,0 +1,133 @@
+//! S6 (Yao crematorium): an employee who reads records others have just registered, with no
+//! business behind the reads — the permits a funeral-goods dealer pays for. Reads only
+//! (extraction is reading; completing a new record is an update, and the registering
+//! section's follow-ups are explained when learning finds that practice). The first such
+//! read is noted at once (low), so that a habit is seen from its first step; a second day
+//! is medium, and on `min_days` distinct days it is a habit (high).
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+use mamori_model::{ClassUid, Severity};
+use serde::{Deserialize, Serialize};
+
+use super::{Analyzer, Registration, settings, state_field};
+use crate::findings::{Findings, Note, Rule, Rollup};
+use crate::observe::{Context, Observation};
+
+pub const REGISTRATION: Registration = Registration { section: "new_records", build, rules: RULES };
+
+const RULES: &[Rule] = &[Rule {
+    id: "new_record_extraction",
+    ja: "他職員が登録した新規記録の読み出し",
+    en: "Reading records others have just registered",
+    incident: "S6",
+    describe,
+}];
+
+fn describe(r: &Rollup) -> (String, String) {
+    (
+        format!("職員 {} が、他の職員が登録して間もない記録を、業務上の根拠なしに読み出しました（{}）。", r.employee, r.details()),
+        format!("Employee {} read records others had just registered, with no business behind the reads.", r.employee),
+    )
+}
+
+/// OCSF Datastore activity 1: Read.
+const READ: u8 = 1;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Settings {
+    /// How many days after its registration a record counts as new.
+    fresh_days: i64,
+    /// On how many distinct days such reads make a habit (high).
+    min_days: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { fresh_days: 7, min_days: 3 }
+    }
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct State {
+    /// Employee → the days they read others' new records without business.
+    days: HashMap<String, BTreeSet<NaiveDate>>,
+}
+
+struct NewRecords {
+    settings: Settings,
+    state: State,
+}
+
+fn build(v: toml::Value) -> Result<Box<dyn Analyzer>, String> {
+    Ok(Box::new(NewRecords { settings: settings(v)?, state: State::default() }))
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl Analyzer for NewRecords {
+    fn classes(&self) -> &'static [ClassUid] {
+        &[ClassUid::DatastoreActivity]
+    }
+
+    fn observe(&mut self, o: &Observation, _: &Context, out: &mut Findings) {
+        let (Some(employee), Some(access)) = (o.actor.employee.as_deref(), &o.access) else { return };
+        if o.event.activity_id != READ || access.explanation.is_some() {
+            return;
+        }
+        let Some(reg) = &access.registered else { return };
+        if reg.by.as_deref() == Some(employee) || o.time - reg.time > self.settings.fresh_days * DAY_MS {
+            return;
+        }
+        let days = self.state.days.entry(employee.to_owned()).or_default();
+        days.insert(o.day);
+        let severity = match days.len() {
+            n if n >= self.settings.min_days => Severity::High,
+            1 => Severity::Low,
+            _ => Severity::Medium,
+        };
+        let detail = format!("登録後{}日以内", self.settings.fresh_days);
+        out.note(Note::of(o, RULES[0].id, severity, employee).resident(&access.resident).detail(detail));
+    }
+
+    state_field!();
+}
+
+#[cfg(test)]
+mod tests {
+    use mamori_model::Severity;
+
+    use crate::testing::*;
+
+    #[test]
+    fn s6_reading_others_new_permits_is_seen_from_the_first_read_and_a_habit_on_the_third_day() {
+        let events = [
+            permit("S1", "D1", "2024-05-01T10:00:00", 6, Some("P1")),
+            permit("S1", "D2", "2024-05-02T10:00:00", 6, Some("P2")),
+            permit("S1", "D3", "2024-05-06T10:00:00", 6, Some("P3")),
+            permit("S2", "D1", "2024-05-01T17:40:00", 1, None),
+            permit("S2", "D2", "2024-05-03T17:40:00", 1, None),
+            permit("S2", "D3", "2024-05-07T17:40:00", 1, None),
+        ];
+        let first = run(&events[..4]);
+        assert_eq!((rules(&first), first[0].severity), (vec![("new_record_extraction", "E2", 1)], Severity::Low), "the first step is told at once");
+        let f = run(&events);
+        assert_eq!(rules(&f), [("new_record_extraction", "E2", 3)]);
+        assert_eq!(f[0].severity, Severity::High, "a habit on the third day");
+        assert_eq!(f[0].detected_at, ms("2024-05-01T17:40:00"), "seen from its first step");
+    }
+
+    #[test]
+    fn reading_an_old_record_or_ones_own_or_updating_a_new_one_is_not_extraction() {
+        let f = run(&[
+            permit("S1", "D1", "2024-05-01T10:00:00", 6, Some("P1")),
+            permit("S2", "D2", "2024-05-01T10:00:00", 6, Some("P2")),
+            permit("S2", "D1", "2024-05-20T17:40:00", 1, None), // past the fresh window
+            permit("S2", "D2", "2024-05-04T17:40:00", 1, None), // registered it themself
+            permit("S2", "D1", "2024-05-02T11:00:00", 2, None), // an update, not a read
+        ]);
+        assert!(f.iter().all(|x| x.rule != "new_record_extraction"), "{f:?}");
+    }
+}

@@ -1,0 +1,281 @@
+//! S1 (Osaka, Ikuno): look-ups of people who are not strangers to the employee — their own
+//! record, their household now or before, family-register relatives, people in their
+//! building or next door, colleagues — with no business of the employee's own behind them.
+//! Relations come from the whole history master data holds (`mamori-enrich`'s relation
+//! graph) and each is named in the finding.
+//!
+//! Business of the employee's section only (a colleague's case in a team caseload, a visit
+//! a colleague served) does not explain an interest in one's own relatives: offices pass
+//! such work to a colleague. A look-up explained by the employee's own business is still a
+//! conflict of interest: a finding of lower severity, not silence.
+//!
+//! Severity is set per relation; a relation of lower severity looked up without business on
+//! `repeat_days` distinct days is raised to high (a habit, not a chance hit in a telephone
+//! inquiry).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+use mamori_enrich::RelationKind;
+use mamori_model::{ClassUid, Severity};
+use serde::{Deserialize, Serialize};
+
+use super::{Analyzer, Registration, settings, state_field};
+use crate::findings::{Findings, Note, Rule, Rollup};
+use crate::observe::{Context, Observation};
+
+pub const REGISTRATION: Registration = Registration { section: "relatives", build, rules: RULES };
+
+const RULES: &[Rule] = &[
+    Rule { id: "relative_lookup", ja: "本人・親族の記録の照会", en: "Look-up of one's own or a relative's record", incident: "S1", describe: relative },
+    Rule { id: "neighbour_lookup", ja: "近隣住民の記録の照会", en: "Look-up of a neighbour's record", incident: "S1", describe: neighbour },
+    Rule { id: "colleague_lookup", ja: "職員本人の記録の照会", en: "Look-up of a colleague's own record", incident: "S1", describe: colleague },
+    Rule { id: "conflict_of_interest", ja: "利害関係者の記録の業務処理", en: "Business on a related person's record", incident: "S1", describe: conflict },
+];
+
+fn relative(r: &Rollup) -> (String, String) {
+    (
+        format!("職員 {} が、本人・同一世帯（過去を含む）・戸籍上の親族などの記録を、本人の業務（申請・来庁・担当案件）の記録なしに照会しました（{}）。", r.employee, r.details()),
+        format!("Employee {} looked up records of themselves, their present or former household or their relatives with no business of their own behind them.", r.employee),
+    )
+}
+
+fn neighbour(r: &Rollup) -> (String, String) {
+    (
+        format!("職員 {} が、同じ建物・隣家に住む住民の記録を業務上の根拠なしに照会しました（{}）。", r.employee, r.details()),
+        format!("Employee {} looked up records of people in their building or next door with no business behind them.", r.employee),
+    )
+}
+
+fn colleague(r: &Rollup) -> (String, String) {
+    (
+        format!("職員 {} が、他の職員本人の記録を業務上の根拠なしに照会しました（{}）。", r.employee, r.details()),
+        format!("Employee {} looked up other staff members' own records with no business on file.", r.employee),
+    )
+}
+
+fn conflict(r: &Rollup) -> (String, String) {
+    (
+        format!("職員 {} が、本人・親族・近隣・同僚の記録を自ら業務として処理しました。業務記録はありますが、利害関係者の案件は他の職員に回すのが原則です（{}）。", r.employee, r.details()),
+        format!("Employee {} handled business on the records of themselves, relatives, neighbours or colleagues: explained, but such work should go to a colleague.", r.employee),
+    )
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Settings {
+    /// Severity of an unexplained look-up, by relation (`own`, `household`,
+    /// `former_household`, `family`, `extended_family`, `same_surname_nearby`,
+    /// `same_building`, `neighbour`, `colleague_same_section`, `colleague`).
+    severity: BTreeMap<String, Severity>,
+    /// A resident looked up without business on this many distinct days raises the
+    /// finding to high, whatever the relation.
+    repeat_days: usize,
+    /// Severity of business done on a related record (kin / others).
+    conflict_kin: Severity,
+    conflict_other: Severity,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let severity = RelationKind::ALL
+            .iter()
+            .map(|k| {
+                let s = match k {
+                    RelationKind::SameBuilding | RelationKind::Neighbour | RelationKind::ColleagueSameSection | RelationKind::Colleague => Severity::Medium,
+                    _ => Severity::High,
+                };
+                (k.code().to_owned(), s)
+            })
+            .collect();
+        Settings { severity, repeat_days: 2, conflict_kin: Severity::Medium, conflict_other: Severity::Low }
+    }
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct State {
+    /// Employee → resident → the days they looked the resident up without business.
+    #[serde(with = "crate::pairs")]
+    days: HashMap<(String, String), BTreeSet<NaiveDate>>,
+}
+
+struct Relatives {
+    settings: Settings,
+    state: State,
+}
+
+fn build(v: toml::Value) -> Result<Box<dyn Analyzer>, String> {
+    let mut s: Settings = settings(v)?;
+    let defaults = Settings::default();
+    for k in s.severity.keys() {
+        if !defaults.severity.contains_key(k) {
+            return Err(format!("severity: unknown relation `{k}`"));
+        }
+    }
+    for (k, v) in defaults.severity {
+        s.severity.entry(k).or_insert(v);
+    }
+    Ok(Box::new(Relatives { settings: s, state: State::default() }))
+}
+
+impl Analyzer for Relatives {
+    fn classes(&self) -> &'static [ClassUid] {
+        &[ClassUid::DatastoreActivity]
+    }
+
+    fn observe(&mut self, o: &Observation, _: &Context, out: &mut Findings) {
+        let (Some(employee), Some(access)) = (o.actor.employee.as_deref(), &o.access) else { return };
+        let Some(relation) = &access.relation else { return };
+        let kind = relation.kind;
+        let rule = match kind {
+            RelationKind::SameBuilding | RelationKind::Neighbour => RULES[1].id,
+            RelationKind::ColleagueSameSection | RelationKind::Colleague => RULES[2].id,
+            _ => RULES[0].id,
+        };
+        let detail = format!("{}: {}", kind.ja(), relation.detail);
+        match &access.explanation {
+            Some(e) if e.direct() => {
+                let severity = if kind.is_kin() { self.settings.conflict_kin } else { self.settings.conflict_other };
+                out.note(Note::of(o, RULES[3].id, severity, employee).resident(&access.resident).detail(format!("{detail}（{}）", e.text_ja())));
+            }
+            explained => {
+                let days = self.state.days.entry((employee.to_owned(), access.resident.clone())).or_default();
+                days.insert(o.day);
+                let base = self.settings.severity.get(kind.code()).copied().unwrap_or(Severity::High);
+                let severity = if days.len() >= self.settings.repeat_days.max(1) { base.max(Severity::High) } else { base };
+                let detail = match explained {
+                    Some(e) => format!("{detail}（課内の業務のみ: {}）", e.text_ja()),
+                    None => detail,
+                };
+                out.note(Note::of(o, rule, severity, employee).resident(&access.resident).detail(detail));
+            }
+        }
+    }
+
+    state_field!();
+}
+
+#[cfg(test)]
+mod tests {
+    use mamori_model::Severity;
+    use serde_json::json;
+
+    use crate::testing::*;
+
+    #[test]
+    fn s1_relatives_looked_up_without_business_are_flagged_with_every_look_up_as_evidence() {
+        let f = run(&[
+            access("juki", "J1", "R2", "2024-03-01T10:00:00", "PC-E1"), // spouse, same household
+            access("juki", "J1", "R3", "2024-03-02T10:00:00", "PC-E1"), // parent, family register
+            access("juki", "J1", "R1", "2024-03-03T10:00:00", "PC-E1"), // own record
+        ]);
+        assert_eq!(rules(&f), [("relative_lookup", "E1", 3)]);
+        assert_eq!(f[0].residents, ["R1", "R2", "R3"]);
+        assert!(f[0].explanation_ja.contains("同一世帯") && f[0].explanation_ja.contains("親族"), "{}", f[0].explanation_ja);
+        assert!(f[0].explanation_ja.contains("3 日間・住民 3 人・記録 3 件"), "the finding counts days, people and events: {}", f[0].explanation_ja);
+    }
+
+    #[test]
+    fn a_relative_served_by_the_employee_with_a_visit_on_file_is_a_conflict_of_interest_not_an_alarm() {
+        // E1 serves their own spouse at the 福祉課 counter: explained, but such work goes to
+        // a colleague.
+        let f = run(&[access("juki", "J1", "R2", "2024-03-05T10:20:00", "PC-E1")]);
+        assert_eq!(rules(&f), [("conflict_of_interest", "E1", 1)]);
+        assert_eq!(f[0].severity, Severity::Medium);
+    }
+
+    #[test]
+    fn a_relatives_visit_served_by_a_colleague_does_not_explain_ones_own_look_up() {
+        let m = office_with(|v| v["counter_visits"][0]["handler"] = json!("E2"));
+        let f = run_in(&m, crate::Config::default(), &[access("juki", "J1", "R2", "2024-03-05T10:20:00", "PC-E1")]);
+        assert_eq!(rules(&f), [("relative_lookup", "E1", 1)]);
+        assert!(f[0].explanation_ja.contains("課内の業務のみ"), "{}", f[0].explanation_ja);
+    }
+
+    #[test]
+    fn a_shared_common_surname_alone_is_not_a_relation() {
+        // R5 is a 佐藤 like E1, at another address, with no family link.
+        let f = run(&[access("juki", "J1", "R5", "2024-03-01T10:00:00", "PC-E1")]);
+        assert!(f.iter().all(|x| x.rule != "relative_lookup"), "{f:?}");
+    }
+
+    #[test]
+    fn s1_the_same_surname_on_the_next_block_is_a_relation_and_further_down_the_street_is_not() {
+        let f = run(&[
+            access("juki", "J1", "R6", "2024-03-01T10:00:00", "PC-E1"), // 佐藤, 一丁目2番: next block
+            access("juki", "J1", "R7", "2024-03-01T10:05:00", "PC-E1"), // 佐藤, 一丁目9番
+        ]);
+        assert_eq!(rules(&f), [("relative_lookup", "E1", 1)]);
+        assert_eq!(f[0].residents, ["R6"]);
+        assert!(f[0].explanation_ja.contains("同姓・近隣"), "{}", f[0].explanation_ja);
+    }
+
+    /// Relations the day's household does not show: each shape found, and named.
+    #[test]
+    fn relations_over_time_the_register_and_the_street_are_found_and_named() {
+        let m = office_with(|v| {
+            let households = v["households"].as_array_mut().unwrap();
+            // R20 lived with E1 until 2023 (a former spouse), then moved to 五丁目.
+            households.push(json!({"resident_uid":"R20","household":"H1","relation":"妻","address":"一丁目1番1号","from":"2010-01-01","to":"2023-05-31"}));
+            households.push(json!({"resident_uid":"R20","household":"H20","relation":"世帯主","address":"五丁目7番","from":"2023-06-01"}));
+            // R21 is E1's sibling, linked only in the register, living elsewhere; R22 lives with R21.
+            households.push(json!({"resident_uid":"R21","household":"H21","relation":"世帯主","address":"四丁目1番","from":"2000-01-01"}));
+            households.push(json!({"resident_uid":"R22","household":"H21","relation":"妻","address":"四丁目1番","from":"2000-01-01"}));
+            // R23, another surname, next door (一丁目1番2号); R24 in E1's building (1番1号, room 2).
+            households.push(json!({"resident_uid":"R23","household":"H23","relation":"世帯主","address":"一丁目1番2号","from":"2000-01-01"}));
+            households.push(json!({"resident_uid":"R24","household":"H24","relation":"世帯主","address":"一丁目1-1 202","from":"2000-01-01"}));
+            v["family_links"].as_array_mut().unwrap().push(json!({"resident_a":"R21","resident_b":"R1","relation":"sibling"}));
+            let residents = v["residents"].as_array_mut().unwrap();
+            for (uid, name) in [("R20", "山田 元"), ("R21", "佐藤 姉"), ("R22", "鈴木 義"), ("R23", "田中 隣"), ("R24", "高橋 同")] {
+                residents.push(json!({"uid":uid,"name":name,"birth_date":"1980-01-01"}));
+            }
+        });
+        let cases = [
+            ("R20", "relative_lookup", "元同一世帯"),
+            ("R21", "relative_lookup", "親族(戸籍)"),
+            ("R22", "relative_lookup", "親族(2親等・親族の世帯)"),
+            ("R23", "neighbour_lookup", "隣家"),
+            ("R24", "neighbour_lookup", "同一建物"),
+        ];
+        for (resident, rule, named) in cases {
+            let f = run_in(&m, crate::Config::default(), &[access("juki", "J1", resident, "2024-03-01T10:00:00", "PC-E1")]);
+            assert_eq!(rules(&f), [(rule, "E1", 1)], "{resident}");
+            assert!(f[0].explanation_ja.contains(named), "{resident}: {}", f[0].explanation_ja);
+        }
+    }
+
+    #[test]
+    fn a_neighbour_is_a_question_once_and_a_habit_on_two_days() {
+        let m = office_with(|v| {
+            v["households"].as_array_mut().unwrap().push(json!({"resident_uid":"R23","household":"H23","relation":"世帯主","address":"一丁目1番2号","from":"2000-01-01"}));
+            v["residents"].as_array_mut().unwrap().push(json!({"uid":"R23","name":"田中 隣","birth_date":"1980-01-01"}));
+        });
+        let once = run_in(&m, crate::Config::default(), &[access("juki", "J1", "R23", "2024-03-01T10:00:00", "PC-E1")]);
+        assert_eq!(once[0].severity, Severity::Medium);
+        let twice = run_in(
+            &m,
+            crate::Config::default(),
+            &[access("juki", "J1", "R23", "2024-03-01T10:00:00", "PC-E1"), access("juki", "J1", "R23", "2024-03-08T10:00:00", "PC-E1")],
+        );
+        assert_eq!((twice[0].severity, twice[0].days), (Severity::High, 2));
+        let configured = run_in(&m, toml_config("[relatives]\nrepeat_days = 3\n"), &[
+            access("juki", "J1", "R23", "2024-03-01T10:00:00", "PC-E1"),
+            access("juki", "J1", "R23", "2024-03-08T10:00:00", "PC-E1"),
+        ]);
+        assert_eq!(configured[0].severity, Severity::Medium, "the repeat threshold comes from detect.toml");
+    }
+
+    #[test]
+    fn a_colleagues_own_record_looked_up_without_business_is_a_question_for_the_manager() {
+        let f = run(&[access("juki", "J2", "R1", "2024-03-01T10:00:00", "PC-E2")]);
+        assert_eq!(rules(&f), [("colleague_lookup", "E2", 1)]);
+        assert_eq!(f[0].severity, Severity::Medium);
+        assert!(f[0].explanation_ja.contains("同じ課の職員 E1"), "{}", f[0].explanation_ja);
+    }
+
+    #[test]
+    fn an_unknown_relation_in_the_settings_is_refused_by_name() {
+        let e = crate::Config::from_toml("[relatives]\nseverity = { cousin = \"high\" }\n").unwrap_err();
+        assert!(e.contains("cousin"), "{e}");
+    }
+}

@@ -1,0 +1,169 @@
+//! S4 (Niigata) and S5 (Okayama): files on a confidential or restricted share opened by
+//! someone whose section neither owns nor was granted it — an administrator or shared
+//! account charged to whoever was at the terminal (the session truth) — counted in distinct
+//! files and days, so that slow accumulation over months shows as well as a spike; and
+//! administrator or shared accounts used from terminals outside the administering
+//! departments (`admin_departments`) and administrators' own terminals.
+//!
+//! An ACL change (Samba `fset_nt_acl`, OCSF File System activity 7) is an administrator's
+//! act on the share, not a read of its data; whoever opens the share afterwards is judged
+//! by the share's owner as master data has it (S5). A folder opened to everyone for a
+//! handover is the `handover` analyzer's.
+
+use mamori_model::master::{AccountKind, TerminalKind};
+use mamori_model::{ClassUid, Severity};
+use serde::Deserialize;
+
+use super::{Analyzer, Registration, settings};
+use crate::findings::{Findings, Note, Rule, Rollup};
+use crate::observe::{Context, Observation, Via};
+
+pub const REGISTRATION: Registration = Registration { section: "shares", build, rules: RULES };
+
+const RULES: &[Rule] = &[
+    Rule { id: "restricted_share_non_owner", ja: "所属外の機密共有フォルダの閲覧", en: "Another section's confidential share opened", incident: "S4, S5", describe: non_owner },
+    Rule {
+        id: "privileged_account_outside_admin_terminals",
+        ja: "管理者・共用アカウントの管理外端末での使用",
+        en: "Administrator or shared account used outside the administering terminals",
+        incident: "S4",
+        describe: privileged,
+    },
+];
+
+fn non_owner(r: &Rollup) -> (String, String) {
+    (
+        format!("職員 {} が、所属外の機密共有フォルダのファイルを開きました。異なるファイル {} 件（{}）。", r.employee, r.files.len(), r.details()),
+        format!("Employee {} opened files on another section's confidential share: {} distinct files.", r.employee, r.files.len()),
+    )
+}
+
+fn privileged(r: &Rollup) -> (String, String) {
+    (
+        format!("職員 {} のログオン中の端末から、管理者・共用アカウントでファイルが操作されました。この端末は管理を担う部署のものではありません（{}）。", r.employee, r.details()),
+        format!("Administrator or shared accounts were used from employee {}'s session on a terminal outside the administering departments.", r.employee),
+    )
+}
+
+/// OCSF File System Activity `activity_id` 7: Set Security (an ACL change).
+const SET_SECURITY: u8 = 7;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Settings {
+    /// Departments whose terminals administrator and shared accounts may be used from
+    /// (information policy, typically); terminals of kind `admin` always may. Empty: not
+    /// checked.
+    admin_departments: Vec<String>,
+}
+
+struct Shares {
+    settings: Settings,
+}
+
+fn build(v: toml::Value) -> Result<Box<dyn Analyzer>, String> {
+    Ok(Box::new(Shares { settings: settings(v)? }))
+}
+
+impl Analyzer for Shares {
+    fn classes(&self) -> &'static [ClassUid] {
+        &[ClassUid::FileSystemActivity]
+    }
+
+    fn observe(&mut self, o: &Observation, cx: &Context, out: &mut Findings) {
+        let Some(share) = o.event.unmapped.share.as_deref() else { return };
+        if o.event.activity_id == SET_SECURITY || cx.dir.open_to_all(share, o.day).is_some() {
+            return;
+        }
+        let Some(employee) = o.actor.employee.as_deref() else { return };
+        let via = match (&o.actor.via, o.actor.kind) {
+            (Via::Holder, _) => None,
+            (_, kind) => {
+                let what = match kind {
+                    Some(AccountKind::Admin) => "管理者アカウント",
+                    Some(_) => "共用アカウント",
+                    None => "不明なアカウント",
+                };
+                Some(format!("{what} {}", o.actor.account))
+            }
+        };
+        if let Some(v) = &via
+            && !self.settings.admin_departments.is_empty()
+            && cx.dir.terminal_kind(&o.host) != Some(TerminalKind::Admin)
+            && let Some(dept) = cx.dir.terminal_department(&o.host)
+            && !self.settings.admin_departments.iter().any(|d| d == dept)
+        {
+            let detail = format!("{v} @ {}（{dept}の端末）", o.host);
+            out.note(Note::of(o, RULES[1].id, Severity::High, employee).detail(detail)).add_device(&o.host);
+        }
+        let Some((owner, _, allowed)) = cx.dir.restricted_share(share, &o.actor.department, o.day) else { return };
+        if allowed {
+            return;
+        }
+        let detail = format!("{share}（所有: {owner}）{}", via.map(|v| format!(" {v}経由")).unwrap_or_default());
+        let r = out.note(Note::of(o, RULES[0].id, Severity::High, employee).detail(detail));
+        if let Some(file) = &o.event.file {
+            r.add_file(&file.path);
+        }
+    }
+
+    fn save(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
+    fn restore(&mut self, _: serde_json::Value) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mamori_model::Event;
+    use serde_json::json;
+
+    use crate::testing::*;
+
+    #[test]
+    fn s4_a_restricted_share_read_through_the_admin_account_is_charged_to_the_sessions_owner() {
+        let f = run(&[
+            windows("e2", "logon", "2024-03-01T08:30:00", "PC-E2"),
+            share_open("admin01", "人事評価/0001.xlsx", "2024-03-01T17:00:00", "pc-e2"),
+            share_open("admin01", "人事評価/0002.xlsx", "2024-03-04T17:00:00", "pc-e2.city.local"),
+            share_open("admin01", "人事評価/0002.xlsx", "2024-03-04T17:01:00", "PC-E2"),
+        ]);
+        assert_eq!(rules(&f), [("restricted_share_non_owner", "E2", 3)]);
+        assert_eq!(f[0].files.len(), 2, "distinct files, not opens");
+        assert_eq!(f[0].days, 2, "distinct days, not the span");
+        assert!(f[0].explanation_ja.contains("admin01"));
+    }
+
+    #[test]
+    fn a_share_used_by_no_known_person_is_not_charged_to_anyone() {
+        assert!(run(&[share_open("admin01", "人事評価/0001.xlsx", "2024-03-01T17:00:00", "pc-x")]).is_empty());
+    }
+
+    #[test]
+    fn s4_the_admin_account_used_from_a_terminal_outside_information_policy_is_flagged_when_configured() {
+        let events = [windows("e1", "logon", "2024-03-01T08:30:00", "PC-E1"), share_open("admin01", "評価/a.xlsx", "2024-03-01T17:00:00", "pc-e1")];
+        let names = |f: Vec<mamori_model::Finding>| f.into_iter().map(|f| f.rule).collect::<Vec<_>>();
+        let unconfigured = names(run(&events));
+        assert!(!unconfigured.iter().any(|r| r == "privileged_account_outside_admin_terminals"), "{unconfigured:?}");
+        let configured = names(run_in(&office(), toml_config("[shares]\nadmin_departments = [\"D800\"]\n"), &events));
+        assert!(configured.iter().any(|r| r == "privileged_account_outside_admin_terminals"), "{configured:?}");
+        // An administrators' own terminal is their place, whatever department it is listed under.
+        let admin_pc = office_with(|v| v["terminals"][0]["kind"] = json!("admin"));
+        let on_admin = names(run_in(&admin_pc, toml_config("[shares]\nadmin_departments = [\"D800\"]\n"), &events));
+        assert!(!on_admin.iter().any(|r| r == "privileged_account_outside_admin_terminals"), "{on_admin:?}");
+    }
+
+    #[test]
+    fn s5_an_acl_change_is_not_a_read_and_outsiders_who_open_the_share_afterwards_are_flagged() {
+        let acl = {
+            let v = json!({"class_uid":1001,"activity_id":7,"time":ms("2024-05-01T08:50:00"),"actor":{"user":{"uid":"admin01"}},"device":{"hostname":"pc-e1"},
+                "metadata":{"product":"samba"},"file":{"path":"."},"unmapped":{"share":"jinji","operation":"set-acl"}});
+            Event::from_json(v.to_string().as_bytes()).unwrap()
+        };
+        let f = run(&[windows("e1", "logon", "2024-05-01T08:30:00", "PC-E1"), acl, share_open("e2", "健診/名簿.xlsx", "2024-05-01T10:00:00", "pc-e2")]);
+        assert_eq!(rules(&f), [("restricted_share_non_owner", "E2", 1)]);
+    }
+}

@@ -1,0 +1,115 @@
+//! Session truth: who was at a terminal. Windows sessions per terminal (logon, lock,
+//! unlock, logoff) and badge presence per employee (in or out, and which room) are kept
+//! as events arrive, so that every later event can be charged to the person who was there:
+//! a shared or administrator account to whoever holds the terminal's session or stands
+//! alone in its room, and an employee's own account, used while they are badged out, to the
+//! people who were in the room.
+//!
+//! State is keyed by terminal (sessions) and by employee (badges).
+
+use std::collections::{BTreeMap, HashMap};
+
+use mamori_model::master::AccountKind;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Session {
+    pub account: String,
+    /// The employee behind the session's account (none for a shared account).
+    pub employee: Option<String>,
+    pub shared: bool,
+    pub locked: bool,
+    pub since: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Badge {
+    pub inside: bool,
+    /// The room they last badged into, while inside.
+    pub room: Option<String>,
+    pub at: i64,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+pub struct Presence {
+    /// Host (folded) → its Windows session.
+    sessions: HashMap<String, Session>,
+    /// Employee → badge state.
+    badges: HashMap<String, Badge>,
+    /// Host → the employee who last logged on there (a terminal's usual user).
+    last_user: HashMap<String, String>,
+    /// (employee, month `YYYY-MM`) → times they badged out leaving a Windows session
+    /// (locked, unlocked): the lock policy as practised.
+    #[serde(with = "crate::pairs")]
+    lock_compliance: BTreeMap<(String, String), (u32, u32)>,
+}
+
+impl Presence {
+    /// A badge passing: in or out of `room`.
+    pub fn badge(&mut self, employee: &str, inside: bool, room: &str, time: i64, month: String) {
+        if !inside {
+            // Leaving with a session open: was it locked?
+            for s in self.sessions.values().filter(|s| s.employee.as_deref() == Some(employee)) {
+                let c = self.lock_compliance.entry((employee.to_owned(), month.clone())).or_default();
+                if s.locked {
+                    c.0 += 1;
+                } else {
+                    c.1 += 1;
+                }
+            }
+        }
+        self.badges.insert(employee.to_owned(), Badge { inside, room: inside.then(|| room.to_owned()), at: time });
+    }
+
+    pub fn logon(&mut self, host: &str, account: &str, employee: Option<String>, kind: AccountKind, time: i64) {
+        if let Some(e) = &employee {
+            self.last_user.insert(host.to_owned(), e.clone());
+        }
+        let shared = kind != AccountKind::Personal;
+        self.sessions.insert(host.to_owned(), Session { account: account.to_owned(), employee, shared, locked: false, since: time });
+    }
+
+    pub fn logoff(&mut self, host: &str) {
+        self.sessions.remove(host);
+    }
+
+    pub fn lock(&mut self, host: &str, locked: bool) {
+        if let Some(s) = self.sessions.get_mut(host) {
+            s.locked = locked;
+        }
+    }
+
+    pub fn session(&self, host: &str) -> Option<&Session> {
+        self.sessions.get(host)
+    }
+
+    /// The employee who last logged on at `host`.
+    pub fn last_user(&self, host: &str) -> Option<&str> {
+        self.last_user.get(host).map(String::as_str)
+    }
+
+    /// Whether the badge system says `employee` is out (not merely unknown).
+    pub fn is_out(&self, employee: &str) -> bool {
+        self.badges.get(employee).is_some_and(|b| !b.inside)
+    }
+
+    /// Everyone badged into `room`, but `except`, sorted.
+    pub fn in_room(&self, room: &str, except: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> =
+            self.badges.iter().filter(|(e, b)| b.room.as_deref() == Some(room) && !except.contains(&e.as_str())).map(|(e, _)| e.clone()).collect();
+        v.sort();
+        v
+    }
+
+    /// The other terminals `employee` holds a session on, sorted.
+    pub fn elsewhere(&self, employee: &str, host: &str) -> Vec<String> {
+        let mut v: Vec<String> = self.sessions.iter().filter(|(h, s)| s.employee.as_deref() == Some(employee) && h.as_str() != host).map(|(h, _)| h.clone()).collect();
+        v.sort();
+        v
+    }
+
+    /// How often each employee left a session locked and unlocked, per month.
+    pub fn lock_compliance(&self) -> impl Iterator<Item = (&(String, String), &(u32, u32))> {
+        self.lock_compliance.iter()
+    }
+}

@@ -1,0 +1,196 @@
+//! Detection as a whole: who an event is charged to, what explains a record access and for
+//! how long, what learning makes of a town's practice, the settings, and going on from a
+//! saved state. Each analyzer's own tests are beside it.
+
+use mamori_enrich::{Directory, Explanation, ExplanationSettings, Source};
+use mamori_model::{Event, Severity};
+use serde_json::json;
+
+use crate::testing::*;
+use crate::{Config, Detector, Learning};
+
+fn verdict(master: &mamori_model::master::MasterData, events: &[Event]) -> crate::Verdict {
+    let dir = Directory::new(master);
+    let mut d = Detector::new(&dir);
+    let mut last = None;
+    for (i, e) in events.iter().enumerate() {
+        last = Some(d.observe(i as u64, e));
+    }
+    last.expect("an event")
+}
+
+#[test]
+fn access_after_a_transfer_is_judged_by_the_new_posting() {
+    // E3 moved from 戸籍係 to 福祉課 on 1 April: 福祉課's consultation C3, in E3's hands
+    // (a kind the town declares open for 30 days), explains a look-up of R5 after the move,
+    // not before it.
+    let after = verdict(&office(), &[access("koseki", "K3", "R5", "2024-04-02T10:00:00", "PC-E3")]);
+    assert!(after.explanation.is_some(), "explained by 福祉課's case after the transfer");
+    let before = verdict(&office(), &[access("koseki", "K3", "R5", "2024-03-20T10:00:00", "PC-E3")]);
+    assert!(before.explanation.is_none(), "not explained while in 戸籍係");
+}
+
+#[test]
+fn a_relative_on_a_colleagues_caseload_does_not_explain_ones_own_look_up() {
+    // C2 is E2's welfare case for R5 (an ongoing caseload); E2's look-up is business, E1's is not.
+    let mine = verdict(&office(), &[access("juki", "J2", "R5", "2024-03-01T10:00:00", "PC-E2")]);
+    let theirs = verdict(&office(), &[access("juki", "J1", "R5", "2024-03-01T10:05:00", "PC-E1")]);
+    assert_eq!(mine.explanation, Some(Explanation::Case { no: "C2".into(), kind: "生活保護".into(), direct: true }));
+    assert_eq!(theirs.explanation, None);
+}
+
+#[test]
+fn batch_work_is_explained() {
+    let master = office();
+    let dir = Directory::new(&master);
+    let mut d = Detector::new(&dir);
+    let v = d.observe(0, &access("juki", "9000", "R9", "2024-03-01T02:00:00", "BATCH-01"));
+    assert_eq!(v.explanation, Some(Explanation::Batch));
+    assert!(d.findings().is_empty(), "a batch touching the mayor's record is not a VIP finding");
+}
+
+#[test]
+fn an_unclosed_case_of_a_kind_that_closes_explains_no_longer_than_such_cases_stay_open() {
+    // C4: a move-in notice left unclosed. Its handler's look-up that day is business, a look-up
+    // three weeks later is not; declared as an ongoing kind, it would be.
+    let open = |kinds: serde_json::Value| {
+        office_with(|v| {
+            v["cases"].as_array_mut().unwrap().push(json!({"case_no":"C4","kind":"転入届","received":"2024-03-01","department":"D300","handler":"E2","residents":["R7"]}));
+            v["case_kinds"] = kinds;
+        })
+    };
+    let plain = open(json!([]));
+    assert!(verdict(&plain, &[access("juki", "J2", "R7", "2024-03-01T15:00:00", "PC-E2")]).explanation.is_some());
+    assert!(verdict(&plain, &[access("juki", "J2", "R7", "2024-03-22T15:00:00", "PC-E2")]).explanation.is_none());
+    let ongoing = open(json!([{"kind":"転入届","ongoing":"yes"}]));
+    assert!(verdict(&ongoing, &[access("juki", "J2", "R7", "2024-03-22T15:00:00", "PC-E2")]).explanation.is_some());
+}
+
+#[test]
+fn a_shared_counter_account_is_charged_to_the_person_in_the_terminals_session() {
+    // MADO01 is 福祉課's shared counter login. E1 holds the Windows session on PC-E1 and
+    // uses it to look up their own spouse: E1's relative look-up.
+    let m = office_with(|v| {
+        v["accounts"].as_array_mut().unwrap().push(json!({"system":"juki","account":"MADO01","kind":"shared","department":"D300","from":"2010-04-01"}));
+    });
+    let events = [windows("e1", "logon", "2024-03-01T08:30:00", "PC-E1"), access("juki", "MADO01", "R2", "2024-03-01T10:00:00", "PC-E1")];
+    let v = verdict(&m, &events);
+    assert_eq!(v.employee.as_deref(), Some("E1"));
+    let f = run_in(&m, Config::default(), &events);
+    assert_eq!(rules(&f), [("relative_lookup", "E1", 1)]);
+    // With no one known at the terminal, the shared account's section still explains a visit.
+    let nobody = verdict(&m, &[access("juki", "MADO01", "R2", "2024-03-05T10:10:00", "PC-X")]);
+    assert_eq!((nobody.employee, nobody.explanation.is_some()), (None, true));
+}
+
+#[test]
+fn a_sanctioned_extract_explains_its_handlers_look_ups_of_anyone_while_open() {
+    let m = office_with(|v| {
+        v["cases"].as_array_mut().unwrap().push(json!({"case_no":"X1","kind":"一括抽出","received":"2024-03-01","closed":"2024-03-02","department":"D300","handler":"E2","residents":"*"}));
+    });
+    let v = verdict(&m, &[access("juki", "J2", "R7", "2024-03-02T10:00:00", "PC-E2")]);
+    assert_eq!(v.explanation, Some(Explanation::Extract("X1".into())));
+    assert!(verdict(&m, &[access("juki", "J1", "R7", "2024-03-02T10:00:00", "PC-E1")]).explanation.is_none(), "the handler's extract, not the section's");
+    assert!(verdict(&m, &[access("juki", "J2", "R7", "2024-03-05T10:00:00", "PC-E2")]).explanation.is_none(), "closed");
+}
+
+#[test]
+fn settings_are_checked_when_read_and_an_analyzer_can_be_switched_off() {
+    assert!(Config::from_toml("[privileged]\nadmin_departments = []\n").unwrap_err().contains("privileged"));
+    assert!(Config::from_toml("[mail]\ntrusted = []\n").unwrap_err().contains("trusted"));
+    let off = toml_config("[vip]\nenabled = false\n");
+    assert!(run_in(&office(), off, &[access("koseki", "K3", "R9", "2024-02-01T11:00:00", "PC-E3")]).is_empty());
+}
+
+#[test]
+fn a_detector_resumed_from_its_saved_state_finds_what_one_run_finds() {
+    let events = [
+        windows("e2", "logon", "2024-03-01T08:30:00", "PC-E2"),
+        badge("E2", "out", "2024-03-01T12:02:00"),
+        access("juki", "J1", "R2", "2024-03-01T12:15:00", "PC-E2"),
+        permit("S1", "D1", "2024-05-01T10:00:00", 6, Some("P1")),
+        permit("S2", "D1", "2024-05-01T17:40:00", 1, None),
+        access("juki", "J1", "R2", "2024-05-02T12:15:00", "PC-E1"),
+    ];
+    let master = office();
+    let dir = Directory::new(&master);
+    let whole = run(&events);
+    let mut first = Detector::new(&dir);
+    for (i, e) in events[..3].iter().enumerate() {
+        first.observe(i as u64, e);
+    }
+    let saved: crate::DetectorState = serde_json::from_value(first.state()).unwrap();
+    let mut second = Detector::resume(&dir, Config::default(), first.model().clone(), saved).unwrap();
+    for (i, e) in events.iter().enumerate().skip(3) {
+        second.observe(i as u64, e);
+    }
+    assert_eq!(second.findings(), whole);
+}
+
+/// A town where welfare staff cover each other's caseloads, clerks open namesakes in a
+/// name search, and the section completes new records in the days after: learning keeps
+/// each practice and its window; one person's habit is not kept.
+#[test]
+fn learning_finds_a_towns_practices_and_their_windows() {
+    let mut v = serde_json::to_value(office()).unwrap();
+    let staff = 6;
+    for e in 0..staff {
+        v["employees"].as_array_mut().unwrap().push(json!({"id":format!("W{e}"),"name":format!("職員 {e}"),"hired":"2010-04-01"}));
+        v["assignments"].as_array_mut().unwrap().push(json!({"employee_id":format!("W{e}"),"department":"D300","role":"staff","from":"2010-04-01"}));
+        v["accounts"].as_array_mut().unwrap().push(json!({"system":"fukushi","account":format!("F{e}"),"employee_id":format!("W{e}"),"kind":"personal","from":"2010-04-01"}));
+    }
+    let mut events = Vec::new();
+    let mut n = 0;
+    // 2,000 residents, a fifth of them with a case: most of the town has no business with
+    // the section, as in a real one.
+    for r in 0..2000 {
+        let uid = format!("P{r:04}");
+        v["residents"].as_array_mut().unwrap().push(json!({"uid":uid,"name":format!("住民 {r}"),"kana":format!("ジュウミン {r}"),"birth_date":"1970-01-01"}));
+        v["households"].as_array_mut().unwrap().push(json!({"resident_uid":uid,"household":format!("HP{r}"),"relation":"世帯主","address":format!("七丁目{r}番"),"from":"2000-01-01"}));
+    }
+    for r in 0..400 {
+        let uid = format!("P{r:04}");
+        let handler = r % staff;
+        let day = 1 + r % 20;
+        v["cases"].as_array_mut().unwrap().push(json!({"case_no":format!("K{r}"),"kind":"介護認定","received":format!("2024-02-{day:02}"),"closed":format!("2024-02-{:02}", day + 2),"department":"D300","handler":format!("W{handler}"),"residents":[uid]}));
+        // The handler on receipt, a colleague the next day (covering), the handler again
+        // two to five days after closing (follow-up).
+        for (who, offset) in [(handler, 0), ((handler + 1) % staff, 1), (handler, 4 + r % 4)] {
+            let mut e = access("fukushi", &format!("F{who}"), &uid, &format!("2024-02-{:02}T10:{:02}:00", day + offset, r % 60), "PC-W");
+            e.unmapped.extra.remove("case_no");
+            events.push(e);
+            n += 1;
+        }
+    }
+    // One person's habit: W0 reads random records of others' cases weeks later.
+    for r in (0..400).step_by(40) {
+        events.push(access("fukushi", "F0", &format!("P{r:04}"), "2024-03-25T16:00:00", "PC-W"));
+    }
+    events.sort_by_key(|e| e.time);
+    let master: mamori_model::master::MasterData = serde_json::from_value(v).unwrap();
+    let dir = Directory::new(&master);
+    let mut learning = Learning::new(&dir, Config::default());
+    for (i, e) in events.iter().enumerate() {
+        learning.observe(i as u64, e);
+    }
+    let model = learning.finish();
+    assert_eq!(model.sampled, n + 10);
+    let kind = model.kind("介護認定");
+    assert!(kind.team, "colleagues covering is the section's practice: {kind:?} {:?}", model.templates);
+    assert_eq!(kind.source, Source::Learned);
+    assert!((5..=7).contains(&kind.tail_days), "follow-ups 2–5 days after closing: {kind:?}");
+    // Weeks later is outside every window: the habit stays unexplained.
+    let dir2 = Directory::new(&master);
+    let mut d = Detector::with_model(&dir2, Config::default(), model.clone());
+    let late = d.observe(0, &access("fukushi", "F0", "P0040", "2024-03-25T16:00:00", "PC-W"));
+    assert!(late.explanation.is_none());
+    // And the floors alone, with learning off, keep the windows as configured.
+    let off = Config { explanations: ExplanationSettings { learn: false, ..ExplanationSettings::default() }, ..Config::default() };
+    let mut learning = Learning::new(&dir, off);
+    for (i, e) in events.iter().enumerate() {
+        learning.observe(i as u64, e);
+    }
+    let floors = learning.finish();
+    assert!(!floors.kind("介護認定").team && floors.kind("介護認定").tail_days == 0);
+    let _ = Severity::High;
+}

@@ -1,0 +1,393 @@
+//! Explanation-based auditing (after Fabbri & LeFevre, PVLDB 2011): a record access is
+//! business when a path in master data links the resident to the member of staff who
+//! looked them up — a counter visit at their section, a case they handle (or their team
+//! works), a case number the access names, a sanctioned extract, a batch job, a namesake
+//! of someone at the counter opened in a name search.
+//!
+//! Every template has a time window, and no window is open-ended: an unclosed case of a
+//! kind that is normally closed explains only as long as such cases usually stay open.
+//! The windows are the configured floors ([`ExplanationSettings`]) widened by what the
+//! town's own access log shows ([`ExplanationModel`], learned by `mamori explain learn`),
+//! never past the configured bounds.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use mamori_model::master::AccountKind;
+use serde::{Deserialize, Serialize};
+
+use crate::Directory;
+
+/// Floors and bounds of the explanation windows, and how learning judges a template:
+/// `[explanations]` of `detect.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExplanationSettings {
+    /// Minutes before and after a counter visit that its section's look-ups are its
+    /// business (floors), and the bound learning may widen them to.
+    pub visit_before_minutes: u32,
+    pub visit_after_minutes: u32,
+    pub max_visit_minutes: u32,
+    /// Days an unclosed case of a kind that is normally closed explains look-ups (floor),
+    /// and the bound.
+    pub open_case_days: u32,
+    pub max_open_case_days: u32,
+    /// Days after a case is closed that its handler's follow-ups are explained (floor),
+    /// and the bound.
+    pub case_tail_days: u32,
+    pub max_case_tail_days: u32,
+    /// Days after a record is registered that its section's follow-ups (of the
+    /// activities below) are explained, once learning has seen the practice; the bound.
+    pub max_follow_up_days: u32,
+    /// Which follow-ups count: `update` (completing a new record). Reading colleagues' new
+    /// records is what extraction looks like, so `read` is not listed by default.
+    pub follow_up_activities: Vec<String>,
+    /// Learn windows and team practices from the access log (`mamori explain learn`).
+    pub learn: bool,
+    /// Share of a template's excess over chance its learned window must cover.
+    pub coverage: f64,
+    /// Accesses above chance a template must explain to be kept.
+    pub min_support: usize,
+    /// The most of what a learned window explains that random look-ups would also hit: a
+    /// window that explains chance as well as practice explains nothing.
+    pub max_chance_share: f64,
+    /// Distinct employees whose work must show a team or follow-up practice: one person's
+    /// habit is not the section's practice.
+    pub min_employees: usize,
+    /// Record accesses sampled for learning (deterministically), at most.
+    pub max_sample: usize,
+}
+
+impl Default for ExplanationSettings {
+    fn default() -> Self {
+        ExplanationSettings {
+            visit_before_minutes: 60,
+            visit_after_minutes: 120,
+            max_visit_minutes: 480,
+            open_case_days: 0,
+            max_open_case_days: 90,
+            case_tail_days: 0,
+            max_case_tail_days: 60,
+            max_follow_up_days: 14,
+            follow_up_activities: vec!["update".into()],
+            learn: true,
+            coverage: 0.95,
+            min_support: 20,
+            max_chance_share: 0.25,
+            min_employees: 3,
+            max_sample: 1_000_000,
+        }
+    }
+}
+
+/// Where a window came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The configured floor (nothing learned widened it).
+    Floor,
+    /// Declared by the town (`case_kinds.csv`).
+    Declared,
+    /// Learned from the access log.
+    Learned,
+}
+
+/// How one kind of case explains look-ups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindWindow {
+    /// A caseload open until closed: an unclosed case explains for as long as it is open.
+    pub ongoing: bool,
+    /// Days an unclosed (not ongoing) case explains after it was received.
+    pub open_days: u32,
+    /// Days after closing.
+    pub tail_days: u32,
+    /// Whether the handling section's colleagues work these cases too.
+    pub team: bool,
+    pub source: Source,
+}
+
+/// One template's standing, as mining measured it (`mamori explain stats`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateStat {
+    /// `visit`, `case:<kind>`, `team-case:<kind>`, `follow-up`, `search-candidate`, …
+    pub template: String,
+    /// The window chosen, in `unit`s (minutes or days), and its floor and bound.
+    pub window: i64,
+    pub floor: i64,
+    pub bound: i64,
+    pub unit: String,
+    /// Sampled accesses the template explains at its window, and sampled random
+    /// look-ups (same staff and time, another resident) it would explain by chance.
+    pub support: usize,
+    pub chance: usize,
+    /// Distinct employees among the supporting accesses.
+    pub employees: usize,
+    /// Share of all sampled accesses it explains.
+    pub coverage: f64,
+    pub kept: bool,
+    pub source: Source,
+}
+
+/// The explanation windows in force: configured floors, declared kinds, and what was
+/// learned. Stored in the journal so that every run and every report explains alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExplanationModel {
+    pub visit_before_minutes: u32,
+    pub visit_after_minutes: u32,
+    /// Per case kind; kinds not listed use `default_kind`.
+    pub kinds: BTreeMap<String, KindWindow>,
+    pub default_kind: KindWindow,
+    /// Days after registration that the registering section's follow-ups are explained
+    /// (0: not a practice here), and which OCSF activity ids count.
+    pub follow_up_days: u32,
+    pub follow_up_activities: Vec<u8>,
+    /// Whether namesakes of someone at the counter, opened in a name search, are explained.
+    pub search_candidates: bool,
+    /// Accesses sampled when learning, and what each template showed.
+    pub sampled: usize,
+    pub templates: Vec<TemplateStat>,
+}
+
+/// OCSF Datastore activity ids by name, for `follow_up_activities`.
+pub fn activity_id(name: &str) -> Option<u8> {
+    match name {
+        "read" => Some(1),
+        "update" => Some(2),
+        "create" => Some(6),
+        "delete" => Some(4),
+        _ => None,
+    }
+}
+
+impl ExplanationModel {
+    /// The model with nothing learned: the floors, and the kinds the town declared.
+    pub fn floors(settings: &ExplanationSettings, dir: &Directory) -> ExplanationModel {
+        let default_kind = KindWindow { ongoing: false, open_days: settings.open_case_days, tail_days: settings.case_tail_days, team: false, source: Source::Floor };
+        let mut kinds = BTreeMap::new();
+        for k in dir.case_kinds() {
+            kinds.insert(
+                k.kind.clone(),
+                KindWindow {
+                    ongoing: k.ongoing,
+                    open_days: k.open_days.unwrap_or(settings.open_case_days).min(settings.max_open_case_days),
+                    tail_days: k.tail_days.unwrap_or(settings.case_tail_days).min(settings.max_case_tail_days),
+                    team: k.team.unwrap_or(false),
+                    source: Source::Declared,
+                },
+            );
+        }
+        ExplanationModel {
+            visit_before_minutes: settings.visit_before_minutes,
+            visit_after_minutes: settings.visit_after_minutes,
+            kinds,
+            default_kind,
+            follow_up_days: 0,
+            follow_up_activities: settings.follow_up_activities.iter().filter_map(|a| activity_id(a)).collect(),
+            search_candidates: false,
+            sampled: 0,
+            templates: Vec::new(),
+        }
+    }
+
+    pub fn kind(&self, kind: &str) -> &KindWindow {
+        self.kinds.get(kind).unwrap_or(&self.default_kind)
+    }
+}
+
+/// Why an access is legitimate, with the evidence. `direct` explanations are the
+/// employee's own business (they handle the case, served the visit, named the case); the
+/// others are their section's (a colleague's case in a team caseload, a visit served by a
+/// colleague), which explain ordinary work but not an interest in one's own relatives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Explanation {
+    /// A batch account's work.
+    Batch,
+    /// The access names a case that concerns the resident.
+    DeclaredCase(String),
+    /// A counter visit of the resident (or household) at the employee's section.
+    Visit { no: String, direct: bool },
+    /// A case concerning the resident (or household) of the employee's section.
+    Case { no: String, kind: String, direct: bool },
+    /// A sanctioned extract of every record, handled by the employee.
+    Extract(String),
+    /// A namesake of someone at the section's counter, opened in a name search.
+    SearchCandidate(String),
+    /// A follow-up (an update) of a record the employee's section registered days ago.
+    FollowUp { registered_by: String, days: i64 },
+    /// A purpose declared at the purpose-of-use gate before the access.
+    Declared(String),
+}
+
+impl Explanation {
+    /// The stored form: `visit:V-1`, `case:R6-000123`, `team-case:F-000002`, …
+    pub fn code(&self) -> String {
+        match self {
+            Explanation::Batch => "batch".into(),
+            Explanation::DeclaredCase(c) => format!("declared-case:{c}"),
+            Explanation::Visit { no, direct: true } => format!("visit:{no}"),
+            Explanation::Visit { no, direct: false } => format!("section-visit:{no}"),
+            Explanation::Case { no, direct: true, .. } => format!("case:{no}"),
+            Explanation::Case { no, direct: false, .. } => format!("team-case:{no}"),
+            Explanation::Extract(no) => format!("extract:{no}"),
+            Explanation::SearchCandidate(v) => format!("search-candidate:{v}"),
+            Explanation::FollowUp { registered_by, days } => format!("follow-up:{registered_by}+{days}d"),
+            Explanation::Declared(id) => format!("declared:{id}"),
+        }
+    }
+
+    /// Whether the access was the employee's own business, not only their section's.
+    pub fn direct(&self) -> bool {
+        match self {
+            Explanation::Batch | Explanation::DeclaredCase(_) | Explanation::Extract(_) | Explanation::Declared(_) => true,
+            Explanation::Visit { direct, .. } | Explanation::Case { direct, .. } => *direct,
+            Explanation::SearchCandidate(_) | Explanation::FollowUp { .. } => false,
+        }
+    }
+
+    /// The template that explained it (for statistics).
+    pub fn template(&self) -> String {
+        match self {
+            Explanation::Batch => "batch".into(),
+            Explanation::DeclaredCase(_) => "declared-case".into(),
+            Explanation::Visit { direct: true, .. } => "visit".into(),
+            Explanation::Visit { direct: false, .. } => "section-visit".into(),
+            Explanation::Case { kind, direct: true, .. } => format!("case:{kind}"),
+            Explanation::Case { kind, direct: false, .. } => format!("team-case:{kind}"),
+            Explanation::Extract(_) => "extract".into(),
+            Explanation::SearchCandidate(_) => "search-candidate".into(),
+            Explanation::FollowUp { .. } => "follow-up".into(),
+            Explanation::Declared(_) => "declared".into(),
+        }
+    }
+
+    /// Japanese text for reports: 来庁記録 V-1, 案件 R6-000123 …
+    pub fn text_ja(&self) -> String {
+        match self {
+            Explanation::Batch => "一括処理（システム）".into(),
+            Explanation::DeclaredCase(c) => format!("受付番号 {c}"),
+            Explanation::Visit { no, .. } => format!("来庁記録 {no}"),
+            Explanation::Case { no, direct: true, .. } => format!("案件 {no}"),
+            Explanation::Case { no, direct: false, .. } => format!("課内の案件 {no}"),
+            Explanation::Extract(no) => format!("承認済みの一括抽出 {no}"),
+            Explanation::SearchCandidate(v) => format!("来庁者 {v} の氏名検索の候補"),
+            Explanation::FollowUp { registered_by, days } => format!("課内で登録された記録の事後処理（{registered_by}、{days}日後）"),
+            Explanation::Declared(id) => format!("利用目的の申告 {id}"),
+        }
+    }
+}
+
+/// One record access to explain.
+#[derive(Debug, Clone, Copy)]
+pub struct Access<'a> {
+    pub kind: AccountKind,
+    /// The employee behind the access, when known.
+    pub employee: Option<&'a str>,
+    /// Their section on the day (or the shared account's).
+    pub department: &'a str,
+    pub resident: &'a str,
+    /// Local time of the access.
+    pub at: NaiveDateTime,
+    /// A case number the access itself names.
+    pub declared_case: Option<&'a str>,
+}
+
+impl Directory {
+    /// Why the access was business, if master data says so under `model`'s windows: the
+    /// employee's own business first, then their section's.
+    pub fn explain(&self, model: &ExplanationModel, a: &Access) -> Option<Explanation> {
+        if a.kind == AccountKind::Batch {
+            return Some(Explanation::Batch);
+        }
+        let day = a.at.date();
+        let people = self.with_household(a.resident, day);
+        if let Some(no) = a.declared_case {
+            for p in &people {
+                if let Some(&i) = self.cases_by_resident.get(*p).and_then(|cs| cs.iter().find(|&&i| self.cases[i].no == no))
+                    && self.case_open(model, i, day)
+                {
+                    return Some(Explanation::DeclaredCase(no.to_owned()));
+                }
+            }
+        }
+        let mut indirect: Option<Explanation> = None;
+        for p in &people {
+            for (t, no, dept, handler) in self.visits.get(*p).into_iter().flatten() {
+                let minutes = (a.at - *t).num_minutes();
+                if dept != a.department || minutes < -(model.visit_before_minutes as i64) || minutes > model.visit_after_minutes as i64 {
+                    continue;
+                }
+                let direct = handler.is_none() || a.employee.is_none() || handler.as_deref() == a.employee;
+                let e = Explanation::Visit { no: no.clone(), direct };
+                if direct {
+                    return Some(e);
+                }
+                indirect.get_or_insert(e);
+            }
+        }
+        for p in &people {
+            for &i in self.cases_by_resident.get(*p).into_iter().flatten() {
+                let c = &self.cases[i];
+                if c.department != a.department || !self.case_open(model, i, day) {
+                    continue;
+                }
+                let direct = c.handler.is_none() || a.employee.is_none() || c.handler.as_deref() == a.employee;
+                if direct {
+                    return Some(Explanation::Case { no: c.no.clone(), kind: c.kind.clone(), direct });
+                }
+                if model.kind(&c.kind).team {
+                    indirect.get_or_insert(Explanation::Case { no: c.no.clone(), kind: c.kind.clone(), direct });
+                }
+            }
+        }
+        // A sanctioned extract of every record explains its handler's look-ups.
+        for &i in &self.everyone_cases {
+            let c = &self.cases[i];
+            if c.department == a.department && (c.handler.is_none() || c.handler.as_deref() == a.employee) && self.case_open(model, i, day) {
+                return Some(Explanation::Extract(c.no.clone()));
+            }
+        }
+        if indirect.is_some() {
+            return indirect;
+        }
+        if model.search_candidates
+            && let Some(v) = self.namesake_visit(a.resident, a.department, a.at, model)
+        {
+            return Some(Explanation::SearchCandidate(v));
+        }
+        None
+    }
+
+    /// Whether case `i` still explains look-ups on `day` under `model`: from its receipt to
+    /// its closing (or, unclosed, for as long as cases of its kind stay open), plus the
+    /// kind's tail.
+    pub(crate) fn case_open(&self, model: &ExplanationModel, i: usize, day: NaiveDate) -> bool {
+        let c = &self.cases[i];
+        if day < c.received {
+            return false;
+        }
+        let k = model.kind(&c.kind);
+        let end = match c.closed {
+            Some(closed) => closed,
+            None if k.ongoing => return true,
+            None => c.received + chrono::Days::new(k.open_days as u64),
+        };
+        day <= end + chrono::Days::new(k.tail_days as u64)
+    }
+
+    /// The visit number of someone at `department`'s counter within the visit window whose
+    /// name (kanji or reading, folded) is the resident's: the resident is a namesake the
+    /// clerk's name search offered.
+    pub(crate) fn namesake_visit(&self, resident: &str, department: &str, at: NaiveDateTime, model: &ExplanationModel) -> Option<String> {
+        for key in self.name_keys(resident) {
+            for other in self.by_name.get(&key).into_iter().flatten().filter(|o| o.as_str() != resident) {
+                for (t, no, dept, _) in self.visits.get(other.as_str()).into_iter().flatten() {
+                    let minutes = (at - *t).num_minutes();
+                    if dept == department && minutes >= -(model.visit_before_minutes as i64) && minutes <= model.visit_after_minutes as i64 {
+                        return Some(no.clone());
+                    }
+                }
+            }
+        }
+        None
+    }
+}
