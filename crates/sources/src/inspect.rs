@@ -370,6 +370,14 @@ fn looks_like_phone(s: &str) -> bool {
     d.starts_with('0') && (10..=11).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit()) && s.contains('-')
 }
 
+/// A person's name or its reading: two to twenty letters and no digits, not a total or a
+/// place (a count is not a name, whatever its column is headed).
+fn looks_like_name(s: &str) -> bool {
+    let letters = s.chars().filter(|c| c.is_alphabetic()).count();
+    let not_a_name = ["計", "合計", "小計", "地区", "町", "村", "市", "区", "課", "係", "件", "人", "世帯"];
+    (2..=20).contains(&letters) && !s.chars().any(|c| c.is_numeric()) && !not_a_name.iter().any(|w| s.trim().ends_with(w))
+}
+
 fn looks_like_address(s: &str) -> bool {
     let area = ["都", "道", "府", "県", "市", "区", "町", "村"].iter().any(|w| s.contains(w));
     let block = ["丁目", "番地", "番", "号"].iter().any(|w| s.contains(w)) || s.chars().filter(|c| *c == '-').count() >= 1;
@@ -419,6 +427,8 @@ fn analyse(rows: &[Vec<String>], residents: &ResidentIndex) -> Inspection {
                 matched.get_or_insert_with(|| cell.to_owned());
                 continue;
             }
+            // A header says where to look; only a cell that holds the item counts (a table
+            // of counts headed 氏名・住所 names no one).
             match column {
                 Some(Item::BirthDate) => {
                     if let Some(d) = as_date(cell) {
@@ -426,16 +436,23 @@ fn analyse(rows: &[Vec<String>], residents: &ResidentIndex) -> Inspection {
                         dates.push(d);
                     }
                 }
-                Some(Item::Name) | Some(Item::Kana) => {
+                Some(Item::Name) | Some(Item::Kana) if looks_like_name(cell) => {
                     items.insert(column.expect("matched"));
                     names.push(mamori_text::fold_name(cell));
                 }
-                Some(Item::ResidentId) => {
+                Some(Item::ResidentId) if cell.chars().any(|c| c.is_ascii_digit()) => {
                     items.insert(Item::ResidentId);
                 }
-                Some(k) => {
-                    items.insert(k);
+                Some(Item::Address) if looks_like_address(cell) => {
+                    items.insert(Item::Address);
                 }
+                Some(Item::Phone) if looks_like_phone(cell) => {
+                    items.insert(Item::Phone);
+                }
+                Some(Item::Health) => {
+                    items.insert(Item::Health);
+                }
+                Some(_) => {}
                 None => {
                     if looks_like_phone(cell) {
                         items.insert(Item::Phone);

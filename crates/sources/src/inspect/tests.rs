@@ -75,3 +75,11 @@ fn a_health_column_marks_the_sheet_as_sensitive_data() {
     assert!(found.items.contains(&Item::Health), "{:?}", found.items);
     assert_eq!(found.residents.len(), 2);
 }
+
+#[test]
+fn a_table_of_counts_headed_with_personal_items_names_no_one() {
+    // 地区別の集計: the headers say 氏名 and 住所, the cells are districts and numbers.
+    let csv = "住所（地区）,世帯数,人口,氏名の記載件数,電話番号の登録件数\r\n本町地区,1204,2891,2891,1022\r\n北町地区,988,2203,2203,870\r\n合計,2192,5094,5094,1892\r\n";
+    let found = inspect("地区別集計.csv", csv.as_bytes(), &index());
+    assert_eq!((found.rows, found.personal_rows), (3, 0), "{found:?}");
+}
