@@ -202,6 +202,8 @@ impl<'a> SigmaRules<'a> {
             "FilePath": event.file.as_ref().map(|f| f.path.clone()),
             "Share": event.unmapped.share,
             "DeviceSerial": event.peripheral_device.as_ref().and_then(|d| d.serial_number.clone()),
+            // A device the endpoint agent blocked never carried anything.
+            "Blocked": event.status_id == mamori_model::StatusId::Failure,
             "MailFrom": event.email.as_ref().and_then(|m| m.from.clone()),
             "MailTo": event.email.as_ref().map(|m| m.to.iter().chain(&m.cc).chain(&m.bcc).cloned().collect::<Vec<_>>()),
             "MailExternal": x.get("external_recipients").filter(|v| v.as_array().is_some_and(|a| !a.is_empty())),

@@ -147,6 +147,10 @@ fn temporal_personal_data_mailed_out_and_a_usb_the_same_day_are_flagged_and_mail
         &[(mail("2024-05-07T18:00:00", 0), None), (usb("e1", "PC-1", "2024-05-07T18:30:00"), None)],
     );
     assert!(empty_mail.is_empty(), "a mail with no personal data is not half of it");
+    let mut blocked = usb("e1", "PC-1", "2024-05-07T18:30:00");
+    blocked.status_id = mamori_model::StatusId::Failure;
+    let f = run("mamori_personal_data_out_and_usb_same_day.yml", &[(mail("2024-05-07T18:00:00", 40), None), (blocked, None)]);
+    assert!(f.is_empty(), "a device the agent blocked carried nothing: {f:?}");
 }
 
 #[test]
