@@ -171,6 +171,7 @@ impl<'a> Detector<'a> {
         let mut resolver = Resolver { dir: self.dir, config: &self.config, s: std::mem::take(&mut self.resolver) };
         let mut o = resolver.observe(seq, event);
         self.resolver = resolver.s;
+        self.charge_the_related_candidate(&mut o);
         if let Some(access) = o.access.as_mut() {
             self.accesses += 1;
             access.explanation = explain(self.dir, &self.model, &o.actor, access, event, o.at);
@@ -192,6 +193,22 @@ impl<'a> Detector<'a> {
         Verdict { employee: o.actor.employee, explanation, relation, record_access: o.access.is_some() }
     }
 
+    /// An absent owner's account used while several people were in the room: when just one
+    /// of them is kin to the resident looked up, it was them.
+    fn charge_the_related_candidate(&self, o: &mut Observation) {
+        let (Via::Away { candidates, .. }, Some(access)) = (&o.actor.via, &o.access) else { return };
+        if candidates.len() < 2 {
+            return;
+        }
+        let kin: Vec<&String> = candidates.iter().filter(|c| self.dir.relation(c, &access.resident, o.day).is_some_and(|r| r.kind.is_kin())).collect();
+        if let [one] = kin[..] {
+            o.actor.employee = Some(one.clone());
+            if let Some((dept, _)) = self.dir.posting(one, o.day) {
+                o.actor.department = dept.to_owned();
+            }
+        }
+    }
+
     /// The findings so far, most severe and most evidenced first.
     pub fn findings(&self) -> Vec<Finding> {
         let mut out: Vec<Finding> = self.findings.rollups().map(finding).collect();
@@ -210,7 +227,7 @@ pub fn sort_findings(findings: &mut [Finding]) {
 fn explain(dir: &Directory, model: &ExplanationModel, actor: &Actor, access: &RecordAccess, event: &Event, at: chrono::NaiveDateTime) -> Option<Explanation> {
     let kind = actor.kind?;
     let declared_case = event.unmapped.extra.get("case_no").and_then(|v| v.as_str());
-    let q = mamori_enrich::Access { kind, employee: actor.employee.as_deref(), department: &actor.department, resident: &access.resident, at, declared_case };
+    let q = mamori_enrich::Access { kind, employee: actor.employee.as_deref(), department: &actor.department, resident: &access.resident, at, declared_case, activity: event.activity_id };
     if let Some(e) = dir.explain(model, &q) {
         return Some(e);
     }
@@ -264,6 +281,7 @@ impl<'a> Learning<'a> {
             resident: &access.resident,
             at: o.at,
             declared_case,
+            activity: event.activity_id,
         };
         self.learner.observe(&Sample { access, id: seq, follow_up });
     }

@@ -176,7 +176,9 @@ fn learning_finds_a_towns_practices_and_their_windows() {
     let model = learning.finish();
     assert_eq!(model.sampled, n + 10);
     let kind = model.kind("介護認定");
-    assert!(kind.team, "colleagues covering is the section's practice: {kind:?} {:?}", model.templates);
+    // The covering colleagues update the records (activity 2): the section's practice is
+    // to complete each other's cases, not to read them.
+    assert_eq!(kind.team, [2], "colleagues covering is the section's practice: {kind:?} {:?}", model.templates);
     assert_eq!(kind.source, Source::Learned);
     assert!((5..=7).contains(&kind.tail_days), "follow-ups 2–5 days after closing: {kind:?}");
     // Weeks later is outside every window: the habit stays unexplained.
@@ -184,6 +186,13 @@ fn learning_finds_a_towns_practices_and_their_windows() {
     let mut d = Detector::with_model(&dir2, Config::default(), model.clone());
     let late = d.observe(0, &access("fukushi", "F0", "P0040", "2024-03-25T16:00:00", "PC-W"));
     assert!(late.explanation.is_none());
+    // A colleague updating a case the next day is the section's work; reading it is not.
+    let mut update = access("fukushi", "F1", "P0000", "2024-02-02T11:00:00", "PC-W");
+    update.unmapped.extra.remove("case_no");
+    let mut read = update.clone();
+    read.activity_id = 1;
+    assert!(d.observe(1, &update).explanation.is_some());
+    assert!(d.observe(2, &read).explanation.is_none());
     // And the floors alone, with learning off, keep the windows as configured.
     let off = Config { explanations: ExplanationSettings { learn: false, ..ExplanationSettings::default() }, ..Config::default() };
     let mut learning = Learning::new(&dir, off);
@@ -191,6 +200,6 @@ fn learning_finds_a_towns_practices_and_their_windows() {
         learning.observe(i as u64, e);
     }
     let floors = learning.finish();
-    assert!(!floors.kind("介護認定").team && floors.kind("介護認定").tail_days == 0);
+    assert!(floors.kind("介護認定").team.is_empty() && floors.kind("介護認定").tail_days == 0);
     let _ = Severity::High;
 }

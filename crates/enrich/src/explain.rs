@@ -101,9 +101,18 @@ pub struct KindWindow {
     pub open_days: u32,
     /// Days after closing.
     pub tail_days: u32,
-    /// Whether the handling section's colleagues work these cases too.
-    pub team: bool,
+    /// The activities (OCSF ids; 0 for any) in which the handling section's colleagues
+    /// work these cases too: a section that completes each other's records does not read
+    /// them for each other.
+    pub team: Vec<u8>,
     pub source: Source,
+}
+
+impl KindWindow {
+    /// Whether colleagues of the handling section work these cases in `activity`.
+    pub fn team_covers(&self, activity: u8) -> bool {
+        self.team.iter().any(|a| *a == 0 || *a == activity)
+    }
 }
 
 /// One template's standing, as mining measured it (`mamori explain stats`).
@@ -162,7 +171,7 @@ pub fn activity_id(name: &str) -> Option<u8> {
 impl ExplanationModel {
     /// The model with nothing learned: the floors, and the kinds the town declared.
     pub fn floors(settings: &ExplanationSettings, dir: &Directory) -> ExplanationModel {
-        let default_kind = KindWindow { ongoing: false, open_days: settings.open_case_days, tail_days: settings.case_tail_days, team: false, source: Source::Floor };
+        let default_kind = KindWindow { ongoing: false, open_days: settings.open_case_days, tail_days: settings.case_tail_days, team: Vec::new(), source: Source::Floor };
         let mut kinds = BTreeMap::new();
         for k in dir.case_kinds() {
             kinds.insert(
@@ -171,7 +180,7 @@ impl ExplanationModel {
                     ongoing: k.ongoing,
                     open_days: k.open_days.unwrap_or(settings.open_case_days).min(settings.max_open_case_days),
                     tail_days: k.tail_days.unwrap_or(settings.case_tail_days).min(settings.max_case_tail_days),
-                    team: k.team.unwrap_or(false),
+                    team: if k.team == Some(true) { vec![0] } else { Vec::new() },
                     source: Source::Declared,
                 },
             );
@@ -289,6 +298,8 @@ pub struct Access<'a> {
     pub at: NaiveDateTime,
     /// A case number the access itself names.
     pub declared_case: Option<&'a str>,
+    /// The OCSF activity (1 read, 2 update, 6 create …).
+    pub activity: u8,
 }
 
 impl Directory {
@@ -334,7 +345,7 @@ impl Directory {
                 if direct {
                     return Some(Explanation::Case { no: c.no.clone(), kind: c.kind.clone(), direct });
                 }
-                if model.kind(&c.kind).team {
+                if model.kind(&c.kind).team_covers(a.activity) {
                     indirect.get_or_insert(Explanation::Case { no: c.no.clone(), kind: c.kind.clone(), direct });
                 }
             }

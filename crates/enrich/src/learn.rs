@@ -37,6 +37,7 @@ struct CaseFact {
 #[derive(Debug, Clone, Default)]
 struct Facts {
     employee: u32,
+    activity: u8,
     /// Batch, a declared case, a sanctioned extract: explained whatever the windows.
     fixed: bool,
     /// Minutes from the nearest visit at the section (negative: before it), and whether the
@@ -89,7 +90,7 @@ impl<'d> Learner<'d> {
         let dir = self.dir;
         let bound = self.settings.max_visit_minutes as i64;
         let day = a.at.date();
-        let mut f = Facts { employee, ..Facts::default() };
+        let mut f = Facts { employee, activity: a.activity, ..Facts::default() };
         if a.kind == mamori_model::master::AccountKind::Batch {
             f.fixed = true;
             return f;
@@ -262,23 +263,32 @@ impl<'d> Learner<'d> {
 
         // What the windows now explain directly; the rest is where section practices show.
         let rest: Vec<&(Facts, Facts)> = self.pairs.iter().filter(|(r, _)| !explained(r, &model, &self.kinds)).collect();
+        // Team practice per kind and per activity: completing each other's records is not
+        // reading them.
+        let activities: std::collections::BTreeSet<u8> = rest.iter().map(|(r, _)| r.activity).collect();
         for (k, kind) in self.kinds.iter().enumerate() {
             let kw = model.kind(kind).clone();
-            if kw.source == Source::Declared && model.kinds.get(kind).is_some_and(|d| d.team) {
+            if kw.source == Source::Declared && !kw.team.is_empty() {
                 continue;
             }
-            let hit = |f: &Facts| f.cases.iter().any(|c| c.kind == k as u32 && !c.handler && in_window(c, &kw));
-            let real: Vec<u32> = rest.iter().filter(|(r, _)| hit(r)).map(|(r, _)| r.employee).collect();
-            let random = rest.iter().filter(|(_, f)| hit(f)).count();
-            let w = practice(&real, random, s);
-            if let Some(entry) = model.kinds.get_mut(kind) {
-                entry.team = w.kept;
+            let mut team = Vec::new();
+            for &activity in &activities {
+                let hit = |f: &Facts| f.activity == activity && f.cases.iter().any(|c| c.kind == k as u32 && !c.handler && in_window(c, &kw));
+                let real: Vec<u32> = rest.iter().filter(|(r, _)| hit(r)).map(|(r, _)| r.employee).collect();
+                let random = rest.iter().filter(|(_, f)| hit(f)).count();
+                let w = practice(&real, random, s);
                 if w.kept {
-                    entry.source = Source::Learned;
+                    team.push(activity);
+                }
+                if !real.is_empty() {
+                    model.templates.push(stat(format!("team-case:{kind} ({})", activity_name(activity)), w.window, "", w.kept, if w.kept { Source::Learned } else { Source::Floor }));
                 }
             }
-            if !real.is_empty() {
-                model.templates.push(stat(format!("team-case:{kind}"), w.window, "", w.kept, if w.kept { Source::Learned } else { Source::Floor }));
+            if let Some(entry) = model.kinds.get_mut(kind)
+                && !team.is_empty()
+            {
+                entry.team = team;
+                entry.source = Source::Learned;
             }
         }
         // Namesakes opened in a name search while their namesake was at the counter.
@@ -306,6 +316,17 @@ fn explained(f: &Facts, model: &ExplanationModel, kinds: &[String]) -> bool {
     f.fixed
         || f.visit.is_some_and(|(m, served)| served && (m as i64) >= -(model.visit_before_minutes as i64) && (m as i64) <= model.visit_after_minutes as i64)
         || f.cases.iter().any(|c| c.handler && in_window(c, model.kind(&kinds[c.kind as usize])))
+}
+
+/// An OCSF Datastore activity's name, for reports.
+pub fn activity_name(activity: u8) -> &'static str {
+    match activity {
+        1 => "read",
+        2 => "update",
+        4 => "delete",
+        6 => "create",
+        _ => "other",
+    }
 }
 
 fn in_window(c: &CaseFact, k: &KindWindow) -> bool {

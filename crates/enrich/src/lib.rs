@@ -17,7 +17,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use mamori_model::master::{AccountKind, CaseKind, Classification, FileShare, MasterData, Period, TerminalKind};
 
 pub use explain::{Access, Explanation, ExplanationModel, ExplanationSettings, KindWindow, Source, TemplateStat, activity_id};
-pub use learn::{Learner, Sample};
+pub use learn::{Learner, Sample, activity_name};
 pub use relations::{Relation, RelationKind, Relations};
 
 /// A host name as every look-up compares it: the first DNS label (`pc-0001.city.local` →

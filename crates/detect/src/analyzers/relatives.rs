@@ -5,8 +5,9 @@
 //! graph) and each is named in the finding.
 //!
 //! Business of the employee's section only (a colleague's case in a team caseload, a visit
-//! a colleague served) does not explain an interest in one's own relatives: offices pass
-//! such work to a colleague. A look-up explained by the employee's own business is still a
+//! a colleague served, a namesake in a name search) does not explain an interest in one's
+//! own relatives: offices pass such work to a colleague. It does explain a colleague's or a
+//! neighbour's record. A look-up explained by the employee's own business is still a
 //! conflict of interest: a finding of lower severity, not silence.
 //!
 //! Severity is set per relation; a relation of lower severity looked up without business on
@@ -138,6 +139,9 @@ impl Analyzer for Relatives {
                 let severity = if kind.is_kin() { self.settings.conflict_kin } else { self.settings.conflict_other };
                 out.note(Note::of(o, RULES[3].id, severity, employee).resident(&access.resident).detail(format!("{detail}（{}）", e.text_ja())));
             }
+            // The section's business (a team caseload, a namesake in a name search) covers a
+            // colleague's or a neighbour's record; only kin it does not.
+            Some(_) if !kind.is_kin() => {}
             explained => {
                 let days = self.state.days.entry((employee.to_owned(), access.resident.clone())).or_default();
                 days.insert(o.day);
@@ -271,6 +275,28 @@ mod tests {
         assert_eq!(rules(&f), [("colleague_lookup", "E2", 1)]);
         assert_eq!(f[0].severity, Severity::Medium);
         assert!(f[0].explanation_ja.contains("同じ課の職員 E1"), "{}", f[0].explanation_ja);
+    }
+
+    #[test]
+    fn a_colleague_met_in_the_sections_business_is_not_a_finding_but_a_relative_is() {
+        // R5 is on E2's caseload (an ongoing case); with team caseloads declared, E1's look-up
+        // of R5 is the section's business. Were R5 a colleague's own record it would be
+        // explained; were R5 E1's relative it would not.
+        let team = |extra: serde_json::Value| {
+            office_with(|v| {
+                v["case_kinds"][0]["team"] = json!("yes");
+                v["employees"].as_array_mut().unwrap().push(extra);
+                v["assignments"].as_array_mut().unwrap().push(json!({"employee_id":"E9","department":"D300","role":"staff","from":"2010-04-01"}));
+            })
+        };
+        let colleague = team(json!({"id":"E9","name":"他 職員","hired":"2010-04-01","resident_uid":"R5"}));
+        assert!(run_in(&colleague, crate::Config::default(), &[access("juki", "J1", "R5", "2024-03-01T10:00:00", "PC-E1")]).is_empty());
+        let kin = office_with(|v| {
+            v["case_kinds"][0]["team"] = json!("yes");
+            v["family_links"].as_array_mut().unwrap().push(json!({"resident_a":"R1","resident_b":"R5","relation":"sibling"}));
+        });
+        let f = run_in(&kin, crate::Config::default(), &[access("juki", "J1", "R5", "2024-03-01T10:00:00", "PC-E1")]);
+        assert_eq!(rules(&f), [("relative_lookup", "E1", 1)]);
     }
 
     #[test]
