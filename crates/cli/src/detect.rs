@@ -71,8 +71,10 @@ pub fn master_for_disclosure(j: &SqliteJournal, resident: &str, accounts: &[Stri
         residents: parse("residents", need("residents", &people)?)?,
         households,
         family_links: parse("family_links", need("family_links", &[resident.to_owned()])?)?,
-        cases: parse("cases", need("cases", &people)?)?,
+        // Sanctioned extracts concern everyone (`*`).
+        cases: parse("cases", need("cases", &people.iter().cloned().chain(["*".to_owned()]).collect::<Vec<_>>())?)?,
         counter_visits: parse("counter_visits", need("counter_visits", &people)?)?,
+        case_kinds: parse("case_kinds", j.master_rows("case_kinds")?)?,
         ..MasterData::default()
     })
 }
@@ -177,9 +179,14 @@ pub fn learn(j: &mut SqliteJournal, config: &mamori_detect::Config) -> Result<ma
 /// data changed, or older events arrived. Either way the results are the same as a run
 /// from scratch. With no explanation model in the log, one is learned first.
 pub fn run(j: &mut SqliteJournal, config: mamori_detect::Config, sigma: Option<&std::path::Path>, rebuild: bool) -> Result<DetectSummary> {
+    // The model as the log holds it (read back even when just learned, so that every run
+    // sees the same values).
     let model = match stored_model(j)? {
         Some(m) => m,
-        None => learn(j, &config)?,
+        None => {
+            learn(j, &config)?;
+            stored_model(j)?.context("the explanation model just recorded")?
+        }
     };
     let master = master_from_store(j)?;
     let dir = mamori_enrich::Directory::new(&master);
@@ -301,30 +308,59 @@ pub fn print_findings(findings: &[Finding], limit: usize, english: bool, out: &m
 #[derive(serde::Serialize)]
 pub struct ScenarioScore {
     pub scenario: String,
+    /// The shape the incident took (`former-household`), empty when the truth says none.
+    pub variant: String,
     pub incidents: usize,
     pub detected: usize,
-    /// Median hours from an incident's first malicious event to its first finding.
+    /// Incidents found with a high (or critical) finding.
+    pub detected_high: usize,
+    /// Median and largest hours from an incident's first malicious event to its first
+    /// finding.
     pub median_hours_to_detect: Option<f64>,
+    pub max_hours_to_detect: Option<f64>,
+}
+
+/// How a kind of legitimate look-alike fared.
+#[derive(serde::Serialize)]
+pub struct NegativeScore {
+    pub kind: String,
+    pub events: usize,
+    /// Findings whose evidence includes any of its events, and those of high severity.
+    pub flagged: usize,
+    pub flagged_high: usize,
 }
 
 #[derive(serde::Serialize)]
 pub struct Evaluation {
+    /// The town's practices, when the truth names them.
+    pub practices: Vec<String>,
     pub scenarios: Vec<ScenarioScore>,
     pub recall: f64,
     pub high_findings: usize,
     pub high_findings_matching: usize,
     pub precision: f64,
+    pub hard_negatives: Vec<NegativeScore>,
+    pub hard_negatives_raised_high: usize,
     pub legitimate_accesses: usize,
     pub legitimate_explained: usize,
     pub explained_share: f64,
+    pub median_hours_to_detect: Option<f64>,
+    pub max_hours_to_detect: Option<f64>,
 }
 
 fn basename(path: &str) -> &str {
     path.rsplit(['/', '\\']).next().unwrap_or(path)
 }
 
-/// Compares the stored findings with a simulated town's truth (and labels, for the share
-/// of legitimate accesses explained).
+fn median(v: &mut [f64]) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+/// Compares the stored findings with a ground truth in mamori's truth format
+/// (`docs/eval.md`): incidents with their events (file and line), or, where a truth has
+/// no events, their employees and time span; kinds of hard negatives with their events;
+/// and per-access labels for the share of legitimate accesses explained.
 pub fn evaluate(j: &SqliteJournal, truth: &str, labels: Option<&str>) -> Result<Evaluation> {
     // Where each event came from: (file name, line) → (id, time).
     let mut origin: HashMap<(String, u64), (u64, i64)> = HashMap::new();
@@ -334,35 +370,71 @@ pub fn evaluate(j: &SqliteJournal, truth: &str, labels: Option<&str>) -> Result<
         }
     })?;
     let findings = stored_findings(j)?;
-    let mut per: BTreeMap<String, (usize, usize, Vec<f64>)> = BTreeMap::new();
-    let mut malicious: HashSet<u64> = HashSet::new();
-    for line in truth.lines().filter(|l| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line).context("truth line")?;
-        let scenario = v["scenario"].as_str().unwrap_or("?").to_owned();
-        let events: Vec<(u64, i64)> = v["events"]
+    let resolve = |v: &serde_json::Value| -> Vec<(u64, i64)> {
+        v["events"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|e| origin.get(&(basename(e["file"].as_str()?).to_owned(), e["line"].as_u64()?)).copied())
-            .collect();
+            .collect()
+    };
+    let time = |v: &serde_json::Value| v.as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.timestamp_millis());
+    let mut practices = Vec::new();
+    // (scenario, variant) → (incidents, detected, detected high, hours to detect).
+    type Tally = (usize, usize, usize, Vec<f64>);
+    let mut per: BTreeMap<(String, String), Tally> = BTreeMap::new();
+    let mut malicious: HashSet<u64> = HashSet::new();
+    let mut negatives = Vec::new();
+    let mut all_hours = Vec::new();
+    for (n, line) in truth.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).with_context(|| format!("truth line {}", n + 1))?;
+        if let Some(town) = v.get("town") {
+            practices = town["practices"].as_array().into_iter().flatten().filter_map(|p| p.as_str().map(str::to_owned)).collect();
+            continue;
+        }
+        let events = resolve(&v);
         let ids: HashSet<u64> = events.iter().map(|e| e.0).collect();
+        let touching = |f: &&Finding| f.evidence.iter().any(|id| ids.contains(id));
+        if v["hard_negative"].as_bool() == Some(true) {
+            let hits: Vec<&Finding> = findings.iter().filter(touching).collect();
+            negatives.push(NegativeScore {
+                kind: v["kind"].as_str().unwrap_or("?").to_owned(),
+                events: ids.len(),
+                flagged: hits.len(),
+                flagged_high: hits.iter().filter(|f| f.severity >= Severity::High).count(),
+            });
+            continue;
+        }
         malicious.extend(&ids);
-        let first = events.iter().map(|e| e.1).min();
-        let hits: Vec<&Finding> = findings.iter().filter(|f| f.evidence.iter().any(|id| ids.contains(id))).collect();
-        let entry = per.entry(scenario).or_default();
+        let employees: Vec<&str> = v["employees"].as_array().into_iter().flatten().filter_map(|e| e.as_str()).collect();
+        let (from, to) = (time(&v["from"]), time(&v["to"]));
+        // A truth without events names its people and span: a finding on one of them in
+        // that span matches.
+        let by_person = |f: &&Finding| {
+            ids.is_empty() && f.employees.iter().any(|e| employees.contains(&e.as_str())) && from.is_none_or(|a| f.to >= a) && to.is_none_or(|b| f.from <= b)
+        };
+        let first = events.iter().map(|e| e.1).min().or(from);
+        let hits: Vec<&Finding> = findings.iter().filter(|f| touching(f) || by_person(f)).collect();
+        let key = (v["scenario"].as_str().unwrap_or("?").to_owned(), v["variant"].as_str().unwrap_or("").to_owned());
+        let entry = per.entry(key).or_default();
         entry.0 += 1;
         if !hits.is_empty() {
             entry.1 += 1;
+            if hits.iter().any(|f| f.severity >= Severity::High) {
+                entry.2 += 1;
+            }
             if let (Some(first), Some(found)) = (first, hits.iter().map(|f| f.detected_at).min()) {
-                entry.2.push((found - first).max(0) as f64 / 3_600_000.0);
+                let h = (found - first).max(0) as f64 / 3_600_000.0;
+                entry.3.push(h);
+                all_hours.push(h);
             }
         }
     }
     let scenarios: Vec<ScenarioScore> = per
         .into_iter()
-        .map(|(scenario, (incidents, detected, mut hours))| {
-            hours.sort_by(f64::total_cmp);
-            ScenarioScore { scenario, incidents, detected, median_hours_to_detect: hours.get(hours.len() / 2).copied() }
+        .map(|((scenario, variant), (incidents, detected, detected_high, mut hours))| {
+            let max = hours.iter().copied().reduce(f64::max);
+            ScenarioScore { scenario, variant, incidents, detected, detected_high, median_hours_to_detect: median(&mut hours), max_hours_to_detect: max }
         })
         .collect();
     let total: usize = scenarios.iter().map(|s| s.incidents).sum();
@@ -385,25 +457,41 @@ pub fn evaluate(j: &SqliteJournal, truth: &str, labels: Option<&str>) -> Result<
         }
     }
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let max_hours = all_hours.iter().copied().reduce(f64::max);
     Ok(Evaluation {
-        scenarios,
+        practices,
         recall: ratio(detected, total),
         high_findings: high.len(),
         high_findings_matching: matching,
         precision: ratio(matching, high.len()),
+        hard_negatives_raised_high: negatives.iter().map(|n| n.flagged_high).sum(),
+        hard_negatives: negatives,
+        scenarios,
         legitimate_accesses: legit,
         legitimate_explained: explained,
         explained_share: ratio(explained, legit),
+        median_hours_to_detect: median(&mut all_hours),
+        max_hours_to_detect: max_hours,
     })
 }
 
 pub fn print_evaluation(e: &Evaluation, out: &mut impl Write) -> Result<()> {
-    writeln!(out, "{:<9} {:>9} {:>9} {:>22}", "scenario", "incidents", "detected", "median hours to detect")?;
+    if !e.practices.is_empty() {
+        writeln!(out, "practices: {}", e.practices.join(", "))?;
+    }
+    let hours = |h: Option<f64>| h.map_or("-".into(), |h| format!("{h:.1}"));
+    writeln!(out, "{:<9} {:<18} {:>9} {:>9} {:>6} {:>12} {:>10}", "scenario", "variant", "incidents", "detected", "high", "median hours", "max hours")?;
     for s in &e.scenarios {
-        let hours = s.median_hours_to_detect.map_or("-".into(), |h| format!("{h:.1}"));
-        writeln!(out, "{:<9} {:>9} {:>9} {:>22}", s.scenario, s.incidents, s.detected, hours)?;
+        writeln!(out, "{:<9} {:<18} {:>9} {:>9} {:>6} {:>12} {:>10}", s.scenario, s.variant, s.incidents, s.detected, s.detected_high, hours(s.median_hours_to_detect), hours(s.max_hours_to_detect))?;
     }
     writeln!(out, "recall {:.1}%  precision (high findings matching an incident) {}/{} = {:.1}%", e.recall * 100.0, e.high_findings_matching, e.high_findings, e.precision * 100.0)?;
+    writeln!(out, "time to first finding: median {} h, max {} h", hours(e.median_hours_to_detect), hours(e.max_hours_to_detect))?;
+    if !e.hard_negatives.is_empty() {
+        writeln!(out, "hard negatives (legitimate look-alikes): {} raised high", e.hard_negatives_raised_high)?;
+        for n in &e.hard_negatives {
+            writeln!(out, "  {:<24} {:>6} events  {:>3} findings  {:>3} high", n.kind, n.events, n.flagged, n.flagged_high)?;
+        }
+    }
     if e.legitimate_accesses > 0 {
         writeln!(out, "legitimate record accesses explained: {}/{} = {:.2}%", e.legitimate_explained, e.legitimate_accesses, e.explained_share * 100.0)?;
     }
@@ -440,12 +528,18 @@ pub fn print_model(m: &mamori_enrich::ExplanationModel, english: bool, out: &mut
         };
         writeln!(out, "{:<34} {:>8} {:>12} {:>8} {:>7} {:>6} {:>7.2}% {:>5} {}", t.template, window, bounds, t.support, t.chance, t.employees, t.coverage * 100.0, kept, source(t.source))?;
     }
+    let team = |k: &mamori_enrich::KindWindow| -> String {
+        if k.team.is_empty() {
+            return if english { "none".into() } else { "なし".into() };
+        }
+        k.team.iter().map(|a| if *a == 0 { "any".to_owned() } else { mamori_enrich::activity_name(*a).to_owned() }).collect::<Vec<_>>().join("+")
+    };
     for (kind, k) in &m.kinds {
         let open = if k.ongoing { if english { "open until closed".to_owned() } else { "終結まで".to_owned() } } else { format!("{}d", k.open_days) };
         if english {
-            writeln!(out, "case kind {kind}: unclosed {open}, after closing {}d, team {}, {}", k.tail_days, k.team, source(k.source))?;
+            writeln!(out, "case kind {kind}: unclosed {open}, after closing {}d, team {}, {}", k.tail_days, team(k), source(k.source))?;
         } else {
-            writeln!(out, "案件種別 {kind}: 未終結 {open}、終結後 {}日、課内共同 {}、{}", k.tail_days, if k.team { "あり" } else { "なし" }, source(k.source))?;
+            writeln!(out, "案件種別 {kind}: 未終結 {open}、終結後 {}日、課内共同 {}、{}", k.tail_days, team(k), source(k.source))?;
         }
     }
     if m.follow_up_days > 0 {

@@ -574,7 +574,7 @@ fn eval_scores_hand_made_findings_with_known_precision_and_recall() {
     // One finding whose evidence is S1's first event, one that matches nothing, none for
     // the other incidents: recall 1 of the town's incidents, precision 1/2.
     let truth = std::fs::read_to_string(town.join("truth.jsonl")).unwrap();
-    let s1: serde_json::Value = serde_json::from_str(truth.lines().next().unwrap()).unwrap();
+    let s1: serde_json::Value = serde_json::from_str(truth.lines().find(|l| l.contains("\"scenario\"")).unwrap()).unwrap();
     let (file, line) = (s1["events"][0]["file"].as_str().unwrap(), s1["events"][0]["line"].as_u64().unwrap());
     let file = file.rsplit('/').next().unwrap();
     let found = ok(&data, &["events", "time", "--limit", "100000000"]);
@@ -592,7 +592,8 @@ fn eval_scores_hand_made_findings_with_known_precision_and_recall() {
     sqlite(&data, "DELETE FROM findings");
     sqlite(&data, &format!("INSERT INTO findings(id, rank, body) VALUES ('a', 0, '{}'), ('b', 1, '{}')", finding("a", seq), finding("b", 1)));
     let e = eval_json(&data, &town);
-    assert_eq!((e["recall"].as_f64(), e["precision"].as_f64()), (Some(1.0 / truth.lines().count() as f64), Some(0.5)), "{e}");
+    let incidents = truth.lines().filter(|l| l.contains("\"scenario\"")).count();
+    assert_eq!((e["recall"].as_f64(), e["precision"].as_f64()), (Some(1.0 / incidents as f64), Some(0.5)), "{e}");
     let s3 = e["scenarios"].as_array().unwrap().iter().find(|s| s["scenario"] == "S3").unwrap();
     assert_eq!(s3["detected"], 0);
 }
@@ -708,7 +709,7 @@ fn s3_employee_back_search_lists_all_accesses_and_exactly_the_views_without_busi
     let mayor = s3["residents"][0].as_str().unwrap();
     assert!(unexplained.iter().all(|e| e["resident"] == mayor), "{unexplained:?}");
     let views = labels.lines().filter(|l| l.ends_with("incident S3")).count();
-    assert!(!unexplained.is_empty() && unexplained.len() < views, "this clerk's share of the 10 views: {}", unexplained.len());
+    assert!(!unexplained.is_empty() && unexplained.len() <= views, "this clerk's share of the 10 views: {}", unexplained.len());
     assert!(entries.len() > unexplained.len() * 10, "their ordinary work is listed too, explained");
     assert!(entries.windows(2).all(|w| w[0]["at"].as_str() <= w[1]["at"].as_str()), "oldest first");
     let csv = ok(&data, &["report", "employee", "--employee", clerk, "--unexplained", "--format", "csv"]);

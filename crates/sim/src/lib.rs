@@ -15,6 +15,7 @@
 
 mod mail;
 mod names;
+pub mod practice;
 mod town;
 mod write;
 
@@ -25,6 +26,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use practice::{BorrowShape, Practices, RelationPath};
 use town::{DEPARTMENTS, Staff, Town};
 
 /// The logs a simulated town writes under `logs/`: (source name in its `mamori.toml`,
@@ -136,9 +138,12 @@ pub struct Usb {
     pub staff: usize,
     pub host: String,
     pub serial: String,
-    /// `Some(path)`: a file copy seen by the endpoint agent; `None`: Windows 6416.
+    /// `Some(path)`: a file copy seen by the endpoint agent; `None`: a device connected
+    /// (Windows 6416, or the agent's own record when it blocked the device).
     pub copy: Option<String>,
     pub incident: Option<usize>,
+    /// The endpoint agent blocked the device (logged by the agent only).
+    pub blocked: bool,
 }
 
 /// A file opened on the file server, as Samba's full_audit logs it.
@@ -178,11 +183,37 @@ pub struct Incident {
     pub residents: Vec<String>,
     /// Message-IDs of the mails that carried the data.
     pub mails: Vec<String>,
+    /// The shape this incident takes in this town (`former-household`, `owners-account` …).
+    pub variant: String,
+}
+
+/// An event of the run, by its list and index: what truth files point at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ref {
+    Access(usize),
+    Logon(usize),
+    Usb(usize),
+    File(usize),
+    Mail(usize),
+}
+
+/// Legitimate work that looks like misuse (a hard negative): detection must not raise it
+/// high. Labelled by kind, with the staff doing it and the events.
+pub struct Negative {
+    pub kind: &'static str,
+    pub summary: &'static str,
+    pub employees: std::collections::BTreeSet<String>,
+    pub events: Vec<Ref>,
 }
 
 /// Everything a run produces before it is written.
 pub struct World {
     pub params: Params,
+    /// How this town works (chosen by the seed).
+    pub practices: Practices,
+    pub negatives: Vec<Negative>,
+    /// Reading (kana) → the people who bear it: the namesakes a name search offers.
+    pub kana_index: std::collections::HashMap<String, Vec<usize>>,
     pub town: Town,
     pub master: mamori_model::master::MasterData,
     pub accesses: Vec<Access>,
@@ -264,7 +295,7 @@ pub fn run(params: &Params) -> World {
     let mut master = town.master(params.start);
     master.holidays = write::holidays();
     let days = business_days(params, &master);
-    let mut w = World { params: params.clone(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), files: Vec::new(), mails: Vec::new(), policy: Vec::new(), agent_starts: Vec::new(), prints: Vec::new(), household_row: Vec::new(), evidence: Vec::new(), incidents: Vec::new() };
+    let mut w = World { params: params.clone(), practices: Practices::for_seed(params.seed), negatives: Vec::new(), kana_index: Default::default(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), files: Vec::new(), mails: Vec::new(), policy: Vec::new(), agent_starts: Vec::new(), prints: Vec::new(), household_row: Vec::new(), evidence: Vec::new(), incidents: Vec::new() };
     w.household_row = (0..w.town.people.len()).collect();
     // Approved secure USB sticks for about one in ten staff.
     let owners: Vec<usize> = (0..w.town.staff.len()).filter(|i| i % 10 == 3).collect();
@@ -288,6 +319,7 @@ pub fn run(params: &Params) -> World {
             employees: Vec::new(),
             residents: Vec::new(),
             mails: Vec::new(),
+            variant: String::new(),
         });
         w.incidents.len() - 1
     });
@@ -316,8 +348,16 @@ pub fn run(params: &Params) -> World {
         }
     }
     let mayor_day = days[days.len() / 2];
+    // The practices draw from their own generator, so that the town itself is the same
+    // whichever practices a seed turns on.
+    let mut prng = ChaCha8Rng::seed_from_u64(params.seed ^ 0x7072_6163_7469_6365);
+    practices_in_master(&mut w, &days);
+    let extractor = (0..w.town.staff.len()).find(|&i| DEPARTMENTS[w.town.staff[i].dept].0 == "D200" && w.town.staff[i].transfer.is_none() && !w.town.staff[i].retires);
+    let mut extract_months: Vec<u32> = Vec::new();
     for &day in &days {
-        let tax_season = (day.month() == 2 && day.day() >= 16) || (day.month() == 3 && day.day() <= 15);
+        let season_end = if w.practices.season_overrun { 31 } else { 15 };
+        let tax_season = (day.month() == 2 && day.day() >= 16) || (day.month() == 3 && day.day() <= season_end);
+        let overrun = tax_season && day.month() == 3 && day.day() > 15;
         // Nightly batch: resident-record synchronisation.
         for _ in 0..100 {
             let r = rng.gen_range(0..w.town.people.len());
@@ -333,7 +373,6 @@ pub fn run(params: &Params) -> World {
                 why: Why::Batch,
             });
         }
-        let mut counter_index = 0;
         // `si` indexes staff, the world and their caseloads in step; the world is mutated
         // inside, so an iterator over any one of them cannot be held.
         #[allow(clippy::needless_range_loop)]
@@ -344,7 +383,7 @@ pub fn run(params: &Params) -> World {
             let arrive = 8 * 60 + 10 + rng.gen_range(0..35);
             let leave = if code == "D200" && tax_season { 19 * 60 + rng.gen_range(0..120) } else { 17 * 60 + 15 + rng.gen_range(0..75) };
             let forced = plan.lunch_unlocked.contains(&(day, si));
-            let lunch_out = forced || rng.gen_bool(0.7);
+            let lunch_out = (forced || rng.gen_bool(0.7)) && !plan.lunch_in.contains(&(day, si));
             let locks = !forced && rng.gen_bool(0.9);
             let s = &w.town.staff[si];
             let (user, pc) = (format!("e{:04}", s.number), s.pc.clone());
@@ -377,13 +416,21 @@ pub fn run(params: &Params) -> World {
             let s = &w.town.staff[si];
             match (code, s.role) {
                 ("D100", "counter") => {
-                    let host = w.town.counters[counter_index % w.town.counters.len()].clone();
-                    counter_index += 1;
+                    // Each clerk keeps their counter.
+                    let slot = (0..si).filter(|&i| w.town.staff[i].role == "counter").count();
+                    let host = w.town.counters[slot % w.town.counters.len()].clone();
+                    if w.practices.shared_counter_account {
+                        // The clerk's own Windows session on the counter PC; the registry
+                        // is used there under the counter's shared login.
+                        let user = format!("e{:04}", w.town.staff[si].number);
+                        w.logons.push(Logon { at: at(day, arrive + 6), user: user.clone(), host: host.clone(), event_id: 4624, incident: None });
+                        w.logons.push(Logon { at: at(day, leave - 4), user, host: host.clone(), event_id: 4634, incident: None });
+                    }
                     for m in work(&mut rng, 25..45) {
                         visit_seq += 1;
                         let visit = format!("V-{visit_seq:07}");
                         let r = rng.gen_range(0..w.town.people.len());
-                        counter_visit(&mut w, &mut rng, day, m, r, &visit, si, &host);
+                        counter_visit(&mut w, &mut rng, &mut prng, day, m, r, &visit, si, &host);
                     }
                 }
                 ("D100", _) => {
@@ -417,6 +464,10 @@ pub fn run(params: &Params) -> World {
                             ("転居届", w.town.households[h].members.clone())
                         };
                         let no = new_case(&mut w, case_seq, kind, day, "D100", si, &members);
+                        // Some sections leave move notices without a closing date.
+                        if w.practices.unclosed_cases && kind == "転居届" && prng.gen_bool(0.3) {
+                            w.master.cases.last_mut().expect("just added").closed = None;
+                        }
                         for (k, &r) in members.iter().enumerate() {
                             for (j, op) in ["01", "03"].into_iter().enumerate() {
                                 let t = at(day, m + 2 * k as u32 + j as u32);
@@ -444,12 +495,40 @@ pub fn run(params: &Params) -> World {
                         let r = rng.gen_range(0..w.town.people.len());
                         let no = new_case(&mut w, case_seq, "申告受付", day, "D200", si, &[r]);
                         push(&mut w, at(day, m), System::Zeimu, "照会", si, &pc, r, "住民税", Some(&no));
+                        // The season running on past what detect.toml says, the whole
+                        // section working late.
+                        if overrun && m >= 17 * 60 + 30 {
+                            w.negative("season-overrun", "税務課の繁忙期が設定より長く続き、課全体で時間外に照会", si, Ref::Access(w.accesses.len() - 1));
+                        }
                         if rng.gen_bool(0.6) {
                             push(&mut w, at(day, m + 4), System::Zeimu, "更新", si, &pc, r, "住民税", Some(&no));
                         }
                     }
+                    // A sanctioned extract of every taxpayer, once a month, by one clerk.
+                    if w.practices.bulk_extracts && extractor == Some(si) && !extract_months.contains(&day.month()) {
+                        extract_months.push(day.month());
+                        case_seq += 1;
+                        let no = format!("抽-R{}-{case_seq:06}", day.year() - 2018);
+                        w.master.cases.push(mamori_model::master::BusinessCase {
+                            case_no: no.clone(),
+                            kind: "一括抽出".into(),
+                            received: day,
+                            closed: Some(day),
+                            department: "D200".into(),
+                            handler: Some(w.town.staff[si].id.clone()),
+                            residents: vec!["*".into()],
+                        });
+                        for k in 0..300u32 {
+                            let r = prng.gen_range(0..w.town.people.len());
+                            push(&mut w, at(day, 13 * 60 + k / 2), System::Zeimu, "照会", si, &pc, r, "住民税", None);
+                            w.accesses.last_mut().expect("pushed").why = Why::Case(no.clone());
+                            w.negative("bulk-extract", "承認済みの一括抽出（課税通知）", si, Ref::Access(w.accesses.len() - 1));
+                        }
+                    }
                 }
                 ("D300", _) => {
+                    let colleagues: Vec<usize> =
+                        (0..w.town.staff.len()).filter(|&c| c != si && !caseload[c].is_empty() && w.town.dept_on(&w.town.staff[c], day) == Some(dept)).collect();
                     for m in work(&mut rng, 4..10) {
                         let Some((r, no)) = caseload[si].choose(&mut rng).cloned() else { break };
                         let op = if rng.gen_bool(0.7) { "照会" } else { "更新" };
@@ -457,9 +536,29 @@ pub fn run(params: &Params) -> World {
                         if rng.gen_bool(0.2) {
                             push(&mut w, at(day, m + 2), System::Zeimu, "照会", si, &pc, r, "住民税", Some(&no));
                         }
+                        // Covering a colleague's caseload: a case the section works as a team.
+                        if w.practices.team_cases && !colleagues.is_empty() && prng.gen_bool(0.25) {
+                            let c = colleagues[prng.gen_range(0..colleagues.len())];
+                            if let Some((r, no)) = caseload[c].choose(&mut prng).cloned() {
+                                push(&mut w, at(day, m + 1), System::Fukushi, "照会", si, &pc, r, "生活保護", None);
+                                w.accesses.last_mut().expect("pushed").why = Why::Case(no);
+                                w.negative("team-case", "同僚の担当ケースを課内で分担して照会", si, Ref::Access(w.accesses.len() - 1));
+                            }
+                        }
                     }
                 }
                 _ => {}
+            }
+        }
+        // Personal devices plugged in now and then, and blocked by the endpoint agent.
+        if w.practices.blocked_devices {
+            for si in 0..w.town.staff.len() {
+                if w.town.dept_on(&w.town.staff[si], day).is_none() || !prng.gen_bool(0.01) {
+                    continue;
+                }
+                let (serial, pc) = (format!("PHONE-{:05}", prng.gen_range(0..100_000)), w.town.staff[si].pc.clone());
+                w.usb.push(Usb { at: at(day, prng.gen_range(9 * 60..17 * 60)), staff: si, host: pc, serial, copy: None, incident: None, blocked: true });
+                w.negative("blocked-device", "私物端末の接続を管理ソフトが遮断", si, Ref::Usb(w.usb.len() - 1));
             }
         }
         // Approved sticks in legitimate use: plugged in on the owner's own PC, a few copies.
@@ -469,10 +568,10 @@ pub fn run(params: &Params) -> World {
             }
             let (serial, pc) = (format!("SUSB-{:04}", w.town.staff[i].number), w.town.staff[i].pc.clone());
             let m = rng.gen_range(9 * 60..16 * 60);
-            w.usb.push(Usb { at: at(day, m), staff: i, host: pc.clone(), serial: serial.clone(), copy: None, incident: None });
+            w.usb.push(Usb { at: at(day, m), staff: i, host: pc.clone(), serial: serial.clone(), copy: None, incident: None, blocked: false });
             for k in 0..rng.gen_range(1..4) {
                 let path = format!("E:\\業務\\会議資料_{}_{k}.pdf", day.format("%m%d"));
-                w.usb.push(Usb { at: at(day, m + 1 + k), staff: i, host: pc.clone(), serial: serial.clone(), copy: Some(path), incident: None });
+                w.usb.push(Usb { at: at(day, m + 1 + k), staff: i, host: pc.clone(), serial: serial.clone(), copy: Some(path), incident: None, blocked: false });
             }
         }
         // The file server: HR staff on their restricted share, general affairs on theirs.
@@ -495,7 +594,7 @@ pub fn run(params: &Params) -> World {
                 w.files.push(FileOpen { at: at(day, rng.gen_range(9 * 60..17 * 60)), user: user.clone(), host: host.clone(), share, path, op: "openat", incident: None });
             }
         }
-        crematorium(&mut rng, &mut w, day, &mut case_seq, &mut permits, s6.zip(cast.crematorium));
+        crematorium(&mut rng, &mut prng, &mut w, day, &mut case_seq, &mut permits, s6.zip(cast.crematorium));
         // The welfare section's shared PC: someone prints the day's benefit reports under
         // the shared account after lunch.
         let m = rng.gen_range(14 * 60..14 * 60 + 30);
@@ -519,7 +618,7 @@ pub fn run(params: &Params) -> World {
                 visit_seq += 1;
                 let visit = format!("V-{visit_seq:07}");
                 let host = w.town.counters[0].clone();
-                counter_visit(&mut w, &mut rng, day, 10 * 60 + 5, mayor, &visit, clerk, &host);
+                counter_visit(&mut w, &mut rng, &mut prng, day, 10 * 60 + 5, mayor, &visit, clerk, &host);
             }
             if let Some(clerk) = w.town.staff.iter().position(|s| DEPARTMENTS[s.dept].0 == "D110" && w.town.dept_on(s, day).is_some()) {
                 case_seq += 1;
@@ -529,19 +628,32 @@ pub fn run(params: &Params) -> World {
                 push(&mut w, at(day, 11 * 60 + 4), System::Koseki, "K02", clerk, &pc, mayor, "", Some(&no));
             }
         }
-        for (incident, who, host, system, op, r, m) in plan.accesses.iter().filter(|a| a.0 == day).map(|a| &a.1) {
+        for (_, (who, r, kind)) in plan.cases.iter().filter(|c| c.0 == day).map(|c| (c.0, (c.2, c.1, c.3))) {
+            // The insider's own business with a relative once, in a case left open.
+            case_seq += 1;
+            let no = new_case(&mut w, case_seq, kind, day, "D300", who, &[r]);
+            w.master.cases.last_mut().expect("just added").closed = None;
+            let pc = w.town.staff[who].pc.clone();
+            push(&mut w, at(day, 10 * 60 + 30), System::Fukushi, "照会", who, &pc, r, "相談", Some(&no));
+        }
+        for (incident, who, host, system, op, r, m, login) in plan.accesses.iter().filter(|a| a.0 == day).map(|a| &a.1) {
             let record = if *system == System::Zeimu { "住民税" } else if *system == System::Juki { "J1" } else { "" };
             w.accesses.push(Access {
                 at: at(day, *m),
                 system: *system,
                 op,
-                operator: account(&w.town.staff[*who], *system),
+                operator: login.clone().unwrap_or_else(|| account(&w.town.staff[*who], *system)),
                 host: host.clone(),
                 resident: *r,
                 record,
                 case_no: None,
                 why: Why::Incident(*incident),
             });
+        }
+    }
+    if w.practices.open_sundays {
+        for day in open_sundays(&w, &days) {
+            sunday_counter(&mut rng, &mut prng, &mut w, day);
         }
     }
     inject_s7(&mut rng, &mut w, &days, &owners);
@@ -554,8 +666,92 @@ pub fn run(params: &Params) -> World {
     if let Some(e) = cast.secondee {
         mail::inject_s10(&mut rng, &mut w, &days, e);
     }
-    w.mails.sort_by_key(|m| m.at);
+    // Mails in time order (a stable sort); the hard negatives' references follow them.
+    let mut order: Vec<usize> = (0..w.mails.len()).collect();
+    order.sort_by_key(|&i| w.mails[i].at);
+    let mut position = vec![0; order.len()];
+    for (new, &old) in order.iter().enumerate() {
+        position[old] = new;
+    }
+    let mut mails: Vec<Option<mail::Mail>> = std::mem::take(&mut w.mails).into_iter().map(Some).collect();
+    w.mails = order.iter().map(|&i| mails[i].take().expect("each mail once")).collect();
+    for n in &mut w.negatives {
+        for r in &mut n.events {
+            if let Ref::Mail(i) = r {
+                *i = position[*i];
+            }
+        }
+    }
     w
+}
+
+/// What the town's practices put in master data: namesakes by reading (for name
+/// searches), the counters' shared registry logins, the Sundays the counter opens.
+fn practices_in_master(w: &mut World, days: &[NaiveDate]) {
+    if w.practices.name_search {
+        for (p, person) in w.town.people.iter().enumerate() {
+            w.kana_index.entry(person.kana.clone()).or_default().push(p);
+        }
+    }
+    if w.practices.shared_counter_account {
+        let since = town::date(w.params.start.year() - 3, 4, 1);
+        for host in w.town.counters.clone() {
+            w.master.accounts.push(mamori_model::master::Account {
+                system: "juki".into(),
+                account: counter_login(&host),
+                employee_id: None,
+                kind: mamori_model::master::AccountKind::Shared,
+                period: mamori_model::master::Period { from: since, to: None },
+                department: Some("D100".into()),
+            });
+        }
+    }
+    if w.practices.open_sundays {
+        for day in open_sundays(w, days) {
+            w.master.open_days.push(mamori_model::master::OpenDay { date: day, department: Some("D100".into()), note: "休日開庁".into() });
+        }
+    }
+}
+
+/// The last Sunday of each month of the period (the counter's Sunday opening).
+fn open_sundays(w: &World, days: &[NaiveDate]) -> Vec<NaiveDate> {
+    let (Some(first), Some(last)) = (days.first(), days.last()) else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut d = *first;
+    while d <= *last {
+        if d.weekday() == chrono::Weekday::Sun && (d + chrono::Days::new(7)).month() != d.month() && w.master.is_day_off(d) {
+            out.push(d);
+        }
+        d = d.succ_opt().expect("a next day");
+    }
+    out
+}
+
+/// The counter's Sunday opening: a few counter clerks serve residents in the morning.
+fn sunday_counter(rng: &mut ChaCha8Rng, prng: &mut ChaCha8Rng, w: &mut World, day: NaiveDate) {
+    let clerks: Vec<usize> = (0..w.town.staff.len()).filter(|&i| w.town.staff[i].role == "counter" && w.town.dept_on(&w.town.staff[i], day).is_some()).take(3).collect();
+    for (k, &si) in clerks.iter().enumerate() {
+        let host = w.town.counters[k % w.town.counters.len()].clone();
+        let (user, pc, room) = (format!("e{:04}", w.town.staff[si].number), w.town.staff[si].pc.clone(), DEPARTMENTS[w.town.staff[si].dept].3);
+        w.badges.push(Badge { at: at(day, 8 * 60 + 40), staff: si, room, entering: true });
+        w.logons.push(Logon { at: at(day, 8 * 60 + 45), user: user.clone(), host: pc.clone(), event_id: 4624, incident: None });
+        if w.practices.shared_counter_account {
+            w.logons.push(Logon { at: at(day, 8 * 60 + 47), user: user.clone(), host: host.clone(), event_id: 4624, incident: None });
+        }
+        let mut minutes: Vec<u32> = (0..rng.gen_range(10..18)).map(|_| rng.gen_range(9 * 60..12 * 60)).collect();
+        minutes.sort();
+        for (n, m) in minutes.into_iter().enumerate() {
+            let visit = format!("VS-{}-{k}{n:02}", day.format("%m%d"));
+            let r = rng.gen_range(0..w.town.people.len());
+            let before = w.accesses.len();
+            counter_visit(w, rng, prng, day, m, r, &visit, si, &host);
+            for i in before..w.accesses.len() {
+                w.negative("open-sunday", "休日開庁日の窓口業務", si, Ref::Access(i));
+            }
+        }
+        w.logons.push(Logon { at: at(day, 12 * 60 + 30), user, host: pc, event_id: 4634, incident: None });
+        w.badges.push(Badge { at: at(day, 12 * 60 + 35), staff: si, room, entering: false });
+    }
 }
 
 /// The staff the later incidents need, chosen so that no one plays two parts: nobody
@@ -605,6 +801,21 @@ impl Cast {
 }
 
 impl World {
+    /// Labels the event `r` as legitimate work of `kind` that looks like misuse, done by
+    /// staff member `si`.
+    fn negative(&mut self, kind: &'static str, summary: &'static str, si: usize, r: Ref) {
+        let id = self.town.staff[si].id.clone();
+        let i = match self.negatives.iter().position(|n| n.kind == kind) {
+            Some(i) => i,
+            None => {
+                self.negatives.push(Negative { kind, summary, employees: Default::default(), events: Vec::new() });
+                self.negatives.len() - 1
+            }
+        };
+        self.negatives[i].employees.insert(id);
+        self.negatives[i].events.push(r);
+    }
+
     /// Gives staff member `si` a posting in `from` (with its system accounts) until the
     /// last 1 April before the period, and their present one since.
     fn past_transfer(&mut self, si: usize, from: &str) {
@@ -642,8 +853,10 @@ impl World {
 /// by the registering clerk, closed after the cremation), a look-up the next working day;
 /// and, for S6, twice a week after hours, one clerk's list export of the permits others
 /// registered in the last four days.
+#[allow(clippy::too_many_arguments)]
 fn crematorium(
     rng: &mut ChaCha8Rng,
+    prng: &mut ChaCha8Rng,
     w: &mut World,
     day: NaiveDate,
     case_seq: &mut u32,
@@ -658,6 +871,15 @@ fn crematorium(
         *looked_up = true;
         let pc = w.town.staff[*handler].pc.clone();
         push(w, at(day, 9 * 60 + 20 + (*r % 60) as u32), System::Saijo, "照会", *handler, &pc, *r, "火葬許可", Some(no));
+        // A colleague completes the new permit (the cremation slot, the family's contact).
+        if w.practices.follow_ups && clerks.len() > 1 && prng.gen_bool(0.6) {
+            let others: Vec<usize> = clerks.iter().copied().filter(|c| c != handler).collect();
+            let c = others[prng.gen_range(0..others.len())];
+            let pc = w.town.staff[c].pc.clone();
+            push(w, at(day, 10 * 60 + (*r % 50) as u32), System::Saijo, "訂正", c, &pc, *r, "火葬許可", None);
+            w.accesses.last_mut().expect("pushed").why = Why::Unrecorded("登録後の補正");
+            w.negative("follow-up", "課内の他職員が登録した新規記録を登録後数日以内に補正", c, Ref::Access(w.accesses.len() - 1));
+        }
     }
     let protected: Vec<usize> = w.town.staff.iter().filter_map(|s| s.resident).chain([w.town.mayor]).chain(w.town.council.iter().copied()).collect();
     // About 11 deaths a year per thousand residents, registered on working days; and a
@@ -690,10 +912,17 @@ fn crematorium(
         permits.push((day, r, handler, no, false));
     }
     let Some((incident, clerk)) = s6 else { return };
-    let twice_a_week = matches!(day.weekday(), chrono::Weekday::Tue | chrono::Weekday::Fri);
-    if !twice_a_week || !clerks.contains(&clerk) || day < w.params.start + chrono::Days::new(10) {
+    let begins = w.params.start + chrono::Days::new(10);
+    // A habit that starts slowly: on Tuesdays only for its first three weeks.
+    let habit = if w.practices.s6_slow && day < begins + chrono::Days::new(21) {
+        day.weekday() == chrono::Weekday::Tue
+    } else {
+        matches!(day.weekday(), chrono::Weekday::Tue | chrono::Weekday::Fri)
+    };
+    if !habit || !clerks.contains(&clerk) || day < begins {
         return;
     }
+    w.incidents[incident].variant = if w.practices.s6_slow { "slow-start".into() } else { "twice-weekly".into() };
     let fresh: Vec<usize> = permits.iter().filter(|p| p.0 + chrono::Days::new(4) >= day && p.2 != clerk).map(|p| p.1).collect();
     let pc = w.town.staff[clerk].pc.clone();
     if !fresh.is_empty() {
@@ -759,6 +988,7 @@ fn inject_s5(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate], cast: &Cas
         employees,
         residents: Vec::new(),
         mails: Vec::new(),
+        variant: String::new(),
     });
 }
 
@@ -801,6 +1031,7 @@ fn handover(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate]) {
         employees: vec![w.town.staff[reader].id.clone()],
         residents: Vec::new(),
         mails: Vec::new(),
+        variant: String::new(),
     });
 }
 
@@ -830,6 +1061,7 @@ fn inject_s4(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate]) {
         employees: vec![w.town.staff[chief].id.clone()],
         residents: Vec::new(),
         mails: Vec::new(),
+        variant: String::new(),
     });
 }
 
@@ -851,7 +1083,7 @@ fn inject_s7(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate], owners: &[
         for f in 0..8 {
             let name = format!("住民一覧_{k}_{f}.csv");
             let path = format!("E:\\移送\\{name}");
-            w.usb.push(Usb { at: at(*day, m + f), staff: e, host: pc.clone(), serial: serial.clone(), copy: Some(path), incident: Some(id) });
+            w.usb.push(Usb { at: at(*day, m + f), staff: e, host: pc.clone(), serial: serial.clone(), copy: Some(path), incident: Some(id), blocked: false });
             // What was on the stick when it was recovered: each file a block of one district.
             let first = rng.gen_range(0..w.town.people.len());
             let rows: Vec<usize> = (first..w.town.people.len()).take(rng.gen_range(20..60)).collect();
@@ -868,14 +1100,15 @@ fn inject_s7(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate], owners: &[
     }
     let day = days.get(start + 6).copied().unwrap_or(days[days.len() - 1]);
     let m = 17 * 60 + 40;
-    w.usb.push(Usb { at: at(day, m), staff: e, host: "UKETSUKE-01".into(), serial: serial.clone(), copy: None, incident: Some(id) });
-    w.usb.push(Usb { at: at(day, m + 3), staff: e, host: "UKETSUKE-01".into(), serial: personal.clone(), copy: None, incident: Some(id) });
+    w.usb.push(Usb { at: at(day, m), staff: e, host: "UKETSUKE-01".into(), serial: serial.clone(), copy: None, incident: Some(id), blocked: false });
+    w.usb.push(Usb { at: at(day, m + 3), staff: e, host: "UKETSUKE-01".into(), serial: personal.clone(), copy: None, incident: Some(id), blocked: false });
     w.incidents.push(Incident {
         scenario: "S7",
         summary: "職員が住民情報ファイルを承認済みUSBへ複写し、自席端末の管理ソフトを停止、管理ソフト未導入の受付端末で私物USBへ移した".into(),
         employees: vec![w.town.staff[e].id.clone()],
         residents: residents.iter().map(|&p| w.town.people[p].uid.clone()).collect(),
         mails: Vec::new(),
+        variant: String::new(),
     });
     let _ = personal;
 }
@@ -961,8 +1194,14 @@ fn new_case(w: &mut World, seq: u32, kind: &str, day: NaiveDate, dept: &str, si:
     no
 }
 
+/// The registry login of a counter PC under the shared-counter practice (`MADO-01` →
+/// `MADO01`).
+fn counter_login(host: &str) -> String {
+    host.replace('-', "")
+}
+
 #[allow(clippy::too_many_arguments)]
-fn counter_visit(w: &mut World, rng: &mut ChaCha8Rng, day: NaiveDate, m: u32, r: usize, visit: &str, si: usize, host: &str) {
+fn counter_visit(w: &mut World, rng: &mut ChaCha8Rng, prng: &mut ChaCha8Rng, day: NaiveDate, m: u32, r: usize, visit: &str, si: usize, host: &str) {
     w.master.counter_visits.push(mamori_model::master::CounterVisit {
         visit_no: visit.to_owned(),
         at: at(day, m),
@@ -971,104 +1210,240 @@ fn counter_visit(w: &mut World, rng: &mut ChaCha8Rng, day: NaiveDate, m: u32, r:
         purpose: "住民票の写し".into(),
         handler: Some(w.town.staff[si].id.clone()),
     });
-    let operator = account(&w.town.staff[si], System::Juki);
-    let access = |t: u32, op: &'static str| Access {
+    let operator = if w.practices.shared_counter_account { counter_login(host) } else { account(&w.town.staff[si], System::Juki) };
+    let access = |t: u32, op: &'static str, resident: usize, why: Why| Access {
         at: at(day, t),
         system: System::Juki,
         op,
         operator: operator.clone(),
         host: host.to_owned(),
-        resident: r,
+        resident,
         record: "J1",
         case_no: None,
-        why: Why::Visit(visit.to_owned()),
+        why,
     };
-    w.accesses.push(access(m + 1, "01"));
+    // A search by name offers namesakes; the clerk opens one or two before the right one.
+    if w.practices.name_search && prng.gen_bool(0.3) {
+        let key = w.town.people[r].kana.clone();
+        let namesakes: Vec<usize> = w.kana_index.get(&key).into_iter().flatten().copied().filter(|&p| p != r).take(2).collect();
+        for p in namesakes {
+            w.accesses.push(access(m, "01", p, Why::Unrecorded("氏名検索の候補")));
+            w.negative("name-search", "窓口の氏名検索で同姓同名の候補を開いた", si, Ref::Access(w.accesses.len() - 1));
+        }
+    }
+    w.accesses.push(access(m + 1, "01", r, Why::Visit(visit.to_owned())));
     if rng.gen_bool(0.7) {
-        w.accesses.push(access(m + 4, "02"));
+        w.accesses.push(access(m + 4, "02", r, Why::Visit(visit.to_owned())));
+    }
+    if w.practices.shared_counter_account {
+        w.negative("shared-counter-account", "窓口の共用ログインでの照会（端末のログオン者が担当）", si, Ref::Access(w.accesses.len() - 1));
     }
 }
 
-/// Incident accesses by day: (incident, staff, host, system, op, resident, minute).
-type Planned = (usize, usize, String, System, &'static str, usize, u32);
+/// An incident's record access, planned for a day: (incident, staff, host, system, op,
+/// resident, minute, the account used when not the staff member's own).
+type Planned = (usize, usize, String, System, &'static str, usize, u32, Option<String>);
 
 struct Plan {
     accesses: Vec<(NaiveDate, Planned)>,
     /// (day, staff) who go out at lunch leaving their terminal unlocked.
     lunch_unlocked: Vec<(NaiveDate, usize)>,
+    /// (day, staff) who stay in at lunch.
+    lunch_in: Vec<(NaiveDate, usize)>,
+    /// (day, resident, staff, case kind): legitimate business an incident relies on.
+    cases: Vec<(NaiveDate, usize, usize, &'static str)>,
+}
+
+/// Moves `p` out of their household into one of their own at a new address, from `from`.
+fn move_out(w: &mut World, rng: &mut ChaCha8Rng, p: usize, from: NaiveDate) {
+    let old = w.town.people[p].household;
+    w.town.households[old].members.retain(|&m| m != p);
+    let h = w.town.households.len();
+    let address = town::random_address(rng);
+    w.town.households.push(town::Household { id: format!("H{:06}", h + 1), address: address.clone(), members: vec![p] });
+    w.town.people[p].household = h;
+    let row = w.household_row[p];
+    let mut next = w.master.households[row].clone();
+    w.master.households[row].period.to = from.pred_opt();
+    next.household = format!("H{:06}", h + 1);
+    next.relation = "世帯主".into();
+    next.address = address;
+    next.period = mamori_model::master::Period { from, to: None };
+    w.household_row[p] = w.master.households.len();
+    w.master.households.push(next);
+}
+
+/// Moves household `h` to the house next door to `address` (`…丁目Y番Z号` → `Z+1号`).
+fn move_next_door(w: &mut World, h: usize, address: &str) -> bool {
+    let Some((block, house)) = address.strip_suffix('号').and_then(|a| a.rsplit_once('番')) else { return false };
+    let Ok(n) = house.parse::<u32>() else { return false };
+    let next = format!("{block}番{}号", n + 1);
+    w.town.households[h].address = next.clone();
+    for &m in &w.town.households[h].members.clone() {
+        let row = w.household_row[m];
+        w.master.households[row].address = next.clone();
+    }
+    true
 }
 
 fn plan_incidents(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate]) -> Plan {
-    let mut plan = Plan { accesses: Vec::new(), lunch_unlocked: Vec::new() };
-    let staff_in = |code: &str| -> Vec<usize> {
+    let mut plan = Plan { accesses: Vec::new(), lunch_unlocked: Vec::new(), lunch_in: Vec::new(), cases: Vec::new() };
+    let staff_in = |w: &World, code: &str| -> Vec<usize> {
         (0..w.town.staff.len())
             .filter(|&i| DEPARTMENTS[w.town.staff[i].dept].0 == code && w.town.staff[i].transfer.is_none() && !w.town.staff[i].retires)
             .collect()
     };
+    let protected: Vec<usize> = w.town.staff.iter().filter_map(|s| s.resident).chain([w.town.mayor]).chain(w.town.council.iter().copied()).collect();
     // S1 (Osaka, Ikuno ward): a welfare employee living in town looks up two relatives'
     // tax and resident records 7 times, 3 of them on colleagues' terminals while they are
-    // away at lunch.
-    let welfare = staff_in("D300");
-    let insider = welfare.iter().copied().find(|&i| {
-        w.town.staff[i].resident.is_some_and(|p| w.town.households[w.town.people[p].household].members.len() >= 2)
-    });
+    // away at lunch. Who the relatives are depends on the town: a household member, a
+    // former spouse who moved out, a parent in the family register only, the neighbours,
+    // a colleague.
+    let welfare = staff_in(w, "D300");
+    let shape = w.practices.s1_relation;
+    let with_family = |w: &World, i: usize| w.town.staff[i].resident.is_some_and(|p| w.town.households[w.town.people[p].household].members.len() >= 2);
+    let insider = welfare.iter().copied().find(|&i| with_family(w, i));
     if let Some(e) = insider {
         let me = w.town.staff[e].resident.expect("checked");
-        let relatives: Vec<usize> = w.town.households[w.town.people[me].household].members.iter().copied().filter(|&p| p != me).take(2).collect();
+        let household: Vec<usize> = w.town.households[w.town.people[me].household].members.iter().copied().filter(|&p| p != me).collect();
+        let before = w.params.start - chrono::Days::new(120);
+        let relatives: Vec<usize> = match shape {
+            RelationPath::Household => household.into_iter().take(2).collect(),
+            RelationPath::FormerHousehold => {
+                let spouse = household[0];
+                move_out(w, rng, spouse, before);
+                vec![spouse]
+            }
+            RelationPath::FamilyRegister => {
+                let mut parents = Vec::new();
+                while parents.len() < 2 {
+                    let p = rng.gen_range(0..w.town.people.len());
+                    if w.town.people[p].household != w.town.people[me].household && !protected.contains(&p) && w.town.people[p].birth.year() < 1960 && !parents.contains(&p) {
+                        parents.push(p);
+                    }
+                }
+                for &p in &parents {
+                    w.master.family_links.push(mamori_model::master::FamilyLink { resident_a: w.town.people[me].uid.clone(), resident_b: w.town.people[p].uid.clone(), relation: "parent".into() });
+                }
+                parents
+            }
+            RelationPath::Neighbour => {
+                let my_address = w.town.households[w.town.people[me].household].address.clone();
+                let my_surname = w.town.people[me].surname.clone();
+                let h = (0..w.town.households.len())
+                    .find(|&h| {
+                        let head = w.town.households[h].members.first().copied();
+                        head.is_some_and(|p| w.town.people[p].surname != my_surname && !protected.contains(&p)) && h != w.town.people[me].household
+                    })
+                    .expect("a household of another surname");
+                move_next_door(w, h, &my_address);
+                w.town.households[h].members.iter().copied().take(2).collect()
+            }
+            RelationPath::Colleague => {
+                w.town.staff.iter().enumerate().filter(|(i, s)| *i != e && s.resident.is_some()).filter_map(|(_, s)| s.resident).take(2).collect()
+            }
+        };
         let colleagues: Vec<usize> = welfare.iter().copied().filter(|&c| c != e).collect();
         let id = w.incidents.len();
-        let mut chosen: Vec<NaiveDate> = days.choose_multiple(rng, 7).copied().collect();
+        // After some weeks of ordinary work (a third of a short run), so that habits exist.
+        let settle = 25.min(days.len() / 3);
+        let mut chosen: Vec<NaiveDate> = days.iter().copied().skip(settle).collect::<Vec<_>>().choose_multiple(rng, 7).copied().collect();
         chosen.sort();
+        // A case the insider once handled for a relative, never closed: it must not explain
+        // the look-ups weeks later.
+        if w.practices.unclosed_cases && let Some(&first) = chosen.first() {
+            let day = *days.iter().rev().find(|d| **d + chrono::Days::new(20) <= first).unwrap_or(&days[0]);
+            plan.cases.push((day, relatives[0], e, "相談受付"));
+        }
+        let owners_account = w.practices.s2_shape == BorrowShape::OwnersAccount;
         for (k, day) in chosen.into_iter().enumerate() {
             let r = relatives[k % relatives.len()];
             // Look-ups 2, 4 and 6 of 7: three on colleagues' terminals, as in the seed.
             let borrowed = k % 2 == 1 && !colleagues.is_empty();
-            let (host, minute) = if borrowed {
+            let (host, minute, owner) = if borrowed {
                 let c = *colleagues.choose(rng).expect("not empty");
                 plan.lunch_unlocked.push((day, c));
-                (w.town.staff[c].pc.clone(), 12 * 60 + 10 + rng.gen_range(0..25))
+                plan.lunch_in.push((day, e));
+                (w.town.staff[c].pc.clone(), 12 * 60 + 10 + rng.gen_range(0..25), owners_account.then_some(c))
             } else {
-                (w.town.staff[e].pc.clone(), rng.gen_range(9 * 60..16 * 60))
+                (w.town.staff[e].pc.clone(), rng.gen_range(9 * 60..16 * 60), None)
             };
             // The look-ups on borrowed terminals are S2's evidence; the rest S1's.
             let incident = if borrowed { id + 1 } else { id };
-            plan.accesses.push((day, (incident, e, host.clone(), System::Zeimu, "照会", r, minute)));
-            plan.accesses.push((day, (incident, e, host, System::Juki, "01", r, minute + 1)));
+            let login = |system| owner.map(|c| account(&w.town.staff[c], system));
+            plan.accesses.push((day, (incident, e, host.clone(), System::Zeimu, "照会", r, minute, login(System::Zeimu))));
+            plan.accesses.push((day, (incident, e, host, System::Juki, "01", r, minute + 1, login(System::Juki))));
         }
         let residents: Vec<String> = relatives.iter().map(|&r| w.town.people[r].uid.clone()).collect();
         w.incidents.push(Incident {
             scenario: "S1",
-            summary: "福祉課職員が親族2名の税・住民情報を業務外に7回照会（うち3回は同僚の端末で: S2）".into(),
+            summary: format!("福祉課職員が親族等{}名の税・住民情報を業務外に7回照会（うち3回は同僚の端末で: S2）", relatives.len()),
             employees: vec![w.town.staff[e].id.clone()],
             residents: residents.clone(),
             mails: Vec::new(),
+            variant: shape.name().into(),
         });
         w.incidents.push(Incident {
             scenario: "S2",
-            summary: "福祉課職員が昼休みに離席した同僚の施錠されていない端末で親族の記録を3回照会".into(),
+            summary: if owners_account {
+                "福祉課職員が昼休みに離席した同僚の施錠されていない端末で、同僚のログインのまま記録を3回照会".into()
+            } else {
+                "福祉課職員が昼休みに離席した同僚の施錠されていない端末で親族の記録を3回照会".into()
+            },
             employees: vec![w.town.staff[e].id.clone()],
             residents,
             mails: Vec::new(),
+            variant: if owners_account { "owners-account".into() } else { "own-account".into() },
         });
     }
-    // S3 (Osaka, Taisho and Yodogawa wards): two family-register clerks view the mayor's
-    // koseki 10 times with no application behind any view.
-    let clerks: Vec<usize> = staff_in("D110").into_iter().take(2).collect();
-    if clerks.len() == 2 {
+    // S1 through a shared login: a counter clerk uses the counter's shared registry login,
+    // in their own session on the counter PC, to look up their family.
+    if w.practices.shared_counter_account {
+        let counter_staff: Vec<usize> = (0..w.town.staff.len()).filter(|&i| w.town.staff[i].role == "counter").collect();
+        let clerk = counter_staff.iter().position(|&i| with_family(w, i) && w.town.staff[i].transfer.is_none() && !w.town.staff[i].retires);
+        if let Some(slot) = clerk {
+            let c = counter_staff[slot];
+            let me = w.town.staff[c].resident.expect("checked");
+            let family: Vec<usize> = w.town.households[w.town.people[me].household].members.iter().copied().filter(|&p| p != me).take(2).collect();
+            let host = w.town.counters[slot % w.town.counters.len()].clone();
+            let id = w.incidents.len();
+            let mut chosen: Vec<NaiveDate> = days.choose_multiple(rng, 4).copied().collect();
+            chosen.sort();
+            for (k, day) in chosen.into_iter().enumerate() {
+                let r = family[k % family.len()];
+                let m = 15 * 60 + 40 + rng.gen_range(0..20);
+                plan.accesses.push((day, (id, c, host.clone(), System::Juki, "01", r, m, Some(counter_login(&host)))));
+            }
+            w.incidents.push(Incident {
+                scenario: "S1",
+                summary: "窓口職員が窓口の共用ログインで家族の住民記録を業務外に4回照会".into(),
+                employees: vec![w.town.staff[c].id.clone()],
+                residents: family.iter().map(|&r| w.town.people[r].uid.clone()).collect(),
+                mails: Vec::new(),
+                variant: "shared-account".into(),
+            });
+        }
+    }
+    // S3 (Osaka, Taisho and Yodogawa wards): family-register clerks view the mayor's koseki
+    // 10 times with no application behind any view (two clerks in the seed; one in some towns).
+    let want = w.practices.s3_clerks as usize;
+    let clerks: Vec<usize> = staff_in(w, "D110").into_iter().take(want).collect();
+    if clerks.len() == want {
         let id = w.incidents.len();
         let mut chosen: Vec<NaiveDate> = days.choose_multiple(rng, 10).copied().collect();
         chosen.sort();
         for (k, day) in chosen.into_iter().enumerate() {
-            let c = clerks[k % 2];
+            let c = clerks[k % clerks.len()];
             let pc = w.town.staff[c].pc.clone();
-            plan.accesses.push((day, (id, c, pc, System::Koseki, "K01", w.town.mayor, rng.gen_range(9 * 60..17 * 60))));
+            plan.accesses.push((day, (id, c, pc, System::Koseki, "K01", w.town.mayor, rng.gen_range(9 * 60..17 * 60), None)));
         }
         w.incidents.push(Incident {
             scenario: "S3",
-            summary: "戸籍係職員2名が市長の戸籍を申請書なしに10回閲覧".into(),
+            summary: format!("戸籍係職員{}名が市長の戸籍を申請書なしに10回閲覧", clerks.len()),
             employees: clerks.iter().map(|&c| w.town.staff[c].id.clone()).collect(),
             residents: vec![w.town.people[w.town.mayor].uid.clone()],
             mails: Vec::new(),
+            variant: if clerks.len() > 1 { "two-clerks".into() } else { "one-clerk".into() },
         });
     }
     plan

@@ -31,6 +31,9 @@ pub enum Content {
     Arrears(Vec<usize>),
     /// A document with no personal data (meeting papers), this many bytes.
     Document(usize),
+    /// Counts per district, under headers that name personal items (住所, 氏名 …):
+    /// statistics, no person in it.
+    Statistics,
 }
 
 pub enum Form {
@@ -83,10 +86,22 @@ pub fn my_number(p: usize) -> String {
     format!("{base}{}", mamori_text::mynumber::check_digit(&digits))
 }
 
+/// The research contractor that receives the town's district statistics.
+const RESEARCH: &str = "research-lab.example.co.jp";
+
 /// Ordinary mail of one working day: notices, papers, requests to other offices, lists of
 /// a few residents between sections that both hold the records, and password-protected
 /// extracts to the prefecture or the printing contractor.
 pub fn day(rng: &mut ChaCha8Rng, w: &mut World, day: NaiveDate) {
+    // Weekly district statistics to the research contractor (no person in them).
+    if w.practices.statistics_mail && day.weekday() == chrono::Weekday::Wed
+        && let Some(si) = (0..w.town.staff.len()).find(|&i| DEPARTMENTS[w.town.staff[i].dept].0 == "D500" && w.town.dept_on(&w.town.staff[i], day).is_some())
+    {
+        let file = Attachment { name: format!("地区別人口集計_{}.csv", day.format("%m%d")), content: Content::Statistics, form: Form::CsvShiftJis };
+        let from = address(w.town.staff[si].number);
+        new_mail(w, at(day, 16 * 60), from, vec![format!("chousa@{RESEARCH}")], "地区別集計の送付", "今週の地区別集計です。", vec![file], None);
+        w.negative("statistics-mail", "個人項目名の見出しを持つ集計表（個人の記載なし）を外部の調査委託先へ送付", si, crate::Ref::Mail(w.mails.len() - 1));
+    }
     let present: Vec<usize> = (0..w.town.staff.len()).filter(|&i| w.town.dept_on(&w.town.staff[i], day).is_some()).collect();
     let record_depts = ["D100", "D110", "D200", "D300", "D310"];
     let in_records = |w: &World, i: usize| w.town.dept_on(&w.town.staff[i], day).is_some_and(|d| record_depts.contains(&DEPARTMENTS[d].0));
@@ -183,7 +198,7 @@ pub fn inject_s8(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate], a: usi
         };
         match &att.content {
             Content::Residents { rows, .. } | Content::Arrears(rows) => residents.extend(rows.iter().copied()),
-            Content::Document(_) => {}
+            Content::Document(_) | Content::Statistics => {}
         }
         mails.push(new_mail(w, t, from, vec![to], subject, "", vec![att], Some(id)));
     }
@@ -197,6 +212,7 @@ pub fn inject_s8(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate], a: usi
         employees: [a, b, c].iter().map(|&i| w.town.staff[i].id.clone()).collect(),
         residents: residents.iter().map(|&p| w.town.people[p].uid.clone()).collect(),
         mails,
+        variant: String::new(),
     });
 }
 
@@ -225,6 +241,7 @@ pub fn inject_s10(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate], e: us
         employees: vec![w.town.staff[e].id.clone()],
         residents: residents.iter().map(|&p| w.town.people[p].uid.clone()).collect(),
         mails,
+        variant: String::new(),
     });
 }
 
@@ -258,6 +275,19 @@ pub(crate) fn table(town: &Town, content: &Content) -> Vec<Vec<String>> {
             out
         }
         Content::Document(_) => Vec::new(),
+        Content::Statistics => {
+            let mut out = vec![["住所（地区）", "世帯数", "人口", "氏名の記載件数", "電話番号の登録件数"].map(String::from).to_vec()];
+            let mut totals = [0usize; 4];
+            for (d, _) in crate::names::DISTRICTS {
+                let people: Vec<&crate::town::Person> = town.people.iter().filter(|p| town.households[p.household].address.starts_with(d)).collect();
+                let households = people.iter().map(|p| p.household).collect::<std::collections::BTreeSet<_>>().len();
+                let row = [households, people.len(), people.len(), people.len() * 2 / 5];
+                totals.iter_mut().zip(row).for_each(|(t, v)| *t += v);
+                out.push(std::iter::once(format!("{d}地区")).chain(row.iter().map(|v| v.to_string())).collect());
+            }
+            out.push(std::iter::once("合計".to_owned()).chain(totals.iter().map(|v| v.to_string())).collect());
+            out
+        }
     }
 }
 

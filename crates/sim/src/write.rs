@@ -9,7 +9,7 @@ use std::path::Path;
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use mamori_model::master::{Holiday, MasterData, Period};
 
-use crate::{Access, Summary, System, Why, World};
+use crate::{Access, Ref, Summary, System, Why, World};
 
 /// The Cabinet Office's 国民の祝日・休日 for 2023–2026 (syukujitsu.csv).
 const HOLIDAYS: &str = "2023/1/1,元日\n2023/1/2,休日\n2023/1/9,成人の日\n2023/2/11,建国記念の日\n2023/2/23,天皇誕生日\n2023/3/21,春分の日\n2023/4/29,昭和の日\n2023/5/3,憲法記念日\n2023/5/4,みどりの日\n2023/5/5,こどもの日\n2023/7/17,海の日\n2023/8/11,山の日\n2023/9/18,敬老の日\n2023/9/23,秋分の日\n2023/10/9,スポーツの日\n2023/11/3,文化の日\n2023/11/23,勤労感謝の日\n2024/1/1,元日\n2024/1/8,成人の日\n2024/2/11,建国記念の日\n2024/2/12,休日\n2024/2/23,天皇誕生日\n2024/3/20,春分の日\n2024/4/29,昭和の日\n2024/5/3,憲法記念日\n2024/5/4,みどりの日\n2024/5/5,こどもの日\n2024/5/6,休日\n2024/7/15,海の日\n2024/8/11,山の日\n2024/8/12,休日\n2024/9/16,敬老の日\n2024/9/22,秋分の日\n2024/9/23,休日\n2024/10/14,スポーツの日\n2024/11/3,文化の日\n2024/11/4,休日\n2024/11/23,勤労感謝の日\n2025/1/1,元日\n2025/1/13,成人の日\n2025/2/11,建国記念の日\n2025/2/23,天皇誕生日\n2025/2/24,休日\n2025/3/20,春分の日\n2025/4/29,昭和の日\n2025/5/3,憲法記念日\n2025/5/4,みどりの日\n2025/5/5,こどもの日\n2025/5/6,休日\n2025/7/21,海の日\n2025/8/11,山の日\n2025/9/15,敬老の日\n2025/9/23,秋分の日\n2025/10/13,スポーツの日\n2025/11/3,文化の日\n2025/11/23,勤労感謝の日\n2025/11/24,休日\n2026/1/1,元日\n2026/1/12,成人の日\n2026/2/11,建国記念の日\n2026/2/23,天皇誕生日\n2026/3/20,春分の日\n2026/4/29,昭和の日\n2026/5/3,憲法記念日\n2026/5/4,みどりの日\n2026/5/5,こどもの日\n2026/5/6,休日\n2026/7/20,海の日\n2026/8/11,山の日\n2026/9/21,敬老の日\n2026/9/22,休日\n2026/9/23,秋分の日\n2026/10/12,スポーツの日\n2026/11/3,文化の日\n2026/11/23,勤労感謝の日\n";
@@ -54,11 +54,11 @@ fn master_files(m: &MasterData) -> Vec<(&'static str, String)> {
         t.push_str(&row(&[a.employee_id.clone(), a.department.clone(), a.role.clone(), f, to]))
     });
     files.push(("assignments.csv", t));
-    let mut t = String::from("system,account,employee_id,kind,from,to\n");
+    let mut t = String::from("system,account,employee_id,kind,from,to,department\n");
     m.accounts.iter().for_each(|a| {
         let [f, to] = period(&a.period);
         let kind = serde_json::to_value(a.kind).expect("a kind").as_str().expect("a string").to_owned();
-        t.push_str(&row(&[a.system.clone(), a.account.clone(), opt(&a.employee_id), kind, f, to]))
+        t.push_str(&row(&[a.system.clone(), a.account.clone(), opt(&a.employee_id), kind, f, to, opt(&a.department)]))
     });
     files.push(("accounts.csv", t));
     let mut t = String::from("uid,name,kana,birth_date,died\n");
@@ -83,10 +83,10 @@ fn master_files(m: &MasterData) -> Vec<(&'static str, String)> {
         t.push_str(&row(&[v.visit_no.clone(), v.at.format("%Y-%m-%dT%H:%M:%S").to_string(), v.department.clone(), v.resident_uid.clone(), v.purpose.clone(), opt(&v.handler)]))
     });
     files.push(("counter_visits.csv", t));
-    let mut t = String::from("host,location,kind,agent,department\n");
+    let mut t = String::from("host,location,kind,agent,department,assigned\n");
     m.terminals.iter().for_each(|x| {
         let kind = serde_json::to_value(x.kind).expect("a kind").as_str().expect("a string").to_owned();
-        t.push_str(&row(&[x.host.clone(), x.location.clone(), kind, if x.agent { "yes" } else { "no" }.into(), opt(&x.department)]))
+        t.push_str(&row(&[x.host.clone(), x.location.clone(), kind, if x.agent { "yes" } else { "no" }.into(), opt(&x.department), opt(&x.assigned)]))
     });
     files.push(("terminals.csv", t));
     let mut t = String::from("share,path,owner_department,classification,granted,from,to\n");
@@ -108,6 +108,11 @@ fn master_files(m: &MasterData) -> Vec<(&'static str, String)> {
         t.push_str(&row(&[v.resident_uid.clone(), v.reason.clone(), f, to]))
     });
     files.push(("vip.csv", t));
+    if !m.open_days.is_empty() {
+        let mut t = String::from("date,department,note\n");
+        m.open_days.iter().for_each(|o| t.push_str(&row(&[o.date.to_string(), opt(&o.department), o.note.clone()])));
+        files.push(("open_days.csv", t));
+    }
     files
 }
 
@@ -121,33 +126,12 @@ fn hms(t: NaiveDateTime) -> String {
 
 
 /// The sources file for the logs this simulator writes.
-const SOURCES: &str = r#"# Sources of the simulated town (written by `mamori simulate`).
+/// The sources file's opening, and the parts that do not vary by town.
+const SOURCES_HEAD: &str = r#"# Sources of the simulated town (written by `mamori simulate`).
 
-[sources.juki]
-format = "csv"
-encoding = "shift_jis"
-class = "record"
-[sources.juki.columns]
-date = "処理日"
-time = "処理時刻"
-actor = "操作者番号"
-host = "端末名"
-resident = "宛名番号"
-record_type = "業務コード"
-operation = "処理区分"
-case_no = "受付番号"
-[sources.juki.codes.operation]
-"01" = "照会"
-"02" = "証明書発行"
-"03" = "異動入力"
-[sources.juki.codes.record_type]
-"J1" = "住民票"
-[sources.juki.activity]
-"照会" = 1
-"証明書発行" = 1
-"異動入力" = 2
+"#;
 
-[sources.zeimu]
+const SOURCES_ZEIMU: &str = r#"[sources.zeimu]
 format = "tsv"
 encoding = "utf-8"
 class = "record"
@@ -183,24 +167,9 @@ case_no = 7
 "戸籍照会" = 1
 "謄本発行" = 1
 
-[sources.fukushi]
-format = "csv"
-encoding = "utf-8"
-class = "record"
-[sources.fukushi.columns]
-date = "日付"
-time = "時刻"
-actor = "職員番号"
-host = "端末"
-resident = "宛名番号"
-record_type = "業務"
-operation = "操作"
-case_no = "ケース番号"
-[sources.fukushi.activity]
-"照会" = 1
-"更新" = 2
+"#;
 
-[sources.saijo]
+const SOURCES_REST: &str = r#"[sources.saijo]
 format = "csv"
 encoding = "shift_jis"
 class = "record"
@@ -216,6 +185,7 @@ operation = "処理"
 "登録" = 6
 "照会" = 1
 "一覧出力" = 1
+"訂正" = 2
 
 [sources.win-security]
 format = "windows-json"
@@ -236,10 +206,16 @@ operation = "操作"
 device_name = "デバイス名"
 serial = "シリアル番号"
 path = "ファイルパス"
+status = "結果"
 [sources.endpoint.codes.operation]
 "ファイルコピー(PC→USB)" = "copy-to-device"
+"デバイス接続" = "connect"
 [sources.endpoint.activity]
 "copy-to-device" = 3
+"connect" = 1
+[sources.endpoint.outcome]
+"許可" = "success"
+"遮断" = "failure"
 
 [sources.endpoint-ops]
 format = "csv"
@@ -284,6 +260,159 @@ format = "mbox"
 internal_domains = ["city.example.lg.jp"]
 "#;
 
+/// The residents' registry's export, in the layout this town's system writes: (header,
+/// the `[sources.juki]` mapping).
+fn juki_layout(layout: u8) -> (&'static str, &'static str) {
+    match layout {
+        1 => (
+            "処理日時,端末ID,利用者コード,対象者宛名番号,処理内容,受付番号,帳票\n",
+            r#"[sources.juki]
+format = "csv"
+encoding = "shift_jis"
+class = "record"
+[sources.juki.columns]
+datetime = "処理日時"
+host = "端末ID"
+actor = "利用者コード"
+resident = "対象者宛名番号"
+operation = "処理内容"
+case_no = "受付番号"
+record_type = "帳票"
+[sources.juki.activity]
+"照会" = 1
+"証明発行" = 1
+"異動" = 2
+
+"#,
+        ),
+        2 => (
+            "",
+            r#"[sources.juki]
+format = "csv"
+encoding = "shift_jis"
+class = "record"
+header = false
+[sources.juki.columns]
+date = 1
+time = 2
+actor = 3
+resident = 4
+host = 5
+operation = 6
+case_no = 7
+[sources.juki.codes.operation]
+"A1" = "照会"
+"A2" = "証明書発行"
+"B1" = "異動入力"
+[sources.juki.activity]
+"照会" = 1
+"証明書発行" = 1
+"異動入力" = 2
+
+"#,
+        ),
+        _ => ("処理日,処理時刻,操作者番号,端末名,宛名番号,業務コード,処理区分,受付番号\n", r#"[sources.juki]
+format = "csv"
+encoding = "shift_jis"
+class = "record"
+[sources.juki.columns]
+date = "処理日"
+time = "処理時刻"
+actor = "操作者番号"
+host = "端末名"
+resident = "宛名番号"
+record_type = "業務コード"
+operation = "処理区分"
+case_no = "受付番号"
+[sources.juki.codes.operation]
+"01" = "照会"
+"02" = "証明書発行"
+"03" = "異動入力"
+[sources.juki.codes.record_type]
+"J1" = "住民票"
+[sources.juki.activity]
+"照会" = 1
+"証明書発行" = 1
+"異動入力" = 2
+
+"#),
+    }
+}
+
+/// The welfare system's export, in this town's layout: (header, the mapping).
+fn fukushi_layout(layout: u8) -> (&'static str, &'static str) {
+    match layout {
+        1 => (
+            "記録日時,担当者,対象者,端末名,区分,ケースNo,業務種別\n",
+            r#"[sources.fukushi]
+format = "csv"
+encoding = "utf-8"
+class = "record"
+[sources.fukushi.columns]
+datetime = "記録日時"
+actor = "担当者"
+resident = "対象者"
+host = "端末名"
+operation = "区分"
+case_no = "ケースNo"
+record_type = "業務種別"
+[sources.fukushi.codes.operation]
+"R" = "照会"
+"U" = "更新"
+[sources.fukushi.activity]
+"照会" = 1
+"更新" = 2
+
+"#,
+        ),
+        2 => (
+            "処理年月日,処理時刻,職員コード,端末,宛名番号,業務,操作,ケース番号\n",
+            r#"[sources.fukushi]
+format = "csv"
+encoding = "shift_jis"
+class = "record"
+[sources.fukushi.columns]
+date = "処理年月日"
+time = "処理時刻"
+actor = "職員コード"
+host = "端末"
+resident = "宛名番号"
+record_type = "業務"
+operation = "操作"
+case_no = "ケース番号"
+[sources.fukushi.activity]
+"照会" = 1
+"更新" = 2
+
+"#,
+        ),
+        _ => ("日付,時刻,職員番号,端末,宛名番号,業務,操作,ケース番号\n", r#"[sources.fukushi]
+format = "csv"
+encoding = "utf-8"
+class = "record"
+[sources.fukushi.columns]
+date = "日付"
+time = "時刻"
+actor = "職員番号"
+host = "端末"
+resident = "宛名番号"
+record_type = "業務"
+operation = "操作"
+case_no = "ケース番号"
+[sources.fukushi.activity]
+"照会" = 1
+"更新" = 2
+
+"#),
+    }
+}
+
+/// The sources file for the logs this town writes.
+fn sources(w: &World) -> String {
+    let layout = w.practices.layout;
+    format!("{SOURCES_HEAD}{}{SOURCES_ZEIMU}{}{SOURCES_REST}", juki_layout(layout).1, fukushi_layout(layout).1)
+}
+
 const DETECT: &str = r#"# Detection settings of the simulated town (written by `mamori simulate`).
 [shares]
 # Information policy administers the terminals and the file server.
@@ -306,20 +435,43 @@ min_days = 3
 struct Log {
     source: &'static str,
     file: &'static str,
-    /// (time, line, the access it writes, the incident it belongs to if not an access).
-    lines: Vec<(NaiveDateTime, String, Option<usize>, Option<usize>)>,
+    /// (time, line, the run's event it writes, the incident it belongs to if not an access).
+    lines: Vec<(NaiveDateTime, String, Option<Ref>, Option<usize>)>,
 }
 
 fn access_line(w: &World, a: &Access) -> String {
     let p = &w.town.people[a.resident].uid;
     let case = a.case_no.clone().unwrap_or_default();
     let d = a.at.date();
+    let host = if w.practices.lower_case_hosts { a.host.to_lowercase() } else { a.host.clone() };
+    let layout = w.practices.layout;
     match a.system {
-        System::Juki => row(&[format!("令和{}年{}月{}日", reiwa(d), d.month(), d.day()), hms(a.at), a.operator.clone(), a.host.clone(), p.clone(), a.record.into(), a.op.into(), case]),
-        System::Zeimu => [format!("R{}.{}.{} {}", reiwa(d), d.month(), d.day(), hms(a.at)), a.operator.clone(), a.host.clone(), p.clone(), a.record.into(), a.op.into(), case].join("\t") + "\n",
-        System::Koseki => row(&[format!("5{:02}{:02}{:02}", reiwa(d), d.month(), d.day()), a.at.format("%H%M%S").to_string(), a.operator.clone(), a.host.clone(), p.clone(), a.op.into(), case]),
-        System::Fukushi => row(&[d.format("%Y/%m/%d").to_string(), hms(a.at), a.operator.clone(), a.host.clone(), p.clone(), a.record.into(), a.op.into(), case]),
-        System::Saijo => row(&[format!("R{}.{}.{}", reiwa(d), d.month(), d.day()), hms(a.at), a.operator.clone(), a.host.clone(), case, p.clone(), a.op.into()]),
+        System::Juki if layout == 1 => {
+            let op = match a.op {
+                "01" => "照会",
+                "02" => "証明発行",
+                _ => "異動",
+            };
+            row(&[a.at.format("%Y/%m/%d %H:%M:%S").to_string(), host, a.operator.clone(), p.clone(), op.into(), case, "住民票".into()])
+        }
+        System::Juki if layout == 2 => {
+            let op = match a.op {
+                "01" => "A1",
+                "02" => "A2",
+                _ => "B1",
+            };
+            row(&[format!("5{:02}{:02}{:02}", reiwa(d), d.month(), d.day()), a.at.format("%H%M%S").to_string(), a.operator.clone(), p.clone(), host, op.into(), case])
+        }
+        System::Juki => row(&[format!("令和{}年{}月{}日", reiwa(d), d.month(), d.day()), hms(a.at), a.operator.clone(), host, p.clone(), a.record.into(), a.op.into(), case]),
+        System::Fukushi if layout == 1 => {
+            let op = if a.op == "更新" { "U" } else { "R" };
+            row(&[a.at.format("%Y-%m-%dT%H:%M:%S").to_string(), a.operator.clone(), p.clone(), host, op.into(), case, a.record.into()])
+        }
+        System::Fukushi if layout == 2 => row(&[format!("令和{}年{}月{}日", reiwa(d), d.month(), d.day()), hms(a.at), a.operator.clone(), host, p.clone(), a.record.into(), a.op.into(), case]),
+        System::Zeimu => [format!("R{}.{}.{} {}", reiwa(d), d.month(), d.day(), hms(a.at)), a.operator.clone(), host, p.clone(), a.record.into(), a.op.into(), case].join("\t") + "\n",
+        System::Koseki => row(&[format!("5{:02}{:02}{:02}", reiwa(d), d.month(), d.day()), a.at.format("%H%M%S").to_string(), a.operator.clone(), host.clone(), p.clone(), a.op.into(), case]),
+        System::Fukushi => row(&[d.format("%Y/%m/%d").to_string(), hms(a.at), a.operator.clone(), host.clone(), p.clone(), a.record.into(), a.op.into(), case]),
+        System::Saijo => row(&[format!("R{}.{}.{}", reiwa(d), d.month(), d.day()), hms(a.at), a.operator.clone(), host, case, p.clone(), a.op.into()]),
     }
 }
 
@@ -399,10 +551,10 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
     let mut labels = Vec::new();
     for (i, a) in w.accesses.iter().enumerate() {
         let log = a.system as usize;
-        logs[log].lines.push((a.at, access_line(w, a), Some(i), None));
+        logs[log].lines.push((a.at, access_line(w, a), Some(Ref::Access(i)), None));
     }
     for (i, l) in w.logons.iter().enumerate() {
-        logs[WINDOWS].lines.push((l.at, windows_line(l, 1000 + i), None, l.incident));
+        logs[WINDOWS].lines.push((l.at, windows_line(l, 1000 + i), Some(Ref::Logon(i)), l.incident));
     }
     // Truth for non-access events: (log index, time, incident) → line, filled below.
     for (i, u) in w.usb.iter().enumerate() {
@@ -410,8 +562,8 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
         match &u.copy {
             Some(path) => {
                 let t = u.at.format("%Y/%m/%d %H:%M:%S").to_string();
-                let cells = [t, u.host.clone(), format!("e{:04}", s.number), "ファイルコピー(PC→USB)".into(), "USB Flash".into(), u.serial.clone(), path.clone()];
-                logs[ENDPOINT].lines.push((u.at, row(&cells), None, u.incident));
+                let cells = [t, u.host.clone(), format!("e{:04}", s.number), "ファイルコピー(PC→USB)".into(), "USB Flash".into(), u.serial.clone(), path.clone(), "許可".into()];
+                logs[ENDPOINT].lines.push((u.at, row(&cells), Some(Ref::Usb(i)), u.incident));
                 // Windows audits the write to removable storage as well (4663).
                 let logon = crate::Logon { at: u.at, user: format!("e{:04}", s.number), host: u.host.clone(), event_id: 4663, incident: None };
                 let data = serde_json::json!({
@@ -420,17 +572,23 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
                 });
                 logs[WINDOWS].lines.push((u.at, evtx(&logon, 50_000_000 + i, data), None, u.incident));
             }
+            None if u.blocked => {
+                // The agent blocked it: only the agent's own log has it.
+                let t = u.at.format("%Y/%m/%d %H:%M:%S").to_string();
+                let cells = [t, u.host.clone(), format!("e{:04}", s.number), "デバイス接続".into(), "Android Phone".into(), u.serial.clone(), String::new(), "遮断".into()];
+                logs[ENDPOINT].lines.push((u.at, row(&cells), Some(Ref::Usb(i)), u.incident));
+            }
             None => {
                 let logon = crate::Logon { at: u.at, user: format!("{}$", u.host), host: u.host.clone(), event_id: 6416, incident: None };
-                logs[WINDOWS].lines.push((u.at, windows_usb_line(&logon, &u.serial, 5000 + i), None, u.incident));
+                logs[WINDOWS].lines.push((u.at, windows_usb_line(&logon, &u.serial, 5000 + i), Some(Ref::Usb(i)), u.incident));
             }
         }
     }
-    for f in &w.files {
+    for (i, f) in w.files.iter().enumerate() {
         let ts = f.at.format("%Y-%m-%dT%H:%M:%S+09:00");
         let args = if f.op == "openat" { format!("r|{}", f.path) } else { f.path.clone() };
         let line = format!("{ts} fs01 smbd_audit: {}|10.1.0.{}|{}|{}|{}|ok|{args}\n", f.user, f.host.len() * 7 % 250, f.host, f.share, f.op);
-        logs[SAMBA].lines.push((f.at, line, None, f.incident));
+        logs[SAMBA].lines.push((f.at, line, Some(Ref::File(i)), f.incident));
     }
     for (i, p) in w.policy.iter().enumerate() {
         let l = crate::Logon { at: p.at, user: p.user.clone(), host: p.host.clone(), event_id: 4719, incident: None };
@@ -453,14 +611,18 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
     }
     let mut incident_events: BTreeMap<usize, Vec<serde_json::Value>> = BTreeMap::new();
     let mut span: BTreeMap<usize, (NaiveDateTime, NaiveDateTime)> = BTreeMap::new();
+    // Where each event of the run was written: for the hard negatives' truth.
+    let mut where_is: std::collections::HashMap<Ref, serde_json::Value> = std::collections::HashMap::new();
     for log in logs.iter_mut().filter(|l| l.source != crate::LOGS[MAIL].0) {
         log.lines.sort_by_key(|l| l.0);
+        let layout = w.practices.layout;
+        let some = |h: &'static str| Some(h).filter(|h| !h.is_empty());
         let (header, shift_jis, bom) = match log.source {
-            "juki" => (Some("処理日,処理時刻,操作者番号,端末名,宛名番号,業務コード,処理区分,受付番号\n"), true, false),
+            "juki" => (some(juki_layout(layout).0), true, false),
             "zeimu" => (Some("日時\t職員番号\t端末\t宛名番号\t税目\t操作\t受付番号\n"), false, true),
-            "fukushi" => (Some("日付,時刻,職員番号,端末,宛名番号,業務,操作,ケース番号\n"), false, false),
+            "fukushi" => (some(fukushi_layout(layout).0), layout == 2, false),
             "badge" => (Some("通過日時,カード番号,職員番号,部屋,入退\n"), false, false),
-            "endpoint" => (Some("日時,コンピュータ名,ログオンユーザー,操作,デバイス名,シリアル番号,ファイルパス\n"), true, false),
+            "endpoint" => (Some("日時,コンピュータ名,ログオンユーザー,操作,デバイス名,シリアル番号,ファイルパス,結果\n"), true, false),
             "saijo" => (Some("受付日,時刻,職員コード,端末,許可番号,死亡者宛名番号,処理\n"), true, false),
             "endpoint-ops" => (Some("日時,コンピュータ名,ログオンユーザー,操作\n"), true, false),
             "endpoint-print" => (Some("日時,コンピュータ名,ログオンユーザー,プリンタ名,ドキュメント名,ページ数\n"), true, false),
@@ -476,9 +638,16 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
         } else {
             0
         };
-        for (n, (t, line, access, incident)) in log.lines.iter().enumerate() {
+        for (n, (t, line, event, incident)) in log.lines.iter().enumerate() {
             text.push_str(line);
             let number = n + 1 + offset;
+            if let Some(r) = event {
+                where_is.insert(*r, serde_json::json!({"source": log.source, "file": format!("logs/{}", log.file), "line": number}));
+            }
+            let access = match event {
+                Some(Ref::Access(i)) => Some(i),
+                _ => None,
+            };
             if let Some(k) = incident {
                 incident_events.entry(*k).or_default().push(serde_json::json!({"source": log.source, "file": format!("logs/{}", log.file), "line": number}));
                 let s = span.entry(*k).or_insert((*t, *t));
@@ -516,6 +685,7 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
     let file = format!("logs/{}", crate::LOGS[MAIL].1);
     for (i, m) in w.mails.iter().enumerate() {
         let text = crate::mail::mbox_message(&w.town, m, i);
+        where_is.insert(Ref::Mail(i), serde_json::json!({"source": crate::LOGS[MAIL].0, "file": file, "line": line}));
         if let Some(k) = m.incident {
             incident_events.entry(k).or_default().push(serde_json::json!({"source": crate::LOGS[MAIL].0, "file": file, "line": line}));
             let s = span.entry(k).or_insert((m.at, m.at));
@@ -536,13 +706,19 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
         std::fs::write(out.join(&dir).join(name), encoding_rs::SHIFT_JIS.encode(&text).0)?;
         evidence_dirs.insert(*k, dir);
     }
-    std::fs::write(out.join("mamori.toml"), SOURCES)?;
+    std::fs::write(out.join("mamori.toml"), sources(w))?;
     std::fs::write(out.join("detect.toml"), DETECT)?;
+    // The truth file (docs/eval.md): the town's practices, one line per incident, one per
+    // kind of hard negative.
     let mut truth = String::new();
+    let town = serde_json::json!({"town": {"seed": w.params.seed, "practices": w.practices.names(), "layout": w.practices.layout}});
+    let _ = writeln!(truth, "{town}");
     for (k, inc) in w.incidents.iter().enumerate() {
         let (from, to) = span.get(&k).copied().unwrap_or_default();
         let line = serde_json::json!({
+            "id": format!("{}-{k}", inc.scenario),
             "scenario": inc.scenario,
+            "variant": inc.variant,
             "summary": inc.summary,
             "employees": inc.employees,
             "residents": inc.residents,
@@ -555,6 +731,11 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
         if let Some(dir) = evidence_dirs.get(&k) {
             line["evidence"] = dir.as_str().into();
         }
+        let _ = writeln!(truth, "{line}");
+    }
+    for n in &w.negatives {
+        let events: Vec<&serde_json::Value> = n.events.iter().filter_map(|r| where_is.get(r)).collect();
+        let line = serde_json::json!({"hard_negative": true, "kind": n.kind, "summary": n.summary, "employees": n.employees, "events": events});
         let _ = writeln!(truth, "{line}");
     }
     std::fs::write(out.join("truth.jsonl"), truth)?;

@@ -65,27 +65,47 @@ fn every_incident_has_truth_pointing_at_unjustified_lines_that_exist() {
             (c[1].to_owned(), c[2].parse().unwrap())
         })
         .collect();
-    let mut scenarios = Vec::new();
+    let mut scenarios = std::collections::BTreeSet::new();
     let mut business_events = 0;
+    let mut negatives = 0;
+    let mut line_counts: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     for line in truth.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        scenarios.push(v["scenario"].as_str().unwrap().to_owned());
+        if v.get("town").is_some() {
+            assert!(v["town"]["practices"].is_array(), "{line}");
+            continue;
+        }
+        let negative = v["hard_negative"] == true;
+        if negative {
+            negatives += 1;
+        } else {
+            scenarios.insert(v["scenario"].as_str().unwrap().to_owned());
+        }
         let events = v["events"].as_array().unwrap();
         assert!(!events.is_empty(), "{line}");
         for e in events {
             let (file, n) = (e["file"].as_str().unwrap(), e["line"].as_u64().unwrap());
-            let text = std::fs::read(dir.path().join(file)).unwrap();
-            assert!(text.split(|&b| b == b'\n').count() as u64 >= n, "{file}:{n} exists");
-            // Record accesses carry labels; device events (S7) do not.
+            let lines = *line_counts.entry(file.to_owned()).or_insert_with(|| std::fs::read(dir.path().join(file)).unwrap().split(|&b| b == b'\n').count() as u64);
+            assert!(lines >= n, "{file}:{n} exists");
+            // Record accesses carry labels; device events (S7) do not. A hard negative's
+            // accesses are legitimate.
             let business = ["juki", "zeimu", "koseki", "fukushi", "saijo"].contains(&e["source"].as_str().unwrap());
+            if negative {
+                assert!(!unjustified.contains(&(file.to_owned(), n)), "{file}:{n} of a hard negative is labelled justified");
+                continue;
+            }
             business_events += usize::from(business);
             assert!(!business || unjustified.contains(&(file.to_owned(), n)), "{file}:{n} is labelled unjustified");
         }
     }
-    scenarios.sort();
-    assert_eq!(scenarios, ["S1", "S10", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9"], "every scenario of the brief, once");
+    assert_eq!(scenarios.into_iter().collect::<Vec<_>>(), ["S1", "S10", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9"], "every scenario of the brief");
+    assert!(negatives >= 3, "the town's practices give hard negatives");
     assert_eq!(unjustified.len(), business_events, "every unjustified access is some incident's, and no more");
-    let s1_and_s2: usize = truth.lines().filter(|l| l.contains("\"S1\"") || l.contains("\"S2\"")).map(|l| l.matches("\"line\"").count()).sum();
+    let s1_and_s2: usize = truth
+        .lines()
+        .filter(|l| (l.contains("\"S1\"") || l.contains("\"S2\"")) && !l.contains("shared-account"))
+        .map(|l| l.matches("\"line\"").count())
+        .sum();
     assert_eq!(s1_and_s2, 14, "S1: 7 look-ups of tax and resident records, 3 of them (S2) on colleagues' terminals");
 }
 
