@@ -203,3 +203,18 @@ fn learning_finds_a_towns_practices_and_their_windows() {
     assert!(floors.kind("介護認定").team.is_empty() && floors.kind("介護認定").tail_days == 0);
     let _ = Severity::High;
 }
+
+/// The settings shown in docs/detection.md are the real ones: every section and key is
+/// accepted, and every analyzer has a section there.
+#[test]
+fn the_documented_detect_toml_is_accepted_and_names_every_analyzer() {
+    let doc = include_str!("../../../docs/detection.md");
+    let block = doc.split("```toml\n").nth(1).and_then(|b| b.split("```").next()).expect("a toml block in docs/detection.md");
+    Config::from_toml(block).unwrap();
+    for r in crate::REGISTRY {
+        assert!(block.contains(&format!("[{}]", r.section)), "[{}] is documented", r.section);
+        for rule in r.rules {
+            assert!(doc.contains(&format!("`{}`", rule.id)) && doc.contains(rule.ja), "{} is documented with its name", rule.id);
+        }
+    }
+}
