@@ -168,6 +168,9 @@ enum Command {
         labels: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+        /// Also list each incident: found or not, how soon, by which rules.
+        #[arg(long)]
+        incidents: bool,
     },
     /// Documents for people.
     #[command(subcommand)]
@@ -514,6 +517,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // The reader went away (`mamori … | head`): what it wanted it has; like any Unix
+        // filter, stop quietly. The work itself (an import, a detection run) was committed
+        // before its summary was printed.
+        Err(e) if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mamori: {e:#}");
             ExitCode::from(2)
@@ -712,7 +719,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Eval { truth, labels, json } => {
+        Command::Eval { truth, labels, json, incidents } => {
             let j = open(&cli.data)?;
             let truth = std::fs::read_to_string(&truth).with_context(|| format!("reading {}", truth.display()))?;
             let labels = labels.map(std::fs::read_to_string).transpose()?;
@@ -720,7 +727,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&e)?)?;
             } else {
-                detect::print_evaluation(&e, out)?;
+                detect::print_evaluation(&e, incidents, out)?;
             }
         }
         Command::Demo { dir, seed } => return demo(dir, seed, out),
@@ -1088,7 +1095,7 @@ fn demo(dir: Option<PathBuf>, seed: u64, out: &mut impl Write) -> Result<ExitCod
     writeln!(out, "== 4. 注入した事案の正解データとの照合 (eval)")?;
     let truth = std::fs::read_to_string(town.join("truth.jsonl"))?;
     let labels = std::fs::read_to_string(town.join("labels.csv"))?;
-    detect::print_evaluation(&detect::evaluate(&j, &truth, Some(&labels))?, out)?;
+    detect::print_evaluation(&detect::evaluate(&j, &truth, Some(&labels))?, false, out)?;
     match j.verify(&mut |_, _| {})? {
         Ok(r) => writeln!(out, "== 5. 改ざん検証 (verify): {} 件すべて署名済みチェックポイントと一致", r.events)?,
         Err(f) => writeln!(out, "== 5. 改ざん検証 (verify) 失敗: {f}")?,
@@ -1159,6 +1166,7 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -
                     Vip => rows(&d.vip),
                     CaseKinds => rows(&d.case_kinds),
                     OpenDays => rows(&d.open_days),
+                    Traits => rows(&d.traits),
                     _ => rows(&d.holidays),
                 };
                 body.into_iter().map(|b| (b, Vec::new())).collect()

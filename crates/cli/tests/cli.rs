@@ -936,3 +936,23 @@ fn incremental_detect_gives_the_same_findings_as_a_rebuild() {
     let out = ok(&data, &["detect", "--rules", town.join("detect.toml").to_str().unwrap()]);
     assert!(out.contains("events older than those already judged arrived"), "{out}");
 }
+
+#[test]
+fn output_piped_to_a_reader_that_stops_early_ends_quietly() {
+    // `mamori … | head`: the reader closes the pipe; mamori must not print an error.
+    let (_tmp, data) = store(50);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .arg("--data")
+        .arg(&data)
+        .args(["verify"])
+        .env("MAMORI_OPERATOR", "test-auditor")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+}
