@@ -34,6 +34,7 @@ pub fn master_from_store(j: &SqliteJournal) -> Result<MasterData> {
         holidays: rows(j, "holidays")?,
         case_kinds: rows(j, "case_kinds")?,
         open_days: rows(j, "open_days")?,
+        traits: rows(j, "traits")?,
     })
 }
 
@@ -205,8 +206,12 @@ pub fn run(j: &mut SqliteJournal, config: mamori_detect::Config, sigma: Option<&
         h.update(env!("CARGO_PKG_VERSION"));
         h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
     };
-    let tz: chrono_tz::Tz = config.organisation.timezone.parse().map_err(|_| anyhow::anyhow!("timezone"))?;
-    let new_rules = || -> Result<mamori_sigma::SigmaRules<'_>> { Ok(mamori_sigma::SigmaRules::new(&dir, &files, Some(&pipeline)).map_err(anyhow::Error::msg)?.in_timezone(tz)) };
+    let tz = config.timezone();
+    let web = mamori_enrich::WebCategories::new(&config.web.categories);
+    let trusted = config.trusted_mail_domains();
+    let new_rules = || -> Result<mamori_sigma::SigmaRules<'_>> {
+        Ok(mamori_sigma::SigmaRules::new(&dir, &files, Some(&pipeline)).map_err(anyhow::Error::msg)?.in_timezone(tz).with_web(web.clone()).with_trusted_domains(trusted.clone()))
+    };
     let mut rules = new_rules()?;
     let saved = j.detect_state()?;
     let mut why: Option<String> = None;
@@ -320,6 +325,21 @@ pub struct ScenarioScore {
     pub max_hours_to_detect: Option<f64>,
 }
 
+/// How one incident fared.
+#[derive(serde::Serialize)]
+pub struct IncidentScore {
+    pub id: String,
+    pub scenario: String,
+    pub variant: String,
+    pub employees: Vec<String>,
+    pub detected: bool,
+    pub high: bool,
+    /// Hours from its first malicious event to its first finding.
+    pub hours_to_detect: Option<f64>,
+    /// The rules of the findings that matched it, most severe first.
+    pub rules: Vec<String>,
+}
+
 /// How a kind of legitimate look-alike fared.
 #[derive(serde::Serialize)]
 pub struct NegativeScore {
@@ -335,6 +355,7 @@ pub struct Evaluation {
     /// The town's practices, when the truth names them.
     pub practices: Vec<String>,
     pub scenarios: Vec<ScenarioScore>,
+    pub incidents: Vec<IncidentScore>,
     pub recall: f64,
     pub high_findings: usize,
     pub high_findings_matching: usize,
@@ -346,6 +367,10 @@ pub struct Evaluation {
     pub explained_share: f64,
     pub median_hours_to_detect: Option<f64>,
     pub max_hours_to_detect: Option<f64>,
+    /// Staff in master data who are in no incident, and how many of them a high finding
+    /// names first.
+    pub other_employees: usize,
+    pub other_employees_high: usize,
 }
 
 fn basename(path: &str) -> &str {
@@ -362,21 +387,33 @@ fn median(v: &mut [f64]) -> Option<f64> {
 /// no events, their employees and time span; kinds of hard negatives with their events;
 /// and per-access labels for the share of legitimate accesses explained.
 pub fn evaluate(j: &SqliteJournal, truth: &str, labels: Option<&str>) -> Result<Evaluation> {
-    // Where each event came from: (file name, line) → (id, time).
+    // Where each event came from: (file name, line) → (id, time); the source's own record
+    // id → (id, time) (ids may repeat across a data set's files); id → time.
     let mut origin: HashMap<(String, u64), (u64, i64)> = HashMap::new();
+    let mut records: HashMap<String, Vec<(u64, i64)>> = HashMap::new();
+    let mut times: HashMap<u64, i64> = HashMap::new();
     each_event(j, i64::MIN, None, |seq, e: &Event| {
+        times.insert(seq, e.time);
         if let (Some(log), Some(line)) = (&e.metadata.log_name, e.unmapped.origin.line) {
             origin.insert((basename(log).to_owned(), line), (seq, e.time));
+        }
+        if let Some(id) = e.unmapped.extra.get("record_id").and_then(|v| v.as_str()) {
+            records.entry(id.to_owned()).or_default().push((seq, e.time));
         }
     })?;
     let findings = stored_findings(j)?;
     let resolve = |v: &serde_json::Value| -> Vec<(u64, i64)> {
-        v["events"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|e| origin.get(&(basename(e["file"].as_str()?).to_owned(), e["line"].as_u64()?)).copied())
-            .collect()
+        let mut out = Vec::new();
+        for e in v["events"].as_array().into_iter().flatten() {
+            if let Some(id) = e["record_id"].as_str() {
+                out.extend(records.get(id).into_iter().flatten().copied());
+            } else if let (Some(file), Some(line)) = (e["file"].as_str(), e["line"].as_u64())
+                && let Some(found) = origin.get(&(basename(file).to_owned(), line))
+            {
+                out.push(*found);
+            }
+        }
+        out
     };
     let time = |v: &serde_json::Value| v.as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.timestamp_millis());
     let mut practices = Vec::new();
@@ -386,6 +423,8 @@ pub fn evaluate(j: &SqliteJournal, truth: &str, labels: Option<&str>) -> Result<
     let mut malicious: HashSet<u64> = HashSet::new();
     let mut negatives = Vec::new();
     let mut all_hours = Vec::new();
+    let mut insiders: HashSet<String> = HashSet::new();
+    let mut incidents = Vec::new();
     for (n, line) in truth.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let v: serde_json::Value = serde_json::from_str(line).with_context(|| format!("truth line {}", n + 1))?;
         if let Some(town) = v.get("town") {
@@ -408,27 +447,48 @@ pub fn evaluate(j: &SqliteJournal, truth: &str, labels: Option<&str>) -> Result<
         malicious.extend(&ids);
         let employees: Vec<&str> = v["employees"].as_array().into_iter().flatten().filter_map(|e| e.as_str()).collect();
         let (from, to) = (time(&v["from"]), time(&v["to"]));
-        // A truth without events names its people and span: a finding on one of them in
-        // that span matches.
+        // A finding on one of the incident's people with evidence inside its span matches
+        // too (a truth may name people and a span and no events).
         let by_person = |f: &&Finding| {
-            ids.is_empty() && f.employees.iter().any(|e| employees.contains(&e.as_str())) && from.is_none_or(|a| f.to >= a) && to.is_none_or(|b| f.from <= b)
+            f.employees.iter().any(|e| employees.contains(&e.as_str()))
+                && f.evidence.iter().filter_map(|id| times.get(id)).any(|t| from.is_none_or(|a| *t >= a) && to.is_none_or(|b| *t <= b))
         };
+        insiders.extend(employees.iter().map(|e| e.to_string()));
         let first = events.iter().map(|e| e.1).min().or(from);
         let hits: Vec<&Finding> = findings.iter().filter(|f| touching(f) || by_person(f)).collect();
         let key = (v["scenario"].as_str().unwrap_or("?").to_owned(), v["variant"].as_str().unwrap_or("").to_owned());
+        let mut score = IncidentScore {
+            id: v["id"].as_str().map_or_else(|| format!("{}-{}", key.0, n + 1), str::to_owned),
+            scenario: key.0.clone(),
+            variant: key.1.clone(),
+            employees: employees.iter().map(|e| e.to_string()).collect(),
+            detected: !hits.is_empty(),
+            high: hits.iter().any(|f| f.severity >= Severity::High),
+            hours_to_detect: None,
+            rules: Vec::new(),
+        };
+        let mut ranked = hits.clone();
+        ranked.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
+        for f in ranked {
+            if !score.rules.contains(&f.rule) {
+                score.rules.push(f.rule.clone());
+            }
+        }
         let entry = per.entry(key).or_default();
         entry.0 += 1;
         if !hits.is_empty() {
             entry.1 += 1;
-            if hits.iter().any(|f| f.severity >= Severity::High) {
+            if score.high {
                 entry.2 += 1;
             }
             if let (Some(first), Some(found)) = (first, hits.iter().map(|f| f.detected_at).min()) {
                 let h = (found - first).max(0) as f64 / 3_600_000.0;
                 entry.3.push(h);
                 all_hours.push(h);
+                score.hours_to_detect = Some(h);
             }
         }
+        incidents.push(score);
     }
     let scenarios: Vec<ScenarioScore> = per
         .into_iter()
@@ -458,6 +518,9 @@ pub fn evaluate(j: &SqliteJournal, truth: &str, labels: Option<&str>) -> Result<
     }
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let max_hours = all_hours.iter().copied().reduce(f64::max);
+    // Everyone else raised high: the false alarms a reviewer would chase, by person.
+    let staff = j.master_rows("employees")?.len();
+    let others_high: HashSet<&str> = high.iter().filter_map(|f| f.employees.first()).map(String::as_str).filter(|e| !insiders.contains(*e)).collect();
     Ok(Evaluation {
         practices,
         recall: ratio(detected, total),
@@ -467,25 +530,38 @@ pub fn evaluate(j: &SqliteJournal, truth: &str, labels: Option<&str>) -> Result<
         hard_negatives_raised_high: negatives.iter().map(|n| n.flagged_high).sum(),
         hard_negatives: negatives,
         scenarios,
+        incidents,
         legitimate_accesses: legit,
         legitimate_explained: explained,
         explained_share: ratio(explained, legit),
         median_hours_to_detect: median(&mut all_hours),
         max_hours_to_detect: max_hours,
+        other_employees: staff.saturating_sub(insiders.len()),
+        other_employees_high: others_high.len(),
     })
 }
 
-pub fn print_evaluation(e: &Evaluation, out: &mut impl Write) -> Result<()> {
+pub fn print_evaluation(e: &Evaluation, per_incident: bool, out: &mut impl Write) -> Result<()> {
     if !e.practices.is_empty() {
         writeln!(out, "practices: {}", e.practices.join(", "))?;
     }
     let hours = |h: Option<f64>| h.map_or("-".into(), |h| format!("{h:.1}"));
+    if per_incident {
+        writeln!(out, "{:<12} {:<9} {:<16} {:<12} {:<8} {:>7}  rules", "incident", "scenario", "variant", "employees", "found", "hours")?;
+        for i in &e.incidents {
+            let found = if i.high { "high" } else if i.detected { "yes" } else { "no" };
+            writeln!(out, "{:<12} {:<9} {:<16} {:<12} {:<8} {:>7}  {}", i.id, i.scenario, i.variant, i.employees.join(" "), found, hours(i.hours_to_detect), i.rules.join(", "))?;
+        }
+    }
     writeln!(out, "{:<9} {:<18} {:>9} {:>9} {:>6} {:>12} {:>10}", "scenario", "variant", "incidents", "detected", "high", "median hours", "max hours")?;
     for s in &e.scenarios {
         writeln!(out, "{:<9} {:<18} {:>9} {:>9} {:>6} {:>12} {:>10}", s.scenario, s.variant, s.incidents, s.detected, s.detected_high, hours(s.median_hours_to_detect), hours(s.max_hours_to_detect))?;
     }
     writeln!(out, "recall {:.1}%  precision (high findings matching an incident) {}/{} = {:.1}%", e.recall * 100.0, e.high_findings_matching, e.high_findings, e.precision * 100.0)?;
     writeln!(out, "time to first finding: median {} h, max {} h", hours(e.median_hours_to_detect), hours(e.max_hours_to_detect))?;
+    if e.other_employees > 0 {
+        writeln!(out, "other staff raised high: {}/{} = {:.1}%", e.other_employees_high, e.other_employees, 100.0 * e.other_employees_high as f64 / e.other_employees as f64)?;
+    }
     if !e.hard_negatives.is_empty() {
         writeln!(out, "hard negatives (legitimate look-alikes): {} raised high", e.hard_negatives_raised_high)?;
         for n in &e.hard_negatives {

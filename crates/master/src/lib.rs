@@ -58,10 +58,11 @@ pub enum Kind {
     Holidays,
     CaseKinds,
     OpenDays,
+    Traits,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 17] = [
         Kind::Departments,
         Kind::Employees,
         Kind::Assignments,
@@ -78,6 +79,7 @@ impl Kind {
         Kind::Holidays,
         Kind::CaseKinds,
         Kind::OpenDays,
+        Kind::Traits,
     ];
 
     /// The file stem (`departments` → `departments.csv` or `departments.jsonl`).
@@ -99,6 +101,7 @@ impl Kind {
             Kind::Holidays => "holidays",
             Kind::CaseKinds => "case_kinds",
             Kind::OpenDays => "open_days",
+            Kind::Traits => "traits",
         }
     }
 }
@@ -133,6 +136,7 @@ pub fn counts(d: &MasterData) -> Vec<(Kind, usize)> {
                 Kind::Holidays => d.holidays.len(),
                 Kind::CaseKinds => d.case_kinds.len(),
                 Kind::OpenDays => d.open_days.len(),
+                Kind::Traits => d.traits.len(),
             };
             (k, n)
         })
@@ -186,6 +190,7 @@ fn load_kind(kind: Kind, path: &Path, out: &mut Loaded) {
         Kind::Holidays => d.holidays = read_holidays(path, e),
         Kind::CaseKinds => d.case_kinds = read_rows(path, e),
         Kind::OpenDays => d.open_days = read_rows(path, e),
+        Kind::Traits => d.traits = read_rows(path, e),
     }
 }
 
@@ -461,7 +466,8 @@ mod example_town {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/town");
         let loaded = load_dir(&dir).unwrap();
         assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
-        assert_eq!(loaded.files.len(), Kind::ALL.len());
+        // Every kind a town keeps (traits are a research data set's, not a town's).
+        assert_eq!(loaded.files.len(), Kind::ALL.len() - 1);
         let case = &loaded.data.cases[0];
         assert_eq!(case.residents, ["000000305"], "宛名番号 must not be read as a number");
         assert_eq!(loaded.data.employees[0].resident_uid.as_deref(), Some("000000101"));

@@ -196,6 +196,42 @@ pub struct PeripheralDevice {
     pub vendor_name: Option<String>,
 }
 
+/// OCSF `url`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Url {
+    pub url_string: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+}
+
+/// OCSF `http_request`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRequest {
+    pub url: Url,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_method: Option<String>,
+}
+
+/// OCSF `http_response`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+}
+
+/// OCSF `traffic`: bytes sent and received.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Traffic {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_out: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_in: Option<u64>,
+}
+
 /// OCSF `metadata`: which product (source) reported the event and in which log.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -275,6 +311,12 @@ pub struct Event {
     pub email: Option<Email>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peripheral_device: Option<PeripheralDevice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_request: Option<HttpRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_response: Option<HttpResponse>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Traffic>,
     pub metadata: Metadata,
     /// The record exactly as the source wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -310,6 +352,9 @@ impl Event {
             file: None,
             email: None,
             peripheral_device: None,
+            http_request: None,
+            http_response: None,
+            traffic: None,
             metadata: Metadata { product: product.to_owned(), log_name: None, version: ocsf_version() },
             raw_data: None,
             unmapped: Unmapped::default(),
@@ -354,6 +399,9 @@ impl Event {
             ClassUid::EmailActivity if self.email.is_none() => {
                 Err(invalid("email", "a mail event (4009) needs the email"))
             }
+            ClassUid::HttpActivity if self.http_request.is_none() => {
+                Err(invalid("http_request", "a web event (4002) needs the request's URL"))
+            }
             _ => Ok(()),
         }
     }
@@ -396,6 +444,9 @@ mod tests {
             file: None,
             email: None,
             peripheral_device: None,
+            http_request: None,
+            http_response: None,
+            traffic: None,
             metadata: Metadata {
                 product: "juki".into(),
                 log_name: Some("juki_access.csv".into()),

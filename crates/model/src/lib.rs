@@ -12,6 +12,6 @@ pub mod master;
 
 pub use finding::{Finding, Severity};
 pub use event::{
-    Actor, ClassUid, Device, Email, Event, EventError, FileObject, Metadata, Origin,
-    PeripheralDevice, ResidentRecord, StatusId, Unmapped, User,
+    Actor, ClassUid, Device, Email, Event, EventError, FileObject, HttpRequest, HttpResponse, Metadata, Origin,
+    PeripheralDevice, ResidentRecord, StatusId, Traffic, Unmapped, Url, User,
 };

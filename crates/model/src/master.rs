@@ -138,6 +138,9 @@ pub struct Employee {
     /// their household's are then recognisable.
     #[serde(default, deserialize_with = "empty_as_none")]
     pub resident_uid: Option<String>,
+    /// The employee they report to, when the HR system says.
+    #[serde(default, deserialize_with = "empty_as_none", skip_serializing_if = "Option::is_none")]
+    pub supervisor: Option<String>,
 }
 
 /// One posting of an employee: department and role over a period. Transfers (mostly on
@@ -149,6 +152,9 @@ pub struct Assignment {
     pub role: String,
     #[serde(flatten)]
     pub period: Period,
+    /// The team (係・班) within the department, when there is one: the closest peer group.
+    #[serde(default, deserialize_with = "empty_as_none", skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -374,6 +380,17 @@ pub struct VipEntry {
     pub period: Period,
 }
 
+/// A score of an employee on a named trait (the CERT data set's psychometric Big Five
+/// scores). Loaded so that a data set can be read whole; detection does not use them
+/// (see docs/formats.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trait {
+    pub employee_id: String,
+    pub trait_name: String,
+    #[serde(deserialize_with = "cell")]
+    pub value: f64,
+}
+
 /// A public holiday (国民の祝日・休日).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holiday {
@@ -402,6 +419,7 @@ pub struct MasterData {
     pub holidays: Vec<Holiday>,
     pub case_kinds: Vec<CaseKind>,
     pub open_days: Vec<OpenDay>,
+    pub traits: Vec<Trait>,
 }
 
 impl MasterData {
