@@ -8,7 +8,7 @@
 //! The data set's licence forbids redistribution: none of it is in this repository; the
 //! tests use rows written for them in its schema.
 
-use mamori_model::{ClassUid, Device, Email, Event, FileObject, PeripheralDevice, StatusId};
+use mamori_model::{ClassUid, Device, Email, Event, FileObject, HttpRequest, PeripheralDevice, StatusId, Url};
 use serde_json::Value;
 
 use crate::config::SourceConfig;
@@ -96,29 +96,40 @@ impl LineAdapter for Cert {
         let time = local_ms(local, self.offset)?;
         let user = self.col(&row, "user").ok_or("field `user` is empty")?;
         let activity = self.col(&row, "activity").unwrap_or("");
-        let (class, activity_id) = match (table, activity) {
-            (Table::Logon, "Logon") => (ClassUid::Authentication, 1),
-            (Table::Logon, "Logoff") => (ClassUid::Authentication, 2),
+        // r4.2's file.csv has no activity and no removable-media flags: every row is a
+        // file copied to removable media. r5 and later say so per row.
+        let to_removable = match (table, self.col(&row, "to_removable_media")) {
+            (Table::File, Some(v)) => v.eq_ignore_ascii_case("true"),
+            (Table::File, None) => true,
+            _ => false,
+        };
+        let (class, activity_id, operation) = match (table, activity) {
+            // The session logic reads `logon` and `logoff`.
+            (Table::Logon, "Logon") => (ClassUid::Authentication, 1, "logon"),
+            (Table::Logon, "Logoff") => (ClassUid::Authentication, 2, "logoff"),
             (Table::Logon, other) => return Err(format!("field `activity`: `{other}` is neither Logon nor Logoff")),
-            (Table::Device, "Connect") => (ClassUid::PeripheralActivity, 1),
-            (Table::Device, "Disconnect") => (ClassUid::PeripheralActivity, 2),
+            (Table::Device, "Connect") => (ClassUid::PeripheralActivity, 1, "connect"),
+            (Table::Device, "Disconnect") => (ClassUid::PeripheralActivity, 2, "disconnect"),
             (Table::Device, other) => return Err(format!("field `activity`: `{other}` is neither Connect nor Disconnect")),
-            (Table::File, "File Write") => (ClassUid::FileSystemActivity, 3),
-            (Table::File, "File Delete") => (ClassUid::FileSystemActivity, 4),
-            (Table::File, "File Copy") => (ClassUid::FileSystemActivity, 1),
-            (Table::File, _) => (ClassUid::FileSystemActivity, 2),
-            (Table::Email, "Receive") => (ClassUid::EmailActivity, 2),
-            (Table::Email, _) => (ClassUid::EmailActivity, 1),
-            (Table::Http, _) => (ClassUid::HttpActivity, 1),
+            // OCSF Peripheral Activity 3: a file written to the device.
+            (Table::File, _) if to_removable => (ClassUid::PeripheralActivity, 3, "copy-to-device"),
+            (Table::File, "File Write") => (ClassUid::FileSystemActivity, 3, "write"),
+            (Table::File, "File Delete") => (ClassUid::FileSystemActivity, 4, "delete"),
+            (Table::File, "File Copy") => (ClassUid::FileSystemActivity, 1, "copy"),
+            (Table::File, _) => (ClassUid::FileSystemActivity, 2, "read"),
+            (Table::Email, "Receive") => (ClassUid::EmailActivity, 2, "receive"),
+            (Table::Email, "View") => (ClassUid::EmailActivity, 3, "view"),
+            (Table::Email, _) => (ClassUid::EmailActivity, 1, "send"),
+            (Table::Http, "WWW Upload") => (ClassUid::HttpActivity, crate::http_activity("POST"), "upload"),
+            (Table::Http, "WWW Download") => (ClassUid::HttpActivity, crate::http_activity("GET"), "download"),
+            (Table::Http, _) => (ClassUid::HttpActivity, crate::http_activity("GET"), "visit"),
         };
         let mut event = Event::new(class, activity_id, time, user, &self.product);
         event.status_id = StatusId::Success;
         event.device = self.col(&row, "pc").map(|pc| Device { hostname: Some(pc.to_owned()), ip: None });
-        if !activity.is_empty() {
-            event.unmapped.operation = Some(activity.to_owned());
-        }
+        event.unmapped.operation = Some(operation.to_owned());
         if let Some(id) = self.col(&row, "id") {
-            event.unmapped.extra.insert("cert_id".into(), id.into());
+            event.unmapped.extra.insert("record_id".into(), id.into());
         }
         match table {
             Table::Device => event.peripheral_device = Some(PeripheralDevice { name: Some("removable media".into()), ..Default::default() }),
@@ -126,10 +137,11 @@ impl LineAdapter for Cert {
                 let path = self.col(&row, "filename").ok_or("field `filename` is empty")?.to_owned();
                 let name = path.rsplit(['\\', '/']).next().map(str::to_owned);
                 event.file = Some(FileObject { path, name, size: None });
-                for flag in ["to_removable_media", "from_removable_media"] {
-                    if let Some(v) = self.col(&row, flag) {
-                        event.unmapped.extra.insert(flag.into(), Value::Bool(v.eq_ignore_ascii_case("true")));
-                    }
+                if class == ClassUid::PeripheralActivity {
+                    event.peripheral_device = Some(PeripheralDevice { name: Some("removable media".into()), ..Default::default() });
+                }
+                if let Some(v) = self.col(&row, "from_removable_media") {
+                    event.unmapped.extra.insert("from_removable_media".into(), Value::Bool(v.eq_ignore_ascii_case("true")));
                 }
             }
             Table::Email => {
@@ -144,15 +156,26 @@ impl LineAdapter for Cert {
                 if let Some(size) = self.col(&row, "size").and_then(|s| s.parse::<u64>().ok()) {
                     event.unmapped.extra.insert("message_size".into(), size.into());
                 }
-                let attachments = list(self.col(&row, "attachments"));
-                if !attachments.is_empty() {
-                    event.unmapped.extra.insert("attachments".into(), attachments.into());
+                // r4.2 counts the attachments; later releases list them (`name(size);…`).
+                match self.col(&row, "attachments") {
+                    Some(v) if v.chars().all(|c| c.is_ascii_digit()) => {
+                        let n: u64 = v.parse().map_err(|_| format!("field `attachments`: `{v}` is too large"))?;
+                        event.unmapped.extra.insert("attachment_count".into(), n.into());
+                    }
+                    v => {
+                        let names = list(v);
+                        event.unmapped.extra.insert("attachment_count".into(), (names.len() as u64).into());
+                        if !names.is_empty() {
+                            event.unmapped.extra.insert("attachments".into(), names.into());
+                        }
+                    }
                 }
             }
             Table::Http => {
-                if let Some(url) = self.col(&row, "url") {
-                    event.unmapped.extra.insert("url".into(), url.into());
-                }
+                let url = self.col(&row, "url").ok_or("field `url` is empty")?.to_owned();
+                let host = crate::squid_host(&url);
+                let method = if operation == "upload" { "POST" } else { "GET" };
+                event.http_request = Some(HttpRequest { url: Url { url_string: url, hostname: Some(host).filter(|h| !h.is_empty()) }, http_method: Some(method.into()) });
             }
             Table::Logon => {}
         }

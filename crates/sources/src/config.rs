@@ -28,6 +28,10 @@ pub enum Format {
     Maildir,
     /// The CERT insider-threat data set's logon, device, file, email and http tables.
     Cert,
+    /// A Squid web proxy's native access log.
+    Squid,
+    /// A Squid web proxy's access log in `logformat combined`.
+    SquidCombined,
 }
 
 /// What a mapped CSV row is, in OCSF terms.

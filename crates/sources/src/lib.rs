@@ -18,11 +18,14 @@ pub mod inspect;
 mod mail;
 mod ndjson;
 mod samba;
+mod squid;
 mod windows;
 
 pub use config::{Format, SourceConfig, SourcesFile, load_sources};
 pub use decode::Encoding;
 pub use inspect::ResidentIndex;
+pub use squid::http_activity;
+pub(crate) use squid::host_of as squid_host;
 
 use mamori_model::Event;
 
@@ -86,6 +89,8 @@ pub fn adapter(name: &str, config: &SourceConfig, cx: &AdapterContext) -> Result
         Format::Mbox => Box::new(mail::MailJournal::new(name, config, Framing::Mbox, cx.residents.clone())?),
         Format::Maildir => Box::new(mail::MailJournal::new(name, config, Framing::Message, cx.residents.clone())?),
         Format::Cert => Box::new(cert::Cert::new(name, config)?),
+        Format::Squid => Box::new(squid::Squid::new(name, config, squid::Layout::Native)),
+        Format::SquidCombined => Box::new(squid::Squid::new(name, config, squid::Layout::Combined)),
     })
 }
 
