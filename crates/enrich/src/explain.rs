@@ -219,8 +219,9 @@ pub enum Explanation {
     Case { no: String, kind: String, direct: bool },
     /// A sanctioned extract of every record, handled by the employee.
     Extract(String),
-    /// A namesake of someone at the section's counter, opened in a name search.
-    SearchCandidate(String),
+    /// A namesake of someone at the section's counter, opened in a name search; direct when
+    /// the employee served that visitor (or no one is recorded as serving).
+    SearchCandidate { visit: String, direct: bool },
     /// A follow-up (an update) of a record the employee's section registered days ago.
     FollowUp { registered_by: String, days: i64 },
     /// A purpose declared at the purpose-of-use gate before the access.
@@ -238,7 +239,8 @@ impl Explanation {
             Explanation::Case { no, direct: true, .. } => format!("case:{no}"),
             Explanation::Case { no, direct: false, .. } => format!("team-case:{no}"),
             Explanation::Extract(no) => format!("extract:{no}"),
-            Explanation::SearchCandidate(v) => format!("search-candidate:{v}"),
+            Explanation::SearchCandidate { visit, direct: true } => format!("search-candidate:{visit}"),
+            Explanation::SearchCandidate { visit, direct: false } => format!("section-search-candidate:{visit}"),
             Explanation::FollowUp { registered_by, days } => format!("follow-up:{registered_by}+{days}d"),
             Explanation::Declared(id) => format!("declared:{id}"),
         }
@@ -248,8 +250,8 @@ impl Explanation {
     pub fn direct(&self) -> bool {
         match self {
             Explanation::Batch | Explanation::DeclaredCase(_) | Explanation::Extract(_) | Explanation::Declared(_) => true,
-            Explanation::Visit { direct, .. } | Explanation::Case { direct, .. } => *direct,
-            Explanation::SearchCandidate(_) | Explanation::FollowUp { .. } => false,
+            Explanation::Visit { direct, .. } | Explanation::Case { direct, .. } | Explanation::SearchCandidate { direct, .. } => *direct,
+            Explanation::FollowUp { .. } => false,
         }
     }
 
@@ -263,7 +265,7 @@ impl Explanation {
             Explanation::Case { kind, direct: true, .. } => format!("case:{kind}"),
             Explanation::Case { kind, direct: false, .. } => format!("team-case:{kind}"),
             Explanation::Extract(_) => "extract".into(),
-            Explanation::SearchCandidate(_) => "search-candidate".into(),
+            Explanation::SearchCandidate { .. } => "search-candidate".into(),
             Explanation::FollowUp { .. } => "follow-up".into(),
             Explanation::Declared(_) => "declared".into(),
         }
@@ -278,7 +280,8 @@ impl Explanation {
             Explanation::Case { no, direct: true, .. } => format!("案件 {no}"),
             Explanation::Case { no, direct: false, .. } => format!("課内の案件 {no}"),
             Explanation::Extract(no) => format!("承認済みの一括抽出 {no}"),
-            Explanation::SearchCandidate(v) => format!("来庁者 {v} の氏名検索の候補"),
+            Explanation::SearchCandidate { visit, direct: true } => format!("担当した来庁者 {visit} の氏名検索の候補"),
+            Explanation::SearchCandidate { visit, direct: false } => format!("来庁者 {visit} の氏名検索の候補"),
             Explanation::FollowUp { registered_by, days } => format!("課内で登録された記録の事後処理（{registered_by}、{days}日後）"),
             Explanation::Declared(id) => format!("利用目的の申告 {id}"),
         }
@@ -361,9 +364,9 @@ impl Directory {
             return indirect;
         }
         if model.search_candidates
-            && let Some(v) = self.namesake_visit(a.resident, a.department, a.at, model)
+            && let Some((visit, direct)) = self.namesake_visit(a.resident, a.department, a.employee, a.at, model)
         {
-            return Some(Explanation::SearchCandidate(v));
+            return Some(Explanation::SearchCandidate { visit, direct });
         }
         None
     }
@@ -387,18 +390,23 @@ impl Directory {
 
     /// The visit number of someone at `department`'s counter within the visit window whose
     /// name (kanji or reading, folded) is the resident's: the resident is a namesake the
-    /// clerk's name search offered.
-    pub(crate) fn namesake_visit(&self, resident: &str, department: &str, at: NaiveDateTime, model: &ExplanationModel) -> Option<String> {
+    /// clerk's name search offered. Direct when `employee` served the visitor (or no one
+    /// is recorded as serving); a visit the employee served is preferred.
+    pub(crate) fn namesake_visit(&self, resident: &str, department: &str, employee: Option<&str>, at: NaiveDateTime, model: &ExplanationModel) -> Option<(String, bool)> {
+        let mut indirect = None;
         for key in self.name_keys(resident) {
             for other in self.by_name.get(&key).into_iter().flatten().filter(|o| o.as_str() != resident) {
-                for (t, no, dept, _) in self.visits.get(other.as_str()).into_iter().flatten() {
+                for (t, no, dept, handler) in self.visits.get(other.as_str()).into_iter().flatten() {
                     let minutes = (at - *t).num_minutes();
                     if dept == department && minutes >= -(model.visit_before_minutes as i64) && minutes <= model.visit_after_minutes as i64 {
-                        return Some(no.clone());
+                        if handler.is_none() || employee.is_none() || handler.as_deref() == employee {
+                            return Some((no.clone(), true));
+                        }
+                        indirect.get_or_insert_with(|| no.clone());
                     }
                 }
             }
         }
-        None
+        indirect.map(|no| (no, false))
     }
 }

@@ -10,6 +10,7 @@
 mod explain;
 mod learn;
 mod relations;
+mod web;
 
 use std::collections::HashMap;
 
@@ -19,6 +20,7 @@ use mamori_model::master::{AccountKind, CaseKind, Classification, FileShare, Mas
 pub use explain::{Access, Explanation, ExplanationModel, ExplanationSettings, KindWindow, Source, TemplateStat, activity_id};
 pub use learn::{Learner, Sample, activity_name};
 pub use relations::{Relation, RelationKind, Relations};
+pub use web::{CATEGORIES as WEB_CATEGORIES, WebCategories, host_of};
 
 /// A host name as every look-up compares it: the first DNS label (`pc-0001.city.local` →
 /// `PC-0001`), upper case. An IP address is kept whole.
@@ -58,7 +60,7 @@ type VisitRow = (NaiveDateTime, String, String, Option<String>);
 
 pub struct Directory {
     accounts: HashMap<String, Vec<AccountRow>>,
-    assignments: HashMap<String, Vec<(Period, String, String)>>,
+    assignments: HashMap<String, Vec<(Period, String, String, Option<String>)>>,
     households: HashMap<String, Vec<(Period, String)>>,
     members: HashMap<String, Vec<(Period, String)>>,
     vip: HashMap<String, Vec<(Period, String)>>,
@@ -88,6 +90,8 @@ pub struct Directory {
     /// system but Windows and mail).
     record_access: HashMap<String, Vec<Period>>,
     holidays: std::collections::HashSet<NaiveDate>,
+    /// Employee → the day they leave (or left).
+    retired: HashMap<String, NaiveDate>,
     /// Days the office (department `None`) or one department opens although the
     /// calendar says otherwise.
     open_days: HashMap<NaiveDate, Vec<Option<String>>>,
@@ -118,6 +122,7 @@ impl Directory {
             shares: HashMap::new(),
             record_access: HashMap::new(),
             holidays: m.holidays.iter().map(|h| h.date).collect(),
+            retired: m.employees.iter().filter_map(|e| Some((e.id.clone(), e.retired?))).collect(),
             open_days: HashMap::new(),
         };
         for o in &m.open_days {
@@ -135,7 +140,7 @@ impl Directory {
             }
         }
         for a in &m.assignments {
-            d.assignments.entry(a.employee_id.clone()).or_default().push((a.period, a.department.clone(), a.role.clone()));
+            d.assignments.entry(a.employee_id.clone()).or_default().push((a.period, a.department.clone(), a.role.clone(), a.team.clone()));
         }
         for h in &m.households {
             d.households.entry(h.resident_uid.clone()).or_default().push((h.period, h.household.clone()));
@@ -248,9 +253,24 @@ impl Directory {
         self.assignments.get(employee)?.iter().find(|a| a.0.covers(day)).map(|a| (a.1.as_str(), a.2.as_str()))
     }
 
-    /// The last day of an employee's postings, if it has one (a retirement or the end of a
-    /// contract): the employee is leaving.
+    /// The team (係・班) of an employee on `day`, when master data gives one.
+    pub fn team(&self, employee: &str, day: NaiveDate) -> Option<&str> {
+        self.assignments.get(employee)?.iter().find(|a| a.0.covers(day)).and_then(|a| a.3.as_deref())
+    }
+
+    /// The group an employee's behaviour is compared with on `day`: their team, else their
+    /// department and role.
+    pub fn peer_group(&self, employee: &str, day: NaiveDate) -> Option<String> {
+        let a = self.assignments.get(employee)?.iter().find(|a| a.0.covers(day))?;
+        Some(a.3.clone().unwrap_or_else(|| format!("{}/{}", a.1, a.2)))
+    }
+
+    /// The day an employee leaves: their `retired` date, else the last day of their
+    /// postings when none is open (a retirement, the end of a contract).
     pub fn leaving(&self, employee: &str) -> Option<NaiveDate> {
+        if let Some(day) = self.retired.get(employee) {
+            return Some(*day);
+        }
         let postings = self.assignments.get(employee)?;
         if postings.iter().any(|a| a.0.to.is_none()) {
             return None;

@@ -21,17 +21,116 @@ use rsigma_parser::Level;
 use serde_json::{Value, json};
 
 /// The rules mamori ships (`rules/sigma`), compiled into the binary: (file name, text).
-pub const SHIPPED: [(&str, &str); 6] = [
+pub const SHIPPED: [(&str, &str); 8] = [
     ("mamori_unexplained_lookup_on_day_off.yml", include_str!("../../../rules/sigma/mamori_unexplained_lookup_on_day_off.yml")),
     ("mamori_unexplained_lookup_late_at_night.yml", include_str!("../../../rules/sigma/mamori_unexplained_lookup_late_at_night.yml")),
     ("mamori_bulk_unexplained_lookups.yml", include_str!("../../../rules/sigma/mamori_bulk_unexplained_lookups.yml")),
     ("mamori_many_residents_unexplained.yml", include_str!("../../../rules/sigma/mamori_many_residents_unexplained.yml")),
     ("mamori_personal_data_out_and_usb_same_day.yml", include_str!("../../../rules/sigma/mamori_personal_data_out_and_usb_same_day.yml")),
     ("mamori_audit_off_then_usb.yml", include_str!("../../../rules/sigma/mamori_audit_off_then_usb.yml")),
+    ("mamori_mail_many_outside_recipients_visible.yml", include_str!("../../../rules/sigma/mamori_mail_many_outside_recipients_visible.yml")),
+    ("mamori_large_upload_to_cloud_or_file_sharing.yml", include_str!("../../../rules/sigma/mamori_large_upload_to_cloud_or_file_sharing.yml")),
 ];
 
 /// The field-mapping pipeline mamori ships (`rules/sigma/pipeline.yml`).
 pub const SHIPPED_PIPELINE: &str = include_str!("../../../rules/sigma/pipeline.yml");
+
+/// Every field mamori offers rules (`docs/sigma.md`). A rule that names another field
+/// (after the pipeline's mapping) would compile and never match: it is refused instead.
+pub const TAXONOMY: &[&str] = &[
+    "event_id",
+    "Timestamp",
+    "Class",
+    "ActivityId",
+    "Product",
+    "Operation",
+    "Status",
+    "Account",
+    "Employee",
+    "EmployeeKnown",
+    "Department",
+    "Role",
+    "Team",
+    "LeavingInDays",
+    "Host",
+    "TerminalKind",
+    "TerminalAgent",
+    "Hour",
+    "DayOff",
+    "Resident",
+    "RecordType",
+    "Relation",
+    "Vip",
+    "Explained",
+    "Explanation",
+    "FilePath",
+    "Share",
+    "DeviceSerial",
+    "Blocked",
+    "DeviceApproved",
+    "MailFrom",
+    "MailTo",
+    "MailExternal",
+    "MailPersonal",
+    "MailRecipientCount",
+    "MailExternalCount",
+    "MailVisibleExternalCount",
+    "MailUntrusted",
+    "MailAttachmentCount",
+    "PersonalRows",
+    "MyNumbers",
+    "AuditReduced",
+    "Url",
+    "UrlHost",
+    "UrlCategory",
+    "HttpMethod",
+    "HttpStatus",
+    "BytesOut",
+    "BytesIn",
+];
+
+/// A title written `日本語 (English)`, as the shipped rules are, in its two languages; any
+/// other title in both.
+fn split_title(title: &str) -> (&str, &str) {
+    match title.strip_suffix(')').and_then(|t| t.rsplit_once(" (")) {
+        Some((ja, en)) if !ja.trim().is_empty() && !en.trim().is_empty() => (ja.trim(), en.trim()),
+        _ => (title, title),
+    }
+}
+
+fn fields_of(d: &rsigma_parser::Detection, out: &mut Vec<String>) {
+    use rsigma_parser::Detection as D;
+    match d {
+        D::AllOf(items) => out.extend(items.iter().filter_map(|i| i.field.name.clone())),
+        D::AnyOf(ds) | D::And(ds) => ds.iter().for_each(|d| fields_of(d, out)),
+        D::Keywords(_) => {}
+        D::ArrayMatch { field, .. } => out.push(field.clone()),
+        D::Conditional { named, .. } => named.values().for_each(|d| fields_of(d, out)),
+    }
+}
+
+/// Refuses rules that name a field outside the taxonomy (after the pipeline's mapping),
+/// by file, rule and field.
+fn check_fields(file: &str, collection: &rsigma_parser::SigmaCollection, pipelines: &[rsigma_eval::pipeline::Pipeline]) -> Result<(), String> {
+    let unknown = |f: &str| !TAXONOMY.contains(&f);
+    for rule in &collection.rules {
+        let mut mapped = rule.clone();
+        rsigma_eval::pipeline::apply_pipelines(pipelines, &mut mapped).map_err(|e| format!("{file}: {e}"))?;
+        let mut names = Vec::new();
+        for d in mapped.detection.named.values() {
+            fields_of(d, &mut names);
+        }
+        if let Some(f) = names.iter().find(|f| unknown(f)) {
+            return Err(format!("{file}: rule \"{}\" uses field `{f}`, which mamori's Sigma taxonomy does not have (docs/sigma.md)", rule.title));
+        }
+    }
+    for c in &collection.correlations {
+        if let Some(f) = c.group_by.iter().find(|f| unknown(f)) {
+            return Err(format!("{file}: correlation \"{}\" groups by `{f}`, which mamori's Sigma taxonomy does not have (docs/sigma.md)", c.title));
+        }
+    }
+    Ok(())
+}
 
 /// What a rule says about itself, for the findings it raises.
 struct RuleInfo {
@@ -65,6 +164,10 @@ pub struct SigmaRules<'a> {
     seen: HashMap<u64, (i64, String, String)>,
     /// The organisation's time zone, for `Hour` and `DayOff`.
     tz: chrono_tz::Tz,
+    /// Web categories, for `UrlCategory`.
+    web: mamori_enrich::WebCategories,
+    /// Domains personal data may be mailed to (`[mail] trusted_domains`), for `MailUntrusted`.
+    trusted: Vec<String>,
 }
 
 fn severity(level: Option<Level>) -> Severity {
@@ -91,14 +194,27 @@ impl<'a> SigmaRules<'a> {
             ..CorrelationConfig::default()
         };
         let mut engine = CorrelationEngine::new(config);
+        let mut pipelines = Vec::new();
         if let Some(p) = pipeline {
-            engine.add_pipeline(rsigma_eval::pipeline::parse_pipeline(p).map_err(|e| format!("pipeline: {e}"))?);
+            let parsed = rsigma_eval::pipeline::parse_pipeline(p).map_err(|e| format!("pipeline: {e}"))?;
+            pipelines.push(parsed.clone());
+            engine.add_pipeline(parsed);
         }
         let mut rules = HashMap::new();
+        // Rule id → the file that declared it: correlations name their parts by id, and two
+        // rules under one id would silently take each other's place.
+        let mut declared: HashMap<String, String> = HashMap::new();
         for (name, text) in files {
             let collection = rsigma_parser::parse_sigma_yaml(text).map_err(|e| format!("{name}: {e}"))?;
             if let Some(e) = collection.errors.first() {
                 return Err(format!("{name}: {e}"));
+            }
+            check_fields(name, &collection, &pipelines)?;
+            let ids = collection.rules.iter().map(|r| r.id.clone().unwrap_or_else(|| r.title.clone())).chain(collection.correlations.iter().map(|c| c.id.clone().unwrap_or_else(|| c.title.clone())));
+            for id in ids {
+                if let Some(first) = declared.insert(id.clone(), name.clone()) {
+                    return Err(format!("{name}: rule id `{id}` is already used in {first}; give each rule its own id"));
+                }
             }
             for r in &collection.rules {
                 let id = r.id.clone().unwrap_or_else(|| r.title.clone());
@@ -110,7 +226,7 @@ impl<'a> SigmaRules<'a> {
             }
             engine.add_collection(&collection).map_err(|e| format!("{name}: {e}"))?;
         }
-        Ok(SigmaRules { dir, engine, rules, rollups: BTreeMap::new(), seen: HashMap::new(), tz: chrono_tz::Asia::Tokyo })
+        Ok(SigmaRules { dir, engine, rules, rollups: BTreeMap::new(), seen: HashMap::new(), tz: chrono_tz::Asia::Tokyo, web: mamori_enrich::WebCategories::new(&BTreeMap::new()), trusted: Vec::new() })
     }
 
     /// Everything the rules remember (correlation windows, findings so far), to save
@@ -141,6 +257,19 @@ impl<'a> SigmaRules<'a> {
         self
     }
 
+    /// Categorises web hosts with `web` (the shipped list and the town's own).
+    pub fn with_web(mut self, web: mamori_enrich::WebCategories) -> Self {
+        self.web = web;
+        self
+    }
+
+    /// Takes `domains` as the places personal data may be mailed to (detect.toml's
+    /// `[mail] trusted_domains`): `MailUntrusted` lists the external recipients outside them.
+    pub fn with_trusted_domains(mut self, domains: Vec<String>) -> Self {
+        self.trusted = domains;
+        self
+    }
+
     fn local(&self, ms: i64) -> NaiveDateTime {
         DateTime::from_timestamp_millis(ms).unwrap_or_default().with_timezone(&self.tz).naive_local()
     }
@@ -164,7 +293,7 @@ impl<'a> SigmaRules<'a> {
         let relation = employee.as_deref().filter(|_| !resident.is_empty()).and_then(|e| self.dir.relation(e, &resident, day)).map_or("none", |r| r.kind.code());
         // Correlations group by `Employee`: an event no one can be charged to is grouped by
         // its own account, never with every other unknown account's.
-        let known = employee.is_some();
+        let employee_known = employee.is_some();
         let employee = employee.unwrap_or_else(|| format!("(不明: {}@{})", account, mamori_enrich::account_system(&event.metadata.product)));
         let class = match event.class_uid {
             ClassUid::DatastoreActivity => "record_access",
@@ -187,7 +316,7 @@ impl<'a> SigmaRules<'a> {
             "Operation": event.unmapped.operation,
             "Account": account,
             "Employee": employee,
-            "EmployeeKnown": known,
+            "EmployeeKnown": employee_known,
             "Department": posting.map(|p| p.0),
             "Role": posting.map(|p| p.1),
             "Host": host,
@@ -204,6 +333,7 @@ impl<'a> SigmaRules<'a> {
             "DeviceSerial": event.peripheral_device.as_ref().and_then(|d| d.serial_number.clone()),
             // A device the endpoint agent blocked never carried anything.
             "Blocked": event.status_id == mamori_model::StatusId::Failure,
+            "DeviceApproved": event.peripheral_device.as_ref().and_then(|d| d.serial_number.as_deref()).is_some_and(|s| self.dir.approved_device(s, day).is_some()),
             "MailFrom": event.email.as_ref().and_then(|m| m.from.clone()),
             "MailTo": event.email.as_ref().map(|m| m.to.iter().chain(&m.cc).chain(&m.bcc).cloned().collect::<Vec<_>>()),
             "MailExternal": x.get("external_recipients").filter(|v| v.as_array().is_some_and(|a| !a.is_empty())),
@@ -211,7 +341,39 @@ impl<'a> SigmaRules<'a> {
             "PersonalRows": personal.and_then(|p| p.get("rows")),
             "MyNumbers": personal.and_then(|p| p.get("my_numbers")),
             "AuditReduced": x.get("audit_reduced"),
+            "Status": match event.status_id {
+                mamori_model::StatusId::Success => "success",
+                mamori_model::StatusId::Failure => "failure",
+                mamori_model::StatusId::Other => "other",
+                mamori_model::StatusId::Unknown => "unknown",
+            },
+            "Team": employee_known.then(|| self.dir.team(&employee, day)).flatten(),
+            "LeavingInDays": employee_known.then(|| self.dir.leaving(&employee)).flatten().map(|d| (d - day).num_days()),
         });
+        if let Some(m) = &event.email {
+            v["MailRecipientCount"] = (m.to.len() + m.cc.len() + m.bcc.len()).into();
+            let external: Vec<&str> = x.get("external_recipients").and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+            v["MailExternalCount"] = external.len().into();
+            // External addresses every recipient sees (To and Cc): a list sent without Bcc.
+            let visible = |a: &&&str| m.to.iter().chain(&m.cc).any(|t| t.eq_ignore_ascii_case(a));
+            v["MailVisibleExternalCount"] = external.iter().filter(visible).count().into();
+            let untrusted: Vec<&str> = external.iter().copied().filter(|a| !mamori_text::mail_domain_in(a, &self.trusted)).collect();
+            if !untrusted.is_empty() {
+                v["MailUntrusted"] = untrusted.into();
+            }
+            let attachments = x.get("attachment_count").and_then(|v| v.as_u64()).or_else(|| x.get("attachments").and_then(|v| v.as_array()).map(|a| a.len() as u64));
+            v["MailAttachmentCount"] = attachments.unwrap_or(0).into();
+        }
+        if let Some(r) = &event.http_request {
+            let host = r.url.hostname.clone().unwrap_or_else(|| mamori_enrich::host_of(&r.url.url_string));
+            v["Url"] = r.url.url_string.clone().into();
+            v["UrlCategory"] = self.web.category(&host).into();
+            v["UrlHost"] = host.into();
+            v["HttpMethod"] = r.http_method.clone().into();
+            v["HttpStatus"] = event.http_response.as_ref().and_then(|h| h.code).into();
+            v["BytesOut"] = event.traffic.as_ref().and_then(|t| t.bytes_out).into();
+            v["BytesIn"] = event.traffic.as_ref().and_then(|t| t.bytes_in).into();
+        }
         if event.class_uid == ClassUid::DatastoreActivity {
             v["Explained"] = explanation.is_some().into();
             v["Explanation"] = explanation.unwrap_or("").into();
@@ -277,13 +439,14 @@ impl<'a> SigmaRules<'a> {
             .map(|((rule, _), r)| {
                 let info = self.rules.get(rule);
                 let title = info.map_or(rule.as_str(), |i| i.title.as_str());
+                let (title_ja, title_en) = split_title(title);
                 let description = info.map_or("", |i| i.description.as_str());
                 let n = r.evidence.len();
                 Finding {
                     id: r.key.clone(),
                     rule: r.rule.clone(),
-                    title_ja: title.to_owned(),
-                    title_en: title.to_owned(),
+                    title_ja: title_ja.to_owned(),
+                    title_en: title_en.to_owned(),
                     severity: info.map_or(Severity::Low, |i| i.severity),
                     employees: vec![r.employee.clone()],
                     residents: r.residents.iter().cloned().collect(),
@@ -295,8 +458,8 @@ impl<'a> SigmaRules<'a> {
                     detected_at: r.detected_at,
                     days: r.days.len(),
                     evidence: r.evidence.iter().copied().collect(),
-                    explanation_ja: format!("Sigma ルール「{title}」: 職員 {} の記録 {n} 件（{} 日間）。{description}", r.employee, r.days.len()),
-                    explanation_en: format!("Sigma rule \"{title}\": {n} events of employee {} on {} distinct days. {description}", r.employee, r.days.len()),
+                    explanation_ja: format!("Sigma ルール「{title_ja}」: 職員 {} の記録 {n} 件（{} 日間）。{description}", r.employee, r.days.len()),
+                    explanation_en: format!("Sigma rule \"{title_en}\": {n} events of employee {} on {} distinct days. {description}", r.employee, r.days.len()),
                 }
             })
             .collect()
