@@ -23,6 +23,13 @@ impl Default for OrganisationConfig {
     }
 }
 
+/// Web categories a town adds to the shipped list (category → domains or `*keyword*`).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    pub categories: std::collections::BTreeMap<String, Vec<String>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RiskConfig {
@@ -42,9 +49,27 @@ pub struct Config {
     pub organisation: OrganisationConfig,
     pub explanations: ExplanationSettings,
     pub risk: RiskConfig,
+    pub web: WebConfig,
     /// The analyzers' own sections, as written (each analyzer reads its own).
     pub analyzers: toml::Table,
     pub(crate) tz: chrono_tz::Tz,
+}
+
+impl Config {
+    /// The organisation's time zone.
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.tz
+    }
+
+    /// The domains personal data may be mailed to (`[mail] trusted_domains`), for the
+    /// Sigma fields that speak of mail leaving for somewhere untrusted.
+    pub fn trusted_mail_domains(&self) -> Vec<String> {
+        let configured = self.analyzers.get("mail").and_then(|m| m.get("trusted_domains")).and_then(|d| d.as_array());
+        match configured {
+            Some(list) => list.iter().filter_map(|d| d.as_str().map(str::to_owned)).collect(),
+            None => crate::analyzers::mail::DEFAULT_TRUSTED_DOMAINS.iter().map(|d| (*d).to_owned()).collect(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -54,7 +79,7 @@ impl Default for Config {
 }
 
 /// The sections that are not an analyzer's.
-const SHARED: [&str; 3] = ["organisation", "explanations", "risk"];
+const SHARED: [&str; 4] = ["organisation", "explanations", "risk", "web"];
 
 impl Config {
     /// Reads `detect.toml` text.
@@ -73,6 +98,7 @@ impl Config {
         let organisation: OrganisationConfig = section(&mut table, "organisation")?;
         let explanations: ExplanationSettings = section(&mut table, "explanations")?;
         let risk: RiskConfig = section(&mut table, "risk")?;
+        let web: WebConfig = section(&mut table, "web")?;
         let tz: chrono_tz::Tz = organisation.timezone.parse().map_err(|_| format!("[organisation] timezone: `{}` is not an IANA time zone (e.g. Asia/Tokyo)", organisation.timezone))?;
         for name in table.keys() {
             if !REGISTRY.iter().any(|r| r.section == name) {
@@ -80,7 +106,7 @@ impl Config {
                 return Err(format!("unknown section [{name}]; the sections are: {}", known.join(", ")));
             }
         }
-        let config = Config { organisation, explanations, risk, analyzers: table, tz };
+        let config = Config { organisation, explanations, risk, web, analyzers: table, tz };
         // Every analyzer reads its section now, so that a bad key fails here, not mid-run.
         config.build_analyzers()?;
         Ok(config)
@@ -114,7 +140,7 @@ impl Config {
     /// A stable text of every setting, for telling whether saved detection state still
     /// fits.
     pub fn fingerprint(&self) -> String {
-        format!("{:?}|{:?}|{:?}|{:?}", self.organisation, self.explanations, self.risk, self.analyzers)
+        format!("{:?}|{:?}|{:?}|{:?}|{:?}", self.organisation, self.explanations, self.risk, self.web, self.analyzers)
     }
 }
 

@@ -31,7 +31,7 @@ use mamori_model::{Event, Finding, Severity};
 use serde::{Deserialize, Serialize};
 
 pub use analyzers::{Analyzer, REGISTRY, Registration};
-pub use config::{Config, OrganisationConfig, RiskConfig};
+pub use config::{Config, OrganisationConfig, RiskConfig, WebConfig};
 pub use findings::{Findings, Note, Rollup, Rule, finding, rule};
 pub use observe::{Actor, Context, Observation, RecordAccess, Via};
 pub use presence::Presence;
@@ -66,6 +66,7 @@ pub struct DetectorState {
 pub struct Detector<'a> {
     dir: &'a Directory,
     config: Config,
+    web: mamori_enrich::WebCategories,
     model: ExplanationModel,
     resolver: ResolverState,
     analyzers: Vec<(&'static str, Box<dyn Analyzer>)>,
@@ -114,7 +115,8 @@ impl<'a> Detector<'a> {
     /// A detector explaining under `model` (learned by [`learn`]).
     pub fn with_model(dir: &'a Directory, config: Config, model: ExplanationModel) -> Detector<'a> {
         let analyzers = REGISTRY.iter().map(|r| r.section).zip(config.build_analyzers().expect("the config was checked when it was read")).collect();
-        Detector { dir, config, model, resolver: ResolverState::default(), analyzers, findings: Findings::default(), accesses: 0, explained: 0 }
+        let web = mamori_enrich::WebCategories::new(&config.web.categories);
+        Detector { dir, config, web, model, resolver: ResolverState::default(), analyzers, findings: Findings::default(), accesses: 0, explained: 0 }
     }
 
     /// Goes on from a saved state; an error if it was saved by another version.
@@ -180,7 +182,7 @@ impl<'a> Detector<'a> {
             }
             access.relation = o.actor.employee.as_deref().filter(|_| !access.resident.is_empty()).and_then(|e| self.dir.relation(e, &access.resident, o.day));
         }
-        let cx = Context { dir: self.dir, presence: &self.resolver.presence, config: &self.config };
+        let cx = Context { dir: self.dir, presence: &self.resolver.presence, config: &self.config, web: &self.web };
         for (_, a) in &mut self.analyzers {
             if a.classes().contains(&o.class()) {
                 a.observe(&o, &cx, &mut self.findings);

@@ -116,6 +116,8 @@ pub struct Context<'a> {
     pub dir: &'a Directory,
     pub presence: &'a Presence,
     pub config: &'a Config,
+    /// Web categories: the shipped list and the town's own.
+    pub web: &'a mamori_enrich::WebCategories,
 }
 
 /// OCSF Datastore Activity `activity_id` 6: Create (a record registered).
@@ -214,7 +216,7 @@ impl<'a> Resolver<'a> {
             "logon" if event.status_id == StatusId::Success => {
                 self.s.presence.logon(host, &actor.account, actor.holder.clone(), actor.kind.unwrap_or(AccountKind::Shared), event.time);
             }
-            "logoff" => self.s.presence.logoff(host),
+            "logoff" => self.s.presence.logoff(host, &actor.account),
             "lock" | "unlock" => self.s.presence.lock(host, op == "lock"),
             _ => {}
         }

@@ -34,6 +34,10 @@ pub struct Badge {
 pub struct Presence {
     /// Host (folded) → its Windows session.
     sessions: HashMap<String, Session>,
+    /// Host → the session another account's logon put aside (an administrator signing in
+    /// at a staff PC, a colleague switching user): it resumes when that account logs off.
+    #[serde(default)]
+    put_aside: HashMap<String, Session>,
     /// Employee → badge state.
     badges: HashMap<String, Badge>,
     /// Host → the employee who last logged on there (a terminal's usual user).
@@ -66,11 +70,30 @@ impl Presence {
             self.last_user.insert(host.to_owned(), e.clone());
         }
         let shared = kind != AccountKind::Personal;
-        self.sessions.insert(host.to_owned(), Session { account: account.to_owned(), employee, shared, locked: false, since: time });
+        let new = Session { account: account.to_owned(), employee, shared, locked: false, since: time };
+        if let Some(old) = self.sessions.insert(host.to_owned(), new)
+            && !old.account.eq_ignore_ascii_case(account)
+        {
+            self.put_aside.insert(host.to_owned(), old);
+        }
     }
 
-    pub fn logoff(&mut self, host: &str) {
-        self.sessions.remove(host);
+    /// `account` logs off `host`: its session ends, and one it put aside resumes.
+    pub fn logoff(&mut self, host: &str, account: &str) {
+        match self.sessions.get(host) {
+            Some(s) if !s.account.eq_ignore_ascii_case(account) => {
+                // The session put aside ends (it was the other one).
+                if self.put_aside.get(host).is_some_and(|p| p.account.eq_ignore_ascii_case(account)) {
+                    self.put_aside.remove(host);
+                }
+            }
+            _ => {
+                self.sessions.remove(host);
+                if let Some(resumed) = self.put_aside.remove(host) {
+                    self.sessions.insert(host.to_owned(), resumed);
+                }
+            }
+        }
     }
 
     pub fn lock(&mut self, host: &str, locked: bool) {

@@ -3,6 +3,9 @@
 //! not either. A section's busy season is its normal: configured (`seasons`), or seen in
 //! the section itself — when `peer_min` colleagues, or `peer_max` of them, worked after
 //! hours in the last week, late work is the season's, not the employee's habit changing.
+//! Days found unusual in the last `recent_days` do not count as one's habit, so that a new
+//! habit does not become its own baseline within weeks; look-ups with no business behind them on
+//! `repeat_days` distinct such nights within a month are a pattern, and high.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -16,7 +19,7 @@ use crate::observe::{Context, Observation};
 
 pub const REGISTRATION: Registration = Registration { section: "after_hours", build, rules: RULES };
 
-const RULES: &[Rule] = &[Rule { id: "after_hours_unusual", ja: "普段と異なる時間外の照会", en: "Unusual after-hours look-ups", incident: "—", describe }];
+const RULES: &[Rule] = &[Rule { id: "after_hours_unusual", ja: "普段と異なる時間外の照会", en: "Unusual after-hours look-ups", incident: "B2", describe }];
 
 fn describe(r: &Rollup) -> (String, String) {
     (
@@ -42,6 +45,10 @@ struct Settings {
     min_days: usize,
     /// Configured busy seasons: `{ department = "D200", from = "02-16", to = "03-15" }`.
     seasons: Vec<Season>,
+    /// Unusual days this recent do not count as one's habit.
+    recent_days: u64,
+    /// Distinct unusual days with unexplained look-ups, within 30 days, that make it high.
+    repeat_days: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -55,7 +62,7 @@ struct Season {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { evening_hour: 19, morning_hour: 7, own_max: 0.1, peer_max: 0.3, peer_min: 2, min_days: 10, seasons: Vec::new() }
+        Settings { evening_hour: 19, morning_hour: 7, own_max: 0.1, peer_max: 0.3, peer_min: 2, min_days: 10, seasons: Vec::new(), recent_days: 21, repeat_days: 3 }
     }
 }
 
@@ -72,6 +79,12 @@ struct State {
     work_days: HashMap<String, (BTreeSet<NaiveDate>, BTreeSet<NaiveDate>)>,
     /// Department → the employees seen working in it.
     members: HashMap<String, BTreeSet<String>>,
+    /// Employee → unusual after-hours days with a look-up no business explained.
+    #[serde(default)]
+    unexplained: HashMap<String, BTreeSet<NaiveDate>>,
+    /// Employee → the days found unusual.
+    #[serde(default)]
+    unusual: HashMap<String, BTreeSet<NaiveDate>>,
 }
 
 struct AfterHours {
@@ -89,10 +102,12 @@ impl Analyzer for AfterHours {
     }
 
     fn observe(&mut self, o: &Observation, cx: &Context, out: &mut Findings) {
-        if !o.actor.personal() {
-            return;
-        }
-        let employee = o.actor.employee.as_deref().expect("personal");
+        // One's own look-ups: under one's account, or a shared one at one's session (a
+        // counter clerk's day is under the counter's login) — not a batch, not one's account
+        // used while one was out.
+        use crate::observe::Via;
+        let charged = o.actor.kind != Some(mamori_model::master::AccountKind::Batch) && matches!(o.actor.via, Via::Holder | Via::Session(_) | Via::Room(_));
+        let Some(employee) = o.actor.employee.as_deref().filter(|_| charged) else { return };
         let department = o.actor.department.as_str();
         let c = &self.settings;
         let day = o.day;
@@ -100,7 +115,12 @@ impl Analyzer for AfterHours {
         self.state.members.entry(department.to_owned()).or_default().insert(employee.to_owned());
         let (worked, late_days) = self.state.work_days.entry(employee.to_owned()).or_default();
         let history = worked.iter().filter(|d| **d < day).count();
-        let own = late_days.iter().filter(|d| **d < day).count() as f64 / history.max(1) as f64;
+        // One's habit: the late days so far, but those already found unusual in the last
+        // `recent_days` — a change does not become its own baseline within weeks.
+        let recent = day - chrono::Days::new(c.recent_days);
+        let flagged = self.state.unusual.get(employee);
+        let habit = late_days.iter().filter(|d| **d < day && !(**d >= recent && flagged.is_some_and(|f| f.contains(*d)))).count();
+        let own = habit as f64 / history.max(1) as f64;
         worked.insert(day);
         if !late {
             return;
@@ -115,8 +135,17 @@ impl Analyzer for AfterHours {
         if !peers.is_empty() && (busy >= c.peer_min.max(1) || busy as f64 / peers.len() as f64 > c.peer_max) {
             return;
         }
-        let detail = format!("{day} {:02}時台（本人の時間外日 {:.0}%、課内 {busy}/{} 人）", o.at.hour(), own * 100.0, peers.len());
-        out.note(Note::of(o, RULES[0].id, Severity::Medium, employee).resident(o.resident()).detail(detail));
+        self.state.unusual.entry(employee.to_owned()).or_default().insert(day);
+        let unexplained = o.access.as_ref().is_some_and(|a| a.explanation.is_none());
+        let nights = self.state.unexplained.entry(employee.to_owned()).or_default();
+        if unexplained {
+            nights.insert(day);
+        }
+        let pattern = nights.range(day - chrono::Days::new(30)..=day).count();
+        let severity = if unexplained && pattern >= c.repeat_days.max(1) { Severity::High } else { Severity::Medium };
+        let why = if unexplained { format!("、業務記録なし（30日間で {pattern} 日）") } else { String::new() };
+        let detail = format!("{day} {:02}時台（本人の時間外日 {:.0}%、課内 {busy}/{} 人{why}）", o.at.hour(), own * 100.0, peers.len());
+        out.note(Note::of(o, RULES[0].id, severity, employee).resident(o.resident()).detail(detail));
     }
 
     state_field!();
@@ -144,6 +173,21 @@ mod tests {
         assert_eq!((odd.employees[0].as_str(), odd.severity), ("E1", Severity::Medium));
         let config = toml_config("[after_hours]\nseasons = [{ department = \"D300\", from = \"01-20\", to = \"01-31\" }]\n");
         assert!(run_in(&office(), config, &events).iter().all(|f| f.rule != "after_hours_unusual"), "the section's busy season");
+    }
+
+    #[test]
+    fn unexplained_look_ups_on_three_unusual_nights_are_a_pattern_and_high_and_the_new_habit_does_not_excuse_itself() {
+        let mut events = ordinary_days();
+        let night = |t: &str| access("juki", "J1", "R6", t, "PC-1");
+        events.push(night("2024-01-23T22:10:00"));
+        let once = run(&events);
+        let f = once.iter().find(|f| f.rule == "after_hours_unusual").expect("unusual");
+        assert_eq!(f.severity, Severity::Medium, "one night is not yet a pattern");
+        events.push(night("2024-01-24T22:10:00"));
+        events.push(night("2024-01-25T22:40:00"));
+        let f = run(&events);
+        let f = f.iter().find(|f| f.rule == "after_hours_unusual").expect("unusual");
+        assert_eq!((f.severity, f.days), (Severity::High, 3), "{}", f.explanation_ja);
     }
 
     #[test]

@@ -82,9 +82,13 @@ struct Settings {
     min_personal_rows: u64,
 }
 
+/// Where personal data may go unless `[mail] trusted_domains` says otherwise: other public
+/// bodies.
+pub const DEFAULT_TRUSTED_DOMAINS: [&str; 2] = ["lg.jp", "go.jp"];
+
 impl Default for Settings {
     fn default() -> Self {
-        Settings { trusted_domains: vec!["lg.jp".into(), "go.jp".into()], min_personal_rows: 1 }
+        Settings { trusted_domains: DEFAULT_TRUSTED_DOMAINS.iter().map(|d| (*d).to_owned()).collect(), min_personal_rows: 1 }
     }
 }
 

@@ -17,10 +17,11 @@ use crate::observe::{Context, Observation};
 mod after_hours;
 mod agent_silence;
 mod audit_policy;
+mod behaviour;
 mod devices;
 mod handover;
 mod lapsed_account;
-mod mail;
+pub(crate) mod mail;
 mod new_records;
 mod relatives;
 mod sessions;
@@ -64,6 +65,7 @@ pub const REGISTRY: &[Registration] = &[
     agent_silence::REGISTRATION,
     mail::REGISTRATION,
     audit_policy::REGISTRATION,
+    behaviour::REGISTRATION,
 ];
 
 /// Reads an analyzer's section into its settings type.

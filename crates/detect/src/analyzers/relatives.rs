@@ -5,7 +5,7 @@
 //! graph) and each is named in the finding.
 //!
 //! Business of the employee's section only (a colleague's case in a team caseload, a visit
-//! a colleague served, a namesake in a name search) does not explain an interest in one's
+//! a colleague served, a namesake in a colleague's name search) does not explain an interest in one's
 //! own relatives: offices pass such work to a colleague. It does explain a colleague's or a
 //! neighbour's record. A look-up explained by the employee's own business is still a
 //! conflict of interest: a finding of lower severity, not silence.
@@ -139,7 +139,7 @@ impl Analyzer for Relatives {
                 let severity = if kind.is_kin() { self.settings.conflict_kin } else { self.settings.conflict_other };
                 out.note(Note::of(o, RULES[3].id, severity, employee).resident(&access.resident).detail(format!("{detail}（{}）", e.text_ja())));
             }
-            // The section's business (a team caseload, a namesake in a name search) covers a
+            // The section's business (a team caseload, a namesake in a colleague's name search) covers a
             // colleague's or a neighbour's record; only kin it does not.
             Some(_) if !kind.is_kin() => {}
             explained => {
@@ -194,6 +194,36 @@ mod tests {
         let f = run_in(&m, crate::Config::default(), &[access("juki", "J1", "R2", "2024-03-05T10:20:00", "PC-E1")]);
         assert_eq!(rules(&f), [("relative_lookup", "E1", 1)]);
         assert!(f[0].explanation_ja.contains("課内の業務のみ"), "{}", f[0].explanation_ja);
+    }
+
+    /// E1's spouse R2 (佐藤 花) has a namesake R8 who comes to the 福祉課 counter, served by
+    /// `handler`; E1 opens R2 in the minutes after, as a name search offers both.
+    fn namesake_search(handler: &str) -> Vec<mamori_model::Finding> {
+        let m = office_with(|v| {
+            v["residents"].as_array_mut().unwrap().push(json!({"uid":"R8","name":"佐藤 花","birth_date":"1990-05-05"}));
+            v["counter_visits"].as_array_mut().unwrap().push(json!({"visit_no":"V8","at":"2024-03-06T10:00:00","department":"D300","resident_uid":"R8","purpose":"相談","handler":handler}));
+        });
+        let dir = mamori_enrich::Directory::new(&m);
+        let config = crate::Config::default();
+        let model = mamori_enrich::ExplanationModel { search_candidates: true, ..mamori_enrich::ExplanationModel::floors(&config.explanations, &dir) };
+        let mut d = crate::Detector::with_model(&dir, config, model);
+        d.observe(0, &access("juki", "J1", "R2", "2024-03-06T10:05:00", "PC-E1"));
+        d.findings()
+    }
+
+    #[test]
+    fn kin_offered_by_a_name_search_for_ones_own_visitor_is_a_conflict_of_interest_not_an_alarm() {
+        let f = namesake_search("E1");
+        assert_eq!(rules(&f), [("conflict_of_interest", "E1", 1)]);
+        assert_eq!(f[0].severity, Severity::Medium);
+        assert!(f[0].explanation_ja.contains("担当した来庁者 V8 の氏名検索の候補"), "{}", f[0].explanation_ja);
+    }
+
+    #[test]
+    fn kin_offered_by_a_name_search_for_a_colleagues_visitor_is_a_relative_look_up() {
+        let f = namesake_search("E2");
+        assert_eq!(rules(&f), [("relative_lookup", "E1", 1)]);
+        assert!(f[0].explanation_ja.contains("課内の業務のみ: 来庁者 V8"), "{}", f[0].explanation_ja);
     }
 
     #[test]

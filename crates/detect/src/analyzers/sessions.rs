@@ -81,7 +81,9 @@ impl Analyzer for Sessions {
         }
         let Some(session) = cx.presence.session(&o.host) else { return };
         let Some(owner) = session.employee.as_deref() else { return };
-        if owner == employee || session.locked || cx.dir.terminal_kind(&o.host) != Some(TerminalKind::Staff) {
+        // One's own terminal (by the asset register) with someone else signed in on it — an
+        // administrator's visit — is not a borrowed one.
+        if owner == employee || session.locked || cx.dir.terminal_kind(&o.host) != Some(TerminalKind::Staff) || cx.dir.terminal_owner(&o.host) == Some(employee) {
             return;
         }
         let away = cx.presence.is_out(owner);
@@ -126,6 +128,26 @@ mod tests {
         assert_eq!(borrowed.len(), 1, "{f:?}");
         assert_eq!(borrowed[0].devices, ["PC-E2"]);
         assert!(borrowed[0].explanation_ja.contains("離席中"));
+    }
+
+    #[test]
+    fn an_administrator_signing_in_at_ones_own_pc_is_not_borrowing_and_ones_session_resumes_after() {
+        let own = office_with(|v| v["terminals"][0]["assigned"] = serde_json::json!("E1"));
+        let events = [
+            windows("e1", "logon", "2024-03-01T08:30:00", "PC-E1"),
+            windows("e2", "logon", "2024-03-01T10:00:00", "PC-E1"),
+            access("juki", "J1", "R5", "2024-03-01T10:05:00", "PC-E1"),
+            windows("e2", "logoff", "2024-03-01T10:12:00", "PC-E1"),
+            access("juki", "J1", "R5", "2024-03-01T10:20:00", "PC-E1"),
+        ];
+        let f = run_in(&own, crate::Config::default(), &events);
+        assert!(f.iter().all(|x| x.rule != "terminal_borrowing"), "{f:?}");
+        // Without the asset register, the look-up during E2's sign-in is on E2's session; after
+        // E2 signs off, E1's own session is back and nothing is borrowed.
+        let f = run(&events);
+        let borrowed: Vec<_> = f.iter().filter(|x| x.rule == "terminal_borrowing").collect();
+        assert_eq!(borrowed.len(), 1, "{f:?}");
+        assert_eq!(borrowed[0].evidence.len(), 1, "only the look-up during E2's session: {f:?}");
     }
 
     #[test]

@@ -39,7 +39,8 @@ fn lookups(r: &Rollup) -> (String, String) {
 #[serde(deny_unknown_fields, default)]
 struct Settings {
     /// Copies to removable devices: a day above `usb_factor` × one's busiest earlier day,
-    /// and above `usb_min` (a first day above `usb_min` is novelty enough).
+    /// and above `usb_min` (a first day above `usb_min` is novelty enough, once one has been
+    /// seen at work on `min_days` days: a newcomer's first days say nothing).
     usb_factor: f64,
     usb_min: u32,
     /// Look-ups without business: a day above `lookups_factor` × the larger of one's own
@@ -98,6 +99,8 @@ struct State {
     members: HashMap<String, BTreeSet<String>>,
     /// `department/role/day` → the peer group's usual day (today's only).
     peer_cache: HashMap<String, u32>,
+    /// Employee → (the last day seen at work, days seen at work).
+    active: HashMap<String, (Option<NaiveDate>, usize)>,
 }
 
 struct Volume {
@@ -111,7 +114,7 @@ fn build(v: toml::Value) -> Result<Box<dyn Analyzer>, String> {
 
 impl Analyzer for Volume {
     fn classes(&self) -> &'static [ClassUid] {
-        &[ClassUid::DatastoreActivity, ClassUid::PeripheralActivity]
+        &[ClassUid::Authentication, ClassUid::DatastoreActivity, ClassUid::PeripheralActivity]
     }
 
     fn observe(&mut self, o: &Observation, cx: &Context, out: &mut Findings) {
@@ -119,6 +122,10 @@ impl Analyzer for Volume {
             return;
         }
         let employee = o.actor.employee.as_deref().expect("personal");
+        let active = self.state.active.entry(employee.to_owned()).or_default();
+        if active.0 != Some(o.day) {
+            *active = (Some(o.day), active.1 + 1);
+        }
         match o.class() {
             // A file copied to a device (the endpoint product's log).
             ClassUid::PeripheralActivity if o.event.file.is_some() => self.usb(o, employee, out),
@@ -133,11 +140,13 @@ impl Analyzer for Volume {
 impl Volume {
     fn usb(&mut self, o: &Observation, employee: &str, out: &mut Findings) {
         let c = &self.settings;
+        // Days at work before today.
+        let seen = self.state.active.get(employee).map_or(0, |a| a.1.saturating_sub(1));
         let d = self.state.daily.entry((employee.to_owned(), "usb".into())).or_default();
         let today = d.count(o.day, true).0;
         let busiest = d.past.iter().map(|p| p.0).max().unwrap_or(0);
         let limit = ((busiest as f64 * c.usb_factor).ceil() as u32).max(c.usb_min);
-        if today <= limit {
+        if today <= limit || seen < c.min_days {
             return;
         }
         d.flagged = true;
@@ -202,7 +211,10 @@ mod tests {
 
     #[test]
     fn s7_a_day_of_copies_far_above_ones_usual_is_flagged_and_the_usual_few_are_not() {
-        let mut events: Vec<Event> = Vec::new();
+        // Ten days at work in February first: a newcomer's first days say nothing.
+        let mut events: Vec<Event> = [5, 6, 7, 8, 9, 13, 14, 15, 16, 19].iter().map(|d| windows("e1", "logon", &format!("2024-02-{d:02}T08:30:00"), "PC-E1")).collect();
+        let newcomer = run(&(0..8).map(|i| copy("e1", "2024-03-06T16:00:00", i)).collect::<Vec<_>>());
+        assert!(newcomer.iter().all(|f| f.rule != "usb_copy_volume"), "{newcomer:?}");
         for (day, n) in [("2024-03-01", 2), ("2024-03-04", 3), ("2024-03-05", 1)] {
             events.extend((0..n).map(|i| copy("e1", &format!("{day}T10:00:00"), i)));
         }
