@@ -13,6 +13,7 @@
 //! It must not depend on mamori's readers or detection: it writes what real systems
 //! write, and the tests read it back through the real adapters.
 
+mod behaviour;
 mod mail;
 mod names;
 pub mod practice;
@@ -31,7 +32,7 @@ use town::{DEPARTMENTS, Staff, Town};
 
 /// The logs a simulated town writes under `logs/`: (source name in its `mamori.toml`,
 /// file name).
-pub const LOGS: [(&str, &str); 12] = [
+pub const LOGS: [(&str, &str); 13] = [
     ("juki", "juki_access.csv"),
     ("zeimu", "zeimu_access.tsv"),
     ("koseki", "koseki_access.csv"),
@@ -44,6 +45,7 @@ pub const LOGS: [(&str, &str); 12] = [
     ("endpoint-print", "endpoint_print.csv"),
     ("samba", "fileserver_audit.log"),
     ("mail", "mail_journal.mbox"),
+    ("proxy", "proxy_access.log"),
 ];
 
 #[derive(Debug, Clone)]
@@ -195,6 +197,7 @@ pub enum Ref {
     Usb(usize),
     File(usize),
     Mail(usize),
+    Web(usize),
 }
 
 /// Legitimate work that looks like misuse (a hard negative): detection must not raise it
@@ -222,6 +225,8 @@ pub struct World {
     pub usb: Vec<Usb>,
     pub files: Vec<FileOpen>,
     pub mails: Vec<mail::Mail>,
+    /// Requests through the web proxy.
+    pub web: Vec<behaviour::WebRequest>,
     pub policy: Vec<PolicyChange>,
     pub agent_starts: Vec<AgentStart>,
     pub prints: Vec<Print>,
@@ -295,7 +300,7 @@ pub fn run(params: &Params) -> World {
     let mut master = town.master(params.start);
     master.holidays = write::holidays();
     let days = business_days(params, &master);
-    let mut w = World { params: params.clone(), practices: Practices::for_seed(params.seed), negatives: Vec::new(), kana_index: Default::default(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), files: Vec::new(), mails: Vec::new(), policy: Vec::new(), agent_starts: Vec::new(), prints: Vec::new(), household_row: Vec::new(), evidence: Vec::new(), incidents: Vec::new() };
+    let mut w = World { params: params.clone(), practices: Practices::for_seed(params.seed), negatives: Vec::new(), kana_index: Default::default(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), files: Vec::new(), mails: Vec::new(), web: Vec::new(), policy: Vec::new(), agent_starts: Vec::new(), prints: Vec::new(), household_row: Vec::new(), evidence: Vec::new(), incidents: Vec::new() };
     w.household_row = (0..w.town.people.len()).collect();
     // Approved secure USB sticks for about one in ten staff.
     let owners: Vec<usize> = (0..w.town.staff.len()).filter(|i| i % 10 == 3).collect();
@@ -351,6 +356,8 @@ pub fn run(params: &Params) -> World {
     // The practices draw from their own generator, so that the town itself is the same
     // whichever practices a seed turns on.
     let mut prng = ChaCha8Rng::seed_from_u64(params.seed ^ 0x7072_6163_7469_6365);
+    // So is the browsing through the web proxy.
+    let mut wrng = ChaCha8Rng::seed_from_u64(params.seed ^ 0x7765_6262_726f_7773);
     practices_in_master(&mut w, &days);
     let extractor = (0..w.town.staff.len()).find(|&i| DEPARTMENTS[w.town.staff[i].dept].0 == "D200" && w.town.staff[i].transfer.is_none() && !w.town.staff[i].retires);
     let mut extract_months: Vec<u32> = Vec::new();
@@ -499,6 +506,8 @@ pub fn run(params: &Params) -> World {
                         // section working late.
                         if overrun && m >= 17 * 60 + 30 {
                             w.negative("season-overrun", "税務課の繁忙期が設定より長く続き、課全体で時間外に照会", si, Ref::Access(w.accesses.len() - 1));
+                        } else if tax_season && m >= 18 * 60 {
+                            w.negative("busy-season", "税務課の確定申告期の残業（課全体で夜まで照会）", si, Ref::Access(w.accesses.len() - 1));
                         }
                         if rng.gen_bool(0.6) {
                             push(&mut w, at(day, m + 4), System::Zeimu, "更新", si, &pc, r, "住民税", Some(&no));
@@ -602,6 +611,7 @@ pub fn run(params: &Params) -> World {
             w.logons.push(Logon { at: at(day, t), user: "fukushi-kyoyo".into(), host: "KYOYO-D300-01".into(), event_id: id, incident: None });
         }
         mail::day(&mut rng, &mut w, day);
+        behaviour::browse(&mut wrng, &mut w, day);
         // Information policy staff adjust terminals' audit policy now and then (adding).
         if day.weekday() == chrono::Weekday::Mon
             && let Some(it) = cast.admin
@@ -666,6 +676,8 @@ pub fn run(params: &Params) -> World {
     if let Some(e) = cast.secondee {
         mail::inject_s10(&mut rng, &mut w, &days, e);
     }
+    let cast_staff: Vec<usize> = [cast.former_registry, cast.registry, cast.tax, cast.admin, cast.secondee, cast.crematorium].into_iter().flatten().collect();
+    behaviour::inject(&mut w, &days, &cast_staff, cast.admin, &owners);
     // Mails in time order (a stable sort); the hard negatives' references follow them.
     let mut order: Vec<usize> = (0..w.mails.len()).collect();
     order.sort_by_key(|&i| w.mails[i].at);
@@ -835,6 +847,7 @@ impl World {
             department: from.into(),
             role: "staff".into(),
             period: mamori_model::master::Period { from: since, to: Some(until) },
+            team: None,
         });
         for (system, account) in accounts(s, dept).into_iter().filter(|(sys, _)| !["windows", "mail"].contains(sys)) {
             self.master.accounts.push(mamori_model::master::Account {
@@ -869,8 +882,11 @@ fn crematorium(
     }
     for (_, r, handler, no, looked_up) in permits.iter_mut().filter(|p| p.0 < day && !p.4) {
         *looked_up = true;
-        let pc = w.town.staff[*handler].pc.clone();
-        push(w, at(day, 9 * 60 + 20 + (*r % 60) as u32), System::Saijo, "照会", *handler, &pc, *r, "火葬許可", Some(no));
+        // The handler, or whoever took over from them (a transfer or retirement on 1 April
+        // falls between a permit and its look-up).
+        let who = if clerks.contains(handler) { *handler } else { clerks[*r % clerks.len()] };
+        let pc = w.town.staff[who].pc.clone();
+        push(w, at(day, 9 * 60 + 20 + (*r % 60) as u32), System::Saijo, "照会", who, &pc, *r, "火葬許可", Some(no));
         // A colleague completes the new permit (the cremation slot, the family's contact).
         if w.practices.follow_ups && clerks.len() > 1 && prng.gen_bool(0.6) {
             let others: Vec<usize> = clerks.iter().copied().filter(|c| c != handler).collect();

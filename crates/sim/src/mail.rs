@@ -59,6 +59,9 @@ pub struct Mail {
     pub at: NaiveDateTime,
     pub from: String,
     pub to: Vec<String>,
+    pub cc: Vec<String>,
+    /// Blind copies (the journal keeps them: it records every envelope recipient).
+    pub bcc: Vec<String>,
     pub subject: String,
     pub body: String,
     pub attachments: Vec<Attachment>,
@@ -72,9 +75,9 @@ pub fn address(number: u32) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn new_mail(w: &mut World, at: NaiveDateTime, from: String, to: Vec<String>, subject: &str, body: &str, attachments: Vec<Attachment>, incident: Option<usize>) -> String {
+pub(crate) fn new_mail(w: &mut World, at: NaiveDateTime, from: String, to: Vec<String>, subject: &str, body: &str, attachments: Vec<Attachment>, incident: Option<usize>) -> String {
     let id = format!("{}.{:06}@{DOMAIN}", at.format("%Y%m%d%H%M%S"), w.mails.len());
-    w.mails.push(Mail { at, from, to, subject: subject.into(), body: body.into(), attachments, incident, id: id.clone() });
+    w.mails.push(Mail { at, from, to, cc: Vec::new(), bcc: Vec::new(), subject: subject.into(), body: body.into(), attachments, incident, id: id.clone() });
     id
 }
 
@@ -487,6 +490,11 @@ pub fn mbox_message(town: &Town, mail: &Mail, seq: usize) -> String {
     let _ = writeln!(m, "Date: {} +0900", mail.at.format("%a, %d %b %Y %H:%M:%S"));
     let _ = writeln!(m, "From: <{}>", mail.from);
     let _ = writeln!(m, "To: {}", mail.to.iter().map(|t| format!("<{t}>")).collect::<Vec<_>>().join(", "));
+    for (header, list) in [("Cc", &mail.cc), ("Bcc", &mail.bcc)] {
+        if !list.is_empty() {
+            let _ = writeln!(m, "{header}: {}", list.iter().map(|t| format!("<{t}>")).collect::<Vec<_>>().join(", "));
+        }
+    }
     let _ = writeln!(m, "Subject: {}", encoded_words(&mail.subject));
     let _ = writeln!(m, "MIME-Version: 1.0");
     let boundary = format!("=_mamori_{seq:07}");

@@ -40,6 +40,26 @@ pub enum BorrowShape {
     OwnersAccount,
 }
 
+/// How a leaver takes data before going (B1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaverShape {
+    /// Copies to a removable device (the approved stick, if they hold one).
+    Device,
+    /// Prints lists.
+    Print,
+    /// Uploads to a file-sharing service.
+    Upload,
+}
+
+/// What work at night is for (B2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NightShape {
+    /// Records looked up with no business.
+    Records,
+    /// Files sent to one's webmail, and lists printed.
+    Webmail,
+}
+
 #[derive(Debug, Clone)]
 pub struct Practices {
     /// Welfare staff cover each other's caseloads (look up residents on a colleague's).
@@ -66,8 +86,23 @@ pub struct Practices {
     pub statistics_mail: bool,
     /// Business systems write host names in lower case.
     pub lower_case_hosts: bool,
+    /// A section mails notices to many outside addresses (a mail merge, or one mail in Bcc).
+    pub mail_merge: bool,
+    /// The IT administrator installs software from a kit stick at staff PCs.
+    pub it_admin_devices: bool,
     /// Which export layout the registry and welfare systems use (0, 1, 2).
     pub layout: u8,
+    /// The web proxy's log: squid's native format without TLS inspection (HTTPS seen as
+    /// `CONNECT host:443`), or the combined format from a proxy that inspects TLS (full URLs).
+    pub proxy_combined: bool,
+    /// B1's shape.
+    pub leaver: LeaverShape,
+    /// B2's shape.
+    pub night: NightShape,
+    /// B3's service: `file_sharing`, `cloud_storage` or `webmail`.
+    pub upload_service: &'static str,
+    /// B4: the outside addresses in To (else in Cc).
+    pub visible_in_to: bool,
     /// S1's relation to the insider.
     pub s1_relation: RelationPath,
     /// S2's shape.
@@ -96,7 +131,14 @@ impl Practices {
             follow_ups: on(2),
             statistics_mail: on(1),
             lower_case_hosts: on(2),
+            mail_merge: on(0),
+            it_admin_devices: on(1),
             layout: (seed % 3) as u8,
+            proxy_combined: seed % 2 == 0,
+            leaver: [LeaverShape::Device, LeaverShape::Print, LeaverShape::Upload][(seed % 3) as usize],
+            night: if seed % 2 == 0 { NightShape::Records } else { NightShape::Webmail },
+            upload_service: ["file_sharing", "cloud_storage", "webmail"][((seed + 1) % 3) as usize],
+            visible_in_to: seed % 2 == 1,
             s1_relation: relations[(seed % 5) as usize],
             s2_shape: if seed.is_multiple_of(2) { BorrowShape::OwnersAccount } else { BorrowShape::OwnAccount },
             s3_clerks: 1 + (seed % 2) as u8,
@@ -118,6 +160,8 @@ impl Practices {
             (self.follow_ups, "follow-ups"),
             (self.statistics_mail, "statistics-mail"),
             (self.lower_case_hosts, "lower-case-hosts"),
+            (self.mail_merge, "mail-merge"),
+            (self.it_admin_devices, "it-admin-devices"),
         ];
         all.into_iter().filter(|(on, _)| *on).map(|(_, n)| n).collect()
     }
@@ -131,7 +175,7 @@ mod tests {
     fn any_three_consecutive_seeds_see_every_practice_on_and_off_and_five_see_every_shape() {
         for first in 1..10u64 {
             let towns: Vec<Practices> = (first..first + 3).map(Practices::for_seed).collect();
-            for name in ["team-cases", "name-search", "shared-counter-account", "bulk-extracts", "open-sundays", "follow-ups"] {
+            for name in ["team-cases", "name-search", "shared-counter-account", "bulk-extracts", "open-sundays", "follow-ups", "mail-merge", "it-admin-devices"] {
                 let on = towns.iter().filter(|t| t.names().contains(&name)).count();
                 assert!((1..3).contains(&on), "{name} from seed {first}: on in {on} of 3");
             }

@@ -288,6 +288,7 @@ impl Town {
                 hired: since,
                 retired: if s.retires { march_end } else { None },
                 resident_uid: s.resident.map(|p| self.people[p].uid.clone()),
+                supervisor: None,
             });
             let first_to = if s.transfer.is_some() || s.retires { march_end } else { None };
             m.assignments.push(Assignment {
@@ -295,6 +296,7 @@ impl Town {
                 department: DEPARTMENTS[s.dept].0.into(),
                 role: s.role.into(),
                 period: Period { from: since, to: first_to },
+                team: None,
             });
             if let (Some(to), Some(april)) = (s.transfer, self.april) {
                 m.assignments.push(Assignment {
@@ -302,6 +304,7 @@ impl Town {
                     department: DEPARTMENTS[to].0.into(),
                     role: "staff".into(),
                     period: Period { from: april, to: None },
+                    team: None,
                 });
             }
             // A transfer closes the old section's system accounts and opens the new one's.

@@ -410,7 +410,27 @@ case_no = "ケース番号"
 /// The sources file for the logs this town writes.
 fn sources(w: &World) -> String {
     let layout = w.practices.layout;
-    format!("{SOURCES_HEAD}{}{SOURCES_ZEIMU}{}{SOURCES_REST}", juki_layout(layout).1, fukushi_layout(layout).1)
+    let proxy = if w.practices.proxy_combined {
+        "\n[sources.proxy]\n# The proxy inspects TLS and logs whole URLs, with the request size appended (%>st).\nformat = \"squid-combined\"\n"
+    } else {
+        "\n[sources.proxy]\n# squid's native log with the request size appended (%>st); HTTPS is seen as CONNECT host:443.\nformat = \"squid\"\n"
+    };
+    format!("{SOURCES_HEAD}{}{SOURCES_ZEIMU}{}{SOURCES_REST}{proxy}", juki_layout(layout).1, fukushi_layout(layout).1)
+}
+
+/// One proxy request as this town's squid writes it.
+fn proxy_line(w: &World, r: &crate::behaviour::WebRequest) -> String {
+    let user = format!("e{:04}", w.town.staff[r.staff].number);
+    let ip = format!("10.1.{}.{}", r.staff / 250, r.staff % 250 + 1);
+    let host = r.url.split_once("://").map_or(r.url.as_str(), |(_, rest)| rest).split('/').next().unwrap_or_default();
+    if w.practices.proxy_combined {
+        let t = r.at.format("%d/%b/%Y:%H:%M:%S +0900");
+        format!("{ip} - {user} [{t}] \"{} {} HTTP/1.1\" {} {} \"-\" \"Mozilla/5.0 (Windows NT 10.0; Win64; x64)\" TCP_MISS:HIER_DIRECT {}\n", r.method, r.url, r.status, r.bytes_in, r.bytes_out)
+    } else {
+        let utc = (r.at - chrono::Duration::hours(9)).and_utc();
+        let elapsed = 40 + r.bytes_out / 50_000 + r.bytes_in / 200_000;
+        format!("{}.{:03} {elapsed:>6} {ip} TCP_TUNNEL/{} {} CONNECT {host}:443 {user} HIER_DIRECT/203.0.113.{} - {}\n", utc.timestamp(), utc.timestamp_subsec_millis(), r.status, r.bytes_in, host.len() % 250, r.bytes_out)
+    }
 }
 
 const DETECT: &str = r#"# Detection settings of the simulated town (written by `mamori simulate`).
@@ -532,6 +552,7 @@ const AGENT: usize = 8;
 const PRINT: usize = 9;
 const SAMBA: usize = 10;
 const MAIL: usize = 11;
+const PROXY: usize = 12;
 
 pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
     let mut summary = Summary { incidents: w.incidents.len(), accesses: w.accesses.len(), ..Default::default() };
@@ -603,6 +624,9 @@ pub fn all(w: &World, out: &Path) -> std::io::Result<Summary> {
     for a in &w.agent_starts {
         let t = a.at.format("%Y/%m/%d %H:%M:%S").to_string();
         logs[AGENT].lines.push((a.at, row(&[t, a.host.clone(), a.user.clone(), "PC起動".into()]), None, None));
+    }
+    for (i, r) in w.web.iter().enumerate() {
+        logs[PROXY].lines.push((r.at, proxy_line(w, r), Some(Ref::Web(i)), r.incident));
     }
     for b in &w.badges {
         let s = &w.town.staff[b.staff];
