@@ -177,6 +177,9 @@ impl<'a> Detector<'a> {
         if let Some(access) = o.access.as_mut() {
             self.accesses += 1;
             access.explanation = explain(self.dir, &self.model, &o.actor, access, event, o.at);
+        }
+        self.charge_the_related_bystander(&mut o, event);
+        if let Some(access) = o.access.as_mut() {
             if access.explanation.is_some() {
                 self.explained += 1;
             }
@@ -208,6 +211,25 @@ impl<'a> Detector<'a> {
             if let Some((dept, _)) = self.dir.posting(one, o.day) {
                 o.actor.department = dept.to_owned();
             }
+        }
+    }
+
+    /// A shared account at a terminal no one holds, with several people in the room, looking
+    /// up a record no business explains: when just one of them is kin to the resident, it
+    /// was them (an open-plan office's counter login used to look up one's own family).
+    fn charge_the_related_bystander(&self, o: &mut Observation, event: &Event) {
+        let (Via::Crowd { candidates, .. }, Some(access)) = (&o.actor.via, &o.access) else { return };
+        if access.explanation.is_some() || access.resident.is_empty() {
+            return;
+        }
+        let kin: Vec<&String> = candidates.iter().filter(|c| self.dir.relation(c, &access.resident, o.day).is_some_and(|r| r.kind.is_kin())).collect();
+        let [one] = kin[..] else { return };
+        o.actor.employee = Some(one.clone());
+        if let Some((dept, _)) = self.dir.posting(one, o.day) {
+            o.actor.department = dept.to_owned();
+        }
+        if let Some(access) = o.access.as_mut() {
+            access.explanation = explain(self.dir, &self.model, &o.actor, access, event, o.at);
         }
     }
 

@@ -29,6 +29,10 @@ pub enum Via {
     /// `owner`'s own account, used (on their unlocked session, or a terminal with no
     /// session known) while they were badged out; `candidates` were badged into the room.
     Away { owner: String, candidates: Vec<String> },
+    /// A shared, administrator or unknown account on a terminal with no session known and
+    /// several people in its room (`candidates`): no one can be named — unless the record
+    /// looked up, with no business behind it, is kin to just one of them.
+    Crowd { room: String, candidates: Vec<String> },
     /// No one can be named.
     Nobody,
 }
@@ -67,6 +71,9 @@ pub struct RecordAccess {
     pub relation: Option<Relation>,
     /// When, and by whom, the record was registered, if detection saw it.
     pub registered: Option<Registration>,
+    /// A new member of the subject's household just registered (a newborn, a death in the
+    /// family): who, when and by whom.
+    pub household_registered: Option<(String, Registration)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,6 +137,9 @@ pub struct ResolverState {
     /// (system, subject) → its registration.
     #[serde(with = "crate::pairs")]
     pub registered: HashMap<(String, String), Registration>,
+    /// (system, subject) → the household member newly registered, and that registration.
+    #[serde(with = "crate::pairs", default)]
+    pub household_registered: HashMap<(String, String), (String, Registration)>,
 }
 
 /// Works out observations in time order.
@@ -192,11 +202,15 @@ impl<'a> Resolver<'a> {
         let access = (event.class_uid == ClassUid::DatastoreActivity).then(|| {
             let resident = event.resident_uid().unwrap_or_default().to_owned();
             let registered = self.s.registered.get(&(actor.system.clone(), resident.clone())).cloned();
+            let household_registered = self.s.household_registered.get(&(actor.system.clone(), resident.clone())).cloned();
             if event.activity_id == CREATE && !resident.is_empty() {
                 let r = Registration { time: event.time, by: actor.employee.clone(), department: actor.department.clone() };
+                for member in self.dir.household_members(&resident, day) {
+                    self.s.household_registered.insert((actor.system.clone(), member.to_owned()), (resident.clone(), r.clone()));
+                }
                 self.s.registered.insert((actor.system.clone(), resident.clone()), r);
             }
-            RecordAccess { resident, explanation: None, relation: None, registered }
+            RecordAccess { resident, explanation: None, relation: None, registered, household_registered }
         });
         Observation { seq, event, time: event.time, at, day, host, actor, access }
     }
@@ -233,9 +247,11 @@ impl<'a> Resolver<'a> {
             return Via::Session(s.account.clone());
         }
         let room = self.dir.terminal_location(host).unwrap_or("");
-        match self.in_terminal_room(host, except).len() {
+        let present = self.in_terminal_room(host, except);
+        match present.len() {
+            0 => Via::Nobody,
             1 => Via::Room(room.to_owned()),
-            _ => Via::Nobody,
+            _ => Via::Crowd { room: room.to_owned(), candidates: present },
         }
     }
 

@@ -13,7 +13,8 @@ use crate::Detector;
 /// R5 shares E1's surname and nothing else. Accounts J1/J2/K3 are theirs, 9000 a batch.
 pub fn office() -> MasterData {
     let m = json!({
-        "departments": [{"code":"D300","name":"福祉課"},{"code":"D110","name":"戸籍係"}],
+        "departments": [{"code":"D300","name":"福祉課"},{"code":"D110","name":"戸籍係"},{"code":"D100","name":"市民課"},
+            {"code":"D400","name":"人事課"},{"code":"D500","name":"総務課"},{"code":"D800","name":"情報政策課"}],
         "employees": [
             {"id":"E1","name":"佐藤 一","hired":"2010-04-01","resident_uid":"R1"},
             {"id":"E2","name":"鈴木 二","hired":"2010-04-01"},

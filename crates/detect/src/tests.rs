@@ -35,7 +35,7 @@ fn a_relative_on_a_colleagues_caseload_does_not_explain_ones_own_look_up() {
     // C2 is E2's welfare case for R5 (an ongoing caseload); E2's look-up is business, E1's is not.
     let mine = verdict(&office(), &[access("juki", "J2", "R5", "2024-03-01T10:00:00", "PC-E2")]);
     let theirs = verdict(&office(), &[access("juki", "J1", "R5", "2024-03-01T10:05:00", "PC-E1")]);
-    assert_eq!(mine.explanation, Some(Explanation::Case { no: "C2".into(), kind: "生活保護".into(), direct: true }));
+    assert_eq!(mine.explanation, Some(Explanation::Case { no: "C2".into(), kind: "生活保護".into(), direct: true, member: None }));
     assert_eq!(theirs.explanation, None);
 }
 
@@ -217,4 +217,24 @@ fn the_documented_detect_toml_is_accepted_and_names_every_analyzer() {
             assert!(doc.contains(&format!("`{}`", rule.id)) && doc.contains(rule.ja), "{} is documented with its name", rule.id);
         }
     }
+}
+
+/// An open-plan office: a shared counter login used on a terminal no one holds while E1,
+/// E2 and E3 are all in the room. A look-up of E1's spouse with no business behind it was
+/// E1's; a stranger's look-up, or the spouse's with her visit on file, is no one's to charge.
+#[test]
+fn a_shared_login_used_in_a_crowded_room_to_look_up_one_persons_kin_is_charged_to_them() {
+    let m = office_with(|v| v["accounts"].as_array_mut().unwrap().push(json!({"system":"juki","account":"MADO","kind":"shared","department":"D300","from":"2010-04-01"})));
+    let room = [badge("E1", "in", "2024-03-04T08:20:00"), badge("E2", "in", "2024-03-04T08:21:00"), badge("E3", "in", "2024-03-04T08:22:00")];
+    let run_with = |extra: Event| {
+        let events: Vec<Event> = room.iter().cloned().chain([extra]).collect();
+        run_in(&m, Config::default(), &events)
+    };
+    let f = run_with(access("juki", "MADO", "R2", "2024-03-04T10:00:00", "PC-E1"));
+    assert_eq!(rules(&f), [("relative_lookup", "E1", 1)], "{f:?}");
+    assert!(run_with(access("juki", "MADO", "R5", "2024-03-04T10:00:00", "PC-E1")).iter().all(|f| f.employees.iter().all(|e| e != "E1")));
+    // 2024-03-05 10:00: R2's own visit to 福祉課 (V1) explains it; no one is charged.
+    let room_next: Vec<Event> = [badge("E1", "in", "2024-03-05T08:20:00"), badge("E2", "in", "2024-03-05T08:21:00")].into();
+    let events: Vec<Event> = room_next.into_iter().chain([access("juki", "MADO", "R2", "2024-03-05T10:10:00", "PC-E1")]).collect();
+    assert!(run_in(&m, Config::default(), &events).is_empty());
 }

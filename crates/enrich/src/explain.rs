@@ -214,9 +214,11 @@ pub enum Explanation {
     /// The access names a case that concerns the resident.
     DeclaredCase(String),
     /// A counter visit of the resident (or household) at the employee's section.
-    Visit { no: String, direct: bool },
+    /// `member`: the household member whose visit it was, when not the resident's own.
+    Visit { no: String, direct: bool, member: Option<String> },
     /// A case concerning the resident (or household) of the employee's section.
-    Case { no: String, kind: String, direct: bool },
+    /// `member`: the household member the case concerns, when not the resident.
+    Case { no: String, kind: String, direct: bool, member: Option<String> },
     /// A sanctioned extract of every record, handled by the employee.
     Extract(String),
     /// A namesake of someone at the section's counter, opened in a name search; direct when
@@ -228,16 +230,21 @@ pub enum Explanation {
     Declared(String),
 }
 
+/// `/household:R2` when the business was a household member's.
+fn household_suffix(member: &Option<String>) -> String {
+    member.as_ref().map(|m| format!("/household:{m}")).unwrap_or_default()
+}
+
 impl Explanation {
     /// The stored form: `visit:V-1`, `case:R6-000123`, `team-case:F-000002`, …
     pub fn code(&self) -> String {
         match self {
             Explanation::Batch => "batch".into(),
             Explanation::DeclaredCase(c) => format!("declared-case:{c}"),
-            Explanation::Visit { no, direct: true } => format!("visit:{no}"),
-            Explanation::Visit { no, direct: false } => format!("section-visit:{no}"),
-            Explanation::Case { no, direct: true, .. } => format!("case:{no}"),
-            Explanation::Case { no, direct: false, .. } => format!("team-case:{no}"),
+            Explanation::Visit { no, direct: true, member } => format!("visit:{no}{}", household_suffix(member)),
+            Explanation::Visit { no, direct: false, member } => format!("section-visit:{no}{}", household_suffix(member)),
+            Explanation::Case { no, direct: true, member, .. } => format!("case:{no}{}", household_suffix(member)),
+            Explanation::Case { no, direct: false, member, .. } => format!("team-case:{no}{}", household_suffix(member)),
             Explanation::Extract(no) => format!("extract:{no}"),
             Explanation::SearchCandidate { visit, direct: true } => format!("search-candidate:{visit}"),
             Explanation::SearchCandidate { visit, direct: false } => format!("section-search-candidate:{visit}"),
@@ -252,6 +259,14 @@ impl Explanation {
             Explanation::Batch | Explanation::DeclaredCase(_) | Explanation::Extract(_) | Explanation::Declared(_) => true,
             Explanation::Visit { direct, .. } | Explanation::Case { direct, .. } | Explanation::SearchCandidate { direct, .. } => *direct,
             Explanation::FollowUp { .. } => false,
+        }
+    }
+
+    /// The household member whose visit or case it was, when it was not the resident's own.
+    pub fn member(&self) -> Option<&str> {
+        match self {
+            Explanation::Visit { member, .. } | Explanation::Case { member, .. } => member.as_deref(),
+            _ => None,
         }
     }
 
@@ -276,9 +291,12 @@ impl Explanation {
         match self {
             Explanation::Batch => "一括処理（システム）".into(),
             Explanation::DeclaredCase(c) => format!("受付番号 {c}"),
-            Explanation::Visit { no, .. } => format!("来庁記録 {no}"),
-            Explanation::Case { no, direct: true, .. } => format!("案件 {no}"),
-            Explanation::Case { no, direct: false, .. } => format!("課内の案件 {no}"),
+            Explanation::Visit { no, member: None, .. } => format!("来庁記録 {no}"),
+            Explanation::Visit { no, member: Some(m), .. } => format!("来庁記録 {no}（世帯員 {m} の来庁）"),
+            Explanation::Case { no, direct: true, member: None, .. } => format!("案件 {no}"),
+            Explanation::Case { no, direct: true, member: Some(m), .. } => format!("案件 {no}（世帯員 {m} の案件）"),
+            Explanation::Case { no, direct: false, member: None, .. } => format!("課内の案件 {no}"),
+            Explanation::Case { no, direct: false, member: Some(m), .. } => format!("課内の案件 {no}（世帯員 {m} の案件）"),
             Explanation::Extract(no) => format!("承認済みの一括抽出 {no}"),
             Explanation::SearchCandidate { visit, direct: true } => format!("担当した来庁者 {visit} の氏名検索の候補"),
             Explanation::SearchCandidate { visit, direct: false } => format!("来庁者 {visit} の氏名検索の候補"),
@@ -331,7 +349,8 @@ impl Directory {
                     continue;
                 }
                 let direct = handler.is_none() || a.employee.is_none() || handler.as_deref() == a.employee;
-                let e = Explanation::Visit { no: no.clone(), direct };
+                let member = (*p != a.resident).then(|| (*p).to_owned());
+                let e = Explanation::Visit { no: no.clone(), direct, member };
                 if direct {
                     return Some(e);
                 }
@@ -346,10 +365,10 @@ impl Directory {
                 }
                 let direct = c.handler.is_none() || a.employee.is_none() || c.handler.as_deref() == a.employee;
                 if direct {
-                    return Some(Explanation::Case { no: c.no.clone(), kind: c.kind.clone(), direct });
+                    return Some(Explanation::Case { no: c.no.clone(), kind: c.kind.clone(), direct, member: (*p != a.resident).then(|| (*p).to_owned()) });
                 }
                 if model.kind(&c.kind).team_covers(a.activity) {
-                    indirect.get_or_insert(Explanation::Case { no: c.no.clone(), kind: c.kind.clone(), direct });
+                    indirect.get_or_insert(Explanation::Case { no: c.no.clone(), kind: c.kind.clone(), direct, member: (*p != a.resident).then(|| (*p).to_owned()) });
                 }
             }
         }

@@ -58,6 +58,9 @@ pub(crate) struct CaseRow {
 /// A counter visit: when, its number, the department, who served it.
 type VisitRow = (NaiveDateTime, String, String, Option<String>);
 
+/// Days a closed household row still counts as the household (see `with_household`).
+const HOUSEHOLD_GRACE_DAYS: i64 = 7;
+
 pub struct Directory {
     accounts: HashMap<String, Vec<AccountRow>>,
     assignments: HashMap<String, Vec<(Period, String, String, Option<String>)>>,
@@ -87,14 +90,16 @@ pub struct Directory {
     devices: HashMap<String, Vec<(Period, Option<String>)>>,
     shares: HashMap<String, Vec<FileShare>>,
     /// Employee → the periods they held a personal account in a records system (any
-    /// system but Windows and mail).
-    record_access: HashMap<String, Vec<Period>>,
+    /// system but Windows and mail), and which system.
+    record_access: HashMap<String, Vec<(Period, String)>>,
     holidays: std::collections::HashSet<NaiveDate>,
     /// Employee → the day they leave (or left).
     retired: HashMap<String, NaiveDate>,
     /// Days the office (department `None`) or one department opens although the
     /// calendar says otherwise.
     open_days: HashMap<NaiveDate, Vec<Option<String>>>,
+    /// Departments: (code, folded code, folded name, parent).
+    departments: Vec<(String, String, String, Option<String>)>,
 }
 
 impl Directory {
@@ -124,6 +129,7 @@ impl Directory {
             holidays: m.holidays.iter().map(|h| h.date).collect(),
             retired: m.employees.iter().filter_map(|e| Some((e.id.clone(), e.retired?))).collect(),
             open_days: HashMap::new(),
+            departments: m.departments.iter().map(|d| (d.code.clone(), mamori_text::fold_name(&d.code).to_lowercase(), mamori_text::fold_name(&d.name), d.parent.clone())).collect(),
         };
         for o in &m.open_days {
             d.open_days.entry(o.date).or_default().push(o.department.clone());
@@ -136,7 +142,7 @@ impl Directory {
             if let Some(e) = &a.employee_id
                 && !NOT_RECORD_SYSTEMS.contains(&a.system.as_str())
             {
-                d.record_access.entry(e.clone()).or_default().push(a.period);
+                d.record_access.entry(e.clone()).or_default().push((a.period, a.system.clone()));
             }
         }
         for a in &m.assignments {
@@ -234,7 +240,15 @@ impl Directory {
     /// Whether `employee` holds a personal account in any records system on `day`: whether
     /// their role then gives them residents' records at all.
     pub fn holds_record_access(&self, employee: &str, day: NaiveDate) -> bool {
-        self.record_access.get(employee).is_some_and(|ps| ps.iter().any(|p| p.covers(day)))
+        self.record_access.get(employee).is_some_and(|ps| ps.iter().any(|p| p.0.covers(day)))
+    }
+
+    /// The records systems `employee` holds a personal account in on `day`.
+    pub fn record_systems(&self, employee: &str, day: NaiveDate) -> Vec<&str> {
+        let mut v: Vec<&str> = self.record_access.get(employee).into_iter().flatten().filter(|p| p.0.covers(day)).map(|p| p.1.as_str()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 
     /// The former holder of an account that has lapsed by `day` in `system` (closed at a
@@ -282,13 +296,23 @@ impl Directory {
         self.households.get(resident)?.iter().find(|h| h.0.covers(day)).map(|h| h.1.as_str())
     }
 
-    /// The resident and the members of their household on `day`.
+    /// The other members of `resident`'s household on `day`.
+    pub fn household_members(&self, resident: &str, day: NaiveDate) -> Vec<&str> {
+        let Some(h) = self.household(resident, day) else { return Vec::new() };
+        self.members.get(h).into_iter().flatten().filter(|m| m.0.covers(day) && m.1 != resident).map(|m| m.1.as_str()).collect()
+    }
+
+    /// The resident and the members of their household on `day` — or as it stood in the
+    /// last `HOUSEHOLD_GRACE_DAYS`: a move notice is processed after the move, when the
+    /// register already closed the household rows the clerk is working on.
     pub(crate) fn with_household<'a>(&'a self, resident: &'a str, day: NaiveDate) -> Vec<&'a str> {
         let mut out = vec![resident];
-        if let Some(h) = self.household(resident, day)
+        let recent = |p: &Period| p.covers(day) || (p.from <= day && p.to.is_some_and(|to| to < day && (day - to).num_days() <= HOUSEHOLD_GRACE_DAYS));
+        let household = self.household(resident, day).or_else(|| self.households.get(resident)?.iter().filter(|h| recent(&h.0)).max_by_key(|h| h.0.to).map(|h| h.1.as_str()));
+        if let Some(h) = household
             && let Some(members) = self.members.get(h)
         {
-            out.extend(members.iter().filter(|m| m.0.covers(day) && m.1 != resident).map(|m| m.1.as_str()));
+            out.extend(members.iter().filter(|m| recent(&m.0) && m.1 != resident).map(|m| m.1.as_str()));
         }
         out
     }
@@ -380,6 +404,32 @@ impl Directory {
     /// handover folder, whose sub-folders belong to sections.
     pub fn open_to_all(&self, share: &str, day: NaiveDate) -> Option<Period> {
         self.shares.get(share)?.iter().find(|s| s.period.covers(day) && s.granted.iter().any(|g| g == "*")).map(|s| s.period)
+    }
+
+    /// The department a folder or label names, as towns name them: its code (`D220`), its
+    /// name (`税務課`), or both (`D220_税務課`, `02-税務課`). The longest name found wins
+    /// (`市民課` inside `市民課窓口`); `None` when it names none (`共通`).
+    pub fn department_named(&self, text: &str) -> Option<&str> {
+        let folded = mamori_text::fold_name(text);
+        let lower = folded.to_lowercase();
+        if let Some(d) = self.departments.iter().find(|d| d.1 == lower) {
+            return Some(&d.0);
+        }
+        let tokens: Vec<&str> = lower.split(|c: char| "_-・.()（）[]【】 ".contains(c)).filter(|t| !t.is_empty()).collect();
+        if let Some(d) = self.departments.iter().find(|d| tokens.contains(&d.1.as_str())) {
+            return Some(&d.0);
+        }
+        self.departments.iter().filter(|d| d.2.chars().count() >= 2 && folded.contains(&d.2)).max_by_key(|d| d.2.chars().count()).map(|d| d.0.as_str())
+    }
+
+    /// The department `code` belongs to, if any.
+    pub fn department_parent(&self, code: &str) -> Option<&str> {
+        self.departments.iter().find(|d| d.0 == code).and_then(|d| d.3.as_deref())
+    }
+
+    /// The department that owns `share` on `day`.
+    pub fn share_owner(&self, share: &str, day: NaiveDate) -> Option<&str> {
+        self.shares.get(share)?.iter().find(|s| s.period.covers(day)).map(|s| s.owner_department.as_str())
     }
 
     /// `Some(owner)` when `serial` is an approved device on `day`.

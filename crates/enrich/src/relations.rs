@@ -28,7 +28,8 @@ pub enum RelationKind {
     /// A family-register (戸籍) relative: parent, child, spouse, sibling.
     Family,
     /// A relative two steps away in the register (grandparent, in-law), or someone living
-    /// in a registered relative's household.
+    /// in a registered relative's household, or in the household a former household member
+    /// moved on to.
     ExtendedFamily,
     /// Someone of the same surname (after folding) in the same or the next block: kin the
     /// register does not link, more often than not.
@@ -189,6 +190,19 @@ impl Relations {
                     }
                     if let Some(p) = overlap(&mine, theirs) {
                         add(other, RelationKind::Household, Some(p), format!("世帯 {household}"));
+                        // The household a former member moved on to (a former spouse's new
+                        // partner), while they live together.
+                        let Some(parted) = p.to else { continue };
+                        for (later, with) in households_of(other).into_iter().filter(|(h, q)| *h != household && q.from >= parted) {
+                            for (third, q) in members.get(later).into_iter().flatten() {
+                                if *third != own
+                                    && *third != *other
+                                    && let Some(together) = overlap(&with, q)
+                                {
+                                    add(third, RelationKind::ExtendedFamily, Some(together), format!("元世帯員 {other} の世帯 {later}"));
+                                }
+                            }
+                        }
                     }
                 }
             }

@@ -69,6 +69,12 @@ pub enum Item {
     MyNumber,
     /// Health, disability or care information: 要配慮個人情報 under the Act.
     Health,
+    /// Tax: assessments, income, arrears.
+    Tax,
+    /// Welfare: public assistance, benefits.
+    Welfare,
+    /// The family register: 本籍, 筆頭者.
+    FamilyRegister,
 }
 
 /// What inspection found in one attachment (or one entry of an archive).
@@ -356,6 +362,12 @@ fn header_kind(cell: &str) -> Option<Item> {
         Some(Item::Address)
     } else if has(&["電話", "TEL", "携帯", "phone"]) {
         Some(Item::Phone)
+    } else if has(&["税額", "課税", "所得", "滞納", "収入", "納付額", "税目", "未納"]) {
+        Some(Item::Tax)
+    } else if has(&["保護", "扶助", "受給", "手当", "給付"]) {
+        Some(Item::Welfare)
+    } else if has(&["本籍", "筆頭者"]) {
+        Some(Item::FamilyRegister)
     } else {
         None
     }
@@ -449,8 +461,9 @@ fn analyse(rows: &[Vec<String>], residents: &ResidentIndex) -> Inspection {
                 Some(Item::Phone) if looks_like_phone(cell) => {
                     items.insert(Item::Phone);
                 }
-                Some(Item::Health) => {
-                    items.insert(Item::Health);
+                // What kind of record the row is from: any entry under such a header.
+                Some(kind @ (Item::Health | Item::Tax | Item::Welfare | Item::FamilyRegister)) => {
+                    items.insert(kind);
                 }
                 Some(_) => {}
                 None => {

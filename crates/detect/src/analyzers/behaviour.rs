@@ -152,6 +152,19 @@ struct Group {
     person_days: u32,
     hour_days: Vec<u32>,
     device_days: u32,
+    /// The last week's days: (day, person-days, person-days active at each hour) — the
+    /// section's season, as it lives it.
+    #[serde(default)]
+    recent: Vec<(NaiveDate, u32, Vec<u32>)>,
+}
+
+impl Group {
+    /// The share of person-days at `hour`, over all history and over the last week.
+    fn hour_shares(&self, hour: usize) -> (f64, f64) {
+        let all = self.hour_days.get(hour).copied().unwrap_or(0) as f64 / self.person_days.max(1) as f64;
+        let (days, at) = self.recent.iter().fold((0, 0), |(d, a), r| (d + r.1, a + r.2.get(hour).copied().unwrap_or(0)));
+        (all, at as f64 / days.max(1) as f64)
+    }
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -253,8 +266,9 @@ impl Analyzer for Behaviour {
         if person.today.hours & (1 << hour) == 0 {
             person.today.hours |= 1 << hour;
             let own = person.hour_days.get(hour as usize).copied().unwrap_or(0) as f64 / history.max(1) as f64;
-            let peers = self.state.groups.get(&group).map_or(0.0, |g| g.hour_days.get(hour as usize).copied().unwrap_or(0) as f64 / g.person_days.max(1) as f64);
-            if history >= s.min_days && own < s.hour_share && peers < s.peer_hour_share {
+            // Odd for the peers too: over their history, and in the last week (a season).
+            let (peers, peers_lately) = self.state.groups.get(&group).map_or((0.0, 0.0), |g| g.hour_shares(hour as usize));
+            if history >= s.min_days && own < s.hour_share && peers < s.peer_hour_share && peers_lately < s.peer_hour_share {
                 // One odd night is nothing; the same on several days within the half-life
                 // is a change of habit: up to twice the weight from the third.
                 person.odd_days.insert(o.day);
@@ -412,10 +426,21 @@ impl Behaviour {
                 g.hour_days.resize(24, 0);
             }
             g.person_days += 1;
+            let finished = person.day.expect("a day in progress");
+            g.recent.retain(|r| (finished - r.0).num_days() < 7);
+            let slot = match g.recent.iter().position(|r| r.0 == finished) {
+                Some(i) => i,
+                None => {
+                    g.recent.push((finished, 0, vec![0; 24]));
+                    g.recent.len() - 1
+                }
+            };
+            g.recent[slot].1 += 1;
             for h in 0..24 {
                 if done.hours & (1 << h) != 0 {
                     person.hour_days[h] += 1;
                     g.hour_days[h] += 1;
+                    g.recent[slot].2[h] += 1;
                 }
             }
             if done.used || done.devices > 0 {
@@ -595,6 +620,30 @@ mod tests {
         let f = run(&events);
         let risk = f.iter().find(|f| f.rule == "behaviour_risk");
         assert!(risk.is_none_or(|r| !r.explanation_ja.contains("他人のアカウント")), "{risk:?}");
+    }
+
+    #[test]
+    fn hours_the_section_has_kept_this_last_week_are_its_season_not_odd() {
+        // E1 and E2 of 福祉課 keep 9–17 for two weeks; then E2 stays until 20:00 four days
+        // running (the section's busy week); E1 working at 20:00 after that is the season.
+        let mut events = Vec::new();
+        for d in [4, 5, 6, 7, 8, 11, 12, 13, 14, 15] {
+            for user in ["e1", "e2"] {
+                events.push(windows(user, "logon", &format!("2024-03-{d:02}T09:00:00"), if user == "e1" { "PC-E1" } else { "PC-E2" }));
+            }
+        }
+        for d in [18, 19, 21, 22] {
+            events.push(windows("e2", "logon", &format!("2024-03-{d:02}T09:00:00"), "PC-E2"));
+            events.push(windows("e2", "unlock", &format!("2024-03-{d:02}T20:05:00"), "PC-E2"));
+            events.push(access("juki", "J2", "R5", &format!("2024-03-{d:02}T20:10:00"), "PC-E2"));
+            events.push(windows("e1", "logon", &format!("2024-03-{d:02}T09:00:00"), "PC-E1"));
+        }
+        events.push(access("juki", "J1", "R5", "2024-03-25T20:15:00", "PC-E1"));
+        events.push(web("e1", "https://wikileaks.org/", "2024-03-25T20:20:00"));
+        events.push(usb("X-1", "2024-03-25T20:25:00", "PC-E1"));
+        let f = run(&events);
+        let risk = f.iter().find(|f| f.rule == "behaviour_risk" && f.employees[0] == "E1");
+        assert!(risk.is_none_or(|r| !r.explanation_ja.contains("20時台")), "{risk:?}");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! residents' records (a transfer took it away); and attachments that could not be
 //! inspected (encrypted, nested past the limit, a bomb guard tripped) sent outside.
 
+use std::collections::BTreeMap;
+
 use mamori_model::{ClassUid, Severity};
 use serde::Deserialize;
 
@@ -80,6 +82,10 @@ struct Settings {
     trusted_domains: Vec<String>,
     /// Rows that look like people before an attachment counts as carrying personal data.
     min_personal_rows: u64,
+    /// The kinds of data (`tax`, `welfare`, `family_register`, `health`) each records
+    /// system holds: a colleague may be sent data of a kind only if they hold an account
+    /// in a system of that kind. Systems not named hold residents' basic records.
+    system_kinds: BTreeMap<String, Vec<String>>,
 }
 
 /// Where personal data may go unless `[mail] trusted_domains` says otherwise: other public
@@ -88,7 +94,20 @@ pub const DEFAULT_TRUSTED_DOMAINS: [&str; 2] = ["lg.jp", "go.jp"];
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { trusted_domains: DEFAULT_TRUSTED_DOMAINS.iter().map(|d| (*d).to_owned()).collect(), min_personal_rows: 1 }
+        let kinds = |k: &[&str]| k.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let system_kinds = [
+            ("zeimu", kinds(&["tax"])),
+            ("tax", kinds(&["tax"])),
+            ("fukushi", kinds(&["welfare", "health"])),
+            ("welfare", kinds(&["welfare"])),
+            ("koseki", kinds(&["family_register"])),
+            ("kenshin", kinds(&["health"])),
+            ("hoken", kinds(&["health"])),
+        ]
+        .into_iter()
+        .map(|(s, k)| (s.to_owned(), k))
+        .collect();
+        Settings { trusted_domains: DEFAULT_TRUSTED_DOMAINS.iter().map(|d| (*d).to_owned()).collect(), min_personal_rows: 1, system_kinds }
     }
 }
 
@@ -97,7 +116,21 @@ struct Mail {
 }
 
 fn build(v: toml::Value) -> Result<Box<dyn Analyzer>, String> {
-    Ok(Box::new(Mail { settings: settings(v)? }))
+    let mut s: Settings = settings(v)?;
+    // The town's own systems are added to the usual names, not put in their place.
+    for (system, kinds) in Settings::default().system_kinds {
+        s.system_kinds.entry(system).or_insert(kinds);
+    }
+    Ok(Box::new(Mail { settings: s }))
+}
+
+fn kind_ja(kind: &str) -> &'static str {
+    match kind {
+        "tax" => "税情報",
+        "welfare" => "福祉情報",
+        "family_register" => "戸籍情報",
+        _ => "健康情報",
+    }
 }
 
 fn list(v: Option<&serde_json::Value>) -> Vec<String> {
@@ -143,11 +176,21 @@ impl Analyzer for Mail {
         for to in external.iter().filter(|a| !personal.contains(a) && !trusted(a)) {
             note(RULES[1].id, Severity::High, format!("→ {to}（{what}）"), None);
         }
+        // The kinds of data beyond residents' basic records the attachment carries.
+        let items = list(data.get("items"));
+        let special: Vec<&str> = ["tax", "welfare", "family_register", "health"].into_iter().filter(|k| items.iter().any(|i| i == k)).collect();
         for to in email.to.iter().chain(&email.cc).chain(&email.bcc).filter(|a| !external.contains(a)) {
             let Some(recipient) = cx.dir.mail_owner(to, o.day) else { continue };
-            if !cx.dir.holds_record_access(recipient, o.day) {
-                let dept = cx.dir.posting(recipient, o.day).map(|p| p.0).unwrap_or("所属不明");
+            let dept = cx.dir.posting(recipient, o.day).map(|p| p.0).unwrap_or("所属不明");
+            let systems = cx.dir.record_systems(recipient, o.day);
+            if systems.is_empty() {
                 note(RULES[2].id, Severity::High, format!("→ {recipient}（{dept}、住民記録の権限なし、{what}）"), Some(recipient));
+                continue;
+            }
+            let granted = |kind: &str| systems.iter().any(|s| self.settings.system_kinds.get(*s).is_some_and(|k| k.iter().any(|k| k == kind)));
+            let missing: Vec<&str> = special.iter().copied().filter(|k| !granted(k)).map(kind_ja).collect();
+            if !missing.is_empty() {
+                note(RULES[2].id, Severity::High, format!("→ {recipient}（{dept}、{}の権限なし、{what}）", missing.join("・")), Some(recipient));
             }
         }
     }
@@ -185,6 +228,24 @@ mod tests {
         ]);
         assert_eq!(rules(&f), [("personal_data_to_role_without_access", "E2", 1)]);
         assert_eq!(f[0].employees, ["E2", "E4"], "the recipient is named in the finding");
+    }
+
+    #[test]
+    fn s8_tax_arrears_mailed_to_a_colleague_who_holds_registry_but_no_tax_access_is_flagged() {
+        // E1 holds the registry and the crematorium system, not the tax system: names and
+        // addresses are theirs to receive, arrears are not.
+        let arrears = |items: serde_json::Value| {
+            let mut m = mail("e2@city.example.lg.jp", "e1@city.example.lg.jp", &["R5"], "2024-05-01T10:00:00", false);
+            m.unmapped.extra.get_mut("personal_data").unwrap()["items"] = items;
+            m
+        };
+        let f = run(&[arrears(serde_json::json!(["name", "address", "tax"]))]);
+        assert_eq!(rules(&f), [("personal_data_to_role_without_access", "E2", 1)]);
+        assert!(f[0].explanation_ja.contains("税情報の権限なし"), "{}", f[0].explanation_ja);
+        assert!(run(&[arrears(serde_json::json!(["name", "address"]))]).is_empty());
+        // A town says which of its systems hold tax data (here, oddly, the registry).
+        let config = toml_config("[mail]\nsystem_kinds = { juki = [\"tax\"] }\n");
+        assert!(run_in(&office(), config, &[arrears(serde_json::json!(["name", "tax"]))]).is_empty());
     }
 
     #[test]

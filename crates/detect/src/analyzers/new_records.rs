@@ -3,7 +3,8 @@
 //! (extraction is reading; completing a new record is an update, and the registering
 //! section's follow-ups are explained when learning finds that practice). The first such
 //! read is noted at once (low), so that a habit is seen from its first step; a second day
-//! is medium, and on `min_days` distinct days it is a habit (high).
+//! is medium, and on `min_days` distinct days it is a habit (high). The household of a new
+//! record counts too: a baby-goods dealer wants the newborn's mother, not the newborn.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -77,10 +78,12 @@ impl Analyzer for NewRecords {
         if o.event.activity_id != READ || access.explanation.is_some() {
             return;
         }
-        let Some(reg) = &access.registered else { return };
-        if reg.by.as_deref() == Some(employee) || o.time - reg.time > self.settings.fresh_days * DAY_MS {
-            return;
-        }
+        let fresh = |reg: &crate::observe::Registration| reg.by.as_deref() != Some(employee) && o.time - reg.time <= self.settings.fresh_days * DAY_MS;
+        let detail = match (&access.registered, &access.household_registered) {
+            (Some(reg), _) if fresh(reg) => format!("登録後{}日以内", self.settings.fresh_days),
+            (_, Some((member, reg))) if fresh(reg) => format!("新規登録 {member} の世帯員（登録後{}日以内）", self.settings.fresh_days),
+            _ => return,
+        };
         let days = self.state.days.entry(employee.to_owned()).or_default();
         days.insert(o.day);
         let severity = match days.len() {
@@ -88,7 +91,6 @@ impl Analyzer for NewRecords {
             1 => Severity::Low,
             _ => Severity::Medium,
         };
-        let detail = format!("登録後{}日以内", self.settings.fresh_days);
         out.note(Note::of(o, RULES[0].id, severity, employee).resident(&access.resident).detail(detail));
     }
 
@@ -117,6 +119,25 @@ mod tests {
         assert_eq!(rules(&f), [("new_record_extraction", "E2", 3)]);
         assert_eq!(f[0].severity, Severity::High, "a habit on the third day");
         assert_eq!(f[0].detected_at, ms("2024-05-01T17:40:00"), "seen from its first step");
+    }
+
+    #[test]
+    fn the_household_of_a_newborn_another_clerk_just_registered_is_a_new_record_too() {
+        // R10, born to E1's household H1 (R1 and R2), registered by E2 through J2; E3 reads
+        // R2, the mother, two days later with no business.
+        let m = office_with(|v| {
+            v["residents"].as_array_mut().unwrap().push(serde_json::json!({"uid":"R10","name":"佐藤 赤","birth_date":"2024-05-01"}));
+            v["households"].as_array_mut().unwrap().push(serde_json::json!({"resident_uid":"R10","household":"H1","relation":"子","address":"一丁目1番1号","from":"2024-05-01"}));
+            v["accounts"].as_array_mut().unwrap().push(serde_json::json!({"system":"juki","account":"J3","employee_id":"E3","kind":"personal","from":"2010-04-01"}));
+        });
+        let mut birth = access("juki", "J2", "R10", "2024-05-02T10:00:00", "PC-E2");
+        birth.activity_id = 6;
+        let mut read = access("juki", "J3", "R2", "2024-05-04T17:40:00", "PC-E3");
+        read.activity_id = 1;
+        let f = run_in(&m, crate::Config::default(), &[birth, read]);
+        let n = f.iter().find(|f| f.rule == "new_record_extraction").expect("the mother of a newborn");
+        assert_eq!(n.employees, ["E3"]);
+        assert!(n.explanation_ja.contains("新規登録 R10 の世帯員"), "{}", n.explanation_ja);
     }
 
     #[test]

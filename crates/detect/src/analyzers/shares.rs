@@ -48,13 +48,23 @@ fn privileged(r: &Rollup) -> (String, String) {
 /// OCSF File System Activity `activity_id` 7: Set Security (an ACL change).
 const SET_SECURITY: u8 = 7;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct Settings {
     /// Departments whose terminals administrator and shared accounts may be used from
     /// (information policy, typically); terminals of kind `admin` always may. Empty: not
     /// checked.
     admin_departments: Vec<String>,
+    /// Severity of a restricted share read through an administrator account by someone of
+    /// an administering department at an administering terminal: maintenance (a restore,
+    /// a permission fix), kept on record but not an alarm.
+    maintenance_severity: Severity,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { admin_departments: Vec::new(), maintenance_severity: Severity::Low }
+    }
 }
 
 struct Shares {
@@ -100,8 +110,14 @@ impl Analyzer for Shares {
         if allowed {
             return;
         }
-        let detail = format!("{share}（所有: {owner}）{}", via.map(|v| format!(" {v}経由")).unwrap_or_default());
-        let r = out.note(Note::of(o, RULES[0].id, Severity::High, employee).detail(detail));
+        // Maintenance: the administrator account, by someone of an administering department,
+        // at one of its terminals (or an `admin` terminal).
+        let admins = &self.settings.admin_departments;
+        let at_admin_terminal = cx.dir.terminal_kind(&o.host) == Some(TerminalKind::Admin) || cx.dir.terminal_department(&o.host).is_some_and(|d| admins.iter().any(|a| a == d));
+        let maintenance = o.actor.kind == Some(AccountKind::Admin) && at_admin_terminal && admins.iter().any(|a| *a == o.actor.department);
+        let severity = if maintenance { self.settings.maintenance_severity } else { Severity::High };
+        let detail = format!("{share}（所有: {owner}）{}{}", via.map(|v| format!(" {v}経由")).unwrap_or_default(), if maintenance { "（管理部署の管理端末から: 保守作業）" } else { "" });
+        let r = out.note(Note::of(o, RULES[0].id, severity, employee).detail(detail));
         if let Some(file) = &o.event.file {
             r.add_file(&file.path);
         }
@@ -135,6 +151,21 @@ mod tests {
         assert_eq!(f[0].files.len(), 2, "distinct files, not opens");
         assert_eq!(f[0].days, 2, "distinct days, not the span");
         assert!(f[0].explanation_ja.contains("admin01"));
+    }
+
+    #[test]
+    fn information_policy_restoring_hr_files_from_its_own_terminal_is_maintenance_not_an_alarm() {
+        let m = office_with(|v| v["terminals"].as_array_mut().unwrap().push(json!({"host":"PC-IT","location":"4F","kind":"staff","agent":"yes","department":"D800"})));
+        let config = || toml_config("[shares]\nadmin_departments = [\"D800\"]\n");
+        let restore = [windows("e4", "logon", "2024-03-01T08:30:00", "PC-IT"), share_open("admin01", "人事評価/0001.xlsx", "2024-03-01T10:00:00", "PC-IT")];
+        let f = run_in(&m, config(), &restore);
+        let read = f.iter().find(|f| f.rule == "restricted_share_non_owner").expect("kept on record");
+        assert_eq!(read.severity, mamori_model::Severity::Low);
+        assert!(read.explanation_ja.contains("保守作業"), "{}", read.explanation_ja);
+        // The same account from a welfare clerk's PC is S4.
+        let snoop = [windows("e2", "logon", "2024-03-01T08:30:00", "PC-E2"), share_open("admin01", "人事評価/0001.xlsx", "2024-03-01T10:00:00", "PC-E2")];
+        let f = run_in(&m, config(), &snoop);
+        assert!(f.iter().any(|f| f.rule == "restricted_share_non_owner" && f.severity == mamori_model::Severity::High), "{f:?}");
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! S3 (Osaka, Taisho and Yodogawa): watch-listed residents (the mayor, council members)
 //! looked up with no application, visit or case behind the look-up. Business of the
-//! employee's section only (a colleague served the request) is a question, not an alarm.
+//! employee's section only (a colleague served the request) is a question, not an alarm;
+//! so is a household member's own visit or case (the mayor's spouse at the counter for
+//! her own certificate does not open the mayor's records — unless she asked for the
+//! household's, which a reviewer checks on the application).
 
 use mamori_model::{ClassUid, Severity};
 use serde::Deserialize;
@@ -25,11 +28,13 @@ fn describe(r: &Rollup) -> (String, String) {
 struct Settings {
     /// Severity when only the section's business (a colleague's case or visit) explains it.
     section_only: Severity,
+    /// Severity when only a household member's visit or case explains it.
+    household_only: Severity,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { section_only: Severity::Medium }
+        Settings { section_only: Severity::Medium, household_only: Severity::Medium }
     }
 }
 
@@ -50,6 +55,7 @@ impl Analyzer for Vip {
         let (Some(employee), Some(access)) = (o.actor.employee.as_deref(), &o.access) else { return };
         let Some(reason) = cx.dir.vip(&access.resident, o.day) else { return };
         let (severity, detail) = match &access.explanation {
+            Some(e) if e.direct() && e.member().is_some() => (self.settings.household_only, format!("{reason}（世帯員の業務のみ: {}）", e.text_ja())),
             Some(e) if e.direct() => return,
             Some(e) => (self.settings.section_only, format!("{reason}（課内の業務のみ: {}）", e.text_ja())),
             None => (Severity::High, reason.to_owned()),
@@ -75,6 +81,21 @@ mod tests {
         let f = run(&[access("koseki", "K3", "R9", "2024-02-01T11:00:00", "PC-E3")]);
         assert_eq!(rules(&f), [("vip_unexplained", "E3", 1)]);
         assert!(f[0].explanation_ja.contains("市長"));
+    }
+
+    #[test]
+    fn the_mayor_looked_up_on_the_back_of_a_household_members_visit_is_a_question() {
+        // R10, the mayor's spouse, at the 福祉課 counter served by E1; E1 also opens the
+        // mayor's record. Her own record is business; the mayor's is a question.
+        let m = office_with(|v| {
+            v["residents"].as_array_mut().unwrap().push(serde_json::json!({"uid":"R10","name":"市長 花子","birth_date":"1962-01-01"}));
+            v["households"].as_array_mut().unwrap().push(serde_json::json!({"resident_uid":"R10","household":"H9","relation":"妻","address":"三丁目","from":"2000-01-01"}));
+            v["counter_visits"].as_array_mut().unwrap().push(serde_json::json!({"visit_no":"V10","at":"2024-03-07T10:00:00","department":"D300","resident_uid":"R10","purpose":"印鑑登録証明書","handler":"E1"}));
+        });
+        let f = run_in(&m, crate::Config::default(), &[access("juki", "J1", "R10", "2024-03-07T10:05:00", "PC-E1"), access("juki", "J1", "R9", "2024-03-07T10:06:00", "PC-E1")]);
+        assert_eq!(rules(&f), [("vip_unexplained", "E1", 1)]);
+        assert_eq!(f[0].severity, mamori_model::Severity::Medium);
+        assert!(f[0].explanation_ja.contains("世帯員 R10 の来庁"), "{}", f[0].explanation_ja);
     }
 
     #[test]

@@ -24,6 +24,16 @@ fn a_csv_roster_with_a_header_names_its_residents_items_and_my_numbers() {
 }
 
 #[test]
+fn an_arrears_list_says_it_holds_tax_data_and_a_welfare_roster_welfare_data() {
+    let arrears = "宛名番号,氏名,住所,滞納額\r\n000000305,佐藤 一,北町三丁目5番1号,249000\r\n";
+    let found = inspect("滞納者一覧.csv", arrears.as_bytes(), &index());
+    assert!(found.items.contains(&Item::Tax) && found.items.contains(&Item::Name), "{:?}", found.items);
+    let roster = "氏名,住所,受給開始日\r\n佐藤 一,北町三丁目5番1号,2023-04-01\r\n";
+    let found = inspect("受給者.csv", roster.as_bytes(), &index());
+    assert!(found.items.contains(&Item::Welfare) && !found.items.contains(&Item::Tax), "{:?}", found.items);
+}
+
+#[test]
 fn a_shared_name_and_birth_date_is_not_a_match_and_a_name_alone_is_not_personal_data() {
     let found = inspect("a.txt", "鈴木 一郎,1980/01/01\n佐藤 一\n".as_bytes(), &index());
     assert!(found.residents.is_empty(), "two residents share name and birth date: {found:?}");
