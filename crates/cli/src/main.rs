@@ -46,7 +46,7 @@ enum Command {
     Import {
         files: Vec<PathBuf>,
         /// Source name: one configured in the sources file (its format and mapping are
-        /// used), or any name for files of normalised NDJSON.
+        /// used), or `ndjson` for files of mamori's normalised events.
         #[arg(long, default_value = "ndjson")]
         source: String,
         /// Sources file or directory (mamori.toml, sources/*.toml); default ./mamori.toml,
@@ -548,6 +548,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let sources = sources_config(config.as_deref(), &cli.data)?;
             let source_config = sources.get(&source);
+            // A mistyped source name must not read a CSV as NDJSON, dead-letter every line
+            // and mark the file imported.
+            if source_config.is_none() && source != "ndjson" {
+                let mut known: Vec<&String> = sources.keys().collect();
+                known.sort();
+                bail!(
+                    "source `{source}` is not configured (configured: {}); --source ndjson reads mamori's own event format",
+                    if known.is_empty() { "none — is --config right?".to_owned() } else { known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ") }
+                );
+            }
             let mut j = open(&cli.data)?;
             let context = adapter_context(&j, source_config)?;
             let adapter = || -> Result<Box<dyn mamori_sources::LineAdapter>> {

@@ -918,7 +918,7 @@ fn incremental_detect_gives_the_same_findings_as_a_rebuild() {
     for (name, part) in [("first.ndjson", &lines[..half]), ("second.ndjson", &lines[half..])] {
         let file = tmp.path().join(name);
         std::fs::write(&file, part.join("\n") + "\n").unwrap();
-        ok(&data, &["import", "--source", "replay", file.to_str().unwrap()]);
+        ok(&data, &["import", "--source", "ndjson", file.to_str().unwrap()]);
         let out = ok(&data, &["detect", "--rules", town.join("detect.toml").to_str().unwrap()]);
         if name == "second.ndjson" {
             assert!(out.contains(&format!("judged {} new events", lines.len() - half + 2)), "only the new events (and the two audit events): {out}");
@@ -932,7 +932,7 @@ fn incremental_detect_gives_the_same_findings_as_a_rebuild() {
     // Older events arriving after a run make the next run start over, and say why.
     let old = tmp.path().join("old.ndjson");
     std::fs::write(&old, format!("{}\n", lines[0])).unwrap();
-    ok(&data, &["import", "--source", "late", old.to_str().unwrap()]);
+    ok(&data, &["import", old.to_str().unwrap()]);
     let out = ok(&data, &["detect", "--rules", town.join("detect.toml").to_str().unwrap()]);
     assert!(out.contains("events older than those already judged arrived"), "{out}");
 }
@@ -955,4 +955,22 @@ fn output_piped_to_a_reader_that_stops_early_ends_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("Broken pipe"), "{stderr}");
     assert!(out.status.success(), "{stderr}");
+}
+
+#[test]
+fn a_mistyped_source_is_refused_with_the_configured_names_and_the_right_import_still_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", data.to_str().unwrap()]);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/sources/endpoint-print");
+    let config = tmp.path().join("mamori.toml");
+    let mapping = std::fs::read_to_string(dir.join("source.toml")).unwrap().replace("[columns]", "[sources.print.columns]");
+    std::fs::write(&config, format!("[sources.print]\n{mapping}")).unwrap();
+    let input = dir.join("input.csv");
+    let wrong = mamori(&data, &["import", "--source", "prnit", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
+    assert!(!wrong.status.success());
+    let said = String::from_utf8_lossy(&wrong.stderr);
+    assert!(said.contains("`prnit` is not configured") && said.contains("print"), "{said}");
+    let right = ok(&data, &["import", "--source", "print", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
+    assert!(right.contains('2'), "two good rows, three dead letters with reasons: {right}");
 }

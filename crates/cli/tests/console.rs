@@ -37,7 +37,7 @@ fn an_auditor_uses_the_console_in_a_browser_and_every_sign_in_and_report_is_logg
     let data = tmp.path().join("data");
     mamori(&data, &["init", data.to_str().unwrap()], None);
     mamori(&data, &["master", "load", root.join("examples/town").to_str().unwrap()], None);
-    mamori(&data, &["import", "--source", "juki", root.join("examples/events.ndjson").to_str().unwrap()], None);
+    mamori(&data, &["import", root.join("examples/events.ndjson").to_str().unwrap()], None);
     mamori(&data, &["detect"], None);
     let password = "correct horse battery staple";
     let short = Command::new(env!("CARGO_BIN_EXE_mamori"))

@@ -508,12 +508,18 @@ impl<R: BufRead> LineReader<R> {
         self.buf.clear();
         let mut overlong = false;
         let mut consumed_any = false;
+        let mut ended_in_cr = false;
         loop {
             let available = self.inner.fill_buf()?;
             if available.is_empty() {
                 break;
             }
-            let (take, done) = match available.iter().position(|&b| b == b'\n') {
+            // LF, CRLF, or a lone CR (files saved by old Mac software): each ends a line.
+            let (take, done) = match available.iter().position(|&b| b == b'\n' || b == b'\r') {
+                Some(i) if available[i] == b'\r' => {
+                    ended_in_cr = true;
+                    (i + 1, true)
+                }
                 Some(i) => (i + 1, true),
                 None => (available.len(), false),
             };
@@ -531,14 +537,19 @@ impl<R: BufRead> LineReader<R> {
                 break;
             }
         }
+        // A CR followed by LF is one line ending (the LF may start the next buffer).
+        if ended_in_cr && self.inner.fill_buf()?.first() == Some(&b'\n') {
+            self.hasher.update(b"\n");
+            self.offset += 1;
+            self.inner.consume(1);
+        }
         if !consumed_any {
             return Ok(None);
         }
         self.line += 1;
         let mut content = self.buf.as_slice();
         if !overlong {
-            content = content.strip_suffix(b"\n").unwrap_or(content);
-            content = content.strip_suffix(b"\r").unwrap_or(content);
+            content = content.strip_suffix(b"\n").or_else(|| content.strip_suffix(b"\r")).unwrap_or(content);
             overlong = content.len() > self.max;
         }
         Ok(Some(Line { number: self.line, content, overlong }))
@@ -578,6 +589,21 @@ mod tests {
         let got = read_all(b"a\r\nb\n\nc", 10);
         let want = [(1, "a", false), (2, "b", false), (3, "", false), (4, "c", false)];
         assert_eq!(got, want.map(|(n, s, o)| (n, s.to_owned(), o)));
+    }
+
+    #[test]
+    fn a_lone_cr_ends_a_line_as_old_mac_files_write_them_and_swallows_nothing() {
+        let got = read_all(b"a,1\rb,2\r\nc,3\r", 10);
+        let want = [(1, "a,1", false), (2, "b,2", false), (3, "c,3", false)];
+        assert_eq!(got, want.map(|(n, s, o)| (n, s.to_owned(), o)));
+        // A CRLF split across the reader's buffer is still one line ending.
+        let mut r = LineReader { inner: std::io::BufReader::with_capacity(4, &b"abc\r\nd\n"[..]), max: 10, buf: Vec::new(), hasher: Sha256::new(), offset: 0, line: 0 };
+        let mut lines = Vec::new();
+        while let Some(l) = r.next_line().unwrap() {
+            lines.push(String::from_utf8_lossy(l.content).into_owned());
+        }
+        assert_eq!(lines, ["abc", "d"]);
+        assert_eq!(r.offset, 7);
     }
 
     #[test]

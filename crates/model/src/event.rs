@@ -377,10 +377,10 @@ impl Event {
         if !(EARLIEST_MS..LATEST_MS).contains(&self.time) {
             return Err(EventError::Invalid {
                 field: "time",
-                reason: format!(
-                    "{} is not milliseconds since the epoch between 2000 and 2100",
-                    self.time
-                ),
+                reason: match chrono::DateTime::from_timestamp_millis(self.time) {
+                    Some(t) => format!("{} (UTC) is before 2000 or after 2100: no access log is from then", t.format("%Y-%m-%d %H:%M:%S")),
+                    None => format!("{} is not milliseconds since the epoch between 2000 and 2100", self.time),
+                },
             });
         }
         if self.actor.user.uid.trim().is_empty() {

@@ -30,11 +30,14 @@ pub struct CsvMapping {
     outcome: BTreeMap<String, String>,
 }
 
-const KNOWN: [&str; 22] = [
+const KNOWN: [&str; 23] = [
     "date", "time", "datetime", "actor", "actor_name", "employee", "host", "ip", "resident", "record_type",
     "operation", "status", "path", "file_name", "size", "share", "serial", "device_name", "vendor", "room",
-    "direction", "recipient",
+    "direction", "recipient", "pages",
 ];
+
+/// More pages than any print job has (a page count past it is a corrupt field).
+const MAX_PAGES: u64 = 100_000;
 
 impl CsvMapping {
     pub fn new(name: &str, c: &SourceConfig) -> Result<CsvMapping, String> {
@@ -256,6 +259,11 @@ impl LineAdapter for CsvMapping {
         }
         if let Some(to) = self.get(&record, "recipient", &mut uncoded) {
             event.unmapped.extra.insert("recipient".into(), to.into());
+        }
+        if let Some(p) = self.get(&record, "pages", &mut uncoded) {
+            // A print job's pages: a whole number a printer could print.
+            let pages = p.trim().replace(',', "").parse::<u64>().ok().filter(|n| *n <= MAX_PAGES).ok_or_else(|| format!("field `pages`: `{p}` is not a page count (0–{MAX_PAGES})"))?;
+            event.unmapped.extra.insert("pages".into(), pages.into());
         }
         for (field, _) in &self.wanted {
             if !KNOWN.contains(&field.as_str())

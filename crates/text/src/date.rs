@@ -42,6 +42,26 @@ fn ymd(y: i32, m: u32, d: u32, text: &str) -> Result<NaiveDate, DateError> {
     NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| DateError(format!("`{text}` is not a day that exists")))
 }
 
+/// The first day of each era after 明治 (明治 before its sixth year kept the old calendar,
+/// so its days are not checked).
+const ERA_STARTS: [(usize, (i32, u32, u32)); 4] = [(1, (1912, 7, 30)), (2, (1926, 12, 25)), (3, (1989, 1, 8)), (4, (2019, 5, 1))];
+
+/// An era date that falls outside its era (平成31年5月1日 is 令和元年; 昭和64年1月8日 is 平成元年).
+fn in_era(era: usize, date: NaiveDate, text: &str) -> Result<NaiveDate, DateError> {
+    let start = |e: usize| ERA_STARTS.iter().find(|s| s.0 == e).map(|s| NaiveDate::from_ymd_opt(s.1.0, s.1.1, s.1.2).expect("a real day"));
+    if let Some(first) = start(era)
+        && date < first
+    {
+        return Err(DateError(format!("`{text}`: {} began on {first}", ERAS[era].0)));
+    }
+    if let Some(next) = start(era + 1)
+        && date >= next
+    {
+        return Err(DateError(format!("`{text}`: {} ended on {} ({date} is {})", ERAS[era].0, next.pred_opt().expect("a day before"), ERAS[era + 1].0)));
+    }
+    Ok(date)
+}
+
 fn numbers(s: &str) -> Option<Vec<u32>> {
     let parts: Vec<&str> = s.split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty()).collect();
     parts.iter().map(|p| p.parse().ok()).collect()
@@ -58,13 +78,13 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, DateError> {
     if let Some(era) = ERAS.iter().position(|e| s.starts_with(e.0)) {
         let rest = &s[ERAS[era].0.len()..].replacen('元', "1", 1);
         let n = numbers(rest).filter(|n| n.len() == 3).ok_or_else(bad)?;
-        return ymd(era_year(era, n[0], text)?, n[1], n[2], text);
+        return in_era(era, ymd(era_year(era, n[0], text)?, n[1], n[2], text)?, text);
     }
     // R6.5.8, H30/07/26
     let first = s.chars().next().expect("not empty").to_ascii_uppercase();
     if let Some(era) = ERAS.iter().position(|e| e.1 == first) {
         let n = numbers(&s[1..]).filter(|n| n.len() == 3).ok_or_else(bad)?;
-        return ymd(era_year(era, n[0], text)?, n[1], n[2], text);
+        return in_era(era, ymd(era_year(era, n[0], text)?, n[1], n[2], text)?, text);
     }
     if s.chars().all(|c| c.is_ascii_digit()) {
         return match s.len() {
@@ -73,7 +93,7 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, DateError> {
                 let d: Vec<u32> = s.chars().map(|c| c.to_digit(10).expect("digits")).collect();
                 let era = ERAS.iter().position(|e| e.2 == d[0]).ok_or_else(bad)?;
                 let (y, m, dd) = (d[1] * 10 + d[2], d[3] * 10 + d[4], d[5] * 10 + d[6]);
-                ymd(era_year(era, y, text)?, m, dd, text)
+                in_era(era, ymd(era_year(era, y, text)?, m, dd, text)?, text)
             }
             // 20240508
             8 => {
@@ -92,6 +112,10 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, DateError> {
 pub fn parse_time(text: &str) -> Result<NaiveTime, DateError> {
     let s: String = text.nfkc().filter(|c| !c.is_whitespace()).collect();
     let bad = || DateError(format!("`{text}` is not a time (10:03:00, 100300, 10時3分)"));
+    // Only digits and the separators of a time of day: `-1:00:00` is not one o'clock.
+    if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit() || matches!(c, ':' | '時' | '分' | '秒')) {
+        return Err(bad());
+    }
     let n: Vec<u32> = if s.chars().all(|c| c.is_ascii_digit()) && (s.len() == 4 || s.len() == 6) {
         (0..s.len()).step_by(2).map(|i| s[i..i + 2].parse().expect("digits")).collect()
     } else {
@@ -161,6 +185,16 @@ mod tests {
     }
 
     #[test]
+    fn a_day_outside_its_era_is_refused_with_the_era_it_belongs_to() {
+        for (text, says) in [("平成31年5月1日", "令和"), ("H31.5.1", "令和"), ("4310501", "令和"), ("昭和64年1月8日", "平成"), ("平成元年1月7日", "began")] {
+            let e = parse_date(text).expect_err(text);
+            assert!(e.0.contains(says), "{text}: {e}");
+        }
+        assert_eq!(parse_date("平成31年4月30日"), Ok(d(2019, 4, 30)));
+        assert_eq!(parse_date("平成元年1月8日"), Ok(d(1989, 1, 8)));
+    }
+
+    #[test]
     fn times_and_combined_cells() {
         let t = |h, m, s| NaiveTime::from_hms_opt(h, m, s).unwrap();
         assert_eq!(parse_time("10:03:00"), Ok(t(10, 3, 0)));
@@ -168,6 +202,9 @@ mod tests {
         assert_eq!(parse_time("100300"), Ok(t(10, 3, 0)));
         assert_eq!(parse_time("10時3分5秒"), Ok(t(10, 3, 5)));
         assert!(parse_time("25:00").is_err());
+        for bad in ["-1:00:00", "+10:00", "10:00pm", "1.5"] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
         assert_eq!(parse_date_time("R6.5.8 10:03:00"), Ok(d(2024, 5, 8).and_time(t(10, 3, 0))));
         assert_eq!(parse_date_time("2024-05-08T10:03:00"), Ok(d(2024, 5, 8).and_time(t(10, 3, 0))));
         assert_eq!(parse_date_time("令和6年5月8日　10時03分"), Ok(d(2024, 5, 8).and_time(t(10, 3, 0))));
