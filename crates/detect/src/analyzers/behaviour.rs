@@ -112,6 +112,8 @@ impl Default for Settings {
 /// One day's counts of an employee.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Day {
+    #[serde(default)]
+    date: Option<NaiveDate>,
     hours: u32,
     /// Removable devices connected, and whether any was used at all.
     devices: u32,
@@ -158,12 +160,19 @@ struct Group {
     recent: Vec<(NaiveDate, u32, Vec<u32>)>,
 }
 
+/// Others' person-days in the last week below which their hours say nothing of a season.
+const MIN_RECENT_PEER_DAYS: u32 = 10;
+
 impl Group {
-    /// The share of person-days at `hour`, over all history and over the last week.
-    fn hour_shares(&self, hour: usize) -> (f64, f64) {
+    /// The share of person-days at `hour`, over all history and — leaving out `own` recent
+    /// days of the one judged — over the last week (0 when too few others worked).
+    fn hour_shares(&self, hour: usize, own: &[&Day]) -> (f64, f64) {
         let all = self.hour_days.get(hour).copied().unwrap_or(0) as f64 / self.person_days.max(1) as f64;
         let (days, at) = self.recent.iter().fold((0, 0), |(d, a), r| (d + r.1, a + r.2.get(hour).copied().unwrap_or(0)));
-        (all, at as f64 / days.max(1) as f64)
+        let own_days = own.iter().filter(|d| d.date.is_some_and(|date| self.recent.iter().any(|r| r.0 == date))).collect::<Vec<_>>();
+        let others = days.saturating_sub(own_days.len() as u32);
+        let others_at = at.saturating_sub(own_days.iter().filter(|d| d.hours & (1 << hour) != 0).count() as u32);
+        (all, if others >= MIN_RECENT_PEER_DAYS { others_at as f64 / others as f64 } else { 0.0 })
     }
 }
 
@@ -267,7 +276,8 @@ impl Analyzer for Behaviour {
             person.today.hours |= 1 << hour;
             let own = person.hour_days.get(hour as usize).copied().unwrap_or(0) as f64 / history.max(1) as f64;
             // Odd for the peers too: over their history, and in the last week (a season).
-            let (peers, peers_lately) = self.state.groups.get(&group).map_or((0.0, 0.0), |g| g.hour_shares(hour as usize));
+            let own_recent: Vec<&Day> = person.past.iter().rev().take(7).collect();
+            let (peers, peers_lately) = self.state.groups.get(&group).map_or((0.0, 0.0), |g| g.hour_shares(hour as usize, &own_recent));
             if history >= s.min_days && own < s.hour_share && peers < s.peer_hour_share && peers_lately < s.peer_hour_share {
                 // One odd night is nothing; the same on several days within the half-life
                 // is a change of habit: up to twice the weight from the third.
@@ -417,7 +427,8 @@ impl Behaviour {
             return;
         }
         if person.day.is_some() {
-            let done = std::mem::take(&mut person.today);
+            let mut done = std::mem::take(&mut person.today);
+            done.date = person.day;
             if person.hour_days.len() < 24 {
                 person.hour_days.resize(24, 0);
             }
@@ -624,26 +635,43 @@ mod tests {
 
     #[test]
     fn hours_the_section_has_kept_this_last_week_are_its_season_not_odd() {
-        // E1 and E2 of 福祉課 keep 9–17 for two weeks; then E2 stays until 20:00 four days
-        // running (the section's busy week); E1 working at 20:00 after that is the season.
+        // 福祉課: E1, E2 and W1–W3 keep 9–17 for two weeks; then all but E1 stay until 20:00
+        // four days running (the section's busy week); E1 at 20:00 after that is the season.
+        let m = office_with(|v| {
+            for w in 1..=3 {
+                v["employees"].as_array_mut().unwrap().push(serde_json::json!({"id":format!("W{w}"),"name":format!("福祉 {w}"),"hired":"2010-04-01"}));
+                v["assignments"].as_array_mut().unwrap().push(serde_json::json!({"employee_id":format!("W{w}"),"department":"D300","role":"staff","from":"2010-04-01"}));
+                v["accounts"].as_array_mut().unwrap().push(serde_json::json!({"system":"windows","account":format!("w{w}"),"employee_id":format!("W{w}"),"kind":"personal","from":"2010-04-01"}));
+            }
+        });
+        let staff = [("e1", "PC-E1"), ("e2", "PC-E2"), ("w1", "PC-W1"), ("w2", "PC-W2"), ("w3", "PC-W3")];
         let mut events = Vec::new();
         for d in [4, 5, 6, 7, 8, 11, 12, 13, 14, 15] {
-            for user in ["e1", "e2"] {
-                events.push(windows(user, "logon", &format!("2024-03-{d:02}T09:00:00"), if user == "e1" { "PC-E1" } else { "PC-E2" }));
+            for (user, host) in staff {
+                events.push(windows(user, "logon", &format!("2024-03-{d:02}T09:00:00"), host));
             }
         }
         for d in [18, 19, 21, 22] {
-            events.push(windows("e2", "logon", &format!("2024-03-{d:02}T09:00:00"), "PC-E2"));
-            events.push(windows("e2", "unlock", &format!("2024-03-{d:02}T20:05:00"), "PC-E2"));
-            events.push(access("juki", "J2", "R5", &format!("2024-03-{d:02}T20:10:00"), "PC-E2"));
-            events.push(windows("e1", "logon", &format!("2024-03-{d:02}T09:00:00"), "PC-E1"));
+            for (user, host) in staff {
+                events.push(windows(user, "logon", &format!("2024-03-{d:02}T09:00:00"), host));
+                if user != "e1" {
+                    events.push(web(user, "https://www.e-gov.go.jp/", &format!("2024-03-{d:02}T20:05:00")));
+                }
+            }
         }
-        events.push(access("juki", "J1", "R5", "2024-03-25T20:15:00", "PC-E1"));
-        events.push(web("e1", "https://wikileaks.org/", "2024-03-25T20:20:00"));
-        events.push(usb("X-1", "2024-03-25T20:25:00", "PC-E1"));
-        let f = run(&events);
+        let mut late = events.clone();
+        late.push(web("e1", "https://wikileaks.org/", "2024-03-25T20:20:00"));
+        late.push(usb("X-1", "2024-03-25T20:25:00", "PC-E1"));
+        let f = run_in(&m, crate::Config::default(), &late);
         let risk = f.iter().find(|f| f.rule == "behaviour_risk" && f.employees[0] == "E1");
         assert!(risk.is_none_or(|r| !r.explanation_ja.contains("20時台")), "{risk:?}");
+        // The same evening after an ordinary week is odd.
+        let mut odd: Vec<Event> = events.iter().filter(|e| e.class_uid != mamori_model::ClassUid::HttpActivity).cloned().collect();
+        odd.push(web("e1", "https://wikileaks.org/", "2024-03-25T20:20:00"));
+        odd.push(usb("X-1", "2024-03-25T20:25:00", "PC-E1"));
+        let f = run_in(&m, crate::Config::default(), &odd);
+        let risk = f.iter().find(|f| f.rule == "behaviour_risk" && f.employees[0] == "E1").expect("odd hours, a first device, a leak site");
+        assert!(risk.explanation_ja.contains("20時台"), "{}", risk.explanation_ja);
     }
 
     #[test]
