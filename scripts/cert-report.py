@@ -19,6 +19,8 @@ SIGNALS = {
     "外部媒体への実行ファイルの書き込み": "program_to_device",
     "印刷が普段より大幅に多い": "print_volume",
     "多数の宛先へのメール": "mass_mail",
+    "初めての個人アドレス（フリーメール）宛てのメール": "free_mail",
+    "メールの添付が普段より大幅に多い": "mail_volume",
     "求人・転職サイトの閲覧": "job_search",
     "クラウドストレージへのアップロード": "cloud_upload",
     "ファイル転送サービスの利用": "file_sharing",

@@ -50,6 +50,9 @@ struct Settings {
     device_min: u32,
     print_min_pages: u32,
     recipients_min: u32,
+    /// A day's mail attachments above `factor` × one's usual (95th-percentile day) and
+    /// above this many bytes.
+    mail_min_bytes: u64,
     /// Bytes uploaded in a day to cloud storage, file sharing or webmail that is a signal.
     upload_min_bytes: u64,
     /// Distinct hosts in one's history above which a new host is ordinary (administrators).
@@ -69,7 +72,7 @@ struct Settings {
 }
 
 /// The kinds of signal, their Japanese names and default weights.
-const KINDS: [(&str, &str, f64); 14] = [
+const KINDS: [(&str, &str, f64); 16] = [
     ("odd_hours", "普段働かない時間帯の活動", 1.0),
     ("new_host", "他人の端末へのログオン", 1.5),
     ("device_first_use", "初めての外部媒体の使用", 2.0),
@@ -77,6 +80,8 @@ const KINDS: [(&str, &str, f64); 14] = [
     ("program_to_device", "外部媒体への実行ファイルの書き込み", 2.0),
     ("print_volume", "印刷が普段より大幅に多い", 2.0),
     ("mass_mail", "多数の宛先へのメール", 2.0),
+    ("free_mail", "初めての個人アドレス（フリーメール）宛てのメール", 1.5),
+    ("mail_volume", "メールの添付が普段より大幅に多い", 2.0),
     ("job_search", "求人・転職サイトの閲覧", 1.0),
     ("cloud_upload", "クラウドストレージへのアップロード", 2.0),
     ("file_sharing", "ファイル転送サービスの利用", 2.0),
@@ -96,6 +101,7 @@ impl Default for Settings {
             device_min: 3,
             print_min_pages: 50,
             recipients_min: 20,
+            mail_min_bytes: 10_000_000,
             upload_min_bytes: 10_000_000,
             roaming_hosts: 5,
             takeover_minutes: 15,
@@ -122,6 +128,9 @@ struct Day {
     pages: u32,
     recipients: u32,
     upload: u64,
+    /// Bytes attached to mail sent.
+    #[serde(default)]
+    mail_bytes: u64,
 }
 
 /// A signal kept for the score: (event id, time, day, kind, weight, what).
@@ -144,6 +153,9 @@ struct Person {
     /// Days with activity at an hour one never keeps.
     #[serde(default)]
     odd_days: BTreeSet<NaiveDate>,
+    /// Mails sent to personal (free-mail) addresses so far.
+    #[serde(default)]
+    free_mails: u32,
     signals: Vec<Signal>,
     /// The severity already raised.
     raised: Option<Severity>,
@@ -372,6 +384,21 @@ impl Analyzer for Behaviour {
                     let usual = baseline(&person.past, s.min_days).iter().map(|d| d.recipients).max().unwrap_or(0);
                     if history >= s.min_days && n as f64 > (usual as f64 * s.factor).max(s.recipients_min as f64) {
                         signals.push(("mass_mail", format!("宛先 {n} 件（これまでの最多 {usual} 件）")));
+                    }
+                    // A first mail to a personal address (free mail), after weeks with none.
+                    let personal: Vec<&str> = o.extra("personal_recipients").and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+                    if let Some(first) = personal.first() {
+                        if history >= s.min_days && person.free_mails == 0 {
+                            signals.push(("free_mail", format!("→ {first}")));
+                        }
+                        person.free_mails += 1;
+                    }
+                    // Far more attached than on one's usual day.
+                    let attached: u64 = o.extra("attachments").and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.get("size").and_then(|v| v.as_u64())).sum()).or_else(|| o.extra("message_size").and_then(|v| v.as_u64())).unwrap_or(0);
+                    person.today.mail_bytes = person.today.mail_bytes.saturating_add(attached);
+                    let usual = p95(baseline(&person.past, s.min_days).iter().map(|d| d.mail_bytes));
+                    if history >= s.min_days && attached > 0 && person.today.mail_bytes as f64 > (usual as f64 * s.factor).max(s.mail_min_bytes as f64) {
+                        signals.push(("mail_volume", format!("{} MB（通常 {} MB）", person.today.mail_bytes / 1_000_000, usual / 1_000_000)));
                     }
                 }
             }
@@ -672,6 +699,23 @@ mod tests {
         let f = run_in(&m, crate::Config::default(), &odd);
         let risk = f.iter().find(|f| f.rule == "behaviour_risk" && f.employees[0] == "E1").expect("odd hours, a first device, a leak site");
         assert!(risk.explanation_ja.contains("20時台"), "{}", risk.explanation_ja);
+    }
+
+    #[test]
+    fn a_first_mail_to_a_free_mail_address_and_a_day_of_large_attachments_are_steps() {
+        let mut events = habit();
+        for d in [4, 5, 6, 7, 8, 11] {
+            let mut m = mail("e1@city.example.lg.jp", "e2@city.example.lg.jp", &[], &format!("2024-03-{d:02}T11:00:00"), false);
+            m.unmapped.extra.insert("attachments".into(), serde_json::json!([{"name":"a.pdf","size":200_000}]));
+            events.push(m);
+        }
+        let mut home = mail("e1@city.example.lg.jp", "kaori.55@gmail.com", &[], "2024-03-12T18:40:00", false);
+        home.unmapped.extra.insert("attachments".into(), serde_json::json!([{"name":"list.zip","size":25_000_000}]));
+        events.push(home);
+        events.push(web("e1", "https://wikileaks.org/", "2024-03-12T18:50:00"));
+        let f = run(&events);
+        let risk = f.iter().find(|f| f.rule == "behaviour_risk").expect("free mail (1.5) + attachments (2) + a leak site (3)");
+        assert!(risk.explanation_ja.contains("フリーメール") && risk.explanation_ja.contains("添付"), "{}", risk.explanation_ja);
     }
 
     #[test]
