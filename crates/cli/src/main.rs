@@ -543,10 +543,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             writeln!(out, "public key: {}", j.verifier_key())?;
         }
         Command::Import { files, source, config, batch, follow, poll_ms } => {
-            if files.is_empty() {
-                bail!("name at least one file to import");
-            }
             let sources = sources_config(config.as_deref(), &cli.data)?;
+            if files.is_empty() {
+                anyhow::ensure!(!follow, "--follow needs the files to follow");
+                // The nightly job: every configured source's `paths` (or the one named).
+                let chosen: Vec<(&String, &mamori_sources::SourceConfig)> =
+                    sources.iter().filter(|(name, c)| (source == "ndjson" || **name == source) && !c.paths.is_empty()).collect();
+                if chosen.is_empty() {
+                    bail!("name the files to import, or list them under `paths = [...]` in the source's section of mamori.toml");
+                }
+                let mut code = ExitCode::SUCCESS;
+                for (name, c) in chosen {
+                    let files = mamori_sources::expand_paths(&c.paths).map_err(|e| anyhow::anyhow!("source `{name}`: {e}"))?;
+                    let args = Cli { data: cli.data.clone(), command: Command::Import { files, source: name.clone(), config: config.clone(), batch, follow, poll_ms } };
+                    if run(args)? != ExitCode::SUCCESS {
+                        code = ExitCode::from(1);
+                    }
+                }
+                return Ok(code);
+            }
             let source_config = sources.get(&source);
             // A mistyped source name must not read a CSV as NDJSON, dead-letter every line
             // and mark the file imported.
@@ -1062,14 +1077,8 @@ fn sources_config(
 
 /// The README's tour of the main job: a simulated town, imported, detected, evaluated.
 fn demo(dir: Option<PathBuf>, seed: u64, out: &mut impl Write) -> Result<ExitCode> {
-    let temp;
-    let dir = match dir {
-        Some(d) => d,
-        None => {
-            temp = std::env::temp_dir().join(format!("mamori-demo-{}", std::process::id()));
-            temp.clone()
-        }
-    };
+    let keep = dir.is_some();
+    let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("mamori-demo-{}", std::process::id())));
     let town = dir.join("town");
     let data = dir.join("store");
     let params = mamori_sim::Params { residents: 5_000, employees: 120, days: 90, seed, ..Default::default() };
@@ -1110,7 +1119,14 @@ fn demo(dir: Option<PathBuf>, seed: u64, out: &mut impl Write) -> Result<ExitCod
         Ok(r) => writeln!(out, "== 5. 改ざん検証 (verify): {} 件すべて署名済みチェックポイントと一致", r.events)?,
         Err(f) => writeln!(out, "== 5. 改ざん検証 (verify) 失敗: {f}")?,
     }
-    writeln!(out, "store: {}  (mamori --data {} findings)", data.display(), data.display())?;
+    drop(j);
+    if keep {
+        writeln!(out, "store: {}  (mamori --data {} findings)", data.display(), data.display())?;
+    } else {
+        // Nothing of a demo's is worth a hundred megabytes in the temporary directory.
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        writeln!(out, "（一時ディレクトリは削除しました。結果を調べるには --dir DIR を付けて実行してください）")?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -637,12 +637,16 @@ fn a_disclosure_lists_every_access_unexplained_ones_marked_each_proven_and_is_it
 
 /// The README's main job: a fresh town imported, detected, scored and verified.
 #[test]
-fn the_demo_finds_every_injected_incident_and_verifies() {
+fn the_demo_finds_every_injected_incident_and_verifies_and_leaves_nothing_behind() {
+    // Without --dir it works in the temporary directory and removes what it wrote.
     let tmp = tempfile::tempdir().unwrap();
-    let out = ok(tmp.path(), &["demo", "--dir", tmp.path().join("demo").to_str().unwrap()]);
-    assert!(out.contains("不正行 0"), "{out}");
-    assert!(out.contains("recall 100.0%"), "{out}");
-    assert!(out.contains("改ざん検証 (verify):") && out.contains("一致"), "{out}");
+    let out = Command::new(env!("CARGO_BIN_EXE_mamori")).arg("demo").env("TMPDIR", tmp.path()).env("MAMORI_OPERATOR", "test-auditor").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("不正行 0"), "{text}");
+    assert!(text.contains("recall 100.0%"), "{text}");
+    assert!(text.contains("改ざん検証 (verify):") && text.contains("一致"), "{text}");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "the temporary directory is left as it was");
 }
 
 /// Breach sizing counts the people the data that left names, exactly as the simulator
@@ -973,4 +977,27 @@ fn a_mistyped_source_is_refused_with_the_configured_names_and_the_right_import_s
     assert!(said.contains("`prnit` is not configured") && said.contains("print"), "{said}");
     let right = ok(&data, &["import", "--source", "print", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
     assert!(right.contains('2'), "two good rows, three dead letters with reasons: {right}");
+}
+
+#[test]
+fn import_with_no_file_named_reads_every_configured_sources_paths_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", data.to_str().unwrap()]);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/sources/endpoint-print");
+    std::fs::create_dir_all(tmp.path().join("logs")).unwrap();
+    for day in ["0508", "0509"] {
+        let text = std::fs::read_to_string(dir.join("input.csv")).unwrap().replace("2024/05/08", &format!("2024/05/{}", &day[2..]));
+        std::fs::write(tmp.path().join(format!("logs/print_{day}.csv")), text).unwrap();
+    }
+    let mapping = std::fs::read_to_string(dir.join("source.toml")).unwrap().replace("[columns]", "[sources.print.columns]");
+    let config = tmp.path().join("mamori.toml");
+    std::fs::write(&config, format!("[sources.print]\npaths = [\"logs/print_*.csv\"]\n{mapping}")).unwrap();
+    let out = ok(&data, &["import", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.matches("accepted 2").count(), 2, "both days' files, by the glob: {out}");
+    let again = ok(&data, &["import", "--config", config.to_str().unwrap()]);
+    assert!(!again.contains("accepted 2"), "a re-run adds nothing: {again}");
+    std::fs::write(&config, format!("[sources.print]\npaths = [\"logs/none_*.csv\"]\n{mapping}")).unwrap();
+    let missing = mamori(&data, &["import", "--config", config.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("none_*.csv"), "a pattern naming nothing is said");
 }

@@ -72,6 +72,11 @@ pub struct SourceConfig {
     /// UTC offset of the times the source writes; Japanese systems write JST.
     #[serde(default = "jst")]
     pub utc_offset: String,
+    /// The files this source reads, for `mamori import` with no file named (a town's
+    /// nightly job): paths relative to the sources file, `*` and `?` allowed in the file
+    /// name (`logs/juki_*.csv`).
+    #[serde(default)]
+    pub paths: Vec<String>,
 
     // --- CSV / TSV mapping ---
     #[serde(default)]
@@ -161,11 +166,43 @@ pub fn load_sources(path: &Path) -> Result<BTreeMap<String, SourceConfig>, Strin
     for file in files {
         let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
         let parsed: SourcesFile = toml::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
-        for (name, config) in parsed.sources {
+        let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        for (name, mut config) in parsed.sources {
+            config.paths = config.paths.iter().map(|p| base.join(p).to_string_lossy().into_owned()).collect();
             if out.insert(name.clone(), config).is_some() {
                 return Err(format!("{}: source `{name}` is defined twice", file.display()));
             }
         }
+    }
+    Ok(out)
+}
+
+/// The files `patterns` name (`*` and `?` in the file name only), sorted; a pattern that
+/// names nothing is an error naming it.
+pub fn expand_paths(patterns: &[String]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for pattern in patterns {
+        let path = Path::new(pattern);
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !name.contains(['*', '?', '[']) {
+            if !path.exists() {
+                return Err(format!("paths: `{pattern}` does not exist"));
+            }
+            out.push(path.to_path_buf());
+            continue;
+        }
+        let matcher = globset::Glob::new(&name).map_err(|e| format!("paths: `{pattern}`: {e}"))?.compile_matcher();
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| format!("paths: `{pattern}`: {}: {e}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.file_name().is_some_and(|n| matcher.is_match(n)))
+            .collect();
+        if found.is_empty() {
+            return Err(format!("paths: `{pattern}` names no file"));
+        }
+        found.sort();
+        out.extend(found);
     }
     Ok(out)
 }

@@ -21,7 +21,7 @@ mod samba;
 mod squid;
 mod windows;
 
-pub use config::{Format, SourceConfig, SourcesFile, load_sources};
+pub use config::{Format, SourceConfig, SourcesFile, expand_paths, load_sources};
 pub use decode::Encoding;
 pub use inspect::ResidentIndex;
 pub use squid::http_activity;
