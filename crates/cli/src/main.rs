@@ -4,6 +4,7 @@
 
 mod audit;
 mod bench;
+mod check;
 mod detect;
 mod report;
 mod review;
@@ -160,6 +161,27 @@ enum Command {
         json: bool,
     },
     /// Compare the stored findings with a simulated town's ground truth.
+    /// Whether the town's mapping joins up: per source, whose actions its events are and
+    /// how their accounts were found, unknown hosts and residents, codes outside their
+    /// tables, gaps, dead letters; exits 1 when a threshold is not met (docs/adoption.md).
+    Check {
+        /// Only this source (as stored in `metadata.product`).
+        #[arg(long)]
+        source: Option<String>,
+        /// detect.toml, for the organisation's time zone.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        #[arg(long, default_value_t = 0.95)]
+        min_resolved: f64,
+        #[arg(long, default_value_t = 0.9)]
+        min_known_hosts: f64,
+        #[arg(long, default_value_t = 0.95)]
+        min_known_residents: f64,
+        #[arg(long, default_value_t = 0.01)]
+        max_dead_letters: f64,
+        #[arg(long)]
+        json: bool,
+    },
     Eval {
         #[arg(long)]
         truth: PathBuf,
@@ -742,6 +764,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     let top: Vec<String> = r.findings.iter().take(3).map(|(id, s)| format!("{id} {s:.1}")).collect();
                     writeln!(out, "{:>2}. {:<8} {:>7.1}  {}", i + 1, r.employee, r.score, top.join(", "))?;
                 }
+            }
+        }
+        Command::Check { source, rules, min_resolved, min_known_hosts, min_known_residents, max_dead_letters, json } => {
+            let j = open(&cli.data)?;
+            let master = detect::master_from_store(&j)?;
+            let dir = mamori_enrich::Directory::new(&master);
+            let tz = detect::load_config(rules.as_deref())?.timezone();
+            let limits = check::Thresholds { min_resolved, min_known_hosts, min_known_residents, max_dead_letters };
+            let checks = check::check(&j, &dir, tz, source.as_deref(), limits)?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&checks)?)?;
+            } else {
+                check::print(&checks, out)?;
+            }
+            if checks.iter().any(|c| !c.problems.is_empty()) {
+                return Ok(ExitCode::from(1));
             }
         }
         Command::Eval { truth, labels, json, incidents } => {

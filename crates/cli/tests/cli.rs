@@ -1001,3 +1001,32 @@ fn import_with_no_file_named_reads_every_configured_sources_paths_once() {
     let missing = mamori(&data, &["import", "--config", config.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("none_*.csv"), "a pattern naming nothing is said");
 }
+
+/// `mamori check` on a town mapped as documented passes; the same logs with the registry's
+/// accounts missing from master data (accounts in the wrong system) fail, and the message
+/// names the system to load them under.
+#[test]
+fn check_passes_a_good_mapping_and_names_the_fix_for_accounts_in_the_wrong_system() {
+    let (tmp, town, data) = imported_town("1500", "20", "12");
+    let good = mamori(&data, &["check", "--rules", town.join("detect.toml").to_str().unwrap()]);
+    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stdout));
+    assert!(String::from_utf8_lossy(&good.stdout).contains("== juki [OK]"));
+    // The same town, its registry accounts loaded under the wrong system name.
+    let master = tmp.path().join("master-wrong");
+    std::fs::create_dir_all(&master).unwrap();
+    for entry in std::fs::read_dir(town.join("master")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, master.join(path.file_name().unwrap())).unwrap();
+    }
+    let accounts = std::fs::read_to_string(master.join("accounts.csv")).unwrap().replace("\njuki,", "\njyuki,");
+    std::fs::write(master.join("accounts.csv"), accounts).unwrap();
+    let wrong = tmp.path().join("wrong");
+    ok(&wrong, &["init", wrong.to_str().unwrap()]);
+    ok(&wrong, &["master", "load", master.to_str().unwrap()]);
+    let log = town.join("logs").join("juki_access.csv");
+    ok(&wrong, &["import", "--source", "juki", "--config", town.join("mamori.toml").to_str().unwrap(), log.to_str().unwrap()]);
+    let bad = mamori(&wrong, &["check"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&bad.stdout);
+    assert!(said.contains("== juki [NG]") && said.contains("system = juki"), "{said}");
+}

@@ -207,6 +207,20 @@ impl Directory {
         self.account_row(system, account, day).map(|r| (r.2.as_deref(), r.3))
     }
 
+    /// The systems in which `account` is a live account on `day` (for checking a mapping:
+    /// which system a source's accounts are really found in).
+    pub fn account_systems(&self, account: &str, day: NaiveDate) -> Vec<&str> {
+        let mut v: Vec<&str> = self.accounts.get(account).into_iter().flatten().filter(|r| r.1.covers(day)).map(|r| r.0.as_str()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Whether a host (folded) is in the terminals master data.
+    pub fn terminal_known(&self, host: &str) -> bool {
+        self.terminals.contains_key(&fold_host(host))
+    }
+
     /// The department a shared or administrator account belongs to, if master data says.
     pub fn account_department(&self, system: &str, account: &str, day: NaiveDate) -> Option<&str> {
         self.account_row(system, account, day)?.4.as_deref()

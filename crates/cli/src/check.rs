@@ -1,0 +1,308 @@
+//! `mamori check`: does a town's mapping join up? After a master load and an import, per
+//! source: whose actions its events are (and how each account was found: in the source's
+//! own account system, through another by a unique name, or not at all), the hosts and
+//! residents master data does not know, codes outside their code tables, the time covered
+//! and its gaps, events per day, and the lines refused. Thresholds make it exit non-zero,
+//! so that a mapping can be checked in a town's own CI; every shortfall says what to fix.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+
+use anyhow::Result;
+use chrono::NaiveDate;
+use mamori_enrich::{Directory, account_system};
+use mamori_journal::{Journal, SqliteJournal};
+use mamori_model::{ClassUid, Event};
+use serde::Serialize;
+
+/// What must hold for the check to pass.
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    /// Share of a source's events whose actor is a known account or person.
+    pub min_resolved: f64,
+    /// Share of events naming a host whose host is in `terminals.csv`.
+    pub min_known_hosts: f64,
+    /// Share of record accesses whose 宛名番号 is in `residents.csv`.
+    pub min_known_residents: f64,
+    /// Dead letters as a share of a source's lines.
+    pub max_dead_letters: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds { min_resolved: 0.95, min_known_hosts: 0.9, min_known_residents: 0.95, max_dead_letters: 0.01 }
+    }
+}
+
+/// Counts with a few examples, most frequent first.
+#[derive(Debug, Default, Serialize)]
+pub struct Tally {
+    pub count: u64,
+    pub examples: Vec<(String, u64)>,
+}
+
+fn tally(map: &BTreeMap<String, u64>) -> Tally {
+    let mut v: Vec<(String, u64)> = map.iter().map(|(k, n)| (k.clone(), *n)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Tally { count: map.values().sum(), examples: v.into_iter().take(5).collect() }
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct SourceCheck {
+    pub source: String,
+    pub events: u64,
+    pub first_day: Option<NaiveDate>,
+    pub last_day: Option<NaiveDate>,
+    /// Days with events, and the median of events on them.
+    pub days: usize,
+    pub median_per_day: u64,
+    /// The longest run of working days in the span with no event at all.
+    pub longest_gap_working_days: usize,
+    /// The account system the source's accounts are looked up in first.
+    pub account_system: String,
+    /// Events whose account is in that system, or names the person directly (badges).
+    pub actors_in_own_system: u64,
+    /// Accounts found only in another system, by its unique name there: system → events.
+    pub actors_in_other_systems: BTreeMap<String, u64>,
+    /// Windows computer accounts (`PC-1$`: a device event, charged by its host) and mail
+    /// received from outside: not staff accounts, not counted either way.
+    pub not_staff: u64,
+    /// Accounts live in several systems, none the source's own: no one can be named.
+    pub ambiguous_accounts: Tally,
+    pub unknown_accounts: Tally,
+    pub events_with_host: u64,
+    pub unknown_hosts: Tally,
+    pub record_accesses: u64,
+    pub unknown_residents: Tally,
+    /// Fields whose value was not in the source's code table: field → values.
+    pub uncoded: BTreeMap<String, Tally>,
+    pub dead_letters: Tally,
+    /// What fell short, each with what to do about it.
+    pub problems: Vec<String>,
+}
+
+impl SourceCheck {
+    fn resolved_share(&self) -> f64 {
+        let resolved = self.actors_in_own_system + self.actors_in_other_systems.values().sum::<u64>();
+        resolved as f64 / self.events.saturating_sub(self.not_staff).max(1) as f64
+    }
+}
+
+#[derive(Default)]
+struct Acc {
+    check: SourceCheck,
+    per_day: BTreeMap<NaiveDate, u64>,
+    unknown_accounts: BTreeMap<String, u64>,
+    ambiguous: BTreeMap<String, u64>,
+    unknown_hosts: BTreeMap<String, u64>,
+    unknown_residents: BTreeMap<String, u64>,
+    uncoded: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+/// Checks every source in the store (or `only`) against master data.
+pub fn check(j: &SqliteJournal, dir: &Directory, tz: chrono_tz::Tz, only: Option<&str>, limits: Thresholds) -> Result<Vec<SourceCheck>> {
+    let residents: BTreeSet<&str> = dir.residents().iter().map(String::as_str).collect();
+    let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
+    crate::detect::each_event(j, i64::MIN, None, |_, e: &Event| {
+        let source = e.metadata.product.clone();
+        // mamori's own audit records are not a source's.
+        if e.class_uid == ClassUid::ApiActivity || only.is_some_and(|o| o != source) {
+            return;
+        }
+        let day = chrono::DateTime::from_timestamp_millis(e.time).unwrap_or_default().with_timezone(&tz).date_naive();
+        let a = acc.entry(source.clone()).or_default();
+        a.check.events += 1;
+        *a.per_day.entry(day).or_default() += 1;
+        let own = account_system(&source);
+        let account = e.actor.user.uid.as_str();
+        let inbound = e.unmapped.extra.get("direction").and_then(|d| d.as_str()) == Some("inbound");
+        if e.actor.user.employee_uid.is_some() {
+            a.check.actors_in_own_system += 1;
+        } else if account.ends_with('$') || inbound {
+            a.check.not_staff += 1;
+        } else {
+            let systems = dir.account_systems(account, day);
+            match systems.as_slice() {
+                s if s.contains(&own) => a.check.actors_in_own_system += 1,
+                [other] => *a.check.actors_in_other_systems.entry((*other).to_owned()).or_default() += 1,
+                [] => *a.unknown_accounts.entry(account.to_owned()).or_default() += 1,
+                many => *a.ambiguous.entry(format!("{account} ({})", many.join(", "))).or_default() += 1,
+            }
+        }
+        if let Some(host) = e.device.as_ref().and_then(|d| d.hostname.as_deref()).filter(|h| !h.is_empty()) {
+            a.check.events_with_host += 1;
+            if !dir.terminal_known(host) {
+                *a.unknown_hosts.entry(host.to_owned()).or_default() += 1;
+            }
+        }
+        if e.class_uid == ClassUid::DatastoreActivity {
+            a.check.record_accesses += 1;
+            let resident = e.resident_uid().unwrap_or_default();
+            if !residents.contains(resident) {
+                *a.unknown_residents.entry(if resident.is_empty() { "(空欄)".to_owned() } else { resident.to_owned() }).or_default() += 1;
+            }
+        }
+        if let Some(fields) = e.unmapped.extra.get("uncoded").and_then(|v| v.as_array()) {
+            for f in fields.iter().filter_map(|f| f.as_str()) {
+                let value = match f {
+                    "operation" => e.unmapped.operation.clone().unwrap_or_default(),
+                    other => e.unmapped.extra.get(other).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).unwrap_or_default(),
+                };
+                *a.uncoded.entry(f.to_owned()).or_default().entry(value).or_default() += 1;
+            }
+        }
+    })?;
+    let mut dead: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for d in j.dead_letters(usize::MAX)? {
+        if only.is_some_and(|o| o != d.source) {
+            continue;
+        }
+        let reason: String = d.reason.chars().take(80).collect();
+        *dead.entry(d.source.clone()).or_default().entry(reason).or_default() += 1;
+    }
+    for source in dead.keys() {
+        acc.entry(source.clone()).or_default();
+    }
+    let mut out = Vec::new();
+    for (source, mut a) in acc {
+        let c = &mut a.check;
+        c.source = source.clone();
+        c.account_system = account_system(&source).to_owned();
+        c.first_day = a.per_day.keys().next().copied();
+        c.last_day = a.per_day.keys().last().copied();
+        c.days = a.per_day.len();
+        let mut counts: Vec<u64> = a.per_day.values().copied().collect();
+        counts.sort_unstable();
+        c.median_per_day = counts.get(counts.len() / 2).copied().unwrap_or(0);
+        if let (Some(first), Some(last)) = (c.first_day, c.last_day) {
+            let (mut run, mut longest) = (0, 0);
+            for day in first.iter_days().take_while(|d| *d <= last) {
+                if a.per_day.contains_key(&day) {
+                    run = 0;
+                } else if !dir.is_day_off(day) {
+                    run += 1;
+                    longest = longest.max(run);
+                }
+            }
+            c.longest_gap_working_days = longest;
+        }
+        c.unknown_accounts = tally(&a.unknown_accounts);
+        c.ambiguous_accounts = tally(&a.ambiguous);
+        c.unknown_hosts = tally(&a.unknown_hosts);
+        c.unknown_residents = tally(&a.unknown_residents);
+        c.uncoded = a.uncoded.iter().map(|(f, m)| (f.clone(), tally(m))).collect();
+        c.dead_letters = tally(dead.get(&source).unwrap_or(&BTreeMap::new()));
+        judge(c, limits);
+        out.push(a.check);
+    }
+    Ok(out)
+}
+
+/// Names what falls short of `limits`, and the fix.
+fn judge(c: &mut SourceCheck, limits: Thresholds) {
+    let pct = |x: f64| format!("{:.1}%", x * 100.0);
+    let resolved = c.resolved_share();
+    if c.events > c.not_staff && resolved < limits.min_resolved {
+        c.problems.push(format!(
+            "actors resolve for {} of events (at least {} wanted): accounts are looked up in system `{}` first — load them in accounts.csv with system = {} (or map the source's actor column to the account the system writes); unknown: {}",
+            pct(resolved),
+            pct(limits.min_resolved),
+            c.account_system,
+            c.account_system,
+            examples(&c.unknown_accounts)
+        ));
+    }
+    // A records system's operators are its own accounts; found only under another
+    // system's name, they resolve today by luck (the name is unique) and silently stop
+    // the day another system has the same name.
+    let elsewhere: u64 = c.actors_in_other_systems.values().sum();
+    if c.record_accesses > 0 && elsewhere as f64 > 0.05 * c.events as f64 {
+        c.problems.push(format!(
+            "{} events' accounts are not under this records system's `{}` but found by a unique name in {}: load them in accounts.csv with system = {}",
+            elsewhere,
+            c.account_system,
+            c.actors_in_other_systems.keys().cloned().collect::<Vec<_>>().join(", "),
+            c.account_system
+        ));
+    }
+    if !c.ambiguous_accounts.examples.is_empty() {
+        c.problems.push(format!(
+            "{} events under accounts that exist in several other systems and not in `{}`: no one can be named — add them under system {} in accounts.csv; {}",
+            c.ambiguous_accounts.count,
+            c.account_system,
+            c.account_system,
+            examples(&c.ambiguous_accounts)
+        ));
+    }
+    let known_hosts = 1.0 - c.unknown_hosts.count as f64 / c.events_with_host.max(1) as f64;
+    if c.events_with_host > 0 && known_hosts < limits.min_known_hosts {
+        c.problems.push(format!(
+            "hosts known for {} of events with a host (at least {} wanted): add the terminals to terminals.csv (host names are compared without case or domain); unknown: {}",
+            pct(known_hosts),
+            pct(limits.min_known_hosts),
+            examples(&c.unknown_hosts)
+        ));
+    }
+    let known_residents = 1.0 - c.unknown_residents.count as f64 / c.record_accesses.max(1) as f64;
+    if c.record_accesses > 0 && known_residents < limits.min_known_residents {
+        c.problems.push(format!(
+            "residents known for {} of record accesses (at least {} wanted): check that the `resident` column is the 宛名番号 residents.csv uses (leading zeros kept); unknown: {}",
+            pct(known_residents),
+            pct(limits.min_known_residents),
+            examples(&c.unknown_residents)
+        ));
+    }
+    for (field, t) in &c.uncoded {
+        c.problems.push(format!("{} events have a `{field}` not in the code table [codes.{field}]: add {}", t.count, examples(t)));
+    }
+    let lines = c.events + c.dead_letters.count;
+    let dead = c.dead_letters.count as f64 / lines.max(1) as f64;
+    if c.dead_letters.count > 0 && dead > limits.max_dead_letters {
+        c.problems.push(format!(
+            "{} of lines went to dead letters (at most {} wanted): `mamori deadletter list` shows each with its line; reasons: {}",
+            pct(dead),
+            pct(limits.max_dead_letters),
+            examples(&c.dead_letters)
+        ));
+    }
+}
+
+fn examples(t: &Tally) -> String {
+    t.examples.iter().map(|(k, n)| format!("{k} ×{n}")).collect::<Vec<_>>().join(", ")
+}
+
+pub fn print(checks: &[SourceCheck], out: &mut impl Write) -> Result<()> {
+    for c in checks {
+        let verdict = if c.problems.is_empty() { "OK" } else { "NG" };
+        writeln!(out, "== {} [{verdict}]", c.source)?;
+        let span = match (c.first_day, c.last_day) {
+            (Some(a), Some(b)) => format!("{a} 〜 {b}"),
+            _ => "（イベントなし）".into(),
+        };
+        writeln!(out, "  イベント {} 件, 期間 {span}, 記録のある日 {} 日（1 日の中央値 {} 件）, 記録のない最長の平日連続 {} 日", c.events, c.days, c.median_per_day, c.longest_gap_working_days)?;
+        let other: u64 = c.actors_in_other_systems.values().sum();
+        writeln!(
+            out,
+            "  操作者: 自システム `{}` で解決 {} 件, 他システムの一意な名前で解決 {} 件{}, 複数システムにあり特定不能 {} 件, 不明 {} 件（解決率 {:.1}%; 端末のコンピュータアカウント・外部からの受信 {} 件は除外）",
+            c.account_system,
+            c.actors_in_own_system,
+            other,
+            if c.actors_in_other_systems.is_empty() { String::new() } else { format!(" ({})", c.actors_in_other_systems.iter().map(|(s, n)| format!("{s} {n}")).collect::<Vec<_>>().join(", ")) },
+            c.ambiguous_accounts.count,
+            c.unknown_accounts.count,
+            c.resolved_share() * 100.0,
+            c.not_staff
+        )?;
+        if c.events_with_host > 0 {
+            writeln!(out, "  端末: 端末名のあるイベント {} 件, マスタにない端末 {} 件", c.events_with_host, c.unknown_hosts.count)?;
+        }
+        if c.record_accesses > 0 {
+            writeln!(out, "  住民記録の照会 {} 件, マスタにない宛名番号 {} 件", c.record_accesses, c.unknown_residents.count)?;
+        }
+        writeln!(out, "  取り込めなかった行 {} 件", c.dead_letters.count)?;
+        for p in &c.problems {
+            writeln!(out, "  NG: {p}")?;
+        }
+    }
+    Ok(())
+}
