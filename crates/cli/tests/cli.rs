@@ -1030,3 +1030,27 @@ fn check_passes_a_good_mapping_and_names_the_fix_for_accounts_in_the_wrong_syste
     let said = String::from_utf8_lossy(&bad.stdout);
     assert!(said.contains("== juki [NG]") && said.contains("system = juki"), "{said}");
 }
+
+/// The README's tour, as written there, on the example town: each command it shows works
+/// and prints what it says (the consistency proof between two signed sizes, a back-search
+/// and a review sheet with rows).
+#[test]
+fn the_readmes_tour_commands_work_on_the_example_town() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for shown in ["mamori proof consistency 2 11", "mamori report employee --employee E0001 --unexplained", "mamori review sheet --department D300 --month 2024-05"] {
+        assert!(readme.contains(shown), "the README shows `{shown}`");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", data.to_str().unwrap(), "--origin", "mamori.city.example.lg.jp/audit"]);
+    ok(&data, &["master", "load", root.join("examples/town").to_str().unwrap()]);
+    ok(&data, &["import", root.join("examples/events.ndjson").to_str().unwrap()]);
+    mamori(&data, &["import", "--source", "juki", "--config", root.join("examples/mamori.toml").to_str().unwrap(), root.join("tests/data/sources/juki-sjis/input.csv").to_str().unwrap()]);
+    let proof = ok(&data, &["proof", "consistency", "2", "11"]);
+    assert!(proof.contains("\"old_size\": 2"), "{proof}");
+    let back = ok(&data, &["report", "employee", "--employee", "E0001", "--unexplained", "--format", "csv"]);
+    assert!(back.lines().count() >= 2, "a back-search with rows: {back}");
+    let sheet = ok(&data, &["review", "sheet", "--department", "D300", "--month", "2024-05", "--format", "csv"]);
+    assert!(sheet.lines().count() >= 2, "a review sheet with rows: {sheet}");
+}
