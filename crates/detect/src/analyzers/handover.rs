@@ -86,14 +86,6 @@ impl Analyzer for Handover {
             }
         }
     }
-
-    fn save(&self) -> serde_json::Value {
-        serde_json::Value::Null
-    }
-
-    fn restore(&mut self, _: serde_json::Value) -> Result<(), String> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

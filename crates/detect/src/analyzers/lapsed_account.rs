@@ -60,14 +60,6 @@ impl Analyzer for LapsedAccount {
             out.note(Note::of(o, RULES[0].id, Severity::High, holder).resident(o.resident()).detail(detail));
         }
     }
-
-    fn save(&self) -> serde_json::Value {
-        serde_json::Value::Null
-    }
-
-    fn restore(&mut self, _: serde_json::Value) -> Result<(), String> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

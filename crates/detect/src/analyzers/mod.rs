@@ -35,10 +35,14 @@ pub trait Analyzer: Send {
     fn classes(&self) -> &'static [ClassUid];
     /// Judges one event (in time order) and notes any evidence.
     fn observe(&mut self, o: &Observation, cx: &Context, out: &mut Findings);
-    /// Its state, to save after a run.
-    fn save(&self) -> serde_json::Value;
+    /// Its state, to save after a run (none for an analyzer that judges each event alone).
+    fn save(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
     /// Goes on from a saved state.
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), String>;
+    fn restore(&mut self, _state: serde_json::Value) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// How an analyzer is found and built.

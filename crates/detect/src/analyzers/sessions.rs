@@ -103,14 +103,6 @@ impl Analyzer for Sessions {
         r.add_device(&o.host);
         r.add_related(owner);
     }
-
-    fn save(&self) -> serde_json::Value {
-        serde_json::Value::Null
-    }
-
-    fn restore(&mut self, _: serde_json::Value) -> Result<(), String> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

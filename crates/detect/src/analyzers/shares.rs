@@ -122,14 +122,6 @@ impl Analyzer for Shares {
             r.add_file(&file.path);
         }
     }
-
-    fn save(&self) -> serde_json::Value {
-        serde_json::Value::Null
-    }
-
-    fn restore(&mut self, _: serde_json::Value) -> Result<(), String> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -62,14 +62,6 @@ impl Analyzer for Vip {
         };
         out.note(Note::of(o, RULES[0].id, severity, employee).resident(&access.resident).detail(detail));
     }
-
-    fn save(&self) -> serde_json::Value {
-        serde_json::Value::Null
-    }
-
-    fn restore(&mut self, _: serde_json::Value) -> Result<(), String> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]
