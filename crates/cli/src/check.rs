@@ -113,7 +113,10 @@ pub fn check(j: &SqliteJournal, dir: &Directory, tz: chrono_tz::Tz, only: Option
         let a = acc.entry(source.clone()).or_default();
         a.check.events += 1;
         *a.per_day.entry(day).or_default() += 1;
-        let own = account_system(&source);
+        let own = mamori_enrich::event_account_system(e);
+        if a.check.account_system.is_empty() {
+            a.check.account_system = own.to_owned();
+        }
         let account = e.actor.user.uid.as_str();
         let inbound = e.unmapped.extra.get("direction").and_then(|d| d.as_str()) == Some("inbound");
         if e.actor.user.employee_uid.is_some() {
@@ -167,7 +170,9 @@ pub fn check(j: &SqliteJournal, dir: &Directory, tz: chrono_tz::Tz, only: Option
     for (source, mut a) in acc {
         let c = &mut a.check;
         c.source = source.clone();
-        c.account_system = account_system(&source).to_owned();
+        if c.account_system.is_empty() {
+            c.account_system = account_system(&source).to_owned();
+        }
         c.first_day = a.per_day.keys().next().copied();
         c.last_day = a.per_day.keys().last().copied();
         c.days = a.per_day.len();

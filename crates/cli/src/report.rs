@@ -44,7 +44,7 @@ impl<'d> Judge<'d> {
     pub fn judge(&self, e: &mamori_model::Event, at: chrono::NaiveDateTime) -> (Option<&'d str>, &'d str, Option<Explanation>) {
         let dir = self.dir;
         let resident = e.resident_uid().unwrap_or_default();
-        let system = mamori_enrich::account_system(&e.metadata.product);
+        let system = mamori_enrich::event_account_system(e);
         let Some((employee, kind)) = dir.account(system, &e.actor.user.uid, at.date()) else { return (None, "", None) };
         let department = employee.and_then(|id| dir.posting(id, at.date())).map(|p| p.0).or_else(|| dir.account_department(system, &e.actor.user.uid, at.date())).unwrap_or("");
         let declared_case = e.unmapped.extra.get("case_no").and_then(|v| v.as_str());
@@ -73,7 +73,7 @@ pub(crate) fn accesses_by<'d>(j: &SqliteJournal, judge: &Judge<'d>, accounts: &[
     for (system, account, employee) in accounts {
         for stored in j.by_actor(account, range)? {
             let e = stored.event()?;
-            if e.class_uid != mamori_model::ClassUid::DatastoreActivity || mamori_enrich::account_system(&e.metadata.product) != *system {
+            if e.class_uid != mamori_model::ClassUid::DatastoreActivity || mamori_enrich::event_account_system(&e) != *system {
                 continue;
             }
             let at = DateTime::from_timestamp_millis(e.time).context("event time")?.with_timezone(&jst).naive_local();

@@ -156,7 +156,7 @@ impl<'a> Resolver<'a> {
         let at = self.config.local(event.time);
         let day = at.date();
         let host = event.device.as_ref().and_then(|d| d.hostname.as_deref()).map(fold_host).unwrap_or_default();
-        let system = mamori_enrich::account_system(&event.metadata.product).to_owned();
+        let system = mamori_enrich::event_account_system(event).to_owned();
         let account = event.actor.user.uid.clone();
         let mut actor = match &event.actor.user.employee_uid {
             Some(e) => Actor { account, system, kind: Some(AccountKind::Personal), holder: Some(e.clone()), employee: Some(e.clone()), department: String::new(), via: Via::Holder },

@@ -238,3 +238,23 @@ fn a_shared_login_used_in_a_crowded_room_to_look_up_one_persons_kin_is_charged_t
     let events: Vec<Event> = room_next.into_iter().chain([access("juki", "MADO", "R2", "2024-03-05T10:10:00", "PC-E1")]).collect();
     assert!(run_in(&m, Config::default(), &events).is_empty());
 }
+
+/// A source that declares its actors' account system (`accounts = "windows"`) is looked
+/// up there; undeclared, an account name that two systems hold charges no one.
+#[test]
+fn a_declared_account_system_names_the_actor_where_the_fallback_cannot() {
+    let m = office_with(|v| v["accounts"].as_array_mut().unwrap().push(json!({"system":"juki","account":"e1","employee_id":"E2","kind":"personal","from":"2010-04-01"})));
+    let dir = Directory::new(&m);
+    let copy = |declared: bool| {
+        let mut e = usb("X-1", "2024-03-04T10:00:00", "PC-E1");
+        e.actor.user.uid = "e1".into();
+        e.metadata.product = "endpoint".into();
+        if declared {
+            e.unmapped.extra.insert("account_system".into(), "windows".into());
+        }
+        e
+    };
+    let mut d = Detector::with_config(&dir, Config::default());
+    assert_eq!(d.observe(0, &copy(false)).employee, None, "e1 is a Windows login and a registry operator: no one can say whose");
+    assert_eq!(d.observe(1, &copy(true)).employee.as_deref(), Some("E1"));
+}

@@ -40,6 +40,12 @@ pub fn account_system(product: &str) -> &str {
     }
 }
 
+/// The account system an event's actor is looked up in: the one its source declared
+/// (`accounts = "windows"` in mamori.toml), else the product's own.
+pub fn event_account_system(event: &mamori_model::Event) -> &str {
+    event.unmapped.extra.get("account_system").and_then(|v| v.as_str()).unwrap_or_else(|| account_system(&event.metadata.product))
+}
+
 /// Account systems that hold no residents' records.
 const NOT_RECORD_SYSTEMS: [&str; 4] = ["windows", "mail", "cert", "http"];
 

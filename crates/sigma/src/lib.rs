@@ -286,7 +286,7 @@ impl<'a> SigmaRules<'a> {
         let host = event.device.as_ref().and_then(|d| d.hostname.clone()).unwrap_or_default();
         let account = event.actor.user.uid.clone();
         let employee = employee.map(str::to_owned).or_else(|| event.actor.user.employee_uid.clone()).or_else(|| {
-            self.dir.account(mamori_enrich::account_system(&event.metadata.product), &account, day).and_then(|(e, _)| e.map(str::to_owned))
+            self.dir.account(mamori_enrich::event_account_system(event), &account, day).and_then(|(e, _)| e.map(str::to_owned))
         });
         let posting = employee.as_deref().and_then(|e| self.dir.posting(e, day));
         let resident = event.resident_uid().unwrap_or_default().to_owned();
@@ -294,7 +294,7 @@ impl<'a> SigmaRules<'a> {
         // Correlations group by `Employee`: an event no one can be charged to is grouped by
         // its own account, never with every other unknown account's.
         let employee_known = employee.is_some();
-        let employee = employee.unwrap_or_else(|| format!("(不明: {}@{})", account, mamori_enrich::account_system(&event.metadata.product)));
+        let employee = employee.unwrap_or_else(|| format!("(不明: {}@{})", account, mamori_enrich::event_account_system(event)));
         let class = match event.class_uid {
             ClassUid::DatastoreActivity => "record_access",
             ClassUid::EmailActivity => "email",

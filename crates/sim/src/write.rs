@@ -192,10 +192,12 @@ format = "windows-json"
 
 [sources.samba]
 format = "samba-full-audit"
+accounts = "windows"
 prefix = "%u|%I|%m|%S"
 
 [sources.endpoint]
 format = "csv"
+accounts = "windows"
 encoding = "shift_jis"
 class = "usb"
 [sources.endpoint.columns]
@@ -219,6 +221,7 @@ status = "結果"
 
 [sources.endpoint-ops]
 format = "csv"
+accounts = "windows"
 encoding = "shift_jis"
 class = "logon"
 [sources.endpoint-ops.columns]
@@ -231,6 +234,7 @@ operation = "操作"
 
 [sources.endpoint-print]
 format = "csv"
+accounts = "windows"
 encoding = "shift_jis"
 class = "print"
 [sources.endpoint-print.columns]
@@ -411,9 +415,9 @@ case_no = "ケース番号"
 fn sources(w: &World) -> String {
     let layout = w.practices.layout;
     let proxy = if w.practices.proxy_combined {
-        "\n[sources.proxy]\n# The proxy inspects TLS and logs whole URLs, with the request size appended (%>st).\nformat = \"squid-combined\"\n"
+        "\n[sources.proxy]\n# The proxy inspects TLS and logs whole URLs, with the request size appended (%>st).\nformat = \"squid-combined\"\naccounts = \"windows\"\n"
     } else {
-        "\n[sources.proxy]\n# squid's native log with the request size appended (%>st); HTTPS is seen as CONNECT host:443.\nformat = \"squid\"\n"
+        "\n[sources.proxy]\n# squid's native log with the request size appended (%>st); HTTPS is seen as CONNECT host:443.\nformat = \"squid\"\naccounts = \"windows\"\n"
     };
     format!("{SOURCES_HEAD}{}{SOURCES_ZEIMU}{}{SOURCES_REST}{proxy}", juki_layout(layout).1, fukushi_layout(layout).1)
 }

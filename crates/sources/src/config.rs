@@ -72,6 +72,11 @@ pub struct SourceConfig {
     /// UTC offset of the times the source writes; Japanese systems write JST.
     #[serde(default = "jst")]
     pub utc_offset: String,
+    /// The account system this source's actors belong to (`accounts.csv` `system`):
+    /// `windows` for a product that logs AD logins, say. Unset, the source's own name, with
+    /// the unique-name fallback (docs/adoption.md).
+    #[serde(default)]
+    pub accounts: Option<String>,
     /// The files this source reads, for `mamori import` with no file named (a town's
     /// nightly job): paths relative to the sources file, `*` and `?` allowed in the file
     /// name (`logs/juki_*.csv`).

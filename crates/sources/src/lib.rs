@@ -81,6 +81,43 @@ pub struct AdapterContext {
 
 /// Builds the adapter a source is configured for.
 pub fn adapter(name: &str, config: &SourceConfig, cx: &AdapterContext) -> Result<Box<dyn LineAdapter>, String> {
+    let inner = format_adapter(name, config, cx)?;
+    Ok(match &config.accounts {
+        Some(system) => Box::new(DeclaredAccounts { inner, system: system.clone() }),
+        None => inner,
+    })
+}
+
+/// A source whose actors' account system is declared: every event says so
+/// (`unmapped.account_system`), and detection looks the account up there.
+struct DeclaredAccounts {
+    inner: Box<dyn LineAdapter>,
+    system: String,
+}
+
+impl LineAdapter for DeclaredAccounts {
+    fn framing(&self) -> Framing {
+        self.inner.framing()
+    }
+
+    fn has_header(&self) -> bool {
+        self.inner.has_header()
+    }
+
+    fn header(&mut self, line: &[u8], file_name: &str) -> Result<(), String> {
+        self.inner.header(line, file_name)
+    }
+
+    fn parse(&mut self, line: &[u8], cx: &LineContext<'_>) -> Result<Option<Event>, String> {
+        let mut event = self.inner.parse(line, cx)?;
+        if let Some(e) = event.as_mut() {
+            e.unmapped.extra.insert("account_system".into(), self.system.clone().into());
+        }
+        Ok(event)
+    }
+}
+
+fn format_adapter(name: &str, config: &SourceConfig, cx: &AdapterContext) -> Result<Box<dyn LineAdapter>, String> {
     Ok(match config.format {
         Format::Ndjson => Box::new(ndjson::Ndjson),
         Format::Csv | Format::Tsv => Box::new(csvmap::CsvMapping::new(name, config)?),
@@ -122,4 +159,19 @@ pub(crate) fn local_ms(t: chrono::NaiveDateTime, offset: chrono::FixedOffset) ->
         .single()
         .map(|t| t.timestamp_millis())
         .ok_or_else(|| format!("{t} does not exist at offset {offset}"))
+}
+
+#[cfg(test)]
+mod declared_accounts {
+    use super::*;
+
+    #[test]
+    fn a_declared_account_system_is_written_on_every_event() {
+        let config: SourceConfig = toml::from_str("format = \"squid\"\naccounts = \"windows\"\n").unwrap();
+        let mut a = adapter("proxy", &config, &AdapterContext::default()).unwrap();
+        let cx = LineContext { source: "proxy", file_name: "access.log", line: 1 };
+        let line = b"1715130180.123    150 10.1.0.21 TCP_MISS/200 5432 GET http://www.city.example.lg.jp/ e0042 HIER_DIRECT/203.0.113.10 text/html";
+        let e = a.parse(line, &cx).unwrap().unwrap();
+        assert_eq!(e.unmapped.extra["account_system"], "windows");
+    }
 }
