@@ -73,6 +73,9 @@ pub struct SourceCheck {
     pub events_with_host: u64,
     pub unknown_hosts: Tally,
     pub record_accesses: u64,
+    /// Record accesses of people who are not residents, by the source's own key
+    /// (`permit:…`, `name:…/birth`).
+    pub non_resident_subjects: u64,
     pub unknown_residents: Tally,
     /// Fields whose value was not in the source's code table: field → values.
     pub uncoded: BTreeMap<String, Tally>,
@@ -141,7 +144,9 @@ pub fn check(j: &SqliteJournal, dir: &Directory, tz: chrono_tz::Tz, only: Option
         if e.class_uid == ClassUid::DatastoreActivity {
             a.check.record_accesses += 1;
             let resident = e.resident_uid().unwrap_or_default();
-            if !residents.contains(resident) {
+            if resident.contains(':') {
+                a.check.non_resident_subjects += 1;
+            } else if !residents.contains(resident) {
                 *a.unknown_residents.entry(if resident.is_empty() { "(空欄)".to_owned() } else { resident.to_owned() }).or_default() += 1;
             }
         }
@@ -248,7 +253,7 @@ fn judge(c: &mut SourceCheck, limits: Thresholds) {
             examples(&c.unknown_hosts)
         ));
     }
-    let known_residents = 1.0 - c.unknown_residents.count as f64 / c.record_accesses.max(1) as f64;
+    let known_residents = 1.0 - c.unknown_residents.count as f64 / c.record_accesses.saturating_sub(c.non_resident_subjects).max(1) as f64;
     if c.record_accesses > 0 && known_residents < limits.min_known_residents {
         c.problems.push(format!(
             "residents known for {} of record accesses (at least {} wanted): check that the `resident` column is the 宛名番号 residents.csv uses (leading zeros kept); unknown: {}",
@@ -302,7 +307,7 @@ pub fn print(checks: &[SourceCheck], out: &mut impl Write) -> Result<()> {
             writeln!(out, "  端末: 端末名のあるイベント {} 件, マスタにない端末 {} 件", c.events_with_host, c.unknown_hosts.count)?;
         }
         if c.record_accesses > 0 {
-            writeln!(out, "  住民記録の照会 {} 件, マスタにない宛名番号 {} 件", c.record_accesses, c.unknown_residents.count)?;
+            writeln!(out, "  住民記録の照会 {} 件（住民以外の記録 {} 件）, マスタにない宛名番号 {} 件", c.record_accesses, c.non_resident_subjects, c.unknown_residents.count)?;
         }
         writeln!(out, "  取り込めなかった行 {} 件", c.dead_letters.count)?;
         for p in &c.problems {

@@ -258,3 +258,18 @@ fn a_declared_account_system_names_the_actor_where_the_fallback_cannot() {
     assert_eq!(d.observe(0, &copy(false)).employee, None, "e1 is a Windows login and a registry operator: no one can say whose");
     assert_eq!(d.observe(1, &copy(true)).employee.as_deref(), Some("E1"));
 }
+
+/// Someone who is not a resident (a permit for a death elsewhere) is kept under the
+/// source's key and explained by the case that is theirs.
+#[test]
+fn a_non_residents_record_is_kept_under_its_key_and_explained_by_its_own_case() {
+    let m = office_with(|v| v["cases"].as_array_mut().unwrap().push(json!({"case_no":"P9","kind":"火葬許可","received":"2024-03-04","closed":"2024-03-06","department":"D300","handler":"E1","residents":[]})));
+    let dir = Directory::new(&m);
+    let mut d = Detector::with_config(&dir, Config::default());
+    let mut own = access("juki", "J1", "permit:P9", "2024-03-05T10:00:00", "PC-E1");
+    own.unmapped.extra.insert("case_no".into(), "P9".into());
+    assert!(d.observe(0, &own).explanation.is_some(), "the permit's own case");
+    let mut other = access("juki", "J1", "permit:P8", "2024-03-05T10:05:00", "PC-E1");
+    other.unmapped.extra.insert("case_no".into(), "P9".into());
+    assert!(d.observe(1, &other).explanation.is_none(), "another permit's case does not explain it");
+}

@@ -340,6 +340,14 @@ impl Directory {
                     return Some(Explanation::DeclaredCase(no.to_owned()));
                 }
             }
+            // Someone who is not a resident, known by the case's own number (`permit:火-R6-1`
+            // for permit 火-R6-1): the case is theirs.
+            if a.resident.split_once(':').is_some_and(|(_, key)| key == no)
+                && let Some(i) = self.cases.iter().position(|c| c.no == no && c.department == a.department)
+                && self.case_open(model, i, day)
+            {
+                return Some(Explanation::DeclaredCase(no.to_owned()));
+            }
         }
         let mut indirect: Option<Explanation> = None;
         for p in &people {

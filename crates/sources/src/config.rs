@@ -72,6 +72,10 @@ pub struct SourceConfig {
     /// UTC offset of the times the source writes; Japanese systems write JST.
     #[serde(default = "jst")]
     pub utc_offset: String,
+    /// What the `subject` column's key is (`permit`, `taxpayer` …) for records of people
+    /// who are not registered residents: their subject is stored as `KIND:KEY`.
+    #[serde(default)]
+    pub subject_kind: Option<String>,
     /// The account system this source's actors belong to (`accounts.csv` `system`):
     /// `windows` for a product that logs AD logins, say. Unset, the source's own name, with
     /// the unique-name fallback (docs/adoption.md).

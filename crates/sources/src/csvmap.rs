@@ -28,12 +28,14 @@ pub struct CsvMapping {
     activity: BTreeMap<String, u8>,
     default_activity: Option<u8>,
     outcome: BTreeMap<String, String>,
+    /// What a `subject` key is (`permit` …), for people who are not residents.
+    subject_kind: String,
 }
 
-const KNOWN: [&str; 23] = [
+const KNOWN: [&str; 26] = [
     "date", "time", "datetime", "actor", "actor_name", "employee", "host", "ip", "resident", "record_type",
     "operation", "status", "path", "file_name", "size", "share", "serial", "device_name", "vendor", "room",
-    "direction", "recipient", "pages",
+    "direction", "recipient", "pages", "subject", "subject_name", "subject_birth",
 ];
 
 /// More pages than any print job has (a page count past it is a corrupt field).
@@ -50,8 +52,13 @@ impl CsvMapping {
         if !has("actor") && class != RowClass::Badge {
             return Err(err("map `actor` (the operator or account) in [columns]".into()));
         }
+        // A record's subject: the 宛名番号, or for people who are not residents another key
+        // (a permit or taxpayer number), or a name with a birth date.
+        if class == RowClass::Record && !(has("resident") || has("subject") || (has("subject_name") && has("subject_birth"))) {
+            return Err(err("a Record source needs `resident` (the 宛名番号), or `subject` (another key), or `subject_name` and `subject_birth` in [columns]".into()));
+        }
         let needed: &[&str] = match class {
-            RowClass::Record => &["resident"],
+            RowClass::Record => &[],
             RowClass::File | RowClass::Print => &["path"],
             RowClass::Usb => &["serial"],
             RowClass::Badge => &["room"],
@@ -94,6 +101,7 @@ impl CsvMapping {
             activity: c.activity.clone(),
             default_activity: c.default_activity,
             outcome: c.outcome.clone(),
+            subject_kind: c.subject_kind.clone().unwrap_or_else(|| "subject".into()),
         })
     }
 
@@ -229,9 +237,27 @@ impl LineAdapter for CsvMapping {
             };
             event.unmapped.extra.insert("status".into(), status.into());
         }
-        if let Some(resident) = self.get(&record, "resident", &mut uncoded) {
+        // Whose record: a resident by 宛名番号; anyone else by the source's own key
+        // (`permit:R6-00012`) or by name and birth date (`name:サトウハナコ/1950-01-01`), so
+        // that they are kept, explained by the case that names them and disclosed by that key.
+        let subject = match self.get(&record, "resident", &mut uncoded) {
+            Some(uid) => Some(uid),
+            None => match self.get(&record, "subject", &mut uncoded) {
+                Some(key) => Some(format!("{}:{key}", self.subject_kind)),
+                None => match (self.get(&record, "subject_name", &mut uncoded), self.get(&record, "subject_birth", &mut uncoded)) {
+                    (Some(name), Some(birth)) => {
+                        let birth = mamori_text::parse_date(&birth).map_err(|e| format!("field `subject_birth`: {e}"))?;
+                        Some(format!("name:{}/{birth}", mamori_text::fold_name(&name)))
+                    }
+                    _ => None,
+                },
+            },
+        };
+        if let Some(uid) = subject {
             let record_type = self.get(&record, "record_type", &mut uncoded);
-            event.unmapped.resident = Some(ResidentRecord { uid: resident, record_type });
+            event.unmapped.resident = Some(ResidentRecord { uid, record_type });
+        } else if self.class == RowClass::Record {
+            return Err("no subject: `resident` (宛名番号) and the other keys are all empty".into());
         }
         if let Some(path) = self.get(&record, "path", &mut uncoded) {
             let size = match self.get(&record, "size", &mut uncoded) {
