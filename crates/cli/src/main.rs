@@ -64,6 +64,14 @@ enum Command {
         /// How often a followed file is checked, in milliseconds.
         #[arg(long, default_value_t = 1000)]
         poll_ms: u64,
+        /// Read and map the files without storing anything: show the first events as
+        /// mapped, the refused lines with their reasons, and `mamori check`'s report on
+        /// them against the store's master data.
+        #[arg(long)]
+        dry_run: bool,
+        /// With --dry-run: how many mapped events and refused lines to show.
+        #[arg(long, default_value_t = 5)]
+        show: usize,
     },
     /// Recompute the Merkle tree from the stored events and check every checkpoint.
     Verify {
@@ -564,7 +572,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             writeln!(out, "initialised {} (origin {origin})", dir.display())?;
             writeln!(out, "public key: {}", j.verifier_key())?;
         }
-        Command::Import { files, source, config, batch, follow, poll_ms } => {
+        Command::Import { files, source, config, batch, follow, poll_ms, dry_run, show } => {
             let sources = sources_config(config.as_deref(), &cli.data)?;
             if files.is_empty() {
                 anyhow::ensure!(!follow, "--follow needs the files to follow");
@@ -577,7 +585,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let mut code = ExitCode::SUCCESS;
                 for (name, c) in chosen {
                     let files = mamori_sources::expand_paths(&c.paths).map_err(|e| anyhow::anyhow!("source `{name}`: {e}"))?;
-                    let args = Cli { data: cli.data.clone(), command: Command::Import { files, source: name.clone(), config: config.clone(), batch, follow, poll_ms } };
+                    let args = Cli { data: cli.data.clone(), command: Command::Import { files, source: name.clone(), config: config.clone(), batch, follow, poll_ms, dry_run, show } };
                     if run(args)? != ExitCode::SUCCESS {
                         code = ExitCode::from(1);
                     }
@@ -594,6 +602,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "source `{source}` is not configured (configured: {}); --source ndjson reads mamori's own event format",
                     if known.is_empty() { "none — is --config right?".to_owned() } else { known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ") }
                 );
+            }
+            if dry_run {
+                return dry_run_import(&cli.data, &source, source_config, &files, show, out);
             }
             let mut j = open(&cli.data)?;
             let context = adapter_context(&j, source_config)?;
@@ -1111,6 +1122,44 @@ fn sources_config(
         },
     };
     mamori_sources::load_sources(&path).map_err(anyhow::Error::msg)
+}
+
+/// `import --dry-run`: the files imported into a scratch store beside nothing, the first
+/// events and refusals shown, and the check run on them against the real store's master
+/// data; the scratch store is removed and the real one not touched.
+fn dry_run_import(data: &Path, source: &str, config: Option<&mamori_sources::SourceConfig>, files: &[PathBuf], show: usize, out: &mut impl Write) -> Result<ExitCode> {
+    let master = if data.join("journal.db").exists() { detect::master_from_store(&open(data)?)? } else { Default::default() };
+    let scratch = std::env::temp_dir().join(format!("mamori-dry-run-{}", std::process::id()));
+    let result = (|| -> Result<()> {
+        let mut j = SqliteJournal::init(&scratch, "mamori.dry-run/scratch", mamori_journal::DEFAULT_SEGMENT_SHIFT)?;
+        let context = adapter_context(&j, config)?;
+        let options = ImportOptions { source: source.to_owned(), ..Default::default() };
+        for file in expand_maildirs(files, config)? {
+            let adapter = match config {
+                Some(c) => mamori_sources::adapter(source, c, &context).map_err(anyhow::Error::msg)?,
+                None => mamori_sources::ndjson_adapter(),
+            };
+            let s = import_file(&mut j, &file, &options, adapter, &mut |_, _| {})?;
+            writeln!(out, "{}: {} 件を読み取り, 取り込めない行 {} 件, 対象外 {} 件（保存していません）", file.display(), s.accepted, s.rejected, s.ignored)?;
+        }
+        writeln!(out, "-- 変換後のイベント（先頭 {show} 件）")?;
+        for stored in j.by_time(mamori_journal::TimeRange { from: i64::MIN, to: i64::MAX }, show)? {
+            writeln!(out, "{}", String::from_utf8_lossy(&stored.body))?;
+        }
+        let dead = j.dead_letters(show)?;
+        if !dead.is_empty() {
+            writeln!(out, "-- 取り込めない行（先頭 {show} 件）")?;
+            for d in dead {
+                writeln!(out, "{}:{}: {}", d.file, d.line, d.reason)?;
+            }
+        }
+        writeln!(out, "-- mamori check（このストアのマスタデータに対して）")?;
+        let dir = mamori_enrich::Directory::new(&master);
+        check::print(&check::check(&j, &dir, chrono_tz::Asia::Tokyo, None, check::Thresholds::default())?, out)?;
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result.map(|()| ExitCode::SUCCESS)
 }
 
 /// The README's tour of the main job: a simulated town, imported, detected, evaluated.

@@ -1054,3 +1054,23 @@ fn the_readmes_tour_commands_work_on_the_example_town() {
     let sheet = ok(&data, &["review", "sheet", "--department", "D300", "--month", "2024-05", "--format", "csv"]);
     assert!(sheet.lines().count() >= 2, "a review sheet with rows: {sheet}");
 }
+
+#[test]
+fn a_dry_run_shows_the_mapped_events_the_refusals_and_the_check_and_stores_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", data.to_str().unwrap()]);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/sources/endpoint-print");
+    let config = tmp.path().join("mamori.toml");
+    let mapping = std::fs::read_to_string(dir.join("source.toml")).unwrap().replace("[columns]", "[sources.print.columns]");
+    std::fs::write(&config, format!("[sources.print]\n{mapping}")).unwrap();
+    let input = dir.join("input.csv");
+    let before = data_events(&data);
+    let out = ok(&data, &["import", "--dry-run", "--source", "print", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
+    assert!(out.contains("2 件を読み取り, 取り込めない行 3 件"), "{out}");
+    assert!(out.contains("\"pages\":1250") && out.contains("`NaN` is not a page count") && out.contains("== endpoint-print"), "{out}");
+    assert_eq!(data_events(&data), before, "nothing stored");
+    // The same file then imports for real: a dry run marks nothing as imported.
+    let real = ok(&data, &["import", "--source", "print", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
+    assert!(real.contains("accepted 2"), "{real}");
+}
