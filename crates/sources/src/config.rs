@@ -52,6 +52,16 @@ pub enum RowClass {
     Badge,
 }
 
+/// Rows sent to a class by the value of one field (after its code table).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// A field mapped in `[columns]` (`operation`, or one of the source's own).
+    pub field: String,
+    /// Value → class.
+    pub classes: BTreeMap<String, RowClass>,
+}
+
 /// A column by header name, or by 1-based position for files without a header.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
@@ -88,8 +98,14 @@ pub struct SourceConfig {
     pub paths: Vec<String>,
 
     // --- CSV / TSV mapping ---
+    /// What a row is; with `route`, what a row the route does not name is (none: such a
+    /// row is ignored).
     #[serde(default)]
     pub class: Option<RowClass>,
+    /// One export, several kinds of row (an endpoint product's USB copies, prints and
+    /// blocked devices in one CSV): the class by a field's value.
+    #[serde(default)]
+    pub route: Option<Route>,
     /// Whether line 1 is a header row.
     #[serde(default = "yes")]
     pub header: bool,

@@ -15,7 +15,9 @@ use crate::{LineAdapter, LineContext, finish, local_ms};
 pub struct CsvMapping {
     source: String,
     product: String,
-    class: RowClass,
+    /// The class of rows the route does not name (or of every row without a route).
+    class: Option<RowClass>,
+    route: Option<crate::config::Route>,
     delimiter: u8,
     encoding: Encoding,
     offset: FixedOffset,
@@ -44,29 +46,39 @@ const MAX_PAGES: u64 = 100_000;
 impl CsvMapping {
     pub fn new(name: &str, c: &SourceConfig) -> Result<CsvMapping, String> {
         let err = |msg: String| format!("source `{name}`: {msg}");
-        let class = c.class.ok_or_else(|| err("`class` is required for csv/tsv (record, file, usb, print, logon, badge)".into()))?;
+        if c.class.is_none() && c.route.is_none() {
+            return Err(err("`class` is required for csv/tsv (record, file, usb, print, logon, badge), or a `route` by a field's value".into()));
+        }
+        if let Some(r) = &c.route
+            && !c.columns.contains_key(&r.field)
+        {
+            return Err(err(format!("route: field `{}` is not mapped in [columns]", r.field)));
+        }
         let has = |f: &str| c.columns.contains_key(f);
         if !(has("datetime") || has("date")) {
             return Err(err("map `date` (and `time`) or `datetime` in [columns]".into()));
         }
-        if !has("actor") && class != RowClass::Badge {
-            return Err(err("map `actor` (the operator or account) in [columns]".into()));
-        }
-        // A record's subject: the 宛名番号, or for people who are not residents another key
-        // (a permit or taxpayer number), or a name with a birth date.
-        if class == RowClass::Record && !(has("resident") || has("subject") || (has("subject_name") && has("subject_birth"))) {
-            return Err(err("a Record source needs `resident` (the 宛名番号), or `subject` (another key), or `subject_name` and `subject_birth` in [columns]".into()));
-        }
-        let needed: &[&str] = match class {
-            RowClass::Record => &[],
-            RowClass::File | RowClass::Print => &["path"],
-            RowClass::Usb => &["serial"],
-            RowClass::Badge => &["room"],
-            RowClass::Logon => &[],
-        };
-        for f in needed {
-            if !has(f) {
-                return Err(err(format!("a {class:?} source needs `{f}` in [columns]")));
+        let classes: Vec<RowClass> = c.class.into_iter().chain(c.route.iter().flat_map(|r| r.classes.values().copied())).collect();
+        for &class in &classes {
+            if !has("actor") && class != RowClass::Badge {
+                return Err(err("map `actor` (the operator or account) in [columns]".into()));
+            }
+            // A record's subject: the 宛名番号, or for people who are not residents another key
+            // (a permit or taxpayer number), or a name with a birth date.
+            if class == RowClass::Record && !(has("resident") || has("subject") || (has("subject_name") && has("subject_birth"))) {
+                return Err(err("a Record source needs `resident` (the 宛名番号), or `subject` (another key), or `subject_name` and `subject_birth` in [columns]".into()));
+            }
+            let needed: &[&str] = match class {
+                RowClass::Record => &[],
+                RowClass::File | RowClass::Print => &["path"],
+                RowClass::Usb => &["serial"],
+                RowClass::Badge => &["room"],
+                RowClass::Logon => &[],
+            };
+            for f in needed {
+                if !has(f) {
+                    return Err(err(format!("a {class:?} source needs `{f}` in [columns]")));
+                }
             }
         }
         if !c.header && c.columns.values().any(|col| matches!(col, Column::Name(_))) {
@@ -89,7 +101,8 @@ impl CsvMapping {
         Ok(CsvMapping {
             source: name.to_owned(),
             product: c.product.clone().unwrap_or_else(|| name.to_owned()),
-            class,
+            class: c.class,
+            route: c.route.clone(),
             delimiter: if c.format == Format::Tsv { b'\t' } else { b',' },
             encoding: c.encoding,
             offset: c.offset().map_err(err)?,
@@ -194,10 +207,16 @@ impl LineAdapter for CsvMapping {
             return Err(format!("expected {width} fields as in the header, found {}", record.len()));
         }
         let mut uncoded = Vec::new();
+        // The row's class: by the route's field, else the source's.
+        let row_class = match &self.route {
+            Some(route) => self.get(&record, &route.field, &mut uncoded).and_then(|v| route.classes.get(&v).copied()).or(self.class),
+            None => self.class,
+        };
+        let Some(row_class) = row_class else { return Ok(None) };
         let time = self.time(&record, &mut uncoded)?;
         let actor = self.get(&record, "actor", &mut uncoded);
         let operation = self.get(&record, "operation", &mut uncoded);
-        let (class, mut activity) = match self.class {
+        let (class, mut activity) = match row_class {
             RowClass::Record => (ClassUid::DatastoreActivity, 2),
             RowClass::File => (ClassUid::FileSystemActivity, 2),
             RowClass::Print => (ClassUid::FileSystemActivity, 99),
@@ -208,7 +227,7 @@ impl LineAdapter for CsvMapping {
             activity = a;
         }
         let direction = self.get(&record, "direction", &mut uncoded);
-        if self.class == RowClass::Badge {
+        if row_class == RowClass::Badge {
             activity = match direction.as_deref() {
                 Some("in") => 1,
                 Some("out") => 2,
@@ -216,7 +235,7 @@ impl LineAdapter for CsvMapping {
             };
         }
         // A badge reader logs a card; the card's holder is the actor.
-        let actor = match (actor, self.class) {
+        let actor = match (actor, row_class) {
             (Some(a), _) => a,
             (None, RowClass::Badge) => self.get(&record, "employee", &mut uncoded).ok_or("fields `actor` and `employee` are empty")?,
             (None, _) => return Err("field `actor` is empty".into()),
@@ -256,7 +275,7 @@ impl LineAdapter for CsvMapping {
         if let Some(uid) = subject {
             let record_type = self.get(&record, "record_type", &mut uncoded);
             event.unmapped.resident = Some(ResidentRecord { uid, record_type });
-        } else if self.class == RowClass::Record {
+        } else if row_class == RowClass::Record {
             return Err("no subject: `resident` (宛名番号) and the other keys are all empty".into());
         }
         if let Some(path) = self.get(&record, "path", &mut uncoded) {
@@ -274,7 +293,7 @@ impl LineAdapter for CsvMapping {
         if serial.is_some() || device_name.is_some() || vendor.is_some() {
             event.peripheral_device = Some(PeripheralDevice { name: device_name, serial_number: serial, vendor_name: vendor });
         }
-        event.unmapped.operation = match self.class {
+        event.unmapped.operation = match row_class {
             RowClass::Print => Some(operation.unwrap_or_else(|| "print".into())),
             RowClass::Badge => direction,
             _ => operation,
@@ -307,5 +326,21 @@ impl LineAdapter for CsvMapping {
             event.unmapped.extra.insert("raw_encoding".into(), "shift_jis".into());
         }
         finish(event, text, cx)
+    }
+}
+
+#[cfg(test)]
+mod route_tests {
+    use super::*;
+
+    #[test]
+    fn a_route_to_a_class_whose_fields_are_not_mapped_is_refused_at_once() {
+        let text = "format = \"csv\"\n[columns]\ndatetime = \"日時\"\nactor = \"u\"\noperation = \"op\"\n[route]\nfield = \"operation\"\nclasses = { \"copy\" = \"usb\" }\n";
+        let config: SourceConfig = toml::from_str(text).unwrap();
+        let e = CsvMapping::new("ep", &config).err().expect("usb rows need a serial");
+        assert!(e.contains("serial"), "{e}");
+        let unmapped = text.replace("field = \"operation\"", "field = \"kind\"");
+        let e = CsvMapping::new("ep", &toml::from_str(&unmapped).unwrap()).err().expect("the route's field must be mapped");
+        assert!(e.contains("`kind`"), "{e}");
     }
 }
