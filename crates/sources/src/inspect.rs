@@ -121,9 +121,15 @@ fn extension(name: &str) -> String {
 
 fn inspect_at(name: &str, bytes: &[u8], residents: &ResidentIndex, depth: u32, budget: &mut u64) -> Inspection {
     let is_zip = bytes.starts_with(b"PK\x03\x04");
-    match extension(name).as_str() {
-        "xlsx" | "xlsm" if is_zip => xlsx(bytes, residents, budget),
+    let ext = extension(name);
+    match ext.as_str() {
+        "xlsx" | "xlsm" | "xlsb" | "ods" if is_zip => spreadsheet(bytes, &ext, residents, budget),
+        "xls" => spreadsheet(bytes, "xls", residents, budget),
+        "docx" if is_zip => docx(bytes, residents, budget),
         "zip" if is_zip => archive(bytes, residents, depth, budget),
+        e if UNREAD_ARCHIVES.contains(&e) || bytes.starts_with(b"7z\xBC\xAF\x27\x1C") || bytes.starts_with(b"Rar!") || bytes.starts_with(&[0x1f, 0x8b]) => {
+            Inspection { kind: e.into(), uninspectable: Some(format!("an archive of a kind not opened ({e})")), ..Default::default() }
+        }
         "csv" => table(bytes, Some(b','), "csv", residents),
         "tsv" => table(bytes, Some(b'\t'), "tsv", residents),
         "txt" | "text" | "dat" => table(bytes, None, "text", residents),
@@ -255,12 +261,126 @@ fn xml_text(reader: &mut quick_xml::Reader<&[u8]>, until: &str) -> Result<String
     }
 }
 
+
+/// The zip entries of an Office file, each read under the limits (so that a bomb inside a
+/// spreadsheet trips the same guard as one in an archive); `Err` names why not.
+fn guard_zip(bytes: &[u8], budget: &mut u64) -> Result<(), String> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("not a readable file: {e}"))?;
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).map_err(|e| e.to_string())?;
+        if f.encrypted() {
+            return Err("encrypted".into());
+        }
+        read_entry(&mut f, budget)?;
+    }
+    Ok(())
+}
+
+/// A spreadsheet (xlsx, xlsm, xlsb, xls, ods) through calamine: every sheet's rows.
+fn spreadsheet(bytes: &[u8], kind: &str, residents: &ResidentIndex, budget: &mut u64) -> Inspection {
+    use calamine::Reader;
+    let fail = |why: String| Inspection { kind: kind.into(), uninspectable: Some(why), ..Default::default() };
+    if bytes.starts_with(b"PK\x03\x04")
+        && let Err(why) = guard_zip(bytes, budget)
+    {
+        return fail(why);
+    }
+    // Opened as what its name says (content sniffing refuses lean but valid files).
+    let cursor = Cursor::new(bytes);
+    let opened: Result<calamine::Sheets<Cursor<&[u8]>>, String> = match kind {
+        "xls" => calamine::Xls::new(cursor).map(calamine::Sheets::Xls).map_err(|e| e.to_string()),
+        "xlsb" => calamine::Xlsb::new(cursor).map(calamine::Sheets::Xlsb).map_err(|e| e.to_string()),
+        "ods" => calamine::Ods::new(cursor).map(calamine::Sheets::Ods).map_err(|e| e.to_string()),
+        _ => calamine::Xlsx::new(cursor).map(calamine::Sheets::Xlsx).map_err(|e| e.to_string()),
+    };
+    let mut book = match opened {
+        Ok(b) => b,
+        Err(_) if matches!(kind, "xlsx" | "xlsm") => return xlsx_parts(bytes, residents, budget),
+        Err(e) => return fail(format!("not a readable spreadsheet: {e}")),
+    };
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for name in book.sheet_names() {
+        let range = match book.worksheet_range(&name) {
+            Ok(r) => r,
+            Err(e) => return fail(format!("{name}: {e}")),
+        };
+        for row in range.rows() {
+            rows.push(row.iter().map(cell_text).collect());
+        }
+    }
+    Inspection { kind: kind.into(), ..analyse(&rows, residents) }
+}
+
+/// A cell as the text a reader would see (a date as a date, not Excel's serial number).
+fn cell_text(cell: &calamine::Data) -> String {
+    match cell {
+        calamine::Data::DateTime(d) => d.as_datetime().map(|t| if t.time() == chrono::NaiveTime::MIN { t.date().to_string() } else { t.to_string() }).unwrap_or_else(|| d.to_string()),
+        calamine::Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        other => other.to_string(),
+    }
+}
+
+/// A Word document (docx): its paragraphs as lines, a table's row as one line of cells.
+fn docx(bytes: &[u8], residents: &ResidentIndex, budget: &mut u64) -> Inspection {
+    use quick_xml::events::Event;
+    let fail = |why: String| Inspection { kind: "docx".into(), uninspectable: Some(why), ..Default::default() };
+    if let Err(why) = guard_zip(bytes, budget) {
+        return fail(why);
+    }
+    let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(bytes)) else { return fail("not a readable docx".into()) };
+    let xml = match zip.by_name("word/document.xml") {
+        Ok(mut f) => {
+            let mut v = Vec::new();
+            if let Err(e) = f.read_to_end(&mut v) {
+                return fail(e.to_string());
+            }
+            v
+        }
+        Err(_) => return fail("no word/document.xml".into()),
+    };
+    let mut reader = quick_xml::Reader::from_reader(xml.as_slice());
+    let (mut text, mut para, mut cells, mut in_row) = (String::new(), String::new(), Vec::<String>::new(), false);
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) if e.local_name().as_ref() == "t" => match xml_text(&mut reader, "t") {
+                Ok(t) => para.push_str(&t),
+                Err(e) => return fail(format!("word/document.xml: {e}")),
+            },
+            Ok(Event::Start(e)) if e.local_name().as_ref() == "tr" => in_row = true,
+            Ok(Event::End(e)) => match e.local_name().as_ref() {
+                "p" if !in_row => {
+                    text.push_str(&std::mem::take(&mut para));
+                    text.push('\n');
+                }
+                "p" => para.push(' '),
+                "tc" => cells.push(std::mem::take(&mut para).trim().to_owned()),
+                "tr" => {
+                    in_row = false;
+                    text.push_str(&cells.join("\t"));
+                    text.push('\n');
+                    cells.clear();
+                }
+                _ => {}
+            },
+            Ok(Event::Eof) => break,
+            Err(e) => return fail(format!("word/document.xml: {e}")),
+            _ => {}
+        }
+    }
+    Inspection { kind: "docx".into(), ..table(text.as_bytes(), None, "docx", residents) }
+}
+
+/// Archives mamori does not open: what is inside cannot be told.
+const UNREAD_ARCHIVES: [&str; 10] = ["7z", "rar", "lzh", "lha", "cab", "tar", "gz", "tgz", "bz2", "xz"];
+
 /// Column index of a cell reference (`C12` → 2).
 fn column_of(reference: &str) -> usize {
     reference.bytes().take_while(u8::is_ascii_uppercase).fold(0usize, |acc, b| acc * 26 + (b - b'A' + 1) as usize).saturating_sub(1)
 }
 
-fn xlsx(bytes: &[u8], residents: &ResidentIndex, budget: &mut u64) -> Inspection {
+/// The workbook read part by part, for a lean file calamine refuses (no package
+/// relationships: valid enough for Excel's readers, and for a leaker's).
+fn xlsx_parts(bytes: &[u8], residents: &ResidentIndex, budget: &mut u64) -> Inspection {
     use quick_xml::events::Event;
     let mut result = Inspection { kind: "xlsx".into(), ..Default::default() };
     let fail = |mut r: Inspection, why: String| {

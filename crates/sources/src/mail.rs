@@ -137,6 +137,11 @@ impl LineAdapter for MailJournal {
             total.items.extend(found.items.iter().copied());
             total.residents.extend(found.residents.iter().cloned());
             total.encrypted |= found.encrypted;
+            // An attachment not read whole (nested past the limit, a bomb, an archive of a
+            // kind not opened, a damaged file) makes the message uninspectable, and says why.
+            if total.uninspectable.is_none() {
+                total.uninspectable = found.uninspectable.as_ref().map(|why| format!("{name}: {why}"));
+            }
             attachments.push(json!({
                 "name": name,
                 "size": contents.len(),
@@ -160,9 +165,14 @@ impl LineAdapter for MailJournal {
                     "items": total.items,
                     "my_numbers": total.my_numbers,
                     "residents": total.residents,
-                    "uninspectable": total.encrypted,
+                    "uninspectable": total.encrypted || total.uninspectable.is_some(),
                 }),
             );
+            if let Some(why) = &total.uninspectable {
+                if let Some(data) = u.extra.get_mut("personal_data") {
+                    data["uninspectable_reason"] = why.clone().into();
+                }
+            }
         }
         let header_end = message.windows(2).position(|w| w == b"\n\n").map_or(message.len(), |i| i + 1);
         let headers = String::from_utf8_lossy(&message[..header_end]).into_owned();

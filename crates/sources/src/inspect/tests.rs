@@ -93,3 +93,54 @@ fn a_table_of_counts_headed_with_personal_items_names_no_one() {
     let found = inspect("地区別集計.csv", csv.as_bytes(), &index());
     assert_eq!((found.rows, found.personal_rows), (3, 0), "{found:?}");
 }
+
+/// A workbook as Excel writes it (package relationships, a workbook, shared strings), read
+/// through calamine; and a Word document's table.
+fn full_xlsx(rows: &[[&str; 2]]) -> Vec<u8> {
+    let mut shared = String::from(r#"<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">"#);
+    let mut sheet = String::from(r#"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#);
+    let mut n = 0;
+    for (i, row) in rows.iter().enumerate() {
+        sheet.push_str(&format!(r#"<row r="{}">"#, i + 1));
+        for (j, cell) in row.iter().enumerate() {
+            shared.push_str(&format!("<si><t>{cell}</t></si>"));
+            sheet.push_str(&format!(r#"<c r="{}{}" t="s"><v>{n}</v></c>"#, (b'A' + j as u8) as char, i + 1));
+            n += 1;
+        }
+        sheet.push_str("</row>");
+    }
+    shared.push_str("</sst>");
+    sheet.push_str("</sheetData></worksheet>");
+    let types = r#"<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>"#;
+    let rels = r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#;
+    let workbook = r#"<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="名簿" sheetId="1" r:id="rId1"/></sheets></workbook>"#;
+    let book_rels = r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#;
+    zip_of(&[
+        ("[Content_Types].xml", types.as_bytes()),
+        ("_rels/.rels", rels.as_bytes()),
+        ("xl/workbook.xml", workbook.as_bytes()),
+        ("xl/_rels/workbook.xml.rels", book_rels.as_bytes()),
+        ("xl/sharedStrings.xml", shared.as_bytes()),
+        ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
+    ])
+}
+
+#[test]
+fn a_workbook_as_excel_writes_it_and_a_word_table_are_read_for_residents() {
+    let book = full_xlsx(&[["宛名番号", "氏名"], ["000000305", "佐藤 一"], ["000000401", "高木 正"]]);
+    let found = inspect("名簿.xlsx", &book, &index());
+    assert!(found.uninspectable.is_none(), "{found:?}");
+    assert_eq!(found.residents.iter().collect::<Vec<_>>(), ["000000305", "000000401"]);
+    let doc = r#"<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>対象者一覧</w:t></w:r></w:p><w:tbl><w:tr><w:tc><w:p><w:r><w:t>宛名番号</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>氏名</w:t></w:r></w:p></w:tc></w:tr><w:tr><w:tc><w:p><w:r><w:t>000000305</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>佐藤 一</w:t></w:r></w:p></w:tc></w:tr></w:tbl></w:body></w:document>"#;
+    let docx = zip_of(&[("word/document.xml", doc.as_bytes())]);
+    let found = inspect("通知.docx", &docx, &index());
+    assert_eq!(found.residents.iter().collect::<Vec<_>>(), ["000000305"], "{found:?}");
+}
+
+#[test]
+fn an_archive_of_a_kind_not_opened_is_uninspectable_with_the_reason() {
+    let found = inspect("data.7z", b"7z\xBC\xAF\x27\x1C\x00\x04 whatever", &index());
+    assert!(found.uninspectable.as_deref().is_some_and(|w| w.contains("7z")), "{found:?}");
+    let found = inspect("data.bin", &[0x1f, 0x8b, 8, 0, 0, 0], &index());
+    assert!(found.uninspectable.is_some(), "gzip by its magic: {found:?}");
+}
