@@ -1002,7 +1002,8 @@ fn import_with_no_file_named_reads_every_configured_sources_paths_once() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("none_*.csv"), "a pattern naming nothing is said");
 }
 
-/// `mamori check` on a town mapped as documented passes; the same logs with the registry's
+/// `mamori check` on a town mapped as documented passes, with no dead letter and the
+/// non-residents' records kept; the same logs with the registry's
 /// accounts missing from master data (accounts in the wrong system) fail, and the message
 /// names the system to load them under.
 #[test]
@@ -1010,7 +1011,14 @@ fn check_passes_a_good_mapping_and_names_the_fix_for_accounts_in_the_wrong_syste
     let (tmp, town, data) = imported_town("1500", "20", "12");
     let good = mamori(&data, &["check", "--rules", town.join("detect.toml").to_str().unwrap()]);
     assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stdout));
-    assert!(String::from_utf8_lossy(&good.stdout).contains("== juki [OK]"));
+    let said = String::from_utf8_lossy(&good.stdout);
+    assert!(said.contains("== juki [OK]"));
+    // Every log of the town, with its seed's own layouts and practices, imported whole: no
+    // dead letter anywhere, the crematorium's permits for people from elsewhere included.
+    assert_eq!(said.matches("取り込めなかった行 0 件").count(), mamori_sim::LOGS.len(), "{said}");
+    let saijo = said.split("== saijo").nth(1).unwrap();
+    let others: usize = saijo.split("住民以外の記録 ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(others > 0, "non-resident permits kept: {saijo}");
     // The same town, its registry accounts loaded under the wrong system name.
     let master = tmp.path().join("master-wrong");
     std::fs::create_dir_all(&master).unwrap();

@@ -94,6 +94,10 @@ pub enum Why {
     Incident(usize),
 }
 
+/// `Access::resident` of someone who is not a resident of the town (a neighbouring town's
+/// death at the shared crematorium): their record is known by its case number alone.
+pub const NON_RESIDENT: usize = usize::MAX;
+
 pub struct Access {
     pub at: NaiveDateTime,
     pub system: System,
@@ -892,7 +896,9 @@ fn crematorium(
             let others: Vec<usize> = clerks.iter().copied().filter(|c| c != handler).collect();
             let c = others[prng.gen_range(0..others.len())];
             let pc = w.town.staff[c].pc.clone();
-            push(w, at(day, 10 * 60 + (*r % 50) as u32), System::Saijo, "訂正", c, &pc, *r, "火葬許可", None);
+            // A non-resident's permit is known only by its number, so the correction names it.
+            let key = (*r == NON_RESIDENT).then_some(no.as_str());
+            push(w, at(day, 10 * 60 + (*r % 50) as u32), System::Saijo, "訂正", c, &pc, *r, "火葬許可", key);
             w.accesses.last_mut().expect("pushed").why = Why::Unrecorded("登録後の補正");
             w.negative("follow-up", "課内の他職員が登録した新規記録を登録後数日以内に補正", c, Ref::Access(w.accesses.len() - 1));
         }
@@ -927,6 +933,25 @@ fn crematorium(
         push(w, at(day, rng.gen_range(9 * 60..16 * 60)), System::Saijo, "登録", handler, &pc, r, "火葬許可", Some(&no));
         permits.push((day, r, handler, no, false));
     }
+    // A neighbouring town's death now and then (広域斎場): the permit has no 宛名番号 here,
+    // only its own number. Chosen by the day, not drawn, so the town's other events stay.
+    if day.ordinal() % 3 == 0 {
+        let handler = clerks[day.ordinal() as usize % clerks.len()];
+        *case_seq += 1;
+        let no = format!("火-R{}-{:05}", day.year() - 2018, *case_seq);
+        w.master.cases.push(mamori_model::master::BusinessCase {
+            case_no: no.clone(),
+            kind: "火葬許可".into(),
+            received: day,
+            closed: Some(day + chrono::Days::new(2)),
+            department: "D700".into(),
+            handler: Some(w.town.staff[handler].id.clone()),
+            residents: Vec::new(),
+        });
+        let pc = w.town.staff[handler].pc.clone();
+        push(w, at(day, 14 * 60 + day.ordinal() % 60), System::Saijo, "登録", handler, &pc, NON_RESIDENT, "火葬許可", Some(&no));
+        permits.push((day, NON_RESIDENT, handler, no, false));
+    }
     let Some((incident, clerk)) = s6 else { return };
     let begins = w.params.start + chrono::Days::new(10);
     // A habit that starts slowly: on Tuesdays only for its first three weeks.
@@ -939,14 +964,14 @@ fn crematorium(
         return;
     }
     w.incidents[incident].variant = if w.practices.s6_slow { "slow-start".into() } else { "twice-weekly".into() };
-    let fresh: Vec<usize> = permits.iter().filter(|p| p.0 + chrono::Days::new(4) >= day && p.2 != clerk).map(|p| p.1).collect();
+    let fresh: Vec<(usize, String)> = permits.iter().filter(|p| p.0 + chrono::Days::new(4) >= day && p.2 != clerk).map(|p| (p.1, p.3.clone())).collect();
     let pc = w.town.staff[clerk].pc.clone();
     if !fresh.is_empty() {
         // The list goes out on paper.
         let document = format!("火葬許可一覧_{}.pdf", day.format("%m%d"));
         w.prints.push(Print { at: at(day, 17 * 60 + 50), staff: clerk, host: pc.clone(), document, pages: 1, incident: Some(incident) });
     }
-    for (k, r) in fresh.into_iter().enumerate() {
+    for (k, (r, no)) in fresh.into_iter().enumerate() {
         w.accesses.push(Access {
             at: at(day, 17 * 60 + 35 + k as u32 / 4),
             system: System::Saijo,
@@ -955,12 +980,13 @@ fn crematorium(
             host: pc.clone(),
             resident: r,
             record: "火葬許可",
-            case_no: None,
+            // A list row of a non-resident's permit carries the permit number, its only key.
+            case_no: (r == NON_RESIDENT).then_some(no),
             why: Why::Incident(incident),
         });
-        let uid = w.town.people[r].uid.clone();
+        let uid = if r == NON_RESIDENT { String::new() } else { w.town.people[r].uid.clone() };
         let inc = &mut w.incidents[incident];
-        if !inc.residents.contains(&uid) {
+        if !uid.is_empty() && !inc.residents.contains(&uid) {
             inc.residents.push(uid);
         }
         if inc.employees.is_empty() {

@@ -173,6 +173,8 @@ const SOURCES_REST: &str = r#"[sources.saijo]
 format = "csv"
 encoding = "shift_jis"
 class = "record"
+# A neighbouring town's death has no 宛名番号 here: its permit number keeps the record.
+subject_kind = "permit"
 [sources.saijo.columns]
 date = "受付日"
 time = "時刻"
@@ -180,6 +182,7 @@ actor = "職員コード"
 host = "端末"
 case_no = "許可番号"
 resident = "死亡者宛名番号"
+subject = "許可番号"
 operation = "処理"
 [sources.saijo.activity]
 "登録" = 6
@@ -464,7 +467,7 @@ struct Log {
 }
 
 fn access_line(w: &World, a: &Access) -> String {
-    let p = &w.town.people[a.resident].uid;
+    let p = if a.resident == crate::NON_RESIDENT { String::new() } else { w.town.people[a.resident].uid.clone() };
     let case = a.case_no.clone().unwrap_or_default();
     let d = a.at.date();
     let host = if w.practices.lower_case_hosts { a.host.to_lowercase() } else { a.host.clone() };
