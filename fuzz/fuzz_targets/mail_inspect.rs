@@ -12,7 +12,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         event.validate().expect("adapters return valid events");
     }
     let residents = ResidentIndex::default();
-    for name in ["a.csv", "a.tsv", "a.txt", "a.xlsx", "a.zip"] {
+    for name in ["a.csv", "a.tsv", "a.txt", "a.xlsx", "a.xlsb", "a.xls", "a.ods", "a.docx", "a.zip"] {
         let found = inspect(name, data, &residents);
         assert!(found.personal_rows <= found.rows, "{found:?}");
     }

@@ -144,3 +144,24 @@ fn an_archive_of_a_kind_not_opened_is_uninspectable_with_the_reason() {
     let found = inspect("data.bin", &[0x1f, 0x8b, 8, 0, 0, 0], &index());
     assert!(found.uninspectable.is_some(), "gzip by its magic: {found:?}");
 }
+
+/// Workbooks written by other programs (old Excel's BIFF8, LibreOffice's OpenDocument):
+/// the same roster read from each, a date cell read as the birth date it is.
+#[test]
+fn an_old_excel_workbook_and_an_opendocument_sheet_are_read_for_residents() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/inspect");
+    for file in ["roster.xls", "roster.ods"] {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        let found = inspect(file, &bytes, &index());
+        assert!(found.uninspectable.is_none(), "{file}: {found:?}");
+        assert_eq!(found.residents.iter().collect::<Vec<_>>(), ["000000305", "000000401"], "{file}: {found:?}");
+        assert_eq!(found.personal_rows, 2, "{file}: {found:?}");
+        assert!(found.items.contains(&Item::BirthDate), "{file}: the date column is a birth date: {found:?}");
+    }
+    // By name and birth date alone: found only when the date cell is read as a date.
+    for file in ["names.xls", "names.ods"] {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        let found = inspect(file, &bytes, &index());
+        assert_eq!(found.residents.iter().collect::<Vec<_>>(), ["000000305", "000000401"], "{file}: {found:?}");
+    }
+}
