@@ -3,7 +3,7 @@
 //! tamper-evident as the accesses it watches.
 
 use anyhow::Result;
-use mamori_journal::{Batch, Journal, PreparedEvent};
+use mamori_journal::{Batch, Journal, MasterKind, PreparedEvent};
 use mamori_model::{ClassUid, Device, Event, StatusId};
 
 #[derive(Debug, Clone, Copy)]
@@ -75,12 +75,31 @@ pub fn record_tagged(journal: &mut dyn Journal, action: Action, detail: &str, ta
 
 /// Records an action taken by `actor` (an API client, by its key's label).
 pub fn record_by(journal: &mut dyn Journal, actor: &str, action: Action, detail: &str, tags: &[(&str, &str)]) -> Result<u64> {
+    let event = action_event(actor, action, detail)?;
+    let receipt = journal.append(Batch { events: &[PreparedEvent::new(&event)], tags, ..Default::default() })?;
+    Ok(receipt.first_seq)
+}
+
+/// Replaces master-data kinds and records the load in one transaction: the event names each
+/// file read (its SHA-256 and rows) and each kind stored (rows and the digest `verify`
+/// recomputes from the tables), so the master data reports trust is checked against the log.
+pub fn record_master_load(journal: &mut dyn Journal, kinds: &[MasterKind], files: &[(String, String, usize)], detail: &str) -> Result<u64> {
+    let mut event = action_event(&operator(), Action::MasterLoad, detail)?;
+    let stored: serde_json::Map<String, serde_json::Value> =
+        kinds.iter().map(|k| (k.kind.clone(), serde_json::json!({"rows": k.rows.len(), "sha256": k.digest()}))).collect();
+    event.unmapped.extra.insert("master".into(), stored.into());
+    let read: Vec<serde_json::Value> = files.iter().map(|(name, sha, rows)| serde_json::json!({"file": name, "sha256": sha, "rows": rows})).collect();
+    event.unmapped.extra.insert("files".into(), read.into());
+    let receipt = journal.append(Batch { events: &[PreparedEvent::new(&event)], master: kinds, ..Default::default() })?;
+    Ok(receipt.first_seq)
+}
+
+fn action_event(actor: &str, action: Action, detail: &str) -> Result<Event> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
     let mut event = Event::new(ClassUid::ApiActivity, action.activity_id(), now, actor, "mamori");
     event.status_id = if matches!(action, Action::SignInFailed) { StatusId::Failure } else { StatusId::Success };
     event.device = Some(Device { hostname: hostname(), ip: None });
     event.unmapped.operation = Some(action.name().into());
     event.unmapped.extra.insert("detail".into(), detail.into());
-    let receipt = journal.append(Batch { events: &[PreparedEvent::new(&event)], tags, ..Default::default() })?;
-    Ok(receipt.first_seq)
+    Ok(event)
 }

@@ -148,9 +148,10 @@ pub fn query(data: &Path, lookups: u64, out: &mut impl Write) -> Result<()> {
 /// open case per resident handled by one of them.
 fn store_bench_master(j: &mut SqliteJournal) -> Result<()> {
     use serde_json::json;
-    let put = |j: &mut SqliteJournal, kind: &str, rows: Vec<(serde_json::Value, Vec<String>)>| -> Result<()> {
+    let mut kinds = Vec::new();
+    let mut put = |_: &mut SqliteJournal, kind: &str, rows: Vec<(serde_json::Value, Vec<String>)>| -> Result<()> {
         let rows: Vec<(String, Vec<String>)> = rows.into_iter().map(|(v, k)| (v.to_string(), k)).collect();
-        j.replace_master_keyed(kind, &rows)?;
+        kinds.push(mamori_journal::MasterKind { kind: kind.to_owned(), rows });
         Ok(())
     };
     let systems = ["juki", "zeimu", "koseki", "fukushi"];
@@ -190,6 +191,7 @@ fn store_bench_master(j: &mut SqliteJournal) -> Result<()> {
             })
             .collect(),
     )?;
+    crate::audit::record_master_load(j, &kinds, &[], "bench master data")?;
     Ok(())
 }
 

@@ -1239,6 +1239,13 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -
     use mamori_master::Kind;
     let loaded = if cert_ldap { mamori_master::load_cert_ldap(dir) } else { mamori_master::load_dir(dir) }
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !loaded.unreadable.is_empty() {
+        for e in loaded.errors.iter().filter(|e| e.is_whole_file()) {
+            eprintln!("{e}");
+        }
+        let names: Vec<String> = loaded.unreadable.iter().map(|p| p.display().to_string()).collect();
+        anyhow::bail!("nothing was loaded: {} could not be read whole; the store's master data is unchanged", names.join(", "));
+    }
     // A kind is replaced only when this load carries it.
     let carried = |kind: Kind| {
         if cert_ldap {
@@ -1247,7 +1254,6 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -
             loaded.files.iter().any(|f| f.file_stem().is_some_and(|s| s == kind.stem()))
         }
     };
-    let mut j = open(data)?;
     let d = &loaded.data;
     fn rows<T: serde::Serialize>(v: &[T]) -> Vec<String> {
         v.iter().map(|r| serde_json::to_string(r).expect("master rows serialise")).collect()
@@ -1255,6 +1261,8 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -
     fn keyed<T: serde::Serialize>(v: &[T], keys: impl Fn(&T) -> Vec<String>) -> Vec<(String, Vec<String>)> {
         v.iter().map(|r| (serde_json::to_string(r).expect("master rows serialise"), keys(r))).collect()
     }
+    let mut kinds = Vec::new();
+    let mut counted = Vec::new();
     for (kind, n) in mamori_master::counts(d) {
         if !carried(kind) {
             continue;
@@ -1285,11 +1293,20 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -
                 body.into_iter().map(|b| (b, Vec::new())).collect()
             }
         };
-        j.replace_master_keyed(kind.stem(), &body)?;
-        writeln!(out, "{:<15} {n:>8} rows", kind.stem())?;
+        kinds.push(mamori_journal::MasterKind { kind: kind.stem().to_owned(), rows: body });
+        counted.push((kind.stem(), n));
     }
     for e in &loaded.errors {
         eprintln!("{e}");
+    }
+    let mut files = Vec::new();
+    for path in &loaded.files {
+        let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+        let lines = bytes.iter().filter(|&&b| b == b'\n').count();
+        files.push((path.file_name().unwrap_or_default().to_string_lossy().into_owned(), {
+            use sha2::Digest;
+            sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
+        }, lines));
     }
     let summary = format!(
         "master data loaded from {}: {} files, {} rows rejected",
@@ -1297,7 +1314,12 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -
         loaded.files.len(),
         loaded.errors.len()
     );
-    audit::record(&mut j, audit::Action::MasterLoad, &summary)?;
+    // Every kind and the load's own record in one transaction: all or nothing.
+    let mut j = open(data)?;
+    audit::record_master_load(&mut j, &kinds, &files, &summary)?;
+    for (kind, n) in counted {
+        writeln!(out, "{kind:<15} {n:>8} rows")?;
+    }
     writeln!(out, "{summary}")?;
     Ok(if loaded.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -1082,3 +1082,79 @@ fn a_dry_run_shows_the_mapped_events_the_refusals_and_the_check_and_stores_nothi
     let real = ok(&data, &["import", "--source", "print", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
     assert!(real.contains("accepted 2"), "{real}");
 }
+
+/// A store of imported events and the example town's master data, as a store-holder with
+/// the `sqlite3` CLI finds it.
+fn store_with_master() -> (tempfile::TempDir, PathBuf) {
+    let (tmp, data) = store(300);
+    let town = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/town");
+    ok(&data, &["master", "load", town.to_str().unwrap()]);
+    (tmp, data)
+}
+
+/// The tamper suite: what an insider with a shell on the server can do to the tables
+/// reports and detection read, each caught by `verify` with a message naming what was
+/// found. (Bodies, index columns, deletions, swaps and truncation have their own tests
+/// above.)
+#[test]
+fn verify_catches_every_edit_of_what_reports_trust() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("a segment's time span shrunk to hide accesses from a disclosure", "UPDATE segments SET max_time = min_time WHERE id = 0", "recorded span"),
+        ("a segment's count lowered", "UPDATE segments SET count = count - 1 WHERE id = 1", "recorded span"),
+        ("a counter visit forged to explain an access", "INSERT INTO master(kind, seq, body) SELECT kind, MAX(seq) + 1, body FROM master WHERE kind = 'counter_visits'", "master data `counter_visits` differs"),
+        ("a visit's resident changed", "UPDATE master SET body = replace(body, '000000305', '000000306') WHERE kind = 'counter_visits'", "master data `counter_visits` differs"),
+        ("a resident's first row deleted", "DELETE FROM master WHERE kind = 'residents' AND seq = 0", "`residents`: row 0 is missing"),
+        ("a resident's search key pointed elsewhere", "UPDATE master_keys SET key = 'X' || key WHERE kind = 'households' AND seq = 0", "master data `households` differs"),
+        ("a kind of master data emptied", "DELETE FROM master WHERE kind = 'vip'; DELETE FROM master_keys WHERE kind = 'vip'", "master data `vip` is missing"),
+        ("a kind no load carried added", "INSERT INTO master(kind, seq, body) VALUES ('traits', 0, '{}')", "no load in the log recorded"),
+    ];
+    for (attack, sql, said) in cases {
+        let (_tmp, data) = store_with_master();
+        ok(&data, &["verify"]);
+        sqlite(&data, sql);
+        let out = mamori(&data, &["verify"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{attack}: verify must fail");
+        assert!(stderr.contains(said), "{attack}: the message names it ({said}): {stderr}");
+    }
+}
+
+/// A master-data load is one transaction with its record: a file that cannot be read
+/// whole changes nothing (it once emptied the residents), and the load's event names
+/// each file with its SHA-256.
+#[test]
+fn a_master_load_with_an_unreadable_file_changes_nothing_and_a_good_one_is_recorded() {
+    let (tmp, data) = store_with_master();
+    let town = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/town");
+    let before = ok(&data, &["verify"]);
+    let bad = tmp.path().join("bad-town");
+    std::fs::create_dir_all(&bad).unwrap();
+    for f in ["employees.csv", "residents.csv"] {
+        std::fs::copy(town.join(f), bad.join(f)).unwrap();
+    }
+    let mut residents = std::fs::read(bad.join("residents.csv")).unwrap();
+    residents.extend_from_slice(b"000009999,\x8d\xb2\x93\xa1,1970-01-01\n");
+    std::fs::write(bad.join("residents.csv"), residents).unwrap();
+    let refused = mamori(&data, &["master", "load", bad.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("residents.csv") && said.contains("unchanged"), "{said}");
+    assert_eq!(ok(&data, &["verify"]), before, "nothing was written");
+    let loads = ok(&data, &["events", "time", "--limit", "100000"]);
+    let load = loads.lines().filter(|l| l.contains("master.load")).last().expect("a load event");
+    assert!(load.contains("\"file\":\"residents.csv\"") && load.contains("\"sha256\""), "{load}");
+}
+
+/// `import` never takes in an event of mamori's own audit class: a replayed file could
+/// otherwise forge an auditor's sign-off.
+#[test]
+fn an_imported_audit_record_is_a_dead_letter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", data.to_str().unwrap()]);
+    let file = tmp.path().join("replay.ndjson");
+    std::fs::write(&file, r#"{"class_uid":6003,"activity_id":1,"time":1715130000000,"actor":{"user":{"uid":"auditor"}},"metadata":{"product":"mamori"},"unmapped":{"operation":"review.signoff"}}"#.to_owned() + "\n").unwrap();
+    mamori(&data, &["import", file.to_str().unwrap()]);
+    let letters = ok(&data, &["deadletter", "list"]);
+    assert!(letters.contains("6003"), "{letters}");
+}

@@ -272,7 +272,7 @@ pub fn import_file_at(
                 break;
             }
         };
-        let batch = Batch { events: &chunk.events, dead_letters: &chunk.dead, cursor: Some(&chunk.cursor), tags: &[] };
+        let batch = Batch { events: &chunk.events, dead_letters: &chunk.dead, cursor: Some(&chunk.cursor), ..Default::default() };
         if let Err(e) = journal.append(batch) {
             result = Err(e.into());
             break;

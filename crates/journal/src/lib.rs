@@ -14,10 +14,12 @@
 //! canonically encoded ([`PreparedEvent`]).
 
 mod checkpoint;
+pub mod witness;
 mod merkle;
 mod sqlite;
 
 pub use checkpoint::{CheckpointKey, SignedCheckpoint, check_checkpoint};
+pub use witness::{Witness, WitnessKey, Witnessed, check_cosigned};
 pub use merkle::{Frontier, hex, leaf_hash, unhex};
 pub use sqlite::{DEFAULT_SEGMENT_SHIFT, SqliteJournal};
 pub use tlog_tiles::Hash;
@@ -112,6 +114,51 @@ pub struct Batch<'a> {
     /// question ("is March's review of 福祉課 signed off?") finds the event that answers
     /// it without reading the log. The event is what counts; a tag only points at it.
     pub tags: &'a [(&'a str, &'a str)],
+    /// Master-data kinds replaced whole, in the same transaction as the batch's events (the
+    /// load's own record): a load is all or nothing, and never without its event.
+    pub master: &'a [MasterKind],
+}
+
+/// One kind of master data as a load replaces it: each row as JSON with the keys (宛名番号,
+/// household …) it is found by.
+#[derive(Debug, Clone, Default)]
+pub struct MasterKind {
+    pub kind: String,
+    pub rows: Vec<(String, Vec<String>)>,
+}
+
+impl MasterKind {
+    /// The SHA-256 (hex) a load records for this kind and `verify` recomputes from the
+    /// stored rows: each row's JSON and its keys (sorted, without repeats), in load order.
+    pub fn digest(&self) -> String {
+        let mut d = MasterDigest::default();
+        for (body, keys) in &self.rows {
+            let keys: std::collections::BTreeSet<&str> = keys.iter().map(String::as_str).collect();
+            d.row(body, keys.into_iter());
+        }
+        d.finish()
+    }
+}
+
+/// The running digest of one kind's rows (see `MasterKind::digest`).
+#[derive(Default)]
+pub(crate) struct MasterDigest(sha2::Sha256);
+
+impl MasterDigest {
+    pub(crate) fn row<'k>(&mut self, body: &str, keys: impl Iterator<Item = &'k str>) {
+        use sha2::Digest;
+        self.0.update(body.as_bytes());
+        for k in keys {
+            self.0.update([0x1f]);
+            self.0.update(k.as_bytes());
+        }
+        self.0.update([0x1e]);
+    }
+
+    pub(crate) fn finish(self) -> String {
+        use sha2::Digest;
+        self.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 /// What a committed append produced.

@@ -348,6 +348,18 @@ impl SqliteJournal {
                 put.execute(params![kind, key, first_seq as i64])?;
             }
         }
+        for m in batch.master {
+            tx.execute("DELETE FROM master WHERE kind = ?1", [&m.kind])?;
+            tx.execute("DELETE FROM master_keys WHERE kind = ?1", [&m.kind])?;
+            let mut put = tx.prepare_cached("INSERT INTO master(kind, seq, body) VALUES (?1, ?2, ?3)")?;
+            let mut key = tx.prepare_cached("INSERT OR IGNORE INTO master_keys(kind, key, seq) VALUES (?1, ?2, ?3)")?;
+            for (i, (body, keys)) in m.rows.iter().enumerate() {
+                put.execute(params![m.kind, i as i64, body])?;
+                for k in keys {
+                    key.execute(params![m.kind, k, i as i64])?;
+                }
+            }
+        }
         let size = w.tiles.size();
         let root = w.frontier.root();
         if size > first_seq {
@@ -358,30 +370,38 @@ impl SqliteJournal {
         Ok(Receipt { first_seq, count: size - first_seq, tree_size: size, root })
     }
 
-    /// Replaces all master rows of one kind (master data files describe full history).
-    pub fn replace_master(&mut self, kind: &str, rows: &[String]) -> Result<(), JournalError> {
-        let keyed: Vec<(String, Vec<String>)> = rows.iter().map(|r| (r.clone(), Vec::new())).collect();
-        self.replace_master_keyed(kind, &keyed)
-    }
-
-    /// Replaces all master rows of one kind, each with the keys (宛名番号, household) it
-    /// can be found by, so that one resident's master data is read without the rest.
-    pub fn replace_master_keyed(&mut self, kind: &str, rows: &[(String, Vec<String>)]) -> Result<(), JournalError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("DELETE FROM master WHERE kind = ?1", [kind])?;
-        tx.execute("DELETE FROM master_keys WHERE kind = ?1", [kind])?;
+    /// Each stored master kind's row count and digest (`MasterKind::digest`), recomputed
+    /// from the tables.
+    pub fn master_kind_digests(&self) -> Result<BTreeMap<String, (u64, String)>, JournalError> {
+        let mut keys: HashMap<(String, i64), Vec<String>> = HashMap::new();
         {
-            let mut put = tx.prepare("INSERT INTO master(kind, seq, body) VALUES (?1, ?2, ?3)")?;
-            let mut key = tx.prepare("INSERT OR IGNORE INTO master_keys(kind, key, seq) VALUES (?1, ?2, ?3)")?;
-            for (i, (body, keys)) in rows.iter().enumerate() {
-                put.execute(params![kind, i as i64, body])?;
-                for k in keys {
-                    key.execute(params![kind, k, i as i64])?;
-                }
+            let mut stmt = self.conn.prepare("SELECT kind, seq, key FROM master_keys ORDER BY kind, seq, key")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                keys.entry((r.get(0)?, r.get(1)?)).or_default().push(r.get(2)?);
             }
         }
-        tx.commit()?;
-        Ok(())
+        let mut out: BTreeMap<String, (u64, crate::MasterDigest)> = BTreeMap::new();
+        let mut stmt = self.conn.prepare("SELECT kind, seq, body FROM master ORDER BY kind, seq")?;
+        let mut rows = stmt.query([])?;
+        let mut expected_seq: HashMap<String, i64> = HashMap::new();
+        while let Some(r) = rows.next()? {
+            let (kind, seq, body): (String, i64, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            // Rows are numbered from 0 in load order; a gap is a deleted row.
+            let next = expected_seq.entry(kind.clone()).or_insert(0);
+            if seq != *next {
+                return Err(corrupt(format!("master data `{kind}`: row {next} is missing (found {seq})")));
+            }
+            *next += 1;
+            let k = keys.remove(&(kind.clone(), seq)).unwrap_or_default();
+            let entry = out.entry(kind).or_default();
+            entry.0 += 1;
+            entry.1.row(&body, k.iter().map(String::as_str));
+        }
+        if let Some(((kind, seq), _)) = keys.into_iter().next() {
+            return Err(corrupt(format!("master data `{kind}`: a search key points at row {seq}, which does not exist")));
+        }
+        Ok(out.into_iter().map(|(k, (n, d))| (k, (n, d.finish()))).collect())
     }
 
     /// The master rows of `kind` found by any of `keys`, as JSON, in load order; `None`
@@ -859,7 +879,17 @@ impl Journal for SqliteJournal {
         let mut tile: (i64, Vec<u8>) = (-1, Vec::new());
         let mut expected_seq = 0u64;
         let mut last_good_cp = 0u64;
+        // What the newest master-data load recorded for each kind: (event, rows, digest).
+        let mut master_loads: BTreeMap<String, (u64, u64, String)> = BTreeMap::new();
         for seg in self.segment_ids()? {
+            // A segment's recorded span and count steer every time-range query; they are
+            // recomputed here, never trusted (a shrunk span hides accesses from a disclosure).
+            let (first_seq, count, min_time, max_time): (i64, i64, i64, i64) = self.conn.query_row(
+                "SELECT first_seq, count, min_time, max_time FROM segments WHERE id = ?1",
+                [seg as i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+            let (mut n, mut lo, mut hi) = (0i64, i64::MAX, i64::MIN);
             let sql = format!("SELECT seq, time, class, actor, resident, body FROM {} ORDER BY seq", segment_table(seg));
             let mut stmt = self.conn.prepare(&sql)?;
             let mut rows = stmt.query([])?;
@@ -888,10 +918,24 @@ impl Journal for SqliteJournal {
                     resident: r.get::<_, Option<i64>>(4)?.and_then(|id| names.get(&id).cloned()),
                 };
                 match mamori_model::Event::from_json(&body) {
-                    Ok(ev) if IndexKeys::of(&ev) == indexed => {}
+                    Ok(ev) if IndexKeys::of(&ev) == indexed => {
+                        if ev.class_uid == mamori_model::ClassUid::ApiActivity
+                            && ev.unmapped.operation.as_deref() == Some("master.load")
+                            && let Some(kinds) = ev.unmapped.extra.get("master").and_then(|m| m.as_object())
+                        {
+                            for (kind, m) in kinds {
+                                let rows = m.get("rows").and_then(|v| v.as_u64()).unwrap_or(0);
+                                let digest = m.get("sha256").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+                                master_loads.insert(kind.clone(), (seq, rows, digest));
+                            }
+                        }
+                    }
                     Ok(_) => return fail(Some(seq), "the indexed columns disagree with the stored event".into()),
                     Err(e) => return fail(Some(seq), format!("the stored event does not parse: {e}")),
                 }
+                n += 1;
+                lo = lo.min(indexed.time);
+                hi = hi.max(indexed.time);
                 frontier.push(leaf);
                 expected_seq += 1;
                 while let Some(cp) = next_cp.peek() {
@@ -915,6 +959,18 @@ impl Journal for SqliteJournal {
                     progress(expected_seq, tree_size);
                 }
             }
+            drop(rows);
+            let first = (seg << self.segment_shift) as i64;
+            if count != n || first_seq != first || (n > 0 && (min_time > lo || max_time < hi)) {
+                return fail(
+                    None,
+                    format!(
+                        "segment {seg}'s recorded span (first {first_seq}, {count} events, times {min_time}..{max_time}) \
+                         does not cover its events (first {first}, {n} events, times {lo}..{hi}): \
+                         queries by time would miss some of them"
+                    ),
+                );
+            }
         }
         progress(expected_seq, tree_size);
         if expected_seq < tree_size {
@@ -925,6 +981,30 @@ impl Journal for SqliteJournal {
         }
         if expected_seq > tree_size {
             return fail(Some(tree_size), "events are stored beyond the last signed checkpoint".into());
+        }
+        // 3. The master data detection and reports read is what the loads in the log stored.
+        let stored = match self.master_kind_digests() {
+            Ok(d) => d,
+            Err(JournalError::Corrupt(why)) => return fail(None, why),
+            Err(e) => return Err(e),
+        };
+        let kinds: std::collections::BTreeSet<&String> = stored.keys().chain(master_loads.keys()).collect();
+        for kind in kinds {
+            match (stored.get(kind), master_loads.get(kind)) {
+                (Some((n, _)), None) => {
+                    return fail(None, format!("master data `{kind}` holds {n} rows that no load in the log recorded"));
+                }
+                (None, Some((seq, rows, _))) if *rows > 0 => {
+                    return fail(Some(*seq), format!("master data `{kind}` is missing: the load at event {seq} stored {rows} rows"));
+                }
+                (Some((n, d)), Some((seq, rows, digest))) if d != digest => {
+                    return fail(
+                        Some(*seq),
+                        format!("master data `{kind}` differs from what the load at event {seq} stored ({rows} rows recorded, {n} rows now)"),
+                    );
+                }
+                _ => {}
+            }
         }
         Ok(Ok(VerifyReport {
             events: expected_seq,

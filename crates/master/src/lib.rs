@@ -33,6 +33,14 @@ pub struct RowError {
     pub reason: String,
 }
 
+impl RowError {
+    /// Whether the error is the file's, not one row's: it could not be read at all (line
+    /// 0), is not in the encoding it must be, or its header is unreadable.
+    pub fn is_whole_file(&self) -> bool {
+        self.line == 0 || self.reason.starts_with("not UTF-8") || self.reason.starts_with("bad header")
+    }
+}
+
 impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}: {}", self.file.display(), self.line, self.reason)
@@ -112,6 +120,9 @@ pub struct Loaded {
     pub data: MasterData,
     pub files: Vec<PathBuf>,
     pub errors: Vec<RowError>,
+    /// Files that could not be read whole (unreadable, not UTF-8, a bad header): a load
+    /// with any of them must change nothing, or a kind would be replaced by a part of it.
+    pub unreadable: Vec<PathBuf>,
 }
 
 /// Rows per kind, for summaries.
@@ -150,7 +161,11 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, RowError> {
     for kind in Kind::ALL {
         let Some(path) = find_file(dir, kind) else { continue };
         out.files.push(path.clone());
+        let before = out.errors.len();
         load_kind(kind, &path, &mut out);
+        if out.errors[before..].iter().any(RowError::is_whole_file) {
+            out.unreadable.push(path);
+        }
     }
     if out.files.is_empty() {
         return Err(RowError {

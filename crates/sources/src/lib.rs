@@ -140,6 +140,11 @@ pub fn ndjson_adapter() -> Box<dyn LineAdapter> {
 /// raw record as read; and checks the event is one the journal can store (a timestamp
 /// a source got wrong is the line's fault, not the store's).
 pub(crate) fn finish(mut event: Event, raw: String, cx: &LineContext<'_>) -> Result<Option<Event>, String> {
+    // mamori writes its operators' own actions as API Activity; one read from outside could
+    // forge an auditor's sign-off or a master load into the same log.
+    if event.class_uid == mamori_model::ClassUid::ApiActivity {
+        return Err("class 6003 (API Activity) is reserved for mamori's own audit records and cannot be imported".into());
+    }
     if event.metadata.log_name.is_none() {
         event.metadata.log_name = Some(cx.file_name.to_owned());
     }
@@ -164,6 +169,14 @@ pub(crate) fn local_ms(t: chrono::NaiveDateTime, offset: chrono::FixedOffset) ->
 #[cfg(test)]
 mod declared_accounts {
     use super::*;
+
+    #[test]
+    fn an_imported_line_claiming_to_be_an_operators_own_action_is_refused() {
+        let line = br#"{"class_uid":6003,"activity_id":1,"time":1715130000000,"actor":{"user":{"uid":"auditor"}},"metadata":{"product":"mamori"},"unmapped":{"operation":"review.signoff"}}"#;
+        let cx = LineContext { source: "ndjson", file_name: "replay.ndjson", line: 1 };
+        let refused = ndjson_adapter().parse(line, &cx).unwrap_err();
+        assert!(refused.contains("6003") && refused.contains("reserved"), "{refused}");
+    }
 
     #[test]
     fn a_declared_account_system_is_written_on_every_event() {
