@@ -18,6 +18,7 @@ pub enum Action {
     UserAdd,
     SignIn,
     SignInFailed,
+    WitnessAdd,
 }
 
 impl Action {
@@ -30,6 +31,7 @@ impl Action {
             Action::ReviewSignoff => 1,
             Action::UserAdd => 1,
             Action::SignIn | Action::SignInFailed => 99,
+            Action::WitnessAdd => 1,
         }
     }
 
@@ -45,6 +47,7 @@ impl Action {
             Action::UserAdd => "user.add",
             Action::SignIn => "console.signin",
             Action::SignInFailed => "console.signin-failed",
+            Action::WitnessAdd => "witness.add",
         }
     }
 }
@@ -92,6 +95,15 @@ pub fn record_master_load(journal: &mut dyn Journal, kinds: &[MasterKind], files
     event.unmapped.extra.insert("files".into(), read.into());
     let receipt = journal.append(Batch { events: &[PreparedEvent::new(&event)], master: kinds, ..Default::default() })?;
     Ok(receipt.first_seq)
+}
+
+/// Records a witness added: `verify` asks the witnesses the log names, whatever the table says.
+pub fn record_witness_add(journal: &mut dyn Journal, name: &str, vkey: &str, url: &str) -> Result<u64> {
+    let mut event = action_event(&operator(), Action::WitnessAdd, &format!("witness {name} at {url}"))?;
+    for (k, v) in [("witness", name), ("vkey", vkey), ("url", url)] {
+        event.unmapped.extra.insert(k.into(), v.into());
+    }
+    Ok(journal.append(Batch { events: &[PreparedEvent::new(&event)], ..Default::default() })?.first_seq)
 }
 
 fn action_event(actor: &str, action: Action, detail: &str) -> Result<Event> {

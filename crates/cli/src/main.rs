@@ -10,6 +10,7 @@ mod report;
 mod review;
 mod proofcheck;
 mod timearg;
+mod witness;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -73,11 +74,24 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         show: usize,
     },
-    /// Recompute the Merkle tree from the stored events and check every checkpoint.
+    /// Recompute the Merkle tree from the stored events and check every checkpoint, the
+    /// master data and segment spans against the log, and the store against what its
+    /// witnesses cosigned.
     Verify {
         #[arg(long)]
         json: bool,
+        /// Also ask this witness (`VKEY@URL`), whether or not the store names it: an
+        /// auditor's own list, kept apart from the store.
+        #[arg(long = "witness", value_name = "VKEY@URL")]
+        witnesses: Vec<String>,
+        /// Do not ask witnesses over the network (stored cosignatures are still checked).
+        #[arg(long)]
+        offline: bool,
     },
+    /// Witnesses: run one for another body's log (`init`, `trust`, `serve`), or have this
+    /// store's checkpoints cosigned (`add`, `cosign`).
+    #[command(subcommand)]
+    Witness(WitnessCommand),
     /// Inclusion and consistency proofs, and checking them.
     #[command(subcommand)]
     Proof(ProofCommand),
@@ -479,6 +493,37 @@ enum ProofCommand {
 }
 
 #[derive(Subcommand)]
+enum WitnessCommand {
+    /// Make a witness in DIR (its key, owner-only, and its state); prints its public key.
+    Init {
+        dir: PathBuf,
+        /// The witness's name, a schema-less URL (e.g. `witness.pref.example.lg.jp/w1`).
+        #[arg(long)]
+        name: String,
+    },
+    /// Watch a log: its public key (`mamori key show` on the log's side).
+    Trust { dir: PathBuf, log_key: String },
+    /// Print the witness's public key.
+    Key { dir: PathBuf },
+    /// Serve `add-checkpoint` (C2SP tlog-witness) and the newest cosigned checkpoints.
+    Serve {
+        dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:7380")]
+        listen: std::net::SocketAddr,
+    },
+    /// Have this store's checkpoints cosigned by a witness (recorded in the log).
+    Add {
+        /// The witness's submission prefix, e.g. `https://witness.pref.example.lg.jp/w1`.
+        #[arg(long)]
+        url: String,
+        /// The witness's public key (`mamori witness key` on its side).
+        key: String,
+    },
+    /// Submit the newest checkpoint to every witness the store names.
+    Cosign,
+}
+
+#[derive(Subcommand)]
 enum KeyCommand {
     /// Print the public verifier key.
     Show,
@@ -650,20 +695,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
             }
+            // The new checkpoint to the witnesses; one that is down is asked next time.
+            witness::cosign_quietly(&mut j);
             if failed {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Verify { json } => {
+        Command::Verify { json, witnesses, offline } => {
             let j = open(&cli.data)?;
+            let checks = witness::gather(&j, &witnesses, offline)?;
             let bar = indicatif::ProgressBar::new(0);
-            let result = j.verify(&mut |done, total| {
+            let result = j.verify_at(&checks.sizes(), &mut |done, total| {
                 bar.set_length(total);
                 bar.set_position(done);
             })?;
             bar.finish_and_clear();
+            let result = result.and_then(|report| checks.judge(&report).map(|said| (report, said)));
             match result {
-                Ok(report) => {
+                Ok((report, said)) => {
+                    for line in said {
+                        eprintln!("{line}");
+                    }
                     if json {
                         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
                     } else {
@@ -683,6 +735,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
+        Command::Witness(cmd) => return witness::run(cmd, &cli.data, out),
         Command::Proof(cmd) => return proofcheck::run(cmd, &cli.data, out),
         Command::Key(KeyCommand::Show) => {
             writeln!(out, "{}", open(&cli.data)?.verifier_key())?;

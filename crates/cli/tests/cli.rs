@@ -1158,3 +1158,49 @@ fn an_imported_audit_record_is_a_dead_letter() {
     let letters = ok(&data, &["deadletter", "list"]);
     assert!(letters.contains("6003"), "{letters}");
 }
+
+/// A master load killed at any point leaves the old master data or the new, never a mix:
+/// `verify` (which holds every kind to its load's recorded digest) passes after each kill,
+/// and the residents are all the old town's or all the new one's. Slow (a large town's
+/// master data, 20 kills): `cargo test -- --ignored`.
+#[test]
+#[ignore]
+fn a_master_load_killed_at_random_points_never_leaves_a_mix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let big = tmp.path().join("big");
+    let data = tmp.path().join("data");
+    ok(&data, &["simulate", "--out", big.to_str().unwrap(), "--residents", "60000", "--employees", "300", "--days", "5", "--seed", "3"]);
+    let new_residents = std::fs::read_to_string(big.join("master/residents.csv")).unwrap().lines().count() as u64 - 1;
+    let started = Instant::now();
+    ok(&data, &["init", data.to_str().unwrap()]);
+    ok(&data, &["master", "load", big.join("master").to_str().unwrap()]);
+    let full = started.elapsed();
+    let town = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/town");
+    let count = |data: &Path| -> u64 {
+        let out = Command::new("sqlite3").arg(data.join("journal.db")).arg("SELECT COUNT(*) FROM master WHERE kind = 'residents'").output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    let mut outcomes = std::collections::BTreeMap::new();
+    for trial in 0..20u64 {
+        let data = tmp.path().join(format!("d{trial}"));
+        ok(&data, &["init", data.to_str().unwrap()]);
+        ok(&data, &["master", "load", town.to_str().unwrap()]);
+        let old_residents = count(&data);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
+            .args(["--data", data.to_str().unwrap(), "master", "load", big.join("master").to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Spread the kills over the whole load, reading and writing alike.
+        std::thread::sleep(full.mul_f64((trial as f64 + 0.5) / 20.0));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let out = mamori(&data, &["verify"]);
+        assert!(out.status.success(), "trial {trial}: {}", String::from_utf8_lossy(&out.stderr));
+        let n = count(&data);
+        assert!(n == old_residents || n == new_residents, "trial {trial}: {n} residents, neither {old_residents} nor {new_residents}");
+        *outcomes.entry(if n == new_residents { "new" } else { "old" }).or_insert(0) += 1;
+    }
+    eprintln!("20 kills over a {full:?} load: {outcomes:?}");
+}

@@ -277,3 +277,121 @@ fn five_failed_console_sign_ins_lock_the_name_and_each_try_is_logged() {
     assert_eq!(log.matches("console.signin-failed").count(), 6, "{log}");
     assert!(log.contains("locked after repeated failures"), "{log}");
 }
+
+/// Starts `mamori witness serve DIR` on a free port.
+fn start_witness(dir: &Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .args(["witness", "serve", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line).parse().unwrap();
+    (child, addr)
+}
+
+fn verify(data: &Path, extra: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mamori")).arg("--data").arg(data).arg("verify").args(extra).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Two witnesses on loopback cosign each import's checkpoint. The store's holder then
+/// rolls it back to a copy taken before the import, and, holding the key, truncates and
+/// replays every event but one: `verify` fails naming the size the witnesses cosigned, and
+/// the witnesses refuse the smaller or rewritten tree.
+#[test]
+fn witnesses_catch_a_rollback_and_a_rewrite_by_the_key_holder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    mamori(&data, &["init", data.to_str().unwrap(), "--origin", "town.example/audit"]);
+    let log_key = mamori(&data, &["key", "show"]).trim().to_owned();
+    let mut witnesses = Vec::new();
+    for i in 1..=2 {
+        let dir = tmp.path().join(format!("w{i}"));
+        let key = mamori(&data, &["witness", "init", dir.to_str().unwrap(), "--name", &format!("witness{i}.example/w")]).trim().to_owned();
+        mamori(&data, &["witness", "trust", dir.to_str().unwrap(), &log_key]);
+        let (child, addr) = start_witness(&dir);
+        mamori(&data, &["witness", "add", "--url", &format!("http://{addr}"), &key]);
+        witnesses.push((child, key, addr));
+    }
+    let before = tmp.path().join("before");
+    copy_dir(&data, &before);
+    let events = tmp.path().join("events.ndjson");
+    std::fs::write(&events, batch(0, 50)).unwrap();
+    mamori(&data, &["import", events.to_str().unwrap()]);
+    let (ok, said) = verify(&data, &[]);
+    assert!(ok, "{said}");
+    assert_eq!(said.matches("the store holds it").count(), 2, "{said}");
+
+    // Rolled back: an older copy of the whole directory.
+    let rolled = tmp.path().join("rolled");
+    copy_dir(&before, &rolled);
+    let (ok, said) = verify(&rolled, &[]);
+    assert!(!ok && said.contains("older copy") && said.contains("cosigned tree size"), "{said}");
+    // An auditor's own list of witnesses still asks them when the store's copy forgets them.
+    let (ok, _) = verify(&rolled, &["--offline"]);
+    assert!(ok, "offline, a rolled-back store verifies: why the witnesses matter");
+    let given = format!("{}@http://{}", witnesses[0].1, witnesses[0].2);
+    let (ok, said) = verify(&rolled, &["--witness", &given]);
+    assert!(!ok && said.contains("witness1.example/w"), "{said}");
+    // A submission from the rolled-back store is refused: the witness holds more.
+    let out = Command::new(env!("CARGO_BIN_EXE_mamori")).arg("--data").arg(&rolled).args(["witness", "cosign"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rolled back"));
+
+    // Rewritten with the key: truncated to before the import and every event but one
+    // replayed through `import`, so the store re-signs a history without it.
+    let rewritten = tmp.path().join("rewritten");
+    copy_dir(&before, &rewritten);
+    let mut lines: Vec<String> = String::from_utf8(batch(0, 50)).unwrap().lines().map(str::to_owned).collect();
+    lines.remove(17);
+    lines.push(String::from_utf8(batch(50, 3)).unwrap().trim_end().to_owned());
+    let replay = tmp.path().join("replay.ndjson");
+    std::fs::write(&replay, lines.join("\n") + "\n").unwrap();
+    Command::new(env!("CARGO_BIN_EXE_mamori")).arg("--data").arg(&rewritten).args(["import", replay.to_str().unwrap()]).output().unwrap();
+    let (ok, said) = verify(&rewritten, &[]);
+    assert!(!ok && said.contains("history was rewritten"), "{said}");
+    for (mut child, _, _) in witnesses {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+    }
+}
+
+/// Outside parties fetch the checkpoint and a consistency proof between two signed sizes
+/// without a key (they hold hashes only); a size never signed is refused with the sizes
+/// that were.
+#[test]
+fn the_checkpoint_and_consistency_proofs_are_served_to_outside_parties() {
+    let (_tmp, data, config, _key) = setup();
+    let (mut server, addr) = start(&data, &config);
+    let get = |path: &str| -> (u16, String) {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+        let mut response = String::new();
+        s.read_to_string(&mut response).unwrap();
+        let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (status, response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned())
+    };
+    let (status, note) = get("/v1/checkpoint");
+    assert_eq!(status, 200);
+    assert!(note.contains("\n2\n"), "{note}");
+    let (status, proof) = get("/v1/proof/consistency?old=1&new=2");
+    assert_eq!(status, 200, "{proof}");
+    let proof: serde_json::Value = serde_json::from_str(&proof).unwrap();
+    assert_eq!((proof["old_size"].as_u64(), proof["new_size"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(proof["proof"].as_array().map(Vec::len), Some(1));
+    let (status, refused) = get("/v1/proof/consistency?old=1&new=9");
+    assert_eq!(status, 400);
+    assert!(refused.contains("no checkpoint was signed at tree size 9"), "{refused}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -211,6 +211,20 @@ pub struct VerifyReport {
     pub checkpoints: u64,
     pub tree_size: u64,
     pub root: String,
+    /// Roots recomputed from the events at the sizes asked for (`SqliteJournal::verify_at`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub roots: std::collections::BTreeMap<u64, String>,
+    /// The witnesses the log says to ask.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub witnesses: Vec<WitnessEntry>,
+}
+
+/// A witness the log's holder asks to cosign: its name, public key and submission URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WitnessEntry {
+    pub name: String,
+    pub vkey: String,
+    pub url: String,
 }
 
 /// Why a verification failed: the first bad leaf when it can be named.

@@ -21,6 +21,7 @@ use tlog_tiles::{prove_record, prove_tree};
 use crate::checkpoint::{CheckpointKey, SignedCheckpoint, check_checkpoint};
 use crate::merkle::{Frontier, TILE_HEIGHT, TileBuilder, TileHashReader, hex, leaf_hash, tile_key};
 use crate::{
+    WitnessEntry,
     Batch, ConsistencyProof, DeadLetter, InclusionProof, IndexKeys, Journal, JournalError, Receipt,
     StoredEvent, StreamCursor, TimeRange, VerifyFailure, VerifyReport,
 };
@@ -65,6 +66,8 @@ CREATE TABLE IF NOT EXISTS users(name TEXT PRIMARY KEY, phc TEXT NOT NULL, role 
 CREATE TABLE IF NOT EXISTS detect_state(id INTEGER PRIMARY KEY CHECK (id = 1), last_seq INTEGER NOT NULL,
                                         watermark INTEGER NOT NULL, fingerprint TEXT NOT NULL, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS master_keys(kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(kind, key, seq));
+CREATE TABLE IF NOT EXISTS witnesses(name TEXT PRIMARY KEY, vkey TEXT NOT NULL, url TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cosignatures(witness TEXT NOT NULL, size INTEGER NOT NULL, note TEXT NOT NULL, PRIMARY KEY(witness, size));
 ";
 
 fn segment_table(id: u64) -> String {
@@ -368,6 +371,36 @@ impl SqliteJournal {
                 .execute(params![size as i64, cp.note])?;
         }
         Ok(Receipt { first_seq, count: size - first_seq, tree_size: size, root })
+    }
+
+    /// Adds a witness to ask (its name is its key's); the caller records the event.
+    pub fn add_witness(&mut self, name: &str, vkey: &str, url: &str) -> Result<(), JournalError> {
+        self.conn.execute("INSERT OR REPLACE INTO witnesses(name, vkey, url) VALUES (?1, ?2, ?3)", params![name, vkey, url])?;
+        Ok(())
+    }
+
+    pub fn witnesses(&self) -> Result<Vec<WitnessEntry>, JournalError> {
+        let mut stmt = self.conn.prepare("SELECT name, vkey, url FROM witnesses ORDER BY name")?;
+        let rows = stmt.query_map([], |r| Ok(WitnessEntry { name: r.get(0)?, vkey: r.get(1)?, url: r.get(2)? }))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Keeps a checkpoint as a witness cosigned it.
+    pub fn add_cosignature(&mut self, witness: &str, size: u64, note: &str) -> Result<(), JournalError> {
+        self.conn.execute("INSERT OR REPLACE INTO cosignatures(witness, size, note) VALUES (?1, ?2, ?3)", params![witness, size as i64, note])?;
+        Ok(())
+    }
+
+    /// The cosigned checkpoints kept: (witness, size, note), newest size first per witness.
+    pub fn cosignatures(&self) -> Result<Vec<(String, u64, String)>, JournalError> {
+        let mut stmt = self.conn.prepare("SELECT witness, size, note FROM cosignatures ORDER BY witness, size DESC")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The signed checkpoint at `size`, if one was signed there.
+    pub fn checkpoint_at(&self, size: u64) -> Result<Option<String>, JournalError> {
+        self.checkpoint_note(size)
     }
 
     /// Each stored master kind's row count and digest (`MasterKind::digest`), recomputed
@@ -840,7 +873,24 @@ impl Journal for SqliteJournal {
     }
 
     fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<Result<VerifyReport, VerifyFailure>, JournalError> {
+        self.verify_at(&std::collections::BTreeSet::new(), progress)
+    }
+}
+
+impl SqliteJournal {
+    /// `verify`, also giving the roots recomputed from the events at `sizes` (the sizes
+    /// witnesses cosigned), in `VerifyReport::roots`.
+    pub fn verify_at(
+        &self,
+        sizes: &std::collections::BTreeSet<u64>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Result<VerifyReport, VerifyFailure>, JournalError> {
         let fail = |leaf: Option<u64>, reason: String| Ok(Err(VerifyFailure { leaf, reason }));
+        let mut roots: BTreeMap<u64, String> = BTreeMap::new();
+        if sizes.contains(&0) {
+            roots.insert(0, hex(&tlog_tiles::EMPTY_HASH));
+        }
+        let mut witnesses_added: BTreeMap<String, (String, String)> = BTreeMap::new();
 
         // 1. Every checkpoint is signed by the log's key and names this log.
         let mut checkpoints: Vec<SignedCheckpoint> = Vec::new();
@@ -920,6 +970,12 @@ impl Journal for SqliteJournal {
                 match mamori_model::Event::from_json(&body) {
                     Ok(ev) if IndexKeys::of(&ev) == indexed => {
                         if ev.class_uid == mamori_model::ClassUid::ApiActivity
+                            && ev.unmapped.operation.as_deref() == Some("witness.add")
+                        {
+                            let field = |k: &str| ev.unmapped.extra.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+                            witnesses_added.insert(field("witness"), (field("vkey"), field("url")));
+                        }
+                        if ev.class_uid == mamori_model::ClassUid::ApiActivity
                             && ev.unmapped.operation.as_deref() == Some("master.load")
                             && let Some(kinds) = ev.unmapped.extra.get("master").and_then(|m| m.as_object())
                         {
@@ -938,6 +994,9 @@ impl Journal for SqliteJournal {
                 hi = hi.max(indexed.time);
                 frontier.push(leaf);
                 expected_seq += 1;
+                if sizes.contains(&expected_seq) {
+                    roots.insert(expected_seq, hex(&frontier.root()));
+                }
                 while let Some(cp) = next_cp.peek() {
                     if cp.size != expected_seq {
                         break;
@@ -961,7 +1020,9 @@ impl Journal for SqliteJournal {
             }
             drop(rows);
             let first = (seg << self.segment_shift) as i64;
-            if count != n || first_seq != first || (n > 0 && (min_time > lo || max_time < hi)) {
+            // More recorded than stored is a removal, named by leaf below; fewer, or a span that
+            // does not cover the events, would steer queries past them.
+            if count < n || first_seq != first || (n > 0 && (min_time > lo || max_time < hi)) {
                 return fail(
                     None,
                     format!(
@@ -1006,11 +1067,22 @@ impl Journal for SqliteJournal {
                 _ => {}
             }
         }
+        // 4. The witnesses the log names are the ones the store asks (a row deleted from
+        // the table would let a rolled-back store skip the witness that would catch it).
+        let table: BTreeMap<String, (String, String)> = {
+            let mut stmt = self.conn.prepare("SELECT name, vkey, url FROM witnesses")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?.collect::<Result<_, _>>()?
+        };
+        if table != witnesses_added {
+            return fail(None, "the store's list of witnesses differs from the witnesses added in the log".into());
+        }
         Ok(Ok(VerifyReport {
             events: expected_seq,
             checkpoints: checkpoints.len() as u64,
             tree_size,
             root: hex(&frontier.root()),
+            roots,
+            witnesses: witnesses_added.into_iter().map(|(name, (vkey, url))| WitnessEntry { name, vkey, url }).collect(),
         }))
     }
 }

@@ -24,6 +24,7 @@
 //! write storage other than through ingest, or hold detection logic.
 
 pub mod console;
+pub mod witness;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -283,10 +284,27 @@ async fn checkpoint(State(server): State<Arc<Server>>) -> Result<String, ApiErro
     cp.map(|c| c.note).ok_or_else(|| ApiError::Internal("no checkpoint".into()))
 }
 
+#[derive(serde::Deserialize)]
+struct ConsistencyQuery {
+    old: u64,
+    new: u64,
+}
+
+/// A consistency proof between two signed sizes, for witnesses and auditors outside: like
+/// the checkpoints, it holds hashes only.
+async fn consistency(
+    State(server): State<Arc<Server>>,
+    axum::extract::Query(q): axum::extract::Query<ConsistencyQuery>,
+) -> Result<Json<mamori_journal::ConsistencyProof>, ApiError> {
+    let proof = server.reader.lock().expect("reader lock").prove_consistency(q.old, q.new).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(Json(proof))
+}
+
 pub fn router(server: Arc<Server>) -> axum::Router {
     axum::Router::new()
         .route("/v1/health", get(|| async { "ok" }))
         .route("/v1/checkpoint", get(checkpoint))
+        .route("/v1/proof/consistency", get(consistency))
         .route("/v1/ingest/{source}", post(ingest))
         .route("/v1/reports/disclosure", get(disclosure))
         .merge(console::routes())
@@ -296,6 +314,7 @@ pub fn router(server: Arc<Server>) -> axum::Router {
 
 /// Serves until the process is stopped.
 pub fn serve(server: Server, addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
+    witness::cosign_in_background(server.journal.lock().expect("journal lock").dir().to_path_buf());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
