@@ -78,9 +78,30 @@ pub fn record_tagged(journal: &mut dyn Journal, action: Action, detail: &str, ta
 
 /// Records an action taken by `actor` (an API client, by its key's label).
 pub fn record_by(journal: &mut dyn Journal, actor: &str, action: Action, detail: &str, tags: &[(&str, &str)]) -> Result<u64> {
-    let event = action_event(actor, action, detail)?;
+    let mut event = action_event(actor, action, detail)?;
+    // A tag is only a pointer; the event carries it too, so `verify` can tell a forged one.
+    if !tags.is_empty() {
+        event.unmapped.extra.insert("tags".into(), tags.iter().map(|(k, v)| serde_json::json!([k, v])).collect::<Vec<_>>().into());
+    }
     let receipt = journal.append(Batch { events: &[PreparedEvent::new(&event)], tags, ..Default::default() })?;
     Ok(receipt.first_seq)
+}
+
+/// Records an action with the fields `verify` holds a table to (a user's role and
+/// password hash's digest, an API key's hash and scope).
+pub fn record_fields(journal: &mut dyn Journal, action: Action, detail: &str, fields: &[(&str, &str)]) -> Result<u64> {
+    let mut event = action_event(&operator(), action, detail)?;
+    for (k, v) in fields {
+        event.unmapped.extra.insert((*k).into(), (*v).into());
+    }
+    Ok(journal.append(Batch { events: &[PreparedEvent::new(&event)], ..Default::default() })?.first_seq)
+}
+
+/// The record of a detection run, carrying the digests of the tables it wrote.
+pub fn detection_event(findings: usize, digests: serde_json::Value) -> PreparedEvent {
+    let mut event = action_event(&operator(), Action::Detect, &format!("{findings} findings")).expect("the clock is after 1970");
+    event.unmapped.extra.insert("detection".into(), digests);
+    PreparedEvent::new(&event)
 }
 
 /// Replaces master-data kinds and records the load in one transaction: the event names each

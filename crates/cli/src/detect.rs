@@ -170,6 +170,7 @@ pub fn learn(j: &mut SqliteJournal, config: &mamori_detect::Config) -> Result<ma
     event.unmapped.operation = Some("explain.learn".into());
     event.unmapped.extra.insert("detail".into(), detail.into());
     event.unmapped.extra.insert("model".into(), serde_json::to_value(&model)?);
+    event.unmapped.extra.insert("tags".into(), serde_json::json!([[MODEL_TAG, "model"]]));
     j.append(mamori_journal::Batch { events: &[mamori_journal::PreparedEvent::new(&event)], tags: &[(MODEL_TAG, "model")], ..Default::default() })?;
     Ok(model)
 }
@@ -264,7 +265,8 @@ pub fn run(j: &mut SqliteJournal, config: mamori_detect::Config, sigma: Option<&
     mamori_detect::sort_findings(&mut findings);
     let rows: Vec<(String, String)> = findings.iter().map(|f| (f.id.clone(), serde_json::to_string(f).expect("a finding serialises"))).collect();
     let state = serde_json::json!({"detector": detector.state(), "sigma": rules.state()}).to_string();
-    j.commit_detection(&rows, &verdicts, after.is_none(), (last_seq, watermark, &fingerprint, &state))?;
+    let count = rows.len();
+    j.commit_detection(&rows, &verdicts, after.is_none(), (last_seq, watermark, &fingerprint, &state), &|digests| crate::audit::detection_event(count, digests))?;
     let (accesses, explained) = detector.counts();
     Ok(DetectSummary { accesses, explained, findings, judged, rebuilt: why })
 }

@@ -769,7 +769,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(why) => writeln!(out, "judged all {} events from scratch ({why})", summary.judged)?,
                 None => writeln!(out, "judged {} new events", summary.judged)?,
             }
-            audit::record(&mut j, audit::Action::Detect, &format!("{} findings", summary.findings.len()))?;
             writeln!(
                 out,
                 "{} record accesses, {} explained ({:.2}%), {} findings in {:.1} s",
@@ -1058,8 +1057,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut j = open(&cli.data)?;
             let (key, hash) = mamori_server::new_api_key();
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+            // The record first: a crash between leaves a key the log names that does not
+            // work, never one that works and the log does not name.
+            audit::record_fields(
+                &mut j,
+                audit::Action::ApiKeyCreate,
+                &format!("API key for {scope} ({label})"),
+                &[("key_sha256", &hash.iter().map(|b| format!("{b:02x}")).collect::<String>()), ("scope", &scope), ("label", &label)],
+            )?;
             j.add_api_key(&hash, &scope, &label, now)?;
-            audit::record(&mut j, audit::Action::ApiKeyCreate, &format!("API key for {scope} ({label})"))?;
             writeln!(out, "{key}")?;
         }
         Command::User(UserCommand::Add { name, role }) => {
@@ -1071,8 +1077,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let phc = mamori_server::console::hash_password(password).map_err(anyhow::Error::msg)?;
             let mut j = open(&cli.data)?;
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+            let phc_sha256: String = {
+                use sha2::Digest;
+                sha2::Sha256::digest(phc.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+            };
+            audit::record_fields(
+                &mut j,
+                audit::Action::UserAdd,
+                &format!("console user {} ({role})", name.trim()),
+                &[("user", name.trim()), ("role", &role), ("phc_sha256", &phc_sha256)],
+            )?;
             j.put_user(name.trim(), &phc, &role, now)?;
-            audit::record(&mut j, audit::Action::UserAdd, &format!("console user {} ({role})", name.trim()))?;
             writeln!(out, "user {} ({role}) saved", name.trim())?;
         }
         Command::Apikey(ApikeyCommand::List) => {

@@ -1092,6 +1092,23 @@ fn store_with_master() -> (tempfile::TempDir, PathBuf) {
     (tmp, data)
 }
 
+/// `store_with_master`, detected, with a console user and an API key: every side table
+/// a report or the server reads has rows.
+fn store_with_everything() -> (tempfile::TempDir, PathBuf) {
+    let (tmp, data) = store_with_master();
+    ok(&data, &["detect"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .args(["--data", data.to_str().unwrap(), "user", "add", "--name", "auditor1", "--role", "auditor"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"correct horse battery staple\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    ok(&data, &["apikey", "create", "--source", "juki", "--label", "住基"]);
+    (tmp, data)
+}
+
 /// The tamper suite: what an insider with a shell on the server can do to the tables
 /// reports and detection read, each caught by `verify` with a message naming what was
 /// found. (Bodies, index columns, deletions, swaps and truncation have their own tests
@@ -1107,9 +1124,17 @@ fn verify_catches_every_edit_of_what_reports_trust() {
         ("a resident's search key pointed elsewhere", "UPDATE master_keys SET key = 'X' || key WHERE kind = 'households' AND seq = 0", "master data `households` differs"),
         ("a kind of master data emptied", "DELETE FROM master WHERE kind = 'vip'; DELETE FROM master_keys WHERE kind = 'vip'", "master data `vip` is missing"),
         ("a kind no load carried added", "INSERT INTO master(kind, seq, body) VALUES ('traits', 0, '{}')", "no load in the log recorded"),
+        ("a tag moved to another event", "UPDATE tags SET seq = seq - 1", "which does not carry it"),
+        ("an access marked explained", "UPDATE explanations SET explanation = 'visit' WHERE explanation IS NULL OR seq = (SELECT MIN(seq) FROM explanations)", "detection's `explanations` table differs"),
+        ("a finding forged against an employee", "INSERT INTO findings(id, rank, body) VALUES ('forged', 999, '{}')", "detection's `findings` table differs"),
+        ("detection told it has judged events it has not", "UPDATE detect_state SET last_seq = last_seq + 100000", "detection's `detect_state` table differs"),
+        ("a console user inserted", "INSERT INTO users(name, phc, role, created) SELECT 'mallory', phc, 'admin', created FROM users", "console user `mallory` exists with no event"),
+        ("a console user's role raised", "UPDATE users SET role = 'admin'", "role or password differs"),
+        ("an API key inserted", "INSERT INTO api_keys(key_sha256, source, created, label) VALUES (zeroblob(32), 'juki', 0, 'x')", "no event in the log that made it"),
+        ("an API key's scope widened", "UPDATE api_keys SET source = '@reports'", "not what the log recorded"),
     ];
     for (attack, sql, said) in cases {
-        let (_tmp, data) = store_with_master();
+        let (_tmp, data) = store_with_everything();
         ok(&data, &["verify"]);
         sqlite(&data, sql);
         let out = mamori(&data, &["verify"]);

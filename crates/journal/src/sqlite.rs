@@ -23,7 +23,7 @@ use crate::merkle::{Frontier, TILE_HEIGHT, TileBuilder, TileHashReader, hex, lea
 use crate::{
     WitnessEntry,
     Batch, ConsistencyProof, DeadLetter, InclusionProof, IndexKeys, Journal, JournalError, Receipt,
-    StoredEvent, StreamCursor, TimeRange, VerifyFailure, VerifyReport,
+    PreparedEvent, StoredEvent, StreamCursor, TimeRange, VerifyFailure, VerifyReport,
 };
 
 const DB_FILE: &str = "journal.db";
@@ -69,6 +69,46 @@ CREATE TABLE IF NOT EXISTS master_keys(kind TEXT NOT NULL, key TEXT NOT NULL, se
 CREATE TABLE IF NOT EXISTS witnesses(name TEXT PRIMARY KEY, vkey TEXT NOT NULL, url TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cosignatures(witness TEXT NOT NULL, size INTEGER NOT NULL, note TEXT NOT NULL, PRIMARY KEY(witness, size));
 ";
+
+/// Row count and SHA-256 of a query's rows, every column as text (NULL apart from "").
+fn table_digest(conn: &Connection, sql: &str) -> Result<serde_json::Value, JournalError> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let mut n = 0u64;
+    let mut stmt = conn.prepare(sql)?;
+    let columns = stmt.column_count();
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        n += 1;
+        for i in 0..columns {
+            match r.get_ref(i)? {
+                rusqlite::types::ValueRef::Null => h.update([0x00]),
+                rusqlite::types::ValueRef::Integer(v) => h.update(format!("\x01{v}")),
+                rusqlite::types::ValueRef::Real(v) => h.update(format!("\x01{v}")),
+                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                    h.update([0x01]);
+                    h.update(t);
+                }
+            }
+            h.update([0x1f]);
+        }
+        h.update([0x1e]);
+    }
+    Ok(serde_json::json!({"rows": n, "sha256": h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()}))
+}
+
+/// What a detection run recorded of the tables it wrote, as `verify` recomputes them.
+fn detection_digests(conn: &Connection) -> Result<serde_json::Value, JournalError> {
+    Ok(serde_json::json!({
+        "findings": table_digest(conn, "SELECT id, rank, body FROM findings ORDER BY rank, id")?,
+        "explanations": table_digest(conn, "SELECT seq, employee, explanation FROM explanations ORDER BY seq")?,
+        "state": table_digest(conn, "SELECT last_seq, watermark, fingerprint, state FROM detect_state")?,
+    }))
+}
+
+fn hex_bytes(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
 
 fn segment_table(id: u64) -> String {
     format!("ev_{id:06}")
@@ -500,40 +540,26 @@ impl SqliteJournal {
         Ok(rows)
     }
 
-    /// Replaces the derived results of detection: findings (id, JSON, in rank order) and
-    /// each record access's employee and explanation. They are recomputable from the log,
-    /// so they live beside it, not in it.
-    pub fn replace_detection(
-        &mut self,
-        findings: &[(String, String)],
-        verdicts: &[(u64, Option<String>, Option<String>)],
-    ) -> Result<(), JournalError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch("DELETE FROM findings; DELETE FROM explanations;")?;
-        {
-            let mut put = tx.prepare("INSERT INTO findings(id, rank, body) VALUES (?1, ?2, ?3)")?;
-            for (rank, (id, body)) in findings.iter().enumerate() {
-                put.execute(params![id, rank as i64, body])?;
-            }
-            let mut put = tx.prepare("INSERT INTO explanations(seq, employee, explanation) VALUES (?1, ?2, ?3)")?;
-            for (seq, employee, explanation) in verdicts {
-                put.execute(params![*seq as i64, employee, explanation])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
     /// Stores detection's results of an incremental run: all findings (replaced), the
-    /// new accesses' verdicts (added), and the state to go on from — in one transaction,
-    /// so a crash leaves the previous run's results and state, never a mix.
+    /// new accesses' verdicts (added), and the state to go on from — with the run's own
+    /// record, made by `record` from the digests of the tables as written (which `verify`
+    /// recomputes), in one transaction: a crash leaves the previous run's results, state
+    /// and record, never a mix, and nothing is stored that the log does not vouch for.
     pub fn commit_detection(
         &mut self,
         findings: &[(String, String)],
         verdicts: &[(u64, Option<String>, Option<String>)],
         rebuild: bool,
         state: (u64, i64, &str, &str),
-    ) -> Result<(), JournalError> {
+        record: &dyn Fn(serde_json::Value) -> PreparedEvent,
+    ) -> Result<Receipt, JournalError> {
+        let Some(key) = &self.key else {
+            return Err(JournalError::Usage(format!("{} is open read-only: the signing key {KEY_FILE} is not there", self.dir.display())));
+        };
+        let mut writer = match self.writer.take() {
+            Some(w) => w,
+            None => self.load_writer()?,
+        };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch("DELETE FROM findings;")?;
         if rebuild {
@@ -553,8 +579,16 @@ impl SqliteJournal {
             "INSERT OR REPLACE INTO detect_state(id, last_seq, watermark, fingerprint, state) VALUES (1, ?1, ?2, ?3, ?4)",
             params![state.0 as i64, state.1, state.2, state.3],
         )?;
-        tx.commit()?;
-        Ok(())
+        let event = record(detection_digests(&tx)?);
+        let result = Self::append_in_tx(&tx, &mut writer, self.segment_shift, key, &Batch { events: std::slice::from_ref(&event), ..Default::default() })
+            .and_then(|r| {
+                tx.commit()?;
+                Ok(r)
+            });
+        if result.is_ok() {
+            self.writer = Some(writer);
+        }
+        result
     }
 
     /// The saved detection state: (last event id judged, latest event time judged,
@@ -891,6 +925,12 @@ impl SqliteJournal {
             roots.insert(0, hex(&tlog_tiles::EMPTY_HASH));
         }
         let mut witnesses_added: BTreeMap<String, (String, String)> = BTreeMap::new();
+        // What the log says the side tables hold: tags by event, users and API keys by the
+        // events that made them, detection's tables by its newest run.
+        let mut tags_in_log: std::collections::BTreeSet<(String, String, u64)> = Default::default();
+        let mut users_in_log: BTreeMap<String, (String, String)> = BTreeMap::new();
+        let mut keys_in_log: BTreeMap<String, (String, String)> = BTreeMap::new();
+        let mut detection_in_log: Option<(u64, serde_json::Value)> = None;
 
         // 1. Every checkpoint is signed by the log's key and names this log.
         let mut checkpoints: Vec<SignedCheckpoint> = Vec::new();
@@ -969,6 +1009,25 @@ impl SqliteJournal {
                 };
                 match mamori_model::Event::from_json(&body) {
                     Ok(ev) if IndexKeys::of(&ev) == indexed => {
+                        if ev.class_uid == mamori_model::ClassUid::ApiActivity {
+                            let extra = &ev.unmapped.extra;
+                            let field = |k: &str| extra.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+                            for tag in extra.get("tags").and_then(|t| t.as_array()).into_iter().flatten() {
+                                if let Some([kind, key]) = tag.as_array().map(Vec::as_slice) {
+                                    tags_in_log.insert((kind.as_str().unwrap_or_default().to_owned(), key.as_str().unwrap_or_default().to_owned(), seq));
+                                }
+                            }
+                            match ev.unmapped.operation.as_deref() {
+                                Some("user.add") => {
+                                    users_in_log.insert(field("user"), (field("role"), field("phc_sha256")));
+                                }
+                                Some("apikey.create") => {
+                                    keys_in_log.insert(field("key_sha256"), (field("scope"), field("label")));
+                                }
+                                Some("detect") if extra.contains_key("detection") => detection_in_log = Some((seq, extra["detection"].clone())),
+                                _ => {}
+                            }
+                        }
                         if ev.class_uid == mamori_model::ClassUid::ApiActivity
                             && ev.unmapped.operation.as_deref() == Some("witness.add")
                         {
@@ -1067,7 +1126,64 @@ impl SqliteJournal {
                 _ => {}
             }
         }
-        // 4. The witnesses the log names are the ones the store asks (a row deleted from
+        // 4. Tags, console users, API keys and detection's results are what the log says.
+        let tags: std::collections::BTreeSet<(String, String, u64)> = {
+            let mut stmt = self.conn.prepare("SELECT kind, key, seq FROM tags")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?.collect::<Result<_, _>>()?
+        };
+        if let Some((kind, key, seq)) = tags.difference(&tags_in_log).next() {
+            return fail(Some(*seq), format!("tag {kind} `{key}` points at event {seq}, which does not carry it"));
+        }
+        if let Some((kind, key, seq)) = tags_in_log.difference(&tags).next() {
+            return fail(Some(*seq), format!("tag {kind} `{key}` of event {seq} was removed"));
+        }
+        let users: BTreeMap<String, (String, String)> = {
+            let mut stmt = self.conn.prepare("SELECT name, role, phc FROM users")?;
+            stmt.query_map([], |r| {
+                use sha2::Digest;
+                let phc: String = r.get(2)?;
+                Ok((r.get(0)?, (r.get(1)?, sha2::Sha256::digest(phc.as_bytes()).iter().map(|b| format!("{b:02x}")).collect())))
+            })?
+            .collect::<Result<_, _>>()?
+        };
+        for (name, (role, phc)) in &users {
+            match users_in_log.get(name) {
+                None => return fail(None, format!("console user `{name}` exists with no event in the log that made them")),
+                Some((r, p)) if r != role || p != phc => return fail(None, format!("console user `{name}`'s role or password differs from what the log recorded")),
+                _ => {}
+            }
+        }
+        let keys: BTreeMap<String, (String, String)> = {
+            let mut stmt = self.conn.prepare("SELECT key_sha256, source, label FROM api_keys")?;
+            stmt.query_map([], |r| Ok((hex_bytes(&r.get::<_, Vec<u8>>(0)?), (r.get(1)?, r.get(2)?))))?.collect::<Result<_, _>>()?
+        };
+        for (hash, (scope, label)) in &keys {
+            match keys_in_log.get(hash) {
+                None => return fail(None, format!("an API key for `{scope}` ({label}) exists with no event in the log that made it")),
+                Some((s, l)) if s != scope || l != label => return fail(None, format!("API key ({label}) now sends or reads `{scope}`, not what the log recorded")),
+                _ => {}
+            }
+        }
+        let stored = detection_digests(&self.conn)?;
+        match &detection_in_log {
+            Some((seq, recorded)) => {
+                for table in ["findings", "explanations", "state"] {
+                    if stored[table] != recorded[table] {
+                        let name = if table == "state" { "detect_state" } else { table };
+                        return fail(
+                            Some(*seq),
+                            format!("detection's `{name}` table differs from what the detection run at event {seq} recorded ({} rows recorded, {} now)", recorded[table]["rows"], stored[table]["rows"]),
+                        );
+                    }
+                }
+            }
+            None => {
+                if ["findings", "explanations", "state"].iter().any(|t| stored[*t]["rows"] != 0) {
+                    return fail(None, "detection results are stored with no detection run in the log".into());
+                }
+            }
+        }
+        // 5. The witnesses the log names are the ones the store asks (a row deleted from
         // the table would let a rolled-back store skip the witness that would catch it).
         let table: BTreeMap<String, (String, String)> = {
             let mut stmt = self.conn.prepare("SELECT name, vkey, url FROM witnesses")?;
