@@ -19,6 +19,7 @@ pub enum Action {
     SignIn,
     SignInFailed,
     WitnessAdd,
+    KeyRotate,
 }
 
 impl Action {
@@ -32,6 +33,7 @@ impl Action {
             Action::UserAdd => 1,
             Action::SignIn | Action::SignInFailed => 99,
             Action::WitnessAdd => 1,
+            Action::KeyRotate => 3,
         }
     }
 
@@ -48,6 +50,7 @@ impl Action {
             Action::SignIn => "console.signin",
             Action::SignInFailed => "console.signin-failed",
             Action::WitnessAdd => "witness.add",
+            Action::KeyRotate => "key.rotate",
         }
     }
 }
@@ -95,6 +98,14 @@ pub fn record_fields(journal: &mut dyn Journal, action: Action, detail: &str, fi
         event.unmapped.extra.insert((*k).into(), (*v).into());
     }
     Ok(journal.append(Batch { events: &[PreparedEvent::new(&event)], ..Default::default() })?.first_seq)
+}
+
+/// The record of a key rotation: the old key and the new.
+pub fn key_rotation_event(old: &str, new: &str) -> PreparedEvent {
+    let mut event = action_event(&operator(), Action::KeyRotate, "signing key rotated").expect("the clock is after 1970");
+    event.unmapped.extra.insert("old_vkey".into(), old.into());
+    event.unmapped.extra.insert("new_vkey".into(), new.into());
+    PreparedEvent::new(&event)
 }
 
 /// The record of a detection run, carrying the digests of the tables it wrote.

@@ -84,7 +84,7 @@ pub fn ingest(dir: &Path, events: u64, segment_shift: u32, batch: usize, out: &m
     writeln!(out, "input: {events} record accesses, {:.0} MiB NDJSON", bytes as f64 / 1048576.0)?;
     let rss_before = peak_rss_mib().unwrap_or(0.0);
 
-    let mut journal = SqliteJournal::init(&data, "mamori.bench/log", segment_shift)?;
+    let mut journal = SqliteJournal::init(&data, "mamori.bench/log", segment_shift, &data.join("checkpoint.key"))?;
     let options = ImportOptions { source: "bench".into(), batch_size: batch, ..Default::default() };
     let start = Instant::now();
     let mut marks: Vec<(u64, Duration)> = Vec::new();

@@ -37,6 +37,10 @@ enum Command {
     /// Create a new store (and its checkpoint signing key) in DIR.
     Init {
         dir: PathBuf,
+        /// Where to write the signing key (default: DIR.signing.key beside the directory).
+        /// `MAMORI_SIGNING_KEY` names it to later commands if it moves.
+        #[arg(long)]
+        key: Option<PathBuf>,
         /// The log's name in its checkpoints, e.g. `mamori.city.example.lg.jp/audit`.
         #[arg(long)]
         origin: Option<String>,
@@ -87,6 +91,10 @@ enum Command {
         /// Do not ask witnesses over the network (stored cosignatures are still checked).
         #[arg(long)]
         offline: bool,
+        /// The log's public key as you hold it (published at the start): fail if the
+        /// store's keys are not that key and its rotations.
+        #[arg(long)]
+        key: Option<String>,
     },
     /// Witnesses: run one for another body's log (`init`, `trust`, `serve`), or have this
     /// store's checkpoints cosigned (`add`, `cosign`).
@@ -527,6 +535,12 @@ enum WitnessCommand {
 enum KeyCommand {
     /// Print the public verifier key.
     Show,
+    /// Replace the signing key: the rotation is an event signed by the old key, and the
+    /// new key (written to --key) signs from then on.
+    Rotate {
+        #[arg(long)]
+        key: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -610,11 +624,23 @@ fn open(data: &Path) -> Result<SqliteJournal> {
 fn run(cli: Cli) -> Result<ExitCode> {
     let out = &mut std::io::stdout().lock();
     match cli.command {
-        Command::Init { dir, origin, segment_shift } => {
+        Command::Init { dir, origin, segment_shift, key } => {
             let origin = origin.unwrap_or_else(audit::default_origin);
-            let mut j = SqliteJournal::init(&dir, &origin, segment_shift)?;
-            audit::record(&mut j, audit::Action::Init, &format!("store created, origin {origin}"))?;
+            // By default beside the data directory, not in it: a copy or backup of the
+            // store must not carry the power to re-sign it.
+            let key = match key {
+                Some(k) => k,
+                None => {
+                    let abs = std::path::absolute(&dir)?;
+                    let name = abs.file_name().map_or_else(|| "mamori".into(), |n| n.to_string_lossy().into_owned());
+                    abs.with_file_name(format!("{name}.signing.key"))
+                }
+            };
+            let mut j = SqliteJournal::init(&dir, &origin, segment_shift, &key)?;
+            let vkey = j.verifier_key().to_owned();
+            audit::record_fields(&mut j, audit::Action::Init, &format!("store created, origin {origin}"), &[("vkey", &vkey)])?;
             writeln!(out, "initialised {} (origin {origin})", dir.display())?;
+            writeln!(out, "signing key: {} (keep it apart from the data; see docs/verification.md)", key.display())?;
             writeln!(out, "public key: {}", j.verifier_key())?;
         }
         Command::Import { files, source, config, batch, follow, poll_ms, dry_run, show } => {
@@ -701,9 +727,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Verify { json, witnesses, offline } => {
+        Command::Verify { json, witnesses, offline, key } => {
             let j = open(&cli.data)?;
-            let checks = witness::gather(&j, &witnesses, offline)?;
+            let checks = witness::gather(&j, &witnesses, offline, key)?;
             let bar = indicatif::ProgressBar::new(0);
             let result = j.verify_at(&checks.sizes(), &mut |done, total| {
                 bar.set_length(total);
@@ -739,6 +765,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Proof(cmd) => return proofcheck::run(cmd, &cli.data, out),
         Command::Key(KeyCommand::Show) => {
             writeln!(out, "{}", open(&cli.data)?.verifier_key())?;
+        }
+        Command::Key(KeyCommand::Rotate { key }) => {
+            let mut j = open(&cli.data)?;
+            j.rotate_key(&key, &|old, new| audit::key_rotation_event(old, new))?;
+            writeln!(out, "new signing key at {}; public key: {}", key.display(), j.verifier_key())?;
+            writeln!(out, "publish the new public key beside the old one; `verify --key` accepts either")?;
         }
         Command::Checkpoint => {
             let cp = open(&cli.data)?.latest_checkpoint()?.context("the store has no checkpoint")?;
@@ -1199,7 +1231,7 @@ fn dry_run_import(data: &Path, source: &str, config: Option<&mamori_sources::Sou
     let master = if data.join("journal.db").exists() { detect::master_from_store(&open(data)?)? } else { Default::default() };
     let scratch = std::env::temp_dir().join(format!("mamori-dry-run-{}", std::process::id()));
     let result = (|| -> Result<()> {
-        let mut j = SqliteJournal::init(&scratch, "mamori.dry-run/scratch", mamori_journal::DEFAULT_SEGMENT_SHIFT)?;
+        let mut j = SqliteJournal::init(&scratch, "mamori.dry-run/scratch", mamori_journal::DEFAULT_SEGMENT_SHIFT, &scratch.join("checkpoint.key"))?;
         let context = adapter_context(&j, config)?;
         let options = ImportOptions { source: source.to_owned(), ..Default::default() };
         for file in expand_maildirs(files, config)? {
@@ -1240,7 +1272,8 @@ fn demo(dir: Option<PathBuf>, seed: u64, out: &mut impl Write) -> Result<ExitCod
     writeln!(out, "== 1. 模擬自治体を生成 (simulate): 住民 {} 人, 職員 {} 人, {} 日, seed {seed}", params.residents, params.employees, params.days)?;
     mamori_sim::simulate(&params, &town)?;
     writeln!(out, "== 2. 改ざん検知ストアを作成し、マスタと業務ログを取り込み (init, master load, import)")?;
-    let mut j = SqliteJournal::init(&data, "mamori.demo/town", mamori_journal::DEFAULT_SEGMENT_SHIFT)?;
+    // A throwaway store: its key may live with it.
+    let mut j = SqliteJournal::init(&data, "mamori.demo/town", mamori_journal::DEFAULT_SEGMENT_SHIFT, &data.join("checkpoint.key"))?;
     audit::record(&mut j, audit::Action::Init, "demo store")?;
     drop(j);
     let mut loaded = Vec::new();

@@ -77,9 +77,10 @@ pub fn cosign_quietly(j: &mut SqliteJournal) {
 /// roots at their sizes).
 pub struct Checks {
     origin: String,
-    log_vkey: String,
     stored: Vec<(String, u64, String)>,
-    asked: Vec<(WitnessEntry, Result<Option<Witnessed>, String>)>,
+    asked: Vec<(WitnessEntry, Result<Option<String>, String>)>,
+    /// The public key the auditor holds (`verify --key`), if given.
+    held_key: Option<String>,
 }
 
 /// `VKEY@URL` as given on the command line.
@@ -89,7 +90,7 @@ fn parse_witness(arg: &str) -> Result<WitnessEntry> {
     Ok(WitnessEntry { name: verifier.name().to_owned(), vkey: vkey.to_owned(), url: url.to_owned() })
 }
 
-pub fn gather(j: &SqliteJournal, given: &[String], offline: bool) -> Result<Checks> {
+pub fn gather(j: &SqliteJournal, given: &[String], offline: bool, held_key: Option<String>) -> Result<Checks> {
     let log_vkey = j.verifier_key().to_owned();
     let origin = log_vkey.split('+').next().unwrap_or_default().to_owned();
     let mut ask: Vec<WitnessEntry> = given.iter().map(|g| parse_witness(g)).collect::<Result<_>>()?;
@@ -98,13 +99,15 @@ pub fn gather(j: &SqliteJournal, given: &[String], offline: bool) -> Result<Chec
             ask.push(w);
         }
     }
-    let asked = if offline { Vec::new() } else { ask.into_iter().map(|w| { let seen = witnessed(&w, &origin, &log_vkey); (w, seen) }).collect() };
-    Ok(Checks { origin, log_vkey, stored: j.cosignatures()?, asked })
+    let asked = if offline { Vec::new() } else { ask.into_iter().map(|w| { let seen = witnessed(&w, &origin); (w, seen) }).collect() };
+    Ok(Checks { origin, stored: j.cosignatures()?, asked, held_key })
 }
 
 impl Checks {
     pub fn sizes(&self) -> BTreeSet<u64> {
-        let online = self.asked.iter().filter_map(|(_, r)| r.as_ref().ok().and_then(|w| w.as_ref()).map(|w| w.checkpoint.size));
+        // Sizes as the notes say (unchecked here; `judge` checks them).
+        let size = |note: &str| note.lines().nth(1).and_then(|l| l.parse::<u64>().ok());
+        let online = self.asked.iter().filter_map(|(_, r)| r.as_ref().ok().and_then(|n| n.as_deref()).and_then(size));
         self.stored.iter().map(|s| s.1).chain(online).collect()
     }
 
@@ -129,15 +132,42 @@ impl Checks {
             }
             Ok(())
         };
+        if let Some(held) = &self.held_key
+            && !report.keys.iter().any(|k| k.trim() == held.trim())
+        {
+            return fail(format!("the log is not signed by the key you hold ({}): the store was re-keyed", held.trim()));
+        }
+        // A cosigned note checked with each key the log has had (a witness may hold a
+        // checkpoint from before a rotation).
+        let check = |note: &str, witness_vkey: &str| -> Result<Witnessed, String> {
+            let mut last = String::new();
+            for key in &report.keys {
+                match check_cosigned(note, key, witness_vkey) {
+                    Ok(w) => return Ok(w),
+                    Err(e) => last = e,
+                }
+            }
+            Err(last)
+        };
         for (name, _, note) in &self.stored {
             let Some(w) = report.witnesses.iter().find(|w| &w.name == name) else {
                 return fail(format!("a cosignature is kept from {name}, a witness the log never added"));
             };
-            let seen = check_cosigned(note, &self.log_vkey, &w.vkey).map_err(|e| VerifyFailure { leaf: None, reason: format!("a kept cosignature of {name}: {e}") })?;
+            let seen = check(note, &w.vkey).map_err(|e| VerifyFailure { leaf: None, reason: format!("a kept cosignature of {name}: {e}") })?;
             hold(name, &seen.checkpoint)?;
         }
-        for (w, seen) in &self.asked {
-            match seen {
+        for (w, answer) in &self.asked {
+            let seen = match answer {
+                Ok(Some(note)) => match check(note, &w.vkey) {
+                    Ok(seen) => Ok(Some(seen)),
+                    // The witness answered with what it cosigned, and no key of this log
+                    // signed it: the store's keys and history were replaced.
+                    Err(e) => return fail(format!("witness {} holds a checkpoint of {} that no key of this store signed ({e}): the store was re-keyed or replaced", w.name, self.origin)),
+                },
+                Ok(None) => Ok(None),
+                Err(e) => Err(e.clone()),
+            };
+            match &seen {
                 Ok(Some(seen)) => {
                     hold(&w.name, &seen.checkpoint)?;
                     let at = chrono::DateTime::from_timestamp(seen.time as i64, 0).map(|t| t.to_rfc3339()).unwrap_or_default();

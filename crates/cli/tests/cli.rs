@@ -1229,3 +1229,61 @@ fn a_master_load_killed_at_random_points_never_leaves_a_mix() {
     }
     eprintln!("20 kills over a {full:?} load: {outcomes:?}");
 }
+
+/// The signing key lives beside the data directory, not in it (owner-only): a copy of the
+/// directory cannot re-sign the log, every reader works without the key, and a writer
+/// finds it where `init` put it or where `MAMORI_SIGNING_KEY` says.
+#[test]
+fn the_signing_key_is_kept_apart_from_the_store_and_readers_do_without_it() {
+    let (tmp, data) = store(20);
+    assert!(!data.join("checkpoint.key").exists(), "no key in the data directory");
+    let key = tmp.path().join("data.signing.key");
+    assert!(key.is_file(), "the key beside it");
+    #[cfg(unix)]
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions()) & 0o777, 0o600);
+    let moved = tmp.path().join("vault.key");
+    std::fs::rename(&key, &moved).unwrap();
+    ok(&data, &["verify"]);
+    ok(&data, &["events", "resident", "000001"]);
+    let file = tmp.path().join("more.ndjson");
+    write_events(&file, 3);
+    let refused = mamori(&data, &["import", file.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("MAMORI_SIGNING_KEY"), "{}", String::from_utf8_lossy(&refused.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .args(["--data", data.to_str().unwrap(), "import", file.to_str().unwrap()])
+        .env("MAMORI_SIGNING_KEY", &moved)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A key rotation is an event signed by the old key; checkpoints after it are signed by
+/// the new one. `verify` follows the chain, accepts either published key with `--key`,
+/// and refuses a key that is not in it; a forged rotation (the meta row changed to another
+/// key) fails.
+#[test]
+fn a_rotated_key_is_followed_through_the_log_and_a_foreign_key_is_refused() {
+    let (tmp, data) = store(20);
+    let old = ok(&data, &["key", "show"]).trim().to_owned();
+    let new_path = tmp.path().join("key-2027.key");
+    ok(&data, &["key", "rotate", "--key", new_path.to_str().unwrap()]);
+    let new = ok(&data, &["key", "show"]).trim().to_owned();
+    assert_ne!(old, new);
+    let file = tmp.path().join("more.ndjson");
+    write_events(&file, 5);
+    ok(&data, &["import", file.to_str().unwrap()]);
+    ok(&data, &["verify"]);
+    ok(&data, &["verify", "--key", &old]);
+    ok(&data, &["verify", "--key", &new]);
+    let other = tmp.path().join("other");
+    ok(&other, &["init", other.to_str().unwrap(), "--origin", "mamori.test/town"]);
+    let foreign = ok(&other, &["key", "show"]).trim().to_owned();
+    let refused = mamori(&data, &["verify", "--key", &foreign]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("re-keyed"));
+    // The store's current key swapped for another without a rotation in the log.
+    sqlite(&data, &format!("UPDATE meta SET value = '{foreign}' WHERE key = 'verifier_key'"));
+    let out = mamori(&data, &["verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -352,6 +352,13 @@ fn witnesses_catch_a_rollback_and_a_rewrite_by_the_key_holder() {
     Command::new(env!("CARGO_BIN_EXE_mamori")).arg("--data").arg(&rewritten).args(["import", replay.to_str().unwrap()]).output().unwrap();
     let (ok, said) = verify(&rewritten, &[]);
     assert!(!ok && said.contains("history was rewritten"), "{said}");
+    // Replaced: a new store with the same origin and a new key, every event replayed. Its
+    // own signatures are fine; the witness holds a checkpoint no key of it signed.
+    let replaced = tmp.path().join("replaced");
+    mamori(&replaced, &["init", replaced.to_str().unwrap(), "--origin", "town.example/audit"]);
+    Command::new(env!("CARGO_BIN_EXE_mamori")).arg("--data").arg(&replaced).args(["import", events.to_str().unwrap()]).output().unwrap();
+    let (ok, said) = verify(&replaced, &["--witness", &given]);
+    assert!(!ok && said.contains("no key of this store signed"), "{said}");
     for (mut child, _, _) in witnesses {
         child.kill().unwrap();
         child.wait().unwrap();

@@ -616,7 +616,7 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, SqliteJournal) {
         let dir = tempfile::tempdir().unwrap();
-        let j = SqliteJournal::init(&dir.path().join("d"), "mamori.test/ingest", 8).unwrap();
+        let j = SqliteJournal::init(&dir.path().join("d"), "mamori.test/ingest", 8, &dir.path().join("d.key")).unwrap();
         (dir, j)
     }
 
@@ -669,7 +669,7 @@ mod mbox_tests {
     #[test]
     fn a_growing_mbox_resumes_at_the_message_after_the_last_committed() {
         let dir = tempfile::tempdir().unwrap();
-        let mut j = SqliteJournal::init(&dir.path().join("d"), "mamori.test/mbox", 8).unwrap();
+        let mut j = SqliteJournal::init(&dir.path().join("d"), "mamori.test/mbox", 8, &dir.path().join("d.key")).unwrap();
         let config: SourceConfig = toml::from_str("format = \"mbox\"\ninternal_domains = [\"city.example.lg.jp\"]").unwrap();
         let adapter = || mamori_sources::adapter("mail", &config, &AdapterContext::default()).unwrap();
         let path = dir.path().join("journal.mbox");

@@ -21,7 +21,7 @@ mod sqlite;
 pub use checkpoint::{CheckpointKey, SignedCheckpoint, check_checkpoint};
 pub use witness::{Witness, WitnessKey, Witnessed, check_cosigned};
 pub use merkle::{Frontier, hex, leaf_hash, unhex};
-pub use sqlite::{DEFAULT_SEGMENT_SHIFT, SqliteJournal};
+pub use sqlite::{DEFAULT_SEGMENT_SHIFT, KEY_ENV, SqliteJournal};
 pub use tlog_tiles::Hash;
 
 use mamori_model::Event;
@@ -207,6 +207,8 @@ pub struct ConsistencyProof {
 /// The outcome of a full verification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
+    /// The log's public keys: the first, and the one in force now if rotated since.
+    pub keys: Vec<String>,
     pub events: u64,
     pub checkpoints: u64,
     pub tree_size: u64,

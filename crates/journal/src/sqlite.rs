@@ -28,6 +28,8 @@ use crate::{
 
 const DB_FILE: &str = "journal.db";
 const KEY_FILE: &str = "checkpoint.key";
+/// The environment variable naming the signing key's file, over the path kept at `init`.
+pub const KEY_ENV: &str = "MAMORI_SIGNING_KEY";
 const SCHEMA_VERSION: &str = "1";
 /// 2^16 events per segment. The insert rate depends on the written segment's indexes
 /// staying cache-sized: measured on 1 M events, 2^16 ran at ~93k events/s, 2^18 at ~60k,
@@ -106,6 +108,13 @@ fn detection_digests(conn: &Connection) -> Result<serde_json::Value, JournalErro
     }))
 }
 
+/// A checkpoint's size and root, its signature not yet checked.
+fn read_checkpoint(note: &str) -> Result<SignedCheckpoint, String> {
+    let parsed = signed_note::Note::from_bytes(note.as_bytes()).map_err(|e| format!("not a signed note: {e}"))?;
+    let body = tlog_tiles::Checkpoint::from_bytes(parsed.text()).map_err(|e| format!("not a checkpoint: {e}"))?;
+    Ok(SignedCheckpoint { size: body.size(), root: *body.hash(), note: note.to_owned() })
+}
+
 fn hex_bytes(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -139,7 +148,9 @@ fn corrupt(msg: impl Into<String>) -> JournalError {
 
 impl SqliteJournal {
     /// Creates a new store in `dir` with a fresh signing key for `origin`.
-    pub fn init(dir: &Path, origin: &str, segment_shift: u32) -> Result<SqliteJournal, JournalError> {
+    /// Makes a new store in `dir`, its signing key at `key_path` (0600; keep it outside
+    /// the data directory, on storage of its own: whoever holds it can sign).
+    pub fn init(dir: &Path, origin: &str, segment_shift: u32, key_path: &Path) -> Result<SqliteJournal, JournalError> {
         std::fs::create_dir_all(dir)?;
         let db = dir.join(DB_FILE);
         if db.exists() {
@@ -149,7 +160,8 @@ impl SqliteJournal {
             return Err(JournalError::Usage("segment shift must be between 8 and 40".into()));
         }
         let (key, skey) = CheckpointKey::generate(origin).map_err(JournalError::Usage)?;
-        write_private(&dir.join(KEY_FILE), &skey)?;
+        write_private(key_path, &skey)?;
+        let key_path = std::path::absolute(key_path)?;
         let conn = Connection::open(&db)?;
         configure(&conn)?;
         conn.execute_batch(SCHEMA)?;
@@ -159,6 +171,8 @@ impl SqliteJournal {
             put.execute(params!["schema_version", SCHEMA_VERSION])?;
             put.execute(params!["origin", key.origin()])?;
             put.execute(params!["verifier_key", key.verifier_key()])?;
+            put.execute(params!["initial_verifier_key", key.verifier_key()])?;
+            put.execute(params!["key_path", key_path.to_string_lossy()])?;
             put.execute(params!["segment_shift", segment_shift.to_string()])?;
         }
         conn.execute("INSERT INTO checkpoints(size, note) VALUES (0, ?1)", params![empty.note])?;
@@ -190,7 +204,15 @@ impl SqliteJournal {
         }
         let verifier_key = meta("verifier_key")?;
         let segment_shift: u32 = meta("segment_shift")?.parse().map_err(|_| corrupt("bad segment_shift"))?;
-        let key_path = dir.join(KEY_FILE);
+        // Where the signing key is: the environment (a service's unit file), the path given
+        // at `init`, or inside the directory as stores made before keys moved out.
+        let key_path = match std::env::var_os(KEY_ENV) {
+            Some(p) => PathBuf::from(p),
+            None => match conn.query_row("SELECT value FROM meta WHERE key = 'key_path'", [], |r| r.get::<_, String>(0)).optional()? {
+                Some(p) => PathBuf::from(p),
+                None => dir.join(KEY_FILE),
+            },
+        };
         let key = if key_path.is_file() {
             let skey = std::fs::read_to_string(&key_path)?;
             Some(CheckpointKey::from_private(&skey, &verifier_key).map_err(JournalError::Usage)?)
@@ -413,6 +435,33 @@ impl SqliteJournal {
         Ok(Receipt { first_seq, count: size - first_seq, tree_size: size, root })
     }
 
+    /// Replaces the signing key: `record(old, new)` is the rotation's event, signed (in its
+    /// checkpoint) by the old key; the new key, written to `new_path`, signs from then on.
+    /// The event and the switch commit together.
+    pub fn rotate_key(&mut self, new_path: &Path, record: &dyn Fn(&str, &str) -> PreparedEvent) -> Result<Receipt, JournalError> {
+        let Some(old) = &self.key else {
+            return Err(JournalError::Usage(format!("{} is open read-only: the current signing key is needed to rotate it", self.dir.display())));
+        };
+        let origin: String = self.conn.query_row("SELECT value FROM meta WHERE key = 'origin'", [], |r| r.get(0))?;
+        let (new_key, skey) = CheckpointKey::generate(&origin).map_err(JournalError::Usage)?;
+        write_private(new_path, &skey)?;
+        let new_path = std::path::absolute(new_path)?;
+        let event = record(old.verifier_key(), new_key.verifier_key());
+        let mut writer = match self.writer.take() {
+            Some(w) => w,
+            None => self.load_writer()?,
+        };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let receipt = Self::append_in_tx(&tx, &mut writer, self.segment_shift, old, &Batch { events: std::slice::from_ref(&event), ..Default::default() })?;
+        tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('verifier_key', ?1)", [new_key.verifier_key()])?;
+        tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('key_path', ?1)", [new_path.to_string_lossy()])?;
+        tx.commit()?;
+        self.verifier_key = new_key.verifier_key().to_owned();
+        self.key = Some(new_key);
+        self.writer = Some(writer);
+        Ok(receipt)
+    }
+
     /// Adds a witness to ask (its name is its key's); the caller records the event.
     pub fn add_witness(&mut self, name: &str, vkey: &str, url: &str) -> Result<(), JournalError> {
         self.conn.execute("INSERT OR REPLACE INTO witnesses(name, vkey, url) VALUES (?1, ?2, ?3)", params![name, vkey, url])?;
@@ -554,7 +603,7 @@ impl SqliteJournal {
         record: &dyn Fn(serde_json::Value) -> PreparedEvent,
     ) -> Result<Receipt, JournalError> {
         let Some(key) = &self.key else {
-            return Err(JournalError::Usage(format!("{} is open read-only: the signing key {KEY_FILE} is not there", self.dir.display())));
+            return Err(JournalError::Usage(format!("{} is open read-only: its signing key is not at the path given at init (or in ${KEY_ENV})", self.dir.display())));
         };
         let mut writer = match self.writer.take() {
             Some(w) => w,
@@ -740,7 +789,7 @@ impl Journal for SqliteJournal {
     fn append(&mut self, batch: Batch<'_>) -> Result<Receipt, JournalError> {
         let Some(key) = &self.key else {
             return Err(JournalError::Usage(format!(
-                "{} is open read-only: the signing key {KEY_FILE} is not there",
+                "{} is open read-only: its signing key is not at the path given at init (or in ${KEY_ENV})",
                 self.dir.display()
             )));
         };
@@ -939,7 +988,9 @@ impl SqliteJournal {
             let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
             for row in rows {
                 let (size, note) = row?;
-                match check_checkpoint(&note, &self.verifier_key) {
+                // Signatures are checked in the walk below, each with the key in force at
+                // its size (a rotation is an event in the log).
+                match read_checkpoint(&note) {
                     Ok(cp) if cp.size == size as u64 => checkpoints.push(cp),
                     Ok(cp) => return fail(None, format!("checkpoint row {size} is signed for size {}", cp.size)),
                     Err(e) => return fail(None, format!("checkpoint at size {size}: {e}")),
@@ -951,6 +1002,7 @@ impl SqliteJournal {
         {
             return fail(None, "the stored public key does not match the signing key".into());
         }
+        let stored_key = self.verifier_key.clone();
         let tree_size = checkpoints.last().map_or(0, |c| c.size);
 
         // 2. Recompute every leaf from the stored events, in order, and the tree over them.
@@ -960,8 +1012,23 @@ impl SqliteJournal {
         };
         let mut frontier = Frontier::default();
         let mut next_cp = checkpoints.iter().peekable();
+        let initial_key: String = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'initial_verifier_key'", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or_else(|| self.verifier_key.clone());
+        let mut key_in_force = initial_key.clone();
+        let mut chain = vec![initial_key.clone()];
+        // A rotation at event s: checkpoints after size s + 1 are signed by the new key.
+        let mut rotation: Option<(u64, String)> = None;
+        let signed_by = |cp: &SignedCheckpoint, key: &str| -> Result<(), String> {
+            check_checkpoint(&cp.note, key).map(|_| ()).map_err(|e| format!("checkpoint at size {}: {e}", cp.size))
+        };
         while next_cp.peek().is_some_and(|c| c.size == 0) {
             let cp = next_cp.next().expect("peeked");
+            if let Err(e) = signed_by(cp, &key_in_force) {
+                return fail(None, e);
+            }
             if cp.root != tlog_tiles::EMPTY_HASH {
                 return fail(None, "the checkpoint of the empty tree has a non-empty root".into());
             }
@@ -1018,6 +1085,16 @@ impl SqliteJournal {
                                 }
                             }
                             match ev.unmapped.operation.as_deref() {
+                                Some("init") if seq == 0 && extra.contains_key("vkey") && field("vkey") != initial_key => {
+                                    return fail(Some(0), "the store's first key is not the one its first event was made with".into());
+                                }
+                                Some("key.rotate") => {
+                                    if field("old_vkey") != key_in_force {
+                                        return fail(Some(seq), "a key rotation names an old key that was not the one in force".into());
+                                    }
+                                    rotation = Some((seq + 1, field("new_vkey")));
+                                    chain.push(field("new_vkey"));
+                                }
                                 Some("user.add") => {
                                     users_in_log.insert(field("user"), (field("role"), field("phc_sha256")));
                                 }
@@ -1060,6 +1137,15 @@ impl SqliteJournal {
                     if cp.size != expected_seq {
                         break;
                     }
+                    if let Some((after, new_key)) = &rotation
+                        && cp.size > *after
+                    {
+                        key_in_force = new_key.clone();
+                        rotation = None;
+                    }
+                    if let Err(e) = signed_by(cp, &key_in_force) {
+                        return fail(None, e);
+                    }
                     if cp.root != frontier.root() {
                         return fail(
                             None,
@@ -1101,6 +1187,12 @@ impl SqliteJournal {
         }
         if expected_seq > tree_size {
             return fail(Some(tree_size), "events are stored beyond the last signed checkpoint".into());
+        }
+        if let Some((_, new_key)) = rotation {
+            key_in_force = new_key;
+        }
+        if key_in_force != stored_key {
+            return fail(None, "the store's public key is not the one its last rotation in the log put in force".into());
         }
         // 3. The master data detection and reports read is what the loads in the log stored.
         let stored = match self.master_kind_digests() {
@@ -1193,6 +1285,7 @@ impl SqliteJournal {
             return fail(None, "the store's list of witnesses differs from the witnesses added in the log".into());
         }
         Ok(Ok(VerifyReport {
+            keys: chain,
             events: expected_seq,
             checkpoints: checkpoints.len() as u64,
             tree_size,

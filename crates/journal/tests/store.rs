@@ -21,7 +21,7 @@ fn event(i: u64) -> Event {
 
 fn store_with(n: u64, batch: u64) -> (tempfile::TempDir, SqliteJournal) {
     let dir = tempfile::tempdir().unwrap();
-    let mut j = SqliteJournal::init(dir.path(), "mamori.test/log", 8).unwrap();
+    let mut j = SqliteJournal::init(dir.path(), "mamori.test/log", 8, &dir.path().join("checkpoint.key")).unwrap();
     let mut i = 0;
     while i < n {
         let events: Vec<_> = (i..(i + batch).min(n)).map(|k| PreparedEvent::new(&event(k))).collect();
@@ -129,6 +129,6 @@ fn a_store_without_its_private_key_reads_but_refuses_to_append() {
 #[test]
 fn init_refuses_an_existing_store() {
     let (dir, _j) = store_with(1, 1);
-    let err = SqliteJournal::init(dir.path(), "mamori.test/log", 8).err().unwrap();
+    let err = SqliteJournal::init(dir.path(), "mamori.test/log", 8, &dir.path().join("checkpoint.key")).err().unwrap();
     assert!(err.to_string().contains("already holds"), "{err}");
 }
