@@ -20,6 +20,7 @@ pub enum Action {
     SignInFailed,
     WitnessAdd,
     KeyRotate,
+    SignOut,
 }
 
 impl Action {
@@ -31,7 +32,7 @@ impl Action {
             Action::Report => 2,
             Action::ReviewSignoff => 1,
             Action::UserAdd => 1,
-            Action::SignIn | Action::SignInFailed => 99,
+            Action::SignIn | Action::SignInFailed | Action::SignOut => 99,
             Action::WitnessAdd => 1,
             Action::KeyRotate => 3,
         }
@@ -51,6 +52,7 @@ impl Action {
             Action::SignInFailed => "console.signin-failed",
             Action::WitnessAdd => "witness.add",
             Action::KeyRotate => "key.rotate",
+            Action::SignOut => "console.signout",
         }
     }
 }

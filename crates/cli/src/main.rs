@@ -421,6 +421,9 @@ enum ExplainCommand {
     },
 }
 
+/// The console's roles (docs/console.md): what each may see is checked on every route.
+const ROLES: [&str; 4] = ["administrator", "auditor", "manager", "privacy-officer"];
+
 #[derive(Subcommand)]
 enum UserCommand {
     /// Add a console user, or set a new password; the password is read from standard
@@ -1102,6 +1105,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::User(UserCommand::Add { name, role }) => {
             anyhow::ensure!(!name.trim().is_empty() && name.chars().all(|c| !c.is_control() && c != ':'), "--name: a user name without control characters or `:`");
+            anyhow::ensure!(name.trim().len() <= 128, "--name: at most 128 bytes");
+            anyhow::ensure!(ROLES.contains(&role.as_str()), "--role `{role}` is not a role; the roles are {}", ROLES.join(", "));
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
             let password = password.trim_end_matches(['\r', '\n']);

@@ -403,6 +403,7 @@ impl mamori_server::Reports for ApiReports {
     fn record(&self, journal: &mut SqliteJournal, actor: &str, action: &str, detail: &str) -> Result<(), String> {
         let action = match action {
             "console.signin" => crate::audit::Action::SignIn,
+            "console.signout" => crate::audit::Action::SignOut,
             _ => crate::audit::Action::SignInFailed,
         };
         crate::audit::record_by(journal, actor, action, detail, &[]).map(|_| ()).map_err(|e| e.to_string())

@@ -1287,3 +1287,15 @@ fn a_rotated_key_is_followed_through_the_log_and_a_foreign_key_is_refused() {
     let out = mamori(&data, &["verify"]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The store holds personal data and password hashes: its directory is the service
+/// user's alone (0700) and the database file too (0600).
+#[cfg(unix)]
+#[test]
+fn a_new_store_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_tmp, data) = store(3);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("journal.db")), 0o600);
+}

@@ -338,7 +338,8 @@ fn witnesses_catch_a_rollback_and_a_rewrite_by_the_key_holder() {
     // A submission from the rolled-back store is refused: the witness holds more.
     let out = Command::new(env!("CARGO_BIN_EXE_mamori")).arg("--data").arg(&rolled).args(["witness", "cosign"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("rolled back"));
+    let refused = String::from_utf8_lossy(&out.stderr);
+    assert!(refused.contains("witness witness1.example/w has cosigned size 54") && refused.contains("witness witness2.example/w has cosigned size 54"), "refused by both: {refused}");
 
     // Rewritten with the key: truncated to before the import and every event but one
     // replayed through `import`, so the store re-signs a history without it.
@@ -399,6 +400,107 @@ fn the_checkpoint_and_consistency_proofs_are_served_to_outside_parties() {
     let (status, refused) = get("/v1/proof/consistency?old=1&new=9");
     assert_eq!(status, 400);
     assert!(refused.contains("no checkpoint was signed at tree size 9"), "{refused}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+fn add_user(data: &Path, name: &str, role: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .args(["--data", data.to_str().unwrap(), "user", "add", "--name", name, "--role", role])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"correct horse battery staple\n").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn sign_in(addr: SocketAddr, name: &str, password: &str) -> (u16, String) {
+    let form = format!("name={name}&password={password}");
+    post(addr, "/console/login", &[("Content-Type", "application/x-www-form-urlencoded")], form.as_bytes()).unwrap()
+}
+
+fn events_of(data: &Path, operation: &str) -> usize {
+    mamori(data, &["events", "time", "--limit", "1000000"]).lines().filter(|l| l.contains(&format!("\"operation\":\"{operation}\""))).count()
+}
+
+/// The CLI writes while the server holds the journal (an API key made, a file imported):
+/// the server's next write re-reads the head instead of failing on a stale one, so every
+/// sign-in is logged and the log verifies.
+#[test]
+fn cli_writes_beside_a_running_server_lose_no_sign_in() {
+    let (tmp, data, config, _key) = setup();
+    assert!(add_user(&data, "auditor1", "auditor").status.success());
+    let (mut server, addr) = start(&data, &config);
+    assert_eq!(sign_in(addr, "auditor1", "correct+horse+battery+staple").0, 303);
+    for round in 0..3 {
+        mamori(&data, &["apikey", "create", "--source", "juki", "--label", &format!("round {round}")]);
+        let file = tmp.path().join(format!("r{round}.ndjson"));
+        std::fs::write(&file, batch(round * 10, 10)).unwrap();
+        mamori(&data, &["import", file.to_str().unwrap()]);
+        assert_eq!(sign_in(addr, "auditor1", "correct+horse+battery+staple").0, 303, "round {round}");
+        assert_eq!(sign_in(addr, "auditor1", "wrong+password+entirely").0, 303);
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(events_of(&data, "console.signin"), 4);
+    assert_eq!(events_of(&data, "console.signin-failed"), 3);
+    mamori(&data, &["verify"]);
+}
+
+/// The probe's sign-in abuse: a huge user name is refused before it is hashed or logged
+/// (it once grew the store by 348 MiB), and every answer carries the security headers.
+#[test]
+fn an_oversized_sign_in_is_refused_unlogged_and_pages_carry_security_headers() {
+    let (_tmp, data, config, _key) = setup();
+    let (mut server, addr) = start(&data, &config);
+    let huge = format!("name={}&password=x", "A".repeat(1 << 20));
+    let (status, _) = post(addr, "/console/login", &[("Content-Type", "application/x-www-form-urlencoded")], huge.as_bytes()).unwrap();
+    assert_eq!(status, 413);
+    let long = format!("name={}&password=x", "A".repeat(300));
+    let (status, _) = post(addr, "/console/login", &[("Content-Type", "application/x-www-form-urlencoded")], long.as_bytes()).unwrap();
+    assert_eq!(status, 400);
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(format!("GET /console/login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+    let mut page = String::new();
+    s.read_to_string(&mut page).unwrap();
+    let head = page.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+    for h in ["cache-control: no-store", "x-content-type-options: nosniff", "x-frame-options: deny", "frame-ancestors 'none'", "referrer-policy: no-referrer"] {
+        assert!(head.contains(h), "{h} in {head}");
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(events_of(&data, "console.signin-failed"), 0, "nothing logged for refused forms");
+    // Roles are a closed list.
+    let refused = add_user(&data, "x", "superuser");
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("privacy-officer"));
+}
+
+/// Ingest as the probe found it: a gzip body of two members is read whole; an
+/// Idempotency-Key reused for different content is 409 with a short message and no server
+/// path; the same key and body again is a duplicate, not a loss.
+#[test]
+fn ingest_reads_every_gzip_member_and_refuses_a_reused_key_for_other_content() {
+    use flate2::write::GzEncoder;
+    let (_tmp, data, config, key) = setup();
+    let (mut server, addr) = start(&data, &config);
+    let bearer = format!("Bearer {key}");
+    let gz = |b: &[u8]| {
+        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b).unwrap();
+        e.finish().unwrap()
+    };
+    let two = [gz(&batch(0, 4)), gz(&batch(4, 3))].concat();
+    let (status, reply) = post(addr, "/v1/ingest/juki", &[("Authorization", &bearer), ("Content-Encoding", "gzip"), ("Idempotency-Key", "b1")], &two).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply.contains("\"accepted\":7"), "both members: {reply}");
+    let (status, reply) = post(addr, "/v1/ingest/juki", &[("Authorization", &bearer), ("Idempotency-Key", "b1")], &batch(100, 2)).unwrap();
+    assert_eq!(status, 409, "{reply}");
+    assert!(!reply.contains('/') || !reply.contains("spool"), "no server path: {reply}");
+    let (status, reply) = post(addr, "/v1/ingest/juki", &[("Authorization", &bearer), ("Content-Encoding", "gzip"), ("Idempotency-Key", "b1")], &two).unwrap();
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply.contains("\"duplicate\":true") && reply.contains("\"accepted\":0"), "{reply}");
     server.kill().unwrap();
     server.wait().unwrap();
 }

@@ -162,6 +162,14 @@ impl SqliteJournal {
         let (key, skey) = CheckpointKey::generate(origin).map_err(JournalError::Usage)?;
         write_private(key_path, &skey)?;
         let key_path = std::path::absolute(key_path)?;
+        // Personal data and password hashes: the directory and the database (SQLite gives
+        // its -wal and -shm files the database's mode) for the service user alone.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&db)?;
+        }
         let conn = Connection::open(&db)?;
         configure(&conn)?;
         conn.execute_batch(SCHEMA)?;
@@ -251,6 +259,16 @@ impl SqliteJournal {
         }
         let segments = self.segment_ids()?.into_iter().collect();
         Ok(WriterState { tiles, frontier, keys, segments })
+    }
+
+    /// The writer's state for the head as committed: the cached one if no one else has
+    /// appended since, else re-read. Called inside the write transaction.
+    fn current_writer(&self, cached: Option<WriterState>) -> Result<WriterState, JournalError> {
+        let size = self.size()?;
+        match cached {
+            Some(w) if w.tiles.size() == size => Ok(w),
+            _ => self.load_writer(),
+        }
     }
 
     fn load_tile(&self, key: i64) -> Result<Option<Vec<u8>>, JournalError> {
@@ -447,11 +465,11 @@ impl SqliteJournal {
         write_private(new_path, &skey)?;
         let new_path = std::path::absolute(new_path)?;
         let event = record(old.verifier_key(), new_key.verifier_key());
-        let mut writer = match self.writer.take() {
-            Some(w) => w,
-            None => self.load_writer()?,
-        };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let cached = self.writer.take();
+        // The write lock first, then the head as committed: another process (the CLI
+        // beside a running server) may have appended since this one last wrote.
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let mut writer = self.current_writer(cached)?;
         let receipt = Self::append_in_tx(&tx, &mut writer, self.segment_shift, old, &Batch { events: std::slice::from_ref(&event), ..Default::default() })?;
         tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('verifier_key', ?1)", [new_key.verifier_key()])?;
         tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('key_path', ?1)", [new_path.to_string_lossy()])?;
@@ -605,11 +623,11 @@ impl SqliteJournal {
         let Some(key) = &self.key else {
             return Err(JournalError::Usage(format!("{} is open read-only: its signing key is not at the path given at init (or in ${KEY_ENV})", self.dir.display())));
         };
-        let mut writer = match self.writer.take() {
-            Some(w) => w,
-            None => self.load_writer()?,
-        };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let cached = self.writer.take();
+        // The write lock first, then the head as committed: another process (the CLI
+        // beside a running server) may have appended since this one last wrote.
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let mut writer = self.current_writer(cached)?;
         tx.execute_batch("DELETE FROM findings;")?;
         if rebuild {
             tx.execute_batch("DELETE FROM explanations;")?;
@@ -793,11 +811,11 @@ impl Journal for SqliteJournal {
                 self.dir.display()
             )));
         };
-        let mut writer = match self.writer.take() {
-            Some(w) => w,
-            None => self.load_writer()?,
-        };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let cached = self.writer.take();
+        // The write lock first, then the head as committed: another process (the CLI
+        // beside a running server) may have appended since this one last wrote.
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let mut writer = self.current_writer(cached)?;
         let result = Self::append_in_tx(&tx, &mut writer, self.segment_shift, key, &batch).and_then(|r| {
             tx.commit()?;
             Ok(r)

@@ -52,6 +52,11 @@ impl Sessions {
     fn failed(&self, name: &str) {
         let mut map = self.1.lock().expect("failures lock");
         let entry = map.entry(name.to_owned()).or_insert((0, Instant::now()));
+        // A wrong try during a lockout does not extend it: the owner can get back in when
+        // it ends, whatever a guesser keeps sending.
+        if entry.0 >= MAX_FAILURES && entry.1.elapsed() < LOCKOUT {
+            return;
+        }
         if entry.1.elapsed() >= LOCKOUT {
             *entry = (0, Instant::now());
         }
@@ -208,8 +213,23 @@ struct Login {
     password: String,
 }
 
+/// Sign-ins hashed at once: Argon2 takes about 20 MiB each, so a storm of sign-ins waits
+/// here (or is told 429) instead of taking the server's memory.
+static ARGON2_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+/// How long a sign-in waits for a slot before it is told to try later.
+const ARGON2_WAIT: Duration = Duration::from_secs(10);
+/// The longest user name and password a form may carry (the body itself is bounded too).
+const MAX_NAME: usize = 128;
+const MAX_PASSWORD: usize = 1024;
+
 async fn login(State(server): State<Arc<Server>>, Query(q): Query<LangQuery>, Form(form): Form<Login>) -> Response {
     let l = lang(q.lang.as_deref());
+    if form.name.len() > MAX_NAME || form.password.len() > MAX_PASSWORD {
+        return (StatusCode::BAD_REQUEST, "user name or password too long").into_response();
+    }
+    let Ok(Ok(_slot)) = tokio::time::timeout(ARGON2_WAIT, ARGON2_SLOTS.acquire()).await else {
+        return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "5")], "too many sign-ins at once; try again shortly").into_response();
+    };
     let worker = server.clone();
     let name = form.name.trim().to_owned();
     // Argon2 is slow on purpose: off the async threads.
@@ -244,6 +264,12 @@ async fn login(State(server): State<Arc<Server>>, Query(q): Query<LangQuery>, Fo
 }
 
 async fn logout(State(server): State<Arc<Server>>, headers: HeaderMap) -> Response {
+    if let Some(user) = server.sessions.user(&headers)
+        && let Some(reports) = &server.reports
+    {
+        let mut journal = server.journal.lock().expect("journal lock");
+        let _ = reports.record(&mut journal, &format!("console:{user}"), "console.signout", "");
+    }
     server.sessions.close(&headers);
     let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/console; Max-Age=0");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/console/login")).into_response()
@@ -376,6 +402,9 @@ async fn disclosure_report(State(server): State<Arc<Server>>, headers: HeaderMap
     }
 }
 
+/// A console form is a few fields: anything larger is refused before it is read.
+const MAX_FORM: usize = 16 * 1024;
+
 pub fn routes() -> Router<Arc<Server>> {
     use axum::routing::{get, post};
     Router::new()
@@ -385,4 +414,5 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/console/disclosure", get(disclosure_form))
         .route("/console/disclosure/report", get(disclosure_report))
         .route("/console/findings", get(findings_page))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM))
 }

@@ -126,6 +126,9 @@ enum ApiError {
     #[error("batch larger than {MAX_BATCH} bytes after decompression")]
     TooLarge,
     #[error("{0}")]
+    Conflict(String),
+    /// Logged on the server; the client is told no more (no paths, no internals).
+    #[error("internal error")]
     Internal(String),
 }
 
@@ -137,8 +140,12 @@ impl IntoResponse for ApiError {
             ApiError::UnknownSource(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
+        if let ApiError::Internal(why) = &self {
+            eprintln!("mamori: internal error: {why}");
+        }
         (status, Json(json!({ "error": self.to_string() }))).into_response()
     }
 }
@@ -192,17 +199,22 @@ impl Server {
             None => return Err(ApiError::UnknownSource(source.to_owned())),
         };
         let spool = self.spool.join(format!("{}.batch", hex(&Sha256::digest(format!("{source}\n{batch_id}")))));
-        std::fs::write(&spool, body).map_err(|e| ApiError::Internal(format!("spool: {e}")))?;
-        let options = ImportOptions {
-            source: source.to_owned(),
-            stream: Some(format!("http:{source}:{batch_id}")),
-            log_name: Some(format!("http:{batch_id}")),
-            ..Default::default()
-        };
+        let stream = format!("http:{source}:{batch_id}");
+        let options = ImportOptions { source: source.to_owned(), stream: Some(stream.clone()), log_name: Some(format!("http:{batch_id}")), ..Default::default() };
+        // One batch key at a time (the journal lock), so concurrent retries of one key are
+        // served one after the other: the first stores, the rest find it stored.
         let mut journal = self.journal.lock().expect("journal lock");
+        // A key already used for other content is the sender's mistake, not a retry.
+        if let Some(done) = journal.cursor(&stream).map_err(|e| ApiError::Internal(e.to_string()))?
+            && done.complete_sha256.is_some_and(|h| h != <[u8; 32]>::from(Sha256::digest(body)))
+        {
+            return Err(ApiError::Conflict(format!("Idempotency-Key `{batch_id}` was used for a different batch")));
+        }
+        std::fs::write(&spool, body).map_err(|e| ApiError::Internal(format!("spool: {e}")))?;
         let result = import_file(&mut *journal, &spool, &options, adapter, &mut |_, _| {});
         let _ = std::fs::remove_file(&spool);
-        let summary = result.map_err(|e| ApiError::Internal(e.to_string()))?;
+        // What went wrong with the sender's bytes is theirs to hear, without the spool path.
+        let summary = result.map_err(|e| ApiError::BadRequest(e.to_string().replace(&spool.display().to_string(), "the batch")))?;
         if let Some(hooks) = &self.reports
             && summary.accepted > 0
         {
@@ -222,7 +234,8 @@ fn hex(bytes: &[u8]) -> String {
 
 fn gunzip(body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(body)
+    // Every member: `cat a.gz b.gz` is one valid gzip stream of both.
+    flate2::read::MultiGzDecoder::new(body)
         .take(MAX_BATCH + 1)
         .read_to_end(&mut out)
         .map_err(|e| ApiError::BadRequest(format!("not gzip: {e}")))?;
@@ -257,7 +270,8 @@ async fn ingest(
         "accepted": summary.accepted,
         "rejected": summary.rejected,
         "ignored": summary.ignored,
-        "duplicate": summary.duplicate_of.is_some(),
+        // Stored before: by another key with the same content, or by this key (a retry).
+        "duplicate": summary.duplicate_of.is_some() || (summary.accepted == 0 && summary.already_committed_lines > 0),
     })))
 }
 
@@ -300,6 +314,22 @@ async fn consistency(
     Ok(Json(proof))
 }
 
+/// Headers every answer carries: nothing personal is cached or framed, no type is sniffed,
+/// no address leaks in a Referer, and pages may load nothing from elsewhere.
+async fn security_headers(mut response: Response) -> Response {
+    use axum::http::HeaderValue;
+    let h = response.headers_mut();
+    h.insert(axum::http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(axum::http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(axum::http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(axum::http::header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    response
+}
+
 pub fn router(server: Arc<Server>) -> axum::Router {
     axum::Router::new()
         .route("/v1/health", get(|| async { "ok" }))
@@ -307,8 +337,9 @@ pub fn router(server: Arc<Server>) -> axum::Router {
         .route("/v1/proof/consistency", get(consistency))
         .route("/v1/ingest/{source}", post(ingest))
         .route("/v1/reports/disclosure", get(disclosure))
-        .merge(console::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .merge(console::routes())
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(server)
 }
 
