@@ -249,10 +249,13 @@ async fn ingest(
     State(server): State<Arc<Server>>,
     Path(source): Path<String>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    // The key is checked before a byte of the body is read: a stranger's 60 MiB is never
+    // buffered.
     server.authorise(&headers, &source)?;
     let _permit = server.permits.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| ApiError::TooLarge)?;
     let gzip = headers.get("content-encoding").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let body = if gzip { gunzip(&body)? } else { body.to_vec() };
     let batch_id = match headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
