@@ -379,12 +379,17 @@ impl mamori_server::Reports for ApiReports {
                 other => bail!("format `{other}`: use html, csv, csv-sjis or json"),
             };
             Ok((kind, bytes, d.entries.len()))
-        })()
-        .map_err(|e| format!("{e:#}"))?;
+        })();
         let via = if reader.starts_with("console:") { "the console" } else { "the API" };
-        let detail = format!("disclosure of resident {} (request {}) through {via}: {} entries", q.resident, q.request_no, made.2);
         let actor = if reader.starts_with("console:") { reader.to_owned() } else { format!("api:{reader}") };
+        // A refused look-up is logged too: asking whether someone lives in the town is
+        // itself a look-up.
+        let detail = match &made {
+            Ok(m) => format!("disclosure of resident {} (request {}) through {via}: {} entries", q.resident, q.request_no, m.2),
+            Err(e) => format!("disclosure of resident {} (request {}) through {via} refused: {e:#}", q.resident, q.request_no),
+        };
         crate::audit::record_by(journal, &actor, crate::audit::Action::Report, &detail, &[]).map_err(|e| e.to_string())?;
+        let made = made.map_err(|e| format!("{e:#}"))?;
         Ok((made.0, made.1))
     }
 

@@ -186,7 +186,8 @@ fn a_disclosure_is_served_only_to_a_report_key_and_its_reading_is_logged() {
     server.kill().unwrap();
     server.wait().unwrap();
     let log = mamori(&data, &["events", "actor", "api:情報公開係"]);
-    assert_eq!(log.lines().count(), 2, "both readings are in the log: {log}");
+    assert_eq!(log.lines().count(), 3, "both readings and the refused look-up are in the log: {log}");
+    assert!(log.contains("999999999") && log.contains("refused"), "probing for a resident leaves a trace: {log}");
 }
 
 /// Streaming detection inside `serve` (after every committed batch) gives the findings a
