@@ -1125,6 +1125,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &[("user", name.trim()), ("role", &role), ("phc_sha256", &phc_sha256)],
             )?;
             j.put_user(name.trim(), &phc, &role, now)?;
+            // A new password signs the user out everywhere (a running server reads the file).
+            let ended = mamori_server::console::Sessions::end_all(&cli.data, name.trim()).map_err(anyhow::Error::msg)?;
+            if ended > 0 {
+                writeln!(out, "{ended} console sessions of {} ended", name.trim())?;
+            }
             writeln!(out, "user {} ({role}) saved", name.trim())?;
         }
         Command::Apikey(ApikeyCommand::List) => {

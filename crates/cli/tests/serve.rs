@@ -524,3 +524,54 @@ fn an_unauthenticated_body_is_refused_before_it_is_read() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// One raw request; the whole answer, headers and body.
+fn raw(addr: SocketAddr, request: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+fn session_cookie(answer: &str) -> Option<String> {
+    answer.lines().find_map(|l| l.to_ascii_lowercase().starts_with("set-cookie: mamori_session=").then(|| l[12..].split(';').next().unwrap().to_owned())).filter(|c| !c.ends_with('='))
+}
+
+fn login(addr: SocketAddr, password: &str) -> String {
+    let form = format!("name=auditor1&password={password}");
+    raw(addr, &format!("POST /console/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}", form.len()))
+}
+
+fn findings_with(addr: SocketAddr, cookie: &str) -> u16 {
+    let answer = raw(addr, &format!("GET /console/findings HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"));
+    answer.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Sessions and lockouts are kept, not held in memory: a restart neither signs a user out
+/// nor lifts a lockout; a new password set with the CLI while the server runs ends the
+/// user's sessions at once.
+#[test]
+fn sessions_and_lockouts_survive_a_restart_and_a_new_password_ends_sessions() {
+    let (_tmp, data, config, _key) = setup();
+    assert!(add_user(&data, "auditor1", "auditor").status.success());
+    let (mut server, addr) = start(&data, &config);
+    let cookie = session_cookie(&login(addr, "correct+horse+battery+staple")).expect("signed in");
+    assert_eq!(findings_with(addr, &cookie), 200);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let (mut server, addr) = start(&data, &config);
+    assert_eq!(findings_with(addr, &cookie), 200, "still signed in after a restart");
+    // A new password (the same one again will do) ends the session.
+    assert!(add_user(&data, "auditor1", "auditor").status.success());
+    assert_eq!(findings_with(addr, &cookie), 303, "signed out by the new password");
+    for _ in 0..5 {
+        assert!(session_cookie(&login(addr, "wrong+password+entirely")).is_none());
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let (mut server, addr) = start(&data, &config);
+    assert!(session_cookie(&login(addr, "correct+horse+battery+staple")).is_none(), "still locked after a restart");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -5,12 +5,12 @@
 //!
 //! Passwords are checked against Argon2id hashes (`mamori user add`); five failed
 //! sign-ins lock a name for fifteen minutes; a session is a random 256-bit token in an
-//! `HttpOnly`, `SameSite=Strict` cookie, kept hashed in memory for eight hours (a restart
-//! signs everyone out).
+//! `HttpOnly`, `SameSite=Strict` cookie, kept hashed in `console.db` for eight hours at
+//! most and thirty minutes unused; sessions and lockouts survive a restart, and a new
+//! password ends the user's sessions.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::{Query, State};
@@ -23,6 +23,10 @@ use crate::{DisclosureQuery, Server};
 
 const SESSION_COOKIE: &str = "mamori_session";
 const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
+/// A session unused this long ends (a terminal left signed in at lunch).
+const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
+/// The console's sessions and lockouts, in the data directory.
+pub const SESSIONS_FILE: &str = "console.db";
 /// Failed sign-ins to one name before it is locked, and for how long.
 const MAX_FAILURES: u32 = 5;
 const LOCKOUT: Duration = Duration::from_secs(15 * 60);
@@ -37,56 +41,104 @@ fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-/// Signed-in users by the SHA-256 of their session token, and failed sign-ins by name.
-#[derive(Default)]
-pub struct Sessions(std::sync::Mutex<HashMap<[u8; 32], (String, Instant)>>, std::sync::Mutex<HashMap<String, (u32, Instant)>>);
+/// Signed-in users by the SHA-256 of their session token, and failed sign-ins by name,
+/// kept in `console.db` beside the journal (0600): a restart neither signs everyone out
+/// nor lifts a lockout.
+pub struct Sessions(std::sync::Mutex<rusqlite::Connection>);
+
+const SESSIONS_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sessions(key BLOB PRIMARY KEY, user TEXT NOT NULL, until INTEGER NOT NULL, idle_until INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS failures(name TEXT PRIMARY KEY, count INTEGER NOT NULL, since INTEGER NOT NULL);
+";
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn ms(d: Duration) -> i64 {
+    d.as_millis() as i64
+}
 
 impl Sessions {
+    /// The console's session store in the data directory `dir`.
+    pub fn open(dir: &std::path::Path) -> Result<Sessions, String> {
+        let path = dir.join(SESSIONS_FILE);
+        #[cfg(unix)]
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        let conn = rusqlite::Connection::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        conn.execute_batch(SESSIONS_SCHEMA).map_err(|e| e.to_string())?;
+        Ok(Sessions(std::sync::Mutex::new(conn)))
+    }
+
+    /// Ends every session of `user` (a new password, a removed user): run by the CLI
+    /// beside a running server, so it works on the file.
+    pub fn end_all(dir: &std::path::Path, user: &str) -> Result<usize, String> {
+        let sessions = Sessions::open(dir)?;
+        let conn = sessions.0.lock().expect("sessions lock");
+        conn.execute("DELETE FROM sessions WHERE user = ?1", [user]).map_err(|e| e.to_string())
+    }
+
     /// Whether `name` is locked out after repeated failures (guessing is slowed by Argon2
     /// and stopped here).
     fn locked(&self, name: &str) -> bool {
-        let map = self.1.lock().expect("failures lock");
-        map.get(name).is_some_and(|(n, since)| *n >= MAX_FAILURES && since.elapsed() < LOCKOUT)
+        let conn = self.0.lock().expect("sessions lock");
+        let row: Option<(i64, i64)> = conn.query_row("SELECT count, since FROM failures WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?))).ok();
+        row.is_some_and(|(n, since)| n >= MAX_FAILURES as i64 && now_ms() - since < ms(LOCKOUT))
     }
 
     fn failed(&self, name: &str) {
-        let mut map = self.1.lock().expect("failures lock");
-        let entry = map.entry(name.to_owned()).or_insert((0, Instant::now()));
-        // A wrong try during a lockout does not extend it: the owner can get back in when
-        // it ends, whatever a guesser keeps sending.
-        if entry.0 >= MAX_FAILURES && entry.1.elapsed() < LOCKOUT {
-            return;
-        }
-        if entry.1.elapsed() >= LOCKOUT {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
-        entry.1 = Instant::now();
+        let conn = self.0.lock().expect("sessions lock");
+        let now = now_ms();
+        let row: Option<(i64, i64)> = conn.query_row("SELECT count, since FROM failures WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?))).ok();
+        let next = match row {
+            // A wrong try during a lockout does not extend it: the owner can get back in
+            // when it ends, whatever a guesser keeps sending.
+            Some((n, since)) if n >= MAX_FAILURES as i64 && now - since < ms(LOCKOUT) => return,
+            Some((n, since)) if now - since < ms(LOCKOUT) => (n + 1, now),
+            _ => (1, now),
+        };
+        let _ = conn.execute("INSERT OR REPLACE INTO failures(name, count, since) VALUES (?1, ?2, ?3)", rusqlite::params![name, next.0, next.1]);
     }
 
     fn succeeded(&self, name: &str) {
-        self.1.lock().expect("failures lock").remove(name);
+        let _ = self.0.lock().expect("sessions lock").execute("DELETE FROM failures WHERE name = ?1", [name]);
     }
 
-    fn open(&self, user: &str) -> String {
+    fn open_session(&self, user: &str) -> String {
         let mut bytes = [0u8; 32];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
         let token = crate::hex(&bytes);
-        let mut map = self.0.lock().expect("sessions lock");
-        map.retain(|_, (_, until)| *until > Instant::now());
-        map.insert(Sha256::digest(token.as_bytes()).into(), (user.to_owned(), Instant::now() + SESSION_TTL));
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = now_ms();
+        let conn = self.0.lock().expect("sessions lock");
+        let _ = conn.execute("DELETE FROM sessions WHERE until <= ?1 OR idle_until <= ?1", [now]);
+        let _ = conn.execute(
+            "INSERT INTO sessions(key, user, until, idle_until) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![key.as_slice(), user, now + ms(SESSION_TTL), now + ms(SESSION_IDLE)],
+        );
         token
     }
 
+    /// The signed-in user, if the session is alive; each use keeps it from idling out.
     fn user(&self, headers: &HeaderMap) -> Option<String> {
         let key: [u8; 32] = Sha256::digest(token(headers)?.as_bytes()).into();
-        let map = self.0.lock().expect("sessions lock");
-        map.get(&key).filter(|(_, until)| *until > Instant::now()).map(|(u, _)| u.clone())
+        let now = now_ms();
+        let conn = self.0.lock().expect("sessions lock");
+        let user: String = conn
+            .query_row("SELECT user FROM sessions WHERE key = ?1 AND until > ?2 AND idle_until > ?2", rusqlite::params![key.as_slice(), now], |r| r.get(0))
+            .ok()?;
+        let _ = conn.execute("UPDATE sessions SET idle_until = ?2 WHERE key = ?1", rusqlite::params![key.as_slice(), now + ms(SESSION_IDLE)]);
+        Some(user)
     }
 
     fn close(&self, headers: &HeaderMap) {
         if let Some(token) = token(headers) {
-            self.0.lock().expect("sessions lock").remove(&<[u8; 32]>::from(Sha256::digest(token.as_bytes())));
+            let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+            let _ = self.0.lock().expect("sessions lock").execute("DELETE FROM sessions WHERE key = ?1", [key.as_slice()]);
         }
     }
 }
@@ -255,7 +307,7 @@ async fn login(State(server): State<Arc<Server>>, Query(q): Query<LangQuery>, Fo
     .await;
     match checked {
         Ok((true, name)) => {
-            let token = server.sessions.open(&name);
+            let token = server.sessions.open_session(&name);
             let cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/console; Max-Age={}", SESSION_TTL.as_secs());
             ([(header::SET_COOKIE, cookie)], Redirect::to(&format!("/console/disclosure{}", lang_suffix(l)))).into_response()
         }

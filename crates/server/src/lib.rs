@@ -155,6 +155,7 @@ impl Server {
         let spool = journal.dir().join("spool");
         std::fs::create_dir_all(&spool)?;
         let reader = SqliteJournal::open(journal.dir()).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let sessions = console::Sessions::open(journal.dir()).map_err(std::io::Error::other)?;
         Ok(Server {
             journal: Mutex::new(journal),
             reader: Mutex::new(reader),
@@ -163,7 +164,7 @@ impl Server {
             spool,
             permits: tokio::sync::Semaphore::new(MAX_CONCURRENT),
             reports: None,
-            sessions: console::Sessions::default(),
+            sessions,
             decoy: console::hash_password(&new_api_key().0).map_err(std::io::Error::other)?,
         })
     }
