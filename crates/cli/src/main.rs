@@ -1098,7 +1098,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &mut j,
                 audit::Action::ApiKeyCreate,
                 &format!("API key for {scope} ({label})"),
-                &[("key_sha256", &hash.iter().map(|b| format!("{b:02x}")).collect::<String>()), ("scope", &scope), ("label", &label)],
+                &[("key_sha256", &mamori_journal::hex_bytes(&hash)), ("scope", &scope), ("label", &label)],
             )?;
             j.add_api_key(&hash, &scope, &label, now)?;
             writeln!(out, "{key}")?;
@@ -1114,10 +1114,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let phc = mamori_server::console::hash_password(password).map_err(anyhow::Error::msg)?;
             let mut j = open(&cli.data)?;
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-            let phc_sha256: String = {
-                use sha2::Digest;
-                sha2::Sha256::digest(phc.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-            };
+            let phc_sha256 = mamori_journal::sha256_hex(phc.as_bytes());
             audit::record_fields(
                 &mut j,
                 audit::Action::UserAdd,
@@ -1414,10 +1411,7 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -
     for path in &loaded.files {
         let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
         let lines = bytes.iter().filter(|&&b| b == b'\n').count();
-        files.push((path.file_name().unwrap_or_default().to_string_lossy().into_owned(), {
-            use sha2::Digest;
-            sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
-        }, lines));
+        files.push((path.file_name().unwrap_or_default().to_string_lossy().into_owned(), mamori_journal::sha256_hex(&bytes), lines));
     }
     let summary = format!(
         "master data loaded from {}: {} files, {} rows rejected",

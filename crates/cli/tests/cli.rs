@@ -961,8 +961,9 @@ fn output_piped_to_a_reader_that_stops_early_ends_quietly() {
     assert!(out.status.success(), "{stderr}");
 }
 
-#[test]
-fn a_mistyped_source_is_refused_with_the_configured_names_and_the_right_import_still_works() {
+/// An empty store and the endpoint print sample configured as source `print`:
+/// (tempdir, data dir, mamori.toml, the sample's input).
+fn print_source_store() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     ok(&data, &["init", data.to_str().unwrap()]);
@@ -970,7 +971,12 @@ fn a_mistyped_source_is_refused_with_the_configured_names_and_the_right_import_s
     let config = tmp.path().join("mamori.toml");
     let mapping = std::fs::read_to_string(dir.join("source.toml")).unwrap().replace("[columns]", "[sources.print.columns]");
     std::fs::write(&config, format!("[sources.print]\n{mapping}")).unwrap();
-    let input = dir.join("input.csv");
+    (tmp, data, config, dir.join("input.csv"))
+}
+
+#[test]
+fn a_mistyped_source_is_refused_with_the_configured_names_and_the_right_import_still_works() {
+    let (_tmp, data, config, input) = print_source_store();
     let wrong = mamori(&data, &["import", "--source", "prnit", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
     assert!(!wrong.status.success());
     let said = String::from_utf8_lossy(&wrong.stderr);
@@ -1065,14 +1071,7 @@ fn the_readmes_tour_commands_work_on_the_example_town() {
 
 #[test]
 fn a_dry_run_shows_the_mapped_events_the_refusals_and_the_check_and_stores_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    ok(&data, &["init", data.to_str().unwrap()]);
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/sources/endpoint-print");
-    let config = tmp.path().join("mamori.toml");
-    let mapping = std::fs::read_to_string(dir.join("source.toml")).unwrap().replace("[columns]", "[sources.print.columns]");
-    std::fs::write(&config, format!("[sources.print]\n{mapping}")).unwrap();
-    let input = dir.join("input.csv");
+    let (_tmp, data, config, input) = print_source_store();
     let before = data_events(&data);
     let out = ok(&data, &["import", "--dry-run", "--source", "print", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
     assert!(out.contains("2 件を読み取り, 取り込めない行 3 件"), "{out}");

@@ -15,11 +15,13 @@ fn mamori(data: &Path, args: &[&str]) -> String {
 
 /// Starts the server on a free port and returns it with its address.
 fn start(data: &Path, config: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
-        .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    listening(&["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()])
+}
+
+/// Runs `mamori ARGS` (a server of some kind on port 0) and reads the address it says it
+/// listens on.
+fn listening(args: &[&str]) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori")).args(args).stderr(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stderr.as_mut().unwrap()).read_line(&mut line).unwrap();
     let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line).parse().unwrap();
@@ -281,15 +283,7 @@ fn five_failed_console_sign_ins_lock_the_name_and_each_try_is_logged() {
 
 /// Starts `mamori witness serve DIR` on a free port.
 fn start_witness(dir: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
-        .args(["witness", "serve", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stderr.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line).parse().unwrap();
-    (child, addr)
+    listening(&["witness", "serve", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
 }
 
 fn verify(data: &Path, extra: &[&str]) -> (bool, String) {

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+pub use mamori_text::host_of;
+
 const SHIPPED: &str = include_str!("../data/url_categories.tsv");
 
 /// The categories the shipped list uses.
@@ -65,19 +67,6 @@ impl WebCategories {
         }
         self.keywords.iter().find(|(k, _)| whole.contains(k.as_str())).map(|(_, c)| c.as_str())
     }
-}
-
-/// The host name of a URL (`https://a.example.com:443/x` → `a.example.com`), or the host
-/// name given, in lower case.
-pub fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    let host = match host.rsplit_once(':') {
-        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
-        _ => host,
-    };
-    host.trim_end_matches('.').to_ascii_lowercase()
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ mod sqlite;
 
 pub use checkpoint::{CheckpointKey, SignedCheckpoint, check_checkpoint};
 pub use witness::{Witness, WitnessKey, Witnessed, check_cosigned};
-pub use merkle::{Frontier, hex, leaf_hash, unhex};
+pub use merkle::{Frontier, hex, hex_bytes, leaf_hash, sha256_hex, unhex};
 pub use sqlite::{DEFAULT_SEGMENT_SHIFT, KEY_ENV, SqliteJournal};
 pub use tlog_tiles::Hash;
 
@@ -157,7 +157,7 @@ impl MasterDigest {
 
     pub(crate) fn finish(self) -> String {
         use sha2::Digest;
-        self.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        hex_bytes(&self.0.finalize())
     }
 }
 

@@ -17,7 +17,18 @@ pub fn leaf_hash(bytes: &[u8]) -> Hash {
 }
 
 pub fn hex(h: &Hash) -> String {
-    h.0.iter().map(|b| format!("{b:02x}")).collect()
+    hex_bytes(&h.0)
+}
+
+/// Bytes as lower-case hex.
+pub fn hex_bytes(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of `bytes`, as lower-case hex (file and key digests in audit records).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex_bytes(&sha2::Sha256::digest(bytes))
 }
 
 pub fn unhex(s: &str) -> Option<Hash> {

@@ -19,7 +19,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tlog_tiles::{prove_record, prove_tree};
 
 use crate::checkpoint::{CheckpointKey, SignedCheckpoint, check_checkpoint};
-use crate::merkle::{Frontier, TILE_HEIGHT, TileBuilder, TileHashReader, hex, leaf_hash, tile_key};
+use crate::merkle::{Frontier, TILE_HEIGHT, TileBuilder, TileHashReader, hex, hex_bytes, leaf_hash, sha256_hex, tile_key};
 use crate::{
     WitnessEntry,
     Batch, ConsistencyProof, DeadLetter, InclusionProof, IndexKeys, Journal, JournalError, Receipt,
@@ -85,8 +85,14 @@ fn table_digest(conn: &Connection, sql: &str) -> Result<serde_json::Value, Journ
         for i in 0..columns {
             match r.get_ref(i)? {
                 rusqlite::types::ValueRef::Null => h.update([0x00]),
-                rusqlite::types::ValueRef::Integer(v) => h.update(format!("\x01{v}")),
-                rusqlite::types::ValueRef::Real(v) => h.update(format!("\x01{v}")),
+                rusqlite::types::ValueRef::Integer(v) => {
+                    h.update([0x02]);
+                    h.update(v.to_be_bytes());
+                }
+                rusqlite::types::ValueRef::Real(v) => {
+                    h.update([0x03]);
+                    h.update(v.to_bits().to_be_bytes());
+                }
                 rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
                     h.update([0x01]);
                     h.update(t);
@@ -96,7 +102,7 @@ fn table_digest(conn: &Connection, sql: &str) -> Result<serde_json::Value, Journ
         }
         h.update([0x1e]);
     }
-    Ok(serde_json::json!({"rows": n, "sha256": h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()}))
+    Ok(serde_json::json!({"rows": n, "sha256": hex_bytes(&h.finalize())}))
 }
 
 /// What a detection run recorded of the tables it wrote, as `verify` recomputes them.
@@ -113,10 +119,6 @@ fn read_checkpoint(note: &str) -> Result<SignedCheckpoint, String> {
     let parsed = signed_note::Note::from_bytes(note.as_bytes()).map_err(|e| format!("not a signed note: {e}"))?;
     let body = tlog_tiles::Checkpoint::from_bytes(parsed.text()).map_err(|e| format!("not a checkpoint: {e}"))?;
     Ok(SignedCheckpoint { size: body.size(), root: *body.hash(), note: note.to_owned() })
-}
-
-fn hex_bytes(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn segment_table(id: u64) -> String {
@@ -699,7 +701,7 @@ impl SqliteJournal {
             h.update(r.get_ref(1)?.as_bytes().unwrap_or_default());
             h.update([1]);
         }
-        Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+        Ok(hex_bytes(&h.finalize()))
     }
 
     /// Stored findings as JSON, in rank order.
@@ -1249,11 +1251,7 @@ impl SqliteJournal {
         }
         let users: BTreeMap<String, (String, String)> = {
             let mut stmt = self.conn.prepare("SELECT name, role, phc FROM users")?;
-            stmt.query_map([], |r| {
-                use sha2::Digest;
-                let phc: String = r.get(2)?;
-                Ok((r.get(0)?, (r.get(1)?, sha2::Sha256::digest(phc.as_bytes()).iter().map(|b| format!("{b:02x}")).collect())))
-            })?
+            stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, sha256_hex(r.get::<_, String>(2)?.as_bytes())))))?
             .collect::<Result<_, _>>()?
         };
         for (name, (role, phc)) in &users {

@@ -918,17 +918,7 @@ fn crematorium(
         }
         w.master.residents[r].died = day.pred_opt();
         let handler = clerks[rng.gen_range(0..clerks.len())];
-        *case_seq += 1;
-        let no = format!("火-R{}-{:05}", day.year() - 2018, *case_seq);
-        w.master.cases.push(mamori_model::master::BusinessCase {
-            case_no: no.clone(),
-            kind: "火葬許可".into(),
-            received: day,
-            closed: Some(day + chrono::Days::new(2)),
-            department: "D700".into(),
-            handler: Some(w.town.staff[handler].id.clone()),
-            residents: vec![w.town.people[r].uid.clone()],
-        });
+        let no = permit_case(w, day, case_seq, handler, vec![w.town.people[r].uid.clone()]);
         let pc = w.town.staff[handler].pc.clone();
         push(w, at(day, rng.gen_range(9 * 60..16 * 60)), System::Saijo, "登録", handler, &pc, r, "火葬許可", Some(&no));
         permits.push((day, r, handler, no, false));
@@ -937,17 +927,7 @@ fn crematorium(
     // only its own number. Chosen by the day, not drawn, so the town's other events stay.
     if day.ordinal() % 3 == 0 {
         let handler = clerks[day.ordinal() as usize % clerks.len()];
-        *case_seq += 1;
-        let no = format!("火-R{}-{:05}", day.year() - 2018, *case_seq);
-        w.master.cases.push(mamori_model::master::BusinessCase {
-            case_no: no.clone(),
-            kind: "火葬許可".into(),
-            received: day,
-            closed: Some(day + chrono::Days::new(2)),
-            department: "D700".into(),
-            handler: Some(w.town.staff[handler].id.clone()),
-            residents: Vec::new(),
-        });
+        let no = permit_case(w, day, case_seq, handler, Vec::new());
         let pc = w.town.staff[handler].pc.clone();
         push(w, at(day, 14 * 60 + day.ordinal() % 60), System::Saijo, "登録", handler, &pc, NON_RESIDENT, "火葬許可", Some(&no));
         permits.push((day, NON_RESIDENT, handler, no, false));
@@ -993,6 +973,23 @@ fn crematorium(
             inc.employees.push(w.town.staff[clerk].id.clone());
         }
     }
+}
+
+/// A cremation permit registered on `day` by `handler`: its case (closed two days later)
+/// in the master data, and its number.
+fn permit_case(w: &mut World, day: NaiveDate, case_seq: &mut u32, handler: usize, residents: Vec<String>) -> String {
+    *case_seq += 1;
+    let no = format!("火-R{}-{:05}", day.year() - 2018, *case_seq);
+    w.master.cases.push(mamori_model::master::BusinessCase {
+        case_no: no.clone(),
+        kind: "火葬許可".into(),
+        received: day,
+        closed: Some(day + chrono::Days::new(2)),
+        department: "D700".into(),
+        handler: Some(w.town.staff[handler].id.clone()),
+        residents,
+    });
+    no
 }
 
 /// S5 (Okayama): the health section's restricted share, with the examinees' roster, is

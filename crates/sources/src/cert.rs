@@ -173,7 +173,7 @@ impl LineAdapter for Cert {
             }
             Table::Http => {
                 let url = self.col(&row, "url").ok_or("field `url` is empty")?.to_owned();
-                let host = crate::squid_host(&url);
+                let host = mamori_text::host_of(&url);
                 let method = if operation == "upload" { "POST" } else { "GET" };
                 event.http_request = Some(HttpRequest { url: Url { url_string: url, hostname: Some(host).filter(|h| !h.is_empty()) }, http_method: Some(method.into()) });
             }

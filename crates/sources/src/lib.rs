@@ -25,7 +25,6 @@ pub use config::{Format, SourceConfig, SourcesFile, expand_paths, load_sources};
 pub use decode::Encoding;
 pub use inspect::ResidentIndex;
 pub use squid::http_activity;
-pub(crate) use squid::host_of as squid_host;
 
 use mamori_model::Event;
 

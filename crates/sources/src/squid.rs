@@ -98,22 +98,10 @@ fn url(method: &str, raw: &str) -> Url {
     } else {
         raw.to_owned()
     };
-    let hostname = Some(host_of(&url_string)).filter(|h| !h.is_empty());
+    let hostname = Some(mamori_text::host_of(&url_string)).filter(|h| !h.is_empty());
     Url { url_string, hostname }
 }
 
-/// The host of a URL, lower case (the same rule as `mamori-enrich`'s `host_of`, kept here
-/// so that sources do not depend on enrichment).
-pub(crate) fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    let host = match host.rsplit_once(':') {
-        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
-        _ => host,
-    };
-    host.trim_end_matches('.').to_ascii_lowercase()
-}
 
 impl LineAdapter for Squid {
     fn parse(&mut self, line: &[u8], cx: &LineContext<'_>) -> Result<Option<Event>, String> {

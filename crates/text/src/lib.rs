@@ -29,6 +29,19 @@ pub fn mail_domain_in(address: &str, domains: &[String]) -> bool {
     })
 }
 
+/// The host name of a URL (`https://a.example.com:443/x` → `a.example.com`), or the host
+/// name given, in lower case: one rule for the proxy sources and web categories alike.
+pub fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
 #[cfg(test)]
 mod mail_tests {
     #[test]
