@@ -31,14 +31,16 @@ test('a wrong password is refused in Japanese, and the report is not reachable',
     await page.getByRole('button', { name: 'ログイン' }).click();
     await page.getByRole('alert').waitFor();
     assert.match(await page.getByRole('alert').innerText(), /パスワードが違います/);
-    await page.goto(`${base}/console/disclosure/report?resident=${resident}`);
-    assert.equal(new URL(page.url()).pathname, '/console/login', 'no session, no report');
+    await page.goto(`${base}/console/disclosure`);
+    assert.equal(new URL(page.url()).pathname, '/console/login', 'no session, no form');
+    const byGet = await page.request.get(`${base}/console/disclosure/report?resident=${resident}`, { maxRedirects: 0 });
+    assert.ok(byGet.status() === 404 || byGet.status() === 405, 'a disclosure is never a GET');
   } finally {
     await b.close();
   }
 });
 
-test('an auditor signs in, makes a resident\'s disclosure and signs out', async () => {
+test('an auditor signs in, investigates a finding and its employee, makes a disclosure and signs out', async () => {
   const b = await browser();
   try {
     const page = await b.newPage();
@@ -46,25 +48,42 @@ test('an auditor signs in, makes a resident\'s disclosure and signs out', async 
     await page.getByLabel('ユーザー名').fill(user);
     await page.getByLabel('パスワード').fill(password);
     await page.getByRole('button', { name: 'ログイン' }).click();
-    await page.getByRole('heading', { name: 'アクセス履歴の開示（開示請求）' }).waitFor();
+    await page.getByRole('heading', { name: 'ダッシュボード' }).waitFor();
     assert.equal(await page.locator('.user').innerText(), user);
-    if (shots) await page.screenshot({ path: `${shots}/console-form.png`, fullPage: true });
+    assert.ok(Number(await page.locator('.urgent-count').innerText()) >= 1, 'urgent findings are counted');
+    if (shots) await page.screenshot({ path: `${shots}/console-dashboard.png`, fullPage: true });
+    await page.getByRole('navigation', { name: 'メニュー' }).getByRole('link', { name: '所見一覧' }).click();
+    await page.getByRole('heading', { name: '所見一覧' }).waitFor();
+    assert.ok((await page.locator('tbody tr').count()) >= 1, 'the stored findings are listed');
+    assert.match(await page.locator('tbody').innerText(), /relative_lookup/);
+    await page.getByLabel('重大度', { exact: true }).selectOption('high');
+    await page.getByRole('button', { name: '表示' }).click();
+    await page.getByRole('heading', { name: '所見一覧' }).waitFor();
+    assert.match(page.url(), /severity=high/);
+    if (shots) await page.screenshot({ path: `${shots}/console-findings.png`, fullPage: true });
+    await page.getByRole('link', { name: '本人・親族の記録の照会' }).first().click();
+    await page.getByRole('heading', { name: '本人・親族の記録の照会' }).waitFor();
+    assert.ok((await page.locator('table.timeline tbody tr').count()) >= 1, 'the evidence is on a timeline');
+    assert.match(await page.locator('table.timeline').innerText(), /検証済み/);
+    if (shots) await page.screenshot({ path: `${shots}/console-finding.png`, fullPage: true });
+    await page.getByRole('link', { name: /E0001/ }).click();
+    await page.getByRole('heading', { name: /E0001/ }).waitFor();
+    assert.ok((await page.locator('tr.unexplained').count()) >= 1, 'the unexplained accesses are marked');
+    if (shots) await page.screenshot({ path: `${shots}/console-employee.png`, fullPage: true });
+    await page.getByRole('link', { name: 'アクセス履歴の開示（開示請求）' }).click();
     await page.getByLabel('宛名番号').fill(resident);
     await page.getByLabel('開示請求番号').fill('R6-開示-0099');
+    if (shots) await page.screenshot({ path: `${shots}/console-form.png`, fullPage: true });
     await page.getByRole('button', { name: '作成' }).click();
     await page.getByRole('heading', { name: /個人情報の利用記録/ }).waitFor();
+    assert.ok(!page.url().includes(resident), 'the resident number is in no URL');
     const text = await page.locator('body').innerText();
     assert.match(text, /R6-開示-0099/);
     assert.ok((await page.locator('tbody tr').count()) > 0, 'the report lists the accesses');
     if (shots) await page.screenshot({ path: `${shots}/console-report.png`, fullPage: true });
-    await page.goBack();
-    await page.getByRole('link', { name: '所見一覧' }).click();
-    await page.getByRole('heading', { name: '所見一覧' }).waitFor();
-    assert.ok((await page.locator('tbody tr').count()) >= 1, 'the stored findings are listed');
-    assert.match(await page.locator('tbody').innerText(), /relative_lookup/);
-    if (shots) await page.screenshot({ path: `${shots}/console-findings.png`, fullPage: true });
+    await page.goto(`${base}/console`);
     await page.getByRole('button', { name: 'ログアウト' }).click();
-    await page.goto(`${base}/console/disclosure`);
+    await page.goto(`${base}/console/findings`);
     assert.equal(new URL(page.url()).pathname, '/console/login', 'signed out');
   } finally {
     await b.close();
@@ -80,7 +99,17 @@ test('the console speaks English when asked', async () => {
     await page.getByLabel('User name').fill(user);
     await page.getByLabel('Password').fill(password);
     await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await page.getByRole('link', { name: 'Access-history disclosure' }).click();
     await page.getByRole('heading', { name: 'Access-history disclosure' }).waitFor();
+    // A form in English answers in English: a resident who is not in the town.
+    await page.getByLabel('Resident number (宛名番号)').fill('999999999');
+    await page.getByRole('button', { name: 'Make the report' }).click();
+    await page.getByRole('alert').waitFor();
+    assert.equal(await page.locator('html').getAttribute('lang'), 'en');
+    await page.getByRole('link', { name: 'Findings' }).click();
+    await page.getByRole('heading', { name: 'Findings' }).waitFor();
+    assert.equal(await page.locator('html').getAttribute('lang'), 'en', 'the language is kept on every page');
   } finally {
     await b.close();
   }

@@ -2,15 +2,12 @@
 //! the library crates; it holds no logic of its own beyond presenting results. Every
 //! action that changes the store is itself recorded in the store (see `audit.rs`).
 
-mod audit;
 mod bench;
-mod check;
-mod detect;
-mod report;
-mod review;
 mod proofcheck;
-mod timearg;
 mod witness;
+
+use mamori_app::timearg::inclusive_range;
+use mamori_app::{audit, check, detect, report, review, timearg};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -132,6 +129,10 @@ enum Command {
         /// Detection settings for --detect.
         #[arg(long)]
         rules: Option<PathBuf>,
+        /// The console is reached over HTTPS (a TLS proxy in front, docs/console.md):
+        /// session cookies are marked `Secure` and answers carry HSTS.
+        #[arg(long)]
+        secure_cookies: bool,
         /// Extra Sigma rules for --detect.
         #[arg(long)]
         sigma: Option<PathBuf>,
@@ -421,9 +422,6 @@ enum ExplainCommand {
     },
 }
 
-/// The console's roles (docs/console.md): what each may see is checked on every route.
-const ROLES: [&str; 4] = ["administrator", "auditor", "manager", "privacy-officer"];
-
 #[derive(Subcommand)]
 enum UserCommand {
     /// Add a console user, or set a new password; the password is read from standard
@@ -431,9 +429,20 @@ enum UserCommand {
     Add {
         #[arg(long)]
         name: String,
+        /// administrator, auditor, manager or privacy-officer (docs/console.md).
         #[arg(long, default_value = "auditor")]
         role: String,
+        /// A manager's department code (as in the master data): the only staff they see.
+        #[arg(long)]
+        department: Option<String>,
     },
+    /// Remove a console user: their sessions end at once (recorded in the log).
+    Remove {
+        #[arg(long)]
+        name: String,
+    },
+    /// List console users (name, role, department, created).
+    List,
 }
 
 #[derive(Subcommand)]
@@ -450,8 +459,10 @@ enum ApikeyCommand {
         #[arg(long, default_value = "")]
         label: String,
     },
-    /// List keys (source, label, creation time); the keys themselves are not kept.
+    /// List keys (id, source, label, creation time); the keys themselves are not kept.
     List,
+    /// Revoke a key by its id (from `list`): the sender is refused from the next request.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -1065,7 +1076,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 dir.display()
             )?;
         }
-        Command::Serve { listen, config, detect, rules, sigma } => {
+        Command::Serve { listen, config, detect, rules, sigma, secure_cookies } => {
             let streaming = if detect { Some((detect::load_config(rules.as_deref())?, sigma)) } else { None };
             let j = open(&cli.data)?;
             let sources = sources_config(config.as_deref(), &cli.data)?;
@@ -1077,7 +1088,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .unwrap_or_default();
             let names: Vec<&String> = sources.keys().collect();
             let summary = format!("serving {} sources: {names:?}", sources.len());
-            let server = mamori_server::Server::new(j, sources, context)?.with_reports(Box::new(report::ApiReports { detect: streaming }));
+            let mut server = mamori_server::Server::new(j, sources, context)?.with_secure_cookies(secure_cookies);
+            if let Some(settings) = streaming {
+                server = server.with_streaming_detection(settings)?;
+            }
             mamori_server::serve(server, listen, |addr| {
                 eprintln!("mamori: listening on http://{addr} ({summary})");
             })?;
@@ -1103,25 +1117,39 @@ fn run(cli: Cli) -> Result<ExitCode> {
             j.add_api_key(&hash, &scope, &label, now)?;
             writeln!(out, "{key}")?;
         }
-        Command::User(UserCommand::Add { name, role }) => {
+        Command::User(UserCommand::Add { name, role, department }) => {
             anyhow::ensure!(!name.trim().is_empty() && name.chars().all(|c| !c.is_control() && c != ':'), "--name: a user name without control characters or `:`");
             anyhow::ensure!(name.trim().len() <= 128, "--name: at most 128 bytes");
-            anyhow::ensure!(ROLES.contains(&role.as_str()), "--role `{role}` is not a role; the roles are {}", ROLES.join(", "));
+            let parsed = mamori_app::console::Role::parse(&role)
+                .with_context(|| format!("--role `{role}` is not a role; the roles are {}", mamori_app::console::ROLES.join(", ")))?;
+            let department = match (parsed, department) {
+                (mamori_app::console::Role::Manager, Some(d)) if !d.trim().is_empty() => d.trim().to_owned(),
+                (mamori_app::console::Role::Manager, _) => bail!("--department: a manager sees one department's staff; name it (e.g. --department D100)"),
+                (_, Some(_)) => bail!("--department is for managers only: the {role} role does not depend on a department"),
+                (_, None) => String::new(),
+            };
+            let mut j = open(&cli.data)?;
+            if !department.is_empty() {
+                let (_, master) = mamori_app::console::staff_directory(&j)?;
+                anyhow::ensure!(
+                    master.departments.is_empty() || master.departments.iter().any(|d| d.code == department),
+                    "--department `{department}` is not in the master data's departments"
+                );
+            }
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
             let password = password.trim_end_matches(['\r', '\n']);
             anyhow::ensure!(password.chars().count() >= 12, "the password must have at least 12 characters");
             let phc = mamori_server::console::hash_password(password).map_err(anyhow::Error::msg)?;
-            let mut j = open(&cli.data)?;
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
             let phc_sha256 = mamori_journal::sha256_hex(phc.as_bytes());
             audit::record_fields(
                 &mut j,
                 audit::Action::UserAdd,
-                &format!("console user {} ({role})", name.trim()),
-                &[("user", name.trim()), ("role", &role), ("phc_sha256", &phc_sha256)],
+                &format!("console user {} ({role}{})", name.trim(), if department.is_empty() { String::new() } else { format!(", {department}") }),
+                &[("user", name.trim()), ("role", &role), ("department", &department), ("phc_sha256", &phc_sha256)],
             )?;
-            j.put_user(name.trim(), &phc, &role, now)?;
+            j.put_user(name.trim(), &phc, &role, &department, now)?;
             // A new password signs the user out everywhere (a running server reads the file).
             let ended = mamori_server::console::Sessions::end_all(&cli.data, name.trim()).map_err(anyhow::Error::msg)?;
             if ended > 0 {
@@ -1129,10 +1157,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             writeln!(out, "user {} ({role}) saved", name.trim())?;
         }
-        Command::Apikey(ApikeyCommand::List) => {
-            for (source, label, created) in open(&cli.data)?.api_keys()? {
-                writeln!(out, "{source}\t{label}\t{created}")?;
+        Command::User(UserCommand::Remove { name }) => {
+            let mut j = open(&cli.data)?;
+            let ended = mamori_app::admin::remove_user(&mut j, &audit::operator(), &name, || mamori_server::console::Sessions::end_all(&cli.data, &name).map_err(anyhow::Error::msg))?;
+            writeln!(out, "user {name} removed; {ended} sessions ended")?;
+        }
+        Command::User(UserCommand::List) => {
+            for u in open(&cli.data)?.users()? {
+                writeln!(out, "{}\t{}\t{}\t{}", u.name, u.role, if u.department.is_empty() { "-" } else { &u.department }, report::jst_text(u.created))?;
             }
+        }
+        Command::Apikey(ApikeyCommand::List) => {
+            for k in open(&cli.data)?.api_keys()? {
+                writeln!(out, "{}\t{}\t{}\t{}", k.id, k.scope, k.label, report::jst_text(k.created))?;
+            }
+        }
+        Command::Apikey(ApikeyCommand::Revoke { id }) => {
+            let key = mamori_app::admin::revoke_api_key(&mut open(&cli.data)?, &audit::operator(), &id)?;
+            writeln!(out, "API key {} ({} {}) revoked", key.id, key.scope, key.label)?;
         }
         Command::Bench(BenchCommand::Ingest { dir, events, segment_shift, batch }) => {
             bench::ingest(&dir, events, segment_shift, batch, out)?
@@ -1323,13 +1365,6 @@ fn demo(dir: Option<PathBuf>, seed: u64, out: &mut impl Write) -> Result<ExitCod
         writeln!(out, "（一時ディレクトリは削除しました。結果を調べるには --dir DIR を付けて実行してください）")?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `--from` and an inclusive `--to` (JST dates or times) as a range of milliseconds: the
-/// range ends at the midnight after `--to`.
-pub(crate) fn inclusive_range(from: Option<&str>, to: Option<&str>) -> Result<mamori_journal::TimeRange> {
-    let end = to.map(|t| timearg::parse_ms(t).map(|ms| ms + 86_400_000)).transpose()?;
-    Ok(mamori_journal::TimeRange { from: from.map(timearg::parse_ms).transpose()?.unwrap_or(i64::MIN), to: end.unwrap_or(i64::MAX) })
 }
 
 fn progress_bar(file: &Path) -> indicatif::ProgressBar {

@@ -173,16 +173,22 @@ fn a_disclosure_is_served_only_to_a_report_key_and_its_reading_is_logged() {
     let line = r#"{"class_uid":6005,"activity_id":1,"time":1715130180000,"actor":{"user":{"uid":"0203"}},"metadata":{"product":"juki"},"unmapped":{"resident":{"uid":"000000101"},"operation":"照会","origin":{"line":1}}}"#;
     let (status, reply) = post(addr, "/v1/ingest/juki", &[("Authorization", &format!("Bearer {ingest_key}"))], line.as_bytes()).unwrap();
     assert_eq!(status, 200, "{reply}");
-    let path = "/v1/reports/disclosure?resident=000000101&request_no=R6-0007&format=csv";
-    assert_eq!(get(addr, path, &[]).0, 401);
-    assert_eq!(get(addr, path, &[("Authorization", &format!("Bearer {ingest_key}"))]).0, 403, "an ingest key cannot read");
-    let (status, csv) = get(addr, path, &[("Authorization", &format!("Bearer {report_key}"))]);
+    let path = "/v1/reports/disclosure";
+    let csv_request = br#"{"resident":"000000101","request_no":"R6-0007","format":"csv"}"#;
+    assert_eq!(post(addr, path, &[], csv_request).unwrap().0, 401);
+    assert_eq!(post(addr, path, &[("Authorization", &format!("Bearer {ingest_key}"))], csv_request).unwrap().0, 403, "an ingest key cannot read");
+    let report = [("Authorization", format!("Bearer {report_key}")), ("Content-Type", "application/json".to_owned())];
+    let report: Vec<(&str, &str)> = report.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, csv) = post(addr, path, &report, csv_request).unwrap();
     assert_eq!(status, 200, "{csv}");
     assert!(csv.contains("2024-05-08 10:03:00") && csv.lines().count() == 2, "{csv}");
-    let (status, html) = get(addr, "/v1/reports/disclosure?resident=000000101&request_no=R6-0007", &[("Authorization", &format!("Bearer {report_key}"))]);
+    let (status, html) = post(addr, path, &report, br#"{"resident":"000000101","request_no":"R6-0007"}"#).unwrap();
     assert!(status == 200 && html.contains("R6-0007"), "{html}");
-    let (status, reply) = get(addr, "/v1/reports/disclosure?resident=999999999", &[("Authorization", &format!("Bearer {report_key}"))]);
+    let (status, reply) = post(addr, path, &report, br#"{"resident":"999999999"}"#).unwrap();
     assert!(status == 400 && reply.contains("999999999"), "{reply}");
+    let (status, reply) = post(addr, path, &report, b"resident=000000101").unwrap();
+    assert!(status == 400 && reply.contains("request body"), "{reply}");
+    assert_eq!(get(addr, "/v1/reports/disclosure?resident=000000101", &[("Authorization", &format!("Bearer {report_key}"))]).0, 405, "never by a query string");
     let (status, _) = post(addr, "/v1/ingest/juki", &[("Authorization", &format!("Bearer {report_key}"))], line.as_bytes()).unwrap();
     assert_eq!(status, 403, "a report key cannot send");
     server.kill().unwrap();
@@ -232,6 +238,12 @@ fn streaming_detection_in_serve_gives_the_same_findings_as_batch() {
         let (status, reply) = post(addr, "/v1/ingest/replay", &[("Authorization", &format!("Bearer {key}"))], body.as_bytes()).unwrap();
         assert_eq!(status, 200, "{reply}");
     }
+    // Detection runs beside ingest, not in its way: wait until it has caught up.
+    let started = std::time::Instant::now();
+    while get(addr, "/v1/health", &[]).1.contains("\"detection_pending\":true") {
+        assert!(started.elapsed() < Duration::from_secs(300), "detection caught up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     server.kill().unwrap();
     server.wait().unwrap();
     let sorted = |text: String| {
@@ -259,21 +271,12 @@ fn five_failed_console_sign_ins_lock_the_name_and_each_try_is_logged() {
     add.stdin.take().unwrap().write_all(b"correct horse battery staple\n").unwrap();
     assert!(add.wait().unwrap().success());
     let (mut server, addr) = start(&data, &config);
-    let form = |password: &str| format!("name=kansa&password={}", password.replace(' ', "+"));
-    let location = |body: &str| -> (u16, bool) {
-        let (status, _) = post(addr, "/console/login", &[("Content-Type", "application/x-www-form-urlencoded")], body.as_bytes()).unwrap();
-        (status, status == 303)
-    };
     for _ in 0..5 {
-        assert_eq!(location(&form("wrong guess")).0, 303);
+        assert_eq!(status_of(&console_login(addr, "kansa", "wrong+guess")), 303);
     }
     // The right password, now refused: no session cookie comes back.
-    let mut s = TcpStream::connect(addr).unwrap();
-    let body = form("correct horse battery staple");
-    write!(s, "POST /console/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).unwrap();
-    assert!(!reply.to_ascii_lowercase().contains("set-cookie") && reply.contains("error=1"), "{reply}");
+    let reply = console_login(addr, "kansa", "correct+horse+battery+staple");
+    assert!(session_cookie(&reply).is_none() && reply.contains("error=1"), "{reply}");
     server.kill().unwrap();
     server.wait().unwrap();
     let log = mamori(&data, &["events", "actor", "console:kansa"]);
@@ -413,8 +416,8 @@ fn add_user(data: &Path, name: &str, role: &str) -> std::process::Output {
 }
 
 fn sign_in(addr: SocketAddr, name: &str, password: &str) -> (u16, String) {
-    let form = format!("name={name}&password={password}");
-    post(addr, "/console/login", &[("Content-Type", "application/x-www-form-urlencoded")], form.as_bytes()).unwrap()
+    let answer = console_login(addr, name, password);
+    (status_of(&answer), answer)
 }
 
 fn events_of(data: &Path, operation: &str) -> usize {
@@ -451,11 +454,12 @@ fn cli_writes_beside_a_running_server_lose_no_sign_in() {
 fn an_oversized_sign_in_is_refused_unlogged_and_pages_carry_security_headers() {
     let (_tmp, data, config, _key) = setup();
     let (mut server, addr) = start(&data, &config);
+    let (token, login_cookie) = login_form(addr);
     let huge = format!("name={}&password=x", "A".repeat(1 << 20));
     let (status, _) = post(addr, "/console/login", &[("Content-Type", "application/x-www-form-urlencoded")], huge.as_bytes()).unwrap();
     assert_eq!(status, 413);
-    let long = format!("name={}&password=x", "A".repeat(300));
-    let (status, _) = post(addr, "/console/login", &[("Content-Type", "application/x-www-form-urlencoded")], long.as_bytes()).unwrap();
+    let long = format!("name={}&password=x&csrf={token}", "A".repeat(300));
+    let (status, _) = post(addr, "/console/login", &[("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", &login_cookie)], long.as_bytes()).unwrap();
     assert_eq!(status, 400);
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(format!("GET /console/login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
@@ -533,8 +537,26 @@ fn session_cookie(answer: &str) -> Option<String> {
 }
 
 fn login(addr: SocketAddr, password: &str) -> String {
-    let form = format!("name=auditor1&password={password}");
-    raw(addr, &format!("POST /console/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}", form.len()))
+    console_login(addr, "auditor1", password)
+}
+
+fn status_of(answer: &str) -> u16 {
+    answer.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// The sign-in form's token and the cookie it must come back with.
+fn login_form(addr: SocketAddr) -> (String, String) {
+    let page = raw(addr, &format!("GET /console/login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"));
+    let cookie = page.lines().find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")).filter(|c| c.starts_with("mamori_login="))).expect("login cookie");
+    let token = page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("csrf field").to_owned();
+    (token, cookie.split(';').next().unwrap().to_owned())
+}
+
+/// Signs in as a browser does: the form first (its token and cookie), then the post.
+fn console_login(addr: SocketAddr, name: &str, password: &str) -> String {
+    let (token, cookie) = login_form(addr);
+    let form = format!("name={name}&password={password}&csrf={token}");
+    raw(addr, &format!("POST /console/login HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}", form.len()))
 }
 
 fn findings_with(addr: SocketAddr, cookie: &str) -> u16 {
@@ -566,6 +588,221 @@ fn sessions_and_lockouts_survive_a_restart_and_a_new_password_ends_sessions() {
     server.wait().unwrap();
     let (mut server, addr) = start(&data, &config);
     assert!(session_cookie(&login(addr, "correct+horse+battery+staple")).is_none(), "still locked after a restart");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+/// A user of `role` (a manager of `department`) with the tests' password.
+fn add_user_in(data: &Path, name: &str, role: &str, department: Option<&str>) {
+    let mut args = vec!["--data", data.to_str().unwrap(), "user", "add", "--name", name, "--role", role];
+    if let Some(d) = department {
+        args.extend(["--department", d]);
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori")).args(&args).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let _ = child.stdin.take().unwrap().write_all(b"correct horse battery staple\n");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The example town with its findings, and the server on it.
+fn example_town() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf, String) {
+    let (tmp, data, config, key) = setup();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    mamori(&data, &["master", "load", root.join("examples/town").to_str().unwrap()]);
+    mamori(&data, &["import", root.join("examples/events.ndjson").to_str().unwrap()]);
+    mamori(&data, &["detect"]);
+    (tmp, data, config, key)
+}
+
+/// GET as the signed-in `cookie`: status and body.
+fn page(addr: SocketAddr, path: &str, cookie: &str) -> (u16, String) {
+    let answer = raw(addr, &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"));
+    (status_of(&answer), answer.split("\r\n\r\n").nth(1).unwrap_or("").to_owned())
+}
+
+/// POST a form as the signed-in `cookie`, with extra headers.
+fn form_post(addr: SocketAddr, path: &str, cookie: &str, form: &str, extra: &str) -> (u16, String) {
+    let answer = raw(
+        addr,
+        &format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n{extra}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}", form.len()),
+    );
+    (status_of(&answer), answer.split("\r\n\r\n").nth(1).unwrap_or("").to_owned())
+}
+
+/// The CSRF token of the signed-in page `body` (every form carries it).
+fn csrf_of(body: &str) -> String {
+    body.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("a form with a token").to_owned()
+}
+
+fn signed_in_as(addr: SocketAddr, name: &str) -> String {
+    session_cookie(&console_login(addr, name, "correct+horse+battery+staple")).unwrap_or_else(|| panic!("{name} signs in"))
+}
+
+/// The probe's role findings: a manager saw every finding and every resident. Now each
+/// role opens only its pages, a manager sees only staff posted in their department at the
+/// time (another department's employee is "not found", with no data), an administrator
+/// sees no personal data, and the refusals are in the log.
+#[test]
+fn each_role_sees_only_what_it_may_and_a_manager_only_their_department() {
+    let (_tmp, data, config, _key) = example_town();
+    add_user_in(&data, "tax-manager", "manager", Some("D200"));
+    add_user_in(&data, "welfare-manager", "manager", Some("D300"));
+    add_user_in(&data, "admin", "administrator", None);
+    add_user_in(&data, "privacy", "privacy-officer", None);
+    add_user_in(&data, "auditor", "auditor", None);
+    let (mut server, addr) = start(&data, &config);
+    // E0001 (welfare, D300) looked up their own family: relative_lookup.
+    let tax = signed_in_as(addr, "tax-manager");
+    let (status, body) = page(addr, "/console/findings", &tax);
+    assert!(status == 200 && !body.contains("relative_lookup") && body.contains("条件に合う所見はありません"), "{body}");
+    let (status, body) = page(addr, "/console/employees/E0001", &tax);
+    assert!(status == 404 && !body.contains("E0001"), "another department's employee: {status} {body}");
+    assert_eq!(page(addr, "/console/disclosure", &tax).0, 403, "a manager makes no disclosures");
+    assert_eq!(page(addr, "/console/admin", &tax).0, 403);
+
+    let welfare = signed_in_as(addr, "welfare-manager");
+    let (status, body) = page(addr, "/console/findings", &welfare);
+    assert!(status == 200 && body.contains("relative_lookup"), "{body}");
+    let (status, body) = page(addr, "/console/employees/E0001", &welfare);
+    assert!(status == 200 && body.contains("照会記録"), "{body}");
+
+    let admin = signed_in_as(addr, "admin");
+    assert_eq!(page(addr, "/console/findings", &admin).0, 403, "an administrator sees no findings");
+    assert_eq!(page(addr, "/console/employees/E0001", &admin).0, 403);
+    assert_eq!(page(addr, "/console/disclosure", &admin).0, 403);
+    let privacy = signed_in_as(addr, "privacy");
+    assert_eq!(page(addr, "/console/findings", &privacy).0, 403);
+    let (status, form) = page(addr, "/console/disclosure", &privacy);
+    assert_eq!(status, 200);
+    let (status, report) = form_post(addr, "/console/disclosure", &privacy, &format!("csrf={}&resident=000000305&request_no=R6-1", csrf_of(&form)), "");
+    assert!(status == 200 && report.contains("R6-1"), "{report}");
+    // The administrator's view of the audit trail masks the resident number.
+    let (status, trail) = page(addr, "/console/admin", &admin);
+    assert!(status == 200 && trail.contains("disclosure of resident *********") && !trail.contains("000000305"), "{trail}");
+    let auditor = signed_in_as(addr, "auditor");
+    let (status, body) = page(addr, "/console/findings", &auditor);
+    assert!(status == 200 && body.contains("relative_lookup") && body.contains("vip_unexplained"), "{body}");
+    let id = body.split("/console/findings/relative_lookup").nth(1).and_then(|r| r.split('"').next()).map(|r| format!("relative_lookup{r}")).expect("a link to the finding");
+    let (status, finding) = page(addr, &format!("/console/findings/{id}"), &auditor);
+    assert!(status == 200 && finding.contains("検証済み") && finding.contains("/console/employees/E0001"), "{finding}");
+    assert_eq!(page(addr, &format!("/console/findings/{id}"), &tax).0, 404, "not the tax manager's finding");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let log = mamori(&data, &["events", "actor", "console:tax-manager"]);
+    assert!(log.contains("employee E0001 refused") && log.contains("refused: outside the reader's scope"), "{log}");
+    let log = mamori(&data, &["events", "actor", "console:auditor"]);
+    assert!(log.contains("findings viewed") && log.contains(&format!("finding {} viewed", id.replace("%3A", ":"))), "{log}");
+    mamori(&data, &["verify"]);
+}
+
+/// The probe's CSRF findings: a cross-site sign-in worked, and a same-site `<img>` made a
+/// disclosure under the victim's name. Now the sign-in needs its form's token and cookie,
+/// every form its session's token, cross-site posts are refused whatever they carry, and
+/// a disclosure is only ever a POST.
+#[test]
+fn forms_need_their_token_and_cross_site_or_get_disclosures_are_refused() {
+    let (_tmp, data, config, _key) = example_town();
+    add_user_in(&data, "auditor", "auditor", None);
+    let (mut server, addr) = start(&data, &config);
+    // A sign-in without the form's token (another site's form) makes no session.
+    let body = "name=auditor&password=correct+horse+battery+staple";
+    let forged = raw(addr, &format!("POST /console/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()));
+    assert!(status_of(&forged) == 403 && session_cookie(&forged).is_none(), "{forged}");
+    let cookie = signed_in_as(addr, "auditor");
+    let token = csrf_of(&page(addr, "/console/disclosure", &cookie).1);
+    let form = format!("csrf={token}&resident=000000305&request_no=R6-9");
+    assert_eq!(form_post(addr, "/console/disclosure", &cookie, "resident=000000305&request_no=R6-9", "").0, 403, "no token");
+    assert_eq!(form_post(addr, "/console/disclosure", &cookie, &form.replace(&token, &"0".repeat(64)), "").0, 403, "a wrong token");
+    assert_eq!(form_post(addr, "/console/disclosure", &cookie, &form, "Origin: http://evil.example\r\n").0, 403, "another origin");
+    assert_eq!(form_post(addr, "/console/disclosure", &cookie, &form, "Sec-Fetch-Site: cross-site\r\n").0, 403, "a cross-site fetch");
+    assert_eq!(form_post(addr, "/console/disclosure", &cookie, &form, "Origin: null\r\n").0, 403, "an opaque origin with nothing else to go by");
+    let (status, _) = page(addr, "/console/disclosure/report?resident=000000305", &cookie);
+    assert!(status == 404 || status == 405, "no disclosure by GET: {status}");
+    let (status, report) = form_post(addr, "/console/disclosure", &cookie, &form, &format!("Origin: http://{addr}\r\n"));
+    assert!(status == 200 && report.contains("R6-9"), "the real form works: {report}");
+    // Signing out is a form too.
+    assert_eq!(form_post(addr, "/console/logout", &cookie, "csrf=x", "").0, 403);
+    assert_eq!(page(addr, "/console/findings", &cookie).0, 200, "still signed in");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let log = mamori(&data, &["events", "actor", "console:auditor"]);
+    assert_eq!(log.matches("disclosure of resident 000000305").count(), 1, "only the real form made one: {log}");
+}
+
+/// Revocation: a removed user's session ends at once, a revoked key is refused on its
+/// next batch, both are events in the log, and `verify` holds the tables to them.
+#[test]
+fn a_removed_user_and_a_revoked_key_are_refused_at_once() {
+    let (_tmp, data, config, key) = setup();
+    add_user_in(&data, "auditor", "auditor", None);
+    add_user_in(&data, "admin", "administrator", None);
+    let (mut server, addr) = start(&data, &config);
+    let cookie = signed_in_as(addr, "auditor");
+    assert_eq!(page(addr, "/console/findings", &cookie).0, 200);
+    assert!(mamori(&data, &["user", "remove", "--name", "auditor"]).contains("1 sessions ended"));
+    assert_eq!(page(addr, "/console/findings", &cookie).0, 303, "signed out at once");
+    assert!(session_cookie(&console_login(addr, "auditor", "correct+horse+battery+staple")).is_none());
+    let bearer = format!("Bearer {key}");
+    assert_eq!(post(addr, "/v1/ingest/juki", &[("Authorization", &bearer)], &batch(0, 2)).unwrap().0, 200);
+    // The administrator revokes it in the console.
+    let admin = signed_in_as(addr, "admin");
+    let (status, body) = page(addr, "/console/admin", &admin);
+    assert!(status == 200 && body.contains("住基システム"), "{body}");
+    let id = body.split("name=\"id\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_owned();
+    let (status, _) = form_post(addr, "/console/admin/keys/revoke", &admin, &format!("csrf={}&id={id}", csrf_of(&body)), "");
+    assert_eq!(status, 303);
+    assert_eq!(post(addr, "/v1/ingest/juki", &[("Authorization", &bearer)], &batch(2, 2)).unwrap().0, 401, "the revoked key is refused");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(mamori(&data, &["apikey", "list"]).trim().is_empty());
+    assert!(!mamori(&data, &["user", "list"]).contains("auditor\t"));
+    assert_eq!(events_of(&data, "user.remove"), 1);
+    assert_eq!(events_of(&data, "apikey.revoke"), 1);
+    mamori(&data, &["verify"]);
+}
+
+/// Spraying one password over many names from one address: after twenty failures the
+/// address is locked, so even a real user's right password from it is refused for a while.
+#[test]
+fn many_failed_sign_ins_from_one_address_lock_the_address() {
+    let (_tmp, data, config, _key) = setup();
+    add_user_in(&data, "auditor", "auditor", None);
+    let (mut server, addr) = start(&data, &config);
+    for i in 0..20 {
+        assert!(session_cookie(&console_login(addr, &format!("guess{i}"), "Password1234")).is_none());
+    }
+    assert!(session_cookie(&console_login(addr, "auditor", "correct+horse+battery+staple")).is_none(), "the address is locked");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let log = mamori(&data, &["events", "actor", "console:auditor"]);
+    assert!(log.contains("from 127.0.0.1; locked after repeated failures"), "the client address is logged: {log}");
+}
+
+/// The probe's slow clients: a request whose headers never finish, and a form whose body
+/// never finishes, are both dropped after seconds (headers 10 s, forms 10 s) instead of
+/// holding the server's tasks for ever.
+#[test]
+fn trickled_headers_and_bodies_are_cut_off() {
+    let (_tmp, data, config, _key) = setup();
+    let (mut server, addr) = start(&data, &config);
+    let started = std::time::Instant::now();
+    let headers = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(b"GET /console/login HTTP/1.1\r\nHost: x\r\nX-Slow: ").unwrap();
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        answer
+    });
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(format!("POST /console/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nname=a").as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let answer = headers.join().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(25), "both were cut off in seconds: {:?}", started.elapsed());
+    assert!(answer.is_empty() || String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 408"), "{}", String::from_utf8_lossy(&answer));
     server.kill().unwrap();
     server.wait().unwrap();
 }

@@ -287,6 +287,14 @@ impl Directory {
         self.assignments.get(employee)?.iter().find(|a| a.0.covers(day)).map(|a| (a.1.as_str(), a.2.as_str()))
     }
 
+    /// Whether `employee` was posted in `department` at any time between `from` and `to`
+    /// (inclusive): whose staff a manager may look at.
+    pub fn posted_in(&self, employee: &str, department: &str, from: NaiveDate, to: NaiveDate) -> bool {
+        self.assignments.get(employee).is_some_and(|rows| {
+            rows.iter().any(|a| a.1 == department && a.0.from <= to && a.0.to.is_none_or(|end| end >= from))
+        })
+    }
+
     /// The team (係・班) of an employee on `day`, when master data gives one.
     pub fn team(&self, employee: &str, day: NaiveDate) -> Option<&str> {
         self.assignments.get(employee)?.iter().find(|a| a.0.covers(day)).and_then(|a| a.3.as_deref())

@@ -76,6 +76,29 @@ impl StoredEvent {
     }
 }
 
+/// A console user as stored: the password as an Argon2id PHC string only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub name: String,
+    pub phc: String,
+    pub role: String,
+    /// A manager's department code; empty for other roles.
+    pub department: String,
+    pub created: i64,
+}
+
+/// An API key as stored: its SHA-256, never the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKeyRow {
+    /// The first 12 hex digits of the SHA-256: how `apikey list` and `revoke` name it.
+    pub id: String,
+    pub key_sha256: String,
+    /// The source it sends, or `@reports`.
+    pub scope: String,
+    pub label: String,
+    pub created: i64,
+}
+
 /// A line that could not be accepted, kept with where it came from and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeadLetter {

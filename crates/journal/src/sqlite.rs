@@ -19,9 +19,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tlog_tiles::{prove_record, prove_tree};
 
 use crate::checkpoint::{CheckpointKey, SignedCheckpoint, check_checkpoint};
-use crate::merkle::{Frontier, TILE_HEIGHT, TileBuilder, TileHashReader, hex, hex_bytes, leaf_hash, sha256_hex, tile_key};
+use crate::merkle::{Frontier, TILE_HEIGHT, TileBuilder, TileHashReader, hex, hex_bytes, leaf_hash, sha256_hex, tile_key, unhex};
 use crate::{
-    WitnessEntry,
+    ApiKeyRow, UserRow, WitnessEntry,
     Batch, ConsistencyProof, DeadLetter, InclusionProof, IndexKeys, Journal, JournalError, Receipt,
     PreparedEvent, StoredEvent, StreamCursor, TimeRange, VerifyFailure, VerifyReport,
 };
@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS api_keys(key_sha256 BLOB PRIMARY KEY, source TEXT NOT
 CREATE TABLE IF NOT EXISTS findings(id TEXT PRIMARY KEY, rank INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS explanations(seq INTEGER PRIMARY KEY, employee TEXT, explanation TEXT);
 CREATE TABLE IF NOT EXISTS tags(kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(kind, key, seq));
-CREATE TABLE IF NOT EXISTS users(name TEXT PRIMARY KEY, phc TEXT NOT NULL, role TEXT NOT NULL, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS users(name TEXT PRIMARY KEY, phc TEXT NOT NULL, role TEXT NOT NULL, created INTEGER NOT NULL,
+                                 department TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS detect_state(id INTEGER PRIMARY KEY CHECK (id = 1), last_seq INTEGER NOT NULL,
                                         watermark INTEGER NOT NULL, fingerprint TEXT NOT NULL, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS master_keys(kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(kind, key, seq));
@@ -203,6 +204,11 @@ impl SqliteJournal {
         let conn = Connection::open(&db)?;
         configure(&conn)?;
         conn.execute_batch(ADDITIONS)?;
+        // Columns added after their table: a manager's department.
+        let has_department: bool = conn.query_row("SELECT count(*) FROM pragma_table_info('users') WHERE name = 'department'", [], |r| r.get::<_, i64>(0))? > 0;
+        if !has_department {
+            conn.execute_batch("ALTER TABLE users ADD COLUMN department TEXT NOT NULL DEFAULT ''")?;
+        }
         let meta = |k: &str| -> Result<String, JournalError> {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
                 .optional()?
@@ -587,26 +593,58 @@ impl SqliteJournal {
     }
 
     /// Adds a console user, or replaces their password hash (a PHC string: mamori keeps
-    /// Argon2id hashes only).
-    pub fn put_user(&mut self, name: &str, phc: &str, role: &str, now_ms: i64) -> Result<(), JournalError> {
+    /// Argon2id hashes only), role and department (a manager's; empty otherwise).
+    pub fn put_user(&mut self, name: &str, phc: &str, role: &str, department: &str, now_ms: i64) -> Result<(), JournalError> {
         self.conn.execute(
-            "INSERT INTO users(name, phc, role, created) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(name) DO UPDATE SET phc = excluded.phc, role = excluded.role",
-            params![name, phc, role, now_ms],
+            "INSERT INTO users(name, phc, role, department, created) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(name) DO UPDATE SET phc = excluded.phc, role = excluded.role, department = excluded.department",
+            params![name, phc, role, department, now_ms],
         )?;
         Ok(())
     }
 
-    /// A console user's password hash and role.
-    pub fn user(&self, name: &str) -> Result<Option<(String, String)>, JournalError> {
-        Ok(self.conn.query_row("SELECT phc, role FROM users WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
+    /// A console user's password hash, role and department.
+    pub fn user(&self, name: &str) -> Result<Option<UserRow>, JournalError> {
+        Ok(self
+            .conn
+            .query_row("SELECT name, phc, role, department, created FROM users WHERE name = ?1", [name], |r| {
+                Ok(UserRow { name: r.get(0)?, phc: r.get(1)?, role: r.get(2)?, department: r.get(3)?, created: r.get(4)? })
+            })
+            .optional()?)
     }
 
-    /// (source, label, created ms) of every API key; the keys themselves are not kept.
-    pub fn api_keys(&self) -> Result<Vec<(String, String, i64)>, JournalError> {
-        let mut stmt = self.conn.prepare("SELECT source, label, created FROM api_keys ORDER BY created")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?;
+    /// Every console user, by name.
+    pub fn users(&self) -> Result<Vec<UserRow>, JournalError> {
+        let mut stmt = self.conn.prepare("SELECT name, phc, role, department, created FROM users ORDER BY name")?;
+        let rows = stmt
+            .query_map([], |r| Ok(UserRow { name: r.get(0)?, phc: r.get(1)?, role: r.get(2)?, department: r.get(3)?, created: r.get(4)? }))?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
+    }
+
+    /// Removes a console user; whether there was one.
+    pub fn remove_user(&mut self, name: &str) -> Result<bool, JournalError> {
+        Ok(self.conn.execute("DELETE FROM users WHERE name = ?1", [name])? > 0)
+    }
+
+    /// Every API key: its id (the first 12 hex digits of its SHA-256), scope, label and
+    /// creation time; the keys themselves are not kept.
+    pub fn api_keys(&self) -> Result<Vec<ApiKeyRow>, JournalError> {
+        let mut stmt = self.conn.prepare("SELECT key_sha256, source, label, created FROM api_keys ORDER BY created")?;
+        let rows = stmt
+            .query_map([], |r| {
+                let hash: Vec<u8> = r.get(0)?;
+                Ok(ApiKeyRow { id: hex_bytes(&hash)[..12].to_owned(), key_sha256: hex_bytes(&hash), scope: r.get(1)?, label: r.get(2)?, created: r.get(3)? })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Removes the API key whose SHA-256 is `key_sha256` (hex); whether there was one.
+    pub fn revoke_api_key(&mut self, key_sha256: &str) -> Result<bool, JournalError> {
+        let Some(hash) = unhex(key_sha256) else { return Ok(false) };
+        let hash: [u8; 32] = hash.0;
+        Ok(self.conn.execute("DELETE FROM api_keys WHERE key_sha256 = ?1", [hash.as_slice()])? > 0)
     }
 
     /// Stores detection's results of an incremental run: all findings (replaced), the
@@ -997,7 +1035,7 @@ impl SqliteJournal {
         // What the log says the side tables hold: tags by event, users and API keys by the
         // events that made them, detection's tables by its newest run.
         let mut tags_in_log: std::collections::BTreeSet<(String, String, u64)> = Default::default();
-        let mut users_in_log: BTreeMap<String, (String, String)> = BTreeMap::new();
+        let mut users_in_log: BTreeMap<String, (String, String, String)> = BTreeMap::new();
         let mut keys_in_log: BTreeMap<String, (String, String)> = BTreeMap::new();
         let mut detection_in_log: Option<(u64, serde_json::Value)> = None;
 
@@ -1116,10 +1154,16 @@ impl SqliteJournal {
                                     chain.push(field("new_vkey"));
                                 }
                                 Some("user.add") => {
-                                    users_in_log.insert(field("user"), (field("role"), field("phc_sha256")));
+                                    users_in_log.insert(field("user"), (field("role"), field("phc_sha256"), field("department")));
+                                }
+                                Some("user.remove") => {
+                                    users_in_log.remove(&field("user"));
                                 }
                                 Some("apikey.create") => {
                                     keys_in_log.insert(field("key_sha256"), (field("scope"), field("label")));
+                                }
+                                Some("apikey.revoke") => {
+                                    keys_in_log.remove(&field("key_sha256"));
                                 }
                                 Some("detect") if extra.contains_key("detection") => detection_in_log = Some((seq, extra["detection"].clone())),
                                 _ => {}
@@ -1249,15 +1293,17 @@ impl SqliteJournal {
         if let Some((kind, key, seq)) = tags_in_log.difference(&tags).next() {
             return fail(Some(*seq), format!("tag {kind} `{key}` of event {seq} was removed"));
         }
-        let users: BTreeMap<String, (String, String)> = {
-            let mut stmt = self.conn.prepare("SELECT name, role, phc FROM users")?;
-            stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, sha256_hex(r.get::<_, String>(2)?.as_bytes())))))?
+        let users: BTreeMap<String, (String, String, String)> = {
+            let mut stmt = self.conn.prepare("SELECT name, role, phc, department FROM users")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, sha256_hex(r.get::<_, String>(2)?.as_bytes()), r.get(3)?))))?
             .collect::<Result<_, _>>()?
         };
-        for (name, (role, phc)) in &users {
+        for (name, (role, phc, department)) in &users {
             match users_in_log.get(name) {
-                None => return fail(None, format!("console user `{name}` exists with no event in the log that made them")),
-                Some((r, p)) if r != role || p != phc => return fail(None, format!("console user `{name}`'s role or password differs from what the log recorded")),
+                None => return fail(None, format!("console user `{name}` exists with no event in the log that made them (or was removed)")),
+                Some((r, p, d)) if r != role || p != phc || d != department => {
+                    return fail(None, format!("console user `{name}`'s role, department or password differs from what the log recorded"));
+                }
                 _ => {}
             }
         }
@@ -1267,7 +1313,7 @@ impl SqliteJournal {
         };
         for (hash, (scope, label)) in &keys {
             match keys_in_log.get(hash) {
-                None => return fail(None, format!("an API key for `{scope}` ({label}) exists with no event in the log that made it")),
+                None => return fail(None, format!("an API key for `{scope}` ({label}) exists with no event in the log that made it (or it was revoked)")),
                 Some((s, l)) if s != scope || l != label => return fail(None, format!("API key ({label}) now sends or reads `{scope}`, not what the log recorded")),
                 _ => {}
             }

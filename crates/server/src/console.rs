@@ -1,34 +1,57 @@
-//! The auditors' console: server-rendered pages in Japanese (English with `?lang=en`),
-//! behind a sign-in. Today it answers a resident's access-history request; the report is
-//! the one the CLI and the API make, and each sign-in, failed sign-in and report is an
-//! event in the log.
+//! The auditors' console: server-rendered pages (askama templates in `templates/`,
+//! escaped automatically) in Japanese, English on request (`?lang=en`, then kept in a
+//! cookie across every page and form), behind a sign-in.
 //!
-//! Passwords are checked against Argon2id hashes (`mamori user add`); five failed
-//! sign-ins lock a name for fifteen minutes; a session is a random 256-bit token in an
-//! `HttpOnly`, `SameSite=Strict` cookie, kept hashed in `console.db` for eight hours at
-//! most and thirty minutes unused; sessions and lockouts survive a restart, and a new
-//! password ends the user's sessions.
+//! Pages: `/console` (what needs attention today), `/console/findings` (filters, paging,
+//! sorting), `/console/findings/{id}` (explanation, evidence timeline with each event's
+//! inclusion proved), `/console/employees/{id}` (postings, activity, findings,
+//! back-search), `/console/disclosure` (a resident's disclosure; the resident number goes
+//! in a POST body, never a URL), `/console/admin` (users, API keys, the console's own
+//! audit trail; revoking and removing).
+//!
+//! Every route asks who is signing in or signed in and what their role lets them see
+//! (`mamori_app::console::Role`); every page showing personal data is recorded in the log
+//! by the application services it calls. State changes are POSTs carrying the session's
+//! CSRF token (the sign-in form a token of its own, in a cookie), and POSTs from another
+//! origin are refused whatever they carry.
+//!
+//! Passwords are checked against Argon2id hashes (`mamori user add`), two at a time;
+//! five failed sign-ins lock a name, and twenty an address, for fifteen minutes, and a
+//! wrong try during a lockout does not extend it; a session is a random 256-bit token in
+//! an `HttpOnly`, `SameSite=Strict` cookie (`Secure` when served over TLS or
+//! `--secure-cookies`), kept hashed in `console.db` for eight hours at most and thirty
+//! minutes unused; sessions and lockouts survive a restart, and a new password or a
+//! removed user ends the user's sessions.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use askama::Template;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Form, Router};
+use mamori_app::console::{self as app, Reader, Role, View};
+use mamori_journal::SqliteJournal;
+use mamori_model::{Finding, Severity};
 use sha2::{Digest, Sha256};
 
-use crate::{DisclosureQuery, Server};
+use crate::Server;
 
 const SESSION_COOKIE: &str = "mamori_session";
+const LOGIN_COOKIE: &str = "mamori_login";
+const LANG_COOKIE: &str = "mamori_lang";
 const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
 /// A session unused this long ends (a terminal left signed in at lunch).
 const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
 /// The console's sessions and lockouts, in the data directory.
 pub const SESSIONS_FILE: &str = "console.db";
-/// Failed sign-ins to one name before it is locked, and for how long.
-const MAX_FAILURES: u32 = 5;
+/// Failed sign-ins to one name, and from one address, before it is locked, and for how
+/// long. An address gets more tries: several staff share an office's NAT address.
+const MAX_FAILURES: i64 = 5;
+const MAX_ADDRESS_FAILURES: i64 = 20;
 const LOCKOUT: Duration = Duration::from_secs(15 * 60);
 
 /// Hashes a password for storage: Argon2id with a random salt, as a PHC string.
@@ -41,13 +64,14 @@ fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-/// Signed-in users by the SHA-256 of their session token, and failed sign-ins by name,
-/// kept in `console.db` beside the journal (0600): a restart neither signs everyone out
-/// nor lifts a lockout.
+/// Signed-in users by the SHA-256 of their session token (with the session's CSRF
+/// token), and failed sign-ins by name and by address, kept in `console.db` beside the
+/// journal (0600): a restart neither signs everyone out nor lifts a lockout.
 pub struct Sessions(std::sync::Mutex<rusqlite::Connection>);
 
 const SESSIONS_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS sessions(key BLOB PRIMARY KEY, user TEXT NOT NULL, until INTEGER NOT NULL, idle_until INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions(key BLOB PRIMARY KEY, user TEXT NOT NULL, until INTEGER NOT NULL, idle_until INTEGER NOT NULL,
+                                    csrf TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS failures(name TEXT PRIMARY KEY, count INTEGER NOT NULL, since INTEGER NOT NULL);
 ";
 
@@ -57,6 +81,25 @@ fn now_ms() -> i64 {
 
 fn ms(d: Duration) -> i64 {
     d.as_millis() as i64
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+    crate::hex(&bytes)
+}
+
+/// Compares two tokens in time that does not depend on where they differ.
+fn same_token(a: &str, b: &str) -> bool {
+    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A live session: who, and the token its forms must carry.
+#[derive(Clone)]
+struct Session {
+    user: String,
+    csrf: String,
 }
 
 impl Sessions {
@@ -71,37 +114,46 @@ impl Sessions {
         let conn = rusqlite::Connection::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(|e| e.to_string())?;
         conn.execute_batch(SESSIONS_SCHEMA).map_err(|e| e.to_string())?;
+        // Sessions made before they carried a CSRF token cannot post forms: end them.
+        let has_csrf: i64 = conn.query_row("SELECT count(*) FROM pragma_table_info('sessions') WHERE name = 'csrf'", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+        if has_csrf == 0 {
+            conn.execute_batch("DROP TABLE sessions;").map_err(|e| e.to_string())?;
+            conn.execute_batch(SESSIONS_SCHEMA).map_err(|e| e.to_string())?;
+        }
         Ok(Sessions(std::sync::Mutex::new(conn)))
     }
 
     /// Ends every session of `user` (a new password, a removed user): run by the CLI
     /// beside a running server, so it works on the file.
     pub fn end_all(dir: &std::path::Path, user: &str) -> Result<usize, String> {
-        let sessions = Sessions::open(dir)?;
-        let conn = sessions.0.lock().expect("sessions lock");
+        Sessions::open(dir)?.end_user(user)
+    }
+
+    fn end_user(&self, user: &str) -> Result<usize, String> {
+        let conn = self.0.lock().expect("sessions lock");
         conn.execute("DELETE FROM sessions WHERE user = ?1", [user]).map_err(|e| e.to_string())
     }
 
-    /// Whether `name` is locked out after repeated failures (guessing is slowed by Argon2
-    /// and stopped here).
-    fn locked(&self, name: &str) -> bool {
+    /// Whether the counter `key` (a name, or `addr:` and an address) is locked out after
+    /// `max` failures (guessing is slowed by Argon2 and stopped here).
+    fn locked(&self, key: &str, max: i64) -> bool {
         let conn = self.0.lock().expect("sessions lock");
-        let row: Option<(i64, i64)> = conn.query_row("SELECT count, since FROM failures WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?))).ok();
-        row.is_some_and(|(n, since)| n >= MAX_FAILURES as i64 && now_ms() - since < ms(LOCKOUT))
+        let row: Option<(i64, i64)> = conn.query_row("SELECT count, since FROM failures WHERE name = ?1", [key], |r| Ok((r.get(0)?, r.get(1)?))).ok();
+        row.is_some_and(|(n, since)| n >= max && now_ms() - since < ms(LOCKOUT))
     }
 
-    fn failed(&self, name: &str) {
+    fn failed(&self, key: &str, max: i64) {
         let conn = self.0.lock().expect("sessions lock");
         let now = now_ms();
-        let row: Option<(i64, i64)> = conn.query_row("SELECT count, since FROM failures WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?))).ok();
+        let row: Option<(i64, i64)> = conn.query_row("SELECT count, since FROM failures WHERE name = ?1", [key], |r| Ok((r.get(0)?, r.get(1)?))).ok();
         let next = match row {
             // A wrong try during a lockout does not extend it: the owner can get back in
             // when it ends, whatever a guesser keeps sending.
-            Some((n, since)) if n >= MAX_FAILURES as i64 && now - since < ms(LOCKOUT) => return,
+            Some((n, since)) if n >= max && now - since < ms(LOCKOUT) => return,
             Some((n, since)) if now - since < ms(LOCKOUT) => (n + 1, now),
             _ => (1, now),
         };
-        let _ = conn.execute("INSERT OR REPLACE INTO failures(name, count, since) VALUES (?1, ?2, ?3)", rusqlite::params![name, next.0, next.1]);
+        let _ = conn.execute("INSERT OR REPLACE INTO failures(name, count, since) VALUES (?1, ?2, ?3)", rusqlite::params![key, next.0, next.1]);
     }
 
     fn succeeded(&self, name: &str) {
@@ -109,54 +161,74 @@ impl Sessions {
     }
 
     fn open_session(&self, user: &str) -> String {
-        let mut bytes = [0u8; 32];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
-        let token = crate::hex(&bytes);
+        let token = random_token();
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = now_ms();
         let conn = self.0.lock().expect("sessions lock");
         let _ = conn.execute("DELETE FROM sessions WHERE until <= ?1 OR idle_until <= ?1", [now]);
         let _ = conn.execute(
-            "INSERT INTO sessions(key, user, until, idle_until) VALUES (?1, ?2, ?3, ?4)",
-            rusqlite::params![key.as_slice(), user, now + ms(SESSION_TTL), now + ms(SESSION_IDLE)],
+            "INSERT INTO sessions(key, user, until, idle_until, csrf) VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![key.as_slice(), user, now + ms(SESSION_TTL), now + ms(SESSION_IDLE), random_token()],
         );
         token
     }
 
-    /// The signed-in user, if the session is alive; each use keeps it from idling out.
-    fn user(&self, headers: &HeaderMap) -> Option<String> {
-        let key: [u8; 32] = Sha256::digest(token(headers)?.as_bytes()).into();
+    /// The signed-in session, if alive; each use keeps it from idling out.
+    fn session(&self, headers: &HeaderMap) -> Option<Session> {
+        let key: [u8; 32] = Sha256::digest(cookie(headers, SESSION_COOKIE)?.as_bytes()).into();
         let now = now_ms();
         let conn = self.0.lock().expect("sessions lock");
-        let user: String = conn
-            .query_row("SELECT user FROM sessions WHERE key = ?1 AND until > ?2 AND idle_until > ?2", rusqlite::params![key.as_slice(), now], |r| r.get(0))
+        let session = conn
+            .query_row("SELECT user, csrf FROM sessions WHERE key = ?1 AND until > ?2 AND idle_until > ?2", rusqlite::params![key.as_slice(), now], |r| {
+                Ok(Session { user: r.get(0)?, csrf: r.get(1)? })
+            })
             .ok()?;
         let _ = conn.execute("UPDATE sessions SET idle_until = ?2 WHERE key = ?1", rusqlite::params![key.as_slice(), now + ms(SESSION_IDLE)]);
-        Some(user)
+        Some(session)
     }
 
     fn close(&self, headers: &HeaderMap) {
-        if let Some(token) = token(headers) {
+        if let Some(token) = cookie(headers, SESSION_COOKIE) {
             let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
             let _ = self.0.lock().expect("sessions lock").execute("DELETE FROM sessions WHERE key = ?1", [key.as_slice()]);
         }
     }
 }
 
-/// The session token from the request's cookies.
-fn token(headers: &HeaderMap) -> Option<String> {
+/// A cookie's value from the request.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(&format!("{SESSION_COOKIE}=")).map(str::to_owned))
+        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_owned))
 }
 
+/// The client's address, as the socket saw it (behind a TLS proxy: the proxy's).
+struct ClientAddr(Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())))
+    }
+}
+
+impl ClientAddr {
+    fn text(&self) -> String {
+        self.0.map_or_else(|| "unknown".to_owned(), |a| a.to_string())
+    }
+}
+
+/// The language: `?lang=` when given (and then kept in a cookie), else the cookie, else
+/// Japanese.
 #[derive(Clone, Copy, PartialEq)]
-enum Lang {
-    Ja,
-    En,
+struct Lang {
+    en: bool,
+    /// Set the cookie on the answer (the page was asked for with `?lang=`).
+    chosen: bool,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -165,20 +237,39 @@ struct LangQuery {
     error: Option<String>,
 }
 
-fn lang(q: Option<&str>) -> Lang {
-    if q == Some("en") { Lang::En } else { Lang::Ja }
+fn lang(headers: &HeaderMap, asked: Option<&str>) -> Lang {
+    match asked {
+        Some(l) => Lang { en: l == "en", chosen: true },
+        None => Lang { en: cookie(headers, LANG_COOKIE).as_deref() == Some("en"), chosen: false },
+    }
+}
+
+impl Lang {
+    /// Adds the language cookie to `response` when the language was just chosen.
+    fn keep(self, mut response: Response) -> Response {
+        if self.chosen {
+            let value = format!("{LANG_COOKIE}={}; SameSite=Strict; Path=/console; Max-Age=31536000", if self.en { "en" } else { "ja" });
+            if let Ok(v) = header::HeaderValue::from_str(&value) {
+                response.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+        response
+    }
 }
 
 /// The console's words: (Japanese, English).
-fn t(l: Lang, key: &str) -> &'static str {
-    let (ja, en) = match key {
+fn t(en: bool, key: &str) -> &'static str {
+    let (ja, en_text) = match key {
         "title" => ("mamori 監査コンソール", "mamori audit console"),
+        "menu" => ("メニュー", "Menu"),
         "signin" => ("ログイン", "Sign in"),
         "user" => ("ユーザー名", "User name"),
         "password" => ("パスワード", "Password"),
         "bad" => ("ユーザー名またはパスワードが違います。", "Wrong user name or password."),
+        "dashboard" => ("ダッシュボード", "Dashboard"),
         "disclosure" => ("アクセス履歴の開示（開示請求）", "Access-history disclosure"),
         "resident" => ("宛名番号", "Resident number (宛名番号)"),
+        "residents" => ("住民（宛名番号）", "Residents"),
         "from" => ("期間（開始日）", "From (date)"),
         "to" => ("期間（終了日）", "To (date, inclusive)"),
         "request" => ("開示請求番号", "Request number"),
@@ -187,82 +278,260 @@ fn t(l: Lang, key: &str) -> &'static str {
         "signout" => ("ログアウト", "Sign out"),
         "signed" => ("ログイン中", "Signed in as"),
         "findings" => ("所見一覧", "Findings"),
-        "none" => ("所見はありません（mamori detect を実行すると表示されます）。", "No findings (run mamori detect)."),
+        "none" => ("条件に合う所見はありません。", "No findings match."),
+        "none_employee" => ("この職員の所見はありません。", "No findings about this employee."),
         "severity" => ("重大度", "Severity"),
         "rule" => ("ルール", "Rule"),
         "employee" => ("職員", "Employee"),
         "period" => ("期間", "Period"),
         "evidence" => ("証拠", "Evidence"),
         "explanation" => ("説明", "Explanation"),
+        "critical" => ("重大", "critical"),
+        "high" => ("高", "high"),
+        "medium" => ("中", "medium"),
+        "low" => ("低", "low"),
+        "any" => ("すべて", "any"),
+        "department" => ("所属", "Department"),
+        "sort" => ("並び順", "Sort by"),
+        "filter" => ("表示", "Show"),
+        "matching" => ("件", "matching"),
+        "pages" => ("ページ", "Pages"),
+        "prev" => ("← 前へ", "← Previous"),
+        "next" => ("次へ →", "Next →"),
+        "urgent" => ("対応が必要な所見（重大・高）", "Findings needing attention (critical, high)"),
+        "by_severity" => ("重大度別の所見", "Findings by severity"),
+        "none_urgent" => ("重大・高の所見はありません。", "No critical or high findings."),
+        "all_findings" => ("所見一覧へ", "All findings"),
+        "events" => ("記録済みイベント", "Events recorded"),
+        "last_event" => ("最新", "latest"),
+        "checkpoint" => ("最新の署名付きチェックポイント（木のサイズ）", "Latest signed checkpoint (tree size)"),
+        "reviews_due" => ("未完了のアクセスログ点検（先月分）", "Monthly reviews not signed off (last month)"),
+        "none_reviews" => ("未完了の点検はありません。", "Every review is signed off."),
+        "month" => ("月", "Month"),
+        "due" => ("期限", "Due"),
+        "state" => ("状態", "State"),
+        "overdue" => ("期限超過", "overdue"),
+        "due_state" => ("期限前", "due"),
+        "timeline" => ("証拠の時系列（各イベントの包含証明を検証済み）", "Evidence timeline (each event's inclusion proof checked)"),
+        "time" => ("日時", "Time"),
+        "event" => ("記録番号", "Event"),
+        "account" => ("アカウント", "Account"),
+        "system" => ("システム", "System"),
+        "operation" => ("操作", "Operation"),
+        "host" => ("端末", "Terminal"),
+        "object" => ("対象", "Object"),
+        "proof" => ("包含証明", "Inclusion proof"),
+        "proved" => ("検証済み", "proved"),
+        "unproved" => ("未検証", "not proved"),
+        "more_evidence" => ("件の証拠は省略しました（mamori findings --json で全件）。", "more evidence events not shown (mamori findings --json has them all)."),
+        "files" => ("ファイル", "Files"),
+        "devices" => ("機器", "Devices"),
+        "postings" => ("配属", "Postings"),
+        "role" => ("役割", "Role"),
+        "accounts" => ("アカウント", "Accounts"),
+        "activity" => ("日ごとの照会件数（赤: 業務の記録がない照会を含む日）", "Record accesses per day (red: days with accesses without business on file)"),
+        "activity_note" => ("棒にカーソルを合わせると日付と件数を表示します。", "Hover over a bar for the date and counts."),
+        "unexplained" => ("根拠なし", "unexplained"),
+        "backsearch" => ("照会記録（遡及調査）", "Record accesses (back-search)"),
+        "accesses" => ("件", "accesses"),
+        "hidden" => ("件は所属外の期間のため非表示", "hidden (posted outside your department then)"),
+        "business" => ("業務上の根拠", "Business"),
+        "admin" => ("管理", "Administration"),
+        "users" => ("コンソール利用者", "Console users"),
+        "keys" => ("API キー", "API keys"),
+        "scope" => ("用途", "Scope"),
+        "label" => ("ラベル", "Label"),
+        "created" => ("作成日時", "Created"),
+        "remove" => ("削除", "Remove"),
+        "revoke" => ("失効", "Revoke"),
+        "user_add_note" => (
+            "利用者の追加とパスワードの設定はサーバー上で mamori user add で行います（パスワードがブラウザーを通らないため）。",
+            "Users are added, and passwords set, on the server with mamori user add (passwords never pass through a browser).",
+        ),
+        "actions" => ("監査担当者の操作記録（直近 30 日）", "The console's own audit trail (last 30 days)"),
+        "actions_note" => ("誰が何を見たか。すべて改ざん検知ログの記録です。", "Who looked at what: every row is an event in the tamper-evident log."),
+        "actor" => ("操作者", "Actor"),
+        "detail" => ("内容", "Detail"),
+        "forbidden" => ("この画面を表示する権限がありません。", "Your role may not open this page."),
+        "forbidden_h" => ("権限がありません", "Forbidden"),
+        "notfound" => ("見つからないか、表示する権限がありません。", "Not found, or not yours to see."),
+        "notfound_h" => ("見つかりません", "Not found"),
+        "badrequest_h" => ("入力に誤りがあります", "Bad request"),
+        "csrf" => ("フォームの有効期限が切れました。ページを開き直してください。", "The form has expired: open the page again."),
         "note" => (
             "作成した開示は、操作者を非開示として出力し、作成したこと自体が改ざん検知ログに記録されます。",
             "Operators are withheld in the report, and making it is recorded in the tamper-evident log.",
         ),
         _ => ("", ""),
     };
-    if l == Lang::En { en } else { ja }
+    if en { en_text } else { ja }
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+/// What every page's frame shows: language, who is signed in, the menu their role
+/// allows, and the CSRF token for its forms.
+pub struct Chrome {
+    en: bool,
+    user: String,
+    role: String,
+    /// (href, label, current)
+    nav: Vec<(&'static str, &'static str, bool)>,
+    csrf: String,
 }
 
-fn page(l: Lang, body: &str) -> Html<String> {
-    Html(format!(
-        r#"<!DOCTYPE html>
-<html lang="{code}">
-<head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: "Noto Sans CJK JP", "IPAexGothic", sans-serif; margin: 2em auto; max-width: 60em; }}
-table {{ border-collapse: collapse; width: 100%; }} th, td {{ border: 1px solid #888; padding: 2px 4px; vertical-align: top; }} th {{ white-space: nowrap; }}
-tr.high td, tr.critical td {{ background: #fff3f3; }} td.n {{ text-align: right; }}
-label {{ display: block; margin: .6em 0 .2em; }}
-input, select {{ font-size: 1em; padding: .3em; width: 20em; }}
-button {{ font-size: 1em; padding: .4em 1.2em; margin-top: 1em; }}
-.error {{ color: #a00; }}
-header {{ display: flex; justify-content: space-between; border-bottom: 1px solid #888; margin-bottom: 1em; }}
-</style></head>
-<body>
-{body}
-</body></html>
-"#,
-        code = if l == Lang::En { "en" } else { "ja" },
-        title = t(l, "title"),
-    ))
+impl Chrome {
+    pub fn t(&self, key: &str) -> &'static str {
+        t(self.en, key)
+    }
+
+    fn anonymous(l: Lang) -> Chrome {
+        Chrome { en: l.en, user: String::new(), role: String::new(), nav: Vec::new(), csrf: String::new() }
+    }
+
+    fn of(l: Lang, reader: &Reader, csrf: &str, current: &str) -> Chrome {
+        let items: [(&str, &str, View); 5] = [
+            ("/console", "dashboard", View::Dashboard),
+            ("/console/findings", "findings", View::Findings),
+            ("/console/disclosure", "disclosure", View::Disclosure),
+            ("/console/admin", "admin", View::Admin),
+            ("/console/findings", "", View::Employees),
+        ];
+        let nav = items
+            .iter()
+            .filter(|(_, key, view)| !key.is_empty() && reader.role.may(*view))
+            .map(|(href, key, _)| (*href, t(l.en, key), *href == current))
+            .collect();
+        Chrome { en: l.en, user: reader.name.clone(), role: reader.role.label(l.en).to_owned(), nav, csrf: csrf.to_owned() }
+    }
 }
 
-fn lang_suffix(l: Lang) -> &'static str {
-    if l == Lang::En { "?lang=en" } else { "" }
+fn render(l: Lang, status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => l.keep((status, Html(html)).into_response()),
+        Err(e) => {
+            eprintln!("mamori: console template: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
 }
 
-async fn login_page(Query(q): Query<LangQuery>) -> Html<String> {
-    let l = lang(q.lang.as_deref());
-    let error = if q.error.is_some() { format!("<p class=\"error\" role=\"alert\">{}</p>", t(l, "bad")) } else { String::new() };
-    page(
-        l,
-        &format!(
-            r#"<h1>{title}</h1>
-<h2>{signin}</h2>
-{error}
-<form method="post" action="/console/login{suffix}">
-<label for="name">{user}</label><input id="name" name="name" autocomplete="username" required>
-<label for="password">{password}</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">{signin}</button>
-</form>
-<p><a href="/console/login">日本語</a> | <a href="/console/login?lang=en">English</a></p>"#,
-            title = t(l, "title"),
-            signin = t(l, "signin"),
-            user = t(l, "user"),
-            password = t(l, "password"),
-            suffix = lang_suffix(l),
-        ),
-    )
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    c: Chrome,
+    heading: &'static str,
+    message: String,
+}
+
+fn error_page(c: Chrome, l: Lang, status: StatusCode, message: String) -> Response {
+    let heading = match status {
+        StatusCode::FORBIDDEN => t(l.en, "forbidden_h"),
+        StatusCode::NOT_FOUND => t(l.en, "notfound_h"),
+        _ => t(l.en, "badrequest_h"),
+    };
+    render(l, status, &ErrorPage { c, heading, message })
+}
+
+/// A signed-in request: who, with their role and department as the users table says now
+/// (a removed user or a changed role takes effect on the next request).
+struct Signed {
+    reader: Reader,
+    csrf: String,
+    lang: Lang,
+}
+
+impl Signed {
+    fn chrome(&self, current: &str) -> Chrome {
+        Chrome::of(self.lang, &self.reader, &self.csrf, current)
+    }
+
+    /// 403 unless the reader's role may open `view`.
+    fn may(&self, view: View) -> Result<(), Response> {
+        if self.reader.role.may(view) {
+            Ok(())
+        } else {
+            Err(error_page(self.chrome(""), self.lang, StatusCode::FORBIDDEN, t(self.lang.en, "forbidden").to_owned()))
+        }
+    }
+
+    fn not_found(&self) -> Response {
+        error_page(self.chrome(""), self.lang, StatusCode::NOT_FOUND, t(self.lang.en, "notfound").to_owned())
+    }
+
+    fn bad_request(&self, message: String) -> Response {
+        error_page(self.chrome(""), self.lang, StatusCode::BAD_REQUEST, message)
+    }
+
+    /// Refuses a form whose CSRF token is not the session's.
+    fn check_csrf(&self, sent: &str) -> Result<(), Response> {
+        if !sent.is_empty() && same_token(sent, &self.csrf) {
+            Ok(())
+        } else {
+            Err(error_page(self.chrome(""), self.lang, StatusCode::FORBIDDEN, t(self.lang.en, "csrf").to_owned()))
+        }
+    }
+}
+
+/// The signed-in reader, or a redirect to the sign-in page.
+fn signed_in(server: &Server, headers: &HeaderMap, asked_lang: Option<&str>) -> Result<Signed, Response> {
+    let l = lang(headers, asked_lang);
+    let to_login = || l.keep(Redirect::to("/console/login").into_response());
+    let session = server.sessions.session(headers).ok_or_else(to_login)?;
+    let row = server.reader.lock().expect("reader lock").user(&session.user).ok().flatten();
+    let Some(row) = row else {
+        server.sessions.close(headers);
+        return Err(to_login());
+    };
+    let Some(role) = Role::parse(&row.role) else { return Err(to_login()) };
+    let department = Some(row.department).filter(|d| !d.is_empty());
+    Ok(Signed { reader: Reader { name: row.name, role, department }, csrf: session.csrf, lang: l })
+}
+
+/// Runs `f` on the journal off the async threads.
+async fn with_journal<T: Send + 'static>(server: &Arc<Server>, f: impl FnOnce(&mut SqliteJournal) -> T + Send + 'static) -> Result<T, Response> {
+    let worker = server.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut journal = worker.journal.lock().expect("journal lock");
+        f(&mut journal)
+    })
+    .await
+    .map_err(|e| {
+        eprintln!("mamori: console worker: {e}");
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+    })
+}
+
+fn internal(e: anyhow::Error) -> Response {
+    eprintln!("mamori: console: {e:#}");
+    (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    c: Chrome,
+    error: bool,
+    login_csrf: String,
+}
+
+/// The sign-in form carries a token that must match a cookie set with it: a form posted
+/// from another site has neither (login CSRF).
+async fn login_page(headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let l = lang(&headers, q.lang.as_deref());
+    let token = random_token();
+    let mut response = render(l, StatusCode::OK, &LoginPage { c: Chrome::anonymous(l), error: q.error.is_some(), login_csrf: token.clone() });
+    let cookie = format!("{LOGIN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/console/login; Max-Age=3600");
+    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
 }
 
 #[derive(serde::Deserialize)]
 struct Login {
     name: String,
     password: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 /// Sign-ins hashed at once: Argon2 takes about 20 MiB each, so a storm of sign-ins waits
@@ -274,33 +543,41 @@ const ARGON2_WAIT: Duration = Duration::from_secs(10);
 const MAX_NAME: usize = 128;
 const MAX_PASSWORD: usize = 1024;
 
-async fn login(State(server): State<Arc<Server>>, Query(q): Query<LangQuery>, Form(form): Form<Login>) -> Response {
-    let l = lang(q.lang.as_deref());
+async fn login(State(server): State<Arc<Server>>, addr: ClientAddr, headers: HeaderMap, Form(form): Form<Login>) -> Response {
+    let l = lang(&headers, None);
     if form.name.len() > MAX_NAME || form.password.len() > MAX_PASSWORD {
         return (StatusCode::BAD_REQUEST, "user name or password too long").into_response();
+    }
+    if !cookie(&headers, LOGIN_COOKIE).is_some_and(|c| same_token(&c, &form.csrf)) {
+        return error_page(Chrome::anonymous(l), l, StatusCode::FORBIDDEN, t(l.en, "csrf").to_owned());
     }
     let Ok(Ok(_slot)) = tokio::time::timeout(ARGON2_WAIT, ARGON2_SLOTS.acquire()).await else {
         return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "5")], "too many sign-ins at once; try again shortly").into_response();
     };
     let worker = server.clone();
     let name = form.name.trim().to_owned();
+    let address = addr.text();
     // Argon2 is slow on purpose: off the async threads.
     let checked = tokio::task::spawn_blocking(move || {
-        let locked = worker.sessions.locked(&name);
+        let address_key = format!("addr:{address}");
+        let locked = worker.sessions.locked(&name, MAX_FAILURES) || worker.sessions.locked(&address_key, MAX_ADDRESS_FAILURES);
         let stored = worker.reader.lock().expect("reader lock").user(&name).ok().flatten();
         // An unknown user costs the same as a wrong password, so names cannot be probed.
-        let phc = stored.as_ref().map(|s| s.0.clone()).unwrap_or_else(|| worker.decoy.clone());
+        let phc = stored.as_ref().map(|s| s.phc.clone()).unwrap_or_else(|| worker.decoy.clone());
         let ok = verify_password(&form.password, &phc) && stored.is_some() && !locked;
         if ok {
             worker.sessions.succeeded(&name);
         } else {
-            worker.sessions.failed(&name);
+            worker.sessions.failed(&name, MAX_FAILURES);
+            worker.sessions.failed(&address_key, MAX_ADDRESS_FAILURES);
         }
-        if let Some(reports) = &worker.reports {
-            let mut journal = worker.journal.lock().expect("journal lock");
-            let what = if ok { "console.signin" } else { "console.signin-failed" };
-            let detail = if locked { "locked after repeated failures" } else { "" };
-            let _ = reports.record(&mut journal, &format!("console:{name}"), what, detail);
+        let mut journal = worker.journal.lock().expect("journal lock");
+        let action = if ok { mamori_app::audit::Action::SignIn } else { mamori_app::audit::Action::SignInFailed };
+        let detail = format!("from {address}{}", if locked { "; locked after repeated failures" } else { "" });
+        if let Err(e) = app::record_session(&mut journal, &format!("console:{name}"), action, &detail) {
+            eprintln!("mamori: recording a sign-in: {e:#}");
+            // A sign-in the log does not hold is not let through.
+            return (false, name);
         }
         (ok, name)
     })
@@ -308,163 +585,570 @@ async fn login(State(server): State<Arc<Server>>, Query(q): Query<LangQuery>, Fo
     match checked {
         Ok((true, name)) => {
             let token = server.sessions.open_session(&name);
-            let cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/console; Max-Age={}", SESSION_TTL.as_secs());
-            ([(header::SET_COOKIE, cookie)], Redirect::to(&format!("/console/disclosure{}", lang_suffix(l)))).into_response()
+            let secure = if server.secure_cookies { "; Secure" } else { "" };
+            let session = format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/console; Max-Age={}{secure}", SESSION_TTL.as_secs());
+            let spent = format!("{LOGIN_COOKIE}=; HttpOnly; SameSite=Strict; Path=/console/login; Max-Age=0");
+            let mut response = Redirect::to("/console").into_response();
+            for c in [session, spent] {
+                if let Ok(v) = header::HeaderValue::from_str(&c) {
+                    response.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            response
         }
-        _ => Redirect::to(&format!("/console/login?error=1{}", if l == Lang::En { "&lang=en" } else { "" })).into_response(),
+        _ => Redirect::to("/console/login?error=1").into_response(),
     }
 }
 
-async fn logout(State(server): State<Arc<Server>>, headers: HeaderMap) -> Response {
-    if let Some(user) = server.sessions.user(&headers)
-        && let Some(reports) = &server.reports
-    {
-        let mut journal = server.journal.lock().expect("journal lock");
-        let _ = reports.record(&mut journal, &format!("console:{user}"), "console.signout", "");
+#[derive(serde::Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(State(server): State<Arc<Server>>, addr: ClientAddr, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
+    let signed = match signed_in(&server, &headers, None) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(r) = signed.check_csrf(&form.csrf) {
+        return r;
     }
+    let actor = signed.reader.actor();
+    let detail = format!("from {}", addr.text());
+    let _ = with_journal(&server, move |j| app::record_session(j, &actor, mamori_app::audit::Action::SignOut, &detail)).await;
     server.sessions.close(&headers);
     let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/console; Max-Age=0");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/console/login")).into_response()
 }
 
-async fn home(State(server): State<Arc<Server>>, headers: HeaderMap) -> Redirect {
-    if server.sessions.user(&headers).is_some() { Redirect::to("/console/disclosure") } else { Redirect::to("/console/login") }
+/// A finding as a row of a table: every value already in the reader's language.
+pub struct FindingRow {
+    id_path: String,
+    severity: &'static str,
+    severity_class: &'static str,
+    rule: String,
+    rule_name: String,
+    employees: String,
+    period: String,
+    evidence: usize,
+    explanation: String,
 }
 
-fn header_bar(l: Lang, user: &str) -> String {
-    let q = lang_suffix(l);
-    format!(
-        r#"<header><span>{title} — <a href="/console/disclosure{q}">{disclosure}</a> | <a href="/console/findings{q}">{findings}</a></span><span>{signed} <strong class="user">{user}</strong> <form method="post" action="/console/logout" style="display:inline"><button type="submit">{out}</button></form></span></header>"#,
-        title = t(l, "title"),
-        disclosure = t(l, "disclosure"),
-        findings = t(l, "findings"),
-        signed = t(l, "signed"),
-        user = esc(user),
-        out = t(l, "signout"),
-    )
+fn severity_text(s: Severity, en: bool) -> (&'static str, &'static str) {
+    let class = match s {
+        Severity::Critical => "critical",
+        Severity::High => "high",
+        Severity::Medium => "medium",
+        Severity::Low => "low",
+    };
+    (t(en, class), class)
+}
+
+/// A path segment: finding ids hold `:` and `/`, escaped so the id comes back whole.
+fn path_segment(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn finding_row(f: &Finding, en: bool) -> FindingRow {
+    let (severity, severity_class) = severity_text(f.severity, en);
+    let title = if en { &f.title_en } else { &f.title_ja };
+    FindingRow {
+        id_path: path_segment(&f.id),
+        severity,
+        severity_class,
+        rule: f.rule.clone(),
+        rule_name: if title.is_empty() { f.rule.clone() } else { title.clone() },
+        employees: f.employees.join(if en { ", " } else { "、" }),
+        period: format!("{} 〜 {}", app::jst_time(f.from), app::jst_time(f.to)),
+        evidence: f.evidence.len(),
+        explanation: if en { f.explanation_en.clone() } else { f.explanation_ja.clone() },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    c: Chrome,
+    findings_shown: bool,
+    urgent_total: usize,
+    by_severity: (usize, usize, usize, usize),
+    urgent: Vec<FindingRow>,
+    events: u64,
+    last_event: String,
+    checkpoint: String,
+    reviews_shown: bool,
+    reviews: Vec<(String, String, String, &'static str)>,
+}
+
+async fn dashboard(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let s = match signed_in(&server, &headers, q.lang.as_deref()) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let reader = s.reader.clone();
+    let today = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST")).date_naive();
+    let d = match with_journal(&server, move |j| app::dashboard(j, &reader, today)).await {
+        Ok(Ok(d)) => d,
+        Ok(Err(e)) => return internal(e),
+        Err(r) => return r,
+    };
+    let en = s.lang.en;
+    let page = DashboardPage {
+        c: s.chrome("/console"),
+        findings_shown: s.reader.role.may(View::Findings),
+        urgent_total: d.urgent_total,
+        by_severity: (d.by_severity[0], d.by_severity[1], d.by_severity[2], d.by_severity[3]),
+        urgent: d.urgent.iter().map(|f| finding_row(f, en)).collect(),
+        events: d.events,
+        last_event: d.last_event,
+        checkpoint: d.checkpoint_size.map_or_else(|| "-".to_owned(), |n| n.to_string()),
+        reviews_shown: s.reader.role.may(View::Review),
+        reviews: d.reviews.into_iter().map(|r| (r.department, r.month, r.due, if r.state == "overdue" { t(en, "overdue") } else { t(en, "due_state") })).collect(),
+    };
+    render(s.lang, StatusCode::OK, &page)
+}
+
+#[derive(Template)]
+#[template(path = "findings.html")]
+struct FindingsPage {
+    c: Chrome,
+    severities: Vec<(&'static str, &'static str, bool)>,
+    rules: Vec<(String, String, bool)>,
+    departments: Vec<(String, String, bool)>,
+    sorts: Vec<(&'static str, &'static str, bool)>,
+    from: String,
+    to: String,
+    matched: usize,
+    rows: Vec<FindingRow>,
+    page: usize,
+    pages: usize,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct FindingsQuery {
+    lang: Option<String>,
+    #[serde(flatten)]
+    filter: app::FindingFilter,
+}
+
+fn findings_link(filter: &app::FindingFilter, page: usize) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in [("severity", &filter.severity), ("rule", &filter.rule), ("department", &filter.department), ("from", &filter.from), ("to", &filter.to), ("sort", &filter.sort)] {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            parts.push(format!("{k}={}", path_segment(v)));
+        }
+    }
+    parts.push(format!("page={page}"));
+    format!("/console/findings?{}", parts.join("&"))
+}
+
+async fn findings_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<FindingsQuery>) -> Response {
+    let s = match signed_in(&server, &headers, q.lang.as_deref()) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(r) = s.may(View::Findings) {
+        return r;
+    }
+    let (reader, filter) = (s.reader.clone(), q.filter.clone());
+    let found = match with_journal(&server, move |j| app::findings(j, &reader, &filter)).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let found = match found {
+        Ok(f) => f,
+        Err(e) => return s.bad_request(format!("{e:#}")),
+    };
+    let en = s.lang.en;
+    let f = &q.filter;
+    let chosen = |v: &Option<String>, o: &str| v.as_deref().unwrap_or("") == o;
+    let severities = [("", "any"), ("low", "low"), ("medium", "medium"), ("high", "high"), ("critical", "critical")]
+        .iter()
+        .map(|(v, k)| (*v, t(en, k), chosen(&f.severity, v)))
+        .collect();
+    let sorts = [("severity", "severity"), ("time", "time"), ("rule", "rule"), ("employee", "employee")]
+        .iter()
+        .map(|(v, k)| (*v, t(en, k), chosen(&f.sort, v) || (f.sort.is_none() && *v == "severity")))
+        .collect();
+    let page = FindingsPage {
+        c: s.chrome("/console/findings"),
+        severities,
+        rules: found.rules.iter().map(|(r, ja, en_name)| {
+            let name = if en { en_name } else { ja };
+            (r.clone(), if name.is_empty() { r.clone() } else { format!("{name}（{r}）") }, chosen(&f.rule, r))
+        }).collect(),
+        departments: found.departments.iter().map(|(code, name)| (code.clone(), format!("{code} {name}"), chosen(&f.department, code))).collect(),
+        sorts,
+        from: f.from.clone().unwrap_or_default(),
+        to: f.to.clone().unwrap_or_default(),
+        matched: found.matched,
+        rows: found.findings.iter().map(|x| finding_row(x, en)).collect(),
+        page: found.page,
+        pages: found.pages,
+        prev: (found.page > 1).then(|| findings_link(f, found.page - 1)),
+        next: (found.page < found.pages).then(|| findings_link(f, found.page + 1)),
+    };
+    render(s.lang, StatusCode::OK, &page)
+}
+
+pub struct EvidenceView {
+    seq: u64,
+    at: String,
+    actor: String,
+    product: String,
+    operation: String,
+    resident: String,
+    host: String,
+    object: String,
+    proved_at: Option<u64>,
+}
+
+#[derive(Template)]
+#[template(path = "finding.html")]
+struct FindingPage {
+    c: Chrome,
+    f: FindingRow,
+    employees: Vec<(String, String)>,
+    residents: String,
+    files: String,
+    devices: String,
+    evidence: Vec<EvidenceView>,
+    more: usize,
+}
+
+async fn finding_page(State(server): State<Arc<Server>>, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<LangQuery>) -> Response {
+    let s = match signed_in(&server, &headers, q.lang.as_deref()) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(r) = s.may(View::Findings) {
+        return r;
+    }
+    let reader = s.reader.clone();
+    let detail = match with_journal(&server, move |j| app::finding(j, &reader, &id)).await {
+        Ok(Ok(Some(d))) => d,
+        Ok(Ok(None)) => return s.not_found(),
+        Ok(Err(e)) => return internal(e),
+        Err(r) => return r,
+    };
+    let en = s.lang.en;
+    let sep = if en { ", " } else { "、" };
+    let page = FindingPage {
+        c: s.chrome("/console/findings"),
+        f: finding_row(&detail.finding, en),
+        employees: detail.employees.iter().map(|(id, name)| (path_segment(id), name.clone())).collect(),
+        residents: detail.finding.residents.join(sep),
+        files: detail.finding.files.join(sep),
+        devices: detail.finding.devices.join(sep),
+        evidence: detail
+            .evidence
+            .into_iter()
+            .map(|e| EvidenceView { seq: e.seq, at: e.at, actor: e.actor, product: e.product, operation: e.operation, resident: e.resident, host: e.host, object: e.object, proved_at: e.proved_at })
+            .collect(),
+        more: detail.more,
+    };
+    render(s.lang, StatusCode::OK, &page)
+}
+
+#[derive(Template)]
+#[template(path = "employee.html")]
+struct EmployeePage {
+    c: Chrome,
+    v: app::EmployeeView,
+    accounts: String,
+    /// (date, accesses, height %, unexplained)
+    bars: Vec<(String, usize, usize, usize)>,
+    findings: Vec<FindingRow>,
+    entries_total: usize,
+    unexplained: usize,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct PeriodQuery {
+    lang: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn employee_page(State(server): State<Arc<Server>>, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<PeriodQuery>) -> Response {
+    let s = match signed_in(&server, &headers, q.lang.as_deref()) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(r) = s.may(View::Employees) {
+        return r;
+    }
+    let reader = s.reader.clone();
+    let (from, to) = (q.from.clone(), q.to.clone());
+    let view = match with_journal(&server, move |j| app::employee(j, &reader, &id, from.as_deref(), to.as_deref())).await {
+        Ok(Ok(Some(v))) => v,
+        Ok(Ok(None)) => return s.not_found(),
+        Ok(Err(e)) => return s.bad_request(format!("{e:#}")),
+        Err(r) => return r,
+    };
+    let en = s.lang.en;
+    let top = view.days.iter().map(|d| d.1).max().unwrap_or(1).max(1);
+    let page = EmployeePage {
+        c: s.chrome(""),
+        accounts: view.accounts.join(if en { ", " } else { "、" }),
+        bars: view.days.iter().map(|(d, n, u)| (d.clone(), *n, (n * 100).div_ceil(top), *u)).collect(),
+        findings: view.findings.iter().map(|f| finding_row(f, en)).collect(),
+        entries_total: view.entries.len(),
+        unexplained: view.entries.iter().filter(|e| !e.explained).count(),
+        v: view,
+    };
+    render(s.lang, StatusCode::OK, &page)
+}
+
+#[derive(Template)]
+#[template(path = "disclosure.html")]
+struct DisclosurePage {
+    c: Chrome,
+    error: String,
 }
 
 async fn disclosure_form(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
-    let l = lang(q.lang.as_deref());
-    let Some(user) = server.sessions.user(&headers) else { return Redirect::to("/console/login").into_response() };
-    page(
-        l,
-        &format!(
-            r#"{bar}
-<h1>{heading}</h1>
-<form method="get" action="/console/disclosure/report">
-<label for="resident">{resident}</label><input id="resident" name="resident" required pattern="[0-9]+">
-<label for="from">{from}</label><input id="from" name="from" type="date">
-<label for="to">{to}</label><input id="to" name="to" type="date">
-<label for="request_no">{request}</label><input id="request_no" name="request_no">
-<label for="format">{format}</label><select id="format" name="format"><option value="html">HTML（印刷用）</option><option value="csv">CSV (UTF-8)</option><option value="csv-sjis">CSV (Shift_JIS)</option><option value="json">JSON</option></select>
-<button type="submit">{make}</button>
-</form>
-<p>{note}</p>"#,
-            bar = header_bar(l, &user),
-            heading = t(l, "disclosure"),
-            resident = t(l, "resident"),
-            from = t(l, "from"),
-            to = t(l, "to"),
-            request = t(l, "request"),
-            format = t(l, "format"),
-            make = t(l, "make"),
-            note = t(l, "note"),
-        ),
-    )
-    .into_response()
-}
-
-fn jst(ms: i64) -> String {
-    let offset = chrono::FixedOffset::east_opt(9 * 3600).expect("JST");
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&offset).format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
-}
-
-async fn findings_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
-    let l = lang(q.lang.as_deref());
-    let Some(user) = server.sessions.user(&headers) else { return Redirect::to("/console/login").into_response() };
-    let worker = server.clone();
-    let reader = format!("console:{user}");
-    let found = tokio::task::spawn_blocking(move || {
-        let Some(reports) = &worker.reports else { return Ok(Vec::new()) };
-        let mut journal = worker.journal.lock().expect("journal lock");
-        reports.findings(&mut journal, &reader)
-    })
-    .await;
-    let findings = match found {
-        Ok(Ok(f)) => f,
-        Ok(Err(e)) => return (StatusCode::INTERNAL_SERVER_ERROR, esc(&e)).into_response(),
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    let s = match signed_in(&server, &headers, q.lang.as_deref()) {
+        Ok(s) => s,
+        Err(r) => return r,
     };
-    let mut rows = String::new();
-    for f in &findings {
-        let severity = match (f["severity"].as_str().unwrap_or(""), l) {
-            ("critical", Lang::Ja) => "重大",
-            ("high", Lang::Ja) => "高",
-            ("medium", Lang::Ja) => "中",
-            ("low", Lang::Ja) => "低",
-            (other, _) => other,
-        };
-        let employees: Vec<&str> = f["employees"].as_array().into_iter().flatten().filter_map(|e| e.as_str()).collect();
-        let explanation = if l == Lang::En { &f["explanation_en"] } else { &f["explanation_ja"] };
-        rows.push_str(&format!(
-            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{} 〜 {}</td><td class=\"n\">{}</td><td>{}</td></tr>\n",
-            esc(f["severity"].as_str().unwrap_or("")),
-            esc(severity),
-            esc(f["rule"].as_str().unwrap_or("")),
-            esc(&employees.join("、")),
-            jst(f["from"].as_i64().unwrap_or(0)),
-            jst(f["to"].as_i64().unwrap_or(0)),
-            f["evidence"].as_array().map_or(0, Vec::len),
-            esc(explanation.as_str().unwrap_or("")),
-        ));
+    if let Err(r) = s.may(View::Disclosure) {
+        return r;
     }
-    let table = if findings.is_empty() {
-        format!("<p class=\"none\">{}</p>", t(l, "none"))
-    } else {
-        format!(
-            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>\n{rows}</tbody></table>",
-            t(l, "severity"),
-            t(l, "rule"),
-            t(l, "employee"),
-            t(l, "period"),
-            t(l, "evidence"),
-            t(l, "explanation")
-        )
-    };
-    page(l, &format!("{}\n<h1>{}</h1>\n{table}", header_bar(l, &user), t(l, "findings"))).into_response()
+    render(s.lang, StatusCode::OK, &DisclosurePage { c: s.chrome("/console/disclosure"), error: String::new() })
 }
 
-async fn disclosure_report(State(server): State<Arc<Server>>, headers: HeaderMap, Query(mut q): Query<DisclosureQuery>) -> Response {
-    let Some(user) = server.sessions.user(&headers) else { return Redirect::to("/console/login").into_response() };
-    // A date input left empty arrives as an empty string: no bound.
-    q.from = q.from.filter(|s| !s.is_empty());
-    q.to = q.to.filter(|s| !s.is_empty());
-    let worker = server.clone();
-    let made = tokio::task::spawn_blocking(move || {
-        let Some(reports) = &worker.reports else { return Err("this server makes no reports".to_owned()) };
-        let mut journal = worker.journal.lock().expect("journal lock");
-        reports.disclosure(&mut journal, &format!("console:{user}"), &q)
-    })
-    .await;
-    match made {
+#[derive(serde::Deserialize)]
+struct DisclosureForm {
+    #[serde(default)]
+    csrf: String,
+    resident: String,
+    from: Option<String>,
+    to: Option<String>,
+    #[serde(default)]
+    request_no: String,
+    format: Option<String>,
+}
+
+/// The disclosure itself: a POST, so the resident's number is in no URL, no history and
+/// no proxy log.
+async fn disclosure_report(State(server): State<Arc<Server>>, headers: HeaderMap, Form(form): Form<DisclosureForm>) -> Response {
+    let s = match signed_in(&server, &headers, None) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(r) = s.may(View::Disclosure).and_then(|_| s.check_csrf(&form.csrf)) {
+        return r;
+    }
+    let q = app::DisclosureQuery {
+        resident: form.resident.trim().to_owned(),
+        // A date input left empty arrives as an empty string: no bound.
+        from: form.from.filter(|s| !s.is_empty()),
+        to: form.to.filter(|s| !s.is_empty()),
+        request_no: form.request_no,
+        format: form.format,
+    };
+    let actor = s.reader.actor();
+    match with_journal(&server, move |j| app::disclosure(j, &actor, "the console", &q)).await {
         Ok(Ok((content_type, body))) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
-        Ok(Err(e)) => (StatusCode::BAD_REQUEST, page(Lang::Ja, &format!("<p class=\"error\" role=\"alert\">{}</p><p><a href=\"/console/disclosure\">戻る</a></p>", esc(&e)))).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Ok(Err(e)) => render(s.lang, StatusCode::BAD_REQUEST, &DisclosurePage { c: s.chrome("/console/disclosure"), error: e }),
+        Err(r) => r,
     }
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    c: Chrome,
+    message: String,
+    manage: bool,
+    users: Vec<(String, &'static str, String, String)>,
+    keys: Vec<(String, String, String, String)>,
+    actions: Vec<(String, u64, String, String, String)>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct AdminQuery {
+    lang: Option<String>,
+    done: Option<String>,
+}
+
+async fn admin_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<AdminQuery>) -> Response {
+    let s = match signed_in(&server, &headers, q.lang.as_deref()) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(r) = s.may(View::Admin) {
+        return r;
+    }
+    let reader = s.reader.clone();
+    let gathered = with_journal(&server, move |j| -> anyhow::Result<_> { Ok((j.users()?, j.api_keys()?, app::console_actions(j, &reader, 30, 200)?)) }).await;
+    let (users, keys, actions) = match gathered {
+        Ok(Ok(g)) => g,
+        Ok(Err(e)) => return internal(e),
+        Err(r) => return r,
+    };
+    let en = s.lang.en;
+    let page = AdminPage {
+        c: s.chrome("/console/admin"),
+        message: q.done.filter(|d| d.len() <= 200).unwrap_or_default(),
+        manage: s.reader.role == Role::Administrator,
+        users: users
+            .into_iter()
+            .map(|u| (u.name, Role::parse(&u.role).map_or("?", |r| r.label(en)), u.department, app::jst_time(u.created)))
+            .collect(),
+        keys: keys.into_iter().map(|k| (k.id, k.scope, k.label, app::jst_time(k.created))).collect(),
+        actions: actions.into_iter().map(|a| (a.time, a.seq, a.actor, a.operation, a.detail)).collect(),
+    };
+    render(s.lang, StatusCode::OK, &page)
+}
+
+/// An administrator's change from the administration page: the role and the form's token
+/// checked, `change` run on the journal as `actor`, then back to the page with what it
+/// says was done.
+async fn admin_change(
+    server: Arc<Server>,
+    headers: HeaderMap,
+    csrf: String,
+    change: impl FnOnce(&mut SqliteJournal, &str) -> anyhow::Result<String> + Send + 'static,
+) -> Response {
+    let s = match signed_in(&server, &headers, None) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if s.reader.role != Role::Administrator {
+        return error_page(s.chrome(""), s.lang, StatusCode::FORBIDDEN, t(s.lang.en, "forbidden").to_owned());
+    }
+    if let Err(r) = s.check_csrf(&csrf) {
+        return r;
+    }
+    let actor = s.reader.actor();
+    match with_journal(&server, move |j| change(j, &actor)).await {
+        Ok(Ok(done)) => Redirect::to(&format!("/console/admin?done={}", path_segment(&done))).into_response(),
+        Ok(Err(e)) => s.bad_request(format!("{e:#}")),
+        Err(r) => r,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RevokeForm {
+    #[serde(default)]
+    csrf: String,
+    id: String,
+}
+
+async fn revoke_key(State(server): State<Arc<Server>>, headers: HeaderMap, Form(form): Form<RevokeForm>) -> Response {
+    admin_change(server, headers, form.csrf, move |j, actor| Ok(format!("revoked {}", mamori_app::admin::revoke_api_key(j, actor, &form.id)?.id))).await
+}
+
+#[derive(serde::Deserialize)]
+struct RemoveForm {
+    #[serde(default)]
+    csrf: String,
+    name: String,
+}
+
+async fn remove_user(State(server): State<Arc<Server>>, headers: HeaderMap, Form(form): Form<RemoveForm>) -> Response {
+    let sessions = server.clone();
+    admin_change(server, headers, form.csrf, move |j, actor| {
+        mamori_app::admin::remove_user(j, actor, &form.name, || sessions.sessions.end_user(&form.name).map_err(anyhow::Error::msg))?;
+        Ok(format!("removed {}", form.name))
+    })
+    .await
+}
+
+/// Refuses a state-changing request sent from another site. A browser says where a POST
+/// comes from: `Sec-Fetch-Site` (every current browser) must be `same-origin` (or `none`,
+/// typed by the user); without it, `Origin`, when sent, must be the console's own. (With
+/// our `Referrer-Policy: no-referrer` a browser's own same-origin form may send
+/// `Origin: null`, so `null` alone is judged by `Sec-Fetch-Site`.) Nothing of ours posts
+/// across sites; clients that are not browsers send neither header and meet the tokens.
+async fn same_origin_posts(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if request.method() == axum::http::Method::POST && request.uri().path().starts_with("/console") {
+        let headers = request.headers();
+        let text = |name| headers.get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
+        let refused = match (text("sec-fetch-site"), text(header::ORIGIN.as_str())) {
+            (Some(site), _) => site != "same-origin" && site != "none",
+            (None, Some(origin)) => {
+                let host = text(header::HOST.as_str());
+                origin == "null" || host.is_none_or(|h| origin.split_once("://").map(|(_, rest)| rest) != Some(h))
+            }
+            (None, None) => false,
+        };
+        if refused {
+            return (StatusCode::FORBIDDEN, "cross-site form refused").into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// A console form is a few fields: anything larger is refused before it is read.
 const MAX_FORM: usize = 16 * 1024;
+/// A form trickled in slower than this is dropped (408): it holds nothing meanwhile.
+const FORM_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads a console request's body within [`FORM_TIMEOUT`] and [`MAX_FORM`] before any
+/// handler sees it.
+async fn form_in_time(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = match tokio::time::timeout(FORM_TIMEOUT, axum::body::to_bytes(body, MAX_FORM)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response(),
+        Err(_) => return (StatusCode::REQUEST_TIMEOUT, "the form did not arrive in time").into_response(),
+    };
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
 
 pub fn routes() -> Router<Arc<Server>> {
     use axum::routing::{get, post};
     Router::new()
-        .route("/console", get(home))
+        .route("/console", get(dashboard))
         .route("/console/login", get(login_page).post(login))
         .route("/console/logout", post(logout))
-        .route("/console/disclosure", get(disclosure_form))
-        .route("/console/disclosure/report", get(disclosure_report))
         .route("/console/findings", get(findings_page))
+        .route("/console/findings/{id}", get(finding_page))
+        .route("/console/employees/{id}", get(employee_page))
+        .route("/console/disclosure", get(disclosure_form).post(disclosure_report))
+        .route("/console/admin", get(admin_page))
+        .route("/console/admin/keys/revoke", post(revoke_key))
+        .route("/console/admin/users/remove", post(remove_user))
+        .layer(axum::middleware::from_fn(form_in_time))
+        .layer(axum::middleware::from_fn(same_origin_posts))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finding_ids_survive_a_path_segment() {
+        assert_eq!(path_segment("relative_lookup:E0012:000000305"), "relative_lookup%3AE0012%3A000000305");
+        assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(same_token("abc", "abc"));
+        assert!(!same_token("abc", "abd") && !same_token("abc", "") && !same_token("abc", "abcd"));
+    }
+
+    #[test]
+    fn templates_escape_what_they_show() {
+        let l = Lang { en: false, chosen: false };
+        let page = ErrorPage { c: Chrome::anonymous(l), heading: "h", message: "<script>alert(1)</script>".into() };
+        let html = page.render().unwrap();
+        assert!(!html.contains("<script>") && html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"), "{html}");
+    }
 }

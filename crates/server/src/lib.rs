@@ -8,11 +8,11 @@
 //! its `Idempotency-Key` header, or else by the SHA-256 of its body: a client that
 //! retries after a lost answer sends the same batch again and it is not stored twice.
 //!
-//! `GET /v1/reports/disclosure?resident=…&from=…&to=…&request_no=…&format=…` answers a
-//! resident's access-history request for a client holding a report key (made with
+//! `POST /v1/reports/disclosure` with `{"resident", "from", "to", "request_no", "format"}`
+//! answers a resident's access-history request for a client holding a report key (made with
 //! `mamori apikey create --reports`); an ingest key cannot read, a report key cannot
-//! write. The report itself is made by the [`Reports`] the binary supplies, which also
-//! records the request, under the key's label, in the log.
+//! write. The report is made by the application services (`mamori_app`), which also
+//! record the request, under the key's label, in the log.
 //!
 //! Back-pressure: bodies are limited in size, at most `MAX_CONCURRENT` batches are taken
 //! at once and the rest wait, and the single journal writer takes them one after another.
@@ -31,6 +31,7 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -54,39 +55,10 @@ pub const MAX_CONCURRENT: usize = 4;
 /// The `source` of an API key that may read reports and send nothing.
 pub const REPORTS_SCOPE: &str = "@reports";
 
-/// A disclosure request as the API takes it.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct DisclosureQuery {
-    pub resident: String,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    #[serde(default)]
-    pub request_no: String,
-    /// html (default), csv, csv-sjis, json.
-    pub format: Option<String>,
-}
+pub use mamori_app::console::DisclosureQuery;
 
-/// Report making, supplied by the binary so that this crate holds no report logic.
-pub trait Reports: Send + Sync {
-    /// The disclosure's content type and bytes, the request recorded in the log as made by
-    /// `reader`; `Err` is the client's mistake (an unknown resident, a bad date), said plainly.
-    fn disclosure(&self, journal: &mut SqliteJournal, reader: &str, query: &DisclosureQuery) -> Result<(&'static str, Vec<u8>), String>;
-
-    /// Records an action of a console user (sign-in, failed sign-in) in the log.
-    fn record(&self, journal: &mut SqliteJournal, actor: &str, action: &str, detail: &str) -> Result<(), String>;
-
-    /// The stored findings, most severe first, as mamori's finding JSON; the viewing is
-    /// recorded in the log as made by `reader`.
-    fn findings(&self, _journal: &mut SqliteJournal, _reader: &str) -> Result<Vec<serde_json::Value>, String> {
-        Ok(Vec::new())
-    }
-
-    /// Called after each committed batch, before it is acknowledged: streaming detection
-    /// runs here (the same engine as `mamori detect`, going on from its saved state).
-    fn after_ingest(&self, _journal: &mut SqliteJournal) -> Result<(), String> {
-        Ok(())
-    }
-}
+/// Streaming detection's settings: the detection config and an extra Sigma folder.
+pub type StreamingDetection = (mamori_detect::Config, Option<PathBuf>);
 
 pub struct Server {
     journal: Mutex<SqliteJournal>,
@@ -97,8 +69,14 @@ pub struct Server {
     context: AdapterContext,
     spool: PathBuf,
     permits: tokio::sync::Semaphore,
-    reports: Option<Box<dyn Reports>>,
+    /// Wakes the detection thread after a committed batch (`serve --detect`).
+    detect_wake: Option<std::sync::mpsc::SyncSender<()>>,
+    /// Batches committed for detection, and how many of them its finished runs covered:
+    /// `/v1/health` says whether detection has caught up.
+    detect_progress: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>,
     sessions: console::Sessions,
+    /// Session cookies carry `Secure` (served over TLS, or behind a TLS proxy).
+    secure_cookies: bool,
     /// A hash of nothing anyone knows, checked when the user is unknown so that a wrong
     /// name takes as long as a wrong password.
     decoy: String,
@@ -127,6 +105,8 @@ enum ApiError {
     TooLarge,
     #[error("{0}")]
     Conflict(String),
+    #[error("the body did not arrive in time")]
+    Timeout,
     /// Logged on the server; the client is told no more (no paths, no internals).
     #[error("internal error")]
     Internal(String),
@@ -141,6 +121,7 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if let ApiError::Internal(why) = &self {
@@ -163,16 +144,46 @@ impl Server {
             context,
             spool,
             permits: tokio::sync::Semaphore::new(MAX_CONCURRENT),
-            reports: None,
+            detect_wake: None,
+            detect_progress: Arc::default(),
+            secure_cookies: false,
             sessions,
             decoy: console::hash_password(&new_api_key().0).map_err(std::io::Error::other)?,
         })
     }
 
-    /// Serves reports too, made by `reports`.
-    pub fn with_reports(mut self, reports: Box<dyn Reports>) -> Server {
-        self.reports = Some(reports);
+    /// Marks session cookies `Secure`: the console is reached over TLS (a proxy in front
+    /// terminates it). Browsers then never send the session over plain HTTP.
+    pub fn with_secure_cookies(mut self, secure: bool) -> Server {
+        self.secure_cookies = secure;
         self
+    }
+
+    /// Runs detection beside the server: after each committed batch a thread of its own,
+    /// with its own connection to the store, goes on from the saved state (batches that
+    /// arrive while it runs are taken by its next run). Ingest is acknowledged when the
+    /// batch is committed, never after detection, and sign-in never waits for it.
+    pub fn with_streaming_detection(mut self, settings: StreamingDetection) -> std::io::Result<Server> {
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let dir = self.journal.lock().expect("journal lock").dir().to_path_buf();
+        let progress = self.detect_progress.clone();
+        std::thread::Builder::new().name("mamori-detect".into()).spawn(move || {
+            use std::sync::atomic::Ordering;
+            while woken.recv().is_ok() {
+                // Wake-ups that came while the last run went on are one more run, not many.
+                while woken.try_recv().is_ok() {}
+                let covers = progress.0.load(Ordering::SeqCst);
+                let run = SqliteJournal::open(&dir)
+                    .map_err(anyhow_msg)
+                    .and_then(|mut j| mamori_app::detect::run(&mut j, settings.0.clone(), settings.1.as_deref(), false).map_err(|e| format!("{e:#}")));
+                if let Err(e) = run {
+                    eprintln!("mamori: streaming detection: {e}");
+                }
+                progress.1.store(covers, Ordering::SeqCst);
+            }
+        })?;
+        self.detect_wake = Some(wake);
+        Ok(self)
     }
 
     /// Checks the bearer key against `scope` (a source, or [`REPORTS_SCOPE`]); the key's
@@ -216,17 +227,19 @@ impl Server {
         let _ = std::fs::remove_file(&spool);
         // What went wrong with the sender's bytes is theirs to hear, without the spool path.
         let summary = result.map_err(|e| ApiError::BadRequest(e.to_string().replace(&spool.display().to_string(), "the batch")))?;
-        if let Some(hooks) = &self.reports
+        if let Some(wake) = &self.detect_wake
             && summary.accepted > 0
         {
-            // The batch is committed whatever detection says; a failure here is logged,
-            // and the next batch (or `mamori detect`) goes on from the saved state.
-            if let Err(e) = hooks.after_ingest(&mut journal) {
-                eprintln!("mamori: streaming detection after batch {batch_id}: {e}");
-            }
+            // A full channel means a run is already due: nothing is lost by not sending.
+            self.detect_progress.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = wake.try_send(());
         }
         Ok(summary)
     }
+}
+
+fn anyhow_msg(e: impl std::fmt::Display) -> String {
+    e.to_string()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -256,7 +269,10 @@ async fn ingest(
     // buffered.
     server.authorise(&headers, &source)?;
     let _permit = server.permits.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| ApiError::TooLarge)?;
+    let body = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await {
+        Ok(read) => read.map_err(|_| ApiError::TooLarge)?,
+        Err(_) => return Err(ApiError::Timeout),
+    };
     let gzip = headers.get("content-encoding").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let body = if gzip { gunzip(&body)? } else { body.to_vec() };
     let batch_id = match headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
@@ -279,22 +295,28 @@ async fn ingest(
     })))
 }
 
-async fn disclosure(
-    State(server): State<Arc<Server>>,
-    axum::extract::Query(query): axum::extract::Query<DisclosureQuery>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
+/// A resident's disclosure for a report key. The request is a JSON body, so the resident's
+/// number is in no URL (and no access log of a proxy in between).
+async fn disclosure(State(server): State<Arc<Server>>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, ApiError> {
     let reader = server.authorise(&headers, REPORTS_SCOPE)?;
+    let query: DisclosureQuery = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("the request body: {e}")))?;
     let worker = server.clone();
     let made = tokio::task::spawn_blocking(move || {
-        let Some(reports) = &worker.reports else { return Err(ApiError::Internal("this server makes no reports".into())) };
         let mut journal = worker.journal.lock().expect("journal lock");
-        reports.disclosure(&mut journal, &reader, &query).map_err(ApiError::BadRequest)
+        mamori_app::console::disclosure(&mut journal, &format!("api:{reader}"), "the API", &query).map_err(ApiError::BadRequest)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
     let (content_type, body) = made;
     Ok(([(axum::http::header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+/// Whether the server is up and, with `--detect`, whether detection has caught up with
+/// every committed batch (no personal data: anyone may ask).
+async fn health(State(server): State<Arc<Server>>) -> Json<serde_json::Value> {
+    use std::sync::atomic::Ordering;
+    let (committed, covered) = (server.detect_progress.0.load(Ordering::SeqCst), server.detect_progress.1.load(Ordering::SeqCst));
+    Json(json!({ "status": "ok", "detection_pending": covered < committed }))
 }
 
 async fn checkpoint(State(server): State<Arc<Server>>) -> Result<String, ApiError> {
@@ -320,9 +342,13 @@ async fn consistency(
 
 /// Headers every answer carries: nothing personal is cached or framed, no type is sniffed,
 /// no address leaks in a Referer, and pages may load nothing from elsewhere.
-async fn security_headers(mut response: Response) -> Response {
+async fn security_headers(State(server): State<Arc<Server>>, mut response: Response) -> Response {
     use axum::http::HeaderValue;
     let h = response.headers_mut();
+    if server.secure_cookies {
+        // Served over HTTPS (here or by the proxy in front): browsers keep to it.
+        h.insert(axum::http::header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
     h.insert(axum::http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(axum::http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(axum::http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -336,24 +362,55 @@ async fn security_headers(mut response: Response) -> Response {
 
 pub fn router(server: Arc<Server>) -> axum::Router {
     axum::Router::new()
-        .route("/v1/health", get(|| async { "ok" }))
+        .route("/v1/health", get(health))
         .route("/v1/checkpoint", get(checkpoint))
         .route("/v1/proof/consistency", get(consistency))
         .route("/v1/ingest/{source}", post(ingest))
-        .route("/v1/reports/disclosure", get(disclosure))
+        .route("/v1/reports/disclosure", post(disclosure))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .merge(console::routes())
-        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::map_response_with_state(server.clone(), security_headers))
         .with_state(server)
 }
 
-/// Serves until the process is stopped.
+/// How long a client may take to send a request's headers, and its body: a connection
+/// that trickles (slowloris) is closed instead of holding a task and a permit forever.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Serves until the process is stopped: HTTP/1.1 by hyper, each connection with a header
+/// read timeout and the client's address for the console.
 pub fn serve(server: Server, addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
     witness::cosign_in_background(server.journal.lock().expect("journal lock").dir().to_path_buf());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         ready(listener.local_addr()?);
-        axum::serve(listener, router(Arc::new(server))).await
+        let app = router(Arc::new(server));
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(c) => c,
+                // Out of descriptors and the like: wait a moment rather than spin.
+                Err(e) => {
+                    eprintln!("mamori: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let app = app.clone();
+            let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                tower::ServiceExt::oneshot(app.clone(), request.map(axum::body::Body::new))
+            });
+            tokio::spawn(async move {
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .max_buf_size(64 * 1024)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                // A client that goes away or is timed out is no error of ours.
+                let _ = connection.await;
+            });
+        }
     })
 }

@@ -30,6 +30,13 @@ pub fn range(from: &Option<String>, to: &Option<String>) -> Result<TimeRange> {
     Ok(TimeRange { from, to })
 }
 
+/// `--from` and an inclusive `--to` (JST dates or times) as a range of milliseconds: the
+/// range ends at the midnight after `--to`.
+pub fn inclusive_range(from: Option<&str>, to: Option<&str>) -> Result<mamori_journal::TimeRange> {
+    let end = to.map(|t| parse_ms(t).map(|ms| ms + 86_400_000)).transpose()?;
+    Ok(mamori_journal::TimeRange { from: from.map(parse_ms).transpose()?.unwrap_or(i64::MIN), to: end.unwrap_or(i64::MAX) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

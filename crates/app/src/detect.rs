@@ -82,7 +82,7 @@ pub fn master_for_disclosure(j: &SqliteJournal, resident: &str, accounts: &[Stri
 
 /// Calls `f` with every stored event from `from` (ms) on with an id above `after`, in
 /// time order, one day at a time (bounded memory).
-pub(crate) fn each_event(j: &SqliteJournal, from: i64, after: Option<u64>, mut f: impl FnMut(u64, &Event)) -> Result<()> {
+pub fn each_event(j: &SqliteJournal, from: i64, after: Option<u64>, mut f: impl FnMut(u64, &Event)) -> Result<()> {
     let Some((first, last)) = j.time_span()? else { return Ok(()) };
     let mut from = from.max(first);
     while from <= last {

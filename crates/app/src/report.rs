@@ -7,9 +7,9 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, FixedOffset};
 use mamori_enrich::{Directory, Explanation};
 use mamori_journal::{Journal, SqliteJournal, TimeRange};
-use mamori_report::{Disclosure, DisclosureEntry, OperatorPolicy, Table};
+use mamori_report::{Disclosure, DisclosureEntry, OperatorPolicy};
 
-pub(crate) fn system_name(product: &str) -> String {
+pub fn system_name(product: &str) -> String {
     match product {
         "juki" => "住民基本台帳".into(),
         "zeimu" => "税務".into(),
@@ -20,7 +20,7 @@ pub(crate) fn system_name(product: &str) -> String {
     }
 }
 
-pub(crate) fn explanation_text(e: &Option<Explanation>) -> String {
+pub fn explanation_text(e: &Option<Explanation>) -> String {
     match e {
         Some(e) => e.text_ja(),
         None => "業務記録なし".into(),
@@ -29,7 +29,7 @@ pub(crate) fn explanation_text(e: &Option<Explanation>) -> String {
 
 /// Judges record accesses as detection does, from master data as of each access under
 /// the explanation model recorded in the log.
-pub(crate) struct Judge<'d> {
+pub struct Judge<'d> {
     pub dir: &'d Directory,
     pub model: mamori_enrich::ExplanationModel,
 }
@@ -53,7 +53,7 @@ impl<'d> Judge<'d> {
     }
 }
 
-pub(crate) fn today_jst() -> Result<String> {
+pub fn today_jst() -> Result<String> {
     let jst = FixedOffset::east_opt(9 * 3600).expect("JST");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
     Ok(DateTime::from_timestamp_millis(now).context("clock")?.with_timezone(&jst).format("%Y-%m-%d").to_string())
@@ -63,11 +63,11 @@ pub(crate) fn today_jst() -> Result<String> {
 /// records systems, oldest first, each judged as detection judges it.
 /// A record access, judged as detection judges it: the stored event, the event, its JST
 /// time, its maker and their department then, and the business behind it.
-pub(crate) type JudgedAccess<'d> = (mamori_journal::StoredEvent, mamori_model::Event, chrono::NaiveDateTime, &'d str, &'d str, Option<Explanation>);
+pub type JudgedAccess<'d> = (mamori_journal::StoredEvent, mamori_model::Event, chrono::NaiveDateTime, &'d str, &'d str, Option<Explanation>);
 
 /// The record accesses in `range` made through each (system, account, employee) by that
 /// employee, read from the actor index: what the back-search and the review sheet list.
-pub(crate) fn accesses_by<'d>(j: &SqliteJournal, judge: &Judge<'d>, accounts: &[(&str, &str, &str)], range: TimeRange) -> Result<Vec<JudgedAccess<'d>>> {
+pub fn accesses_by<'d>(j: &SqliteJournal, judge: &Judge<'d>, accounts: &[(&str, &str, &str)], range: TimeRange) -> Result<Vec<JudgedAccess<'d>>> {
     let jst = FixedOffset::east_opt(9 * 3600).expect("JST");
     let mut out = Vec::new();
     for (system, account, employee) in accounts {
@@ -204,7 +204,7 @@ pub struct BreachRequest {
     pub facts: mamori_report::BreachFacts,
 }
 
-fn jst_text(ms: i64) -> String {
+pub fn jst_text(ms: i64) -> String {
     let jst = FixedOffset::east_opt(9 * 3600).expect("JST");
     DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&jst).format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default()
 }
@@ -349,70 +349,6 @@ pub fn breach(j: &SqliteJournal, mut r: BreachRequest) -> Result<mamori_report::
         people.insert(p.uid.clone(), person);
     }
     Ok(mamori_report::Breach::size(&r.facts, exposures, &people))
-}
-
-/// The reports `mamori serve` answers, made as the CLI makes them and recorded in the log
-/// under the reading key's label; and, when asked, detection after every batch.
-pub struct ApiReports {
-    /// Streaming detection: the settings and the extra Sigma folder, if enabled.
-    pub detect: Option<(mamori_detect::Config, Option<std::path::PathBuf>)>,
-}
-
-impl mamori_server::Reports for ApiReports {
-    fn disclosure(&self, journal: &mut SqliteJournal, reader: &str, q: &mamori_server::DisclosureQuery) -> Result<(&'static str, Vec<u8>), String> {
-        let made = (|| -> Result<(&'static str, Vec<u8>, usize)> {
-            let range = crate::inclusive_range(q.from.as_deref(), q.to.as_deref())?;
-            let request = Request {
-                resident: &q.resident,
-                range,
-                from: q.from.clone().unwrap_or_else(|| "（記録の最初から）".into()),
-                to: q.to.clone().unwrap_or_else(|| "（現在まで）".into()),
-                request_no: q.request_no.clone(),
-                policy: OperatorPolicy::Withheld,
-            };
-            let d = disclosure(journal, &request)?;
-            let (kind, bytes) = match q.format.as_deref().unwrap_or("html") {
-                "html" => ("text/html; charset=utf-8", d.html().into_bytes()),
-                "csv" => ("text/csv; charset=utf-8", d.csv_utf8()),
-                "csv-sjis" => ("text/csv; charset=shift_jis", d.csv_shift_jis().map_err(anyhow::Error::msg)?),
-                "json" => ("application/json", d.json().into_bytes()),
-                other => bail!("format `{other}`: use html, csv, csv-sjis or json"),
-            };
-            Ok((kind, bytes, d.entries.len()))
-        })();
-        let via = if reader.starts_with("console:") { "the console" } else { "the API" };
-        let actor = if reader.starts_with("console:") { reader.to_owned() } else { format!("api:{reader}") };
-        // A refused look-up is logged too: asking whether someone lives in the town is
-        // itself a look-up.
-        let detail = match &made {
-            Ok(m) => format!("disclosure of resident {} (request {}) through {via}: {} entries", q.resident, q.request_no, m.2),
-            Err(e) => format!("disclosure of resident {} (request {}) through {via} refused: {e:#}", q.resident, q.request_no),
-        };
-        crate::audit::record_by(journal, &actor, crate::audit::Action::Report, &detail, &[]).map_err(|e| e.to_string())?;
-        let made = made.map_err(|e| format!("{e:#}"))?;
-        Ok((made.0, made.1))
-    }
-
-    fn findings(&self, journal: &mut SqliteJournal, reader: &str) -> Result<Vec<serde_json::Value>, String> {
-        let found = crate::detect::stored_findings(journal).map_err(|e| format!("{e:#}"))?;
-        let detail = format!("findings viewed: {}", found.len());
-        crate::audit::record_by(journal, reader, crate::audit::Action::Report, &detail, &[]).map_err(|e| e.to_string())?;
-        found.iter().map(|f| serde_json::to_value(f).map_err(|e| e.to_string())).collect()
-    }
-
-    fn after_ingest(&self, journal: &mut SqliteJournal) -> Result<(), String> {
-        let Some((config, sigma)) = &self.detect else { return Ok(()) };
-        crate::detect::run(journal, config.clone(), sigma.as_deref(), false).map(|_| ()).map_err(|e| format!("{e:#}"))
-    }
-
-    fn record(&self, journal: &mut SqliteJournal, actor: &str, action: &str, detail: &str) -> Result<(), String> {
-        let action = match action {
-            "console.signin" => crate::audit::Action::SignIn,
-            "console.signout" => crate::audit::Action::SignOut,
-            _ => crate::audit::Action::SignInFailed,
-        };
-        crate::audit::record_by(journal, actor, action, detail, &[]).map(|_| ()).map_err(|e| e.to_string())
-    }
 }
 
 /// One employee's lock-policy practice in a month (department `*` rows are totals).

@@ -21,6 +21,10 @@ pub enum Action {
     WitnessAdd,
     KeyRotate,
     SignOut,
+    UserRemove,
+    ApiKeyRevoke,
+    /// A console page or report showing personal data was viewed.
+    View,
 }
 
 impl Action {
@@ -35,6 +39,8 @@ impl Action {
             Action::SignIn | Action::SignInFailed | Action::SignOut => 99,
             Action::WitnessAdd => 1,
             Action::KeyRotate => 3,
+            Action::UserRemove | Action::ApiKeyRevoke => 4,
+            Action::View => 2,
         }
     }
 
@@ -53,6 +59,9 @@ impl Action {
             Action::WitnessAdd => "witness.add",
             Action::KeyRotate => "key.rotate",
             Action::SignOut => "console.signout",
+            Action::UserRemove => "user.remove",
+            Action::ApiKeyRevoke => "apikey.revoke",
+            Action::View => "console.view",
         }
     }
 }
@@ -95,7 +104,12 @@ pub fn record_by(journal: &mut dyn Journal, actor: &str, action: Action, detail:
 /// Records an action with the fields `verify` holds a table to (a user's role and
 /// password hash's digest, an API key's hash and scope).
 pub fn record_fields(journal: &mut dyn Journal, action: Action, detail: &str, fields: &[(&str, &str)]) -> Result<u64> {
-    let mut event = action_event(&operator(), action, detail)?;
+    record_fields_by(journal, &operator(), action, detail, fields)
+}
+
+/// [`record_fields`] for an action taken by `actor` (a console user).
+pub fn record_fields_by(journal: &mut dyn Journal, actor: &str, action: Action, detail: &str, fields: &[(&str, &str)]) -> Result<u64> {
+    let mut event = action_event(actor, action, detail)?;
     for (k, v) in fields {
         event.unmapped.extra.insert((*k).into(), (*v).into());
     }
