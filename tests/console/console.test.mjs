@@ -66,6 +66,20 @@ test('an auditor signs in, investigates a finding and its employee, makes a disc
     assert.ok((await page.locator('table.timeline tbody tr').count()) >= 1, 'the evidence is on a timeline');
     assert.match(await page.locator('table.timeline').innerText(), /検証済み/);
     if (shots) await page.screenshot({ path: `${shots}/console-finding.png`, fullPage: true });
+    // A case from this finding: opened, noted, closed as misuse.
+    await page.getByRole('button', { name: 'この所見で事案を開始' }).click();
+    await page.getByRole('heading', { name: /^C-\d{4}-\d{4} / }).waitFor();
+    await page.getByLabel('メモを追加').fill('本人に聞き取り済み');
+    await page.getByRole('button', { name: 'メモを追加' }).click();
+    await page.locator('table.notes').waitFor();
+    await page.getByLabel('判定').selectOption('misuse');
+    await page.getByLabel('理由').fill('聞き取りで私的な照会と確認');
+    await page.getByRole('button', { name: '事案を終結' }).click();
+    await page.locator('.case-state', { hasText: '不正利用' }).waitFor();
+    assert.match(await page.locator('table.notes').innerText(), /本人に聞き取り済み/);
+    if (shots) await page.screenshot({ path: `${shots}/console-case.png`, fullPage: true });
+    await page.getByRole('link', { name: /^relative_lookup:/ }).click();
+    await page.getByRole('heading', { name: '本人・親族の記録の照会' }).waitFor();
     await page.getByRole('link', { name: /E0001/ }).click();
     await page.getByRole('heading', { name: /E0001/ }).waitFor();
     assert.ok((await page.locator('tr.unexplained').count()) >= 1, 'the unexplained accesses are marked');

@@ -25,6 +25,8 @@ pub enum Action {
     ApiKeyRevoke,
     /// A console page or report showing personal data was viewed.
     View,
+    /// A step of a case (opened, noted, assigned, closed).
+    Case,
 }
 
 impl Action {
@@ -41,6 +43,7 @@ impl Action {
             Action::KeyRotate => 3,
             Action::UserRemove | Action::ApiKeyRevoke => 4,
             Action::View => 2,
+            Action::Case => 3,
         }
     }
 
@@ -62,6 +65,7 @@ impl Action {
             Action::UserRemove => "user.remove",
             Action::ApiKeyRevoke => "apikey.revoke",
             Action::View => "console.view",
+            Action::Case => "case",
         }
     }
 }

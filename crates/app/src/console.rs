@@ -66,7 +66,8 @@ impl Role {
         use View::*;
         match self {
             Role::Administrator => matches!(view, Dashboard | Sources | Admin),
-            Role::Auditor => !matches!(view, Admin),
+            // Cases are the auditors' own work.
+            Role::Auditor => true,
             Role::Manager => matches!(view, Dashboard | Findings | Employees | Review),
             Role::PrivacyOfficer => matches!(view, Dashboard | Disclosure | Breach),
         }
@@ -84,6 +85,7 @@ pub enum View {
     Review,
     Sources,
     Admin,
+    Cases,
 }
 
 /// Who is reading: a signed-in console user.

@@ -6,6 +6,7 @@
 //! - [`review`]: the managers' monthly review sheets and their sign-off;
 //! - [`detect`]: detection runs (whole or incremental) and the stored findings;
 //! - [`admin`]: removing users and revoking API keys;
+//! - [`cases`]: investigations of findings, from opening to a disposition, as events;
 //! - [`audit`]: the auditors' own actions as events in the tamper-evident log;
 //! - [`check`]: whether a town's mapping joins up (`mamori check`);
 //! - [`console`]: what the console's pages read, scoped by the reader's role and recorded;
@@ -15,6 +16,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod cases;
 pub mod check;
 pub mod console;
 pub mod detect;

@@ -1105,6 +1105,16 @@ fn store_with_everything() -> (tempfile::TempDir, PathBuf) {
     child.stdin.take().unwrap().write_all(b"correct horse battery staple\n").unwrap();
     assert!(child.wait().unwrap().success());
     ok(&data, &["apikey", "create", "--source", "juki", "--label", "住基"]);
+    // A user who left: added, then removed (the removal is in the log too).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .args(["--data", data.to_str().unwrap(), "user", "add", "--name", "leaver", "--role", "auditor"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"correct horse battery staple\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    ok(&data, &["user", "remove", "--name", "leaver"]);
     (tmp, data)
 }
 
@@ -1128,7 +1138,9 @@ fn verify_catches_every_edit_of_what_reports_trust() {
         ("a finding forged against an employee", "INSERT INTO findings(id, rank, body) VALUES ('forged', 999, '{}')", "detection's `findings` table differs"),
         ("detection told it has judged events it has not", "UPDATE detect_state SET last_seq = last_seq + 100000", "detection's `detect_state` table differs"),
         ("a console user inserted", "INSERT INTO users(name, phc, role, created) SELECT 'mallory', phc, 'admin', created FROM users", "console user `mallory` exists with no event"),
-        ("a console user's role raised", "UPDATE users SET role = 'admin'", "role or password differs"),
+        ("a console user's role raised", "UPDATE users SET role = 'admin'", "role, department or password differs"),
+        ("a console user's department changed (a manager's reach widened)", "UPDATE users SET department = 'D100'", "role, department or password differs"),
+        ("a removed user put back", "INSERT INTO users(name, phc, role, created) SELECT 'leaver', phc, 'auditor', created FROM users", "console user `leaver` exists with no event in the log that made them (or was removed)"),
         ("an API key inserted", "INSERT INTO api_keys(key_sha256, source, created, label) VALUES (zeroblob(32), 'juki', 0, 'x')", "no event in the log that made it"),
         ("an API key's scope widened", "UPDATE api_keys SET source = '@reports'", "not what the log recorded"),
     ];

@@ -83,6 +83,7 @@ fn an_auditor_uses_the_console_in_a_browser_and_every_sign_in_and_report_is_logg
     assert!(log.contains("disclosure of resident 000000305 (request R6-開示-0099) through the console"), "{log}");
     assert!(log.contains("findings viewed: 3 of 3 matching"), "viewing findings is logged too: {log}");
     assert!(log.contains("finding relative_lookup:") && log.contains("employee E0001 viewed"), "so is opening a finding and an employee: {log}");
+    assert_eq!(log.matches("\"operation\":\"case\"").count(), 3, "the case opened, noted and closed: {log}");
     let users = std::fs::read(data.join("journal.db")).unwrap();
     assert!(!users.windows(password.len()).any(|w| w == password.as_bytes()), "the password itself is nowhere in the store");
 }

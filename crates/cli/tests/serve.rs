@@ -806,3 +806,47 @@ fn trickled_headers_and_bodies_are_cut_off() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// An auditor opens a case from a finding, notes it and closes it as misuse: every step
+/// is an event in the log tagged with the case's number, the case page tells its history
+/// from those events alone, and a closed case takes no more notes. Cases are the
+/// auditors' own: a manager is refused.
+#[test]
+fn a_case_is_opened_from_a_finding_noted_and_closed_as_misuse_all_in_the_log() {
+    let (_tmp, data, config, _key) = example_town();
+    add_user_in(&data, "auditor", "auditor", None);
+    add_user_in(&data, "welfare-manager", "manager", Some("D300"));
+    let (mut server, addr) = start(&data, &config);
+    let auditor = signed_in_as(addr, "auditor");
+    let (_, list) = page(addr, "/console/findings", &auditor);
+    let id = list.split("/console/findings/relative_lookup").nth(1).and_then(|r| r.split('"').next()).map(|r| format!("relative_lookup{r}")).unwrap();
+    let (status, finding) = page(addr, &format!("/console/findings/{id}"), &auditor);
+    assert!(status == 200 && finding.contains("この所見で事案を開始"), "{finding}");
+    let token = csrf_of(&finding);
+    let raw_id = id.replace("%3A", ":");
+    let answer = raw(addr, &{
+        let form = format!("csrf={token}&title=E0001+family+look-ups&finding={}", raw_id.replace(':', "%3A"));
+        format!("POST /console/cases HTTP/1.1\r\nHost: {addr}\r\nCookie: {auditor}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}", form.len())
+    });
+    assert_eq!(status_of(&answer), 303, "{answer}");
+    let location = answer.lines().find_map(|l| l.to_ascii_lowercase().starts_with("location:").then(|| l[9..].trim().to_owned())).unwrap();
+    assert!(location.starts_with("/console/cases/C-"), "{location}");
+    let number = location.trim_start_matches("/console/cases/").to_owned();
+    assert_eq!(form_post(addr, &format!("{location}/note"), &auditor, &format!("csrf={token}&text=interviewed+the+employee"), "").0, 303);
+    assert_eq!(form_post(addr, &format!("{location}/close"), &auditor, &format!("csrf={token}&disposition=urgent&reason=x"), "").0, 400, "an unknown disposition");
+    assert_eq!(form_post(addr, &format!("{location}/close"), &auditor, &format!("csrf={token}&disposition=misuse&reason=confirmed+by+interview"), "").0, 303);
+    assert_eq!(form_post(addr, &format!("{location}/note"), &auditor, &format!("csrf={token}&text=late"), "").0, 400, "a closed case takes no notes");
+    let (status, case) = page(addr, &location, &auditor);
+    assert!(status == 200 && case.contains("interviewed the employee") && case.contains("不正利用") && case.contains(&raw_id), "{case}");
+    let (_, finding) = page(addr, &format!("/console/findings/{id}"), &auditor);
+    assert!(finding.contains(&number), "the finding names its case: {finding}");
+    let (status, cases) = page(addr, "/console/cases", &auditor);
+    assert!(status == 200 && cases.contains(&number), "{cases}");
+    let manager = signed_in_as(addr, "welfare-manager");
+    assert_eq!(page(addr, "/console/cases", &manager).0, 403);
+    assert_eq!(page(addr, &location, &manager).0, 403);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(events_of(&data, "case"), 3, "opened, noted, closed");
+    mamori(&data, &["verify"]);
+}

@@ -33,6 +33,8 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Form, Router};
+use anyhow::Context;
+use mamori_app::audit;
 use mamori_app::console::{self as app, Reader, Role, View};
 use mamori_journal::SqliteJournal;
 use mamori_model::{Finding, Severity};
@@ -358,6 +360,27 @@ fn t(en: bool, key: &str) -> &'static str {
         "notfound_h" => ("見つかりません", "Not found"),
         "badrequest_h" => ("入力に誤りがあります", "Bad request"),
         "csrf" => ("フォームの有効期限が切れました。ページを開き直してください。", "The form has expired: open the page again."),
+        "cases" => ("事案", "Cases"),
+        "cases_note" => ("事案の開始・メモ・担当・終結はすべて改ざん検知ログの記録です。", "Every step of a case is an event in the tamper-evident log."),
+        "none_cases" => ("事案はありません。所見の画面から開始できます。", "No cases yet: open one from a finding."),
+        "case_no" => ("事案番号", "Case"),
+        "case_title" => ("件名", "Title"),
+        "opened" => ("開始", "Opened"),
+        "assigned" => ("担当", "Assigned to"),
+        "closed" => ("終結", "closed"),
+        "open_state" => ("調査中", "open"),
+        "open_case" => ("この所見で事案を開始", "Open a case from this finding"),
+        "events_in_log" => ("ログ上の記録番号", "Events in the log"),
+        "notes" => ("メモ", "Notes"),
+        "none_notes" => ("メモはありません。", "No notes yet."),
+        "note_text" => ("内容", "Note"),
+        "add_note" => ("メモを追加", "Add a note"),
+        "close_case" => ("事案を終結", "Close the case"),
+        "disposition" => ("判定", "Disposition"),
+        "misuse" => ("不正利用", "misuse"),
+        "legitimate" => ("業務上正当", "legitimate"),
+        "false_alarm" => ("誤検知", "false alarm"),
+        "reason" => ("理由", "Reason"),
         "note" => (
             "作成した開示は、操作者を非開示として出力し、作成したこと自体が改ざん検知ログに記録されます。",
             "Operators are withheld in the report, and making it is recorded in the tamper-evident log.",
@@ -391,13 +414,13 @@ impl Chrome {
         let items: [(&str, &str, View); 5] = [
             ("/console", "dashboard", View::Dashboard),
             ("/console/findings", "findings", View::Findings),
+            ("/console/cases", "cases", View::Cases),
             ("/console/disclosure", "disclosure", View::Disclosure),
             ("/console/admin", "admin", View::Admin),
-            ("/console/findings", "", View::Employees),
         ];
         let nav = items
             .iter()
-            .filter(|(_, key, view)| !key.is_empty() && reader.role.may(*view))
+            .filter(|(_, _, view)| reader.role.may(*view))
             .map(|(href, key, _)| (*href, t(l.en, key), *href == current))
             .collect();
         Chrome { en: l.en, user: reader.name.clone(), role: reader.role.label(l.en).to_owned(), nav, csrf: csrf.to_owned() }
@@ -825,6 +848,10 @@ struct FindingPage {
     devices: String,
     evidence: Vec<EvidenceView>,
     more: usize,
+    cases_shown: bool,
+    /// (case number, closed)
+    cases: Vec<(String, bool)>,
+    finding_id: String,
 }
 
 async fn finding_page(State(server): State<Arc<Server>>, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<LangQuery>) -> Response {
@@ -836,7 +863,14 @@ async fn finding_page(State(server): State<Arc<Server>>, headers: HeaderMap, Pat
         return r;
     }
     let reader = s.reader.clone();
-    let detail = match with_journal(&server, move |j| app::finding(j, &reader, &id)).await {
+    let cases_shown = reader.role.may(View::Cases);
+    let found = with_journal(&server, move |j| -> anyhow::Result<_> {
+        let Some(d) = app::finding(j, &reader, &id)? else { return Ok(None) };
+        let cases = if cases_shown { mamori_app::cases::cases_of_finding(j, &id)? } else { Vec::new() };
+        Ok(Some((d, cases)))
+    })
+    .await;
+    let (detail, cases) = match found {
         Ok(Ok(Some(d))) => d,
         Ok(Ok(None)) => return s.not_found(),
         Ok(Err(e)) => return internal(e),
@@ -857,6 +891,9 @@ async fn finding_page(State(server): State<Arc<Server>>, headers: HeaderMap, Pat
             .map(|e| EvidenceView { seq: e.seq, at: e.at, actor: e.actor, product: e.product, operation: e.operation, resident: e.resident, host: e.host, object: e.object, proved_at: e.proved_at })
             .collect(),
         more: detail.more,
+        cases_shown,
+        cases,
+        finding_id: detail.finding.id.clone(),
     };
     render(s.lang, StatusCode::OK, &page)
 }
@@ -1014,6 +1051,167 @@ async fn admin_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query
     render(s.lang, StatusCode::OK, &page)
 }
 
+#[derive(Template)]
+#[template(path = "cases.html")]
+struct CasesPage {
+    c: Chrome,
+    /// (number, title, opened, assigned, state, findings)
+    rows: Vec<(String, String, String, String, String, usize)>,
+}
+
+fn case_state(case: &mamori_app::cases::Case, en: bool) -> String {
+    match &case.closed {
+        Some((d, _, at, _)) => format!("{}（{}） {at}", t(en, "closed"), d.label(en)),
+        None => t(en, "open_state").to_owned(),
+    }
+}
+
+async fn cases_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let s = match signed_in(&server, &headers, q.lang.as_deref()) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(r) = s.may(View::Cases) {
+        return r;
+    }
+    let reader = s.reader.clone();
+    let cases = match with_journal(&server, move |j| mamori_app::cases::list(j, &reader)).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return internal(e),
+        Err(r) => return r,
+    };
+    let en = s.lang.en;
+    let rows = cases.iter().map(|k| (k.number.clone(), k.title.clone(), format!("{} {}", k.opened_at, k.opened_by), k.assigned_to.clone(), case_state(k, en), k.findings.len())).collect();
+    render(s.lang, StatusCode::OK, &CasesPage { c: s.chrome("/console/cases"), rows })
+}
+
+#[derive(Template)]
+#[template(path = "case.html")]
+struct CasePage {
+    c: Chrome,
+    number: String,
+    title: String,
+    opened: String,
+    assigned: String,
+    state: String,
+    /// (path segment, id)
+    findings: Vec<(String, String)>,
+    events: String,
+    notes: Vec<(String, String, String)>,
+    open: bool,
+    /// Why it was closed, and by whom.
+    reason: String,
+}
+
+async fn case_page(State(server): State<Arc<Server>>, headers: HeaderMap, Path(number): Path<String>, Query(q): Query<LangQuery>) -> Response {
+    let s = match signed_in(&server, &headers, q.lang.as_deref()) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(r) = s.may(View::Cases) {
+        return r;
+    }
+    let reader = s.reader.clone();
+    let wanted = number.clone();
+    let case = match with_journal(&server, move |j| -> anyhow::Result<_> {
+        let case = mamori_app::cases::get(j, &reader, &wanted)?;
+        if case.is_some() {
+            audit::record_by(j, &reader.actor(), audit::Action::View, &format!("case {wanted} viewed"), &[])?;
+        }
+        Ok(case)
+    })
+    .await
+    {
+        Ok(Ok(Some(c))) => c,
+        Ok(Ok(None)) => return s.not_found(),
+        Ok(Err(e)) => return internal(e),
+        Err(r) => return r,
+    };
+    let en = s.lang.en;
+    let page = CasePage {
+        c: s.chrome("/console/cases"),
+        state: case_state(&case, en),
+        number: case.number,
+        title: case.title,
+        opened: format!("{} {}", case.opened_at, case.opened_by),
+        assigned: case.assigned_to,
+        findings: case.findings.iter().map(|f| (path_segment(f), f.clone())).collect(),
+        events: case.events.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+        reason: case.closed.as_ref().map(|(_, why, _, who)| format!("{why}（{who}）")).unwrap_or_default(),
+        notes: case.notes,
+        open: case.closed.is_none(),
+    };
+    render(s.lang, StatusCode::OK, &page)
+}
+
+/// A change to a case by an auditor: the role and the form's token checked, `change` run
+/// on the journal, then to the case's page.
+async fn case_change(
+    server: Arc<Server>,
+    headers: HeaderMap,
+    csrf: String,
+    change: impl FnOnce(&mut SqliteJournal, &Reader) -> anyhow::Result<String> + Send + 'static,
+) -> Response {
+    let s = match signed_in(&server, &headers, None) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(r) = s.may(View::Cases).and_then(|_| s.check_csrf(&csrf)) {
+        return r;
+    }
+    let reader = s.reader.clone();
+    match with_journal(&server, move |j| change(j, &reader)).await {
+        Ok(Ok(number)) => Redirect::to(&format!("/console/cases/{}", path_segment(&number))).into_response(),
+        Ok(Err(e)) => s.bad_request(format!("{e:#}")),
+        Err(r) => r,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct OpenCaseForm {
+    #[serde(default)]
+    csrf: String,
+    title: String,
+    finding: String,
+}
+
+async fn open_case(State(server): State<Arc<Server>>, headers: HeaderMap, Form(form): Form<OpenCaseForm>) -> Response {
+    case_change(server, headers, form.csrf, move |j, reader| {
+        // Only a finding the reader may see can start a case.
+        app::finding(j, reader, &form.finding)?.with_context(|| format!("no finding `{}`", form.finding))?;
+        mamori_app::cases::open(j, reader, &form.title, &[form.finding])
+    })
+    .await
+}
+
+#[derive(serde::Deserialize)]
+struct NoteForm {
+    #[serde(default)]
+    csrf: String,
+    text: String,
+}
+
+async fn note_case(State(server): State<Arc<Server>>, headers: HeaderMap, Path(number): Path<String>, Form(form): Form<NoteForm>) -> Response {
+    case_change(server, headers, form.csrf, move |j, reader| mamori_app::cases::note(j, reader, &number, &form.text).map(|_| number)).await
+}
+
+#[derive(serde::Deserialize)]
+struct CloseForm {
+    #[serde(default)]
+    csrf: String,
+    disposition: String,
+    reason: String,
+}
+
+async fn close_case(State(server): State<Arc<Server>>, headers: HeaderMap, Path(number): Path<String>, Form(form): Form<CloseForm>) -> Response {
+    case_change(server, headers, form.csrf, move |j, reader| {
+        let disposition = mamori_app::cases::Disposition::parse(&form.disposition)
+            .with_context(|| format!("disposition `{}`: one of misuse, legitimate, false-alarm", form.disposition))?;
+        mamori_app::cases::close(j, reader, &number, disposition, &form.reason).map(|_| number)
+    })
+    .await
+}
+
 /// An administrator's change from the administration page: the role and the form's token
 /// checked, `change` run on the journal as `actor`, then back to the page with what it
 /// says was done.
@@ -1120,6 +1318,10 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/console/findings/{id}", get(finding_page))
         .route("/console/employees/{id}", get(employee_page))
         .route("/console/disclosure", get(disclosure_form).post(disclosure_report))
+        .route("/console/cases", get(cases_page).post(open_case))
+        .route("/console/cases/{number}", get(case_page))
+        .route("/console/cases/{number}/note", post(note_case))
+        .route("/console/cases/{number}/close", post(close_case))
         .route("/console/admin", get(admin_page))
         .route("/console/admin/keys/revoke", post(revoke_key))
         .route("/console/admin/users/remove", post(remove_user))

@@ -1,0 +1,205 @@
+//! Cases: an auditor's investigation of one or more findings, from opening to a
+//! disposition. A case has no table of its own: it is the sequence of its events in the
+//! log (opened, noted, assigned, closed), each tagged `case` with the case's number, so
+//! its whole history is as tamper-evident as the accesses it is about, and reading a case
+//! is replaying those events.
+
+use anyhow::{Context, Result, bail};
+use mamori_journal::{Journal, SqliteJournal};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Action};
+use crate::console::{Reader, View};
+
+/// The tag that names a case's events.
+pub const CASE_TAG: &str = "case";
+
+/// How a case ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Disposition {
+    /// Misuse confirmed: the findings were what they looked like.
+    Misuse,
+    /// The access had business behind it that mamori could not see.
+    Legitimate,
+    /// The finding was wrong (a rule or data problem).
+    FalseAlarm,
+}
+
+impl Disposition {
+    pub fn parse(s: &str) -> Option<Disposition> {
+        Some(match s {
+            "misuse" => Disposition::Misuse,
+            "legitimate" => Disposition::Legitimate,
+            "false-alarm" => Disposition::FalseAlarm,
+            _ => return None,
+        })
+    }
+
+    pub fn label(self, en: bool) -> &'static str {
+        match (self, en) {
+            (Disposition::Misuse, false) => "不正利用",
+            (Disposition::Legitimate, false) => "業務上正当",
+            (Disposition::FalseAlarm, false) => "誤検知",
+            (Disposition::Misuse, true) => "misuse",
+            (Disposition::Legitimate, true) => "legitimate",
+            (Disposition::FalseAlarm, true) => "false alarm",
+        }
+    }
+}
+
+/// One step of a case, as its event carries it (the event's `detail`, JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+enum Step {
+    Open { case: String, title: String, findings: Vec<String> },
+    Note { case: String, text: String },
+    Assign { case: String, to: String },
+    Close { case: String, disposition: Disposition, reason: String },
+}
+
+/// A case as its events tell it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Case {
+    pub number: String,
+    pub title: String,
+    pub findings: Vec<String>,
+    pub opened_by: String,
+    pub opened_at: String,
+    pub assigned_to: String,
+    /// (time, who, text), oldest first.
+    pub notes: Vec<(String, String, String)>,
+    pub closed: Option<(Disposition, String, String, String)>,
+    /// The ids of the case's events in the log.
+    pub events: Vec<u64>,
+}
+
+/// The longest title, note or reason a case takes.
+pub const MAX_TEXT: usize = 4000;
+
+fn may(reader: &Reader) -> Result<()> {
+    if !reader.role.may(View::Cases) {
+        bail!("role {} may not work on cases", reader.role.as_str());
+    }
+    Ok(())
+}
+
+fn record(j: &mut SqliteJournal, reader: &Reader, step: &Step, case: &str) -> Result<u64> {
+    audit::record_by(j, &reader.actor(), Action::Case, &serde_json::to_string(step)?, &[(CASE_TAG, case)])
+}
+
+fn check_text(field: &str, text: &str, required: bool) -> Result<()> {
+    if required && text.trim().is_empty() {
+        bail!("{field}: required");
+    }
+    if text.len() > MAX_TEXT {
+        bail!("{field}: at most {MAX_TEXT} bytes");
+    }
+    Ok(())
+}
+
+/// Opens a case about `findings` (ids of stored findings); returns its number
+/// (`C-YYYY-NNNN`, counted per year in the log's order).
+pub fn open(j: &mut SqliteJournal, reader: &Reader, title: &str, findings: &[String]) -> Result<String> {
+    may(reader)?;
+    check_text("title", title, true)?;
+    if findings.is_empty() {
+        bail!("a case is opened from at least one finding");
+    }
+    let stored: std::collections::HashSet<String> = crate::detect::stored_findings(j)?.into_iter().map(|f| f.id).collect();
+    if let Some(unknown) = findings.iter().find(|f| !stored.contains(*f)) {
+        bail!("no finding `{unknown}`");
+    }
+    let year = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST")).format("%Y").to_string();
+    let opened = j.tagged(CASE_TAG)?.into_iter().map(|(k, _)| k).filter(|k| k.starts_with(&format!("C-{year}-"))).collect::<std::collections::BTreeSet<_>>().len();
+    let number = format!("C-{year}-{:04}", opened + 1);
+    record(j, reader, &Step::Open { case: number.clone(), title: title.trim().to_owned(), findings: findings.to_vec() }, &number)?;
+    Ok(number)
+}
+
+pub fn note(j: &mut SqliteJournal, reader: &Reader, number: &str, text: &str) -> Result<()> {
+    let case = get(j, reader, number)?.with_context(|| format!("no case {number}"))?;
+    check_text("note", text, true)?;
+    if case.closed.is_some() {
+        bail!("case {number} is closed");
+    }
+    record(j, reader, &Step::Note { case: number.to_owned(), text: text.trim().to_owned() }, number).map(|_| ())
+}
+
+pub fn assign(j: &mut SqliteJournal, reader: &Reader, number: &str, to: &str) -> Result<()> {
+    let case = get(j, reader, number)?.with_context(|| format!("no case {number}"))?;
+    if case.closed.is_some() {
+        bail!("case {number} is closed");
+    }
+    let user = j.user(to)?.with_context(|| format!("no console user `{to}`"))?;
+    if crate::console::Role::parse(&user.role).is_none_or(|r| !r.may(View::Cases)) {
+        bail!("`{to}` ({}) may not work on cases", user.role);
+    }
+    record(j, reader, &Step::Assign { case: number.to_owned(), to: to.to_owned() }, number).map(|_| ())
+}
+
+pub fn close(j: &mut SqliteJournal, reader: &Reader, number: &str, disposition: Disposition, reason: &str) -> Result<()> {
+    let case = get(j, reader, number)?.with_context(|| format!("no case {number}"))?;
+    check_text("reason", reason, true)?;
+    if case.closed.is_some() {
+        bail!("case {number} is already closed");
+    }
+    record(j, reader, &Step::Close { case: number.to_owned(), disposition, reason: reason.trim().to_owned() }, number).map(|_| ())
+}
+
+/// Replays the events of every case (or of `only`), in the log's order.
+fn replay(j: &SqliteJournal, only: Option<&str>) -> Result<Vec<Case>> {
+    let mut seqs: Vec<(String, u64)> = j.tagged(CASE_TAG)?.into_iter().filter(|(k, _)| only.is_none_or(|o| o == k)).collect();
+    seqs.sort_by_key(|(_, seq)| *seq);
+    let mut cases: Vec<Case> = Vec::new();
+    for (number, seq) in seqs {
+        let e = j.get(seq)?.context("a tagged case event")?.event()?;
+        let detail = e.unmapped.extra.get("detail").and_then(|d| d.as_str()).unwrap_or_default();
+        let step: Step = serde_json::from_str(detail).with_context(|| format!("case event {seq}"))?;
+        let (at, who) = (crate::console::jst_time(e.time), e.actor.user.uid.trim_start_matches("console:").to_owned());
+        match step {
+            Step::Open { title, findings, .. } => cases.push(Case {
+                number: number.clone(),
+                title,
+                findings,
+                opened_by: who.clone(),
+                opened_at: at,
+                assigned_to: who,
+                notes: Vec::new(),
+                closed: None,
+                events: vec![seq],
+            }),
+            step => {
+                let Some(case) = cases.iter_mut().find(|c| c.number == number) else { bail!("case event {seq} for {number}, which was never opened") };
+                case.events.push(seq);
+                match step {
+                    Step::Note { text, .. } => case.notes.push((at, who, text)),
+                    Step::Assign { to, .. } => case.assigned_to = to,
+                    Step::Close { disposition, reason, .. } => case.closed = Some((disposition, reason, at, who)),
+                    Step::Open { .. } => unreachable!("handled above"),
+                }
+            }
+        }
+    }
+    Ok(cases)
+}
+
+/// Every case, open ones first and newest first within each; the viewing is recorded.
+pub fn list(j: &mut SqliteJournal, reader: &Reader) -> Result<Vec<Case>> {
+    may(reader)?;
+    let mut cases = replay(j, None)?;
+    cases.sort_by(|a, b| a.closed.is_some().cmp(&b.closed.is_some()).then(b.number.cmp(&a.number)));
+    audit::record_by(j, &reader.actor(), Action::View, &format!("cases viewed ({})", cases.len()), &[])?;
+    Ok(cases)
+}
+
+/// One case, or `None`.
+pub fn get(j: &mut SqliteJournal, reader: &Reader, number: &str) -> Result<Option<Case>> {
+    may(reader)?;
+    Ok(replay(j, Some(number))?.into_iter().next())
+}
+
+/// The open cases a finding is in (for the finding's page).
+pub fn cases_of_finding(j: &SqliteJournal, finding: &str) -> Result<Vec<(String, bool)>> {
+    Ok(replay(j, None)?.into_iter().filter(|c| c.findings.iter().any(|f| f == finding)).map(|c| (c.number, c.closed.is_some())).collect())
+}
