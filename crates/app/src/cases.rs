@@ -55,8 +55,27 @@ enum Step {
     Open { case: String, title: String, findings: Vec<String> },
     Note { case: String, text: String },
     Assign { case: String, to: String },
-    Close { case: String, disposition: Disposition, reason: String },
+    Close {
+        case: String,
+        disposition: Disposition,
+        reason: String,
+        /// Findings of the same rule about the same staff set aside until then.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        suppress: Option<Suppression>,
+    },
 }
+
+/// What a case closed as a false alarm or legitimate sets aside: findings of `rule` about
+/// any of `employees` whose evidence starts on or before `until` (a JST date).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppression {
+    pub rule: String,
+    pub employees: Vec<String>,
+    pub until: String,
+}
+
+/// The longest a suppression may last: a year, then the rule speaks again.
+pub const MAX_SUPPRESS_DAYS: u64 = 366;
 
 /// A case as its events tell it.
 #[derive(Debug, Clone, Serialize)]
@@ -70,6 +89,8 @@ pub struct Case {
     /// (time, who, text), oldest first.
     pub notes: Vec<(String, String, String)>,
     pub closed: Option<(Disposition, String, String, String)>,
+    /// What closing set aside, if anything.
+    pub suppression: Vec<Suppression>,
     /// The ids of the case's events in the log.
     pub events: Vec<u64>,
 }
@@ -138,13 +159,67 @@ pub fn assign(j: &mut SqliteJournal, reader: &Reader, number: &str, to: &str) ->
     record(j, reader, &Step::Assign { case: number.to_owned(), to: to.to_owned() }, number).map(|_| ())
 }
 
-pub fn close(j: &mut SqliteJournal, reader: &Reader, number: &str, disposition: Disposition, reason: &str) -> Result<()> {
+/// Closes a case. With `suppress_days`, a case closed as a false alarm or legitimate sets
+/// aside findings of its findings' rules about the same staff for that many days (at most
+/// [`MAX_SUPPRESS_DAYS`]); detection honours it from its next run and marks what it set
+/// aside.
+pub fn close(j: &mut SqliteJournal, reader: &Reader, number: &str, disposition: Disposition, reason: &str, suppress_days: u64) -> Result<()> {
     let case = get(j, reader, number)?.with_context(|| format!("no case {number}"))?;
     check_text("reason", reason, true)?;
     if case.closed.is_some() {
         bail!("case {number} is already closed");
     }
-    record(j, reader, &Step::Close { case: number.to_owned(), disposition, reason: reason.trim().to_owned() }, number).map(|_| ())
+    let suppress = if suppress_days == 0 {
+        None
+    } else {
+        if disposition == Disposition::Misuse {
+            bail!("a case closed as misuse suppresses nothing");
+        }
+        if suppress_days > MAX_SUPPRESS_DAYS {
+            bail!("suppress for at most {MAX_SUPPRESS_DAYS} days");
+        }
+        let stored = crate::detect::stored_findings(j)?;
+        let of_case: Vec<&mamori_model::Finding> = stored.iter().filter(|f| case.findings.contains(&f.id)).collect();
+        let mut rules: Vec<&str> = of_case.iter().map(|f| f.rule.as_str()).collect();
+        rules.sort();
+        rules.dedup();
+        let [rule] = rules.as_slice() else { bail!("the case's findings are of {} rules: a suppression is for one rule", rules.len()) };
+        let mut employees: Vec<String> = of_case.iter().flat_map(|f| f.employees.iter().cloned()).collect();
+        employees.sort();
+        employees.dedup();
+        let today = crate::console::jst_day(chrono::Utc::now().timestamp_millis());
+        Some(Suppression { rule: (*rule).to_owned(), employees, until: (today + chrono::Days::new(suppress_days)).format("%Y-%m-%d").to_string() })
+    };
+    record(j, reader, &Step::Close { case: number.to_owned(), disposition, reason: reason.trim().to_owned(), suppress }, number).map(|_| ())
+}
+
+/// Every suppression closed cases asked for, with the case and its reason.
+pub fn suppressions(j: &SqliteJournal) -> Result<Vec<(Suppression, mamori_model::Suppressed)>> {
+    Ok(replay(j, None)?
+        .into_iter()
+        .flat_map(|c| {
+            let reason = c.closed.as_ref().map(|x| x.1.clone()).unwrap_or_default();
+            c.suppression.into_iter().map(move |s| {
+                let why = mamori_model::Suppressed { case: c.number.clone(), until: s.until.clone(), reason: reason.clone() };
+                (s, why)
+            })
+        })
+        .collect())
+}
+
+/// Marks the findings a suppression covers: same rule, a shared employee, evidence
+/// starting on or before its last day.
+pub fn apply_suppressions(findings: &mut [mamori_model::Finding], suppressions: &[(Suppression, mamori_model::Suppressed)]) -> usize {
+    let mut set_aside = 0;
+    for f in findings.iter_mut() {
+        let starts = crate::console::jst_day(f.from).format("%Y-%m-%d").to_string();
+        f.suppressed = suppressions
+            .iter()
+            .find(|(s, _)| s.rule == f.rule && starts <= s.until && f.employees.iter().any(|e| s.employees.contains(e)))
+            .map(|(_, why)| why.clone());
+        set_aside += usize::from(f.suppressed.is_some());
+    }
+    set_aside
 }
 
 /// Replays the events of every case (or of `only`), in the log's order.
@@ -167,6 +242,7 @@ fn replay(j: &SqliteJournal, only: Option<&str>) -> Result<Vec<Case>> {
                 assigned_to: who,
                 notes: Vec::new(),
                 closed: None,
+                suppression: Vec::new(),
                 events: vec![seq],
             }),
             step => {
@@ -175,7 +251,10 @@ fn replay(j: &SqliteJournal, only: Option<&str>) -> Result<Vec<Case>> {
                 match step {
                     Step::Note { text, .. } => case.notes.push((at, who, text)),
                     Step::Assign { to, .. } => case.assigned_to = to,
-                    Step::Close { disposition, reason, .. } => case.closed = Some((disposition, reason, at, who)),
+                    Step::Close { disposition, reason, suppress, .. } => {
+                        case.closed = Some((disposition, reason, at, who));
+                        case.suppression.extend(suppress);
+                    }
                     Step::Open { .. } => unreachable!("handled above"),
                 }
             }
@@ -202,4 +281,50 @@ pub fn get(j: &mut SqliteJournal, reader: &Reader, number: &str) -> Result<Optio
 /// The open cases a finding is in (for the finding's page).
 pub fn cases_of_finding(j: &SqliteJournal, finding: &str) -> Result<Vec<(String, bool)>> {
     Ok(replay(j, None)?.into_iter().filter(|c| c.findings.iter().any(|f| f == finding)).map(|c| (c.number, c.closed.is_some())).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(rule: &str, employee: &str, day: &str) -> mamori_model::Finding {
+        let ms = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap().and_hms_opt(1, 0, 0).unwrap().and_utc().timestamp_millis();
+        serde_json::from_value(serde_json::json!({
+            "id": format!("{rule}:{employee}:{day}"), "rule": rule, "severity": "high", "employees": [employee],
+            "from": ms, "to": ms, "detected_at": ms, "evidence": [], "explanation_ja": "", "explanation_en": ""
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_suppression_sets_aside_its_rule_for_its_staff_until_its_day_and_nothing_else() {
+        let rule = |r: &str, e: &[&str], until: &str| {
+            let why = mamori_model::Suppressed { case: "C-2024-0001".into(), until: until.into(), reason: "team caseload".into() };
+            (Suppression { rule: r.into(), employees: e.iter().map(|s| s.to_string()).collect(), until: until.into() }, why)
+        };
+        let suppressions = [rule("after_hours_lookup", &["E1"], "2024-06-30")];
+        let cases = [
+            (finding("after_hours_lookup", "E1", "2024-06-01"), true),
+            (finding("after_hours_lookup", "E1", "2024-06-30"), true),
+            (finding("after_hours_lookup", "E1", "2024-07-01"), false),
+            (finding("after_hours_lookup", "E2", "2024-06-01"), false),
+            (finding("relative_lookup", "E1", "2024-06-01"), false),
+        ];
+        let mut findings: Vec<_> = cases.iter().map(|(f, _)| f.clone()).collect();
+        assert_eq!(apply_suppressions(&mut findings, &suppressions), 2);
+        for (f, (_, want)) in findings.iter().zip(&cases) {
+            assert_eq!(f.suppressed.is_some(), *want, "{}", f.id);
+        }
+        // A run without the suppression raises them all again.
+        assert_eq!(apply_suppressions(&mut findings, &[]), 0);
+        assert!(findings.iter().all(|f| f.suppressed.is_none()));
+    }
+
+    #[test]
+    fn dispositions_are_a_closed_list() {
+        for (text, d) in [("misuse", Disposition::Misuse), ("legitimate", Disposition::Legitimate), ("false-alarm", Disposition::FalseAlarm)] {
+            assert_eq!(Disposition::parse(text), Some(d));
+        }
+        assert_eq!(Disposition::parse("fine"), None);
+    }
 }

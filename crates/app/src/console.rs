@@ -164,6 +164,9 @@ pub struct FindingFilter {
     pub from: Option<String>,
     #[serde(default)]
     pub to: Option<String>,
+    /// raised (default: not set aside by a case), suppressed, or all.
+    #[serde(default)]
+    pub state: Option<String>,
     /// severity (default), time, rule, employee.
     #[serde(default)]
     pub sort: Option<String>,
@@ -223,8 +226,15 @@ pub fn select_findings(all: Vec<Finding>, reader: &Reader, staff: &Directory, fi
         _ => Vec::new(),
     };
     let department = filter.department.as_deref().filter(|s| !s.is_empty());
+    let state = match filter.state.as_deref().unwrap_or("") {
+        "" | "raised" => Some(false),
+        "suppressed" => Some(true),
+        "all" => None,
+        other => bail!("state: `{other}` is not one of raised, suppressed, all"),
+    };
     let mut chosen: Vec<Finding> = visible
         .into_iter()
+        .filter(|f| state.is_none_or(|suppressed| f.suppressed.is_some() == suppressed))
         .filter(|f| severity_rank(f.severity) >= min)
         .filter(|f| filter.rule.as_deref().filter(|s| !s.is_empty()).is_none_or(|r| f.rule == r))
         .filter(|f| from.is_none_or(|d| jst_day(f.to) >= d) && to.is_none_or(|d| jst_day(f.from) <= d))
@@ -461,10 +471,10 @@ pub fn dashboard(j: &mut SqliteJournal, reader: &Reader, today: NaiveDate) -> Re
     if reader.role.may(View::Findings) {
         let (staff, _) = staff_directory(j)?;
         let mut visible: Vec<Finding> = crate::detect::stored_findings(j)?.into_iter().filter(|f| reader.sees_finding(&staff, f)).collect();
-        for f in &visible {
+        for f in visible.iter().filter(|f| f.suppressed.is_none()) {
             d.by_severity[3 - severity_rank(f.severity) as usize] += 1;
         }
-        visible.retain(|f| f.severity >= Severity::High);
+        visible.retain(|f| f.severity >= Severity::High && f.suppressed.is_none());
         visible.sort_by(|a, b| b.detected_at.cmp(&a.detected_at));
         d.urgent_total = visible.len();
         d.urgent = visible.into_iter().take(10).collect();
@@ -644,6 +654,7 @@ mod tests {
             evidence: vec![],
             explanation_ja: String::new(),
             explanation_en: String::new(),
+            suppressed: None,
         }
     }
 
@@ -696,6 +707,8 @@ mod tests {
             (FindingFilter { department: Some("D200".into()), ..Default::default() }, &["c", "b"]),
             (FindingFilter { from: Some("2024-05-01".into()), to: Some("2024-05-31".into()), ..Default::default() }, &["a", "b"]),
             (FindingFilter { sort: Some("time".into()), ..Default::default() }, &["d", "b", "a", "c"]),
+            (FindingFilter { state: Some("suppressed".into()), ..Default::default() }, &[]),
+            (FindingFilter { state: Some("all".into()), ..Default::default() }, &["c", "a", "b", "d"]),
         ];
         for (filter, want) in cases {
             assert_eq!(ids(&select_findings(all(), &auditor, &staff(), filter).unwrap()), *want, "{filter:?}");

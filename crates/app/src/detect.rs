@@ -105,6 +105,8 @@ pub struct DetectSummary {
     pub judged: u64,
     /// Why this run started from scratch, if it did.
     pub rebuilt: Option<String>,
+    /// Findings set aside by closed cases (kept, marked, not raised).
+    pub suppressed: usize,
 }
 
 /// The detection settings in `path`, or the defaults.
@@ -263,12 +265,14 @@ pub fn run(j: &mut SqliteJournal, config: mamori_detect::Config, sigma: Option<&
     let mut findings = detector.findings();
     findings.extend(rules.findings());
     mamori_detect::sort_findings(&mut findings);
+    // What closed cases set aside stays stored, marked, and is not raised.
+    let suppressed = crate::cases::apply_suppressions(&mut findings, &crate::cases::suppressions(j)?);
     let rows: Vec<(String, String)> = findings.iter().map(|f| (f.id.clone(), serde_json::to_string(f).expect("a finding serialises"))).collect();
     let state = serde_json::json!({"detector": detector.state(), "sigma": rules.state()}).to_string();
     let count = rows.len();
     j.commit_detection(&rows, &verdicts, after.is_none(), (last_seq, watermark, &fingerprint, &state), &|digests| crate::audit::detection_event(count, digests))?;
     let (accesses, explained) = detector.counts();
-    Ok(DetectSummary { accesses, explained, findings, judged, rebuilt: why })
+    Ok(DetectSummary { accesses, explained, findings, judged, rebuilt: why, suppressed })
 }
 
 pub fn stored_findings(j: &SqliteJournal) -> Result<Vec<Finding>> {
@@ -298,6 +302,13 @@ pub fn print_findings(findings: &[Finding], limit: usize, english: bool, out: &m
         let title = if title.is_empty() { &f.rule } else { title };
         writeln!(out, "[{severity}] {title} ({}) {} 〜 {}", f.rule, jst(f.from), jst(f.to))?;
         writeln!(out, "    {}", if english { &f.explanation_en } else { &f.explanation_ja })?;
+        if let Some(s) = &f.suppressed {
+            if english {
+                writeln!(out, "    suppressed by case {} until {}: {}", s.case, s.until, s.reason)?;
+            } else {
+                writeln!(out, "    事案 {} により {} まで抑制: {}", s.case, s.until, s.reason)?;
+            }
+        }
         let ids: Vec<String> = f.evidence.iter().take(8).map(u64::to_string).collect();
         writeln!(out, "    evidence ids: {}{}", ids.join(", "), if f.evidence.len() > 8 { " …" } else { "" })?;
     }

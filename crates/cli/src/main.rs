@@ -824,7 +824,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 summary.findings.len(),
                 started.elapsed().as_secs_f64()
             )?;
-            detect::print_findings(&summary.findings, 10, false, out)?;
+            if summary.suppressed > 0 {
+                writeln!(out, "（うち {} 件は終結した事案により抑制）", summary.suppressed)?;
+            }
+            let raised: Vec<_> = summary.findings.iter().filter(|f| f.suppressed.is_none()).cloned().collect();
+            detect::print_findings(&raised, 10, false, out)?;
         }
         Command::Explain(ExplainCommand::Learn { rules, en }) => {
             let config = detect::load_config(rules.as_deref())?;

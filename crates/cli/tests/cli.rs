@@ -1096,24 +1096,20 @@ fn store_with_master() -> (tempfile::TempDir, PathBuf) {
 fn store_with_everything() -> (tempfile::TempDir, PathBuf) {
     let (tmp, data) = store_with_master();
     ok(&data, &["detect"]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
-        .args(["--data", data.to_str().unwrap(), "user", "add", "--name", "auditor1", "--role", "auditor"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"correct horse battery staple\n").unwrap();
-    assert!(child.wait().unwrap().success());
+    let add_auditor = |name: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
+            .args(["--data", data.to_str().unwrap(), "user", "add", "--name", name, "--role", "auditor"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"correct horse battery staple\n").unwrap();
+        assert!(child.wait().unwrap().success());
+    };
+    add_auditor("auditor1");
     ok(&data, &["apikey", "create", "--source", "juki", "--label", "住基"]);
     // A user who left: added, then removed (the removal is in the log too).
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
-        .args(["--data", data.to_str().unwrap(), "user", "add", "--name", "leaver", "--role", "auditor"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"correct horse battery staple\n").unwrap();
-    assert!(child.wait().unwrap().success());
+    add_auditor("leaver");
     ok(&data, &["user", "remove", "--name", "leaver"]);
     (tmp, data)
 }

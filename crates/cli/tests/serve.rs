@@ -14,18 +14,42 @@ fn mamori(data: &Path, args: &[&str]) -> String {
 }
 
 /// Starts the server on a free port and returns it with its address.
-fn start(data: &Path, config: &Path) -> (Child, SocketAddr) {
+fn start(data: &Path, config: &Path) -> (Running, SocketAddr) {
     listening(&["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()])
+}
+
+/// A server the test started: killed when the test ends, passed or not (a failed
+/// assertion must not leave it running, holding the test's output open).
+struct Running(Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Runs `mamori ARGS` (a server of some kind on port 0) and reads the address it says it
 /// listens on.
-fn listening(args: &[&str]) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori")).args(args).stderr(Stdio::piped()).spawn().unwrap();
+fn listening(args: &[&str]) -> (Running, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori")).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stderr.as_mut().unwrap()).read_line(&mut line).unwrap();
     let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line).parse().unwrap();
-    (child, addr)
+    (Running(child), addr)
 }
 
 /// One HTTP/1.1 request; the status and body, or the I/O error a dead server gives.
@@ -285,7 +309,7 @@ fn five_failed_console_sign_ins_lock_the_name_and_each_try_is_logged() {
 }
 
 /// Starts `mamori witness serve DIR` on a free port.
-fn start_witness(dir: &Path) -> (Child, SocketAddr) {
+fn start_witness(dir: &Path) -> (Running, SocketAddr) {
     listening(&["witness", "serve", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
 }
 
@@ -845,8 +869,42 @@ fn a_case_is_opened_from_a_finding_noted_and_closed_as_misuse_all_in_the_log() {
     let manager = signed_in_as(addr, "welfare-manager");
     assert_eq!(page(addr, "/console/cases", &manager).0, 403);
     assert_eq!(page(addr, &location, &manager).0, 403);
+    // Another finding ruled a false alarm, with findings like it set aside for 30 days.
+    let vip = body_link(&page(addr, "/console/findings", &auditor).1, "vip_unexplained");
+    let answer = raw(addr, &{
+        let form = format!("csrf={token}&title=mayor+at+the+counter&finding={}", vip.replace(':', "%3A"));
+        format!("POST /console/cases HTTP/1.1\r\nHost: {addr}\r\nCookie: {auditor}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}", form.len())
+    });
+    let second = answer.lines().find_map(|l| l.to_ascii_lowercase().starts_with("location:").then(|| l[9..].trim().to_owned())).unwrap();
+    let close = |form: &str| form_post(addr, &format!("{second}/close"), &auditor, &format!("csrf={token}&{form}"), "").0;
+    assert_eq!(close("disposition=misuse&reason=x&suppress_days=30"), 400, "misuse suppresses nothing");
+    assert_eq!(close("disposition=false-alarm&reason=x&suppress_days=9999"), 400, "a year at most");
+    assert_eq!(close("disposition=false-alarm&reason=request+on+paper&suppress_days=30"), 303);
     server.kill().unwrap();
     server.wait().unwrap();
-    assert_eq!(events_of(&data, "case"), 3, "opened, noted, closed");
+    assert_eq!(events_of(&data, "case"), 5, "opened, noted, closed; opened, closed");
+    // Detection honours the suppression from its next run: kept, marked, not raised.
+    let out = mamori(&data, &["detect"]);
+    assert!(out.contains("1 件は終結した事案により抑制") && !out.contains("vip_unexplained"), "{out}");
+    let stored = mamori(&data, &["findings", "--json"]);
+    let vip_row = stored.lines().find(|l| l.contains("\"vip_unexplained\"")).expect("still stored");
+    assert!(vip_row.contains("\"suppressed\"") && vip_row.contains("request on paper"), "{vip_row}");
+    assert!(!stored.lines().find(|l| l.contains("\"relative_lookup\"")).unwrap().contains("\"suppressed\""), "the misuse case set nothing aside");
+    let (mut server, addr) = start(&data, &config);
+    let auditor = signed_in_as(addr, "auditor");
+    // The table, not the filters' rule list (which offers every rule the reader may see).
+    let table = |body: String| body.split("<tbody>").nth(1).unwrap_or("").to_owned();
+    let raised = table(page(addr, "/console/findings", &auditor).1);
+    assert!(!raised.contains("vip_unexplained") && raised.contains("relative_lookup"), "{raised}");
+    let suppressed = table(page(addr, "/console/findings?state=suppressed", &auditor).1);
+    assert!(suppressed.contains("vip_unexplained") && !suppressed.contains("relative_lookup"), "{suppressed}");
+    server.kill().unwrap();
+    server.wait().unwrap();
     mamori(&data, &["verify"]);
+}
+
+/// The id of the first finding of `rule` linked from a findings page, as stored.
+fn body_link(body: &str, rule: &str) -> String {
+    let tail = body.split(&format!("/console/findings/{rule}")).nth(1).and_then(|r| r.split('"').next()).expect("a link to the finding");
+    format!("{rule}{tail}").replace("%3A", ":")
 }

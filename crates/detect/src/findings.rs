@@ -198,5 +198,6 @@ pub fn finding(r: &Rollup) -> Finding {
         evidence: r.evidence.clone(),
         explanation_ja: format!("{ja}（{} 日間{residents}・記録 {} 件、{span}）", r.days.len(), r.n()),
         explanation_en: format!("{en} ({} distinct days{residents_en}, {} events, {span}).", r.days.len(), r.n()),
+        suppressed: None,
     }
 }

@@ -46,6 +46,20 @@ pub struct Finding {
     pub evidence: Vec<u64>,
     pub explanation_ja: String,
     pub explanation_en: String,
+    /// Set when a closed case ruled findings like this a false alarm or legitimate and
+    /// asked that they be set aside until a date: the finding is kept (and shown as
+    /// suppressed), not raised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<Suppressed>,
+}
+
+/// Why a finding is set aside: the case that ruled on findings like it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppressed {
+    pub case: String,
+    /// JST date, inclusive: findings whose evidence starts later are raised again.
+    pub until: String,
+    pub reason: String,
 }
 
 /// Rules whose findings are about personal data leaving (OCSF Data Security Finding,
@@ -152,6 +166,7 @@ mod tests {
             evidence: vec![7, 9],
             explanation_ja: "説明".into(),
             explanation_en: "why".into(),
+            suppressed: None,
         }
     }
 

@@ -10,7 +10,7 @@ pub mod event;
 pub mod finding;
 pub mod master;
 
-pub use finding::{Finding, Severity};
+pub use finding::{Finding, Severity, Suppressed};
 pub use event::{
     Actor, ClassUid, Device, Email, Event, EventError, FileObject, HttpRequest, HttpResponse, Metadata, Origin,
     PeripheralDevice, ResidentRecord, StatusId, Traffic, Unmapped, Url, User,

@@ -381,6 +381,11 @@ fn t(en: bool, key: &str) -> &'static str {
         "legitimate" => ("業務上正当", "legitimate"),
         "false_alarm" => ("誤検知", "false alarm"),
         "reason" => ("理由", "Reason"),
+        "raised" => ("検知中", "raised"),
+        "suppressed_state" => ("抑制中", "suppressed"),
+        "suppressed_by" => ("抑制", "Suppressed"),
+        "suppress_days" => ("同じ職員・同じルールの所見を抑制する日数（誤検知・業務上正当のとき。0 で抑制しない）", "Days to set aside findings of this rule about the same staff (false alarm or legitimate only; 0: none)"),
+        "suppress_note" => ("次回の検知から適用されます。", "Applies from the next detection run."),
         "note" => (
             "作成した開示は、操作者を非開示として出力し、作成したこと自体が改ざん検知ログに記録されます。",
             "Operators are withheld in the report, and making it is recorded in the tamper-evident log.",
@@ -745,6 +750,7 @@ async fn dashboard(State(server): State<Arc<Server>>, headers: HeaderMap, Query(
 struct FindingsPage {
     c: Chrome,
     severities: Vec<(&'static str, &'static str, bool)>,
+    states: Vec<(&'static str, &'static str, bool)>,
     rules: Vec<(String, String, bool)>,
     departments: Vec<(String, String, bool)>,
     sorts: Vec<(&'static str, &'static str, bool)>,
@@ -767,7 +773,7 @@ struct FindingsQuery {
 
 fn findings_link(filter: &app::FindingFilter, page: usize) -> String {
     let mut parts = Vec::new();
-    for (k, v) in [("severity", &filter.severity), ("rule", &filter.rule), ("department", &filter.department), ("from", &filter.from), ("to", &filter.to), ("sort", &filter.sort)] {
+    for (k, v) in [("severity", &filter.severity), ("rule", &filter.rule), ("department", &filter.department), ("from", &filter.from), ("to", &filter.to), ("state", &filter.state), ("sort", &filter.sort)] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
             parts.push(format!("{k}={}", path_segment(v)));
         }
@@ -800,6 +806,10 @@ async fn findings_page(State(server): State<Arc<Server>>, headers: HeaderMap, Qu
         .iter()
         .map(|(v, k)| (*v, t(en, k), chosen(&f.severity, v)))
         .collect();
+    let states = [("raised", "raised"), ("suppressed", "suppressed_state"), ("all", "any")]
+        .iter()
+        .map(|(v, k)| (*v, t(en, k), chosen(&f.state, v) || (f.state.is_none() && *v == "raised")))
+        .collect();
     let sorts = [("severity", "severity"), ("time", "time"), ("rule", "rule"), ("employee", "employee")]
         .iter()
         .map(|(v, k)| (*v, t(en, k), chosen(&f.sort, v) || (f.sort.is_none() && *v == "severity")))
@@ -807,6 +817,7 @@ async fn findings_page(State(server): State<Arc<Server>>, headers: HeaderMap, Qu
     let page = FindingsPage {
         c: s.chrome("/console/findings"),
         severities,
+        states,
         rules: found.rules.iter().map(|(r, ja, en_name)| {
             let name = if en { en_name } else { ja };
             (r.clone(), if name.is_empty() { r.clone() } else { format!("{name}（{r}）") }, chosen(&f.rule, r))
@@ -848,6 +859,8 @@ struct FindingPage {
     devices: String,
     evidence: Vec<EvidenceView>,
     more: usize,
+    /// "C-… until …: reason" when a closed case set the finding aside.
+    suppressed: String,
     cases_shown: bool,
     /// (case number, closed)
     cases: Vec<(String, bool)>,
@@ -891,6 +904,7 @@ async fn finding_page(State(server): State<Arc<Server>>, headers: HeaderMap, Pat
             .map(|e| EvidenceView { seq: e.seq, at: e.at, actor: e.actor, product: e.product, operation: e.operation, resident: e.resident, host: e.host, object: e.object, proved_at: e.proved_at })
             .collect(),
         more: detail.more,
+        suppressed: detail.finding.suppressed.as_ref().map(|x| format!("{} 〜{}: {}", x.case, x.until, x.reason)).unwrap_or_default(),
         cases_shown,
         cases,
         finding_id: detail.finding.id.clone(),
@@ -1101,6 +1115,8 @@ struct CasePage {
     open: bool,
     /// Why it was closed, and by whom.
     reason: String,
+    /// What closing set aside: "rule, employees, until".
+    suppression: Vec<String>,
 }
 
 async fn case_page(State(server): State<Arc<Server>>, headers: HeaderMap, Path(number): Path<String>, Query(q): Query<LangQuery>) -> Response {
@@ -1137,34 +1153,12 @@ async fn case_page(State(server): State<Arc<Server>>, headers: HeaderMap, Path(n
         assigned: case.assigned_to,
         findings: case.findings.iter().map(|f| (path_segment(f), f.clone())).collect(),
         events: case.events.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+        suppression: case.suppression.iter().map(|x| format!("{} / {} 〜{}", x.rule, x.employees.join("、"), x.until)).collect(),
         reason: case.closed.as_ref().map(|(_, why, _, who)| format!("{why}（{who}）")).unwrap_or_default(),
         notes: case.notes,
         open: case.closed.is_none(),
     };
     render(s.lang, StatusCode::OK, &page)
-}
-
-/// A change to a case by an auditor: the role and the form's token checked, `change` run
-/// on the journal, then to the case's page.
-async fn case_change(
-    server: Arc<Server>,
-    headers: HeaderMap,
-    csrf: String,
-    change: impl FnOnce(&mut SqliteJournal, &Reader) -> anyhow::Result<String> + Send + 'static,
-) -> Response {
-    let s = match signed_in(&server, &headers, None) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if let Err(r) = s.may(View::Cases).and_then(|_| s.check_csrf(&csrf)) {
-        return r;
-    }
-    let reader = s.reader.clone();
-    match with_journal(&server, move |j| change(j, &reader)).await {
-        Ok(Ok(number)) => Redirect::to(&format!("/console/cases/{}", path_segment(&number))).into_response(),
-        Ok(Err(e)) => s.bad_request(format!("{e:#}")),
-        Err(r) => r,
-    }
 }
 
 #[derive(serde::Deserialize)]
@@ -1176,10 +1170,10 @@ struct OpenCaseForm {
 }
 
 async fn open_case(State(server): State<Arc<Server>>, headers: HeaderMap, Form(form): Form<OpenCaseForm>) -> Response {
-    case_change(server, headers, form.csrf, move |j, reader| {
+    form_change(server, headers, form.csrf, case_worker, move |j, reader| {
         // Only a finding the reader may see can start a case.
         app::finding(j, reader, &form.finding)?.with_context(|| format!("no finding `{}`", form.finding))?;
-        mamori_app::cases::open(j, reader, &form.title, &[form.finding])
+        mamori_app::cases::open(j, reader, &form.title, &[form.finding]).map(|n| case_page_of(&n))
     })
     .await
 }
@@ -1192,7 +1186,7 @@ struct NoteForm {
 }
 
 async fn note_case(State(server): State<Arc<Server>>, headers: HeaderMap, Path(number): Path<String>, Form(form): Form<NoteForm>) -> Response {
-    case_change(server, headers, form.csrf, move |j, reader| mamori_app::cases::note(j, reader, &number, &form.text).map(|_| number)).await
+    form_change(server, headers, form.csrf, case_worker, move |j, reader| mamori_app::cases::note(j, reader, &number, &form.text).map(|_| case_page_of(&number))).await
 }
 
 #[derive(serde::Deserialize)]
@@ -1201,42 +1195,64 @@ struct CloseForm {
     csrf: String,
     disposition: String,
     reason: String,
+    #[serde(default)]
+    suppress_days: Option<String>,
 }
 
 async fn close_case(State(server): State<Arc<Server>>, headers: HeaderMap, Path(number): Path<String>, Form(form): Form<CloseForm>) -> Response {
-    case_change(server, headers, form.csrf, move |j, reader| {
+    form_change(server, headers, form.csrf, case_worker, move |j, reader| {
         let disposition = mamori_app::cases::Disposition::parse(&form.disposition)
             .with_context(|| format!("disposition `{}`: one of misuse, legitimate, false-alarm", form.disposition))?;
-        mamori_app::cases::close(j, reader, &number, disposition, &form.reason).map(|_| number)
+        let days = match form.suppress_days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+            None => 0,
+            Some(d) => d.parse::<u64>().with_context(|| format!("suppress_days: `{d}` is not a number of days"))?,
+        };
+        mamori_app::cases::close(j, reader, &number, disposition, &form.reason, days).map(|_| case_page_of(&number))
     })
     .await
 }
 
-/// An administrator's change from the administration page: the role and the form's token
-/// checked, `change` run on the journal as `actor`, then back to the page with what it
-/// says was done.
-async fn admin_change(
+/// A change made by a form: the reader signed in, `allowed` by role, the form's token
+/// checked; `change` runs on the journal and says where to go next (303).
+async fn form_change(
     server: Arc<Server>,
     headers: HeaderMap,
     csrf: String,
-    change: impl FnOnce(&mut SqliteJournal, &str) -> anyhow::Result<String> + Send + 'static,
+    allowed: fn(&Reader) -> bool,
+    change: impl FnOnce(&mut SqliteJournal, &Reader) -> anyhow::Result<String> + Send + 'static,
 ) -> Response {
     let s = match signed_in(&server, &headers, None) {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if s.reader.role != Role::Administrator {
+    if !allowed(&s.reader) {
         return error_page(s.chrome(""), s.lang, StatusCode::FORBIDDEN, t(s.lang.en, "forbidden").to_owned());
     }
     if let Err(r) = s.check_csrf(&csrf) {
         return r;
     }
-    let actor = s.reader.actor();
-    match with_journal(&server, move |j| change(j, &actor)).await {
-        Ok(Ok(done)) => Redirect::to(&format!("/console/admin?done={}", path_segment(&done))).into_response(),
+    let reader = s.reader.clone();
+    match with_journal(&server, move |j| change(j, &reader)).await {
+        Ok(Ok(next)) => Redirect::to(&next).into_response(),
         Ok(Err(e)) => s.bad_request(format!("{e:#}")),
         Err(r) => r,
     }
+}
+
+fn administrator(r: &Reader) -> bool {
+    r.role == Role::Administrator
+}
+
+fn case_worker(r: &Reader) -> bool {
+    r.role.may(View::Cases)
+}
+
+fn case_page_of(number: &str) -> String {
+    format!("/console/cases/{}", path_segment(number))
+}
+
+fn admin_done(what: &str) -> String {
+    format!("/console/admin?done={}", path_segment(what))
 }
 
 #[derive(serde::Deserialize)]
@@ -1247,7 +1263,11 @@ struct RevokeForm {
 }
 
 async fn revoke_key(State(server): State<Arc<Server>>, headers: HeaderMap, Form(form): Form<RevokeForm>) -> Response {
-    admin_change(server, headers, form.csrf, move |j, actor| Ok(format!("revoked {}", mamori_app::admin::revoke_api_key(j, actor, &form.id)?.id))).await
+    form_change(server, headers, form.csrf, administrator, move |j, reader| {
+        let key = mamori_app::admin::revoke_api_key(j, &reader.actor(), &form.id)?;
+        Ok(admin_done(&format!("revoked {}", key.id)))
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -1259,9 +1279,9 @@ struct RemoveForm {
 
 async fn remove_user(State(server): State<Arc<Server>>, headers: HeaderMap, Form(form): Form<RemoveForm>) -> Response {
     let sessions = server.clone();
-    admin_change(server, headers, form.csrf, move |j, actor| {
-        mamori_app::admin::remove_user(j, actor, &form.name, || sessions.sessions.end_user(&form.name).map_err(anyhow::Error::msg))?;
-        Ok(format!("removed {}", form.name))
+    form_change(server, headers, form.csrf, administrator, move |j, reader| {
+        mamori_app::admin::remove_user(j, &reader.actor(), &form.name, || sessions.sessions.end_user(&form.name).map_err(anyhow::Error::msg))?;
+        Ok(admin_done(&format!("removed {}", form.name)))
     })
     .await
 }

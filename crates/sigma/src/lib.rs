@@ -460,6 +460,7 @@ impl<'a> SigmaRules<'a> {
                     evidence: r.evidence.iter().copied().collect(),
                     explanation_ja: format!("Sigma ルール「{title_ja}」: 職員 {} の記録 {n} 件（{} 日間）。{description}", r.employee, r.days.len()),
                     explanation_en: format!("Sigma rule \"{title_en}\": {n} events of employee {} on {} distinct days. {description}", r.employee, r.days.len()),
+                    suppressed: None,
                 }
             })
             .collect()
