@@ -857,6 +857,9 @@ fn a_case_is_opened_from_a_finding_noted_and_closed_as_misuse_all_in_the_log() {
     assert!(location.starts_with("/console/cases/C-"), "{location}");
     let number = location.trim_start_matches("/console/cases/").to_owned();
     assert_eq!(form_post(addr, &format!("{location}/note"), &auditor, &format!("csrf={token}&text=interviewed+the+employee"), "").0, 303);
+    assert_eq!(form_post(addr, &format!("{location}/assign"), &auditor, &format!("csrf={token}&to=welfare-manager"), "").0, 400, "a manager does not work cases");
+    assert_eq!(form_post(addr, &format!("{location}/assign"), &auditor, &format!("csrf={token}&to=nobody"), "").0, 400);
+    assert_eq!(form_post(addr, &format!("{location}/assign"), &auditor, &format!("csrf={token}&to=auditor"), "").0, 303);
     assert_eq!(form_post(addr, &format!("{location}/close"), &auditor, &format!("csrf={token}&disposition=urgent&reason=x"), "").0, 400, "an unknown disposition");
     assert_eq!(form_post(addr, &format!("{location}/close"), &auditor, &format!("csrf={token}&disposition=misuse&reason=confirmed+by+interview"), "").0, 303);
     assert_eq!(form_post(addr, &format!("{location}/note"), &auditor, &format!("csrf={token}&text=late"), "").0, 400, "a closed case takes no notes");
@@ -882,7 +885,7 @@ fn a_case_is_opened_from_a_finding_noted_and_closed_as_misuse_all_in_the_log() {
     assert_eq!(close("disposition=false-alarm&reason=request+on+paper&suppress_days=30"), 303);
     server.kill().unwrap();
     server.wait().unwrap();
-    assert_eq!(events_of(&data, "case"), 5, "opened, noted, closed; opened, closed");
+    assert_eq!(events_of(&data, "case"), 6, "opened, noted, assigned, closed; opened, closed");
     // Detection honours the suppression from its next run: kept, marked, not raised.
     let out = mamori(&data, &["detect"]);
     assert!(out.contains("1 件は終結した事案により抑制") && !out.contains("vip_unexplained"), "{out}");

@@ -375,6 +375,7 @@ fn t(en: bool, key: &str) -> &'static str {
         "none_notes" => ("メモはありません。", "No notes yet."),
         "note_text" => ("内容", "Note"),
         "add_note" => ("メモを追加", "Add a note"),
+        "assign_to" => ("担当を変更", "Assign to"),
         "close_case" => ("事案を終結", "Close the case"),
         "disposition" => ("判定", "Disposition"),
         "misuse" => ("不正利用", "misuse"),
@@ -1190,6 +1191,17 @@ async fn note_case(State(server): State<Arc<Server>>, headers: HeaderMap, Path(n
 }
 
 #[derive(serde::Deserialize)]
+struct AssignForm {
+    #[serde(default)]
+    csrf: String,
+    to: String,
+}
+
+async fn assign_case(State(server): State<Arc<Server>>, headers: HeaderMap, Path(number): Path<String>, Form(form): Form<AssignForm>) -> Response {
+    form_change(server, headers, form.csrf, case_worker, move |j, reader| mamori_app::cases::assign(j, reader, &number, form.to.trim()).map(|_| case_page_of(&number))).await
+}
+
+#[derive(serde::Deserialize)]
 struct CloseForm {
     #[serde(default)]
     csrf: String,
@@ -1341,6 +1353,7 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/console/cases", get(cases_page).post(open_case))
         .route("/console/cases/{number}", get(case_page))
         .route("/console/cases/{number}/note", post(note_case))
+        .route("/console/cases/{number}/assign", post(assign_case))
         .route("/console/cases/{number}/close", post(close_case))
         .route("/console/admin", get(admin_page))
         .route("/console/admin/keys/revoke", post(revoke_key))
