@@ -127,8 +127,11 @@ pub fn open(j: &mut SqliteJournal, reader: &Reader, title: &str, findings: &[Str
     if findings.is_empty() {
         bail!("a case is opened from at least one finding");
     }
-    let stored: std::collections::HashSet<String> = crate::detect::stored_findings(j)?.into_iter().map(|f| f.id).collect();
-    if let Some(unknown) = findings.iter().find(|f| !stored.contains(*f)) {
+    // Only findings the reader may see can start a case (one they may not is "no finding").
+    let (staff, _) = crate::console::staff_directory(j)?;
+    let visible: std::collections::HashSet<String> =
+        crate::detect::stored_findings(j)?.into_iter().filter(|f| reader.sees_finding(&staff, f)).map(|f| f.id).collect();
+    if let Some(unknown) = findings.iter().find(|f| !visible.contains(*f)) {
         bail!("no finding `{unknown}`");
     }
     let year = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST")).format("%Y").to_string();

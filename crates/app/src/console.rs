@@ -184,7 +184,8 @@ pub struct FindingsPage {
     pub matched: usize,
     pub page: usize,
     pub pages: usize,
-    /// Rules and departments to offer in the filters (of what the reader may see).
+    /// Rules to offer in the filters (of what the reader may see), and departments (filled
+    /// in by [`findings`] from the master data).
     pub rules: Vec<(String, String, String)>,
     pub departments: Vec<(String, String)>,
 }
@@ -221,10 +222,6 @@ pub fn select_findings(all: Vec<Finding>, reader: &Reader, staff: &Directory, fi
     let mut rules: Vec<(String, String, String)> = visible.iter().map(|f| (f.rule.clone(), f.title_ja.clone(), f.title_en.clone())).collect();
     rules.sort();
     rules.dedup_by(|a, b| a.0 == b.0);
-    let mut departments: Vec<(String, String)> = match (reader.role, &reader.department) {
-        (Role::Manager, Some(d)) => vec![(d.clone(), String::new())],
-        _ => Vec::new(),
-    };
     let department = filter.department.as_deref().filter(|s| !s.is_empty());
     let state = match filter.state.as_deref().unwrap_or("") {
         "" | "raised" => Some(false),
@@ -247,12 +244,11 @@ pub fn select_findings(all: Vec<Finding>, reader: &Reader, staff: &Directory, fi
         "severity" | "" => chosen.sort_by(|a, b| severity_rank(b.severity).cmp(&severity_rank(a.severity)).then(b.from.cmp(&a.from)).then(a.id.cmp(&b.id))),
         other => bail!("sort: `{other}` is not one of severity, time, rule, employee"),
     }
-    departments.retain(|d| !d.0.is_empty());
     let matched = chosen.len();
     let pages = matched.div_ceil(PAGE_SIZE).max(1);
     let page = filter.page.unwrap_or(1).clamp(1, pages);
     let findings = chosen.into_iter().skip((page - 1) * PAGE_SIZE).take(PAGE_SIZE).collect();
-    Ok(FindingsPage { findings, matched, page, pages, rules, departments })
+    Ok(FindingsPage { findings, matched, page, pages, rules, departments: Vec::new() })
 }
 
 /// The findings page: the stored findings `reader` may see, filtered, sorted and paged;
@@ -368,6 +364,14 @@ pub fn employee(j: &mut SqliteJournal, reader: &Reader, id: &str, from: Option<&
     }
     let (staff, master) = staff_directory(j)?;
     let Some(person) = master.employees.iter().find(|e| e.id == id) else { return Ok(None) };
+    let refused = |j: &mut SqliteJournal| -> Result<Option<EmployeeView>> {
+        audit::record_by(j, &reader.actor(), Action::View, &format!("employee {id} refused: outside the reader's scope"), &[])?;
+        Ok(None)
+    };
+    // Someone the reader may never see costs no back-search.
+    if !reader.sees_employee(&staff, id, NaiveDate::MIN, NaiveDate::MAX) {
+        return refused(j);
+    }
     let day = |field: &str, text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").with_context(|| format!("{field}: `{text}` is not a date (YYYY-MM-DD)"));
     let (from, to) = (from.filter(|s| !s.is_empty()).map(|f| day("from", f)).transpose()?, to.filter(|s| !s.is_empty()).map(|t| day("to", t)).transpose()?);
     // Without a period: the 90 days up to the employee's latest record access (the log's
@@ -378,8 +382,7 @@ pub fn employee(j: &mut SqliteJournal, reader: &Reader, id: &str, from: Option<&
     let to_day = to.or(latest).unwrap_or_else(|| jst_day(chrono::Utc::now().timestamp_millis()));
     let from_day = from.unwrap_or(to_day - chrono::Days::new(89));
     if !reader.sees_employee(&staff, id, from_day, to_day) {
-        audit::record_by(j, &reader.actor(), Action::View, &format!("employee {id} refused: outside the reader's scope"), &[])?;
-        return Ok(None);
+        return refused(j);
     }
     let (from_s, to_s) = (from_day.format("%Y-%m-%d").to_string(), to_day.format("%Y-%m-%d").to_string());
     let mut hidden = 0;

@@ -515,6 +515,13 @@ fn signed_in(server: &Server, headers: &HeaderMap, asked_lang: Option<&str>) -> 
     Ok(Signed { reader: Reader { name: row.name, role, department }, csrf: session.csrf, lang: l })
 }
 
+/// The signed-in reader whose role may open `view`: else the sign-in page, or 403.
+fn signed_for(server: &Server, headers: &HeaderMap, asked_lang: Option<&str>, view: View) -> Result<Signed, Response> {
+    let s = signed_in(server, headers, asked_lang)?;
+    s.may(view)?;
+    Ok(s)
+}
+
 /// Runs `f` on the journal off the async threads.
 async fn with_journal<T: Send + 'static>(server: &Arc<Server>, f: impl FnOnce(&mut SqliteJournal) -> T + Send + 'static) -> Result<T, Response> {
     let worker = server.clone();
@@ -784,13 +791,10 @@ fn findings_link(filter: &app::FindingFilter, page: usize) -> String {
 }
 
 async fn findings_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<FindingsQuery>) -> Response {
-    let s = match signed_in(&server, &headers, q.lang.as_deref()) {
+    let s = match signed_for(&server, &headers, q.lang.as_deref(), View::Findings) {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(r) = s.may(View::Findings) {
-        return r;
-    }
     let (reader, filter) = (s.reader.clone(), q.filter.clone());
     let found = match with_journal(&server, move |j| app::findings(j, &reader, &filter)).await {
         Ok(found) => found,
@@ -869,13 +873,10 @@ struct FindingPage {
 }
 
 async fn finding_page(State(server): State<Arc<Server>>, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<LangQuery>) -> Response {
-    let s = match signed_in(&server, &headers, q.lang.as_deref()) {
+    let s = match signed_for(&server, &headers, q.lang.as_deref(), View::Findings) {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(r) = s.may(View::Findings) {
-        return r;
-    }
     let reader = s.reader.clone();
     let cases_shown = reader.role.may(View::Cases);
     let found = with_journal(&server, move |j| -> anyhow::Result<_> {
@@ -934,13 +935,10 @@ struct PeriodQuery {
 }
 
 async fn employee_page(State(server): State<Arc<Server>>, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<PeriodQuery>) -> Response {
-    let s = match signed_in(&server, &headers, q.lang.as_deref()) {
+    let s = match signed_for(&server, &headers, q.lang.as_deref(), View::Employees) {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(r) = s.may(View::Employees) {
-        return r;
-    }
     let reader = s.reader.clone();
     let (from, to) = (q.from.clone(), q.to.clone());
     let view = match with_journal(&server, move |j| app::employee(j, &reader, &id, from.as_deref(), to.as_deref())).await {
@@ -971,13 +969,10 @@ struct DisclosurePage {
 }
 
 async fn disclosure_form(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
-    let s = match signed_in(&server, &headers, q.lang.as_deref()) {
+    let s = match signed_for(&server, &headers, q.lang.as_deref(), View::Disclosure) {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(r) = s.may(View::Disclosure) {
-        return r;
-    }
     render(s.lang, StatusCode::OK, &DisclosurePage { c: s.chrome("/console/disclosure"), error: String::new() })
 }
 
@@ -996,11 +991,11 @@ struct DisclosureForm {
 /// The disclosure itself: a POST, so the resident's number is in no URL, no history and
 /// no proxy log.
 async fn disclosure_report(State(server): State<Arc<Server>>, headers: HeaderMap, Form(form): Form<DisclosureForm>) -> Response {
-    let s = match signed_in(&server, &headers, None) {
+    let s = match signed_for(&server, &headers, None, View::Disclosure) {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(r) = s.may(View::Disclosure).and_then(|_| s.check_csrf(&form.csrf)) {
+    if let Err(r) = s.check_csrf(&form.csrf) {
         return r;
     }
     let q = app::DisclosureQuery {
@@ -1037,13 +1032,10 @@ struct AdminQuery {
 }
 
 async fn admin_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<AdminQuery>) -> Response {
-    let s = match signed_in(&server, &headers, q.lang.as_deref()) {
+    let s = match signed_for(&server, &headers, q.lang.as_deref(), View::Admin) {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(r) = s.may(View::Admin) {
-        return r;
-    }
     let reader = s.reader.clone();
     let gathered = with_journal(&server, move |j| -> anyhow::Result<_> { Ok((j.users()?, j.api_keys()?, app::console_actions(j, &reader, 30, 200)?)) }).await;
     let (users, keys, actions) = match gathered {
@@ -1082,13 +1074,10 @@ fn case_state(case: &mamori_app::cases::Case, en: bool) -> String {
 }
 
 async fn cases_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
-    let s = match signed_in(&server, &headers, q.lang.as_deref()) {
+    let s = match signed_for(&server, &headers, q.lang.as_deref(), View::Cases) {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(r) = s.may(View::Cases) {
-        return r;
-    }
     let reader = s.reader.clone();
     let cases = match with_journal(&server, move |j| mamori_app::cases::list(j, &reader)).await {
         Ok(Ok(c)) => c,
@@ -1121,13 +1110,10 @@ struct CasePage {
 }
 
 async fn case_page(State(server): State<Arc<Server>>, headers: HeaderMap, Path(number): Path<String>, Query(q): Query<LangQuery>) -> Response {
-    let s = match signed_in(&server, &headers, q.lang.as_deref()) {
+    let s = match signed_for(&server, &headers, q.lang.as_deref(), View::Cases) {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(r) = s.may(View::Cases) {
-        return r;
-    }
     let reader = s.reader.clone();
     let wanted = number.clone();
     let case = match with_journal(&server, move |j| -> anyhow::Result<_> {
@@ -1171,12 +1157,7 @@ struct OpenCaseForm {
 }
 
 async fn open_case(State(server): State<Arc<Server>>, headers: HeaderMap, Form(form): Form<OpenCaseForm>) -> Response {
-    form_change(server, headers, form.csrf, case_worker, move |j, reader| {
-        // Only a finding the reader may see can start a case.
-        app::finding(j, reader, &form.finding)?.with_context(|| format!("no finding `{}`", form.finding))?;
-        mamori_app::cases::open(j, reader, &form.title, &[form.finding]).map(|n| case_page_of(&n))
-    })
-    .await
+    form_change(server, headers, form.csrf, case_worker, move |j, reader| mamori_app::cases::open(j, reader, &form.title, &[form.finding]).map(|n| case_page_of(&n))).await
 }
 
 #[derive(serde::Deserialize)]

@@ -174,7 +174,7 @@ impl Server {
                 while woken.try_recv().is_ok() {}
                 let covers = progress.0.load(Ordering::SeqCst);
                 let run = SqliteJournal::open(&dir)
-                    .map_err(anyhow_msg)
+                    .map_err(|e| e.to_string())
                     .and_then(|mut j| mamori_app::detect::run(&mut j, settings.0.clone(), settings.1.as_deref(), false).map_err(|e| format!("{e:#}")));
                 if let Err(e) = run {
                     eprintln!("mamori: streaming detection: {e}");
@@ -236,10 +236,6 @@ impl Server {
         }
         Ok(summary)
     }
-}
-
-fn anyhow_msg(e: impl std::fmt::Display) -> String {
-    e.to_string()
 }
 
 fn hex(bytes: &[u8]) -> String {
