@@ -768,6 +768,12 @@ fn a_removed_user_and_a_revoked_key_are_refused_at_once() {
     assert!(session_cookie(&console_login(addr, "auditor", "correct+horse+battery+staple")).is_none());
     let bearer = format!("Bearer {key}");
     assert_eq!(post(addr, "/v1/ingest/juki", &[("Authorization", &bearer)], &batch(0, 2)).unwrap().0, 200);
+    // Only an administrator revokes or removes, even with a valid token of one's own.
+    add_user_in(&data, "privacy", "privacy-officer", None);
+    let privacy = signed_in_as(addr, "privacy");
+    let own = csrf_of(&page(addr, "/console/disclosure", &privacy).1);
+    assert_eq!(form_post(addr, "/console/admin/keys/revoke", &privacy, &format!("csrf={own}&id=000000"), "").0, 403);
+    assert_eq!(form_post(addr, "/console/admin/users/remove", &privacy, &format!("csrf={own}&name=admin"), "").0, 403);
     // The administrator revokes it in the console.
     let admin = signed_in_as(addr, "admin");
     let (status, body) = page(addr, "/console/admin", &admin);
@@ -872,6 +878,10 @@ fn a_case_is_opened_from_a_finding_noted_and_closed_as_misuse_all_in_the_log() {
     let manager = signed_in_as(addr, "welfare-manager");
     assert_eq!(page(addr, "/console/cases", &manager).0, 403);
     assert_eq!(page(addr, &location, &manager).0, 403);
+    // Nor may a manager change a case, with a valid token of their own.
+    let manager_token = csrf_of(&page(addr, "/console/findings", &manager).1);
+    assert_eq!(form_post(addr, &format!("{location}/note"), &manager, &format!("csrf={manager_token}&text=x"), "").0, 403);
+    assert_eq!(form_post(addr, "/console/cases", &manager, &format!("csrf={manager_token}&title=x&finding={}", raw_id.replace(':', "%3A")), "").0, 403);
     // Another finding ruled a false alarm, with findings like it set aside for 30 days.
     let vip = body_link(&page(addr, "/console/findings", &auditor).1, "vip_unexplained");
     let answer = raw(addr, &{
