@@ -27,7 +27,12 @@ pub enum Action {
     View,
     /// A step of a case (opened, noted, assigned, closed).
     Case,
+    /// `mamori verify --record`: the log checked, and what the check said.
+    Verify,
 }
+
+/// Recorded verifications are tagged so: the dashboard shows the latest.
+pub const VERIFY_TAG: &str = "verify";
 
 impl Action {
     /// OCSF API Activity activity_id: 1 Create, 3 Update.
@@ -44,6 +49,7 @@ impl Action {
             Action::UserRemove | Action::ApiKeyRevoke => 4,
             Action::View => 2,
             Action::Case => 3,
+            Action::Verify => 2,
         }
     }
 
@@ -66,6 +72,7 @@ impl Action {
             Action::ApiKeyRevoke => "apikey.revoke",
             Action::View => "console.view",
             Action::Case => "case",
+            Action::Verify => "verify",
         }
     }
 }
@@ -158,9 +165,12 @@ pub fn record_witness_add(journal: &mut dyn Journal, name: &str, vkey: &str, url
     Ok(journal.append(Batch { events: &[PreparedEvent::new(&event)], ..Default::default() })?.first_seq)
 }
 
+/// The product name mamori's own actions are logged under.
+pub const PRODUCT: &str = "mamori";
+
 fn action_event(actor: &str, action: Action, detail: &str) -> Result<Event> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-    let mut event = Event::new(ClassUid::ApiActivity, action.activity_id(), now, actor, "mamori");
+    let mut event = Event::new(ClassUid::ApiActivity, action.activity_id(), now, actor, PRODUCT);
     event.status_id = if matches!(action, Action::SignInFailed) { StatusId::Failure } else { StatusId::Success };
     event.device = Some(Device { hostname: hostname(), ip: None });
     event.unmapped.operation = Some(action.name().into());

@@ -281,6 +281,13 @@ pub fn get(j: &mut SqliteJournal, reader: &Reader, number: &str) -> Result<Optio
     Ok(replay(j, Some(number))?.into_iter().next())
 }
 
+/// The findings a case was opened from, or `None` when there is no such case: what a
+/// breach is sized from (the privacy officer names the case; the case itself stays the
+/// auditors').
+pub fn findings_of(j: &SqliteJournal, number: &str) -> Result<Option<Vec<String>>> {
+    Ok(replay(j, Some(number))?.into_iter().next().map(|c| c.findings))
+}
+
 /// The open cases a finding is in (for the finding's page).
 pub fn cases_of_finding(j: &SqliteJournal, finding: &str) -> Result<Vec<(String, bool)>> {
     Ok(replay(j, None)?.into_iter().filter(|c| c.findings.iter().any(|f| f == finding)).map(|c| (c.number, c.closed.is_some())).collect())

@@ -175,8 +175,21 @@ pub fn read_marks(path: &Path, sheet: &ReviewSheet, reviewer: &str) -> Result<Si
         }
         marks.insert(id, mark);
     }
+    signoff_of(sheet, marks, reviewer).with_context(|| path.display().to_string())
+}
+
+/// The sign-off of `sheet` by `reviewer` with `marks` (record number → 業務, 業務外 or
+/// 確認): every row of the sheet marked, nothing else.
+pub fn signoff_of(sheet: &ReviewSheet, marks: BTreeMap<u64, String>, reviewer: &str) -> Result<Signoff> {
+    let on_sheet: std::collections::BTreeSet<u64> = sheet.rows.iter().map(|r| r.event_id).collect();
+    if let Some((id, _)) = marks.iter().find(|(id, _)| !on_sheet.contains(id)) {
+        bail!("record {id} is not on the sheet of {} (drawn with seed {})", sheet.id(), sheet.seed);
+    }
+    if let Some((id, mark)) = marks.iter().find(|(_, m)| !mamori_report::review::MARKS.contains(&m.as_str())) {
+        bail!("判定 `{mark}` for record {id}: write 業務, 業務外 or 確認");
+    }
     if let Some(missing) = on_sheet.iter().find(|id| !marks.contains_key(id)) {
-        bail!("{}: record {missing} of the sheet is not marked; every row needs 業務, 業務外 or 確認", path.display());
+        bail!("record {missing} of the sheet is not marked; every row needs 業務, 業務外 or 確認");
     }
     let count = |m: &str| marks.values().filter(|v| *v == m).count();
     let not_business: Vec<u64> = marks.iter().filter(|(_, v)| *v == "業務外").map(|(k, _)| *k).collect();
@@ -191,6 +204,26 @@ pub fn read_marks(path: &Path, sheet: &ReviewSheet, reviewer: &str) -> Result<Si
         "ask": ask,
     });
     Ok(Signoff { marks, detail })
+}
+
+/// The sign-off event of a sheet (`D300/2024-03`), if it was signed: its number, time
+/// (JST) and reviewer.
+pub fn signed(j: &SqliteJournal, sheet_id: &str) -> Result<Option<(u64, String, String)>> {
+    let Some(seq) = j.tagged(SIGNOFF_TAG)?.into_iter().filter(|(k, _)| k == sheet_id).map(|(_, seq)| seq).min() else { return Ok(None) };
+    let e = j.get(seq)?.context("a tagged sign-off event")?.event()?;
+    let reviewer = e.unmapped.extra.get("detail").and_then(|d| d.as_str()).and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()).and_then(|d| d["reviewer"].as_str().map(str::to_owned)).unwrap_or_default();
+    let at = DateTime::from_timestamp_millis(e.time).context("time")?.with_timezone(&jst()).format("%Y-%m-%d %H:%M").to_string();
+    Ok(Some((seq, at, reviewer)))
+}
+
+/// Records the sign-off as an event tagged with the sheet, by `actor`. A sheet is signed
+/// once: a second sign-off would let a later hand rewrite the first's marks.
+pub fn record_signoff(j: &mut SqliteJournal, actor: &str, sheet: &ReviewSheet, signoff: &Signoff) -> Result<u64> {
+    let key = sheet.id();
+    if let Some((seq, at, who)) = signed(j, &key)? {
+        bail!("{key} was already signed off by {who} at {at} (event {seq})");
+    }
+    crate::audit::record_by(j, actor, crate::audit::Action::ReviewSignoff, &signoff.detail.to_string(), &[(SIGNOFF_TAG, key.as_str())])
 }
 
 /// One department-month's review state.
@@ -210,7 +243,7 @@ pub struct ReviewState {
 /// from `months`, as of `as_of`.
 pub fn status(j: &SqliteJournal, months: &[String], as_of: NaiveDate, grace_days: u64) -> Result<Vec<ReviewState>> {
     let master = crate::detect::master_from_store(j)?;
-    let signed: HashMap<String, u64> = j.tagged(SIGNOFF_TAG)?.into_iter().collect();
+    let signed: std::collections::BTreeSet<String> = j.tagged(SIGNOFF_TAG)?.into_iter().map(|(k, _)| k).collect();
     let overlaps = |p: &mamori_model::master::Period, from: NaiveDate, to: NaiveDate| p.from < to && p.to.is_none_or(|t| t >= from);
     let mut out = Vec::new();
     for month in months {
@@ -232,15 +265,7 @@ pub fn status(j: &SqliteJournal, months: &[String], as_of: NaiveDate, grace_days
             .collect();
         for dept in &reviewed {
             let key = format!("{dept}/{month}");
-            let signoff = match signed.get(&key) {
-                Some(&seq) => {
-                    let e = j.get(seq)?.context("a tagged sign-off event")?.event()?;
-                    let reviewer = e.unmapped.extra.get("detail").and_then(|d| d.as_str()).and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()).and_then(|d| d["reviewer"].as_str().map(str::to_owned)).unwrap_or_default();
-                    let at = DateTime::from_timestamp_millis(e.time).context("time")?.with_timezone(&jst()).format("%Y-%m-%d %H:%M").to_string();
-                    Some((seq, at, reviewer))
-                }
-                None => None,
-            };
+            let signoff = if signed.contains(&key) { self::signed(j, &key)? } else { None };
             let state = if signoff.is_some() { "signed" } else if as_of >= due { "overdue" } else { "due" };
             out.push(ReviewState { department: (*dept).to_owned(), month: month.clone(), state, due: due.format("%Y-%m-%d").to_string(), signoff });
         }

@@ -92,6 +92,10 @@ enum Command {
         /// store's keys are not that key and its rotations.
         #[arg(long)]
         key: Option<String>,
+        /// Record the result in the log (the console's dashboard shows the latest): for a
+        /// scheduled run on the server, which holds the signing key.
+        #[arg(long)]
+        record: bool,
     },
     /// Witnesses: run one for another body's log (`init`, `trust`, `serve`), or have this
     /// store's checkpoints cosigned (`add`, `cosign`).
@@ -741,8 +745,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Verify { json, witnesses, offline, key } => {
-            let j = open(&cli.data)?;
+        Command::Verify { json, witnesses, offline, key, record } => {
+            let mut j = open(&cli.data)?;
             let checks = witness::gather(&j, &witnesses, offline, key)?;
             let bar = indicatif::ProgressBar::new(0);
             let result = j.verify_at(&checks.sizes(), &mut |done, total| {
@@ -751,6 +755,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })?;
             bar.finish_and_clear();
             let result = result.and_then(|report| checks.judge(&report).map(|said| (report, said)));
+            if record {
+                let said = match &result {
+                    Ok((report, _)) => format!("ok: {} events, {} checkpoints verified; tree size {}", report.events, report.checkpoints, report.tree_size),
+                    Err(failure) => format!("FAILED: {failure}"),
+                };
+                let day = report::today_jst()?;
+                audit::record_tagged(&mut j, audit::Action::Verify, &said, &[(audit::VERIFY_TAG, day.as_str())]).context("recording the verification (--record needs the signing key)")?;
+            }
             match result {
                 Ok((report, said)) => {
                     for line in said {
@@ -965,7 +977,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let sheet = review::sheet(&j, &department, &month, seed, sample)?;
             let signoff = review::read_marks(&marks, &sheet, &reviewer)?;
             let key = sheet.id();
-            let seq = audit::record_tagged(&mut j, audit::Action::ReviewSignoff, &signoff.detail.to_string(), &[(review::SIGNOFF_TAG, key.as_str())])?;
+            let seq = review::record_signoff(&mut j, &audit::operator(), &sheet, &signoff)?;
             writeln!(
                 out,
                 "signed off {key} by {reviewer}: {} rows, {} 業務外, {} 確認 (event {seq})",

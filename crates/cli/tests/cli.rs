@@ -791,6 +791,8 @@ fn review_sheets_are_reproducible_and_a_signoff_is_a_logged_event_that_clears_th
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("line 2"), "an unmarked row is refused, by line");
     let done = ok(&data, &["review", "signoff", "--department", "D110", "--month", "2024-03", "--reviewer", "戸籍係長", "--seed", "7", "--marks", path.to_str().unwrap()]);
     assert!(done.contains("signed off D110/2024-03"), "{done}");
+    let again = mamori(&data, &["review", "signoff", "--department", "D110", "--month", "2024-03", "--reviewer", "課長", "--seed", "7", "--marks", path.to_str().unwrap()]);
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already signed off by 戸籍係長"), "a sheet is signed once");
     let status = ok(&data, &["review", "status", "--month", "2024-03", "--as-of", "2024-04-20"]);
     assert!(status.contains("D110   点検済み") && status.contains("戸籍係長"), "{status}");
     assert!(status.contains("D100   期限超過"), "{status}");

@@ -921,3 +921,110 @@ fn body_link(body: &str, rule: &str) -> String {
     let tail = body.split(&format!("/console/findings/{rule}")).nth(1).and_then(|r| r.split('"').next()).expect("a link to the finding");
     format!("{rule}{tail}").replace("%3A", ":")
 }
+
+/// The monthly review in the browser: the welfare manager opens their department's sheet,
+/// is refused another department's (403, nothing of it shown), cannot sign with a row
+/// unmarked, signs once (a second sign-off is refused), and the sign-off clears the
+/// overdue list as the command-line sign-off does. An auditor reads any sheet and signs
+/// none.
+#[test]
+fn a_manager_signs_off_their_departments_review_in_the_browser_and_no_other() {
+    let (_tmp, data, config, _key) = example_town();
+    add_user_in(&data, "welfare-manager", "manager", Some("D300"));
+    add_user_in(&data, "auditor", "auditor", None);
+    let (mut server, addr) = start(&data, &config);
+    let manager = signed_in_as(addr, "welfare-manager");
+    let (status, sheet) = page(addr, "/console/review?month=2024-05", &manager);
+    assert!(status == 200 && sheet.contains("点検票 D300") && sheet.contains("業務記録なし"), "{sheet}");
+    let ids: Vec<String> = sheet.split("<select name=\"mark_").skip(1).map(|r| r.split('"').next().unwrap().to_owned()).collect();
+    assert!(!ids.is_empty(), "the relative look-ups are on the sheet: {sheet}");
+    let (status, other) = page(addr, "/console/review?department=D200&month=2024-05", &manager);
+    assert!(status == 403 && !other.contains("点検票"), "another department's sheet: {status} {other}");
+    let token = csrf_of(&sheet);
+    let marks: String = ids.iter().enumerate().map(|(i, id)| format!("&mark_{id}={}", if i == 0 { "n" } else { "b" })).collect();
+    let form = format!("csrf={token}&department=D300&month=2024-05{marks}");
+    let first = format!("&mark_{}=n", ids[0]);
+    let (status, body) = form_post(addr, "/console/review/signoff", &manager, &form.replace(&first, ""), "");
+    assert!(status == 400 && body.contains("not marked"), "a row left unmarked: {status} {body}");
+    let (status, body) = form_post(addr, "/console/review/signoff", &manager, &form.replace("department=D300", "department=D200"), "");
+    assert!(status == 400 || status == 403, "signing another department's sheet: {status} {body}");
+    let auditor = signed_in_as(addr, "auditor");
+    let (status, read) = page(addr, "/console/review?department=D300&month=2024-05", &auditor);
+    assert!(status == 200 && read.contains("点検票 D300") && !read.contains("<select name=\"mark_"), "an auditor reads, not signs: {read}");
+    let auditor_token = csrf_of(&read);
+    assert_eq!(form_post(addr, "/console/review/signoff", &auditor, &form.replace(&token, &auditor_token), "").0, 403, "an auditor signs nothing");
+    assert_eq!(form_post(addr, "/console/review/signoff", &manager, &form, "").0, 303, "the manager signs");
+    let (_, after) = page(addr, "/console/review?month=2024-05", &manager);
+    assert!(after.contains("点検済み") && after.contains("welfare-manager") && !after.contains("<select name=\"mark_"), "{after}");
+    let (status, again) = form_post(addr, "/console/review/signoff", &manager, &form, "");
+    assert!(status == 400 && again.contains("already signed off"), "a sheet is signed once: {status} {again}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let status = mamori(&data, &["review", "status", "--month", "2024-05", "--as-of", "2024-06-20"]);
+    assert!(status.contains("D300   点検済み") && status.contains("welfare-manager"), "{status}");
+    let log = mamori(&data, &["events", "actor", "console:welfare-manager"]);
+    assert!(log.contains("review sheet D300/2024-05 viewed") && log.contains("review.signoff"), "{log}");
+    mamori(&data, &["verify"]);
+}
+
+/// The privacy officer's breach sizing (draft and notice list) from findings and from a
+/// case, the auditors' resident page with operators named, and the sources page; each
+/// refused to the roles it is not for, and each use in the log.
+#[test]
+fn breach_drafts_resident_histories_and_sources_are_for_their_roles_only() {
+    let (_tmp, data, config, _key) = example_town();
+    for (name, role, dept) in [("privacy", "privacy-officer", None), ("auditor", "auditor", None), ("admin", "administrator", None), ("tax-manager", "manager", Some("D200"))] {
+        add_user_in(&data, name, role, dept);
+    }
+    mamori(&data, &["verify", "--record"]);
+    let (mut server, addr) = start(&data, &config);
+    let auditor = signed_in_as(addr, "auditor");
+    let finding = body_link(&page(addr, "/console/findings", &auditor).1, "relative_lookup");
+
+    let privacy = signed_in_as(addr, "privacy");
+    let (status, form) = page(addr, "/console/breach", &privacy);
+    assert_eq!(status, 200, "{form}");
+    let token = csrf_of(&form);
+    let ask = format!("csrf={token}&findings={}&aware=2024-05-10&title=test&format=html", finding.replace(':', "%3A"));
+    let (status, draft) = form_post(addr, "/console/breach", &privacy, &ask, "");
+    assert!(status == 200 && draft.contains("個人情報の漏えい等に関する報告（案）"), "{status} {draft}");
+    let (status, notice) = form_post(addr, "/console/breach", &privacy, &ask.replace("format=html", "format=notice-csv"), "");
+    assert!(status == 200 && notice.contains("宛名番号,氏名,住所"), "{notice}");
+    let (status, bad) = form_post(addr, "/console/breach", &privacy, &ask.replace("2024-05-10", "last+week"), "");
+    assert!(status == 400 && bad.contains("YYYY-MM-DD"), "{bad}");
+    let (status, bad) = form_post(addr, "/console/breach", &privacy, &format!("csrf={token}&case=C-2099-0001&aware=2024-05-10"), "");
+    assert!(status == 400 && bad.contains("no case C-2099-0001"), "{bad}");
+    let tax = signed_in_as(addr, "tax-manager");
+    assert_eq!(page(addr, "/console/breach", &tax).0, 403);
+    assert_eq!(form_post(addr, "/console/breach", &tax, &ask.replace(&token, &csrf_of(&page(addr, "/console/findings", &tax).1)), "").0, 403);
+
+    // The resident page names each operator; it is the investigators' alone.
+    let (status, form) = page(addr, "/console/residents", &auditor);
+    assert_eq!(status, 200);
+    let (status, history) = form_post(addr, "/console/residents", &auditor, &format!("csrf={}&resident=000000305", csrf_of(&form)), "");
+    assert!(status == 200 && history.contains("000000305") && !history.contains(">職員<"), "operators are named: {history}");
+    for reader in [&privacy, &tax] {
+        assert_eq!(page(addr, "/console/residents", reader).0, 403);
+    }
+
+    // Sources: the administrator sees activity and the data-quality report, not people.
+    let admin = signed_in_as(addr, "admin");
+    let (status, dashboard) = page(addr, "/console", &admin);
+    assert!(status == 200 && dashboard.contains("ok: ") && dashboard.contains("途絶しているログはありません"), "the recorded verify and no silent source: {dashboard}");
+    let (status, sources) = page(addr, "/console/sources", &admin);
+    assert!(status == 200 && sources.contains("juki") && sources.contains("class=\"bars\""), "{sources}");
+    let (status, checked) = page(addr, "/console/sources?check=1", &admin);
+    assert!(status == 200 && checked.contains("== juki"), "{checked}");
+    for reader in [&privacy, &tax] {
+        assert_eq!(page(addr, "/console/sources", reader).0, 403);
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let log = mamori(&data, &["events", "actor", "console:privacy"]);
+    assert_eq!(log.matches("breach sizing").count(), 2, "the draft and the notice list, not the refused: {log}");
+    let log = mamori(&data, &["events", "actor", "console:auditor"]);
+    assert!(log.contains("history of resident 000000305"), "{log}");
+    let log = mamori(&data, &["events", "actor", "console:admin"]);
+    assert!(log.contains("sources checked"), "{log}");
+    mamori(&data, &["verify"]);
+}

@@ -34,6 +34,9 @@ pub struct PreparedEvent {
     pub body: Vec<u8>,
     pub leaf: Hash,
     pub keys: IndexKeys,
+    /// The source that logged it (`metadata.product`), counted per day for the sources
+    /// page: which source went silent is known without reading events.
+    pub source: String,
 }
 
 /// The columns an event is indexed by, always derived from its body.
@@ -59,7 +62,7 @@ impl IndexKeys {
 impl PreparedEvent {
     pub fn new(event: &Event) -> PreparedEvent {
         let body = event.canonical_bytes();
-        PreparedEvent { leaf: leaf_hash(&body), keys: IndexKeys::of(event), body }
+        PreparedEvent { leaf: leaf_hash(&body), keys: IndexKeys::of(event), source: event.metadata.product.clone(), body }
     }
 }
 

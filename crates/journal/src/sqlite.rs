@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS detect_state(id INTEGER PRIMARY KEY CHECK (id = 1), l
 CREATE TABLE IF NOT EXISTS master_keys(kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(kind, key, seq));
 CREATE TABLE IF NOT EXISTS witnesses(name TEXT PRIMARY KEY, vkey TEXT NOT NULL, url TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cosignatures(witness TEXT NOT NULL, size INTEGER NOT NULL, note TEXT NOT NULL, PRIMARY KEY(witness, size));
+CREATE TABLE IF NOT EXISTS source_days(source TEXT NOT NULL, day INTEGER NOT NULL, events INTEGER NOT NULL, PRIMARY KEY(source, day));
 ";
 
 /// Row count and SHA-256 of a query's rows, every column as text (NULL apart from "").
@@ -203,7 +204,11 @@ impl SqliteJournal {
         }
         let conn = Connection::open(&db)?;
         configure(&conn)?;
+        let had_source_days: bool = conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'source_days'", [], |r| r.get::<_, i64>(0))? > 0;
         conn.execute_batch(ADDITIONS)?;
+        if !had_source_days {
+            count_source_days(&conn)?;
+        }
         // Columns added after their table: a manager's department.
         let has_department: bool = conn.query_row("SELECT count(*) FROM pragma_table_info('users') WHERE name = 'department'", [], |r| r.get::<_, i64>(0))? > 0;
         if !has_department {
@@ -361,7 +366,9 @@ impl SqliteJournal {
         // Per segment: (count added, min time, max time).
         let mut touched: BTreeMap<u64, (u64, i64, i64)> = BTreeMap::new();
         let mut insert: Option<(u64, rusqlite::CachedStatement<'_>)> = None;
+        let mut per_source_day: HashMap<(&str, i64), i64> = HashMap::new();
         for ev in batch.events {
+            *per_source_day.entry((ev.source.as_str(), jst_day_number(ev.keys.time))).or_default() += 1;
             let seq = w.tiles.size();
             let seg = seq >> shift;
             if w.segments.insert(seg) {
@@ -401,6 +408,14 @@ impl SqliteJournal {
                  WHERE id = ?1",
             )?
             .execute(params![seg as i64, count as i64, min, max])?;
+        }
+        {
+            let mut count = tx.prepare_cached(
+                "INSERT INTO source_days(source, day, events) VALUES (?1, ?2, ?3) ON CONFLICT(source, day) DO UPDATE SET events = events + ?3",
+            )?;
+            for ((source, day), n) in per_source_day {
+                count.execute(params![source, day, n])?;
+            }
         }
         {
             let mut put = tx.prepare_cached("INSERT OR REPLACE INTO tiles(id, data) VALUES (?1, ?2)")?;
@@ -770,6 +785,22 @@ impl SqliteJournal {
         Ok(span.0.zip(span.1))
     }
 
+    /// Events per source and JST day (days since 1970-01-01), oldest first: what the
+    /// sources page charts and the dashboard judges silence by, kept as events are
+    /// appended (a derived count, not evidence: `verify` does not need it).
+    pub fn source_days(&self) -> Result<Vec<(String, i64, u64)>, JournalError> {
+        let mut stmt = self.conn.prepare("SELECT source, day, events FROM source_days ORDER BY source, day")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Lines refused per source, as the sources page counts them.
+    pub fn dead_letter_counts(&self) -> Result<Vec<(String, u64)>, JournalError> {
+        let mut stmt = self.conn.prepare("SELECT source, count(*) FROM dead_letters GROUP BY source ORDER BY source")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// The stored master rows of one kind, as JSON.
     pub fn master_rows(&self, kind: &str) -> Result<Vec<String>, JournalError> {
         let mut stmt = self.conn.prepare("SELECT body FROM master WHERE kind = ?1 ORDER BY seq")?;
@@ -837,6 +868,36 @@ fn intern(
     let id = tx.last_insert_rowid();
     map.insert(text.to_owned(), id);
     Ok(id)
+}
+
+/// A time (ms) as its JST day number (days since 1970-01-01 in JST).
+pub fn jst_day_number(ms: i64) -> i64 {
+    (ms + 9 * 3_600_000).div_euclid(86_400_000)
+}
+
+/// Fills `source_days` from the events of a store made before it was kept (once, at the
+/// first open by a mamori that keeps it).
+fn count_source_days(conn: &Connection) -> Result<(), JournalError> {
+    let segments: Vec<i64> = conn.prepare("SELECT id FROM segments")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut counts: HashMap<(String, i64), i64> = HashMap::new();
+    for seg in segments {
+        let mut stmt = conn.prepare(&format!("SELECT time, body FROM {}", segment_table(seg as u64)))?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let body: Vec<u8> = r.get(1)?;
+            let source = mamori_model::Event::from_json(&body).map(|e| e.metadata.product).unwrap_or_default();
+            *counts.entry((source, jst_day_number(r.get(0)?))).or_default() += 1;
+        }
+    }
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    {
+        let mut put = tx.prepare("INSERT OR REPLACE INTO source_days(source, day, events) VALUES (?1, ?2, ?3)")?;
+        for ((source, day), n) in &counts {
+            put.execute(params![source, day, n])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 fn to_hash32(v: Vec<u8>) -> Result<[u8; 32], JournalError> {

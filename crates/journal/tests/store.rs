@@ -132,3 +132,31 @@ fn init_refuses_an_existing_store() {
     let err = SqliteJournal::init(dir.path(), "mamori.test/log", 8, &dir.path().join("checkpoint.key")).err().unwrap();
     assert!(err.to_string().contains("already holds"), "{err}");
 }
+
+/// The sources page's per-day counts are kept as events are appended (JST days), and a
+/// store made before they were kept gets them counted at its first open.
+#[test]
+fn events_are_counted_per_source_and_jst_day_and_old_stores_are_counted_at_open() {
+    // From 2024-05-08 10:00 JST, one a minute: 840 that day, the rest the next.
+    let (dir, j) = store_with(2000, 300);
+    let day = |s: &str| chrono_day(s);
+    let want = vec![("juki".to_owned(), day("2024-05-08"), 840), ("juki".to_owned(), day("2024-05-09"), 1160)];
+    assert_eq!(j.source_days().unwrap(), want);
+    drop(j);
+    let db = rusqlite::Connection::open(dir.path().join("journal.db")).unwrap();
+    db.execute_batch("DROP TABLE source_days").unwrap();
+    drop(db);
+    let j = SqliteJournal::open(dir.path()).unwrap();
+    assert_eq!(j.source_days().unwrap(), want, "counted again from the events");
+}
+
+fn chrono_day(s: &str) -> i64 {
+    let (y, m, d): (i64, i64, i64) = (s[0..4].parse().unwrap(), s[5..7].parse().unwrap(), s[8..10].parse().unwrap());
+    // Days since 1970-01-01 (civil calendar, Howard Hinnant's days_from_civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}

@@ -387,6 +387,54 @@ fn t(en: bool, key: &str) -> &'static str {
         "suppressed_by" => ("抑制", "Suppressed"),
         "suppress_days" => ("同じ職員・同じルールの所見を抑制する日数（誤検知・業務上正当のとき。0 で抑制しない）", "Days to set aside findings of this rule about the same staff (false alarm or legitimate only; 0: none)"),
         "suppress_note" => ("次回の検知から適用されます。", "Applies from the next detection run."),
+        "review" => ("アクセスログ点検", "Monthly access review"),
+        "review_states" => ("点検の状況（直近 3 か月、期限超過を先頭に）", "Review state (last three months, overdue first)"),
+        "review_sheet" => ("点検票", "Review sheet"),
+        "review_counts" => ("対象の照会件数", "Accesses in the month"),
+        "sampled" => ("無作為抽出", "sampled"),
+        "review_empty" => ("この月の点検対象はありません。", "Nothing to review this month."),
+        "why_on_sheet" => ("抽出理由", "Why on the sheet"),
+        "mark" => ("判定", "Mark"),
+        "signoff" => ("点検を完了して署名", "Sign off the review"),
+        "signoff_note" => (
+            "すべての行に 業務・業務外・確認 のいずれかを付けてください。署名は改ざん検知ログに記録され、取り消せません。",
+            "Mark every row 業務 (business), 業務外 (not business) or 確認 (ask). The sign-off is recorded in the tamper-evident log and cannot be undone.",
+        ),
+        "signed_off" => ("点検済み", "Signed off"),
+        "signed_state" => ("点検済み", "signed"),
+        "breach" => ("漏えい等の規模の算定と報告書案", "Breach sizing and the PPC draft"),
+        "breach_findings" => ("所見 ID（空白・改行区切り）", "Finding ids (separated by spaces or lines)"),
+        "breach_events" => ("記録番号（空白区切り）", "Event numbers (separated by spaces)"),
+        "aware" => ("事態を知った日", "Date the body became aware"),
+        "improper_purpose" => ("不正の目的によるおそれがある", "May have been for an improper purpose"),
+        "breach_draft" => ("報告書案（HTML）", "Draft report (HTML)"),
+        "notice_csv" => ("本人通知の対象者一覧（CSV）", "People to notify (CSV)"),
+        "breach_note" => (
+            "回収したファイル（USB メモリの中身など）の検査はサーバー上で mamori report breach --evidence で行います。算定したこと自体が改ざん検知ログに記録されます。",
+            "Recovered files (a USB stick's contents) are inspected on the server with mamori report breach --evidence. Making the sizing is recorded in the tamper-evident log.",
+        ),
+        "residents_page" => ("住民の照会履歴（調査用・操作者表示）", "A resident's access history (investigation; operators named)"),
+        "residents_note" => (
+            "調査用の履歴は操作者を氏名で表示します。照会したこと自体（該当なしを含む）が改ざん検知ログに記録されます。",
+            "The investigation history names each operator. The look-up itself, a failed one too, is recorded in the tamper-evident log.",
+        ),
+        "sources" => ("ログの取り込み元", "Sources"),
+        "none_sources" => ("まだ取り込んだログはありません。", "No logs imported yet."),
+        "silent" => ("途絶", "silent"),
+        "silent_sources" => ("途絶しているログ（いつもの間隔を超えて記録がない）", "Sources gone silent (quiet longer than ever before)"),
+        "none_silent" => ("途絶しているログはありません。", "No source has gone silent."),
+        "quiet_days" => ("最終記録からの日数", "Days since its last event"),
+        "longest_gap" => ("過去最長の空白", "longest gap before"),
+        "dead_letters" => ("取り込めなかった行", "Lines refused"),
+        "none_dead" => ("取り込めなかった行はありません。", "No line was refused."),
+        "per_day" => ("日ごとの件数", "Events per day"),
+        "source" => ("取り込み元", "Source"),
+        "line" => ("行", "Line"),
+        "quality" => ("データ品質（mamori check）", "Data quality (mamori check)"),
+        "run_check" => ("データ品質の検査を実行", "Run the data-quality check"),
+        "check_note" => ("すべてのイベントを読むため、大きな町では時間がかかります。", "It reads every event: on a large town it takes a while."),
+        "last_verify" => ("最後の検証（mamori verify --record）", "Last verification (mamori verify --record)"),
+        "never_verified" => ("記録なし", "none recorded"),
         "note" => (
             "作成した開示は、操作者を非開示として出力し、作成したこと自体が改ざん検知ログに記録されます。",
             "Operators are withheld in the report, and making it is recorded in the tamper-evident log.",
@@ -417,11 +465,15 @@ impl Chrome {
     }
 
     fn of(l: Lang, reader: &Reader, csrf: &str, current: &str) -> Chrome {
-        let items: [(&str, &str, View); 5] = [
+        let items: [(&str, &str, View); 9] = [
             ("/console", "dashboard", View::Dashboard),
             ("/console/findings", "findings", View::Findings),
             ("/console/cases", "cases", View::Cases),
+            ("/console/review", "review", View::Review),
+            ("/console/residents", "residents_page", View::Residents),
             ("/console/disclosure", "disclosure", View::Disclosure),
+            ("/console/breach", "breach", View::Breach),
+            ("/console/sources", "sources", View::Sources),
             ("/console/admin", "admin", View::Admin),
         ];
         let nav = items
@@ -723,6 +775,10 @@ struct DashboardPage {
     checkpoint: String,
     reviews_shown: bool,
     reviews: Vec<(String, String, String, &'static str)>,
+    sources_shown: bool,
+    /// (source, last day, quiet days, longest gap before)
+    silent: Vec<(String, String, i64, i64)>,
+    last_verify: String,
 }
 
 async fn dashboard(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
@@ -731,7 +787,7 @@ async fn dashboard(State(server): State<Arc<Server>>, headers: HeaderMap, Query(
         Err(r) => return r,
     };
     let reader = s.reader.clone();
-    let today = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST")).date_naive();
+    let today = jst_today();
     let d = match with_journal(&server, move |j| app::dashboard(j, &reader, today)).await {
         Ok(Ok(d)) => d,
         Ok(Err(e)) => return internal(e),
@@ -749,6 +805,9 @@ async fn dashboard(State(server): State<Arc<Server>>, headers: HeaderMap, Query(
         checkpoint: d.checkpoint_size.map_or_else(|| "-".to_owned(), |n| n.to_string()),
         reviews_shown: s.reader.role.may(View::Review),
         reviews: d.reviews.into_iter().map(|r| (r.department, r.month, r.due, if r.state == "overdue" { t(en, "overdue") } else { t(en, "due_state") })).collect(),
+        sources_shown: s.reader.role.may(View::Sources),
+        silent: d.silent.into_iter().map(|a| (a.source, a.last_day, a.quiet_days, a.longest_gap)).collect(),
+        last_verify: d.last_verify.map_or_else(|| t(en, "never_verified").to_owned(), |(at, said)| format!("{at} {said}")),
     };
     render(s.lang, StatusCode::OK, &page)
 }
@@ -988,6 +1047,17 @@ struct DisclosureForm {
     format: Option<String>,
 }
 
+fn disclosure_query(form: DisclosureForm) -> app::DisclosureQuery {
+    app::DisclosureQuery {
+        resident: form.resident.trim().to_owned(),
+        // A date input left empty arrives as an empty string: no bound.
+        from: form.from.filter(|s| !s.is_empty()),
+        to: form.to.filter(|s| !s.is_empty()),
+        request_no: form.request_no,
+        format: form.format,
+    }
+}
+
 /// The disclosure itself: a POST, so the resident's number is in no URL, no history and
 /// no proxy log.
 async fn disclosure_report(State(server): State<Arc<Server>>, headers: HeaderMap, Form(form): Form<DisclosureForm>) -> Response {
@@ -998,14 +1068,7 @@ async fn disclosure_report(State(server): State<Arc<Server>>, headers: HeaderMap
     if let Err(r) = s.check_csrf(&form.csrf) {
         return r;
     }
-    let q = app::DisclosureQuery {
-        resident: form.resident.trim().to_owned(),
-        // A date input left empty arrives as an empty string: no bound.
-        from: form.from.filter(|s| !s.is_empty()),
-        to: form.to.filter(|s| !s.is_empty()),
-        request_no: form.request_no,
-        format: form.format,
-    };
+    let q = disclosure_query(form);
     let actor = s.reader.actor();
     match with_journal(&server, move |j| app::disclosure(j, &actor, "the console", &q)).await {
         Ok(Ok((content_type, body))) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
@@ -1205,6 +1268,251 @@ async fn close_case(State(server): State<Arc<Server>>, headers: HeaderMap, Path(
     .await
 }
 
+fn jst_today() -> chrono::NaiveDate {
+    chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST")).date_naive()
+}
+
+#[derive(Template)]
+#[template(path = "review.html")]
+struct ReviewPage {
+    c: Chrome,
+    department: String,
+    department_name: String,
+    month: String,
+    /// (code, name, chosen)
+    departments: Vec<(String, String, bool)>,
+    /// (department, month, due, state, row class)
+    states: Vec<(String, String, String, &'static str, &'static str)>,
+    has_sheet: bool,
+    population: usize,
+    unexplained: usize,
+    sampled: usize,
+    rows: Vec<mamori_report::ReviewRow>,
+    signed: String,
+    may_sign: bool,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ReviewQuery {
+    lang: Option<String>,
+    department: Option<String>,
+    month: Option<String>,
+}
+
+async fn review_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<ReviewQuery>) -> Response {
+    let s = match signed_for(&server, &headers, q.lang.as_deref(), View::Review) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let reader = s.reader.clone();
+    let (department, month) = (q.department.clone(), q.month.clone());
+    let view = match with_journal(&server, move |j| app::review::review(j, &reader, department.as_deref(), month.as_deref(), jst_today())).await {
+        Ok(Ok(Some(v))) => v,
+        // Another department's review: refused, nothing of it shown.
+        Ok(Ok(None)) => return error_page(s.chrome(""), s.lang, StatusCode::FORBIDDEN, t(s.lang.en, "forbidden").to_owned()),
+        Ok(Err(e)) => return s.bad_request(format!("{e:#}")),
+        Err(r) => return r,
+    };
+    let en = s.lang.en;
+    let state = |st: &str| match st {
+        "overdue" => (t(en, "overdue"), "high"),
+        "due" => (t(en, "due_state"), ""),
+        _ => (t(en, "signed_state"), ""),
+    };
+    let sheet = view.sheet.as_ref();
+    let page = ReviewPage {
+        c: s.chrome("/console/review"),
+        department_name: sheet.map(|x| x.department_name.clone()).unwrap_or_default(),
+        departments: view.departments.iter().map(|(code, name)| (code.clone(), name.clone(), *code == view.department)).collect(),
+        states: view.states.iter().map(|r| (r.department.clone(), r.month.clone(), r.due.clone(), state(r.state).0, state(r.state).1)).collect(),
+        has_sheet: sheet.is_some(),
+        population: sheet.map_or(0, |x| x.population),
+        unexplained: sheet.map_or(0, |x| x.unexplained),
+        sampled: sheet.map_or(0, |x| x.sampled),
+        rows: sheet.map(|x| x.rows.clone()).unwrap_or_default(),
+        signed: view.signed.as_ref().map(|(seq, at, who)| format!("{at} {who}（{} {seq}）", t(en, "event"))).unwrap_or_default(),
+        may_sign: view.may_sign,
+        department: view.department,
+        month: view.month,
+    };
+    render(s.lang, StatusCode::OK, &page)
+}
+
+/// The sign-off form: the sheet's department and month, and a mark per row as
+/// `mark_<record number>` = `b` (業務), `n` (業務外) or `a` (確認) — short, so that a long
+/// sheet fits the form limit.
+async fn sign_review(State(server): State<Arc<Server>>, headers: HeaderMap, Form(fields): Form<Vec<(String, String)>>) -> Response {
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let (csrf, department, month) = (field("csrf"), field("department"), field("month"));
+    form_change(server, headers, csrf, manager, move |j, reader| {
+        let mut marks = std::collections::BTreeMap::new();
+        for (k, v) in &fields {
+            let Some(id) = k.strip_prefix("mark_") else { continue };
+            let id: u64 = id.parse().with_context(|| format!("field `{k}`: not a record number"))?;
+            let mark = match v.as_str() {
+                "b" => "業務",
+                "n" => "業務外",
+                "a" => "確認",
+                other => anyhow::bail!("record {id}: mark `{other}`: choose 業務, 業務外 or 確認"),
+            };
+            marks.insert(id, mark.to_owned());
+        }
+        app::review::sign(j, reader, &department, &month, marks)?;
+        Ok(format!("/console/review?department={}&month={}", path_segment(&department), path_segment(&month)))
+    })
+    .await
+}
+
+fn manager(r: &Reader) -> bool {
+    r.role == Role::Manager
+}
+
+#[derive(Template)]
+#[template(path = "breach.html")]
+struct BreachPage {
+    c: Chrome,
+    error: String,
+}
+
+async fn breach_form(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let s = match signed_for(&server, &headers, q.lang.as_deref(), View::Breach) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    render(s.lang, StatusCode::OK, &BreachPage { c: s.chrome("/console/breach"), error: String::new() })
+}
+
+#[derive(serde::Deserialize)]
+struct BreachForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    ask: app::breach::BreachAsk,
+}
+
+/// The sizing and its draft, or the form again with what was wrong.
+async fn breach_report(State(server): State<Arc<Server>>, headers: HeaderMap, Form(form): Form<BreachForm>) -> Response {
+    let s = match signed_for(&server, &headers, None, View::Breach) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(r) = s.check_csrf(&form.csrf) {
+        return r;
+    }
+    let reader = s.reader.clone();
+    match with_journal(&server, move |j| app::breach::breach(j, &reader, &form.ask)).await {
+        Ok(Ok((content_type, body))) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        Ok(Err(e)) => render(s.lang, StatusCode::BAD_REQUEST, &BreachPage { c: s.chrome("/console/breach"), error: format!("{e:#}") }),
+        Err(r) => r,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "residents.html")]
+struct ResidentsPage {
+    c: Chrome,
+    error: String,
+}
+
+async fn residents_form(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let s = match signed_for(&server, &headers, q.lang.as_deref(), View::Residents) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    render(s.lang, StatusCode::OK, &ResidentsPage { c: s.chrome("/console/residents"), error: String::new() })
+}
+
+/// A resident's history for an investigator, operators named: by POST, like the
+/// disclosure, so the resident's number is in no URL.
+async fn resident_history(State(server): State<Arc<Server>>, headers: HeaderMap, Form(form): Form<DisclosureForm>) -> Response {
+    let s = match signed_for(&server, &headers, None, View::Residents) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(r) = s.check_csrf(&form.csrf) {
+        return r;
+    }
+    let q = disclosure_query(form);
+    let reader = s.reader.clone();
+    match with_journal(&server, move |j| app::resident_history(j, &reader, &q)).await {
+        Ok(Ok((content_type, body))) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        Ok(Err(e)) => render(s.lang, StatusCode::BAD_REQUEST, &ResidentsPage { c: s.chrome("/console/residents"), error: e }),
+        Err(r) => r,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sources.html")]
+struct SourcesPage {
+    c: Chrome,
+    activity: Vec<SourceRow>,
+    dead_letters: Vec<(String, String, u64, String)>,
+    /// `mamori check`'s report, when asked for.
+    checked: String,
+}
+
+pub struct SourceRow {
+    source: String,
+    events: u64,
+    first_day: String,
+    last_day: String,
+    quiet_days: i64,
+    longest_gap: i64,
+    silent: bool,
+    dead_letters: u64,
+    /// (date, events, height %)
+    bars: Vec<(String, u64, u64)>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct SourcesQuery {
+    lang: Option<String>,
+    check: Option<String>,
+}
+
+async fn sources_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<SourcesQuery>) -> Response {
+    let s = match signed_for(&server, &headers, q.lang.as_deref(), View::Sources) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let reader = s.reader.clone();
+    let check = q.check.is_some();
+    let view = match with_journal(&server, move |j| app::sources::sources(j, &reader, check)).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return internal(e),
+        Err(r) => return r,
+    };
+    let checked = match &view.checks {
+        Some(checks) => {
+            let mut text = Vec::new();
+            if let Err(e) = mamori_app::check::print(checks, &mut text) {
+                return internal(e);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        }
+        None => String::new(),
+    };
+    let activity = view
+        .activity
+        .into_iter()
+        .map(|a| {
+            let top = a.per_day.iter().map(|d| d.1).max().unwrap_or(1).max(1);
+            SourceRow {
+                bars: a.per_day.iter().map(|(d, n)| (d.clone(), *n, (n * 100).div_ceil(top))).collect(),
+                source: a.source,
+                events: a.events,
+                first_day: a.first_day,
+                last_day: a.last_day,
+                quiet_days: a.quiet_days,
+                longest_gap: a.longest_gap,
+                silent: a.silent,
+                dead_letters: a.dead_letters,
+            }
+        })
+        .collect();
+    render(s.lang, StatusCode::OK, &SourcesPage { c: s.chrome("/console/sources"), activity, dead_letters: view.dead_letters, checked })
+}
+
 /// A change made by a form: the reader signed in, `allowed` by role, the form's token
 /// checked; `change` runs on the journal and says where to go next (303).
 async fn form_change(
@@ -1336,6 +1644,11 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/console/cases/{number}/note", post(note_case))
         .route("/console/cases/{number}/assign", post(assign_case))
         .route("/console/cases/{number}/close", post(close_case))
+        .route("/console/review", get(review_page))
+        .route("/console/review/signoff", post(sign_review))
+        .route("/console/breach", get(breach_form).post(breach_report))
+        .route("/console/residents", get(residents_form).post(resident_history))
+        .route("/console/sources", get(sources_page))
         .route("/console/admin", get(admin_page))
         .route("/console/admin/keys/revoke", post(revoke_key))
         .route("/console/admin/users/remove", post(remove_user))

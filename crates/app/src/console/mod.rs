@@ -17,6 +17,10 @@ use serde::de::DeserializeOwned;
 
 use crate::audit::{self, Action};
 
+pub mod breach;
+pub mod review;
+pub mod sources;
+
 /// The console's roles (docs/console.md). The list is closed: `user add` refuses others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -86,6 +90,8 @@ pub enum View {
     Sources,
     Admin,
     Cases,
+    /// A resident's history with the operators named: investigators only.
+    Residents,
 }
 
 /// Who is reading: a signed-in console user.
@@ -459,6 +465,10 @@ pub struct Dashboard {
     pub events: u64,
     /// The latest event's time, JST.
     pub last_event: String,
+    /// Sources that went silent (administrators and auditors).
+    pub silent: Vec<sources::SourceActivity>,
+    /// The last recorded `mamori verify --record`: time, and what it said.
+    pub last_verify: Option<(String, String)>,
 }
 
 pub fn dashboard(j: &mut SqliteJournal, reader: &Reader, today: NaiveDate) -> Result<Dashboard> {
@@ -470,7 +480,12 @@ pub fn dashboard(j: &mut SqliteJournal, reader: &Reader, today: NaiveDate) -> Re
         checkpoint_size: j.latest_checkpoint()?.map(|c| c.size),
         events: j.size()?,
         last_event: j.time_span()?.map(|(_, hi)| jst_time(hi)).unwrap_or_default(),
+        silent: Vec::new(),
+        last_verify: last_verify(j)?,
     };
+    if reader.role.may(View::Sources) {
+        d.silent = sources::activity(j)?.into_iter().filter(|a| a.silent).collect();
+    }
     if reader.role.may(View::Findings) {
         let (staff, _) = staff_directory(j)?;
         let mut visible: Vec<Finding> = crate::detect::stored_findings(j)?.into_iter().filter(|f| reader.sees_finding(&staff, f)).collect();
@@ -493,6 +508,15 @@ pub fn dashboard(j: &mut SqliteJournal, reader: &Reader, today: NaiveDate) -> Re
         audit::record_by(j, &reader.actor(), Action::View, &format!("dashboard viewed ({} urgent findings)", d.urgent_total), &[])?;
     }
     Ok(d)
+}
+
+/// The latest verification recorded in the log (`mamori verify --record`): its time and
+/// result.
+pub fn last_verify(j: &SqliteJournal) -> Result<Option<(String, String)>> {
+    let Some(seq) = j.tagged(audit::VERIFY_TAG)?.into_iter().map(|(_, seq)| seq).max() else { return Ok(None) };
+    let Some(stored) = j.get(seq)? else { return Ok(None) };
+    let e = stored.event()?;
+    Ok(Some((jst_time(e.time), e.unmapped.extra.get("detail").and_then(|d| d.as_str()).unwrap_or_default().to_owned())))
 }
 
 /// One action of a console user or report reader, as the administration page lists it.
@@ -576,6 +600,19 @@ pub struct DisclosureQuery {
 /// someone lives in the town is itself a look-up. `Err` is the asker's mistake, said
 /// plainly.
 pub fn disclosure(j: &mut SqliteJournal, actor: &str, via: &str, q: &DisclosureQuery) -> Result<(&'static str, Vec<u8>), String> {
+    history(j, actor, via, q, OperatorPolicy::Withheld)
+}
+
+/// A resident's history as an investigator reads it: the disclosure's entries with each
+/// operator named (the auditors' resident page). Recorded, a refused look-up too.
+pub fn resident_history(j: &mut SqliteJournal, reader: &Reader, q: &DisclosureQuery) -> Result<(&'static str, Vec<u8>), String> {
+    if !reader.role.may(View::Residents) {
+        return Err(format!("role {} may not see a resident's history", reader.role.as_str()));
+    }
+    history(j, &reader.actor(), "the console's resident page (operators named)", q, OperatorPolicy::Name)
+}
+
+fn history(j: &mut SqliteJournal, actor: &str, via: &str, q: &DisclosureQuery, policy: OperatorPolicy) -> Result<(&'static str, Vec<u8>), String> {
     let made = (|| -> Result<(&'static str, Vec<u8>, usize)> {
         let range = crate::timearg::inclusive_range(q.from.as_deref(), q.to.as_deref())?;
         let request = crate::report::Request {
@@ -584,7 +621,7 @@ pub fn disclosure(j: &mut SqliteJournal, actor: &str, via: &str, q: &DisclosureQ
             from: q.from.clone().unwrap_or_else(|| "（記録の最初から）".into()),
             to: q.to.clone().unwrap_or_else(|| "（現在まで）".into()),
             request_no: q.request_no.clone(),
-            policy: OperatorPolicy::Withheld,
+            policy,
         };
         let d = crate::report::disclosure(j, &request)?;
         let (kind, bytes) = match q.format.as_deref().unwrap_or("html") {
@@ -596,9 +633,10 @@ pub fn disclosure(j: &mut SqliteJournal, actor: &str, via: &str, q: &DisclosureQ
         };
         Ok((kind, bytes, d.entries.len()))
     })();
+    let what = |p: OperatorPolicy| if p == OperatorPolicy::Withheld { "disclosure" } else { "history" };
     let detail = match &made {
-        Ok(m) => format!("disclosure of resident {} (request {}) through {via}: {} entries", q.resident, q.request_no, m.2),
-        Err(e) => format!("disclosure of resident {} (request {}) through {via} refused: {e:#}", q.resident, q.request_no),
+        Ok(m) => format!("{} of resident {} (request {}) through {via}: {} entries", what(policy), q.resident, q.request_no, m.2),
+        Err(e) => format!("{} of resident {} (request {}) through {via} refused: {e:#}", what(policy), q.resident, q.request_no),
     };
     audit::record_by(j, actor, Action::Report, &detail, &[]).map_err(|e| e.to_string())?;
     let made = made.map_err(|e| format!("{e:#}"))?;

@@ -1,0 +1,87 @@
+//! The breach page: sizing a leak (漏えい等の規模) from a case or findings and drafting
+//! the report to the PPC (個人情報保護委員会への報告) and the notice list, as
+//! `mamori report breach` does, for the privacy officer (and auditors).
+//!
+//! Recovered files (`--evidence`) stay a command-line step: they are on the server, not
+//! in a browser.
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use mamori_journal::SqliteJournal;
+
+use super::{Reader, View};
+use crate::audit::{self, Action};
+
+/// What the privacy officer asks for.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct BreachAsk {
+    /// A case number: its findings are sized.
+    #[serde(default)]
+    pub case: String,
+    /// Finding ids, separated by spaces, commas or new lines.
+    #[serde(default)]
+    pub findings: String,
+    /// Event numbers, likewise.
+    #[serde(default)]
+    pub events: String,
+    #[serde(default)]
+    pub title: String,
+    /// YYYY-MM-DD: when the body became aware.
+    #[serde(default)]
+    pub aware: String,
+    /// `on` when ticked.
+    #[serde(default)]
+    pub improper_purpose: Option<String>,
+    /// html (the draft), notice-csv (who to notify), json.
+    #[serde(default)]
+    pub format: String,
+}
+
+fn words(s: &str) -> impl Iterator<Item = &str> {
+    s.split(|c: char| c.is_whitespace() || c == ',' || c == '、').filter(|w| !w.is_empty())
+}
+
+/// The sizing as content type and bytes; making it is recorded under the reader.
+pub fn breach(j: &mut SqliteJournal, reader: &Reader, ask: &BreachAsk) -> Result<(&'static str, Vec<u8>)> {
+    if !reader.role.may(View::Breach) {
+        bail!("role {} may not size a breach", reader.role.as_str());
+    }
+    let mut findings: Vec<String> = words(&ask.findings).map(str::to_owned).collect();
+    let case = ask.case.trim();
+    if !case.is_empty() {
+        findings.extend(crate::cases::findings_of(j, case)?.with_context(|| format!("no case {case}"))?);
+    }
+    let events = words(&ask.events).map(|w| w.parse::<u64>().with_context(|| format!("event `{w}` is not a number"))).collect::<Result<Vec<_>>>()?;
+    if findings.is_empty() && events.is_empty() {
+        bail!("name what left: a case, findings or events");
+    }
+    let aware = NaiveDate::parse_from_str(ask.aware.trim(), "%Y-%m-%d").with_context(|| format!("aware `{}`: use YYYY-MM-DD", ask.aware))?;
+    let source = (!case.is_empty())
+        .then(|| format!("事案 {case}"))
+        .into_iter()
+        .chain(words(&ask.findings).map(|f| format!("所見 {f}")))
+        .chain((!events.is_empty()).then(|| format!("記録 {} 件", events.len())))
+        .collect::<Vec<_>>()
+        .join("、");
+    let title = if ask.title.trim().is_empty() { "個人データの漏えい等".to_owned() } else { ask.title.trim().to_owned() };
+    let facts = mamori_report::BreachFacts { title, aware, improper_purpose: ask.improper_purpose.is_some(), employees: Vec::new(), source: source.clone() };
+    let b = crate::report::breach(j, crate::report::BreachRequest { findings, events, evidence: Vec::new(), facts })?;
+    let made = match ask.format.as_str() {
+        "" | "html" => ("text/html; charset=utf-8", b.html().into_bytes()),
+        "notice-csv" => ("text/csv; charset=utf-8", b.notice_csv()),
+        "json" => ("application/json", b.json().into_bytes()),
+        other => bail!("format `{other}`: use html, notice-csv or json"),
+    };
+    audit::record_by(j, &reader.actor(), Action::Report, &format!("breach sizing ({source}) as {}: {} people", if ask.format.is_empty() { "html" } else { &ask.format }, b.people), &[])?;
+    Ok(made)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_may_be_separated_as_staff_type_them() {
+        assert_eq!(words("a, b\nc、d  e").collect::<Vec<_>>(), ["a", "b", "c", "d", "e"]);
+    }
+}
