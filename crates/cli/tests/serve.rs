@@ -1028,3 +1028,37 @@ fn breach_drafts_resident_histories_and_sources_are_for_their_roles_only() {
     assert!(log.contains("sources checked"), "{log}");
     mamori(&data, &["verify"]);
 }
+
+/// `/v1/openapi.json` is the document the handlers describe, and schemathesis (from
+/// PyPI; `.ci/run` installs it) sends a bounded run of generated requests against it —
+/// with an ingest key, then a report key — and finds no 5xx, no undocumented status and
+/// no answer off its schema. Without schemathesis on the machine the test fails, unless
+/// `MAMORI_SKIP_SCHEMATHESIS` says to skip it.
+#[test]
+fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
+    let (tmp, data, config, ingest_key) = example_town();
+    let report_key = mamori(&data, &["apikey", "create", "--reports", "--label", "開示窓口"]).trim().to_owned();
+    let (_server, addr) = start(&data, &config);
+    let (status, doc) = page(addr, "/v1/openapi.json", "");
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(doc, serde_json::to_value(mamori_server::openapi()).unwrap(), "the served document is the handlers' own");
+    if std::env::var_os("MAMORI_SKIP_SCHEMATHESIS").is_some() {
+        eprintln!("schemathesis skipped (MAMORI_SKIP_SCHEMATHESIS)");
+        return;
+    }
+    for key in [&ingest_key, &report_key] {
+        let out = Command::new("schemathesis")
+            .args(["run", &format!("http://{addr}/v1/openapi.json"), "--url", &format!("http://{addr}")])
+            .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"])
+            .args(["--max-examples", "50", "--seed", "1", "--no-color"])
+            .args(["-H", &format!("Authorization: Bearer {key}")])
+            .env("SCHEMATHESIS_HOOKS", "")
+            .current_dir(tmp.path())
+            .output()
+            .expect("schemathesis on the PATH (pip install schemathesis), or set MAMORI_SKIP_SCHEMATHESIS");
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "schemathesis found problems:\n{said}");
+    }
+    mamori(&data, &["verify"]);
+}

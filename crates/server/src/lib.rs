@@ -37,7 +37,7 @@ use axum::Json;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use base64::Engine;
 use mamori_ingest::{ImportOptions, ImportSummary, import_file};
 use mamori_journal::{Journal, SqliteJournal};
@@ -255,12 +255,56 @@ fn gunzip(body: &[u8]) -> Result<Vec<u8>, ApiError> {
     Ok(out)
 }
 
+/// What a batch came to.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct IngestAnswer {
+    /// The batch's name: its `Idempotency-Key`, or `sha256-` and its body's digest.
+    batch: String,
+    /// Records stored.
+    accepted: u64,
+    /// Lines refused (kept as dead letters with the reason).
+    rejected: u64,
+    /// Lines the source's format skips (headers, comments).
+    ignored: u64,
+    /// The batch was stored before (a retry, or the same content under another key).
+    duplicate: bool,
+}
+
+/// Why a request was refused: one short sentence, never a server path.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct ErrorBody {
+    error: String,
+}
+
+/// Takes a batch of one source's records, as that source writes them.
+#[utoipa::path(
+    post,
+    path = "/v1/ingest/{source}",
+    tag = "ingest",
+    params(
+        ("source" = String, Path, description = "A source configured in the server's config (`mamori.toml`)", example = "juki"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–200 visible ASCII characters naming the batch; a retry with the same key is not stored twice, the same key with other content is 409"),
+        ("Content-Encoding" = Option<String>, Header, description = "`gzip` (every member is read)"),
+    ),
+    request_body(content = String, description = "The records: NDJSON, CSV or the source's own format", content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "Committed: durable before this answer", body = IngestAnswer),
+        (status = 400, description = "Not gzip, or a bad Idempotency-Key", body = ErrorBody),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 403, description = "The key is not for this source", body = ErrorBody),
+        (status = 404, description = "No such source", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 409, description = "The Idempotency-Key was used for other content", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
 async fn ingest(
     State(server): State<Arc<Server>>,
     Path(source): Path<String>,
     headers: HeaderMap,
     body: axum::body::Body,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<IngestAnswer>, ApiError> {
     // The key is checked before a byte of the body is read: a stranger's 60 MiB is never
     // buffered.
     server.authorise(&headers, &source)?;
@@ -281,21 +325,59 @@ async fn ingest(
     let summary = tokio::task::spawn_blocking(move || worker.ingest(&source, &id, &body))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
-    Ok(Json(json!({
-        "batch": batch_id,
-        "accepted": summary.accepted,
-        "rejected": summary.rejected,
-        "ignored": summary.ignored,
+    Ok(Json(IngestAnswer {
+        batch: batch_id,
+        accepted: summary.accepted as u64,
+        rejected: summary.rejected as u64,
+        ignored: summary.ignored as u64,
         // Stored before: by another key with the same content, or by this key (a retry).
-        "duplicate": summary.duplicate_of.is_some() || (summary.accepted == 0 && summary.already_committed_lines > 0),
-    })))
+        duplicate: summary.duplicate_of.is_some() || (summary.accepted == 0 && summary.already_committed_lines > 0),
+    }))
+}
+
+/// A disclosure request as the API takes it (JSON).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DisclosureRequest {
+    /// The resident's 宛名番号.
+    resident: String,
+    /// First day, `YYYY-MM-DD` (JST); default: the first record.
+    #[serde(default)]
+    from: Option<String>,
+    /// Last day, inclusive; default: today.
+    #[serde(default)]
+    to: Option<String>,
+    /// The request's number, printed on the report.
+    #[serde(default)]
+    request_no: String,
+    /// `html` (default), `csv`, `csv-sjis` or `json`.
+    #[serde(default)]
+    format: Option<String>,
 }
 
 /// A resident's disclosure for a report key. The request is a JSON body, so the resident's
 /// number is in no URL (and no access log of a proxy in between).
+#[utoipa::path(
+    post,
+    path = "/v1/reports/disclosure",
+    tag = "reports",
+    request_body(content = DisclosureRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The report (operators withheld), in the format asked for; its making is recorded in the log", content(
+            (String = "text/html"),
+            (String = "text/csv"),
+            (String = "application/json"),
+        )),
+        (status = 400, description = "A malformed request, or a resident or period with no answer (the refusal is recorded too)", body = ErrorBody),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 403, description = "Not a report key", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
 async fn disclosure(State(server): State<Arc<Server>>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, ApiError> {
     let reader = server.authorise(&headers, REPORTS_SCOPE)?;
-    let query: DisclosureQuery = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("the request body: {e}")))?;
+    let asked: DisclosureRequest = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("the request body: {e}")))?;
+    let query = DisclosureQuery { resident: asked.resident, from: asked.from, to: asked.to, request_no: asked.request_no, format: asked.format };
     let worker = server.clone();
     let made = tokio::task::spawn_blocking(move || {
         let mut journal = worker.journal.lock().expect("journal lock");
@@ -307,31 +389,57 @@ async fn disclosure(State(server): State<Arc<Server>>, headers: HeaderMap, body:
     Ok(([(axum::http::header::CONTENT_TYPE, content_type)], body).into_response())
 }
 
-/// Whether the server is up and, with `--detect`, whether detection has caught up with
-/// every committed batch (no personal data: anyone may ask).
-async fn health(State(server): State<Arc<Server>>) -> Json<serde_json::Value> {
-    use std::sync::atomic::Ordering;
-    let (committed, covered) = (server.detect_progress.0.load(Ordering::SeqCst), server.detect_progress.1.load(Ordering::SeqCst));
-    Json(json!({ "status": "ok", "detection_pending": covered < committed }))
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Health {
+    /// `ok`
+    status: &'static str,
+    /// With `serve --detect`: batches committed that detection has not yet covered.
+    detection_pending: bool,
 }
 
+/// Whether the server is up and, with `--detect`, whether detection has caught up with
+/// every committed batch (no personal data: anyone may ask).
+#[utoipa::path(get, path = "/v1/health", tag = "operations", responses((status = 200, body = Health)))]
+async fn health(State(server): State<Arc<Server>>) -> Json<Health> {
+    use std::sync::atomic::Ordering;
+    let (committed, covered) = (server.detect_progress.0.load(Ordering::SeqCst), server.detect_progress.1.load(Ordering::SeqCst));
+    Json(Health { status: "ok", detection_pending: covered < committed })
+}
+
+/// The latest signed checkpoint (C2SP signed note): tree size and root, signed.
+#[utoipa::path(get, path = "/v1/checkpoint", tag = "transparency", responses((status = 200, description = "A signed note", body = String, content_type = "text/plain")))]
 async fn checkpoint(State(server): State<Arc<Server>>) -> Result<String, ApiError> {
     let cp = server.reader.lock().expect("reader lock").latest_checkpoint().map_err(|e| ApiError::Internal(e.to_string()))?;
     cp.map(|c| c.note).ok_or_else(|| ApiError::Internal("no checkpoint".into()))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ConsistencyQuery {
+    /// An earlier signed tree size.
     old: u64,
+    /// A later signed tree size.
     new: u64,
 }
 
 /// A consistency proof between two signed sizes, for witnesses and auditors outside: like
 /// the checkpoints, it holds hashes only.
+#[utoipa::path(
+    get,
+    path = "/v1/proof/consistency",
+    tag = "transparency",
+    params(ConsistencyQuery),
+    responses(
+        (status = 200, body = mamori_journal::ConsistencyProof),
+        (status = 400, description = "Sizes no checkpoint was signed at, or out of order", body = ErrorBody),
+    )
+)]
 async fn consistency(
     State(server): State<Arc<Server>>,
-    axum::extract::Query(q): axum::extract::Query<ConsistencyQuery>,
+    q: Result<axum::extract::Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<mamori_journal::ConsistencyProof>, ApiError> {
+    // A malformed query is answered in JSON like every other refusal.
+    let axum::extract::Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let proof = server.reader.lock().expect("reader lock").prove_consistency(q.old, q.new).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     Ok(Json(proof))
 }
@@ -356,13 +464,54 @@ async fn security_headers(State(server): State<Arc<Server>>, mut response: Respo
     response
 }
 
+/// The API's description: paths gathered from the handlers as they are routed (so no
+/// route is left out or described twice), plus the key scheme.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "mamori API", description = "Streaming ingest, residents' disclosures for report keys, and the log's transparency proofs."),
+    modifiers(&ApiKeyScheme),
+    tags(
+        (name = "ingest", description = "Batches of a source's records, with an ingest key"),
+        (name = "reports", description = "Residents' disclosures, with a report key"),
+        (name = "transparency", description = "Checkpoints and proofs for witnesses and outside auditors"),
+        (name = "operations", description = "Health"),
+    )
+)]
+struct ApiDoc;
+
+struct ApiKeyScheme;
+
+impl utoipa::Modify for ApiKeyScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("An API key from `mamori apikey create`")).build();
+        components.add_security_scheme("api_key", SecurityScheme::Http(bearer));
+    }
+}
+
+/// The API's routes with their OpenAPI description, built together.
+fn api() -> (axum::Router<Arc<Server>>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(checkpoint))
+        .routes(routes!(consistency))
+        .routes(routes!(ingest))
+        .routes(routes!(disclosure))
+        .split_for_parts()
+}
+
+/// `/v1/openapi.json`: the API's description, for clients and for schemathesis.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
 pub fn router(server: Arc<Server>) -> axum::Router {
-    axum::Router::new()
-        .route("/v1/health", get(health))
-        .route("/v1/checkpoint", get(checkpoint))
-        .route("/v1/proof/consistency", get(consistency))
-        .route("/v1/ingest/{source}", post(ingest))
-        .route("/v1/reports/disclosure", post(disclosure))
+    let (api, doc) = api();
+    let doc = Arc::new(doc.to_pretty_json().expect("the OpenAPI document serialises"));
+    api.route("/v1/openapi.json", get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .merge(console::routes())
         .layer(axum::middleware::map_response_with_state(server.clone(), security_headers))
@@ -409,4 +558,26 @@ pub fn serve(server: Server, addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -
             });
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The document describes every API route with its method, and nothing else: a route
+    /// added without its description, or a description left after its route, fails here.
+    #[test]
+    fn the_openapi_document_lists_every_api_route_and_its_method() {
+        let doc = serde_json::to_value(super::openapi()).unwrap();
+        let mut listed: Vec<String> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |method| format!("{} {path}", method.to_uppercase())))
+            .collect();
+        listed.sort();
+        assert_eq!(listed, ["GET /v1/checkpoint", "GET /v1/health", "GET /v1/proof/consistency", "POST /v1/ingest/{source}", "POST /v1/reports/disclosure"]);
+        assert_eq!(doc["components"]["securitySchemes"]["api_key"]["scheme"], "bearer");
+        for schema in ["IngestAnswer", "ErrorBody", "Health", "DisclosureRequest", "ConsistencyProof"] {
+            assert!(doc["components"]["schemas"].get(schema).is_some(), "{schema} described");
+        }
+    }
 }
