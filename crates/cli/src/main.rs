@@ -137,6 +137,11 @@ enum Command {
         /// session cookies are marked `Secure` and answers carry HSTS.
         #[arg(long)]
         secure_cookies: bool,
+        /// Service log lines on standard error: `text` for a person, `json` (one object a
+        /// line) for a log collector. Requests are logged by route, never by a URL that
+        /// could hold a finding's or employee's id.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        log_format: String,
         /// Extra Sigma rules for --detect.
         #[arg(long)]
         sigma: Option<PathBuf>,
@@ -1092,7 +1097,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 dir.display()
             )?;
         }
-        Command::Serve { listen, config, detect, rules, sigma, secure_cookies } => {
+        Command::Serve { listen, config, detect, rules, sigma, secure_cookies, log_format } => {
+            // Written by a thread of its own: a log reader that stalls (a full pipe) costs
+            // log lines, never the server (what staff looked at is in the journal anyway).
+            let (writer, _flush_on_exit) = tracing_appender::non_blocking(std::io::stderr());
+            let logs = tracing_subscriber::fmt().with_writer(writer).with_target(false).with_ansi(false);
+            if log_format == "json" {
+                logs.json().flatten_event(true).init();
+            } else {
+                logs.init();
+            }
             let streaming = if detect { Some((detect::load_config(rules.as_deref())?, sigma)) } else { None };
             let j = open(&cli.data)?;
             let sources = sources_config(config.as_deref(), &cli.data)?;
@@ -1109,7 +1123,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 server = server.with_streaming_detection(settings)?;
             }
             mamori_server::serve(server, listen, |addr| {
-                eprintln!("mamori: listening on http://{addr} ({summary})");
+                tracing::info!(address = %addr, "mamori: listening on http://{addr} ({summary})");
             })?;
         }
         Command::Apikey(ApikeyCommand::Create { source, reports, label }) => {

@@ -47,7 +47,10 @@ impl Drop for Running {
 fn listening(args: &[&str]) -> (Running, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mamori")).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
-    BufReader::new(child.stderr.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    stderr.read_line(&mut line).unwrap();
+    // The rest of its log is read and dropped, so a full pipe never stalls the server.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line).parse().unwrap();
     (Running(child), addr)
 }
@@ -1061,4 +1064,41 @@ fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
         assert!(out.status.success(), "schemathesis found problems:\n{said}");
     }
     mamori(&data, &["verify"]);
+}
+
+/// `serve --log-format json`: every service log line is one JSON object, requests are
+/// logged by the route they matched (never the URL, which can hold a finding's id and
+/// with it a resident's number), with status and client.
+#[test]
+fn json_service_logs_name_routes_not_urls() {
+    let (tmp, data, config, _key) = setup();
+    let log_path = tmp.path().join("service.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--config", config.to_str().unwrap(), "--log-format", "json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let mut server = Running(child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let addr: SocketAddr = loop {
+        let text = std::fs::read_to_string(&log_path).unwrap();
+        if let Some(a) = text.split("http://").nth(1).and_then(|r| r.split(|c: char| c.is_whitespace() || c == '"').next()) {
+            break a.parse().unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "no address in {text}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (status, _) = page(addr, "/console/findings/relative_lookup%3AE0001%3A000000305", "");
+    assert_eq!(status, 303, "to the sign-in page");
+    assert_eq!(page(addr, "/v1/health", "").0, 200);
+    std::thread::sleep(Duration::from_millis(200));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+    let routes: Vec<(&str, u64)> = lines.iter().filter(|l| l["message"] == "request").map(|l| (l["route"].as_str().unwrap(), l["status"].as_u64().unwrap())).collect();
+    assert_eq!(routes, [("/console/findings/{id}", 303), ("/v1/health", 200)], "{text}");
+    assert!(!text.contains("000000305") && lines.iter().all(|l| l["level"].is_string()), "{text}");
 }

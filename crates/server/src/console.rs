@@ -489,7 +489,7 @@ fn render(l: Lang, status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(html) => l.keep((status, Html(html)).into_response()),
         Err(e) => {
-            eprintln!("mamori: console template: {e}");
+            tracing::error!(error = %e, "console template");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }
     }
@@ -583,13 +583,13 @@ async fn with_journal<T: Send + 'static>(server: &Arc<Server>, f: impl FnOnce(&m
     })
     .await
     .map_err(|e| {
-        eprintln!("mamori: console worker: {e}");
+        tracing::error!(error = %e, "console worker");
         (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
     })
 }
 
 fn internal(e: anyhow::Error) -> Response {
-    eprintln!("mamori: console: {e:#}");
+    tracing::error!(error = format!("{e:#}"), "console");
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
 }
 
@@ -663,7 +663,7 @@ async fn login(State(server): State<Arc<Server>>, addr: ClientAddr, headers: Hea
         let action = if ok { mamori_app::audit::Action::SignIn } else { mamori_app::audit::Action::SignInFailed };
         let detail = format!("from {address}{}", if locked { "; locked after repeated failures" } else { "" });
         if let Err(e) = app::record_session(&mut journal, &format!("console:{name}"), action, &detail) {
-            eprintln!("mamori: recording a sign-in: {e:#}");
+            tracing::error!(error = format!("{e:#}"), "recording a sign-in failed: the sign-in is refused");
             // A sign-in the log does not hold is not let through.
             return (false, name);
         }

@@ -125,7 +125,7 @@ impl IntoResponse for ApiError {
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if let ApiError::Internal(why) = &self {
-            eprintln!("mamori: internal error: {why}");
+            tracing::error!(error = %why, "internal error");
         }
         (status, Json(json!({ "error": self.to_string() }))).into_response()
     }
@@ -177,7 +177,7 @@ impl Server {
                     .map_err(|e| e.to_string())
                     .and_then(|mut j| mamori_app::detect::run(&mut j, settings.0.clone(), settings.1.as_deref(), false).map_err(|e| format!("{e:#}")));
                 if let Err(e) = run {
-                    eprintln!("mamori: streaming detection: {e}");
+                    tracing::error!(error = %e, "streaming detection");
                 }
                 progress.1.store(covers, Ordering::SeqCst);
             }
@@ -464,6 +464,24 @@ async fn security_headers(State(server): State<Arc<Server>>, mut response: Respo
     response
 }
 
+/// One service log line per request: method, the route it matched (`/console/findings/{id}`,
+/// not the id: ids can name residents), status, time taken and the client's address.
+async fn access_log(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let route = request.extensions().get::<axum::extract::MatchedPath>().map_or_else(|| "(no route)".to_owned(), |m| m.as_str().to_owned());
+    let client = request.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::error!(%method, route, status, ms, client, "request");
+    } else {
+        tracing::info!(%method, route, status, ms, client, "request");
+    }
+    response
+}
+
 /// The API's description: paths gathered from the handlers as they are routed (so no
 /// route is left out or described twice), plus the key scheme.
 #[derive(utoipa::OpenApi)]
@@ -514,6 +532,7 @@ pub fn router(server: Arc<Server>) -> axum::Router {
     api.route("/v1/openapi.json", get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .merge(console::routes())
+        .layer(axum::middleware::from_fn(access_log))
         .layer(axum::middleware::map_response_with_state(server.clone(), security_headers))
         .with_state(server)
 }
@@ -537,7 +556,7 @@ pub fn serve(server: Server, addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -
                 Ok(c) => c,
                 // Out of descriptors and the like: wait a moment rather than spin.
                 Err(e) => {
-                    eprintln!("mamori: accept: {e}");
+                    tracing::warn!(error = %e, "accept");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }

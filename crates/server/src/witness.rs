@@ -164,8 +164,8 @@ pub fn cosign_in_background(dir: std::path::PathBuf) {
                         Submitted::Cosigned(size) => {
                             offered.insert(w.name.clone(), size);
                         }
-                        Submitted::WitnessAhead(size) => eprintln!("mamori: witness {} has cosigned size {size}, more than this store holds: run `mamori verify`", w.name),
-                        Submitted::Failed(why) => eprintln!("mamori: witness {}: {why} (asked again in {}s)", w.name, COSIGN_EVERY.as_secs()),
+                        Submitted::WitnessAhead(size) => tracing::error!(witness = %w.name, size, "the witness has cosigned more than this store holds: run `mamori verify`"),
+                        Submitted::Failed(why) => tracing::warn!(witness = %w.name, error = %why, retry_in_s = COSIGN_EVERY.as_secs(), "cosigning failed"),
                     }
                 }
             }
