@@ -4,12 +4,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
 
 const base = process.env.MAMORI_URL;
 const user = process.env.MAMORI_USER;
 const password = process.env.MAMORI_PASSWORD;
 const resident = process.env.MAMORI_RESIDENT;
 const shots = process.env.MAMORI_SCREENSHOTS;
+const manager = process.env.MAMORI_MANAGER;
+const privacy = process.env.MAMORI_PRIVACY;
+// The case the auditor opens in the second test: the privacy officer sizes its breach.
+let caseNumber = '';
+
+/** Signs `name` in on a new page and waits for the dashboard. */
+async function signIn(b, name) {
+  const page = await b.newPage();
+  await page.goto(`${base}/console/login`);
+  await page.getByLabel('ユーザー名').fill(name);
+  await page.getByLabel('パスワード').fill(password);
+  await page.getByRole('button', { name: 'ログイン' }).click();
+  await page.getByRole('heading', { name: 'ダッシュボード' }).waitFor();
+  return page;
+}
 
 async function browser() {
   return chromium.launch({
@@ -69,6 +85,7 @@ test('an auditor signs in, investigates a finding and its employee, makes a disc
     // A case from this finding: opened, noted, closed as misuse.
     await page.getByRole('button', { name: 'この所見で事案を開始' }).click();
     await page.getByRole('heading', { name: /^C-\d{4}-\d{4} / }).waitFor();
+    caseNumber = (await page.getByRole('heading', { name: /^C-\d{4}-\d{4} / }).innerText()).split(' ')[0];
     await page.getByLabel('メモを追加').fill('本人に聞き取り済み');
     await page.getByRole('button', { name: 'メモを追加' }).click();
     await page.locator('table.notes').waitFor();
@@ -124,6 +141,97 @@ test('the console speaks English when asked', async () => {
     await page.getByRole('link', { name: 'Findings' }).click();
     await page.getByRole('heading', { name: 'Findings' }).waitFor();
     assert.equal(await page.locator('html').getAttribute('lang'), 'en', 'the language is kept on every page');
+  } finally {
+    await b.close();
+  }
+});
+
+test('an auditor marks a finding a false alarm for 30 days and the next detection sets it aside', async () => {
+  const b = await browser();
+  try {
+    const page = await signIn(b, user);
+    await page.goto(`${base}/console/findings`);
+    await page.locator('a[href*="vip_unexplained"]').first().click();
+    await page.getByRole('heading', { name: '要注意者（VIP）の記録の照会' }).waitFor();
+    await page.getByRole('button', { name: 'この所見で事案を開始' }).click();
+    await page.getByRole('heading', { name: /^C-\d{4}-\d{4} / }).waitFor();
+    await page.getByLabel('判定').selectOption('false-alarm');
+    await page.getByLabel('理由').fill('市長の来庁予約の照会（予約システムは連携対象外）');
+    await page.getByLabel(/抑制する日数/).fill('30');
+    await page.getByRole('button', { name: '事案を終結' }).click();
+    await page.locator('.case-state', { hasText: '誤検知' }).waitFor();
+    assert.match(await page.locator('.case-suppression').innerText(), /vip_unexplained/);
+    // Detection runs as it would at night, beside the running server.
+    const said = execFileSync(process.env.MAMORI_BIN, ['--data', process.env.MAMORI_DATA, 'detect'], { encoding: 'utf8' });
+    assert.match(said, /終結した事案により抑制/, said);
+    await page.goto(`${base}/console/findings`);
+    assert.equal(await page.locator('a[href*="vip_unexplained"]').count(), 0, 'set aside: not raised');
+    await page.getByLabel('状態').selectOption('suppressed');
+    await page.getByRole('button', { name: '表示' }).click();
+    await page.getByRole('heading', { name: '所見一覧' }).waitFor();
+    assert.ok((await page.locator('a[href*="vip_unexplained"]').count()) >= 1, 'kept, and shown as suppressed');
+    if (shots) await page.screenshot({ path: `${shots}/console-suppressed.png`, fullPage: true });
+    await page.getByRole('navigation', { name: 'メニュー' }).getByRole('link', { name: 'ログの取り込み元' }).click();
+    await page.getByRole('heading', { name: 'ログの取り込み元' }).waitFor();
+    assert.ok((await page.locator('section.source').count()) >= 1, 'each source with its activity');
+    if (shots) await page.screenshot({ path: `${shots}/console-sources.png`, fullPage: true });
+  } finally {
+    await b.close();
+  }
+});
+
+test('a manager signs off the monthly review and cannot see another department', async () => {
+  const b = await browser();
+  try {
+    const page = await signIn(b, manager);
+    const menu = await page.getByRole('navigation', { name: 'メニュー' }).innerText();
+    assert.ok(!menu.includes('事案') && !menu.includes('開示'), `a manager's menu: ${menu}`);
+    await page.getByRole('navigation', { name: 'メニュー' }).getByRole('link', { name: 'アクセスログ点検' }).click();
+    await page.getByLabel('月', { exact: true }).fill('2024-05');
+    await page.getByRole('button', { name: '表示' }).click();
+    await page.getByRole('heading', { name: /^点検票 D300/ }).waitFor();
+    const marks = page.locator('select[name^="mark_"]');
+    const n = await marks.count();
+    assert.ok(n >= 1, 'the unexplained accesses are on the sheet');
+    for (let i = 0; i < n; i++) await marks.nth(i).selectOption(i === 0 ? 'n' : 'b');
+    if (shots) await page.screenshot({ path: `${shots}/console-review.png`, fullPage: true });
+    await page.getByRole('button', { name: '点検を完了して署名' }).click();
+    await page.locator('.signed').waitFor();
+    assert.match(await page.locator('.signed').innerText(), new RegExp(manager));
+    assert.equal(await page.locator('select[name^="mark_"]').count(), 0, 'signed once: no more marks');
+    // Another department's employee and review sheet: 403, nothing of them shown.
+    for (const path of ['/console/employees/E0004', '/console/review?department=D200&month=2024-05']) {
+      const answer = await page.goto(`${base}${path}`);
+      assert.equal(answer.status(), 403, path);
+      const body = await page.locator('body').innerText();
+      assert.ok(!body.includes('E0004') && !body.includes('点検票'), body);
+    }
+  } finally {
+    await b.close();
+  }
+});
+
+test('the privacy officer makes a disclosure and a breach draft', async () => {
+  const b = await browser();
+  try {
+    const page = await signIn(b, privacy);
+    await page.getByRole('navigation', { name: 'メニュー' }).getByRole('link', { name: 'アクセス履歴の開示（開示請求）' }).click();
+    await page.getByLabel('宛名番号').fill(resident);
+    await page.getByLabel('開示請求番号').fill('R6-開示-0100');
+    await page.getByRole('button', { name: '作成' }).click();
+    await page.getByRole('heading', { name: /個人情報の利用記録/ }).waitFor();
+    await page.goto(`${base}/console/breach`);
+    await page.getByLabel('事案番号').fill(caseNumber);
+    await page.getByLabel('事態を知った日').fill('2024-05-10');
+    await page.getByLabel('件名').fill('職員による親族の記録の私的照会');
+    await page.getByLabel(/不正の目的/).check();
+    if (shots) await page.screenshot({ path: `${shots}/console-breach-form.png`, fullPage: true });
+    await page.getByRole('button', { name: '作成' }).click();
+    await page.getByRole('heading', { name: '個人情報の漏えい等に関する報告（案）' }).waitFor();
+    assert.match(await page.locator('body').innerText(), new RegExp(caseNumber));
+    if (shots) await page.screenshot({ path: `${shots}/console-breach.png`, fullPage: true });
+    const answer = await page.goto(`${base}/console/findings`);
+    assert.equal(answer.status(), 403, 'a privacy officer reads no findings');
   } finally {
     await b.close();
   }

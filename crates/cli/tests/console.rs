@@ -51,6 +51,8 @@ fn an_auditor_uses_the_console_in_a_browser_and_every_sign_in_and_report_is_logg
         .unwrap();
     assert!(!short.success(), "a short password is refused");
     mamori(&data, &["user", "add", "--name", "監査 一郎"], Some(&format!("{password}\n")));
+    mamori(&data, &["user", "add", "--name", "福祉課長", "--role", "manager", "--department", "D300"], Some(&format!("{password}\n")));
+    mamori(&data, &["user", "add", "--name", "保護 花子", "--role", "privacy-officer"], Some(&format!("{password}\n")));
 
     let mut server = Command::new(env!("CARGO_BIN_EXE_mamori"))
         .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
@@ -68,6 +70,10 @@ fn an_auditor_uses_the_console_in_a_browser_and_every_sign_in_and_report_is_logg
         .env("MAMORI_USER", "監査 一郎")
         .env("MAMORI_PASSWORD", password)
         .env("MAMORI_RESIDENT", "000000305")
+        .env("MAMORI_MANAGER", "福祉課長")
+        .env("MAMORI_PRIVACY", "保護 花子")
+        .env("MAMORI_BIN", env!("CARGO_BIN_EXE_mamori"))
+        .env("MAMORI_DATA", &data)
         .env("MAMORI_SCREENSHOTS", shots)
         .output()
         .expect("node is installed");
@@ -75,15 +81,23 @@ fn an_auditor_uses_the_console_in_a_browser_and_every_sign_in_and_report_is_logg
     server.wait().unwrap();
     let report = String::from_utf8_lossy(&run.stdout);
     assert!(run.status.success(), "{report}\n{}", String::from_utf8_lossy(&run.stderr));
-    assert!(report.contains("# pass 3") && report.contains("# fail 0"), "{report}");
+    assert!(report.contains("# pass 6") && report.contains("# fail 0"), "{report}");
 
     let log = mamori(&data, &["events", "actor", "console:監査 一郎"], None);
     assert_eq!(log.matches("console.signin-failed").count(), 1, "the wrong password: {log}");
-    assert_eq!(log.matches("\"console.signin\"").count(), 2, "two sign-ins: {log}");
+    assert_eq!(log.matches("\"console.signin\"").count(), 3, "three sign-ins: {log}");
     assert!(log.contains("disclosure of resident 000000305 (request R6-開示-0099) through the console"), "{log}");
     assert!(log.contains("findings viewed: 3 of 3 matching"), "viewing findings is logged too: {log}");
     assert!(log.contains("finding relative_lookup:") && log.contains("employee E0001 viewed"), "so is opening a finding and an employee: {log}");
-    assert_eq!(log.matches("\"operation\":\"case\"").count(), 3, "the case opened, noted and closed: {log}");
+    assert_eq!(log.matches("\"operation\":\"case\"").count(), 5, "one case opened, noted and closed, another opened and closed: {log}");
+    let log = mamori(&data, &["events", "actor", "console:福祉課長"], None);
+    assert!(log.contains("review sheet D300/2024-05 viewed") && log.contains("review.signoff"), "the manager's review: {log}");
+    assert_eq!(log.matches("refused: outside the reader's scope").count(), 1, "the other department's employee: {log}");
+    let log = mamori(&data, &["events", "actor", "console:保護 花子"], None);
+    assert!(log.contains("disclosure of resident 000000305 (request R6-開示-0100)") && log.contains("breach sizing (事案 C-"), "the privacy officer's reports: {log}");
+    let findings = mamori(&data, &["findings", "--json"], None);
+    assert!(findings.contains("\"suppressed\"") && findings.contains("市長の来庁予約"), "the suppression is in the findings: {findings}");
+    mamori(&data, &["verify"], None);
     let users = std::fs::read(data.join("journal.db")).unwrap();
     assert!(!users.windows(password.len()).any(|w| w == password.as_bytes()), "the password itself is nowhere in the store");
 }

@@ -683,7 +683,8 @@ fn each_role_sees_only_what_it_may_and_a_manager_only_their_department() {
     let (status, body) = page(addr, "/console/findings", &tax);
     assert!(status == 200 && !body.contains("relative_lookup") && body.contains("条件に合う所見はありません"), "{body}");
     let (status, body) = page(addr, "/console/employees/E0001", &tax);
-    assert!(status == 404 && !body.contains("E0001"), "another department's employee: {status} {body}");
+    assert!(status == 403 && !body.contains("E0001") && !body.contains("山田"), "another department's employee: {status} {body}");
+    assert_eq!(page(addr, "/console/employees/E9999", &tax).0, 404, "no such employee");
     assert_eq!(page(addr, "/console/disclosure", &tax).0, 403, "a manager makes no disclosures");
     assert_eq!(page(addr, "/console/admin", &tax).0, 403);
 

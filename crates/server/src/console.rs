@@ -403,6 +403,8 @@ fn t(en: bool, key: &str) -> &'static str {
         "signed_off" => ("点検済み", "Signed off"),
         "signed_state" => ("点検済み", "signed"),
         "breach" => ("漏えい等の規模の算定と報告書案", "Breach sizing and the PPC draft"),
+        "nav_breach" => ("漏えい等報告", "Breach"),
+        "nav_residents" => ("住民の照会履歴", "Residents"),
         "breach_findings" => ("所見 ID（空白・改行区切り）", "Finding ids (separated by spaces or lines)"),
         "breach_events" => ("記録番号（空白区切り）", "Event numbers (separated by spaces)"),
         "aware" => ("事態を知った日", "Date the body became aware"),
@@ -470,9 +472,9 @@ impl Chrome {
             ("/console/findings", "findings", View::Findings),
             ("/console/cases", "cases", View::Cases),
             ("/console/review", "review", View::Review),
-            ("/console/residents", "residents_page", View::Residents),
+            ("/console/residents", "nav_residents", View::Residents),
             ("/console/disclosure", "disclosure", View::Disclosure),
-            ("/console/breach", "breach", View::Breach),
+            ("/console/breach", "nav_breach", View::Breach),
             ("/console/sources", "sources", View::Sources),
             ("/console/admin", "admin", View::Admin),
         ];
@@ -1001,8 +1003,10 @@ async fn employee_page(State(server): State<Arc<Server>>, headers: HeaderMap, Pa
     let reader = s.reader.clone();
     let (from, to) = (q.from.clone(), q.to.clone());
     let view = match with_journal(&server, move |j| app::employee(j, &reader, &id, from.as_deref(), to.as_deref())).await {
-        Ok(Ok(Some(v))) => v,
-        Ok(Ok(None)) => return s.not_found(),
+        Ok(Ok(app::Shown::Shown(v))) => v,
+        Ok(Ok(app::Shown::Missing)) => return s.not_found(),
+        // Another department's employee: refused, nothing of them shown.
+        Ok(Ok(app::Shown::Refused)) => return error_page(s.chrome(""), s.lang, StatusCode::FORBIDDEN, t(s.lang.en, "forbidden").to_owned()),
         Ok(Err(e)) => return s.bad_request(format!("{e:#}")),
         Err(r) => return r,
     };

@@ -364,15 +364,27 @@ pub struct EmployeeView {
 /// The employee's page for `reader`, over JST dates `from`..=`to` (default: the last 90
 /// days of the log); `None` when there is no such employee or the reader may not see
 /// them in the period (not told apart). The viewing is recorded.
-pub fn employee(j: &mut SqliteJournal, reader: &Reader, id: &str, from: Option<&str>, to: Option<&str>) -> Result<Option<EmployeeView>> {
+/// What a page about one thing comes to for a reader.
+pub enum Shown<T> {
+    Shown(T),
+    /// No such thing.
+    Missing,
+    /// It exists and is not the reader's to see (recorded): the page says so and shows
+    /// nothing of it. Used where existence is no secret (staff are in the directory);
+    /// a finding outside the reader's scope is [`Shown::Missing`], since its id names a
+    /// resident.
+    Refused,
+}
+
+pub fn employee(j: &mut SqliteJournal, reader: &Reader, id: &str, from: Option<&str>, to: Option<&str>) -> Result<Shown<EmployeeView>> {
     if !reader.role.may(View::Employees) {
-        return Ok(None);
+        return Ok(Shown::Refused);
     }
     let (staff, master) = staff_directory(j)?;
-    let Some(person) = master.employees.iter().find(|e| e.id == id) else { return Ok(None) };
-    let refused = |j: &mut SqliteJournal| -> Result<Option<EmployeeView>> {
+    let Some(person) = master.employees.iter().find(|e| e.id == id) else { return Ok(Shown::Missing) };
+    let refused = |j: &mut SqliteJournal| -> Result<Shown<EmployeeView>> {
         audit::record_by(j, &reader.actor(), Action::View, &format!("employee {id} refused: outside the reader's scope"), &[])?;
-        Ok(None)
+        Ok(Shown::Refused)
     };
     // Someone the reader may never see costs no back-search.
     if !reader.sees_employee(&staff, id, NaiveDate::MIN, NaiveDate::MAX) {
@@ -448,7 +460,7 @@ pub fn employee(j: &mut SqliteJournal, reader: &Reader, id: &str, from: Option<&
         &format!("employee {id} viewed ({} to {}: {} accesses, {} findings)", view.from, view.to, view.entries.len(), view.findings.len()),
         &[],
     )?;
-    Ok(Some(view))
+    Ok(Shown::Shown(view))
 }
 
 /// What needs attention today, as far as the reader may see.
