@@ -288,6 +288,21 @@ pub fn findings_of(j: &SqliteJournal, number: &str) -> Result<Option<Vec<String>
     Ok(replay(j, Some(number))?.into_iter().next().map(|c| c.findings))
 }
 
+/// Open cases, oldest first, with their age in days on `today` (the dashboard's list).
+pub fn open_by_age(j: &SqliteJournal, today: chrono::NaiveDate) -> Result<Vec<(Case, i64)>> {
+    let mut open: Vec<(Case, i64)> = replay(j, None)?
+        .into_iter()
+        .filter(|c| c.closed.is_none())
+        .map(|c| {
+            let opened = c.opened_at.get(..10).and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).unwrap_or(today);
+            let age = (today - opened).num_days();
+            (c, age)
+        })
+        .collect();
+    open.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.number.cmp(&b.0.number)));
+    Ok(open)
+}
+
 /// The open cases a finding is in (for the finding's page).
 pub fn cases_of_finding(j: &SqliteJournal, finding: &str) -> Result<Vec<(String, bool)>> {
     Ok(replay(j, None)?.into_iter().filter(|c| c.findings.iter().any(|f| f == finding)).map(|c| (c.number, c.closed.is_some())).collect())

@@ -866,6 +866,9 @@ fn a_case_is_opened_from_a_finding_noted_and_closed_as_misuse_all_in_the_log() {
     let location = answer.lines().find_map(|l| l.to_ascii_lowercase().starts_with("location:").then(|| l[9..].trim().to_owned())).unwrap();
     assert!(location.starts_with("/console/cases/C-"), "{location}");
     let number = location.trim_start_matches("/console/cases/").to_owned();
+    let (_, dashboard) = page(addr, "/console", &auditor);
+    let open = dashboard.split("class=\"open-cases\"").nth(1).unwrap_or("");
+    assert!(open.contains(&number) && open.contains("E0001 family look-ups"), "the open case is on the dashboard, with its age: {dashboard}");
     assert_eq!(form_post(addr, &format!("{location}/note"), &auditor, &format!("csrf={token}&text=interviewed+the+employee"), "").0, 303);
     assert_eq!(form_post(addr, &format!("{location}/assign"), &auditor, &format!("csrf={token}&to=welfare-manager"), "").0, 400, "a manager does not work cases");
     assert_eq!(form_post(addr, &format!("{location}/assign"), &auditor, &format!("csrf={token}&to=nobody"), "").0, 400);
@@ -879,6 +882,8 @@ fn a_case_is_opened_from_a_finding_noted_and_closed_as_misuse_all_in_the_log() {
     assert!(finding.contains(&number), "the finding names its case: {finding}");
     let (status, cases) = page(addr, "/console/cases", &auditor);
     assert!(status == 200 && cases.contains(&number), "{cases}");
+    let (_, dashboard) = page(addr, "/console", &auditor);
+    assert!(!dashboard.contains("class=\"open-cases\"") && dashboard.contains("調査中の事案はありません"), "closed: off the dashboard: {dashboard}");
     let manager = signed_in_as(addr, "welfare-manager");
     assert_eq!(page(addr, "/console/cases", &manager).0, 403);
     assert_eq!(page(addr, &location, &manager).0, 403);

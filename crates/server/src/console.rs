@@ -435,6 +435,9 @@ fn t(en: bool, key: &str) -> &'static str {
         "quality" => ("データ品質（mamori check）", "Data quality (mamori check)"),
         "run_check" => ("データ品質の検査を実行", "Run the data-quality check"),
         "check_note" => ("すべてのイベントを読むため、大きな町では時間がかかります。", "It reads every event: on a large town it takes a while."),
+        "open_cases" => ("調査中の事案（古い順）", "Open cases (oldest first)"),
+        "none_open_cases" => ("調査中の事案はありません。", "No open cases."),
+        "age_days" => ("経過日数", "Age (days)"),
         "last_verify" => ("最後の検証（mamori verify --record）", "Last verification (mamori verify --record)"),
         "never_verified" => ("記録なし", "none recorded"),
         "note" => (
@@ -777,6 +780,9 @@ struct DashboardPage {
     checkpoint: String,
     reviews_shown: bool,
     reviews: Vec<(String, String, String, &'static str)>,
+    cases_shown: bool,
+    /// (number, title, opened, assigned, age in days)
+    open_cases: Vec<(String, String, String, String, i64)>,
     sources_shown: bool,
     /// (source, last day, quiet days, longest gap before)
     silent: Vec<(String, String, i64, i64)>,
@@ -807,6 +813,8 @@ async fn dashboard(State(server): State<Arc<Server>>, headers: HeaderMap, Query(
         checkpoint: d.checkpoint_size.map_or_else(|| "-".to_owned(), |n| n.to_string()),
         reviews_shown: s.reader.role.may(View::Review),
         reviews: d.reviews.into_iter().map(|r| (r.department, r.month, r.due, if r.state == "overdue" { t(en, "overdue") } else { t(en, "due_state") })).collect(),
+        cases_shown: s.reader.role.may(View::Cases),
+        open_cases: d.open_cases.into_iter().map(|(k, age)| (k.number, k.title, k.opened_at, k.assigned_to, age)).collect(),
         sources_shown: s.reader.role.may(View::Sources),
         silent: d.silent.into_iter().map(|a| (a.source, a.last_day, a.quiet_days, a.longest_gap)).collect(),
         last_verify: d.last_verify.map_or_else(|| t(en, "never_verified").to_owned(), |(at, said)| format!("{at} {said}")),

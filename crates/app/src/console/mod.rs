@@ -481,6 +481,8 @@ pub struct Dashboard {
     pub silent: Vec<sources::SourceActivity>,
     /// The last recorded `mamori verify --record`: time, and what it said.
     pub last_verify: Option<(String, String)>,
+    /// Open cases, oldest first, with their age in days (auditors).
+    pub open_cases: Vec<(crate::cases::Case, i64)>,
 }
 
 pub fn dashboard(j: &mut SqliteJournal, reader: &Reader, today: NaiveDate) -> Result<Dashboard> {
@@ -494,7 +496,11 @@ pub fn dashboard(j: &mut SqliteJournal, reader: &Reader, today: NaiveDate) -> Re
         last_event: j.time_span()?.map(|(_, hi)| jst_time(hi)).unwrap_or_default(),
         silent: Vec::new(),
         last_verify: last_verify(j)?,
+        open_cases: Vec::new(),
     };
+    if reader.role.may(View::Cases) {
+        d.open_cases = crate::cases::open_by_age(j, today)?;
+    }
     if reader.role.may(View::Sources) {
         d.silent = sources::activity(j)?.into_iter().filter(|a| a.silent).collect();
     }
