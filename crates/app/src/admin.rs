@@ -1,13 +1,42 @@
-//! Taking access away: removing a console user and revoking an API key, from the CLI or
-//! the console, each recorded in the log with the fields `verify` holds the tables to.
+//! Giving and taking access: creating an API key, removing a console user and revoking
+//! an API key, from the CLI or the console, each recorded in the log with the fields
+//! `verify` holds the tables to.
 //!
-//! The row goes first and the record after: a crash between leaves a credential the log
-//! still names that no longer works, never one that works and the log does not name.
+//! Giving, the record goes first and the row after; taking away, the row first and the
+//! record after: either way a crash between leaves a credential the log names that does
+//! not work, never one that works and the log does not name.
 
 use anyhow::{Result, bail};
 use mamori_journal::{ApiKeyRow, SqliteJournal};
 
 use crate::audit::{self, Action};
+
+/// The scope of a key that reads reports and sends nothing.
+pub const REPORTS_SCOPE: &str = "@reports";
+
+/// Stores a new API key, known by its SHA-256 `hash`, for `scope` (a source, or
+/// [`REPORTS_SCOPE`]) under `label`.
+pub fn create_api_key(j: &mut SqliteJournal, actor: &str, scope: &str, label: &str, hash: &[u8; 32]) -> Result<()> {
+    if scope.is_empty() || (scope.starts_with('@') && scope != REPORTS_SCOPE) {
+        bail!("a key is for one source, or for reading reports");
+    }
+    if scope == REPORTS_SCOPE && label.trim().is_empty() {
+        bail!("a report key needs a label: it names the reader in the log");
+    }
+    if label.len() > 200 || label.chars().any(char::is_control) {
+        bail!("a label of at most 200 bytes, without control characters");
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    audit::record_fields_by(
+        j,
+        actor,
+        Action::ApiKeyCreate,
+        &format!("API key for {scope} ({label})"),
+        &[("key_sha256", &mamori_journal::hex_bytes(hash)), ("scope", scope), ("label", label)],
+    )?;
+    j.add_api_key(hash, scope, label, now)?;
+    Ok(())
+}
 
 /// Removes console user `name`; `end_sessions` ends their sessions and says how many.
 pub fn remove_user(j: &mut SqliteJournal, actor: &str, name: &str, end_sessions: impl FnOnce() -> Result<usize>) -> Result<usize> {

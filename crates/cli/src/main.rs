@@ -1135,16 +1135,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             anyhow::ensure!(!label.trim().is_empty() || scope != mamori_server::REPORTS_SCOPE, "a report key needs --label: it names the reader in the log");
             let mut j = open(&cli.data)?;
             let (key, hash) = mamori_server::new_api_key();
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-            // The record first: a crash between leaves a key the log names that does not
-            // work, never one that works and the log does not name.
-            audit::record_fields(
-                &mut j,
-                audit::Action::ApiKeyCreate,
-                &format!("API key for {scope} ({label})"),
-                &[("key_sha256", &mamori_journal::hex_bytes(&hash)), ("scope", &scope), ("label", &label)],
-            )?;
-            j.add_api_key(&hash, &scope, &label, now)?;
+            mamori_app::admin::create_api_key(&mut j, &audit::operator(), &scope, &label, &hash)?;
             writeln!(out, "{key}")?;
         }
         Command::User(UserCommand::Add { name, role, department }) => {

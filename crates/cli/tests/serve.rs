@@ -1108,3 +1108,35 @@ fn json_service_logs_name_routes_not_urls() {
     assert_eq!(routes, [("/console/findings/{id}", 303), ("/v1/health", 200)], "{text}");
     assert!(!text.contains("000000305") && lines.iter().all(|l| l["level"].is_string()), "{text}");
 }
+
+/// An administrator makes an API key in the console: shown once in the answer to the
+/// POST, working at once, recorded in the log under the administrator; an auditor may
+/// not, and a source the server does not serve is refused.
+#[test]
+fn an_administrator_makes_an_api_key_in_the_console_shown_once() {
+    let (_tmp, data, config, _key) = setup();
+    add_user_in(&data, "admin", "administrator", None);
+    add_user_in(&data, "auditor", "auditor", None);
+    let (mut server, addr) = start(&data, &config);
+    let admin = signed_in_as(addr, "admin");
+    let (status, page_before) = page(addr, "/console/admin", &admin);
+    assert!(status == 200 && page_before.contains("/console/admin/keys/create"), "{page_before}");
+    let token = csrf_of(&page_before);
+    assert_eq!(form_post(addr, "/console/admin/keys/create", &admin, &format!("csrf={token}&scope=koseki&label=x"), "").0, 400, "not a served source");
+    let (status, made) = form_post(addr, "/console/admin/keys/create", &admin, &format!("csrf={token}&scope=zeimu&label=%E7%A8%8E%E5%8B%99"), "");
+    assert_eq!(status, 200, "{made}");
+    let key = made.split("<code class=\"new-key\">").nth(1).and_then(|r| r.split('<').next()).expect("the key, shown once").to_owned();
+    assert!(key.starts_with("mamori_"), "{key}");
+    let (status, reply) = post(addr, "/v1/ingest/zeimu", &[("Authorization", &format!("Bearer {key}"))], &batch(0, 2)).unwrap();
+    assert_eq!(status, 200, "the new key works at once: {reply}");
+    let (_, again) = page(addr, "/console/admin", &admin);
+    assert!(!again.contains(&key) && again.contains("税務"), "listed, never shown again: {again}");
+    let auditor = signed_in_as(addr, "auditor");
+    let auditor_token = csrf_of(&page(addr, "/console/admin", &auditor).1);
+    assert_eq!(form_post(addr, "/console/admin/keys/create", &auditor, &format!("csrf={auditor_token}&scope=zeimu&label=x"), "").0, 403);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let log = mamori(&data, &["events", "actor", "console:admin"]);
+    assert!(log.contains("apikey.create") && log.contains("API key for zeimu (税務)"), "{log}");
+    mamori(&data, &["verify"]);
+}

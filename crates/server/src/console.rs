@@ -346,6 +346,10 @@ fn t(en: bool, key: &str) -> &'static str {
         "created" => ("作成日時", "Created"),
         "remove" => ("削除", "Remove"),
         "revoke" => ("失効", "Revoke"),
+        "key_made" => ("API キーを作成しました:", "API key made:"),
+        "key_once" => ("この画面を閉じると二度と表示されません。送信元システムに設定してください。", "It is shown this once: put it in the sending system now."),
+        "make_key" => ("API キーを作成", "Make an API key"),
+        "reports_scope" => ("開示等の帳票の読み出し（@reports）", "Reading reports (@reports)"),
         "user_add_note" => (
             "利用者の追加とパスワードの設定はサーバー上で mamori user add で行います（パスワードがブラウザーを通らないため）。",
             "Users are added, and passwords set, on the server with mamori user add (passwords never pass through a browser).",
@@ -1094,6 +1098,10 @@ async fn disclosure_report(State(server): State<Arc<Server>>, headers: HeaderMap
 struct AdminPage {
     c: Chrome,
     message: String,
+    /// A key just created: shown this once, never stored.
+    new_key: String,
+    /// The sources a key may be made for.
+    sources: Vec<String>,
     manage: bool,
     users: Vec<(String, &'static str, String, String)>,
     keys: Vec<(String, String, String, String)>,
@@ -1111,8 +1119,13 @@ async fn admin_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query
         Ok(s) => s,
         Err(r) => return r,
     };
+    admin_answer(&server, s, q.done.filter(|d| d.len() <= 200).unwrap_or_default(), String::new()).await
+}
+
+/// The administration page, with a message and, once, a key just made.
+async fn admin_answer(server: &Arc<Server>, s: Signed, message: String, new_key: String) -> Response {
     let reader = s.reader.clone();
-    let gathered = with_journal(&server, move |j| -> anyhow::Result<_> { Ok((j.users()?, j.api_keys()?, app::console_actions(j, &reader, 30, 200)?)) }).await;
+    let gathered = with_journal(server, move |j| -> anyhow::Result<_> { Ok((j.users()?, j.api_keys()?, app::console_actions(j, &reader, 30, 200)?)) }).await;
     let (users, keys, actions) = match gathered {
         Ok(Ok(g)) => g,
         Ok(Err(e)) => return internal(e),
@@ -1121,7 +1134,9 @@ async fn admin_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query
     let en = s.lang.en;
     let page = AdminPage {
         c: s.chrome("/console/admin"),
-        message: q.done.filter(|d| d.len() <= 200).unwrap_or_default(),
+        message,
+        new_key,
+        sources: server.sources.keys().cloned().collect(),
         manage: s.reader.role == Role::Administrator,
         users: users
             .into_iter()
@@ -1131,6 +1146,45 @@ async fn admin_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query
         actions: actions.into_iter().map(|a| (a.time, a.seq, a.actor, a.operation, a.detail)).collect(),
     };
     render(s.lang, StatusCode::OK, &page)
+}
+
+#[derive(serde::Deserialize)]
+struct CreateKeyForm {
+    #[serde(default)]
+    csrf: String,
+    /// A configured source, or `@reports`.
+    scope: String,
+    #[serde(default)]
+    label: String,
+}
+
+/// Makes an API key and shows it once, in the answer to the POST (never in a URL, a
+/// redirect or the store, which keeps only its SHA-256).
+async fn create_key(State(server): State<Arc<Server>>, headers: HeaderMap, Form(form): Form<CreateKeyForm>) -> Response {
+    let s = match signed_for(&server, &headers, None, View::Admin) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if s.reader.role != Role::Administrator {
+        return error_page(s.chrome(""), s.lang, StatusCode::FORBIDDEN, t(s.lang.en, "forbidden").to_owned());
+    }
+    if let Err(r) = s.check_csrf(&form.csrf) {
+        return r;
+    }
+    if form.scope != crate::REPORTS_SCOPE && !server.sources.contains_key(&form.scope) {
+        return s.bad_request(format!("`{}` is not a configured source (nor @reports)", form.scope));
+    }
+    let (key, hash) = crate::new_api_key();
+    let actor = s.reader.actor();
+    let (scope, label) = (form.scope.clone(), form.label.trim().to_owned());
+    match with_journal(&server, move |j| mamori_app::admin::create_api_key(j, &actor, &scope, &label, &hash)).await {
+        Ok(Ok(())) => {
+            let message = format!("{} {} ({})", t(s.lang.en, "key_made"), form.scope, form.label.trim());
+            admin_answer(&server, s, message, key).await
+        }
+        Ok(Err(e)) => s.bad_request(format!("{e:#}")),
+        Err(r) => r,
+    }
 }
 
 #[derive(Template)]
@@ -1662,6 +1716,7 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/console/residents", get(residents_form).post(resident_history))
         .route("/console/sources", get(sources_page))
         .route("/console/admin", get(admin_page))
+        .route("/console/admin/keys/create", post(create_key))
         .route("/console/admin/keys/revoke", post(revoke_key))
         .route("/console/admin/users/remove", post(remove_user))
         .layer(axum::middleware::from_fn(form_in_time))

@@ -53,7 +53,7 @@ pub const MAX_BATCH: u64 = 256 * 1024 * 1024;
 pub const MAX_CONCURRENT: usize = 4;
 
 /// The `source` of an API key that may read reports and send nothing.
-pub const REPORTS_SCOPE: &str = "@reports";
+pub use mamori_app::admin::REPORTS_SCOPE;
 
 pub use mamori_app::console::DisclosureQuery;
 
