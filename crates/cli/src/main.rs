@@ -1107,7 +1107,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 logs.init();
             }
-            let streaming = if detect { Some((detect::load_config(rules.as_deref())?, sigma)) } else { None };
+            let detect_config = detect::load_config(rules.as_deref())?;
+            let risk = detect_config.risk.clone();
+            let streaming = if detect { Some((detect_config, sigma)) } else { None };
             let j = open(&cli.data)?;
             let sources = sources_config(config.as_deref(), &cli.data)?;
             let context = sources
@@ -1118,7 +1120,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .unwrap_or_default();
             let names: Vec<&String> = sources.keys().collect();
             let summary = format!("serving {} sources: {names:?}", sources.len());
-            let mut server = mamori_server::Server::new(j, sources, context)?.with_secure_cookies(secure_cookies);
+            let mut server = mamori_server::Server::new(j, sources, context)?.with_secure_cookies(secure_cookies).with_risk(risk);
             if let Some(settings) = streaming {
                 server = server.with_streaming_detection(settings)?;
             }

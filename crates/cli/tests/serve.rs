@@ -692,7 +692,10 @@ fn each_role_sees_only_what_it_may_and_a_manager_only_their_department() {
     let (status, body) = page(addr, "/console/findings", &welfare);
     assert!(status == 200 && body.contains("relative_lookup"), "{body}");
     let (status, body) = page(addr, "/console/employees/E0001", &welfare);
-    assert!(status == 200 && body.contains("照会記録"), "{body}");
+    assert!(status == 200 && body.contains("照会記録") && body.contains("class=\"bars risk\""), "{body}");
+    // E0001's three high findings of 2024-05-08 weigh on the month's end.
+    let risk = body.split("class=\"bars risk\"").nth(1).unwrap().split("</div></div>").next().unwrap();
+    assert!(risk.contains("title=\"2024-05-08: ") && !risk.contains("title=\"2024-05-08: 0.0\""), "{risk}");
 
     let admin = signed_in_as(addr, "admin");
     assert_eq!(page(addr, "/console/findings", &admin).0, 403, "an administrator sees no findings");

@@ -334,6 +334,7 @@ fn t(en: bool, key: &str) -> &'static str {
         "activity" => ("日ごとの照会件数（赤: 業務の記録がない照会を含む日）", "Record accesses per day (red: days with accesses without business on file)"),
         "activity_note" => ("棒にカーソルを合わせると日付と件数を表示します。", "Hover over a bar for the date and counts."),
         "unexplained" => ("根拠なし", "unexplained"),
+        "risk_over_time" => ("リスクの推移（各月末時点。所見の重大度と件数で重み付けし、時間とともに減衰）", "Risk over time (at each month's end: findings weighed by severity and evidence, fading with time)"),
         "backsearch" => ("照会記録（遡及調査）", "Record accesses (back-search)"),
         "accesses" => ("件", "accesses"),
         "hidden" => ("件は所属外の期間のため非表示", "hidden (posted outside your department then)"),
@@ -996,6 +997,8 @@ struct EmployeePage {
     /// (date, accesses, height %, unexplained)
     bars: Vec<(String, usize, usize, usize)>,
     findings: Vec<FindingRow>,
+    /// (month end, score, height %)
+    risk: Vec<(String, String, usize)>,
     entries_total: usize,
     unexplained: usize,
 }
@@ -1014,7 +1017,8 @@ async fn employee_page(State(server): State<Arc<Server>>, headers: HeaderMap, Pa
     };
     let reader = s.reader.clone();
     let (from, to) = (q.from.clone(), q.to.clone());
-    let view = match with_journal(&server, move |j| app::employee(j, &reader, &id, from.as_deref(), to.as_deref())).await {
+    let risk = server.risk.clone();
+    let view = match with_journal(&server, move |j| app::employee(j, &reader, &id, from.as_deref(), to.as_deref(), &risk)).await {
         Ok(Ok(app::Shown::Shown(v))) => v,
         Ok(Ok(app::Shown::Missing)) => return s.not_found(),
         // Another department's employee: refused, nothing of them shown.
@@ -1029,6 +1033,10 @@ async fn employee_page(State(server): State<Arc<Server>>, headers: HeaderMap, Pa
         accounts: view.accounts.join(if en { ", " } else { "、" }),
         bars: view.days.iter().map(|(d, n, u)| (d.clone(), *n, (n * 100).div_ceil(top), *u)).collect(),
         findings: view.findings.iter().map(|f| finding_row(f, en)).collect(),
+        risk: {
+            let top = view.risk.iter().map(|r| r.1).fold(0.0f64, f64::max);
+            view.risk.iter().map(|(d, score)| (d.clone(), format!("{score:.1}"), if top > 0.0 { (score / top * 100.0).ceil() as usize } else { 0 })).collect()
+        },
         entries_total: view.entries.len(),
         unexplained: view.entries.iter().filter(|e| !e.explained).count(),
         v: view,

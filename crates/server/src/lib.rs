@@ -80,6 +80,8 @@ pub struct Server {
     /// A hash of nothing anyone knows, checked when the user is unknown so that a wrong
     /// name takes as long as a wrong password.
     decoy: String,
+    /// How the console scores an employee's risk over time (`detect.toml`'s `[risk]`).
+    risk: mamori_detect::RiskConfig,
 }
 
 /// Makes a new API key: the key to hand to the sender, and its SHA-256 to store.
@@ -147,6 +149,7 @@ impl Server {
             detect_wake: None,
             detect_progress: Arc::default(),
             secure_cookies: false,
+            risk: mamori_detect::RiskConfig::default(),
             sessions,
             decoy: console::hash_password(&new_api_key().0).map_err(std::io::Error::other)?,
         })
@@ -156,6 +159,12 @@ impl Server {
     /// terminates it). Browsers then never send the session over plain HTTP.
     pub fn with_secure_cookies(mut self, secure: bool) -> Server {
         self.secure_cookies = secure;
+        self
+    }
+
+    /// The town's risk settings (`detect.toml`), for the employee page's risk over time.
+    pub fn with_risk(mut self, risk: mamori_detect::RiskConfig) -> Server {
+        self.risk = risk;
         self
     }
 

@@ -357,8 +357,35 @@ pub struct EmployeeView {
     /// (JST date, accesses, of which unexplained), oldest first.
     pub days: Vec<(String, usize, usize)>,
     pub findings: Vec<Finding>,
+    /// The employee's risk score at each of the twelve month ends up to the period's end
+    /// (the last point: the period's end), as `mamori risk` scores it: (date, score).
+    pub risk: Vec<(String, f64)>,
     /// Entries left out because the employee was then posted outside the reader's scope.
     pub hidden: usize,
+}
+
+/// `employee`'s risk as it stood at the end of each of the twelve months up to `to`
+/// (the last point `to` itself): the findings raised about them by then, each weighed
+/// and faded as `mamori_detect::risk` does. Suppressed findings do not count.
+pub fn risk_over_time(findings: &[Finding], employee: &str, to: NaiveDate, config: &mamori_detect::RiskConfig) -> Vec<(String, f64)> {
+    let end_of = |d: NaiveDate| d.and_hms_opt(23, 59, 59).expect("a time").and_local_timezone(jst()).single().expect("JST has no gaps").timestamp_millis();
+    let mut points = vec![to];
+    let mut month_start = to.with_day(1).expect("day 1");
+    while points.len() < 12 {
+        let end = month_start - chrono::Days::new(1);
+        points.push(end);
+        month_start = end.with_day(1).expect("day 1");
+    }
+    points.reverse();
+    points
+        .into_iter()
+        .map(|day| {
+            let at = end_of(day);
+            let then: Vec<Finding> = findings.iter().filter(|f| f.suppressed.is_none() && f.from <= at && f.employees.first().is_some_and(|e| e == employee)).cloned().collect();
+            let score = mamori_detect::risk(&then, at, config).into_iter().find(|r| r.employee == employee).map_or(0.0, |r| r.score);
+            (day.format("%Y-%m-%d").to_string(), score)
+        })
+        .collect()
 }
 
 /// The employee's page for `reader`, over JST dates `from`..=`to` (default: the last 90
@@ -376,7 +403,7 @@ pub enum Shown<T> {
     Refused,
 }
 
-pub fn employee(j: &mut SqliteJournal, reader: &Reader, id: &str, from: Option<&str>, to: Option<&str>) -> Result<Shown<EmployeeView>> {
+pub fn employee(j: &mut SqliteJournal, reader: &Reader, id: &str, from: Option<&str>, to: Option<&str>, risk: &mamori_detect::RiskConfig) -> Result<Shown<EmployeeView>> {
     if !reader.role.may(View::Employees) {
         return Ok(Shown::Refused);
     }
@@ -442,6 +469,7 @@ pub fn employee(j: &mut SqliteJournal, reader: &Reader, id: &str, from: Option<&
     postings.sort();
     let findings: Vec<Finding> = crate::detect::stored_findings(j)?.into_iter().filter(|f| f.employees.iter().any(|e| e == id) && reader.sees_finding(&staff, f)).collect();
     let view = EmployeeView {
+        risk: risk_over_time(&findings, id, to_day, risk),
         id: id.to_owned(),
         name: person.name.clone(),
         postings,
@@ -781,6 +809,21 @@ mod tests {
     fn an_administrator_sees_actions_with_resident_numbers_masked() {
         assert_eq!(mask_numbers("disclosure of resident 000000305 (request R6-12) at 2024"), "disclosure of resident ********* (request R6-12) at 2024");
         assert_eq!(mask_numbers("123456"), "******");
+    }
+
+    #[test]
+    fn risk_over_time_rises_with_a_finding_and_fades_after_it() {
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let mut gone = finding("s", Severity::Critical, "E1", "2024-03-01");
+        gone.suppressed = Some(mamori_model::Suppressed { case: "C-2024-0001".into(), until: "2024-12-31".into(), reason: "false alarm".into() });
+        let findings = [finding("a", Severity::High, "E1", "2024-05-01"), finding("b", Severity::High, "E2", "2024-05-01"), gone];
+        let risk = risk_over_time(&findings, "E1", day("2024-06-30"), &mamori_detect::RiskConfig::default());
+        let dates: Vec<&str> = risk.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(dates.len(), 12);
+        assert_eq!((dates[0], dates[10], dates[11]), ("2023-07-31", "2024-05-31", "2024-06-30"));
+        assert!(risk[..10].iter().all(|r| r.1 == 0.0), "nothing before the finding, the suppressed one not at all: {risk:?}");
+        let (may, june) = (risk[10].1, risk[11].1);
+        assert!(may > 4.0 && may < 10.0 && june < may / 1.9 && june > 0.0, "a high finding (10) halves every 30 days: {may} then {june}");
     }
 
     #[test]
