@@ -177,102 +177,187 @@ pub fn learn(j: &mut SqliteJournal, config: &mamori_detect::Config) -> Result<ma
     Ok(model)
 }
 
+/// What detection judges under, read from the store once: master data, the explanation
+/// model, the settings and the Sigma rules' text, and the fingerprint of them all that a
+/// saved state must match. Streaming detection (`serve --detect`) keeps one between
+/// batches and loads it again only when the master data or the model in the log change.
+pub struct Setup {
+    pub master: MasterData,
+    model: mamori_enrich::ExplanationModel,
+    config: mamori_detect::Config,
+    files: Vec<(String, String)>,
+    pipeline: String,
+    fingerprint: String,
+    /// The store's master digest and model event when loaded.
+    master_digest: String,
+    model_event: Option<u64>,
+}
+
+fn model_event(j: &SqliteJournal) -> Result<Option<u64>> {
+    Ok(j.tagged(MODEL_TAG)?.into_iter().map(|(_, seq)| seq).max())
+}
+
+impl Setup {
+    /// Reads what detection needs; with no explanation model in the log, one is learned
+    /// first (and read back, so that every run sees the same values).
+    pub fn load(j: &mut SqliteJournal, config: mamori_detect::Config, sigma: Option<&std::path::Path>) -> Result<Setup> {
+        let model = match stored_model(j)? {
+            Some(m) => m,
+            None => {
+                learn(j, &config)?;
+                stored_model(j)?.context("the explanation model just recorded")?
+            }
+        };
+        let master = master_from_store(j)?;
+        let (files, pipeline) = sigma_rules(sigma)?;
+        let master_digest = j.master_digest()?;
+        let fingerprint = {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update(config.fingerprint());
+            h.update(serde_json::to_string(&model)?);
+            for (name, text) in &files {
+                h.update(name);
+                h.update(text);
+            }
+            h.update(&pipeline);
+            h.update(&master_digest);
+            h.update(env!("CARGO_PKG_VERSION"));
+            h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        Ok(Setup { master, model, config, files, pipeline, fingerprint, master_digest, model_event: model_event(j)? })
+    }
+
+    /// Whether the store still holds the master data and model this was loaded with (the
+    /// settings and rules are the process's own and cannot change under it).
+    pub fn current(&self, j: &SqliteJournal) -> Result<bool> {
+        Ok(j.master_digest()? == self.master_digest && model_event(j)? == self.model_event)
+    }
+
+    fn rules<'d>(&self, dir: &'d mamori_enrich::Directory) -> Result<mamori_sigma::SigmaRules<'d>> {
+        let tz = self.config.timezone();
+        let web = mamori_enrich::WebCategories::new(&self.config.web.categories);
+        Ok(mamori_sigma::SigmaRules::new(dir, &self.files, Some(&self.pipeline)).map_err(anyhow::Error::msg)?.in_timezone(tz).with_web(web).with_trusted_domains(self.config.trusted_mail_domains()))
+    }
+}
+
+/// Detection in progress over one [`Setup`]: the detector and the Sigma rules with their
+/// state, and how far they have judged. [`Session::step`] judges what was appended since
+/// and commits; the CLI takes one step, streaming detection one per batch.
+pub struct Session<'d> {
+    setup: &'d Setup,
+    rules: mamori_sigma::SigmaRules<'d>,
+    detector: mamori_detect::Detector<'d>,
+    /// The last event judged (`None`: nothing yet, the next step is from scratch).
+    last_seq: Option<u64>,
+    /// The latest time of a judged event (mamori's own actions aside).
+    watermark: i64,
+    /// Why this session started from scratch, until its first step reports it.
+    rebuilt: Option<String>,
+}
+
+impl<'d> Session<'d> {
+    /// Goes on from the saved state when it was saved under the same setup and no older
+    /// events arrived since; otherwise starts from scratch (and says why). `dir` must be
+    /// the directory of `setup.master`.
+    pub fn open(j: &SqliteJournal, setup: &'d Setup, dir: &'d mamori_enrich::Directory, rebuild: bool) -> Result<Session<'d>> {
+        let mut rules = setup.rules(dir)?;
+        let mut why: Option<String> = None;
+        let mut resumed: Option<(u64, i64, mamori_detect::Detector<'d>)> = None;
+        match j.detect_state()? {
+            _ if rebuild => why = Some("--rebuild".into()),
+            None => why = Some("no earlier run".into()),
+            Some((_, _, f, _)) if f != setup.fingerprint => why = Some("the settings, rules, explanation model or master data changed".into()),
+            Some((last, watermark, _, state)) => match j.min_time_after(last)? {
+                Some(t) if t < watermark => why = Some("events older than those already judged arrived".into()),
+                _ => {
+                    let v: serde_json::Value = serde_json::from_str(&state).context("saved detection state")?;
+                    let restored = serde_json::from_value::<mamori_detect::DetectorState>(v["detector"].clone())
+                        .ok()
+                        .and_then(|s| mamori_detect::Detector::resume(dir, setup.config.clone(), setup.model.clone(), s).ok())
+                        .filter(|_| rules.restore(v["sigma"].clone()));
+                    match restored {
+                        Some(d) => resumed = Some((last, watermark, d)),
+                        None => {
+                            why = Some("the saved state is from another version".into());
+                            // A failed restore may have left part of the rules' state behind.
+                            rules = setup.rules(dir)?;
+                        }
+                    }
+                }
+            },
+        }
+        Ok(match resumed {
+            Some((last, watermark, detector)) => Session { setup, rules, detector, last_seq: Some(last), watermark, rebuilt: None },
+            None => Session {
+                setup,
+                rules,
+                detector: mamori_detect::Detector::with_model(dir, setup.config.clone(), setup.model.clone()),
+                last_seq: None,
+                watermark: i64::MIN,
+                rebuilt: why,
+            },
+        })
+    }
+
+    /// Judges the events appended since the last step, applies the suppressions closed
+    /// cases set, and commits findings, verdicts and state. `None`: events older than
+    /// those judged arrived, and the session must be opened again (it starts over).
+    pub fn step(&mut self, j: &mut SqliteJournal) -> Result<Option<DetectSummary>> {
+        let after = self.last_seq;
+        if let Some(last) = after
+            && j.min_time_after(last)?.is_some_and(|t| t < self.watermark)
+        {
+            return Ok(None);
+        }
+        let from = self.watermark;
+        let (mut last_seq, mut watermark) = (after.unwrap_or(0), self.watermark);
+        let mut verdicts = Vec::new();
+        let mut judged = 0u64;
+        let (detector, rules) = (&mut self.detector, &mut self.rules);
+        each_event(j, from, after, |seq, event| {
+            judged += 1;
+            last_seq = last_seq.max(seq);
+            if event.class_uid != mamori_model::ClassUid::ApiActivity {
+                watermark = watermark.max(event.time);
+            }
+            let v = detector.observe(seq, event);
+            let explanation = v.explanation.as_ref().map(|e| e.code());
+            rules.observe(seq, event, v.employee.as_deref(), explanation.as_deref());
+            if v.record_access {
+                verdicts.push((seq, v.employee, explanation));
+            }
+        })?;
+        let mut findings = self.detector.findings();
+        findings.extend(self.rules.findings());
+        mamori_detect::sort_findings(&mut findings);
+        // What closed cases set aside stays stored, marked, and is not raised.
+        let suppressed = crate::cases::apply_suppressions(&mut findings, &crate::cases::suppressions(j)?);
+        let rows: Vec<(String, String)> = findings.iter().map(|f| (f.id.clone(), serde_json::to_string(f).expect("a finding serialises"))).collect();
+        let state = serde_json::json!({"detector": self.detector.state(), "sigma": self.rules.state()}).to_string();
+        let count = rows.len();
+        j.commit_detection(&rows, &verdicts, after.is_none(), (last_seq, watermark, &self.setup.fingerprint, &state), &|digests| crate::audit::detection_event(count, digests))?;
+        self.last_seq = Some(last_seq);
+        self.watermark = watermark;
+        let (accesses, explained) = self.detector.counts();
+        Ok(Some(DetectSummary { accesses, explained, findings, judged, rebuilt: self.rebuilt.take(), suppressed }))
+    }
+}
+
 /// Runs detection over the store: incrementally from the saved state (only events added
 /// since, when they are not older than those already judged), or from scratch when
 /// `rebuild` is asked, nothing was saved, the rules, settings, explanation model or master
 /// data changed, or older events arrived. Either way the results are the same as a run
 /// from scratch. With no explanation model in the log, one is learned first.
 pub fn run(j: &mut SqliteJournal, config: mamori_detect::Config, sigma: Option<&std::path::Path>, rebuild: bool) -> Result<DetectSummary> {
-    // The model as the log holds it (read back even when just learned, so that every run
-    // sees the same values).
-    let model = match stored_model(j)? {
-        Some(m) => m,
-        None => {
-            learn(j, &config)?;
-            stored_model(j)?.context("the explanation model just recorded")?
-        }
-    };
-    let master = master_from_store(j)?;
-    let dir = mamori_enrich::Directory::new(&master);
-    let (files, pipeline) = sigma_rules(sigma)?;
-    let fingerprint = {
-        use sha2::Digest;
-        let mut h = sha2::Sha256::new();
-        h.update(config.fingerprint());
-        h.update(serde_json::to_string(&model)?);
-        for (name, text) in &files {
-            h.update(name);
-            h.update(text);
-        }
-        h.update(&pipeline);
-        h.update(j.master_digest()?);
-        h.update(env!("CARGO_PKG_VERSION"));
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
-    };
-    let tz = config.timezone();
-    let web = mamori_enrich::WebCategories::new(&config.web.categories);
-    let trusted = config.trusted_mail_domains();
-    let new_rules = || -> Result<mamori_sigma::SigmaRules<'_>> {
-        Ok(mamori_sigma::SigmaRules::new(&dir, &files, Some(&pipeline)).map_err(anyhow::Error::msg)?.in_timezone(tz).with_web(web.clone()).with_trusted_domains(trusted.clone()))
-    };
-    let mut rules = new_rules()?;
-    let saved = j.detect_state()?;
-    let mut why: Option<String> = None;
-    let mut resumed: Option<(u64, i64, mamori_detect::Detector)> = None;
-    match saved {
-        _ if rebuild => why = Some("--rebuild".into()),
-        None => why = Some("no earlier run".into()),
-        Some((_, _, f, _)) if f != fingerprint => why = Some("the settings, rules, explanation model or master data changed".into()),
-        Some((last, watermark, _, state)) => match j.min_time_after(last)? {
-            Some(t) if t < watermark => why = Some("events older than those already judged arrived".into()),
-            _ => {
-                let v: serde_json::Value = serde_json::from_str(&state).context("saved detection state")?;
-                let restored = serde_json::from_value::<mamori_detect::DetectorState>(v["detector"].clone())
-                    .ok()
-                    .and_then(|s| mamori_detect::Detector::resume(&dir, config.clone(), model.clone(), s).ok())
-                    .filter(|_| rules.restore(v["sigma"].clone()));
-                match restored {
-                    Some(d) => resumed = Some((last, watermark, d)),
-                    None => {
-                        why = Some("the saved state is from another version".into());
-                        // A failed restore may have left part of the rules' state behind.
-                        rules = new_rules()?;
-                    }
-                }
-            }
-        },
+    let setup = Setup::load(j, config, sigma)?;
+    let dir = mamori_enrich::Directory::new(&setup.master);
+    let mut session = Session::open(j, &setup, &dir, rebuild)?;
+    match session.step(j)? {
+        Some(summary) => Ok(summary),
+        // Older events arrived between opening and stepping (another writer): start over.
+        None => Session::open(j, &setup, &dir, false)?.step(j)?.context("a run from scratch judges whatever it finds"),
     }
-    let (after, from, mut watermark, mut detector) = match resumed {
-        Some((last, watermark, d)) => (Some(last), watermark, watermark, d),
-        None => (None, i64::MIN, i64::MIN, mamori_detect::Detector::with_model(&dir, config, model)),
-    };
-    let mut last_seq = after.unwrap_or(0);
-    let mut verdicts = Vec::new();
-    let mut judged = 0u64;
-    each_event(j, from, after, |seq, event| {
-        judged += 1;
-        last_seq = last_seq.max(seq);
-        if event.class_uid != mamori_model::ClassUid::ApiActivity {
-            watermark = watermark.max(event.time);
-        }
-        let v = detector.observe(seq, event);
-        let explanation = v.explanation.as_ref().map(|e| e.code());
-        rules.observe(seq, event, v.employee.as_deref(), explanation.as_deref());
-        if v.record_access {
-            verdicts.push((seq, v.employee, explanation));
-        }
-    })?;
-    let mut findings = detector.findings();
-    findings.extend(rules.findings());
-    mamori_detect::sort_findings(&mut findings);
-    // What closed cases set aside stays stored, marked, and is not raised.
-    let suppressed = crate::cases::apply_suppressions(&mut findings, &crate::cases::suppressions(j)?);
-    let rows: Vec<(String, String)> = findings.iter().map(|f| (f.id.clone(), serde_json::to_string(f).expect("a finding serialises"))).collect();
-    let state = serde_json::json!({"detector": detector.state(), "sigma": rules.state()}).to_string();
-    let count = rows.len();
-    j.commit_detection(&rows, &verdicts, after.is_none(), (last_seq, watermark, &fingerprint, &state), &|digests| crate::audit::detection_event(count, digests))?;
-    let (accesses, explained) = detector.counts();
-    Ok(DetectSummary { accesses, explained, findings, judged, rebuilt: why, suppressed })
 }
 
 pub fn stored_findings(j: &SqliteJournal) -> Result<Vec<Finding>> {

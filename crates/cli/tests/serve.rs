@@ -258,8 +258,14 @@ fn streaming_detection_in_serve_gives_the_same_findings_as_batch() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(server.stderr.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    stderr.read_line(&mut line).unwrap();
     let addr: SocketAddr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line).parse().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+        rest
+    });
     for chunk in lines.chunks(2000) {
         let body = chunk.join("\n") + "\n";
         let (status, reply) = post(addr, "/v1/ingest/replay", &[("Authorization", &format!("Bearer {key}"))], body.as_bytes()).unwrap();
@@ -273,6 +279,11 @@ fn streaming_detection_in_serve_gives_the_same_findings_as_batch() {
     }
     server.kill().unwrap();
     server.wait().unwrap();
+    // The directory and the detector's state stayed in memory between batches: loaded
+    // once, then one step per wake-up.
+    let log = log.join().unwrap();
+    assert_eq!(log.matches("master data, directory and rules loaded").count(), 1, "{log}");
+    assert!(log.matches("streaming detection step").count() >= 2, "{log}");
     let sorted = |text: String| {
         let mut v: Vec<String> = text.lines().map(str::to_owned).collect();
         v.sort();

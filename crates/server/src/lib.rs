@@ -84,6 +84,84 @@ pub struct Server {
     risk: mamori_detect::RiskConfig,
 }
 
+/// The detection thread of `serve --detect`: waits for a committed batch, judges what was
+/// appended since, and commits the findings. Master data, the directory, the compiled
+/// rules and the detector's state stay in memory from one batch to the next (loaded
+/// again only when the log's master data or explanation model change, or older events
+/// arrive); each step still saves its state with its findings, so a restart goes on where
+/// the last committed step ended. `progress` says which batches its finished steps cover.
+fn streaming_detection(dir: &std::path::Path, settings: &StreamingDetection, woken: &std::sync::mpsc::Receiver<()>, progress: &(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)) {
+    use std::sync::atomic::Ordering;
+    // The batches committed when a wake-up was taken; wake-ups that came while a step
+    // went on are one more step, not many.
+    let take_wake = || -> Option<u64> {
+        woken.recv().ok()?;
+        while woken.try_recv().is_ok() {}
+        Some(progress.0.load(Ordering::SeqCst))
+    };
+    let mut pending: Option<u64> = None;
+    loop {
+        let covers = match pending.take() {
+            Some(c) => c,
+            None => match take_wake() {
+                Some(c) => c,
+                None => return,
+            },
+        };
+        let mut j = match SqliteJournal::open(dir) {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::error!(error = %e, "streaming detection: opening the store");
+                progress.1.store(covers, Ordering::SeqCst);
+                continue;
+            }
+        };
+        let setup = match mamori_app::detect::Setup::load(&mut j, settings.0.clone(), settings.1.as_deref()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "streaming detection: loading master data and rules");
+                progress.1.store(covers, Ordering::SeqCst);
+                continue;
+            }
+        };
+        let directory = mamori_enrich::Directory::new(&setup.master);
+        let mut session = match mamori_app::detect::Session::open(&j, &setup, &directory, false) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "streaming detection: opening the session");
+                progress.1.store(covers, Ordering::SeqCst);
+                continue;
+            }
+        };
+        tracing::info!("streaming detection: master data, directory and rules loaded");
+        let mut covers = covers;
+        loop {
+            match session.step(&mut j) {
+                Ok(Some(summary)) => tracing::info!(judged = summary.judged, findings = summary.findings.len(), rebuilt = summary.rebuilt.as_deref().unwrap_or(""), "streaming detection step"),
+                // Older events arrived: this batch again, from a new session.
+                Ok(None) => {
+                    pending = Some(covers);
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "streaming detection");
+                    progress.1.store(covers, Ordering::SeqCst);
+                    break;
+                }
+            }
+            progress.1.store(covers, Ordering::SeqCst);
+            covers = match take_wake() {
+                Some(c) => c,
+                None => return,
+            };
+            if !setup.current(&j).unwrap_or(false) {
+                pending = Some(covers);
+                break;
+            }
+        }
+    }
+}
+
 /// Makes a new API key: the key to hand to the sender, and its SHA-256 to store.
 pub fn new_api_key() -> (String, [u8; 32]) {
     let mut bytes = [0u8; 32];
@@ -176,21 +254,7 @@ impl Server {
         let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
         let dir = self.journal.lock().expect("journal lock").dir().to_path_buf();
         let progress = self.detect_progress.clone();
-        std::thread::Builder::new().name("mamori-detect".into()).spawn(move || {
-            use std::sync::atomic::Ordering;
-            while woken.recv().is_ok() {
-                // Wake-ups that came while the last run went on are one more run, not many.
-                while woken.try_recv().is_ok() {}
-                let covers = progress.0.load(Ordering::SeqCst);
-                let run = SqliteJournal::open(&dir)
-                    .map_err(|e| e.to_string())
-                    .and_then(|mut j| mamori_app::detect::run(&mut j, settings.0.clone(), settings.1.as_deref(), false).map_err(|e| format!("{e:#}")));
-                if let Err(e) = run {
-                    tracing::error!(error = %e, "streaming detection");
-                }
-                progress.1.store(covers, Ordering::SeqCst);
-            }
-        })?;
+        std::thread::Builder::new().name("mamori-detect".into()).spawn(move || streaming_detection(&dir, &settings, &woken, &progress))?;
         self.detect_wake = Some(wake);
         Ok(self)
     }
