@@ -142,6 +142,13 @@ enum Command {
         /// could hold a finding's or employee's id.
         #[arg(long, default_value = "text", value_parser = ["text", "json"])]
         log_format: String,
+        /// Serve HTTPS with this certificate chain (PEM): cookies are then `Secure` and
+        /// answers carry HSTS. With --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM, PKCS#8, PKCS#1 or SEC1).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         /// Extra Sigma rules for --detect.
         #[arg(long)]
         sigma: Option<PathBuf>,
@@ -1097,7 +1104,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 dir.display()
             )?;
         }
-        Command::Serve { listen, config, detect, rules, sigma, secure_cookies, log_format } => {
+        Command::Serve { listen, config, detect, rules, sigma, secure_cookies, log_format, tls_cert, tls_key } => {
             // Written by a thread of its own: a log reader that stalls (a full pipe) costs
             // log lines, never the server (what staff looked at is in the journal anyway).
             let (writer, _flush_on_exit) = tracing_appender::non_blocking(std::io::stderr());
@@ -1121,11 +1128,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let names: Vec<&String> = sources.keys().collect();
             let summary = format!("serving {} sources: {names:?}", sources.len());
             let mut server = mamori_server::Server::new(j, sources, context)?.with_secure_cookies(secure_cookies).with_risk(risk);
+            if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {
+                server = server.with_tls(cert, key).map_err(anyhow::Error::msg)?;
+            }
             if let Some(settings) = streaming {
                 server = server.with_streaming_detection(settings)?;
             }
+            let scheme = if tls_cert.is_some() { "https" } else { "http" };
             mamori_server::serve(server, listen, |addr| {
-                tracing::info!(address = %addr, "mamori: listening on http://{addr} ({summary})");
+                tracing::info!(address = %addr, "mamori: listening on {scheme}://{addr} ({summary})");
             })?;
         }
         Command::Apikey(ApikeyCommand::Create { source, reports, label }) => {

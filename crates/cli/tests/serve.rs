@@ -1154,3 +1154,54 @@ fn an_administrator_makes_an_api_key_in_the_console_shown_once() {
     assert!(log.contains("apikey.create") && log.contains("API key for zeimu (税務)"), "{log}");
     mamori(&data, &["verify"]);
 }
+
+/// `serve --tls-cert --tls-key`: HTTPS by rustls with the town's certificate, cookies
+/// `Secure` and answers with HSTS; plain HTTP on that port gets no page; a certificate
+/// file that is not one is named in the error.
+#[test]
+fn the_server_speaks_tls_with_secure_cookies_and_hsts() {
+    let (tmp, data, config, _key) = setup();
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    let (cert_pem, key_pem) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+    std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+    std::fs::write(&key_pem, cert.key_pair.serialize_pem()).unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()])
+        .args(["--tls-cert", config.to_str().unwrap(), "--tls-key", key_pem.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("mamori.toml"), "{}", String::from_utf8_lossy(&bad.stderr));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()])
+        .args(["--tls-cert", cert_pem.to_str().unwrap(), "--tls-key", key_pem.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    stderr.read_line(&mut line).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let _server = Running(child);
+    let addr: SocketAddr = line.split("https://").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line).parse().unwrap();
+    let curl = |path: &str| {
+        let out = Command::new("curl")
+            .args(["--silent", "--show-error", "--dump-header", "-", "--cacert", cert_pem.to_str().unwrap()])
+            .arg(format!("https://{addr}{path}"))
+            .output()
+            .expect("curl (Debian's curl; .ci/run installs it)");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_ascii_lowercase()
+    };
+    let health = curl("/v1/health");
+    assert!(health.starts_with("http/1.1 200") && health.contains("strict-transport-security: max-age=31536000"), "{health}");
+    let login = curl("/console/login");
+    assert!(login.contains("set-cookie: mamori_login=") && login.contains("; secure"), "{login}");
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    s.write_all(format!("GET /v1/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let plain = String::from_utf8_lossy(&answer);
+    assert!(!plain.contains("\"status\":\"ok\"") && !plain.starts_with("HTTP/1.1 200"), "no page over plain HTTP: {plain}");
+}

@@ -613,11 +613,12 @@ struct LoginPage {
 
 /// The sign-in form carries a token that must match a cookie set with it: a form posted
 /// from another site has neither (login CSRF).
-async fn login_page(headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+async fn login_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
     let l = lang(&headers, q.lang.as_deref());
     let token = random_token();
     let mut response = render(l, StatusCode::OK, &LoginPage { c: Chrome::anonymous(l), error: q.error.is_some(), login_csrf: token.clone() });
-    let cookie = format!("{LOGIN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/console/login; Max-Age=3600");
+    let secure = if server.secure_cookies { "; Secure" } else { "" };
+    let cookie = format!("{LOGIN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/console/login; Max-Age=3600{secure}");
     if let Ok(v) = header::HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }

@@ -82,6 +82,8 @@ pub struct Server {
     decoy: String,
     /// How the console scores an employee's risk over time (`detect.toml`'s `[risk]`).
     risk: mamori_detect::RiskConfig,
+    /// Served over TLS (`serve --tls-cert --tls-key`).
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 /// The detection thread of `serve --detect`: waits for a committed batch, judges what was
@@ -228,6 +230,7 @@ impl Server {
             detect_progress: Arc::default(),
             secure_cookies: false,
             risk: mamori_detect::RiskConfig::default(),
+            tls: None,
             sessions,
             decoy: console::hash_password(&new_api_key().0).map_err(std::io::Error::other)?,
         })
@@ -238,6 +241,31 @@ impl Server {
     pub fn with_secure_cookies(mut self, secure: bool) -> Server {
         self.secure_cookies = secure;
         self
+    }
+
+    /// Serves HTTPS with the certificate chain and private key in these PEM files
+    /// (rustls: TLS 1.2 and 1.3, HTTP/1.1): cookies are then `Secure` and answers carry
+    /// HSTS. A bad file is named in the error.
+    pub fn with_tls(mut self, cert: &std::path::Path, key: &std::path::Path) -> Result<Server, String> {
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+            .and_then(|certs| certs.collect::<Result<_, _>>())
+            .map_err(|e| format!("{}: {e}", cert.display()))?;
+        if chain.is_empty() {
+            return Err(format!("{}: no certificate in it", cert.display()));
+        }
+        let private = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(chain, private)
+            .map_err(|e| format!("{} and {}: {e}", cert.display(), key.display()))?;
+        self.tls = Some(Arc::new(config));
+        self.secure_cookies = true;
+        Ok(self)
     }
 
     /// The town's risk settings (`detect.toml`), for the employee page's risk over time.
@@ -615,6 +643,10 @@ pub fn router(server: Arc<Server>) -> axum::Router {
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// A connection's byte stream, plain or TLS.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
 /// Serves until the process is stopped: HTTP/1.1 by hyper, each connection with a header
 /// read timeout and the client's address for the console.
 pub fn serve(server: Server, addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
@@ -623,6 +655,7 @@ pub fn serve(server: Server, addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         ready(listener.local_addr()?);
+        let tls = server.tls.clone().map(tokio_rustls::TlsAcceptor::from);
         let app = router(Arc::new(server));
         loop {
             let (stream, peer) = match listener.accept().await {
@@ -639,12 +672,22 @@ pub fn serve(server: Server, addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -
                 request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                 tower::ServiceExt::oneshot(app.clone(), request.map(axum::body::Body::new))
             });
+            let tls = tls.clone();
             tokio::spawn(async move {
+                let io: Box<dyn Io> = match tls {
+                    None => Box::new(stream),
+                    // The handshake is bounded like the headers: a client that opens and
+                    // waits holds nothing for long.
+                    Some(acceptor) => match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => Box::new(stream),
+                        _ => return,
+                    },
+                };
                 let connection = hyper::server::conn::http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
                     .header_read_timeout(HEADER_TIMEOUT)
                     .max_buf_size(64 * 1024)
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                    .serve_connection(hyper_util::rt::TokioIo::new(io), service);
                 // A client that goes away or is timed out is no error of ours.
                 let _ = connection.await;
             });
