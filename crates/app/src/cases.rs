@@ -124,6 +124,9 @@ fn check_text(field: &str, text: &str, required: bool) -> Result<()> {
 pub fn open(j: &mut SqliteJournal, reader: &Reader, title: &str, findings: &[String]) -> Result<String> {
     may(reader)?;
     check_text("title", title, true)?;
+    let mut findings: Vec<String> = findings.to_vec();
+    let mut seen = std::collections::HashSet::new();
+    findings.retain(|f| seen.insert(f.clone()));
     if findings.is_empty() {
         bail!("a case is opened from at least one finding");
     }
@@ -137,7 +140,7 @@ pub fn open(j: &mut SqliteJournal, reader: &Reader, title: &str, findings: &[Str
     let year = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST")).format("%Y").to_string();
     let opened = j.tagged(CASE_TAG)?.into_iter().map(|(k, _)| k).filter(|k| k.starts_with(&format!("C-{year}-"))).collect::<std::collections::BTreeSet<_>>().len();
     let number = format!("C-{year}-{:04}", opened + 1);
-    record(j, reader, &Step::Open { case: number.clone(), title: title.trim().to_owned(), findings: findings.to_vec() }, &number)?;
+    record(j, reader, &Step::Open { case: number.clone(), title: title.trim().to_owned(), findings }, &number)?;
     Ok(number)
 }
 

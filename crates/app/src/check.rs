@@ -208,6 +208,19 @@ pub fn check(j: &SqliteJournal, dir: &Directory, tz: chrono_tz::Tz, only: Option
     Ok(out)
 }
 
+/// The report for a reader who sees no personal data (an administrator): the 宛名番号 of
+/// unknown residents and the reasons of refused lines (which quote the line) left out,
+/// and the problems said again without them.
+pub fn without_personal_examples(mut checks: Vec<SourceCheck>, limits: Thresholds) -> Vec<SourceCheck> {
+    for c in &mut checks {
+        c.unknown_residents.examples.clear();
+        c.dead_letters.examples.clear();
+        c.problems.clear();
+        judge(c, limits);
+    }
+    checks
+}
+
 /// Names what falls short of `limits`, and the fix.
 fn judge(c: &mut SourceCheck, limits: Thresholds) {
     let pct = |x: f64| format!("{:.1}%", x * 100.0);

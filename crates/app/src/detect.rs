@@ -300,6 +300,17 @@ impl<'d> Session<'d> {
         })
     }
 
+    /// Whether the state saved in the store is this session's own: another run (`mamori
+    /// detect` from the command line, a `--rebuild`) may have judged and saved since, and
+    /// then this session must be opened again from what it saved.
+    pub fn matches_saved(&self, j: &SqliteJournal) -> Result<bool> {
+        Ok(match (j.detect_state()?, self.last_seq) {
+            (Some((last, _, fingerprint, _)), Some(own)) => last == own && fingerprint == self.setup.fingerprint,
+            (None, None) => true,
+            _ => false,
+        })
+    }
+
     /// Judges the events appended since the last step, applies the suppressions closed
     /// cases set, and commits findings, verdicts and state. `None`: events older than
     /// those judged arrived, and the session must be opened again (it starts over).

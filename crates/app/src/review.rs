@@ -21,7 +21,7 @@ fn jst() -> FixedOffset {
 
 /// `2024-03` → its first day and the first day of the next month.
 pub fn month_bounds(month: &str) -> Result<(NaiveDate, NaiveDate)> {
-    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").with_context(|| format!("month `{month}`: use YYYY-MM"))?;
+    let first = crate::timearg::day("month", &format!("{month}-01")).with_context(|| format!("month `{month}`: use YYYY-MM"))?;
     let next = if first.month() == 12 { NaiveDate::from_ymd_opt(first.year() + 1, 1, 1) } else { NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1) };
     Ok((first, next.expect("a valid month")))
 }

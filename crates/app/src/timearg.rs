@@ -7,11 +7,30 @@ use mamori_journal::TimeRange;
 
 pub const JST_SECONDS: i32 = 9 * 3600;
 
+/// The years a date may name: the records of a municipality, not the calendar's ends
+/// (chrono panics on arithmetic near those, and a request must never panic the server).
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2999;
+
+/// A date as `YYYY-MM-DD` in [`YEARS`]; `field` names it in the error.
+pub fn day(field: &str, text: &str) -> Result<NaiveDate> {
+    match NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
+        Ok(d) if YEARS.contains(&chrono::Datelike::year(&d)) => Ok(d),
+        Ok(_) => bail!("{field}: `{text}` is outside the years {}–{}", YEARS.start(), YEARS.end()),
+        Err(_) => bail!("{field}: `{text}` is not a date (YYYY-MM-DD)"),
+    }
+}
+
 pub fn parse_ms(s: &str) -> Result<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        if !YEARS.contains(&chrono::Datelike::year(&t)) {
+            bail!("`{s}` is outside the years {}–{}", YEARS.start(), YEARS.end());
+        }
         return Ok(t.timestamp_millis());
     }
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if !YEARS.contains(&chrono::Datelike::year(&d)) {
+            bail!("`{s}` is outside the years {}–{}", YEARS.start(), YEARS.end());
+        }
         let jst = FixedOffset::east_opt(JST_SECONDS).expect("JST is a valid offset");
         let t = d.and_hms_opt(0, 0, 0).expect("midnight exists").and_local_timezone(jst).single();
         if let Some(t) = t {
@@ -47,5 +66,17 @@ mod tests {
         assert_eq!(parse_ms("2024-05-08").unwrap(), 1_715_094_000_000);
         assert_eq!(parse_ms("2024-05-08T00:00:00+09:00").unwrap(), 1_715_094_000_000);
         assert!(parse_ms("2024/05/08").is_err());
+    }
+
+    /// A year chrono parses but cannot add a day to once panicked a console request and
+    /// poisoned the journal's lock; every date a user types is held to [`YEARS`].
+    #[test]
+    fn dates_outside_the_records_years_are_refused_not_panicked_on() {
+        for text in ["+262142-12-31", "-262143-01-01", "1899-12-31", "3000-01-01"] {
+            assert!(day("aware", text).is_err() && parse_ms(text).is_err(), "{text}");
+        }
+        assert_eq!(day("aware", "2024-05-10").unwrap(), NaiveDate::from_ymd_opt(2024, 5, 10).unwrap());
+        assert!(crate::review::month_bounds("+262142-12").is_err() && crate::review::month_bounds("-262143-01").is_err());
+        assert!(crate::review::month_bounds("2024-12").is_ok());
     }
 }

@@ -94,7 +94,7 @@ fn an_auditor_uses_the_console_in_a_browser_and_every_sign_in_and_report_is_logg
     assert!(log.contains("review sheet D300/2024-05 viewed") && log.contains("review.signoff"), "the manager's review: {log}");
     assert_eq!(log.matches("refused: outside the reader's scope").count(), 1, "the other department's employee: {log}");
     let log = mamori(&data, &["events", "actor", "console:保護 花子"], None);
-    assert!(log.contains("disclosure of resident 000000305 (request R6-開示-0100)") && log.contains("breach sizing (事案 C-"), "the privacy officer's reports: {log}");
+    assert!(log.contains("disclosure of resident 000000305 (request R6-開示-0100)") && log.contains("breach sizing (case C-"), "the privacy officer's reports: {log}");
     let findings = mamori(&data, &["findings", "--json"], None);
     assert!(findings.contains("\"suppressed\"") && findings.contains("市長の来庁予約"), "the suppression is in the findings: {findings}");
     mamori(&data, &["verify"], None);

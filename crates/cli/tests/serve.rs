@@ -898,6 +898,16 @@ fn a_case_is_opened_from_a_finding_noted_and_closed_as_misuse_all_in_the_log() {
     assert!(status == 200 && cases.contains(&number), "{cases}");
     let (_, dashboard) = page(addr, "/console", &auditor);
     assert!(!dashboard.contains("class=\"open-cases\"") && dashboard.contains("調査中の事案はありません"), "closed: off the dashboard: {dashboard}");
+    // A case from several findings ticked on the findings page.
+    let (_, list) = page(addr, "/console/findings", &auditor);
+    assert!(list.contains("form=\"open-case\""), "the findings can be ticked: {list}");
+    let vip = body_link(&list, "vip_unexplained");
+    let form = format!("csrf={token}&title=E0001+all&finding={}&finding={}&finding={}", raw_id.replace(':', "%3A"), vip.replace(':', "%3A"), vip.replace(':', "%3A"));
+    let (status, _) = form_post(addr, "/console/cases", &auditor, &form, "");
+    assert_eq!(status, 303);
+    let (_, cases) = page(addr, "/console/cases", &auditor);
+    let row = cases.split("E0001 all").nth(1).and_then(|r| r.split("</tr>").next()).unwrap_or_else(|| panic!("{cases}"));
+    assert!(row.contains("<td class=\"n\">2</td>"), "two findings, the repeated one once: {row}");
     let manager = signed_in_as(addr, "welfare-manager");
     assert_eq!(page(addr, "/console/cases", &manager).0, 403);
     assert_eq!(page(addr, &location, &manager).0, 403);
@@ -918,7 +928,7 @@ fn a_case_is_opened_from_a_finding_noted_and_closed_as_misuse_all_in_the_log() {
     assert_eq!(close("disposition=false-alarm&reason=request+on+paper&suppress_days=30"), 303);
     server.kill().unwrap();
     server.wait().unwrap();
-    assert_eq!(events_of(&data, "case"), 6, "opened, noted, assigned, closed; opened, closed");
+    assert_eq!(events_of(&data, "case"), 7, "opened, noted, assigned, closed; opened from two findings; opened, closed");
     // Detection honours the suppression from its next run: kept, marked, not raised.
     let out = mamori(&data, &["detect"]);
     assert!(out.contains("1 件は終結した事案により抑制") && !out.contains("vip_unexplained"), "{out}");
@@ -1004,22 +1014,44 @@ fn breach_drafts_resident_histories_and_sources_are_for_their_roles_only() {
     let auditor = signed_in_as(addr, "auditor");
     let finding = body_link(&page(addr, "/console/findings", &auditor).1, "relative_lookup");
 
+    // The auditor opens a case; the privacy officer sizes the breach from it.
+    let finding_page = page(addr, &format!("/console/findings/{}", finding.replace(':', "%3A")), &auditor).1;
+    let opened = raw(addr, &{
+        let form = format!("csrf={}&title=relatives&finding={}", csrf_of(&finding_page), finding.replace(':', "%3A"));
+        format!("POST /console/cases HTTP/1.1\r\nHost: {addr}\r\nCookie: {auditor}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}", form.len())
+    });
+    let case = opened.split("/console/cases/").nth(1).and_then(|r| r.split_whitespace().next()).expect("the case's page").to_owned();
     let privacy = signed_in_as(addr, "privacy");
     let (status, form) = page(addr, "/console/breach", &privacy);
     assert_eq!(status, 200, "{form}");
     let token = csrf_of(&form);
-    let ask = format!("csrf={token}&findings={}&aware=2024-05-10&title=test&format=html", finding.replace(':', "%3A"));
+    let ask = format!("csrf={token}&case={case}&aware=2024-05-10&title=test&format=html");
     let (status, draft) = form_post(addr, "/console/breach", &privacy, &ask, "");
-    assert!(status == 200 && draft.contains("個人情報の漏えい等に関する報告（案）"), "{status} {draft}");
+    assert!(status == 200 && draft.contains("個人情報の漏えい等に関する報告（案）") && draft.contains(&case), "{status} {draft}");
     let (status, notice) = form_post(addr, "/console/breach", &privacy, &ask.replace("format=html", "format=notice-csv"), "");
     assert!(status == 200 && notice.contains("宛名番号,氏名,住所"), "{notice}");
     let (status, bad) = form_post(addr, "/console/breach", &privacy, &ask.replace("2024-05-10", "last+week"), "");
     assert!(status == 400 && bad.contains("YYYY-MM-DD"), "{bad}");
+    let (status, bad) = form_post(addr, "/console/breach", &privacy, &ask.replace("2024-05-10", "%2B262142-12-31"), "");
+    assert!(status == 400 && bad.contains("outside the years"), "a year chrono cannot add days to: refused, not a panic: {bad}");
     let (status, bad) = form_post(addr, "/console/breach", &privacy, &format!("csrf={token}&case=C-2099-0001&aware=2024-05-10"), "");
     assert!(status == 400 && bad.contains("no case C-2099-0001"), "{bad}");
+    // Naming events or findings would read the log through the draft: the auditors' only.
+    let (status, bad) = form_post(addr, "/console/breach", &privacy, &format!("csrf={token}&events=1+2+3&aware=2024-05-10"), "");
+    assert!(status == 400 && bad.contains("from a case"), "{bad}");
+    let auditor_form = page(addr, "/console/breach", &auditor).1;
+    let (status, draft) = form_post(addr, "/console/breach", &auditor, &format!("csrf={}&findings={}&aware=2024-05-10", csrf_of(&auditor_form), finding.replace(':', "%3A")), "");
+    assert!(status == 200 && draft.contains("個人情報の漏えい等に関する報告（案）"), "an auditor names findings: {draft}");
+    // The server still answers after the refused dates (no poisoned lock).
+    assert_eq!(page(addr, "/console", &privacy).0, 200);
     let tax = signed_in_as(addr, "tax-manager");
     assert_eq!(page(addr, "/console/breach", &tax).0, 403);
     assert_eq!(form_post(addr, "/console/breach", &tax, &ask.replace(&token, &csrf_of(&page(addr, "/console/findings", &tax).1)), "").0, 403);
+    let (status, bad) = page(addr, "/console/review?month=%2B262142-12", &auditor);
+    assert!(status == 400 && bad.contains("outside the years"), "{bad}");
+    let (status, bad) = page(addr, "/console/employees/E0001?from=-262143-01-01&to=-262143-01-31", &auditor);
+    assert!(status == 400 && (bad.contains("outside the years") || bad.contains("is not a date")), "{bad}");
+    assert_eq!(page(addr, "/console", &auditor).0, 200, "and the server goes on");
 
     // The resident page names each operator; it is the investigators' alone.
     let (status, form) = page(addr, "/console/residents", &auditor);
@@ -1044,7 +1076,8 @@ fn breach_drafts_resident_histories_and_sources_are_for_their_roles_only() {
     server.kill().unwrap();
     server.wait().unwrap();
     let log = mamori(&data, &["events", "actor", "console:privacy"]);
-    assert_eq!(log.matches("breach sizing").count(), 2, "the draft and the notice list, not the refused: {log}");
+    assert_eq!(log.matches(&format!("breach sizing (case {case}) as")).count(), 2, "the draft and the notice list, with what they covered: {log}");
+    assert_eq!(log.matches("refused:").count(), 4, "each refusal too: {log}");
     let log = mamori(&data, &["events", "actor", "console:auditor"]);
     assert!(log.contains("history of resident 000000305"), "{log}");
     let log = mamori(&data, &["events", "actor", "console:admin"]);
@@ -1137,6 +1170,7 @@ fn an_administrator_makes_an_api_key_in_the_console_shown_once() {
     assert!(status == 200 && page_before.contains("/console/admin/keys/create"), "{page_before}");
     let token = csrf_of(&page_before);
     assert_eq!(form_post(addr, "/console/admin/keys/create", &admin, &format!("csrf={token}&scope=koseki&label=x"), "").0, 400, "not a served source");
+    assert_eq!(form_post(addr, "/console/admin/keys/create", &admin, &format!("csrf={token}&scope=%40reports&label=x"), "").0, 400, "a report key reads residents: not the administrator's to make");
     let (status, made) = form_post(addr, "/console/admin/keys/create", &admin, &format!("csrf={token}&scope=zeimu&label=%E7%A8%8E%E5%8B%99"), "");
     assert_eq!(status, 200, "{made}");
     let key = made.split("<code class=\"new-key\">").nth(1).and_then(|r| r.split('<').next()).expect("the key, shown once").to_owned();

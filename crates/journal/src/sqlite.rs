@@ -71,7 +71,6 @@ CREATE TABLE IF NOT EXISTS detect_state(id INTEGER PRIMARY KEY CHECK (id = 1), l
 CREATE TABLE IF NOT EXISTS master_keys(kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(kind, key, seq));
 CREATE TABLE IF NOT EXISTS witnesses(name TEXT PRIMARY KEY, vkey TEXT NOT NULL, url TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cosignatures(witness TEXT NOT NULL, size INTEGER NOT NULL, note TEXT NOT NULL, PRIMARY KEY(witness, size));
-CREATE TABLE IF NOT EXISTS source_days(source TEXT NOT NULL, day INTEGER NOT NULL, events INTEGER NOT NULL, PRIMARY KEY(source, day));
 ";
 
 /// Row count and SHA-256 of a query's rows, every column as text (NULL apart from "").
@@ -204,11 +203,7 @@ impl SqliteJournal {
         }
         let conn = Connection::open(&db)?;
         configure(&conn)?;
-        let had_source_days: bool = conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'source_days'", [], |r| r.get::<_, i64>(0))? > 0;
         conn.execute_batch(ADDITIONS)?;
-        if !had_source_days {
-            count_source_days(&conn)?;
-        }
         // Columns added after their table: a manager's department.
         let has_department: bool = conn.query_row("SELECT count(*) FROM pragma_table_info('users') WHERE name = 'department'", [], |r| r.get::<_, i64>(0))? > 0;
         if !has_department {
@@ -223,6 +218,7 @@ impl SqliteJournal {
         if version != SCHEMA_VERSION {
             return Err(corrupt(format!("schema version {version}, this mamori reads {SCHEMA_VERSION}")));
         }
+        ensure_source_days(&conn)?;
         let verifier_key = meta("verifier_key")?;
         let segment_shift: u32 = meta("segment_shift")?.parse().map_err(|_| corrupt("bad segment_shift"))?;
         // Where the signing key is: the environment (a service's unit file), the path given
@@ -875,13 +871,26 @@ pub fn jst_day_number(ms: i64) -> i64 {
     (ms + 9 * 3_600_000).div_euclid(86_400_000)
 }
 
-/// Fills `source_days` from the events of a store made before it was kept (once, at the
-/// first open by a mamori that keeps it).
-fn count_source_days(conn: &Connection) -> Result<(), JournalError> {
-    let segments: Vec<i64> = conn.prepare("SELECT id FROM segments")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+/// Makes `source_days` and fills it from the events of a store made before it was kept:
+/// in one transaction under the write lock, so that no append slips between the count
+/// and the table, and a crash leaves no half-filled table (the next open fills it).
+fn ensure_source_days(conn: &Connection) -> Result<(), JournalError> {
+    let exists = |c: &Connection| -> Result<bool, JournalError> {
+        Ok(c.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'source_days'", [], |r| r.get::<_, i64>(0))? > 0)
+    };
+    if exists(conn)? {
+        return Ok(());
+    }
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    // Another process may have made it while this one waited for the lock.
+    if exists(&tx)? {
+        return Ok(());
+    }
+    tx.execute_batch("CREATE TABLE source_days(source TEXT NOT NULL, day INTEGER NOT NULL, events INTEGER NOT NULL, PRIMARY KEY(source, day));")?;
+    let segments: Vec<i64> = tx.prepare("SELECT id FROM segments")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     let mut counts: HashMap<(String, i64), i64> = HashMap::new();
     for seg in segments {
-        let mut stmt = conn.prepare(&format!("SELECT time, body FROM {}", segment_table(seg as u64)))?;
+        let mut stmt = tx.prepare(&format!("SELECT time, body FROM {}", segment_table(seg as u64)))?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             let body: Vec<u8> = r.get(1)?;
@@ -889,9 +898,8 @@ fn count_source_days(conn: &Connection) -> Result<(), JournalError> {
             *counts.entry((source, jst_day_number(r.get(0)?))).or_default() += 1;
         }
     }
-    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     {
-        let mut put = tx.prepare("INSERT OR REPLACE INTO source_days(source, day, events) VALUES (?1, ?2, ?3)")?;
+        let mut put = tx.prepare("INSERT INTO source_days(source, day, events) VALUES (?1, ?2, ?3)")?;
         for ((source, day), n) in &counts {
             put.execute(params![source, day, n])?;
         }

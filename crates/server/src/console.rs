@@ -40,7 +40,7 @@ use mamori_journal::SqliteJournal;
 use mamori_model::{Finding, Severity};
 use sha2::{Digest, Sha256};
 
-use crate::Server;
+use crate::{Held, Server};
 
 const SESSION_COOKIE: &str = "mamori_session";
 const LOGIN_COOKIE: &str = "mamori_login";
@@ -350,7 +350,6 @@ fn t(en: bool, key: &str) -> &'static str {
         "key_made" => ("API キーを作成しました:", "API key made:"),
         "key_once" => ("この画面を閉じると二度と表示されません。送信元システムに設定してください。", "It is shown this once: put it in the sending system now."),
         "make_key" => ("API キーを作成", "Make an API key"),
-        "reports_scope" => ("開示等の帳票の読み出し（@reports）", "Reading reports (@reports)"),
         "user_add_note" => (
             "利用者の追加とパスワードの設定はサーバー上で mamori user add で行います（パスワードがブラウザーを通らないため）。",
             "Users are added, and passwords set, on the server with mamori user add (passwords never pass through a browser).",
@@ -374,6 +373,8 @@ fn t(en: bool, key: &str) -> &'static str {
         "assigned" => ("担当", "Assigned to"),
         "closed" => ("終結", "closed"),
         "open_state" => ("調査中", "open"),
+        "pick" => ("選択", "Pick"),
+        "open_case_picked" => ("選択した所見で事案を開始", "Open a case from the findings picked"),
         "open_case" => ("この所見で事案を開始", "Open a case from this finding"),
         "events_in_log" => ("ログ上の記録番号", "Events in the log"),
         "notes" => ("メモ", "Notes"),
@@ -567,7 +568,7 @@ fn signed_in(server: &Server, headers: &HeaderMap, asked_lang: Option<&str>) -> 
     let l = lang(headers, asked_lang);
     let to_login = || l.keep(Redirect::to("/console/login").into_response());
     let session = server.sessions.session(headers).ok_or_else(to_login)?;
-    let row = server.reader.lock().expect("reader lock").user(&session.user).ok().flatten();
+    let row = server.reader.held().user(&session.user).ok().flatten();
     let Some(row) = row else {
         server.sessions.close(headers);
         return Err(to_login());
@@ -588,7 +589,7 @@ fn signed_for(server: &Server, headers: &HeaderMap, asked_lang: Option<&str>, vi
 async fn with_journal<T: Send + 'static>(server: &Arc<Server>, f: impl FnOnce(&mut SqliteJournal) -> T + Send + 'static) -> Result<T, Response> {
     let worker = server.clone();
     tokio::task::spawn_blocking(move || {
-        let mut journal = worker.journal.lock().expect("journal lock");
+        let mut journal = worker.journal.held();
         f(&mut journal)
     })
     .await
@@ -660,7 +661,7 @@ async fn login(State(server): State<Arc<Server>>, addr: ClientAddr, headers: Hea
     let checked = tokio::task::spawn_blocking(move || {
         let address_key = format!("addr:{address}");
         let locked = worker.sessions.locked(&name, MAX_FAILURES) || worker.sessions.locked(&address_key, MAX_ADDRESS_FAILURES);
-        let stored = worker.reader.lock().expect("reader lock").user(&name).ok().flatten();
+        let stored = worker.reader.held().user(&name).ok().flatten();
         // An unknown user costs the same as a wrong password, so names cannot be probed.
         let phc = stored.as_ref().map(|s| s.phc.clone()).unwrap_or_else(|| worker.decoy.clone());
         let ok = verify_password(&form.password, &phc) && stored.is_some() && !locked;
@@ -670,7 +671,7 @@ async fn login(State(server): State<Arc<Server>>, addr: ClientAddr, headers: Hea
             worker.sessions.failed(&name, MAX_FAILURES);
             worker.sessions.failed(&address_key, MAX_ADDRESS_FAILURES);
         }
-        let mut journal = worker.journal.lock().expect("journal lock");
+        let mut journal = worker.journal.held();
         let action = if ok { mamori_app::audit::Action::SignIn } else { mamori_app::audit::Action::SignInFailed };
         let detail = format!("from {address}{}", if locked { "; locked after repeated failures" } else { "" });
         if let Err(e) = app::record_session(&mut journal, &format!("console:{name}"), action, &detail) {
@@ -723,6 +724,7 @@ async fn logout(State(server): State<Arc<Server>>, addr: ClientAddr, headers: He
 
 /// A finding as a row of a table: every value already in the reader's language.
 pub struct FindingRow {
+    id: String,
     id_path: String,
     severity: &'static str,
     severity_class: &'static str,
@@ -761,6 +763,7 @@ fn finding_row(f: &Finding, en: bool) -> FindingRow {
     let (severity, severity_class) = severity_text(f.severity, en);
     let title = if en { &f.title_en } else { &f.title_ja };
     FindingRow {
+        id: f.id.clone(),
         id_path: path_segment(&f.id),
         severity,
         severity_class,
@@ -832,6 +835,8 @@ async fn dashboard(State(server): State<Arc<Server>>, headers: HeaderMap, Query(
 #[template(path = "findings.html")]
 struct FindingsPage {
     c: Chrome,
+    /// The reader may open a case from the findings ticked.
+    cases_shown: bool,
     severities: Vec<(&'static str, &'static str, bool)>,
     states: Vec<(&'static str, &'static str, bool)>,
     rules: Vec<(String, String, bool)>,
@@ -895,6 +900,7 @@ async fn findings_page(State(server): State<Arc<Server>>, headers: HeaderMap, Qu
         .map(|(v, k)| (*v, t(en, k), chosen(&f.sort, v) || (f.sort.is_none() && *v == "severity")))
         .collect();
     let page = FindingsPage {
+        cases_shown: s.reader.role.may(View::Cases),
         c: s.chrome("/console/findings"),
         severities,
         states,
@@ -1180,8 +1186,10 @@ async fn create_key(State(server): State<Arc<Server>>, headers: HeaderMap, Form(
     if let Err(r) = s.check_csrf(&form.csrf) {
         return r;
     }
-    if form.scope != crate::REPORTS_SCOPE && !server.sources.contains_key(&form.scope) {
-        return s.bad_request(format!("`{}` is not a configured source (nor @reports)", form.scope));
+    // A report key reads any resident's history: an administrator, who sees no personal
+    // data, makes none (they are made on the server: `mamori apikey create --reports`).
+    if !server.sources.contains_key(&form.scope) {
+        return s.bad_request(format!("`{}` is not a source this server takes (report keys are made on the server with mamori apikey create --reports)", form.scope));
     }
     let (key, hash) = crate::new_api_key();
     let actor = s.reader.actor();
@@ -1286,16 +1294,13 @@ async fn case_page(State(server): State<Arc<Server>>, headers: HeaderMap, Path(n
     render(s.lang, StatusCode::OK, &page)
 }
 
-#[derive(serde::Deserialize)]
-struct OpenCaseForm {
-    #[serde(default)]
-    csrf: String,
-    title: String,
-    finding: String,
-}
-
-async fn open_case(State(server): State<Arc<Server>>, headers: HeaderMap, Form(form): Form<OpenCaseForm>) -> Response {
-    form_change(server, headers, form.csrf, case_worker, move |j, reader| mamori_app::cases::open(j, reader, &form.title, &[form.finding]).map(|n| case_page_of(&n))).await
+/// A case from one finding (its page's button) or several (ticked on the findings page):
+/// `title`, and `finding` once per finding.
+async fn open_case(State(server): State<Arc<Server>>, headers: HeaderMap, Form(fields): Form<Vec<(String, String)>>) -> Response {
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let (csrf, title) = (field("csrf"), field("title"));
+    let findings: Vec<String> = fields.iter().filter(|(k, _)| k == "finding").map(|(_, v)| v.clone()).collect();
+    form_change(server, headers, csrf, case_worker, move |j, reader| mamori_app::cases::open(j, reader, &title, &findings).map(|n| case_page_of(&n))).await
 }
 
 #[derive(serde::Deserialize)]
@@ -1552,11 +1557,20 @@ async fn sources_page(State(server): State<Arc<Server>>, headers: HeaderMap, Que
     };
     let reader = s.reader.clone();
     let check = q.check.is_some();
-    let view = match with_journal(&server, move |j| app::sources::sources(j, &reader, check)).await {
+    // Read on the reading connection: a check reads every event, and ingest and sign-ins
+    // must not wait behind it.
+    let worker = server.clone();
+    let view = match tokio::task::spawn_blocking(move || app::sources::sources(&worker.reader.held(), &reader, check)).await {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => return internal(e),
-        Err(r) => return r,
+        Err(e) => return internal(anyhow::anyhow!("sources worker: {e}")),
     };
+    let (reader, summary) = (s.reader.clone(), view.summary());
+    match with_journal(&server, move |j| app::sources::record_view(j, &reader, &summary)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return internal(e),
+        Err(r) => return r,
+    }
     let checked = match &view.checks {
         Some(checks) => {
             let mut text = Vec::new();

@@ -89,8 +89,8 @@ pub struct Server {
 /// The detection thread of `serve --detect`: waits for a committed batch, judges what was
 /// appended since, and commits the findings. Master data, the directory, the compiled
 /// rules and the detector's state stay in memory from one batch to the next (loaded
-/// again only when the log's master data or explanation model change, or older events
-/// arrive); each step still saves its state with its findings, so a restart goes on where
+/// again only when the log's master data or explanation model change, older events
+/// arrive, or another run saved its state meanwhile); each step still saves its state with its findings, so a restart goes on where
 /// the last committed step ended. `progress` says which batches its finished steps cover.
 fn streaming_detection(dir: &std::path::Path, settings: &StreamingDetection, woken: &std::sync::mpsc::Receiver<()>, progress: &(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)) {
     use std::sync::atomic::Ordering;
@@ -156,11 +156,27 @@ fn streaming_detection(dir: &std::path::Path, settings: &StreamingDetection, wok
                 Some(c) => c,
                 None => return,
             };
-            if !setup.current(&j).unwrap_or(false) {
+            // New master data or model, or another run saved its own state meanwhile (the
+            // CLI's `detect`): load again and go on from what the store holds.
+            if !setup.current(&j).unwrap_or(false) || !session.matches_saved(&j).unwrap_or(false) {
                 pending = Some(covers);
                 break;
             }
         }
+    }
+}
+
+/// A lock that a panicking request left poisoned is taken all the same: the journal's
+/// own state survives a panic (a transaction rolls back when dropped, and the writer's
+/// cached head is re-read after any failed append), and one bad request must not stop
+/// every later sign-in and batch.
+trait Held<T> {
+    fn held(&self) -> std::sync::MutexGuard<'_, T>;
+}
+
+impl<T> Held<T> for Mutex<T> {
+    fn held(&self) -> std::sync::MutexGuard<'_, T> {
+        self.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -280,7 +296,7 @@ impl Server {
     /// batch is committed, never after detection, and sign-in never waits for it.
     pub fn with_streaming_detection(mut self, settings: StreamingDetection) -> std::io::Result<Server> {
         let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
-        let dir = self.journal.lock().expect("journal lock").dir().to_path_buf();
+        let dir = self.journal.held().dir().to_path_buf();
         let progress = self.detect_progress.clone();
         std::thread::Builder::new().name("mamori-detect".into()).spawn(move || streaming_detection(&dir, &settings, &woken, &progress))?;
         self.detect_wake = Some(wake);
@@ -296,7 +312,7 @@ impl Server {
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(ApiError::Unauthorized)?;
         let hash: [u8; 32] = Sha256::digest(key.trim().as_bytes()).into();
-        let allowed = self.reader.lock().expect("reader lock").api_key_source(&hash).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let allowed = self.reader.held().api_key_source(&hash).map_err(|e| ApiError::Internal(e.to_string()))?;
         match allowed {
             None => Err(ApiError::Unauthorized),
             Some((s, label)) if s == scope => Ok(label),
@@ -316,7 +332,7 @@ impl Server {
         let options = ImportOptions { source: source.to_owned(), stream: Some(stream.clone()), log_name: Some(format!("http:{batch_id}")), ..Default::default() };
         // One batch key at a time (the journal lock), so concurrent retries of one key are
         // served one after the other: the first stores, the rest find it stored.
-        let mut journal = self.journal.lock().expect("journal lock");
+        let mut journal = self.journal.held();
         // A key already used for other content is the sender's mistake, not a retry.
         if let Some(done) = journal.cursor(&stream).map_err(|e| ApiError::Internal(e.to_string()))?
             && done.complete_sha256.is_some_and(|h| h != <[u8; 32]>::from(Sha256::digest(body)))
@@ -481,7 +497,7 @@ async fn disclosure(State(server): State<Arc<Server>>, headers: HeaderMap, body:
     let query = DisclosureQuery { resident: asked.resident, from: asked.from, to: asked.to, request_no: asked.request_no, format: asked.format };
     let worker = server.clone();
     let made = tokio::task::spawn_blocking(move || {
-        let mut journal = worker.journal.lock().expect("journal lock");
+        let mut journal = worker.journal.held();
         mamori_app::console::disclosure(&mut journal, &format!("api:{reader}"), "the API", &query).map_err(ApiError::BadRequest)
     })
     .await
@@ -510,7 +526,7 @@ async fn health(State(server): State<Arc<Server>>) -> Json<Health> {
 /// The latest signed checkpoint (C2SP signed note): tree size and root, signed.
 #[utoipa::path(get, path = "/v1/checkpoint", tag = "transparency", responses((status = 200, description = "A signed note", body = String, content_type = "text/plain")))]
 async fn checkpoint(State(server): State<Arc<Server>>) -> Result<String, ApiError> {
-    let cp = server.reader.lock().expect("reader lock").latest_checkpoint().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let cp = server.reader.held().latest_checkpoint().map_err(|e| ApiError::Internal(e.to_string()))?;
     cp.map(|c| c.note).ok_or_else(|| ApiError::Internal("no checkpoint".into()))
 }
 
@@ -541,7 +557,7 @@ async fn consistency(
 ) -> Result<Json<mamori_journal::ConsistencyProof>, ApiError> {
     // A malformed query is answered in JSON like every other refusal.
     let axum::extract::Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let proof = server.reader.lock().expect("reader lock").prove_consistency(q.old, q.new).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let proof = server.reader.held().prove_consistency(q.old, q.new).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     Ok(Json(proof))
 }
 
@@ -650,7 +666,7 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 /// Serves until the process is stopped: HTTP/1.1 by hyper, each connection with a header
 /// read timeout and the client's address for the console.
 pub fn serve(server: Server, addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
-    witness::cosign_in_background(server.journal.lock().expect("journal lock").dir().to_path_buf());
+    witness::cosign_in_background(server.journal.held().dir().to_path_buf());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;

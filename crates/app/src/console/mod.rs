@@ -208,7 +208,7 @@ fn severity_rank(s: Severity) -> u8 {
 fn parse_day(s: &Option<String>, field: &str) -> Result<Option<NaiveDate>> {
     match s.as_deref().filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map(Some).with_context(|| format!("{field}: `{d}` is not a date (YYYY-MM-DD)")),
+        Some(d) => crate::timearg::day(field, d).map(Some),
     }
 }
 
@@ -381,7 +381,8 @@ pub fn risk_over_time(findings: &[Finding], employee: &str, to: NaiveDate, confi
         .into_iter()
         .map(|day| {
             let at = end_of(day);
-            let then: Vec<Finding> = findings.iter().filter(|f| f.suppressed.is_none() && f.from <= at && f.employees.first().is_some_and(|e| e == employee)).cloned().collect();
+            // A finding counts once its evidence has ended: the score fades from its end.
+            let then: Vec<Finding> = findings.iter().filter(|f| f.suppressed.is_none() && f.to <= at && f.employees.first().is_some_and(|e| e == employee)).cloned().collect();
             let score = mamori_detect::risk(&then, at, config).into_iter().find(|r| r.employee == employee).map_or(0.0, |r| r.score);
             (day.format("%Y-%m-%d").to_string(), score)
         })
@@ -417,7 +418,7 @@ pub fn employee(j: &mut SqliteJournal, reader: &Reader, id: &str, from: Option<&
     if !reader.sees_employee(&staff, id, NaiveDate::MIN, NaiveDate::MAX) {
         return refused(j);
     }
-    let day = |field: &str, text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").with_context(|| format!("{field}: `{text}` is not a date (YYYY-MM-DD)"));
+    let day = crate::timearg::day;
     let (from, to) = (from.filter(|s| !s.is_empty()).map(|f| day("from", f)).transpose()?, to.filter(|s| !s.is_empty()).map(|t| day("to", t)).transpose()?);
     // Without a period: the 90 days up to the employee's latest record access (the log's
     // latest event may be anyone's, or the console's own).

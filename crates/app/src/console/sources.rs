@@ -87,34 +87,54 @@ fn judge(counts: &[(String, i64, u64)], dead: &std::collections::BTreeMap<String
     out
 }
 
-/// The sources page: activity, the latest refused lines (reasons only: a refused line
-/// may hold personal data, and an administrator sees none) and, when `check` is asked
-/// for, `mamori check`'s report.
+/// The sources page: activity, the latest refused lines and, when `check` is asked for,
+/// `mamori check`'s report. It only reads, so the server runs it on its reading
+/// connection (a check reads every event, and ingest must not wait behind it); the
+/// viewing is recorded after, with [`record_view`]. A refused line may quote personal
+/// data, and an administrator sees none: for them the lines' reasons and the check's
+/// resident examples are left out.
 pub struct SourcesView {
     pub activity: Vec<SourceActivity>,
-    /// (source, file, line, reason), newest first.
+    /// (source, file, line, reason), newest first; the reason empty for an administrator.
     pub dead_letters: Vec<(String, String, u64, String)>,
     pub checks: Option<Vec<crate::check::SourceCheck>>,
 }
 
-pub fn sources(j: &mut SqliteJournal, reader: &Reader, check: bool) -> Result<SourcesView> {
+pub fn sources(j: &SqliteJournal, reader: &Reader, check: bool) -> Result<SourcesView> {
     if !reader.role.may(View::Sources) {
         bail!("role {} may not see the sources", reader.role.as_str());
     }
     let activity = activity(j)?;
-    let mask = |s: &str| if reader.role == Role::Administrator { super::mask_numbers(s) } else { s.to_owned() };
-    let dead_letters = j.dead_letters(50)?.into_iter().map(|d| (d.source, mask(&d.file), d.line, mask(&d.reason))).collect();
+    let personal = reader.role != Role::Administrator;
+    let dead_letters = j
+        .dead_letters(50)?
+        .into_iter()
+        .map(|d| (d.source, if personal { d.file } else { super::mask_numbers(&d.file) }, d.line, if personal { d.reason } else { String::new() }))
+        .collect();
     let checks = if check {
         let master = crate::detect::master_from_store(j)?;
         let dir = mamori_enrich::Directory::new(&master);
-        Some(crate::check::check(j, &dir, chrono_tz::Asia::Tokyo, None, crate::check::Thresholds::default())?)
+        let limits = crate::check::Thresholds::default();
+        let checks = crate::check::check(j, &dir, chrono_tz::Asia::Tokyo, None, limits)?;
+        Some(if personal { checks } else { crate::check::without_personal_examples(checks, limits) })
     } else {
         None
     };
-    if check {
-        audit::record_by(j, &reader.actor(), Action::View, &format!("sources checked ({} sources)", activity.len()), &[])?;
-    }
     Ok(SourcesView { activity, dead_letters, checks })
+}
+
+impl SourcesView {
+    /// What the log says of this view.
+    pub fn summary(&self) -> String {
+        let what = if self.checks.is_some() { "sources checked" } else { "sources viewed" };
+        format!("{what} ({} sources, {} refused lines shown)", self.activity.len(), self.dead_letters.len())
+    }
+}
+
+/// Records that `reader` saw the sources page (refused lines can quote personal data).
+pub fn record_view(j: &mut SqliteJournal, reader: &Reader, summary: &str) -> Result<()> {
+    audit::record_by(j, &reader.actor(), Action::View, summary, &[])?;
+    Ok(())
 }
 
 #[cfg(test)]
