@@ -9,6 +9,7 @@
 //! - [`cases`]: investigations of findings, from opening to a disposition, as events;
 //! - [`audit`]: the auditors' own actions as events in the tamper-evident log;
 //! - [`check`]: whether a town's mapping joins up (`mamori check`);
+//! - [`gate`]: the purpose-of-use gate's policy and decisions (allow, warn, declare);
 //! - [`console`]: what the console's pages read, scoped by the reader's role and recorded;
 //! - [`timearg`]: dates as staff write them (JST).
 //!
@@ -20,6 +21,7 @@ pub mod cases;
 pub mod check;
 pub mod console;
 pub mod detect;
+pub mod gate;
 pub mod report;
 pub mod review;
 pub mod timearg;
