@@ -13,12 +13,15 @@ use crate::audit::{self, Action};
 
 /// The scope of a key that reads reports and sends nothing.
 pub const REPORTS_SCOPE: &str = "@reports";
+/// The scope of a business system's key for the purpose-of-use gate: `@gate:` and the
+/// system (`juki`, `zeimu` …), which its checks must name.
+pub const GATE_SCOPE: &str = "@gate:";
 
 /// Stores a new API key, known by its SHA-256 `hash`, for `scope` (a source, or
 /// [`REPORTS_SCOPE`]) under `label`.
 pub fn create_api_key(j: &mut SqliteJournal, actor: &str, scope: &str, label: &str, hash: &[u8; 32]) -> Result<()> {
-    if scope.is_empty() || (scope.starts_with('@') && scope != REPORTS_SCOPE) {
-        bail!("a key is for one source, or for reading reports");
+    if scope.is_empty() || (scope.starts_with('@') && scope != REPORTS_SCOPE && !scope.strip_prefix(GATE_SCOPE).is_some_and(|s| !s.is_empty())) {
+        bail!("a key is for one source, for reading reports, or for one system to ask the gate");
     }
     if scope == REPORTS_SCOPE && label.trim().is_empty() {
         bail!("a report key needs a label: it names the reader in the log");

@@ -29,6 +29,8 @@ pub enum Action {
     Case,
     /// `mamori verify --record`: the log checked, and what the check said.
     Verify,
+    /// A purpose stated at the purpose-of-use gate (or the glass broken).
+    GateDeclare,
 }
 
 /// Recorded verifications are tagged so: the dashboard shows the latest.
@@ -50,6 +52,7 @@ impl Action {
             Action::View => 2,
             Action::Case => 3,
             Action::Verify => 2,
+            Action::GateDeclare => 1,
         }
     }
 
@@ -73,6 +76,7 @@ impl Action {
             Action::View => "console.view",
             Action::Case => "case",
             Action::Verify => "verify",
+            Action::GateDeclare => "gate.declare",
         }
     }
 }
@@ -119,6 +123,14 @@ pub fn record_fields(journal: &mut dyn Journal, action: Action, detail: &str, fi
 }
 
 /// [`record_fields`] for an action taken by `actor` (a console user).
+/// Records an action with one structured field `key` (a JSON object): kept apart from
+/// the event's own fields (`resident`, `operation` …), which it must not shadow.
+pub fn record_object_by(journal: &mut dyn Journal, actor: &str, action: Action, detail: &str, key: &str, value: serde_json::Value) -> Result<u64> {
+    let mut event = action_event(actor, action, detail)?;
+    event.unmapped.extra.insert(key.into(), value);
+    Ok(journal.append(Batch { events: &[PreparedEvent::new(&event)], ..Default::default() })?.first_seq)
+}
+
 pub fn record_fields_by(journal: &mut dyn Journal, actor: &str, action: Action, detail: &str, fields: &[(&str, &str)]) -> Result<u64> {
     let mut event = action_event(actor, action, detail)?;
     for (k, v) in fields {

@@ -149,6 +149,9 @@ enum Command {
         /// The certificate's private key (PEM, PKCS#8, PKCS#1 or SEC1).
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// The purpose-of-use gate's policy (docs/gate.md); the default without it.
+        #[arg(long, env = "MAMORI_GATE")]
+        gate: Option<PathBuf>,
         /// Extra Sigma rules for --detect.
         #[arg(long)]
         sigma: Option<PathBuf>,
@@ -471,6 +474,10 @@ enum ApikeyCommand {
         /// A key for `GET /v1/reports/…` instead (its label names the reader in the log).
         #[arg(long)]
         reports: bool,
+        /// A key for business system SYSTEM to ask the purpose-of-use gate
+        /// (`POST /v1/access-check`, docs/gate.md).
+        #[arg(long, value_name = "SYSTEM")]
+        gate: Option<String>,
         /// Who or what the key is for (the sending system).
         #[arg(long, default_value = "")]
         label: String,
@@ -1104,7 +1111,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 dir.display()
             )?;
         }
-        Command::Serve { listen, config, detect, rules, sigma, secure_cookies, log_format, tls_cert, tls_key } => {
+        Command::Serve { listen, config, detect, rules, sigma, secure_cookies, log_format, tls_cert, tls_key, gate } => {
+            let gate_policy = mamori_app::gate::Policy::load(gate.as_deref())?;
             // Written by a thread of its own: a log reader that stalls (a full pipe) costs
             // log lines, never the server (what staff looked at is in the journal anyway).
             let (writer, _flush_on_exit) = tracing_appender::non_blocking(std::io::stderr());
@@ -1127,7 +1135,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .unwrap_or_default();
             let names: Vec<&String> = sources.keys().collect();
             let summary = format!("serving {} sources: {names:?}", sources.len());
-            let mut server = mamori_server::Server::new(j, sources, context)?.with_secure_cookies(secure_cookies).with_risk(risk);
+            let mut server = mamori_server::Server::new(j, sources, context)?.with_secure_cookies(secure_cookies).with_risk(risk).with_gate_policy(gate_policy);
             if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {
                 server = server.with_tls(cert, key).map_err(anyhow::Error::msg)?;
             }
@@ -1139,11 +1147,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 tracing::info!(address = %addr, "mamori: listening on {scheme}://{addr} ({summary})");
             })?;
         }
-        Command::Apikey(ApikeyCommand::Create { source, reports, label }) => {
-            let scope = match (source, reports) {
-                (Some(s), false) if !s.starts_with('@') => s,
-                (None, true) => mamori_server::REPORTS_SCOPE.to_owned(),
-                _ => bail!("give either --source NAME (a key that sends that source) or --reports (a key that reads reports)"),
+        Command::Apikey(ApikeyCommand::Create { source, reports, gate, label }) => {
+            let scope = match (source, reports, gate) {
+                (Some(s), false, None) if !s.starts_with('@') => s,
+                (None, true, None) => mamori_server::REPORTS_SCOPE.to_owned(),
+                (None, false, Some(system)) if !system.trim().is_empty() && !system.contains(char::is_whitespace) => format!("{}{system}", mamori_server::GATE_SCOPE),
+                _ => bail!("give one of --source NAME (a key that sends that source), --reports (a key that reads reports) or --gate SYSTEM (a key that asks the purpose-of-use gate)"),
             };
             anyhow::ensure!(!label.trim().is_empty() || scope != mamori_server::REPORTS_SCOPE, "a report key needs --label: it names the reader in the log");
             let mut j = open(&cli.data)?;

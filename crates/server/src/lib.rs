@@ -24,6 +24,7 @@
 //! write storage other than through ingest, or hold detection logic.
 
 pub mod console;
+pub mod gate;
 pub mod witness;
 
 use std::collections::BTreeMap;
@@ -53,7 +54,7 @@ pub const MAX_BATCH: u64 = 256 * 1024 * 1024;
 pub const MAX_CONCURRENT: usize = 4;
 
 /// The `source` of an API key that may read reports and send nothing.
-pub use mamori_app::admin::REPORTS_SCOPE;
+pub use mamori_app::admin::{GATE_SCOPE, REPORTS_SCOPE};
 
 pub use mamori_app::console::DisclosureQuery;
 
@@ -84,6 +85,8 @@ pub struct Server {
     risk: mamori_detect::RiskConfig,
     /// Served over TLS (`serve --tls-cert --tls-key`).
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// The purpose-of-use gate: its policy and what it holds in memory.
+    gate: gate::Gate,
 }
 
 /// The detection thread of `serve --detect`: waits for a committed batch, judges what was
@@ -190,7 +193,7 @@ pub fn new_api_key() -> (String, [u8; 32]) {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum ApiError {
+pub(crate) enum ApiError {
     #[error("missing or unknown API key")]
     Unauthorized,
     #[error("this API key is not for `{0}`")]
@@ -203,6 +206,8 @@ enum ApiError {
     TooLarge,
     #[error("{0}")]
     Conflict(String),
+    #[error("no {0}")]
+    NotFound(String),
     #[error("the body did not arrive in time")]
     Timeout,
     /// Logged on the server; the client is told no more (no paths, no internals).
@@ -219,6 +224,7 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -247,6 +253,7 @@ impl Server {
             secure_cookies: false,
             risk: mamori_detect::RiskConfig::default(),
             tls: None,
+            gate: gate::Gate::new(mamori_app::gate::Policy::default()),
             sessions,
             decoy: console::hash_password(&new_api_key().0).map_err(std::io::Error::other)?,
         })
@@ -284,6 +291,12 @@ impl Server {
         Ok(self)
     }
 
+    /// The town's gate policy (`gate.toml`).
+    pub fn with_gate_policy(mut self, policy: mamori_app::gate::Policy) -> Server {
+        self.gate = gate::Gate::new(policy);
+        self
+    }
+
     /// The town's risk settings (`detect.toml`), for the employee page's risk over time.
     pub fn with_risk(mut self, risk: mamori_detect::RiskConfig) -> Server {
         self.risk = risk;
@@ -303,20 +316,23 @@ impl Server {
         Ok(self)
     }
 
-    /// Checks the bearer key against `scope` (a source, or [`REPORTS_SCOPE`]); the key's
-    /// label names the client.
-    fn authorise(&self, headers: &HeaderMap, scope: &str) -> Result<String, ApiError> {
+    /// The bearer key's scope and label, whatever they are.
+    fn key_scope(&self, headers: &HeaderMap) -> Result<(String, String), ApiError> {
         let key = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(ApiError::Unauthorized)?;
         let hash: [u8; 32] = Sha256::digest(key.trim().as_bytes()).into();
-        let allowed = self.reader.held().api_key_source(&hash).map_err(|e| ApiError::Internal(e.to_string()))?;
-        match allowed {
-            None => Err(ApiError::Unauthorized),
-            Some((s, label)) if s == scope => Ok(label),
-            Some(_) => Err(ApiError::Forbidden(scope.to_owned())),
+        self.reader.held().api_key_source(&hash).map_err(|e| ApiError::Internal(e.to_string()))?.ok_or(ApiError::Unauthorized)
+    }
+
+    /// Checks the bearer key against `scope` (a source, or [`REPORTS_SCOPE`]); the key's
+    /// label names the client.
+    fn authorise(&self, headers: &HeaderMap, scope: &str) -> Result<String, ApiError> {
+        match self.key_scope(headers)? {
+            (s, label) if s == scope => Ok(label),
+            _ => Err(ApiError::Forbidden(scope.to_owned())),
         }
     }
 
@@ -389,7 +405,7 @@ struct IngestAnswer {
 
 /// Why a request was refused: one short sentence, never a server path.
 #[derive(serde::Serialize, utoipa::ToSchema)]
-struct ErrorBody {
+pub(crate) struct ErrorBody {
     error: String,
 }
 
@@ -609,6 +625,7 @@ async fn access_log(request: axum::extract::Request, next: axum::middleware::Nex
         (name = "ingest", description = "Batches of a source's records, with an ingest key"),
         (name = "reports", description = "Residents' disclosures, with a report key"),
         (name = "transparency", description = "Checkpoints and proofs for witnesses and outside auditors"),
+        (name = "gate", description = "The purpose-of-use gate, with a system's gate key (docs/gate.md)"),
         (name = "operations", description = "Health"),
     )
 )]
@@ -635,6 +652,8 @@ fn api() -> (axum::Router<Arc<Server>>, utoipa::openapi::OpenApi) {
         .routes(routes!(consistency))
         .routes(routes!(ingest))
         .routes(routes!(disclosure))
+        .routes(routes!(gate::access_check))
+        .routes(routes!(gate::declare))
         .split_for_parts()
 }
 

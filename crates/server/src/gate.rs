@@ -1,0 +1,336 @@
+//! The purpose-of-use gate's API (docs/gate.md): `POST /v1/access-check` answers a
+//! business system before it opens a record, `POST /v1/access-check/{id}/declare` records
+//! the purpose the user stated. Keys are per system (`mamori apikey create --gate juki`):
+//! a key answers only for its own system's checks.
+//!
+//! A check is answered from the directory and explanation model held in memory (built on
+//! the first check, then rebuilt in the background when the master data in the log
+//! changes), never from a journal scan. Checks are kept in memory (the latest
+//! [`MAX_CHECKS`]) so that a declaration can name its check; a declaration, and every
+//! break-the-glass use, is an event in the tamper-evident log.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use mamori_app::gate::{self as policy, Decision, Policy};
+use mamori_journal::SqliteJournal;
+
+use crate::{ApiError, Held, Server};
+
+/// Checks remembered for their declarations.
+pub const MAX_CHECKS: usize = 100_000;
+/// How old the directory may grow before the master data's digest is looked at again.
+const REFRESH_AFTER: Duration = Duration::from_secs(60);
+/// The largest check or declaration body.
+const MAX_GATE_BODY: usize = 16 * 1024;
+
+/// What the gate holds between checks.
+pub struct Gate {
+    policy: Policy,
+    model: RwLock<Option<Arc<Model>>>,
+    refreshing: std::sync::atomic::AtomicBool,
+    checks: Mutex<Checks>,
+}
+
+struct Model {
+    dir: mamori_enrich::Directory,
+    explanations: mamori_enrich::ExplanationModel,
+    digest: String,
+    /// When the digest was last found unchanged (or the model built).
+    checked: Mutex<Instant>,
+}
+
+#[derive(Default)]
+struct Checks {
+    order: VecDeque<String>,
+    by_id: HashMap<String, Checked>,
+}
+
+#[derive(Clone)]
+struct Checked {
+    check: policy::Check,
+    employee: Option<String>,
+    decision: Decision,
+    at_ms: i64,
+}
+
+impl Gate {
+    pub fn new(policy: Policy) -> Gate {
+        Gate { policy, model: RwLock::new(None), refreshing: false.into(), checks: Mutex::new(Checks::default()) }
+    }
+
+    fn remember(&self, id: &str, checked: Checked) {
+        let mut c = self.checks.held();
+        c.order.push_back(id.to_owned());
+        c.by_id.insert(id.to_owned(), checked);
+        while c.order.len() > MAX_CHECKS {
+            if let Some(old) = c.order.pop_front() {
+                c.by_id.remove(&old);
+            }
+        }
+    }
+}
+
+fn build(j: &SqliteJournal) -> anyhow::Result<Model> {
+    let master = mamori_app::detect::master_from_store(j)?;
+    let dir = mamori_enrich::Directory::new(&master);
+    let explanations = mamori_app::detect::model_for_reports(j, &dir)?;
+    Ok(Model { dir, explanations, digest: j.master_digest()?, checked: Mutex::new(Instant::now()) })
+}
+
+/// The model to answer with: built on the first check; when it is older than
+/// [`REFRESH_AFTER`], the master data's digest is looked at in the background and the
+/// model rebuilt if it changed (checks go on with the old one meanwhile).
+async fn model(server: &Arc<Server>) -> Result<Arc<Model>, ApiError> {
+    let gate = &server.gate;
+    let current = gate.model.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    match current {
+        Some(m) => {
+            let stale = m.checked.held().elapsed() > REFRESH_AFTER;
+            if stale && !gate.refreshing.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                let (worker, old) = (server.clone(), m.clone());
+                tokio::task::spawn_blocking(move || {
+                    let j = worker.reader.held();
+                    match j.master_digest() {
+                        Ok(d) if d == old.digest => *old.checked.held() = Instant::now(),
+                        _ => match build(&j) {
+                            Ok(fresh) => *worker.gate.model.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(fresh)),
+                            Err(e) => tracing::error!(error = format!("{e:#}"), "gate: rebuilding the directory"),
+                        },
+                    }
+                    worker.gate.refreshing.store(false, std::sync::atomic::Ordering::SeqCst);
+                });
+            }
+            Ok(m)
+        }
+        None => {
+            let worker = server.clone();
+            let built = tokio::task::spawn_blocking(move || build(&worker.reader.held())).await.map_err(|e| ApiError::Internal(e.to_string()))?.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
+            let built = Arc::new(built);
+            *gate.model.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(built.clone());
+            Ok(built)
+        }
+    }
+}
+
+/// A check as a business system sends it.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// The business system (its key must be for it): `juki`, `zeimu`, `koseki` …
+    system: String,
+    /// The user's account in that system.
+    account: String,
+    #[serde(default)]
+    terminal: String,
+    /// The resident's 宛名番号 (or another subject key the system uses).
+    resident: String,
+    /// `read`, `update`, `create`, `print` …
+    #[serde(default)]
+    operation: String,
+    /// A purpose code the user gave with the request (`emergency` breaks the glass).
+    #[serde(default)]
+    purpose: Option<String>,
+    #[serde(default)]
+    case_no: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// One reason behind the answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ReasonBody {
+    /// `relative`, `own`, `colleague`, `vip`, `no_business`, `business`, `batch`,
+    /// `unknown_account`, `break_glass`.
+    code: String,
+    ja: String,
+    en: String,
+}
+
+/// The gate's answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct CheckAnswer {
+    /// Names this check in a declaration.
+    check_id: String,
+    /// `allow`, `warn` (show the banner, let the user go on) or `declare` (the user must
+    /// state a purpose first).
+    decision: String,
+    /// The banner to show (empty for `allow`).
+    message_ja: String,
+    message_en: String,
+    reasons: Vec<ReasonBody>,
+}
+
+fn gate_key(server: &Server, headers: &HeaderMap) -> Result<String, ApiError> {
+    let (scope, _label) = server.key_scope(headers)?;
+    scope.strip_prefix(mamori_app::admin::GATE_SCOPE).map(str::to_owned).ok_or_else(|| ApiError::Forbidden("the purpose-of-use gate".into()))
+}
+
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.len() > MAX_GATE_BODY {
+        return Err(ApiError::TooLarge);
+    }
+    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("the request body: {e}")))
+}
+
+fn jst_now() -> (i64, chrono::NaiveDateTime) {
+    let now = chrono::Utc::now();
+    (now.timestamp_millis(), now.with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST")).naive_local())
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 12];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+    crate::hex(&bytes)
+}
+
+/// Asks whether a record may be opened.
+#[utoipa::path(
+    post,
+    path = "/v1/access-check",
+    tag = "gate",
+    request_body(content = CheckRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The decision, the banner to show and the reasons", body = CheckAnswer),
+        (status = 400, description = "A malformed check", body = crate::ErrorBody),
+        (status = 401, description = "Missing or unknown API key", body = crate::ErrorBody),
+        (status = 403, description = "Not a gate key, or a key for another system", body = crate::ErrorBody),
+        (status = 413, description = "Body too large", body = crate::ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn access_check(State(server): State<Arc<Server>>, headers: HeaderMap, bytes: axum::body::Bytes) -> Result<Json<CheckAnswer>, ApiError> {
+    let system = gate_key(&server, &headers)?;
+    let asked: CheckRequest = body(&bytes)?;
+    if asked.system != system {
+        return Err(ApiError::Forbidden(format!("checks of system `{}`", asked.system)));
+    }
+    for (field, text) in [("account", &asked.account), ("resident", &asked.resident)] {
+        if text.trim().is_empty() || text.len() > 200 || text.chars().any(char::is_control) {
+            return Err(ApiError::BadRequest(format!("{field}: 1–200 bytes, no control characters")));
+        }
+    }
+    let model = model(&server).await?;
+    let check = policy::Check {
+        system: asked.system,
+        account: asked.account,
+        terminal: asked.terminal,
+        resident: asked.resident,
+        operation: asked.operation,
+        purpose: asked.purpose,
+        case_no: asked.case_no,
+        reason: asked.reason,
+    };
+    let (at_ms, at) = jst_now();
+    let answer = policy::decide(&model.dir, &model.explanations, &server.gate.policy, &check, at);
+    let id = random_id();
+    let checked = Checked { check: check.clone(), employee: answer.employee.clone(), decision: answer.decision, at_ms };
+    server.gate.remember(&id, checked.clone());
+    if answer.break_glass {
+        // Breaking the glass is recorded at once: it is reviewed like a finding.
+        let declaration = policy::Declaration { purpose: server.gate.policy.break_glass.clone(), case_no: check.case_no.clone(), reason: check.reason.clone() };
+        record(&server, &id, &checked, &declaration).await?;
+    }
+    let decision = match answer.decision {
+        Decision::Allow => "allow",
+        Decision::Warn => "warn",
+        Decision::Declare => "declare",
+    };
+    Ok(Json(CheckAnswer {
+        check_id: id,
+        decision: decision.into(),
+        message_ja: answer.message_ja,
+        message_en: answer.message_en,
+        reasons: answer.reasons.into_iter().map(|r| ReasonBody { code: r.code, ja: r.ja, en: r.en }).collect(),
+    }))
+}
+
+/// A stated purpose.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclareRequest {
+    /// One of the policy's purpose codes (`counter`, `case`, `inquiry`, `audit`,
+    /// `emergency` by default).
+    purpose: String,
+    /// The case (受付番号) the access is for; needed for some purposes.
+    #[serde(default)]
+    case_no: Option<String>,
+    /// Free text; needed to break the glass.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The declaration's place in the log.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DeclareAnswer {
+    check_id: String,
+    /// The event that records the declaration.
+    event: u64,
+}
+
+/// Records the purpose the user stated for a check: an event in the log, which detection
+/// takes as the explanation of the access that follows.
+#[utoipa::path(
+    post,
+    path = "/v1/access-check/{id}/declare",
+    tag = "gate",
+    params(("id" = String, Path, description = "The check's id")),
+    request_body(content = DeclareRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Recorded", body = DeclareAnswer),
+        (status = 400, description = "An incomplete declaration (an unknown purpose, a case number or reason missing)", body = crate::ErrorBody),
+        (status = 401, description = "Missing or unknown API key", body = crate::ErrorBody),
+        (status = 403, description = "Not a gate key, or another system's check", body = crate::ErrorBody),
+        (status = 404, description = "No such check (or too old to be remembered)", body = crate::ErrorBody),
+        (status = 413, description = "Body too large", body = crate::ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub(crate) async fn declare(State(server): State<Arc<Server>>, headers: HeaderMap, Path(id): Path<String>, bytes: axum::body::Bytes) -> Result<Json<DeclareAnswer>, ApiError> {
+    let system = gate_key(&server, &headers)?;
+    let asked: DeclareRequest = body(&bytes)?;
+    let checked = server.gate.checks.held().by_id.get(&id).cloned().ok_or(ApiError::NotFound(format!("check `{id}`")))?;
+    if checked.check.system != system {
+        return Err(ApiError::Forbidden(format!("checks of system `{}`", checked.check.system)));
+    }
+    let declaration = policy::Declaration { purpose: asked.purpose, case_no: asked.case_no, reason: asked.reason };
+    declaration.validate(&server.gate.policy).map_err(|e| ApiError::BadRequest(format!("{e:#}")))?;
+    let event = record(&server, &id, &checked, &declaration).await?;
+    Ok(Json(DeclareAnswer { check_id: id, event }))
+}
+
+/// The declaration event: who (the system's account and the employee behind it), of whom,
+/// why, for which check, and what the gate had said.
+async fn record(server: &Arc<Server>, id: &str, checked: &Checked, d: &policy::Declaration) -> Result<u64, ApiError> {
+    let c = &checked.check;
+    // Under one key, `gate`: the event's own `resident` and `operation` fields mean the
+    // access an event is, and a declaration is not one.
+    let gate = serde_json::json!({
+        "check_id": id,
+        "system": c.system,
+        "account": c.account,
+        "terminal": c.terminal,
+        "resident": c.resident,
+        "operation": c.operation,
+        "employee": checked.employee.clone().unwrap_or_default(),
+        "decision": format!("{:?}", checked.decision).to_lowercase(),
+        "checked_at": checked.at_ms,
+        "purpose": d.purpose,
+        "case_no": d.case_no.clone().unwrap_or_default(),
+        "reason": d.reason.clone().unwrap_or_default(),
+    });
+    let detail = format!("purpose `{}` declared at the gate for {} {} → resident {} (check {id})", d.purpose, c.system, c.account, c.resident);
+    let actor = format!("gate:{}", c.system);
+    let worker = server.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut j = worker.journal.held();
+        mamori_app::audit::record_object_by(&mut *j, &actor, mamori_app::audit::Action::GateDeclare, &detail, "gate", gate)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| ApiError::Internal(format!("{e:#}")))
+}
