@@ -53,6 +53,14 @@ impl<'d> Judge<'d> {
     }
 }
 
+/// The purpose declared at the gate that detection found explaining access `seq`, if it
+/// did: master data alone does not know declarations, the log does, and detection's
+/// verdicts (kept beside the log) say which access each explained.
+pub fn declared(j: &SqliteJournal, seq: u64) -> Result<Option<Explanation>> {
+    let Some(code) = j.explanation_of(seq)? else { return Ok(None) };
+    Ok(code.strip_prefix("declared:").and_then(|rest| rest.split_once(':')).map(|(purpose, check)| Explanation::Declared { purpose: purpose.to_owned(), check: check.to_owned() }))
+}
+
 pub fn today_jst() -> Result<String> {
     let jst = FixedOffset::east_opt(9 * 3600).expect("JST");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
@@ -80,6 +88,7 @@ pub fn accesses_by<'d>(j: &SqliteJournal, judge: &Judge<'d>, accounts: &[(&str, 
             if let (Some(who), department, explanation) = judge.judge(&e, at)
                 && who == *employee
             {
+                let explanation = explanation.or(declared(j, stored.seq)?);
                 out.push((stored, e, at, who, department, explanation));
             }
         }
@@ -160,6 +169,7 @@ pub fn disclosure(j: &SqliteJournal, r: &Request<'_>) -> Result<Disclosure> {
     for (stored, e) in events {
         let at = DateTime::from_timestamp_millis(e.time).context("event time")?.with_timezone(&jst).naive_local();
         let (employee, department, explanation) = judge.judge(&e, at);
+        let explanation = explanation.or(declared(j, stored.seq)?);
         let department = departments.get(department).copied().unwrap_or(department).to_owned();
         let operator = match r.policy {
             OperatorPolicy::Name => employee.and_then(|id| names.get(id)).map_or_else(|| e.actor.user.uid.clone(), |n| n.to_string()),

@@ -1283,10 +1283,30 @@ fn the_gate_asks_for_a_purpose_before_a_relative_s_record_and_records_the_declar
     // Breaking the glass: through at once, recorded.
     let (_, glass) = json_post(addr, "/v1/access-check", &juki, &serde_json::json!({"system": "juki", "account": "0101", "resident": "000000103", "purpose": "emergency", "reason": "救急搬送の身元確認"}));
     assert_eq!(glass["decision"], "allow", "{glass}");
+    // A counter clerk declares an inquiry, then the system logs the access: detection
+    // takes the declaration as its explanation. Another declares a case number that does
+    // not concern the resident: a false declaration.
+    let (_, inquiry) = ask(&juki, "0203", "000000103");
+    let inquiry_id = inquiry["check_id"].as_str().unwrap().to_owned();
+    assert_eq!(declare(&juki, &inquiry_id, serde_json::json!({"purpose": "inquiry", "reason": "文書照会への回答"})).0, 200);
+    let (_, wrong) = ask(&juki, "0203", "000000306");
+    assert_eq!(declare(&juki, wrong["check_id"].as_str().unwrap(), serde_json::json!({"purpose": "case", "case_no": "R6-999999"})).0, 200);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let access = format!(r#"{{"class_uid":6005,"activity_id":2,"time":{},"status_id":1,"actor":{{"user":{{"uid":"0203"}}}},"device":{{"hostname":"PC-MADO-01"}},"metadata":{{"product":"juki"}},"unmapped":{{"resident":{{"uid":"000000103"}},"operation":"照会"}}}}"#, now + 60_000);
+    let (status, reply) = post(addr, "/v1/ingest/juki", &[("Authorization", &format!("Bearer {ingest_key}"))], format!("{access}\n").as_bytes()).unwrap();
+    assert_eq!(status, 200, "{reply}");
     server.kill().unwrap();
     server.wait().unwrap();
+    let detected = mamori(&data, &["detect"]);
+    let findings = mamori(&data, &["findings", "--json"]);
+    assert!(findings.contains("\"rule\":\"false_declaration\"") && findings.contains("R6-999999"), "{detected}\n{findings}");
+    assert!(findings.contains("\"rule\":\"break_glass\"") && findings.contains("救急搬送"), "{findings}");
+    let back = mamori(&data, &["report", "employee", "--employee", "E0003", "--format", "json"]);
+    assert!(back.contains(&format!("利用目的の申告（inquiry、照会確認 {inquiry_id}）")), "the back-search shows the declared purpose: {back}");
+    let disclosure = mamori(&data, &["report", "disclosure", "--resident", "000000103", "--format", "json"]);
+    assert!(disclosure.contains("利用目的の申告（inquiry"), "so does the disclosure: {disclosure}");
     let log = mamori(&data, &["events", "actor", "gate:juki"]);
-    assert_eq!(log.matches("gate.declare").count(), 2, "the declaration and the broken glass: {log}");
+    assert_eq!(log.matches("gate.declare").count(), 4, "the declarations and the broken glass: {log}");
     assert!(log.contains(&format!("\"check_id\":\"{check}\"")) && log.contains("\"purpose\":\"counter\"") && log.contains("\"employee\":\"E0001\"") && log.contains("\"purpose\":\"emergency\""), "{log}");
     mamori(&data, &["verify"]);
 }

@@ -57,15 +57,51 @@ pub struct Verdict {
 #[derive(Default, Serialize, Deserialize)]
 pub struct DetectorState {
     resolver: ResolverState,
+    #[serde(default)]
+    declarations: Declarations,
     analyzers: BTreeMap<String, serde_json::Value>,
     findings: Findings,
     accesses: u64,
     explained: u64,
 }
 
+/// Purposes declared at the purpose-of-use gate, by (account system, account, resident):
+/// when, the purpose and the check — each explains the same account's accesses to the
+/// same resident for `[explanations] declared_minutes` after it.
+#[derive(Default, Serialize, Deserialize)]
+struct Declarations {
+    #[serde(with = "pairs")]
+    by: BTreeMap<(String, String, String), (i64, String, String)>,
+}
+
+impl Declarations {
+    /// Notes a `gate.declare` event (mamori's own, class 6003).
+    fn note(&mut self, event: &Event, window_ms: i64) {
+        let Some(g) = event.unmapped.extra.get("gate") else { return };
+        let text = |k: &str| g.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let system = mamori_enrich::account_system(&text("system")).to_owned();
+        self.by.insert((system, text("account"), text("resident")), (event.time, text("purpose"), text("check_id")));
+        // Declarations past their window explain nothing more.
+        self.by.retain(|_, (t, _, _)| event.time - *t <= window_ms);
+    }
+
+    /// The declaration that explains `event` (an access to `resident`), if any.
+    fn explaining(&self, event: &Event, resident: &str, window_ms: i64) -> Option<Explanation> {
+        let key = (mamori_enrich::event_account_system(event).to_owned(), event.actor.user.uid.clone(), resident.to_owned());
+        let (at, purpose, check) = self.by.get(&key)?;
+        (0..=window_ms).contains(&(event.time - at)).then(|| Explanation::Declared { purpose: purpose.clone(), check: check.clone() })
+    }
+}
+
+/// Whether `event` is a declaration made at the purpose-of-use gate.
+pub fn is_gate_declaration(event: &Event) -> bool {
+    event.class_uid == mamori_model::ClassUid::ApiActivity && event.unmapped.operation.as_deref() == Some("gate.declare")
+}
+
 pub struct Detector<'a> {
     dir: &'a Directory,
     config: Config,
+    declarations: Declarations,
     web: mamori_enrich::WebCategories,
     model: ExplanationModel,
     resolver: ResolverState,
@@ -116,13 +152,14 @@ impl<'a> Detector<'a> {
     pub fn with_model(dir: &'a Directory, config: Config, model: ExplanationModel) -> Detector<'a> {
         let analyzers = REGISTRY.iter().map(|r| r.section).zip(config.build_analyzers().expect("the config was checked when it was read")).collect();
         let web = mamori_enrich::WebCategories::new(&config.web.categories);
-        Detector { dir, config, web, model, resolver: ResolverState::default(), analyzers, findings: Findings::default(), accesses: 0, explained: 0 }
+        Detector { dir, config, declarations: Declarations::default(), web, model, resolver: ResolverState::default(), analyzers, findings: Findings::default(), accesses: 0, explained: 0 }
     }
 
     /// Goes on from a saved state; an error if it was saved by another version.
     pub fn resume(dir: &'a Directory, config: Config, model: ExplanationModel, state: DetectorState) -> Result<Detector<'a>, String> {
         let mut d = Detector::with_model(dir, config, model);
         d.resolver = state.resolver;
+        d.declarations = state.declarations;
         d.findings = state.findings;
         d.accesses = state.accesses;
         d.explained = state.explained;
@@ -139,13 +176,14 @@ impl<'a> Detector<'a> {
         #[derive(Serialize)]
         struct Ref<'s> {
             resolver: &'s ResolverState,
+            declarations: &'s Declarations,
             analyzers: BTreeMap<&'static str, serde_json::Value>,
             findings: &'s Findings,
             accesses: u64,
             explained: u64,
         }
         let analyzers = self.analyzers.iter().map(|(s, a)| (*s, a.save())).collect();
-        serde_json::to_value(Ref { resolver: &self.resolver, analyzers, findings: &self.findings, accesses: self.accesses, explained: self.explained })
+        serde_json::to_value(Ref { resolver: &self.resolver, declarations: &self.declarations, analyzers, findings: &self.findings, accesses: self.accesses, explained: self.explained })
             .expect("detector state serialises")
     }
 
@@ -174,9 +212,19 @@ impl<'a> Detector<'a> {
         let mut o = resolver.observe(seq, event);
         self.resolver = resolver.s;
         self.charge_the_related_candidate(&mut o);
+        let window_ms = self.config.explanations.declared_minutes as i64 * 60_000;
+        if is_gate_declaration(event) {
+            self.declarations.note(event, window_ms);
+        }
         if let Some(access) = o.access.as_mut() {
             self.accesses += 1;
             access.explanation = explain(self.dir, &self.model, &o.actor, access, event, o.at);
+            // A purpose declared at the gate explains what master data does not — except a
+            // look-up of one's own kin, which stays for review with its declaration.
+            let kin = o.actor.employee.as_deref().and_then(|e| self.dir.relation(e, &access.resident, o.day)).is_some_and(|r| r.kind.is_kin());
+            if access.explanation.is_none() && !kin {
+                access.explanation = self.declarations.explaining(event, &access.resident, window_ms);
+            }
         }
         self.charge_the_related_bystander(&mut o, event);
         if let Some(access) = o.access.as_mut() {

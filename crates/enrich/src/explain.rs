@@ -56,6 +56,9 @@ pub struct ExplanationSettings {
     pub min_employees: usize,
     /// Record accesses sampled for learning (deterministically), at most.
     pub max_sample: usize,
+    /// Minutes after a purpose is declared at the purpose-of-use gate that the same
+    /// account's accesses to the same resident are explained by the declaration.
+    pub declared_minutes: u32,
 }
 
 impl Default for ExplanationSettings {
@@ -76,6 +79,7 @@ impl Default for ExplanationSettings {
             max_chance_share: 0.25,
             min_employees: 3,
             max_sample: 1_000_000,
+            declared_minutes: 30,
         }
     }
 }
@@ -226,8 +230,9 @@ pub enum Explanation {
     SearchCandidate { visit: String, direct: bool },
     /// A follow-up (an update) of a record the employee's section registered days ago.
     FollowUp { registered_by: String, days: i64 },
-    /// A purpose declared at the purpose-of-use gate before the access.
-    Declared(String),
+    /// A purpose declared at the purpose-of-use gate before the access: the purpose's
+    /// code and the check's id.
+    Declared { purpose: String, check: String },
 }
 
 /// `/household:R2` when the business was a household member's.
@@ -249,14 +254,14 @@ impl Explanation {
             Explanation::SearchCandidate { visit, direct: true } => format!("search-candidate:{visit}"),
             Explanation::SearchCandidate { visit, direct: false } => format!("section-search-candidate:{visit}"),
             Explanation::FollowUp { registered_by, days } => format!("follow-up:{registered_by}+{days}d"),
-            Explanation::Declared(id) => format!("declared:{id}"),
+            Explanation::Declared { purpose, check } => format!("declared:{purpose}:{check}"),
         }
     }
 
     /// Whether the access was the employee's own business, not only their section's.
     pub fn direct(&self) -> bool {
         match self {
-            Explanation::Batch | Explanation::DeclaredCase(_) | Explanation::Extract(_) | Explanation::Declared(_) => true,
+            Explanation::Batch | Explanation::DeclaredCase(_) | Explanation::Extract(_) | Explanation::Declared { .. } => true,
             Explanation::Visit { direct, .. } | Explanation::Case { direct, .. } | Explanation::SearchCandidate { direct, .. } => *direct,
             Explanation::FollowUp { .. } => false,
         }
@@ -282,7 +287,7 @@ impl Explanation {
             Explanation::Extract(_) => "extract".into(),
             Explanation::SearchCandidate { .. } => "search-candidate".into(),
             Explanation::FollowUp { .. } => "follow-up".into(),
-            Explanation::Declared(_) => "declared".into(),
+            Explanation::Declared { .. } => "declared".into(),
         }
     }
 
@@ -301,7 +306,7 @@ impl Explanation {
             Explanation::SearchCandidate { visit, direct: true } => format!("担当した来庁者 {visit} の氏名検索の候補"),
             Explanation::SearchCandidate { visit, direct: false } => format!("来庁者 {visit} の氏名検索の候補"),
             Explanation::FollowUp { registered_by, days } => format!("課内で登録された記録の事後処理（{registered_by}、{days}日後）"),
-            Explanation::Declared(id) => format!("利用目的の申告 {id}"),
+            Explanation::Declared { purpose, check } => format!("利用目的の申告（{purpose}、照会確認 {check}）"),
         }
     }
 }
@@ -401,6 +406,12 @@ impl Directory {
     /// Whether case `i` still explains look-ups on `day` under `model`: from its receipt to
     /// its closing (or, unclosed, for as long as cases of its kind stay open), plus the
     /// kind's tail.
+    /// Whether case `no` concerns `resident` (or their household) on `day`: what a case
+    /// number declared at the gate must do.
+    pub fn case_concerns(&self, no: &str, resident: &str, day: NaiveDate) -> bool {
+        self.with_household(resident, day).iter().any(|p| self.cases_by_resident.get(*p).is_some_and(|cs| cs.iter().any(|&i| self.cases[i].no == no)))
+    }
+
     pub(crate) fn case_open(&self, model: &ExplanationModel, i: usize, day: NaiveDate) -> bool {
         let c = &self.cases[i];
         if day < c.received {

@@ -774,6 +774,11 @@ impl SqliteJournal {
         Ok(rows)
     }
 
+    /// The explanation detection stored for access `seq`, if any.
+    pub fn explanation_of(&self, seq: u64) -> Result<Option<String>, JournalError> {
+        Ok(self.conn.prepare_cached("SELECT explanation FROM explanations WHERE seq = ?1")?.query_row([seq as i64], |r| r.get::<_, Option<String>>(0)).optional()?.flatten())
+    }
+
     /// Earliest and latest event time stored (ms), if any.
     pub fn time_span(&self) -> Result<Option<(i64, i64)>, JournalError> {
         let span: (Option<i64>, Option<i64>) =

@@ -19,6 +19,7 @@ mod agent_silence;
 mod audit_policy;
 mod behaviour;
 mod devices;
+mod gate;
 mod handover;
 mod lapsed_account;
 pub(crate) mod mail;
@@ -70,6 +71,7 @@ pub const REGISTRY: &[Registration] = &[
     mail::REGISTRATION,
     audit_policy::REGISTRATION,
     behaviour::REGISTRATION,
+    gate::REGISTRATION,
 ];
 
 /// Reads an analyzer's section into its settings type.
