@@ -1295,6 +1295,13 @@ fn the_gate_asks_for_a_purpose_before_a_relative_s_record_and_records_the_declar
     let access = format!(r#"{{"class_uid":6005,"activity_id":2,"time":{},"status_id":1,"actor":{{"user":{{"uid":"0203"}}}},"device":{{"hostname":"PC-MADO-01"}},"metadata":{{"product":"juki"}},"unmapped":{{"resident":{{"uid":"000000103"}},"operation":"照会"}}}}"#, now + 60_000);
     let (status, reply) = post(addr, "/v1/ingest/juki", &[("Authorization", &format!("Bearer {ingest_key}"))], format!("{access}\n").as_bytes()).unwrap();
     assert_eq!(status, 200, "{reply}");
+    // The Rust client crate a vendor would use: the same answers, and a declaration.
+    let client = mamori_gate_client::Gate::new(&format!("http://{addr}"), &juki);
+    let asked = mamori_gate_client::Check { system: "juki".into(), account: "0101".into(), terminal: "PC-FUKUSHI-03".into(), resident: "000000102".into(), operation: "read".into(), ..Default::default() };
+    let a = client.check(&asked);
+    assert!(a.fallback.is_none() && a.decision == mamori_gate_client::Decision::Declare && a.reasons.iter().any(|r| r.code == "relative"), "{a:?}");
+    assert!(client.declare(&a.check_id, "counter", None, Some("本人の依頼")).unwrap() > 0);
+    assert!(client.declare(&a.check_id, "case", None, None).is_err(), "no case number");
     server.kill().unwrap();
     server.wait().unwrap();
     let detected = mamori(&data, &["detect"]);
@@ -1306,7 +1313,7 @@ fn the_gate_asks_for_a_purpose_before_a_relative_s_record_and_records_the_declar
     let disclosure = mamori(&data, &["report", "disclosure", "--resident", "000000103", "--format", "json"]);
     assert!(disclosure.contains("利用目的の申告（inquiry"), "so does the disclosure: {disclosure}");
     let log = mamori(&data, &["events", "actor", "gate:juki"]);
-    assert_eq!(log.matches("gate.declare").count(), 4, "the declarations and the broken glass: {log}");
+    assert_eq!(log.matches("gate.declare").count(), 5, "the declarations and the broken glass: {log}");
     assert!(log.contains(&format!("\"check_id\":\"{check}\"")) && log.contains("\"purpose\":\"counter\"") && log.contains("\"employee\":\"E0001\"") && log.contains("\"purpose\":\"emergency\""), "{log}");
     mamori(&data, &["verify"]);
 }
