@@ -31,6 +31,8 @@ pub enum Action {
     Verify,
     /// A purpose stated at the purpose-of-use gate (or the glass broken).
     GateDeclare,
+    /// The gate told a user to take care (`warn`) or to state a purpose (`declare`).
+    GateCheck,
 }
 
 /// Recorded verifications are tagged so: the dashboard shows the latest.
@@ -53,6 +55,7 @@ impl Action {
             Action::Case => 3,
             Action::Verify => 2,
             Action::GateDeclare => 1,
+            Action::GateCheck => 2,
         }
     }
 
@@ -77,6 +80,7 @@ impl Action {
             Action::Case => "case",
             Action::Verify => "verify",
             Action::GateDeclare => "gate.declare",
+            Action::GateCheck => "gate.check",
         }
     }
 }
@@ -123,6 +127,14 @@ pub fn record_fields(journal: &mut dyn Journal, action: Action, detail: &str, fi
 }
 
 /// [`record_fields`] for an action taken by `actor` (a console user).
+/// An action with one structured field `key`, ready to append with others (the gate's
+/// checks are written in batches).
+pub fn object_event(actor: &str, action: Action, detail: &str, key: &str, value: serde_json::Value) -> Result<PreparedEvent> {
+    let mut event = action_event(actor, action, detail)?;
+    event.unmapped.extra.insert(key.into(), value);
+    Ok(PreparedEvent::new(&event))
+}
+
 /// Records an action with one structured field `key` (a JSON object): kept apart from
 /// the event's own fields (`resident`, `operation` …), which it must not shadow.
 pub fn record_object_by(journal: &mut dyn Journal, actor: &str, action: Action, detail: &str, key: &str, value: serde_json::Value) -> Result<u64> {

@@ -1135,7 +1135,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .unwrap_or_default();
             let names: Vec<&String> = sources.keys().collect();
             let summary = format!("serving {} sources: {names:?}", sources.len());
-            let mut server = mamori_server::Server::new(j, sources, context)?.with_secure_cookies(secure_cookies).with_risk(risk).with_gate_policy(gate_policy);
+            let mut server = mamori_server::Server::new(j, sources, context)?.with_secure_cookies(secure_cookies).with_risk(risk).with_gate_policy(gate_policy)?;
             if let (Some(cert), Some(key)) = (&tls_cert, &tls_key) {
                 server = server.with_tls(cert, key).map_err(anyhow::Error::msg)?;
             }

@@ -1255,6 +1255,8 @@ fn the_gate_asks_for_a_purpose_before_a_relative_s_record_and_records_the_declar
     let (_tmp, data, config, ingest_key) = example_town();
     let juki = mamori(&data, &["apikey", "create", "--gate", "juki", "--label", "住基システム"]).trim().to_owned();
     let zeimu = mamori(&data, &["apikey", "create", "--gate", "zeimu", "--label", "税務システム"]).trim().to_owned();
+    add_user_in(&data, "auditor", "auditor", None);
+    add_user_in(&data, "welfare-manager", "manager", Some("D300"));
     let (mut server, addr) = start(&data, &config);
     let ask = |key: &str, account: &str, resident: &str| json_post(addr, "/v1/access-check", key, &serde_json::json!({"system": "juki", "account": account, "terminal": "PC-FUKUSHI-03", "resident": resident, "operation": "read"}));
     let (status, answer) = ask(&juki, "0101", "000000102");
@@ -1302,6 +1304,14 @@ fn the_gate_asks_for_a_purpose_before_a_relative_s_record_and_records_the_declar
     assert!(a.fallback.is_none() && a.decision == mamori_gate_client::Decision::Declare && a.reasons.iter().any(|r| r.code == "relative"), "{a:?}");
     assert!(client.declare(&a.check_id, "counter", None, Some("本人の依頼")).unwrap() > 0);
     assert!(client.declare(&a.check_id, "case", None, None).is_err(), "no case number");
+    // The gate page: warnings and requests to declare are written within a second.
+    std::thread::sleep(Duration::from_millis(1500));
+    let auditor = signed_in_as(addr, "auditor");
+    let (status, activity) = page(addr, "/console/gate", &auditor);
+    assert!(status == 200 && activity.contains("救急搬送の身元確認") && activity.contains("R6-999999") && activity.contains("<tr class=\"high\">"), "{activity}");
+    let asked: u64 = activity.split("目的の申告を求めた照会</div><div class=\"big\">").nth(1).and_then(|r| r.split('<').next()).and_then(|n| n.parse().ok()).unwrap();
+    assert!(asked >= 2, "the relative's look-ups asked for a purpose: {activity}");
+    assert_eq!(page(addr, "/console/gate", &signed_in_as(addr, "welfare-manager")).0, 403);
     server.kill().unwrap();
     server.wait().unwrap();
     let detected = mamori(&data, &["detect"]);
@@ -1313,7 +1323,8 @@ fn the_gate_asks_for_a_purpose_before_a_relative_s_record_and_records_the_declar
     let disclosure = mamori(&data, &["report", "disclosure", "--resident", "000000103", "--format", "json"]);
     assert!(disclosure.contains("利用目的の申告（inquiry"), "so does the disclosure: {disclosure}");
     let log = mamori(&data, &["events", "actor", "gate:juki"]);
-    assert_eq!(log.matches("gate.declare").count(), 5, "the declarations and the broken glass: {log}");
+    assert_eq!(log.matches("\"gate.declare\"").count(), 5, "the declarations and the broken glass: {log}");
+    assert!(log.matches("\"gate.check\"").count() >= 3, "what the gate said, when it was not allow: {log}");
     assert!(log.contains(&format!("\"check_id\":\"{check}\"")) && log.contains("\"purpose\":\"counter\"") && log.contains("\"employee\":\"E0001\"") && log.contains("\"purpose\":\"emergency\""), "{log}");
     mamori(&data, &["verify"]);
 }

@@ -410,6 +410,20 @@ fn t(en: bool, key: &str) -> &'static str {
         "signed_state" => ("点検済み", "signed"),
         "breach" => ("漏えい等の規模の算定と報告書案", "Breach sizing and the PPC draft"),
         "nav_breach" => ("漏えい等報告", "Breach"),
+        "nav_gate" => ("利用目的の確認", "Gate"),
+        "gate" => ("利用目的の確認（ゲート）の記録（直近 30 日）", "The purpose-of-use gate (last 30 days)"),
+        "gate_note" => (
+            "業務システムが照会の前に問い合わせた結果と、職員が申告した利用目的です。緊急時利用（ブレークグラス）は所見にもなり、事案として点検できます。",
+            "What business systems were told before opening records, and the purposes staff declared. Broken glass is also a finding, to review in a case.",
+        ),
+        "gate_warnings" => ("注意表示", "Warnings"),
+        "gate_declare_asked" => ("目的の申告を求めた照会", "Purpose asked for"),
+        "gate_declarations" => ("申告された目的", "Purposes declared"),
+        "gate_break_glass" => ("緊急時利用", "Broken glass"),
+        "gate_decision" => ("判定", "Decision"),
+        "gate_purpose" => ("目的", "Purpose"),
+        "gate_declared" => ("申告", "declared"),
+        "none_gate" => ("記録はありません。", "Nothing recorded."),
         "nav_residents" => ("住民の照会履歴", "Residents"),
         "breach_findings" => ("所見 ID（空白・改行区切り）", "Finding ids (separated by spaces or lines)"),
         "breach_events" => ("記録番号（空白区切り）", "Event numbers (separated by spaces)"),
@@ -476,11 +490,12 @@ impl Chrome {
     }
 
     fn of(l: Lang, reader: &Reader, csrf: &str, current: &str) -> Chrome {
-        let items: [(&str, &str, View); 9] = [
+        let items: [(&str, &str, View); 10] = [
             ("/console", "dashboard", View::Dashboard),
             ("/console/findings", "findings", View::Findings),
             ("/console/cases", "cases", View::Cases),
             ("/console/review", "review", View::Review),
+            ("/console/gate", "nav_gate", View::Gate),
             ("/console/residents", "nav_residents", View::Residents),
             ("/console/disclosure", "disclosure", View::Disclosure),
             ("/console/breach", "nav_breach", View::Breach),
@@ -1488,6 +1503,26 @@ async fn breach_report(State(server): State<Arc<Server>>, headers: HeaderMap, Fo
 }
 
 #[derive(Template)]
+#[template(path = "gate.html")]
+struct GatePage {
+    c: Chrome,
+    a: app::gate::GateActivity,
+}
+
+async fn gate_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let s = match signed_for(&server, &headers, q.lang.as_deref(), View::Gate) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let reader = s.reader.clone();
+    match with_journal(&server, move |j| app::gate::activity(j, &reader, 30, 500)).await {
+        Ok(Ok(a)) => render(s.lang, StatusCode::OK, &GatePage { c: s.chrome("/console/gate"), a }),
+        Ok(Err(e)) => internal(e),
+        Err(r) => r,
+    }
+}
+
+#[derive(Template)]
 #[template(path = "residents.html")]
 struct ResidentsPage {
     c: Chrome,
@@ -1738,6 +1773,7 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/console/breach", get(breach_form).post(breach_report))
         .route("/console/residents", get(residents_form).post(resident_history))
         .route("/console/sources", get(sources_page))
+        .route("/console/gate", get(gate_page))
         .route("/console/admin", get(admin_page))
         .route("/console/admin/keys/create", post(create_key))
         .route("/console/admin/keys/revoke", post(revoke_key))

@@ -34,7 +34,14 @@ pub struct Gate {
     model: RwLock<Option<Arc<Model>>>,
     refreshing: std::sync::atomic::AtomicBool,
     checks: Mutex<Checks>,
+    /// Warnings and requests to declare, on their way to the log (written in batches by a
+    /// thread of the server's, so a check never waits on the disk).
+    to_record: Mutex<Option<std::sync::mpsc::SyncSender<mamori_journal::PreparedEvent>>>,
 }
+
+/// Checks waiting to be written, at most: beyond it a check is answered and its record
+/// dropped (and the drop logged) — a counter is never stopped for an audit trail.
+const RECORD_QUEUE: usize = 10_000;
 
 struct Model {
     dir: mamori_enrich::Directory,
@@ -56,11 +63,47 @@ struct Checked {
     employee: Option<String>,
     decision: Decision,
     at_ms: i64,
+    break_glass: bool,
 }
 
 impl Gate {
     pub fn new(policy: Policy) -> Gate {
-        Gate { policy, model: RwLock::new(None), refreshing: false.into(), checks: Mutex::new(Checks::default()) }
+        Gate { policy, model: RwLock::new(None), refreshing: false.into(), checks: Mutex::new(Checks::default()), to_record: Mutex::new(None) }
+    }
+
+    /// Starts the thread that writes checks to the log of `dir` in batches (once a second,
+    /// or at 500 waiting).
+    pub fn record_checks_into(&self, dir: std::path::PathBuf) -> std::io::Result<()> {
+        let (send, receive) = std::sync::mpsc::sync_channel::<mamori_journal::PreparedEvent>(RECORD_QUEUE);
+        std::thread::Builder::new().name("mamori-gate-log".into()).spawn(move || {
+            let mut j = match SqliteJournal::open(&dir) {
+                Ok(j) => j,
+                Err(e) => return tracing::error!(error = %e, "gate: opening the store to record checks"),
+            };
+            while let Ok(first) = receive.recv() {
+                let mut batch = vec![first];
+                let until = Instant::now() + Duration::from_secs(1);
+                while batch.len() < 500 {
+                    match receive.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                        Ok(e) => batch.push(e),
+                        Err(_) => break,
+                    }
+                }
+                if let Err(e) = mamori_journal::Journal::append(&mut j, mamori_journal::Batch { events: &batch, ..Default::default() }) {
+                    tracing::error!(error = %e, checks = batch.len(), "gate: recording checks");
+                }
+            }
+        })?;
+        *self.to_record.held() = Some(send);
+        Ok(())
+    }
+
+    fn queue(&self, event: mamori_journal::PreparedEvent) {
+        if let Some(send) = self.to_record.held().as_ref()
+            && send.try_send(event).is_err()
+        {
+            tracing::warn!("gate: the record queue is full; a check's record was dropped");
+        }
     }
 
     fn remember(&self, id: &str, checked: Checked) {
@@ -228,8 +271,21 @@ pub(crate) async fn access_check(State(server): State<Arc<Server>>, headers: Hea
     let (at_ms, at) = jst_now();
     let answer = policy::decide(&model.dir, &model.explanations, &server.gate.policy, &check, at);
     let id = random_id();
-    let checked = Checked { check: check.clone(), employee: answer.employee.clone(), decision: answer.decision, at_ms };
+    let checked = Checked { check: check.clone(), employee: answer.employee.clone(), decision: answer.decision, at_ms, break_glass: answer.break_glass };
     server.gate.remember(&id, checked.clone());
+    if answer.decision != Decision::Allow {
+        let why: Vec<&str> = answer.reasons.iter().map(|r| r.code.as_str()).collect();
+        let gate = serde_json::json!({
+            "check_id": id, "system": check.system, "account": check.account, "terminal": check.terminal,
+            "resident": check.resident, "operation": check.operation, "employee": answer.employee.clone().unwrap_or_default(),
+            "decision": format!("{:?}", answer.decision).to_lowercase(), "reasons": why,
+        });
+        let detail = format!("gate said {:?} to {} {} → resident {} ({})", answer.decision, check.system, check.account, check.resident, why.join(", ")).to_lowercase();
+        match mamori_app::audit::object_event(&format!("gate:{}", check.system), mamori_app::audit::Action::GateCheck, &detail, "gate", gate) {
+            Ok(event) => server.gate.queue(event),
+            Err(e) => tracing::error!(error = %e, "gate: a check's record"),
+        }
+    }
     if answer.break_glass {
         // Breaking the glass is recorded at once: it is reviewed like a finding.
         let declaration = policy::Declaration { purpose: server.gate.policy.break_glass.clone(), case_no: check.case_no.clone(), reason: check.reason.clone() };
@@ -322,6 +378,7 @@ async fn record(server: &Arc<Server>, id: &str, checked: &Checked, d: &policy::D
         "purpose": d.purpose,
         "case_no": d.case_no.clone().unwrap_or_default(),
         "reason": d.reason.clone().unwrap_or_default(),
+        "break_glass": checked.break_glass && d.purpose == server.gate.policy.break_glass,
     });
     let detail = format!("purpose `{}` declared at the gate for {} {} → resident {} (check {id})", d.purpose, c.system, c.account, c.resident);
     let actor = format!("gate:{}", c.system);

@@ -291,10 +291,13 @@ impl Server {
         Ok(self)
     }
 
-    /// The town's gate policy (`gate.toml`).
-    pub fn with_gate_policy(mut self, policy: mamori_app::gate::Policy) -> Server {
+    /// The town's gate policy (`gate.toml`); checks that warn or ask for a purpose are
+    /// recorded in the log by a thread of their own.
+    pub fn with_gate_policy(mut self, policy: mamori_app::gate::Policy) -> std::io::Result<Server> {
         self.gate = gate::Gate::new(policy);
-        self
+        let dir = self.journal.held().dir().to_path_buf();
+        self.gate.record_checks_into(dir)?;
+        Ok(self)
     }
 
     /// The town's risk settings (`detect.toml`), for the employee page's risk over time.

@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use crate::audit::{self, Action};
 
 pub mod breach;
+pub mod gate;
 pub mod review;
 pub mod sources;
 
@@ -92,6 +93,8 @@ pub enum View {
     Cases,
     /// A resident's history with the operators named: investigators only.
     Residents,
+    /// The purpose-of-use gate's activity.
+    Gate,
 }
 
 /// Who is reading: a signed-in console user.
