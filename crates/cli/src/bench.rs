@@ -238,3 +238,87 @@ pub fn disclosure(data: &Path, lookups: u64, out: &mut impl Write) -> Result<()>
     )?;
     Ok(())
 }
+
+/// Times the purpose-of-use gate as a business system meets it: a fresh store under `dir`
+/// with the bench master data (200,000 residents two to a household, 3,000 staff with
+/// accounts in four systems, a case per resident), `mamori serve` started in this
+/// process on loopback, and `rate` checks a second for `seconds`, open loop (each check
+/// has its time slot; its latency runs from that slot, so a server that falls behind is
+/// charged for the queue, not hidden by it), over kept-alive connections from `clients`
+/// threads. The load and the server share the machine.
+pub fn gate(dir: &Path, rate: u64, seconds: u64, clients: usize, out: &mut impl Write) -> Result<()> {
+    anyhow::ensure!(!dir.exists(), "{} exists: give a new directory", dir.display());
+    anyhow::ensure!(rate > 0 && seconds > 0 && clients > 0, "--rate, --seconds and --clients must be above zero");
+    let key_path = dir.with_extension("signing.key");
+    let mut j = SqliteJournal::init(dir, "mamori.bench/gate", mamori_journal::DEFAULT_SEGMENT_SHIFT, &key_path)?;
+    let start = Instant::now();
+    store_bench_master(&mut j)?;
+    let (key, hash) = mamori_server::new_api_key();
+    mamori_app::admin::create_api_key(&mut j, "bench", "@gate:juki", "bench", &hash)?;
+    writeln!(out, "bench master data stored in {:.1} s", start.elapsed().as_secs_f64())?;
+    let server = mamori_server::Server::new(j, Default::default(), Default::default())?.with_gate_policy(mamori_app::gate::Policy::default())?;
+    let (ready, addr) = std::sync::mpsc::channel();
+    std::thread::spawn(move || mamori_server::serve(server, "127.0.0.1:0".parse().expect("an address"), |a| ready.send(a).expect("the bench waits")));
+    let addr = addr.recv()?;
+    let base = format!("http://{addr}");
+    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).http_status_as_error(false).build().into();
+    let ask = |agent: &ureq::Agent, n: u64| -> Result<u16> {
+        let mut mix = Mix(n);
+        let body = serde_json::json!({"system": "juki", "account": format!("{:04}", mix.below(ACCOUNTS)), "terminal": "PC-1", "resident": format!("{:09}", mix.below(RESIDENTS)), "operation": "read"});
+        let response = agent.post(format!("{base}/v1/access-check")).header("Authorization", &format!("Bearer {key}")).header("Content-Type", "application/json").send(body.to_string().as_bytes())?;
+        let status = response.status().as_u16();
+        std::hint::black_box(response.into_body().read_to_vec()?);
+        Ok(status)
+    };
+    // The first check builds the directory in memory: timed apart.
+    let warm = Instant::now();
+    anyhow::ensure!(ask(&agent, 0)? == 200, "the gate did not answer the first check");
+    writeln!(out, "directory of 200,000 residents built at the first check in {:.2} s", warm.elapsed().as_secs_f64())?;
+    let total = rate * seconds;
+    let next = std::sync::atomic::AtomicU64::new(1);
+    let t0 = Instant::now() + Duration::from_millis(100);
+    let results: Vec<(Vec<Duration>, u64)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..clients)
+            .map(|_| {
+                let (next, ask) = (&next, &ask);
+                let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).http_status_as_error(false).build().into();
+                scope.spawn(move || {
+                    let (mut times, mut errors) = (Vec::new(), 0u64);
+                    loop {
+                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if n > total {
+                            return (times, errors);
+                        }
+                        let slot = t0 + Duration::from_nanos((n - 1) * 1_000_000_000 / rate);
+                        if let Some(wait) = slot.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                        match ask(&agent, n) {
+                            Ok(200) => times.push(slot.elapsed()),
+                            _ => errors += 1,
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("a bench client")).collect()
+    });
+    let elapsed = t0.elapsed().as_secs_f64();
+    let errors: u64 = results.iter().map(|r| r.1).sum();
+    let mut times: Vec<Duration> = results.into_iter().flat_map(|r| r.0).collect();
+    times.sort();
+    anyhow::ensure!(!times.is_empty(), "no check was answered ({errors} errors)");
+    let pct = |p: f64| times[((times.len() - 1) as f64 * p) as usize].as_secs_f64() * 1000.0;
+    writeln!(
+        out,
+        "gate: {} checks in {elapsed:.1} s ({:.0}/s asked {rate}/s, {clients} clients), {errors} errors; latency from each check's slot: p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms; peak RSS {}",
+        times.len(),
+        times.len() as f64 / elapsed,
+        pct(0.5),
+        pct(0.99),
+        pct(0.999),
+        pct(1.0),
+        peak_rss_mib().map_or_else(|| "?".into(), |m| format!("{m:.0} MiB"))
+    )?;
+    Ok(())
+}

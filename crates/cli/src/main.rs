@@ -512,6 +512,18 @@ enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         lookups: u64,
     },
+    /// Time the purpose-of-use gate: a fresh store under DIR with 200,000 residents, the
+    /// server in this process, RATE checks a second for SECONDS, open loop.
+    Gate {
+        #[arg(long, default_value = "mamori-bench-gate")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1224,6 +1236,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Bench(BenchCommand::Query { lookups }) => bench::query(&cli.data, lookups, out)?,
         Command::Bench(BenchCommand::Disclosure { lookups }) => bench::disclosure(&cli.data, lookups, out)?,
+        Command::Bench(BenchCommand::Gate { dir, rate, seconds, clients }) => bench::gate(&dir, rate, seconds, clients, out)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -37,6 +37,10 @@ pub struct Gate {
     /// Warnings and requests to declare, on their way to the log (written in batches by a
     /// thread of the server's, so a check never waits on the disk).
     to_record: Mutex<Option<std::sync::mpsc::SyncSender<mamori_journal::PreparedEvent>>>,
+    /// The store, for the connections that build and refresh the directory: their own,
+    /// so that hashing a large town's master data never holds the connection every
+    /// request's key check uses.
+    dir: Mutex<Option<std::path::PathBuf>>,
 }
 
 /// Checks waiting to be written, at most: beyond it a check is answered and its record
@@ -68,12 +72,13 @@ struct Checked {
 
 impl Gate {
     pub fn new(policy: Policy) -> Gate {
-        Gate { policy, model: RwLock::new(None), refreshing: false.into(), checks: Mutex::new(Checks::default()), to_record: Mutex::new(None) }
+        Gate { policy, model: RwLock::new(None), refreshing: false.into(), checks: Mutex::new(Checks::default()), to_record: Mutex::new(None), dir: Mutex::new(None) }
     }
 
     /// Starts the thread that writes checks to the log of `dir` in batches (once a second,
     /// or at 500 waiting).
     pub fn record_checks_into(&self, dir: std::path::PathBuf) -> std::io::Result<()> {
+        *self.dir.held() = Some(dir.clone());
         let (send, receive) = std::sync::mpsc::sync_channel::<mamori_journal::PreparedEvent>(RECORD_QUEUE);
         std::thread::Builder::new().name("mamori-gate-log".into()).spawn(move || {
             let mut j = match SqliteJournal::open(&dir) {
@@ -118,6 +123,16 @@ impl Gate {
     }
 }
 
+/// A connection of the gate's own to the store (see [`Gate::dir`]), else the server's
+/// reading one.
+fn with_store<T>(server: &Server, f: impl FnOnce(&SqliteJournal) -> T) -> anyhow::Result<T> {
+    let dir = server.gate.dir.held().clone();
+    match dir {
+        Some(d) => Ok(f(&SqliteJournal::open(&d)?)),
+        None => Ok(f(&server.reader.held())),
+    }
+}
+
 fn build(j: &SqliteJournal) -> anyhow::Result<Model> {
     let master = mamori_app::detect::master_from_store(j)?;
     let dir = mamori_enrich::Directory::new(&master);
@@ -137,13 +152,18 @@ async fn model(server: &Arc<Server>) -> Result<Arc<Model>, ApiError> {
             if stale && !gate.refreshing.swap(true, std::sync::atomic::Ordering::SeqCst) {
                 let (worker, old) = (server.clone(), m.clone());
                 tokio::task::spawn_blocking(move || {
-                    let j = worker.reader.held();
-                    match j.master_digest() {
-                        Ok(d) if d == old.digest => *old.checked.held() = Instant::now(),
-                        _ => match build(&j) {
-                            Ok(fresh) => *worker.gate.model.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(fresh)),
-                            Err(e) => tracing::error!(error = format!("{e:#}"), "gate: rebuilding the directory"),
-                        },
+                    let refreshed = with_store(&worker, |j| -> anyhow::Result<Option<Model>> {
+                        if j.master_digest()? == old.digest {
+                            *old.checked.held() = Instant::now();
+                            Ok(None)
+                        } else {
+                            build(j).map(Some)
+                        }
+                    });
+                    match refreshed.and_then(|r| r) {
+                        Ok(Some(fresh)) => *worker.gate.model.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(fresh)),
+                        Ok(None) => {}
+                        Err(e) => tracing::error!(error = format!("{e:#}"), "gate: rebuilding the directory"),
                     }
                     worker.gate.refreshing.store(false, std::sync::atomic::Ordering::SeqCst);
                 });
@@ -152,7 +172,7 @@ async fn model(server: &Arc<Server>) -> Result<Arc<Model>, ApiError> {
         }
         None => {
             let worker = server.clone();
-            let built = tokio::task::spawn_blocking(move || build(&worker.reader.held())).await.map_err(|e| ApiError::Internal(e.to_string()))?.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
+            let built = tokio::task::spawn_blocking(move || with_store(&worker, build).and_then(|b| b)).await.map_err(|e| ApiError::Internal(e.to_string()))?.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
             let built = Arc::new(built);
             *gate.model.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(built.clone());
             Ok(built)
