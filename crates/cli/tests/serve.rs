@@ -1286,13 +1286,13 @@ fn the_gate_asks_for_a_purpose_before_a_relative_s_record_and_records_the_declar
     let (_, glass) = json_post(addr, "/v1/access-check", &juki, &serde_json::json!({"system": "juki", "account": "0101", "resident": "000000103", "purpose": "emergency", "reason": "救急搬送の身元確認"}));
     assert_eq!(glass["decision"], "allow", "{glass}");
     // A counter clerk declares an inquiry, then the system logs the access: detection
-    // takes the declaration as its explanation. Another declares a case number that does
-    // not concern the resident: a false declaration.
+    // takes the declaration as its explanation. Another declares a real case number —
+    // R6-000456, the mayor's — for a resident it does not concern: a false declaration.
     let (_, inquiry) = ask(&juki, "0203", "000000103");
     let inquiry_id = inquiry["check_id"].as_str().unwrap().to_owned();
     assert_eq!(declare(&juki, &inquiry_id, serde_json::json!({"purpose": "inquiry", "reason": "文書照会への回答"})).0, 200);
     let (_, wrong) = ask(&juki, "0203", "000000306");
-    assert_eq!(declare(&juki, wrong["check_id"].as_str().unwrap(), serde_json::json!({"purpose": "case", "case_no": "R6-999999"})).0, 200);
+    assert_eq!(declare(&juki, wrong["check_id"].as_str().unwrap(), serde_json::json!({"purpose": "case", "case_no": "R6-000456"})).0, 200);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     let access = format!(r#"{{"class_uid":6005,"activity_id":2,"time":{},"status_id":1,"actor":{{"user":{{"uid":"0203"}}}},"device":{{"hostname":"PC-MADO-01"}},"metadata":{{"product":"juki"}},"unmapped":{{"resident":{{"uid":"000000103"}},"operation":"照会"}}}}"#, now + 60_000);
     let (status, reply) = post(addr, "/v1/ingest/juki", &[("Authorization", &format!("Bearer {ingest_key}"))], format!("{access}\n").as_bytes()).unwrap();
@@ -1308,7 +1308,7 @@ fn the_gate_asks_for_a_purpose_before_a_relative_s_record_and_records_the_declar
     std::thread::sleep(Duration::from_millis(1500));
     let auditor = signed_in_as(addr, "auditor");
     let (status, activity) = page(addr, "/console/gate", &auditor);
-    assert!(status == 200 && activity.contains("救急搬送の身元確認") && activity.contains("R6-999999") && activity.contains("<tr class=\"high\">"), "{activity}");
+    assert!(status == 200 && activity.contains("救急搬送の身元確認") && activity.contains("R6-000456") && activity.contains("<tr class=\"high\">"), "{activity}");
     let asked: u64 = activity.split("目的の申告を求めた照会</div><div class=\"big\">").nth(1).and_then(|r| r.split('<').next()).and_then(|n| n.parse().ok()).unwrap();
     assert!(asked >= 2, "the relative's look-ups asked for a purpose: {activity}");
     assert_eq!(page(addr, "/console/gate", &signed_in_as(addr, "welfare-manager")).0, 403);
@@ -1316,8 +1316,16 @@ fn the_gate_asks_for_a_purpose_before_a_relative_s_record_and_records_the_declar
     server.wait().unwrap();
     let detected = mamori(&data, &["detect"]);
     let findings = mamori(&data, &["findings", "--json"]);
-    assert!(findings.contains("\"rule\":\"false_declaration\"") && findings.contains("R6-999999"), "{detected}\n{findings}");
+    assert!(findings.contains("\"rule\":\"false_declaration\"") && findings.contains("R6-000456 → 住民 000000306"), "{detected}\n{findings}");
     assert!(findings.contains("\"rule\":\"break_glass\"") && findings.contains("救急搬送"), "{findings}");
+    // Declarations are part of detection's state: going on from it equals starting over.
+    let sorted = |text: String| {
+        let mut v: Vec<String> = text.lines().map(str::to_owned).collect();
+        v.sort();
+        v
+    };
+    mamori(&data, &["detect", "--rebuild"]);
+    assert_eq!(sorted(findings.clone()), sorted(mamori(&data, &["findings", "--json"])), "incremental equals from scratch");
     let back = mamori(&data, &["report", "employee", "--employee", "E0003", "--format", "json"]);
     assert!(back.contains(&format!("利用目的の申告（inquiry、照会確認 {inquiry_id}）")), "the back-search shows the declared purpose: {back}");
     let disclosure = mamori(&data, &["report", "disclosure", "--resident", "000000103", "--format", "json"]);
