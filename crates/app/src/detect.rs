@@ -270,6 +270,7 @@ impl<'d> Session<'d> {
             Some((_, _, f, _)) if f != setup.fingerprint => why = Some("the settings, rules, explanation model or master data changed".into()),
             Some((last, watermark, _, state)) => match j.min_time_after(last)? {
                 Some(t) if t < watermark => why = Some("events older than those already judged arrived".into()),
+                _ if declared_before(j, last, watermark)? => why = Some("a declaration at the gate older than the events already judged arrived".into()),
                 _ => {
                     let v: serde_json::Value = serde_json::from_str(&state).context("saved detection state")?;
                     let restored = serde_json::from_value::<mamori_detect::DetectorState>(v["detector"].clone())
@@ -317,7 +318,7 @@ impl<'d> Session<'d> {
     pub fn step(&mut self, j: &mut SqliteJournal) -> Result<Option<DetectSummary>> {
         let after = self.last_seq;
         if let Some(last) = after
-            && j.min_time_after(last)?.is_some_and(|t| t < self.watermark)
+            && (j.min_time_after(last)?.is_some_and(|t| t < self.watermark) || declared_before(j, last, self.watermark)?)
         {
             return Ok(None);
         }
@@ -353,6 +354,25 @@ impl<'d> Session<'d> {
         let (accesses, explained) = self.detector.counts();
         Ok(Some(DetectSummary { accesses, explained, findings, judged, rebuilt: self.rebuilt.take(), suppressed }))
     }
+}
+
+/// Whether a declaration made at the purpose-of-use gate was appended after event `last`
+/// with a time before `watermark`: mamori's own events do not count as "older events"
+/// (a console view is stamped now), but a declaration explains accesses and is judged,
+/// so one that an access stamped by a clock running ahead has overtaken means starting
+/// over — as a rebuild would judge it first. Looked for in the week before the watermark
+/// (the server stamps declarations; a source clock a week ahead is a broken one).
+fn declared_before(j: &SqliteJournal, last: u64, watermark: i64) -> Result<bool> {
+    let range = TimeRange { from: watermark.saturating_sub(7 * DAY_MS), to: watermark };
+    for key in j.api_keys()? {
+        let Some(system) = key.scope.strip_prefix(crate::admin::GATE_SCOPE) else { continue };
+        for stored in j.by_actor(&format!("gate:{system}"), range)? {
+            if stored.seq > last && mamori_detect::is_gate_declaration(&stored.event()?) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// Runs detection over the store: incrementally from the saved state (only events added

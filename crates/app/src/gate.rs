@@ -31,7 +31,7 @@ pub enum Decision {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Policy {
-    /// The employee's own record, their household and family, neighbours: always this.
+    /// The employee's own record, their household, family, and neighbours: always this.
     pub relatives: Decision,
     /// A colleague's record (staff are residents too).
     pub colleagues: Decision,
@@ -53,7 +53,9 @@ pub struct Policy {
     /// The break-the-glass purpose: lets the user through at once, for an emergency, with
     /// a mandatory reason; every use is reviewed like a finding.
     pub break_glass: String,
-    /// Minutes a declaration explains the same account's accesses to the same resident.
+    /// Minutes after a check that a declaration for it is taken (a check id cannot be kept
+    /// and replayed later); how long a declaration explains accesses is detection's
+    /// `[explanations] declared_minutes`.
     pub declaration_minutes: u32,
 }
 
@@ -192,8 +194,8 @@ pub fn decide(dir: &Directory, model: &ExplanationModel, policy: &Policy, check:
         use mamori_enrich::RelationKind;
         let (d, code, ja, en) = match r.kind {
             RelationKind::Own => (policy.relatives, "own", "職員本人の記録です".to_owned(), "the employee's own record".to_owned()),
-            k if k.is_kin() => (policy.relatives, "relative", format!("この住民は職員の{}です", k.ja()), format!("the resident is the employee's {}", k.en())),
-            k => (policy.colleagues, "colleague", format!("この住民は{}です", k.ja()), format!("the resident is a {}", k.en())),
+            k @ (RelationKind::Colleague | RelationKind::ColleagueSameSection) => (policy.colleagues, "colleague", format!("この住民は{}です", k.ja()), format!("the resident is a {}", k.en())),
+            k => (policy.relatives, "relative", format!("この住民は職員の{}です", k.ja()), format!("the resident is the employee's {}", k.en())),
         };
         raise(d, reason(code, ja, en), &mut reasons);
     }
@@ -204,18 +206,17 @@ pub fn decide(dir: &Directory, model: &ExplanationModel, policy: &Policy, check:
         resident: &check.resident,
         at,
         declared_case: check.case_no.as_deref(),
-        activity: match check.operation.as_str() {
-            "update" => 3,
-            "create" => 1,
-            _ => 2,
-        },
+        // As detection names operations (OCSF activity ids): a read unless said otherwise.
+        activity: mamori_enrich::activity_id(&check.operation).unwrap_or(1),
     };
     let explained = dir.explain(model, &access);
     match &explained {
-        Some(e) => reasons.push(reason("business", format!("業務の記録があります（{}）", e.text_ja()), format!("business on file ({})", e.code()))),
+        // Which visit or case is not said: the answer goes to the user being screened.
+        Some(_) => reasons.push(reason("business", "業務の記録があります".into(), "business on file".into())),
         None => {
-            if let Some(why) = dir.vip(&check.resident, day) {
-                raise(policy.vip, reason("vip", format!("要注意者（{why}）の記録です"), "the resident is on the watch-list".into()), &mut reasons);
+            // Nor why the resident is watched.
+            if dir.vip(&check.resident, day).is_some() {
+                raise(policy.vip, reason("vip", "要注意者（VIP）の記録です".into(), "the resident is on the watch-list".into()), &mut reasons);
             }
             let after_hours = !policy.in_hours(at) || dir.is_day_off_for(day, Some(&department));
             let d = if after_hours { policy.no_business_after_hours } else { policy.no_business_in_hours };

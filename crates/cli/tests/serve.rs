@@ -1278,6 +1278,10 @@ fn the_gate_asks_for_a_purpose_before_a_relative_s_record_and_records_the_declar
     assert_eq!(declare(&zeimu, &check, serde_json::json!({"purpose": "counter"})).0, 403, "another system's check");
     let (status, recorded) = declare(&juki, &check, serde_json::json!({"purpose": "counter", "reason": "本人の依頼で住民票を交付"}));
     assert_eq!(status, 200, "{recorded}");
+    // A check is declared for once: a retry, or a replay to open a new window, gets the
+    // first declaration back and records nothing.
+    let (_, again) = declare(&juki, &check, serde_json::json!({"purpose": "inquiry"}));
+    assert_eq!(again["event"], recorded["event"], "{again}");
     // Someone else's look-up of an unrelated resident carries no relation (whether it is
     // allowed depends on the hour and the visits on file: the policy's unit tests).
     let (_, other) = ask(&juki, "0203", "000000305");
@@ -1326,12 +1330,23 @@ fn the_gate_asks_for_a_purpose_before_a_relative_s_record_and_records_the_declar
     };
     mamori(&data, &["detect", "--rebuild"]);
     assert_eq!(sorted(findings.clone()), sorted(mamori(&data, &["findings", "--json"])), "incremental equals from scratch");
+    // A declaration stamped before the latest access judged (that access's clock ran a
+    // minute ahead) is not skipped by the next incremental run: it starts over.
+    let (mut server, addr) = start(&data, &config);
+    let (_, late) = json_post(addr, "/v1/access-check", &juki, &serde_json::json!({"system": "juki", "account": "0203", "resident": "000000204", "purpose": "emergency", "reason": "災害時の安否確認"}));
+    assert_eq!(late["decision"], "allow", "{late}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let again = mamori(&data, &["detect"]);
+    assert!(again.contains("a declaration at the gate older than the events already judged arrived"), "{again}");
+    let findings = mamori(&data, &["findings", "--json"]);
+    assert!(findings.contains("災害時の安否確認"), "the late declaration is judged: {findings}");
     let back = mamori(&data, &["report", "employee", "--employee", "E0003", "--format", "json"]);
     assert!(back.contains(&format!("利用目的の申告（inquiry、照会確認 {inquiry_id}）")), "the back-search shows the declared purpose: {back}");
     let disclosure = mamori(&data, &["report", "disclosure", "--resident", "000000103", "--format", "json"]);
     assert!(disclosure.contains("利用目的の申告（inquiry"), "so does the disclosure: {disclosure}");
     let log = mamori(&data, &["events", "actor", "gate:juki"]);
-    assert_eq!(log.matches("\"gate.declare\"").count(), 5, "the declarations and the broken glass: {log}");
+    assert_eq!(log.matches("\"gate.declare\"").count(), 6, "the declarations and the broken glass: {log}");
     assert!(log.matches("\"gate.check\"").count() >= 3, "what the gate said, when it was not allow: {log}");
     assert!(log.contains(&format!("\"check_id\":\"{check}\"")) && log.contains("\"purpose\":\"counter\"") && log.contains("\"employee\":\"E0001\"") && log.contains("\"purpose\":\"emergency\""), "{log}");
     mamori(&data, &["verify"]);

@@ -65,7 +65,9 @@ pub struct DetectorState {
     explained: u64,
 }
 
-/// Purposes declared at the purpose-of-use gate, by (account system, account, resident):
+/// Purposes declared at the purpose-of-use gate, by (system, account, resident) — the
+/// system as the gate key names it, which must be the source its access log is imported
+/// under (`metadata.product`), so one system's key explains only its own accesses:
 /// when, the purpose and the check — each explains the same account's accesses to the
 /// same resident for `[explanations] declared_minutes` after it.
 #[derive(Default, Serialize, Deserialize)]
@@ -79,15 +81,14 @@ impl Declarations {
     fn note(&mut self, event: &Event, window_ms: i64) {
         let Some(g) = event.unmapped.extra.get("gate") else { return };
         let text = |k: &str| g.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        let system = mamori_enrich::account_system(&text("system")).to_owned();
-        self.by.insert((system, text("account"), text("resident")), (event.time, text("purpose"), text("check_id")));
+        self.by.insert((text("system"), text("account"), text("resident")), (event.time, text("purpose"), text("check_id")));
         // Declarations past their window explain nothing more.
         self.by.retain(|_, (t, _, _)| event.time - *t <= window_ms);
     }
 
     /// The declaration that explains `event` (an access to `resident`), if any.
     fn explaining(&self, event: &Event, resident: &str, window_ms: i64) -> Option<Explanation> {
-        let key = (mamori_enrich::event_account_system(event).to_owned(), event.actor.user.uid.clone(), resident.to_owned());
+        let key = (event.metadata.product.clone(), event.actor.user.uid.clone(), resident.to_owned());
         let (at, purpose, check) = self.by.get(&key)?;
         (0..=window_ms).contains(&(event.time - at)).then(|| Explanation::Declared { purpose: purpose.clone(), check: check.clone() })
     }

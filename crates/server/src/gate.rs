@@ -36,12 +36,18 @@ pub struct Gate {
     checks: Mutex<Checks>,
     /// Warnings and requests to declare, on their way to the log (written in batches by a
     /// thread of the server's, so a check never waits on the disk).
-    to_record: Mutex<Option<std::sync::mpsc::SyncSender<mamori_journal::PreparedEvent>>>,
+    to_record: Mutex<Option<std::sync::mpsc::SyncSender<ToRecord>>>,
+    /// One directory build at a time (the first checks of a busy morning wait for it).
+    building: tokio::sync::Mutex<()>,
     /// The store, for the connections that build and refresh the directory: their own,
     /// so that hashing a large town's master data never holds the connection every
     /// request's key check uses.
     dir: Mutex<Option<std::path::PathBuf>>,
 }
+
+/// An event for the gate's writer, and where to say its number once committed (a
+/// declaration's answer waits for it; a check's does not).
+type ToRecord = (mamori_journal::PreparedEvent, Option<tokio::sync::oneshot::Sender<Result<u64, String>>>);
 
 /// Checks waiting to be written, at most: beyond it a check is answered and its record
 /// dropped (and the drop logged) — a counter is never stopped for an audit trail.
@@ -67,19 +73,20 @@ struct Checked {
     employee: Option<String>,
     decision: Decision,
     at_ms: i64,
-    break_glass: bool,
+    /// The declaration made for this check: a check is declared for once.
+    declared: Option<u64>,
 }
 
 impl Gate {
     pub fn new(policy: Policy) -> Gate {
-        Gate { policy, model: RwLock::new(None), refreshing: false.into(), checks: Mutex::new(Checks::default()), to_record: Mutex::new(None), dir: Mutex::new(None) }
+        Gate { policy, model: RwLock::new(None), refreshing: false.into(), checks: Mutex::new(Checks::default()), to_record: Mutex::new(None), building: tokio::sync::Mutex::new(()), dir: Mutex::new(None) }
     }
 
     /// Starts the thread that writes checks to the log of `dir` in batches (once a second,
-    /// or at 500 waiting).
+    /// or at 500 waiting, or at once with a declaration).
     pub fn record_checks_into(&self, dir: std::path::PathBuf) -> std::io::Result<()> {
         *self.dir.held() = Some(dir.clone());
-        let (send, receive) = std::sync::mpsc::sync_channel::<mamori_journal::PreparedEvent>(RECORD_QUEUE);
+        let (send, receive) = std::sync::mpsc::sync_channel::<ToRecord>(RECORD_QUEUE);
         std::thread::Builder::new().name("mamori-gate-log".into()).spawn(move || {
             let mut j = match SqliteJournal::open(&dir) {
                 Ok(j) => j,
@@ -88,14 +95,29 @@ impl Gate {
             while let Ok(first) = receive.recv() {
                 let mut batch = vec![first];
                 let until = Instant::now() + Duration::from_secs(1);
-                while batch.len() < 500 {
+                // Checks are gathered for up to a second; a declaration (someone waits for
+                // its number) is written with what has gathered, at once.
+                while batch.len() < 500 && batch.iter().all(|b| b.1.is_none()) {
                     match receive.recv_timeout(until.saturating_duration_since(Instant::now())) {
                         Ok(e) => batch.push(e),
                         Err(_) => break,
                     }
                 }
-                if let Err(e) = mamori_journal::Journal::append(&mut j, mamori_journal::Batch { events: &batch, ..Default::default() }) {
-                    tracing::error!(error = %e, checks = batch.len(), "gate: recording checks");
+                while batch.len() < 500 {
+                    match receive.try_recv() {
+                        Ok(e) => batch.push(e),
+                        Err(_) => break,
+                    }
+                }
+                let (events, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                let written = mamori_journal::Journal::append(&mut j, mamori_journal::Batch { events: &events, ..Default::default() });
+                if let Err(e) = &written {
+                    tracing::error!(error = %e, events = events.len(), "gate: recording");
+                }
+                for (i, reply) in replies.into_iter().enumerate() {
+                    if let Some(reply) = reply {
+                        let _ = reply.send(written.as_ref().map(|r| r.first_seq + i as u64).map_err(|e| e.to_string()));
+                    }
                 }
             }
         })?;
@@ -105,10 +127,20 @@ impl Gate {
 
     fn queue(&self, event: mamori_journal::PreparedEvent) {
         if let Some(send) = self.to_record.held().as_ref()
-            && send.try_send(event).is_err()
+            && send.try_send((event, None)).is_err()
         {
             tracing::warn!("gate: the record queue is full; a check's record was dropped");
         }
+    }
+
+    /// Writes a declaration through the gate's own writer (not the server's journal lock,
+    /// which an ingest batch may hold for seconds) and waits for its number.
+    async fn write(&self, event: mamori_journal::PreparedEvent) -> Result<u64, ApiError> {
+        let (reply, written) = tokio::sync::oneshot::channel();
+        let send = self.to_record.held().clone().ok_or_else(|| ApiError::Internal("the gate's writer is not running".into()))?;
+        // A declaration waits for room rather than being dropped.
+        tokio::task::spawn_blocking(move || send.send((event, Some(reply)))).await.map_err(|e| ApiError::Internal(e.to_string()))?.map_err(|e| ApiError::Internal(e.to_string()))?;
+        written.await.map_err(|e| ApiError::Internal(e.to_string()))?.map_err(ApiError::Internal)
     }
 
     fn remember(&self, id: &str, checked: Checked) {
@@ -171,6 +203,10 @@ async fn model(server: &Arc<Server>) -> Result<Arc<Model>, ApiError> {
             Ok(m)
         }
         None => {
+            let _one = gate.building.lock().await;
+            if let Some(m) = gate.model.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone() {
+                return Ok(m);
+            }
             let worker = server.clone();
             let built = tokio::task::spawn_blocking(move || with_store(&worker, build).and_then(|b| b)).await.map_err(|e| ApiError::Internal(e.to_string()))?.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
             let built = Arc::new(built);
@@ -277,6 +313,17 @@ pub(crate) async fn access_check(State(server): State<Arc<Server>>, headers: Hea
             return Err(ApiError::BadRequest(format!("{field}: 1–200 bytes, no control characters")));
         }
     }
+    for (field, text, most) in [
+        ("terminal", Some(&asked.terminal), 200),
+        ("operation", Some(&asked.operation), 64),
+        ("purpose", asked.purpose.as_ref(), 64),
+        ("case_no", asked.case_no.as_ref(), 200),
+        ("reason", asked.reason.as_ref(), 2000),
+    ] {
+        if text.is_some_and(|t| t.len() > most || t.chars().any(|c| c.is_control() && c != '\n')) {
+            return Err(ApiError::BadRequest(format!("{field}: at most {most} bytes, no control characters")));
+        }
+    }
     let model = model(&server).await?;
     let check = policy::Check {
         system: asked.system,
@@ -291,7 +338,7 @@ pub(crate) async fn access_check(State(server): State<Arc<Server>>, headers: Hea
     let (at_ms, at) = jst_now();
     let answer = policy::decide(&model.dir, &model.explanations, &server.gate.policy, &check, at);
     let id = random_id();
-    let checked = Checked { check: check.clone(), employee: answer.employee.clone(), decision: answer.decision, at_ms, break_glass: answer.break_glass };
+    let checked = Checked { check: check.clone(), employee: answer.employee.clone(), decision: answer.decision, at_ms, declared: None };
     server.gate.remember(&id, checked.clone());
     if answer.decision != Decision::Allow {
         let why: Vec<&str> = answer.reasons.iter().map(|r| r.code.as_str()).collect();
@@ -307,9 +354,12 @@ pub(crate) async fn access_check(State(server): State<Arc<Server>>, headers: Hea
         }
     }
     if answer.break_glass {
-        // Breaking the glass is recorded at once: it is reviewed like a finding.
+        // Breaking the glass is recorded before the answer: it is reviewed like a finding.
         let declaration = policy::Declaration { purpose: server.gate.policy.break_glass.clone(), case_no: check.case_no.clone(), reason: check.reason.clone() };
-        record(&server, &id, &checked, &declaration).await?;
+        let event = record(&server, &id, &checked, &declaration).await?;
+        if let Some(c) = server.gate.checks.held().by_id.get_mut(&id) {
+            c.declared = Some(event);
+        }
     }
     let decision = match answer.decision {
         Decision::Allow => "allow",
@@ -361,7 +411,7 @@ pub struct DeclareAnswer {
         (status = 400, description = "An incomplete declaration (an unknown purpose, a case number or reason missing)", body = crate::ErrorBody),
         (status = 401, description = "Missing or unknown API key", body = crate::ErrorBody),
         (status = 403, description = "Not a gate key, or another system's check", body = crate::ErrorBody),
-        (status = 404, description = "No such check (or too old to be remembered)", body = crate::ErrorBody),
+        (status = 404, description = "No such check, or none in the last `declaration_minutes` (gate.toml)", body = crate::ErrorBody),
         (status = 413, description = "Body too large", body = crate::ErrorBody),
     ),
     security(("api_key" = []))
@@ -373,9 +423,21 @@ pub(crate) async fn declare(State(server): State<Arc<Server>>, headers: HeaderMa
     if checked.check.system != system {
         return Err(ApiError::Forbidden(format!("checks of system `{}`", checked.check.system)));
     }
+    // A check is declared for once (a retry gets the first declaration's number), and only
+    // soon after it: a check id cannot be kept and replayed to open new windows.
+    let (now_ms, _) = jst_now();
+    if now_ms - checked.at_ms > server.gate.policy.declaration_minutes as i64 * 60_000 {
+        return Err(ApiError::NotFound(format!("check `{id}` in the last {} minutes: ask again", server.gate.policy.declaration_minutes)));
+    }
     let declaration = policy::Declaration { purpose: asked.purpose, case_no: asked.case_no, reason: asked.reason };
     declaration.validate(&server.gate.policy).map_err(|e| ApiError::BadRequest(format!("{e:#}")))?;
+    if let Some(event) = checked.declared {
+        return Ok(Json(DeclareAnswer { check_id: id, event }));
+    }
     let event = record(&server, &id, &checked, &declaration).await?;
+    if let Some(c) = server.gate.checks.held().by_id.get_mut(&id) {
+        c.declared.get_or_insert(event);
+    }
     Ok(Json(DeclareAnswer { check_id: id, event }))
 }
 
@@ -398,16 +460,9 @@ async fn record(server: &Arc<Server>, id: &str, checked: &Checked, d: &policy::D
         "purpose": d.purpose,
         "case_no": d.case_no.clone().unwrap_or_default(),
         "reason": d.reason.clone().unwrap_or_default(),
-        "break_glass": checked.break_glass && d.purpose == server.gate.policy.break_glass,
+        "break_glass": d.purpose == server.gate.policy.break_glass,
     });
     let detail = format!("purpose `{}` declared at the gate for {} {} → resident {} (check {id})", d.purpose, c.system, c.account, c.resident);
-    let actor = format!("gate:{}", c.system);
-    let worker = server.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut j = worker.journal.held();
-        mamori_app::audit::record_object_by(&mut *j, &actor, mamori_app::audit::Action::GateDeclare, &detail, "gate", gate)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| ApiError::Internal(format!("{e:#}")))
+    let event = mamori_app::audit::object_event(&format!("gate:{}", c.system), mamori_app::audit::Action::GateDeclare, &detail, "gate", gate).map_err(|e| ApiError::Internal(format!("{e:#}")))?;
+    server.gate.write(event).await
 }
