@@ -747,9 +747,20 @@ mod tests {
             .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |method| format!("{} {path}", method.to_uppercase())))
             .collect();
         listed.sort();
-        assert_eq!(listed, ["GET /v1/checkpoint", "GET /v1/health", "GET /v1/proof/consistency", "POST /v1/ingest/{source}", "POST /v1/reports/disclosure"]);
+        assert_eq!(
+            listed,
+            [
+                "GET /v1/checkpoint",
+                "GET /v1/health",
+                "GET /v1/proof/consistency",
+                "POST /v1/access-check",
+                "POST /v1/access-check/{id}/declare",
+                "POST /v1/ingest/{source}",
+                "POST /v1/reports/disclosure"
+            ]
+        );
         assert_eq!(doc["components"]["securitySchemes"]["api_key"]["scheme"], "bearer");
-        for schema in ["IngestAnswer", "ErrorBody", "Health", "DisclosureRequest", "ConsistencyProof"] {
+        for schema in ["IngestAnswer", "ErrorBody", "Health", "DisclosureRequest", "ConsistencyProof", "CheckRequest", "CheckAnswer", "DeclareRequest", "DeclareAnswer"] {
             assert!(doc["components"]["schemas"].get(schema).is_some(), "{schema} described");
         }
     }
