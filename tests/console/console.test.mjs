@@ -1,7 +1,7 @@
 // The console as an auditor uses it, in Debian's headless Chromium driven by Playwright.
 // Run by `cargo test` (crates/cli/tests/console.rs), which starts `mamori serve` on a
 // store it prepared and passes its address and a user in the environment.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
@@ -27,13 +27,24 @@ async function signIn(b, name) {
   return page;
 }
 
+// One Chromium for the whole file (launching it again for every test has crashed it on
+// a loaded machine); each test gets a fresh context: its own cookies, nothing shared.
+let chromiumProcess;
+
 async function browser() {
-  return chromium.launch({
-    executablePath: process.env.MAMORI_CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  if (!chromiumProcess) {
+    chromiumProcess = await chromium.launch({
+      executablePath: process.env.MAMORI_CHROMIUM || '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    });
+  }
+  return chromiumProcess.newContext();
 }
+
+after(async () => {
+  if (chromiumProcess) await chromiumProcess.close();
+});
 
 test('a wrong password is refused in Japanese, and the report is not reachable', async () => {
   const b = await browser();
