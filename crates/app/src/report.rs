@@ -53,6 +53,15 @@ impl<'d> Judge<'d> {
     }
 }
 
+/// The business behind access `seq`: what master data says, else the purpose declared at
+/// the gate that detection found explaining it (read only when needed).
+fn or_declared(j: &SqliteJournal, seq: u64, explanation: Option<Explanation>) -> Result<Option<Explanation>> {
+    match explanation {
+        Some(e) => Ok(Some(e)),
+        None => declared(j, seq),
+    }
+}
+
 /// The purpose declared at the gate that detection found explaining access `seq`, if it
 /// did: master data alone does not know declarations, the log does, and detection's
 /// verdicts (kept beside the log) say which access each explained.
@@ -88,7 +97,7 @@ pub fn accesses_by<'d>(j: &SqliteJournal, judge: &Judge<'d>, accounts: &[(&str, 
             if let (Some(who), department, explanation) = judge.judge(&e, at)
                 && who == *employee
             {
-                let explanation = explanation.or(declared(j, stored.seq)?);
+                let explanation = or_declared(j, stored.seq, explanation)?;
                 out.push((stored, e, at, who, department, explanation));
             }
         }
@@ -169,7 +178,7 @@ pub fn disclosure(j: &SqliteJournal, r: &Request<'_>) -> Result<Disclosure> {
     for (stored, e) in events {
         let at = DateTime::from_timestamp_millis(e.time).context("event time")?.with_timezone(&jst).naive_local();
         let (employee, department, explanation) = judge.judge(&e, at);
-        let explanation = explanation.or(declared(j, stored.seq)?);
+        let explanation = or_declared(j, stored.seq, explanation)?;
         let department = departments.get(department).copied().unwrap_or(department).to_owned();
         let operator = match r.policy {
             OperatorPolicy::Name => employee.and_then(|id| names.get(id)).map_or_else(|| e.actor.user.uid.clone(), |n| n.to_string()),

@@ -222,9 +222,11 @@ impl<'a> Detector<'a> {
             access.explanation = explain(self.dir, &self.model, &o.actor, access, event, o.at);
             // A purpose declared at the gate explains what master data does not — except a
             // look-up of one's own kin, which stays for review with its declaration.
-            let kin = o.actor.employee.as_deref().and_then(|e| self.dir.relation(e, &access.resident, o.day)).is_some_and(|r| r.kind.is_kin());
-            if access.explanation.is_none() && !kin {
-                access.explanation = self.declarations.explaining(event, &access.resident, window_ms);
+            if access.explanation.is_none() {
+                let kin = o.actor.employee.as_deref().and_then(|e| self.dir.relation(e, &access.resident, o.day)).is_some_and(|r| r.kind.is_kin());
+                if !kin {
+                    access.explanation = self.declarations.explaining(event, &access.resident, window_ms);
+                }
             }
         }
         self.charge_the_related_bystander(&mut o, event);

@@ -1066,11 +1066,28 @@ async fn employee_page(State(server): State<Arc<Server>>, headers: HeaderMap, Pa
     render(s.lang, StatusCode::OK, &page)
 }
 
+/// A resident's look-up form: the disclosure (operators withheld, a choice of formats) or
+/// the investigators' history (operators named); the number travels in the POST body.
 #[derive(Template)]
 #[template(path = "disclosure.html")]
 struct DisclosurePage {
     c: Chrome,
     error: String,
+    heading: &'static str,
+    action: &'static str,
+    number_label: &'static str,
+    formats: bool,
+    note: &'static str,
+}
+
+impl DisclosurePage {
+    fn disclosure(c: Chrome, error: String) -> DisclosurePage {
+        DisclosurePage { c, error, heading: "disclosure", action: "/console/disclosure", number_label: "request", formats: true, note: "note" }
+    }
+
+    fn residents(c: Chrome, error: String) -> DisclosurePage {
+        DisclosurePage { c, error, heading: "residents_page", action: "/console/residents", number_label: "case_no", formats: false, note: "residents_note" }
+    }
 }
 
 async fn disclosure_form(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
@@ -1078,7 +1095,7 @@ async fn disclosure_form(State(server): State<Arc<Server>>, headers: HeaderMap, 
         Ok(s) => s,
         Err(r) => return r,
     };
-    render(s.lang, StatusCode::OK, &DisclosurePage { c: s.chrome("/console/disclosure"), error: String::new() })
+    render(s.lang, StatusCode::OK, &DisclosurePage::disclosure(s.chrome("/console/disclosure"), String::new()))
 }
 
 #[derive(serde::Deserialize)]
@@ -1118,7 +1135,7 @@ async fn disclosure_report(State(server): State<Arc<Server>>, headers: HeaderMap
     let actor = s.reader.actor();
     match with_journal(&server, move |j| app::disclosure(j, &actor, "the console", &q)).await {
         Ok(Ok((content_type, body))) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
-        Ok(Err(e)) => render(s.lang, StatusCode::BAD_REQUEST, &DisclosurePage { c: s.chrome("/console/disclosure"), error: e }),
+        Ok(Err(e)) => render(s.lang, StatusCode::BAD_REQUEST, &DisclosurePage::disclosure(s.chrome("/console/disclosure"), e)),
         Err(r) => r,
     }
 }
@@ -1522,19 +1539,12 @@ async fn gate_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query(
     }
 }
 
-#[derive(Template)]
-#[template(path = "residents.html")]
-struct ResidentsPage {
-    c: Chrome,
-    error: String,
-}
-
 async fn residents_form(State(server): State<Arc<Server>>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
     let s = match signed_for(&server, &headers, q.lang.as_deref(), View::Residents) {
         Ok(s) => s,
         Err(r) => return r,
     };
-    render(s.lang, StatusCode::OK, &ResidentsPage { c: s.chrome("/console/residents"), error: String::new() })
+    render(s.lang, StatusCode::OK, &DisclosurePage::residents(s.chrome("/console/residents"), String::new()))
 }
 
 /// A resident's history for an investigator, operators named: by POST, like the
@@ -1551,7 +1561,7 @@ async fn resident_history(State(server): State<Arc<Server>>, headers: HeaderMap,
     let reader = s.reader.clone();
     match with_journal(&server, move |j| app::resident_history(j, &reader, &q)).await {
         Ok(Ok((content_type, body))) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
-        Ok(Err(e)) => render(s.lang, StatusCode::BAD_REQUEST, &ResidentsPage { c: s.chrome("/console/residents"), error: e }),
+        Ok(Err(e)) => render(s.lang, StatusCode::BAD_REQUEST, &DisclosurePage::residents(s.chrome("/console/residents"), e)),
         Err(r) => r,
     }
 }

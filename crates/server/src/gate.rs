@@ -342,13 +342,10 @@ pub(crate) async fn access_check(State(server): State<Arc<Server>>, headers: Hea
     server.gate.remember(&id, checked.clone());
     if answer.decision != Decision::Allow {
         let why: Vec<&str> = answer.reasons.iter().map(|r| r.code.as_str()).collect();
-        let gate = serde_json::json!({
-            "check_id": id, "system": check.system, "account": check.account, "terminal": check.terminal,
-            "resident": check.resident, "operation": check.operation, "employee": answer.employee.clone().unwrap_or_default(),
-            "decision": format!("{:?}", answer.decision).to_lowercase(), "reasons": why,
-        });
+        let mut gate = fields(&id, &checked);
+        gate.insert("reasons".into(), serde_json::json!(why));
         let detail = format!("gate said {:?} to {} {} → resident {} ({})", answer.decision, check.system, check.account, check.resident, why.join(", ")).to_lowercase();
-        match mamori_app::audit::object_event(&format!("gate:{}", check.system), mamori_app::audit::Action::GateCheck, &detail, "gate", gate) {
+        match mamori_app::audit::object_event(&format!("gate:{}", check.system), mamori_app::audit::Action::GateCheck, &detail, "gate", gate.into()) {
             Ok(event) => server.gate.queue(event),
             Err(e) => tracing::error!(error = %e, "gate: a check's record"),
         }
@@ -441,28 +438,39 @@ pub(crate) async fn declare(State(server): State<Arc<Server>>, headers: HeaderMa
     Ok(Json(DeclareAnswer { check_id: id, event }))
 }
 
+/// What a gate event says of its check, under the key `gate` (not beside the event's own
+/// `resident` and `operation`, which mean the access an event is, and a gate event is
+/// not one): the check, who asked of whom, the employee behind the account, the decision.
+fn fields(id: &str, checked: &Checked) -> serde_json::Map<String, serde_json::Value> {
+    let c = &checked.check;
+    let text = |k: &str, v: &str| (k.to_owned(), serde_json::Value::from(v));
+    serde_json::Map::from_iter([
+        text("check_id", id),
+        text("system", &c.system),
+        text("account", &c.account),
+        text("terminal", &c.terminal),
+        text("resident", &c.resident),
+        text("operation", &c.operation),
+        text("employee", checked.employee.as_deref().unwrap_or_default()),
+        text("decision", &format!("{:?}", checked.decision).to_lowercase()),
+    ])
+}
+
 /// The declaration event: who (the system's account and the employee behind it), of whom,
 /// why, for which check, and what the gate had said.
 async fn record(server: &Arc<Server>, id: &str, checked: &Checked, d: &policy::Declaration) -> Result<u64, ApiError> {
     let c = &checked.check;
-    // Under one key, `gate`: the event's own `resident` and `operation` fields mean the
-    // access an event is, and a declaration is not one.
-    let gate = serde_json::json!({
-        "check_id": id,
-        "system": c.system,
-        "account": c.account,
-        "terminal": c.terminal,
-        "resident": c.resident,
-        "operation": c.operation,
-        "employee": checked.employee.clone().unwrap_or_default(),
-        "decision": format!("{:?}", checked.decision).to_lowercase(),
-        "checked_at": checked.at_ms,
-        "purpose": d.purpose,
-        "case_no": d.case_no.clone().unwrap_or_default(),
-        "reason": d.reason.clone().unwrap_or_default(),
-        "break_glass": d.purpose == server.gate.policy.break_glass,
-    });
+    let mut gate = fields(id, checked);
+    for (k, v) in [
+        ("checked_at", serde_json::json!(checked.at_ms)),
+        ("purpose", d.purpose.clone().into()),
+        ("case_no", d.case_no.clone().unwrap_or_default().into()),
+        ("reason", d.reason.clone().unwrap_or_default().into()),
+        ("break_glass", (d.purpose == server.gate.policy.break_glass).into()),
+    ] {
+        gate.insert(k.into(), v);
+    }
     let detail = format!("purpose `{}` declared at the gate for {} {} → resident {} (check {id})", d.purpose, c.system, c.account, c.resident);
-    let event = mamori_app::audit::object_event(&format!("gate:{}", c.system), mamori_app::audit::Action::GateDeclare, &detail, "gate", gate).map_err(|e| ApiError::Internal(format!("{e:#}")))?;
+    let event = mamori_app::audit::object_event(&format!("gate:{}", c.system), mamori_app::audit::Action::GateDeclare, &detail, "gate", gate.into()).map_err(|e| ApiError::Internal(format!("{e:#}")))?;
     server.gate.write(event).await
 }
