@@ -1073,6 +1073,11 @@ fn breach_drafts_resident_histories_and_sources_are_for_their_roles_only() {
     for reader in [&privacy, &tax] {
         assert_eq!(page(addr, "/console/sources", reader).0, 403);
     }
+    // Review sheets are the managers' and the auditors', the gate's record the auditors'.
+    for reader in [&privacy, &admin] {
+        assert_eq!(page(addr, "/console/review", reader).0, 403);
+        assert_eq!(page(addr, "/console/gate", reader).0, 403);
+    }
     server.kill().unwrap();
     server.wait().unwrap();
     let log = mamori(&data, &["events", "actor", "console:privacy"]);
@@ -1276,6 +1281,7 @@ fn the_gate_asks_for_a_purpose_before_a_relative_s_record_and_records_the_declar
     assert_eq!(declare(&juki, &check, serde_json::json!({"purpose": "gossip"})).0, 400);
     assert_eq!(declare(&juki, "0123456789abcdef01234567", serde_json::json!({"purpose": "counter"})).0, 404);
     assert_eq!(declare(&zeimu, &check, serde_json::json!({"purpose": "counter"})).0, 403, "another system's check");
+    assert_eq!(post(addr, &format!("/v1/access-check/{check}/declare"), &[], b"{\"purpose\":\"counter\"}").unwrap().0, 401, "no key");
     let (status, recorded) = declare(&juki, &check, serde_json::json!({"purpose": "counter", "reason": "本人の依頼で住民票を交付"}));
     assert_eq!(status, 200, "{recorded}");
     // A check is declared for once: a retry, or a replay to open a new window, gets the
