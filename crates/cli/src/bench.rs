@@ -34,35 +34,96 @@ impl Mix {
     }
 }
 
+/// The `i`th synthetic record access of the bench stream, one NDJSON line without its
+/// newline. `write_events` and the SQLite ceiling draw the same lines from the same seed.
+fn event_line(i: u64, rng: &mut Mix) -> String {
+    const OPS: [(&str, u8); 3] = [("照会", 1), ("発行", 1), ("更新", 2)];
+    const SYSTEMS: [(&str, &str); 4] = [("juki", "住民票"), ("zeimu", "課税台帳"), ("koseki", "戸籍"), ("fukushi", "福祉台帳")];
+    // ~8 accesses a second across the town, office hours compressed.
+    let time = START_MS + i * 125;
+    let (op, activity) = OPS[(rng.below(10) / 8) as usize];
+    let (system, record) = SYSTEMS[rng.below(4) as usize];
+    let account = rng.below(ACCOUNTS);
+    let resident = rng.below(RESIDENTS);
+    let host = rng.below(800);
+    format!(
+        "{{\"class_uid\":6005,\"activity_id\":{activity},\"time\":{time},\"status_id\":1,\
+         \"actor\":{{\"user\":{{\"uid\":\"{account:04}\"}}}},\"device\":{{\"hostname\":\"PC-{host:04}\"}},\
+         \"metadata\":{{\"product\":\"{system}\",\"log_name\":\"{system}_access.csv\"}},\
+         \"raw_data\":\"令和6年4月1日,{secs},{account:04},PC-{host:04},{record}{op},{resident:09}\",\
+         \"unmapped\":{{\"resident\":{{\"uid\":\"{resident:09}\",\"record_type\":\"{record}\"}},\
+         \"operation\":\"{op}\",\"origin\":{{\"line\":{line_no}}}}}}}",
+        secs = (time / 1000) % 86_400,
+        line_no = i + 2,
+    )
+}
+
 pub fn write_events(path: &Path, n: u64, seed: u64) -> Result<u64> {
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let mut rng = Mix(seed);
-    let ops = [("照会", 1), ("発行", 1), ("更新", 2)];
-    let systems = [("juki", "住民票"), ("zeimu", "課税台帳"), ("koseki", "戸籍"), ("fukushi", "福祉台帳")];
     let mut bytes = 0u64;
     for i in 0..n {
-        // ~8 accesses a second across the town, office hours compressed.
-        let time = START_MS + i * 125;
-        let (op, activity) = ops[(rng.below(10) / 8) as usize];
-        let (system, record) = systems[rng.below(4) as usize];
-        let account = rng.below(ACCOUNTS);
-        let resident = rng.below(RESIDENTS);
-        let host = rng.below(800);
-        let line = format!(
-            "{{\"class_uid\":6005,\"activity_id\":{activity},\"time\":{time},\"status_id\":1,\
-             \"actor\":{{\"user\":{{\"uid\":\"{account:04}\"}}}},\"device\":{{\"hostname\":\"PC-{host:04}\"}},\
-             \"metadata\":{{\"product\":\"{system}\",\"log_name\":\"{system}_access.csv\"}},\
-             \"raw_data\":\"令和6年4月1日,{secs},{account:04},PC-{host:04},{record}{op},{resident:09}\",\
-             \"unmapped\":{{\"resident\":{{\"uid\":\"{resident:09}\",\"record_type\":\"{record}\"}},\
-             \"operation\":\"{op}\",\"origin\":{{\"line\":{line_no}}}}}}}\n",
-            secs = (time / 1000) % 86_400,
-            line_no = i + 2,
-        );
-        bytes += line.len() as u64;
+        let line = event_line(i, &mut rng);
+        bytes += line.len() as u64 + 1;
         out.write_all(line.as_bytes())?;
+        out.write_all(b"\n")?;
     }
     out.flush()?;
     Ok(bytes)
+}
+
+/// The plain-SQLite ceiling a single-writer store on SQLite is held against
+/// (`../shared/perf/ceiling`, embedded so the ratio comes out of one run): the same lines
+/// from the same seed, each with a SHA-256 of its bytes computed in the loop, inserted by
+/// one prepared statement into one table with no secondary index, WAL,
+/// `synchronous=FULL`, the journal's page cache, `batch` rows per transaction.
+/// Returns rows per second.
+pub fn ceiling(db: &Path, events: u64, batch: usize) -> Result<f64> {
+    use sha2::Digest;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let mut conn = rusqlite::Connection::open(db)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -131072; PRAGMA temp_store = MEMORY;
+         CREATE TABLE ev(seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, class INTEGER NOT NULL,
+                         actor TEXT NOT NULL, resident TEXT, body BLOB NOT NULL, sha256 BLOB NOT NULL);",
+    )?;
+    let mut rng = Mix(42);
+    let start = Instant::now();
+    let mut i = 0u64;
+    while i < events {
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached("INSERT INTO ev(seq, time, class, actor, resident, body, sha256) VALUES (?1,?2,?3,?4,?5,?6,?7)")?;
+            let end = (i + batch as u64).min(events);
+            while i < end {
+                let before = rng.0;
+                let body = event_line(i, &mut rng);
+                // The keys as the line carries them, without parsing it back.
+                let mut keys = Mix(before);
+                let (_, _, account, resident) = (keys.below(10), keys.below(4), keys.below(ACCOUNTS), keys.below(RESIDENTS));
+                let digest: [u8; 32] = sha2::Sha256::digest(body.as_bytes()).into();
+                insert.execute(rusqlite::params![
+                    i as i64,
+                    (START_MS + i * 125) as i64,
+                    6005i64,
+                    format!("{account:04}"),
+                    format!("{resident:09}"),
+                    body.as_bytes(),
+                    &digest[..]
+                ])?;
+                i += 1;
+            }
+        }
+        tx.commit()?;
+    }
+    let rate = events as f64 / start.elapsed().as_secs_f64();
+    drop(conn);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    Ok(rate)
 }
 
 /// Peak resident set size of this process, from the kernel.
@@ -73,25 +134,27 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-pub fn ingest(dir: &Path, events: u64, segment_shift: u32, batch: usize, out: &mut impl Write) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let file = dir.join("bench-events.ndjson");
-    let data = dir.join("store");
-    if data.exists() {
-        std::fs::remove_dir_all(&data)?;
-    }
-    let bytes = write_events(&file, events, 42)?;
-    writeln!(out, "input: {events} record accesses, {:.0} MiB NDJSON", bytes as f64 / 1048576.0)?;
-    let rss_before = peak_rss_mib().unwrap_or(0.0);
+/// One import of the bench file into a fresh store: the figures `bench ingest` reports.
+pub struct IngestRun {
+    pub rate: f64,
+    pub first_fifth: f64,
+    pub last_fifth: f64,
+    pub bytes_per_event: f64,
+}
 
-    let mut journal = SqliteJournal::init(&data, "mamori.bench/log", segment_shift, &data.join("checkpoint.key"))?;
+/// Imports `file` (`events` lines, `bytes` long) into a fresh store at `data` through the
+/// normal import path, timing the whole and the first and last fifth of the file.
+fn ingest_once(file: &Path, data: &Path, events: u64, bytes: u64, segment_shift: u32, batch: usize) -> Result<IngestRun> {
+    if data.exists() {
+        std::fs::remove_dir_all(data)?;
+    }
+    let mut journal = SqliteJournal::init(data, "mamori.bench/log", segment_shift, &data.join("checkpoint.key"))?;
     let options = ImportOptions { source: "bench".into(), batch_size: batch, ..Default::default() };
     let start = Instant::now();
     let mut marks: Vec<(u64, Duration)> = Vec::new();
-    let summary = import_ndjson(&mut journal, &file, &options, &mut |done, _| marks.push((done, start.elapsed())))?;
+    let summary = import_ndjson(&mut journal, file, &options, &mut |done, _| marks.push((done, start.elapsed())))?;
     let total = start.elapsed();
     anyhow::ensure!(summary.accepted == events, "imported {} of {events}", summary.accepted);
-
     let rate = |from: (u64, Duration), to: (u64, Duration)| {
         let share = (to.0 - from.0) as f64 / bytes as f64;
         share * events as f64 / (to.1 - from.1).as_secs_f64()
@@ -100,16 +163,57 @@ pub fn ingest(dir: &Path, events: u64, segment_shift: u32, batch: usize, out: &m
         let target = (bytes as f64 * fraction) as u64;
         *marks.iter().find(|(b, _)| *b >= target).unwrap_or(marks.last().expect("one batch at least"))
     };
-    let first = rate((0, Duration::ZERO), at(0.2));
-    let last = rate(at(0.8), (bytes, total));
-    writeln!(out, "segment size 2^{segment_shift}, batch {batch}")?;
-    writeln!(out, "ingest: {:.2} s, {:.0} events/s (first fifth {first:.0}/s, last fifth {last:.0}/s)",
-        total.as_secs_f64(), events as f64 / total.as_secs_f64())?;
-    writeln!(out, "peak RSS: {:.0} MiB (before import {rss_before:.0} MiB)", peak_rss_mib().unwrap_or(0.0))?;
-    let db = std::fs::metadata(data.join("journal.db"))?.len();
-    writeln!(out, "store: {:.0} MiB, {:.0} bytes/event", db as f64 / 1048576.0, db as f64 / events as f64)?;
+    drop(journal);
+    let db = std::fs::metadata(data.join("journal.db"))?.len() + std::fs::metadata(data.join("journal.db-wal")).map_or(0, |m| m.len());
+    Ok(IngestRun {
+        rate: events as f64 / total.as_secs_f64(),
+        first_fifth: rate((0, Duration::ZERO), at(0.2)),
+        last_fifth: rate(at(0.8), (bytes, total)),
+        bytes_per_event: db as f64 / events as f64,
+    })
+}
+
+/// The minimum and the median of some runs' figures.
+fn min_median(values: &[f64]) -> (f64, f64) {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    (v[0], v[v.len() / 2])
+}
+
+/// `bench ingest`: `runs` rounds, each the SQLite ceiling then mamori's import on the same
+/// lines, so both see the same machine at nearly the same moment; every round printed, then
+/// min / median of each and of mamori / ceiling. Returns the median rate and ratio.
+pub fn ingest(dir: &Path, events: u64, segment_shift: u32, batch: usize, runs: usize, out: &mut impl Write) -> Result<(f64, f64)> {
+    anyhow::ensure!(events > 0 && runs > 0, "--events and --runs must be above zero");
+    std::fs::create_dir_all(dir)?;
+    let file = dir.join("bench-events.ndjson");
+    let data = dir.join("store");
+    let bytes = write_events(&file, events, 42)?;
+    writeln!(out, "input: {events} record accesses, {:.0} MiB NDJSON; segment size 2^{segment_shift}, batch {batch}", bytes as f64 / 1048576.0)?;
+    let (mut rates, mut ceilings, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut last = None;
+    for round in 1..=runs {
+        let ceiling = ceiling(&dir.join("ceiling.db"), events, batch)?;
+        let run = ingest_once(&file, &data, events, bytes, segment_shift, batch)?;
+        writeln!(
+            out,
+            "round {round}: SQLite ceiling {ceiling:.0} rows/s; mamori {:.0} events/s (first fifth {:.0}/s, last fifth {:.0}/s) = {:.2} of the ceiling",
+            run.rate,
+            run.first_fifth,
+            run.last_fifth,
+            run.rate / ceiling
+        )?;
+        rates.push(run.rate);
+        ceilings.push(ceiling);
+        ratios.push(run.rate / ceiling);
+        last = Some(run);
+    }
+    let ((rate_min, rate_median), (ceiling_min, ceiling_median), (ratio_min, ratio_median)) = (min_median(&rates), min_median(&ceilings), min_median(&ratios));
+    writeln!(out, "mamori: min {rate_min:.0}, median {rate_median:.0} events/s; ceiling: min {ceiling_min:.0}, median {ceiling_median:.0} rows/s; mamori / ceiling: min {ratio_min:.2}, median {ratio_median:.2}")?;
+    writeln!(out, "peak RSS: {:.0} MiB", peak_rss_mib().unwrap_or(0.0))?;
+    writeln!(out, "store: {:.0} bytes/event", last.expect("one round at least").bytes_per_event)?;
     std::fs::remove_file(&file)?;
-    Ok(())
+    Ok((rate_median, ratio_median))
 }
 
 pub fn query(data: &Path, lookups: u64, out: &mut impl Write) -> Result<()> {

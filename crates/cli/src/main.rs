@@ -500,6 +500,9 @@ enum BenchCommand {
         segment_shift: u32,
         #[arg(long, default_value_t = 50_000)]
         batch: usize,
+        /// Rounds, each the plain-SQLite ceiling then mamori on the same lines.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
     /// Time resident and account history look-ups on the store of `--data`.
     Query {
@@ -1231,8 +1234,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let key = mamori_app::admin::revoke_api_key(&mut open(&cli.data)?, &audit::operator(), &id)?;
             writeln!(out, "API key {} ({} {}) revoked", key.id, key.scope, key.label)?;
         }
-        Command::Bench(BenchCommand::Ingest { dir, events, segment_shift, batch }) => {
-            bench::ingest(&dir, events, segment_shift, batch, out)?
+        Command::Bench(BenchCommand::Ingest { dir, events, segment_shift, batch, runs }) => {
+            bench::ingest(&dir, events, segment_shift, batch, runs, out)?;
         }
         Command::Bench(BenchCommand::Query { lookups }) => bench::query(&cli.data, lookups, out)?,
         Command::Bench(BenchCommand::Disclosure { lookups }) => bench::disclosure(&cli.data, lookups, out)?,

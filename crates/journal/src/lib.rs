@@ -294,6 +294,9 @@ pub trait Journal {
     fn cursor(&self, stream: &str) -> Result<Option<StreamCursor>, JournalError>;
     /// The stream that already imported a file with this content hash, if any.
     fn stream_with_content(&self, sha256: &[u8; 32]) -> Result<Option<String>, JournalError>;
+    /// Whether some stream was imported whole from a file of exactly `len` bytes: only
+    /// then can a new file be one already imported, and is worth hashing whole to know.
+    fn any_complete_stream_of_length(&self, len: u64) -> Result<bool, JournalError>;
     fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, JournalError>;
     fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, JournalError>;
     fn prove_inclusion(&self, seq: u64, tree_size: Option<u64>) -> Result<InclusionProof, JournalError>;

@@ -131,8 +131,10 @@ fn segment_table(id: u64) -> String {
 struct WriterState {
     tiles: TileBuilder,
     frontier: Frontier,
-    /// Dictionary of index keys, one map per kind (actor, resident).
-    keys: [HashMap<String, i64>; 2],
+    /// Dictionary of index keys, one map per kind (actor, resident). foldhash, seeded per
+    /// process: SipHash was a twentieth of the writer's time, and keys come from logs an
+    /// insider can shape, so an unseeded hash would let them collide on purpose.
+    keys: [KeyMap; 2],
     segments: HashSet<u64>,
 }
 
@@ -258,7 +260,7 @@ impl SqliteJournal {
         let indexes = tlog_tiles::sub_tree_index(0, size, vec![]);
         let hashes = tlog_tiles::HashReader::read_hashes(&reader, &indexes).map_err(|e| corrupt(e.to_string()))?;
         let frontier = Frontier::from_subtrees(size, hashes);
-        let mut keys = [HashMap::new(), HashMap::new()];
+        let mut keys: [KeyMap; 2] = Default::default();
         let mut stmt = self.conn.prepare("SELECT id, kind, text FROM keys")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))?;
         for row in rows {
@@ -855,9 +857,11 @@ fn create_segment(tx: &rusqlite::Transaction<'_>, seg: u64, first_seq: u64) -> R
     Ok(())
 }
 
+type KeyMap = HashMap<String, i64, foldhash::fast::RandomState>;
+
 fn intern(
     tx: &rusqlite::Transaction<'_>,
-    keys: &mut [HashMap<String, i64>; 2],
+    keys: &mut [KeyMap; 2],
     kind: i64,
     text: &str,
 ) -> Result<i64, JournalError> {
@@ -1015,6 +1019,11 @@ impl Journal for SqliteJournal {
             .conn
             .query_row("SELECT stream FROM cursors WHERE complete_sha256 = ?1", [sha256.as_slice()], |r| r.get(0))
             .optional()?)
+    }
+
+    fn any_complete_stream_of_length(&self, len: u64) -> Result<bool, JournalError> {
+        // A whole import's cursor stands at the file's end: its offset is the length.
+        Ok(self.conn.query_row("SELECT EXISTS(SELECT 1 FROM cursors WHERE complete_sha256 IS NOT NULL AND offset = ?1)", [len as i64], |r| r.get(0))?)
     }
 
     fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, JournalError> {
