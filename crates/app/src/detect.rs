@@ -116,10 +116,11 @@ pub fn load_config(path: Option<&std::path::Path>) -> Result<mamori_detect::Conf
     mamori_detect::Config::from_toml(&text).map_err(anyhow::Error::msg).with_context(|| format!("{}", path.display()))
 }
 
-/// The Sigma rules to run: the shipped ones, and every `*.yml` in `extra` (a folder's
-/// `pipeline.yml` replaces the shipped field mapping).
-pub fn sigma_rules(extra: Option<&std::path::Path>) -> Result<(Vec<(String, String)>, String)> {
-    let mut files: Vec<(String, String)> = mamori_sigma::SHIPPED.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+/// The Sigma rules to run: the shipped ones unless `shipped` is off (`[sigma] shipped =
+/// false`), and every `*.yml` in `extra` (a folder's `pipeline.yml` replaces the shipped
+/// field mapping).
+pub fn sigma_rules(extra: Option<&std::path::Path>, shipped: bool) -> Result<(Vec<(String, String)>, String)> {
+    let mut files: Vec<(String, String)> = if shipped { mamori_sigma::SHIPPED.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect() } else { Vec::new() };
     let mut pipeline = mamori_sigma::SHIPPED_PIPELINE.to_owned();
     if let Some(dir) = extra {
         let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
@@ -132,7 +133,7 @@ pub fn sigma_rules(extra: Option<&std::path::Path>) -> Result<(Vec<(String, Stri
             let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
             if p.file_stem().is_some_and(|s| s == "pipeline") {
                 pipeline = text;
-            } else if !mamori_sigma::SHIPPED.iter().any(|(n, _)| p.file_name().is_some_and(|f| f == *n)) {
+            } else if !shipped || !mamori_sigma::SHIPPED.iter().any(|(n, _)| p.file_name().is_some_and(|f| f == *n)) {
                 files.push((p.display().to_string(), text));
             }
         }
@@ -209,7 +210,7 @@ impl Setup {
             }
         };
         let master = master_from_store(j)?;
-        let (files, pipeline) = sigma_rules(sigma)?;
+        let (files, pipeline) = sigma_rules(sigma, config.sigma.shipped)?;
         let master_digest = j.master_digest()?;
         let fingerprint = {
             use sha2::Digest;
@@ -373,6 +374,31 @@ fn declared_before(j: &SqliteJournal, last: u64, watermark: i64) -> Result<bool>
         }
     }
     Ok(false)
+}
+
+/// Every stored event, in time order, as the Sigma rules see it: mamori's flat taxonomy,
+/// enriched as of the event's time, with the employee and explanation the detector gives
+/// it (the detector runs beside, committing nothing). One object per event to `write`;
+/// returns how many. This is the input another Sigma engine needs to run the same rules
+/// on the same view (`mamori events sigma-flat`, `mamori bench detect`).
+pub fn sigma_flat(j: &mut SqliteJournal, config: mamori_detect::Config, sigma: Option<&std::path::Path>, mut write: impl FnMut(&serde_json::Value) -> Result<()>) -> Result<u64> {
+    let setup = Setup::load(j, config, sigma)?;
+    let dir = mamori_enrich::Directory::new(&setup.master);
+    let rules = setup.rules(&dir)?;
+    let mut detector = mamori_detect::Detector::with_model(&dir, setup.config.clone(), setup.model.clone());
+    let (mut written, mut failed) = (0u64, None);
+    each_event(j, i64::MIN, None, |seq, event| {
+        if failed.is_some() {
+            return;
+        }
+        let v = detector.observe(seq, event);
+        let explanation = v.explanation.as_ref().map(|e| e.code());
+        match write(&rules.fields(seq, event, v.employee.as_deref(), explanation.as_deref())) {
+            Ok(()) => written += 1,
+            Err(e) => failed = Some(e),
+        }
+    })?;
+    failed.map_or(Ok(written), Err)
 }
 
 /// Runs detection over the store: incrementally from the saved state (only events added

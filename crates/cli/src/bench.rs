@@ -426,3 +426,115 @@ pub fn gate(dir: &Path, rate: u64, seconds: u64, clients: usize, out: &mut impl 
     )?;
     Ok(())
 }
+
+/// Writes `count` Sigma rules (documents) into `dir`, a fixed, varied set over mamori's
+/// taxonomy for measuring detection beside another engine: field equalities, numeric
+/// comparisons, substrings and lists over every event class, and a correlation in every
+/// fifth file (`event_count` or `value_count`, grouped by employee) with its base rule.
+/// The same count always gives the same rules.
+pub fn sigma_rule_set(dir: &Path, count: usize) -> Result<usize> {
+    std::fs::create_dir_all(dir)?;
+    let products = ["juki", "zeimu", "koseki", "fukushi", "saijo"];
+    let categories = ["cloud_storage", "file_sharing", "webmail", "job_search", "leak_site", "spyware"];
+    let id = |n: usize| format!("00000000-0000-4000-8000-{n:012}");
+    let mut written = 0;
+    let mut file = 0;
+    while written < count {
+        let n = written;
+        let level = ["low", "medium", "high"][n % 3];
+        let head = |title: String, n: usize, level: &str| format!("title: bench {title}\nid: {}\nstatus: experimental\nlogsource:\n  product: mamori\nlevel: {level}\n", id(n));
+        let text = match file % 10 {
+            0 => head(format!("unexplained {}", products[n % 5]), n, level) + &format!("detection:\n  sel:\n    Class: record_access\n    Product: {}\n    Explained: false\n  condition: sel\n", products[n % 5]),
+            1 => head(format!("record access before {}h", 5 + n % 4), n, level) + &format!("detection:\n  sel:\n    Class: record_access\n    Hour|lt: {}\n  condition: sel\n", 5 + n % 4),
+            2 => head("vip without relation".into(), n, level) + "detection:\n  sel:\n    Class: record_access\n    Vip: true\n    Relation: none\n  filter:\n    Explained: true\n  condition: sel and not filter\n",
+            3 => head(format!("upload to {}", categories[n % 6]), n, level) + &format!("detection:\n  sel:\n    Class: http\n    UrlCategory: {}\n    BytesOut|gte: {}\n  condition: sel\n", categories[n % 6], 100_000 * (1 + n % 5)),
+            4 => head(format!("mail to {} outside", 3 + n % 7), n, level) + &format!("detection:\n  sel:\n    Class: email\n    MailExternalCount|gte: {}\n  condition: sel\n", 3 + n % 7),
+            5 => head("unapproved device".into(), n, level) + "detection:\n  sel:\n    Class: device\n    DeviceApproved: false\n    Blocked: false\n  condition: sel\n",
+            6 => head(format!("file path {}", n % 4), n, level) + &format!("detection:\n  sel:\n    Class: file\n    FilePath|contains:\n      - '{}'\n      - '.csv'\n  condition: sel\n", ["個人情報", "住民", "名簿", "export"][n % 4]),
+            7 | 8 if written + 2 <= count => {
+                let base = head(format!("base {n}"), n, "informational") + "detection:\n  sel:\n    Class: record_access\n    Explained: false\n  condition: sel\n";
+                let correlation = if file % 10 == 7 {
+                    format!("correlation:\n  type: event_count\n  rules:\n    - {}\n  group-by:\n    - Employee\n  timespan: 1h\n  condition:\n    gte: {}\n  generate: false\n", id(n), 10 + n % 20)
+                } else {
+                    format!("correlation:\n  type: value_count\n  rules:\n    - {}\n  group-by:\n    - Employee\n  timespan: 1d\n  condition:\n    field: Resident\n    gte: {}\n  generate: false\n", id(n), 20 + n % 30)
+                };
+                written += 1;
+                format!("{base}---\ntitle: bench correlation {}\nid: {}\nstatus: experimental\nlevel: {level}\n{correlation}", n + 1, id(n + 1))
+            }
+            _ => head(format!("day off {}", products[n % 5]), n, level) + &format!("detection:\n  sel:\n    Class: record_access\n    DayOff: true\n    Product: {}\n  condition: sel\n", products[n % 5]),
+        };
+        std::fs::write(dir.join(format!("bench_{file:03}.yml")), text)?;
+        written += 1;
+        file += 1;
+    }
+    Ok(file)
+}
+
+/// `bench detect`: detection from scratch over the store of `data` — every event read,
+/// enriched, judged by every analyzer and offered to the Sigma rules, findings committed —
+/// beside the `rsigma` CLI (when given) evaluating the same rules with the same pipeline
+/// over the same events as the rules see them (`mamori events sigma-flat`, written once
+/// before the rounds, its time reported apart). Rounds alternate the two.
+pub fn detect(data: &Path, rules: Option<&Path>, sigma: Option<&Path>, rsigma: Option<&Path>, runs: usize, out: &mut impl Write) -> Result<()> {
+    use anyhow::Context;
+    anyhow::ensure!(runs > 0, "--runs must be above zero");
+    let mut j = SqliteJournal::open(data)?;
+    let config = mamori_app::detect::load_config(rules)?;
+    let work = std::env::temp_dir().join(format!("mamori-bench-detect-{}", std::process::id()));
+    std::fs::create_dir_all(work.join("rules"))?;
+    let flat = work.join("flat.jsonl");
+    let start = Instant::now();
+    let mut sink = BufWriter::new(std::fs::File::create(&flat)?);
+    let events = mamori_app::detect::sigma_flat(&mut j, config.clone(), sigma, |v| Ok(writeln!(sink, "{v}")?))?;
+    sink.flush()?;
+    drop(sink);
+    anyhow::ensure!(events > 0, "the store of {} holds no events", data.display());
+    writeln!(out, "{events} events written as the rules see them ({:.0} MiB flat JSONL) in {:.1} s", std::fs::metadata(&flat)?.len() as f64 / 1048576.0, start.elapsed().as_secs_f64())?;
+    let (files, pipeline) = mamori_app::detect::sigma_rules(sigma, config.sigma.shipped)?;
+    let documents: usize = files.iter().map(|(_, t)| t.matches("\ntitle:").count() + usize::from(t.starts_with("title:"))).sum();
+    for (i, (_, text)) in files.iter().enumerate() {
+        std::fs::write(work.join("rules").join(format!("rule_{i:03}.yml")), text)?;
+    }
+    std::fs::write(work.join("pipeline.yml"), &pipeline)?;
+    writeln!(out, "rules: {} files, {documents} rules (correlations and their parts counted)", files.len())?;
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for round in 1..=runs {
+        let start = Instant::now();
+        let summary = mamori_app::detect::run(&mut j, config.clone(), sigma, true)?;
+        let mamori_rate = summary.judged as f64 / start.elapsed().as_secs_f64();
+        ours.push(mamori_rate);
+        let mut line = format!("round {round}: mamori {mamori_rate:.0} events/s ({} findings)", summary.findings.len());
+        if let Some(rsigma) = rsigma {
+            let matches = work.join("rsigma.out");
+            let start = Instant::now();
+            let status = std::process::Command::new(rsigma)
+                .args(["eval", "--input-format", "json", "--timestamp-field", "Timestamp", "-r"])
+                .arg(work.join("rules"))
+                .arg("-p")
+                .arg(work.join("pipeline.yml"))
+                .arg("-e")
+                .arg(format!("@{}", flat.display()))
+                .stdout(std::fs::File::create(&matches)?)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .with_context(|| format!("running {}", rsigma.display()))?;
+            anyhow::ensure!(status.success(), "{} eval failed: {status}", rsigma.display());
+            let rate = events as f64 / start.elapsed().as_secs_f64();
+            theirs.push(rate);
+            let lines = std::fs::read_to_string(&matches)?.lines().count();
+            line += &format!("; rsigma {rate:.0} events/s ({lines} matches, no enrichment) — mamori / rsigma {:.2}", mamori_rate / rate);
+        }
+        writeln!(out, "{line}")?;
+    }
+    let (min, median) = min_median(&ours);
+    write!(out, "mamori: min {min:.0}, median {median:.0} events/s")?;
+    if !theirs.is_empty() {
+        let (rmin, rmedian) = min_median(&theirs);
+        let ratios: Vec<f64> = ours.iter().zip(&theirs).map(|(a, b)| a / b).collect();
+        let (qmin, qmedian) = min_median(&ratios);
+        write!(out, "; rsigma: min {rmin:.0}, median {rmedian:.0} events/s; mamori / rsigma: min {qmin:.2}, median {qmedian:.2}")?;
+    }
+    writeln!(out, "; peak RSS {:.0} MiB", peak_rss_mib().unwrap_or(0.0))?;
+    std::fs::remove_dir_all(&work)?;
+    Ok(())
+}

@@ -504,6 +504,30 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// Time detection from scratch on the store of `--data` (enrichment, every analyzer,
+    /// the Sigma rules), beside the rsigma CLI on the same rules and the same events as
+    /// the rules see them, when `--rsigma` names it.
+    Detect {
+        /// detect.toml; `[sigma] shipped = false` measures `--sigma`'s rules alone.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// A folder of Sigma rules (e.g. from `bench sigma-rules`).
+        #[arg(long)]
+        sigma: Option<PathBuf>,
+        /// The rsigma CLI (`cargo install rsigma`).
+        #[arg(long)]
+        rsigma: Option<PathBuf>,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// Write a fixed, varied set of COUNT Sigma rules (correlations among them) into DIR,
+    /// for `bench detect --sigma DIR`.
+    SigmaRules {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+    },
     /// Time resident and account history look-ups on the store of `--data`.
     Query {
         #[arg(long, default_value_t = 1000)]
@@ -651,6 +675,20 @@ enum EventsCommand {
         range: Range,
         #[arg(long, default_value_t = 1000)]
         limit: usize,
+    },
+    /// Every event as the Sigma rules see it (docs/sigma.md's taxonomy, enriched, with
+    /// the detector's employee and explanation), one JSON object a line in time order:
+    /// the input for running the same rules in another Sigma engine.
+    SigmaFlat {
+        /// detect.toml (time zone, web categories, trusted mail domains, explanations).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// A folder of Sigma rules: its pipeline.yml maps field names as in `detect`.
+        #[arg(long)]
+        sigma: Option<PathBuf>,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -1237,6 +1275,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(BenchCommand::Ingest { dir, events, segment_shift, batch, runs }) => {
             bench::ingest(&dir, events, segment_shift, batch, runs, out)?;
         }
+        Command::Bench(BenchCommand::Detect { rules, sigma, rsigma, runs }) => bench::detect(&cli.data, rules.as_deref(), sigma.as_deref(), rsigma.as_deref(), runs, out)?,
+        Command::Bench(BenchCommand::SigmaRules { out: dir, count }) => {
+            let files = bench::sigma_rule_set(&dir, count)?;
+            writeln!(out, "{count} rules in {files} files under {}", dir.display())?;
+        }
         Command::Bench(BenchCommand::Query { lookups }) => bench::query(&cli.data, lookups, out)?,
         Command::Bench(BenchCommand::Disclosure { lookups }) => bench::disclosure(&cli.data, lookups, out)?,
         Command::Bench(BenchCommand::Gate { dir, rate, seconds, clients }) => bench::gate(&dir, rate, seconds, clients, out)?,
@@ -1524,6 +1567,17 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -
 }
 
 fn events(cmd: EventsCommand, data: &Path, out: &mut impl Write) -> Result<()> {
+    if let EventsCommand::SigmaFlat { rules, sigma, out: file } = cmd {
+        let mut j = open(data)?;
+        let config = mamori_app::detect::load_config(rules.as_deref())?;
+        let mut sink: Box<dyn Write> = match &file {
+            Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
+            None => Box::new(&mut *out),
+        };
+        mamori_app::detect::sigma_flat(&mut j, config, sigma.as_deref(), |v| Ok(writeln!(sink, "{v}")?))?;
+        sink.flush()?;
+        return Ok(());
+    }
     let j = open(data)?;
     let (found, ocsf) = match cmd {
         EventsCommand::Get { id } => (j.get(id)?.into_iter().collect(), false),
@@ -1532,6 +1586,7 @@ fn events(cmd: EventsCommand, data: &Path, out: &mut impl Write) -> Result<()> {
         EventsCommand::Time { range, limit } => {
             (j.by_time(timearg::range(&range.from, &range.to)?, limit)?, range.ocsf)
         }
+        EventsCommand::SigmaFlat { .. } => unreachable!("written above"),
     };
     print_events(&found, ocsf, out)
 }

@@ -43,6 +43,20 @@ impl Default for RiskConfig {
     }
 }
 
+/// The Sigma rules: whether the ones mamori ships run (a town may replace them with its
+/// own, or measure its own alone).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigmaConfig {
+    pub shipped: bool,
+}
+
+impl Default for SigmaConfig {
+    fn default() -> Self {
+        SigmaConfig { shipped: true }
+    }
+}
+
 /// Everything `detect.toml` says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -50,6 +64,7 @@ pub struct Config {
     pub explanations: ExplanationSettings,
     pub risk: RiskConfig,
     pub web: WebConfig,
+    pub sigma: SigmaConfig,
     /// The analyzers' own sections, as written (each analyzer reads its own).
     pub analyzers: toml::Table,
     pub(crate) tz: chrono_tz::Tz,
@@ -79,7 +94,7 @@ impl Default for Config {
 }
 
 /// The sections that are not an analyzer's.
-const SHARED: [&str; 4] = ["organisation", "explanations", "risk", "web"];
+const SHARED: [&str; 5] = ["organisation", "explanations", "risk", "web", "sigma"];
 
 impl Config {
     /// Reads `detect.toml` text.
@@ -99,6 +114,7 @@ impl Config {
         let explanations: ExplanationSettings = section(&mut table, "explanations")?;
         let risk: RiskConfig = section(&mut table, "risk")?;
         let web: WebConfig = section(&mut table, "web")?;
+        let sigma: SigmaConfig = section(&mut table, "sigma")?;
         let tz: chrono_tz::Tz = organisation.timezone.parse().map_err(|_| format!("[organisation] timezone: `{}` is not an IANA time zone (e.g. Asia/Tokyo)", organisation.timezone))?;
         for name in table.keys() {
             if !REGISTRY.iter().any(|r| r.section == name) {
@@ -106,7 +122,7 @@ impl Config {
                 return Err(format!("unknown section [{name}]; the sections are: {}", known.join(", ")));
             }
         }
-        let config = Config { organisation, explanations, risk, web, analyzers: table, tz };
+        let config = Config { organisation, explanations, risk, web, sigma, analyzers: table, tz };
         // Every analyzer reads its section now, so that a bad key fails here, not mid-run.
         config.build_analyzers()?;
         Ok(config)
@@ -140,7 +156,7 @@ impl Config {
     /// A stable text of every setting, for telling whether saved detection state still
     /// fits.
     pub fn fingerprint(&self) -> String {
-        format!("{:?}|{:?}|{:?}|{:?}|{:?}", self.organisation, self.explanations, self.risk, self.web, self.analyzers)
+        format!("{:?}|{:?}|{:?}|{:?}|{:?}|{:?}", self.organisation, self.explanations, self.risk, self.web, self.sigma, self.analyzers)
     }
 }
 

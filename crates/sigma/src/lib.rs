@@ -278,118 +278,22 @@ impl<'a> SigmaRules<'a> {
         self.engine.detection_rule_count() + self.engine.correlation_rule_count()
     }
 
-    /// The event as rules see it: mamori's taxonomy, enriched as of the event's time.
+    /// The event as rules see it: every field of mamori's taxonomy, enriched as of the
+    /// event's time, as one flat object (what `mamori events --sigma-flat` writes).
     /// `employee` and `explanation` are detection's verdict on a record access.
     pub fn fields(&self, seq: u64, event: &Event, employee: Option<&str>, explanation: Option<&str>) -> Value {
-        let at = self.local(event.time);
-        let day = at.date();
-        let host = event.device.as_ref().and_then(|d| d.hostname.clone()).unwrap_or_default();
-        let account = event.actor.user.uid.clone();
-        let employee = employee.map(str::to_owned).or_else(|| event.actor.user.employee_uid.clone()).or_else(|| {
-            self.dir.account(mamori_enrich::event_account_system(event), &account, day).and_then(|(e, _)| e.map(str::to_owned))
-        });
-        let posting = employee.as_deref().and_then(|e| self.dir.posting(e, day));
-        let resident = event.resident_uid().unwrap_or_default().to_owned();
-        let relation = employee.as_deref().filter(|_| !resident.is_empty()).and_then(|e| self.dir.relation(e, &resident, day)).map_or("none", |r| r.kind.code());
-        // Correlations group by `Employee`: an event no one can be charged to is grouped by
-        // its own account, never with every other unknown account's.
-        let employee_known = employee.is_some();
-        let employee = employee.unwrap_or_else(|| format!("(不明: {}@{})", account, mamori_enrich::event_account_system(event)));
-        let class = match event.class_uid {
-            ClassUid::DatastoreActivity => "record_access",
-            ClassUid::EmailActivity => "email",
-            ClassUid::FileSystemActivity => "file",
-            ClassUid::PeripheralActivity => "device",
-            ClassUid::Authentication => "authentication",
-            ClassUid::DeviceConfigStateChange => "config_change",
-            ClassUid::HttpActivity => "http",
-            ClassUid::ApiActivity => "mamori",
-        };
-        let x = &event.unmapped.extra;
-        let personal = x.get("personal_data");
-        let mut v = json!({
-            "event_id": seq.to_string(),
-            "Timestamp": event.time / 1000,
-            "Class": class,
-            "ActivityId": event.activity_id,
-            "Product": event.metadata.product,
-            "Operation": event.unmapped.operation,
-            "Account": account,
-            "Employee": employee,
-            "EmployeeKnown": employee_known,
-            "Department": posting.map(|p| p.0),
-            "Role": posting.map(|p| p.1),
-            "Host": host,
-            "TerminalKind": self.dir.terminal_kind(&host).map(|k| format!("{k:?}").to_lowercase()),
-            "TerminalAgent": self.dir.terminal_has_agent(&host),
-            "Hour": at.hour(),
-            "DayOff": self.dir.is_day_off(day),
-            "Resident": resident,
-            "RecordType": event.unmapped.resident.as_ref().and_then(|r| r.record_type.clone()),
-            "Relation": relation,
-            "Vip": !resident.is_empty() && self.dir.vip(&resident, day).is_some(),
-            "FilePath": event.file.as_ref().map(|f| f.path.clone()),
-            "Share": event.unmapped.share,
-            "DeviceSerial": event.peripheral_device.as_ref().and_then(|d| d.serial_number.clone()),
-            // A device the endpoint agent blocked never carried anything.
-            "Blocked": event.status_id == mamori_model::StatusId::Failure,
-            "DeviceApproved": event.peripheral_device.as_ref().and_then(|d| d.serial_number.as_deref()).is_some_and(|s| self.dir.approved_device(s, day).is_some()),
-            "MailFrom": event.email.as_ref().and_then(|m| m.from.clone()),
-            "MailTo": event.email.as_ref().map(|m| m.to.iter().chain(&m.cc).chain(&m.bcc).cloned().collect::<Vec<_>>()),
-            "MailExternal": x.get("external_recipients").filter(|v| v.as_array().is_some_and(|a| !a.is_empty())),
-            "MailPersonal": x.get("personal_recipients").filter(|v| v.as_array().is_some_and(|a| !a.is_empty())),
-            "PersonalRows": personal.and_then(|p| p.get("rows")),
-            "MyNumbers": personal.and_then(|p| p.get("my_numbers")),
-            "AuditReduced": x.get("audit_reduced"),
-            "Status": match event.status_id {
-                mamori_model::StatusId::Success => "success",
-                mamori_model::StatusId::Failure => "failure",
-                mamori_model::StatusId::Other => "other",
-                mamori_model::StatusId::Unknown => "unknown",
-            },
-            "Team": employee_known.then(|| self.dir.team(&employee, day)).flatten(),
-            "LeavingInDays": employee_known.then(|| self.dir.leaving(&employee)).flatten().map(|d| (d - day).num_days()),
-        });
-        if let Some(m) = &event.email {
-            v["MailRecipientCount"] = (m.to.len() + m.cc.len() + m.bcc.len()).into();
-            let external: Vec<&str> = x.get("external_recipients").and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
-            v["MailExternalCount"] = external.len().into();
-            // External addresses every recipient sees (To and Cc): a list sent without Bcc.
-            let visible = |a: &&&str| m.to.iter().chain(&m.cc).any(|t| t.eq_ignore_ascii_case(a));
-            v["MailVisibleExternalCount"] = external.iter().filter(visible).count().into();
-            let untrusted: Vec<&str> = external.iter().copied().filter(|a| !mamori_text::mail_domain_in(a, &self.trusted)).collect();
-            if !untrusted.is_empty() {
-                v["MailUntrusted"] = untrusted.into();
-            }
-            let attachments = x.get("attachment_count").and_then(|v| v.as_u64()).or_else(|| x.get("attachments").and_then(|v| v.as_array()).map(|a| a.len() as u64));
-            v["MailAttachmentCount"] = attachments.unwrap_or(0).into();
-        }
-        if let Some(r) = &event.http_request {
-            let host = r.url.hostname.clone().unwrap_or_else(|| mamori_enrich::host_of(&r.url.url_string));
-            v["Url"] = r.url.url_string.clone().into();
-            v["UrlCategory"] = self.web.category(&host).into();
-            v["UrlHost"] = host.into();
-            v["HttpMethod"] = r.http_method.clone().into();
-            v["HttpStatus"] = event.http_response.as_ref().and_then(|h| h.code).into();
-            v["BytesOut"] = event.traffic.as_ref().and_then(|t| t.bytes_out).into();
-            v["BytesIn"] = event.traffic.as_ref().and_then(|t| t.bytes_in).into();
-        }
-        if event.class_uid == ClassUid::DatastoreActivity {
-            v["Explained"] = explanation.is_some().into();
-            v["Explanation"] = explanation.unwrap_or("").into();
-        }
-        v
+        View::new(self.dir, self.tz, &self.web, &self.trusted, seq, event, employee, explanation).flat()
     }
 
     /// Presents one stored event (id `seq`), in time order, to every rule.
     pub fn observe(&mut self, seq: u64, event: &Event, employee: Option<&str>, explanation: Option<&str>) {
-        let fields = self.fields(seq, event, employee, explanation);
-        let who = fields["Employee"].as_str().unwrap_or_default().to_owned();
-        let resident = fields["Resident"].as_str().unwrap_or("").to_owned();
-        let results = self.engine.process_event_at(&JsonEvent::borrow(&fields), event.time / 1000);
+        let view = View::new(self.dir, self.tz, &self.web, &self.trusted, seq, event, employee, explanation);
+        let results = self.engine.process_event_at(&view, event.time / 1000);
         if results.is_empty() {
             return;
         }
+        let who = view.charged().0.clone();
+        let resident = event.resident_uid().unwrap_or_default().to_owned();
         self.seen.insert(seq, (event.time, who.clone(), resident.clone()));
         for r in results {
             let id = r.header.rule_id.clone().unwrap_or_else(|| r.header.rule_title.clone());
@@ -464,5 +368,213 @@ impl<'a> SigmaRules<'a> {
                 }
             })
             .collect()
+    }
+}
+
+/// One event as the rules see it. Each field is worked out when a rule asks for it:
+/// building the whole flat object for every event cost a fifth of detection's time, and a
+/// rule set reads a handful of fields. `flat` is every field of the same view, so the
+/// export and the rules cannot disagree.
+struct View<'v> {
+    dir: &'v Directory,
+    web: &'v mamori_enrich::WebCategories,
+    trusted: &'v [String],
+    seq: u64,
+    event: &'v Event,
+    employee: Option<&'v str>,
+    explanation: Option<&'v str>,
+    at: NaiveDateTime,
+    /// The employee charged (or the unknown account's own label) and whether known.
+    charged: std::cell::OnceCell<(String, bool)>,
+}
+
+impl<'v> View<'v> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(dir: &'v Directory, tz: chrono_tz::Tz, web: &'v mamori_enrich::WebCategories, trusted: &'v [String], seq: u64, event: &'v Event, employee: Option<&'v str>, explanation: Option<&'v str>) -> View<'v> {
+        let at = DateTime::from_timestamp_millis(event.time).unwrap_or_default().with_timezone(&tz).naive_local();
+        View { dir, web, trusted, seq, event, employee, explanation, at, charged: std::cell::OnceCell::new() }
+    }
+
+    fn day(&self) -> chrono::NaiveDate {
+        self.at.date()
+    }
+
+    fn host(&self) -> &str {
+        self.event.device.as_ref().and_then(|d| d.hostname.as_deref()).unwrap_or_default()
+    }
+
+    fn resident(&self) -> &str {
+        self.event.resident_uid().unwrap_or_default()
+    }
+
+    /// Correlations group by `Employee`: an event no one can be charged to is grouped by
+    /// its own account, never with every other unknown account's.
+    fn charged(&self) -> &(String, bool) {
+        self.charged.get_or_init(|| {
+            let e = self.event;
+            let account = &e.actor.user.uid;
+            let found = self.employee.map(str::to_owned).or_else(|| e.actor.user.employee_uid.clone()).or_else(|| {
+                self.dir.account(mamori_enrich::event_account_system(e), account, self.day()).and_then(|(e, _)| e.map(str::to_owned))
+            });
+            match found {
+                Some(employee) => (employee, true),
+                None => (format!("(不明: {}@{})", account, mamori_enrich::event_account_system(e)), false),
+            }
+        })
+    }
+
+    fn known_employee(&self) -> Option<&str> {
+        let (employee, known) = self.charged();
+        known.then_some(employee.as_str())
+    }
+
+    fn posting(&self) -> Option<(&str, &str)> {
+        self.known_employee().and_then(|e| self.dir.posting(e, self.day()))
+    }
+
+    fn external(&self) -> Vec<&str> {
+        self.event.unmapped.extra.get("external_recipients").and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default()
+    }
+
+    /// The field `name`, or `None` where the event has no such field (mail fields on a
+    /// web request); a field the event could have but lacks is `null`.
+    fn field(&self, name: &str) -> Option<Value> {
+        let e = self.event;
+        let x = &e.unmapped.extra;
+        let personal = || x.get("personal_data");
+        let nonempty = |key: &str| x.get(key).filter(|v| v.as_array().is_some_and(|a| !a.is_empty())).cloned().into();
+        Some(match name {
+            "event_id" => self.seq.to_string().into(),
+            "Timestamp" => (e.time / 1000).into(),
+            "Class" => match e.class_uid {
+                ClassUid::DatastoreActivity => "record_access",
+                ClassUid::EmailActivity => "email",
+                ClassUid::FileSystemActivity => "file",
+                ClassUid::PeripheralActivity => "device",
+                ClassUid::Authentication => "authentication",
+                ClassUid::DeviceConfigStateChange => "config_change",
+                ClassUid::HttpActivity => "http",
+                ClassUid::ApiActivity => "mamori",
+            }
+            .into(),
+            "ActivityId" => e.activity_id.into(),
+            "Product" => e.metadata.product.clone().into(),
+            "Operation" => e.unmapped.operation.clone().into(),
+            "Account" => e.actor.user.uid.clone().into(),
+            "Employee" => self.charged().0.clone().into(),
+            "EmployeeKnown" => self.charged().1.into(),
+            "Department" => self.posting().map(|p| p.0).into(),
+            "Role" => self.posting().map(|p| p.1).into(),
+            "Host" => self.host().into(),
+            "TerminalKind" => self.dir.terminal_kind(self.host()).map(|k| format!("{k:?}").to_lowercase()).into(),
+            "TerminalAgent" => self.dir.terminal_has_agent(self.host()).into(),
+            "Hour" => self.at.hour().into(),
+            "DayOff" => self.dir.is_day_off(self.day()).into(),
+            "Resident" => self.resident().into(),
+            "RecordType" => e.unmapped.resident.as_ref().and_then(|r| r.record_type.clone()).into(),
+            "Relation" => self.known_employee().filter(|_| !self.resident().is_empty()).and_then(|emp| self.dir.relation(emp, self.resident(), self.day())).map_or("none", |r| r.kind.code()).into(),
+            "Vip" => (!self.resident().is_empty() && self.dir.vip(self.resident(), self.day()).is_some()).into(),
+            "FilePath" => e.file.as_ref().map(|f| f.path.clone()).into(),
+            "Share" => e.unmapped.share.clone().into(),
+            "DeviceSerial" => e.peripheral_device.as_ref().and_then(|d| d.serial_number.clone()).into(),
+            // A device the endpoint agent blocked never carried anything.
+            "Blocked" => (e.status_id == mamori_model::StatusId::Failure).into(),
+            "DeviceApproved" => e.peripheral_device.as_ref().and_then(|d| d.serial_number.as_deref()).is_some_and(|s| self.dir.approved_device(s, self.day()).is_some()).into(),
+            "MailFrom" => e.email.as_ref().and_then(|m| m.from.clone()).into(),
+            "MailTo" => e.email.as_ref().map(|m| m.to.iter().chain(&m.cc).chain(&m.bcc).cloned().collect::<Vec<_>>()).into(),
+            "MailExternal" => nonempty("external_recipients"),
+            "MailPersonal" => nonempty("personal_recipients"),
+            "PersonalRows" => personal().and_then(|p| p.get("rows")).cloned().into(),
+            "MyNumbers" => personal().and_then(|p| p.get("my_numbers")).cloned().into(),
+            "AuditReduced" => x.get("audit_reduced").cloned().into(),
+            "Status" => match e.status_id {
+                mamori_model::StatusId::Success => "success",
+                mamori_model::StatusId::Failure => "failure",
+                mamori_model::StatusId::Other => "other",
+                mamori_model::StatusId::Unknown => "unknown",
+            }
+            .into(),
+            "Team" => self.known_employee().and_then(|emp| self.dir.team(emp, self.day())).into(),
+            "LeavingInDays" => self.known_employee().and_then(|emp| self.dir.leaving(emp)).map(|d| (d - self.day()).num_days()).into(),
+            "MailRecipientCount" => e.email.as_ref().map(|m| m.to.len() + m.cc.len() + m.bcc.len())?.into(),
+            "MailExternalCount" => e.email.as_ref().map(|_| self.external().len())?.into(),
+            // External addresses every recipient sees (To and Cc): a list sent without Bcc.
+            "MailVisibleExternalCount" => e.email.as_ref().map(|m| self.external().iter().filter(|a| m.to.iter().chain(&m.cc).any(|t| t.eq_ignore_ascii_case(a))).count())?.into(),
+            "MailUntrusted" => {
+                e.email.as_ref()?;
+                let untrusted: Vec<&str> = self.external().into_iter().filter(|a| !mamori_text::mail_domain_in(a, self.trusted)).collect();
+                if untrusted.is_empty() {
+                    return None;
+                }
+                untrusted.into()
+            }
+            "MailAttachmentCount" => {
+                e.email.as_ref()?;
+                let attachments = x.get("attachment_count").and_then(|v| v.as_u64()).or_else(|| x.get("attachments").and_then(|v| v.as_array()).map(|a| a.len() as u64));
+                attachments.unwrap_or(0).into()
+            }
+            "Url" => e.http_request.as_ref()?.url.url_string.clone().into(),
+            "UrlHost" => self.url_host()?.into(),
+            "UrlCategory" => self.web.category(&self.url_host()?).into(),
+            "HttpMethod" => e.http_request.as_ref()?.http_method.clone().into(),
+            "HttpStatus" => {
+                e.http_request.as_ref()?;
+                e.http_response.as_ref().and_then(|h| h.code).into()
+            }
+            "BytesOut" => {
+                e.http_request.as_ref()?;
+                e.traffic.as_ref().and_then(|t| t.bytes_out).into()
+            }
+            "BytesIn" => {
+                e.http_request.as_ref()?;
+                e.traffic.as_ref().and_then(|t| t.bytes_in).into()
+            }
+            "Explained" => (e.class_uid == ClassUid::DatastoreActivity).then_some(self.explanation.is_some())?.into(),
+            "Explanation" => (e.class_uid == ClassUid::DatastoreActivity).then_some(self.explanation.unwrap_or(""))?.into(),
+            _ => return None,
+        })
+    }
+
+    fn url_host(&self) -> Option<String> {
+        let r = self.event.http_request.as_ref()?;
+        Some(r.url.hostname.clone().unwrap_or_else(|| mamori_enrich::host_of(&r.url.url_string)))
+    }
+
+    /// Every field the event has, as one flat object.
+    fn flat(&self) -> Value {
+        Value::Object(TAXONOMY.iter().filter_map(|name| Some(((*name).to_owned(), self.field(name)?))).collect())
+    }
+}
+
+/// A field's value owned, as the engine takes it from a view that builds values on demand.
+fn owned_value(v: &Value) -> rsigma_eval::EventValue<'static> {
+    use rsigma_eval::EventValue;
+    use std::borrow::Cow;
+    match v {
+        Value::String(s) => EventValue::Str(Cow::Owned(s.clone())),
+        Value::Number(n) => n.as_i64().map_or_else(|| EventValue::Float(n.as_f64().unwrap_or(f64::NAN)), EventValue::Int),
+        Value::Bool(b) => EventValue::Bool(*b),
+        Value::Null => EventValue::Null,
+        Value::Array(a) => EventValue::Array(a.iter().map(owned_value).collect()),
+        Value::Object(m) => EventValue::Map(m.iter().map(|(k, v)| (Cow::Owned(k.clone()), owned_value(v))).collect()),
+    }
+}
+
+impl rsigma_eval::Event for View<'_> {
+    fn get_field(&self, path: &str) -> Option<rsigma_eval::EventValue<'_>> {
+        self.field(path).map(|v| owned_value(&v))
+    }
+
+    // Keyword rules (no field named) read every value: the whole object, rarely.
+    fn any_string_value(&self, pred: &dyn Fn(&str) -> bool) -> bool {
+        JsonEvent::borrow(&self.flat()).any_string_value(pred)
+    }
+
+    fn all_string_values(&self) -> Vec<std::borrow::Cow<'_, str>> {
+        JsonEvent::borrow(&self.flat()).all_string_values().into_iter().map(|c| std::borrow::Cow::Owned(c.into_owned())).collect()
+    }
+
+    fn to_json(&self) -> Value {
+        self.flat()
     }
 }
