@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::mail;
 use crate::practice::{LeaverShape, NightShape};
 use crate::town::DEPARTMENTS;
-use crate::{Badge, Incident, Logon, Print, Ref, System, Usb, Why, World, at};
+use crate::{Badge, Incident, Logon, Print, System, Usb, Why, World, at};
 
 /// One request through the web proxy.
 pub struct WebRequest {
@@ -264,12 +264,12 @@ fn finish_practices(w: &mut World, days: &[NaiveDate], admin: Option<usize>, sen
             if month % 2 == 0 {
                 for (n, c) in contacts.iter().enumerate() {
                     mail::new_mail(w, at(d, 10 * 60 + n as u32 / 10), from.clone(), vec![c.clone()], "月例のお知らせ", "今月のお知らせです。", Vec::new(), None);
-                    w.negative("mail-merge", "課の月例のお知らせを外部の多数の宛先へ個別送信・Bcc で送信", si, Ref::Mail(w.mails.len() - 1));
+                    w.negative("mail-merge", "課の月例のお知らせを外部の多数の宛先へ個別送信・Bcc で送信", si, w.last_mail());
                 }
             } else {
                 mail::new_mail(w, at(d, 10 * 60), from.clone(), vec![from.clone()], "月例のお知らせ", "今月のお知らせです。", Vec::new(), None);
                 w.mails.last_mut().expect("just sent").bcc = contacts.clone();
-                w.negative("mail-merge", "課の月例のお知らせを外部の多数の宛先へ個別送信・Bcc で送信", si, Ref::Mail(w.mails.len() - 1));
+                w.negative("mail-merge", "課の月例のお知らせを外部の多数の宛先へ個別送信・Bcc で送信", si, w.last_mail());
             }
         }
     }
@@ -305,10 +305,10 @@ fn finish_practices(w: &mut World, days: &[NaiveDate], admin: Option<usize>, sen
                 _ => continue,
             };
             w.usb.push(Usb { at: at(d, t + 1), staff: it, host: pc.clone(), serial: serial.clone(), copy: None, incident: None, blocked: false });
-            w.negative("it-admin-device", summary, it, Ref::Usb(w.usb.len() - 1));
+            w.negative("it-admin-device", summary, it, w.last_usb());
             for (n, file) in files.into_iter().enumerate() {
                 w.usb.push(Usb { at: at(d, t + 2 + n as u32), staff: it, host: pc.clone(), serial: serial.clone(), copy: Some(file), incident: None, blocked: false });
-                w.negative("it-admin-device", summary, it, Ref::Usb(w.usb.len() - 1));
+                w.negative("it-admin-device", summary, it, w.last_usb());
             }
         }
     }

@@ -193,7 +193,8 @@ pub struct Incident {
     pub variant: String,
 }
 
-/// An event of the run, by its list and index: what truth files point at.
+/// An event of the run, by its list and its index in the list over the whole run (the
+/// events already written counted): what truth files point at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Ref {
     Access(usize),
@@ -213,7 +214,10 @@ pub struct Negative {
     pub events: Vec<Ref>,
 }
 
-/// Everything a run produces before it is written.
+/// The town as it runs: what it is and knows, and the events generated and not yet
+/// written. `simulate` hands a working day's events to the writer when the day ends, so
+/// the event lists hold one day there (and, after the working days, what is injected
+/// across the period); `run` keeps the whole period in them.
 pub struct World {
     pub params: Params,
     /// How this town works (chosen by the seed).
@@ -223,6 +227,9 @@ pub struct World {
     pub kana_index: std::collections::HashMap<String, Vec<usize>>,
     pub town: Town,
     pub master: mamori_model::master::MasterData,
+    /// How many events of each list went to the writer before those the lists hold: a
+    /// `Ref`, a Message-ID and a Windows record number count from the run's first event.
+    pub written: Written,
     pub accesses: Vec<Access>,
     pub logons: Vec<Logon>,
     pub badges: Vec<Badge>,
@@ -240,6 +247,51 @@ pub struct World {
     /// file name, the residents whose rows it holds. Written under `evidence/S…/`.
     pub evidence: Vec<(usize, String, Vec<usize>)>,
     pub incidents: Vec<Incident>,
+    /// S7's endpoint agent stopped by hand. S7 is injected after the working days, when
+    /// `simulate` has written them; the writer applies this to those days as it writes
+    /// them again.
+    pub stopped_agent: Option<StoppedAgent>,
+}
+
+/// The endpoint agent on `host` stopped on `days`: its starts there are missing, and the
+/// logons there on those days are the incident's evidence.
+pub struct StoppedAgent {
+    pub host: String,
+    pub days: Vec<NaiveDate>,
+    pub incident: usize,
+}
+
+impl StoppedAgent {
+    fn silent(&self, host: &str, at: NaiveDateTime) -> bool {
+        host == self.host && self.days.contains(&at.date())
+    }
+}
+
+/// How many events of each numbered list (see `World::written`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Written {
+    pub accesses: usize,
+    pub logons: usize,
+    pub usb: usize,
+    pub files: usize,
+    pub mails: usize,
+    pub web: usize,
+    pub policy: usize,
+}
+
+/// Events of the run, each list in the order generated.
+#[derive(Default)]
+pub(crate) struct Events {
+    pub accesses: Vec<Access>,
+    pub logons: Vec<Logon>,
+    pub badges: Vec<Badge>,
+    pub usb: Vec<Usb>,
+    pub files: Vec<FileOpen>,
+    pub mails: Vec<mail::Mail>,
+    pub web: Vec<behaviour::WebRequest>,
+    pub policy: Vec<PolicyChange>,
+    pub agent_starts: Vec<AgentStart>,
+    pub prints: Vec<Print>,
 }
 
 /// The systems an employee of department `dept` has accounts in, and the account names.
@@ -293,18 +345,59 @@ fn business_days(params: &Params, master: &mamori_model::master::MasterData) -> 
 
 /// Runs the town and writes everything into `out`.
 pub fn simulate(params: &Params, out: &Path) -> std::io::Result<Summary> {
-    let world = run(params);
-    write::all(&world, out)
+    simulate_observed(params, out, |_, _| {})
 }
 
-/// Runs the town in memory.
+/// `simulate`, calling `after_day` with each working day and the world as the writer
+/// leaves it once the day is on disk.
+///
+/// The period is run twice from the seed. The first run keeps no working day's events; it
+/// learns what only the period's end knows: the events injected across the period after
+/// the working days are generated (their draws follow the days'), S7's edits of earlier
+/// days, and the town as it ends (mail attachments and the evidence show residents as they
+/// are then). The second run writes each working day as it ends, with the injected events
+/// that fall on it. Memory holds a day's events, not the period's.
+pub fn simulate_observed(params: &Params, out: &Path, mut after_day: impl FnMut(NaiveDate, &World)) -> std::io::Result<Summary> {
+    let afterwards = generate(params, Until::End, &mut |w, _| {
+        // Dropped: the second run writes them.
+        w.take_events();
+        w.master.cases.clear();
+        w.master.counter_visits.clear();
+        Ok(())
+    })?;
+    let mut writer = write::Writer::create(out, afterwards)?;
+    generate(params, Until::WorkingDays, &mut |w, day| {
+        writer.day(w, day)?;
+        after_day(day, w);
+        Ok(())
+    })?;
+    writer.finish()
+}
+
+/// Runs the town in memory, keeping every event of the period in the world's lists, in the
+/// order generated (for tests; `simulate` holds a day).
 pub fn run(params: &Params) -> World {
+    generate(params, Until::End, &mut |_, _| Ok(())).expect("keeping a day's events cannot fail")
+}
+
+#[derive(PartialEq, Eq)]
+enum Until {
+    /// Stop after the working days: the second run of `simulate`, whose first already
+    /// produced what comes after them.
+    WorkingDays,
+    /// Go on to the Sunday openings and the incidents injected across the period.
+    End,
+}
+
+/// Runs the town, handing the world to `day_done` at the end of each working day (the
+/// lists then hold the day's events, and whatever it leaves there stays).
+fn generate(params: &Params, until: Until, day_done: &mut dyn FnMut(&mut World, NaiveDate) -> std::io::Result<()>) -> std::io::Result<World> {
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let town = town::generate(&mut rng, params.residents, params.employees, params.start, params.days);
     let mut master = town.master(params.start);
     master.holidays = write::holidays();
     let days = business_days(params, &master);
-    let mut w = World { params: params.clone(), practices: Practices::for_seed(params.seed), negatives: Vec::new(), kana_index: Default::default(), town, master, accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), files: Vec::new(), mails: Vec::new(), web: Vec::new(), policy: Vec::new(), agent_starts: Vec::new(), prints: Vec::new(), household_row: Vec::new(), evidence: Vec::new(), incidents: Vec::new() };
+    let mut w = World { params: params.clone(), practices: Practices::for_seed(params.seed), negatives: Vec::new(), kana_index: Default::default(), town, master, written: Written::default(), accesses: Vec::new(), logons: Vec::new(), badges: Vec::new(), usb: Vec::new(), files: Vec::new(), mails: Vec::new(), web: Vec::new(), policy: Vec::new(), agent_starts: Vec::new(), prints: Vec::new(), household_row: Vec::new(), evidence: Vec::new(), incidents: Vec::new(), stopped_agent: None };
     w.household_row = (0..w.town.people.len()).collect();
     // Approved secure USB sticks for about one in ten staff.
     let owners: Vec<usize> = (0..w.town.staff.len()).filter(|i| i % 10 == 3).collect();
@@ -509,9 +602,9 @@ pub fn run(params: &Params) -> World {
                         // The season running on past what detect.toml says, the whole
                         // section working late.
                         if overrun && m >= 17 * 60 + 30 {
-                            w.negative("season-overrun", "税務課の繁忙期が設定より長く続き、課全体で時間外に照会", si, Ref::Access(w.accesses.len() - 1));
+                            w.negative("season-overrun", "税務課の繁忙期が設定より長く続き、課全体で時間外に照会", si, w.last_access());
                         } else if tax_season && m >= 18 * 60 {
-                            w.negative("busy-season", "税務課の確定申告期の残業（課全体で夜まで照会）", si, Ref::Access(w.accesses.len() - 1));
+                            w.negative("busy-season", "税務課の確定申告期の残業（課全体で夜まで照会）", si, w.last_access());
                         }
                         if rng.gen_bool(0.6) {
                             push(&mut w, at(day, m + 4), System::Zeimu, "更新", si, &pc, r, "住民税", Some(&no));
@@ -535,7 +628,7 @@ pub fn run(params: &Params) -> World {
                             let r = prng.gen_range(0..w.town.people.len());
                             push(&mut w, at(day, 13 * 60 + k / 2), System::Zeimu, "照会", si, &pc, r, "住民税", None);
                             w.accesses.last_mut().expect("pushed").why = Why::Case(no.clone());
-                            w.negative("bulk-extract", "承認済みの一括抽出（課税通知）", si, Ref::Access(w.accesses.len() - 1));
+                            w.negative("bulk-extract", "承認済みの一括抽出（課税通知）", si, w.last_access());
                         }
                     }
                 }
@@ -555,7 +648,7 @@ pub fn run(params: &Params) -> World {
                             if let Some((r, no)) = caseload[c].choose(&mut prng).cloned() {
                                 push(&mut w, at(day, m + 1), System::Fukushi, "照会", si, &pc, r, "生活保護", None);
                                 w.accesses.last_mut().expect("pushed").why = Why::Case(no);
-                                w.negative("team-case", "同僚の担当ケースを課内で分担して照会", si, Ref::Access(w.accesses.len() - 1));
+                                w.negative("team-case", "同僚の担当ケースを課内で分担して照会", si, w.last_access());
                             }
                         }
                     }
@@ -571,7 +664,7 @@ pub fn run(params: &Params) -> World {
                 }
                 let (serial, pc) = (format!("PHONE-{:05}", prng.gen_range(0..100_000)), w.town.staff[si].pc.clone());
                 w.usb.push(Usb { at: at(day, prng.gen_range(9 * 60..17 * 60)), staff: si, host: pc, serial, copy: None, incident: None, blocked: true });
-                w.negative("blocked-device", "私物端末の接続を管理ソフトが遮断", si, Ref::Usb(w.usb.len() - 1));
+                w.negative("blocked-device", "私物端末の接続を管理ソフトが遮断", si, w.last_usb());
             }
         }
         // Approved sticks in legitimate use: plugged in on the owner's own PC, a few copies.
@@ -664,6 +757,10 @@ pub fn run(params: &Params) -> World {
                 why: Why::Incident(*incident),
             });
         }
+        day_done(&mut w, day)?;
+    }
+    if until == Until::WorkingDays {
+        return Ok(w);
     }
     if w.practices.open_sundays {
         for day in open_sundays(&w, &days) {
@@ -682,23 +779,7 @@ pub fn run(params: &Params) -> World {
     }
     let cast_staff: Vec<usize> = [cast.former_registry, cast.registry, cast.tax, cast.admin, cast.secondee, cast.crematorium].into_iter().flatten().collect();
     behaviour::inject(&mut w, &days, &cast_staff, cast.admin, &owners);
-    // Mails in time order (a stable sort); the hard negatives' references follow them.
-    let mut order: Vec<usize> = (0..w.mails.len()).collect();
-    order.sort_by_key(|&i| w.mails[i].at);
-    let mut position = vec![0; order.len()];
-    for (new, &old) in order.iter().enumerate() {
-        position[old] = new;
-    }
-    let mut mails: Vec<Option<mail::Mail>> = std::mem::take(&mut w.mails).into_iter().map(Some).collect();
-    w.mails = order.iter().map(|&i| mails[i].take().expect("each mail once")).collect();
-    for n in &mut w.negatives {
-        for r in &mut n.events {
-            if let Ref::Mail(i) = r {
-                *i = position[*i];
-            }
-        }
-    }
-    w
+    Ok(w)
 }
 
 /// What the town's practices put in master data: namesakes by reading (for name
@@ -762,7 +843,7 @@ fn sunday_counter(rng: &mut ChaCha8Rng, prng: &mut ChaCha8Rng, w: &mut World, da
             let before = w.accesses.len();
             counter_visit(w, rng, prng, day, m, r, &visit, si, &host);
             for i in before..w.accesses.len() {
-                w.negative("open-sunday", "休日開庁日の窓口業務", si, Ref::Access(i));
+                w.negative("open-sunday", "休日開庁日の窓口業務", si, Ref::Access(w.written.accesses + i));
             }
         }
         w.logons.push(Logon { at: at(day, 12 * 60 + 30), user, host: pc, event_id: 4634, incident: None });
@@ -817,6 +898,45 @@ impl Cast {
 }
 
 impl World {
+    /// Hands over the events the lists hold, with the counts written before them.
+    pub(crate) fn take_events(&mut self) -> (Written, Events) {
+        let before = self.written;
+        let events = Events {
+            accesses: std::mem::take(&mut self.accesses),
+            logons: std::mem::take(&mut self.logons),
+            badges: std::mem::take(&mut self.badges),
+            usb: std::mem::take(&mut self.usb),
+            files: std::mem::take(&mut self.files),
+            mails: std::mem::take(&mut self.mails),
+            web: std::mem::take(&mut self.web),
+            policy: std::mem::take(&mut self.policy),
+            agent_starts: std::mem::take(&mut self.agent_starts),
+            prints: std::mem::take(&mut self.prints),
+        };
+        let w = &mut self.written;
+        w.accesses += events.accesses.len();
+        w.logons += events.logons.len();
+        w.usb += events.usb.len();
+        w.files += events.files.len();
+        w.mails += events.mails.len();
+        w.web += events.web.len();
+        w.policy += events.policy.len();
+        (before, events)
+    }
+
+    /// The access generated last, by its place in the run.
+    fn last_access(&self) -> Ref {
+        Ref::Access(self.written.accesses + self.accesses.len() - 1)
+    }
+
+    fn last_usb(&self) -> Ref {
+        Ref::Usb(self.written.usb + self.usb.len() - 1)
+    }
+
+    fn last_mail(&self) -> Ref {
+        Ref::Mail(self.written.mails + self.mails.len() - 1)
+    }
+
     /// Labels the event `r` as legitimate work of `kind` that looks like misuse, done by
     /// staff member `si`.
     fn negative(&mut self, kind: &'static str, summary: &'static str, si: usize, r: Ref) {
@@ -900,7 +1020,7 @@ fn crematorium(
             let key = (*r == NON_RESIDENT).then_some(no.as_str());
             push(w, at(day, 10 * 60 + (*r % 50) as u32), System::Saijo, "訂正", c, &pc, *r, "火葬許可", key);
             w.accesses.last_mut().expect("pushed").why = Why::Unrecorded("登録後の補正");
-            w.negative("follow-up", "課内の他職員が登録した新規記録を登録後数日以内に補正", c, Ref::Access(w.accesses.len() - 1));
+            w.negative("follow-up", "課内の他職員が登録した新規記録を登録後数日以内に補正", c, w.last_access());
         }
     }
     let protected: Vec<usize> = w.town.staff.iter().filter_map(|s| s.resident).chain([w.town.mayor]).chain(w.town.council.iter().copied()).collect();
@@ -1133,10 +1253,14 @@ fn inject_s7(rng: &mut ChaCha8Rng, w: &mut World, days: &[NaiveDate], owners: &[
     // After the copies the endpoint agent on the employee's own PC falls silent (stopped
     // by hand) for three working days, while Windows still logs the logons there.
     let silent: Vec<NaiveDate> = days.iter().skip(start + 5).take(3).copied().collect();
-    w.agent_starts.retain(|a| !(a.host == pc && silent.contains(&a.at.date())));
-    for l in w.logons.iter_mut().filter(|l| l.host == pc && l.event_id == 4624 && silent.contains(&l.at.date())) {
+    let stopped = StoppedAgent { host: pc.clone(), days: silent, incident: id };
+    // The events the lists still hold (all of the period's from `run`); `simulate` wrote
+    // the working days already and applies `stopped` when it writes them again.
+    w.agent_starts.retain(|a| !stopped.silent(&a.host, a.at));
+    for l in w.logons.iter_mut().filter(|l| l.event_id == 4624 && stopped.silent(&l.host, l.at)) {
         l.incident = Some(id);
     }
+    w.stopped_agent = Some(stopped);
     let day = days.get(start + 6).copied().unwrap_or(days[days.len() - 1]);
     let m = 17 * 60 + 40;
     w.usb.push(Usb { at: at(day, m), staff: e, host: "UKETSUKE-01".into(), serial: serial.clone(), copy: None, incident: Some(id), blocked: false });
@@ -1267,7 +1391,7 @@ fn counter_visit(w: &mut World, rng: &mut ChaCha8Rng, prng: &mut ChaCha8Rng, day
         let namesakes: Vec<usize> = w.kana_index.get(&key).into_iter().flatten().copied().filter(|&p| p != r).take(2).collect();
         for p in namesakes {
             w.accesses.push(access(m, "01", p, Why::Unrecorded("氏名検索の候補")));
-            w.negative("name-search", "窓口の氏名検索で同姓同名の候補を開いた", si, Ref::Access(w.accesses.len() - 1));
+            w.negative("name-search", "窓口の氏名検索で同姓同名の候補を開いた", si, w.last_access());
         }
     }
     w.accesses.push(access(m + 1, "01", r, Why::Visit(visit.to_owned())));
@@ -1275,7 +1399,7 @@ fn counter_visit(w: &mut World, rng: &mut ChaCha8Rng, prng: &mut ChaCha8Rng, day
         w.accesses.push(access(m + 4, "02", r, Why::Visit(visit.to_owned())));
     }
     if w.practices.shared_counter_account {
-        w.negative("shared-counter-account", "窓口の共用ログインでの照会（端末のログオン者が担当）", si, Ref::Access(w.accesses.len() - 1));
+        w.negative("shared-counter-account", "窓口の共用ログインでの照会（端末のログオン者が担当）", si, w.last_access());
     }
 }
 

@@ -76,7 +76,8 @@ pub fn address(number: u32) -> String {
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn new_mail(w: &mut World, at: NaiveDateTime, from: String, to: Vec<String>, subject: &str, body: &str, attachments: Vec<Attachment>, incident: Option<usize>) -> String {
-    let id = format!("{}.{:06}@{DOMAIN}", at.format("%Y%m%d%H%M%S"), w.mails.len());
+    // Numbered over the whole run, the mails already written included.
+    let id = format!("{}.{:06}@{DOMAIN}", at.format("%Y%m%d%H%M%S"), w.written.mails + w.mails.len());
     w.mails.push(Mail { at, from, to, cc: Vec::new(), bcc: Vec::new(), subject: subject.into(), body: body.into(), attachments, incident, id: id.clone() });
     id
 }
@@ -103,7 +104,7 @@ pub fn day(rng: &mut ChaCha8Rng, w: &mut World, day: NaiveDate) {
         let file = Attachment { name: format!("地区別人口集計_{}.csv", day.format("%m%d")), content: Content::Statistics, form: Form::CsvShiftJis };
         let from = address(w.town.staff[si].number);
         new_mail(w, at(day, 16 * 60), from, vec![format!("chousa@{RESEARCH}")], "地区別集計の送付", "今週の地区別集計です。", vec![file], None);
-        w.negative("statistics-mail", "個人項目名の見出しを持つ集計表（個人の記載なし）を外部の調査委託先へ送付", si, crate::Ref::Mail(w.mails.len() - 1));
+        w.negative("statistics-mail", "個人項目名の見出しを持つ集計表（個人の記載なし）を外部の調査委託先へ送付", si, w.last_mail());
     }
     let present: Vec<usize> = (0..w.town.staff.len()).filter(|&i| w.town.dept_on(&w.town.staff[i], day).is_some()).collect();
     let record_depts = ["D100", "D110", "D200", "D300", "D310"];

@@ -36,6 +36,30 @@ fn the_same_seed_writes_the_same_bytes_and_another_seed_does_not() {
     assert_ne!(fa["master/residents.csv"], fc["master/residents.csv"]);
 }
 
+/// A year of a large town does not fit in memory: the writer must append each working day
+/// as it ends and keep none of its events.
+#[test]
+fn each_working_day_is_on_disk_when_it_ends_and_no_event_of_it_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut days: Vec<chrono::NaiveDate> = Vec::new();
+    let mut accesses = 0;
+    mamori_sim::simulate_observed(&small(7), dir.path(), |day, w| {
+        assert!(days.last().is_none_or(|last| *last < day), "{day} after {days:?}");
+        days.push(day);
+        let held = w.accesses.len() + w.logons.len() + w.badges.len() + w.usb.len() + w.files.len() + w.mails.len() + w.web.len() + w.policy.len() + w.agent_starts.len() + w.prints.len();
+        assert_eq!(held, 0, "{day}: events kept after the day was written");
+        assert!(w.master.cases.is_empty() && w.master.counter_visits.is_empty(), "{day}: cases or visits kept");
+        assert!(w.written.accesses > accesses, "{day}: the day's accesses went to the writer");
+        accesses = w.written.accesses;
+        // Everyone badges in and out: the badge log ends with this day.
+        let badges = std::fs::read_to_string(dir.path().join("logs/badge.csv")).unwrap();
+        let last = badges.lines().last().unwrap();
+        assert!(last.starts_with(&day.to_string()), "{day}: the badge log ends with {last}");
+    })
+    .unwrap();
+    assert!(days.len() > 55, "every working day of the 90: {}", days.len());
+}
+
 #[test]
 fn master_data_loads_without_a_rejected_row() {
     let dir = tempfile::tempdir().unwrap();
