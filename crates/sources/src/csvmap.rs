@@ -18,7 +18,8 @@ pub struct CsvMapping {
     /// The class of rows the route does not name (or of every row without a route).
     class: Option<RowClass>,
     route: Option<crate::config::Route>,
-    delimiter: u8,
+    /// Splits each line (comma or tab), reused from line to line.
+    splitter: crate::csvline::LineSplitter,
     encoding: Encoding,
     offset: FixedOffset,
     has_header: bool,
@@ -103,7 +104,6 @@ impl CsvMapping {
             product: c.product.clone().unwrap_or_else(|| name.to_owned()),
             class: c.class,
             route: c.route.clone(),
-            delimiter: if c.format == Format::Tsv { b'\t' } else { b',' },
             encoding: c.encoding,
             offset: c.offset().map_err(err)?,
             has_header: c.header,
@@ -115,21 +115,12 @@ impl CsvMapping {
             default_activity: c.default_activity,
             outcome: c.outcome.clone(),
             subject_kind: c.subject_kind.clone().unwrap_or_else(|| "subject".into()),
+            splitter: crate::csvline::LineSplitter::new(if c.format == Format::Tsv { b'\t' } else { b',' }),
         })
     }
 
-    fn record(&self, text: &str) -> Result<csv::StringRecord, String> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .delimiter(self.delimiter)
-            .flexible(true)
-            .from_reader(text.as_bytes());
-        let mut record = csv::StringRecord::new();
-        match reader.read_record(&mut record) {
-            Ok(true) => Ok(record),
-            Ok(false) => Err("empty line".into()),
-            Err(e) => Err(format!("not a CSV row: {e}")),
-        }
+    fn record(&mut self, text: &str) -> Result<csv::StringRecord, String> {
+        self.splitter.split(text)
     }
 
     /// A field's value after its code table; `None` if unmapped or empty.

@@ -12,6 +12,7 @@
 
 pub mod config;
 mod cert;
+mod csvline;
 mod csvmap;
 mod decode;
 pub mod inspect;
