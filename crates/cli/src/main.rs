@@ -272,9 +272,9 @@ enum Command {
         #[arg(long, default_value = "2024-01-15")]
         start: chrono::NaiveDate,
     },
-    /// Measure ingest and query speed (BENCHMARKS.md).
-    #[command(subcommand)]
-    Bench(BenchCommand),
+    /// Measure ingest, adapters, detection, queries and the gate (BENCHMARKS.md);
+    /// `bench --quick` prints the whole table in a few minutes.
+    Bench(BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -488,6 +488,20 @@ enum ApikeyCommand {
     Revoke { id: String },
 }
 
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct BenchArgs {
+    /// The issue-16 table in a few minutes: ingest beside the SQLite ceiling, the
+    /// adapters, detection beside rsigma (when on PATH), disclosure.
+    #[arg(long)]
+    quick: bool,
+    /// Where `--quick` works (made, then removed).
+    #[arg(long, default_value = "mamori-bench-quick", requires = "quick")]
+    dir: PathBuf,
+    #[command(subcommand)]
+    command: Option<BenchCommand>,
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Import N synthetic record accesses into a fresh store under DIR.
@@ -517,6 +531,17 @@ enum BenchCommand {
         /// The rsigma CLI (`cargo install rsigma`).
         #[arg(long)]
         rsigma: Option<PathBuf>,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// Import each log of a simulated town (`mamori simulate --out TOWN`) through its
+    /// source, beside the synthetic NDJSON path in the same round.
+    Adapters {
+        #[arg(long)]
+        town: PathBuf,
+        /// Synthetic events imported each round for the comparison.
+        #[arg(long, default_value_t = 300_000)]
+        synthetic: u64,
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
@@ -1272,17 +1297,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let key = mamori_app::admin::revoke_api_key(&mut open(&cli.data)?, &audit::operator(), &id)?;
             writeln!(out, "API key {} ({} {}) revoked", key.id, key.scope, key.label)?;
         }
-        Command::Bench(BenchCommand::Ingest { dir, events, segment_shift, batch, runs }) => {
+        Command::Bench(BenchArgs { quick: true, dir, .. }) => bench::quick(&dir, out)?,
+        Command::Bench(BenchArgs { command: None, .. }) => bail!("name a benchmark (mamori bench --help), or --quick for the table"),
+        Command::Bench(BenchArgs { command: Some(BenchCommand::Ingest { dir, events, segment_shift, batch, runs }), .. }) => {
             bench::ingest(&dir, events, segment_shift, batch, runs, out)?;
         }
-        Command::Bench(BenchCommand::Detect { rules, sigma, rsigma, runs }) => bench::detect(&cli.data, rules.as_deref(), sigma.as_deref(), rsigma.as_deref(), runs, out)?,
-        Command::Bench(BenchCommand::SigmaRules { out: dir, count }) => {
+        Command::Bench(BenchArgs { command: Some(BenchCommand::Detect { rules, sigma, rsigma, runs }), .. }) => {
+            bench::detect(&cli.data, rules.as_deref(), sigma.as_deref(), rsigma.as_deref(), runs, out)?;
+        }
+        Command::Bench(BenchArgs { command: Some(BenchCommand::Adapters { town, synthetic, runs }), .. }) => {
+            bench::adapters(&town, synthetic, runs, out)?;
+        }
+        Command::Bench(BenchArgs { command: Some(BenchCommand::SigmaRules { out: dir, count }), .. }) => {
             let files = bench::sigma_rule_set(&dir, count)?;
             writeln!(out, "{count} rules in {files} files under {}", dir.display())?;
         }
-        Command::Bench(BenchCommand::Query { lookups }) => bench::query(&cli.data, lookups, out)?,
-        Command::Bench(BenchCommand::Disclosure { lookups }) => bench::disclosure(&cli.data, lookups, out)?,
-        Command::Bench(BenchCommand::Gate { dir, rate, seconds, clients }) => bench::gate(&dir, rate, seconds, clients, out)?,
+        Command::Bench(BenchArgs { command: Some(BenchCommand::Query { lookups }), .. }) => bench::query(&cli.data, lookups, out)?,
+        Command::Bench(BenchArgs { command: Some(BenchCommand::Disclosure { lookups }), .. }) => {
+            bench::disclosure(&cli.data, lookups, out)?;
+        }
+        Command::Bench(BenchArgs { command: Some(BenchCommand::Gate { dir, rate, seconds, clients }), .. }) => bench::gate(&dir, rate, seconds, clients, out)?,
     }
     Ok(ExitCode::SUCCESS)
 }
