@@ -508,7 +508,7 @@ pub fn detect(data: &Path, rules: Option<&Path>, sigma: Option<&Path>, rsigma: O
             let matches = work.join("rsigma.out");
             let start = Instant::now();
             let status = std::process::Command::new(rsigma)
-                .args(["eval", "--input-format", "json", "--timestamp-field", "Timestamp", "-r"])
+                .args(["engine", "eval", "--input-format", "json", "--timestamp-field", "Timestamp", "-r"])
                 .arg(work.join("rules"))
                 .arg("-p")
                 .arg(work.join("pipeline.yml"))
