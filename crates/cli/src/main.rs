@@ -167,14 +167,8 @@ enum Command {
     Apikey(ApikeyCommand),
     /// Explain every record access and look for misuse; stores the findings.
     Detect {
-        /// Thresholds and trusted mail domains (docs/detection.md); built-in defaults
-        /// when not given.
-        #[arg(long)]
-        rules: Option<PathBuf>,
-        /// A folder of Sigma rules (*.yml) to run besides the shipped ones
-        /// (docs/sigma.md); its pipeline.yml replaces the shipped field mapping.
-        #[arg(long)]
-        sigma: Option<PathBuf>,
+        #[command(flatten)]
+        inputs: DetectionInputs,
         /// Judge every event again from scratch instead of only the new ones.
         #[arg(long)]
         rebuild: bool,
@@ -488,6 +482,19 @@ enum ApikeyCommand {
     Revoke { id: String },
 }
 
+/// What detection runs with: `detect`, `events sigma-flat` and `bench detect` alike.
+#[derive(clap::Args)]
+struct DetectionInputs {
+    /// detect.toml: thresholds, trusted mail domains, `[sigma] shipped = false` to run
+    /// only `--sigma`'s rules (docs/detection.md); built-in defaults when not given.
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// A folder of Sigma rules (*.yml) to run besides the shipped ones (docs/sigma.md);
+    /// its pipeline.yml replaces the shipped field mapping.
+    #[arg(long)]
+    sigma: Option<PathBuf>,
+}
+
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 struct BenchArgs {
@@ -522,12 +529,8 @@ enum BenchCommand {
     /// the Sigma rules), beside the rsigma CLI on the same rules and the same events as
     /// the rules see them, when `--rsigma` names it.
     Detect {
-        /// detect.toml; `[sigma] shipped = false` measures `--sigma`'s rules alone.
-        #[arg(long)]
-        rules: Option<PathBuf>,
-        /// A folder of Sigma rules (e.g. from `bench sigma-rules`).
-        #[arg(long)]
-        sigma: Option<PathBuf>,
+        #[command(flatten)]
+        inputs: DetectionInputs,
         /// The rsigma CLI (`cargo install rsigma`).
         #[arg(long)]
         rsigma: Option<PathBuf>,
@@ -705,12 +708,8 @@ enum EventsCommand {
     /// the detector's employee and explanation), one JSON object a line in time order:
     /// the input for running the same rules in another Sigma engine.
     SigmaFlat {
-        /// detect.toml (time zone, web categories, trusted mail domains, explanations).
-        #[arg(long)]
-        rules: Option<PathBuf>,
-        /// A folder of Sigma rules: its pipeline.yml maps field names as in `detect`.
-        #[arg(long)]
-        sigma: Option<PathBuf>,
+        #[command(flatten)]
+        inputs: DetectionInputs,
         /// Write here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -915,7 +914,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Master(MasterCommand::Load { dir, cert_ldap }) => return master_load(&cli.data, &dir, cert_ldap, out),
         Command::Events(cmd) => events(cmd, &cli.data, out)?,
-        Command::Detect { rules, sigma, rebuild } => {
+        Command::Detect { inputs: DetectionInputs { rules, sigma }, rebuild } => {
             let config = detect::load_config(rules.as_deref())?;
             let mut j = open(&cli.data)?;
             let started = std::time::Instant::now();
@@ -1302,7 +1301,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(BenchArgs { command: Some(BenchCommand::Ingest { dir, events, segment_shift, batch, runs }), .. }) => {
             bench::ingest(&dir, events, segment_shift, batch, runs, out)?;
         }
-        Command::Bench(BenchArgs { command: Some(BenchCommand::Detect { rules, sigma, rsigma, runs }), .. }) => {
+        Command::Bench(BenchArgs { command: Some(BenchCommand::Detect { inputs: DetectionInputs { rules, sigma }, rsigma, runs }), .. }) => {
             bench::detect(&cli.data, rules.as_deref(), sigma.as_deref(), rsigma.as_deref(), runs, out)?;
         }
         Command::Bench(BenchArgs { command: Some(BenchCommand::Adapters { town, synthetic, runs }), .. }) => {
@@ -1601,7 +1600,7 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -
 }
 
 fn events(cmd: EventsCommand, data: &Path, out: &mut impl Write) -> Result<()> {
-    if let EventsCommand::SigmaFlat { rules, sigma, out: file } = cmd {
+    if let EventsCommand::SigmaFlat { inputs: DetectionInputs { rules, sigma }, out: file } = cmd {
         let mut j = open(data)?;
         let config = mamori_app::detect::load_config(rules.as_deref())?;
         let mut sink: Box<dyn Write> = match &file {
