@@ -1599,19 +1599,20 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -
     Ok(if loaded.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+/// `events sigma-flat`: every event as the Sigma rules see it, one JSON object a line.
+fn sigma_flat_events(j: &mut SqliteJournal, inputs: DetectionInputs, file: Option<PathBuf>, out: &mut impl Write) -> Result<()> {
+    let config = mamori_app::detect::load_config(inputs.rules.as_deref())?;
+    let mut sink: Box<dyn Write> = match &file {
+        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
+        None => Box::new(&mut *out),
+    };
+    mamori_app::detect::sigma_flat(j, config, inputs.sigma.as_deref(), |v| Ok(writeln!(sink, "{v}")?))?;
+    sink.flush()?;
+    Ok(())
+}
+
 fn events(cmd: EventsCommand, data: &Path, out: &mut impl Write) -> Result<()> {
-    if let EventsCommand::SigmaFlat { inputs: DetectionInputs { rules, sigma }, out: file } = cmd {
-        let mut j = open(data)?;
-        let config = mamori_app::detect::load_config(rules.as_deref())?;
-        let mut sink: Box<dyn Write> = match &file {
-            Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
-            None => Box::new(&mut *out),
-        };
-        mamori_app::detect::sigma_flat(&mut j, config, sigma.as_deref(), |v| Ok(writeln!(sink, "{v}")?))?;
-        sink.flush()?;
-        return Ok(());
-    }
-    let j = open(data)?;
+    let mut j = open(data)?;
     let (found, ocsf) = match cmd {
         EventsCommand::Get { id } => (j.get(id)?.into_iter().collect(), false),
         EventsCommand::Resident { uid, range } => (j.by_resident(&uid, timearg::range(&range.from, &range.to)?)?, range.ocsf),
@@ -1619,7 +1620,7 @@ fn events(cmd: EventsCommand, data: &Path, out: &mut impl Write) -> Result<()> {
         EventsCommand::Time { range, limit } => {
             (j.by_time(timearg::range(&range.from, &range.to)?, limit)?, range.ocsf)
         }
-        EventsCommand::SigmaFlat { .. } => unreachable!("written above"),
+        EventsCommand::SigmaFlat { inputs, out: file } => return sigma_flat_events(&mut j, inputs, file, out),
     };
     print_events(&found, ocsf, out)
 }

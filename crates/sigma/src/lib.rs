@@ -154,20 +154,31 @@ struct Rollup {
     detected_at: i64,
 }
 
-pub struct SigmaRules<'a> {
+/// What the rules' view of an event is enriched from.
+struct Lens<'a> {
     dir: &'a Directory,
-    engine: CorrelationEngine,
-    rules: HashMap<String, RuleInfo>,
-    rollups: BTreeMap<(String, String), Rollup>,
-    /// Event id → (time, employee, resident), for turning correlation references back
-    /// into evidence.
-    seen: HashMap<u64, (i64, String, String)>,
     /// The organisation's time zone, for `Hour` and `DayOff`.
     tz: chrono_tz::Tz,
     /// Web categories, for `UrlCategory`.
     web: mamori_enrich::WebCategories,
     /// Domains personal data may be mailed to (`[mail] trusted_domains`), for `MailUntrusted`.
     trusted: Vec<String>,
+}
+
+impl Lens<'_> {
+    fn local(&self, ms: i64) -> NaiveDateTime {
+        DateTime::from_timestamp_millis(ms).unwrap_or_default().with_timezone(&self.tz).naive_local()
+    }
+}
+
+pub struct SigmaRules<'a> {
+    lens: Lens<'a>,
+    engine: CorrelationEngine,
+    rules: HashMap<String, RuleInfo>,
+    rollups: BTreeMap<(String, String), Rollup>,
+    /// Event id → (time, employee, resident), for turning correlation references back
+    /// into evidence.
+    seen: HashMap<u64, (i64, String, String)>,
 }
 
 fn severity(level: Option<Level>) -> Severity {
@@ -226,7 +237,8 @@ impl<'a> SigmaRules<'a> {
             }
             engine.add_collection(&collection).map_err(|e| format!("{name}: {e}"))?;
         }
-        Ok(SigmaRules { dir, engine, rules, rollups: BTreeMap::new(), seen: HashMap::new(), tz: chrono_tz::Asia::Tokyo, web: mamori_enrich::WebCategories::new(&BTreeMap::new()), trusted: Vec::new() })
+        let lens = Lens { dir, tz: chrono_tz::Asia::Tokyo, web: mamori_enrich::WebCategories::new(&BTreeMap::new()), trusted: Vec::new() };
+        Ok(SigmaRules { lens, engine, rules, rollups: BTreeMap::new(), seen: HashMap::new() })
     }
 
     /// Everything the rules remember (correlation windows, findings so far), to save
@@ -253,25 +265,21 @@ impl<'a> SigmaRules<'a> {
     /// Judges hours and days off in `tz` (the organisation's time zone; Asia/Tokyo unless
     /// set).
     pub fn in_timezone(mut self, tz: chrono_tz::Tz) -> Self {
-        self.tz = tz;
+        self.lens.tz = tz;
         self
     }
 
     /// Categorises web hosts with `web` (the shipped list and the town's own).
     pub fn with_web(mut self, web: mamori_enrich::WebCategories) -> Self {
-        self.web = web;
+        self.lens.web = web;
         self
     }
 
     /// Takes `domains` as the places personal data may be mailed to (detect.toml's
     /// `[mail] trusted_domains`): `MailUntrusted` lists the external recipients outside them.
     pub fn with_trusted_domains(mut self, domains: Vec<String>) -> Self {
-        self.trusted = domains;
+        self.lens.trusted = domains;
         self
-    }
-
-    fn local(&self, ms: i64) -> NaiveDateTime {
-        DateTime::from_timestamp_millis(ms).unwrap_or_default().with_timezone(&self.tz).naive_local()
     }
 
     pub fn rule_count(&self) -> usize {
@@ -279,15 +287,15 @@ impl<'a> SigmaRules<'a> {
     }
 
     /// The event as rules see it: every field of mamori's taxonomy, enriched as of the
-    /// event's time, as one flat object (what `mamori events --sigma-flat` writes).
+    /// event's time, as one flat object (what `mamori events sigma-flat` writes).
     /// `employee` and `explanation` are detection's verdict on a record access.
     pub fn fields(&self, seq: u64, event: &Event, employee: Option<&str>, explanation: Option<&str>) -> Value {
-        View::new(self.dir, self.tz, &self.web, &self.trusted, seq, event, employee, explanation).flat()
+        View::new(&self.lens, seq, event, employee, explanation).flat()
     }
 
     /// Presents one stored event (id `seq`), in time order, to every rule.
     pub fn observe(&mut self, seq: u64, event: &Event, employee: Option<&str>, explanation: Option<&str>) {
-        let view = View::new(self.dir, self.tz, &self.web, &self.trusted, seq, event, employee, explanation);
+        let view = View::new(&self.lens, seq, event, employee, explanation);
         let results = self.engine.process_event_at(&view, event.time / 1000);
         if results.is_empty() {
             return;
@@ -315,7 +323,7 @@ impl<'a> SigmaRules<'a> {
     }
 
     fn note(&mut self, rule: &str, employee: &str, seq: u64, time: i64, resident: &str, now: i64) {
-        let day = self.local(time).date();
+        let day = self.lens.local(time).date();
         let r = self.rollups.entry((rule.to_owned(), employee.to_owned())).or_insert_with(|| Rollup {
             key: format!("sigma:{rule}:{employee}"),
             rule: format!("sigma:{rule}"),
@@ -376,9 +384,7 @@ impl<'a> SigmaRules<'a> {
 /// rule set reads a handful of fields. `flat` is every field of the same view, so the
 /// export and the rules cannot disagree.
 struct View<'v> {
-    dir: &'v Directory,
-    web: &'v mamori_enrich::WebCategories,
-    trusted: &'v [String],
+    lens: &'v Lens<'v>,
     seq: u64,
     event: &'v Event,
     employee: Option<&'v str>,
@@ -389,10 +395,8 @@ struct View<'v> {
 }
 
 impl<'v> View<'v> {
-    #[allow(clippy::too_many_arguments)]
-    fn new(dir: &'v Directory, tz: chrono_tz::Tz, web: &'v mamori_enrich::WebCategories, trusted: &'v [String], seq: u64, event: &'v Event, employee: Option<&'v str>, explanation: Option<&'v str>) -> View<'v> {
-        let at = DateTime::from_timestamp_millis(event.time).unwrap_or_default().with_timezone(&tz).naive_local();
-        View { dir, web, trusted, seq, event, employee, explanation, at, charged: std::cell::OnceCell::new() }
+    fn new(lens: &'v Lens<'v>, seq: u64, event: &'v Event, employee: Option<&'v str>, explanation: Option<&'v str>) -> View<'v> {
+        View { lens, seq, event, employee, explanation, at: lens.local(event.time), charged: std::cell::OnceCell::new() }
     }
 
     fn day(&self) -> chrono::NaiveDate {
@@ -414,7 +418,7 @@ impl<'v> View<'v> {
             let e = self.event;
             let account = &e.actor.user.uid;
             let found = self.employee.map(str::to_owned).or_else(|| e.actor.user.employee_uid.clone()).or_else(|| {
-                self.dir.account(mamori_enrich::event_account_system(e), account, self.day()).and_then(|(e, _)| e.map(str::to_owned))
+                self.lens.dir.account(mamori_enrich::event_account_system(e), account, self.day()).and_then(|(e, _)| e.map(str::to_owned))
             });
             match found {
                 Some(employee) => (employee, true),
@@ -429,7 +433,7 @@ impl<'v> View<'v> {
     }
 
     fn posting(&self) -> Option<(&str, &str)> {
-        self.known_employee().and_then(|e| self.dir.posting(e, self.day()))
+        self.known_employee().and_then(|e| self.lens.dir.posting(e, self.day()))
     }
 
     fn external(&self) -> Vec<&str> {
@@ -466,20 +470,20 @@ impl<'v> View<'v> {
             "Department" => self.posting().map(|p| p.0).into(),
             "Role" => self.posting().map(|p| p.1).into(),
             "Host" => self.host().into(),
-            "TerminalKind" => self.dir.terminal_kind(self.host()).map(|k| format!("{k:?}").to_lowercase()).into(),
-            "TerminalAgent" => self.dir.terminal_has_agent(self.host()).into(),
+            "TerminalKind" => self.lens.dir.terminal_kind(self.host()).map(|k| format!("{k:?}").to_lowercase()).into(),
+            "TerminalAgent" => self.lens.dir.terminal_has_agent(self.host()).into(),
             "Hour" => self.at.hour().into(),
-            "DayOff" => self.dir.is_day_off(self.day()).into(),
+            "DayOff" => self.lens.dir.is_day_off(self.day()).into(),
             "Resident" => self.resident().into(),
             "RecordType" => e.unmapped.resident.as_ref().and_then(|r| r.record_type.clone()).into(),
-            "Relation" => self.known_employee().filter(|_| !self.resident().is_empty()).and_then(|emp| self.dir.relation(emp, self.resident(), self.day())).map_or("none", |r| r.kind.code()).into(),
-            "Vip" => (!self.resident().is_empty() && self.dir.vip(self.resident(), self.day()).is_some()).into(),
+            "Relation" => self.known_employee().filter(|_| !self.resident().is_empty()).and_then(|emp| self.lens.dir.relation(emp, self.resident(), self.day())).map_or("none", |r| r.kind.code()).into(),
+            "Vip" => (!self.resident().is_empty() && self.lens.dir.vip(self.resident(), self.day()).is_some()).into(),
             "FilePath" => e.file.as_ref().map(|f| f.path.clone()).into(),
             "Share" => e.unmapped.share.clone().into(),
             "DeviceSerial" => e.peripheral_device.as_ref().and_then(|d| d.serial_number.clone()).into(),
             // A device the endpoint agent blocked never carried anything.
             "Blocked" => (e.status_id == mamori_model::StatusId::Failure).into(),
-            "DeviceApproved" => e.peripheral_device.as_ref().and_then(|d| d.serial_number.as_deref()).is_some_and(|s| self.dir.approved_device(s, self.day()).is_some()).into(),
+            "DeviceApproved" => e.peripheral_device.as_ref().and_then(|d| d.serial_number.as_deref()).is_some_and(|s| self.lens.dir.approved_device(s, self.day()).is_some()).into(),
             "MailFrom" => e.email.as_ref().and_then(|m| m.from.clone()).into(),
             "MailTo" => e.email.as_ref().map(|m| m.to.iter().chain(&m.cc).chain(&m.bcc).cloned().collect::<Vec<_>>()).into(),
             "MailExternal" => nonempty("external_recipients"),
@@ -494,15 +498,15 @@ impl<'v> View<'v> {
                 mamori_model::StatusId::Unknown => "unknown",
             }
             .into(),
-            "Team" => self.known_employee().and_then(|emp| self.dir.team(emp, self.day())).into(),
-            "LeavingInDays" => self.known_employee().and_then(|emp| self.dir.leaving(emp)).map(|d| (d - self.day()).num_days()).into(),
+            "Team" => self.known_employee().and_then(|emp| self.lens.dir.team(emp, self.day())).into(),
+            "LeavingInDays" => self.known_employee().and_then(|emp| self.lens.dir.leaving(emp)).map(|d| (d - self.day()).num_days()).into(),
             "MailRecipientCount" => e.email.as_ref().map(|m| m.to.len() + m.cc.len() + m.bcc.len())?.into(),
             "MailExternalCount" => e.email.as_ref().map(|_| self.external().len())?.into(),
             // External addresses every recipient sees (To and Cc): a list sent without Bcc.
             "MailVisibleExternalCount" => e.email.as_ref().map(|m| self.external().iter().filter(|a| m.to.iter().chain(&m.cc).any(|t| t.eq_ignore_ascii_case(a))).count())?.into(),
             "MailUntrusted" => {
                 e.email.as_ref()?;
-                let untrusted: Vec<&str> = self.external().into_iter().filter(|a| !mamori_text::mail_domain_in(a, self.trusted)).collect();
+                let untrusted: Vec<&str> = self.external().into_iter().filter(|a| !mamori_text::mail_domain_in(a, &self.lens.trusted)).collect();
                 if untrusted.is_empty() {
                     return None;
                 }
@@ -515,7 +519,7 @@ impl<'v> View<'v> {
             }
             "Url" => e.http_request.as_ref()?.url.url_string.clone().into(),
             "UrlHost" => self.url_host()?.into(),
-            "UrlCategory" => self.web.category(&self.url_host()?).into(),
+            "UrlCategory" => self.lens.web.category(&self.url_host()?).into(),
             "HttpMethod" => e.http_request.as_ref()?.http_method.clone().into(),
             "HttpStatus" => {
                 e.http_request.as_ref()?;
