@@ -80,9 +80,24 @@ pub fn master_for_disclosure(j: &SqliteJournal, resident: &str, accounts: &[Stri
     })
 }
 
+/// The most appended events [`each_event`] reads by id (their times and ids, 16 bytes
+/// each, are held and sorted first).
+const BY_ID_AT_MOST: u64 = 4_000_000;
+
 /// Calls `f` with every stored event from `from` (ms) on with an id above `after`, in
-/// time order, one day at a time (bounded memory).
+/// time order, one day at a time (bounded memory) — or, when no more than
+/// [`BY_ID_AT_MOST`] events were appended after `after`, by id: an incremental step then
+/// costs what was appended, not a query per day its times span.
 pub fn each_event(j: &SqliteJournal, from: i64, after: Option<u64>, mut f: impl FnMut(u64, &Event)) -> Result<()> {
+    if let Some(after) = after
+        && j.size()?.saturating_sub(after + 1) <= BY_ID_AT_MOST
+    {
+        for (_, seq) in j.times_after(after, from)? {
+            let stored = j.get(seq)?.with_context(|| format!("event {seq}, listed a moment ago"))?;
+            f(seq, &stored.event()?);
+        }
+        return Ok(());
+    }
     let Some((first, last)) = j.time_span()? else { return Ok(()) };
     let mut from = from.max(first);
     while from <= last {
@@ -189,8 +204,8 @@ pub struct Setup {
     files: Vec<(String, String)>,
     pipeline: String,
     fingerprint: String,
-    /// The store's master digest and model event when loaded.
-    master_digest: String,
+    /// The store's last master-data load and model event when loaded.
+    master_generation: Option<u64>,
     model_event: Option<u64>,
 }
 
@@ -209,6 +224,7 @@ impl Setup {
                 stored_model(j)?.context("the explanation model just recorded")?
             }
         };
+        let master_generation = j.master_generation()?;
         let master = master_from_store(j)?;
         let (files, pipeline) = sigma_rules(sigma, config.sigma.shipped)?;
         let master_digest = j.master_digest()?;
@@ -226,13 +242,14 @@ impl Setup {
             h.update(env!("CARGO_PKG_VERSION"));
             h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
         };
-        Ok(Setup { master, model, config, files, pipeline, fingerprint, master_digest, model_event: model_event(j)? })
+        Ok(Setup { master, model, config, files, pipeline, fingerprint, master_generation, model_event: model_event(j)? })
     }
 
     /// Whether the store still holds the master data and model this was loaded with (the
-    /// settings and rules are the process's own and cannot change under it).
+    /// settings and rules are the process's own and cannot change under it). Asked before
+    /// every streaming batch, so it reads which load and model are the latest, not the rows.
     pub fn current(&self, j: &SqliteJournal) -> Result<bool> {
-        Ok(j.master_digest()? == self.master_digest && model_event(j)? == self.model_event)
+        Ok(j.master_generation()? == self.master_generation && model_event(j)? == self.model_event)
     }
 
     fn rules<'d>(&self, dir: &'d mamori_enrich::Directory) -> Result<mamori_sigma::SigmaRules<'d>> {
@@ -251,6 +268,8 @@ pub struct Session<'d> {
     detector: mamori_detect::Detector<'d>,
     /// The last event judged (`None`: nothing yet, the next step is from scratch).
     last_seq: Option<u64>,
+    /// The last event judged when the state was last saved.
+    saved_seq: Option<u64>,
     /// The latest time of a judged event (mamori's own actions aside).
     watermark: i64,
     /// Why this session started from scratch, until its first step reports it.
@@ -290,12 +309,13 @@ impl<'d> Session<'d> {
             },
         }
         Ok(match resumed {
-            Some((last, watermark, detector)) => Session { setup, rules, detector, last_seq: Some(last), watermark, rebuilt: None },
+            Some((last, watermark, detector)) => Session { setup, rules, detector, last_seq: Some(last), saved_seq: Some(last), watermark, rebuilt: None },
             None => Session {
                 setup,
                 rules,
                 detector: mamori_detect::Detector::with_model(dir, setup.config.clone(), setup.model.clone()),
                 last_seq: None,
+                saved_seq: None,
                 watermark: i64::MIN,
                 rebuilt: why,
             },
@@ -306,8 +326,8 @@ impl<'d> Session<'d> {
     /// detect` from the command line, a `--rebuild`) may have judged and saved since, and
     /// then this session must be opened again from what it saved.
     pub fn matches_saved(&self, j: &SqliteJournal) -> Result<bool> {
-        Ok(match (j.detect_state()?, self.last_seq) {
-            (Some((last, _, fingerprint, _)), Some(own)) => last == own && fingerprint == self.setup.fingerprint,
+        Ok(match (j.detect_state_head()?, self.saved_seq) {
+            (Some((last, fingerprint)), Some(own)) => last == own && fingerprint == self.setup.fingerprint,
             (None, None) => true,
             _ => false,
         })
@@ -317,6 +337,14 @@ impl<'d> Session<'d> {
     /// cases set, and commits findings, verdicts and state. `None`: events older than
     /// those judged arrived, and the session must be opened again (it starts over).
     pub fn step(&mut self, j: &mut SqliteJournal) -> Result<Option<DetectSummary>> {
+        self.step_saving(j, true)
+    }
+
+    /// [`Session::step`], saving the state only when `save_state` (or on a first step from
+    /// scratch): writing the whole state costs what the state weighs, not what the batch
+    /// does, so streaming detection saves it now and then. A restart goes on from the
+    /// state last saved and judges the events since again, to the same verdicts.
+    pub fn step_saving(&mut self, j: &mut SqliteJournal, save_state: bool) -> Result<Option<DetectSummary>> {
         let after = self.last_seq;
         if let Some(last) = after
             && (j.min_time_after(last)?.is_some_and(|t| t < self.watermark) || declared_before(j, last, self.watermark)?)
@@ -347,10 +375,14 @@ impl<'d> Session<'d> {
         // What closed cases set aside stays stored, marked, and is not raised.
         let suppressed = crate::cases::apply_suppressions(&mut findings, &crate::cases::suppressions(j)?);
         let rows: Vec<(String, String)> = findings.iter().map(|f| (f.id.clone(), serde_json::to_string(f).expect("a finding serialises"))).collect();
-        let state = serde_json::json!({"detector": self.detector.state(), "sigma": self.rules.state()}).to_string();
+        let save_state = save_state || after.is_none();
+        let state = save_state.then(|| serde_json::json!({"detector": self.detector.state(), "sigma": self.rules.state()}).to_string());
         let count = rows.len();
-        j.commit_detection(&rows, &verdicts, after.is_none(), (last_seq, watermark, &self.setup.fingerprint, &state), &|digests| crate::audit::detection_event(count, digests))?;
+        j.commit_detection(&rows, &verdicts, after.is_none(), state.as_deref().map(|state| (last_seq, watermark, self.setup.fingerprint.as_str(), state)), &|digests| crate::audit::detection_event(count, digests))?;
         self.last_seq = Some(last_seq);
+        if save_state {
+            self.saved_seq = Some(last_seq);
+        }
         self.watermark = watermark;
         let (accesses, explained) = self.detector.counts();
         Ok(Some(DetectSummary { accesses, explained, findings, judged, rebuilt: self.rebuilt.take(), suppressed }))

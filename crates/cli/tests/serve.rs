@@ -251,39 +251,48 @@ fn streaming_detection_in_serve_gives_the_same_findings_as_batch() {
     let config = tmp.path().join("replay.toml");
     std::fs::write(&config, "[sources.replay]\nformat = \"ndjson\"\n").unwrap();
     let key = mamori(&data, &["apikey", "create", "--source", "replay", "--label", "replay"]).trim().to_owned();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_mamori"))
-        .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()])
-        .args(["--detect", "--rules", town.join("detect.toml").to_str().unwrap()])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    let mut stderr = BufReader::new(server.stderr.take().unwrap());
-    stderr.read_line(&mut line).unwrap();
-    let addr: SocketAddr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line).parse().unwrap();
-    let log = std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
-        rest
-    });
-    for chunk in lines.chunks(2000) {
-        let body = chunk.join("\n") + "\n";
-        let (status, reply) = post(addr, "/v1/ingest/replay", &[("Authorization", &format!("Bearer {key}"))], body.as_bytes()).unwrap();
-        assert_eq!(status, 200, "{reply}");
+    let start = || {
+        let mut server = Command::new(env!("CARGO_BIN_EXE_mamori"))
+            .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()])
+            .args(["--detect", "--rules", town.join("detect.toml").to_str().unwrap()])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let mut stderr = BufReader::new(server.stderr.take().unwrap());
+        stderr.read_line(&mut line).unwrap();
+        let addr: SocketAddr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line).parse().unwrap();
+        let log = std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+            rest
+        });
+        (server, addr, log)
+    };
+    // Half the events, a kill (the state saved only now and then, so the steps since are
+    // judged again after the restart), then the rest.
+    let half = lines.len() / 2;
+    for part in [&lines[..half], &lines[half..]] {
+        let (mut server, addr, log) = start();
+        for chunk in part.chunks(2000) {
+            let body = chunk.join("\n") + "\n";
+            let (status, reply) = post(addr, "/v1/ingest/replay", &[("Authorization", &format!("Bearer {key}"))], body.as_bytes()).unwrap();
+            assert_eq!(status, 200, "{reply}");
+        }
+        // Detection runs beside ingest, not in its way: wait until it has caught up.
+        let started = std::time::Instant::now();
+        while get(addr, "/v1/health", &[]).1.contains("\"detection_pending\":true") {
+            assert!(started.elapsed() < Duration::from_secs(300), "detection caught up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server.kill().unwrap();
+        server.wait().unwrap();
+        // The directory and the detector's state stayed in memory between batches: loaded
+        // once, then one step per wake-up.
+        let log = log.join().unwrap();
+        assert_eq!(log.matches("master data, directory and rules loaded").count(), 1, "{log}");
+        assert!(log.matches("streaming detection step").count() >= 2, "{log}");
     }
-    // Detection runs beside ingest, not in its way: wait until it has caught up.
-    let started = std::time::Instant::now();
-    while get(addr, "/v1/health", &[]).1.contains("\"detection_pending\":true") {
-        assert!(started.elapsed() < Duration::from_secs(300), "detection caught up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    server.kill().unwrap();
-    server.wait().unwrap();
-    // The directory and the detector's state stayed in memory between batches: loaded
-    // once, then one step per wake-up.
-    let log = log.join().unwrap();
-    assert_eq!(log.matches("master data, directory and rules loaded").count(), 1, "{log}");
-    assert!(log.matches("streaming detection step").count() >= 2, "{log}");
     let sorted = |text: String| {
         let mut v: Vec<String> = text.lines().map(str::to_owned).collect();
         v.sort();

@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS api_keys(key_sha256 BLOB PRIMARY KEY, source TEXT NOT
                                     label TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS findings(id TEXT PRIMARY KEY, rank INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS explanations(seq INTEGER PRIMARY KEY, employee TEXT, explanation TEXT);
+CREATE TABLE IF NOT EXISTS explanation_chunks(chunk INTEGER PRIMARY KEY, rows INTEGER NOT NULL, sha256 BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS tags(kind TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(kind, key, seq));
 CREATE TABLE IF NOT EXISTS users(name TEXT PRIMARY KEY, phc TEXT NOT NULL, role TEXT NOT NULL, created INTEGER NOT NULL,
                                  department TEXT NOT NULL DEFAULT '');
@@ -72,6 +73,31 @@ CREATE TABLE IF NOT EXISTS master_keys(kind TEXT NOT NULL, key TEXT NOT NULL, se
 CREATE TABLE IF NOT EXISTS witnesses(name TEXT PRIMARY KEY, vkey TEXT NOT NULL, url TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cosignatures(witness TEXT NOT NULL, size INTEGER NOT NULL, note TEXT NOT NULL, PRIMARY KEY(witness, size));
 ";
+
+/// Adds one row to a digest, every column typed (NULL apart from "").
+fn hash_row(h: &mut sha2::Sha256, r: &rusqlite::Row<'_>, columns: usize) -> rusqlite::Result<()> {
+    use sha2::Digest;
+    for i in 0..columns {
+        match r.get_ref(i)? {
+            rusqlite::types::ValueRef::Null => h.update([0x00]),
+            rusqlite::types::ValueRef::Integer(v) => {
+                h.update([0x02]);
+                h.update(v.to_be_bytes());
+            }
+            rusqlite::types::ValueRef::Real(v) => {
+                h.update([0x03]);
+                h.update(v.to_bits().to_be_bytes());
+            }
+            rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                h.update([0x01]);
+                h.update(t);
+            }
+        }
+        h.update([0x1f]);
+    }
+    h.update([0x1e]);
+    Ok(())
+}
 
 /// Row count and SHA-256 of a query's rows, every column as text (NULL apart from "").
 fn table_digest(conn: &Connection, sql: &str) -> Result<serde_json::Value, JournalError> {
@@ -83,34 +109,103 @@ fn table_digest(conn: &Connection, sql: &str) -> Result<serde_json::Value, Journ
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         n += 1;
-        for i in 0..columns {
-            match r.get_ref(i)? {
-                rusqlite::types::ValueRef::Null => h.update([0x00]),
-                rusqlite::types::ValueRef::Integer(v) => {
-                    h.update([0x02]);
-                    h.update(v.to_be_bytes());
-                }
-                rusqlite::types::ValueRef::Real(v) => {
-                    h.update([0x03]);
-                    h.update(v.to_bits().to_be_bytes());
-                }
-                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                    h.update([0x01]);
-                    h.update(t);
-                }
-            }
-            h.update([0x1f]);
-        }
-        h.update([0x1e]);
+        hash_row(&mut h, r, columns)?;
     }
     Ok(serde_json::json!({"rows": n, "sha256": hex_bytes(&h.finalize())}))
 }
 
-/// What a detection run recorded of the tables it wrote, as `verify` recomputes them.
+/// The explanations table is digested in chunks of 2^this event ids: a detection step
+/// re-hashes the chunks its verdicts fall in, and the digest it records is the hash of
+/// every chunk's (number, rows, SHA-256) — a streaming step costs its own verdicts, not
+/// the whole table's. `verify` recomputes it from the rows.
+const EXPLANATION_CHUNK_SHIFT: u32 = 12;
+const EXPLANATION_ROWS: &str = "SELECT seq, employee, explanation FROM explanations";
+
+/// The recorded form of the chunked explanations digest, from (chunk, rows, SHA-256) in
+/// chunk order.
+fn chunked_digest(chunks: impl Iterator<Item = (i64, u64, [u8; 32])>) -> serde_json::Value {
+    use sha2::Digest;
+    let (mut top, mut total) = (sha2::Sha256::new(), 0u64);
+    for (chunk, rows, sha) in chunks {
+        top.update(chunk.to_be_bytes());
+        top.update(rows.to_be_bytes());
+        top.update(sha);
+        total += rows;
+    }
+    serde_json::json!({"rows": total, "sha256": hex_bytes(&top.finalize()), "chunk_shift": EXPLANATION_CHUNK_SHIFT})
+}
+
+/// The chunked explanations digest recomputed from every row (what `verify` trusts).
+fn explanations_digest_from_rows(conn: &Connection) -> Result<serde_json::Value, JournalError> {
+    use sha2::Digest;
+    let mut stmt = conn.prepare(&format!("{EXPLANATION_ROWS} ORDER BY seq"))?;
+    let columns = stmt.column_count();
+    let mut rows = stmt.query([])?;
+    let mut chunks: Vec<(i64, u64, [u8; 32])> = Vec::new();
+    let mut current: Option<(i64, u64, sha2::Sha256)> = None;
+    while let Some(r) = rows.next()? {
+        let chunk = r.get::<_, i64>(0)? >> EXPLANATION_CHUNK_SHIFT;
+        if current.as_ref().is_some_and(|c| c.0 != chunk)
+            && let Some((c, n, h)) = current.take()
+        {
+            chunks.push((c, n, h.finalize().into()));
+        }
+        let c = current.get_or_insert_with(|| (chunk, 0, sha2::Sha256::new()));
+        c.1 += 1;
+        hash_row(&mut c.2, r, columns)?;
+    }
+    if let Some((c, n, h)) = current {
+        chunks.push((c, n, h.finalize().into()));
+    }
+    Ok(chunked_digest(chunks.into_iter()))
+}
+
+/// Re-hashes the given explanation chunks into `explanation_chunks` (a chunk left with
+/// no rows is removed).
+fn rehash_explanation_chunks(tx: &Connection, chunks: impl Iterator<Item = i64>) -> Result<(), JournalError> {
+    use sha2::Digest;
+    let mut read = tx.prepare_cached(&format!("{EXPLANATION_ROWS} WHERE seq >= ?1 AND seq < ?2 ORDER BY seq"))?;
+    let mut put = tx.prepare_cached("INSERT OR REPLACE INTO explanation_chunks(chunk, rows, sha256) VALUES (?1, ?2, ?3)")?;
+    let mut drop = tx.prepare_cached("DELETE FROM explanation_chunks WHERE chunk = ?1")?;
+    for chunk in chunks {
+        let columns = read.column_count();
+        let mut rows = read.query(params![chunk << EXPLANATION_CHUNK_SHIFT, (chunk + 1) << EXPLANATION_CHUNK_SHIFT])?;
+        let (mut h, mut n) = (sha2::Sha256::new(), 0i64);
+        while let Some(r) = rows.next()? {
+            n += 1;
+            hash_row(&mut h, r, columns)?;
+        }
+        if n == 0 {
+            drop.execute([chunk])?;
+        } else {
+            put.execute(params![chunk, n, h.finalize().as_slice()])?;
+        }
+    }
+    Ok(())
+}
+
+/// What a detection run records of the tables it wrote: the findings and the state
+/// whole, the explanations from their chunks' digests (kept current by the run).
 fn detection_digests(conn: &Connection) -> Result<serde_json::Value, JournalError> {
+    let mut stmt = conn.prepare_cached("SELECT chunk, rows, sha256 FROM explanation_chunks ORDER BY chunk")?;
+    let chunks = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, Vec<u8>>(2)?)))?
+        .map(|row| row.map(|(c, n, sha)| (c, n, <[u8; 32]>::try_from(sha.as_slice()).unwrap_or_default())))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(serde_json::json!({
         "findings": table_digest(conn, "SELECT id, rank, body FROM findings ORDER BY rank, id")?,
-        "explanations": table_digest(conn, "SELECT seq, employee, explanation FROM explanations ORDER BY seq")?,
+        "explanations": chunked_digest(chunks.into_iter()),
+        "state": table_digest(conn, "SELECT last_seq, watermark, fingerprint, state FROM detect_state")?,
+    }))
+}
+
+/// The same digests recomputed from the rows themselves, in the form `recorded` has
+/// (runs before the explanations were chunked recorded one flat digest).
+fn detection_digests_recomputed(conn: &Connection, recorded: Option<&serde_json::Value>) -> Result<serde_json::Value, JournalError> {
+    let chunked = recorded.is_none_or(|r| r["explanations"].get("chunk_shift").is_some());
+    Ok(serde_json::json!({
+        "findings": table_digest(conn, "SELECT id, rank, body FROM findings ORDER BY rank, id")?,
+        "explanations": if chunked { explanations_digest_from_rows(conn)? } else { table_digest(conn, &format!("{EXPLANATION_ROWS} ORDER BY seq"))? },
         "state": table_digest(conn, "SELECT last_seq, watermark, fingerprint, state FROM detect_state")?,
     }))
 }
@@ -250,7 +345,7 @@ impl SqliteJournal {
         &self.verifier_key
     }
 
-    fn load_writer(&self) -> Result<WriterState, JournalError> {
+    fn load_writer(&self, keys: Option<[KeyMap; 2]>) -> Result<WriterState, JournalError> {
         let size = self.size()?;
         let load = |level: u8, index: u64| -> Result<Option<Vec<u8>>, String> {
             self.load_tile(tile_key(level, index)).map_err(|e| e.to_string())
@@ -260,25 +355,35 @@ impl SqliteJournal {
         let indexes = tlog_tiles::sub_tree_index(0, size, vec![]);
         let hashes = tlog_tiles::HashReader::read_hashes(&reader, &indexes).map_err(|e| corrupt(e.to_string()))?;
         let frontier = Frontier::from_subtrees(size, hashes);
-        let mut keys: [KeyMap; 2] = Default::default();
-        let mut stmt = self.conn.prepare("SELECT id, kind, text FROM keys")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))?;
-        for row in rows {
-            let (id, kind, text) = row?;
-            let map = keys.get_mut((kind - 1) as usize).ok_or_else(|| corrupt(format!("key kind {kind}")))?;
-            map.insert(text, id);
-        }
+        let keys = match keys {
+            Some(k) => k,
+            None => {
+                let mut keys: [KeyMap; 2] = Default::default();
+                let mut stmt = self.conn.prepare("SELECT id, kind, text FROM keys")?;
+                let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))?;
+                for row in rows {
+                    let (id, kind, text) = row?;
+                    let map = keys.get_mut((kind - 1) as usize).ok_or_else(|| corrupt(format!("key kind {kind}")))?;
+                    map.insert(text, id);
+                }
+                keys
+            }
+        };
         let segments = self.segment_ids()?.into_iter().collect();
         Ok(WriterState { tiles, frontier, keys, segments })
     }
 
     /// The writer's state for the head as committed: the cached one if no one else has
-    /// appended since, else re-read. Called inside the write transaction.
+    /// appended since, else re-read — all but the key dictionary, which another writer's
+    /// appends only add to (`intern`), and which is the bulk of it (a connection that
+    /// commits beside another, like streaming detection beside imports, read the whole
+    /// dictionary at every commit). Called inside the write transaction.
     fn current_writer(&self, cached: Option<WriterState>) -> Result<WriterState, JournalError> {
         let size = self.size()?;
         match cached {
             Some(w) if w.tiles.size() == size => Ok(w),
-            _ => self.load_writer(),
+            Some(w) => self.load_writer(Some(w.keys)),
+            None => self.load_writer(None),
         }
     }
 
@@ -451,6 +556,11 @@ impl SqliteJournal {
             for (kind, key) in batch.tags {
                 put.execute(params![kind, key, first_seq as i64])?;
             }
+        }
+        if !batch.master.is_empty() {
+            // What a reader that keeps master data in memory looks at to know it is current,
+            // instead of hashing every row (`master_generation`).
+            tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('master_load', ?1)", [first_seq.to_string()])?;
         }
         for m in batch.master {
             tx.execute("DELETE FROM master WHERE kind = ?1", [&m.kind])?;
@@ -661,7 +771,9 @@ impl SqliteJournal {
     }
 
     /// Stores detection's results of an incremental run: all findings (replaced), the
-    /// new accesses' verdicts (added), and the state to go on from — with the run's own
+    /// new accesses' verdicts (added), and the state to go on from when given (streaming
+    /// detection saves it now and then: a run that goes on from an older state judges the
+    /// events since again, to the same verdicts) — with the run's own
     /// record, made by `record` from the digests of the tables as written (which `verify`
     /// recomputes), in one transaction: a crash leaves the previous run's results, state
     /// and record, never a mix, and nothing is stored that the log does not vouch for.
@@ -670,7 +782,7 @@ impl SqliteJournal {
         findings: &[(String, String)],
         verdicts: &[(u64, Option<String>, Option<String>)],
         rebuild: bool,
-        state: (u64, i64, &str, &str),
+        state: Option<(u64, i64, &str, &str)>,
         record: &dyn Fn(serde_json::Value) -> PreparedEvent,
     ) -> Result<Receipt, JournalError> {
         let Some(key) = &self.key else {
@@ -683,7 +795,7 @@ impl SqliteJournal {
         let mut writer = self.current_writer(cached)?;
         tx.execute_batch("DELETE FROM findings;")?;
         if rebuild {
-            tx.execute_batch("DELETE FROM explanations;")?;
+            tx.execute_batch("DELETE FROM explanations; DELETE FROM explanation_chunks;")?;
         }
         {
             let mut put = tx.prepare("INSERT INTO findings(id, rank, body) VALUES (?1, ?2, ?3)")?;
@@ -695,10 +807,24 @@ impl SqliteJournal {
                 put.execute(params![*seq as i64, employee, explanation])?;
             }
         }
-        tx.execute(
-            "INSERT OR REPLACE INTO detect_state(id, last_seq, watermark, fingerprint, state) VALUES (1, ?1, ?2, ?3, ?4)",
-            params![state.0 as i64, state.1, state.2, state.3],
-        )?;
+        // The chunks' digests, whole once for a store that has none yet (made before they
+        // were kept), else those of the chunks this run's verdicts fall in.
+        let kept: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM meta WHERE key = 'explanation_chunks')", [], |r| r.get(0))?;
+        if kept {
+            let touched: std::collections::BTreeSet<i64> = verdicts.iter().map(|v| (v.0 as i64) >> EXPLANATION_CHUNK_SHIFT).collect();
+            rehash_explanation_chunks(&tx, touched.into_iter())?;
+        } else {
+            tx.execute_batch("DELETE FROM explanation_chunks;")?;
+            let all: Vec<i64> = tx.prepare("SELECT DISTINCT seq >> ?1 FROM explanations")?.query_map([EXPLANATION_CHUNK_SHIFT], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            rehash_explanation_chunks(&tx, all.into_iter())?;
+            tx.execute("INSERT INTO meta(key, value) VALUES ('explanation_chunks', ?1)", [EXPLANATION_CHUNK_SHIFT.to_string()])?;
+        }
+        if let Some(state) = state {
+            tx.execute(
+                "INSERT OR REPLACE INTO detect_state(id, last_seq, watermark, fingerprint, state) VALUES (1, ?1, ?2, ?3, ?4)",
+                params![state.0 as i64, state.1, state.2, state.3],
+            )?;
+        }
         let event = record(detection_digests(&tx)?);
         let result = Self::append_in_tx(&tx, &mut writer, self.segment_shift, key, &Batch { events: std::slice::from_ref(&event), ..Default::default() })
             .and_then(|r| {
@@ -738,6 +864,38 @@ impl SqliteJournal {
             };
         }
         Ok(min)
+    }
+
+    /// (time, id) of the events after `seq` at `from` or later, in time order: what an
+    /// incremental detection step judges. One range read of the ids per segment that holds
+    /// any, so it costs what was appended, however far the times reach (walking the log day
+    /// by day cost a query per day between the oldest new event and the newest).
+    pub fn times_after(&self, seq: u64, from: i64) -> Result<Vec<(i64, u64)>, JournalError> {
+        let mut found = Vec::new();
+        for seg in self.segment_ids()? {
+            if (seg + 1) << self.segment_shift <= seq + 1 {
+                continue;
+            }
+            let mut stmt = self.conn.prepare_cached(&format!("SELECT time, seq FROM {} WHERE seq > ?1 AND time >= ?2", segment_table(seg)))?;
+            for row in stmt.query_map(params![seq as i64, from], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64)))? {
+                found.push(row?);
+            }
+        }
+        found.sort_unstable();
+        Ok(found)
+    }
+
+    /// The event that last replaced master data (`None`: none since this was recorded,
+    /// which stores made before it lack until their next load): one row read, where
+    /// `master_digest` reads them all.
+    pub fn master_generation(&self) -> Result<Option<u64>, JournalError> {
+        let value: Option<String> = self.conn.query_row("SELECT value FROM meta WHERE key = 'master_load'", [], |r| r.get(0)).optional()?;
+        Ok(value.and_then(|v| v.parse().ok()))
+    }
+
+    /// The saved detection state's last event judged and fingerprint, without the state.
+    pub fn detect_state_head(&self) -> Result<Option<(u64, String)>, JournalError> {
+        Ok(self.conn.query_row("SELECT last_seq, fingerprint FROM detect_state WHERE id = 1", [], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))).optional()?)
     }
 
     /// A SHA-256 over all master rows: whether master data changed since a state was saved.
@@ -819,10 +977,24 @@ fn configure(conn: &Connection) -> Result<(), JournalError> {
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA cache_size = -131072;
-         PRAGMA temp_store = MEMORY;
-         PRAGMA busy_timeout = 10000;",
+         PRAGMA temp_store = MEMORY;",
     )?;
+    conn.busy_handler(Some(wait_for_lock))?;
     Ok(())
+}
+
+/// How long a connection waits for another's write lock before giving up.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Waits for a write lock by polling every millisecond, up to [`LOCK_WAIT`]. SQLite's
+/// own `busy_timeout` sleeps 1, 2, 5 … 100 ms between tries, so a writer that found the
+/// lock held for a moment woke 180 or 330 ms later (measured with `bench stream`: the
+/// detection thread's commits beside batch imports); writers here hold the lock for
+/// milliseconds, and a waiter should take it when it is free.
+fn wait_for_lock(attempt: i32) -> bool {
+    std::thread::sleep(LOCK_POLL);
+    (attempt as u128) < LOCK_WAIT.as_millis() / LOCK_POLL.as_millis()
 }
 
 #[cfg(unix)]
@@ -859,6 +1031,9 @@ fn create_segment(tx: &rusqlite::Transaction<'_>, seg: u64, first_seq: u64) -> R
 
 type KeyMap = HashMap<String, i64, foldhash::fast::RandomState>;
 
+/// The dictionary id of `text`: from the writer's map, else the table (another writer may
+/// have added it since the map was read: ids are never changed or reused, so the map
+/// stays true across their appends and is only added to), else a new one.
 fn intern(
     tx: &rusqlite::Transaction<'_>,
     keys: &mut [KeyMap; 2],
@@ -869,8 +1044,11 @@ fn intern(
     if let Some(&id) = map.get(text) {
         return Ok(id);
     }
-    tx.prepare_cached("INSERT INTO keys(kind, text) VALUES (?1, ?2)")?.execute(params![kind, text])?;
-    let id = tx.last_insert_rowid();
+    let id = if tx.prepare_cached("INSERT OR IGNORE INTO keys(kind, text) VALUES (?1, ?2)")?.execute(params![kind, text])? == 1 {
+        tx.last_insert_rowid()
+    } else {
+        tx.prepare_cached("SELECT id FROM keys WHERE kind = ?1 AND text = ?2")?.query_row(params![kind, text], |r| r.get(0))?
+    };
     map.insert(text.to_owned(), id);
     Ok(id)
 }
@@ -1401,7 +1579,7 @@ impl SqliteJournal {
                 _ => {}
             }
         }
-        let stored = detection_digests(&self.conn)?;
+        let stored = detection_digests_recomputed(&self.conn, detection_in_log.as_ref().map(|(_, recorded)| recorded))?;
         match &detection_in_log {
             Some((seq, recorded)) => {
                 for table in ["findings", "explanations", "state"] {

@@ -160,3 +160,113 @@ fn chrono_day(s: &str) -> i64 {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
 }
+
+/// A detection run's own record, as the app makes it: mamori's action, the digests.
+fn detection_record(digests: serde_json::Value) -> PreparedEvent {
+    let json = serde_json::json!({
+        "class_uid": 6003, "activity_id": 1, "time": 1_715_200_000_000i64,
+        "actor": {"user": {"uid": "mamori"}}, "metadata": {"product": "mamori"},
+        "unmapped": {"operation": "detect", "detection": digests},
+    });
+    PreparedEvent::new(&Event::from_json(json.to_string().as_bytes()).unwrap())
+}
+
+fn verdicts(seqs: std::ops::Range<u64>, word: &str) -> Vec<(u64, Option<String>, Option<String>)> {
+    seqs.map(|s| (s, Some(format!("op{:02}", s % 5)), (s % 7 != 0).then(|| format!("{word}{s}")))).collect()
+}
+
+fn verify_failure(j: &SqliteJournal) -> Option<String> {
+    j.verify(&mut |_, _| {}).unwrap().err().map(|f| f.to_string())
+}
+
+#[test]
+fn explanations_kept_by_chunk_verify_after_streaming_steps_and_a_changed_verdict_is_caught() {
+    let (dir, mut j) = store_with(10_000, 1000);
+    // A run from scratch, then steps across chunk boundaries (4,096 ids), some saving no
+    // state, one judging earlier events again (a restart from an older saved state).
+    j.commit_detection(&[], &verdicts(0..3000, "case:"), true, Some((2999, 0, "f", "{}")), &detection_record).unwrap();
+    j.commit_detection(&[("x".into(), "{}".into())], &verdicts(3000..5000, "case:"), false, None, &detection_record).unwrap();
+    j.commit_detection(&[], &verdicts(4000..9000, "visit:"), false, None, &detection_record).unwrap();
+    j.commit_detection(&[], &verdicts(9000..10_000, "case:"), false, Some((9999, 0, "f", "{\"n\":1}")), &detection_record).unwrap();
+    assert_eq!(verify_failure(&j), None);
+    drop(j);
+    let conn = rusqlite::Connection::open(dir.path().join("journal.db")).unwrap();
+    conn.execute("UPDATE explanations SET explanation = 'case:forged' WHERE seq = 8191", []).unwrap();
+    let j = SqliteJournal::open(dir.path()).unwrap();
+    let failure = verify_failure(&j).expect("a changed verdict is caught");
+    assert!(failure.contains("`explanations` table differs"), "{failure}");
+}
+
+#[test]
+fn a_store_whose_last_run_recorded_one_flat_digest_still_verifies_and_is_chunked_at_its_next_run() {
+    use sha2::Digest;
+    let (dir, mut j) = store_with(6000, 1000);
+    let rows = verdicts(0..6000, "case:");
+    // The digest runs recorded before the explanations were chunked: every row in id order.
+    let mut h = sha2::Sha256::new();
+    for (seq, employee, explanation) in &rows {
+        h.update([0x02]);
+        h.update((*seq as i64).to_be_bytes());
+        h.update([0x1f]);
+        for text in [employee, explanation] {
+            match text {
+                Some(t) => {
+                    h.update([0x01]);
+                    h.update(t.as_bytes());
+                }
+                None => h.update([0x00]),
+            }
+            h.update([0x1f]);
+        }
+        h.update([0x1e]);
+    }
+    let flat = serde_json::json!({"rows": rows.len(), "sha256": h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()});
+    let as_before = |mut digests: serde_json::Value| {
+        digests["explanations"] = flat.clone();
+        detection_record(digests)
+    };
+    j.commit_detection(&[], &rows, true, Some((5999, 0, "f", "{}")), &as_before).unwrap();
+    drop(j);
+    // A store made before the chunks were kept has neither the table's rows nor the mark.
+    let conn = rusqlite::Connection::open(dir.path().join("journal.db")).unwrap();
+    conn.execute_batch("DELETE FROM explanation_chunks; DELETE FROM meta WHERE key = 'explanation_chunks';").unwrap();
+    let mut j = SqliteJournal::open(dir.path()).unwrap();
+    assert_eq!(verify_failure(&j), None, "the flat digest is recomputed as recorded");
+    let more: Vec<_> = (6000..6100).map(|k| PreparedEvent::new(&event(k))).collect();
+    j.append(Batch { events: &more, ..Default::default() }).unwrap();
+    j.commit_detection(&[], &verdicts(6000..6100, "case:"), false, None, &detection_record).unwrap();
+    assert_eq!(verify_failure(&j), None, "the next run digests every chunk, old rows included");
+}
+
+#[test]
+fn two_writers_appending_in_turn_share_one_key_dictionary() {
+    let (dir, mut first) = store_with(10, 10);
+    let mut second = SqliteJournal::open(dir.path()).unwrap();
+    let resident = |i: u64, who: &str| {
+        let json = serde_json::json!({"class_uid": 6005, "activity_id": 1, "time": 1_715_130_000_000i64 + i as i64,
+            "actor": {"user": {"uid": "op01"}}, "metadata": {"product": "juki"}, "unmapped": {"resident": {"uid": who}}});
+        PreparedEvent::new(&Event::from_json(json.to_string().as_bytes()).unwrap())
+    };
+    // Each writer's dictionary is read once; a key the other added since is found, not
+    // added twice, and one neither knew is added by whichever writes first.
+    first.append(Batch { events: &[resident(0, "NEW-A")], ..Default::default() }).unwrap();
+    second.append(Batch { events: &[resident(1, "NEW-A"), resident(2, "NEW-B")], ..Default::default() }).unwrap();
+    first.append(Batch { events: &[resident(3, "NEW-B"), resident(4, "NEW-A")], ..Default::default() }).unwrap();
+    second.append(Batch { events: &[resident(5, "NEW-B")], ..Default::default() }).unwrap();
+    for (who, seqs) in [("NEW-A", vec![10, 11, 14]), ("NEW-B", vec![12, 13, 15])] {
+        let found: Vec<u64> = first.by_resident(who, TimeRange::ALL).unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(found, seqs, "{who}");
+    }
+    assert_eq!(verify_failure(&first), None);
+}
+
+#[test]
+fn a_master_load_moves_the_master_generation_and_other_appends_do_not() {
+    let (_dir, mut j) = store_with(3, 3);
+    assert_eq!(j.master_generation().unwrap(), None);
+    let kinds = [mamori_journal::MasterKind { kind: "residents".into(), rows: vec![("{}".into(), vec!["R1".into()])] }];
+    let receipt = j.append(Batch { events: &[PreparedEvent::new(&event(3))], master: &kinds, ..Default::default() }).unwrap();
+    assert_eq!(j.master_generation().unwrap(), Some(receipt.first_seq));
+    j.append(Batch { events: &[PreparedEvent::new(&event(4))], ..Default::default() }).unwrap();
+    assert_eq!(j.master_generation().unwrap(), Some(receipt.first_seq));
+}

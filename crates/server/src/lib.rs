@@ -32,7 +32,7 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -89,12 +89,18 @@ pub struct Server {
     gate: gate::Gate,
 }
 
+/// How often streaming detection saves its whole state with a step's findings: a restart
+/// judges again the events since (to the same verdicts), and saving at every step would
+/// cost each batch what the state weighs.
+const STATE_SAVE_EVERY: Duration = Duration::from_secs(10);
+
 /// The detection thread of `serve --detect`: waits for a committed batch, judges what was
 /// appended since, and commits the findings. Master data, the directory, the compiled
 /// rules and the detector's state stay in memory from one batch to the next (loaded
 /// again only when the log's master data or explanation model change, older events
-/// arrive, or another run saved its state meanwhile); each step still saves its state with its findings, so a restart goes on where
-/// the last committed step ended. `progress` says which batches its finished steps cover.
+/// arrive, or another run saved its state meanwhile); each step commits its findings and
+/// verdicts, and every [`STATE_SAVE_EVERY`] the state with them, so a restart goes on from
+/// there. `progress` says which batches its finished steps cover.
 fn streaming_detection(dir: &std::path::Path, settings: &StreamingDetection, woken: &std::sync::mpsc::Receiver<()>, progress: &(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)) {
     use std::sync::atomic::Ordering;
     // The batches committed when a wake-up was taken; wake-ups that came while a step
@@ -104,7 +110,11 @@ fn streaming_detection(dir: &std::path::Path, settings: &StreamingDetection, wok
         while woken.try_recv().is_ok() {}
         Some(progress.0.load(Ordering::SeqCst))
     };
-    let mut pending: Option<u64> = None;
+    // With an explanation model in the log, master data and rules are loaded (and anything
+    // not yet judged is judged) now, not when the first batch is waiting for them; with
+    // none, the first batch is what a model is learned from.
+    let has_model = SqliteJournal::open(dir).map_err(anyhow::Error::from).and_then(|j| mamori_app::detect::stored_model(&j)).is_ok_and(|m| m.is_some());
+    let mut pending: Option<u64> = has_model.then_some(0);
     loop {
         let covers = match pending.take() {
             Some(c) => c,
@@ -140,8 +150,10 @@ fn streaming_detection(dir: &std::path::Path, settings: &StreamingDetection, wok
         };
         tracing::info!("streaming detection: master data, directory and rules loaded");
         let mut covers = covers;
+        let mut saved = Instant::now();
         loop {
-            match session.step(&mut j) {
+            let save_state = saved.elapsed() >= STATE_SAVE_EVERY;
+            match session.step_saving(&mut j, save_state) {
                 Ok(Some(summary)) => tracing::info!(judged = summary.judged, findings = summary.findings.len(), rebuilt = summary.rebuilt.as_deref().unwrap_or(""), "streaming detection step"),
                 // Older events arrived: this batch again, from a new session.
                 Ok(None) => {
@@ -153,6 +165,9 @@ fn streaming_detection(dir: &std::path::Path, settings: &StreamingDetection, wok
                     progress.1.store(covers, Ordering::SeqCst);
                     break;
                 }
+            }
+            if save_state {
+                saved = Instant::now();
             }
             progress.1.store(covers, Ordering::SeqCst);
             covers = match take_wake() {
