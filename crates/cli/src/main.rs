@@ -499,7 +499,7 @@ struct DetectionInputs {
 #[command(args_conflicts_with_subcommands = true)]
 struct BenchArgs {
     /// The issue-16 table in a few minutes: ingest beside the SQLite ceiling, the
-    /// adapters, detection beside rsigma (when on PATH), disclosure.
+    /// adapters, detection beside rsigma (when on PATH), streaming detection, disclosure.
     #[arg(long)]
     quick: bool,
     /// Where `--quick` works (made, then removed).
@@ -547,6 +547,20 @@ enum BenchCommand {
         synthetic: u64,
         #[arg(long, default_value_t = 3)]
         runs: usize,
+    },
+    /// Time streaming detection: a fresh store under DIR with the bench master data, the
+    /// server with `--detect` in this process, one sender posting RATE events a second in
+    /// a batch every BATCH_MS for SECONDS; from each batch's acknowledgement to the commit
+    /// of its probe's finding, and the process's memory over the run.
+    Stream {
+        #[arg(long, default_value = "mamori-bench-stream")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        rate: u64,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        #[arg(long, default_value_t = 100)]
+        batch_ms: u64,
     },
     /// Write a fixed, varied set of COUNT Sigma rules (correlations among them) into DIR,
     /// for `bench detect --sigma DIR`.
@@ -1314,6 +1328,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(BenchArgs { command: Some(BenchCommand::Query { lookups }), .. }) => bench::query(&cli.data, lookups, out)?,
         Command::Bench(BenchArgs { command: Some(BenchCommand::Disclosure { lookups }), .. }) => {
             bench::disclosure(&cli.data, lookups, out)?;
+        }
+        Command::Bench(BenchArgs { command: Some(BenchCommand::Stream { dir, rate, seconds, batch_ms }), .. }) => {
+            bench::stream(&dir, rate, seconds, batch_ms, out)?;
         }
         Command::Bench(BenchArgs { command: Some(BenchCommand::Gate { dir, rate, seconds, clients }), .. }) => bench::gate(&dir, rate, seconds, clients, out)?,
     }
