@@ -25,6 +25,7 @@ mod windows;
 pub use config::{Format, SourceConfig, SourcesFile, expand_paths, load_sources};
 pub use decode::Encoding;
 pub use inspect::ResidentIndex;
+pub use mail::attachment_inspection_time;
 pub use squid::http_activity;
 
 use mamori_model::Event;
