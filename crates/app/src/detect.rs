@@ -204,13 +204,19 @@ pub struct Setup {
     files: Vec<(String, String)>,
     pipeline: String,
     fingerprint: String,
-    /// The store's last master-data load and model event when loaded.
-    master_generation: Option<u64>,
-    model_event: Option<u64>,
+    /// The store's [`generation`] when loaded.
+    generation: (Option<u64>, Option<u64>),
 }
 
 fn model_event(j: &SqliteJournal) -> Result<Option<u64>> {
     Ok(j.tagged(MODEL_TAG)?.into_iter().map(|(_, seq)| seq).max())
+}
+
+/// The events of the last master-data load and the last explanation model: what is built
+/// from master data and the model (detection's setup, the gate's directory) is current
+/// while these are the same. Two rows read, where hashing the master data reads them all.
+pub fn generation(j: &SqliteJournal) -> Result<(Option<u64>, Option<u64>)> {
+    Ok((j.master_generation()?, model_event(j)?))
 }
 
 impl Setup {
@@ -224,7 +230,7 @@ impl Setup {
                 stored_model(j)?.context("the explanation model just recorded")?
             }
         };
-        let master_generation = j.master_generation()?;
+        let generation = generation(j)?;
         let master = master_from_store(j)?;
         let (files, pipeline) = sigma_rules(sigma, config.sigma.shipped)?;
         let master_digest = j.master_digest()?;
@@ -242,14 +248,14 @@ impl Setup {
             h.update(env!("CARGO_PKG_VERSION"));
             h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
         };
-        Ok(Setup { master, model, config, files, pipeline, fingerprint, master_generation, model_event: model_event(j)? })
+        Ok(Setup { master, model, config, files, pipeline, fingerprint, generation })
     }
 
     /// Whether the store still holds the master data and model this was loaded with (the
     /// settings and rules are the process's own and cannot change under it). Asked before
     /// every streaming batch, so it reads which load and model are the latest, not the rows.
     pub fn current(&self, j: &SqliteJournal) -> Result<bool> {
-        Ok(j.master_generation()? == self.master_generation && model_event(j)? == self.model_event)
+        Ok(generation(j)? == self.generation)
     }
 
     fn rules<'d>(&self, dir: &'d mamori_enrich::Directory) -> Result<mamori_sigma::SigmaRules<'d>> {

@@ -23,7 +23,8 @@ use crate::{ApiError, Held, Server};
 
 /// Checks remembered for their declarations.
 pub const MAX_CHECKS: usize = 100_000;
-/// How old the directory may grow before the master data's digest is looked at again.
+/// How old the directory may grow before the log is asked whether master data or the
+/// explanation model changed.
 const REFRESH_AFTER: Duration = Duration::from_secs(60);
 /// The largest check or declaration body.
 const MAX_GATE_BODY: usize = 16 * 1024;
@@ -56,8 +57,9 @@ const RECORD_QUEUE: usize = 10_000;
 struct Model {
     dir: mamori_enrich::Directory,
     explanations: mamori_enrich::ExplanationModel,
-    digest: String,
-    /// When the digest was last found unchanged (or the model built).
+    /// The log's master-data load and explanation model it was built from.
+    generation: (Option<u64>, Option<u64>),
+    /// When the log last said they were unchanged (or the model was built).
     checked: Mutex<Instant>,
 }
 
@@ -169,12 +171,13 @@ fn build(j: &SqliteJournal) -> anyhow::Result<Model> {
     let master = mamori_app::detect::master_from_store(j)?;
     let dir = mamori_enrich::Directory::new(&master);
     let explanations = mamori_app::detect::model_for_reports(j, &dir)?;
-    Ok(Model { dir, explanations, digest: j.master_digest()?, checked: Mutex::new(Instant::now()) })
+    Ok(Model { dir, explanations, generation: mamori_app::detect::generation(j)?, checked: Mutex::new(Instant::now()) })
 }
 
 /// The model to answer with: built on the first check; when it is older than
-/// [`REFRESH_AFTER`], the master data's digest is looked at in the background and the
-/// model rebuilt if it changed (checks go on with the old one meanwhile).
+/// [`REFRESH_AFTER`], the log is asked in the background whether master data or the
+/// explanation model changed, and the model rebuilt if either did (checks go on with the
+/// old one meanwhile).
 async fn model(server: &Arc<Server>) -> Result<Arc<Model>, ApiError> {
     let gate = &server.gate;
     let current = gate.model.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
@@ -185,7 +188,7 @@ async fn model(server: &Arc<Server>) -> Result<Arc<Model>, ApiError> {
                 let (worker, old) = (server.clone(), m.clone());
                 tokio::task::spawn_blocking(move || {
                     let refreshed = with_store(&worker, |j| -> anyhow::Result<Option<Model>> {
-                        if j.master_digest()? == old.digest {
+                        if mamori_app::detect::generation(j)? == old.generation {
                             *old.checked.held() = Instant::now();
                             Ok(None)
                         } else {
