@@ -133,8 +133,13 @@ pub fn ceiling(db: &Path, events: u64, batch: usize) -> Result<f64> {
 
 /// Peak resident set size of this process, from the kernel.
 pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    status_mib("self", "VmHWM:")
+}
+
+/// A memory figure (`VmRSS:`, `VmHWM:` …) of process `pid` (or `self`), from the kernel.
+fn status_mib(pid: &str, field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
@@ -522,12 +527,8 @@ pub fn stream(dir: &Path, rate: u64, seconds: u64, batch_ms: u64, out: &mut impl
         }
     }
     let server = Server(child);
-    let status_kib = |pid: u32, field: &str| -> Option<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        Some(status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
-    };
-    let pid = server.0.id();
-    let rss_mib = || status_kib(pid, "VmRSS:");
+    let pid = server.0.id().to_string();
+    let rss_mib = || status_mib(&pid, "VmRSS:");
     let base = format!("http://{addr}");
     let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(60))).http_status_as_error(false).build().into();
     let up = Instant::now();
@@ -625,7 +626,7 @@ pub fn stream(dir: &Path, rate: u64, seconds: u64, batch_ms: u64, out: &mut impl
         "server's resident memory: first fifth {:.0} MiB, last fifth {:.0} MiB, peak {:.0} MiB",
         mean(&rss[..fifth.min(rss.len())]),
         mean(&rss[rss.len().saturating_sub(fifth)..]),
-        status_kib(pid, "VmHWM:").unwrap_or(0.0)
+        status_mib(&pid, "VmHWM:").unwrap_or(0.0)
     )?;
     let conn = rusqlite::Connection::open_with_flags(store.join("journal.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let (verdicts, explained): (i64, i64) = conn.query_row("SELECT count(*), count(explanation) FROM explanations", [], |r| Ok((r.get(0)?, r.get(1)?)))?;

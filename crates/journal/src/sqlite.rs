@@ -401,6 +401,11 @@ impl SqliteJournal {
         Ok(ids.into_iter().map(|i| i as u64).collect())
     }
 
+    /// The segments that can hold events after `seq`.
+    fn segments_after(&self, seq: u64) -> Result<Vec<u64>, JournalError> {
+        Ok(self.segment_ids()?.into_iter().filter(|seg| (seg + 1) << self.segment_shift > seq + 1).collect())
+    }
+
     fn segments_overlapping(&self, range: TimeRange) -> Result<Vec<u64>, JournalError> {
         let mut stmt = self
             .conn
@@ -852,10 +857,7 @@ impl SqliteJournal {
     /// (class 6003): whether new events can be judged after those already judged.
     pub fn min_time_after(&self, seq: u64) -> Result<Option<i64>, JournalError> {
         let mut min: Option<i64> = None;
-        for seg in self.segment_ids()? {
-            if (seg + 1) << self.segment_shift <= seq + 1 {
-                continue;
-            }
+        for seg in self.segments_after(seq)? {
             let sql = format!("SELECT MIN(time) FROM {} WHERE seq > ?1 AND class != 6003", segment_table(seg));
             let t: Option<i64> = self.conn.query_row(&sql, [seq as i64], |r| r.get(0))?;
             min = match (min, t) {
@@ -872,10 +874,7 @@ impl SqliteJournal {
     /// by day cost a query per day between the oldest new event and the newest).
     pub fn times_after(&self, seq: u64, from: i64) -> Result<Vec<(i64, u64)>, JournalError> {
         let mut found = Vec::new();
-        for seg in self.segment_ids()? {
-            if (seg + 1) << self.segment_shift <= seq + 1 {
-                continue;
-            }
+        for seg in self.segments_after(seq)? {
             let mut stmt = self.conn.prepare_cached(&format!("SELECT time, seq FROM {} WHERE seq > ?1 AND time >= ?2", segment_table(seg)))?;
             for row in stmt.query_map(params![seq as i64, from], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64)))? {
                 found.push(row?);

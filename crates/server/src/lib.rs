@@ -113,7 +113,7 @@ fn streaming_detection(dir: &std::path::Path, settings: &StreamingDetection, wok
     // With an explanation model in the log, master data and rules are loaded (and anything
     // not yet judged is judged) now, not when the first batch is waiting for them; with
     // none, the first batch is what a model is learned from.
-    let has_model = SqliteJournal::open(dir).map_err(anyhow::Error::from).and_then(|j| mamori_app::detect::stored_model(&j)).is_ok_and(|m| m.is_some());
+    let has_model = SqliteJournal::open(dir).map_err(anyhow::Error::from).and_then(|j| mamori_app::detect::generation(&j)).is_ok_and(|(_, model)| model.is_some());
     let mut pending: Option<u64> = has_model.then_some(0);
     loop {
         let covers = match pending.take() {
