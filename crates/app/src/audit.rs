@@ -33,6 +33,8 @@ pub enum Action {
     GateDeclare,
     /// The gate told a user to take care (`warn`) or to state a purpose (`declare`).
     GateCheck,
+    /// The store joined a cluster as a tenant, or its sources there changed.
+    ClusterTenant,
 }
 
 /// Recorded verifications are tagged so: the dashboard shows the latest.
@@ -56,6 +58,7 @@ impl Action {
             Action::Verify => 2,
             Action::GateDeclare => 1,
             Action::GateCheck => 2,
+            Action::ClusterTenant => 3,
         }
     }
 
@@ -81,6 +84,7 @@ impl Action {
             Action::Verify => "verify",
             Action::GateDeclare => "gate.declare",
             Action::GateCheck => "gate.check",
+            Action::ClusterTenant => "cluster.tenant",
         }
     }
 }

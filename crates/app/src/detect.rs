@@ -395,6 +395,102 @@ impl<'d> Session<'d> {
     }
 }
 
+/// How often [`follow`] saves its whole state with a step's findings: a restart judges
+/// again the events since (to the same verdicts), and saving at every step would cost
+/// each batch what the state weighs.
+pub const STATE_SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Streaming detection over the store at `dir` (`serve --detect`, a cluster worker): waits
+/// for `next` (a wake-up after committed events; it returns what the caller wants to hear
+/// back through `covered` once a step has judged them, or `None` to stop), judges what was
+/// appended since, and commits the findings; `stepped` sees each step's summary. Master
+/// data, the directory, the compiled rules and the detector's state stay in memory from
+/// one step to the next (loaded again only when the log's master data or explanation
+/// model change, older events arrive, or another run saved its state meanwhile); each
+/// step commits its findings and verdicts, and every [`STATE_SAVE_EVERY`] the state with
+/// them, so a restart goes on from there. With an explanation model in the log, master
+/// data and rules are loaded (and anything not yet judged is judged) at once, not when the
+/// first batch is waiting for them; with none, the first batch is what a model is learned
+/// from. Errors are logged and the wake-up counted as covered: the next one tries again.
+pub fn follow(
+    dir: &std::path::Path,
+    config: &mamori_detect::Config,
+    sigma: Option<&std::path::Path>,
+    mut next: impl FnMut() -> Option<u64>,
+    covered: impl Fn(u64),
+    mut stepped: impl FnMut(&DetectSummary),
+) {
+    let has_model = SqliteJournal::open(dir).map_err(anyhow::Error::from).and_then(|j| generation(&j)).is_ok_and(|(_, model)| model.is_some());
+    let mut pending: Option<u64> = has_model.then_some(0);
+    loop {
+        let covers = match pending.take().or_else(&mut next) {
+            Some(c) => c,
+            None => return,
+        };
+        let mut j = match SqliteJournal::open(dir) {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::error!(error = %e, "streaming detection: opening the store");
+                covered(covers);
+                continue;
+            }
+        };
+        let setup = match Setup::load(&mut j, config.clone(), sigma) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "streaming detection: loading master data and rules");
+                covered(covers);
+                continue;
+            }
+        };
+        let directory = mamori_enrich::Directory::new(&setup.master);
+        let mut session = match Session::open(&j, &setup, &directory, false) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "streaming detection: opening the session");
+                covered(covers);
+                continue;
+            }
+        };
+        tracing::info!("streaming detection: master data, directory and rules loaded");
+        let mut covers = covers;
+        let mut saved = std::time::Instant::now();
+        loop {
+            let save_state = saved.elapsed() >= STATE_SAVE_EVERY;
+            match session.step_saving(&mut j, save_state) {
+                Ok(Some(summary)) => {
+                    tracing::info!(judged = summary.judged, findings = summary.findings.len(), rebuilt = summary.rebuilt.as_deref().unwrap_or(""), "streaming detection step");
+                    stepped(&summary);
+                }
+                // Older events arrived: this batch again, from a new session.
+                Ok(None) => {
+                    pending = Some(covers);
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "streaming detection");
+                    covered(covers);
+                    break;
+                }
+            }
+            if save_state {
+                saved = std::time::Instant::now();
+            }
+            covered(covers);
+            covers = match next() {
+                Some(c) => c,
+                None => return,
+            };
+            // New master data or model, or another run saved its own state meanwhile (the
+            // CLI's `detect`): load again and go on from what the store holds.
+            if !setup.current(&j).unwrap_or(false) || !session.matches_saved(&j).unwrap_or(false) {
+                pending = Some(covers);
+                break;
+            }
+        }
+    }
+}
+
 /// Whether a declaration made at the purpose-of-use gate was appended after event `last`
 /// with a time before `watermark`: mamori's own events do not count as "older events"
 /// (a console view is stamped now), but a declaration explains accesses and is judged,

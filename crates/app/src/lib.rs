@@ -11,6 +11,7 @@
 //! - [`check`]: whether a town's mapping joins up (`mamori check`);
 //! - [`gate`]: the purpose-of-use gate's policy and decisions (allow, warn, declare);
 //! - [`console`]: what the console's pages read, scoped by the reader's role and recorded;
+//! - [`sources`]: what an import needs beside a source's settings (mail's residents);
 //! - [`timearg`]: dates as staff write them (JST).
 //!
 //! Nothing here parses arguments or prints: the binary does that.
@@ -24,4 +25,5 @@ pub mod detect;
 pub mod gate;
 pub mod report;
 pub mod review;
+pub mod sources;
 pub mod timearg;

@@ -155,6 +155,31 @@ enum Command {
         /// Extra Sigma rules for --detect.
         #[arg(long)]
         sigma: Option<PathBuf>,
+        /// Serve as the stateless front of a cluster (docs/cluster.md): batches go to
+        /// these NATS servers (comma-separated) for the tenant of each key; no store is
+        /// opened, and the console, reports and gate are not served.
+        #[arg(long, value_name = "NATS", conflicts_with_all = ["detect", "gate", "tls_cert", "secure_cookies"])]
+        cluster: Option<String>,
+    },
+    /// A prefecture's cluster (docs/cluster.md): its tenants, their API keys, its state.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// Work a cluster's tenants (docs/cluster.md): take each free tenant's lease, append its
+    /// batches to its store at `--data`/tenants/TENANT in stream order, detect, and publish
+    /// the findings; runs until stopped.
+    Worker {
+        /// The cluster's NATS servers, comma-separated.
+        #[arg(long, env = "MAMORI_NATS")]
+        nats: String,
+        /// Run streaming detection on each tenant held (with the tenant's detect.toml).
+        #[arg(long)]
+        detect: bool,
+        /// This worker's name in the lease bucket (default: host name and process id).
+        #[arg(long)]
+        name: Option<String>,
+        /// Batches taken from a tenant's stream at once.
+        #[arg(long, default_value_t = 64)]
+        fetch: usize,
     },
     /// The monthly access-log review by each department's manager (アクセスログ点検).
     #[command(subcommand)]
@@ -456,6 +481,49 @@ enum UserCommand {
     },
     /// List console users (name, role, department, created).
     List,
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Add a tenant, or update its sources: its streams (`mamori.TENANT.SOURCE` for each
+    /// source in `--data`/tenants/TENANT/mamori.toml), and the cluster's buckets. The
+    /// tenant's store must have been made there with `mamori init` first.
+    #[command(name = "tenant-add")]
+    TenantAdd {
+        #[arg(long, env = "MAMORI_NATS")]
+        nats: String,
+        #[arg(long)]
+        tenant: String,
+        /// Copies of each stream, on as many NATS servers.
+        #[arg(long, default_value_t = 3)]
+        replicas: usize,
+        /// How long a worker's lease on a tenant lasts unrenewed: how soon another worker
+        /// takes over from one that died (set when the cluster's first tenant is added).
+        #[arg(long, default_value_t = 10)]
+        lease_seconds: u64,
+    },
+    /// Make an API key that sends SOURCE for TENANT through `serve --cluster`; printed once,
+    /// only its hash is kept.
+    Apikey {
+        #[arg(long, env = "MAMORI_NATS")]
+        nats: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        source: String,
+        /// Who or what the key is for (the sending system).
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Each tenant's batches, what its workers have acknowledged, findings published, and
+    /// who holds its lease: counts only, no resident's data.
+    Status {
+        #[arg(long, env = "MAMORI_NATS")]
+        nats: String,
+        /// One JSON object per tenant.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -806,7 +874,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return dry_run_import(&cli.data, &source, source_config, &files, show, out);
             }
             let mut j = open(&cli.data)?;
-            let context = adapter_context(&j, source_config)?;
+            let context = mamori_app::sources::adapter_context(&j, source_config)?;
             let adapter = || -> Result<Box<dyn mamori_sources::LineAdapter>> {
                 Ok(match source_config {
                     Some(c) => mamori_sources::adapter(&source, c, &context).map_err(anyhow::Error::msg)?,
@@ -1202,17 +1270,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 dir.display()
             )?;
         }
-        Command::Serve { listen, config, detect, rules, sigma, secure_cookies, log_format, tls_cert, tls_key, gate } => {
-            let gate_policy = mamori_app::gate::Policy::load(gate.as_deref())?;
-            // Written by a thread of its own: a log reader that stalls (a full pipe) costs
-            // log lines, never the server (what staff looked at is in the journal anyway).
-            let (writer, _flush_on_exit) = tracing_appender::non_blocking(std::io::stderr());
-            let logs = tracing_subscriber::fmt().with_writer(writer).with_target(false).with_ansi(false);
-            if log_format == "json" {
-                logs.json().flatten_event(true).init();
-            } else {
-                logs.init();
+        Command::Serve { listen, config, detect, rules, sigma, secure_cookies, log_format, tls_cert, tls_key, gate, cluster } => {
+            let _flush_on_exit = service_logs(&log_format);
+            if let Some(nats) = cluster {
+                return mamori_server::cluster::serve(&nats, listen, |addr| {
+                    tracing::info!(address = %addr, "mamori: listening on http://{addr} (cluster front, NATS {nats})");
+                })
+                .map(|()| ExitCode::SUCCESS);
             }
+            let gate_policy = mamori_app::gate::Policy::load(gate.as_deref())?;
             let detect_config = detect::load_config(rules.as_deref())?;
             let risk = detect_config.risk.clone();
             let streaming = if detect { Some((detect_config, sigma)) } else { None };
@@ -1221,7 +1287,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let context = sources
                 .values()
                 .find(|c| matches!(c.format, mamori_sources::Format::Mbox | mamori_sources::Format::Maildir))
-                .map(|c| adapter_context(&j, Some(c)))
+                .map(|c| mamori_app::sources::adapter_context(&j, Some(c)))
                 .transpose()?
                 .unwrap_or_default();
             let names: Vec<&String> = sources.keys().collect();
@@ -1238,6 +1304,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 tracing::info!(address = %addr, "mamori: listening on {scheme}://{addr} ({summary})");
             })?;
         }
+        Command::Worker { nats, detect, name, fetch } => {
+            let _flush_on_exit = service_logs("text");
+            let name = name.unwrap_or_else(|| format!("{}-{}", std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim(), std::process::id()));
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let cluster = mamori_cluster::Cluster::connect(&nats, &name).await?;
+                // Workers may start before the first tenant is added (and the buckets made).
+                let lease = loop {
+                    match cluster.lease_time().await {
+                        Ok(l) => break l,
+                        Err(e) => {
+                            tracing::info!(error = format!("{e:#}"), "waiting for the cluster's first tenant");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        }
+                    }
+                };
+                tracing::info!(worker = name, lease_s = lease.as_secs_f64(), "mamori worker: working the tenants under {}", cli.data.display());
+                let settings = mamori_cluster::worker::Settings { root: cli.data.clone(), name, lease, detect, fetch: fetch.max(1) };
+                mamori_cluster::worker::run(cluster, settings, async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
+            })?;
+        }
+        Command::Cluster(command) => cluster_command(command, &cli.data, out)?,
         Command::Apikey(ApikeyCommand::Create { source, reports, gate, label }) => {
             let scope = match (source, reports, gate) {
                 (Some(s), false, None) if !s.starts_with('@') => s,
@@ -1389,24 +1480,67 @@ fn expand_maildirs(files: &[PathBuf], source: Option<&mamori_sources::SourceConf
 }
 
 /// What adapters need from the store: the residents, for mail attachment matching.
-fn adapter_context(
-    journal: &SqliteJournal,
-    source: Option<&mamori_sources::SourceConfig>,
-) -> Result<mamori_sources::AdapterContext> {
-    use mamori_sources::Format;
-    let mut context = mamori_sources::AdapterContext::default();
-    if source.is_some_and(|c| matches!(c.format, Format::Mbox | Format::Maildir)) {
-        let rows = journal.master_rows("residents")?;
-        let residents: Vec<mamori_model::master::Resident> =
-            rows.iter().map(|r| serde_json::from_str(r)).collect::<Result<_, _>>()?;
-        if residents.is_empty() {
-            eprintln!("mamori: no residents in the master data: attachments are inspected but match no one");
-        }
-        context.residents = std::sync::Arc::new(mamori_sources::ResidentIndex::new(
-            residents.iter().map(|r| (r.uid.as_str(), r.name.as_str(), r.kana.as_str(), r.birth_date)),
-        ));
+/// Service log lines on standard error (`serve`, `worker`), written by a thread of its
+/// own: a log reader that stalls (a full pipe) costs log lines, never the service (what
+/// staff looked at is in the journal anyway). Keep the guard until the service ends.
+fn service_logs(format: &str) -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    let logs = tracing_subscriber::fmt().with_writer(writer).with_target(false).with_ansi(false);
+    if format == "json" {
+        logs.json().flatten_event(true).init();
+    } else {
+        logs.init();
     }
-    Ok(context)
+    guard
+}
+
+fn cluster_command(command: ClusterCommand, root: &Path, out: &mut impl Write) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        match command {
+            ClusterCommand::TenantAdd { nats, tenant, replicas, lease_seconds } => {
+                mamori_cluster::check_tenant(&tenant)?;
+                let dir = mamori_cluster::worker::tenant_dir(root, &tenant);
+                anyhow::ensure!(dir.join("journal.db").is_file(), "no store at {}: make it first with `mamori --data {} init {}`", dir.display(), dir.display(), dir.display());
+                let sources: Vec<String> = sources_config(Some(&dir.join("mamori.toml")), &dir)?.into_keys().collect();
+                let cluster = mamori_cluster::Cluster::connect(&nats, "mamori-cli").await?;
+                cluster.add_tenant(&tenant, &sources, replicas, std::time::Duration::from_secs(lease_seconds.max(1))).await?;
+                let mut j = open(&dir)?;
+                audit::record(&mut j, audit::Action::ClusterTenant, &format!("cluster tenant {tenant}: streams for sources {}, {replicas} replicas", sources.join(", ")))?;
+                writeln!(out, "テナント {tenant}: ソース {} ({replicas} 複製)", sources.join(", "))?;
+            }
+            ClusterCommand::Apikey { nats, tenant, source, label } => {
+                let cluster = mamori_cluster::Cluster::connect(&nats, "mamori-cli").await?;
+                let (key, hash) = mamori_server::new_api_key();
+                cluster.add_key(&hash, &mamori_cluster::KeyEntry { tenant: tenant.clone(), scope: source.clone(), label: label.clone() }).await?;
+                let mut j = open(&mamori_cluster::worker::tenant_dir(root, &tenant))?;
+                audit::record(&mut j, audit::Action::ApiKeyCreate, &format!("cluster API key for source {source} ({label}), SHA-256 {}", mamori_cluster::hex(&hash)))?;
+                writeln!(out, "{key}")?;
+            }
+            ClusterCommand::Status { nats, json } => {
+                let cluster = mamori_cluster::Cluster::connect(&nats, "mamori-cli").await?;
+                for t in cluster.status().await? {
+                    if json {
+                        writeln!(out, "{}", serde_json::to_string(&t)?)?;
+                    } else {
+                        writeln!(
+                            out,
+                            "{}: バッチ {} (最終 {}), 未配送 {}, 未確認 {}, 確認済み {}, 公開した検知 {}, リース {}",
+                            t.tenant,
+                            t.batches,
+                            t.last_sequence,
+                            t.pending,
+                            t.unacknowledged,
+                            t.acknowledged,
+                            t.findings_published,
+                            t.lease.as_deref().unwrap_or("なし")
+                        )?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 /// The configured sources: from `--config`, else `./mamori.toml`, else the data
@@ -1433,7 +1567,7 @@ fn dry_run_import(data: &Path, source: &str, config: Option<&mamori_sources::Sou
     let scratch = std::env::temp_dir().join(format!("mamori-dry-run-{}", std::process::id()));
     let result = (|| -> Result<()> {
         let mut j = SqliteJournal::init(&scratch, "mamori.dry-run/scratch", mamori_journal::DEFAULT_SEGMENT_SHIFT, &scratch.join("checkpoint.key"))?;
-        let context = adapter_context(&j, config)?;
+        let context = mamori_app::sources::adapter_context(&j, config)?;
         let options = ImportOptions { source: source.to_owned(), ..Default::default() };
         for file in expand_maildirs(files, config)? {
             let adapter = match config {
@@ -1483,7 +1617,7 @@ fn demo(dir: Option<PathBuf>, seed: u64, out: &mut impl Write) -> Result<ExitCod
     let mut j = open(&data)?;
     let sources = mamori_sources::load_sources(&town.join("mamori.toml")).map_err(anyhow::Error::msg)?;
     for (source, file) in mamori_sim::LOGS {
-        let context = adapter_context(&j, Some(&sources[source]))?;
+        let context = mamori_app::sources::adapter_context(&j, Some(&sources[source]))?;
         let adapter = mamori_sources::adapter(source, &sources[source], &context).map_err(anyhow::Error::msg)?;
         let options = ImportOptions { source: source.into(), ..Default::default() };
         let s = import_file(&mut j, &town.join("logs").join(file), &options, adapter, &mut |_, _| {})?;

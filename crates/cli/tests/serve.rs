@@ -7,39 +7,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-fn mamori(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_mamori")).arg("--data").arg(data).args(args).output().unwrap();
-    assert!(out.status.success(), "mamori {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
+mod common;
+use common::{Running, mamori, post};
 
 /// Starts the server on a free port and returns it with its address.
 fn start(data: &Path, config: &Path) -> (Running, SocketAddr) {
     listening(&["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--config", config.to_str().unwrap()])
-}
-
-/// A server the test started: killed when the test ends, passed or not (a failed
-/// assertion must not leave it running, holding the test's output open).
-struct Running(Child);
-
-impl std::ops::Deref for Running {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Running {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Runs `mamori ARGS` (a server of some kind on port 0) and reads the address it says it
@@ -53,23 +26,6 @@ fn listening(args: &[&str]) -> (Running, SocketAddr) {
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line).parse().unwrap();
     (Running(child), addr)
-}
-
-/// One HTTP/1.1 request; the status and body, or the I/O error a dead server gives.
-fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    s.set_read_timeout(Some(Duration::from_secs(120)))?;
-    let mut head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes())?;
-    s.write_all(body)?;
-    let mut response = String::new();
-    s.read_to_string(&mut response)?;
-    let status = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or(std::io::ErrorKind::UnexpectedEof)?;
-    Ok((status, response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()))
 }
 
 fn batch(first: u64, n: u64) -> Vec<u8> {
@@ -230,20 +186,7 @@ fn a_disclosure_is_served_only_to_a_report_key_and_its_reading_is_logged() {
 #[test]
 fn streaming_detection_in_serve_gives_the_same_findings_as_batch() {
     let tmp = tempfile::tempdir().unwrap();
-    let (town, source) = (tmp.path().join("town"), tmp.path().join("source"));
-    mamori(&source, &["simulate", "--out", town.to_str().unwrap(), "--residents", "800", "--employees", "50", "--days", "30", "--seed", "41"]);
-    mamori(&source, &["init", source.to_str().unwrap()]);
-    mamori(&source, &["master", "load", town.join("master").to_str().unwrap()]);
-    for (name, file) in mamori_sim::LOGS {
-        let path = town.join("logs").join(file);
-        mamori(&source, &["import", "--source", name, "--config", town.join("mamori.toml").to_str().unwrap(), path.to_str().unwrap()]);
-    }
-    let lines: Vec<String> = mamori(&source, &["events", "time", "--from", "2000-01-01", "--to", "2100-01-01", "--limit", "100000000"])
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].clone())
-        .filter(|e| e["class_uid"] != 6003)
-        .map(|e| e.to_string())
-        .collect();
+    let (town, lines) = common::simulated_events(tmp.path(), &["--residents", "800", "--employees", "50", "--days", "30", "--seed", "41"]);
 
     let data = tmp.path().join("data");
     mamori(&data, &["init", data.to_str().unwrap()]);

@@ -23,6 +23,7 @@
 //! This crate owns HTTP, authentication and request limits; it must not parse sources,
 //! write storage other than through ingest, or hold detection logic.
 
+pub mod cluster;
 pub mod console;
 pub mod gate;
 pub mod witness;
@@ -32,7 +33,7 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -89,18 +90,8 @@ pub struct Server {
     gate: gate::Gate,
 }
 
-/// How often streaming detection saves its whole state with a step's findings: a restart
-/// judges again the events since (to the same verdicts), and saving at every step would
-/// cost each batch what the state weighs.
-const STATE_SAVE_EVERY: Duration = Duration::from_secs(10);
-
-/// The detection thread of `serve --detect`: waits for a committed batch, judges what was
-/// appended since, and commits the findings. Master data, the directory, the compiled
-/// rules and the detector's state stay in memory from one batch to the next (loaded
-/// again only when the log's master data or explanation model change, older events
-/// arrive, or another run saved its state meanwhile); each step commits its findings and
-/// verdicts, and every [`STATE_SAVE_EVERY`] the state with them, so a restart goes on from
-/// there. `progress` says which batches its finished steps cover.
+/// The detection thread of `serve --detect`: [`mamori_app::detect::follow`], woken after
+/// each committed batch; `progress` says which batches its finished steps cover.
 fn streaming_detection(dir: &std::path::Path, settings: &StreamingDetection, woken: &std::sync::mpsc::Receiver<()>, progress: &(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)) {
     use std::sync::atomic::Ordering;
     // The batches committed when a wake-up was taken; wake-ups that came while a step
@@ -110,78 +101,7 @@ fn streaming_detection(dir: &std::path::Path, settings: &StreamingDetection, wok
         while woken.try_recv().is_ok() {}
         Some(progress.0.load(Ordering::SeqCst))
     };
-    // With an explanation model in the log, master data and rules are loaded (and anything
-    // not yet judged is judged) now, not when the first batch is waiting for them; with
-    // none, the first batch is what a model is learned from.
-    let has_model = SqliteJournal::open(dir).map_err(anyhow::Error::from).and_then(|j| mamori_app::detect::generation(&j)).is_ok_and(|(_, model)| model.is_some());
-    let mut pending: Option<u64> = has_model.then_some(0);
-    loop {
-        let covers = match pending.take() {
-            Some(c) => c,
-            None => match take_wake() {
-                Some(c) => c,
-                None => return,
-            },
-        };
-        let mut j = match SqliteJournal::open(dir) {
-            Ok(j) => j,
-            Err(e) => {
-                tracing::error!(error = %e, "streaming detection: opening the store");
-                progress.1.store(covers, Ordering::SeqCst);
-                continue;
-            }
-        };
-        let setup = match mamori_app::detect::Setup::load(&mut j, settings.0.clone(), settings.1.as_deref()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = format!("{e:#}"), "streaming detection: loading master data and rules");
-                progress.1.store(covers, Ordering::SeqCst);
-                continue;
-            }
-        };
-        let directory = mamori_enrich::Directory::new(&setup.master);
-        let mut session = match mamori_app::detect::Session::open(&j, &setup, &directory, false) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = format!("{e:#}"), "streaming detection: opening the session");
-                progress.1.store(covers, Ordering::SeqCst);
-                continue;
-            }
-        };
-        tracing::info!("streaming detection: master data, directory and rules loaded");
-        let mut covers = covers;
-        let mut saved = Instant::now();
-        loop {
-            let save_state = saved.elapsed() >= STATE_SAVE_EVERY;
-            match session.step_saving(&mut j, save_state) {
-                Ok(Some(summary)) => tracing::info!(judged = summary.judged, findings = summary.findings.len(), rebuilt = summary.rebuilt.as_deref().unwrap_or(""), "streaming detection step"),
-                // Older events arrived: this batch again, from a new session.
-                Ok(None) => {
-                    pending = Some(covers);
-                    break;
-                }
-                Err(e) => {
-                    tracing::error!(error = format!("{e:#}"), "streaming detection");
-                    progress.1.store(covers, Ordering::SeqCst);
-                    break;
-                }
-            }
-            if save_state {
-                saved = Instant::now();
-            }
-            progress.1.store(covers, Ordering::SeqCst);
-            covers = match take_wake() {
-                Some(c) => c,
-                None => return,
-            };
-            // New master data or model, or another run saved its own state meanwhile (the
-            // CLI's `detect`): load again and go on from what the store holds.
-            if !setup.current(&j).unwrap_or(false) || !session.matches_saved(&j).unwrap_or(false) {
-                pending = Some(covers);
-                break;
-            }
-        }
-    }
+    mamori_app::detect::follow(dir, &settings.0, settings.1.as_deref(), take_wake, |covers| progress.1.store(covers, Ordering::SeqCst), |_| {});
 }
 
 /// A lock that a panicking request left poisoned is taken all the same: the journal's
@@ -225,6 +145,9 @@ pub(crate) enum ApiError {
     NotFound(String),
     #[error("the body did not arrive in time")]
     Timeout,
+    /// The cluster did not take a batch (no quorum, timed out): the sender tries again.
+    #[error("not stored: {0}; send the batch again")]
+    Unavailable(String),
     /// Logged on the server; the client is told no more (no paths, no internals).
     #[error("internal error")]
     Internal(String),
@@ -241,6 +164,7 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if let ApiError::Internal(why) = &self {
@@ -336,12 +260,7 @@ impl Server {
 
     /// The bearer key's scope and label, whatever they are.
     fn key_scope(&self, headers: &HeaderMap) -> Result<(String, String), ApiError> {
-        let key = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorized)?;
-        let hash: [u8; 32] = Sha256::digest(key.trim().as_bytes()).into();
+        let hash = bearer_hash(headers)?;
         self.reader.held().api_key_source(&hash).map_err(|e| ApiError::Internal(e.to_string()))?.ok_or(ApiError::Unauthorized)
     }
 
@@ -406,6 +325,33 @@ fn gunzip(body: &[u8]) -> Result<Vec<u8>, ApiError> {
     Ok(out)
 }
 
+/// A batch's body (read within [`BODY_TIMEOUT`], gunzipped when sent so) and its name:
+/// the `Idempotency-Key`, or `sha256-` and the body's digest.
+pub(crate) async fn read_batch(headers: &HeaderMap, body: axum::body::Body) -> Result<(String, Vec<u8>), ApiError> {
+    let body = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await {
+        Ok(read) => read.map_err(|_| ApiError::TooLarge)?,
+        Err(_) => return Err(ApiError::Timeout),
+    };
+    let gzip = headers.get("content-encoding").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let body = if gzip { gunzip(&body)? } else { body.to_vec() };
+    let batch_id = match headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
+        Some(k) if !k.is_empty() && k.len() <= 200 && k.chars().all(|c| c.is_ascii_graphic()) => k.to_owned(),
+        Some(_) => return Err(ApiError::BadRequest("Idempotency-Key must be 1–200 visible ASCII characters".into())),
+        None => format!("sha256-{}", hex(&Sha256::digest(&body))),
+    };
+    Ok((batch_id, body))
+}
+
+/// The SHA-256 of the request's bearer key.
+pub(crate) fn bearer_hash(headers: &HeaderMap) -> Result<[u8; 32], ApiError> {
+    let key = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    Ok(Sha256::digest(key.trim().as_bytes()).into())
+}
+
 /// What a batch came to.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 struct IngestAnswer {
@@ -460,17 +406,7 @@ async fn ingest(
     // buffered.
     server.authorise(&headers, &source)?;
     let _permit = server.permits.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    let body = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await {
-        Ok(read) => read.map_err(|_| ApiError::TooLarge)?,
-        Err(_) => return Err(ApiError::Timeout),
-    };
-    let gzip = headers.get("content-encoding").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
-    let body = if gzip { gunzip(&body)? } else { body.to_vec() };
-    let batch_id = match headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
-        Some(k) if !k.is_empty() && k.len() <= 200 && k.chars().all(|c| c.is_ascii_graphic()) => k.to_owned(),
-        Some(_) => return Err(ApiError::BadRequest("Idempotency-Key must be 1–200 visible ASCII characters".into())),
-        None => format!("sha256-{}", hex(&Sha256::digest(&body))),
-    };
+    let (batch_id, body) = read_batch(&headers, body).await?;
     let worker = server.clone();
     let id = batch_id.clone();
     let summary = tokio::task::spawn_blocking(move || worker.ingest(&source, &id, &body))
@@ -705,47 +641,50 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 pub fn serve(server: Server, addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
     witness::cosign_in_background(server.journal.held().dir().to_path_buf());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        ready(listener.local_addr()?);
-        let tls = server.tls.clone().map(tokio_rustls::TlsAcceptor::from);
-        let app = router(Arc::new(server));
-        loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(c) => c,
-                // Out of descriptors and the like: wait a moment rather than spin.
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
+    let tls = server.tls.clone();
+    runtime.block_on(accept(router(Arc::new(server)), tls, addr, ready))
+}
+
+/// Takes connections on `addr` for `app` until the process is stopped.
+async fn accept(app: axum::Router, tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>, addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    ready(listener.local_addr()?);
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            // Out of descriptors and the like: wait a moment rather than spin.
+            Err(e) => {
+                tracing::warn!(error = %e, "accept");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            tower::ServiceExt::oneshot(app.clone(), request.map(axum::body::Body::new))
+        });
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let io: Box<dyn Io> = match tls {
+                None => Box::new(stream),
+                // The handshake is bounded like the headers: a client that opens and
+                // waits holds nothing for long.
+                Some(acceptor) => match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => Box::new(stream),
+                    _ => return,
+                },
             };
-            let app = app.clone();
-            let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-                tower::ServiceExt::oneshot(app.clone(), request.map(axum::body::Body::new))
-            });
-            let tls = tls.clone();
-            tokio::spawn(async move {
-                let io: Box<dyn Io> = match tls {
-                    None => Box::new(stream),
-                    // The handshake is bounded like the headers: a client that opens and
-                    // waits holds nothing for long.
-                    Some(acceptor) => match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => Box::new(stream),
-                        _ => return,
-                    },
-                };
-                let connection = hyper::server::conn::http1::Builder::new()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(HEADER_TIMEOUT)
-                    .max_buf_size(64 * 1024)
-                    .serve_connection(hyper_util::rt::TokioIo::new(io), service);
-                // A client that goes away or is timed out is no error of ours.
-                let _ = connection.await;
-            });
-        }
-    })
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .max_buf_size(64 * 1024)
+                .serve_connection(hyper_util::rt::TokioIo::new(io), service);
+            // A client that goes away or is timed out is no error of ours.
+            let _ = connection.await;
+        });
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,284 @@
+//! `mamori worker`: takes tenants by lease, appends their batches to their journals in
+//! stream order, runs streaming detection and publishes the findings.
+//!
+//! Exactly once: a batch is imported under the stream name `cluster:<source>:<batch id>`,
+//! whose cursor commits with its events, and acknowledged to JetStream only after that
+//! commit. A worker killed between the two leaves the batch unacknowledged; whoever takes
+//! the tenant next gets it again and finds it committed (nothing is appended twice).
+//!
+//! One writer: a worker appends to a tenant's journal only while it holds the tenant's
+//! lease, renewed every third of the lease time. It stops at once when a renewal fails,
+//! and a batch in hand is given back, not imported. SQLite's lock on the journal stays the
+//! last guard against two writers (a worker paused for longer than its lease).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use futures_util::StreamExt;
+use mamori_ingest::{ImportOptions, IngestError};
+use mamori_journal::{Journal, SqliteJournal};
+use sha2::{Digest, Sha256};
+
+use crate::{CONSUMER, Cluster, LEASES_BUCKET, SENDER_HEADER, ingest_stream};
+
+/// A worker's settings (`mamori worker`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Holds `tenants/<tenant>`: each tenant's store, `mamori.toml` and `detect.toml`.
+    pub root: PathBuf,
+    /// Names this worker in the lease bucket and the logs.
+    pub name: String,
+    /// The lease time the bucket was made with (renewed every third of it).
+    pub lease: Duration,
+    /// Run streaming detection on each tenant held.
+    pub detect: bool,
+    /// Batches taken from the stream at once.
+    pub fetch: usize,
+}
+
+/// The store of a tenant, with what its imports need.
+struct TenantStore {
+    journal: SqliteJournal,
+    sources: std::collections::BTreeMap<String, mamori_sources::SourceConfig>,
+    spool: PathBuf,
+}
+
+pub fn tenant_dir(root: &Path, tenant: &str) -> PathBuf {
+    root.join("tenants").join(tenant)
+}
+
+/// Runs until `stop` resolves: every third of the lease time, takes one tenant whose
+/// lease is free (one a round, so that workers started together share the tenants) and
+/// works it in a task of its own.
+pub async fn run(cluster: Cluster, settings: Settings, stop: impl std::future::Future<Output = ()>) -> Result<()> {
+    let leases = cluster.jetstream().get_key_value(LEASES_BUCKET).await.context("the lease bucket (has `mamori cluster tenant add` run?)")?;
+    let mut held: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    let stopping = Arc::new(AtomicBool::new(false));
+    tokio::pin!(stop);
+    loop {
+        held.retain(|_, task| !task.is_finished());
+        match cluster.tenants().await {
+            Ok(tenants) => {
+                for (tenant, _) in tenants {
+                    if held.contains_key(&tenant) {
+                        continue;
+                    }
+                    // Created only if absent (or expired, or released): one holder at a time.
+                    let revision = match leases.create(&tenant, settings.name.clone().into()).await {
+                        Ok(r) => r,
+                        Err(e) if e.kind() == jetstream::kv::CreateErrorKind::AlreadyExists => continue,
+                        Err(e) => {
+                            tracing::warn!(tenant, error = %e, "taking a lease");
+                            continue;
+                        }
+                    };
+                    tracing::info!(tenant, worker = settings.name, "lease taken");
+                    let (cluster, settings, leases, stopping, name) = (cluster.clone(), settings.clone(), leases.clone(), stopping.clone(), tenant.clone());
+                    let task = tokio::spawn(async move {
+                        if let Err(e) = work_tenant(&cluster, &settings, &leases, &name, revision, &stopping).await {
+                            tracing::error!(tenant = name, error = format!("{e:#}"), "tenant given up; its lease is released for another try");
+                        }
+                    });
+                    held.insert(tenant, task);
+                    break;
+                }
+            }
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "listing tenants"),
+        }
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(settings.lease / 3) => {}
+        }
+    }
+    stopping.store(true, Ordering::SeqCst);
+    for (_, task) in held {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+/// Works one tenant while its lease holds (or until the worker stops): batches in stream
+/// order into its journal, each acknowledged after its commit, detection woken after each
+/// fetch. The lease is released when done, so another worker need not wait for it to
+/// expire.
+async fn work_tenant(cluster: &Cluster, settings: &Settings, leases: &jetstream::kv::Store, tenant: &str, revision: u64, stopping: &AtomicBool) -> Result<()> {
+    let lost = Arc::new(AtomicBool::new(false));
+    let renewal = {
+        let (leases, tenant, name, lost, every) = (leases.clone(), tenant.to_owned(), settings.name.clone(), lost.clone(), settings.lease / 3);
+        tokio::spawn(async move {
+            let mut revision = revision;
+            loop {
+                tokio::time::sleep(every).await;
+                match leases.update(&tenant, name.clone().into(), revision).await {
+                    Ok(r) => revision = r,
+                    Err(e) => {
+                        tracing::warn!(tenant, error = %e, "lease lost");
+                        lost.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                }
+            }
+        })
+    };
+    let result = work_while_held(cluster, settings, tenant, &lost, stopping).await;
+    renewal.abort();
+    if !lost.load(Ordering::SeqCst) {
+        let _ = leases.delete(tenant).await;
+    }
+    result
+}
+
+async fn work_while_held(cluster: &Cluster, settings: &Settings, tenant: &str, lost: &AtomicBool, stopping: &AtomicBool) -> Result<()> {
+    let dir = tenant_dir(&settings.root, tenant);
+    let opened = dir.clone();
+    let mut store = tokio::task::spawn_blocking(move || open_tenant(&opened)).await??;
+    let detection = if settings.detect { Some(start_detection(cluster, tenant, &dir)?) } else { None };
+    let stream = cluster.jetstream().get_stream(ingest_stream(tenant)).await.with_context(|| format!("tenant {tenant}'s ingest stream"))?;
+    let consumer: jetstream::consumer::Consumer<pull::Config> = stream
+        .get_or_create_consumer(
+            CONSUMER,
+            pull::Config {
+                durable_name: Some(CONSUMER.to_owned()),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(120),
+                ..Default::default()
+            },
+        )
+        .await
+        .context("the tenant's consumer")?;
+    while !lost.load(Ordering::SeqCst) && !stopping.load(Ordering::SeqCst) {
+        let mut batch = consumer.fetch().max_messages(settings.fetch).expires(Duration::from_secs(1)).messages().await.map_err(|e| anyhow::anyhow!("fetching: {e}"))?;
+        let mut taken = 0;
+        while let Some(message) = batch.next().await {
+            let message = message.map_err(|e| anyhow::anyhow!("fetching: {e}"))?;
+            // Not ours any more: given back for the next holder, in order.
+            if lost.load(Ordering::SeqCst) {
+                let _ = message.ack_with(AckKind::Nak(None)).await;
+                continue;
+            }
+            let info = message.info().map_err(|e| anyhow::anyhow!("a message's metadata: {e}"))?;
+            let sequence = info.stream_sequence;
+            let source = message.subject.as_str().rsplit('.').next().unwrap_or_default().to_owned();
+            let batch_id = message.headers.as_ref().and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID)).map_or_else(|| format!("seq-{sequence}"), |v| v.as_str().to_owned());
+            let sender = message.headers.as_ref().and_then(|h| h.get(SENDER_HEADER)).map(|v| v.as_str().to_owned()).unwrap_or_default();
+            let payload = message.payload.clone();
+            let (back, outcome) = tokio::task::spawn_blocking(move || {
+                let outcome = import_batch(&mut store, &source, &batch_id, &sender, sequence, &payload);
+                (store, outcome)
+            })
+            .await?;
+            store = back;
+            match outcome {
+                Ok(()) => message.double_ack().await.map_err(|e| anyhow::anyhow!("acknowledging batch {sequence}: {e}"))?,
+                // The sender's bytes cannot be read: kept in the stream and as a dead
+                // letter, never tried again.
+                Err(BatchFailure::Refused(reason)) => {
+                    tracing::error!(tenant, sequence, reason, "batch refused; kept as a dead letter");
+                    message.double_ack_with(AckKind::Term).await.map_err(|e| anyhow::anyhow!("ending batch {sequence}: {e}"))?;
+                }
+                Err(BatchFailure::Failed(e)) => {
+                    let _ = message.ack_with(AckKind::Nak(None)).await;
+                    return Err(e.context(format!("batch {sequence}")));
+                }
+            }
+            taken += 1;
+        }
+        if taken > 0
+            && let Some(wake) = &detection
+        {
+            // A full channel means a step is already due: nothing is lost by not sending.
+            let _ = wake.try_send(());
+        }
+    }
+    Ok(())
+}
+
+fn open_tenant(dir: &Path) -> Result<TenantStore> {
+    let journal = SqliteJournal::open(dir).with_context(|| format!("the tenant's store at {} (made with `mamori init`)", dir.display()))?;
+    let config = dir.join("mamori.toml");
+    let sources = mamori_sources::load_sources(&config).map_err(anyhow::Error::msg).with_context(|| format!("{}", config.display()))?;
+    let spool = dir.join("spool");
+    std::fs::create_dir_all(&spool).with_context(|| format!("{}", spool.display()))?;
+    Ok(TenantStore { journal, sources, spool })
+}
+
+enum BatchFailure {
+    /// The batch's own content (kept as a dead letter).
+    Refused(String),
+    /// The worker's side (storage, configuration): tried again later.
+    Failed(anyhow::Error),
+}
+
+/// Imports one batch as `serve` would, under a stream name of its own so that a second
+/// delivery finds it committed.
+fn import_batch(store: &mut TenantStore, source: &str, batch_id: &str, sender: &str, sequence: u64, body: &[u8]) -> Result<(), BatchFailure> {
+    let Some(config) = store.sources.get(source) else { return Err(BatchFailure::Failed(anyhow::anyhow!("source `{source}` is in the stream but not in the tenant's mamori.toml"))) };
+    let context = mamori_app::sources::adapter_context(&store.journal, Some(config)).map_err(BatchFailure::Failed)?;
+    let adapter = mamori_sources::adapter(source, config, &context).map_err(|e| BatchFailure::Failed(anyhow::anyhow!(e)))?;
+    let stream = format!("cluster:{source}:{batch_id}");
+    let log_name = format!("nats:{sequence}:{batch_id}");
+    let spool = store.spool.join(format!("{}.batch", crate::hex(&Sha256::digest(&stream))));
+    std::fs::write(&spool, body).map_err(|e| BatchFailure::Failed(anyhow::anyhow!("spool: {e}")))?;
+    let options = ImportOptions { source: source.to_owned(), stream: Some(stream), log_name: Some(log_name.clone()), ..Default::default() };
+    let result = mamori_ingest::import_file(&mut store.journal, &spool, &options, adapter, &mut |_, _| {});
+    let _ = std::fs::remove_file(&spool);
+    match result {
+        Ok(_) => Ok(()),
+        Err(e @ (IngestError::Header { .. } | IngestError::FileChanged { .. })) => {
+            let reason = format!("{} (sent by {sender})", e.to_string().replace(&spool.display().to_string(), "the batch"));
+            let letter = mamori_journal::DeadLetter { source: source.to_owned(), file: log_name, line: 0, reason: reason.clone(), raw: body[..body.len().min(4096)].to_vec() };
+            store.journal.append(mamori_journal::Batch { dead_letters: &[letter], ..Default::default() }).map_err(|e| BatchFailure::Failed(e.into()))?;
+            Err(BatchFailure::Refused(reason))
+        }
+        Err(e) => Err(BatchFailure::Failed(e.into())),
+    }
+}
+
+/// Starts the tenant's detection thread ([`mamori_app::detect::follow`] with the tenant's
+/// `detect.toml`); each step's new or changed findings go to `mamori.<tenant>.findings`,
+/// with the finding's id and content digest as the message id. Dropping the returned
+/// sender ends the thread after its step.
+fn start_detection(cluster: &Cluster, tenant: &str, dir: &Path) -> Result<std::sync::mpsc::SyncSender<()>> {
+    let rules = dir.join("detect.toml");
+    let config = mamori_app::detect::load_config(rules.is_file().then_some(rules.as_path()))?;
+    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+    let (js, subject, dir, runtime) = (cluster.jetstream().clone(), crate::findings_subject(tenant), dir.to_path_buf(), tokio::runtime::Handle::current());
+    let tenant = tenant.to_owned();
+    std::thread::Builder::new().name(format!("mamori-detect-{tenant}")).spawn(move || {
+        let mut published: HashSet<String> = HashSet::new();
+        let next = || {
+            woken.recv().ok()?;
+            while woken.try_recv().is_ok() {}
+            Some(0)
+        };
+        mamori_app::detect::follow(&dir, &config, None, next, |_| {}, |summary| {
+            for finding in &summary.findings {
+                let body = serde_json::to_vec(finding).expect("a finding serialises");
+                let id = format!("{}:{}", finding.id, &crate::hex(&Sha256::digest(&body))[..16]);
+                if published.contains(&id) {
+                    continue;
+                }
+                let message = jetstream::message::PublishMessage::build().payload(body.into()).message_id(id.clone());
+                let sent = runtime.block_on(async {
+                    match js.send_publish(subject.clone(), message).await {
+                        Ok(ack) => ack.await.map(|_| ()),
+                        Err(e) => Err(e),
+                    }
+                });
+                match sent {
+                    Ok(()) => {
+                        published.insert(id);
+                    }
+                    // Stored in the journal all the same; published again at the next step.
+                    Err(e) => tracing::warn!(tenant, error = %e, "publishing a finding"),
+                }
+            }
+        });
+    })?;
+    Ok(wake)
+}
