@@ -1322,8 +1322,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 };
                 tracing::info!(worker = name, lease_s = lease.as_secs_f64(), "mamori worker: working the tenants under {}", cli.data.display());
                 let settings = mamori_cluster::worker::Settings { root: cli.data.clone(), name, lease, detect, fetch: fetch.max(1) };
-                mamori_cluster::worker::run(cluster, settings, async {
-                    let _ = tokio::signal::ctrl_c().await;
+                // Stopped by Ctrl-C or SIGTERM (systemd, cluster-up.sh): leases are given
+                // back, not left to expire.
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                mamori_cluster::worker::run(cluster, settings, async move {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
                 })
                 .await
             })?;

@@ -30,9 +30,9 @@ use serde::{Deserialize, Serialize};
 pub const KEYS_BUCKET: &str = "mamori_keys";
 pub const TENANTS_BUCKET: &str = "mamori_tenants";
 pub const LEASES_BUCKET: &str = "mamori_leases";
-/// The durable consumer every worker of a tenant's ingest stream shares: its position is
-/// the cluster's, so a worker taking over goes on where the last one acknowledged.
-pub const CONSUMER: &str = "mamori-worker";
+/// The durable consumers of a tenant's ingest stream are named so, with the revision of
+/// the lease they were made under: one per holder (see [`worker`]).
+pub const CONSUMER_PREFIX: &str = "mamori-worker-";
 /// How long JetStream remembers a batch's message id (its de-duplication window).
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(600);
 /// Header naming the client (the API key's label) that sent a batch.
@@ -297,7 +297,9 @@ impl Cluster {
         }
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(SENDER_HEADER, sender);
-        let message = jetstream::message::PublishMessage::build().payload(body).headers(headers).message_id(batch_id);
+        // A tenant's sources share one stream, and JetStream de-duplicates per stream: the
+        // source is part of the id, so one system's key never shadows another's batch.
+        let message = jetstream::message::PublishMessage::build().payload(body).headers(headers).message_id(format!("{source}:{batch_id}"));
         let ack = match self.js.send_publish(subject(tenant, source), message).await {
             Ok(ack) => ack.await,
             Err(e) => Err(e),
@@ -316,12 +318,9 @@ impl Cluster {
         for (tenant, entry) in self.tenants().await? {
             let mut ingest = self.js.get_stream(ingest_stream(&tenant)).await.with_context(|| format!("tenant {tenant}'s ingest stream"))?;
             let info = ingest.info().await?.state.clone();
-            let (pending, unacknowledged, acknowledged) = match ingest.get_consumer::<jetstream::consumer::pull::Config>(CONSUMER).await {
-                Ok(mut c) => {
-                    let i = c.info().await?;
-                    (i.num_pending, i.num_ack_pending as u64, i.ack_floor.stream_sequence)
-                }
-                Err(_) => (info.messages, 0, 0),
+            let (pending, unacknowledged, acknowledged) = match worker::holders_consumer(&ingest).await? {
+                Some(i) => (i.num_pending, i.num_ack_pending as u64, i.ack_floor.stream_sequence),
+                None => (info.messages, 0, 0),
             };
             let mut findings = self.js.get_stream(findings_stream(&tenant)).await?;
             let findings_published = findings.info().await?.state.messages;

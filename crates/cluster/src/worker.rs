@@ -7,9 +7,11 @@
 //! the tenant next gets it again and finds it committed (nothing is appended twice).
 //!
 //! One writer: a worker appends to a tenant's journal only while it holds the tenant's
-//! lease, renewed every third of the lease time. It stops at once when a renewal fails,
-//! and a batch in hand is given back, not imported. SQLite's lock on the journal stays the
-//! last guard against two writers (a worker paused for longer than its lease).
+//! lease, renewed every third of the lease time; a renewal that fails or does not come
+//! back within that third ends its work on the tenant (a batch being imported is finished
+//! first). Each holder reads the stream through a consumer of its own, made from where the
+//! last holder's acknowledgements end and replacing it, so batches are taken in stream
+//! order and a holder that lost its lease can take no more.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -24,7 +26,7 @@ use mamori_ingest::{ImportOptions, IngestError};
 use mamori_journal::{Journal, SqliteJournal};
 use sha2::{Digest, Sha256};
 
-use crate::{CONSUMER, Cluster, LEASES_BUCKET, SENDER_HEADER, ingest_stream};
+use crate::{Cluster, LEASES_BUCKET, SENDER_HEADER, ingest_stream};
 
 /// A worker's settings (`mamori worker`).
 #[derive(Debug, Clone)]
@@ -104,20 +106,26 @@ pub async fn run(cluster: Cluster, settings: Settings, stop: impl std::future::F
 
 /// Works one tenant while its lease holds (or until the worker stops): batches in stream
 /// order into its journal, each acknowledged after its commit, detection woken after each
-/// fetch. The lease is released when done, so another worker need not wait for it to
-/// expire.
+/// fetch. The lease is released when done (if it is still this worker's), so another
+/// worker need not wait for it to expire.
 async fn work_tenant(cluster: &Cluster, settings: &Settings, leases: &jetstream::kv::Store, tenant: &str, revision: u64, stopping: &AtomicBool) -> Result<()> {
     let lost = Arc::new(AtomicBool::new(false));
+    let current = Arc::new(std::sync::atomic::AtomicU64::new(revision));
     let renewal = {
-        let (leases, tenant, name, lost, every) = (leases.clone(), tenant.to_owned(), settings.name.clone(), lost.clone(), settings.lease / 3);
+        let (leases, tenant, name, lost, current, every) = (leases.clone(), tenant.to_owned(), settings.name.clone(), lost.clone(), current.clone(), settings.lease / 3);
         tokio::spawn(async move {
-            let mut revision = revision;
             loop {
                 tokio::time::sleep(every).await;
-                match leases.update(&tenant, name.clone().into(), revision).await {
-                    Ok(r) => revision = r,
-                    Err(e) => {
-                        tracing::warn!(tenant, error = %e, "lease lost");
+                // A renewal that has not come back within a third of the lease counts as
+                // failed: the lease is given up before it can expire under this worker.
+                match tokio::time::timeout(every, leases.update(&tenant, name.clone().into(), current.load(Ordering::SeqCst))).await {
+                    Ok(Ok(r)) => current.store(r, Ordering::SeqCst),
+                    failed => {
+                        let why = match failed {
+                            Ok(Err(e)) => e.to_string(),
+                            _ => "renewal timed out".to_owned(),
+                        };
+                        tracing::warn!(tenant, error = why, "lease lost");
                         lost.store(true, Ordering::SeqCst);
                         return;
                     }
@@ -125,77 +133,119 @@ async fn work_tenant(cluster: &Cluster, settings: &Settings, leases: &jetstream:
             }
         })
     };
-    let result = work_while_held(cluster, settings, tenant, &lost, stopping).await;
+    let result = work_while_held(cluster, settings, tenant, revision, &lost, stopping).await;
     renewal.abort();
     if !lost.load(Ordering::SeqCst) {
-        let _ = leases.delete(tenant).await;
+        // Only this worker's own entry: never a later holder's.
+        let _ = leases.delete_expect_revision(tenant, Some(current.load(Ordering::SeqCst))).await;
     }
     result
 }
 
-async fn work_while_held(cluster: &Cluster, settings: &Settings, tenant: &str, lost: &AtomicBool, stopping: &AtomicBool) -> Result<()> {
+/// The consumer of the tenant's stream that the current holder made, with its state: its
+/// acknowledged floor is how far the tenant's store has taken the stream.
+pub async fn holders_consumer(stream: &jetstream::stream::Stream) -> Result<Option<jetstream::consumer::Info>> {
+    use futures_util::TryStreamExt;
+    let names: Vec<String> = stream.consumer_names().try_collect().await.context("the stream's consumers")?;
+    let mut newest: Option<jetstream::consumer::Info> = None;
+    for name in names.into_iter().filter(|n| n.starts_with(crate::CONSUMER_PREFIX)) {
+        let mut consumer = stream.get_consumer::<pull::Config>(&name).await.map_err(|e| anyhow::anyhow!("consumer {name}: {e}"))?;
+        let info = consumer.info().await?.clone();
+        if newest.as_ref().is_none_or(|n| info.ack_floor.stream_sequence > n.ack_floor.stream_sequence || (info.ack_floor.stream_sequence == n.ack_floor.stream_sequence && info.created > n.created)) {
+            newest = Some(info);
+        }
+    }
+    Ok(newest)
+}
+
+/// A consumer of this holder's own, starting just after the acknowledged floor of the last
+/// holder's (which is then removed). So a new holder gets every batch the last one did not
+/// acknowledge again, in stream order, and a holder that has lost its lease can neither
+/// take nor acknowledge another batch: its consumer is gone. (A batch committed but not
+/// acknowledged comes again and finds its cursor complete.)
+async fn own_consumer(stream: &jetstream::stream::Stream, revision: u64) -> Result<jetstream::consumer::Consumer<pull::Config>> {
+    use futures_util::TryStreamExt;
+    let name = format!("{}{revision}", crate::CONSUMER_PREFIX);
+    let start = holders_consumer(stream).await?.map_or(1, |i| i.ack_floor.stream_sequence + 1);
+    let old: Vec<String> = stream.consumer_names().try_collect().await.context("the stream's consumers")?;
+    // Made before the old one goes: a holder that dies in between leaves two, and the next
+    // one starts after the higher floor, which is this one's or the old one's.
+    let consumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some(name.clone()),
+            deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence { start_sequence: start },
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .context("the tenant's consumer")?;
+    for gone in old.into_iter().filter(|n| *n != name && n.starts_with(crate::CONSUMER_PREFIX)) {
+        stream.delete_consumer(&gone).await.with_context(|| format!("removing the last holder's consumer {gone}"))?;
+    }
+    Ok(consumer)
+}
+
+async fn work_while_held(cluster: &Cluster, settings: &Settings, tenant: &str, revision: u64, lost: &AtomicBool, stopping: &AtomicBool) -> Result<()> {
     let dir = tenant_dir(&settings.root, tenant);
     let opened = dir.clone();
     let mut store = tokio::task::spawn_blocking(move || open_tenant(&opened)).await??;
-    let detection = if settings.detect { Some(start_detection(cluster, tenant, &dir)?) } else { None };
     let stream = cluster.jetstream().get_stream(ingest_stream(tenant)).await.with_context(|| format!("tenant {tenant}'s ingest stream"))?;
-    let consumer: jetstream::consumer::Consumer<pull::Config> = stream
-        .get_or_create_consumer(
-            CONSUMER,
-            pull::Config {
-                durable_name: Some(CONSUMER.to_owned()),
-                ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(120),
-                ..Default::default()
-            },
-        )
-        .await
-        .context("the tenant's consumer")?;
-    while !lost.load(Ordering::SeqCst) && !stopping.load(Ordering::SeqCst) {
-        let mut batch = consumer.fetch().max_messages(settings.fetch).expires(Duration::from_secs(1)).messages().await.map_err(|e| anyhow::anyhow!("fetching: {e}"))?;
-        let mut taken = 0;
-        while let Some(message) = batch.next().await {
-            let message = message.map_err(|e| anyhow::anyhow!("fetching: {e}"))?;
-            // Not ours any more: given back for the next holder, in order.
-            if lost.load(Ordering::SeqCst) {
-                let _ = message.ack_with(AckKind::Nak(None)).await;
-                continue;
-            }
-            let info = message.info().map_err(|e| anyhow::anyhow!("a message's metadata: {e}"))?;
-            let sequence = info.stream_sequence;
-            let source = message.subject.as_str().rsplit('.').next().unwrap_or_default().to_owned();
-            let batch_id = message.headers.as_ref().and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID)).map_or_else(|| format!("seq-{sequence}"), |v| v.as_str().to_owned());
-            let sender = message.headers.as_ref().and_then(|h| h.get(SENDER_HEADER)).map(|v| v.as_str().to_owned()).unwrap_or_default();
-            let payload = message.payload.clone();
-            let (back, outcome) = tokio::task::spawn_blocking(move || {
-                let outcome = import_batch(&mut store, &source, &batch_id, &sender, sequence, &payload);
-                (store, outcome)
-            })
-            .await?;
-            store = back;
-            match outcome {
-                Ok(()) => message.double_ack().await.map_err(|e| anyhow::anyhow!("acknowledging batch {sequence}: {e}"))?,
-                // The sender's bytes cannot be read: kept in the stream and as a dead
-                // letter, never tried again.
-                Err(BatchFailure::Refused(reason)) => {
-                    tracing::error!(tenant, sequence, reason, "batch refused; kept as a dead letter");
-                    message.double_ack_with(AckKind::Term).await.map_err(|e| anyhow::anyhow!("ending batch {sequence}: {e}"))?;
+    let consumer = own_consumer(&stream, revision).await?;
+    let detection = if settings.detect { Some(start_detection(cluster, tenant, &dir)?) } else { None };
+    let result = async {
+        while !lost.load(Ordering::SeqCst) && !stopping.load(Ordering::SeqCst) {
+            let mut batch = consumer.fetch().max_messages(settings.fetch).expires(Duration::from_secs(1)).messages().await.map_err(|e| anyhow::anyhow!("fetching: {e}"))?;
+            let mut taken = 0;
+            while let Some(message) = batch.next().await {
+                let message = message.map_err(|e| anyhow::anyhow!("fetching: {e}"))?;
+                // Not ours any more: left for the next holder's consumer.
+                if lost.load(Ordering::SeqCst) {
+                    break;
                 }
-                Err(BatchFailure::Failed(e)) => {
-                    let _ = message.ack_with(AckKind::Nak(None)).await;
-                    return Err(e.context(format!("batch {sequence}")));
+                let info = message.info().map_err(|e| anyhow::anyhow!("a message's metadata: {e}"))?;
+                let sequence = info.stream_sequence;
+                let source = message.subject.as_str().rsplit('.').next().unwrap_or_default().to_owned();
+                let id = message.headers.as_ref().and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID)).map(|v| v.as_str().to_owned());
+                let batch_id = id.as_deref().map_or_else(|| format!("seq-{sequence}"), |id| id.strip_prefix(&format!("{source}:")).unwrap_or(id).to_owned());
+                let sender = message.headers.as_ref().and_then(|h| h.get(SENDER_HEADER)).map(|v| v.as_str().to_owned()).unwrap_or_default();
+                let payload = message.payload.clone();
+                let (back, outcome) = tokio::task::spawn_blocking(move || {
+                    let outcome = import_batch(&mut store, &source, &batch_id, &sender, sequence, &payload);
+                    (store, outcome)
+                })
+                .await?;
+                store = back;
+                match outcome {
+                    Ok(()) => message.double_ack().await.map_err(|e| anyhow::anyhow!("acknowledging batch {sequence}: {e}"))?,
+                    // The sender's bytes cannot be read: kept in the stream and as a dead
+                    // letter, never tried again.
+                    Err(BatchFailure::Refused(reason)) => {
+                        tracing::error!(tenant, sequence, reason, "batch refused; kept as a dead letter");
+                        message.double_ack_with(AckKind::Term).await.map_err(|e| anyhow::anyhow!("ending batch {sequence}: {e}"))?;
+                    }
+                    // Left unacknowledged: the next holder starts again from it.
+                    Err(BatchFailure::Failed(e)) => return Err(e.context(format!("batch {sequence}"))),
                 }
+                taken += 1;
             }
-            taken += 1;
+            if taken > 0
+                && let Some((wake, _)) = &detection
+            {
+                // A full channel means a step is already due: nothing is lost by not sending.
+                let _ = wake.try_send(());
+            }
         }
-        if taken > 0
-            && let Some(wake) = &detection
-        {
-            // A full channel means a step is already due: nothing is lost by not sending.
-            let _ = wake.try_send(());
-        }
+        Ok(())
     }
-    Ok(())
+    .await;
+    // Detection ends its step before the lease is given up, so that it never writes
+    // beside the next holder's.
+    if let Some((wake, thread)) = detection {
+        drop(wake);
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+    result
 }
 
 fn open_tenant(dir: &Path) -> Result<TenantStore> {
@@ -240,16 +290,17 @@ fn import_batch(store: &mut TenantStore, source: &str, batch_id: &str, sender: &
 }
 
 /// Starts the tenant's detection thread ([`mamori_app::detect::follow`] with the tenant's
-/// `detect.toml`); each step's new or changed findings go to `mamori.<tenant>.findings`,
-/// with the finding's id and content digest as the message id. Dropping the returned
-/// sender ends the thread after its step.
-fn start_detection(cluster: &Cluster, tenant: &str, dir: &Path) -> Result<std::sync::mpsc::SyncSender<()>> {
+/// `detect.toml`); each step's findings that this thread has not published yet go to
+/// `mamori.<tenant>.findings`, with the finding's id and content digest as the message id
+/// (after a handover the new holder publishes them again: a reader goes by the finding's
+/// id). Dropping the returned sender ends the thread after its step.
+fn start_detection(cluster: &Cluster, tenant: &str, dir: &Path) -> Result<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)> {
     let rules = dir.join("detect.toml");
     let config = mamori_app::detect::load_config(rules.is_file().then_some(rules.as_path()))?;
     let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
     let (js, subject, dir, runtime) = (cluster.jetstream().clone(), crate::findings_subject(tenant), dir.to_path_buf(), tokio::runtime::Handle::current());
     let tenant = tenant.to_owned();
-    std::thread::Builder::new().name(format!("mamori-detect-{tenant}")).spawn(move || {
+    let thread = std::thread::Builder::new().name(format!("mamori-detect-{tenant}")).spawn(move || {
         let mut published: HashSet<String> = HashSet::new();
         let next = || {
             woken.recv().ok()?;
@@ -280,5 +331,5 @@ fn start_detection(cluster: &Cluster, tenant: &str, dir: &Path) -> Result<std::s
             }
         });
     })?;
-    Ok(wake)
+    Ok((wake, thread))
 }

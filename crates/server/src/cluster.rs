@@ -37,7 +37,7 @@ struct Taken {
 async fn ingest(State(front): State<Arc<Front>>, Path(source): Path<String>, headers: HeaderMap, body: axum::body::Body) -> Result<Json<Taken>, ApiError> {
     // The key is checked before a byte of the body is read.
     let hash = bearer_hash(&headers)?;
-    let key = front.cluster.key(&hash).await.map_err(|e| ApiError::Unavailable(format!("{e:#}")))?.ok_or(ApiError::Unauthorized)?;
+    let key = front.cluster.key(&hash).await.map_err(unavailable)?.ok_or(ApiError::Unauthorized)?;
     if key.scope != source {
         return Err(ApiError::Forbidden(source));
     }
@@ -47,8 +47,14 @@ async fn ingest(State(front): State<Arc<Front>>, Path(source): Path<String>, hea
         Ok(p) => Ok(Json(Taken { batch: batch_id, tenant: key.tenant, sequence: p.sequence, duplicate: p.duplicate })),
         Err(PublishRefusal::NoSuchSource) => Err(ApiError::UnknownSource(source)),
         Err(PublishRefusal::TooLarge(max)) => Err(ApiError::BadRequest(format!("a cluster batch is at most {max} bytes less 1 KiB after decompression; send smaller batches"))),
-        Err(PublishRefusal::Unavailable(why)) => Err(ApiError::Unavailable(why)),
+        Err(PublishRefusal::Unavailable(why)) => Err(unavailable(why)),
     }
+}
+
+/// The cluster's own words are logged, not told to the sender.
+fn unavailable(why: impl std::fmt::Display) -> ApiError {
+    tracing::warn!(error = %why, "the cluster did not answer");
+    ApiError::Unavailable("the cluster did not take the batch".into())
 }
 
 /// Whether this front is connected to the cluster (no personal data: anyone may ask).
