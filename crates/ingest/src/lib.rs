@@ -262,6 +262,9 @@ pub fn import_file_at(
 
     let mut result = Ok(());
     let mut end = None;
+    // Where the stored cursor stands before each batch: another writer that moved it
+    // meanwhile makes the append fail rather than store the same lines twice.
+    let mut cursor_from = start_offset;
     for chunk in rx {
         let chunk = match chunk {
             Ok(c) => c,
@@ -274,11 +277,12 @@ pub fn import_file_at(
                 break;
             }
         };
-        let batch = Batch { events: &chunk.events, dead_letters: &chunk.dead, cursor: Some(&chunk.cursor), ..Default::default() };
+        let batch = Batch { events: &chunk.events, dead_letters: &chunk.dead, cursor: Some(&chunk.cursor), cursor_from: Some(cursor_from), ..Default::default() };
         if let Err(e) = journal.append(batch) {
             result = Err(e.into());
             break;
         }
+        cursor_from = chunk.cursor.offset;
         summary.accepted += chunk.events.len() as u64;
         summary.rejected += chunk.dead.len() as u64;
         summary.ignored += chunk.ignored;

@@ -136,6 +136,11 @@ pub struct Batch<'a> {
     pub events: &'a [PreparedEvent],
     pub dead_letters: &'a [DeadLetter],
     pub cursor: Option<&'a StreamCursor>,
+    /// Where the stream's stored cursor must stand (0: none stored) for the batch to
+    /// commit: checked inside the write transaction, so that two writers importing the
+    /// same stream at once (a cluster worker past its lease beside the next holder, the
+    /// CLI beside the server) cannot both commit the same lines; the second is refused.
+    pub cursor_from: Option<u64>,
     /// (kind, key) names for the batch's first event, committed with it: how a later
     /// question ("is March's review of 福祉課 signed off?") finds the event that answers
     /// it without reading the log. The event is what counts; a tag only points at it.
@@ -276,6 +281,9 @@ pub enum JournalError {
     Usage(String),
     #[error("merkle: {0}")]
     Merkle(String),
+    /// Another writer moved a stream's cursor under this one's batch.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// The narrow interface the rest of mamori stores and reads events through.

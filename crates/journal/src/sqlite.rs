@@ -543,6 +543,12 @@ impl SqliteJournal {
                 put.execute(params![d.source, d.file, d.line as i64, d.reason, raw])?;
             }
         }
+        if let (Some(c), Some(from)) = (batch.cursor, batch.cursor_from) {
+            let stored: Option<i64> = tx.query_row("SELECT offset FROM cursors WHERE stream = ?1", [&c.stream], |r| r.get(0)).optional()?;
+            if stored.unwrap_or(0) as u64 != from {
+                return Err(JournalError::Conflict(format!("stream {} was imported to byte {} by another writer meanwhile; this batch from byte {from} is not stored", c.stream, stored.unwrap_or(0))));
+            }
+        }
         if let Some(c) = batch.cursor {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO cursors(stream, offset, line, prefix_sha256, complete_sha256)

@@ -2,7 +2,7 @@
 //! that every path crosses segment and tile boundaries.
 
 use mamori_journal::{
-    Batch, DeadLetter, Journal, PreparedEvent, SqliteJournal, StreamCursor, TimeRange, check_checkpoint,
+    Batch, DeadLetter, Journal, JournalError, PreparedEvent, SqliteJournal, StreamCursor, TimeRange, check_checkpoint,
     check_consistency, check_inclusion, leaf_hash, unhex,
 };
 use mamori_model::Event;
@@ -269,4 +269,23 @@ fn a_master_load_moves_the_master_generation_and_other_appends_do_not() {
     assert_eq!(j.master_generation().unwrap(), Some(receipt.first_seq));
     j.append(Batch { events: &[PreparedEvent::new(&event(4))], ..Default::default() }).unwrap();
     assert_eq!(j.master_generation().unwrap(), Some(receipt.first_seq));
+}
+
+/// Two writers importing the same stream at once (a cluster worker that outlived its lease
+/// beside the next holder): both read the cursor before writing, and only the first batch
+/// from that place commits; the second is refused whole, so no line is stored twice.
+#[test]
+fn a_batch_whose_stream_another_writer_moved_meanwhile_is_refused_whole() {
+    let (dir, mut first) = store_with(2, 2);
+    let mut second = SqliteJournal::open(dir.path()).unwrap();
+    let cursor = |offset: u64| StreamCursor { stream: "cluster:juki:batch-7".into(), offset, line: offset / 10, prefix_sha256: [offset as u8; 32], complete_sha256: None };
+    let (a, b) = ([PreparedEvent::new(&event(2))], [PreparedEvent::new(&event(3))]);
+    first.append(Batch { events: &a, cursor: Some(&cursor(100)), cursor_from: Some(0), ..Default::default() }).unwrap();
+    let refused = second.append(Batch { events: &b, cursor: Some(&cursor(100)), cursor_from: Some(0), ..Default::default() });
+    assert!(matches!(refused, Err(JournalError::Conflict(_))), "{refused:?}");
+    assert_eq!(second.size().unwrap(), 3, "nothing of the refused batch is stored");
+    // From where the stream stands, the next batch goes on.
+    second.append(Batch { events: &b, cursor: Some(&cursor(200)), cursor_from: Some(100), ..Default::default() }).unwrap();
+    assert_eq!(first.cursor("cluster:juki:batch-7").unwrap().unwrap().offset, 200);
+    assert_eq!(verify_failure(&first), None);
 }
