@@ -886,3 +886,146 @@ pub fn quick(dir: &Path, out: &mut impl Write) -> Result<()> {
     std::fs::remove_dir_all(dir)?;
     Ok(())
 }
+
+/// A child process the bench started, killed however the bench ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `bench cluster`: the clustered mode on this machine. A three-node JetStream cluster on
+/// loopback (`nats-server`), `tenants` tenants with a fresh store each, and the front
+/// (`serve --cluster`) in a process of its own. Then, one phase after the other:
+/// - **publish**: a sender per tenant posts `batches` batches of `batch` record accesses
+///   through the front, each answered after JetStream stored it on a majority of three
+///   replicas: acknowledged events a second, and each POST's time;
+/// - **import**: `workers` worker processes start on the published streams (no detection:
+///   `bench detect` and `bench stream` measure that); from the first batch a worker
+///   acknowledges to the last, events a second into the tenants' stores, lease pick-up
+///   included;
+/// - **bytes**: what the stream's replicas and the tenants' stores hold per event.
+pub fn cluster(dir: &Path, tenants: usize, batches: u64, batch: u64, workers: usize, out: &mut impl Write) -> Result<()> {
+    use anyhow::Context;
+    anyhow::ensure!(!dir.exists(), "{} exists: give a new directory", dir.display());
+    anyhow::ensure!(tenants > 0 && batches > 0 && batch > 0 && workers > 0, "--tenants, --batches, --batch and --workers must be above zero");
+    let nats = mamori_cluster::local::LocalNats::start(&dir.join("nats"))?;
+    let root = dir.join("root");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let cluster = runtime.block_on(mamori_cluster::Cluster::connect(&nats.urls, "mamori-bench"))?;
+    let mut keys = Vec::new();
+    for t in 0..tenants {
+        let name = format!("bench-{t}");
+        let store = mamori_cluster::worker::tenant_dir(&root, &name);
+        SqliteJournal::init(&store, &format!("mamori.bench/{name}"), mamori_journal::DEFAULT_SEGMENT_SHIFT, &dir.join(format!("{name}.signing.key")))?;
+        std::fs::write(store.join("mamori.toml"), "[sources.bench]\nformat = \"ndjson\"\n")?;
+        // JetStream elects its leaders a moment after the servers start.
+        let up = Instant::now();
+        while let Err(e) = runtime.block_on(cluster.add_tenant(&name, &["bench".to_owned()], 3, Duration::from_secs(3))) {
+            anyhow::ensure!(up.elapsed() < Duration::from_secs(60), "the cluster did not come up: {e:#}");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let (key, hash) = mamori_server::new_api_key();
+        runtime.block_on(cluster.add_key(&hash, &mamori_cluster::KeyEntry { tenant: name, scope: "bench".into(), label: "bench".into() }))?;
+        keys.push(key);
+    }
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let _front = Child(
+        std::process::Command::new(std::env::current_exe()?)
+            .args(["serve", "--cluster", &nats.urls, "--listen", &addr.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("front.log"))?)
+            .spawn()?,
+    );
+    let base = format!("http://{addr}");
+    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(60))).http_status_as_error(false).build().into();
+    let up = Instant::now();
+    while agent.get(format!("{base}/v1/health")).call().map_or(true, |r| r.status().as_u16() != 200) {
+        anyhow::ensure!(up.elapsed() < Duration::from_secs(60), "the front did not answer within a minute (see {})", dir.join("front.log").display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The batches are made before the clock starts: what is timed is the cluster.
+    let bodies: Vec<Vec<String>> = (0..tenants).map(|t| (0..batches).map(|b| access_lines(b * batch, batch, START_MS + 9 * 3_600_000, 1000, &mut Mix(t as u64 * 1_000_003 + b))).collect()).collect();
+    let started = Instant::now();
+    let posts: Vec<Duration> = std::thread::scope(|s| -> Result<Vec<Duration>> {
+        let senders: Vec<_> = bodies
+            .iter()
+            .zip(&keys)
+            .map(|(bodies, key)| {
+                let (agent, base) = (agent.clone(), base.clone());
+                s.spawn(move || -> Result<Vec<Duration>> {
+                    let mut times = Vec::new();
+                    for (b, body) in bodies.iter().enumerate() {
+                        let sent = Instant::now();
+                        let mut r = agent.post(format!("{base}/v1/ingest/bench")).header("Authorization", &format!("Bearer {key}")).header("Idempotency-Key", &format!("b{b}")).send(body.as_bytes())?;
+                        anyhow::ensure!(r.status().as_u16() == 200, "batch {b}: HTTP {}: {}", r.status(), r.body_mut().read_to_string().unwrap_or_default());
+                        times.push(sent.elapsed());
+                    }
+                    Ok(times)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for s in senders {
+            all.extend(s.join().expect("a sender")?);
+        }
+        Ok(all)
+    })?;
+    let publishing = started.elapsed().as_secs_f64();
+    let events = tenants as u64 * batches * batch;
+    let mut posts: Vec<f64> = posts.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    posts.sort_by(f64::total_cmp);
+    let pct = |v: &[f64], p: f64| v[((v.len() - 1) as f64 * p) as usize];
+    writeln!(
+        out,
+        "publish: {tenants} tenants × {batches} batches × {batch} events through the front, replicas 3: {events} events in {publishing:.1} s = {:.0} events/s acknowledged; POST p50 {:.0} ms, p99 {:.0} ms",
+        events as f64 / publishing,
+        pct(&posts, 0.5),
+        pct(&posts, 0.99)
+    )?;
+
+    let _workers: Vec<Child> = (0..workers)
+        .map(|w| -> Result<Child> {
+            Ok(Child(
+                std::process::Command::new(std::env::current_exe()?)
+                    .arg("--data")
+                    .arg(&root)
+                    .args(["worker", "--nats", &nats.urls, "--name", &format!("bench-worker-{w}"), "--fetch", "16"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::fs::File::create(dir.join(format!("worker-{w}.log")))?)
+                    .spawn()?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let (mut first, started) = (None, Instant::now());
+    loop {
+        let status = runtime.block_on(cluster.status())?;
+        let acknowledged: u64 = status.iter().map(|t| t.acknowledged).sum();
+        if acknowledged > 0 && first.is_none() {
+            first = Some(Instant::now());
+        }
+        if status.iter().all(|t| t.acknowledged == t.last_sequence) {
+            break;
+        }
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(1800), "the workers did not finish within 30 minutes (see {})", dir.display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let importing = first.context("a first acknowledgement")?.elapsed().as_secs_f64();
+    writeln!(out, "import: {workers} worker(s), {events} events into {tenants} tenants' stores in {importing:.1} s = {:.0} events/s", events as f64 / importing)?;
+    let mut stream_bytes = 0u64;
+    for t in 0..tenants {
+        let mut stream = runtime.block_on(cluster.jetstream().get_stream(mamori_cluster::ingest_stream(&format!("bench-{t}")))).map_err(|e| anyhow::anyhow!("{e}"))?;
+        stream_bytes += runtime.block_on(stream.info()).map_err(|e| anyhow::anyhow!("{e}"))?.state.bytes;
+    }
+    let store_bytes: u64 = (0..tenants).map(|t| std::fs::metadata(mamori_cluster::worker::tenant_dir(&root, &format!("bench-{t}")).join("journal.db")).map_or(0, |m| m.len())).sum();
+    writeln!(
+        out,
+        "bytes per event: stream {:.0} (each of 3 replicas), tenant store {:.0}",
+        stream_bytes as f64 / events as f64,
+        store_bytes as f64 / events as f64
+    )?;
+    Ok(())
+}

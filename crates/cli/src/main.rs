@@ -630,6 +630,22 @@ enum BenchCommand {
         #[arg(long, default_value_t = 100)]
         batch_ms: u64,
     },
+    /// The clustered mode on this machine (docs/cluster.md): a three-node JetStream cluster
+    /// on loopback (needs nats-server), TENANTS tenants, the front in a process; BATCHES
+    /// batches of BATCH events per tenant published through the front, then WORKERS worker
+    /// processes import them. Publish and import rates, bytes per event.
+    Cluster {
+        #[arg(long, default_value = "mamori-bench-cluster")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 4)]
+        tenants: usize,
+        #[arg(long, default_value_t = 50)]
+        batches: u64,
+        #[arg(long, default_value_t = 5000)]
+        batch: u64,
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+    },
     /// Write a fixed, varied set of COUNT Sigma rules (correlations among them) into DIR,
     /// for `bench detect --sigma DIR`.
     SigmaRules {
@@ -1425,6 +1441,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(BenchArgs { command: Some(BenchCommand::Query { lookups }), .. }) => bench::query(&cli.data, lookups, out)?,
         Command::Bench(BenchArgs { command: Some(BenchCommand::Disclosure { lookups }), .. }) => {
             bench::disclosure(&cli.data, lookups, out)?;
+        }
+        Command::Bench(BenchArgs { command: Some(BenchCommand::Cluster { dir, tenants, batches, batch, workers }), .. }) => {
+            bench::cluster(&dir, tenants, batches, batch, workers, out)?;
         }
         Command::Bench(BenchArgs { command: Some(BenchCommand::Stream { dir, rate, seconds, batch_ms }), .. }) => {
             bench::stream(&dir, rate, seconds, batch_ms, out)?;

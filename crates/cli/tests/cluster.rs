@@ -13,36 +13,6 @@ use std::time::{Duration, Instant};
 mod common;
 use common::{Running, mamori, post};
 
-/// Ports the system gives out now (bound and let go at once).
-fn free_ports(n: usize) -> Vec<u16> {
-    let held: Vec<std::net::TcpListener> = (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
-    held.iter().map(|l| l.local_addr().unwrap().port()).collect()
-}
-
-/// Three `nats-server`s clustered with JetStream, as scripts/cluster-up.sh starts them.
-fn start_nats(dir: &Path) -> (Vec<Running>, String) {
-    let ports = free_ports(6);
-    let routes: Vec<String> = ports[3..].iter().map(|p| format!("nats-route://127.0.0.1:{p}")).collect();
-    let mut nodes = Vec::new();
-    for i in 0..3 {
-        let conf = dir.join(format!("n{i}.conf"));
-        std::fs::write(
-            &conf,
-            format!(
-                "server_name: n{i}\nlisten: 127.0.0.1:{}\nmax_payload: 8MB\njetstream {{ store_dir: \"{}\" }}\ncluster {{ name: mamori, listen: 127.0.0.1:{}, routes: [{}] }}\n",
-                ports[i],
-                dir.join(format!("n{i}")).display(),
-                ports[3 + i],
-                routes.join(", ")
-            ),
-        )
-        .unwrap();
-        let child = Command::new("nats-server").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("nats-server (Debian package nats-server) is installed");
-        nodes.push(Running(child));
-    }
-    (nodes, ports[..3].iter().map(|p| format!("nats://127.0.0.1:{p}")).collect::<Vec<_>>().join(","))
-}
-
 /// `mamori worker` on the cluster, its log kept in `log`.
 fn start_worker(root: &Path, nats: &str, name: &str, log: &Path) -> Running {
     let log = std::fs::File::create(log).unwrap();
@@ -134,7 +104,8 @@ fn assert_same(left: &[String], right: &[String], what: &str) {
 #[test]
 fn three_towns_streamed_through_a_cluster_survive_a_node_and_a_worker_killed_and_match_the_embedded_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let (mut nodes, nats) = start_nats(tmp.path());
+    let mut local = mamori_cluster::local::LocalNats::start(&tmp.path().join("nats")).unwrap();
+    let nats = local.urls.clone();
     let root = tmp.path().join("root");
 
     // Three towns of their own seeds, each a tenant with its master data and settings.
@@ -225,7 +196,7 @@ fn three_towns_streamed_through_a_cluster_survive_a_node_and_a_worker_killed_and
     while sent.load(Ordering::SeqCst) < total / 3 {
         std::thread::sleep(Duration::from_millis(10));
     }
-    nodes[0].kill().unwrap();
+    local.nodes[0].kill().unwrap();
     workers[0].kill().unwrap();
     for s in senders {
         s.join().unwrap();

@@ -19,6 +19,7 @@
 //! with its `mamori.toml` and optional `detect.toml` beside), on storage every worker can
 //! reach. See docs/cluster.md.
 
+pub mod local;
 pub mod worker;
 
 use std::time::Duration;
