@@ -12,7 +12,9 @@
 //!   scope and label: the HTTP front (`serve --cluster`) keeps no state of its own.
 //! - **Leases.** `mamori_leases` (KV, entries expire after the lease time) holds one entry
 //!   per tenant, created by the worker that takes it and renewed while it works: a worker
-//!   that dies stops renewing, its entry expires, and another worker creates it.
+//!   that dies stops renewing, its entry expires, and another worker creates it. Each live
+//!   worker keeps an entry `worker.<name>` there too, so workers know how many share the
+//!   tenants.
 //! - **Tenants.** `mamori_tenants` (KV) lists each tenant and its sources.
 //!
 //! The journal of a tenant lives at `<root>/tenants/<tenant>` (an ordinary mamori store,

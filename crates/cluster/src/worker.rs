@@ -54,19 +54,40 @@ pub fn tenant_dir(root: &Path, tenant: &str) -> PathBuf {
     root.join("tenants").join(tenant)
 }
 
-/// Runs until `stop` resolves: every third of the lease time, takes one tenant whose
-/// lease is free (one a round, so that workers started together share the tenants) and
-/// works it in a task of its own.
+/// Runs until `stop` resolves. Every third of the lease time, the worker says it is alive
+/// (an entry `worker.<name>` in the lease bucket, expiring like a lease) and counts the
+/// live workers; its fair share is the tenants divided among them, rounded up. Below its
+/// share it takes free tenants (each lease created only if absent), and works each in a
+/// task of its own; above it, it lets one go a round, for a worker with fewer to take.
+/// So workers started together, or added later, end up sharing the tenants.
 pub async fn run(cluster: Cluster, settings: Settings, stop: impl std::future::Future<Output = ()>) -> Result<()> {
+    use futures_util::TryStreamExt;
     let leases = cluster.jetstream().get_key_value(LEASES_BUCKET).await.context("the lease bucket (has `mamori cluster tenant add` run?)")?;
-    let mut held: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
-    let stopping = Arc::new(AtomicBool::new(false));
+    let presence = format!("worker.{}", settings.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect::<String>());
+    let mut held: HashMap<String, (tokio::task::JoinHandle<()>, Arc<AtomicBool>)> = HashMap::new();
     tokio::pin!(stop);
     loop {
-        held.retain(|_, task| !task.is_finished());
-        match cluster.tenants().await {
-            Ok(tenants) => {
+        held.retain(|_, (task, _)| !task.is_finished());
+        let round = async {
+            leases.put(&presence, settings.name.clone().into()).await.context("saying this worker is alive")?;
+            let keys: Vec<String> = leases.keys().await?.try_collect().await?;
+            let workers = keys.iter().filter(|k| k.starts_with("worker.")).count().max(1);
+            let tenants = cluster.tenants().await?;
+            Ok::<_, anyhow::Error>((workers, tenants))
+        };
+        match round.await {
+            Ok((workers, tenants)) => {
+                let share = tenants.len().div_ceil(workers);
+                if held.len() > share
+                    && let Some((tenant, (_, stop))) = held.iter().next()
+                {
+                    tracing::info!(tenant, worker = settings.name, share, "letting a tenant go to share the work");
+                    stop.store(true, Ordering::SeqCst);
+                }
                 for (tenant, _) in tenants {
+                    if held.len() >= share {
+                        break;
+                    }
                     if held.contains_key(&tenant) {
                         continue;
                     }
@@ -80,27 +101,30 @@ pub async fn run(cluster: Cluster, settings: Settings, stop: impl std::future::F
                         }
                     };
                     tracing::info!(tenant, worker = settings.name, "lease taken");
-                    let (cluster, settings, leases, stopping, name) = (cluster.clone(), settings.clone(), leases.clone(), stopping.clone(), tenant.clone());
+                    let own_stop = Arc::new(AtomicBool::new(false));
+                    let (cluster, settings, leases, stopping, name) = (cluster.clone(), settings.clone(), leases.clone(), own_stop.clone(), tenant.clone());
                     let task = tokio::spawn(async move {
                         if let Err(e) = work_tenant(&cluster, &settings, &leases, &name, revision, &stopping).await {
                             tracing::error!(tenant = name, error = format!("{e:#}"), "tenant given up; its lease is released for another try");
                         }
                     });
-                    held.insert(tenant, task);
-                    break;
+                    held.insert(tenant, (task, own_stop));
                 }
             }
-            Err(e) => tracing::warn!(error = format!("{e:#}"), "listing tenants"),
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "a round of leases"),
         }
         tokio::select! {
             _ = &mut stop => break,
             _ = tokio::time::sleep(settings.lease / 3) => {}
         }
     }
-    stopping.store(true, Ordering::SeqCst);
-    for (_, task) in held {
+    for (_, stop) in held.values() {
+        stop.store(true, Ordering::SeqCst);
+    }
+    for (_, (task, _)) in held {
         let _ = task.await;
     }
+    let _ = leases.delete(&presence).await;
     Ok(())
 }
 
@@ -282,8 +306,19 @@ fn import_batch(store: &mut TenantStore, source: &str, batch_id: &str, sender: &
         Err(e @ (IngestError::Header { .. } | IngestError::FileChanged { .. })) => {
             let reason = format!("{} (sent by {sender})", e.to_string().replace(&spool.display().to_string(), "the batch"));
             let letter = mamori_journal::DeadLetter { source: source.to_owned(), file: log_name, line: 0, reason: reason.clone(), raw: body[..body.len().min(4096)].to_vec() };
-            store.journal.append(mamori_journal::Batch { dead_letters: &[letter], ..Default::default() }).map_err(|e| BatchFailure::Failed(e.into()))?;
-            Err(BatchFailure::Refused(reason))
+            // A header refused before any line was stored: the dead letter commits with the
+            // batch's cursor marked complete, so a second delivery finds it done and does
+            // not record the refusal twice. (A key reused for other content keeps the first
+            // content's cursor; its refusal is recorded at each delivery, and it is ended
+            // at the first.)
+            let digest: [u8; 32] = Sha256::digest(body).into();
+            let done = mamori_journal::StreamCursor { stream: options.stream.clone().unwrap_or_default(), offset: body.len() as u64, line: 0, prefix_sha256: digest, complete_sha256: Some(digest) };
+            let first_refusal = matches!(e, IngestError::Header { .. });
+            let batch = mamori_journal::Batch { dead_letters: &[letter], cursor: first_refusal.then_some(&done), cursor_from: first_refusal.then_some(0), ..Default::default() };
+            match store.journal.append(batch) {
+                Ok(_) | Err(mamori_journal::JournalError::Conflict(_)) => Err(BatchFailure::Refused(reason)),
+                Err(e) => Err(BatchFailure::Failed(e.into())),
+            }
         }
         Err(e) => Err(BatchFailure::Failed(e.into())),
     }

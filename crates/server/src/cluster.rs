@@ -18,7 +18,9 @@ use crate::{ApiError, MAX_BODY, MAX_CONCURRENT, access_log, bearer_hash, read_ba
 
 struct Front {
     cluster: Cluster,
-    permits: tokio::sync::Semaphore,
+    /// Batches taken at once, per tenant: one tenant's slow senders wait among themselves,
+    /// never in front of another tenant's.
+    permits: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
 
 /// What a batch came to in the cluster.
@@ -41,7 +43,8 @@ async fn ingest(State(front): State<Arc<Front>>, Path(source): Path<String>, hea
     if key.scope != source {
         return Err(ApiError::Forbidden(source));
     }
-    let _permit = front.permits.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let permits = front.permits.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(key.tenant.clone()).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT))).clone();
+    let _permit = permits.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
     let (batch_id, body) = read_batch(&headers, body).await?;
     match front.cluster.publish(&key.tenant, &source, &batch_id, &key.label, body.into()).await {
         Ok(p) => Ok(Json(Taken { batch: batch_id, tenant: key.tenant, sequence: p.sequence, duplicate: p.duplicate })),
@@ -68,7 +71,7 @@ pub fn serve(nats: &str, addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> an
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let cluster = Cluster::connect(nats, "mamori-serve").await?;
-        let front = Arc::new(Front { cluster, permits: tokio::sync::Semaphore::new(MAX_CONCURRENT) });
+        let front = Arc::new(Front { cluster, permits: Default::default() });
         let app = axum::Router::new()
             .route("/v1/ingest/{source}", post(ingest))
             .route("/v1/health", get(health))
