@@ -518,24 +518,12 @@ pub fn stream(dir: &Path, rate: u64, seconds: u64, batch_ms: u64, out: &mut impl
         .stdout(std::process::Stdio::null())
         .stderr(log)
         .spawn()?;
-    /// Stops the server however the bench ends.
-    struct Server(std::process::Child);
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let server = Server(child);
+    let server = Child(child);
     let pid = server.0.id().to_string();
     let rss_mib = || status_mib(&pid, "VmRSS:");
     let base = format!("http://{addr}");
     let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(60))).http_status_as_error(false).build().into();
-    let up = Instant::now();
-    while agent.get(format!("{base}/v1/health")).call().map_or(true, |r| r.status().as_u16() != 200) {
-        anyhow::ensure!(up.elapsed() < Duration::from_secs(60), "the server did not answer within a minute (see {})", dir.join("serve.log").display());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_healthy(&agent, &base, &dir.join("serve.log"))?;
     let post = |name: &str, body: &str| -> Result<()> {
         let mut r = agent.post(format!("{base}/v1/ingest/bench")).header("Authorization", &format!("Bearer {key}")).header("Idempotency-Key", name).send(body.as_bytes())?;
         anyhow::ensure!(r.status().as_u16() == 200, "batch {name}: HTTP {}", r.status());
@@ -887,6 +875,17 @@ pub fn quick(dir: &Path, out: &mut impl Write) -> Result<()> {
     Ok(())
 }
 
+/// Waits up to a minute for `base`'s `/v1/health` to answer 200 (a server the bench
+/// started, logging to `log`).
+fn wait_healthy(agent: &ureq::Agent, base: &str, log: &Path) -> Result<()> {
+    let up = Instant::now();
+    while agent.get(format!("{base}/v1/health")).call().map_or(true, |r| r.status().as_u16() != 200) {
+        anyhow::ensure!(up.elapsed() < Duration::from_secs(60), "the server did not answer within a minute (see {})", log.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
 /// A child process the bench started, killed however the bench ends.
 struct Child(std::process::Child);
 
@@ -942,11 +941,7 @@ pub fn cluster(dir: &Path, tenants: usize, batches: u64, batch: u64, workers: us
     );
     let base = format!("http://{addr}");
     let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(60))).http_status_as_error(false).build().into();
-    let up = Instant::now();
-    while agent.get(format!("{base}/v1/health")).call().map_or(true, |r| r.status().as_u16() != 200) {
-        anyhow::ensure!(up.elapsed() < Duration::from_secs(60), "the front did not answer within a minute (see {})", dir.join("front.log").display());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_healthy(&agent, &base, &dir.join("front.log"))?;
     // The batches are made before the clock starts: what is timed is the cluster.
     let bodies: Vec<Vec<String>> = (0..tenants).map(|t| (0..batches).map(|b| access_lines(b * batch, batch, START_MS + 9 * 3_600_000, 1000, &mut Mix(t as u64 * 1_000_003 + b))).collect()).collect();
     let started = Instant::now();
