@@ -173,8 +173,21 @@ pub async fn holders_consumer(stream: &jetstream::stream::Stream) -> Result<Opti
     let names: Vec<String> = stream.consumer_names().try_collect().await.context("the stream's consumers")?;
     let mut newest: Option<jetstream::consumer::Info> = None;
     for name in names.into_iter().filter(|n| n.starts_with(crate::CONSUMER_PREFIX)) {
-        let mut consumer = stream.get_consumer::<pull::Config>(&name).await.map_err(|e| anyhow::anyhow!("consumer {name}: {e}"))?;
-        let info = consumer.info().await?.clone();
+        // One removed or not answering since it was listed (a holder replacing it, its
+        // leader on a node that died) is passed over: the newest holder's is what counts.
+        let info = match stream.get_consumer::<pull::Config>(&name).await {
+            Ok(mut consumer) => match consumer.info().await {
+                Ok(info) => info.clone(),
+                Err(e) => {
+                    tracing::warn!(consumer = name, error = %e, "a consumer's state");
+                    continue;
+                }
+            },
+            Err(e) => {
+                tracing::warn!(consumer = name, error = %e, "a consumer");
+                continue;
+            }
+        };
         if newest.as_ref().is_none_or(|n| info.ack_floor.stream_sequence > n.ack_floor.stream_sequence || (info.ack_floor.stream_sequence == n.ack_floor.stream_sequence && info.created > n.created)) {
             newest = Some(info);
         }
