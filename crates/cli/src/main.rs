@@ -1539,7 +1539,7 @@ fn cluster_command(command: ClusterCommand, root: &Path, out: &mut impl Write) -
                 let (key, hash) = mamori_server::new_api_key();
                 cluster.add_key(&hash, &mamori_cluster::KeyEntry { tenant: tenant.clone(), scope: source.clone(), label: label.clone() }).await?;
                 let mut j = open(&mamori_cluster::worker::tenant_dir(root, &tenant))?;
-                audit::record(&mut j, audit::Action::ApiKeyCreate, &format!("cluster API key for source {source} ({label}), SHA-256 {}", mamori_cluster::hex(&hash)))?;
+                audit::record(&mut j, audit::Action::ApiKeyCreate, &format!("cluster API key for source {source} ({label}), SHA-256 {}", mamori_journal::hex_bytes(&hash)))?;
                 writeln!(out, "{key}")?;
             }
             ClusterCommand::Status { nats, json } => {

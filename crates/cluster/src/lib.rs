@@ -278,14 +278,14 @@ impl Cluster {
         let tenants = self.tenants().await?;
         let Some((_, t)) = tenants.iter().find(|(name, _)| *name == entry.tenant) else { bail!("no tenant `{}`: add it with `mamori cluster tenant add`", entry.tenant) };
         anyhow::ensure!(t.sources.contains(&entry.scope), "tenant {} has no source `{}` (its sources: {})", entry.tenant, entry.scope, t.sources.join(", "));
-        self.existing_bucket(KEYS_BUCKET).await?.put(hex(hash), serde_json::to_vec(entry)?.into()).await.context("recording the key")?;
+        self.existing_bucket(KEYS_BUCKET).await?.put(mamori_journal::hex_bytes(hash), serde_json::to_vec(entry)?.into()).await.context("recording the key")?;
         Ok(())
     }
 
     /// The key whose SHA-256 is `hash`, if it is known.
     pub async fn key(&self, hash: &[u8; 32]) -> Result<Option<KeyEntry>> {
         let store = self.existing_bucket(KEYS_BUCKET).await?;
-        match store.get(hex(hash)).await? {
+        match store.get(mamori_journal::hex_bytes(hash)).await? {
             Some(v) => Ok(Some(serde_json::from_slice(&v).context("a key's entry")?)),
             None => Ok(None),
         }
@@ -332,10 +332,6 @@ impl Cluster {
         }
         Ok(out)
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -47,6 +47,9 @@ pub struct Settings {
 struct TenantStore {
     journal: SqliteJournal,
     sources: std::collections::BTreeMap<String, mamori_sources::SourceConfig>,
+    /// What the adapters read with (mail's residents), built once when the tenant is
+    /// taken, as `serve` builds it at start: not read again for every batch.
+    context: mamori_sources::AdapterContext,
     spool: PathBuf,
 }
 
@@ -291,7 +294,9 @@ fn open_tenant(dir: &Path) -> Result<TenantStore> {
     let sources = mamori_sources::load_sources(&config).map_err(anyhow::Error::msg).with_context(|| format!("{}", config.display()))?;
     let spool = dir.join("spool");
     std::fs::create_dir_all(&spool).with_context(|| format!("{}", spool.display()))?;
-    Ok(TenantStore { journal, sources, spool })
+    let mail = sources.values().find(|c| matches!(c.format, mamori_sources::Format::Mbox | mamori_sources::Format::Maildir));
+    let context = mail.map(|c| mamori_app::sources::adapter_context(&journal, Some(c))).transpose()?.unwrap_or_default();
+    Ok(TenantStore { journal, sources, context, spool })
 }
 
 enum BatchFailure {
@@ -305,11 +310,10 @@ enum BatchFailure {
 /// delivery finds it committed.
 fn import_batch(store: &mut TenantStore, source: &str, batch_id: &str, sender: &str, sequence: u64, body: &[u8]) -> Result<(), BatchFailure> {
     let Some(config) = store.sources.get(source) else { return Err(BatchFailure::Failed(anyhow::anyhow!("source `{source}` is in the stream but not in the tenant's mamori.toml"))) };
-    let context = mamori_app::sources::adapter_context(&store.journal, Some(config)).map_err(BatchFailure::Failed)?;
-    let adapter = mamori_sources::adapter(source, config, &context).map_err(|e| BatchFailure::Failed(anyhow::anyhow!(e)))?;
+    let adapter = mamori_sources::adapter(source, config, &store.context).map_err(|e| BatchFailure::Failed(anyhow::anyhow!(e)))?;
     let stream = format!("cluster:{source}:{batch_id}");
     let log_name = format!("nats:{sequence}:{batch_id}");
-    let spool = store.spool.join(format!("{}.batch", crate::hex(&Sha256::digest(&stream))));
+    let spool = store.spool.join(format!("{}.batch", mamori_journal::hex_bytes(&Sha256::digest(&stream))));
     std::fs::write(&spool, body).map_err(|e| BatchFailure::Failed(anyhow::anyhow!("spool: {e}")))?;
     let options = ImportOptions { source: source.to_owned(), stream: Some(stream), log_name: Some(log_name.clone()), ..Default::default() };
     let result = mamori_ingest::import_file(&mut store.journal, &spool, &options, adapter, &mut |_, _| {});
@@ -358,7 +362,7 @@ fn start_detection(cluster: &Cluster, tenant: &str, dir: &Path) -> Result<(std::
         mamori_app::detect::follow(&dir, &config, None, next, |_| {}, |summary| {
             for finding in &summary.findings {
                 let body = serde_json::to_vec(finding).expect("a finding serialises");
-                let id = format!("{}:{}", finding.id, &crate::hex(&Sha256::digest(&body))[..16]);
+                let id = format!("{}:{}", finding.id, &mamori_journal::hex_bytes(&Sha256::digest(&body))[..16]);
                 if published.contains(&id) {
                     continue;
                 }
