@@ -35,6 +35,8 @@ pub enum Action {
     GateCheck,
     /// The store joined a cluster as a tenant, or its sources there changed.
     ClusterTenant,
+    /// Sealed segments copied to the archive (`mamori archive export`).
+    ArchiveExport,
 }
 
 /// Recorded verifications are tagged so: the dashboard shows the latest.
@@ -59,6 +61,7 @@ impl Action {
             Action::GateDeclare => 1,
             Action::GateCheck => 2,
             Action::ClusterTenant => 3,
+            Action::ArchiveExport => 1,
         }
     }
 
@@ -85,6 +88,7 @@ impl Action {
             Action::GateDeclare => "gate.declare",
             Action::GateCheck => "gate.check",
             Action::ClusterTenant => "cluster.tenant",
+            Action::ArchiveExport => "archive.export",
         }
     }
 }

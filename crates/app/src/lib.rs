@@ -17,6 +17,7 @@
 //! Nothing here parses arguments or prints: the binary does that.
 
 pub mod admin;
+pub mod archive;
 pub mod audit;
 pub mod cases;
 pub mod check;

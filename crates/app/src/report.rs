@@ -160,6 +160,20 @@ pub struct Request<'a> {
 
 pub fn disclosure(j: &SqliteJournal, r: &Request<'_>) -> Result<Disclosure> {
     let found = j.by_resident(r.resident, r.range)?;
+    let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
+    let size = checkpoint.size;
+    disclosure_of(j, r, found, checkpoint, &mut |seq| Ok(j.audit_path(seq, size)?))
+}
+
+/// The disclosure of the accesses `found` (oldest first), each proven by `prove` in the
+/// tree `checkpoint` signs: the embedded store's own, or the archive's.
+pub fn disclosure_of(
+    j: &SqliteJournal,
+    r: &Request<'_>,
+    found: Vec<mamori_journal::StoredEvent>,
+    checkpoint: mamori_journal::SignedCheckpoint,
+    prove: &mut dyn FnMut(u64) -> Result<Vec<mamori_journal::Hash>>,
+) -> Result<Disclosure> {
     let events = found.iter().map(|s| s.event().map(|e| (s, e))).collect::<Result<Vec<_>, _>>()?;
     let mut accounts: Vec<String> = events.iter().map(|(_, e)| e.actor.user.uid.clone()).collect();
     accounts.sort();
@@ -172,7 +186,6 @@ pub fn disclosure(j: &SqliteJournal, r: &Request<'_>) -> Result<Disclosure> {
     let judge = Judge::new(j, &dir)?;
     let departments: HashMap<&str, &str> = master.departments.iter().map(|d| (d.code.as_str(), d.name.as_str())).collect();
     let names: HashMap<&str, &str> = master.employees.iter().map(|e| (e.id.as_str(), e.name.as_str())).collect();
-    let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
     let jst = FixedOffset::east_opt(9 * 3600).expect("JST");
     let mut entries = Vec::new();
     for (stored, e) in events {
@@ -185,7 +198,7 @@ pub fn disclosure(j: &SqliteJournal, r: &Request<'_>) -> Result<Disclosure> {
             OperatorPolicy::Number => e.actor.user.uid.clone(),
             OperatorPolicy::Withheld => "職員".into(),
         };
-        let proof = j.audit_path(stored.seq, checkpoint.size)?;
+        let proof = prove(stored.seq)?;
         entries.push(DisclosureEntry {
             event_id: stored.seq,
             at: at.format("%Y-%m-%d %H:%M:%S").to_string(),

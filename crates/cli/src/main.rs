@@ -164,6 +164,10 @@ enum Command {
     /// A prefecture's cluster (docs/cluster.md): its tenants, their API keys, its state.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// The archive (docs/archive.md): sealed segments as Parquet in object storage, with the
+    /// tiles and signed checkpoint that prove them.
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
     /// Work a cluster's tenants (docs/cluster.md): take each free tenant's lease, append its
     /// batches to its store at `--data`/tenants/TENANT in stream order, detect, and publish
     /// the findings; runs until stopped.
@@ -322,6 +326,16 @@ enum ReportCommand {
         /// Write here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Answer from the archive at this location (docs/archive.md): the archived rows,
+        /// then the store's open segment, all proven against the archive's checkpoint.
+        #[arg(long, env = "MAMORI_ARCHIVE", requires = "tenant")]
+        archive: Option<String>,
+        /// The tenant whose archive to read.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// How the archive is read: parquet (in process) or spark (a PySpark job).
+        #[arg(long, default_value = "parquet")]
+        engine: String,
     },
     /// Every record access of one employee in a period, with the business behind each
     /// (the back-search once misuse is suspected).
@@ -481,6 +495,36 @@ enum UserCommand {
     },
     /// List console users (name, role, department, created).
     List,
+}
+
+#[derive(Subcommand)]
+enum ArchiveCommand {
+    /// Copy the store's sealed segments not yet archived to TO (a directory or file:// URL)
+    /// under tenant=TENANT, then the tiles and the latest checkpoint, then the manifest.
+    /// Safe to run again after a failure, and from cron.
+    Export {
+        #[arg(long, env = "MAMORI_ARCHIVE")]
+        to: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        en: bool,
+    },
+    /// What a tenant's archive holds: segments, events, files, bytes, its checkpoint.
+    Status {
+        #[arg(long, env = "MAMORI_ARCHIVE")]
+        archive: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        en: bool,
+    },
+    /// Events per tenant and JST day across the whole archive, from the manifests: what a
+    /// prefecture's operators see (counts, never a resident).
+    Counts {
+        #[arg(long, env = "MAMORI_ARCHIVE")]
+        archive: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1113,7 +1157,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Demo { dir, seed } => return demo(dir, seed, out),
-        Command::Report(ReportCommand::Disclosure { resident, from, to, request_no, format, operator, out: file }) => {
+        Command::Report(ReportCommand::Disclosure { resident, from, to, request_no, format, operator, out: file, archive, tenant, engine }) => {
             let policy = match operator.as_str() {
                 "withheld" => mamori_report::OperatorPolicy::Withheld,
                 "number" => mamori_report::OperatorPolicy::Number,
@@ -1130,7 +1174,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 request_no: request_no.clone(),
                 policy,
             };
-            let d = report::disclosure(&j, &request)?;
+            let d = match &archive {
+                None => report::disclosure(&j, &request)?,
+                Some(location) => {
+                    let engine = mamori_app::archive::Engine::parse(&engine)?;
+                    let (d, answer) = mamori_app::archive::disclosure(&j, location, tenant.as_deref().unwrap_or_default(), engine, &request)?;
+                    eprintln!(
+                        "アーカイブから {} 件、保存庫の未封印区間から {} 件（アーカイブ済み {} 件まで、チェックポイント {}）",
+                        answer.from_archive, answer.from_store, answer.archived_through, answer.checkpoint_size
+                    );
+                    d
+                }
+            };
             let bytes = match format.as_str() {
                 "html" => d.html().into_bytes(),
                 "csv" => d.csv_utf8(),
@@ -1141,7 +1196,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             audit::record(
                 &mut j,
                 audit::Action::Report,
-                &format!("disclosure of resident {resident} (request {request_no}): {} entries, {format}", d.entries.len()),
+                &format!("disclosure of resident {resident} (request {request_no}): {} entries, {format}{}", d.entries.len(), archive.as_ref().map(|a| format!(", from the archive {a} ({engine})")).unwrap_or_default()),
             )?;
             match file {
                 Some(path) => std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?,
@@ -1351,6 +1406,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })?;
         }
         Command::Cluster(command) => cluster_command(command, &cli.data, out)?,
+        Command::Archive(command) => archive_command(command, &cli.data, out)?,
         Command::Apikey(ApikeyCommand::Create { source, reports, gate, label }) => {
             let scope = match (source, reports, gate) {
                 (Some(s), false, None) if !s.starts_with('@') => s,
@@ -1517,6 +1573,38 @@ fn service_logs(format: &str) -> tracing_appender::non_blocking::WorkerGuard {
         logs.init();
     }
     guard
+}
+
+fn archive_command(command: ArchiveCommand, data: &Path, out: &mut impl Write) -> Result<()> {
+    match command {
+        ArchiveCommand::Export { to, tenant, en } => {
+            let mut j = open(data)?;
+            let r = mamori_app::archive::export(&mut j, &to, &tenant)?;
+            if en {
+                writeln!(out, "archived {} segments ({} events, {} files, {} bytes) and {} tiles; the archive holds events up to {} under checkpoint {}", r.segments, r.events, r.files, r.bytes, r.tiles, r.archived_through, r.checkpoint_size)?;
+            } else {
+                writeln!(out, "封印済み区間 {} 個（{} 件、ファイル {} 個、{} バイト）とタイル {} 枚をアーカイブしました。アーカイブは {} 件目まで、チェックポイント {}", r.segments, r.events, r.files, r.bytes, r.tiles, r.archived_through, r.checkpoint_size)?;
+            }
+        }
+        ArchiveCommand::Status { archive, tenant, en } => {
+            let a = mamori_archive::Archive::open(&archive, &tenant)?;
+            let Some(m) = a.manifest()? else { bail!("tenant `{tenant}` has nothing archived at {archive}") };
+            let (events, files, bytes) = (m.events(), m.files().count(), m.bytes());
+            let per_event = if events > 0 { bytes as f64 / events as f64 } else { 0.0 };
+            if en {
+                writeln!(out, "tenant {tenant}: {} segments, {events} events (up to {}), {files} files, {bytes} bytes ({per_event:.1} bytes/event); checkpoint {}", m.segments.len(), m.archived_through(), m.checkpoint_size)?;
+            } else {
+                writeln!(out, "テナント {tenant}: 区間 {} 個、{events} 件（{} 件目まで）、ファイル {files} 個、{bytes} バイト（1 件 {per_event:.1} バイト）、チェックポイント {}", m.segments.len(), m.archived_through(), m.checkpoint_size)?;
+            }
+        }
+        ArchiveCommand::Counts { archive } => {
+            writeln!(out, "tenant\tdate\tevents")?;
+            for (tenant, date, n) in mamori_archive::counts(&archive)? {
+                writeln!(out, "{tenant}\t{date}\t{n}")?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn cluster_command(command: ClusterCommand, root: &Path, out: &mut impl Write) -> Result<()> {

@@ -79,6 +79,17 @@ impl StoredEvent {
     }
 }
 
+/// One event of a segment as the archive copies it: the body and the keys beside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentRow {
+    pub seq: u64,
+    pub time: i64,
+    pub class_uid: u32,
+    pub actor: String,
+    pub resident: Option<String>,
+    pub body: Vec<u8>,
+}
+
 /// A console user as stored: the password as an Argon2id PHC string only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {

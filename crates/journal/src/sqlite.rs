@@ -23,7 +23,7 @@ use crate::merkle::{Frontier, TILE_HEIGHT, TileBuilder, TileHashReader, hex, hex
 use crate::{
     ApiKeyRow, UserRow, WitnessEntry,
     Batch, ConsistencyProof, DeadLetter, InclusionProof, IndexKeys, Journal, JournalError, Receipt,
-    PreparedEvent, StoredEvent, StreamCursor, TimeRange, VerifyFailure, VerifyReport,
+    PreparedEvent, SegmentRow, StoredEvent, StreamCursor, TimeRange, VerifyFailure, VerifyReport,
 };
 
 const DB_FILE: &str = "journal.db";
@@ -385,6 +385,47 @@ impl SqliteJournal {
             Some(w) => self.load_writer(Some(w.keys)),
             None => self.load_writer(None),
         }
+    }
+
+    /// Segments every one of whose `2^segment_shift` places is filled: nothing is ever
+    /// appended to them again, so they can be copied to the archive. (first seq, count) by id.
+    pub fn sealed_segments(&self) -> Result<Vec<(u64, u64)>, JournalError> {
+        let full = 1i64 << self.segment_shift;
+        let mut stmt = self.conn.prepare_cached("SELECT id, first_seq FROM segments WHERE count = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([full], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Every event of segment `seg` in log order, with the keys it is indexed by, handed
+    /// to `each` one at a time so that a segment of millions never sits in memory.
+    pub fn for_each_in_segment(&self, seg: u64, each: &mut dyn FnMut(SegmentRow) -> Result<(), JournalError>) -> Result<(), JournalError> {
+        let sql = format!(
+            "SELECT e.seq, e.time, e.class, a.text, r.text, e.body FROM {} e JOIN keys a ON a.id = e.actor LEFT JOIN keys r ON r.id = e.resident ORDER BY e.seq",
+            segment_table(seg)
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            each(SegmentRow {
+                seq: r.get::<_, i64>(0)? as u64,
+                time: r.get(1)?,
+                class_uid: r.get::<_, i64>(2)? as u32,
+                actor: r.get(3)?,
+                resident: r.get(4)?,
+                body: r.get(5)?,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The stored Merkle tile at `level`, `index` (height 8): full, or as wide as the log
+    /// is now if it is the rightmost.
+    pub fn tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, JournalError> {
+        self.load_tile(tile_key(level, index))
+    }
+
+    pub fn segment_shift(&self) -> u32 {
+        self.segment_shift
     }
 
     fn load_tile(&self, key: i64) -> Result<Option<Vec<u8>>, JournalError> {

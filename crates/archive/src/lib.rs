@@ -1,0 +1,242 @@
+//! The archive: a tenant's sealed log segments as Parquet files in object storage, beside
+//! the Merkle tiles and the signed checkpoint that prove every row of them.
+//!
+//! A sealed segment never changes again, so it can leave the machine that wrote it. The
+//! archive keeps it in a form other engines read (Spark, DataFusion, DuckDB: plain Parquet,
+//! partitioned Hive-style), and keeps the log's tiles in the C2SP `tlog-tiles` layout so that
+//! whoever reads a row can prove it against the tenant's signed checkpoint without trusting
+//! the archive, the engine or the machine in between.
+//!
+//! Layout under the archive's root:
+//!
+//! ```text
+//! tenant=<t>/manifest.json                              what is archived; written last
+//! tenant=<t>/date=<YYYY-MM-DD>/segment-<id>.parquet     a sealed segment's events of one JST day
+//! tenant=<t>/log/checkpoint                             the signed checkpoint the manifest names
+//! tenant=<t>/log/tile/8/<L>/<N>[.p/<W>]                 the Merkle tiles up to that checkpoint
+//! ```
+//!
+//! The manifest is the commit point: a file it does not list (left by an export that was
+//! killed) is never read, and the next export writes it again at the same path.
+
+pub mod export;
+pub mod query;
+pub mod spark;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::path::Path as StorePath;
+use serde::{Deserialize, Serialize};
+
+pub use export::{ExportReport, export};
+pub use query::{ArchivedEvent, KeyColumn, QueryStats};
+
+/// Where a tenant's archive lives and the runtime its object-store calls run on.
+pub struct Archive {
+    rt: tokio::runtime::Runtime,
+    store: Arc<dyn ObjectStore>,
+    /// The root on the local file system, when it is one (the Spark job reads files).
+    root_dir: Option<PathBuf>,
+    tenant: String,
+}
+
+/// What is archived for one tenant. Written after everything it lists.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format: u32,
+    pub tenant: String,
+    /// The log's origin (the checkpoint key's name).
+    pub origin: String,
+    pub segment_shift: u32,
+    /// The signed checkpoint every archived row is proven against, and its size.
+    pub checkpoint_size: u64,
+    pub checkpoint: String,
+    pub segments: Vec<SegmentEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SegmentEntry {
+    pub id: u64,
+    pub first_seq: u64,
+    pub count: u64,
+    pub files: Vec<FileEntry>,
+}
+
+/// One Parquet file: a segment's events of one JST day.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileEntry {
+    /// Relative to the tenant's prefix: `date=…/segment-….parquet`.
+    pub path: String,
+    pub date: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+pub const MANIFEST_FORMAT: u32 = 1;
+
+impl Manifest {
+    /// Events `[0, archived_through)` are in the archive's Parquet files.
+    pub fn archived_through(&self) -> u64 {
+        self.segments.iter().map(|s| s.first_seq + s.count).max().unwrap_or(0)
+    }
+
+    pub fn events(&self) -> u64 {
+        self.segments.iter().map(|s| s.count).sum()
+    }
+
+    pub fn files(&self) -> impl Iterator<Item = &FileEntry> {
+        self.segments.iter().flat_map(|s| &s.files)
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.files().map(|f| f.bytes).sum()
+    }
+}
+
+/// Tenant names are path segments of the archive: a closed alphabet, so that no name can
+/// reach another tenant's prefix.
+pub fn check_tenant(tenant: &str) -> Result<()> {
+    if tenant.is_empty() || tenant.len() > 32 || !tenant.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-') {
+        bail!("tenant `{tenant}`: use 1 to 32 of a-z, 0-9, `_` and `-`");
+    }
+    Ok(())
+}
+
+impl Archive {
+    /// Opens the archive at `location` for `tenant`: a directory (made if missing) or a
+    /// `file://` URL.
+    pub fn open(location: &str, tenant: &str) -> Result<Archive> {
+        check_tenant(tenant)?;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the archive's runtime")?;
+        let dir = match location.strip_prefix("file://") {
+            Some(path) => PathBuf::from(path),
+            None if location.contains("://") => bail!(
+                "archive `{location}`: this build reaches object storage on the local file system (a directory or file:// URL); S3 needs object_store's `aws` feature"
+            ),
+            None => PathBuf::from(location),
+        };
+        std::fs::create_dir_all(&dir).with_context(|| format!("making the archive directory {}", dir.display()))?;
+        let dir = dir.canonicalize().with_context(|| format!("archive directory {}", dir.display()))?;
+        let store = object_store::local::LocalFileSystem::new_with_prefix(&dir).with_context(|| format!("archive directory {}", dir.display()))?;
+        Ok(Archive { rt, store: Arc::new(store), root_dir: Some(dir), tenant: tenant.to_owned() })
+    }
+
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The tenant's objects, by their path relative to the tenant's prefix.
+    fn path(&self, rel: &str) -> StorePath {
+        StorePath::from(format!("tenant={}/{rel}", self.tenant))
+    }
+
+    /// The local file of `rel`, when the archive is on the local file system.
+    pub fn local_file(&self, rel: &str) -> Option<PathBuf> {
+        self.root_dir.as_ref().map(|d| d.join(format!("tenant={}", self.tenant)).join(rel))
+    }
+
+    fn get(&self, rel: &str) -> Result<Option<Bytes>> {
+        let path = self.path(rel);
+        self.rt.block_on(async {
+            match self.store.get(&path).await {
+                Ok(r) => Ok(Some(r.bytes().await.with_context(|| format!("reading {path}"))?)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(anyhow::Error::new(e).context(format!("reading {path}"))),
+            }
+        })
+    }
+
+    fn put(&self, rel: &str, bytes: Bytes) -> Result<()> {
+        let path = self.path(rel);
+        self.rt.block_on(self.store.put(&path, bytes.into())).with_context(|| format!("writing {path}"))?;
+        Ok(())
+    }
+
+    /// The manifest, or `None` for a tenant with nothing archived yet.
+    pub fn manifest(&self) -> Result<Option<Manifest>> {
+        let Some(bytes) = self.get("manifest.json")? else { return Ok(None) };
+        let m: Manifest = serde_json::from_slice(&bytes).with_context(|| format!("tenant={}/manifest.json is not an archive manifest", self.tenant))?;
+        if m.format != MANIFEST_FORMAT {
+            bail!("tenant={}/manifest.json: format {} (this mamori reads {MANIFEST_FORMAT})", self.tenant, m.format);
+        }
+        if m.tenant != self.tenant {
+            bail!("tenant={}/manifest.json names tenant `{}`", self.tenant, m.tenant);
+        }
+        Ok(Some(m))
+    }
+}
+
+/// Counts per tenant and day across an archive root, read from the manifests alone: what
+/// a prefecture's operators see, never a resident or an employee.
+pub fn counts(location: &str) -> Result<Vec<(String, String, u64)>> {
+    let dir = PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(&dir).with_context(|| format!("archive directory {}", dir.display()))?;
+    let mut tenants: Vec<String> = entries.filter_map(|e| e.ok()).filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_prefix("tenant=")).map(str::to_owned)).collect();
+    tenants.sort();
+    for tenant in tenants {
+        let Ok(archive) = Archive::open(location, &tenant) else { continue };
+        let Some(m) = archive.manifest()? else { continue };
+        let mut days: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+        for f in m.files() {
+            *days.entry(f.date.clone()).or_default() += f.rows;
+        }
+        out.extend(days.into_iter().map(|(d, n)| (tenant.clone(), d, n)));
+    }
+    Ok(out)
+}
+
+/// The archive's tiles for `tlog_tiles`' proofs. Tiles are not trusted: `TileHashReader`
+/// recomputes the signed root from them before any hash is used.
+pub struct ArchiveTiles<'a> {
+    archive: &'a Archive,
+    cache: std::cell::RefCell<std::collections::HashMap<String, Vec<u8>>>,
+}
+
+impl<'a> ArchiveTiles<'a> {
+    pub fn new(archive: &'a Archive) -> ArchiveTiles<'a> {
+        ArchiveTiles { archive, cache: Default::default() }
+    }
+}
+
+impl tlog_tiles::TileReader for ArchiveTiles<'_> {
+    fn height(&self) -> u8 {
+        export::TILE_HEIGHT
+    }
+
+    fn read_tiles(&self, tiles: &[tlog_tiles::Tile]) -> Result<Vec<Vec<u8>>, tlog_tiles::Error> {
+        let mut out = Vec::with_capacity(tiles.len());
+        for t in tiles {
+            let rel = format!("log/{}", t.path());
+            if let Some(d) = self.cache.borrow().get(&rel) {
+                out.push(d.clone());
+                continue;
+            }
+            let data = self.archive.get(&rel).map_err(|e| tlog_tiles::Error::InvalidInput(format!("{e:#}")))?.ok_or_else(|| tlog_tiles::Error::InvalidInput(format!("tile {rel} is not in the archive")))?;
+            if data.len() != t.width() as usize * 32 {
+                return Err(tlog_tiles::Error::InvalidInput(format!("tile {rel} holds {} bytes", data.len())));
+            }
+            self.cache.borrow_mut().insert(rel, data.to_vec());
+            out.push(data.to_vec());
+        }
+        Ok(out)
+    }
+
+    fn save_tiles(&self, _tiles: &[tlog_tiles::Tile], _data: &[Vec<u8>]) {}
+}
+
+impl Archive {
+    /// The inclusion proof of event `seq` with leaf `leaf` in the tree of `size` and
+    /// `root`, from the archive's tiles, checked before it is returned.
+    pub fn prove(&self, tiles: &ArchiveTiles<'_>, size: u64, root: tlog_tiles::Hash, seq: u64, leaf: tlog_tiles::Hash) -> Result<Vec<tlog_tiles::Hash>> {
+        let reader = tlog_tiles::TileHashReader::new(size, root, tiles);
+        let proof = tlog_tiles::prove_record(size, seq, &reader).map_err(|e| anyhow::anyhow!("proving event {seq} from the archive's tiles: {e}"))?;
+        tlog_tiles::check_record(&proof, size, root, seq, leaf).map_err(|e| anyhow::anyhow!("event {seq} is not in the archived log of size {size}: {e}"))?;
+        Ok(proof)
+    }
+}

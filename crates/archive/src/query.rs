@@ -1,0 +1,163 @@
+//! Finds one resident's or one actor's rows in the archive in process: the files the
+//! manifest lists for the days asked, row groups skipped by their statistics and bloom
+//! filters, and only the matching rows decoded.
+
+use anyhow::{Context, Result, bail};
+use arrow_array::{Array, FixedSizeBinaryArray, Int64Array, StringArray};
+use futures_util::TryStreamExt;
+use mamori_journal::{Hash, TimeRange};
+use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::arrow::async_reader::AsyncFileReader;
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
+use parquet::file::statistics::Statistics;
+
+use crate::export::jst_date;
+use crate::{Archive, Manifest};
+
+/// Reads one archive file by ranges: the footer at the size the manifest recorded, then
+/// only the row groups and bloom filters asked for.
+struct FileReader {
+    store: std::sync::Arc<dyn object_store::ObjectStore>,
+    path: object_store::path::Path,
+    size: u64,
+}
+
+fn store_error(e: object_store::Error) -> ParquetError {
+    ParquetError::External(Box::new(e))
+}
+
+impl AsyncFileReader for FileReader {
+    fn get_bytes(&mut self, range: std::ops::Range<u64>) -> futures_util::future::BoxFuture<'_, parquet::errors::Result<bytes::Bytes>> {
+        use object_store::ObjectStoreExt;
+        Box::pin(async move { self.store.get_range(&self.path, range).await.map_err(store_error) })
+    }
+
+    fn get_byte_ranges(&mut self, ranges: Vec<std::ops::Range<u64>>) -> futures_util::future::BoxFuture<'_, parquet::errors::Result<Vec<bytes::Bytes>>> {
+        Box::pin(async move { self.store.get_ranges(&self.path, &ranges).await.map_err(store_error) })
+    }
+
+    fn get_metadata<'a>(&'a mut self, options: Option<&'a ArrowReaderOptions>) -> futures_util::future::BoxFuture<'a, parquet::errors::Result<std::sync::Arc<ParquetMetaData>>> {
+        Box::pin(async move {
+            let size = self.size;
+            let metadata = ParquetMetaDataReader::new().with_arrow_reader_options(options).load_and_finish(self, size).await?;
+            Ok(std::sync::Arc::new(metadata))
+        })
+    }
+}
+
+/// The indexed columns a query can look up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyColumn {
+    Resident,
+    Actor,
+}
+
+impl KeyColumn {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyColumn::Resident => "resident",
+            KeyColumn::Actor => "actor",
+        }
+    }
+}
+
+/// A row found in the archive: where it sits in the log and its canonical body. Nothing
+/// here is trusted until the body hashes to `leaf` and `leaf` is proven in the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchivedEvent {
+    pub seq: u64,
+    pub time: i64,
+    pub leaf: Hash,
+    pub body: Vec<u8>,
+}
+
+/// How much of the archive a query had to touch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryStats {
+    pub files: u64,
+    pub files_opened: u64,
+    pub row_groups: u64,
+    pub row_groups_read: u64,
+}
+
+/// The manifest's files that can hold events of `range` (by their JST day).
+pub fn files_for<'m>(manifest: &'m Manifest, range: TimeRange) -> Vec<&'m crate::FileEntry> {
+    let from = (range.from != i64::MIN).then(|| jst_date(range.from));
+    let to = (range.to != i64::MAX).then(|| jst_date(range.to.saturating_sub(1)));
+    manifest.files().filter(|f| from.as_ref().is_none_or(|d| &f.date >= d) && to.as_ref().is_none_or(|d| &f.date <= d)).collect()
+}
+
+fn may_hold(stats: Option<&Statistics>, value: &[u8]) -> bool {
+    match stats {
+        Some(Statistics::ByteArray(s)) => {
+            let below = s.min_opt().is_some_and(|min| value < min.data());
+            let above = s.max_opt().is_some_and(|max| value > max.data());
+            !(below || above)
+        }
+        _ => true,
+    }
+}
+
+impl Archive {
+    /// Every archived row whose `column` is `value` and whose time is in `range`, in log
+    /// order.
+    pub fn find(&self, manifest: &Manifest, column: KeyColumn, value: &str, range: TimeRange) -> Result<(Vec<ArchivedEvent>, QueryStats)> {
+        let files = files_for(manifest, range);
+        let mut stats = QueryStats { files: files.len() as u64, ..Default::default() };
+        let mut found = Vec::new();
+        self.rt.block_on(async {
+            for file in files {
+                let path = self.path(&file.path);
+                let reader = FileReader { store: self.store.clone(), path: path.clone(), size: file.bytes };
+                let mut builder = ParquetRecordBatchStreamBuilder::new(reader).await.with_context(|| format!("reading {path}"))?;
+                let schema = builder.parquet_schema();
+                let key_index = schema.columns().iter().position(|c| c.name() == column.name()).with_context(|| format!("{path} has no column {}", column.name()))?;
+                let mut groups = Vec::new();
+                let row_groups = builder.metadata().num_row_groups();
+                stats.row_groups += row_groups as u64;
+                for rg in 0..row_groups {
+                    if !may_hold(builder.metadata().row_group(rg).column(key_index).statistics(), value.as_bytes()) {
+                        continue;
+                    }
+                    if let Some(bloom) = builder.get_row_group_column_bloom_filter(rg, key_index).await.with_context(|| format!("reading {path}'s bloom filter"))? {
+                        if !bloom.check(value) {
+                            continue;
+                        }
+                    }
+                    groups.push(rg);
+                }
+                if groups.is_empty() {
+                    continue;
+                }
+                stats.files_opened += 1;
+                stats.row_groups_read += groups.len() as u64;
+                let mask = ProjectionMask::columns(builder.parquet_schema(), ["seq", "time_ms", column.name(), "leaf_hash", "event"]);
+                let mut stream = builder.with_row_groups(groups).with_projection(mask).build().with_context(|| format!("reading {path}"))?;
+                while let Some(batch) = stream.try_next().await.with_context(|| format!("reading {path}"))? {
+                    let col = |name: &str| batch.column_by_name(name).with_context(|| format!("{path} has no column {name}"));
+                    let seq = col("seq")?.as_any().downcast_ref::<Int64Array>().context("seq is not Int64")?;
+                    let time = col("time_ms")?.as_any().downcast_ref::<Int64Array>().context("time_ms is not Int64")?;
+                    let key = col(column.name())?.as_any().downcast_ref::<StringArray>().context("key column is not text")?;
+                    let leaf = col("leaf_hash")?.as_any().downcast_ref::<FixedSizeBinaryArray>().context("leaf_hash is not 32 bytes")?;
+                    let event = col("event")?.as_any().downcast_ref::<StringArray>().context("event is not text")?;
+                    for i in 0..batch.num_rows() {
+                        if key.is_null(i) || key.value(i) != value {
+                            continue;
+                        }
+                        let t = time.value(i);
+                        if t < range.from || t >= range.to {
+                            continue;
+                        }
+                        let Ok(leaf) = <[u8; 32]>::try_from(leaf.value(i)) else { bail!("{path}: a leaf hash is not 32 bytes") };
+                        found.push(ArchivedEvent { seq: seq.value(i) as u64, time: t, leaf: Hash(leaf), body: event.value(i).as_bytes().to_vec() });
+                    }
+                }
+            }
+            anyhow::Ok(())
+        })?;
+        found.sort_by_key(|e| e.seq);
+        Ok((found, stats))
+    }
+}

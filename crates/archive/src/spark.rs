@@ -1,0 +1,72 @@
+//! The same query as `Archive::find`, run as a PySpark job: the engine for an archive of
+//! years and many tenants. The job's answer is not trusted; the caller proves every row.
+
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use mamori_journal::TimeRange;
+
+use crate::query::{KeyColumn, files_for};
+use crate::{Archive, ArchivedEvent, Manifest};
+
+/// The job's source, carried in the binary so that an installed mamori runs the job it
+/// was built with.
+pub const JOB: &str = include_str!("../spark/archive_query.py");
+
+/// The Python that has `pyspark` (`MAMORI_PYTHON`, else `python3`), and Spark's master
+/// (`MAMORI_SPARK_MASTER`, else `local[2]`).
+fn python() -> String {
+    std::env::var("MAMORI_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+#[derive(serde::Deserialize)]
+struct Row {
+    seq: u64,
+    time_ms: i64,
+    leaf_hash: String,
+    event: String,
+}
+
+impl Archive {
+    /// Runs the archive query as a Spark job over the manifest's files for `range`.
+    pub fn find_with_spark(&self, manifest: &Manifest, column: KeyColumn, value: &str, range: TimeRange) -> Result<Vec<ArchivedEvent>> {
+        let work = tempfile::tempdir().context("making a folder for the Spark job")?;
+        let job = work.path().join("archive_query.py");
+        std::fs::write(&job, JOB)?;
+        let mut list = String::new();
+        for f in files_for(manifest, range) {
+            let path = self.local_file(&f.path).context("the Spark engine reads an archive on the local file system")?;
+            list.push_str(path.to_str().context("archive path is not UTF-8")?);
+            list.push('\n');
+        }
+        let files = work.path().join("files.txt");
+        std::fs::write(&files, list)?;
+        let out = work.path().join("rows.jsonl");
+        let master = std::env::var("MAMORI_SPARK_MASTER").unwrap_or_else(|_| "local[2]".into());
+        let run = Command::new(python())
+            .arg(&job)
+            .arg("--files").arg(&files)
+            .args(["--column", column.name(), "--value", value])
+            .args(["--from-ms", &range.from.to_string(), "--to-ms", &range.to.to_string()])
+            .arg("--out").arg(&out)
+            .args(["--master", &master])
+            // Spark binds its driver to this address; without it, it asks for the host's name.
+            .env("SPARK_LOCAL_IP", "127.0.0.1")
+            .env("PYSPARK_PYTHON", python())
+            .output()
+            .with_context(|| format!("running the Spark job with `{}` (is pyspark installed? `pip install pyspark`)", python()))?;
+        if !run.status.success() {
+            let stderr = String::from_utf8_lossy(&run.stderr);
+            let tail: Vec<&str> = stderr.lines().rev().take(15).collect();
+            bail!("the Spark job failed ({}):\n{}", run.status, tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+        }
+        let text = std::fs::read_to_string(&out).context("reading the Spark job's answer")?;
+        let mut found = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let r: Row = serde_json::from_str(line).with_context(|| format!("the Spark job's answer, line {}", n + 1))?;
+            let leaf = mamori_journal::unhex(&r.leaf_hash).with_context(|| format!("the Spark job's answer, line {}: leaf_hash", n + 1))?;
+            found.push(ArchivedEvent { seq: r.seq, time: r.time_ms, leaf, body: r.event.into_bytes() });
+        }
+        Ok(found)
+    }
+}
