@@ -65,8 +65,11 @@ pub fn disclosure(j: &SqliteJournal, location: &str, tenant: &str, engine: Engin
     let manifest = archive.manifest()?.with_context(|| format!("tenant `{tenant}` has nothing archived at {location} (run `mamori archive export`)"))?;
     let checkpoint = check_checkpoint(&manifest.checkpoint, j.verifier_key()).map_err(|e| anyhow::anyhow!("the archive's checkpoint does not carry this store's signature: {e}"))?;
     let through = manifest.archived_through();
-    if through > checkpoint.size {
-        bail!("the archive's manifest lists events up to {through}, past its checkpoint of {}", checkpoint.size);
+    // Export archives every sealed segment under its checkpoint: the store's part starts
+    // exactly where the archive's ends, so no entry falls between them.
+    let per_segment = 1u64 << manifest.segment_shift;
+    if through != checkpoint.size / per_segment * per_segment {
+        bail!("the archive's manifest lists events up to {through}, but its checkpoint of {} seals every event up to {}", checkpoint.size, checkpoint.size / per_segment * per_segment);
     }
     let (archived, stats) = match engine {
         Engine::Parquet => {

@@ -22,6 +22,7 @@
 pub mod export;
 pub mod query;
 pub mod spark;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 pub use export::{ExportReport, export};
 pub use query::{ArchivedEvent, KeyColumn, QueryStats};
+pub use verify::VerifyReport;
 
 /// Where a tenant's archive lives and the runtime its object-store calls run on.
 pub struct Archive {

@@ -184,6 +184,10 @@ enum Command {
         /// Batches taken from a tenant's stream at once.
         #[arg(long, default_value_t = 64)]
         fetch: usize,
+        /// Copy each tenant's sealed segments to this archive (a directory or file:// URL)
+        /// as they seal (docs/archive.md).
+        #[arg(long, env = "MAMORI_ARCHIVE")]
+        archive: Option<String>,
     },
     /// The monthly access-log review by each department's manager (アクセスログ点検).
     #[command(subcommand)]
@@ -512,6 +516,17 @@ enum ArchiveCommand {
     },
     /// What a tenant's archive holds: segments, events, files, bytes, its checkpoint.
     Status {
+        #[arg(long, env = "MAMORI_ARCHIVE")]
+        archive: String,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        en: bool,
+    },
+    /// Check a tenant's archive against this store's key: every archived event present
+    /// once, hashing to the leaf the signed tree holds, searchable by its own resident and
+    /// actor; every tile proven against the checkpoint. Exits 1 at the first fault.
+    Verify {
         #[arg(long, env = "MAMORI_ARCHIVE")]
         archive: String,
         #[arg(long)]
@@ -1375,7 +1390,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 tracing::info!(address = %addr, "mamori: listening on {scheme}://{addr} ({summary})");
             })?;
         }
-        Command::Worker { nats, detect, name, fetch } => {
+        Command::Worker { nats, detect, name, fetch, archive } => {
             let _flush_on_exit = service_logs("text");
             let name = name.unwrap_or_else(|| format!("{}-{}", std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim(), std::process::id()));
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -1392,7 +1407,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 };
                 tracing::info!(worker = name, lease_s = lease.as_secs_f64(), "mamori worker: working the tenants under {}", cli.data.display());
-                let settings = mamori_cluster::worker::Settings { root: cli.data.clone(), name, lease, detect, fetch: fetch.max(1) };
+                let settings = mamori_cluster::worker::Settings { root: cli.data.clone(), name, lease, detect, fetch: fetch.max(1), archive };
                 // Stopped by Ctrl-C or SIGTERM (systemd, cluster-up.sh): leases are given
                 // back, not left to expire.
                 let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -1595,6 +1610,16 @@ fn archive_command(command: ArchiveCommand, data: &Path, out: &mut impl Write) -
                 writeln!(out, "tenant {tenant}: {} segments, {events} events (up to {}), {files} files, {bytes} bytes ({per_event:.1} bytes/event); checkpoint {}", m.segments.len(), m.archived_through(), m.checkpoint_size)?;
             } else {
                 writeln!(out, "テナント {tenant}: 区間 {} 個、{events} 件（{} 件目まで）、ファイル {files} 個、{bytes} バイト（1 件 {per_event:.1} バイト）、チェックポイント {}", m.segments.len(), m.archived_through(), m.checkpoint_size)?;
+            }
+        }
+        ArchiveCommand::Verify { archive, tenant, en } => {
+            let j = open(data)?;
+            let a = mamori_archive::Archive::open(&archive, &tenant)?;
+            let r = a.verify(j.verifier_key())?;
+            if en {
+                writeln!(out, "tenant {tenant}: the archive's {} segments ({} events, {} files, {} bytes) are the log's, under checkpoint {}", r.segments, r.events, r.files, r.bytes, r.checkpoint_size)?;
+            } else {
+                writeln!(out, "テナント {tenant}: アーカイブの区間 {} 個（{} 件、ファイル {} 個、{} バイト）はすべてチェックポイント {} の署名済みログと一致", r.segments, r.events, r.files, r.bytes, r.checkpoint_size)?;
             }
         }
         ArchiveCommand::Counts { archive } => {

@@ -41,6 +41,8 @@ pub struct Settings {
     pub detect: bool,
     /// Batches taken from the stream at once.
     pub fetch: usize,
+    /// Copy each tenant's sealed segments here as they seal (docs/archive.md).
+    pub archive: Option<String>,
 }
 
 /// The store of a tenant, with what its imports need.
@@ -51,6 +53,8 @@ struct TenantStore {
     /// taken, as `serve` builds it at start: not read again for every batch.
     context: mamori_sources::AdapterContext,
     spool: PathBuf,
+    /// Sealed segments known to be in the archive: an export runs when more have sealed.
+    archived_segments: usize,
 }
 
 pub fn tenant_dir(root: &Path, tenant: &str) -> PathBuf {
@@ -270,6 +274,22 @@ async fn work_while_held(cluster: &Cluster, settings: &Settings, tenant: &str, r
                 taken += 1;
             }
             if taken > 0
+                && let Some(location) = &settings.archive
+            {
+                let (location, name) = (location.clone(), tenant.to_owned());
+                let (back, archived) = tokio::task::spawn_blocking(move || {
+                    let archived = archive_sealed(&mut store, &location, &name);
+                    (store, archived)
+                })
+                .await?;
+                store = back;
+                // The stream and the store hold everything still: a failed copy is tried
+                // again when the next batch comes, and ingest goes on meanwhile.
+                if let Err(e) = archived {
+                    tracing::error!(tenant, error = format!("{e:#}"), "archiving sealed segments failed");
+                }
+            }
+            if taken > 0
                 && let Some((wake, _)) = &detection
             {
                 // A full channel means a step is already due: nothing is lost by not sending.
@@ -296,7 +316,18 @@ fn open_tenant(dir: &Path) -> Result<TenantStore> {
     std::fs::create_dir_all(&spool).with_context(|| format!("{}", spool.display()))?;
     let mail = sources.values().find(|c| matches!(c.format, mamori_sources::Format::Mbox | mamori_sources::Format::Maildir));
     let context = mail.map(|c| mamori_app::sources::adapter_context(&journal, Some(c))).transpose()?.unwrap_or_default();
-    Ok(TenantStore { journal, sources, context, spool })
+    Ok(TenantStore { journal, sources, context, spool, archived_segments: 0 })
+}
+
+/// Copies the tenant's newly sealed segments to the archive.
+fn archive_sealed(store: &mut TenantStore, location: &str, tenant: &str) -> Result<()> {
+    let sealed = store.journal.sealed_segments()?.len();
+    if sealed > store.archived_segments {
+        let report = mamori_app::archive::export(&mut store.journal, location, tenant)?;
+        tracing::info!(tenant, segments = report.segments, archived_through = report.archived_through, "sealed segments archived");
+        store.archived_segments = sealed;
+    }
+    Ok(())
 }
 
 enum BatchFailure {

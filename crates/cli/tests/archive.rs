@@ -1,0 +1,264 @@
+//! The archive (docs/archive.md): a town's sealed segments copied to Parquet in object
+//! storage, a resident's disclosure answered from it in process and through Spark equal to
+//! the embedded store's, and an archive tampered with refused. The Spark engine needs
+//! `pyspark` and a JDK (CI installs both).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mamori_journal::{Journal, SqliteJournal};
+
+mod common;
+use common::mamori;
+
+/// A simulated town imported into a store of small segments (2^8 events), so that a town
+/// of a few weeks seals many, and judged once.
+fn town_store(dir: &Path, seed: &str) -> (PathBuf, PathBuf) {
+    let (town, store) = (dir.join("town"), dir.join("store"));
+    mamori(&store, &["simulate", "--out", town.to_str().unwrap(), "--residents", "300", "--employees", "30", "--days", "20", "--seed", seed]);
+    mamori(&store, &["init", store.to_str().unwrap(), "--segment-shift", "8"]);
+    mamori(&store, &["master", "load", town.join("master").to_str().unwrap()]);
+    // The resident registry last, so that the open segment past the archive holds record
+    // accesses too.
+    let mut logs = mamori_sim::LOGS.to_vec();
+    logs.rotate_left(1);
+    for (name, file) in logs {
+        let path = town.join("logs").join(file);
+        mamori(&store, &["import", "--source", name, "--config", town.join("mamori.toml").to_str().unwrap(), path.to_str().unwrap()]);
+    }
+    mamori(&store, &["detect", "--rules", town.join("detect.toml").to_str().unwrap()]);
+    (town, store)
+}
+
+/// `mamori ARGS` that must fail; what it said on standard error.
+fn refused(data: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_mamori")).arg("--data").arg(data).args(args).output().unwrap();
+    assert!(!out.status.success(), "mamori {args:?} should have failed: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Record accesses per resident, and the first event not in a sealed segment.
+fn residents_by_segment(store: &Path) -> (Vec<(String, usize, usize)>, u64) {
+    let j = SqliteJournal::open(store).unwrap();
+    let sealed = j.sealed_segments().unwrap();
+    let through = sealed.len() as u64 * 256;
+    let mut counts: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for seg in 0..=sealed.len() as u64 {
+        j.for_each_in_segment(seg, &mut |row| {
+            if let Some(r) = row.resident {
+                let c = counts.entry(r).or_default();
+                if row.seq < through { c.0 += 1 } else { c.1 += 1 }
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    (counts.into_iter().map(|(r, (a, b))| (r, a, b)).collect(), through)
+}
+
+fn disclosure(store: &Path, resident: &str, range: &[&str], archive: Option<(&Path, &str)>) -> serde_json::Value {
+    let out = store.parent().unwrap().join("disclosure.json");
+    let mut args = vec!["report", "disclosure", "--resident", resident, "--format", "json", "--out", out.to_str().unwrap()];
+    args.extend(range);
+    if let Some((dir, engine)) = archive {
+        args.extend(["--archive", dir.to_str().unwrap(), "--tenant", "town", "--engine", engine]);
+    }
+    mamori(store, &args);
+    serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
+}
+
+/// The entries without their proofs, which are of the tree each checkpoint signs.
+fn entries_without_proofs(d: &serde_json::Value) -> Vec<serde_json::Value> {
+    d["entries"].as_array().unwrap().iter().map(|e| {
+        let mut e = e.clone();
+        e.as_object_mut().unwrap().remove("proof");
+        e
+    }).collect()
+}
+
+#[test]
+fn a_resident_disclosure_from_the_parquet_archive_in_process_and_through_spark_equals_the_embedded_store_with_the_same_proofs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, store) = town_store(tmp.path(), "71");
+    let archive = tmp.path().join("archive");
+    let said = mamori(&store, &["archive", "export", "--to", archive.to_str().unwrap(), "--tenant", "town", "--en"]);
+    assert!(said.starts_with("archived "), "{said}");
+    let manifest = archive.join("tenant=town/manifest.json");
+    let first: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    let archived_size = first["checkpoint_size"].as_u64().unwrap();
+    assert!(first["segments"].as_array().unwrap().len() >= 10, "a town of 20 days seals many segments of 256");
+    // Partitioned Hive-style by tenant and JST day, as Spark and DataFusion discover it.
+    let file = first["segments"][0]["files"][0]["path"].as_str().unwrap();
+    assert!(file.starts_with("date=20") && file.ends_with(".parquet"), "{file}");
+
+    // Again: nothing new to copy. A copy killed before its manifest is written leaves files
+    // no reader sees; the next one writes the same files and the same manifest.
+    assert!(mamori(&store, &["archive", "export", "--to", archive.to_str().unwrap(), "--tenant", "town", "--en"]).starts_with("archived 0 segments"));
+    std::fs::remove_file(&manifest).unwrap();
+    std::fs::remove_file(archive.join("tenant=town").join(file)).unwrap();
+    mamori(&store, &["archive", "export", "--to", archive.to_str().unwrap(), "--tenant", "town"]);
+    let (residents, through) = residents_by_segment(&store);
+    let again: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    let (first_segments, again_segments) = (first["segments"].as_array().unwrap(), again["segments"].as_array().unwrap());
+    // The same files, byte for byte (their SHA-256); the store's own audit records since may have sealed one more.
+    assert_eq!(&again_segments[..first_segments.len()], &first_segments[..]);
+    assert_eq!(again_segments.len() as u64 * 256, through);
+    assert!(again["checkpoint_size"].as_u64().unwrap() > archived_size, "the store grew by its own audit records meanwhile");
+    assert!(mamori(&store, &["archive", "verify", "--archive", archive.to_str().unwrap(), "--tenant", "town", "--en"]).contains("are the log's"));
+    let status = mamori(&store, &["archive", "status", "--archive", archive.to_str().unwrap(), "--tenant", "town"]);
+    assert!(status.contains("テナント town") && status.contains("バイト"), "{status}");
+
+    // A resident with entries in the archive and in the store's open segment, over all
+    // time and over a few days in the middle (the date partitions pruned), and the most
+    // accessed one.
+    let both = residents.iter().filter(|(_, a, b)| *a > 0 && *b > 0).max_by_key(|(_, a, b)| a + b).expect("a resident on both sides of the archive's end");
+    let most = residents.iter().max_by_key(|(_, a, b)| a + b).unwrap();
+    let mut dates: Vec<&str> = again_segments.iter().flat_map(|s| s["files"].as_array().unwrap()).map(|f| f["date"].as_str().unwrap()).collect();
+    dates.sort();
+    dates.dedup();
+    let (from, to) = (dates[dates.len() / 3], dates[dates.len() * 2 / 3]);
+    let middle = ["--from", from, "--to", to];
+
+    let checkpoint_size = again["checkpoint_size"].as_u64().unwrap();
+    let j = SqliteJournal::open(&store).unwrap();
+    for (resident, range, engines) in [(&both.0, &[][..], &["parquet", "spark"][..]), (&both.0, &middle[..], &["parquet"][..]), (&most.0, &[][..], &["parquet"][..])] {
+        let embedded = disclosure(&store, resident, range, None);
+        assert!(!embedded["entries"].as_array().unwrap().is_empty(), "resident {resident} {range:?}");
+        for engine in engines {
+            let from_archive = disclosure(&store, resident, range, Some((&archive, engine)));
+            assert_eq!(entries_without_proofs(&from_archive), entries_without_proofs(&embedded), "resident {resident} {range:?} through {engine}");
+            assert_eq!(from_archive["checkpoint"].as_str().unwrap(), again["checkpoint"].as_str().unwrap(), "proven against the archive's checkpoint");
+            // Each proof is the one the embedded store gives for the archive's tree size.
+            for e in from_archive["entries"].as_array().unwrap() {
+                let id = e["event_id"].as_u64().unwrap();
+                let proof = j.prove_inclusion(id, Some(checkpoint_size)).unwrap();
+                assert_eq!(e["proof"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect::<Vec<_>>(), proof.proof, "resident {resident}, event {id}, {engine}");
+                assert_eq!(e["leaf_hash"].as_str().unwrap(), proof.leaf_hash);
+            }
+        }
+    }
+    let counts = mamori(&store, &["archive", "counts", "--archive", archive.to_str().unwrap()]);
+    let total: u64 = counts.lines().skip(1).map(|l| l.split('\t').nth(2).unwrap().parse::<u64>().unwrap()).sum();
+    assert_eq!(total, through, "counts by tenant and day add up to the archived events");
+    // The archive and the counts name no resident.
+    assert!(!counts.contains(&both.0));
+}
+
+/// Rewrites one archive file with `change` applied to its rows, and the manifest to match,
+/// as an insider with write access to the object store would.
+fn rewrite(archive: &Path, rel: &str, change: impl Fn(&mut Vec<arrow_array::RecordBatch>)) {
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use sha2::Digest;
+    let dir = archive.join("tenant=town");
+    let bytes = bytes::Bytes::from(std::fs::read(dir.join(rel)).unwrap());
+    let mut batches: Vec<_> = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap().build().unwrap().map(Result::unwrap).collect();
+    change(&mut batches);
+    let mut out = Vec::new();
+    let mut w = ArrowWriter::try_new(&mut out, batches[0].schema(), None).unwrap();
+    for b in &batches {
+        w.write(b).unwrap();
+    }
+    w.close().unwrap();
+    std::fs::write(dir.join(rel), &out).unwrap();
+    let path = dir.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for s in m["segments"].as_array_mut().unwrap() {
+        for f in s["files"].as_array_mut().unwrap() {
+            if f["path"] == rel {
+                f["sha256"] = mamori_journal::hex_bytes(&sha2::Sha256::digest(&out)).into();
+                f["bytes"] = (out.len() as u64).into();
+            }
+        }
+    }
+    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+}
+
+#[test]
+fn an_archive_tampered_with_is_refused_by_verify_and_by_disclosure() {
+    use arrow_array::{Array, RecordBatch, StringArray};
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, store) = town_store(tmp.path(), "72");
+    let archive = tmp.path().join("archive");
+    mamori(&store, &["archive", "export", "--to", archive.to_str().unwrap(), "--tenant", "town"]);
+    let (residents, _) = residents_by_segment(&store);
+    let resident = residents.iter().filter(|(_, a, _)| *a > 0).max_by_key(|(_, a, _)| *a).unwrap().0.clone();
+    let arc = archive.to_str().unwrap();
+    let dir = archive.join("tenant=town");
+    let pristine = tmp.path().join("pristine");
+    copy_dir(&dir, &pristine);
+    let restore = || {
+        std::fs::remove_dir_all(&dir).unwrap();
+        copy_dir(&pristine, &dir);
+    };
+    let verify = ["archive", "verify", "--archive", arc, "--tenant", "town"];
+    let disclose = ["report", "disclosure", "--resident", resident.as_str(), "--format", "json", "--archive", arc, "--tenant", "town"];
+
+    // A tile every proof reads changed (level 1: above the leaves): the tiles no longer
+    // give the signed root.
+    let top = dir.join("log/tile/8/1");
+    let mut tile = top.clone();
+    while tile.is_dir() {
+        tile = std::fs::read_dir(&tile).unwrap().next().unwrap().unwrap().path();
+    }
+    let mut data = std::fs::read(&tile).unwrap();
+    data[5] ^= 1;
+    std::fs::write(&tile, &data).unwrap();
+    assert!(refused(&store, &verify).contains("tiles"), "verify");
+    refused(&store, &disclose);
+    restore();
+
+    // A checkpoint this store never signed: another store's, of the same origin name.
+    let other = tmp.path().join("other");
+    mamori(&other, &["init", other.to_str().unwrap(), "--origin", "mamori.local/log"]);
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    m["checkpoint"] = mamori(&other, &["checkpoint"]).into();
+    std::fs::write(dir.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    assert!(refused(&store, &verify).contains("signature"));
+    assert!(refused(&store, &disclose).contains("signature"));
+    restore();
+
+    // A file deleted from the object store.
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let rel = m["segments"][1]["files"][0]["path"].as_str().unwrap().to_owned();
+    std::fs::remove_file(dir.join(&rel)).unwrap();
+    assert!(refused(&store, &verify).contains("not in the archive"));
+    restore();
+
+    // A row moved to another resident, and the manifest's digest fixed to match: a query
+    // for the resident would no longer find it. Its body still names the resident, so
+    // verify refuses the archive.
+    rewrite(&archive, &rel, |batches| {
+        let b = &batches[0];
+        let i = b.schema().index_of("resident").unwrap();
+        let old = b.column(i).as_any().downcast_ref::<StringArray>().unwrap();
+        let moved: StringArray = (0..old.len()).map(|k| if k == 0 { Some("000000000") } else { old.is_valid(k).then(|| old.value(k)) }).collect();
+        let mut columns = b.columns().to_vec();
+        columns[i] = std::sync::Arc::new(moved);
+        batches[0] = RecordBatch::try_new(b.schema(), columns).unwrap();
+    });
+    assert!(refused(&store, &verify).contains("searchable columns"));
+    restore();
+
+    // A row dropped, the digest fixed: an event missing from the archive.
+    rewrite(&archive, &rel, |batches| {
+        let b = batches[0].slice(1, batches[0].num_rows() - 1);
+        batches[0] = b;
+    });
+    let said = refused(&store, &verify);
+    assert!(said.contains("holds") || said.contains("missing"), "{said}");
+    restore();
+    mamori(&store, &verify);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
