@@ -14,11 +14,11 @@ mod common;
 use common::{Running, mamori, post};
 
 /// `mamori worker` on the cluster, its log kept in `log`.
-fn start_worker(root: &Path, nats: &str, name: &str, log: &Path) -> Running {
+fn start_worker(root: &Path, nats: &str, name: &str, log: &Path, archive: &Path) -> Running {
     let log = std::fs::File::create(log).unwrap();
     Running(
         Command::new(env!("CARGO_BIN_EXE_mamori"))
-            .args(["--data", root.to_str().unwrap(), "worker", "--nats", nats, "--detect", "--name", name, "--fetch", "4"])
+            .args(["--data", root.to_str().unwrap(), "worker", "--nats", nats, "--detect", "--name", name, "--fetch", "4", "--archive", archive.to_str().unwrap()])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -114,7 +114,8 @@ fn three_towns_streamed_through_a_cluster_survive_a_node_and_a_worker_killed_and
         let name = format!("town-{i}");
         let (town, lines) = common::simulated_events(&tmp.path().join(&name), &["--residents", "300", "--employees", "30", "--days", "20", "--seed", seed]);
         let dir = root.join("tenants").join(&name);
-        mamori(&dir, &["init", dir.to_str().unwrap()]);
+        // Segments of 2^10 events, so that a town of a few weeks seals some for the archive.
+        mamori(&dir, &["init", dir.to_str().unwrap(), "--segment-shift", "10"]);
         mamori(&dir, &["master", "load", town.join("master").to_str().unwrap()]);
         std::fs::write(dir.join("mamori.toml"), REPLAY).unwrap();
         std::fs::copy(town.join("detect.toml"), dir.join("detect.toml")).unwrap();
@@ -143,7 +144,8 @@ fn three_towns_streamed_through_a_cluster_survive_a_node_and_a_worker_killed_and
 
     let logs = tmp.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
-    let mut workers = vec![start_worker(&root, &nats, "w1", &logs.join("w1.log")), start_worker(&root, &nats, "w2", &logs.join("w2.log"))];
+    let archive = tmp.path().join("archive");
+    let mut workers = vec![start_worker(&root, &nats, "w1", &logs.join("w1.log"), &archive), start_worker(&root, &nats, "w2", &logs.join("w2.log"), &archive)];
     let front = {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
             .args(["serve", "--cluster", &nats, "--listen", "127.0.0.1:0"])
@@ -254,6 +256,16 @@ fn three_towns_streamed_through_a_cluster_survive_a_node_and_a_worker_killed_and
         // The log and its checkpoints hold across the handover.
         let verified = mamori(&tenant, &["verify"]);
         assert!(verified.starts_with("ok:"), "{}: {verified}", t.name);
+        // The workers copied sealed segments to the archive as they sealed, each under its
+        // tenant's prefix, and what they copied is the log's.
+        let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(archive.join(format!("tenant={}/manifest.json", t.name))).unwrap()).unwrap();
+        assert!(!manifest["segments"].as_array().unwrap().is_empty(), "{}: sealed segments archived by the workers", t.name);
+        let arc = archive.to_str().unwrap();
+        assert!(mamori(&tenant, &["archive", "verify", "--archive", arc, "--tenant", &t.name, "--en"]).contains("are the log's"), "{}", t.name);
+        // Another tenant's archive is not this store's log.
+        let other = &towns.iter().find(|o| o.name != t.name).unwrap().name;
+        let out = Command::new(env!("CARGO_BIN_EXE_mamori")).args(["--data", tenant.to_str().unwrap(), "archive", "verify", "--archive", arc, "--tenant", other]).output().unwrap();
+        assert!(!out.status.success(), "{}'s key verifies {other}'s archive", t.name);
         // The worker's streaming detection, finished where the kill left it, finds what one
         // embedded run finds.
         mamori(&tenant, &["detect", "--rules", rules.to_str().unwrap()]);
