@@ -38,7 +38,10 @@ impl Mix {
 /// newline. `write_events` and the SQLite ceiling draw the same lines from the same seed.
 fn event_line(i: u64, rng: &mut Mix) -> String {
     // ~8 accesses a second across the town, office hours compressed.
-    let time = START_MS + i * 125;
+    event_line_at(i, START_MS + i * 125, rng)
+}
+
+fn event_line_at(i: u64, time: u64, rng: &mut Mix) -> String {
     let (draw, system) = (rng.below(10), rng.below(4));
     let (account, resident, host) = (rng.below(ACCOUNTS), rng.below(RESIDENTS), rng.below(800));
     access_line(i, time, draw, system, &format!("{account:04}"), resident, &format!("PC-{host:04}"))
@@ -325,14 +328,7 @@ pub fn disclosure(data: &Path, lookups: u64, out: &mut impl Write) -> Result<f64
     let mut entries = 0usize;
     for _ in 0..lookups {
         let resident = format!("{:09}", rng.below(RESIDENTS));
-        let request = crate::report::Request {
-            resident: &resident,
-            range: TimeRange::ALL,
-            from: String::new(),
-            to: String::new(),
-            request_no: "BENCH".into(),
-            policy: mamori_report::OperatorPolicy::Withheld,
-        };
+        let request = bench_request(&resident);
         let start = Instant::now();
         let d = crate::report::disclosure(&journal, &request)?;
         let html = d.html();
@@ -1023,4 +1019,108 @@ pub fn cluster(dir: &Path, tenants: usize, batches: u64, batch: u64, workers: us
         store_bytes as f64 / events as f64
     )?;
     Ok(())
+}
+
+/// Times the archive (docs/archive.md) on a year of a 200,000-resident town: EVENTS
+/// synthetic record accesses spread evenly over 365 days imported into a fresh store under
+/// DIR, its sealed segments exported to Parquet under DIR/archive, then LOOKUPS residents'
+/// whole-year disclosures answered from the archive in process and from the embedded
+/// store, and SPARK of them through the PySpark job, every entry proven.
+pub fn archive(dir: &Path, events: u64, lookups: u64, spark: u64, out: &mut impl Write) -> Result<()> {
+    use mamori_app::archive::Engine;
+    let (file, data, location) = (dir.join("year.ndjson"), dir.join("store"), dir.join("archive"));
+    let location = location.to_str().expect("UTF-8 path").to_owned();
+    if !data.join("journal.db").is_file() {
+        std::fs::create_dir_all(dir)?;
+        let year_ms: u64 = 365 * 86_400_000;
+        let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(&file)?);
+        let mut rng = Mix(17);
+        for i in 0..events {
+            w.write_all(event_line_at(i, START_MS + i * (year_ms / events), &mut rng).as_bytes())?;
+            w.write_all(b"\n")?;
+        }
+        w.flush()?;
+        let mut journal = SqliteJournal::init(&data, "mamori.bench/log", mamori_journal::DEFAULT_SEGMENT_SHIFT, &data.join("checkpoint.key"))?;
+        let start = Instant::now();
+        let options = ImportOptions { source: "bench".into(), ..Default::default() };
+        import_ndjson(&mut journal, &file, &options, &mut |_, _| {})?;
+        writeln!(out, "imported {events} record accesses over 365 days in {:.1} s", start.elapsed().as_secs_f64())?;
+        store_bench_master(&mut journal)?;
+        std::fs::remove_file(&file)?;
+    }
+    let mut journal = SqliteJournal::open(&data)?;
+    let start = Instant::now();
+    let report = mamori_app::archive::export(&mut journal, &location, "bench")?;
+    let export_s = start.elapsed().as_secs_f64();
+    let archive = mamori_archive::Archive::open(&location, "bench")?;
+    let manifest = archive.manifest()?.ok_or_else(|| anyhow::anyhow!("nothing archived"))?;
+    let db = std::fs::metadata(data.join("journal.db"))?.len() + std::fs::metadata(data.join("journal.db-wal")).map_or(0, |m| m.len());
+    let stored = journal.latest_checkpoint()?.map_or(0, |c| c.size);
+    writeln!(
+        out,
+        "export: {} segments ({} events) in {export_s:.1} s ({:.0} events/s); archive {} events in {} files, {:.1} MiB, {:.1} bytes/event in Parquet (store {:.1} bytes/event)",
+        report.segments,
+        report.events,
+        report.events as f64 / export_s.max(1e-9),
+        manifest.events(),
+        manifest.files().count(),
+        manifest.bytes() as f64 / 1048576.0,
+        manifest.bytes() as f64 / manifest.events().max(1) as f64,
+        db as f64 / stored.max(1) as f64,
+    )?;
+    let mut rng = Mix(23);
+    let residents: Vec<String> = (0..lookups.max(spark)).map(|_| format!("{:09}", rng.below(RESIDENTS))).collect();
+    let pct = |times: &mut Vec<f64>, p: f64| {
+        times.sort_by(f64::total_cmp);
+        times[((times.len() - 1) as f64 * p) as usize]
+    };
+    let (mut archived, mut embedded, mut entries, mut files_opened, mut groups_read) = (Vec::new(), Vec::new(), 0usize, 0u64, 0u64);
+    for resident in residents.iter().take(lookups as usize) {
+        let r = bench_request(resident);
+        let start = Instant::now();
+        let (d, answer) = mamori_app::archive::disclosure(&journal, &location, "bench", Engine::Parquet, &r)?;
+        archived.push(start.elapsed().as_secs_f64() * 1000.0);
+        let start = Instant::now();
+        let e = crate::report::disclosure(&journal, &r)?;
+        embedded.push(start.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(d.entries.len() == e.entries.len(), "resident {resident}: {} entries from the archive, {} from the store", d.entries.len(), e.entries.len());
+        entries += d.entries.len();
+        if let Some(s) = answer.stats {
+            files_opened += s.files_opened;
+            groups_read += s.row_groups_read;
+        }
+    }
+    if lookups > 0 {
+        let n = lookups as f64;
+        writeln!(
+            out,
+            "disclosure of one resident's year, {lookups} residents, {:.1} entries each, proven: archive (in process) p50 {:.1} ms, p99 {:.1} ms; embedded store p50 {:.1} ms, p99 {:.1} ms; files opened {:.1} of {}, row groups read {:.1} per resident",
+            entries as f64 / n,
+            pct(&mut archived, 0.5),
+            pct(&mut archived, 0.99),
+            pct(&mut embedded, 0.5),
+            pct(&mut embedded, 0.99),
+            files_opened as f64 / n,
+            manifest.files().count(),
+            groups_read as f64 / n,
+        )?;
+    }
+    let mut sparked = Vec::new();
+    for resident in residents.iter().take(spark as usize) {
+        let r = bench_request(resident);
+        let start = Instant::now();
+        let (d, _) = mamori_app::archive::disclosure(&journal, &location, "bench", Engine::Spark, &r)?;
+        sparked.push(start.elapsed().as_secs_f64());
+        let e = crate::report::disclosure(&journal, &r)?;
+        anyhow::ensure!(d.entries.len() == e.entries.len(), "resident {resident}: {} entries through Spark, {} from the store", d.entries.len(), e.entries.len());
+    }
+    if spark > 0 {
+        writeln!(out, "disclosure through the PySpark job (local[2], JVM start included), {spark} residents: min {:.1} s, median {:.1} s", pct(&mut sparked, 0.0), pct(&mut sparked, 0.5))?;
+    }
+    Ok(())
+}
+
+/// A whole-history disclosure request for the benches.
+fn bench_request(resident: &str) -> crate::report::Request<'_> {
+    crate::report::Request { resident, range: TimeRange::ALL, from: String::new(), to: String::new(), request_no: "BENCH".into(), policy: mamori_report::OperatorPolicy::Withheld }
 }

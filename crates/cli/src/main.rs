@@ -689,6 +689,20 @@ enum BenchCommand {
         #[arg(long, default_value_t = 100)]
         batch_ms: u64,
     },
+    /// The archive (docs/archive.md): EVENTS synthetic record accesses over a year of a
+    /// 200,000-resident town in a store under DIR (made once, then reused), its sealed
+    /// segments exported to Parquet, LOOKUPS residents' year answered from the archive and
+    /// from the store, SPARK of them through the PySpark job.
+    Archive {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 100)]
+        lookups: u64,
+        #[arg(long, default_value_t = 3)]
+        spark: u64,
+    },
     /// The clustered mode on this machine (docs/cluster.md): a three-node JetStream cluster
     /// on loopback (needs nats-server), TENANTS tenants, the front in a process; BATCHES
     /// batches of BATCH events per tenant published through the front, then WORKERS worker
@@ -1513,6 +1527,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(BenchArgs { command: Some(BenchCommand::Disclosure { lookups }), .. }) => {
             bench::disclosure(&cli.data, lookups, out)?;
         }
+        Command::Bench(BenchArgs { command: Some(BenchCommand::Archive { dir, events, lookups, spark }), .. }) => bench::archive(&dir, events, lookups, spark, out)?,
         Command::Bench(BenchArgs { command: Some(BenchCommand::Cluster { dir, tenants, batches, batch, workers }), .. }) => {
             bench::cluster(&dir, tenants, batches, batch, workers, out)?;
         }
