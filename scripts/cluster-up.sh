@@ -4,7 +4,10 @@
 # starts three nats-server processes with JetStream clustered (client ports BASE..BASE+2,
 # route ports BASE+100..BASE+102, monitoring BASE+200..), two `mamori worker`s working the
 # tenants under DIR/root/tenants, and the stateless front `mamori serve --cluster` on
-# BASE+300. Each process's log and pid are in DIR. `scripts/cluster-up.sh DIR stop` stops
+# BASE+300. The workers archive sealed segments to DIR/archive (docs/archive.md); when
+# PySpark is installed, a Spark standalone master (BASE+400, spark://) and one Spark worker
+# start too, for `report disclosure --archive … --engine spark` with MAMORI_SPARK_MASTER.
+# Each process's log and pid are in DIR. `scripts/cluster-up.sh DIR stop` stops
 # them. Tenants are added with `mamori --data DIR/root cluster tenant-add …` as the
 # script prints.
 set -euo pipefail
@@ -44,13 +47,23 @@ for _ in $(seq 100); do
 done
 mkdir -p "$dir/root/tenants"
 for w in 1 2; do
-  "$mamori" --data "$dir/root" worker --nats "$urls" --detect --name "worker-$w" > "$dir/worker-$w.log" 2>&1 &
+  "$mamori" --data "$dir/root" worker --nats "$urls" --detect --archive "$dir/archive" --name "worker-$w" > "$dir/worker-$w.log" 2>&1 &
   echo $! > "$dir/worker-$w.pid"
 done
 "$mamori" serve --cluster "$urls" --listen "127.0.0.1:$((base + 300))" > "$dir/serve.log" 2>&1 &
 echo $! > "$dir/serve.pid"
+spark=""
+if spark_home=$(python3 -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))' 2>/dev/null); then
+  spark="spark://127.0.0.1:$((base + 400))"
+  SPARK_LOCAL_IP=127.0.0.1 "$spark_home/bin/spark-class" org.apache.spark.deploy.master.Master --host 127.0.0.1 --port $((base + 400)) --webui-port $((base + 401)) > "$dir/spark-master.log" 2>&1 &
+  echo $! > "$dir/spark-master.pid"
+  SPARK_LOCAL_IP=127.0.0.1 "$spark_home/bin/spark-class" org.apache.spark.deploy.worker.Worker --host 127.0.0.1 --webui-port $((base + 402)) "$spark" > "$dir/spark-worker.log" 2>&1 &
+  echo $! > "$dir/spark-worker.pid"
+fi
 cat <<TEXT
 NATS: $urls
+archive: $dir/archive${spark:+
+Spark: $spark (MAMORI_SPARK_MASTER=$spark mamori … report disclosure --archive $dir/archive --tenant TOWN --engine spark)}
 front: http://127.0.0.1:$((base + 300))/v1/ingest/SOURCE
 add a tenant:
   $mamori --data $dir/root/tenants/TOWN init $dir/root/tenants/TOWN

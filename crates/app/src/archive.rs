@@ -28,27 +28,47 @@ impl Engine {
     }
 }
 
-/// Copies the store's sealed segments not yet archived, and records that it did.
+/// The tag under which the store's log records each manifest an export committed.
+const MANIFEST_TAG: &str = "archive.manifest";
+
+fn manifest_key(tenant: &str, sha256: &str) -> String {
+    format!("{tenant}:{sha256}")
+}
+
+/// Copies the store's sealed segments not yet archived, and records in the store's log the
+/// manifest that now stands (by its SHA-256): readers with the store trust a manifest only
+/// if the log holds it, and through it each file's digest.
 pub fn export(j: &mut SqliteJournal, location: &str, tenant: &str) -> Result<mamori_archive::ExportReport> {
     let archive = Archive::open(location, tenant)?;
     let report = mamori_archive::export(j, &archive)?;
-    if report.segments > 0 || report.tiles > 0 {
-        crate::audit::record(
+    let key = manifest_key(tenant, &report.manifest_sha256);
+    // Also after an export killed between its manifest and this record: the next run
+    // finds nothing to copy and records the manifest it left.
+    if !report.manifest_sha256.is_empty() && !j.tagged(MANIFEST_TAG)?.iter().any(|(k, _)| *k == key) {
+        crate::audit::record_tagged(
             j,
             crate::audit::Action::ArchiveExport,
             &format!(
-                "archive tenant {tenant}: {} segments, {} events, {} bytes; archived through {}, checkpoint {}",
-                report.segments, report.events, report.bytes, report.archived_through, report.checkpoint_size
+                "archive tenant {tenant}: {} segments, {} events, {} bytes; archived through {}, checkpoint {}; manifest SHA-256 {}",
+                report.segments, report.events, report.bytes, report.archived_through, report.checkpoint_size, report.manifest_sha256
             ),
+            &[(MANIFEST_TAG, &key)],
         )?;
     }
     Ok(report)
 }
 
+/// Checks a tenant's whole archive: its manifest is one this store's log recorded, and
+/// everything it lists is the log's (`Archive::verify`).
+pub fn verify(j: &SqliteJournal, location: &str, tenant: &str) -> Result<mamori_archive::VerifyReport> {
+    let opened = open_for_reading(j, location, tenant)?;
+    opened.archive.verify(j.verifier_key())
+}
+
 /// What an archive disclosure read, beside the disclosure itself.
 #[derive(Debug, Clone, Default)]
 pub struct ArchiveAnswer {
-    /// Entries from the archive's files, and from the store's open segment.
+    /// Entries from the archive's files, and from the store after the archive.
     pub from_archive: usize,
     pub from_store: usize,
     pub checkpoint_size: u64,
@@ -57,53 +77,113 @@ pub struct ArchiveAnswer {
     pub stats: Option<QueryStats>,
 }
 
-/// A resident's disclosure from the archive: the archived rows the engine finds, and the
-/// store's rows after the archive up to the archive's checkpoint, every one proven from
-/// the archive's tiles against the checkpoint, which must carry this store's signature.
-pub fn disclosure(j: &SqliteJournal, location: &str, tenant: &str, engine: Engine, r: &Request<'_>) -> Result<(Disclosure, ArchiveAnswer)> {
+/// An archive opened for reading: its manifest, recorded in the store's log, with its
+/// checkpoint the store's own, and the events it holds (`[0, through)`).
+struct Opened {
+    archive: Archive,
+    manifest: mamori_archive::Manifest,
+    through: u64,
+}
+
+fn open_for_reading(j: &SqliteJournal, location: &str, tenant: &str) -> Result<Opened> {
     let archive = Archive::open(location, tenant)?;
-    let manifest = archive.manifest()?.with_context(|| format!("tenant `{tenant}` has nothing archived at {location} (run `mamori archive export`)"))?;
+    let (manifest, digest) = archive.manifest_with_digest()?.with_context(|| format!("tenant `{tenant}` has nothing archived at {location} (run `mamori archive export`)"))?;
+    // The manifest names every file and its digest: it is trusted only as the log recorded it.
+    let key = manifest_key(tenant, &digest);
+    if !j.tagged(MANIFEST_TAG)?.iter().any(|(k, _)| *k == key) {
+        bail!("tenant `{tenant}`'s archive manifest (SHA-256 {digest}) is not one this store's log recorded exporting: it was changed, or its export was interrupted (run `mamori archive export`)");
+    }
+    if manifest.segment_shift != j.segment_shift() {
+        bail!("the archive has segments of 2^{}, this store 2^{}", manifest.segment_shift, j.segment_shift());
+    }
     let checkpoint = check_checkpoint(&manifest.checkpoint, j.verifier_key()).map_err(|e| anyhow::anyhow!("the archive's checkpoint does not carry this store's signature: {e}"))?;
+    if j.checkpoint_at(checkpoint.size)?.as_deref() != Some(manifest.checkpoint.as_str()) {
+        bail!("the archive's checkpoint of {} events is not the store's checkpoint of that size", checkpoint.size);
+    }
     let through = manifest.archived_through();
-    // Export archives every sealed segment under its checkpoint: the store's part starts
-    // exactly where the archive's ends, so no entry falls between them.
-    let per_segment = 1u64 << manifest.segment_shift;
-    if through != checkpoint.size / per_segment * per_segment {
-        bail!("the archive's manifest lists events up to {through}, but its checkpoint of {} seals every event up to {}", checkpoint.size, checkpoint.size / per_segment * per_segment);
+    Ok(Opened { archive, manifest, through })
+}
+
+impl Opened {
+    /// The events whose `column` is `value` in `range`, oldest first: the archived ones the
+    /// engine finds, each checked to hash to its leaf and to be `value`'s, then the store's
+    /// after the archive.
+    fn gather(&self, j: &SqliteJournal, engine: Engine, column: KeyColumn, value: &str, range: mamori_journal::TimeRange, answer: &mut ArchiveAnswer) -> Result<Vec<StoredEvent>> {
+        let archived = match engine {
+            Engine::Parquet => {
+                let (rows, stats) = self.archive.find(&self.manifest, column, value, range)?;
+                let total = answer.stats.get_or_insert_with(QueryStats::default);
+                total.files += stats.files;
+                total.files_opened += stats.files_opened;
+                total.row_groups += stats.row_groups;
+                total.row_groups_read += stats.row_groups_read;
+                rows
+            }
+            Engine::Spark => self.archive.find_with_spark(&self.manifest, column, value, range)?,
+        };
+        let mut found: Vec<(i64, StoredEvent)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for ArchivedEvent { seq, leaf, body, .. } in archived {
+            if leaf_hash(&body) != leaf {
+                bail!("the archive's row for event {seq} does not hash to its leaf");
+            }
+            if seq >= self.through || !seen.insert(seq) {
+                bail!("the archive answered event {seq} twice or outside its archived range");
+            }
+            // What the engine says it matched is checked on the body itself: a file changed
+            // after `verify` cannot put another resident's accesses in this answer.
+            let event = mamori_model::Event::from_json(&body).map_err(|e| anyhow::anyhow!("the archive's event {seq}: {e}"))?;
+            let keys = mamori_journal::IndexKeys::of(&event);
+            let matches = match column {
+                KeyColumn::Resident => keys.resident.as_deref() == Some(value),
+                KeyColumn::Actor => keys.actor == value,
+            };
+            if !matches || keys.time < range.from || keys.time >= range.to {
+                bail!("the archive answered event {seq}, which is not {value}'s in the period asked");
+            }
+            answer.from_archive += 1;
+            found.push((keys.time, StoredEvent { seq, body }));
+        }
+        // After the archive: the store's, to its latest event.
+        let stored = match column {
+            KeyColumn::Resident => j.by_resident(value, range)?,
+            KeyColumn::Actor => j.by_actor(value, range)?,
+        };
+        for stored in stored {
+            if stored.seq >= self.through {
+                let time = stored.event()?.time;
+                answer.from_store += 1;
+                found.push((time, stored));
+            }
+        }
+        found.sort_by_key(|(time, s)| (*time, s.seq));
+        Ok(found.into_iter().map(|(_, s)| s).collect())
     }
-    let (archived, stats) = match engine {
-        Engine::Parquet => {
-            let (rows, stats) = archive.find(&manifest, KeyColumn::Resident, r.resident, r.range)?;
-            (rows, Some(stats))
-        }
-        Engine::Spark => (archive.find_with_spark(&manifest, KeyColumn::Resident, r.resident, r.range)?, None),
-    };
-    let mut answer = ArchiveAnswer { checkpoint_size: checkpoint.size, archived_through: through, stats, ..Default::default() };
-    let mut found: Vec<(i64, StoredEvent)> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for ArchivedEvent { seq, time, leaf, body } in archived {
-        if leaf_hash(&body) != leaf {
-            bail!("the archive's row for event {seq} does not hash to its leaf");
-        }
-        if seq >= through || !seen.insert(seq) {
-            bail!("the archive answered event {seq} twice or outside its archived range");
-        }
-        answer.from_archive += 1;
-        found.push((time, StoredEvent { seq, body }));
-    }
-    // The open segment: in the store, after the archived ones, up to the archive's checkpoint.
-    for stored in j.by_resident(r.resident, r.range)? {
-        if stored.seq >= through && stored.seq < checkpoint.size {
-            let time = stored.event()?.time;
-            answer.from_store += 1;
-            found.push((time, stored));
-        }
-    }
-    found.sort_by_key(|(time, s)| (*time, s.seq));
-    let found: Vec<StoredEvent> = found.into_iter().map(|(_, s)| s).collect();
-    let tiles = mamori_archive::ArchiveTiles::new(&archive);
-    let leaves: std::collections::HashMap<u64, mamori_journal::Hash> = found.iter().map(|s| (s.seq, leaf_hash(&s.body))).collect();
-    let (size, root) = (checkpoint.size, checkpoint.root);
-    let d = disclosure_of(j, r, found, checkpoint, &mut |seq| archive.prove(&tiles, size, root, seq, leaves[&seq]))?;
+}
+
+/// A resident's disclosure from the archive: the archived rows the engine finds, each
+/// checked to be the log's leaf and the resident's, and the store's rows after the archive;
+/// every entry proven against the store's latest checkpoint, as the embedded disclosure
+/// is, so that the two documents are the same.
+pub fn disclosure(j: &SqliteJournal, location: &str, tenant: &str, engine: Engine, r: &Request<'_>) -> Result<(Disclosure, ArchiveAnswer)> {
+    let opened = open_for_reading(j, location, tenant)?;
+    let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
+    let mut answer = ArchiveAnswer { checkpoint_size: checkpoint.size, archived_through: opened.through, ..Default::default() };
+    let found = opened.gather(j, engine, KeyColumn::Resident, r.resident, r.range, &mut answer)?;
+    let size = checkpoint.size;
+    let d = disclosure_of(j, r, found, checkpoint, &mut |seq| Ok(j.audit_path(seq, size)?))?;
     Ok((d, answer))
+}
+
+/// An employee's back-search from the archive, gathered and proven as `disclosure` is.
+#[allow(clippy::too_many_arguments)]
+pub fn back_search(j: &SqliteJournal, location: &str, tenant: &str, engine: Engine, employee: &str, range: mamori_journal::TimeRange, from: String, to: String) -> Result<(mamori_report::BackSearch, ArchiveAnswer)> {
+    let opened = open_for_reading(j, location, tenant)?;
+    let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
+    let mut answer = ArchiveAnswer { checkpoint_size: checkpoint.size, archived_through: opened.through, ..Default::default() };
+    let size = checkpoint.size;
+    let mut gather = |account: &str, range: mamori_journal::TimeRange| opened.gather(j, engine, KeyColumn::Actor, account, range, &mut answer);
+    let b = crate::report::back_search_of(j, employee, range, from, to, &mut gather, checkpoint, &mut |seq| Ok(j.audit_path(seq, size)?))?;
+    drop(gather);
+    Ok((b, answer))
 }

@@ -85,10 +85,22 @@ pub type JudgedAccess<'d> = (mamori_journal::StoredEvent, mamori_model::Event, c
 /// The record accesses in `range` made through each (system, account, employee) by that
 /// employee, read from the actor index: what the back-search and the review sheet list.
 pub fn accesses_by<'d>(j: &SqliteJournal, judge: &Judge<'d>, accounts: &[(&str, &str, &str)], range: TimeRange) -> Result<Vec<JudgedAccess<'d>>> {
+    accesses_found(j, judge, accounts, range, &mut |account, range| Ok(j.by_actor(account, range)?))
+}
+
+/// `accesses_by` over the events `by_actor` finds for each account: the store's, or the
+/// archive's.
+pub fn accesses_found<'d>(
+    j: &SqliteJournal,
+    judge: &Judge<'d>,
+    accounts: &[(&str, &str, &str)],
+    range: TimeRange,
+    by_actor: &mut dyn FnMut(&str, TimeRange) -> Result<Vec<mamori_journal::StoredEvent>>,
+) -> Result<Vec<JudgedAccess<'d>>> {
     let jst = FixedOffset::east_opt(9 * 3600).expect("JST");
     let mut out = Vec::new();
     for (system, account, employee) in accounts {
-        for stored in j.by_actor(account, range)? {
+        for stored in by_actor(account, range)? {
             let e = stored.event()?;
             if e.class_uid != mamori_model::ClassUid::DatastoreActivity || mamori_enrich::event_account_system(&e) != *system {
                 continue;
@@ -106,11 +118,27 @@ pub fn accesses_by<'d>(j: &SqliteJournal, judge: &Judge<'d>, accounts: &[(&str, 
 }
 
 pub fn back_search(j: &SqliteJournal, employee: &str, range: TimeRange, from: String, to: String) -> Result<mamori_report::BackSearch> {
+    let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
+    let size = checkpoint.size;
+    back_search_of(j, employee, range, from, to, &mut |account, range| Ok(j.by_actor(account, range)?), checkpoint, &mut |seq| Ok(j.audit_path(seq, size)?))
+}
+
+/// The back-search over the events `by_actor` finds, each proven by `prove` in the tree
+/// `checkpoint` signs: the embedded store's own, or the archive's.
+pub fn back_search_of(
+    j: &SqliteJournal,
+    employee: &str,
+    range: TimeRange,
+    from: String,
+    to: String,
+    by_actor: &mut dyn FnMut(&str, TimeRange) -> Result<Vec<mamori_journal::StoredEvent>>,
+    checkpoint: mamori_journal::SignedCheckpoint,
+    prove: &mut dyn FnMut(u64) -> Result<Vec<mamori_journal::Hash>>,
+) -> Result<mamori_report::BackSearch> {
     let master = crate::detect::master_from_store(j)?;
     let Some(person) = master.employees.iter().find(|e| e.id == employee) else { bail!("no employee {employee} in the master data") };
     let dir = Directory::new(&master);
     let judge = Judge::new(j, &dir)?;
-    let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
     let mut accounts: Vec<(&str, &str, &str)> = master
         .accounts
         .iter()
@@ -120,8 +148,8 @@ pub fn back_search(j: &SqliteJournal, employee: &str, range: TimeRange, from: St
     accounts.sort();
     accounts.dedup();
     let mut entries = Vec::new();
-    for (stored, e, at, _, _, explanation) in accesses_by(j, &judge, &accounts, range)? {
-        let proof = j.audit_path(stored.seq, checkpoint.size)?;
+    for (stored, e, at, _, _, explanation) in accesses_found(j, &judge, &accounts, range, by_actor)? {
+        let proof = prove(stored.seq)?;
         entries.push(mamori_report::BackSearchEntry {
             event_id: stored.seq,
             at: at.format("%Y-%m-%d %H:%M:%S").to_string(),

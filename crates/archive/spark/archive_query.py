@@ -5,7 +5,7 @@ tenant's manifest lists (never a directory listing: a file the manifest does not
 not part of the archive) and then proves every row it gets back against the tenant's
 signed checkpoint. Nothing here is trusted; it only has to be fast over years of files.
 
-    python3 archive_query.py --files LIST --column resident --value R \
+    python3 archive_query.py --files LIST --column resident --value-file V \
         --from-ms A --to-ms B --out OUT.jsonl [--master local[2]]
 """
 import argparse
@@ -19,7 +19,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", required=True, help="a file with one Parquet path per line")
     ap.add_argument("--column", required=True, choices=["resident", "actor"])
-    ap.add_argument("--value", required=True)
+    ap.add_argument("--value-file", required=True, help="the value, in a file: a resident's number is not put on a command line")
     ap.add_argument("--from-ms", type=int, required=True)
     ap.add_argument("--to-ms", type=int, required=True)
     ap.add_argument("--out", required=True)
@@ -28,13 +28,14 @@ def main():
 
     with open(args.files, encoding="utf-8") as f:
         paths = [line.strip() for line in f if line.strip()]
+    with open(args.value_file, encoding="utf-8") as f:
+        value = f.read()
 
     spark = (
         SparkSession.builder.master(args.master)
         .appName("mamori-archive-query")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.parquet.filterPushdown", "true")
-        .config("spark.sql.parquet.bloomFilter.enabled", "true")
         .config("spark.sql.session.timeZone", "UTC")
         .getOrCreate()
     )
@@ -44,7 +45,7 @@ def main():
         df = spark.read.parquet(*paths)
         rows = (
             df.where(
-                (F.col(args.column) == args.value)
+                (F.col(args.column) == value)
                 & (F.col("time_ms") >= args.from_ms)
                 & (F.col("time_ms") < args.to_ms)
             )

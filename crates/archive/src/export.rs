@@ -39,6 +39,8 @@ pub struct ExportReport {
     /// The archive as it now stands.
     pub checkpoint_size: u64,
     pub archived_through: u64,
+    /// SHA-256 (hex) of the manifest as it now stands: the store's log records it.
+    pub manifest_sha256: String,
 }
 
 /// The columns of every archive file. `seq` and `leaf_hash` place the row in the log;
@@ -54,6 +56,18 @@ pub fn schema() -> SchemaRef {
         Field::new("leaf_hash", DataType::FixedSizeBinary(32), false),
         Field::new("event", DataType::Utf8, false),
     ]))
+}
+
+/// Refuses a file whose columns are not exactly the archive's: a file shaped otherwise
+/// (an extra nested column named like a real one, say) could steer what a query prunes.
+pub fn check_schema(found: &arrow_schema::Schema) -> Result<()> {
+    let expected = schema();
+    let same = found.fields().len() == expected.fields().len()
+        && found.fields().iter().zip(expected.fields()).all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type() && a.is_nullable() == b.is_nullable());
+    if !same {
+        bail!("its columns are not the archive's ({})", found.fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect::<Vec<_>>().join(", "));
+    }
+    Ok(())
 }
 
 fn writer_properties(rows_hint: u64) -> WriterProperties {
@@ -156,8 +170,13 @@ pub fn jst_date(ms: i64) -> String {
 pub fn export(j: &SqliteJournal, archive: &Archive) -> Result<ExportReport> {
     let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint yet: import something first")?;
     let origin = checkpoint.note.lines().next().unwrap_or_default().to_owned();
-    let mut manifest = match archive.manifest()? {
+    let found = archive.manifest_with_digest()?;
+    let digest_before = found.as_ref().map(|(_, d)| d.clone()).unwrap_or_default();
+    let mut manifest = match found.map(|(m, _)| m) {
         Some(m) => {
+            if m.segment_shift != j.segment_shift() {
+                bail!("the archive of tenant `{}` has segments of 2^{}, this store 2^{}", archive.tenant, m.segment_shift, j.segment_shift());
+            }
             if m.origin != origin {
                 bail!("the archive of tenant `{}` holds the log `{}`, this store is `{origin}`", archive.tenant, m.origin);
             }
@@ -192,7 +211,9 @@ pub fn export(j: &SqliteJournal, archive: &Archive) -> Result<ExportReport> {
         report.bytes += files.iter().map(|f| f.bytes).sum::<u64>();
         manifest.segments.push(SegmentEntry { id, first_seq, count, files });
     }
-    if checkpoint.size > manifest.checkpoint_size {
+    // The tiles and checkpoint move only with new segments: an export with nothing to
+    // copy changes nothing.
+    if report.segments > 0 {
         for tile in tlog_tiles::Tile::new_tiles(TILE_HEIGHT, manifest.checkpoint_size, checkpoint.size) {
             let width = tile.width() as usize * 32;
             let data = j.tile(tile.level(), tile.level_index())?.with_context(|| format!("the store has no tile {}", tile.path()))?;
@@ -206,9 +227,19 @@ pub fn export(j: &SqliteJournal, archive: &Archive) -> Result<ExportReport> {
         manifest.checkpoint_size = checkpoint.size;
         manifest.checkpoint = checkpoint.note.clone();
     }
+    report.manifest_sha256 = digest_before;
     if report.segments > 0 || report.tiles > 0 {
         manifest.segments.sort_by_key(|s| s.id);
-        archive.put("manifest.json", Bytes::from(serde_json::to_vec_pretty(&manifest)?))?;
+        // Another export of this tenant (a worker that lost its lease, a cron job) may have
+        // committed meanwhile: never put an older archive over a newer one.
+        if let Some(now) = archive.manifest()?
+            && now.checkpoint_size > manifest.checkpoint_size
+        {
+            bail!("another export of tenant `{}` committed meanwhile (checkpoint {} > {}); nothing was changed", archive.tenant, now.checkpoint_size, manifest.checkpoint_size);
+        }
+        let bytes = serde_json::to_vec_pretty(&manifest)?;
+        report.manifest_sha256 = mamori_journal::hex_bytes(&Sha256::digest(&bytes));
+        archive.put("manifest.json", Bytes::from(bytes))?;
     }
     report.checkpoint_size = manifest.checkpoint_size;
     report.archived_through = manifest.archived_through();

@@ -32,6 +32,7 @@ use bytes::Bytes;
 use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path as StorePath;
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 pub use export::{ExportReport, export};
 pub use query::{ArchivedEvent, KeyColumn, QueryStats};
@@ -98,6 +99,37 @@ impl Manifest {
     pub fn bytes(&self) -> u64 {
         self.files().map(|f| f.bytes).sum()
     }
+
+    /// The shape export always writes: segments 0, 1, 2 … each full, each file at the path
+    /// its segment and day name, the rows adding up. Anything else was not written by
+    /// export, and no reader acts on it.
+    pub fn check_shape(&self) -> Result<()> {
+        if !(8..=40).contains(&self.segment_shift) {
+            bail!("segment_shift {} is out of range", self.segment_shift);
+        }
+        let per_segment = 1u64 << self.segment_shift;
+        for (n, s) in self.segments.iter().enumerate() {
+            let n = n as u64;
+            if s.id != n || Some(s.first_seq) != n.checked_mul(per_segment) || s.count != per_segment {
+                bail!("segment {} is out of place (it should be segment {n}, from event {} for {per_segment})", s.id, n.saturating_mul(per_segment));
+            }
+            let mut rows = 0u64;
+            for f in &s.files {
+                let well_formed_date = f.date.len() == 10 && f.date.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+                if !well_formed_date || f.path != format!("date={}/segment-{:08}.parquet", f.date, s.id) {
+                    bail!("segment {}: file `{}` is not at the path export gives it", s.id, f.path);
+                }
+                rows = rows.saturating_add(f.rows);
+            }
+            if rows != s.count {
+                bail!("segment {}: its files hold {rows} rows, not {}", s.id, s.count);
+            }
+        }
+        if self.archived_through() > self.checkpoint_size {
+            bail!("it lists events up to {}, past its checkpoint of {}", self.archived_through(), self.checkpoint_size);
+        }
+        Ok(())
+    }
 }
 
 /// Tenant names are path segments of the archive: a closed alphabet, so that no name can
@@ -124,7 +156,9 @@ impl Archive {
         };
         std::fs::create_dir_all(&dir).with_context(|| format!("making the archive directory {}", dir.display()))?;
         let dir = dir.canonicalize().with_context(|| format!("archive directory {}", dir.display()))?;
-        let store = object_store::local::LocalFileSystem::new_with_prefix(&dir).with_context(|| format!("archive directory {}", dir.display()))?;
+        // fsync before the rename that makes a file visible: a manifest is never on disk
+        // before the files it lists.
+        let store = object_store::local::LocalFileSystem::new_with_prefix(&dir).with_context(|| format!("archive directory {}", dir.display()))?.with_fsync(true);
         Ok(Archive { rt, store: Arc::new(store), root_dir: Some(dir), tenant: tenant.to_owned() })
     }
 
@@ -137,9 +171,11 @@ impl Archive {
         StorePath::from(format!("tenant={}/{rel}", self.tenant))
     }
 
-    /// The local file of `rel`, when the archive is on the local file system.
+    /// The local file of `rel`, when the archive is on the local file system: resolved as
+    /// the object store resolves it, so Spark reads the very file `verify` checked.
     pub fn local_file(&self, rel: &str) -> Option<PathBuf> {
-        self.root_dir.as_ref().map(|d| d.join(format!("tenant={}", self.tenant)).join(rel))
+        let root = self.root_dir.as_ref()?;
+        object_store::local::LocalFileSystem::new_with_prefix(root).ok()?.path_to_filesystem(&self.path(rel)).ok()
     }
 
     fn get(&self, rel: &str) -> Result<Option<Bytes>> {
@@ -161,15 +197,24 @@ impl Archive {
 
     /// The manifest, or `None` for a tenant with nothing archived yet.
     pub fn manifest(&self) -> Result<Option<Manifest>> {
+        Ok(self.manifest_with_digest()?.map(|(m, _)| m))
+    }
+
+    /// The manifest and the SHA-256 of its bytes (hex): what the store's log records of
+    /// each export, so that a reader with the store can tell the manifest is the one
+    /// exported.
+    pub fn manifest_with_digest(&self) -> Result<Option<(Manifest, String)>> {
         let Some(bytes) = self.get("manifest.json")? else { return Ok(None) };
-        let m: Manifest = serde_json::from_slice(&bytes).with_context(|| format!("tenant={}/manifest.json is not an archive manifest", self.tenant))?;
+        let at = format!("tenant={}/manifest.json", self.tenant);
+        let m: Manifest = serde_json::from_slice(&bytes).with_context(|| format!("{at} is not an archive manifest"))?;
         if m.format != MANIFEST_FORMAT {
-            bail!("tenant={}/manifest.json: format {} (this mamori reads {MANIFEST_FORMAT})", self.tenant, m.format);
+            bail!("{at}: format {} (this mamori reads {MANIFEST_FORMAT})", m.format);
         }
         if m.tenant != self.tenant {
-            bail!("tenant={}/manifest.json names tenant `{}`", self.tenant, m.tenant);
+            bail!("{at} names tenant `{}`", m.tenant);
         }
-        Ok(Some(m))
+        m.check_shape().with_context(|| at.clone())?;
+        Ok(Some((m, mamori_journal::hex_bytes(&sha2::Sha256::digest(&bytes)))))
     }
 }
 
@@ -230,15 +275,4 @@ impl tlog_tiles::TileReader for ArchiveTiles<'_> {
     }
 
     fn save_tiles(&self, _tiles: &[tlog_tiles::Tile], _data: &[Vec<u8>]) {}
-}
-
-impl Archive {
-    /// The inclusion proof of event `seq` with leaf `leaf` in the tree of `size` and
-    /// `root`, from the archive's tiles, checked before it is returned.
-    pub fn prove(&self, tiles: &ArchiveTiles<'_>, size: u64, root: tlog_tiles::Hash, seq: u64, leaf: tlog_tiles::Hash) -> Result<Vec<tlog_tiles::Hash>> {
-        let reader = tlog_tiles::TileHashReader::new(size, root, tiles);
-        let proof = tlog_tiles::prove_record(size, seq, &reader).map_err(|e| anyhow::anyhow!("proving event {seq} from the archive's tiles: {e}"))?;
-        tlog_tiles::check_record(&proof, size, root, seq, leaf).map_err(|e| anyhow::anyhow!("event {seq} is not in the archived log of size {size}: {e}"))?;
-        Ok(proof)
-    }
 }

@@ -3,10 +3,10 @@
 //! filters, and only the matching rows decoded.
 
 use anyhow::{Context, Result, bail};
-use arrow_array::{Array, FixedSizeBinaryArray, Int64Array, StringArray};
+use arrow_array::{Array, BooleanArray, FixedSizeBinaryArray, Int64Array, StringArray};
 use futures_util::TryStreamExt;
 use mamori_journal::{Hash, TimeRange};
-use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::arrow::arrow_reader::{ArrowPredicateFn, ArrowReaderOptions, RowFilter};
 use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
@@ -111,9 +111,12 @@ impl Archive {
             for file in files {
                 let path = self.path(&file.path);
                 let reader = FileReader { store: self.store.clone(), path: path.clone(), size: file.bytes };
-                let mut builder = ParquetRecordBatchStreamBuilder::new(reader).await.with_context(|| format!("reading {path}"))?;
+                // The page index lets the reader fetch only the pages of the matching rows.
+                let options = ArrowReaderOptions::new().with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
+                let mut builder = ParquetRecordBatchStreamBuilder::new_with_options(reader, options).await.with_context(|| format!("reading {path}"))?;
+                crate::export::check_schema(builder.schema()).with_context(|| format!("{path}"))?;
                 let schema = builder.parquet_schema();
-                let key_index = schema.columns().iter().position(|c| c.name() == column.name()).with_context(|| format!("{path} has no column {}", column.name()))?;
+                let key_index = schema.columns().iter().position(|c| c.path().string() == column.name()).with_context(|| format!("{path} has no column {}", column.name()))?;
                 let mut groups = Vec::new();
                 let row_groups = builder.metadata().num_row_groups();
                 stats.row_groups += row_groups as u64;
@@ -134,7 +137,19 @@ impl Archive {
                 stats.files_opened += 1;
                 stats.row_groups_read += groups.len() as u64;
                 let mask = ProjectionMask::columns(builder.parquet_schema(), ["seq", "time_ms", column.name(), "leaf_hash", "event"]);
-                let mut stream = builder.with_row_groups(groups).with_projection(mask).build().with_context(|| format!("reading {path}"))?;
+                // The key column is read first; the other columns only for its matching rows.
+                let wanted = value.to_owned();
+                let key_only = ProjectionMask::columns(builder.parquet_schema(), [column.name()]);
+                let predicate = ArrowPredicateFn::new(key_only, move |batch: arrow_array::RecordBatch| {
+                    let keys = batch.column(0).as_any().downcast_ref::<StringArray>().ok_or_else(|| arrow_schema::ArrowError::SchemaError("the key column is not text".into()))?;
+                    Ok(keys.iter().map(|k| Some(k == Some(wanted.as_str()))).collect::<BooleanArray>())
+                });
+                let mut stream = builder
+                    .with_row_groups(groups)
+                    .with_projection(mask)
+                    .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
+                    .build()
+                    .with_context(|| format!("reading {path}"))?;
                 while let Some(batch) = stream.try_next().await.with_context(|| format!("reading {path}"))? {
                     let col = |name: &str| batch.column_by_name(name).with_context(|| format!("{path} has no column {name}"));
                     let seq = col("seq")?.as_any().downcast_ref::<Int64Array>().context("seq is not Int64")?;

@@ -41,12 +41,15 @@ impl Archive {
         }
         let files = work.path().join("files.txt");
         std::fs::write(&files, list)?;
+        let value_file = work.path().join("value.txt");
+        std::fs::write(&value_file, value)?;
         let out = work.path().join("rows.jsonl");
         let master = std::env::var("MAMORI_SPARK_MASTER").unwrap_or_else(|_| "local[2]".into());
         let run = Command::new(python())
             .arg(&job)
             .arg("--files").arg(&files)
-            .args(["--column", column.name(), "--value", value])
+            .args(["--column", column.name()])
+            .arg("--value-file").arg(&value_file)
             .args(["--from-ms", &range.from.to_string(), "--to-ms", &range.to.to_string()])
             .arg("--out").arg(&out)
             .args(["--master", &master])

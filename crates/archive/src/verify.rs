@@ -52,7 +52,9 @@ impl Archive {
                     bail!("{} is not the file the manifest lists (its SHA-256 or size differs)", file.path);
                 }
                 let mut rows = 0u64;
-                let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).with_context(|| format!("reading {}", file.path))?.with_batch_size(8192).build()?;
+                let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).with_context(|| format!("reading {}", file.path))?;
+                crate::export::check_schema(builder.schema()).with_context(|| file.path.clone())?;
+                let reader = builder.with_batch_size(8192).build().with_context(|| format!("reading {}", file.path))?;
                 for batch in reader {
                     let batch = batch.with_context(|| format!("reading {}", file.path))?;
                     let col = |name: &str| batch.column_by_name(name).with_context(|| format!("{} has no column {name}", file.path));

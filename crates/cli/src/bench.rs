@@ -482,22 +482,10 @@ pub fn stream(dir: &Path, rate: u64, seconds: u64, batch_ms: u64, out: &mut impl
     let store = dir.join("store");
     let rules = dir.join("probe-rules");
     std::fs::create_dir_all(&rules)?;
-    std::fs::write(
-        rules.join("probe.yml"),
-        format!("title: bench stream probe\nid: {PROBE_RULE}\nstatus: experimental\nlogsource:\n  product: mamori\nlevel: low\ndetection:\n  sel:\n    Operation|startswith: '{PROBE_OPERATION}'\n  condition: sel\n"),
-    )?;
     let mut j = SqliteJournal::init(&store, "mamori.bench/stream", mamori_journal::DEFAULT_SEGMENT_SHIFT, &dir.join("signing.key"))?;
-    store_bench_master(&mut j)?;
+    warm_up_probe_store(&mut j, &rules, dir, out)?;
     let (key, hash) = mamori_server::new_api_key();
     mamori_app::admin::create_api_key(&mut j, "bench", "bench", "bench", &hash)?;
-    // A day before the stream, judged as a town's detection would have: the model learned
-    // from it, and every employee's habits in the state streaming detection goes on from.
-    let warm_up = dir.join("day-before.ndjson");
-    std::fs::write(&warm_up, access_lines(0, WARM_UP_EVENTS, START_MS + 9 * 3_600_000, WARM_UP_EVENTS / (8 * 3600), &mut Mix(6)))?;
-    import_ndjson(&mut j, &warm_up, &ImportOptions { source: "bench".into(), ..Default::default() }, &mut |_, _| {})?;
-    std::fs::remove_file(&warm_up)?;
-    let warmed = mamori_app::detect::run(&mut j, mamori_detect::Config::default(), Some(&rules), false)?;
-    writeln!(out, "day before: {WARM_UP_EVENTS} events judged ({:.1} % of record accesses explained), model learned", 100.0 * warmed.explained as f64 / warmed.accesses.max(1) as f64)?;
     drop(j);
     // The server in a process of its own, as a town runs it, so its memory is its own.
     let config = dir.join("mamori.toml");
@@ -1021,6 +1009,140 @@ pub fn cluster(dir: &Path, tenants: usize, batches: u64, batch: u64, workers: us
     Ok(())
 }
 
+/// The store a streaming bench starts from: the bench master data, the probe rule in
+/// `rules`, and a day before the stream judged as a town's detection would have (the model
+/// learned from it, every employee's habits in the state streaming detection goes on from).
+fn warm_up_probe_store(j: &mut SqliteJournal, rules: &Path, dir: &Path, out: &mut impl Write) -> Result<()> {
+    std::fs::create_dir_all(rules)?;
+    std::fs::write(
+        rules.join("probe.yml"),
+        format!("title: bench stream probe\nid: {PROBE_RULE}\nstatus: experimental\nlogsource:\n  product: mamori\nlevel: low\ndetection:\n  sel:\n    Operation|startswith: '{PROBE_OPERATION}'\n  condition: sel\n"),
+    )?;
+    store_bench_master(j)?;
+    let warm_up = dir.join("day-before.ndjson");
+    std::fs::write(&warm_up, access_lines(0, WARM_UP_EVENTS, START_MS + 9 * 3_600_000, WARM_UP_EVENTS / (8 * 3600), &mut Mix(6)))?;
+    import_ndjson(j, &warm_up, &ImportOptions { source: "bench".into(), ..Default::default() }, &mut |_, _| {})?;
+    std::fs::remove_file(&warm_up)?;
+    let warmed = mamori_app::detect::run(j, mamori_detect::Config::default(), Some(rules), false)?;
+    writeln!(out, "day before: {WARM_UP_EVENTS} events judged ({:.1} % of record accesses explained), model learned", 100.0 * warmed.explained as f64 / warmed.accesses.max(1) as f64)?;
+    Ok(())
+}
+
+/// Times event → finding through the cluster (docs/cluster.md): a three-node JetStream
+/// cluster on loopback, one tenant with the bench master data and the probe rule in its
+/// own `sigma/`, the front and WORKERS workers with `--detect` in processes of their own;
+/// RATE events a second in a batch every BATCH_MS for SECONDS, each batch's last event a
+/// probe. From each batch's acknowledgement by the front to the moment a subscriber of
+/// `mamori.<tenant>.findings` receives the probe finding that includes it.
+pub fn cluster_latency(dir: &Path, rate: u64, seconds: u64, batch_ms: u64, workers: usize, out: &mut impl Write) -> Result<()> {
+    use futures_util::StreamExt;
+    anyhow::ensure!(!dir.exists(), "{} exists: give a new directory", dir.display());
+    anyhow::ensure!(rate > 0 && seconds > 0 && (1..=10_000).contains(&batch_ms) && workers > 0, "--rate, --seconds and --workers must be above zero, --batch-ms 1–10000");
+    let (per_batch, batches) = ((rate * batch_ms / 1000).max(1), seconds * 1000 / batch_ms);
+    let nats = mamori_cluster::local::LocalNats::start(&dir.join("nats"))?;
+    let (root, tenant) = (dir.join("root"), "latency");
+    let store = mamori_cluster::worker::tenant_dir(&root, tenant);
+    let mut j = SqliteJournal::init(&store, "mamori.bench/latency", mamori_journal::DEFAULT_SEGMENT_SHIFT, &dir.join("signing.key"))?;
+    warm_up_probe_store(&mut j, &store.join("sigma"), dir, out)?;
+    drop(j);
+    std::fs::write(store.join("mamori.toml"), "[sources.bench]\nformat = \"ndjson\"\n")?;
+    // The subscriber is polled all along: a runtime with a thread of its own.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let cluster = runtime.block_on(mamori_cluster::Cluster::connect(&nats.urls, "mamori-bench"))?;
+    let up = Instant::now();
+    while let Err(e) = runtime.block_on(cluster.add_tenant(tenant, &["bench".to_owned()], 3, Duration::from_secs(3))) {
+        anyhow::ensure!(up.elapsed() < Duration::from_secs(60), "the cluster did not come up: {e:#}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (key, hash) = mamori_server::new_api_key();
+    runtime.block_on(cluster.add_key(&hash, &mamori_cluster::KeyEntry { tenant: tenant.into(), scope: "bench".into(), label: "bench".into() }))?;
+    // Each probe finding received: when, and how many probes it holds.
+    let received: std::sync::Arc<std::sync::Mutex<Vec<(Instant, usize)>>> = Default::default();
+    let mut findings = runtime.block_on(cluster.client().subscribe(mamori_cluster::findings_subject(tenant))).map_err(|e| anyhow::anyhow!("subscribing: {e}"))?;
+    let probe_id = format!("sigma:{PROBE_RULE}:E0000");
+    let sink = received.clone();
+    runtime.spawn(async move {
+        while let Some(m) = findings.next().await {
+            let at = Instant::now();
+            if let Ok(f) = serde_json::from_slice::<mamori_model::Finding>(&m.payload)
+                && f.id == probe_id
+            {
+                sink.lock().expect("not poisoned").push((at, f.evidence.len()));
+            }
+        }
+    });
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let _front = Child(
+        std::process::Command::new(std::env::current_exe()?)
+            .args(["serve", "--cluster", &nats.urls, "--listen", &addr.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("front.log"))?)
+            .spawn()?,
+    );
+    let base = format!("http://{addr}");
+    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(60))).http_status_as_error(false).build().into();
+    wait_healthy(&agent, &base, &dir.join("front.log"))?;
+    let _workers: Vec<Child> = (0..workers)
+        .map(|w| -> Result<Child> {
+            Ok(Child(
+                std::process::Command::new(std::env::current_exe()?)
+                    .arg("--data")
+                    .arg(&root)
+                    .args(["worker", "--nats", &nats.urls, "--detect", "--name", &format!("latency-worker-{w}")])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::fs::File::create(dir.join(format!("worker-{w}.log")))?)
+                    .spawn()?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let post = |name: &str, body: &str| -> Result<()> {
+        let mut r = agent.post(format!("{base}/v1/ingest/bench")).header("Authorization", &format!("Bearer {key}")).header("Idempotency-Key", name).send(body.as_bytes())?;
+        anyhow::ensure!(r.status().as_u16() == 200, "batch {name}: HTTP {}", r.status());
+        std::hint::black_box(r.body_mut().read_to_vec()?);
+        Ok(())
+    };
+    let most = || received.lock().expect("not poisoned").iter().map(|(_, n)| *n).max().unwrap_or(0);
+    // One probe before the clock starts: a worker has taken the tenant and loaded what
+    // detection needs.
+    let day = START_MS + 86_400_000 + 9 * 3_600_000;
+    let primed = Instant::now();
+    post("prime", &access_lines(WARM_UP_EVENTS, 1, day - 60_000, rate, &mut Mix(5)))?;
+    let mut before = 0;
+    while before == 0 || primed.elapsed() < Duration::from_secs(2) && most() > before {
+        anyhow::ensure!(primed.elapsed() < Duration::from_secs(300), "no probe finding was published within five minutes (see {})", dir.display());
+        std::thread::sleep(Duration::from_millis(50));
+        before = most();
+    }
+    writeln!(out, "a worker took the tenant and published its first finding {:.1} s after the first batch", primed.elapsed().as_secs_f64())?;
+    let start = Instant::now();
+    let mut rng = Mix(7);
+    let mut acked = Vec::new();
+    for b in 0..batches {
+        let body = access_lines(WARM_UP_EVENTS + 1 + b * per_batch, per_batch, day + b * per_batch * 1000 / rate, rate, &mut rng);
+        if let Some(wait) = (start + Duration::from_millis(b * batch_ms)).checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        post(&format!("stream-{b}"), &body)?;
+        acked.push(Instant::now());
+    }
+    let sending = acked.last().map_or(0.0, |a| a.duration_since(start).as_secs_f64());
+    let waited = Instant::now();
+    while most() < before + batches as usize && waited.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let received = received.lock().expect("not poisoned").clone();
+    let mut latency = Vec::new();
+    for (b, a) in acked.iter().enumerate() {
+        let seen = received.iter().filter(|(_, n)| *n >= before + b + 1).map(|(t, _)| *t).min().ok_or_else(|| anyhow::anyhow!("batch {b}'s probe finding was not received within two minutes of the last batch"))?;
+        latency.push(seen.saturating_duration_since(*a).as_secs_f64() * 1000.0);
+    }
+    latency.sort_by(f64::total_cmp);
+    let pct = |v: &[f64], p: f64| v[((v.len() - 1) as f64 * p) as usize];
+    writeln!(out, "stream: {batches} batches of {per_batch} events every {batch_ms} ms ({rate} events/s asked) in {sending:.1} s = {:.0} events/s acknowledged", (batches * per_batch) as f64 / sending.max(1e-9))?;
+    writeln!(out, "acknowledgement by the front → probe finding received from mamori.{tenant}.findings: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms", pct(&latency, 0.5), pct(&latency, 0.99), pct(&latency, 1.0))?;
+    Ok(())
+}
+
 /// Times the archive (docs/archive.md) on a year of a 200,000-resident town: EVENTS
 /// synthetic record accesses spread evenly over 365 days imported into a fresh store under
 /// DIR, its sealed segments exported to Parquet under DIR/archive, then LOOKUPS residents'
@@ -1049,6 +1171,10 @@ pub fn archive(dir: &Path, events: u64, lookups: u64, spark: u64, out: &mut impl
         std::fs::remove_file(&file)?;
     }
     let mut journal = SqliteJournal::open(&data)?;
+    // Each run exports the whole store again, into an empty archive.
+    if Path::new(&location).exists() {
+        std::fs::remove_dir_all(&location)?;
+    }
     let start = Instant::now();
     let report = mamori_app::archive::export(&mut journal, &location, "bench")?;
     let export_s = start.elapsed().as_secs_f64();

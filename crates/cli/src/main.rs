@@ -330,16 +330,8 @@ enum ReportCommand {
         /// Write here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Answer from the archive at this location (docs/archive.md): the archived rows,
-        /// then the store's open segment, all proven against the archive's checkpoint.
-        #[arg(long, env = "MAMORI_ARCHIVE", requires = "tenant")]
-        archive: Option<String>,
-        /// The tenant whose archive to read.
-        #[arg(long)]
-        tenant: Option<String>,
-        /// How the archive is read: parquet (in process) or spark (a PySpark job).
-        #[arg(long, default_value = "parquet")]
-        engine: String,
+        #[command(flatten)]
+        archive: ArchiveRead,
     },
     /// Every record access of one employee in a period, with the business behind each
     /// (the back-search once misuse is suspected).
@@ -360,6 +352,8 @@ enum ReportCommand {
         unexplained: bool,
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        archive: ArchiveRead,
     },
     /// Lock-policy compliance: how often each employee left a Windows session locked or
     /// unlocked when badging out, per department (from the last `mamori detect`).
@@ -499,6 +493,43 @@ enum UserCommand {
     },
     /// List console users (name, role, department, created).
     List,
+}
+
+/// Where a report is answered from when not from the store alone (docs/archive.md).
+#[derive(Args)]
+struct ArchiveRead {
+    /// Answer from the archive at this location: the archived rows, then the store's rows
+    /// after them, all proven against the store's latest checkpoint. (Not taken from
+    /// MAMORI_ARCHIVE: where a report comes from is said on its command line.)
+    #[arg(long, requires = "tenant")]
+    archive: Option<String>,
+    /// The tenant whose archive to read.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// How the archive is read: parquet (in process) or spark (a PySpark job).
+    #[arg(long, default_value = "parquet")]
+    engine: String,
+}
+
+impl ArchiveRead {
+    /// The location, tenant and engine, when a report is to be answered from the archive.
+    fn parts(&self) -> Result<Option<(&str, &str, mamori_app::archive::Engine)>> {
+        let Some(location) = &self.archive else { return Ok(None) };
+        Ok(Some((location, self.tenant.as_deref().unwrap_or_default(), mamori_app::archive::Engine::parse(&self.engine)?)))
+    }
+
+    /// Said on standard error after an archive answer.
+    fn tell(answer: &mamori_app::archive::ArchiveAnswer) {
+        eprintln!(
+            "アーカイブから {} 件、保存庫から {} 件（アーカイブは {} 件目まで、チェックポイント {}）",
+            answer.from_archive, answer.from_store, answer.archived_through, answer.checkpoint_size
+        );
+    }
+
+    /// What the audit record adds about where the answer came from.
+    fn audit_note(&self) -> String {
+        self.archive.as_ref().map(|a| format!(", from the archive {a} ({})", self.engine)).unwrap_or_default()
+    }
 }
 
 #[derive(Subcommand)]
@@ -702,6 +733,23 @@ enum BenchCommand {
         lookups: u64,
         #[arg(long, default_value_t = 3)]
         spark: u64,
+    },
+    /// Event → finding through the cluster (docs/cluster.md): a three-node JetStream
+    /// cluster on loopback, one tenant with the probe rule, the front and WORKERS workers
+    /// with --detect; RATE events a second in a batch every BATCH_MS for SECONDS, timed
+    /// from each batch's acknowledgement to its probe finding on the findings subject.
+    #[command(name = "cluster-latency")]
+    ClusterLatency {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        #[arg(long, default_value_t = 1000)]
+        batch_ms: u64,
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
     },
     /// The clustered mode on this machine (docs/cluster.md): a three-node JetStream cluster
     /// on loopback (needs nats-server), TENANTS tenants, the front in a process; BATCHES
@@ -1186,7 +1234,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Demo { dir, seed } => return demo(dir, seed, out),
-        Command::Report(ReportCommand::Disclosure { resident, from, to, request_no, format, operator, out: file, archive, tenant, engine }) => {
+        Command::Report(ReportCommand::Disclosure { resident, from, to, request_no, format, operator, out: file, archive }) => {
             let policy = match operator.as_str() {
                 "withheld" => mamori_report::OperatorPolicy::Withheld,
                 "number" => mamori_report::OperatorPolicy::Number,
@@ -1203,15 +1251,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 request_no: request_no.clone(),
                 policy,
             };
-            let d = match &archive {
+            let d = match archive.parts()? {
                 None => report::disclosure(&j, &request)?,
-                Some(location) => {
-                    let engine = mamori_app::archive::Engine::parse(&engine)?;
-                    let (d, answer) = mamori_app::archive::disclosure(&j, location, tenant.as_deref().unwrap_or_default(), engine, &request)?;
-                    eprintln!(
-                        "アーカイブから {} 件、保存庫の未封印区間から {} 件（アーカイブ済み {} 件まで、チェックポイント {}）",
-                        answer.from_archive, answer.from_store, answer.archived_through, answer.checkpoint_size
-                    );
+                Some((location, tenant, engine)) => {
+                    let (d, answer) = mamori_app::archive::disclosure(&j, location, tenant, engine, &request)?;
+                    ArchiveRead::tell(&answer);
                     d
                 }
             };
@@ -1225,7 +1269,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             audit::record(
                 &mut j,
                 audit::Action::Report,
-                &format!("disclosure of resident {resident} (request {request_no}): {} entries, {format}{}", d.entries.len(), archive.as_ref().map(|a| format!(", from the archive {a} ({engine})")).unwrap_or_default()),
+                &format!("disclosure of resident {resident} (request {request_no}): {} entries, {format}{}", d.entries.len(), archive.audit_note()),
             )?;
             match file {
                 Some(path) => std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?,
@@ -1308,12 +1352,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             out.write_all(text.as_bytes())?;
         }
-        Command::Report(ReportCommand::Employee { employee, from, to, format, unexplained, out: file }) => {
+        Command::Report(ReportCommand::Employee { employee, from, to, format, unexplained, out: file, archive }) => {
             let range = inclusive_range(from.as_deref(), to.as_deref())?;
             let mut j = open(&cli.data)?;
             let from = from.unwrap_or_else(|| "（記録の最初から）".into());
             let to = to.unwrap_or_else(|| "（現在まで）".into());
-            let mut b = report::back_search(&j, &employee, range, from, to)?;
+            let mut b = match archive.parts()? {
+                None => report::back_search(&j, &employee, range, from, to)?,
+                Some((location, tenant, engine)) => {
+                    let (b, answer) = mamori_app::archive::back_search(&j, location, tenant, engine, &employee, range, from, to)?;
+                    ArchiveRead::tell(&answer);
+                    b
+                }
+            };
             if unexplained {
                 b.entries.retain(|e| !e.explained);
             }
@@ -1325,7 +1376,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 other => bail!("--format `{other}`: use html, csv, csv-sjis or json"),
             };
             let unexplained_n = b.entries.iter().filter(|e| !e.explained).count();
-            audit::record(&mut j, audit::Action::Report, &format!("back-search of employee {employee}: {} accesses, {unexplained_n} unexplained", b.entries.len()))?;
+            audit::record(&mut j, audit::Action::Report, &format!("back-search of employee {employee}: {} accesses, {unexplained_n} unexplained{}", b.entries.len(), archive.audit_note()))?;
             match file {
                 Some(path) => std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?,
                 None => out.write_all(&bytes)?,
@@ -1527,6 +1578,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(BenchArgs { command: Some(BenchCommand::Disclosure { lookups }), .. }) => {
             bench::disclosure(&cli.data, lookups, out)?;
         }
+        Command::Bench(BenchArgs { command: Some(BenchCommand::ClusterLatency { dir, rate, seconds, batch_ms, workers }), .. }) => bench::cluster_latency(&dir, rate, seconds, batch_ms, workers, out)?,
         Command::Bench(BenchArgs { command: Some(BenchCommand::Archive { dir, events, lookups, spark }), .. }) => bench::archive(&dir, events, lookups, spark, out)?,
         Command::Bench(BenchArgs { command: Some(BenchCommand::Cluster { dir, tenants, batches, batch, workers }), .. }) => {
             bench::cluster(&dir, tenants, batches, batch, workers, out)?;
@@ -1629,8 +1681,7 @@ fn archive_command(command: ArchiveCommand, data: &Path, out: &mut impl Write) -
         }
         ArchiveCommand::Verify { archive, tenant, en } => {
             let j = open(data)?;
-            let a = mamori_archive::Archive::open(&archive, &tenant)?;
-            let r = a.verify(j.verifier_key())?;
+            let r = mamori_app::archive::verify(&j, &archive, &tenant)?;
             if en {
                 writeln!(out, "tenant {tenant}: the archive's {} segments ({} events, {} files, {} bytes) are the log's, under checkpoint {}", r.segments, r.events, r.files, r.bytes, r.checkpoint_size)?;
             } else {

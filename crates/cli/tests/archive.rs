@@ -93,7 +93,9 @@ fn a_resident_disclosure_from_the_parquet_archive_in_process_and_through_spark_e
 
     // Again: nothing new to copy. A copy killed before its manifest is written leaves files
     // no reader sees; the next one writes the same files and the same manifest.
+    let before = std::fs::read(&manifest).unwrap();
     assert!(mamori(&store, &["archive", "export", "--to", archive.to_str().unwrap(), "--tenant", "town", "--en"]).starts_with("archived 0 segments"));
+    assert!(std::fs::read(&manifest).unwrap() == before, "an export with nothing to copy changes nothing");
     std::fs::remove_file(&manifest).unwrap();
     std::fs::remove_file(archive.join("tenant=town").join(file)).unwrap();
     mamori(&store, &["archive", "export", "--to", archive.to_str().unwrap(), "--tenant", "town"]);
@@ -127,16 +129,36 @@ fn a_resident_disclosure_from_the_parquet_archive_in_process_and_through_spark_e
         for engine in engines {
             let from_archive = disclosure(&store, resident, range, Some((&archive, engine)));
             assert_eq!(entries_without_proofs(&from_archive), entries_without_proofs(&embedded), "resident {resident} {range:?} through {engine}");
-            assert_eq!(from_archive["checkpoint"].as_str().unwrap(), again["checkpoint"].as_str().unwrap(), "proven against the archive's checkpoint");
-            // Each proof is the one the embedded store gives for the archive's tree size.
+            // Proven against the store's latest checkpoint, as the embedded disclosure is:
+            // each proof is the store's own at that size.
+            let size: u64 = from_archive["checkpoint"].as_str().unwrap().lines().nth(1).unwrap().parse().unwrap();
+            assert!(size > checkpoint_size);
             for e in from_archive["entries"].as_array().unwrap() {
                 let id = e["event_id"].as_u64().unwrap();
-                let proof = j.prove_inclusion(id, Some(checkpoint_size)).unwrap();
+                let proof = j.prove_inclusion(id, Some(size)).unwrap();
                 assert_eq!(e["proof"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect::<Vec<_>>(), proof.proof, "resident {resident}, event {id}, {engine}");
                 assert_eq!(e["leaf_hash"].as_str().unwrap(), proof.leaf_hash);
             }
         }
     }
+    // An employee's back-search from the archive, as from the store.
+    let employees = std::fs::read_to_string(tmp.path().join("town/master/employees.csv")).unwrap();
+    let out = tmp.path().join("employee.json");
+    let mut compared = 0;
+    for id in employees.lines().skip(1).map(|l| l.split(',').next().unwrap().to_owned()).take(8) {
+        let search = |archive: &[&str]| -> serde_json::Value {
+            mamori(&store, &[&["report", "employee", "--employee", id.as_str(), "--format", "json", "--out", out.to_str().unwrap()][..], archive].concat());
+            serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
+        };
+        let embedded = search(&[]);
+        if embedded["entries"].as_array().unwrap().is_empty() {
+            continue;
+        }
+        let from_archive = search(&["--archive", archive.to_str().unwrap(), "--tenant", "town"]);
+        assert_eq!(entries_without_proofs(&from_archive), entries_without_proofs(&embedded), "employee {id}");
+        compared += 1;
+    }
+    assert!(compared > 0, "an employee with accesses to compare");
     let counts = mamori(&store, &["archive", "counts", "--archive", archive.to_str().unwrap()]);
     let total: u64 = counts.lines().skip(1).map(|l| l.split('\t').nth(2).unwrap().parse::<u64>().unwrap()).sum();
     assert_eq!(total, through, "counts by tenant and day add up to the archived events");
@@ -146,21 +168,41 @@ fn a_resident_disclosure_from_the_parquet_archive_in_process_and_through_spark_e
 
 /// Rewrites one archive file with `change` applied to its rows, and the manifest to match,
 /// as an insider with write access to the object store would.
-fn rewrite(archive: &Path, rel: &str, change: impl Fn(&mut Vec<arrow_array::RecordBatch>)) {
+fn rewrite(archive: &Path, rel: &str, fix_manifest: bool, change: impl Fn(&mut Vec<arrow_array::RecordBatch>)) {
     use parquet::arrow::ArrowWriter;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use sha2::Digest;
     let dir = archive.join("tenant=town");
     let bytes = bytes::Bytes::from(std::fs::read(dir.join(rel)).unwrap());
+    let original = bytes.len();
     let mut batches: Vec<_> = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap().build().unwrap().map(Result::unwrap).collect();
     change(&mut batches);
-    let mut out = Vec::new();
-    let mut w = ArrowWriter::try_new(&mut out, batches[0].schema(), None).unwrap();
-    for b in &batches {
-        w.write(b).unwrap();
+    // Padded in the footer's metadata to the original's size, as a careful attacker would,
+    // so that the file still reads at the size the manifest gives.
+    let encode = |pad: usize| {
+        let props = parquet::file::properties::WriterProperties::builder().set_compression(parquet::basic::Compression::ZSTD(Default::default())).set_key_value_metadata(Some(vec![parquet::file::metadata::KeyValue::new("pad".into(), "x".repeat(pad))])).build();
+        let mut out = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut out, batches[0].schema(), Some(props)).unwrap();
+        for b in &batches {
+            w.write(b).unwrap();
+        }
+        w.close().unwrap();
+        out
+    };
+    let mut pad = original.saturating_sub(encode(0).len());
+    let mut out = encode(pad);
+    for _ in 0..4 {
+        if out.len() == original {
+            break;
+        }
+        pad = (pad + original).saturating_sub(out.len());
+        out = encode(pad);
     }
-    w.close().unwrap();
+    assert_eq!(out.len(), original, "the rewritten file padded to the original's size");
     std::fs::write(dir.join(rel), &out).unwrap();
+    if !fix_manifest {
+        return;
+    }
     let path = dir.join("manifest.json");
     let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     for s in m["segments"].as_array_mut().unwrap() {
@@ -194,8 +236,8 @@ fn an_archive_tampered_with_is_refused_by_verify_and_by_disclosure() {
     let verify = ["archive", "verify", "--archive", arc, "--tenant", "town"];
     let disclose = ["report", "disclosure", "--resident", resident.as_str(), "--format", "json", "--archive", arc, "--tenant", "town"];
 
-    // A tile every proof reads changed (level 1: above the leaves): the tiles no longer
-    // give the signed root.
+    // A tile every proof reads changed (level 1: above the leaves): the archive's tiles no
+    // longer give the signed root. (Disclosures prove against the store's own tiles.)
     let top = dir.join("log/tile/8/1");
     let mut tile = top.clone();
     while tile.is_dir() {
@@ -205,17 +247,24 @@ fn an_archive_tampered_with_is_refused_by_verify_and_by_disclosure() {
     data[5] ^= 1;
     std::fs::write(&tile, &data).unwrap();
     assert!(refused(&store, &verify).contains("tiles"), "verify");
-    refused(&store, &disclose);
     restore();
 
-    // A checkpoint this store never signed: another store's, of the same origin name.
+    // The manifest changed in any way, by an insider who can write the object store: a
+    // segment left out (hiding its events from every query), or a checkpoint swapped for
+    // another store's. The store's log holds the digest of every manifest it exported.
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    m["segments"].as_array_mut().unwrap().pop();
+    std::fs::write(dir.join("manifest.json"), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    assert!(refused(&store, &verify).contains("recorded"));
+    assert!(refused(&store, &disclose).contains("recorded"));
+    restore();
     let other = tmp.path().join("other");
     mamori(&other, &["init", other.to_str().unwrap(), "--origin", "mamori.local/log"]);
     let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
     m["checkpoint"] = mamori(&other, &["checkpoint"]).into();
-    std::fs::write(dir.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
-    assert!(refused(&store, &verify).contains("signature"));
-    assert!(refused(&store, &disclose).contains("signature"));
+    std::fs::write(dir.join("manifest.json"), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    assert!(refused(&store, &verify).contains("recorded"));
+    assert!(refused(&store, &disclose).contains("recorded"));
     restore();
 
     // A file deleted from the object store.
@@ -225,30 +274,35 @@ fn an_archive_tampered_with_is_refused_by_verify_and_by_disclosure() {
     assert!(refused(&store, &verify).contains("not in the archive"));
     restore();
 
-    // A row moved to another resident, and the manifest's digest fixed to match: a query
-    // for the resident would no longer find it. Its body still names the resident, so
-    // verify refuses the archive.
-    rewrite(&archive, &rel, |batches| {
+    // A row dropped and the manifest's digest for the file fixed: the manifest is no longer
+    // the one exported.
+    rewrite(&archive, &rel, true, |batches| {
+        let b = batches[0].slice(1, batches[0].num_rows() - 1);
+        batches[0] = b;
+    });
+    assert!(refused(&store, &verify).contains("recorded"));
+    restore();
+
+    // Another resident's access filed under this resident, the manifest left alone: the
+    // query finds the row, and the disclosure refuses it, because its body names someone
+    // else; verify sees the file is not the one listed.
+    let target = resident.clone();
+    rewrite(&archive, &rel, false, move |batches| {
         let b = &batches[0];
         let i = b.schema().index_of("resident").unwrap();
         let old = b.column(i).as_any().downcast_ref::<StringArray>().unwrap();
-        let moved: StringArray = (0..old.len()).map(|k| if k == 0 { Some("000000000") } else { old.is_valid(k).then(|| old.value(k)) }).collect();
+        let victim = (0..old.len()).find(|&k| old.is_valid(k) && old.value(k) != target).expect("a row of another resident");
+        let moved: StringArray = (0..old.len()).map(|k| if k == victim { Some(target.as_str()) } else { old.is_valid(k).then(|| old.value(k)) }).collect();
         let mut columns = b.columns().to_vec();
         columns[i] = std::sync::Arc::new(moved);
         batches[0] = RecordBatch::try_new(b.schema(), columns).unwrap();
     });
-    assert!(refused(&store, &verify).contains("searchable columns"));
-    restore();
-
-    // A row dropped, the digest fixed: an event missing from the archive.
-    rewrite(&archive, &rel, |batches| {
-        let b = batches[0].slice(1, batches[0].num_rows() - 1);
-        batches[0] = b;
-    });
-    let said = refused(&store, &verify);
-    assert!(said.contains("holds") || said.contains("missing"), "{said}");
+    let said = refused(&store, &disclose);
+    assert!(said.contains("which is not"), "disclosure: {said}");
+    assert!(refused(&store, &verify).contains("SHA-256"));
     restore();
     mamori(&store, &verify);
+    mamori(&store, &disclose);
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -380,6 +380,8 @@ fn import_batch(store: &mut TenantStore, source: &str, batch_id: &str, sender: &
 fn start_detection(cluster: &Cluster, tenant: &str, dir: &Path) -> Result<(std::sync::mpsc::SyncSender<()>, std::thread::JoinHandle<()>)> {
     let rules = dir.join("detect.toml");
     let config = mamori_app::detect::load_config(rules.is_file().then_some(rules.as_path()))?;
+    // The tenant's own Sigma rules, beside the shipped ones, as `detect --sigma` takes them.
+    let sigma = Some(dir.join("sigma")).filter(|d| d.is_dir());
     let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
     let (js, subject, dir, runtime) = (cluster.jetstream().clone(), crate::findings_subject(tenant), dir.to_path_buf(), tokio::runtime::Handle::current());
     let tenant = tenant.to_owned();
@@ -390,7 +392,7 @@ fn start_detection(cluster: &Cluster, tenant: &str, dir: &Path) -> Result<(std::
             while woken.try_recv().is_ok() {}
             Some(0)
         };
-        mamori_app::detect::follow(&dir, &config, None, next, |_| {}, |summary| {
+        mamori_app::detect::follow(&dir, &config, sigma.as_deref(), next, |_| {}, |summary| {
             for finding in &summary.findings {
                 let body = serde_json::to_vec(finding).expect("a finding serialises");
                 let id = format!("{}:{}", finding.id, &mamori_journal::hex_bytes(&Sha256::digest(&body))[..16]);
