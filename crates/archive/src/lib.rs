@@ -276,3 +276,62 @@ impl tlog_tiles::TileReader for ArchiveTiles<'_> {
 
     fn save_tiles(&self, _tiles: &[tlog_tiles::Tile], _data: &[Vec<u8>]) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(date: &str, id: u64, rows: u64) -> FileEntry {
+        FileEntry { path: format!("date={date}/segment-{id:08}.parquet"), date: date.into(), rows, bytes: 1, sha256: String::new() }
+    }
+
+    /// Two full segments of 256 as export writes them, the second across two days.
+    fn exported() -> Manifest {
+        Manifest {
+            format: MANIFEST_FORMAT,
+            tenant: "town".into(),
+            origin: "o".into(),
+            segment_shift: 8,
+            checkpoint_size: 600,
+            checkpoint: String::new(),
+            segments: vec![
+                SegmentEntry { id: 0, first_seq: 0, count: 256, files: vec![file("2024-04-01", 0, 256)] },
+                SegmentEntry { id: 1, first_seq: 256, count: 256, files: vec![file("2024-04-01", 1, 100), file("2024-04-02", 1, 156)] },
+            ],
+        }
+    }
+
+    #[test]
+    fn a_manifest_of_another_shape_than_export_writes_is_refused() {
+        assert!(exported().check_shape().is_ok());
+        let cases: Vec<(&str, Box<dyn Fn(&mut Manifest)>)> = vec![
+            ("a segment left out", Box::new(|m| { m.segments.remove(0); })),
+            ("a segment out of place", Box::new(|m| m.segments[1].first_seq = 300)),
+            ("a segment not full", Box::new(|m| m.segments[1].count = 200)),
+            ("a file outside the tenant's prefix", Box::new(|m| m.segments[0].files[0].path = "/tmp/x.parquet".into())),
+            ("a file of another segment", Box::new(|m| m.segments[1].files[0].path = "date=2024-04-01/segment-00000000.parquet".into())),
+            ("a path climbing out", Box::new(|m| m.segments[0].files[0].date = "../../x".into())),
+            ("rows not adding up", Box::new(|m| m.segments[1].files[1].rows = 155)),
+            ("a shift past 40", Box::new(|m| m.segment_shift = 64)),
+            ("events past the checkpoint", Box::new(|m| m.checkpoint_size = 400)),
+        ];
+        for (what, change) in cases {
+            let mut m = exported();
+            change(&mut m);
+            assert!(m.check_shape().is_err(), "{what} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_range_of_jst_days_reads_only_those_days_files() {
+        let m = exported();
+        // 2024-04-02 00:00 JST is 2024-04-01 15:00 UTC.
+        let day2 = chrono::DateTime::parse_from_rfc3339("2024-04-02T00:00:00+09:00").unwrap().timestamp_millis();
+        let day = 86_400_000;
+        let dates = |range: mamori_journal::TimeRange| query::files_for(&m, range).iter().map(|f| f.date.clone()).collect::<Vec<_>>();
+        assert_eq!(dates(mamori_journal::TimeRange { from: day2, to: day2 + day }), ["2024-04-02"]);
+        assert_eq!(dates(mamori_journal::TimeRange { from: day2 - day, to: day2 }), ["2024-04-01", "2024-04-01"]);
+        assert_eq!(dates(mamori_journal::TimeRange { from: day2 - 1, to: day2 + 1 }).len(), 3);
+        assert_eq!(dates(mamori_journal::TimeRange::ALL).len(), 3);
+    }
+}

@@ -915,17 +915,7 @@ pub fn cluster(dir: &Path, tenants: usize, batches: u64, batch: u64, workers: us
         runtime.block_on(cluster.add_key(&hash, &mamori_cluster::KeyEntry { tenant: name, scope: "bench".into(), label: "bench".into() }))?;
         keys.push(key);
     }
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let _front = Child(
-        std::process::Command::new(std::env::current_exe()?)
-            .args(["serve", "--cluster", &nats.urls, "--listen", &addr.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(dir.join("front.log"))?)
-            .spawn()?,
-    );
-    let base = format!("http://{addr}");
-    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(60))).http_status_as_error(false).build().into();
-    wait_healthy(&agent, &base, &dir.join("front.log"))?;
+    let (_front, base, agent) = start_cluster_front(dir, &nats.urls)?;
     // The batches are made before the clock starts: what is timed is the cluster.
     let bodies: Vec<Vec<String>> = (0..tenants).map(|t| (0..batches).map(|b| access_lines(b * batch, batch, START_MS + 9 * 3_600_000, 1000, &mut Mix(t as u64 * 1_000_003 + b))).collect()).collect();
     let started = Instant::now();
@@ -966,19 +956,7 @@ pub fn cluster(dir: &Path, tenants: usize, batches: u64, batch: u64, workers: us
         pct(&posts, 0.99)
     )?;
 
-    let _workers: Vec<Child> = (0..workers)
-        .map(|w| -> Result<Child> {
-            Ok(Child(
-                std::process::Command::new(std::env::current_exe()?)
-                    .arg("--data")
-                    .arg(&root)
-                    .args(["worker", "--nats", &nats.urls, "--name", &format!("bench-worker-{w}"), "--fetch", "16"])
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::fs::File::create(dir.join(format!("worker-{w}.log")))?)
-                    .spawn()?,
-            ))
-        })
-        .collect::<Result<_>>()?;
+    let _workers = start_cluster_workers(dir, &root, &nats.urls, workers, &["--fetch", "16"])?;
     let (mut first, started) = (None, Instant::now());
     loop {
         let status = runtime.block_on(cluster.status())?;
@@ -1071,30 +1049,8 @@ pub fn cluster_latency(dir: &Path, rate: u64, seconds: u64, batch_ms: u64, worke
             }
         }
     });
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let _front = Child(
-        std::process::Command::new(std::env::current_exe()?)
-            .args(["serve", "--cluster", &nats.urls, "--listen", &addr.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(dir.join("front.log"))?)
-            .spawn()?,
-    );
-    let base = format!("http://{addr}");
-    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(60))).http_status_as_error(false).build().into();
-    wait_healthy(&agent, &base, &dir.join("front.log"))?;
-    let _workers: Vec<Child> = (0..workers)
-        .map(|w| -> Result<Child> {
-            Ok(Child(
-                std::process::Command::new(std::env::current_exe()?)
-                    .arg("--data")
-                    .arg(&root)
-                    .args(["worker", "--nats", &nats.urls, "--detect", "--name", &format!("latency-worker-{w}")])
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::fs::File::create(dir.join(format!("worker-{w}.log")))?)
-                    .spawn()?,
-            ))
-        })
-        .collect::<Result<_>>()?;
+    let (_front, base, agent) = start_cluster_front(dir, &nats.urls)?;
+    let _workers = start_cluster_workers(dir, &root, &nats.urls, workers, &["--detect"])?;
     let post = |name: &str, body: &str| -> Result<()> {
         let mut r = agent.post(format!("{base}/v1/ingest/bench")).header("Authorization", &format!("Bearer {key}")).header("Idempotency-Key", name).send(body.as_bytes())?;
         anyhow::ensure!(r.status().as_u16() == 200, "batch {name}: HTTP {}", r.status());
@@ -1141,6 +1097,42 @@ pub fn cluster_latency(dir: &Path, rate: u64, seconds: u64, batch_ms: u64, worke
     writeln!(out, "stream: {batches} batches of {per_batch} events every {batch_ms} ms ({rate} events/s asked) in {sending:.1} s = {:.0} events/s acknowledged", (batches * per_batch) as f64 / sending.max(1e-9))?;
     writeln!(out, "acknowledgement by the front → probe finding received from mamori.{tenant}.findings: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms", pct(&latency, 0.5), pct(&latency, 0.99), pct(&latency, 1.0))?;
     Ok(())
+}
+
+/// `serve --cluster` in a process of its own on a free loopback port, once it answers:
+/// the process, its base URL, and a client for it.
+fn start_cluster_front(dir: &Path, urls: &str) -> Result<(Child, String, ureq::Agent)> {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let front = Child(
+        std::process::Command::new(std::env::current_exe()?)
+            .args(["serve", "--cluster", urls, "--listen", &addr.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("front.log"))?)
+            .spawn()?,
+    );
+    let base = format!("http://{addr}");
+    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(60))).http_status_as_error(false).build().into();
+    wait_healthy(&agent, &base, &dir.join("front.log"))?;
+    Ok((front, base, agent))
+}
+
+/// `count` `mamori worker` processes on the tenants under `root`, each logging to
+/// `dir/worker-N.log`.
+fn start_cluster_workers(dir: &Path, root: &Path, urls: &str, count: usize, extra: &[&str]) -> Result<Vec<Child>> {
+    (0..count)
+        .map(|w| -> Result<Child> {
+            Ok(Child(
+                std::process::Command::new(std::env::current_exe()?)
+                    .arg("--data")
+                    .arg(root)
+                    .args(["worker", "--nats", urls, "--name", &format!("bench-worker-{w}")])
+                    .args(extra)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::fs::File::create(dir.join(format!("worker-{w}.log")))?)
+                    .spawn()?,
+            ))
+        })
+        .collect()
 }
 
 /// Times the archive (docs/archive.md) on a year of a 200,000-resident town: EVENTS

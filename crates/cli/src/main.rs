@@ -532,6 +532,17 @@ impl ArchiveRead {
     }
 }
 
+/// One tenant's archive.
+#[derive(Args)]
+struct ArchiveTenant {
+    #[arg(long, env = "MAMORI_ARCHIVE")]
+    archive: String,
+    #[arg(long)]
+    tenant: String,
+    #[arg(long)]
+    en: bool,
+}
+
 #[derive(Subcommand)]
 enum ArchiveCommand {
     /// Copy the store's sealed segments not yet archived to TO (a directory or file:// URL)
@@ -546,25 +557,12 @@ enum ArchiveCommand {
         en: bool,
     },
     /// What a tenant's archive holds: segments, events, files, bytes, its checkpoint.
-    Status {
-        #[arg(long, env = "MAMORI_ARCHIVE")]
-        archive: String,
-        #[arg(long)]
-        tenant: String,
-        #[arg(long)]
-        en: bool,
-    },
-    /// Check a tenant's archive against this store's key: every archived event present
-    /// once, hashing to the leaf the signed tree holds, searchable by its own resident and
-    /// actor; every tile proven against the checkpoint. Exits 1 at the first fault.
-    Verify {
-        #[arg(long, env = "MAMORI_ARCHIVE")]
-        archive: String,
-        #[arg(long)]
-        tenant: String,
-        #[arg(long)]
-        en: bool,
-    },
+    Status(ArchiveTenant),
+    /// Check a tenant's archive against this store's log: its manifest one the log
+    /// recorded, every archived event present once, hashing to the leaf the signed tree
+    /// holds, searchable by its own resident and actor; every tile proven against the
+    /// checkpoint. Exits 1 at the first fault.
+    Verify(ArchiveTenant),
     /// Events per tenant and JST day across the whole archive, from the manifests: what a
     /// prefecture's operators see (counts, never a resident).
     Counts {
@@ -1668,7 +1666,7 @@ fn archive_command(command: ArchiveCommand, data: &Path, out: &mut impl Write) -
                 writeln!(out, "封印済み区間 {} 個（{} 件、ファイル {} 個、{} バイト）とタイル {} 枚をアーカイブしました。アーカイブは {} 件目まで、チェックポイント {}", r.segments, r.events, r.files, r.bytes, r.tiles, r.archived_through, r.checkpoint_size)?;
             }
         }
-        ArchiveCommand::Status { archive, tenant, en } => {
+        ArchiveCommand::Status(ArchiveTenant { archive, tenant, en }) => {
             let a = mamori_archive::Archive::open(&archive, &tenant)?;
             let Some(m) = a.manifest()? else { bail!("tenant `{tenant}` has nothing archived at {archive}") };
             let (events, files, bytes) = (m.events(), m.files().count(), m.bytes());
@@ -1679,7 +1677,7 @@ fn archive_command(command: ArchiveCommand, data: &Path, out: &mut impl Write) -
                 writeln!(out, "テナント {tenant}: 区間 {} 個、{events} 件（{} 件目まで）、ファイル {files} 個、{bytes} バイト（1 件 {per_event:.1} バイト）、チェックポイント {}", m.segments.len(), m.archived_through(), m.checkpoint_size)?;
             }
         }
-        ArchiveCommand::Verify { archive, tenant, en } => {
+        ArchiveCommand::Verify(ArchiveTenant { archive, tenant, en }) => {
             let j = open(data)?;
             let r = mamori_app::archive::verify(&j, &archive, &tenant)?;
             if en {
