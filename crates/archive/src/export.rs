@@ -252,46 +252,35 @@ fn export_segment(j: &SqliteJournal, archive: &Archive, id: u64) -> Result<Vec<F
     let rows_hint = 1u64 << j.segment_shift();
     let mut days: BTreeMap<String, DayFile> = BTreeMap::new();
     let mut tile: Option<(u64, Vec<u8>)> = None;
-    let mut failure: Option<anyhow::Error> = None;
-    j.for_each_in_segment(id, &mut |row| {
-        let mut step = || -> Result<()> {
-            let leaf = mamori_journal::leaf_hash(&row.body);
-            let tile_index = row.seq >> TILE_HEIGHT;
-            if tile.as_ref().map(|(i, _)| *i) != Some(tile_index) {
-                let data = j.tile(0, tile_index)?.with_context(|| format!("the store has no leaf tile {tile_index}"))?;
-                tile = Some((tile_index, data));
+    j.for_each_in_segment(id, |row| -> Result<()> {
+        let leaf = mamori_journal::leaf_hash(&row.body);
+        let tile_index = row.seq >> TILE_HEIGHT;
+        if tile.as_ref().map(|(i, _)| *i) != Some(tile_index) {
+            let data = j.tile(0, tile_index)?.with_context(|| format!("the store has no leaf tile {tile_index}"))?;
+            tile = Some((tile_index, data));
+        }
+        let (_, data) = tile.as_ref().expect("loaded above");
+        let at = (row.seq as usize & ((1 << TILE_HEIGHT) - 1)) * 32;
+        if data.get(at..at + 32) != Some(&leaf.0[..]) {
+            bail!("event {}: its body does not hash to the log's leaf; run `mamori verify`", row.seq);
+        }
+        let event = std::str::from_utf8(&row.body).with_context(|| format!("event {} is not UTF-8", row.seq))?;
+        let date = jst_date(row.time);
+        let day = match days.get_mut(&date) {
+            Some(d) => d,
+            None => {
+                let writer = ArrowWriter::try_new(Vec::new(), schema(), Some(writer_properties(rows_hint)))?;
+                days.entry(date.clone()).or_insert(DayFile { writer, rows: 0, pending: Columns::default() })
             }
-            let (_, data) = tile.as_ref().expect("loaded above");
-            let at = (row.seq as usize & ((1 << TILE_HEIGHT) - 1)) * 32;
-            if data.get(at..at + 32) != Some(&leaf.0[..]) {
-                bail!("event {}: its body does not hash to the log's leaf; run `mamori verify`", row.seq);
-            }
-            let event = std::str::from_utf8(&row.body).with_context(|| format!("event {} is not UTF-8", row.seq))?;
-            let date = jst_date(row.time);
-            let day = match days.get_mut(&date) {
-                Some(d) => d,
-                None => {
-                    let writer = ArrowWriter::try_new(Vec::new(), schema(), Some(writer_properties(rows_hint)))?;
-                    days.entry(date.clone()).or_insert(DayFile { writer, rows: 0, pending: Columns::default() })
-                }
-            };
-            day.pending.push(&row, &source_of(&row.body), &leaf.0, event)?;
-            day.rows += 1;
-            if day.pending.len >= BATCH_ROWS {
-                day.flush()?;
-            }
-            Ok(())
         };
-        if failure.is_none() {
-            if let Err(e) = step() {
-                failure = Some(e);
-            }
+        day.pending.push(&row, &source_of(&row.body), &leaf.0, event)?;
+        day.rows += 1;
+        if day.pending.len >= BATCH_ROWS {
+            day.flush()?;
         }
         Ok(())
-    })?;
-    if let Some(e) = failure {
-        return Err(e.context(format!("archiving segment {id}")));
-    }
+    })
+    .with_context(|| format!("archiving segment {id}"))?;
     let mut files = Vec::new();
     for (date, mut day) in days {
         day.flush()?;

@@ -44,7 +44,7 @@ fn residents_by_segment(store: &Path) -> (Vec<(String, usize, usize)>, u64) {
     let through = sealed.len() as u64 * 256;
     let mut counts: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
     for seg in 0..=sealed.len() as u64 {
-        j.for_each_in_segment(seg, &mut |row| {
+        j.for_each_in_segment(seg, |row| -> Result<(), mamori_journal::JournalError> {
             if let Some(r) = row.resident {
                 let c = counts.entry(r).or_default();
                 if row.seq < through { c.0 += 1 } else { c.1 += 1 }

@@ -397,23 +397,21 @@ impl SqliteJournal {
     }
 
     /// Every event of segment `seg` in log order, with the keys it is indexed by, handed
-    /// to `each` one at a time so that a segment of millions never sits in memory.
-    pub fn for_each_in_segment(&self, seg: u64, each: &mut dyn FnMut(SegmentRow) -> Result<(), JournalError>) -> Result<(), JournalError> {
+    /// to `each` one at a time so that a segment of millions never sits in memory. The
+    /// walk stops at the first error `each` returns.
+    pub fn for_each_in_segment<E: From<JournalError>>(&self, seg: u64, mut each: impl FnMut(SegmentRow) -> Result<(), E>) -> Result<(), E> {
         let sql = format!(
             "SELECT e.seq, e.time, e.class, a.text, r.text, e.body FROM {} e JOIN keys a ON a.id = e.actor LEFT JOIN keys r ON r.id = e.resident ORDER BY e.seq",
             segment_table(seg)
         );
-        let mut stmt = self.conn.prepare(&sql)?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            each(SegmentRow {
-                seq: r.get::<_, i64>(0)? as u64,
-                time: r.get(1)?,
-                class_uid: r.get::<_, i64>(2)? as u32,
-                actor: r.get(3)?,
-                resident: r.get(4)?,
-                body: r.get(5)?,
-            })?;
+        let mut stmt = self.conn.prepare(&sql).map_err(JournalError::from)?;
+        let mut rows = stmt.query([]).map_err(JournalError::from)?;
+        while let Some(r) = rows.next().map_err(JournalError::from)? {
+            let row = (|| -> Result<SegmentRow, rusqlite::Error> {
+                Ok(SegmentRow { seq: r.get::<_, i64>(0)? as u64, time: r.get(1)?, class_uid: r.get::<_, i64>(2)? as u32, actor: r.get(3)?, resident: r.get(4)?, body: r.get(5)? })
+            })()
+            .map_err(JournalError::from)?;
+            each(row)?;
         }
         Ok(())
     }
