@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result, bail};
 use mamori_archive::{Archive, ArchivedEvent, KeyColumn, QueryStats};
-use mamori_journal::{Journal, SqliteJournal, StoredEvent, check_checkpoint, leaf_hash};
+use mamori_journal::{Journal, JournalError, ReleasedSegments, SqliteJournal, StoredEvent, check_checkpoint, leaf_hash};
 use mamori_report::Disclosure;
 
 use crate::report::{Request, disclosure_of};
@@ -87,6 +87,14 @@ struct Opened {
 
 fn open_for_reading(j: &SqliteJournal, location: &str, tenant: &str) -> Result<Opened> {
     let archive = Archive::open(location, tenant)?;
+    let manifest = recorded_manifest(j, &archive, location, tenant)?;
+    let through = manifest.archived_through();
+    Ok(Opened { archive, manifest, through })
+}
+
+/// The archive's manifest, if it is one this store's log recorded exporting, for a log of
+/// this store's segment size, with a checkpoint the store signed.
+fn recorded_manifest(j: &SqliteJournal, archive: &Archive, location: &str, tenant: &str) -> Result<mamori_archive::Manifest> {
     let (manifest, digest) = archive.manifest_with_digest()?.with_context(|| format!("tenant `{tenant}` has nothing archived at {location} (run `mamori archive export`)"))?;
     // The manifest names every file and its digest: it is trusted only as the log recorded it.
     let key = manifest_key(tenant, &digest);
@@ -100,8 +108,7 @@ fn open_for_reading(j: &SqliteJournal, location: &str, tenant: &str) -> Result<O
     if j.checkpoint_at(checkpoint.size)?.as_deref() != Some(manifest.checkpoint.as_str()) {
         bail!("the archive's checkpoint of {} events is not the store's checkpoint of that size", checkpoint.size);
     }
-    let through = manifest.archived_through();
-    Ok(Opened { archive, manifest, through })
+    Ok(manifest)
 }
 
 impl Opened {
@@ -186,4 +193,153 @@ pub fn back_search(j: &SqliteJournal, location: &str, tenant: &str, engine: Engi
     let b = crate::report::back_search_of(j, employee, range, from, to, &mut gather, checkpoint, &mut |seq| Ok(j.audit_path(seq, size)?))?;
     drop(gather);
     Ok((b, answer))
+}
+
+/// What `release` did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReleaseReport {
+    /// Segments released by this run, and how many events they held.
+    pub segments: Vec<u64>,
+    pub events: u64,
+    /// Segments the store now keeps, and those it had released before.
+    pub kept: u64,
+    pub released_before: usize,
+}
+
+/// How a released-segments reference names the archive in the store: location and tenant.
+fn archive_ref(location: &str, tenant: &str) -> String {
+    format!("{tenant}\t{location}")
+}
+
+/// Drops from the store the events of sealed segments the archive holds, so that the
+/// store keeps only what has not been archived (a worker keeps only its open segment): each
+/// segment's archived rows are first compared with the store's, byte for byte, under a
+/// manifest the store's log recorded. The store reads released segments from the archive
+/// from then on (`open_store`), checking every event against its own tiles. Recorded in
+/// the log as `archive.release`.
+///
+/// With `judged_only`, a segment is released only once detection has judged all of it
+/// (a worker's streaming detection would otherwise read back from the archive what it is
+/// about to judge).
+pub fn release(j: &mut SqliteJournal, location: &str, tenant: &str, judged_only: bool) -> Result<ReleaseReport> {
+    let archive = Archive::open(location, tenant)?;
+    let manifest = recorded_manifest(j, &archive, location, tenant)?;
+    if let Some(recorded) = j.archive_ref()?
+        && recorded != archive_ref(location, tenant)
+    {
+        let (t, l) = recorded.split_once('\t').unwrap_or(("", &recorded));
+        bail!("this store released segments to tenant `{t}` at {l} before: release to that archive only");
+    }
+    let released = j.released_segments()?;
+    let mut report = ReleaseReport { released_before: released.len(), ..Default::default() };
+    let reference = archive_ref(location, tenant);
+    for segment in &manifest.segments {
+        if released.contains(&segment.id) {
+            continue;
+        }
+        if judged_only && j.detect_state_head()?.is_none_or(|(last, _)| last + 1 < segment.first_seq + segment.count) {
+            break;
+        }
+        let archived = archive.segment_rows(&manifest, segment.id)?;
+        let mut place = 0usize;
+        let mut differs: Option<u64> = None;
+        j.for_each_in_segment(segment.id, |row| -> Result<()> {
+            if archived.get(place) != Some(&row) {
+                differs.get_or_insert(row.seq);
+            }
+            place += 1;
+            Ok(())
+        })?;
+        if let Some(seq) = differs.or((place != archived.len()).then_some(segment.first_seq)) {
+            bail!("the archive's segment {} is not the store's (first difference at event {seq}): nothing of it was released", segment.id);
+        }
+        j.release_segment(segment.id, &reference)?;
+        if !j.has_archive() {
+            j.attach_archive(Box::new(ReleasedArchive::new(location, tenant)));
+        }
+        report.segments.push(segment.id);
+        report.events += segment.count;
+    }
+    report.kept = j.kept_segments()?;
+    if !report.segments.is_empty() {
+        let (first, last) = (report.segments[0], report.segments[report.segments.len() - 1]);
+        crate::audit::record(
+            j,
+            crate::audit::Action::ArchiveRelease,
+            &format!("released segments {first}..={last} ({} events) to tenant {tenant}'s archive at {location}", report.events),
+        )?;
+    }
+    Ok(report)
+}
+
+/// A store's archive as the store reads its released segments back
+/// (`SqliteJournal::attach_archive`): under the newest manifest the store's log recorded.
+struct ReleasedArchive {
+    /// Opened at first use: a store whose archive is out of reach still takes events and
+    /// answers from what it keeps; only reads of released segments fail.
+    archive: std::sync::OnceLock<Archive>,
+    location: String,
+    tenant: String,
+    manifest: std::sync::Mutex<Option<mamori_archive::Manifest>>,
+}
+
+impl ReleasedArchive {
+    fn new(location: &str, tenant: &str) -> ReleasedArchive {
+        ReleasedArchive { archive: Default::default(), location: location.to_owned(), tenant: tenant.to_owned(), manifest: Default::default() }
+    }
+
+    fn archive(&self) -> Result<&Archive, JournalError> {
+        if let Some(a) = self.archive.get() {
+            return Ok(a);
+        }
+        let opened = Archive::open(&self.location, &self.tenant).map_err(|e| JournalError::Usage(format!("opening the archive the store released segments to: {e:#}")))?;
+        Ok(self.archive.get_or_init(|| opened))
+    }
+
+    /// The recorded manifest holding `segs`: the one read before, or read again (a worker
+    /// archives and releases more as the store grows).
+    fn manifest_for(&self, j: &SqliteJournal, segs: &[u64]) -> Result<mamori_archive::Manifest, JournalError> {
+        let mut cached = self.manifest.lock().unwrap_or_else(|e| e.into_inner());
+        let holds = |m: &mamori_archive::Manifest| segs.iter().all(|s| m.segments.iter().any(|e| e.id == *s));
+        if let Some(m) = cached.as_ref().filter(|m| holds(m)) {
+            return Ok(m.clone());
+        }
+        let m = recorded_manifest(j, self.archive()?, &self.location, &self.tenant).map_err(|e| JournalError::Usage(format!("{e:#}")))?;
+        if !holds(&m) {
+            return Err(JournalError::Corrupt(format!("tenant `{}`'s archive at {} does not hold segments the store released to it", self.tenant, self.location)));
+        }
+        *cached = Some(m.clone());
+        Ok(m)
+    }
+}
+
+impl ReleasedSegments for ReleasedArchive {
+    fn rows(&self, j: &SqliteJournal, seg: u64) -> Result<Vec<mamori_journal::SegmentRow>, JournalError> {
+        let manifest = self.manifest_for(j, &[seg])?;
+        self.archive()?.segment_rows(&manifest, seg).map_err(|e| JournalError::Corrupt(format!("{e:#}")))
+    }
+
+    fn in_range(&self, j: &SqliteJournal, segs: &[u64], range: mamori_journal::TimeRange) -> Result<Vec<mamori_journal::SegmentRow>, JournalError> {
+        let manifest = self.manifest_for(j, segs)?;
+        self.archive()?.rows_in_range(&manifest, segs, range).map_err(|e| JournalError::Corrupt(format!("{e:#}")))
+    }
+
+    fn find(&self, j: &SqliteJournal, segs: &[u64], by_resident: bool, value: &str, range: mamori_journal::TimeRange) -> Result<Vec<StoredEvent>, JournalError> {
+        let manifest = self.manifest_for(j, segs)?;
+        let column = if by_resident { KeyColumn::Resident } else { KeyColumn::Actor };
+        let (rows, _) = self.archive()?.find_in_segments(&manifest, segs, column, value, range).map_err(|e| JournalError::Usage(format!("reading the archive: {e:#}")))?;
+        Ok(rows.into_iter().map(|r| StoredEvent { seq: r.seq, body: r.body }).collect())
+    }
+}
+
+/// Opens a store, attaching the archive it released segments to, if it did: every service
+/// opens stores through this, so that a store that keeps only its newest segments answers
+/// every query as one that keeps them all.
+pub fn open_store(dir: &std::path::Path) -> Result<SqliteJournal> {
+    let mut j = SqliteJournal::open(dir)?;
+    if let Some(reference) = j.archive_ref()? {
+        let (tenant, location) = reference.split_once('\t').with_context(|| format!("{}: the store's archive reference `{reference}` is malformed", dir.display()))?;
+        j.attach_archive(Box::new(ReleasedArchive::new(location, tenant)));
+    }
+    Ok(j)
 }

@@ -37,6 +37,8 @@ pub enum Action {
     ClusterTenant,
     /// Sealed segments copied to the archive (`mamori archive export`).
     ArchiveExport,
+    /// Archived segments' events dropped from the store (`mamori archive release`).
+    ArchiveRelease,
 }
 
 /// Recorded verifications are tagged so: the dashboard shows the latest.
@@ -62,6 +64,7 @@ impl Action {
             Action::GateCheck => 2,
             Action::ClusterTenant => 3,
             Action::ArchiveExport => 1,
+            Action::ArchiveRelease => 4,
         }
     }
 
@@ -89,6 +92,7 @@ impl Action {
             Action::GateCheck => "gate.check",
             Action::ClusterTenant => "cluster.tenant",
             Action::ArchiveExport => "archive.export",
+            Action::ArchiveRelease => "archive.release",
         }
     }
 }

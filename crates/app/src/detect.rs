@@ -89,8 +89,12 @@ const BY_ID_AT_MOST: u64 = 4_000_000;
 /// [`BY_ID_AT_MOST`] events were appended after `after`, by id: an incremental step then
 /// costs what was appended, not a query per day its times span.
 pub fn each_event(j: &SqliteJournal, from: i64, after: Option<u64>, mut f: impl FnMut(u64, &Event)) -> Result<()> {
+    // By id only from the store's own segments: one event by id from a segment released
+    // to the archive reads the whole segment.
+    let released_after = |after: u64| -> Result<bool> { Ok(j.released_segments()?.iter().any(|s| (s + 1) << j.segment_shift() > after + 1)) };
     if let Some(after) = after
         && j.size()?.saturating_sub(after + 1) <= BY_ID_AT_MOST
+        && !released_after(after)?
     {
         for (_, seq) in j.times_after(after, from)? {
             let stored = j.get(seq)?.with_context(|| format!("event {seq}, listed a moment ago"))?;
@@ -420,17 +424,17 @@ pub fn follow(
     covered: impl Fn(u64),
     mut stepped: impl FnMut(&DetectSummary),
 ) {
-    let has_model = SqliteJournal::open(dir).map_err(anyhow::Error::from).and_then(|j| generation(&j)).is_ok_and(|(_, model)| model.is_some());
+    let has_model = crate::archive::open_store(dir).and_then(|j| generation(&j)).is_ok_and(|(_, model)| model.is_some());
     let mut pending: Option<u64> = has_model.then_some(0);
     loop {
         let covers = match pending.take().or_else(&mut next) {
             Some(c) => c,
             None => return,
         };
-        let mut j = match SqliteJournal::open(dir) {
+        let mut j = match crate::archive::open_store(dir) {
             Ok(j) => j,
             Err(e) => {
-                tracing::error!(error = %e, "streaming detection: opening the store");
+                tracing::error!(error = %format!("{e:#}"), "streaming detection: opening the store");
                 covered(covers);
                 continue;
             }

@@ -178,9 +178,23 @@ impl Archive {
         object_store::local::LocalFileSystem::new_with_prefix(root).ok()?.path_to_filesystem(&self.path(rel)).ok()
     }
 
+    /// Runs `work` on the archive's runtime. Called from a thread already inside a tokio
+    /// runtime (a server handler reading a store whose old segments are archived), it runs
+    /// on a thread of its own, since a runtime cannot block a thread another one drives.
+    fn block_on<F: std::future::Future + Send>(&self, work: F) -> F::Output
+    where
+        F::Output: Send,
+    {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|s| s.spawn(|| self.rt.block_on(work)).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        } else {
+            self.rt.block_on(work)
+        }
+    }
+
     fn get(&self, rel: &str) -> Result<Option<Bytes>> {
         let path = self.path(rel);
-        self.rt.block_on(async {
+        self.block_on(async {
             match self.store.get(&path).await {
                 Ok(r) => Ok(Some(r.bytes().await.with_context(|| format!("reading {path}"))?)),
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -191,7 +205,7 @@ impl Archive {
 
     fn put(&self, rel: &str, bytes: Bytes) -> Result<()> {
         let path = self.path(rel);
-        self.rt.block_on(self.store.put(&path, bytes.into())).with_context(|| format!("writing {path}"))?;
+        self.block_on(self.store.put(&path, bytes.into())).with_context(|| format!("writing {path}"))?;
         Ok(())
     }
 

@@ -107,7 +107,7 @@ impl Archive {
         let files = files_for(manifest, range);
         let mut stats = QueryStats { files: files.len() as u64, ..Default::default() };
         let mut found = Vec::new();
-        self.rt.block_on(async {
+        self.block_on(async {
             for file in files {
                 let path = self.path(&file.path);
                 let reader = FileReader { store: self.store.clone(), path: path.clone(), size: file.bytes };
@@ -174,5 +174,71 @@ impl Archive {
         })?;
         found.sort_by_key(|e| e.seq);
         Ok((found, stats))
+    }
+}
+
+impl Archive {
+    /// Every row of archived segment `seg`, in log order, read whole from its files, each
+    /// file first checked against the SHA-256 and size the manifest lists.
+    pub fn segment_rows(&self, manifest: &Manifest, seg: u64) -> Result<Vec<mamori_journal::SegmentRow>> {
+        let segment = manifest.segments.iter().find(|s| s.id == seg).with_context(|| format!("segment {seg} is not in tenant `{}`'s archive", self.tenant))?;
+        let mut rows = Vec::with_capacity(segment.count as usize);
+        for file in &segment.files {
+            rows.extend(self.file_rows(file)?);
+        }
+        rows.sort_by_key(|r| r.seq);
+        Ok(rows)
+    }
+
+    /// The rows of the archived segments `segs` whose time is in `range`: the files of the
+    /// days `range` covers, read whole and checked as `segment_rows` reads them.
+    pub fn rows_in_range(&self, manifest: &Manifest, segs: &[u64], range: TimeRange) -> Result<Vec<mamori_journal::SegmentRow>> {
+        let only = Manifest { segments: manifest.segments.iter().filter(|s| segs.contains(&s.id)).cloned().collect(), ..manifest.clone() };
+        let mut rows = Vec::new();
+        for file in files_for(&only, range) {
+            rows.extend(self.file_rows(file)?.into_iter().filter(|r| r.time >= range.from && r.time < range.to));
+        }
+        Ok(rows)
+    }
+
+    /// Every row of one archive file, after checking it is the file the manifest lists.
+    fn file_rows(&self, file: &crate::FileEntry) -> Result<Vec<mamori_journal::SegmentRow>> {
+        use arrow_array::Int32Array;
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        use sha2::{Digest, Sha256};
+        let bytes = self.get(&file.path)?.with_context(|| format!("{} is listed but not in the archive", file.path))?;
+        if mamori_journal::hex_bytes(&Sha256::digest(&bytes)) != file.sha256 || bytes.len() as u64 != file.bytes {
+            bail!("{} is not the file the manifest lists (its SHA-256 or size differs)", file.path);
+        }
+        let mut rows = Vec::with_capacity(file.rows as usize);
+        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).with_context(|| format!("reading {}", file.path))?;
+        crate::export::check_schema(builder.schema()).with_context(|| file.path.clone())?;
+        for batch in builder.with_batch_size(8192).build().with_context(|| format!("reading {}", file.path))? {
+            let batch = batch.with_context(|| format!("reading {}", file.path))?;
+            let col = |name: &str| batch.column_by_name(name).with_context(|| format!("{} has no column {name}", file.path));
+            let seq = col("seq")?.as_any().downcast_ref::<Int64Array>().context("seq is not Int64")?;
+            let time = col("time_ms")?.as_any().downcast_ref::<Int64Array>().context("time_ms is not Int64")?;
+            let class = col("class_uid")?.as_any().downcast_ref::<Int32Array>().context("class_uid is not Int32")?;
+            let actor = col("actor")?.as_any().downcast_ref::<StringArray>().context("actor is not text")?;
+            let resident = col("resident")?.as_any().downcast_ref::<StringArray>().context("resident is not text")?;
+            let event = col("event")?.as_any().downcast_ref::<StringArray>().context("event is not text")?;
+            for i in 0..batch.num_rows() {
+                rows.push(mamori_journal::SegmentRow {
+                    seq: seq.value(i) as u64,
+                    time: time.value(i),
+                    class_uid: class.value(i) as u32,
+                    actor: actor.value(i).to_owned(),
+                    resident: (!resident.is_null(i)).then(|| resident.value(i).to_owned()),
+                    body: event.value(i).as_bytes().to_vec(),
+                });
+            }
+        }
+        Ok(rows)
+    }
+
+    /// `find`, over the archived segments `segs` only.
+    pub fn find_in_segments(&self, manifest: &Manifest, segs: &[u64], column: KeyColumn, value: &str, range: TimeRange) -> Result<(Vec<ArchivedEvent>, QueryStats)> {
+        let only = Manifest { segments: manifest.segments.iter().filter(|s| segs.contains(&s.id)).cloned().collect(), ..manifest.clone() };
+        self.find(&only, column, value, range)
     }
 }

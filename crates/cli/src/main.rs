@@ -188,6 +188,11 @@ enum Command {
         /// as they seal (docs/archive.md).
         #[arg(long, env = "MAMORI_ARCHIVE")]
         archive: Option<String>,
+        /// Keep the archived segments' events in the tenants' stores too. By default a
+        /// worker with --archive releases them once they are archived, so that a tenant's
+        /// store keeps only its open segment, and reads the rest from the archive.
+        #[arg(long, requires = "archive")]
+        keep_archived: bool,
     },
     /// The monthly access-log review by each department's manager (アクセスログ点検).
     #[command(subcommand)]
@@ -556,6 +561,11 @@ enum ArchiveCommand {
         #[arg(long)]
         en: bool,
     },
+    /// Drop from the store the events of the sealed segments the archive holds, each
+    /// compared byte for byte with its archived copy first: the store then keeps only what
+    /// is not archived, and reads the rest from the archive, every event checked against the
+    /// store's own Merkle tiles. Run after `export`; safe to run again.
+    Release(ArchiveTenant),
     /// What a tenant's archive holds: segments, events, files, bytes, its checkpoint.
     Status(ArchiveTenant),
     /// Check a tenant's archive against this store's log: its manifest one the log
@@ -948,8 +958,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// The store at `data`, with the archive it released segments to, if any.
 fn open(data: &Path) -> Result<SqliteJournal> {
-    Ok(SqliteJournal::open(data)?)
+    mamori_app::archive::open_store(data)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -1453,7 +1464,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 tracing::info!(address = %addr, "mamori: listening on {scheme}://{addr} ({summary})");
             })?;
         }
-        Command::Worker { nats, detect, name, fetch, archive } => {
+        Command::Worker { nats, detect, name, fetch, archive, keep_archived } => {
             let _flush_on_exit = service_logs("text");
             let name = name.unwrap_or_else(|| format!("{}-{}", std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim(), std::process::id()));
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -1470,7 +1481,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 };
                 tracing::info!(worker = name, lease_s = lease.as_secs_f64(), "mamori worker: working the tenants under {}", cli.data.display());
-                let settings = mamori_cluster::worker::Settings { root: cli.data.clone(), name, lease, detect, fetch: fetch.max(1), archive };
+                let settings = mamori_cluster::worker::Settings { root: cli.data.clone(), name, lease, detect, fetch: fetch.max(1), archive, release_archived: !keep_archived };
                 // Stopped by Ctrl-C or SIGTERM (systemd, cluster-up.sh): leases are given
                 // back, not left to expire.
                 let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -1664,6 +1675,15 @@ fn archive_command(command: ArchiveCommand, data: &Path, out: &mut impl Write) -
                 writeln!(out, "archived {} segments ({} events, {} files, {} bytes) and {} tiles; the archive holds events up to {} under checkpoint {}", r.segments, r.events, r.files, r.bytes, r.tiles, r.archived_through, r.checkpoint_size)?;
             } else {
                 writeln!(out, "封印済み区間 {} 個（{} 件、ファイル {} 個、{} バイト）とタイル {} 枚をアーカイブしました。アーカイブは {} 件目まで、チェックポイント {}", r.segments, r.events, r.files, r.bytes, r.tiles, r.archived_through, r.checkpoint_size)?;
+            }
+        }
+        ArchiveCommand::Release(ArchiveTenant { archive, tenant, en }) => {
+            let mut j = open(data)?;
+            let r = mamori_app::archive::release(&mut j, &archive, &tenant, false)?;
+            if en {
+                writeln!(out, "released {} segments ({} events) to the archive; the store keeps {} segments, {} were released before", r.segments.len(), r.events, r.kept, r.released_before)?;
+            } else {
+                writeln!(out, "区間 {} 個（{} 件）の本体を保存庫から外しました（アーカイブから読みます）。保存庫に残る区間 {} 個、以前に外した区間 {} 個", r.segments.len(), r.events, r.kept, r.released_before)?;
             }
         }
         ArchiveCommand::Status(ArchiveTenant { archive, tenant, en }) => {

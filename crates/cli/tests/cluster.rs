@@ -260,6 +260,14 @@ fn three_towns_streamed_through_a_cluster_survive_a_node_and_a_worker_killed_and
         // tenant's prefix, and what they copied is the log's.
         let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(archive.join(format!("tenant={}/manifest.json", t.name))).unwrap()).unwrap();
         assert!(!manifest["segments"].as_array().unwrap().is_empty(), "{}: sealed segments archived by the workers", t.name);
+        // And released those detection had judged: the tenant's store keeps only its newest
+        // segments, and reads the rest, as every check above did, from the archive.
+        {
+            let j = mamori_journal::SqliteJournal::open(&tenant).unwrap();
+            let released = j.released_segments().unwrap();
+            assert!(!released.is_empty(), "{}: archived segments released", t.name);
+            assert!(released.iter().all(|s| manifest["segments"].as_array().unwrap().iter().any(|m| m["id"] == *s)), "{}: only archived segments released", t.name);
+        }
         let arc = archive.to_str().unwrap();
         assert!(mamori(&tenant, &["archive", "verify", "--archive", arc, "--tenant", &t.name, "--en"]).contains("are the log's"), "{}", t.name);
         // Another tenant's archive is not this store's log.

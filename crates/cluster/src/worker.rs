@@ -43,6 +43,9 @@ pub struct Settings {
     pub fetch: usize,
     /// Copy each tenant's sealed segments here as they seal (docs/archive.md).
     pub archive: Option<String>,
+    /// Drop archived segments' events from the tenants' stores (`archive::release`), so a
+    /// store keeps only its open segment.
+    pub release_archived: bool,
 }
 
 /// The store of a tenant, with what its imports need.
@@ -276,9 +279,9 @@ async fn work_while_held(cluster: &Cluster, settings: &Settings, tenant: &str, r
             if taken > 0
                 && let Some(location) = &settings.archive
             {
-                let (location, name) = (location.clone(), tenant.to_owned());
+                let (location, name, release, judged_only) = (location.clone(), tenant.to_owned(), settings.release_archived, settings.detect);
                 let (back, archived) = tokio::task::spawn_blocking(move || {
-                    let archived = archive_sealed(&mut store, &location, &name);
+                    let archived = archive_sealed(&mut store, &location, &name, release, judged_only);
                     (store, archived)
                 })
                 .await?;
@@ -309,7 +312,7 @@ async fn work_while_held(cluster: &Cluster, settings: &Settings, tenant: &str, r
 }
 
 fn open_tenant(dir: &Path) -> Result<TenantStore> {
-    let journal = SqliteJournal::open(dir).with_context(|| format!("the tenant's store at {} (made with `mamori init`)", dir.display()))?;
+    let journal = mamori_app::archive::open_store(dir).with_context(|| format!("the tenant's store at {} (made with `mamori init`)", dir.display()))?;
     let config = dir.join("mamori.toml");
     let sources = mamori_sources::load_sources(&config).map_err(anyhow::Error::msg).with_context(|| format!("{}", config.display()))?;
     let spool = dir.join("spool");
@@ -319,13 +322,21 @@ fn open_tenant(dir: &Path) -> Result<TenantStore> {
     Ok(TenantStore { journal, sources, context, spool, archived_segments: 0 })
 }
 
-/// Copies the tenant's newly sealed segments to the archive.
-fn archive_sealed(store: &mut TenantStore, location: &str, tenant: &str) -> Result<()> {
+/// Copies the tenant's newly sealed segments to the archive and, with `release`, drops
+/// their events from the store (with `judged_only`, once detection has judged them).
+fn archive_sealed(store: &mut TenantStore, location: &str, tenant: &str, release: bool, judged_only: bool) -> Result<()> {
     let sealed = store.journal.sealed_segments()?.len();
     if sealed > store.archived_segments {
         let report = mamori_app::archive::export(&mut store.journal, location, tenant)?;
         tracing::info!(tenant, segments = report.segments, archived_through = report.archived_through, "sealed segments archived");
         store.archived_segments = sealed;
+    }
+    // Archived segments still kept: released once detection has judged them.
+    if release && store.journal.released_segments()?.len() < store.archived_segments {
+        let released = mamori_app::archive::release(&mut store.journal, location, tenant, judged_only)?;
+        if !released.segments.is_empty() {
+            tracing::info!(tenant, released = released.segments.len(), kept = released.kept, "archived segments released from the store");
+        }
     }
     Ok(())
 }

@@ -240,6 +240,28 @@ pub struct SqliteJournal {
     verifier_key: String,
     segment_shift: u32,
     writer: Option<WriterState>,
+    /// Where the events of released segments are read from (`attach_archive`).
+    archive: Option<Box<dyn ReleasedSegments>>,
+    /// The released segments last read whole, newest first: events looked up one by one
+    /// (a case's steps, a finding's evidence) tend to sit together.
+    recent_released: std::sync::Mutex<Vec<(u64, std::sync::Arc<Vec<SegmentRow>>)>>,
+}
+
+/// Released segments kept read (a segment of 2^16 events is tens of MiB).
+const RECENT_RELEASED: usize = 2;
+
+/// Where a store reads the events of the segments it released to its archive
+/// (`SqliteJournal::release_segment`). Nothing it returns is trusted: each event is
+/// checked against the leaf the store's own tiles hold at its place, and its keys against
+/// its body, before any query uses it.
+pub trait ReleasedSegments: Send {
+    /// Every event of released segment `seg`, in log order.
+    fn rows(&self, journal: &SqliteJournal, seg: u64) -> Result<Vec<SegmentRow>, JournalError>;
+    /// The events of the released segments `segs` whose time is in `range`, in any order.
+    fn in_range(&self, journal: &SqliteJournal, segs: &[u64], range: TimeRange) -> Result<Vec<SegmentRow>, JournalError>;
+    /// The events of the released segments `segs` whose resident (`by_resident`) or actor
+    /// is `value`, in `range`, in any order.
+    fn find(&self, journal: &SqliteJournal, segs: &[u64], by_resident: bool, value: &str, range: TimeRange) -> Result<Vec<StoredEvent>, JournalError>;
 }
 
 fn corrupt(msg: impl Into<String>) -> JournalError {
@@ -306,6 +328,11 @@ impl SqliteJournal {
         if !has_department {
             conn.execute_batch("ALTER TABLE users ADD COLUMN department TEXT NOT NULL DEFAULT ''")?;
         }
+        // A segment whose events were released to the archive (`release_segment`).
+        let has_released: bool = conn.query_row("SELECT count(*) FROM pragma_table_info('segments') WHERE name = 'released'", [], |r| r.get::<_, i64>(0))? > 0;
+        if !has_released {
+            conn.execute_batch("ALTER TABLE segments ADD COLUMN released INTEGER NOT NULL DEFAULT 0")?;
+        }
         let meta = |k: &str| -> Result<String, JournalError> {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
                 .optional()?
@@ -333,7 +360,7 @@ impl SqliteJournal {
         } else {
             None
         };
-        Ok(SqliteJournal { conn, dir: dir.to_path_buf(), key, verifier_key, segment_shift, writer: None })
+        Ok(SqliteJournal { conn, dir: dir.to_path_buf(), key, verifier_key, segment_shift, writer: None, archive: None, recent_released: Default::default() })
     }
 
     pub fn dir(&self) -> &Path {
@@ -400,6 +427,12 @@ impl SqliteJournal {
     /// to `each` one at a time so that a segment of millions never sits in memory. The
     /// walk stops at the first error `each` returns.
     pub fn for_each_in_segment<E: From<JournalError>>(&self, seg: u64, mut each: impl FnMut(SegmentRow) -> Result<(), E>) -> Result<(), E> {
+        if self.released_segments()?.contains(&seg) {
+            for row in self.archived_rows(seg)? {
+                each(row)?;
+            }
+            return Ok(());
+        }
         let sql = format!(
             "SELECT e.seq, e.time, e.class, a.text, r.text, e.body FROM {} e JOIN keys a ON a.id = e.actor LEFT JOIN keys r ON r.id = e.resident ORDER BY e.seq",
             segment_table(seg)
@@ -424,6 +457,115 @@ impl SqliteJournal {
 
     pub fn segment_shift(&self) -> u32 {
         self.segment_shift
+    }
+
+    /// Segments whose events were released to the archive.
+    pub fn released_segments(&self) -> Result<HashSet<u64>, JournalError> {
+        let mut stmt = self.conn.prepare_cached("SELECT id FROM segments WHERE released = 1")?;
+        let ids = stmt.query_map([], |r| r.get::<_, i64>(0))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(ids.into_iter().map(|i| i as u64).collect())
+    }
+
+    /// Segments whose events the store holds itself.
+    pub fn kept_segments(&self) -> Result<u64, JournalError> {
+        Ok(self.conn.query_row("SELECT count(*) FROM segments WHERE released = 0", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// The archive the store released segments to, as `release_segment` recorded it.
+    pub fn archive_ref(&self) -> Result<Option<String>, JournalError> {
+        Ok(self.conn.query_row("SELECT value FROM meta WHERE key = 'archive'", [], |r| r.get(0)).optional()?)
+    }
+
+    /// Whether released segments can be read (`attach_archive`).
+    pub fn has_archive(&self) -> bool {
+        self.archive.is_some()
+    }
+
+    /// Reads released segments' events through `archive` from now on.
+    pub fn attach_archive(&mut self, archive: Box<dyn ReleasedSegments>) {
+        self.archive = Some(archive);
+    }
+
+    /// Drops sealed segment `seg`'s events from the store, keeping its place, span, keys
+    /// and hashes: queries read them from the archive from then on (`attach_archive`). The
+    /// caller has checked that the archive holds them byte for byte; `archive` names it.
+    /// One transaction: a kill leaves the segment either whole or released.
+    pub fn release_segment(&mut self, seg: u64, archive: &str) -> Result<(), JournalError> {
+        let full = 1i64 << self.segment_shift;
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let state: Option<(i64, i64)> = tx.query_row("SELECT count, released FROM segments WHERE id = ?1", [seg as i64], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        match state {
+            None => return Err(JournalError::Usage(format!("the store has no segment {seg}"))),
+            Some((_, 1)) => return Ok(()),
+            Some((count, _)) if count != full => return Err(JournalError::Usage(format!("segment {seg} is not sealed ({count} of {full} events): only sealed segments are released"))),
+            Some(_) => {}
+        }
+        tx.execute_batch(&format!("DROP TABLE {}", segment_table(seg)))?;
+        tx.execute("UPDATE segments SET released = 1 WHERE id = ?1", [seg as i64])?;
+        tx.execute("INSERT INTO meta(key, value) VALUES ('archive', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [archive])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn released_from(&self) -> Result<&dyn ReleasedSegments, JournalError> {
+        match &self.archive {
+            Some(a) => Ok(a.as_ref()),
+            None => Err(JournalError::Usage(format!(
+                "some of this store's segments were released to its archive ({}), and it was opened without it",
+                self.archive_ref()?.unwrap_or_else(|| "not recorded".into())
+            ))),
+        }
+    }
+
+    /// Checks an event read from the archive: its body hashes to the leaf this store's
+    /// tiles hold at its place, and its searchable keys are its body's.
+    fn check_archived(&self, seq: u64, body: &[u8], tile: &mut (i64, Vec<u8>)) -> Result<IndexKeys, JournalError> {
+        let key = tile_key(0, seq >> TILE_HEIGHT);
+        if tile.0 != key {
+            *tile = (key, self.load_tile(key)?.unwrap_or_default());
+        }
+        let at = ((seq as usize) & ((1 << TILE_HEIGHT) - 1)) * 32;
+        if tile.1.get(at..at + 32) != Some(&leaf_hash(body).0[..]) {
+            return Err(corrupt(format!("the archive's event {seq} is not the one the log holds at its place")));
+        }
+        let event = mamori_model::Event::from_json(body).map_err(|e| corrupt(format!("the archive's event {seq} does not parse: {e}")))?;
+        Ok(IndexKeys::of(&event))
+    }
+
+    /// `archived_rows`, kept for the next look-up.
+    fn recent_archived_rows(&self, seg: u64) -> Result<std::sync::Arc<Vec<SegmentRow>>, JournalError> {
+        let mut recent = self.recent_released.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = recent.iter().position(|(s, _)| *s == seg) {
+            let hit = recent.remove(i);
+            recent.insert(0, hit.clone());
+            return Ok(hit.1);
+        }
+        drop(recent);
+        let rows = std::sync::Arc::new(self.archived_rows(seg)?);
+        let mut recent = self.recent_released.lock().unwrap_or_else(|e| e.into_inner());
+        recent.insert(0, (seg, rows.clone()));
+        recent.truncate(RECENT_RELEASED);
+        Ok(rows)
+    }
+
+    /// Every event of released segment `seg`, read from the archive and checked.
+    fn archived_rows(&self, seg: u64) -> Result<Vec<SegmentRow>, JournalError> {
+        let rows = self.released_from()?.rows(self, seg)?;
+        let first = seg << self.segment_shift;
+        if rows.len() as u64 != 1u64 << self.segment_shift {
+            return Err(corrupt(format!("the archive gives {} events for segment {seg}, which holds {}", rows.len(), 1u64 << self.segment_shift)));
+        }
+        let mut tile = (-1, Vec::new());
+        for (place, row) in rows.iter().enumerate() {
+            if row.seq != first + place as u64 {
+                return Err(corrupt(format!("the archive gives event {} in place of {}", row.seq, first + place as u64)));
+            }
+            let keys = self.check_archived(row.seq, &row.body, &mut tile)?;
+            if keys.time != row.time || keys.class_uid != row.class_uid || keys.actor != row.actor || keys.resident != row.resident {
+                return Err(corrupt(format!("the archive's columns for event {} are not its body's", row.seq)));
+            }
+        }
+        Ok(rows)
     }
 
     fn load_tile(&self, key: i64) -> Result<Option<Vec<u8>>, JournalError> {
@@ -465,7 +607,24 @@ impl SqliteJournal {
     fn by_key(&self, kind: i64, text: &str, column: &str, range: TimeRange) -> Result<Vec<StoredEvent>, JournalError> {
         let Some(id) = self.key_id(kind, text)? else { return Ok(Vec::new()) };
         let mut rows = Vec::new();
-        for seg in self.segments_overlapping(range)? {
+        let released = self.released_segments()?;
+        let (archived, local): (Vec<u64>, Vec<u64>) = self.segments_overlapping(range)?.into_iter().partition(|s| released.contains(s));
+        if !archived.is_empty() {
+            let mut tile = (-1, Vec::new());
+            let mut seen = HashSet::new();
+            for StoredEvent { seq, body } in self.released_from()?.find(self, &archived, kind == KEY_RESIDENT, text, range)? {
+                if !archived.contains(&(seq >> self.segment_shift)) || !seen.insert(seq) {
+                    return Err(corrupt(format!("the archive answered event {seq} twice or from outside the segments asked")));
+                }
+                let keys = self.check_archived(seq, &body, &mut tile)?;
+                let matches = if kind == KEY_RESIDENT { keys.resident.as_deref() == Some(text) } else { keys.actor == text };
+                if !matches || keys.time < range.from || keys.time >= range.to {
+                    return Err(corrupt(format!("the archive answered event {seq}, which is not {text}'s in the period asked")));
+                }
+                rows.push((keys.time, seq, body));
+            }
+        }
+        for seg in local {
             let sql = format!(
                 "SELECT time, seq, body FROM {} WHERE {column} = ?1 AND time >= ?2 AND time < ?3",
                 segment_table(seg)
@@ -902,9 +1061,14 @@ impl SqliteJournal {
     /// (class 6003): whether new events can be judged after those already judged.
     pub fn min_time_after(&self, seq: u64) -> Result<Option<i64>, JournalError> {
         let mut min: Option<i64> = None;
+        let released = self.released_segments()?;
         for seg in self.segments_after(seq)? {
-            let sql = format!("SELECT MIN(time) FROM {} WHERE seq > ?1 AND class != 6003", segment_table(seg));
-            let t: Option<i64> = self.conn.query_row(&sql, [seq as i64], |r| r.get(0))?;
+            let t: Option<i64> = if released.contains(&seg) {
+                self.archived_rows(seg)?.iter().filter(|r| r.seq > seq && r.class_uid != 6003).map(|r| r.time).min()
+            } else {
+                let sql = format!("SELECT MIN(time) FROM {} WHERE seq > ?1 AND class != 6003", segment_table(seg));
+                self.conn.query_row(&sql, [seq as i64], |r| r.get(0))?
+            };
             min = match (min, t) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -919,7 +1083,12 @@ impl SqliteJournal {
     /// by day cost a query per day between the oldest new event and the newest).
     pub fn times_after(&self, seq: u64, from: i64) -> Result<Vec<(i64, u64)>, JournalError> {
         let mut found = Vec::new();
+        let released = self.released_segments()?;
         for seg in self.segments_after(seq)? {
+            if released.contains(&seg) {
+                found.extend(self.archived_rows(seg)?.into_iter().filter(|r| r.seq > seq && r.time >= from).map(|r| (r.time, r.seq)));
+                continue;
+            }
             let mut stmt = self.conn.prepare_cached(&format!("SELECT time, seq FROM {} WHERE seq > ?1 AND time >= ?2", segment_table(seg)))?;
             for row in stmt.query_map(params![seq as i64, from], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64)))? {
                 found.push(row?);
@@ -1177,6 +1346,10 @@ impl Journal for SqliteJournal {
         if !self.segment_ids()?.contains(&seg) {
             return Ok(None);
         }
+        if self.released_segments()?.contains(&seg) {
+            let rows = self.recent_archived_rows(seg)?;
+            return Ok(rows.binary_search_by_key(&seq, |r| r.seq).ok().map(|i| StoredEvent { seq, body: rows[i].body.clone() }));
+        }
         let sql = format!("SELECT body FROM {} WHERE seq = ?1", segment_table(seg));
         let body: Option<Vec<u8>> = self.conn.prepare_cached(&sql)?.query_row([seq as i64], |r| r.get(0)).optional()?;
         Ok(body.map(|body| StoredEvent { seq, body }))
@@ -1192,7 +1365,23 @@ impl Journal for SqliteJournal {
 
     fn by_time(&self, range: TimeRange, limit: usize) -> Result<Vec<StoredEvent>, JournalError> {
         let mut rows = Vec::new();
-        for seg in self.segments_overlapping(range)? {
+        let released = self.released_segments()?;
+        let (archived, local): (Vec<u64>, Vec<u64>) = self.segments_overlapping(range)?.into_iter().partition(|s| released.contains(s));
+        if !archived.is_empty() {
+            let mut tile = (-1, Vec::new());
+            let mut seen = HashSet::new();
+            for row in self.released_from()?.in_range(self, &archived, range)? {
+                if !archived.contains(&(row.seq >> self.segment_shift)) || !seen.insert(row.seq) {
+                    return Err(corrupt(format!("the archive answered event {} twice or from outside the segments asked", row.seq)));
+                }
+                let keys = self.check_archived(row.seq, &row.body, &mut tile)?;
+                if keys.time < range.from || keys.time >= range.to {
+                    return Err(corrupt(format!("the archive answered event {}, which is not of the period asked", row.seq)));
+                }
+                rows.push((keys.time, row.seq, row.body));
+            }
+        }
+        for seg in local {
             let sql = format!(
                 "SELECT time, seq, body FROM {} WHERE time >= ?1 AND time < ?2 ORDER BY time, seq LIMIT ?3",
                 segment_table(seg)
@@ -1401,6 +1590,7 @@ impl SqliteJournal {
         let mut last_good_cp = 0u64;
         // What the newest master-data load recorded for each kind: (event, rows, digest).
         let mut master_loads: BTreeMap<String, (u64, u64, String)> = BTreeMap::new();
+        let released = self.released_segments()?;
         for seg in self.segment_ids()? {
             // A segment's recorded span and count steer every time-range query; they are
             // recomputed here, never trusted (a shrunk span hides accesses from a disclosure).
@@ -1410,16 +1600,40 @@ impl SqliteJournal {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )?;
             let (mut n, mut lo, mut hi) = (0i64, i64::MAX, i64::MIN);
-            let sql = format!("SELECT seq, time, class, actor, resident, body FROM {} ORDER BY seq", segment_table(seg));
-            let mut stmt = self.conn.prepare(&sql)?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                let seq = r.get::<_, i64>(0)? as u64;
+            // A released segment's events come from the archive, checked as they are read.
+            let mut stmt;
+            let rows: Box<dyn Iterator<Item = Result<SegmentRow, JournalError>>> = if released.contains(&seg) {
+                match self.archived_rows(seg) {
+                    Ok(rows) => Box::new(rows.into_iter().map(Ok)),
+                    Err(JournalError::Corrupt(reason)) => return fail(None, format!("segment {seg}, in the archive: {reason}")),
+                    Err(e) => return Err(e),
+                }
+            } else {
+                let sql = format!("SELECT seq, time, class, actor, resident, body FROM {} ORDER BY seq", segment_table(seg));
+                stmt = self.conn.prepare(&sql)?;
+                let name = |id: i64| names.get(&id).cloned().unwrap_or_default();
+                Box::new(
+                    stmt.query_map([], move |r| {
+                        Ok(SegmentRow {
+                            seq: r.get::<_, i64>(0)? as u64,
+                            time: r.get(1)?,
+                            class_uid: r.get::<_, i64>(2)? as u32,
+                            actor: name(r.get(3)?),
+                            resident: r.get::<_, Option<i64>>(4)?.map(name),
+                            body: r.get(5)?,
+                        })
+                    })?
+                    .map(|r| r.map_err(JournalError::from)),
+                )
+            };
+            for row in rows {
+                let row = row?;
+                let seq = row.seq;
                 if seq != expected_seq {
                     let what = if seq > expected_seq { "is missing" } else { "is out of order" };
                     return fail(Some(expected_seq), format!("event {expected_seq} {what} (found {seq} in its place)"));
                 }
-                let body: Vec<u8> = r.get(5)?;
+                let body = row.body;
                 let leaf = leaf_hash(&body);
                 let key = tile_key(0, seq >> TILE_HEIGHT);
                 if tile.0 != key {
@@ -1431,12 +1645,7 @@ impl SqliteJournal {
                     Some(_) => return fail(Some(seq), "the stored event does not hash to its leaf in the log".into()),
                     None => return fail(Some(seq), "the log has no leaf for this event".into()),
                 }
-                let indexed = IndexKeys {
-                    time: r.get(1)?,
-                    class_uid: r.get::<_, i64>(2)? as u32,
-                    actor: names.get(&r.get::<_, i64>(3)?).cloned().unwrap_or_default(),
-                    resident: r.get::<_, Option<i64>>(4)?.and_then(|id| names.get(&id).cloned()),
-                };
+                let indexed = IndexKeys { time: row.time, class_uid: row.class_uid, actor: row.actor, resident: row.resident };
                 match mamori_model::Event::from_json(&body) {
                     Ok(ev) if IndexKeys::of(&ev) == indexed => {
                         if ev.class_uid == mamori_model::ClassUid::ApiActivity {
@@ -1532,7 +1741,6 @@ impl SqliteJournal {
                     progress(expected_seq, tree_size);
                 }
             }
-            drop(rows);
             let first = (seg << self.segment_shift) as i64;
             // More recorded than stored is a removal, named by leaf below; fewer, or a span that
             // does not cover the events, would steer queries past them.

@@ -162,7 +162,7 @@ impl Gate {
 fn with_store<T>(server: &Server, f: impl FnOnce(&SqliteJournal) -> T) -> anyhow::Result<T> {
     let dir = server.gate.dir.held().clone();
     match dir {
-        Some(d) => Ok(f(&SqliteJournal::open(&d)?)),
+        Some(d) => Ok(f(&mamori_app::archive::open_store(&d)?)),
         None => Ok(f(&server.reader.held())),
     }
 }

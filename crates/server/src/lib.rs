@@ -178,7 +178,7 @@ impl Server {
     pub fn new(journal: SqliteJournal, sources: BTreeMap<String, SourceConfig>, context: AdapterContext) -> std::io::Result<Server> {
         let spool = journal.dir().join("spool");
         std::fs::create_dir_all(&spool)?;
-        let reader = SqliteJournal::open(journal.dir()).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let reader = mamori_app::archive::open_store(journal.dir()).map_err(|e| std::io::Error::other(format!("{e:#}")))?;
         let sessions = console::Sessions::open(journal.dir()).map_err(std::io::Error::other)?;
         Ok(Server {
             journal: Mutex::new(journal),
