@@ -304,7 +304,7 @@ impl ReleasedArchive {
         if let Some(m) = cached.as_ref().filter(|m| holds(m)) {
             return Ok(m.clone());
         }
-        let m = recorded_manifest(j, self.archive()?, &self.location, &self.tenant).map_err(|e| JournalError::Usage(format!("{e:#}")))?;
+        let m = recorded_manifest(j, self.archive()?, &self.location, &self.tenant).map_err(|e| JournalError::Usage(format!("reading the archive the store released segments to ({}, tenant {}): {e:#}", self.location, self.tenant)))?;
         if !holds(&m) {
             return Err(JournalError::Corrupt(format!("tenant `{}`'s archive at {} does not hold segments the store released to it", self.tenant, self.location)));
         }

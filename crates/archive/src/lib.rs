@@ -141,25 +141,43 @@ pub fn check_tenant(tenant: &str) -> Result<()> {
     Ok(())
 }
 
+/// The object store at an archive's `location` (see `Archive::open`), and its directory
+/// when it is on the local file system.
+fn open_root(location: &str) -> Result<(Arc<dyn ObjectStore>, Option<PathBuf>)> {
+    if let Some(rest) = location.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            bail!("archive `{location}`: name the bucket (s3://BUCKET[/PREFIX])");
+        }
+        let s3 = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket).build().with_context(|| format!("archive `{location}`: S3 settings from the environment"))?;
+        let prefix = prefix.trim_matches('/');
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() { Arc::new(s3) } else { Arc::new(object_store::prefix::PrefixStore::new(s3, prefix)) };
+        return Ok((store, None));
+    }
+    let dir = match location.strip_prefix("file://") {
+        Some(path) => PathBuf::from(path),
+        None if location.contains("://") => bail!("archive `{location}`: use a directory, a file:// URL or s3://BUCKET[/PREFIX]"),
+        None => PathBuf::from(location),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("making the archive directory {}", dir.display()))?;
+    let dir = dir.canonicalize().with_context(|| format!("archive directory {}", dir.display()))?;
+    // fsync before the rename that makes a file visible: a manifest is never on disk
+    // before the files it lists.
+    let store = object_store::local::LocalFileSystem::new_with_prefix(&dir).with_context(|| format!("archive directory {}", dir.display()))?.with_fsync(true);
+    Ok((Arc::new(store), Some(dir)))
+}
+
 impl Archive {
-    /// Opens the archive at `location` for `tenant`: a directory (made if missing) or a
-    /// `file://` URL.
+    /// Opens the archive at `location` for `tenant`: a directory (made if missing), a
+    /// `file://` URL, or `s3://BUCKET[/PREFIX]`. S3's credentials, region and endpoint come
+    /// from the environment as the AWS tools read them (`AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT` for an S3-compatible store on
+    /// premises, `AWS_ALLOW_HTTP` for one without TLS): never from a command line.
     pub fn open(location: &str, tenant: &str) -> Result<Archive> {
         check_tenant(tenant)?;
+        let (store, root_dir) = open_root(location)?;
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the archive's runtime")?;
-        let dir = match location.strip_prefix("file://") {
-            Some(path) => PathBuf::from(path),
-            None if location.contains("://") => bail!(
-                "archive `{location}`: this build reaches object storage on the local file system (a directory or file:// URL); S3 needs object_store's `aws` feature"
-            ),
-            None => PathBuf::from(location),
-        };
-        std::fs::create_dir_all(&dir).with_context(|| format!("making the archive directory {}", dir.display()))?;
-        let dir = dir.canonicalize().with_context(|| format!("archive directory {}", dir.display()))?;
-        // fsync before the rename that makes a file visible: a manifest is never on disk
-        // before the files it lists.
-        let store = object_store::local::LocalFileSystem::new_with_prefix(&dir).with_context(|| format!("archive directory {}", dir.display()))?.with_fsync(true);
-        Ok(Archive { rt, store: Arc::new(store), root_dir: Some(dir), tenant: tenant.to_owned() })
+        Ok(Archive { rt, store, root_dir, tenant: tenant.to_owned() })
     }
 
     pub fn tenant(&self) -> &str {
@@ -235,10 +253,11 @@ impl Archive {
 /// Counts per tenant and day across an archive root, read from the manifests alone: what
 /// a prefecture's operators see, never a resident or an employee.
 pub fn counts(location: &str) -> Result<Vec<(String, String, u64)>> {
-    let dir = PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
+    let (root, _) = open_root(location)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the archive's runtime")?;
+    let listed = rt.block_on(root.list_with_delimiter(None)).with_context(|| format!("listing the archive {location}"))?;
     let mut out = Vec::new();
-    let entries = std::fs::read_dir(&dir).with_context(|| format!("archive directory {}", dir.display()))?;
-    let mut tenants: Vec<String> = entries.filter_map(|e| e.ok()).filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_prefix("tenant=")).map(str::to_owned)).collect();
+    let mut tenants: Vec<String> = listed.common_prefixes.iter().filter_map(|p| p.as_ref().strip_prefix("tenant=").map(str::to_owned)).collect();
     tenants.sort();
     for tenant in tenants {
         let Ok(archive) = Archive::open(location, &tenant) else { continue };
