@@ -907,7 +907,7 @@ pub fn cluster(dir: &Path, tenants: usize, batches: u64, batch: u64, workers: us
         std::fs::write(store.join("mamori.toml"), "[sources.bench]\nformat = \"ndjson\"\n")?;
         // JetStream elects its leaders a moment after the servers start.
         let up = Instant::now();
-        while let Err(e) = runtime.block_on(cluster.add_tenant(&name, &["bench".to_owned()], 3, Duration::from_secs(3))) {
+        while let Err(e) = runtime.block_on(cluster.add_tenant(&name, &["bench".to_owned()], 3, Duration::from_secs(3), Duration::ZERO)) {
             anyhow::ensure!(up.elapsed() < Duration::from_secs(60), "the cluster did not come up: {e:#}");
             std::thread::sleep(Duration::from_millis(300));
         }
@@ -1028,7 +1028,7 @@ pub fn cluster_latency(dir: &Path, rate: u64, seconds: u64, batch_ms: u64, worke
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let cluster = runtime.block_on(mamori_cluster::Cluster::connect(&nats.urls, "mamori-bench"))?;
     let up = Instant::now();
-    while let Err(e) = runtime.block_on(cluster.add_tenant(tenant, &["bench".to_owned()], 3, Duration::from_secs(3))) {
+    while let Err(e) = runtime.block_on(cluster.add_tenant(tenant, &["bench".to_owned()], 3, Duration::from_secs(3), Duration::ZERO)) {
         anyhow::ensure!(up.elapsed() < Duration::from_secs(60), "the cluster did not come up: {e:#}");
         std::thread::sleep(Duration::from_millis(300));
     }

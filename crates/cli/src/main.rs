@@ -599,6 +599,12 @@ enum ClusterCommand {
         /// takes over from one that died (set when the cluster's first tenant is added).
         #[arg(long, default_value_t = 10)]
         lease_seconds: u64,
+        /// Days the tenant's ingest stream keeps a batch before the NATS servers drop it (0:
+        /// for ever). Once the workers archive sealed segments (`worker --archive`), the
+        /// archive is the long-term copy; keep batches well beyond the longest time a
+        /// segment takes to seal plus the longest outage of the workers.
+        #[arg(long, default_value_t = 0)]
+        keep_days: u64,
     },
     /// Make an API key that sends SOURCE for TENANT through `serve --cluster`; printed once,
     /// only its hash is kept.
@@ -1720,16 +1726,18 @@ fn cluster_command(command: ClusterCommand, root: &Path, out: &mut impl Write) -
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         match command {
-            ClusterCommand::TenantAdd { nats, tenant, replicas, lease_seconds } => {
+            ClusterCommand::TenantAdd { nats, tenant, replicas, lease_seconds, keep_days } => {
                 mamori_cluster::check_tenant(&tenant)?;
                 let dir = mamori_cluster::worker::tenant_dir(root, &tenant);
                 anyhow::ensure!(dir.join("journal.db").is_file(), "no store at {}: make it first with `mamori --data {} init {}`", dir.display(), dir.display(), dir.display());
                 let sources: Vec<String> = sources_config(Some(&dir.join("mamori.toml")), &dir)?.into_keys().collect();
                 let cluster = mamori_cluster::Cluster::connect(&nats, "mamori-cli").await?;
-                cluster.add_tenant(&tenant, &sources, replicas, std::time::Duration::from_secs(lease_seconds.max(1))).await?;
+                cluster.add_tenant(&tenant, &sources, replicas, std::time::Duration::from_secs(lease_seconds.max(1)), std::time::Duration::from_secs(keep_days * 86_400)).await?;
                 let mut j = open(&dir)?;
-                audit::record(&mut j, audit::Action::ClusterTenant, &format!("cluster tenant {tenant}: streams for sources {}, {replicas} replicas", sources.join(", ")))?;
-                writeln!(out, "テナント {tenant}: ソース {} ({replicas} 複製)", sources.join(", "))?;
+                let kept = if keep_days == 0 { "kept for ever".to_owned() } else { format!("kept {keep_days} days") };
+                audit::record(&mut j, audit::Action::ClusterTenant, &format!("cluster tenant {tenant}: streams for sources {}, {replicas} replicas, batches {kept}", sources.join(", ")))?;
+                let kept = if keep_days == 0 { "無期限".to_owned() } else { format!("{keep_days} 日") };
+                writeln!(out, "テナント {tenant}: ソース {} ({replicas} 複製、バッチ保持 {kept})", sources.join(", "))?;
             }
             ClusterCommand::Apikey { nats, tenant, source, label } => {
                 let cluster = mamori_cluster::Cluster::connect(&nats, "mamori-cli").await?;
@@ -1747,7 +1755,7 @@ fn cluster_command(command: ClusterCommand, root: &Path, out: &mut impl Write) -
                     } else {
                         writeln!(
                             out,
-                            "{}: バッチ {} (最終 {}), 未配送 {}, 未確認 {}, 確認済み {}, 公開した検知 {}, リース {}",
+                            "{}: バッチ {} (最終 {}), 未配送 {}, 未確認 {}, 確認済み {}, 公開した検知 {}, リース {}, バッチ保持 {}",
                             t.tenant,
                             t.batches,
                             t.last_sequence,
@@ -1755,7 +1763,8 @@ fn cluster_command(command: ClusterCommand, root: &Path, out: &mut impl Write) -
                             t.unacknowledged,
                             t.acknowledged,
                             t.findings_published,
-                            t.lease.as_deref().unwrap_or("なし")
+                            t.lease.as_deref().unwrap_or("なし"),
+                            t.keep_days.map_or_else(|| "無期限".to_owned(), |d| format!("{d} 日"))
                         )?;
                     }
                 }

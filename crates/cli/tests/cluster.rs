@@ -122,7 +122,7 @@ fn three_towns_streamed_through_a_cluster_survive_a_node_and_a_worker_killed_and
         // JetStream takes a moment to elect its leaders after the nodes start.
         let started = Instant::now();
         while Command::new(env!("CARGO_BIN_EXE_mamori"))
-            .args(["--data", root.to_str().unwrap(), "cluster", "tenant-add", "--nats", &nats, "--tenant", &name, "--replicas", "3", "--lease-seconds", "3"])
+            .args(["--data", root.to_str().unwrap(), "cluster", "tenant-add", "--nats", &nats, "--tenant", &name, "--replicas", "3", "--lease-seconds", "3", "--keep-days", "400"])
             .output()
             .map(|o| !o.status.success())
             .unwrap()
@@ -221,6 +221,7 @@ fn three_towns_streamed_through_a_cluster_survive_a_node_and_a_worker_killed_and
             for t in &status {
                 assert_eq!(t["lease"], "w2", "{t}");
                 assert!(t["findings_published"].as_u64().unwrap() > 0, "findings published to mamori.{}.findings: {t}", t["tenant"]);
+                assert_eq!(t["keep_days"], 400.0, "the ingest stream's age limit: {t}");
             }
             break;
         }

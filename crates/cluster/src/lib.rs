@@ -146,6 +146,8 @@ pub struct TenantStatus {
     pub findings_published: u64,
     /// The worker holding the tenant's lease, if any.
     pub lease: Option<String>,
+    /// Days the ingest stream keeps a batch (`None`: for ever).
+    pub keep_days: Option<f64>,
 }
 
 impl Cluster {
@@ -204,7 +206,10 @@ impl Cluster {
     /// Creates (or updates) the tenant's streams and records it: its ingest stream takes
     /// exactly `sources`. `lease` is how long a worker's lease lasts unrenewed, set when
     /// the lease bucket is first made.
-    pub async fn add_tenant(&self, tenant: &str, sources: &[String], replicas: usize, lease: Duration) -> Result<()> {
+    /// `keep`: how long the ingest stream keeps a batch (zero: for ever). Once a tenant's
+    /// segments are archived, the archive is the long-term copy, and the stream need hold only
+    /// what a lost store would replay.
+    pub async fn add_tenant(&self, tenant: &str, sources: &[String], replicas: usize, lease: Duration, keep: Duration) -> Result<()> {
         check_tenant(tenant)?;
         anyhow::ensure!(!sources.is_empty(), "tenant {tenant}: no sources configured");
         for s in sources {
@@ -217,8 +222,10 @@ impl Cluster {
             storage: stream::StorageType::File,
             num_replicas: replicas,
             duplicate_window: DUPLICATE_WINDOW,
-            // The stream is the tenant's input as sent: kept whole (a worker that lost its
-            // disk replays it), never edited by anyone.
+            // The stream is the tenant's input as sent: never edited by anyone, kept whole
+            // (a worker that lost its disk replays it) until the age limit, if one is set,
+            // lets the server drop the oldest.
+            max_age: keep,
             deny_delete: true,
             deny_purge: true,
             ..Default::default()
@@ -320,7 +327,9 @@ impl Cluster {
         let mut out = Vec::new();
         for (tenant, entry) in self.tenants().await? {
             let mut ingest = self.js.get_stream(ingest_stream(&tenant)).await.with_context(|| format!("tenant {tenant}'s ingest stream"))?;
-            let info = ingest.info().await?.state.clone();
+            let stream_info = ingest.info().await?.clone();
+            let info = stream_info.state.clone();
+            let keep_days = (!stream_info.config.max_age.is_zero()).then(|| stream_info.config.max_age.as_secs_f64() / 86_400.0);
             let (pending, unacknowledged, acknowledged) = match worker::holders_consumer(&ingest).await? {
                 Some(i) => (i.num_pending, i.num_ack_pending as u64, i.ack_floor.stream_sequence),
                 None => (info.messages, 0, 0),
@@ -328,7 +337,7 @@ impl Cluster {
             let mut findings = self.js.get_stream(findings_stream(&tenant)).await?;
             let findings_published = findings.info().await?.state.messages;
             let lease = leases.get(&tenant).await?.map(|v| String::from_utf8_lossy(&v).into_owned());
-            out.push(TenantStatus { tenant, sources: entry.sources, batches: info.messages, last_sequence: info.last_sequence, pending, unacknowledged, acknowledged, findings_published, lease });
+            out.push(TenantStatus { tenant, sources: entry.sources, batches: info.messages, last_sequence: info.last_sequence, pending, unacknowledged, acknowledged, findings_published, lease, keep_days });
         }
         Ok(out)
     }
