@@ -253,13 +253,8 @@ impl Archive {
 /// Counts per tenant and day across an archive root, read from the manifests alone: what
 /// a prefecture's operators see, never a resident or an employee.
 pub fn counts(location: &str) -> Result<Vec<(String, String, u64)>> {
-    let (root, _) = open_root(location)?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the archive's runtime")?;
-    let listed = rt.block_on(root.list_with_delimiter(None)).with_context(|| format!("listing the archive {location}"))?;
     let mut out = Vec::new();
-    let mut tenants: Vec<String> = listed.common_prefixes.iter().filter_map(|p| p.as_ref().strip_prefix("tenant=").map(str::to_owned)).collect();
-    tenants.sort();
-    for tenant in tenants {
+    for tenant in tenants(location)? {
         let Ok(archive) = Archive::open(location, &tenant) else { continue };
         let Some(m) = archive.manifest()? else { continue };
         let mut days: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
@@ -269,6 +264,16 @@ pub fn counts(location: &str) -> Result<Vec<(String, String, u64)>> {
         out.extend(days.into_iter().map(|(d, n)| (tenant.clone(), d, n)));
     }
     Ok(out)
+}
+
+/// The tenants with a prefix at the archive's root, sorted.
+pub(crate) fn tenants(location: &str) -> Result<Vec<String>> {
+    let (root, _) = open_root(location)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the archive's runtime")?;
+    let listed = rt.block_on(root.list_with_delimiter(None)).with_context(|| format!("listing the archive {location}"))?;
+    let mut tenants: Vec<String> = listed.common_prefixes.iter().filter_map(|p| p.as_ref().strip_prefix("tenant=").map(str::to_owned)).collect();
+    tenants.sort();
+    Ok(tenants)
 }
 
 /// The archive's tiles for `tlog_tiles`' proofs. Tiles are not trusted: `TileHashReader`

@@ -578,6 +578,11 @@ enum ArchiveCommand {
     Counts {
         #[arg(long, env = "MAMORI_ARCHIVE")]
         archive: String,
+        /// `manifest`: the rows each file holds, as the manifests record them (instant);
+        /// `spark`: counted again from the rows themselves by a PySpark job, each by its own
+        /// JST day (an archive on the local file system).
+        #[arg(long, default_value = "manifest", value_parser = ["manifest", "spark"])]
+        engine: String,
     },
 }
 
@@ -1712,9 +1717,10 @@ fn archive_command(command: ArchiveCommand, data: &Path, out: &mut impl Write) -
                 writeln!(out, "テナント {tenant}: アーカイブの区間 {} 個（{} 件、ファイル {} 個、{} バイト）はすべてチェックポイント {} の署名済みログと一致", r.segments, r.events, r.files, r.bytes, r.checkpoint_size)?;
             }
         }
-        ArchiveCommand::Counts { archive } => {
+        ArchiveCommand::Counts { archive, engine } => {
+            let counts = if engine == "spark" { mamori_archive::spark::counts_with_spark(&archive)? } else { mamori_archive::counts(&archive)? };
             writeln!(out, "tenant\tdate\tevents")?;
-            for (tenant, date, n) in mamori_archive::counts(&archive)? {
+            for (tenant, date, n) in counts {
                 writeln!(out, "{tenant}\t{date}\t{n}")?;
             }
         }

@@ -162,6 +162,8 @@ fn a_resident_disclosure_from_the_parquet_archive_in_process_and_through_spark_e
     let counts = mamori(&store, &["archive", "counts", "--archive", archive.to_str().unwrap()]);
     let total: u64 = counts.lines().skip(1).map(|l| l.split('\t').nth(2).unwrap().parse::<u64>().unwrap()).sum();
     assert_eq!(total, through, "counts by tenant and day add up to the archived events");
+    // Counted again from the rows by a Spark job, each by its own JST day: the same.
+    assert_eq!(mamori(&store, &["archive", "counts", "--archive", archive.to_str().unwrap(), "--engine", "spark"]), counts, "Spark's counts");
     // The archive and the counts name no resident.
     assert!(!counts.contains(&both.0));
 }
