@@ -201,22 +201,28 @@ pub struct ReleaseReport {
     /// Segments released by this run, and how many events they held.
     pub segments: Vec<u64>,
     pub events: u64,
-    /// Segments the store now keeps, and those it had released before.
+    /// Segments the store now keeps whole, and those it had released before.
     pub kept: u64,
     pub released_before: usize,
 }
 
-/// How a released-segments reference names the archive in the store: location and tenant.
-fn archive_ref(location: &str, tenant: &str) -> String {
-    format!("{tenant}\t{location}")
+/// How a store names the archive it released segments to: tenant and location, a local
+/// directory by its canonical path (a service's working directory is not the shell's).
+fn archive_ref(location: &str, tenant: &str) -> Result<String> {
+    let location = match location.strip_prefix("file://").or((!location.contains("://")).then_some(location)) {
+        Some(dir) => std::fs::canonicalize(dir).with_context(|| format!("archive directory {dir}"))?.to_string_lossy().into_owned(),
+        None => location.trim_end_matches('/').to_owned(),
+    };
+    Ok(format!("{tenant}\t{location}"))
 }
 
-/// Drops from the store the events of sealed segments the archive holds, so that the
-/// store keeps only what has not been archived (a worker keeps only its open segment): each
-/// segment's archived rows are first compared with the store's, byte for byte, under a
-/// manifest the store's log recorded. The store reads released segments from the archive
-/// from then on (`open_store`), checking every event against its own tiles. Recorded in
-/// the log as `archive.release`.
+/// Releases from the store the bodies of the sealed segments the archive holds, so that it
+/// keeps only each event's indexed columns there (a worker keeps little beyond its open
+/// segment): each segment's archived rows are first compared with the store's, byte for
+/// byte, under a manifest the store's log recorded, and each release is recorded in the
+/// log (`archive.release`) in the same step. Every query finds the same events as before
+/// from the store's own index, and reads the released bodies from the archive, each
+/// checked against the store's own tiles (`open_store`).
 ///
 /// With `judged_only`, a segment is released only once detection has judged all of it
 /// (a worker's streaming detection would otherwise read back from the archive what it is
@@ -224,15 +230,15 @@ fn archive_ref(location: &str, tenant: &str) -> String {
 pub fn release(j: &mut SqliteJournal, location: &str, tenant: &str, judged_only: bool) -> Result<ReleaseReport> {
     let archive = Archive::open(location, tenant)?;
     let manifest = recorded_manifest(j, &archive, location, tenant)?;
+    let reference = archive_ref(location, tenant)?;
     if let Some(recorded) = j.archive_ref()?
-        && recorded != archive_ref(location, tenant)
+        && recorded != reference
     {
         let (t, l) = recorded.split_once('\t').unwrap_or(("", &recorded));
         bail!("this store released segments to tenant `{t}` at {l} before: release to that archive only");
     }
     let released = j.released_segments()?;
     let mut report = ReleaseReport { released_before: released.len(), ..Default::default() };
-    let reference = archive_ref(location, tenant);
     for segment in &manifest.segments {
         if released.contains(&segment.id) {
             continue;
@@ -251,62 +257,60 @@ pub fn release(j: &mut SqliteJournal, location: &str, tenant: &str, judged_only:
             Ok(())
         })?;
         if let Some(seq) = differs.or((place != archived.len()).then_some(segment.first_seq)) {
-            bail!("the archive's segment {} is not the store's (first difference at event {seq}): nothing of it was released", segment.id);
+            bail!("the archive's segment {} is not the store's (first difference at event {seq}): it was not released", segment.id);
         }
         j.release_segment(segment.id, &reference)?;
+        // Recorded at once: a run stopped at a later segment leaves every release it made in the log.
+        crate::audit::record(
+            j,
+            crate::audit::Action::ArchiveRelease,
+            &format!("released segment {} (events {}..{}) to tenant {tenant}'s archive at {location}", segment.id, segment.first_seq, segment.first_seq + segment.count),
+        )?;
         if !j.has_archive() {
-            j.attach_archive(Box::new(ReleasedArchive::new(location, tenant)));
+            j.attach_archive(Box::new(ReleasedArchive::default()));
         }
         report.segments.push(segment.id);
         report.events += segment.count;
     }
     report.kept = j.kept_segments()?;
-    if !report.segments.is_empty() {
-        let (first, last) = (report.segments[0], report.segments[report.segments.len() - 1]);
-        crate::audit::record(
-            j,
-            crate::audit::Action::ArchiveRelease,
-            &format!("released segments {first}..={last} ({} events) to tenant {tenant}'s archive at {location}", report.events),
-        )?;
-    }
     Ok(report)
 }
 
-/// A store's archive as the store reads its released segments back
-/// (`SqliteJournal::attach_archive`): under the newest manifest the store's log recorded.
+/// A store's archive as the store reads released bodies back
+/// (`SqliteJournal::attach_archive`): where the store recorded it, opened at first use, under
+/// the newest manifest the store's log recorded.
+#[derive(Default)]
 struct ReleasedArchive {
-    /// Opened at first use: a store whose archive is out of reach still takes events and
-    /// answers from what it keeps; only reads of released segments fail.
-    archive: std::sync::OnceLock<Archive>,
-    location: String,
-    tenant: String,
+    /// Opened at first use, from the reference the store holds then: a store whose
+    /// archive is out of reach still takes events and answers from what it keeps, and a
+    /// long-running reader sees a release made after it opened the store.
+    opened: std::sync::OnceLock<(Archive, String, String)>,
     manifest: std::sync::Mutex<Option<mamori_archive::Manifest>>,
 }
 
 impl ReleasedArchive {
-    fn new(location: &str, tenant: &str) -> ReleasedArchive {
-        ReleasedArchive { archive: Default::default(), location: location.to_owned(), tenant: tenant.to_owned(), manifest: Default::default() }
-    }
-
-    fn archive(&self) -> Result<&Archive, JournalError> {
-        if let Some(a) = self.archive.get() {
-            return Ok(a);
+    fn opened(&self, j: &SqliteJournal) -> Result<&(Archive, String, String), JournalError> {
+        if let Some(o) = self.opened.get() {
+            return Ok(o);
         }
-        let opened = Archive::open(&self.location, &self.tenant).map_err(|e| JournalError::Usage(format!("opening the archive the store released segments to: {e:#}")))?;
-        Ok(self.archive.get_or_init(|| opened))
+        let reference = j.archive_ref()?.ok_or_else(|| JournalError::Corrupt("events of the store are released, but it records no archive".into()))?;
+        let (tenant, location) = reference.split_once('\t').ok_or_else(|| JournalError::Corrupt(format!("the store's archive reference `{reference}` is malformed")))?;
+        let archive = Archive::open(location, tenant).map_err(|e| JournalError::Usage(format!("opening the archive the store released segments to ({location}, tenant {tenant}): {e:#}")))?;
+        Ok(self.opened.get_or_init(|| (archive, location.to_owned(), tenant.to_owned())))
     }
 
-    /// The recorded manifest holding `segs`: the one read before, or read again (a worker
+    /// The recorded manifest holding `seg`: the one read before, or read again (a worker
     /// archives and releases more as the store grows).
-    fn manifest_for(&self, j: &SqliteJournal, segs: &[u64]) -> Result<mamori_archive::Manifest, JournalError> {
+    fn manifest_for(&self, j: &SqliteJournal, seg: u64) -> Result<mamori_archive::Manifest, JournalError> {
+        let (archive, location, tenant) = self.opened(j)?;
         let mut cached = self.manifest.lock().unwrap_or_else(|e| e.into_inner());
-        let holds = |m: &mamori_archive::Manifest| segs.iter().all(|s| m.segments.iter().any(|e| e.id == *s));
+        let holds = |m: &mamori_archive::Manifest| m.segments.iter().any(|e| e.id == seg);
         if let Some(m) = cached.as_ref().filter(|m| holds(m)) {
             return Ok(m.clone());
         }
-        let m = recorded_manifest(j, self.archive()?, &self.location, &self.tenant).map_err(|e| JournalError::Usage(format!("reading the archive the store released segments to ({}, tenant {}): {e:#}", self.location, self.tenant)))?;
+        let m = recorded_manifest(j, archive, location, tenant).map_err(|e| JournalError::Usage(format!("reading the archive the store released segments to ({location}, tenant {tenant}): {e:#}")))?;
         if !holds(&m) {
-            return Err(JournalError::Corrupt(format!("tenant `{}`'s archive at {} does not hold segments the store released to it", self.tenant, self.location)));
+            return Err(JournalError::Corrupt(format!("tenant `{tenant}`'s archive at {location} does not hold segment {seg}, which the store released to it")));
         }
         *cached = Some(m.clone());
         Ok(m)
@@ -314,32 +318,19 @@ impl ReleasedArchive {
 }
 
 impl ReleasedSegments for ReleasedArchive {
-    fn rows(&self, j: &SqliteJournal, seg: u64) -> Result<Vec<mamori_journal::SegmentRow>, JournalError> {
-        let manifest = self.manifest_for(j, &[seg])?;
-        self.archive()?.segment_rows(&manifest, seg).map_err(|e| JournalError::Corrupt(format!("{e:#}")))
-    }
-
-    fn in_range(&self, j: &SqliteJournal, segs: &[u64], range: mamori_journal::TimeRange) -> Result<Vec<mamori_journal::SegmentRow>, JournalError> {
-        let manifest = self.manifest_for(j, segs)?;
-        self.archive()?.rows_in_range(&manifest, segs, range).map_err(|e| JournalError::Corrupt(format!("{e:#}")))
-    }
-
-    fn find(&self, j: &SqliteJournal, segs: &[u64], by_resident: bool, value: &str, range: mamori_journal::TimeRange) -> Result<Vec<StoredEvent>, JournalError> {
-        let manifest = self.manifest_for(j, segs)?;
-        let column = if by_resident { KeyColumn::Resident } else { KeyColumn::Actor };
-        let (rows, _) = self.archive()?.find_in_segments(&manifest, segs, column, value, range).map_err(|e| JournalError::Usage(format!("reading the archive: {e:#}")))?;
-        Ok(rows.into_iter().map(|r| StoredEvent { seq: r.seq, body: r.body }).collect())
+    fn bodies(&self, j: &SqliteJournal, seg: u64, wanted: &[(u64, i64)]) -> Result<Vec<(u64, Vec<u8>)>, JournalError> {
+        let manifest = self.manifest_for(j, seg)?;
+        let (archive, location, _) = self.opened(j)?;
+        // Out of reach is not tampering: the store's own checks say which is which.
+        archive.bodies(&manifest, seg, wanted).map_err(|e| JournalError::Usage(format!("reading the archive the store released segments to ({location}): {e:#}")))
     }
 }
 
-/// Opens a store, attaching the archive it released segments to, if it did: every service
-/// opens stores through this, so that a store that keeps only its newest segments answers
-/// every query as one that keeps them all.
+/// Opens a store with the archive it releases segments to attached: every service opens
+/// stores through this, so that a store that keeps only its newest bodies answers every
+/// query as one that keeps them all.
 pub fn open_store(dir: &std::path::Path) -> Result<SqliteJournal> {
     let mut j = SqliteJournal::open(dir)?;
-    if let Some(reference) = j.archive_ref()? {
-        let (tenant, location) = reference.split_once('\t').with_context(|| format!("{}: the store's archive reference `{reference}` is malformed", dir.display()))?;
-        j.attach_archive(Box::new(ReleasedArchive::new(location, tenant)));
-    }
+    j.attach_archive(Box::new(ReleasedArchive::default()));
     Ok(j)
 }

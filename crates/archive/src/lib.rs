@@ -40,7 +40,8 @@ pub use verify::VerifyReport;
 
 /// Where a tenant's archive lives and the runtime its object-store calls run on.
 pub struct Archive {
-    rt: tokio::runtime::Runtime,
+    /// Always `Some` until dropped (`Drop` shuts it down without blocking).
+    rt: Option<tokio::runtime::Runtime>,
     store: Arc<dyn ObjectStore>,
     /// The root on the local file system, when it is one (the Spark job reads files).
     root_dir: Option<PathBuf>,
@@ -177,7 +178,7 @@ impl Archive {
         check_tenant(tenant)?;
         let (store, root_dir) = open_root(location)?;
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the archive's runtime")?;
-        Ok(Archive { rt, store, root_dir, tenant: tenant.to_owned() })
+        Ok(Archive { rt: Some(rt), store, root_dir, tenant: tenant.to_owned() })
     }
 
     pub fn tenant(&self) -> &str {
@@ -203,10 +204,11 @@ impl Archive {
     where
         F::Output: Send,
     {
+        let rt = self.rt.as_ref().expect("the runtime lives as long as the archive");
         if tokio::runtime::Handle::try_current().is_ok() {
-            std::thread::scope(|s| s.spawn(|| self.rt.block_on(work)).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            std::thread::scope(|s| s.spawn(|| rt.block_on(work)).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         } else {
-            self.rt.block_on(work)
+            rt.block_on(work)
         }
     }
 
@@ -274,6 +276,17 @@ pub(crate) fn tenants(location: &str) -> Result<Vec<String>> {
     let mut tenants: Vec<String> = listed.common_prefixes.iter().filter_map(|p| p.as_ref().strip_prefix("tenant=").map(str::to_owned)).collect();
     tenants.sort();
     Ok(tenants)
+}
+
+impl Drop for Archive {
+    /// Dropping a runtime blocks, which panics inside another runtime (a worker drops a
+    /// tenant's store, and the archive it reads through, in async code): shut it down
+    /// without waiting instead.
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 /// The archive's tiles for `tlog_tiles`' proofs. Tiles are not trusted: `TileHashReader`

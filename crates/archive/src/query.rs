@@ -190,17 +190,6 @@ impl Archive {
         Ok(rows)
     }
 
-    /// The rows of the archived segments `segs` whose time is in `range`: the files of the
-    /// days `range` covers, read whole and checked as `segment_rows` reads them.
-    pub fn rows_in_range(&self, manifest: &Manifest, segs: &[u64], range: TimeRange) -> Result<Vec<mamori_journal::SegmentRow>> {
-        let only = Manifest { segments: manifest.segments.iter().filter(|s| segs.contains(&s.id)).cloned().collect(), ..manifest.clone() };
-        let mut rows = Vec::new();
-        for file in files_for(&only, range) {
-            rows.extend(self.file_rows(file)?.into_iter().filter(|r| r.time >= range.from && r.time < range.to));
-        }
-        Ok(rows)
-    }
-
     /// Every row of one archive file, after checking it is the file the manifest lists.
     fn file_rows(&self, file: &crate::FileEntry) -> Result<Vec<mamori_journal::SegmentRow>> {
         use arrow_array::Int32Array;
@@ -236,9 +225,53 @@ impl Archive {
         Ok(rows)
     }
 
-    /// `find`, over the archived segments `segs` only.
-    pub fn find_in_segments(&self, manifest: &Manifest, segs: &[u64], column: KeyColumn, value: &str, range: TimeRange) -> Result<(Vec<ArchivedEvent>, QueryStats)> {
-        let only = Manifest { segments: manifest.segments.iter().filter(|s| segs.contains(&s.id)).cloned().collect(), ..manifest.clone() };
-        self.find(&only, column, value, range)
+    /// The bodies of the events `wanted` (id, time) of archived segment `seg`: only the
+    /// files of the days they fall on, only the row groups whose ids can hold them, and
+    /// only their rows' bodies decoded. Not trusted: the store checks each against its leaf,
+    /// and knows from its own index which it asked for.
+    pub fn bodies(&self, manifest: &Manifest, seg: u64, wanted: &[(u64, i64)]) -> Result<Vec<(u64, Vec<u8>)>> {
+        let segment = manifest.segments.iter().find(|s| s.id == seg).with_context(|| format!("segment {seg} is not in tenant `{}`'s archive", self.tenant))?;
+        let days: std::collections::BTreeSet<String> = wanted.iter().map(|(_, t)| jst_date(*t)).collect();
+        let ids: std::collections::HashSet<i64> = wanted.iter().map(|(s, _)| *s as i64).collect();
+        let (lo, hi) = (ids.iter().min().copied().unwrap_or(0), ids.iter().max().copied().unwrap_or(-1));
+        let mut found = Vec::with_capacity(wanted.len());
+        self.block_on(async {
+            for file in segment.files.iter().filter(|f| days.contains(&f.date)) {
+                let path = self.path(&file.path);
+                let reader = FileReader { store: self.store.clone(), path: path.clone(), size: file.bytes };
+                let options = ArrowReaderOptions::new().with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
+                let builder = ParquetRecordBatchStreamBuilder::new_with_options(reader, options).await.with_context(|| format!("reading {path}"))?;
+                crate::export::check_schema(builder.schema()).with_context(|| format!("{path}"))?;
+                let seq_index = builder.parquet_schema().columns().iter().position(|c| c.path().string() == "seq").with_context(|| format!("{path} has no column seq"))?;
+                let groups: Vec<usize> = (0..builder.metadata().num_row_groups())
+                    .filter(|&rg| match builder.metadata().row_group(rg).column(seq_index).statistics() {
+                        Some(Statistics::Int64(st)) => !(st.max_opt().is_some_and(|m| *m < lo) || st.min_opt().is_some_and(|m| *m > hi)),
+                        _ => true,
+                    })
+                    .collect();
+                if groups.is_empty() {
+                    continue;
+                }
+                let mask = ProjectionMask::columns(builder.parquet_schema(), ["seq", "event"]);
+                let seq_only = ProjectionMask::columns(builder.parquet_schema(), ["seq"]);
+                let wanted_ids = ids.clone();
+                let predicate = ArrowPredicateFn::new(seq_only, move |batch: arrow_array::RecordBatch| {
+                    let seqs = batch.column(0).as_any().downcast_ref::<Int64Array>().ok_or_else(|| arrow_schema::ArrowError::SchemaError("seq is not Int64".into()))?;
+                    Ok(seqs.iter().map(|s| Some(s.is_some_and(|s| wanted_ids.contains(&s)))).collect::<BooleanArray>())
+                });
+                let mut stream = builder.with_row_groups(groups).with_projection(mask).with_row_filter(RowFilter::new(vec![Box::new(predicate)])).build().with_context(|| format!("reading {path}"))?;
+                while let Some(batch) = stream.try_next().await.with_context(|| format!("reading {path}"))? {
+                    let seq = batch.column_by_name("seq").and_then(|c| c.as_any().downcast_ref::<Int64Array>()).with_context(|| format!("{path}: seq"))?;
+                    let event = batch.column_by_name("event").and_then(|c| c.as_any().downcast_ref::<StringArray>()).with_context(|| format!("{path}: event"))?;
+                    for i in 0..batch.num_rows() {
+                        if ids.contains(&seq.value(i)) {
+                            found.push((seq.value(i) as u64, event.value(i).as_bytes().to_vec()));
+                        }
+                    }
+                }
+            }
+            anyhow::Ok(())
+        })?;
+        Ok(found)
     }
 }

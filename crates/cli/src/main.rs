@@ -188,9 +188,10 @@ enum Command {
         /// as they seal (docs/archive.md).
         #[arg(long, env = "MAMORI_ARCHIVE")]
         archive: Option<String>,
-        /// Keep the archived segments' events in the tenants' stores too. By default a
-        /// worker with --archive releases them once they are archived, so that a tenant's
-        /// store keeps only its open segment, and reads the rest from the archive.
+        /// Keep the archived segments' event bodies in the tenants' stores too. By default a
+        /// worker with --archive releases them once they are archived and judged, so that a
+        /// tenant's store keeps whole only its newest segments (and an index row for every
+        /// older event), and reads older bodies from the archive.
         #[arg(long, requires = "archive")]
         keep_archived: bool,
     },
@@ -561,10 +562,11 @@ enum ArchiveCommand {
         #[arg(long)]
         en: bool,
     },
-    /// Drop from the store the events of the sealed segments the archive holds, each
-    /// compared byte for byte with its archived copy first: the store then keeps only what
-    /// is not archived, and reads the rest from the archive, every event checked against the
-    /// store's own Merkle tiles. Run after `export`; safe to run again.
+    /// Drop from the store the event bodies of the sealed segments the archive holds, each
+    /// segment compared byte for byte with its archived copy first: the store then keeps an
+    /// index row per event (what queries search) and reads released bodies from the archive,
+    /// each checked against the store's own Merkle tiles. Run after `export`; safe to run
+    /// again.
     Release(ArchiveTenant),
     /// What a tenant's archive holds: segments, events, files, bytes, its checkpoint.
     Status(ArchiveTenant),
@@ -1692,9 +1694,9 @@ fn archive_command(command: ArchiveCommand, data: &Path, out: &mut impl Write) -
             let mut j = open(data)?;
             let r = mamori_app::archive::release(&mut j, &archive, &tenant, false)?;
             if en {
-                writeln!(out, "released {} segments ({} events) to the archive; the store keeps {} segments, {} were released before", r.segments.len(), r.events, r.kept, r.released_before)?;
+                writeln!(out, "released {} segments ({} events) to the archive; the store keeps {} segments whole, {} were released before", r.segments.len(), r.events, r.kept, r.released_before)?;
             } else {
-                writeln!(out, "区間 {} 個（{} 件）の本体を保存庫から外しました（アーカイブから読みます）。保存庫に残る区間 {} 個、以前に外した区間 {} 個", r.segments.len(), r.events, r.kept, r.released_before)?;
+                writeln!(out, "区間 {} 個（{} 件）のイベント本体を保存庫から外しました（索引は残し、本体はアーカイブから読みます）。本体ごと残る区間 {} 個、以前に外した区間 {} 個", r.segments.len(), r.events, r.kept, r.released_before)?;
             }
         }
         ArchiveCommand::Status(ArchiveTenant { archive, tenant, en }) => {

@@ -156,7 +156,8 @@ fn three_towns_streamed_through_a_cluster_survive_a_node_and_a_worker_killed_and
         let mut line = String::new();
         let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
         std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        let mut front_log = std::fs::File::create(logs.join("front.log")).unwrap();
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut front_log));
         let addr: SocketAddr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect(&line).parse().unwrap();
         (Running(child), addr)
     };
@@ -167,6 +168,12 @@ fn three_towns_streamed_through_a_cluster_survive_a_node_and_a_worker_killed_and
     assert_eq!(post(addr, "/v1/ingest/replay", &[], first).unwrap().0, 401);
     assert_eq!(post(addr, "/v1/ingest/replay", &[("Authorization", "Bearer mamori_unknown")], first).unwrap().0, 401);
     assert_eq!(post(addr, "/v1/ingest/juki", &[("Authorization", &format!("Bearer {}", towns[0].key))], first).unwrap().0, 403);
+    // Refusals are logged, the misused key's tenant named.
+    let started = Instant::now();
+    while !std::fs::read_to_string(logs.join("front.log")).unwrap().contains(&format!("tenant={}", towns[0].name)) {
+        assert!(started.elapsed() < Duration::from_secs(10), "the front logs the refused key: {}", std::fs::read_to_string(logs.join("front.log")).unwrap());
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // The three towns at once, each batch sent until acknowledged (a retry keeps its key).
     let sent = Arc::new(AtomicUsize::new(0));

@@ -240,28 +240,18 @@ pub struct SqliteJournal {
     verifier_key: String,
     segment_shift: u32,
     writer: Option<WriterState>,
-    /// Where the events of released segments are read from (`attach_archive`).
+    /// Where the bodies of released segments' events are read from (`attach_archive`).
     archive: Option<Box<dyn ReleasedSegments>>,
-    /// The released segments last read whole, newest first: events looked up one by one
-    /// (a case's steps, a finding's evidence) tend to sit together.
-    recent_released: std::sync::Mutex<Vec<(u64, std::sync::Arc<Vec<SegmentRow>>)>>,
 }
 
-/// Released segments kept read (a segment of 2^16 events is tens of MiB).
-const RECENT_RELEASED: usize = 2;
-
-/// Where a store reads the events of the segments it released to its archive
-/// (`SqliteJournal::release_segment`). Nothing it returns is trusted: each event is
-/// checked against the leaf the store's own tiles hold at its place, and its keys against
-/// its body, before any query uses it.
+/// Where a store reads the bodies of the events of segments it released to its archive
+/// (`SqliteJournal::release_segment`). A released segment keeps its rows, with their
+/// time, class, actor and resident indexed, in the store: every query finds the same
+/// events as before, and only their bodies come from here. A body is used only if it
+/// hashes to the leaf the store's own tiles hold at its place; one missing is an error.
 pub trait ReleasedSegments: Send {
-    /// Every event of released segment `seg`, in log order.
-    fn rows(&self, journal: &SqliteJournal, seg: u64) -> Result<Vec<SegmentRow>, JournalError>;
-    /// The events of the released segments `segs` whose time is in `range`, in any order.
-    fn in_range(&self, journal: &SqliteJournal, segs: &[u64], range: TimeRange) -> Result<Vec<SegmentRow>, JournalError>;
-    /// The events of the released segments `segs` whose resident (`by_resident`) or actor
-    /// is `value`, in `range`, in any order.
-    fn find(&self, journal: &SqliteJournal, segs: &[u64], by_resident: bool, value: &str, range: TimeRange) -> Result<Vec<StoredEvent>, JournalError>;
+    /// The bodies of the events `wanted` (id, time) of released segment `seg`, in any order.
+    fn bodies(&self, journal: &SqliteJournal, seg: u64, wanted: &[(u64, i64)]) -> Result<Vec<(u64, Vec<u8>)>, JournalError>;
 }
 
 fn corrupt(msg: impl Into<String>) -> JournalError {
@@ -328,7 +318,7 @@ impl SqliteJournal {
         if !has_department {
             conn.execute_batch("ALTER TABLE users ADD COLUMN department TEXT NOT NULL DEFAULT ''")?;
         }
-        // A segment whose events were released to the archive (`release_segment`).
+        // A segment whose events' bodies were released to the archive (`release_segment`).
         let has_released: bool = conn.query_row("SELECT count(*) FROM pragma_table_info('segments') WHERE name = 'released'", [], |r| r.get::<_, i64>(0))? > 0;
         if !has_released {
             conn.execute_batch("ALTER TABLE segments ADD COLUMN released INTEGER NOT NULL DEFAULT 0")?;
@@ -360,7 +350,7 @@ impl SqliteJournal {
         } else {
             None
         };
-        Ok(SqliteJournal { conn, dir: dir.to_path_buf(), key, verifier_key, segment_shift, writer: None, archive: None, recent_released: Default::default() })
+        Ok(SqliteJournal { conn, dir: dir.to_path_buf(), key, verifier_key, segment_shift, writer: None, archive: None })
     }
 
     pub fn dir(&self) -> &Path {
@@ -427,17 +417,23 @@ impl SqliteJournal {
     /// to `each` one at a time so that a segment of millions never sits in memory. The
     /// walk stops at the first error `each` returns.
     pub fn for_each_in_segment<E: From<JournalError>>(&self, seg: u64, mut each: impl FnMut(SegmentRow) -> Result<(), E>) -> Result<(), E> {
-        if self.released_segments()?.contains(&seg) {
-            for row in self.archived_rows(seg)? {
-                each(row)?;
-            }
-            return Ok(());
-        }
         let sql = format!(
             "SELECT e.seq, e.time, e.class, a.text, r.text, e.body FROM {} e JOIN keys a ON a.id = e.actor LEFT JOIN keys r ON r.id = e.resident ORDER BY e.seq",
             segment_table(seg)
         );
         let mut stmt = self.conn.prepare(&sql).map_err(JournalError::from)?;
+        if self.released_segments()?.contains(&seg) {
+            let mut rows = stmt
+                .query_map([], |r| Ok(SegmentRow { seq: r.get::<_, i64>(0)? as u64, time: r.get(1)?, class_uid: r.get::<_, i64>(2)? as u32, actor: r.get(3)?, resident: r.get(4)?, body: r.get(5)? }))
+                .map_err(JournalError::from)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(JournalError::from)?;
+            self.fill_bodies(rows.iter_mut().map(|r| (r.seq, r.time, &mut r.body)))?;
+            for row in rows {
+                each(row)?;
+            }
+            return Ok(());
+        }
         let mut rows = stmt.query([]).map_err(JournalError::from)?;
         while let Some(r) = rows.next().map_err(JournalError::from)? {
             let row = (|| -> Result<SegmentRow, rusqlite::Error> {
@@ -459,14 +455,14 @@ impl SqliteJournal {
         self.segment_shift
     }
 
-    /// Segments whose events were released to the archive.
+    /// Segments whose events' bodies were released to the archive.
     pub fn released_segments(&self) -> Result<HashSet<u64>, JournalError> {
         let mut stmt = self.conn.prepare_cached("SELECT id FROM segments WHERE released = 1")?;
         let ids = stmt.query_map([], |r| r.get::<_, i64>(0))?.collect::<Result<Vec<_>, _>>()?;
         Ok(ids.into_iter().map(|i| i as u64).collect())
     }
 
-    /// Segments whose events the store holds itself.
+    /// Segments whose events the store holds whole.
     pub fn kept_segments(&self) -> Result<u64, JournalError> {
         Ok(self.conn.query_row("SELECT count(*) FROM segments WHERE released = 0", [], |r| r.get::<_, i64>(0))? as u64)
     }
@@ -476,20 +472,21 @@ impl SqliteJournal {
         Ok(self.conn.query_row("SELECT value FROM meta WHERE key = 'archive'", [], |r| r.get(0)).optional()?)
     }
 
-    /// Whether released segments can be read (`attach_archive`).
+    /// Whether released segments' bodies can be read (`attach_archive`).
     pub fn has_archive(&self) -> bool {
         self.archive.is_some()
     }
 
-    /// Reads released segments' events through `archive` from now on.
+    /// Reads released segments' bodies through `archive` from now on.
     pub fn attach_archive(&mut self, archive: Box<dyn ReleasedSegments>) {
         self.archive = Some(archive);
     }
 
-    /// Drops sealed segment `seg`'s events from the store, keeping its place, span, keys
-    /// and hashes: queries read them from the archive from then on (`attach_archive`). The
-    /// caller has checked that the archive holds them byte for byte; `archive` names it.
-    /// One transaction: a kill leaves the segment either whole or released.
+    /// Releases sealed segment `seg`'s bodies: they are emptied in the store, which keeps
+    /// every event's place, time, class, actor and resident, indexed, and its Merkle
+    /// tiles; bodies are read from the archive from then on (`attach_archive`). The caller
+    /// has checked that the archive holds them byte for byte; `archive` names it. One
+    /// transaction: a kill leaves the segment either whole or released.
     pub fn release_segment(&mut self, seg: u64, archive: &str) -> Result<(), JournalError> {
         let full = 1i64 << self.segment_shift;
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
@@ -500,72 +497,51 @@ impl SqliteJournal {
             Some((count, _)) if count != full => return Err(JournalError::Usage(format!("segment {seg} is not sealed ({count} of {full} events): only sealed segments are released"))),
             Some(_) => {}
         }
-        tx.execute_batch(&format!("DROP TABLE {}", segment_table(seg)))?;
+        tx.execute_batch(&format!("UPDATE {} SET body = x''", segment_table(seg)))?;
         tx.execute("UPDATE segments SET released = 1 WHERE id = ?1", [seg as i64])?;
         tx.execute("INSERT INTO meta(key, value) VALUES ('archive', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [archive])?;
         tx.commit()?;
         Ok(())
     }
 
-    fn released_from(&self) -> Result<&dyn ReleasedSegments, JournalError> {
-        match &self.archive {
-            Some(a) => Ok(a.as_ref()),
-            None => Err(JournalError::Usage(format!(
-                "some of this store's segments were released to its archive ({}), and it was opened without it",
-                self.archive_ref()?.unwrap_or_else(|| "not recorded".into())
-            ))),
-        }
-    }
-
-    /// Checks an event read from the archive: its body hashes to the leaf this store's
-    /// tiles hold at its place, and its searchable keys are its body's.
-    fn check_archived(&self, seq: u64, body: &[u8], tile: &mut (i64, Vec<u8>)) -> Result<IndexKeys, JournalError> {
-        let key = tile_key(0, seq >> TILE_HEIGHT);
-        if tile.0 != key {
-            *tile = (key, self.load_tile(key)?.unwrap_or_default());
-        }
-        let at = ((seq as usize) & ((1 << TILE_HEIGHT) - 1)) * 32;
-        if tile.1.get(at..at + 32) != Some(&leaf_hash(body).0[..]) {
-            return Err(corrupt(format!("the archive's event {seq} is not the one the log holds at its place")));
-        }
-        let event = mamori_model::Event::from_json(body).map_err(|e| corrupt(format!("the archive's event {seq} does not parse: {e}")))?;
-        Ok(IndexKeys::of(&event))
-    }
-
-    /// `archived_rows`, kept for the next look-up.
-    fn recent_archived_rows(&self, seg: u64) -> Result<std::sync::Arc<Vec<SegmentRow>>, JournalError> {
-        let mut recent = self.recent_released.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = recent.iter().position(|(s, _)| *s == seg) {
-            let hit = recent.remove(i);
-            recent.insert(0, hit.clone());
-            return Ok(hit.1);
-        }
-        drop(recent);
-        let rows = std::sync::Arc::new(self.archived_rows(seg)?);
-        let mut recent = self.recent_released.lock().unwrap_or_else(|e| e.into_inner());
-        recent.insert(0, (seg, rows.clone()));
-        recent.truncate(RECENT_RELEASED);
-        Ok(rows)
-    }
-
-    /// Every event of released segment `seg`, read from the archive and checked.
-    fn archived_rows(&self, seg: u64) -> Result<Vec<SegmentRow>, JournalError> {
-        let rows = self.released_from()?.rows(self, seg)?;
-        let first = seg << self.segment_shift;
-        if rows.len() as u64 != 1u64 << self.segment_shift {
-            return Err(corrupt(format!("the archive gives {} events for segment {seg}, which holds {}", rows.len(), 1u64 << self.segment_shift)));
-        }
-        let mut tile = (-1, Vec::new());
-        for (place, row) in rows.iter().enumerate() {
-            if row.seq != first + place as u64 {
-                return Err(corrupt(format!("the archive gives event {} in place of {}", row.seq, first + place as u64)));
-            }
-            let keys = self.check_archived(row.seq, &row.body, &mut tile)?;
-            if keys.time != row.time || keys.class_uid != row.class_uid || keys.actor != row.actor || keys.resident != row.resident {
-                return Err(corrupt(format!("the archive's columns for event {} are not its body's", row.seq)));
+    /// Fills in, from the archive, the bodies a released segment no longer holds (empty:
+    /// no event's canonical form is), each checked to hash to the leaf this store's tiles
+    /// hold at its place. A body the archive lacks or that is not the log's is an error,
+    /// never a short answer.
+    fn fill_bodies<'a>(&self, rows: impl Iterator<Item = (u64, i64, &'a mut Vec<u8>)>) -> Result<(), JournalError> {
+        let mut by_segment: BTreeMap<u64, Vec<(u64, i64, &'a mut Vec<u8>)>> = BTreeMap::new();
+        for (seq, time, body) in rows {
+            if body.is_empty() {
+                by_segment.entry(seq >> self.segment_shift).or_default().push((seq, time, body));
             }
         }
-        Ok(rows)
+        if by_segment.is_empty() {
+            return Ok(());
+        }
+        let archive = self.archive.as_deref().ok_or_else(|| {
+            JournalError::Usage(format!(
+                "events of this store were released to its archive ({}), and it was opened without it",
+                self.archive_ref().ok().flatten().unwrap_or_else(|| "not recorded".into())
+            ))
+        })?;
+        let mut tile = (-1i64, Vec::new());
+        for (seg, rows) in by_segment {
+            let wanted: Vec<(u64, i64)> = rows.iter().map(|(seq, time, _)| (*seq, *time)).collect();
+            let mut found: HashMap<u64, Vec<u8>> = archive.bodies(self, seg, &wanted)?.into_iter().collect();
+            for (seq, _, body) in rows {
+                let got = found.remove(&seq).ok_or_else(|| corrupt(format!("the archive lacks event {seq}, released from segment {seg}")))?;
+                let key = tile_key(0, seq >> TILE_HEIGHT);
+                if tile.0 != key {
+                    tile = (key, self.load_tile(key)?.unwrap_or_default());
+                }
+                let at = ((seq as usize) & ((1 << TILE_HEIGHT) - 1)) * 32;
+                if tile.1.get(at..at + 32) != Some(&leaf_hash(&got).0[..]) {
+                    return Err(corrupt(format!("the archive's event {seq} is not the one the log holds at its place")));
+                }
+                *body = got;
+            }
+        }
+        Ok(())
     }
 
     fn load_tile(&self, key: i64) -> Result<Option<Vec<u8>>, JournalError> {
@@ -607,24 +583,7 @@ impl SqliteJournal {
     fn by_key(&self, kind: i64, text: &str, column: &str, range: TimeRange) -> Result<Vec<StoredEvent>, JournalError> {
         let Some(id) = self.key_id(kind, text)? else { return Ok(Vec::new()) };
         let mut rows = Vec::new();
-        let released = self.released_segments()?;
-        let (archived, local): (Vec<u64>, Vec<u64>) = self.segments_overlapping(range)?.into_iter().partition(|s| released.contains(s));
-        if !archived.is_empty() {
-            let mut tile = (-1, Vec::new());
-            let mut seen = HashSet::new();
-            for StoredEvent { seq, body } in self.released_from()?.find(self, &archived, kind == KEY_RESIDENT, text, range)? {
-                if !archived.contains(&(seq >> self.segment_shift)) || !seen.insert(seq) {
-                    return Err(corrupt(format!("the archive answered event {seq} twice or from outside the segments asked")));
-                }
-                let keys = self.check_archived(seq, &body, &mut tile)?;
-                let matches = if kind == KEY_RESIDENT { keys.resident.as_deref() == Some(text) } else { keys.actor == text };
-                if !matches || keys.time < range.from || keys.time >= range.to {
-                    return Err(corrupt(format!("the archive answered event {seq}, which is not {text}'s in the period asked")));
-                }
-                rows.push((keys.time, seq, body));
-            }
-        }
-        for seg in local {
+        for seg in self.segments_overlapping(range)? {
             let sql = format!(
                 "SELECT time, seq, body FROM {} WHERE {column} = ?1 AND time >= ?2 AND time < ?3",
                 segment_table(seg)
@@ -638,6 +597,7 @@ impl SqliteJournal {
             }
         }
         rows.sort_by_key(|&(time, seq, _)| (time, seq));
+        self.fill_bodies(rows.iter_mut().map(|(time, seq, body)| (*seq, *time, body)))?;
         Ok(rows.into_iter().map(|(_, seq, body)| StoredEvent { seq, body }).collect())
     }
 
@@ -1061,14 +1021,9 @@ impl SqliteJournal {
     /// (class 6003): whether new events can be judged after those already judged.
     pub fn min_time_after(&self, seq: u64) -> Result<Option<i64>, JournalError> {
         let mut min: Option<i64> = None;
-        let released = self.released_segments()?;
         for seg in self.segments_after(seq)? {
-            let t: Option<i64> = if released.contains(&seg) {
-                self.archived_rows(seg)?.iter().filter(|r| r.seq > seq && r.class_uid != 6003).map(|r| r.time).min()
-            } else {
-                let sql = format!("SELECT MIN(time) FROM {} WHERE seq > ?1 AND class != 6003", segment_table(seg));
-                self.conn.query_row(&sql, [seq as i64], |r| r.get(0))?
-            };
+            let sql = format!("SELECT MIN(time) FROM {} WHERE seq > ?1 AND class != 6003", segment_table(seg));
+            let t: Option<i64> = self.conn.query_row(&sql, [seq as i64], |r| r.get(0))?;
             min = match (min, t) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -1083,12 +1038,7 @@ impl SqliteJournal {
     /// by day cost a query per day between the oldest new event and the newest).
     pub fn times_after(&self, seq: u64, from: i64) -> Result<Vec<(i64, u64)>, JournalError> {
         let mut found = Vec::new();
-        let released = self.released_segments()?;
         for seg in self.segments_after(seq)? {
-            if released.contains(&seg) {
-                found.extend(self.archived_rows(seg)?.into_iter().filter(|r| r.seq > seq && r.time >= from).map(|r| (r.time, r.seq)));
-                continue;
-            }
             let mut stmt = self.conn.prepare_cached(&format!("SELECT time, seq FROM {} WHERE seq > ?1 AND time >= ?2", segment_table(seg)))?;
             for row in stmt.query_map(params![seq as i64, from], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64)))? {
                 found.push(row?);
@@ -1346,13 +1296,11 @@ impl Journal for SqliteJournal {
         if !self.segment_ids()?.contains(&seg) {
             return Ok(None);
         }
-        if self.released_segments()?.contains(&seg) {
-            let rows = self.recent_archived_rows(seg)?;
-            return Ok(rows.binary_search_by_key(&seq, |r| r.seq).ok().map(|i| StoredEvent { seq, body: rows[i].body.clone() }));
-        }
-        let sql = format!("SELECT body FROM {} WHERE seq = ?1", segment_table(seg));
-        let body: Option<Vec<u8>> = self.conn.prepare_cached(&sql)?.query_row([seq as i64], |r| r.get(0)).optional()?;
-        Ok(body.map(|body| StoredEvent { seq, body }))
+        let sql = format!("SELECT time, body FROM {} WHERE seq = ?1", segment_table(seg));
+        let row: Option<(i64, Vec<u8>)> = self.conn.prepare_cached(&sql)?.query_row([seq as i64], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        let Some((time, mut body)) = row else { return Ok(None) };
+        self.fill_bodies(std::iter::once((seq, time, &mut body)))?;
+        Ok(Some(StoredEvent { seq, body }))
     }
 
     fn by_resident(&self, resident: &str, range: TimeRange) -> Result<Vec<StoredEvent>, JournalError> {
@@ -1365,23 +1313,7 @@ impl Journal for SqliteJournal {
 
     fn by_time(&self, range: TimeRange, limit: usize) -> Result<Vec<StoredEvent>, JournalError> {
         let mut rows = Vec::new();
-        let released = self.released_segments()?;
-        let (archived, local): (Vec<u64>, Vec<u64>) = self.segments_overlapping(range)?.into_iter().partition(|s| released.contains(s));
-        if !archived.is_empty() {
-            let mut tile = (-1, Vec::new());
-            let mut seen = HashSet::new();
-            for row in self.released_from()?.in_range(self, &archived, range)? {
-                if !archived.contains(&(row.seq >> self.segment_shift)) || !seen.insert(row.seq) {
-                    return Err(corrupt(format!("the archive answered event {} twice or from outside the segments asked", row.seq)));
-                }
-                let keys = self.check_archived(row.seq, &row.body, &mut tile)?;
-                if keys.time < range.from || keys.time >= range.to {
-                    return Err(corrupt(format!("the archive answered event {}, which is not of the period asked", row.seq)));
-                }
-                rows.push((keys.time, row.seq, row.body));
-            }
-        }
-        for seg in local {
+        for seg in self.segments_overlapping(range)? {
             let sql = format!(
                 "SELECT time, seq, body FROM {} WHERE time >= ?1 AND time < ?2 ORDER BY time, seq LIMIT ?3",
                 segment_table(seg)
@@ -1396,6 +1328,7 @@ impl Journal for SqliteJournal {
         }
         rows.sort_by_key(|&(time, seq, _)| (time, seq));
         rows.truncate(limit);
+        self.fill_bodies(rows.iter_mut().map(|(time, seq, body)| (*seq, *time, body)))?;
         Ok(rows.into_iter().map(|(_, seq, body)| StoredEvent { seq, body }).collect())
     }
 
@@ -1600,31 +1533,23 @@ impl SqliteJournal {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )?;
             let (mut n, mut lo, mut hi) = (0i64, i64::MAX, i64::MIN);
-            // A released segment's events come from the archive, checked as they are read.
-            let mut stmt;
+            let sql = format!("SELECT seq, time, class, actor, resident, body FROM {} ORDER BY seq", segment_table(seg));
+            let mut stmt = self.conn.prepare(&sql)?;
+            let name = |id: i64| names.get(&id).cloned().unwrap_or_default();
+            let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<SegmentRow> {
+                Ok(SegmentRow { seq: r.get::<_, i64>(0)? as u64, time: r.get(1)?, class_uid: r.get::<_, i64>(2)? as u32, actor: name(r.get(3)?), resident: r.get::<_, Option<i64>>(4)?.map(name), body: r.get(5)? })
+            };
+            // A released segment's bodies come from the archive, each checked against its
+            // leaf as it is read; its indexed columns are the store's own, checked below.
             let rows: Box<dyn Iterator<Item = Result<SegmentRow, JournalError>>> = if released.contains(&seg) {
-                match self.archived_rows(seg) {
-                    Ok(rows) => Box::new(rows.into_iter().map(Ok)),
-                    Err(JournalError::Corrupt(reason)) => return fail(None, format!("segment {seg}, in the archive: {reason}")),
+                let mut rows = stmt.query_map([], read)?.collect::<Result<Vec<_>, _>>()?;
+                match self.fill_bodies(rows.iter_mut().map(|r| (r.seq, r.time, &mut r.body))) {
+                    Ok(()) => Box::new(rows.into_iter().map(Ok)),
+                    Err(JournalError::Corrupt(reason)) => return fail(None, format!("segment {seg}, released to the archive: {reason}")),
                     Err(e) => return Err(e),
                 }
             } else {
-                let sql = format!("SELECT seq, time, class, actor, resident, body FROM {} ORDER BY seq", segment_table(seg));
-                stmt = self.conn.prepare(&sql)?;
-                let name = |id: i64| names.get(&id).cloned().unwrap_or_default();
-                Box::new(
-                    stmt.query_map([], move |r| {
-                        Ok(SegmentRow {
-                            seq: r.get::<_, i64>(0)? as u64,
-                            time: r.get(1)?,
-                            class_uid: r.get::<_, i64>(2)? as u32,
-                            actor: name(r.get(3)?),
-                            resident: r.get::<_, Option<i64>>(4)?.map(name),
-                            body: r.get(5)?,
-                        })
-                    })?
-                    .map(|r| r.map_err(JournalError::from)),
-                )
+                Box::new(stmt.query_map([], read)?.map(|r| r.map_err(JournalError::from)))
             };
             for row in rows {
                 let row = row?;

@@ -39,8 +39,14 @@ struct Taken {
 async fn ingest(State(front): State<Arc<Front>>, Path(source): Path<String>, headers: HeaderMap, body: axum::body::Body) -> Result<Json<Taken>, ApiError> {
     // The key is checked before a byte of the body is read.
     let hash = bearer_hash(&headers)?;
-    let key = front.cluster.key(&hash).await.map_err(unavailable)?.ok_or(ApiError::Unauthorized)?;
+    let Some(key) = front.cluster.key(&hash).await.map_err(unavailable)? else {
+        tracing::warn!(source = %source, "refused: a key the cluster does not know");
+        return Err(ApiError::Unauthorized);
+    };
+    // A tenant's key sent beyond its one source (the front never lets a request name a
+    // tenant: the key's entry does): refused, and logged with whose key it was.
     if key.scope != source {
+        tracing::warn!(tenant = %key.tenant, key = %key.label, source = %source, "refused: a key used for a source it is not for");
         return Err(ApiError::Forbidden(source));
     }
     let permits = front.permits.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(key.tenant.clone()).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT))).clone();
