@@ -152,16 +152,12 @@ impl Opened {
             found.push((keys.time, StoredEvent { seq, body }));
         }
         // After the archive: the store's, to its latest event.
-        let stored = match column {
-            KeyColumn::Resident => j.by_resident(value, range)?,
-            KeyColumn::Actor => j.by_actor(value, range)?,
-        };
-        for stored in stored {
-            if stored.seq >= self.through {
-                let time = stored.event()?.time;
-                answer.from_store += 1;
-                found.push((time, stored));
-            }
+        // Only from the archive's end: the store's earlier rows would be read for nothing
+        // (and, released, fetched back from the archive).
+        for stored in j.by_key_from(column == KeyColumn::Resident, value, range, self.through)? {
+            let time = stored.event()?.time;
+            answer.from_store += 1;
+            found.push((time, stored));
         }
         found.sort_by_key(|(time, s)| (*time, s.seq));
         Ok(found.into_iter().map(|(_, s)| s).collect())

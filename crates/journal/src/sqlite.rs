@@ -455,6 +455,12 @@ impl SqliteJournal {
         self.segment_shift
     }
 
+    /// `by_resident` (`by_actor`: `by_resident` false) from event `first_seq` on: what the
+    /// store adds to an answer read from the archive up to there.
+    pub fn by_key_from(&self, by_resident: bool, value: &str, range: TimeRange, first_seq: u64) -> Result<Vec<StoredEvent>, JournalError> {
+        if by_resident { self.by_key(KEY_RESIDENT, value, "resident", range, first_seq) } else { self.by_key(KEY_ACTOR, value, "actor", range, first_seq) }
+    }
+
     /// Segments whose events' bodies were released to the archive.
     pub fn released_segments(&self) -> Result<HashSet<u64>, JournalError> {
         let mut stmt = self.conn.prepare_cached("SELECT id FROM segments WHERE released = 1")?;
@@ -579,11 +585,12 @@ impl SqliteJournal {
             .optional()?)
     }
 
-    /// Events of one dictionary key (resident or actor) in a range, oldest first.
-    fn by_key(&self, kind: i64, text: &str, column: &str, range: TimeRange) -> Result<Vec<StoredEvent>, JournalError> {
+    /// Events of one dictionary key (resident or actor) in a range, oldest first, from
+    /// event `first_seq` on.
+    fn by_key(&self, kind: i64, text: &str, column: &str, range: TimeRange, first_seq: u64) -> Result<Vec<StoredEvent>, JournalError> {
         let Some(id) = self.key_id(kind, text)? else { return Ok(Vec::new()) };
         let mut rows = Vec::new();
-        for seg in self.segments_overlapping(range)? {
+        for seg in self.segments_overlapping(range)?.into_iter().filter(|seg| (seg + 1) << self.segment_shift > first_seq) {
             let sql = format!(
                 "SELECT time, seq, body FROM {} WHERE {column} = ?1 AND time >= ?2 AND time < ?3",
                 segment_table(seg)
@@ -593,7 +600,10 @@ impl SqliteJournal {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, Vec<u8>>(2)?))
             })?;
             for row in found {
-                rows.push(row?);
+                let row = row?;
+                if row.1 >= first_seq {
+                    rows.push(row);
+                }
             }
         }
         rows.sort_by_key(|&(time, seq, _)| (time, seq));
@@ -1304,11 +1314,11 @@ impl Journal for SqliteJournal {
     }
 
     fn by_resident(&self, resident: &str, range: TimeRange) -> Result<Vec<StoredEvent>, JournalError> {
-        self.by_key(KEY_RESIDENT, resident, "resident", range)
+        self.by_key(KEY_RESIDENT, resident, "resident", range, 0)
     }
 
     fn by_actor(&self, actor: &str, range: TimeRange) -> Result<Vec<StoredEvent>, JournalError> {
-        self.by_key(KEY_ACTOR, actor, "actor", range)
+        self.by_key(KEY_ACTOR, actor, "actor", range, 0)
     }
 
     fn by_time(&self, range: TimeRange, limit: usize) -> Result<Vec<StoredEvent>, JournalError> {
