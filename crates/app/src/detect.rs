@@ -89,8 +89,8 @@ const BY_ID_AT_MOST: u64 = 4_000_000;
 /// [`BY_ID_AT_MOST`] events were appended after `after`, by id: an incremental step then
 /// costs what was appended, not a query per day its times span.
 pub fn each_event(j: &SqliteJournal, from: i64, after: Option<u64>, mut f: impl FnMut(u64, &Event)) -> Result<()> {
-    // By id only from the store's own segments: one event by id from a segment released
-    // to the archive reads the whole segment.
+    // By id only from bodies the store holds: a released body by id is a request to the
+    // archive for each event, where the day-by-day path fetches a day's at once.
     let released_after = |after: u64| -> Result<bool> { Ok(j.released_segments()?.iter().any(|s| (s + 1) << j.segment_shift() > after + 1)) };
     if let Some(after) = after
         && j.size()?.saturating_sub(after + 1) <= BY_ID_AT_MOST

@@ -43,8 +43,8 @@ pub struct Settings {
     pub fetch: usize,
     /// Copy each tenant's sealed segments here as they seal (docs/archive.md).
     pub archive: Option<String>,
-    /// Drop archived segments' events from the tenants' stores (`archive::release`), so a
-    /// store keeps only its open segment.
+    /// Release archived segments' bodies from the tenants' stores (`archive::release`), so a
+    /// store keeps whole only its newest segments.
     pub release_archived: bool,
 }
 
@@ -322,8 +322,8 @@ fn open_tenant(dir: &Path) -> Result<TenantStore> {
     Ok(TenantStore { journal, sources, context, spool, archived_segments: 0 })
 }
 
-/// Copies the tenant's newly sealed segments to the archive and, with `release`, drops
-/// their events from the store (with `judged_only`, once detection has judged them).
+/// Copies the tenant's newly sealed segments to the archive and, with `release`, releases
+/// their bodies from the store (with `judged_only`, once detection has judged them).
 fn archive_sealed(store: &mut TenantStore, location: &str, tenant: &str, release: bool, judged_only: bool) -> Result<()> {
     let sealed = store.journal.sealed_segments()?.len();
     if sealed > store.archived_segments {

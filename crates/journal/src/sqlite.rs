@@ -421,26 +421,20 @@ impl SqliteJournal {
             "SELECT e.seq, e.time, e.class, a.text, r.text, e.body FROM {} e JOIN keys a ON a.id = e.actor LEFT JOIN keys r ON r.id = e.resident ORDER BY e.seq",
             segment_table(seg)
         );
+        let read = |r: &rusqlite::Row<'_>| Ok(SegmentRow { seq: r.get::<_, i64>(0)? as u64, time: r.get(1)?, class_uid: r.get::<_, i64>(2)? as u32, actor: r.get(3)?, resident: r.get(4)?, body: r.get(5)? });
         let mut stmt = self.conn.prepare(&sql).map_err(JournalError::from)?;
+        let rows = stmt.query_map([], read).map_err(JournalError::from)?;
         if self.released_segments()?.contains(&seg) {
-            let mut rows = stmt
-                .query_map([], |r| Ok(SegmentRow { seq: r.get::<_, i64>(0)? as u64, time: r.get(1)?, class_uid: r.get::<_, i64>(2)? as u32, actor: r.get(3)?, resident: r.get(4)?, body: r.get(5)? }))
-                .map_err(JournalError::from)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(JournalError::from)?;
+            // Its bodies come from the archive, fetched together.
+            let mut rows = rows.collect::<Result<Vec<_>, _>>().map_err(JournalError::from)?;
             self.fill_bodies(rows.iter_mut().map(|r| (r.seq, r.time, &mut r.body)))?;
             for row in rows {
                 each(row)?;
             }
             return Ok(());
         }
-        let mut rows = stmt.query([]).map_err(JournalError::from)?;
-        while let Some(r) = rows.next().map_err(JournalError::from)? {
-            let row = (|| -> Result<SegmentRow, rusqlite::Error> {
-                Ok(SegmentRow { seq: r.get::<_, i64>(0)? as u64, time: r.get(1)?, class_uid: r.get::<_, i64>(2)? as u32, actor: r.get(3)?, resident: r.get(4)?, body: r.get(5)? })
-            })()
-            .map_err(JournalError::from)?;
-            each(row)?;
+        for row in rows {
+            each(row.map_err(JournalError::from)?)?;
         }
         Ok(())
     }
@@ -536,18 +530,24 @@ impl SqliteJournal {
             let mut found: HashMap<u64, Vec<u8>> = archive.bodies(self, seg, &wanted)?.into_iter().collect();
             for (seq, _, body) in rows {
                 let got = found.remove(&seq).ok_or_else(|| corrupt(format!("the archive lacks event {seq}, released from segment {seg}")))?;
-                let key = tile_key(0, seq >> TILE_HEIGHT);
-                if tile.0 != key {
-                    tile = (key, self.load_tile(key)?.unwrap_or_default());
-                }
-                let at = ((seq as usize) & ((1 << TILE_HEIGHT) - 1)) * 32;
-                if tile.1.get(at..at + 32) != Some(&leaf_hash(&got).0[..]) {
+                if self.stored_leaf(seq, &mut tile)? != Some(leaf_hash(&got).0) {
                     return Err(corrupt(format!("the archive's event {seq} is not the one the log holds at its place")));
                 }
                 *body = got;
             }
         }
         Ok(())
+    }
+
+    /// The leaf the store's tiles hold for event `seq`, if any; `tile` keeps the last
+    /// level-0 tile read, for walks in log order.
+    fn stored_leaf(&self, seq: u64, tile: &mut (i64, Vec<u8>)) -> Result<Option<[u8; 32]>, JournalError> {
+        let key = tile_key(0, seq >> TILE_HEIGHT);
+        if tile.0 != key {
+            *tile = (key, self.load_tile(key)?.unwrap_or_default());
+        }
+        let at = ((seq as usize) & ((1 << TILE_HEIGHT) - 1)) * 32;
+        Ok(tile.1.get(at..at + 32).and_then(|l| l.try_into().ok()))
     }
 
     fn load_tile(&self, key: i64) -> Result<Option<Vec<u8>>, JournalError> {
@@ -1570,12 +1570,7 @@ impl SqliteJournal {
                 }
                 let body = row.body;
                 let leaf = leaf_hash(&body);
-                let key = tile_key(0, seq >> TILE_HEIGHT);
-                if tile.0 != key {
-                    tile = (key, self.load_tile(key)?.unwrap_or_default());
-                }
-                let at = ((seq as usize) & ((1 << TILE_HEIGHT) - 1)) * 32;
-                match tile.1.get(at..at + 32) {
+                match self.stored_leaf(seq, &mut tile)? {
                     Some(stored) if stored == leaf.0 => {}
                     Some(_) => return fail(Some(seq), "the stored event does not hash to its leaf in the log".into()),
                     None => return fail(Some(seq), "the log has no leaf for this event".into()),
