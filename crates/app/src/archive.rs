@@ -151,6 +151,16 @@ impl Opened {
             answer.from_archive += 1;
             found.push((keys.time, StoredEvent { seq, body }));
         }
+        // Complete, by the store's own index: every row above proves, but a file changed
+        // after `verify` (a resident column, a row group's statistics or bloom filter)
+        // could hide a row from the engine's search without any returned row failing.
+        let listed = j.key_seqs_before(column == KeyColumn::Resident, value, range, self.through)?;
+        if let Some(missing) = listed.iter().find(|seq| !seen.contains(seq)) {
+            bail!("the archive did not return event {missing}, which the store's index lists as {value}'s in the period asked: the archive was changed after it was written (run `mamori archive verify`)");
+        }
+        if listed.len() != seen.len() {
+            bail!("the archive returned {} of {value}'s events where the store's index lists {}", seen.len(), listed.len());
+        }
         // After the archive: the store's, to its latest event.
         // Only from the archive's end: the store's earlier rows would be read for nothing
         // (and, released, fetched back from the archive).

@@ -455,6 +455,26 @@ impl SqliteJournal {
         if by_resident { self.by_key(KEY_RESIDENT, value, "resident", range, first_seq) } else { self.by_key(KEY_ACTOR, value, "actor", range, first_seq) }
     }
 
+    /// The events the store's own index lists as `value`'s (a resident's, or with
+    /// `by_resident` false an account's) in `range` before event `before_seq`, their ids
+    /// only: what an answer read from the archive must hold, no more and no fewer (a search
+    /// over files someone else can write cannot prove itself complete; this index is
+    /// covered by `verify`).
+    pub fn key_seqs_before(&self, by_resident: bool, value: &str, range: TimeRange, before_seq: u64) -> Result<Vec<u64>, JournalError> {
+        let (kind, column) = if by_resident { (KEY_RESIDENT, "resident") } else { (KEY_ACTOR, "actor") };
+        let Some(id) = self.key_id(kind, value)? else { return Ok(Vec::new()) };
+        let mut seqs = Vec::new();
+        for seg in self.segments_overlapping(range)?.into_iter().filter(|seg| seg << self.segment_shift < before_seq) {
+            let sql = format!("SELECT seq FROM {} WHERE {column} = ?1 AND time >= ?2 AND time < ?3 AND seq < ?4", segment_table(seg));
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            for seq in stmt.query_map(params![id, range.from, range.to, before_seq as i64], |r| r.get::<_, i64>(0))? {
+                seqs.push(seq? as u64);
+            }
+        }
+        seqs.sort_unstable();
+        Ok(seqs)
+    }
+
     /// Segments whose events' bodies were released to the archive.
     pub fn released_segments(&self) -> Result<HashSet<u64>, JournalError> {
         let mut stmt = self.conn.prepare_cached("SELECT id FROM segments WHERE released = 1")?;
