@@ -2,6 +2,12 @@
 //! the library crates; it holds no logic of its own beyond presenting results. Every
 //! action that changes the store is itself recorded in the store (see `audit.rs`).
 
+/// mimalloc: detection decodes events on one thread and frees them on another, and every
+/// stage allocates small strings by the million; glibc's allocator was a fifth of the
+/// samples (BENCHMARKS.md, issue 16 point 5).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench;
 mod proofcheck;
 mod witness;
