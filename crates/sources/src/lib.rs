@@ -71,6 +71,14 @@ pub trait LineAdapter: Send {
     /// Turns one record (a line without its ending, or a whole message) into an event,
     /// nothing, or the reason it is bad.
     fn parse(&mut self, line: &[u8], cx: &LineContext<'_>) -> Result<Option<Event>, String>;
+
+    /// A second adapter for a second parse thread, from a source whose records are heavy
+    /// (whole messages, their attachments opened) and parsed each on its own, keeping no
+    /// state from one to the next. Line sources offer none: their writer, not their
+    /// parsing, holds an import back.
+    fn fork(&self) -> Option<Box<dyn LineAdapter>> {
+        None
+    }
 }
 
 /// What adapters may need beyond their own configuration.
@@ -115,6 +123,10 @@ impl LineAdapter for DeclaredAccounts {
             e.unmapped.extra.insert("account_system".into(), self.system.clone().into());
         }
         Ok(event)
+    }
+
+    fn fork(&self) -> Option<Box<dyn LineAdapter>> {
+        Some(Box::new(DeclaredAccounts { inner: self.inner.fork()?, system: self.system.clone() }))
     }
 }
 

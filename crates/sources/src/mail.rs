@@ -39,6 +39,7 @@ const PERSONAL_DOMAINS: [&str; 16] = [
     "softbank.ne.jp", "i.softbank.jp",
 ];
 
+#[derive(Clone)]
 pub struct MailJournal {
     product: String,
     framing: Framing,
@@ -97,6 +98,11 @@ fn from_line_time(line: &str) -> Option<i64> {
 impl LineAdapter for MailJournal {
     fn framing(&self) -> Framing {
         self.framing
+    }
+
+    /// Each message is parsed on its own: a copy parses on a second thread.
+    fn fork(&self) -> Option<Box<dyn LineAdapter>> {
+        Some(Box::new(self.clone()))
     }
 
     fn parse(&mut self, record: &[u8], cx: &LineContext<'_>) -> Result<Option<Event>, String> {
