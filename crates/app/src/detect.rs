@@ -85,9 +85,12 @@ pub fn master_for_disclosure(j: &SqliteJournal, resident: &str, accounts: &[Stri
 const BY_ID_AT_MOST: u64 = 4_000_000;
 
 /// Calls `f` with every stored event from `from` (ms) on with an id above `after`, in
-/// time order, one day at a time (bounded memory) — or, when no more than
-/// [`BY_ID_AT_MOST`] events were appended after `after`, by id: an incremental step then
-/// costs what was appended, not a query per day its times span.
+/// time order, read a day at a time (at most two days' bodies and a few thousand decoded
+/// events held) — or, when no more than [`BY_ID_AT_MOST`] events were appended after
+/// `after`, by id: an incremental step then costs what was appended, not a query per day
+/// its times span. Everything is read in one snapshot of the store: an event appended
+/// meanwhile to a day already read gets an id above every one read, so the next step
+/// finds it.
 pub fn each_event(j: &SqliteJournal, from: i64, after: Option<u64>, mut f: impl FnMut(u64, &Event)) -> Result<()> {
     each_chunk(j, from, after, |chunk| {
         for (seq, event) in &chunk {
@@ -97,14 +100,16 @@ pub fn each_event(j: &SqliteJournal, from: i64, after: Option<u64>, mut f: impl 
     })
 }
 
+type Decoded = Result<Vec<(u64, Event)>, mamori_journal::JournalError>;
+
 /// [`each_event`], handing the events on in chunks the caller owns (to pass them on to
 /// another thread). Bodies are decoded on a second thread, a batch ahead of `f`: decoding
 /// JSON is a quarter of a rebuild's time, and `f` (the detector, not `Send`) stays here.
 pub fn each_chunk(j: &SqliteJournal, from: i64, after: Option<u64>, mut f: impl FnMut(Vec<(u64, Event)>) -> Result<()>) -> Result<()> {
     std::thread::scope(|scope| {
         let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Vec<mamori_journal::StoredEvent>>(1);
-        let (decoded_tx, decoded_rx) = std::sync::mpsc::sync_channel::<Result<Vec<(u64, Event)>, mamori_journal::JournalError>>(8);
-        scope.spawn(move || {
+        let (decoded_tx, decoded_rx) = std::sync::mpsc::sync_channel::<Decoded>(8);
+        let decoder = scope.spawn(move || {
             for batch in raw_rx {
                 for chunk in batch.chunks(DECODE_CHUNK) {
                     if decoded_tx.send(chunk.iter().map(|s| Ok((s.seq, s.event()?))).collect()).is_err() {
@@ -117,33 +122,42 @@ pub fn each_chunk(j: &SqliteJournal, from: i64, after: Option<u64>, mut f: impl 
                 }
             }
         });
-        let judge_batch = |f: &mut dyn FnMut(Vec<(u64, Event)>) -> Result<()>| -> Result<()> {
-            loop {
-                let chunk = decoded_rx.recv().context("the decoding thread stopped")??;
-                if chunk.is_empty() {
-                    return Ok(());
+        // Owns both ends it uses, so that on any return the decoder sees them closed
+        // and stops.
+        let mut judge_all = |raw_tx: std::sync::mpsc::SyncSender<Vec<mamori_journal::StoredEvent>>, decoded_rx: std::sync::mpsc::Receiver<Decoded>| -> Result<()> {
+            let judge_batch = |f: &mut dyn FnMut(Vec<(u64, Event)>) -> Result<()>| -> Result<()> {
+                loop {
+                    let chunk = decoded_rx.recv().context("the decoding thread stopped")??;
+                    if chunk.is_empty() {
+                        return Ok(());
+                    }
+                    f(chunk)?;
                 }
-                f(chunk)?;
-            }
-        };
-        let mut queued = 0usize;
-        // Sends `batch` to be decoded, and judges the one before it meanwhile.
-        let mut push = |batch: Vec<mamori_journal::StoredEvent>, f: &mut dyn FnMut(Vec<(u64, Event)>) -> Result<()>| -> Result<()> {
-            raw_tx.send(batch).context("the decoding thread stopped")?;
-            queued += 1;
-            if queued > 1 {
-                judge_batch(f)?;
-                queued -= 1;
+            };
+            let mut queued = 0usize;
+            // Sends `batch` to be decoded, and judges the one before it meanwhile.
+            let mut push = |batch: Vec<mamori_journal::StoredEvent>, f: &mut dyn FnMut(Vec<(u64, Event)>) -> Result<()>| -> Result<()> {
+                raw_tx.send(batch).context("the decoding thread stopped")?;
+                queued += 1;
+                if queued > 1 {
+                    judge_batch(f)?;
+                    queued -= 1;
+                }
+                Ok(())
+            };
+            j.read_snapshot(|| read_batches(j, from, after, &mut |batch| push(batch, &mut f)))?;
+            drop(push);
+            drop(raw_tx);
+            for _ in 0..queued {
+                judge_batch(&mut f)?;
             }
             Ok(())
         };
-        read_batches(j, from, after, &mut |batch| push(batch, &mut f))?;
-        drop(push);
-        drop(raw_tx);
-        for _ in 0..queued {
-            judge_batch(&mut f)?;
+        let judged = judge_all(raw_tx, decoded_rx);
+        if decoder.join().is_err() {
+            anyhow::bail!("the thread decoding stored events panicked");
         }
-        Ok(())
+        judged
     })
 }
 
@@ -435,8 +449,8 @@ impl<'d> Session<'d> {
         let mut verdicts = Vec::new();
         let mut judged = 0u64;
         let (detector, rules) = (&mut self.detector, &mut self.rules);
-        // The Sigma rules judge on a thread of their own, a chunk behind the detector,
-        // whose verdicts (the employee, the explanation) they read.
+        // The Sigma rules judge on a thread of their own, a few chunks behind the
+        // detector, whose verdicts (the employee, the explanation) they read.
         std::thread::scope(|scope| -> Result<()> {
             let (to_rules, chunks) = std::sync::mpsc::sync_channel::<(Vec<(u64, Event)>, Vec<(Option<String>, Option<String>)>)>(4);
             let rules_thread = scope.spawn(move || {
@@ -446,7 +460,7 @@ impl<'d> Session<'d> {
                     }
                 }
             });
-            each_chunk(j, from, after, |chunk| {
+            let reading = each_chunk(j, from, after, |chunk| {
                 let mut seen = Vec::with_capacity(chunk.len());
                 for (seq, event) in &chunk {
                     let seq = *seq;
@@ -463,9 +477,14 @@ impl<'d> Session<'d> {
                     }
                 }
                 to_rules.send((chunk, seen)).map_err(|_| anyhow::anyhow!("the Sigma rules' thread stopped"))
-            })?;
+            });
             drop(to_rules);
-            rules_thread.join().map_err(|_| anyhow::anyhow!("the Sigma rules' thread panicked"))
+            // Joined before the reading's error is returned: a panic in the rules is an
+            // error here, not the scope's panic.
+            if rules_thread.join().is_err() {
+                anyhow::bail!("the Sigma rules' thread panicked");
+            }
+            reading
         })?;
         let mut findings = self.detector.findings();
         findings.extend(self.rules.findings());

@@ -350,6 +350,9 @@ struct Batching<'a> {
     /// A second adapter, when the source's records are parsed independently and are worth
     /// a second thread (mail): messages are gathered in `group` and parsed two at a time.
     helper: Option<Box<dyn LineAdapter>>,
+    /// Whether the adapter was asked for its fork: at the first message, after any
+    /// header, so that the copy has read what the adapter has.
+    forked: bool,
     group: Vec<Record>,
     group_bytes: usize,
 }
@@ -406,6 +409,10 @@ impl Batching<'_> {
 
     /// A whole message: parsed at once, or kept for its group when there is a helper.
     fn message(&mut self, number: u64, content: Vec<u8>, overlong: bool) {
+        if !self.forked {
+            self.helper = self.adapter.fork();
+            self.forked = true;
+        }
         if self.helper.is_none() {
             return self.record(number, &content, overlong, self.opts.max_record, "message");
         }
@@ -467,8 +474,7 @@ fn read_chunks(
 ) {
     let framing = adapter.framing();
     let has_header = adapter.has_header();
-    let helper = adapter.fork();
-    let mut b = Batching { adapter, opts, file_name, events: Vec::new(), dead: Vec::new(), ignored: 0, helper, group: Vec::new(), group_bytes: 0 };
+    let mut b = Batching { adapter, opts, file_name, events: Vec::new(), dead: Vec::new(), ignored: 0, helper: None, forked: false, group: Vec::new(), group_bytes: 0 };
     let mut pending: Option<Pending> = None;
     loop {
         let (offset_before, hasher_before) = match framing {

@@ -475,6 +475,22 @@ impl SqliteJournal {
         Ok(seqs)
     }
 
+    /// Runs `read` inside one read transaction, so that every query it makes sees the
+    /// store as it was at its first: appends committed meanwhile are not seen (they get
+    /// ids above every id read). Inside a transaction already, `read` just runs in it.
+    pub fn read_snapshot<T, E: From<JournalError>>(&self, read: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        if !self.conn.is_autocommit() {
+            return read();
+        }
+        self.conn.execute_batch("BEGIN DEFERRED").map_err(JournalError::from)?;
+        let result = read();
+        // A read transaction: ending it cannot lose anything, whatever `read` returned.
+        let ended = self.conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+        let value = result?;
+        ended.map_err(JournalError::from)?;
+        Ok(value)
+    }
+
     /// Segments whose events' bodies were released to the archive.
     pub fn released_segments(&self) -> Result<HashSet<u64>, JournalError> {
         let mut stmt = self.conn.prepare_cached("SELECT id FROM segments WHERE released = 1")?;

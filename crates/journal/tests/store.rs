@@ -289,3 +289,26 @@ fn a_batch_whose_stream_another_writer_moved_meanwhile_is_refused_whole() {
     assert_eq!(first.cursor("cluster:juki:batch-7").unwrap().unwrap().offset, 200);
     assert_eq!(verify_failure(&first), None);
 }
+
+#[test]
+fn a_read_snapshot_does_not_see_an_event_appended_meanwhile_to_a_day_it_already_read() {
+    // Detection reads a day at a time; an event of an early day appended while a later
+    // day was read would otherwise be skipped for good (its id below the last one read).
+    let (dir, reader) = store_with(20, 20);
+    let mut writer = SqliteJournal::open(dir.path()).unwrap();
+    let early = TimeRange { from: 0, to: 1_715_130_000_000 + 10 * 60_000 };
+    let late = TimeRange { from: early.to, to: i64::MAX };
+    let seen = reader
+        .read_snapshot(|| -> Result<_, JournalError> {
+            let first = reader.by_time(early, usize::MAX)?.len();
+            writer.append(Batch { events: &[PreparedEvent::new(&event(0))], ..Default::default() }).unwrap();
+            let rest = reader.by_time(late, usize::MAX)?.len();
+            Ok((first, rest, reader.by_time(early, usize::MAX)?.len()))
+        })
+        .unwrap();
+    assert_eq!(seen, (10, 10, 10), "the snapshot holds from its first read");
+    assert_eq!(reader.by_time(early, usize::MAX).unwrap().len(), 11, "after it, the appended event is seen");
+    // An error inside ends the read transaction too.
+    assert!(reader.read_snapshot(|| -> Result<(), JournalError> { Err(JournalError::Usage("stop".into())) }).is_err());
+    assert_eq!(reader.by_time(TimeRange::ALL, usize::MAX).unwrap().len(), 21);
+}
