@@ -339,14 +339,12 @@ struct Pending {
     last_blank: bool,
 }
 
-/// The events, dead letters and ignored records of the batch being built.
+/// The batch being built: its events, dead letters and ignored records (`out`).
 struct Batching<'a> {
     adapter: &'a mut dyn LineAdapter,
     opts: &'a ImportOptions,
     file_name: &'a str,
-    events: Vec<PreparedEvent>,
-    dead: Vec<DeadLetter>,
-    ignored: u64,
+    out: Parsed,
     /// A second adapter, when the source's records are parsed independently and are worth
     /// a second thread (mail): messages are gathered in `group` and parsed two at a time.
     helper: Option<Box<dyn LineAdapter>>,
@@ -369,7 +367,7 @@ struct Record {
 const GROUP_RECORDS: usize = 256;
 const GROUP_BYTES: usize = 16 << 20;
 
-/// What parsing some records gave, in their order.
+/// What parsing some records gave (a batch so far, or one record), in their order.
 #[derive(Default)]
 struct Parsed {
     events: Vec<PreparedEvent>,
@@ -402,9 +400,7 @@ fn parse_record(adapter: &mut dyn LineAdapter, opts: &ImportOptions, file_name: 
 
 impl Batching<'_> {
     fn record(&mut self, number: u64, content: &[u8], overlong: bool, limit: usize, what: &str) {
-        let mut out = Parsed { events: std::mem::take(&mut self.events), dead: std::mem::take(&mut self.dead), ignored: self.ignored };
-        parse_record(self.adapter, self.opts, self.file_name, number, content, overlong, limit, what, &mut out);
-        (self.events, self.dead, self.ignored) = (out.events, out.dead, out.ignored);
+        parse_record(self.adapter, self.opts, self.file_name, number, content, overlong, limit, what, &mut self.out);
     }
 
     /// A whole message: parsed at once, or kept for its group when there is a helper.
@@ -452,14 +448,14 @@ impl Batching<'_> {
         });
         parsed.sort_unstable_by_key(|(i, _)| *i);
         for (_, part) in parsed {
-            self.events.extend(part.events);
-            self.dead.extend(part.dead);
-            self.ignored += part.ignored;
+            self.out.events.extend(part.events);
+            self.out.dead.extend(part.dead);
+            self.out.ignored += part.ignored;
         }
     }
 
     fn full(&self) -> bool {
-        self.events.len() + self.group.len() >= self.opts.batch_size || self.dead.len() >= self.opts.batch_size
+        self.out.events.len() + self.group.len() >= self.opts.batch_size || self.out.dead.len() >= self.opts.batch_size
     }
 }
 
@@ -474,7 +470,7 @@ fn read_chunks(
 ) {
     let framing = adapter.framing();
     let has_header = adapter.has_header();
-    let mut b = Batching { adapter, opts, file_name, events: Vec::new(), dead: Vec::new(), ignored: 0, helper: None, forked: false, group: Vec::new(), group_bytes: 0 };
+    let mut b = Batching { adapter, opts, file_name, out: Parsed::default(), helper: None, forked: false, group: Vec::new(), group_bytes: 0 };
     let mut pending: Option<Pending> = None;
     loop {
         let (offset_before, hasher_before) = match framing {
@@ -495,7 +491,7 @@ fn read_chunks(
                     let _ = tx.send(Err(ReadError::Header(reason)));
                     return;
                 }
-                b.ignored += 1;
+                b.out.ignored += 1;
             }
             (Some(line), Framing::Lines) => b.record(line.number, line.content, line.overlong, opts.max_line, "line"),
             (Some(line), Framing::Mbox | Framing::Message) => {
@@ -526,8 +522,8 @@ fn read_chunks(
                         }
                         p.last_blank = line.content.is_empty();
                     }
-                    None if line.content.iter().all(u8::is_ascii_whitespace) => b.ignored += 1,
-                    None => b.dead.push(DeadLetter {
+                    None if line.content.iter().all(u8::is_ascii_whitespace) => b.out.ignored += 1,
+                    None => b.out.dead.push(DeadLetter {
                         source: opts.source.clone(),
                         file: file_name.to_owned(),
                         line: line.number,
@@ -561,9 +557,9 @@ fn read_chunks(
             let end = (at_end && pending.is_none())
                 .then(|| StreamPosition { hasher: lines.hasher.clone(), offset: lines.offset, line: lines.line });
             let chunk = Chunk {
-                events: std::mem::take(&mut b.events),
-                dead: std::mem::take(&mut b.dead),
-                ignored: std::mem::take(&mut b.ignored),
+                events: std::mem::take(&mut b.out.events),
+                dead: std::mem::take(&mut b.out.dead),
+                ignored: std::mem::take(&mut b.out.ignored),
                 cursor,
                 end,
             };

@@ -452,7 +452,8 @@ impl SqliteJournal {
     /// `by_resident` (`by_actor`: `by_resident` false) from event `first_seq` on: what the
     /// store adds to an answer read from the archive up to there.
     pub fn by_key_from(&self, by_resident: bool, value: &str, range: TimeRange, first_seq: u64) -> Result<Vec<StoredEvent>, JournalError> {
-        if by_resident { self.by_key(KEY_RESIDENT, value, "resident", range, first_seq) } else { self.by_key(KEY_ACTOR, value, "actor", range, first_seq) }
+        let (kind, column) = key_column(by_resident);
+        self.by_key(kind, value, column, range, first_seq)
     }
 
     /// The events the store's own index lists as `value`'s (a resident's, or with
@@ -461,7 +462,7 @@ impl SqliteJournal {
     /// over files someone else can write cannot prove itself complete; this index is
     /// covered by `verify`).
     pub fn key_seqs_before(&self, by_resident: bool, value: &str, range: TimeRange, before_seq: u64) -> Result<Vec<u64>, JournalError> {
-        let (kind, column) = if by_resident { (KEY_RESIDENT, "resident") } else { (KEY_ACTOR, "actor") };
+        let (kind, column) = key_column(by_resident);
         let Some(id) = self.key_id(kind, value)? else { return Ok(Vec::new()) };
         let mut seqs = Vec::new();
         for seg in self.segments_overlapping(range)?.into_iter().filter(|seg| seg << self.segment_shift < before_seq) {
@@ -1260,6 +1261,11 @@ fn intern(
     };
     map.insert(text.to_owned(), id);
     Ok(id)
+}
+
+/// The key kind and segment column a resident's (or else an account's) rows are found by.
+fn key_column(by_resident: bool) -> (i64, &'static str) {
+    if by_resident { (KEY_RESIDENT, "resident") } else { (KEY_ACTOR, "actor") }
 }
 
 /// A time (ms) as its JST day number (days since 1970-01-01 in JST).
