@@ -187,10 +187,14 @@ pub struct Request<'a> {
 }
 
 pub fn disclosure(j: &SqliteJournal, r: &Request<'_>) -> Result<Disclosure> {
-    let found = j.by_resident(r.resident, r.range)?;
-    let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
-    let size = checkpoint.size;
-    disclosure_of(j, r, found, checkpoint, &mut |seq| Ok(j.audit_path(seq, size)?))
+    // One read transaction for the whole answer: one view of the store, and not a lock
+    // taken and released for each of the hundreds of statements it runs.
+    j.read_snapshot(|| {
+        let found = j.by_resident(r.resident, r.range)?;
+        let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
+        let size = checkpoint.size;
+        disclosure_of(j, r, found, checkpoint, &mut |seq| Ok(j.audit_path(seq, size)?))
+    })
 }
 
 /// The disclosure of the accesses `found` (oldest first), each proven by `prove` in the

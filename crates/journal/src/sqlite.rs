@@ -19,7 +19,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tlog_tiles::{prove_record, prove_tree};
 
 use crate::checkpoint::{CheckpointKey, SignedCheckpoint, check_checkpoint};
-use crate::merkle::{Frontier, TILE_HEIGHT, TileBuilder, TileHashReader, hex, hex_bytes, leaf_hash, sha256_hex, tile_key, unhex};
+use crate::merkle::{Frontier, KnownHashes, StoredTile, TILE_HEIGHT, TILE_WIDTH, TileBuilder, TileHashReader, hex, hex_bytes, leaf_hash, mid_row, sha256_hex, tile_key, unhex};
 use crate::{
     ApiKeyRow, UserRow, WitnessEntry,
     Batch, ConsistencyProof, DeadLetter, InclusionProof, IndexKeys, Journal, JournalError, Receipt,
@@ -47,7 +47,7 @@ CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE segments(id INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL, count INTEGER NOT NULL,
                       min_time INTEGER NOT NULL, max_time INTEGER NOT NULL);
 CREATE TABLE keys(id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, text TEXT NOT NULL, UNIQUE(kind, text));
-CREATE TABLE tiles(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE tiles(id INTEGER PRIMARY KEY, data BLOB NOT NULL, mid BLOB);
 CREATE TABLE checkpoints(size INTEGER PRIMARY KEY, note TEXT NOT NULL);
 CREATE TABLE dead_letters(id INTEGER PRIMARY KEY, source TEXT NOT NULL, file TEXT NOT NULL,
                           line INTEGER NOT NULL, reason TEXT NOT NULL, raw BLOB NOT NULL);
@@ -242,6 +242,8 @@ pub struct SqliteJournal {
     writer: Option<WriterState>,
     /// Where the bodies of released segments' events are read from (`attach_archive`).
     archive: Option<Box<dyn ReleasedSegments>>,
+    /// Complete subtrees' hashes a tile or more high, kept between proofs.
+    known_hashes: KnownHashes,
 }
 
 /// Where a store reads the bodies of the events of segments it released to its archive
@@ -323,6 +325,11 @@ impl SqliteJournal {
         if !has_released {
             conn.execute_batch("ALTER TABLE segments ADD COLUMN released INTEGER NOT NULL DEFAULT 0")?;
         }
+        // A full tile's middle row (`merkle::FullTile::mid`); tiles stored before it have none.
+        let has_mid: bool = conn.query_row("SELECT count(*) FROM pragma_table_info('tiles') WHERE name = 'mid'", [], |r| r.get::<_, i64>(0))? > 0;
+        if !has_mid {
+            conn.execute_batch("ALTER TABLE tiles ADD COLUMN mid BLOB")?;
+        }
         let meta = |k: &str| -> Result<String, JournalError> {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
                 .optional()?
@@ -350,7 +357,7 @@ impl SqliteJournal {
         } else {
             None
         };
-        Ok(SqliteJournal { conn, dir: dir.to_path_buf(), key, verifier_key, segment_shift, writer: None, archive: None })
+        Ok(SqliteJournal { conn, dir: dir.to_path_buf(), key, verifier_key, segment_shift, writer: None, archive: None, known_hashes: Default::default() })
     }
 
     pub fn dir(&self) -> &Path {
@@ -591,8 +598,17 @@ impl SqliteJournal {
         Ok(self.conn.query_row("SELECT data FROM tiles WHERE id = ?1", [key], |r| r.get(0)).optional()?)
     }
 
-    fn hash_reader(&self) -> TileHashReader<impl Fn(i64) -> Result<Option<Vec<u8>>, String> + '_> {
-        TileHashReader { load: move |k| self.load_tile(k).map_err(|e| e.to_string()) }
+    fn hash_reader(&self) -> TileHashReader<'_, impl Fn(i64) -> Result<Option<StoredTile>, String> + '_> {
+        TileHashReader { load: move |k| self.load_tile_for_proofs(k).map_err(|e| e.to_string()), known: Some(&self.known_hashes) }
+    }
+
+    /// A tile with its middle row, for proofs.
+    fn load_tile_for_proofs(&self, key: i64) -> Result<Option<StoredTile>, JournalError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT data, mid FROM tiles WHERE id = ?1")?
+            .query_row([key], |r| Ok(StoredTile { data: r.get(0)?, mid: r.get(1)? }))
+            .optional()?)
     }
 
     fn segment_ids(&self) -> Result<Vec<u64>, JournalError> {
@@ -731,12 +747,12 @@ impl SqliteJournal {
             }
         }
         {
-            let mut put = tx.prepare_cached("INSERT OR REPLACE INTO tiles(id, data) VALUES (?1, ?2)")?;
-            for (k, data) in &full_tiles {
-                put.execute(params![k, data])?;
+            let mut put = tx.prepare_cached("INSERT OR REPLACE INTO tiles(id, data, mid) VALUES (?1, ?2, ?3)")?;
+            for (k, tile) in &full_tiles {
+                put.execute(params![k, tile.data, tile.mid])?;
             }
             for (k, data) in w.tiles.partial_tiles() {
-                put.execute(params![k, data])?;
+                put.execute(params![k, data, None::<Vec<u8>>])?;
             }
         }
         if !batch.dead_letters.is_empty() {
@@ -1190,8 +1206,15 @@ fn configure(conn: &Connection) -> Result<(), JournalError> {
          PRAGMA temp_store = MEMORY;",
     )?;
     conn.busy_handler(Some(wait_for_lock))?;
+    // A query over all time prepares one statement per segment (1,526 at 100 M events).
+    // With rusqlite's default of 16 kept, a cyclic walk over more segments than that
+    // re-prepares every one of them on every query: a tenth of a disclosure at 10 M.
+    conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
     Ok(())
 }
+
+/// Prepared statements a connection keeps (a few kilobytes each, made only when used).
+const STATEMENTS_KEPT: usize = 4096;
 
 /// How long a connection waits for another's write lock before giving up.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -1742,6 +1765,19 @@ impl SqliteJournal {
         }
         if key_in_force != stored_key {
             return fail(None, "the store's public key is not the one its last rotation in the log put in force".into());
+        }
+        // Full tiles' middle rows are derived from their hashes (level 0's were checked
+        // against the events above). A wrong row only makes proofs fail, never pass, but it
+        // is a change nobody made through the log.
+        {
+            let mut stmt = self.conn.prepare("SELECT id, data, mid FROM tiles WHERE mid IS NOT NULL")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let (id, data, mid): (i64, Vec<u8>, Vec<u8>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                if data.len() != TILE_WIDTH * 32 || mid_row(&data) != mid {
+                    return fail(None, format!("tile {}/{}: its middle row does not match its hashes", id >> 56, id & ((1 << 56) - 1)));
+                }
+            }
         }
         // 3. The master data detection and reports read is what the loads in the log stored.
         let stored = match self.master_kind_digests() {

@@ -93,6 +93,37 @@ fn inclusion_proofs_verify_against_the_signed_checkpoint_and_fail_for_a_wrong_le
 }
 
 #[test]
+fn proofs_read_tiles_middle_rows_a_store_without_them_still_proves_and_verify_catches_a_forged_row() {
+    let (dir, j) = store_with(700, 64);
+    let vkey = j.verifier_key().to_owned();
+    let proofs = |j: &SqliteJournal| -> Vec<Vec<String>> { [0u64, 100, 255, 256, 600].iter().map(|&s| j.prove_inclusion(s, None).unwrap().proof).collect() };
+    let with_rows = proofs(&j);
+    let p = j.prove_inclusion(100, None).unwrap();
+    let cp = check_checkpoint(&p.checkpoint, &vkey).unwrap();
+    let hashes: Vec<_> = p.proof.iter().map(|h| unhex(h).unwrap()).collect();
+    check_inclusion(&hashes, cp.size, cp.root, 100, leaf_hash(p.event.as_bytes())).unwrap();
+    drop(j);
+    let conn = rusqlite::Connection::open(dir.path().join("journal.db")).unwrap();
+    assert_eq!(conn.query_row("SELECT count(*) FROM tiles WHERE mid IS NOT NULL", [], |r| r.get::<_, i64>(0)).unwrap(), 2, "the two full tiles of 700 events");
+
+    // A store written before tiles had middle rows gives the same proofs from their data.
+    conn.execute("UPDATE tiles SET mid = NULL", []).unwrap();
+    let j = SqliteJournal::open(dir.path()).unwrap();
+    assert_eq!(proofs(&j), with_rows);
+    assert!(verify_failure(&j).is_none());
+    drop(j);
+
+    // A forged middle row: proofs through it fail their check, and verify names the tile.
+    let forged: Vec<u8> = (0..512).map(|i| i as u8).collect();
+    conn.execute("UPDATE tiles SET mid = ?1 WHERE id = 1", [forged]).unwrap();
+    let j = SqliteJournal::open(dir.path()).unwrap();
+    let p = j.prove_inclusion(300, None).unwrap();
+    let hashes: Vec<_> = p.proof.iter().map(|h| unhex(h).unwrap()).collect();
+    assert!(check_inclusion(&hashes, cp.size, cp.root, 300, leaf_hash(p.event.as_bytes())).is_err());
+    assert_eq!(verify_failure(&j).as_deref(), Some("verification failed: tile 0/1: its middle row does not match its hashes"));
+}
+
+#[test]
 fn a_batch_commits_events_dead_letters_and_cursor_together() {
     let (_dir, mut j) = store_with(10, 10);
     let events: Vec<_> = (10..20).map(|k| PreparedEvent::new(&event(k))).collect();
