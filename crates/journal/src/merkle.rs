@@ -210,12 +210,15 @@ impl TileBuilder {
 /// more high, and those inside partial tiles. Every proof ends with the subtrees along the
 /// tree's right edge, the same for all proofs of a tree, and they sit in partial tiles,
 /// which have no middle row: at 10 M events they cost ~250 node hashes a proof. A complete
-/// subtree's hash never changes as the log grows, so nothing here goes stale.
+/// subtree's hash never changes as the log grows, so nothing here goes stale. A hash kept
+/// here came from a tile nobody checked since: a forged tile's wrong hashes make proofs
+/// fail (never pass) until the process restarts, and the writer never reads them.
 pub type KnownHashes = std::cell::RefCell<std::collections::HashMap<u64, Hash>>;
 
-/// At most this many known hashes are kept (two per 256 events: all of a 500 M-event log),
-/// about 50 MB; past it the map starts again.
-const KNOWN_AT_MOST: usize = 1 << 22;
+/// At most this many known hashes are kept: 40 bytes each, in a table of 2^20 slots at
+/// most, about 45 MB. The hashes a tile or more high are two per 256 events (all of them
+/// for a 67 M-event log); past the bound the map starts again.
+const KNOWN_AT_MOST: usize = 1 << 19;
 
 /// Reads stored hashes for `tlog_tiles`' proof functions from tile storage. A hash
 /// `MID_HEIGHT` or more levels up inside a tile is computed from the tile's middle row when

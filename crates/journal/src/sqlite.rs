@@ -315,21 +315,12 @@ impl SqliteJournal {
         let conn = Connection::open(&db)?;
         configure(&conn)?;
         conn.execute_batch(ADDITIONS)?;
-        // Columns added after their table: a manager's department.
-        let has_department: bool = conn.query_row("SELECT count(*) FROM pragma_table_info('users') WHERE name = 'department'", [], |r| r.get::<_, i64>(0))? > 0;
-        if !has_department {
-            conn.execute_batch("ALTER TABLE users ADD COLUMN department TEXT NOT NULL DEFAULT ''")?;
-        }
-        // A segment whose events' bodies were released to the archive (`release_segment`).
-        let has_released: bool = conn.query_row("SELECT count(*) FROM pragma_table_info('segments') WHERE name = 'released'", [], |r| r.get::<_, i64>(0))? > 0;
-        if !has_released {
-            conn.execute_batch("ALTER TABLE segments ADD COLUMN released INTEGER NOT NULL DEFAULT 0")?;
-        }
-        // A full tile's middle row (`merkle::FullTile::mid`); tiles stored before it have none.
-        let has_mid: bool = conn.query_row("SELECT count(*) FROM pragma_table_info('tiles') WHERE name = 'mid'", [], |r| r.get::<_, i64>(0))? > 0;
-        if !has_mid {
-            conn.execute_batch("ALTER TABLE tiles ADD COLUMN mid BLOB")?;
-        }
+        // Columns added after their tables: a manager's department; a segment whose events'
+        // bodies were released to the archive (`release_segment`); a full tile's middle row
+        // (`merkle::FullTile::mid`; tiles stored before it have none).
+        add_column(&conn, "users", "department", "TEXT NOT NULL DEFAULT ''")?;
+        add_column(&conn, "segments", "released", "INTEGER NOT NULL DEFAULT 0")?;
+        add_column(&conn, "tiles", "mid", "BLOB")?;
         let meta = |k: &str| -> Result<String, JournalError> {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
                 .optional()?
@@ -375,10 +366,19 @@ impl SqliteJournal {
             self.load_tile(tile_key(level, index)).map_err(|e| e.to_string())
         };
         let tiles = TileBuilder::resume(size, load).map_err(corrupt)?;
-        let reader = self.hash_reader();
+        // From the stored tiles alone, not the hashes proofs keep between them (those come
+        // from tiles nobody has checked since), and checked against the last signed root:
+        // a writer must never sign a tree grown from forged tiles.
+        let reader = TileHashReader { load: |k| self.load_tile_for_proofs(k).map_err(|e| e.to_string()), known: None };
         let indexes = tlog_tiles::sub_tree_index(0, size, vec![]);
         let hashes = tlog_tiles::HashReader::read_hashes(&reader, &indexes).map_err(|e| corrupt(e.to_string()))?;
         let frontier = Frontier::from_subtrees(size, hashes);
+        if let Some(last) = self.latest_checkpoint()?
+            && last.size == size
+            && last.root != frontier.root()
+        {
+            return Err(corrupt(format!("the stored tiles do not give the root signed at size {size}: nothing is appended; run `mamori verify`")));
+        }
         let keys = match keys {
             Some(k) => k,
             None => {
@@ -491,9 +491,22 @@ impl SqliteJournal {
             return read();
         }
         self.conn.execute_batch("BEGIN DEFERRED").map_err(JournalError::from)?;
+        // Ends the transaction however `read` ends, a panic included (the server lives on
+        // after one): a connection left inside it would refuse every later append, answer
+        // later reads from the old snapshot and keep the WAL from being reset.
+        struct EndOnDrop<'c>(&'c Connection);
+        impl Drop for EndOnDrop<'_> {
+            fn drop(&mut self) {
+                if !self.0.is_autocommit() {
+                    let _ = self.0.execute_batch("ROLLBACK");
+                }
+            }
+        }
+        let guard = EndOnDrop(&self.conn);
         let result = read();
         // A read transaction: ending it cannot lose anything, whatever `read` returned.
         let ended = self.conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+        drop(guard);
         let value = result?;
         ended.map_err(JournalError::from)?;
         Ok(value)
@@ -1211,6 +1224,19 @@ fn configure(conn: &Connection) -> Result<(), JournalError> {
     // re-prepares every one of them on every query: a tenth of a disclosure at 10 M.
     conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
     Ok(())
+}
+
+/// Adds a column to a table made before it existed. Two processes opening an old store at
+/// once may both try; the one that finds the column already added carries on.
+fn add_column(conn: &Connection, table: &str, column: &str, declaration: &str) -> Result<(), JournalError> {
+    let has: bool = conn.query_row(&format!("SELECT count(*) FROM pragma_table_info('{table}') WHERE name = ?1"), [column], |r| r.get::<_, i64>(0))? > 0;
+    if has {
+        return Ok(());
+    }
+    match conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {declaration}")) {
+        Err(rusqlite::Error::SqliteFailure(_, Some(m))) if m.starts_with("duplicate column name") => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 /// Prepared statements a connection keeps (a few kilobytes each, made only when used).

@@ -124,6 +124,35 @@ fn proofs_read_tiles_middle_rows_a_store_without_them_still_proves_and_verify_ca
 }
 
 #[test]
+fn a_writer_refuses_to_grow_a_tree_whose_stored_tiles_do_not_give_the_signed_root() {
+    let (dir, j) = store_with(700, 64);
+    // A disclosure first: proofs keep right-edge hashes in memory; the writer must not use them.
+    j.prove_inclusion(650, None).unwrap();
+    drop(j);
+    let conn = rusqlite::Connection::open(dir.path().join("journal.db")).unwrap();
+    // The partial level-0 tile (events 512..700) with one of its hashes changed.
+    let mut data: Vec<u8> = conn.query_row("SELECT data FROM tiles WHERE id = 2", [], |r| r.get(0)).unwrap();
+    data[40] ^= 1;
+    conn.execute("UPDATE tiles SET data = ?1 WHERE id = 2", [data]).unwrap();
+    let mut j = SqliteJournal::open(dir.path()).unwrap();
+    let more: Vec<_> = (700..710).map(|k| PreparedEvent::new(&event(k))).collect();
+    let err = j.append(Batch { events: &more, ..Default::default() }).unwrap_err().to_string();
+    assert!(err.contains("do not give the root signed at size 700"), "{err}");
+    assert_eq!(j.latest_checkpoint().unwrap().unwrap().size, 700, "nothing signed");
+}
+
+#[test]
+fn a_read_snapshot_that_panics_leaves_the_connection_free_to_append() {
+    let (_dir, mut j) = store_with(100, 100);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _: Result<(), JournalError> = j.read_snapshot(|| panic!("a report's bug"));
+    }));
+    assert!(caught.is_err());
+    let more: Vec<_> = (100..110).map(|k| PreparedEvent::new(&event(k))).collect();
+    assert_eq!(j.append(Batch { events: &more, ..Default::default() }).unwrap().tree_size, 110);
+}
+
+#[test]
 fn a_batch_commits_events_dead_letters_and_cursor_together() {
     let (_dir, mut j) = store_with(10, 10);
     let events: Vec<_> = (10..20).map(|k| PreparedEvent::new(&event(k))).collect();
