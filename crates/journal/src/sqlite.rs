@@ -373,7 +373,10 @@ impl SqliteJournal {
         let indexes = tlog_tiles::sub_tree_index(0, size, vec![]);
         let hashes = tlog_tiles::HashReader::read_hashes(&reader, &indexes).map_err(|e| corrupt(e.to_string()))?;
         let frontier = Frontier::from_subtrees(size, hashes);
-        if let Some(last) = self.latest_checkpoint()?
+        // Parsed, not checked against the current key: after a rotation the last checkpoint
+        // is the old key's (`verify` checks every signature with the key then in force).
+        let last: Option<String> = self.conn.query_row("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1", [], |r| r.get(0)).optional()?;
+        if let Some(last) = last.map(|note| read_checkpoint(&note).map_err(corrupt)).transpose()?
             && last.size == size
             && last.root != frontier.root()
         {
