@@ -233,11 +233,11 @@ impl<F: Fn(i64) -> Result<Option<StoredTile>, String>> tlog_tiles::HashReader fo
         let mut cache: BTreeMap<i64, StoredTile> = BTreeMap::new();
         let mut out = Vec::with_capacity(indexes.len());
         for &index in indexes {
-            let (level, n) = tlog_tiles::split_stored_hash_index(index);
             if let Some(hash) = self.known.and_then(|k| k.borrow().get(&index).copied()) {
                 out.push(hash);
                 continue;
             }
+            let (level, n) = tlog_tiles::split_stored_hash_index(index);
             let (tile_level, inside) = (level / TILE_HEIGHT, level % TILE_HEIGHT);
             // The run of the tile level's hashes the wanted one covers: `span` from `first`.
             let first = n << inside;

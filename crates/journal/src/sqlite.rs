@@ -242,7 +242,7 @@ pub struct SqliteJournal {
     writer: Option<WriterState>,
     /// Where the bodies of released segments' events are read from (`attach_archive`).
     archive: Option<Box<dyn ReleasedSegments>>,
-    /// Complete subtrees' hashes a tile or more high, kept between proofs.
+    /// Complete subtrees' hashes kept between proofs (see `KnownHashes`).
     known_hashes: KnownHashes,
 }
 
@@ -369,14 +369,13 @@ impl SqliteJournal {
         // From the stored tiles alone, not the hashes proofs keep between them (those come
         // from tiles nobody has checked since), and checked against the last signed root:
         // a writer must never sign a tree grown from forged tiles.
-        let reader = TileHashReader { load: |k| self.load_tile_for_proofs(k).map_err(|e| e.to_string()), known: None };
+        let reader = TileHashReader { known: None, ..self.hash_reader() };
         let indexes = tlog_tiles::sub_tree_index(0, size, vec![]);
         let hashes = tlog_tiles::HashReader::read_hashes(&reader, &indexes).map_err(|e| corrupt(e.to_string()))?;
         let frontier = Frontier::from_subtrees(size, hashes);
         // Parsed, not checked against the current key: after a rotation the last checkpoint
         // is the old key's (`verify` checks every signature with the key then in force).
-        let last: Option<String> = self.conn.query_row("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1", [], |r| r.get(0)).optional()?;
-        if let Some(last) = last.map(|note| read_checkpoint(&note).map_err(corrupt)).transpose()?
+        if let Some(last) = self.last_checkpoint_note()?.map(|note| read_checkpoint(&note).map_err(corrupt)).transpose()?
             && last.size == size
             && last.root != frontier.root()
         {
@@ -678,6 +677,11 @@ impl SqliteJournal {
         rows.sort_by_key(|&(time, seq, _)| (time, seq));
         self.fill_bodies(rows.iter_mut().map(|(time, seq, body)| (*seq, *time, body)))?;
         Ok(rows.into_iter().map(|(_, seq, body)| StoredEvent { seq, body }).collect())
+    }
+
+    /// The note of the largest tree signed, its signature not checked.
+    fn last_checkpoint_note(&self) -> Result<Option<String>, JournalError> {
+        Ok(self.conn.query_row("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1", [], |r| r.get(0)).optional()?)
     }
 
     fn checkpoint_note(&self, size: u64) -> Result<Option<String>, JournalError> {
@@ -1492,11 +1496,7 @@ impl Journal for SqliteJournal {
     }
 
     fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, JournalError> {
-        let note: Option<String> = self
-            .conn
-            .query_row("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1", [], |r| r.get(0))
-            .optional()?;
-        note.map(|n| check_checkpoint(&n, &self.verifier_key).map_err(corrupt)).transpose()
+        self.last_checkpoint_note()?.map(|n| check_checkpoint(&n, &self.verifier_key).map_err(corrupt)).transpose()
     }
 
     fn prove_inclusion(&self, seq: u64, tree_size: Option<u64>) -> Result<InclusionProof, JournalError> {
