@@ -67,11 +67,15 @@ fn access_line(i: u64, time: u64, draw: u64, system: u64, account: &str, residen
 }
 
 pub fn write_events(path: &Path, n: u64, seed: u64) -> Result<u64> {
+    write_lines(path, 0..n, &mut Mix(seed))
+}
+
+/// Lines `range` of the bench stream, `rng` where the line before left it.
+fn write_lines(path: &Path, range: std::ops::Range<u64>, rng: &mut Mix) -> Result<u64> {
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    let mut rng = Mix(seed);
     let mut bytes = 0u64;
-    for i in 0..n {
-        let line = event_line(i, &mut rng);
+    for i in range {
+        let line = event_line(i, rng);
         bytes += line.len() as u64 + 1;
         out.write_all(line.as_bytes())?;
         out.write_all(b"\n")?;
@@ -155,19 +159,52 @@ pub struct IngestRun {
     pub bytes_per_event: f64,
 }
 
-/// Imports `file` (`events` lines, `bytes` long) into a fresh store at `data` through the
-/// normal import path, timing the whole and the first and last fifth of the file.
-fn ingest_once(file: &Path, data: &Path, events: u64, bytes: u64, segment_shift: u32, batch: usize) -> Result<IngestRun> {
+/// Where `ingest_once` reads the bench stream from: one file written beforehand, or files
+/// of `chunk` lines written one at a time (their writing not timed) and removed once
+/// imported, so that a store can be made bigger than the disk's room for its whole input.
+pub enum BenchInput<'a> {
+    File { path: &'a Path, bytes: u64 },
+    Chunks { dir: &'a Path, chunk: u64 },
+}
+
+/// Imports the bench stream's first `events` lines into a fresh store at `data` through
+/// the normal import path, timing the whole and the first and last fifth of the input.
+fn ingest_once(input: &BenchInput<'_>, data: &Path, events: u64, segment_shift: u32, batch: usize) -> Result<IngestRun> {
     if data.exists() {
         std::fs::remove_dir_all(data)?;
     }
     let mut journal = SqliteJournal::init(data, "mamori.bench/log", segment_shift, &data.join("checkpoint.key"))?;
     let options = ImportOptions { source: "bench".into(), batch_size: batch, ..Default::default() };
-    let start = Instant::now();
+    // (bytes imported, time spent importing) after each batch.
     let mut marks: Vec<(u64, Duration)> = Vec::new();
-    let summary = import_ndjson(&mut journal, file, &options, &mut |done, _| marks.push((done, start.elapsed())))?;
-    let total = start.elapsed();
-    anyhow::ensure!(summary.accepted == events, "imported {} of {events}", summary.accepted);
+    let (mut bytes, mut total, mut accepted) = (0u64, Duration::ZERO, 0u64);
+    let mut import = |path: &Path, len: u64, marks: &mut Vec<(u64, Duration)>| -> Result<()> {
+        let (base_bytes, base_time) = (bytes, total);
+        let start = Instant::now();
+        let summary = import_ndjson(&mut journal, path, &options, &mut |done, _| marks.push((base_bytes + done, base_time + start.elapsed())))?;
+        total += start.elapsed();
+        bytes += len;
+        accepted += summary.accepted;
+        Ok(())
+    };
+    match *input {
+        BenchInput::File { path, bytes } => import(path, bytes, &mut marks)?,
+        BenchInput::Chunks { dir, chunk } => {
+            let mut rng = Mix(42);
+            let (mut from, mut k) = (0u64, 0u32);
+            while from < events {
+                let to = (from + chunk.max(1)).min(events);
+                // A name of its own: an import remembers each file it read, by name.
+                let path = dir.join(format!("bench-chunk-{k:05}.ndjson"));
+                let len = write_lines(&path, from..to, &mut rng)?;
+                import(&path, len, &mut marks)?;
+                std::fs::remove_file(&path)?;
+                (from, k) = (to, k + 1);
+            }
+        }
+    }
+    drop(import);
+    anyhow::ensure!(accepted == events, "imported {accepted} of {events}");
     let rate = |from: (u64, Duration), to: (u64, Duration)| {
         let share = (to.0 - from.0) as f64 / bytes as f64;
         share * events as f64 / (to.1 - from.1).as_secs_f64()
@@ -196,36 +233,61 @@ fn min_median(values: &[f64]) -> (f64, f64) {
 /// `bench ingest`: `runs` rounds, each the SQLite ceiling then mamori's import on the same
 /// lines, so both see the same machine at nearly the same moment; every round printed, then
 /// min / median of each and of mamori / ceiling. Returns the median rate and ratio.
-pub fn ingest(dir: &Path, events: u64, segment_shift: u32, batch: usize, runs: usize, out: &mut impl Write) -> Result<(f64, f64)> {
+/// How `bench ingest` runs beyond its size: the input in chunks of `chunk` lines (0: one
+/// file), and whether the plain-SQLite ceiling is measured in each round.
+pub struct IngestShape {
+    pub chunk: u64,
+    pub ceiling: bool,
+}
+
+pub fn ingest(dir: &Path, events: u64, segment_shift: u32, batch: usize, runs: usize, shape: IngestShape, out: &mut impl Write) -> Result<(f64, f64)> {
     anyhow::ensure!(events > 0 && runs > 0, "--events and --runs must be above zero");
     std::fs::create_dir_all(dir)?;
     let file = dir.join("bench-events.ndjson");
     let data = dir.join("store");
-    let bytes = write_events(&file, events, 42)?;
-    writeln!(out, "input: {events} record accesses, {:.0} MiB NDJSON; segment size 2^{segment_shift}, batch {batch}", bytes as f64 / 1048576.0)?;
+    let input = if shape.chunk > 0 {
+        writeln!(out, "input: {events} record accesses, written {} at a time; segment size 2^{segment_shift}, batch {batch}", shape.chunk)?;
+        BenchInput::Chunks { dir, chunk: shape.chunk }
+    } else {
+        let bytes = write_events(&file, events, 42)?;
+        writeln!(out, "input: {events} record accesses, {:.0} MiB NDJSON; segment size 2^{segment_shift}, batch {batch}", bytes as f64 / 1048576.0)?;
+        BenchInput::File { path: &file, bytes }
+    };
     let (mut rates, mut ceilings, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let mut last = None;
     for round in 1..=runs {
-        let ceiling = ceiling(&dir.join("ceiling.db"), events, batch)?;
-        let run = ingest_once(&file, &data, events, bytes, segment_shift, batch)?;
+        let ceiling = if shape.ceiling { Some(ceiling(&dir.join("ceiling.db"), events, batch)?) } else { None };
+        let run = ingest_once(&input, &data, events, segment_shift, batch)?;
+        let against = ceiling.map_or_else(|| "ceiling not measured".to_owned(), |c| format!("SQLite ceiling {c:.0} rows/s"));
         writeln!(
             out,
-            "round {round}: SQLite ceiling {ceiling:.0} rows/s; mamori {:.0} events/s (first fifth {:.0}/s, last fifth {:.0}/s) = {:.2} of the ceiling",
+            "round {round}: {against}; mamori {:.0} events/s (first fifth {:.0}/s, last fifth {:.0}/s){}",
             run.rate,
             run.first_fifth,
             run.last_fifth,
-            run.rate / ceiling
+            ceiling.map_or_else(String::new, |c| format!(" = {:.2} of the ceiling", run.rate / c))
         )?;
         rates.push(run.rate);
-        ceilings.push(ceiling);
-        ratios.push(run.rate / ceiling);
+        if let Some(c) = ceiling {
+            ceilings.push(c);
+            ratios.push(run.rate / c);
+        }
         last = Some(run);
     }
-    let ((rate_min, rate_median), (ceiling_min, ceiling_median), (ratio_min, ratio_median)) = (min_median(&rates), min_median(&ceilings), min_median(&ratios));
-    writeln!(out, "mamori: min {rate_min:.0}, median {rate_median:.0} events/s; ceiling: min {ceiling_min:.0}, median {ceiling_median:.0} rows/s; mamori / ceiling: min {ratio_min:.2}, median {ratio_median:.2}")?;
+    let (rate_min, rate_median) = min_median(&rates);
+    let mut ratio_median = f64::NAN;
+    if ceilings.is_empty() {
+        writeln!(out, "mamori: min {rate_min:.0}, median {rate_median:.0} events/s")?;
+    } else {
+        let ((ceiling_min, ceiling_median), (ratio_min, median)) = (min_median(&ceilings), min_median(&ratios));
+        ratio_median = median;
+        writeln!(out, "mamori: min {rate_min:.0}, median {rate_median:.0} events/s; ceiling: min {ceiling_min:.0}, median {ceiling_median:.0} rows/s; mamori / ceiling: min {ratio_min:.2}, median {ratio_median:.2}")?;
+    }
     writeln!(out, "peak RSS: {:.0} MiB", peak_rss_mib().unwrap_or(0.0))?;
     writeln!(out, "store: {:.0} bytes/event", last.expect("one round at least").bytes_per_event)?;
-    std::fs::remove_file(&file)?;
+    if shape.chunk == 0 {
+        std::fs::remove_file(&file)?;
+    }
     Ok((rate_median, ratio_median))
 }
 
@@ -746,7 +808,7 @@ pub fn adapters(town: &Path, synthetic: u64, runs: usize, out: &mut impl Write) 
     // synthetic rate with inspection apart, the same in bytes a second), each round.
     let mut inspection: std::collections::BTreeMap<&str, Vec<(f64, f64, f64)>> = Default::default();
     for round in 1..=runs {
-        let base = ingest_once(&file, &work.join("synthetic-store"), synthetic, bytes, mamori_journal::DEFAULT_SEGMENT_SHIFT, 50_000)?.rate;
+        let base = ingest_once(&BenchInput::File { path: &file, bytes }, &work.join("synthetic-store"), synthetic, mamori_journal::DEFAULT_SEGMENT_SHIFT, 50_000)?.rate;
         synthetic_rates.push(base);
         write!(out, "round {round}: synthetic {base:.0}/s")?;
         for (source, log) in mamori_sim::LOGS {
@@ -827,7 +889,7 @@ pub fn quick(dir: &Path, out: &mut impl Write) -> Result<()> {
         Ok(())
     };
     writeln!(out, "== ingest: 300,000 synthetic events, three rounds beside the plain-SQLite ceiling ==")?;
-    let (ingest_rate, ingest_ratio) = ingest(&dir.join("ingest"), 300_000, mamori_journal::DEFAULT_SEGMENT_SHIFT, 50_000, 3, out)?;
+    let (ingest_rate, ingest_ratio) = ingest(&dir.join("ingest"), 300_000, mamori_journal::DEFAULT_SEGMENT_SHIFT, 50_000, 3, IngestShape { chunk: 0, ceiling: true }, out)?;
     let town = dir.join("town");
     let store = dir.join("town-store");
     mamori(&["simulate".as_ref(), "--out".as_ref(), town.as_os_str(), "--seed".as_ref(), "1".as_ref()])?;

@@ -115,6 +115,15 @@ enum Command {
     Key(KeyCommand),
     /// Print the latest signed checkpoint (to publish it).
     Checkpoint,
+    /// Finish the key runs: each resident's and account's entries merged across sealed
+    /// segments, so a query by resident or account costs one look-up per run, not per
+    /// segment. Appends build them a little at a time; this finishes what is due (a store
+    /// made before runs existed, or after a long import) and prints them by level.
+    Compact {
+        /// English output.
+        #[arg(long)]
+        en: bool,
+    },
     /// Lines that could not be imported.
     #[command(subcommand)]
     Deadletter(DeadletterCommand),
@@ -709,6 +718,13 @@ enum BenchCommand {
         /// Rounds, each the plain-SQLite ceiling then mamori on the same lines.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Write the input this many lines at a time, each file removed once imported
+        /// (writing not timed), for stores bigger than the disk's room for their input.
+        #[arg(long, default_value_t = 0)]
+        chunk: u64,
+        /// Skip the plain-SQLite ceiling (it needs about as much disk as the store).
+        #[arg(long)]
+        no_ceiling: bool,
     },
     /// Time detection from scratch on the store of `--data` (enrichment, every analyzer,
     /// the Sigma rules), beside the rsigma CLI on the same rules and the same events as
@@ -1140,6 +1156,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             j.rotate_key(&key, &|old, new| audit::key_rotation_event(old, new))?;
             writeln!(out, "new signing key at {}; public key: {}", key.display(), j.verifier_key())?;
             writeln!(out, "publish the new public key beside the old one; `verify --key` accepts either")?;
+        }
+        Command::Compact { en } => {
+            let mut j = open(&cli.data)?;
+            j.compact()?;
+            let runs = j.key_runs()?;
+            if runs.is_empty() {
+                writeln!(out, "{}", if en { "no key runs: fewer than 16 sealed segments" } else { "キー索引ランなし（封印済み区間が 16 個未満）" })?;
+            }
+            for (level, done, rows, building) in runs {
+                if en {
+                    writeln!(out, "level {level}: {done} runs of {} segments each, {rows} index rows; {building} being built", 16u64.pow(level))?;
+                } else {
+                    writeln!(out, "レベル {level}: ラン {done} 個（各 {} 区間、索引 {rows} 行）、作成中 {building} 個", 16u64.pow(level))?;
+                }
+            }
         }
         Command::Checkpoint => {
             let cp = open(&cli.data)?.latest_checkpoint()?.context("the store has no checkpoint")?;
@@ -1589,8 +1620,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Bench(BenchArgs { quick: true, dir, .. }) => bench::quick(&dir, out)?,
         Command::Bench(BenchArgs { command: None, .. }) => bail!("name a benchmark (mamori bench --help), or --quick for the table"),
-        Command::Bench(BenchArgs { command: Some(BenchCommand::Ingest { dir, events, segment_shift, batch, runs }), .. }) => {
-            bench::ingest(&dir, events, segment_shift, batch, runs, out)?;
+        Command::Bench(BenchArgs { command: Some(BenchCommand::Ingest { dir, events, segment_shift, batch, runs, chunk, no_ceiling }), .. }) => {
+            bench::ingest(&dir, events, segment_shift, batch, runs, bench::IngestShape { chunk, ceiling: !no_ceiling }, out)?;
         }
         Command::Bench(BenchArgs { command: Some(BenchCommand::Detect { inputs: DetectionInputs { rules, sigma }, rsigma, runs }), .. }) => {
             bench::detect(&cli.data, rules.as_deref(), sigma.as_deref(), rsigma.as_deref(), runs, out)?;

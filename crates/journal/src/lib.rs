@@ -16,6 +16,7 @@
 mod checkpoint;
 pub mod witness;
 mod merkle;
+mod key_runs;
 mod sqlite;
 
 pub use checkpoint::{CheckpointKey, SignedCheckpoint, check_checkpoint};

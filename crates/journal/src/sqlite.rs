@@ -3,9 +3,10 @@
 //! Events live in segment tables of 2^k consecutive sequence numbers (`ev_000000`,
 //! `ev_000001` …). Each segment has its own small indexes (resident, actor, time) on
 //! integer keys from a dictionary table, so an append dirties only the current
-//! segment's index pages and the insert rate does not fall as the store grows; a query
-//! does one index look-up per segment whose time span overlaps it (see
-//! `../shared/MEASUREMENTS.md` for the figures behind this layout).
+//! segment's index pages and the insert rate does not fall as the store grows (see
+//! `../shared/MEASUREMENTS.md` for the figures behind this layout). Sealed segments'
+//! resident and account entries are merged into key runs (`key_runs`), so a query by key
+//! does one look-up per run and per segment not yet in one, not one per segment.
 //!
 //! The Merkle tree's hashes are stored as C2SP tiles (`tiles`), and every append ends
 //! with a signed checkpoint (`checkpoints`), in the same transaction as the events,
@@ -19,6 +20,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tlog_tiles::{prove_record, prove_tree};
 
 use crate::checkpoint::{CheckpointKey, SignedCheckpoint, check_checkpoint};
+use crate::key_runs::{self, Unit};
 use crate::merkle::{Frontier, KnownHashes, StoredTile, TILE_HEIGHT, TILE_WIDTH, TileBuilder, TileHashReader, hex, hex_bytes, leaf_hash, mid_row, sha256_hex, tile_key, unhex};
 use crate::{
     ApiKeyRow, UserRow, WitnessEntry,
@@ -36,6 +38,9 @@ const SCHEMA_VERSION: &str = "1";
 /// 2^20 at ~47k (BENCHMARKS.md). The price is query fan-out: one index look-up per
 /// segment overlapping the queried time range.
 pub const DEFAULT_SEGMENT_SHIFT: u32 = 16;
+/// Key-run rows merged per event appended: each event has about two (its account, most
+/// also a resident) at each of the levels 100 M events need (three), so eight keeps pace.
+const COMPACTION_ROWS_PER_EVENT: u64 = 8;
 /// Longest rejected line kept verbatim in the dead-letter table.
 const DEAD_LETTER_RAW_MAX: usize = 64 * 1024;
 
@@ -217,7 +222,7 @@ fn read_checkpoint(note: &str) -> Result<SignedCheckpoint, String> {
     Ok(SignedCheckpoint { size: body.size(), root: *body.hash(), note: note.to_owned() })
 }
 
-fn segment_table(id: u64) -> String {
+pub(crate) fn segment_table(id: u64) -> String {
     format!("ev_{id:06}")
 }
 
@@ -244,6 +249,9 @@ pub struct SqliteJournal {
     archive: Option<Box<dyn ReleasedSegments>>,
     /// Complete subtrees' hashes kept between proofs (see `KnownHashes`).
     known_hashes: KnownHashes,
+    /// Whether key runs may have work to do (`key_runs`); checked at the first append.
+    compaction_pending: bool,
+    compaction_error: Option<String>,
 }
 
 /// Where a store reads the bodies of the events of segments it released to its archive
@@ -315,6 +323,7 @@ impl SqliteJournal {
         let conn = Connection::open(&db)?;
         configure(&conn)?;
         conn.execute_batch(ADDITIONS)?;
+        conn.execute_batch(key_runs::SCHEMA)?;
         // Columns added after their tables: a manager's department; a segment whose events'
         // bodies were released to the archive (`release_segment`); a full tile's middle row
         // (`merkle::FullTile::mid`; tiles stored before it have none).
@@ -348,7 +357,7 @@ impl SqliteJournal {
         } else {
             None
         };
-        Ok(SqliteJournal { conn, dir: dir.to_path_buf(), key, verifier_key, segment_shift, writer: None, archive: None, known_hashes: Default::default() })
+        Ok(SqliteJournal { conn, dir: dir.to_path_buf(), key, verifier_key, segment_shift, writer: None, archive: None, known_hashes: Default::default(), compaction_pending: true, compaction_error: None })
     }
 
     pub fn dir(&self) -> &Path {
@@ -472,17 +481,38 @@ impl SqliteJournal {
     /// covered by `verify`).
     pub fn key_seqs_before(&self, by_resident: bool, value: &str, range: TimeRange, before_seq: u64) -> Result<Vec<u64>, JournalError> {
         let (kind, column) = key_column(by_resident);
-        let Some(id) = self.key_id(kind, value)? else { return Ok(Vec::new()) };
-        let mut seqs = Vec::new();
-        for seg in self.segments_overlapping(range)?.into_iter().filter(|seg| seg << self.segment_shift < before_seq) {
-            let sql = format!("SELECT seq FROM {} WHERE {column} = ?1 AND time >= ?2 AND time < ?3 AND seq < ?4", segment_table(seg));
-            let mut stmt = self.conn.prepare_cached(&sql)?;
-            for seq in stmt.query_map(params![id, range.from, range.to, before_seq as i64], |r| r.get::<_, i64>(0))? {
-                seqs.push(seq? as u64);
+        Ok(self.key_rows(kind, value, column, range, 0..before_seq)?.into_iter().map(|(_, seq)| seq).collect())
+    }
+
+    /// (time, id) of the events of one dictionary key (resident or actor) in `range` with
+    /// ids in `seqs`, oldest first: from the finished key runs where they hold the
+    /// segments, else from each segment's own index (`key_runs`). One read snapshot, so a
+    /// run that finishes meanwhile (dropping the runs it was made from) is not half seen.
+    fn key_rows(&self, kind: i64, text: &str, column: &str, range: TimeRange, seqs: std::ops::Range<u64>) -> Result<Vec<(i64, u64)>, JournalError> {
+        self.read_snapshot(|| {
+            let Some(id) = self.key_id(kind, text)? else { return Ok(Vec::new()) };
+            let shift = self.segment_shift;
+            let segments: Vec<u64> = self
+                .segments_overlapping(range)?
+                .into_iter()
+                .filter(|&seg| (seg + 1) << shift > seqs.start && seg << shift < seqs.end)
+                .collect();
+            let (lo, hi) = (seqs.start.min(i64::MAX as u64) as i64, seqs.end.min(i64::MAX as u64) as i64);
+            let mut rows = Vec::new();
+            for unit in key_runs::cover(&self.conn, &segments)? {
+                let (table, key_column) = match unit {
+                    Unit::Run(run) => (key_runs::run_table(run), "key"),
+                    Unit::Segment(seg) => (segment_table(seg), column),
+                };
+                let sql = format!("SELECT time, seq FROM {table} WHERE {key_column} = ?1 AND time >= ?2 AND time < ?3 AND seq >= ?4 AND seq < ?5");
+                let mut stmt = self.conn.prepare_cached(&sql)?;
+                for row in stmt.query_map(params![id, range.from, range.to, lo, hi], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64)))? {
+                    rows.push(row?);
+                }
             }
-        }
-        seqs.sort_unstable();
-        Ok(seqs)
+            rows.sort_unstable();
+            Ok(rows)
+        })
     }
 
     /// Runs `read` inside one read transaction, so that every query it makes sees the
@@ -512,6 +542,37 @@ impl SqliteJournal {
         let value = result?;
         ended.map_err(JournalError::from)?;
         Ok(value)
+    }
+
+    /// Builds key runs (`key_runs`) for about `budget` index rows in one write
+    /// transaction; whether work remains.
+    fn compact_some(&mut self, budget: u64) -> Result<bool, JournalError> {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let sealed: i64 = tx.query_row("SELECT count(*) FROM segments WHERE count = ?1", [1i64 << self.segment_shift], |r| r.get(0))?;
+        let more = key_runs::compact_step(&tx, sealed as u64, self.segment_shift, budget)?;
+        tx.commit()?;
+        Ok(more)
+    }
+
+    /// Finishes every key run the sealed segments allow (appends do this a little at a
+    /// time); the index rows written.
+    pub fn compact(&mut self) -> Result<(), JournalError> {
+        if self.key.is_none() {
+            return Err(JournalError::Usage(format!("{} is open read-only: compaction writes the store", self.dir.display())));
+        }
+        while self.compact_some(1 << 22)? {}
+        self.compaction_pending = false;
+        Ok(())
+    }
+
+    /// The key runs by level: (level, finished runs, index rows in them, runs being built).
+    pub fn key_runs(&self) -> Result<Vec<(u32, u64, u64, u64)>, JournalError> {
+        key_runs::summary(&self.conn)
+    }
+
+    /// Why building key runs after an append last failed, if it did.
+    pub fn compaction_error(&self) -> Option<&str> {
+        self.compaction_error.as_deref()
     }
 
     /// Segments whose events' bodies were released to the archive.
@@ -656,27 +717,16 @@ impl SqliteJournal {
     /// Events of one dictionary key (resident or actor) in a range, oldest first, from
     /// event `first_seq` on.
     fn by_key(&self, kind: i64, text: &str, column: &str, range: TimeRange, first_seq: u64) -> Result<Vec<StoredEvent>, JournalError> {
-        let Some(id) = self.key_id(kind, text)? else { return Ok(Vec::new()) };
-        let mut rows = Vec::new();
-        for seg in self.segments_overlapping(range)?.into_iter().filter(|seg| (seg + 1) << self.segment_shift > first_seq) {
-            let sql = format!(
-                "SELECT time, seq, body FROM {} WHERE {column} = ?1 AND time >= ?2 AND time < ?3",
-                segment_table(seg)
-            );
-            let mut stmt = self.conn.prepare_cached(&sql)?;
-            let found = stmt.query_map(params![id, range.from, range.to], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, Vec<u8>>(2)?))
-            })?;
-            for row in found {
-                let row = row?;
-                if row.1 >= first_seq {
-                    rows.push(row);
-                }
+        self.read_snapshot(|| {
+            let mut rows = Vec::new();
+            for (time, seq) in self.key_rows(kind, text, column, range, first_seq..u64::MAX)? {
+                let sql = format!("SELECT body FROM {} WHERE seq = ?1", segment_table(seq >> self.segment_shift));
+                let body: Vec<u8> = self.conn.prepare_cached(&sql)?.query_row([seq as i64], |r| r.get(0))?;
+                rows.push((time, seq, body));
             }
-        }
-        rows.sort_by_key(|&(time, seq, _)| (time, seq));
-        self.fill_bodies(rows.iter_mut().map(|(time, seq, body)| (*seq, *time, body)))?;
-        Ok(rows.into_iter().map(|(_, seq, body)| StoredEvent { seq, body }).collect())
+            self.fill_bodies(rows.iter_mut().map(|(time, seq, body)| (*seq, *time, body)))?;
+            Ok(rows.into_iter().map(|(_, seq, body)| StoredEvent { seq, body }).collect())
+        })
     }
 
     /// The note of the largest tree signed, its signature not checked.
@@ -1387,9 +1437,23 @@ impl Journal for SqliteJournal {
             tx.commit()?;
             Ok(r)
         });
-        if result.is_ok() {
+        if let Ok(receipt) = &result {
             // On failure the state stays dropped and is re-read from what was committed.
             self.writer = Some(writer);
+            // The key runs keep pace with the log: a few index rows' worth of merging per
+            // event appended, in a transaction of its own after the batch is committed. A
+            // failure there loses nothing (the runs are derived, and a query falls back to
+            // the segments); it is kept for `compaction_error` and tried again later.
+            let sealed_one = receipt.first_seq >> self.segment_shift != receipt.tree_size >> self.segment_shift;
+            if self.compaction_pending || sealed_one {
+                match self.compact_some(COMPACTION_ROWS_PER_EVENT * receipt.count.max(1024)) {
+                    Ok(more) => self.compaction_pending = more,
+                    Err(e) => {
+                        self.compaction_pending = false;
+                        self.compaction_error = Some(e.to_string());
+                    }
+                }
+            }
         }
         result
     }
@@ -1788,6 +1852,15 @@ impl SqliteJournal {
         }
         if expected_seq > tree_size {
             return fail(Some(tree_size), "events are stored beyond the last signed checkpoint".into());
+        }
+        // The key runs that queries by resident and account read instead of the segments
+        // hold exactly the segments' entries (each segment's columns were checked above).
+        let runs_checked = self.read_snapshot(|| {
+            let sealed: i64 = self.conn.query_row("SELECT count(*) FROM segments WHERE count = ?1", [1i64 << self.segment_shift], |r| r.get(0))?;
+            key_runs::check(&self.conn, sealed as u64)
+        })?;
+        if let Some(reason) = runs_checked {
+            return fail(None, reason);
         }
         if let Some((_, new_key)) = rotation {
             key_in_force = new_key;

@@ -372,3 +372,91 @@ fn a_read_snapshot_does_not_see_an_event_appended_meanwhile_to_a_day_it_already_
     assert!(reader.read_snapshot(|| -> Result<(), JournalError> { Err(JournalError::Usage("stop".into())) }).is_err());
     assert_eq!(reader.by_time(TimeRange::ALL, usize::MAX).unwrap().len(), 21);
 }
+
+/// Many residents and accounts, so that runs are built in several chunks over several
+/// appends (`key_runs`).
+fn town_event(i: u64) -> Event {
+    let json = serde_json::json!({
+        "class_uid": if i.is_multiple_of(3) { 3002 } else { 6005 },
+        "activity_id": 1,
+        "time": 1_715_130_000_000i64 + (i as i64) * 60_000,
+        "actor": {"user": {"uid": format!("op{:02}", i % 37)}},
+        "metadata": {"product": "juki"},
+        "unmapped": if i.is_multiple_of(3) { serde_json::json!({}) } else { serde_json::json!({"resident": {"uid": format!("R{}", i % 4999)}}) },
+    });
+    Event::from_json(json.to_string().as_bytes()).unwrap()
+}
+
+#[test]
+fn key_runs_over_two_levels_answer_as_the_segments_do_and_verify_catches_an_entry_removed_or_added() {
+    // 272 sealed segments of 256: a level-2 run over the first 256, a level-1 run over
+    // the next 16, and the open segment read on its own.
+    let n = 272 * 256 + 100;
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = SqliteJournal::init(dir.path(), "mamori.test/log", 8, &dir.path().join("checkpoint.key")).unwrap();
+    let expect_resident = |r: u64, seqs: std::ops::Range<u64>| -> Vec<u64> { seqs.filter(|i| i % 3 != 0 && i % 4999 == r).collect() };
+    let t0 = 1_715_130_000_000i64;
+    let check_answers = |j: &SqliteJournal| {
+        for r in [7u64, 4998] {
+            let got: Vec<u64> = j.by_resident(&format!("R{r}"), TimeRange::ALL).unwrap().iter().map(|e| e.seq).collect();
+            assert_eq!(got, expect_resident(r, 0..n));
+            assert!(j.by_resident(&format!("R{r}"), TimeRange::ALL).unwrap().iter().all(|e| e.event().unwrap() == town_event(e.seq)));
+        }
+        // A window across the level-2 run's end, the level-1 run and the open segment.
+        let window = TimeRange { from: t0 + 60_000 * 60_000, to: t0 + (n as i64 - 10) * 60_000 };
+        let op3: Vec<u64> = j.by_actor("op03", window).unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(op3, (60_000..n - 10).filter(|i| i % 37 == 3).collect::<Vec<_>>());
+        let later: Vec<u64> = j.by_key_from(true, "R7", TimeRange::ALL, 30_000).unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(later, expect_resident(7, 30_000..n));
+        assert_eq!(j.key_seqs_before(true, "R7", TimeRange::ALL, 67_000).unwrap(), expect_resident(7, 0..67_000));
+    };
+    let mut i = 0;
+    while i < n {
+        let events: Vec<_> = (i..(i + 3000).min(n)).map(|k| PreparedEvent::new(&town_event(k))).collect();
+        j.append(Batch { events: &events, ..Default::default() }).unwrap();
+        i += 3000;
+        if i == 69_000 {
+            // Appends build the runs a share at a time: the level-2 run is being built now,
+            // and queries read the finished level-1 runs meanwhile.
+            let runs = j.key_runs().unwrap();
+            assert!(runs.iter().any(|&(level, _, _, building)| level == 2 && building == 1), "{runs:?}");
+            let got: Vec<u64> = j.by_resident("R7", TimeRange::ALL).unwrap().iter().map(|e| e.seq).collect();
+            assert_eq!(got, expect_resident(7, 0..i));
+        }
+    }
+    assert!(j.compaction_error().is_none());
+    j.compact().unwrap();
+    let runs: Vec<(u32, u64, u64)> = j.key_runs().unwrap().into_iter().map(|(l, d, _, b)| (l, d, b)).collect();
+    assert_eq!(runs, vec![(1, 1, 0), (2, 1, 0)], "level 1 over segments 256..272, level 2 over 0..256; the level-1 runs it was made of are gone");
+    check_answers(&j);
+    assert!(verify_failure(&j).is_none());
+    drop(j);
+
+    let conn = rusqlite::Connection::open(dir.path().join("journal.db")).unwrap();
+    let level2: String = conn.query_row("SELECT printf('key_run_%06d', id) FROM key_runs WHERE level = 2", [], |r| r.get(0)).unwrap();
+    let r7: i64 = conn.query_row("SELECT id FROM keys WHERE text = 'R7'", [], |r| r.get(0)).unwrap();
+    // Removing an entry hides an access from a disclosure: verify names the run.
+    let (time, seq): (i64, i64) = conn.query_row(&format!("SELECT time, seq FROM {level2} WHERE key = ?1 LIMIT 1"), [r7], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    conn.execute(&format!("DELETE FROM {level2} WHERE key = ?1 AND seq = ?2"), [r7, seq]).unwrap();
+    let j = SqliteJournal::open(dir.path()).unwrap();
+    assert!(!j.by_resident("R7", TimeRange::ALL).unwrap().iter().any(|e| e.seq == seq as u64));
+    let failure = verify_failure(&j).unwrap();
+    assert!(failure.contains("level 2, segments 0..=255") && failure.contains("lacks 1 of segment"), "{failure}");
+    drop(j);
+    // An entry that no event has is caught too.
+    conn.execute(&format!("INSERT INTO {level2}(key, time, seq) VALUES (?1, ?2, ?3)"), [r7, time, seq]).unwrap();
+    conn.execute(&format!("INSERT INTO {level2}(key, time, seq) VALUES (?1, ?2, 5)"), [r7, time]).unwrap();
+    let j = SqliteJournal::open(dir.path()).unwrap();
+    let failure = verify_failure(&j).unwrap();
+    assert!(failure.contains("it lists events that are not there"), "{failure}");
+    drop(j);
+    // A run removed by someone: queries fall back to the segments, and the next
+    // compaction builds it again.
+    conn.execute(&format!("DELETE FROM {level2} WHERE seq = 5"), []).unwrap();
+    conn.execute("DELETE FROM key_runs WHERE level = 2", []).unwrap();
+    let mut j = SqliteJournal::open(dir.path()).unwrap();
+    check_answers(&j);
+    j.compact().unwrap();
+    check_answers(&j);
+    assert!(verify_failure(&j).is_none());
+}
