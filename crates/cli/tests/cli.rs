@@ -1347,3 +1347,27 @@ fn a_new_store_is_readable_by_its_owner_only() {
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("journal.db")), 0o600);
 }
+
+#[test]
+fn compact_prints_the_key_runs_and_verify_fails_when_an_entry_is_removed_from_one() {
+    // 4,500 events in segments of 256: the import's appends build a level-1 run over the
+    // first 16 sealed segments, which resident queries read from then on.
+    let (_tmp, data) = store(4500);
+    let before = ok(&data, &["events", "resident", "000007"]);
+    assert_eq!(before.lines().count(), (0..4500u64).filter(|i| i % 501 == 7).count());
+    let out = ok(&data, &["compact"]);
+    // Every event has an account, the imported ones a resident: two entries each, less
+    // the store's own first record, which names no resident.
+    assert!(out.contains("レベル 1: ラン 1 個（各 16 区間、索引 8191 行）、作成中 0 個"), "{out}");
+    assert!(ok(&data, &["compact", "--en"]).contains("level 1: 1 runs of 16 segments each, 8191 index rows; 0 being built"));
+    assert_eq!(ok(&data, &["events", "resident", "000007"]), before);
+    ok(&data, &["verify"]);
+
+    // An entry removed from the run hides an access from resident queries: verify names it.
+    sqlite(&data, "DELETE FROM key_run_000001 WHERE key = (SELECT id FROM keys WHERE text = '000007') AND seq = (SELECT MIN(seq) FROM key_run_000001 WHERE key = (SELECT id FROM keys WHERE text = '000007'))");
+    assert_eq!(ok(&data, &["events", "resident", "000007"]).lines().count(), before.lines().count() - 1);
+    let out = mamori(&data, &["verify"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("key run 1 (level 1, segments 0..=15) lacks 1 of segment"), "{stderr}");
+}
