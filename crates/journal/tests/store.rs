@@ -8,13 +8,19 @@ use mamori_journal::{
 use mamori_model::Event;
 
 fn event(i: u64) -> Event {
+    keyed_event(i, 5, 11)
+}
+
+/// Event `i` a minute after the one before, by one of `accounts` accounts; two in three
+/// name one of `residents` residents.
+fn keyed_event(i: u64, accounts: u64, residents: u64) -> Event {
     let json = serde_json::json!({
         "class_uid": if i.is_multiple_of(3) { 3002 } else { 6005 },
         "activity_id": 1,
         "time": 1_715_130_000_000i64 + (i as i64) * 60_000,
-        "actor": {"user": {"uid": format!("op{:02}", i % 5)}},
+        "actor": {"user": {"uid": format!("op{:02}", i % accounts)}},
         "metadata": {"product": "juki"},
-        "unmapped": if i.is_multiple_of(3) { serde_json::json!({}) } else { serde_json::json!({"resident": {"uid": format!("R{}", i % 11)}}) },
+        "unmapped": if i.is_multiple_of(3) { serde_json::json!({}) } else { serde_json::json!({"resident": {"uid": format!("R{}", i % residents)}}) },
     });
     Event::from_json(json.to_string().as_bytes()).unwrap()
 }
@@ -376,15 +382,7 @@ fn a_read_snapshot_does_not_see_an_event_appended_meanwhile_to_a_day_it_already_
 /// Many residents and accounts, so that runs are built in several chunks over several
 /// appends (`key_runs`).
 fn town_event(i: u64) -> Event {
-    let json = serde_json::json!({
-        "class_uid": if i.is_multiple_of(3) { 3002 } else { 6005 },
-        "activity_id": 1,
-        "time": 1_715_130_000_000i64 + (i as i64) * 60_000,
-        "actor": {"user": {"uid": format!("op{:02}", i % 37)}},
-        "metadata": {"product": "juki"},
-        "unmapped": if i.is_multiple_of(3) { serde_json::json!({}) } else { serde_json::json!({"resident": {"uid": format!("R{}", i % 4999)}}) },
-    });
-    Event::from_json(json.to_string().as_bytes()).unwrap()
+    keyed_event(i, 37, 4999)
 }
 
 #[test]
