@@ -230,9 +230,6 @@ fn min_median(values: &[f64]) -> (f64, f64) {
     (v[0], v[v.len() / 2])
 }
 
-/// `bench ingest`: `runs` rounds, each the SQLite ceiling then mamori's import on the same
-/// lines, so both see the same machine at nearly the same moment; every round printed, then
-/// min / median of each and of mamori / ceiling. Returns the median rate and ratio.
 /// How `bench ingest` runs beyond its size: the input in chunks of `chunk` lines (0: one
 /// file), and whether the plain-SQLite ceiling is measured in each round.
 pub struct IngestShape {
@@ -240,6 +237,9 @@ pub struct IngestShape {
     pub ceiling: bool,
 }
 
+/// `bench ingest`: `runs` rounds, each the SQLite ceiling then mamori's import on the same
+/// lines, so both see the same machine at nearly the same moment; every round printed, then
+/// min / median of each and of mamori / ceiling. Returns the median rate and ratio.
 pub fn ingest(dir: &Path, events: u64, segment_shift: u32, batch: usize, runs: usize, shape: IngestShape, out: &mut impl Write) -> Result<(f64, f64)> {
     anyhow::ensure!(events > 0 && runs > 0, "--events and --runs must be above zero");
     std::fs::create_dir_all(dir)?;

@@ -168,6 +168,8 @@ fn next_job(conn: &Connection, sealed: u64) -> Result<Option<(Run, Vec<Unit>)>, 
     Ok(None)
 }
 
+/// A segment's resident and account indexes (made with the segment; dropped when a
+/// finished level-1 run answers for it).
 pub(crate) fn ensure_segment_key_indexes(conn: &Connection, seg: u64) -> Result<(), JournalError> {
     let t = segment_table(seg);
     conn.execute_batch(&format!(
@@ -208,12 +210,13 @@ pub(crate) fn compact_step(conn: &Connection, sealed: u64, segment_shift: u32, b
             // An estimate: every event has an actor, most a resident.
             (2u64 << segment_shift) * units.len() as u64
         } else {
-            let ids: Vec<i64> = units.iter().filter_map(|u| if let Unit::Run(id) = u { Some(*id) } else { None }).collect();
-            let mut total = 0u64;
-            for id in ids {
-                total += conn.query_row("SELECT rows FROM key_runs WHERE id = ?1", [id], |r| r.get::<_, i64>(0))?.max(0) as u64;
-            }
-            total.max(1)
+            let (from, to) = (run.first_seg as i64, (run.first_seg + span(run.level)) as i64);
+            let total: i64 = conn.query_row(
+                "SELECT COALESCE(SUM(rows), 0) FROM key_runs WHERE done = 1 AND level = ?1 AND first_seg >= ?2 AND first_seg < ?3",
+                params![run.level - 1, from, to],
+                |r| r.get(0),
+            )?;
+            total.max(1) as u64
         };
         // Keys per chunk, from the rows per key so far; corrected after each chunk. A chunk
         // is no bigger than the step's budget, so an append's share stays its share.

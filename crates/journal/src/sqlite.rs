@@ -431,6 +431,11 @@ impl SqliteJournal {
         Ok(rows)
     }
 
+    /// How many segments are sealed: they fill from the first, so these are 0..n.
+    fn sealed_count(&self) -> Result<u64, JournalError> {
+        Ok(self.conn.query_row("SELECT count(*) FROM segments WHERE count = ?1", [1i64 << self.segment_shift], |r| r.get::<_, i64>(0))? as u64)
+    }
+
     /// Every event of segment `seg` in log order, with the keys it is indexed by, handed
     /// to `each` one at a time so that a segment of millions never sits in memory. The
     /// walk stops at the first error `each` returns.
@@ -548,8 +553,7 @@ impl SqliteJournal {
     /// transaction; whether work remains.
     fn compact_some(&mut self, budget: u64) -> Result<bool, JournalError> {
         let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let sealed: i64 = tx.query_row("SELECT count(*) FROM segments WHERE count = ?1", [1i64 << self.segment_shift], |r| r.get(0))?;
-        let more = key_runs::compact_step(&tx, sealed as u64, self.segment_shift, budget)?;
+        let more = key_runs::compact_step(&tx, self.sealed_count()?, self.segment_shift, budget)?;
         tx.commit()?;
         Ok(more)
     }
@@ -1334,10 +1338,9 @@ fn create_segment(tx: &rusqlite::Transaction<'_>, seg: u64, first_seq: u64) -> R
     tx.execute_batch(&format!(
         "CREATE TABLE {t}(seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, class INTEGER NOT NULL,
                           actor INTEGER NOT NULL, resident INTEGER, body BLOB NOT NULL);
-         CREATE INDEX {t}_resident ON {t}(resident, time) WHERE resident IS NOT NULL;
-         CREATE INDEX {t}_actor ON {t}(actor, time);
          CREATE INDEX {t}_time ON {t}(time);"
     ))?;
+    key_runs::ensure_segment_key_indexes(tx, seg)?;
     tx.execute(
         "INSERT INTO segments(id, first_seq, count, min_time, max_time) VALUES (?1, ?2, 0, ?3, ?4)",
         params![seg as i64, first_seq as i64, i64::MAX, i64::MIN],
@@ -1856,8 +1859,7 @@ impl SqliteJournal {
         // The key runs that queries by resident and account read instead of the segments
         // hold exactly the segments' entries (each segment's columns were checked above).
         let runs_checked = self.read_snapshot(|| {
-            let sealed: i64 = self.conn.query_row("SELECT count(*) FROM segments WHERE count = ?1", [1i64 << self.segment_shift], |r| r.get(0))?;
-            key_runs::check(&self.conn, sealed as u64)
+            key_runs::check(&self.conn, self.sealed_count()?)
         })?;
         if let Some(reason) = runs_checked {
             return fail(None, reason);
