@@ -17,6 +17,7 @@ mod checkpoint;
 pub mod witness;
 mod merkle;
 mod key_runs;
+mod body_codec;
 mod sqlite;
 
 pub use checkpoint::{CheckpointKey, SignedCheckpoint, check_checkpoint};

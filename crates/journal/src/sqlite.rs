@@ -20,6 +20,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tlog_tiles::{prove_record, prove_tree};
 
 use crate::checkpoint::{CheckpointKey, SignedCheckpoint, check_checkpoint};
+use crate::body_codec::{self, BodyDecoder, BodyEncoder};
 use crate::key_runs::{self, Unit};
 use crate::merkle::{Frontier, KnownHashes, StoredTile, TILE_HEIGHT, TILE_WIDTH, TileBuilder, TileHashReader, hex, hex_bytes, leaf_hash, mid_row, sha256_hex, tile_key, unhex};
 use crate::{
@@ -236,6 +237,8 @@ struct WriterState {
     /// insider can shape, so an unseeded hash would let them collide on purpose.
     keys: [KeyMap; 2],
     segments: HashSet<u64>,
+    /// Compresses bodies once the store has a dictionary (`body_codec`).
+    encoder: Option<BodyEncoder>,
 }
 
 pub struct SqliteJournal {
@@ -252,6 +255,8 @@ pub struct SqliteJournal {
     /// Whether key runs may have work to do (`key_runs`); checked at the first append.
     compaction_pending: bool,
     compaction_error: Option<String>,
+    /// Decompresses stored bodies (`body_codec`).
+    bodies: BodyDecoder,
 }
 
 /// Where a store reads the bodies of the events of segments it released to its archive
@@ -324,6 +329,7 @@ impl SqliteJournal {
         configure(&conn)?;
         conn.execute_batch(ADDITIONS)?;
         conn.execute_batch(key_runs::SCHEMA)?;
+        conn.execute_batch(body_codec::SCHEMA)?;
         // Columns added after their tables: a manager's department; a segment whose events'
         // bodies were released to the archive (`release_segment`); a full tile's middle row
         // (`merkle::FullTile::mid`; tiles stored before it have none).
@@ -339,6 +345,8 @@ impl SqliteJournal {
         if version != SCHEMA_VERSION {
             return Err(corrupt(format!("schema version {version}, this mamori reads {SCHEMA_VERSION}")));
         }
+        // Stores made before `source_days` predate compressed bodies (`body_codec`): the
+        // bodies it counts from are canonical.
         ensure_source_days(&conn)?;
         let verifier_key = meta("verifier_key")?;
         let segment_shift: u32 = meta("segment_shift")?.parse().map_err(|_| corrupt("bad segment_shift"))?;
@@ -357,7 +365,7 @@ impl SqliteJournal {
         } else {
             None
         };
-        Ok(SqliteJournal { conn, dir: dir.to_path_buf(), key, verifier_key, segment_shift, writer: None, archive: None, known_hashes: Default::default(), compaction_pending: true, compaction_error: None })
+        Ok(SqliteJournal { conn, dir: dir.to_path_buf(), key, verifier_key, segment_shift, writer: None, archive: None, known_hashes: Default::default(), compaction_pending: true, compaction_error: None, bodies: BodyDecoder::default() })
     }
 
     pub fn dir(&self) -> &Path {
@@ -369,7 +377,7 @@ impl SqliteJournal {
         &self.verifier_key
     }
 
-    fn load_writer(&self, keys: Option<[KeyMap; 2]>) -> Result<WriterState, JournalError> {
+    fn load_writer(&self, keys: Option<[KeyMap; 2]>, encoder: Option<BodyEncoder>) -> Result<WriterState, JournalError> {
         let size = self.size()?;
         let load = |level: u8, index: u64| -> Result<Option<Vec<u8>>, String> {
             self.load_tile(tile_key(level, index)).map_err(|e| e.to_string())
@@ -405,7 +413,11 @@ impl SqliteJournal {
             }
         };
         let segments = self.segment_ids()?.into_iter().collect();
-        Ok(WriterState { tiles, frontier, keys, segments })
+        let encoder = match encoder {
+            Some(e) => Some(e),
+            None => BodyEncoder::load(&self.conn)?,
+        };
+        Ok(WriterState { tiles, frontier, keys, segments, encoder })
     }
 
     /// The writer's state for the head as committed: the cached one if no one else has
@@ -417,8 +429,8 @@ impl SqliteJournal {
         let size = self.size()?;
         match cached {
             Some(w) if w.tiles.size() == size => Ok(w),
-            Some(w) => self.load_writer(Some(w.keys)),
-            None => self.load_writer(None),
+            Some(w) => self.load_writer(Some(w.keys), w.encoder),
+            None => self.load_writer(None, None),
         }
     }
 
@@ -457,7 +469,9 @@ impl SqliteJournal {
             return Ok(());
         }
         for row in rows {
-            each(row.map_err(JournalError::from)?)?;
+            let mut row = row.map_err(JournalError::from)?;
+            row.body = self.bodies.decode(&self.conn, row.seq, std::mem::take(&mut row.body))?;
+            each(row)?;
         }
         Ok(())
     }
@@ -556,6 +570,16 @@ impl SqliteJournal {
         let more = key_runs::compact_step(&tx, self.sealed_count()?, self.segment_shift, budget)?;
         tx.commit()?;
         Ok(more)
+    }
+
+    /// Trains the bodies' dictionary from the sealed segments, if the store has none and
+    /// they hold enough bodies (`body_codec`).
+    fn train_body_dictionary(&mut self) -> Result<Option<BodyEncoder>, JournalError> {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let tables: Vec<String> = (0..self.sealed_count()?).rev().map(segment_table).collect();
+        let encoder = body_codec::train(&tx, &tables)?;
+        tx.commit()?;
+        Ok(encoder)
     }
 
     /// Finishes every key run the sealed segments allow (appends do this a little at a
@@ -726,7 +750,7 @@ impl SqliteJournal {
             for (time, seq) in self.key_rows(kind, text, column, range, first_seq..u64::MAX)? {
                 let sql = format!("SELECT body FROM {} WHERE seq = ?1", segment_table(seq >> self.segment_shift));
                 let body: Vec<u8> = self.conn.prepare_cached(&sql)?.query_row([seq as i64], |r| r.get(0))?;
-                rows.push((time, seq, body));
+                rows.push((time, seq, self.bodies.decode(&self.conn, seq, body)?));
             }
             self.fill_bodies(rows.iter_mut().map(|(time, seq, body)| (*seq, *time, body)))?;
             Ok(rows.into_iter().map(|(_, seq, body)| StoredEvent { seq, body }).collect())
@@ -790,13 +814,21 @@ impl SqliteJournal {
                 insert = Some((seg, tx.prepare_cached(&sql)?));
             }
             let (_, stmt) = insert.as_mut().expect("prepared above");
+            let plain;
+            let body: &[u8] = match w.encoder.as_mut() {
+                Some(encoder) => encoder.encode(&ev.body)?,
+                None => {
+                    plain = body_codec::encode_plain(&ev.body)?;
+                    &plain
+                }
+            };
             stmt.execute(params![
                 seq as i64,
                 ev.keys.time,
                 ev.keys.class_uid,
                 actor,
                 resident,
-                ev.body
+                body
             ])?;
             w.tiles.push(ev.leaf, &mut full_tiles);
             w.frontier.push(ev.leaf);
@@ -1448,6 +1480,18 @@ impl Journal for SqliteJournal {
             // failure there loses nothing (the runs are derived, and a query falls back to
             // the segments); it is kept for `compaction_error` and tried again later.
             let sealed_one = receipt.first_seq >> self.segment_shift != receipt.tree_size >> self.segment_shift;
+            // The first sealed segments train the bodies' dictionary; from then on bodies
+            // are stored compressed. Failing to train costs bytes, never events.
+            if sealed_one && self.writer.as_ref().is_some_and(|w| w.encoder.is_none()) {
+                match self.train_body_dictionary() {
+                    Ok(encoder) => {
+                        if let Some(w) = self.writer.as_mut() {
+                            w.encoder = encoder;
+                        }
+                    }
+                    Err(e) => self.compaction_error = Some(format!("body dictionary: {e}")),
+                }
+            }
             if self.compaction_pending || sealed_one {
                 match self.compact_some(COMPACTION_ROWS_PER_EVENT * receipt.count.max(1024)) {
                     Ok(more) => self.compaction_pending = more,
@@ -1473,7 +1517,8 @@ impl Journal for SqliteJournal {
         }
         let sql = format!("SELECT time, body FROM {} WHERE seq = ?1", segment_table(seg));
         let row: Option<(i64, Vec<u8>)> = self.conn.prepare_cached(&sql)?.query_row([seq as i64], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-        let Some((time, mut body)) = row else { return Ok(None) };
+        let Some((time, body)) = row else { return Ok(None) };
+        let mut body = self.bodies.decode(&self.conn, seq, body)?;
         self.fill_bodies(std::iter::once((seq, time, &mut body)))?;
         Ok(Some(StoredEvent { seq, body }))
     }
@@ -1503,6 +1548,9 @@ impl Journal for SqliteJournal {
         }
         rows.sort_by_key(|&(time, seq, _)| (time, seq));
         rows.truncate(limit);
+        for (_, seq, body) in &mut rows {
+            *body = self.bodies.decode(&self.conn, *seq, std::mem::take(body))?;
+        }
         self.fill_bodies(rows.iter_mut().map(|(time, seq, body)| (*seq, *time, body)))?;
         Ok(rows.into_iter().map(|(_, seq, body)| StoredEvent { seq, body }).collect())
     }
@@ -1729,7 +1777,11 @@ impl SqliteJournal {
                     let what = if seq > expected_seq { "is missing" } else { "is out of order" };
                     return fail(Some(expected_seq), format!("event {expected_seq} {what} (found {seq} in its place)"));
                 }
-                let body = row.body;
+                let body = match self.bodies.decode(&self.conn, seq, row.body) {
+                    Ok(body) => body,
+                    Err(JournalError::Corrupt(reason)) => return fail(Some(seq), reason),
+                    Err(e) => return Err(e),
+                };
                 let leaf = leaf_hash(&body);
                 match self.stored_leaf(seq, &mut tile)? {
                     Some(stored) if stored == leaf.0 => {}

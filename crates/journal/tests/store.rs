@@ -458,3 +458,55 @@ fn key_runs_over_two_levels_answer_as_the_segments_do_and_verify_catches_an_entr
     check_answers(&j);
     assert!(verify_failure(&j).is_none());
 }
+
+#[test]
+fn bodies_are_stored_compressed_once_segments_seal_read_back_byte_for_byte_and_a_forged_body_or_dictionary_fails_verify() {
+    // Segments of 256: the batch that ends at 4,500 seals the 17th, and the 4,352 sealed
+    // bodies train the dictionary; the bodies appended after it are stored compressed.
+    let (dir, j) = store_with(6000, 500);
+    drop(j);
+    let conn = rusqlite::Connection::open(dir.path().join("journal.db")).unwrap();
+    let stored = |seq: u64| -> Vec<u8> { conn.query_row(&format!("SELECT body FROM ev_{:06} WHERE seq = ?1", seq >> 8), [seq as i64], |r| r.get(0)).unwrap() };
+    assert_eq!(stored(4499).first(), Some(&b'{'), "appended before the dictionary: as it was");
+    let raw: usize = (4500..6000).map(|s| PreparedEvent::new(&event(s)).body.len()).sum();
+    let compressed: usize = (4500..6000).map(|s| stored(s).len()).sum();
+    assert!((4500..6000).all(|s| stored(s)[0] == 1), "every body after it is compressed");
+    assert!(compressed * 3 < raw, "{compressed} bytes stored for {raw}");
+
+    // A reader that never wrote reads them as the writer appended them.
+    let mut j = SqliteJournal::open(dir.path()).unwrap();
+    assert_eq!(j.get(5999).unwrap().unwrap().event().unwrap(), event(5999));
+    let r7: Vec<_> = j.by_resident("R7", TimeRange::ALL).unwrap();
+    assert_eq!(r7.iter().map(|e| e.seq).collect::<Vec<_>>(), (0..6000).filter(|i| i % 3 != 0 && i % 11 == 7).collect::<Vec<_>>());
+    assert!(r7.iter().all(|e| e.event().unwrap() == event(e.seq)));
+    let t0 = 1_715_130_000_000i64;
+    let late = j.by_time(TimeRange { from: t0 + 5990 * 60_000, to: i64::MAX }, 100).unwrap();
+    assert_eq!(late.iter().map(|e| (e.seq, e.event().unwrap())).collect::<Vec<_>>(), (5990..6000).map(|s| (s, event(s))).collect::<Vec<_>>());
+    let mut in_segment = Vec::new();
+    j.for_each_in_segment::<JournalError>(20, |row| {
+        in_segment.push(row.body);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(in_segment, (20 * 256..21 * 256).map(|s| PreparedEvent::new(&event(s)).body).collect::<Vec<_>>());
+    // A writer that reopened the store keeps compressing with the stored dictionary.
+    let more: Vec<_> = (6000..6100).map(|k| PreparedEvent::new(&event(k))).collect();
+    j.append(Batch { events: &more, ..Default::default() }).unwrap();
+    assert_eq!(stored(6099)[0], 1);
+    assert!(verify_failure(&j).is_none());
+    drop(j);
+
+    // A byte changed inside a compressed body.
+    let body = stored(5000);
+    let mut forged = body.clone();
+    *forged.last_mut().unwrap() ^= 0x55;
+    conn.execute("UPDATE ev_000019 SET body = ?1 WHERE seq = 5000", [&forged]).unwrap();
+    let failure = verify_failure(&SqliteJournal::open(dir.path()).unwrap()).unwrap();
+    assert!(failure.contains("5000"), "{failure}");
+    conn.execute("UPDATE ev_000019 SET body = ?1 WHERE seq = 5000", [&body]).unwrap();
+    assert!(verify_failure(&SqliteJournal::open(dir.path()).unwrap()).is_none());
+    // The dictionary swapped for another: no body it compressed reads back as the log's.
+    conn.execute("UPDATE body_dictionaries SET dict = zeroblob(length(dict))", []).unwrap();
+    let failure = verify_failure(&SqliteJournal::open(dir.path()).unwrap()).unwrap();
+    assert!(failure.contains("4500"), "{failure}");
+}
