@@ -45,7 +45,8 @@ fn corrupt(reason: String) -> JournalError {
     JournalError::Corrupt(reason)
 }
 
-fn io(e: std::io::Error) -> JournalError {
+/// A zstd error reading stored bytes: the store's, not the machine's.
+fn unreadable(e: std::io::Error) -> JournalError {
     JournalError::Corrupt(format!("zstd: {e}"))
 }
 
@@ -53,7 +54,7 @@ fn io(e: std::io::Error) -> JournalError {
 pub(crate) struct BodyEncoder {
     id: u32,
     compressor: zstd::bulk::Compressor<'static>,
-    frame: Vec<u8>,
+    /// Our header, then the frame: reused from event to event.
     out: Vec<u8>,
 }
 
@@ -65,26 +66,25 @@ impl BodyEncoder {
     }
 
     fn new(id: u32, dict: &[u8]) -> Result<BodyEncoder, JournalError> {
-        let mut compressor = zstd::bulk::Compressor::with_dictionary(LEVEL, dict).map_err(io)?;
+        let mut compressor = zstd::bulk::Compressor::with_dictionary(LEVEL, dict)?;
         // The frame header need not repeat what the store knows (the dictionary's id is in
         // our own header); the content size stays, so a reader allocates once.
-        compressor.set_parameter(zstd::zstd_safe::CParameter::DictIdFlag(false)).map_err(io)?;
-        compressor.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(false)).map_err(io)?;
-        Ok(BodyEncoder { id, compressor, frame: Vec::new(), out: Vec::new() })
+        compressor.set_parameter(zstd::zstd_safe::CParameter::DictIdFlag(false))?;
+        compressor.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(false))?;
+        Ok(BodyEncoder { id, compressor, out: Vec::new() })
     }
 
     /// The bytes to store for canonical body `body`.
     pub(crate) fn encode<'a>(&'a mut self, body: &'a [u8]) -> Result<&'a [u8], JournalError> {
-        self.frame.clear();
-        self.frame.reserve(zstd::zstd_safe::compress_bound(body.len()));
-        self.compressor.compress_to_buffer(body, &mut self.frame).map_err(io)?;
-        if self.frame.len() + HEADER >= body.len() && body.first() != Some(&COMPRESSED) {
-            return Ok(body);
-        }
         self.out.clear();
         self.out.push(COMPRESSED);
         self.out.extend_from_slice(&self.id.to_le_bytes());
-        self.out.extend_from_slice(&self.frame);
+        self.out.resize(HEADER + zstd::zstd_safe::compress_bound(body.len()), 0);
+        let written = self.compressor.compress_to_buffer(body, &mut self.out[HEADER..])?;
+        self.out.truncate(HEADER + written);
+        if self.out.len() >= body.len() && body.first() != Some(&COMPRESSED) {
+            return Ok(body);
+        }
         Ok(&self.out)
     }
 }
@@ -95,7 +95,7 @@ pub(crate) fn encode_plain(body: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Jo
     if body.first() != Some(&COMPRESSED) {
         return Ok(body.into());
     }
-    let frame = zstd::bulk::compress(body, LEVEL).map_err(io)?;
+    let frame = zstd::bulk::compress(body, LEVEL)?;
     Ok([&[COMPRESSED, 0, 0, 0, 0][..], &frame].concat().into())
 }
 
@@ -122,14 +122,14 @@ impl BodyDecoder {
         let mut dicts = self.dicts.borrow_mut();
         if !dicts.contains_key(&id) {
             let decompressor = if id == 0 {
-                zstd::bulk::Decompressor::new().map_err(io)?
+                zstd::bulk::Decompressor::new().map_err(unreadable)?
             } else {
                 let dict: Vec<u8> = conn
                     .prepare_cached("SELECT dict FROM body_dictionaries WHERE id = ?1")?
                     .query_row([i64::from(id)], |r| r.get(0))
                     .optional()?
                     .ok_or_else(|| bad(&format!("names dictionary {id}, which the store does not hold")))?;
-                zstd::bulk::Decompressor::with_dictionary(&dict).map_err(io)?
+                zstd::bulk::Decompressor::with_dictionary(&dict).map_err(unreadable)?
             };
             dicts.insert(id, decompressor);
         }
@@ -170,7 +170,7 @@ pub(crate) fn train(tx: &Transaction<'_>, tables: &[String]) -> Result<Option<Bo
     // Spread over what was read, not the first segment's first events only.
     let step = samples.len().div_ceil(MAX_SAMPLES);
     let picked: Vec<&[u8]> = samples.iter().step_by(step).map(Vec::as_slice).collect();
-    let dict = zstd::dict::from_samples(&picked, DICTIONARY_BYTES).map_err(io)?;
+    let dict = zstd::dict::from_samples(&picked, DICTIONARY_BYTES)?;
     tx.execute("INSERT INTO body_dictionaries(id, dict) VALUES (1, ?1)", [&dict])?;
     Ok(Some(BodyEncoder::new(1, &dict)?))
 }

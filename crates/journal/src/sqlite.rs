@@ -462,7 +462,7 @@ impl SqliteJournal {
         if self.released_segments()?.contains(&seg) {
             // Its bodies come from the archive, fetched together.
             let mut rows = rows.collect::<Result<Vec<_>, _>>().map_err(JournalError::from)?;
-            self.fill_bodies(rows.iter_mut().map(|r| (r.seq, r.time, &mut r.body)))?;
+            self.canonical_bodies(rows.iter_mut().map(|r| (r.seq, r.time, &mut r.body)))?;
             for row in rows {
                 each(row)?;
             }
@@ -652,15 +652,18 @@ impl SqliteJournal {
         Ok(())
     }
 
-    /// Fills in, from the archive, the bodies a released segment no longer holds (empty:
-    /// no event's canonical form is), each checked to hash to the leaf this store's tiles
-    /// hold at its place. A body the archive lacks or that is not the log's is an error,
-    /// never a short answer.
-    fn fill_bodies<'a>(&self, rows: impl Iterator<Item = (u64, i64, &'a mut Vec<u8>)>) -> Result<(), JournalError> {
+    /// Turns stored bodies into the canonical ones the log hashes: decompresses those
+    /// stored compressed (`body_codec`), and fills in from the archive those a released
+    /// segment no longer holds (empty: no event's canonical form is), each checked to hash
+    /// to the leaf this store's tiles hold at its place. A body the archive lacks or that
+    /// is not the log's is an error, never a short answer.
+    fn canonical_bodies<'a>(&self, rows: impl Iterator<Item = (u64, i64, &'a mut Vec<u8>)>) -> Result<(), JournalError> {
         let mut by_segment: BTreeMap<u64, Vec<(u64, i64, &'a mut Vec<u8>)>> = BTreeMap::new();
         for (seq, time, body) in rows {
             if body.is_empty() {
                 by_segment.entry(seq >> self.segment_shift).or_default().push((seq, time, body));
+            } else {
+                *body = self.bodies.decode(&self.conn, seq, std::mem::take(body))?;
             }
         }
         if by_segment.is_empty() {
@@ -750,9 +753,9 @@ impl SqliteJournal {
             for (time, seq) in self.key_rows(kind, text, column, range, first_seq..u64::MAX)? {
                 let sql = format!("SELECT body FROM {} WHERE seq = ?1", segment_table(seq >> self.segment_shift));
                 let body: Vec<u8> = self.conn.prepare_cached(&sql)?.query_row([seq as i64], |r| r.get(0))?;
-                rows.push((time, seq, self.bodies.decode(&self.conn, seq, body)?));
+                rows.push((time, seq, body));
             }
-            self.fill_bodies(rows.iter_mut().map(|(time, seq, body)| (*seq, *time, body)))?;
+            self.canonical_bodies(rows.iter_mut().map(|(time, seq, body)| (*seq, *time, body)))?;
             Ok(rows.into_iter().map(|(_, seq, body)| StoredEvent { seq, body }).collect())
         })
     }
@@ -1517,9 +1520,8 @@ impl Journal for SqliteJournal {
         }
         let sql = format!("SELECT time, body FROM {} WHERE seq = ?1", segment_table(seg));
         let row: Option<(i64, Vec<u8>)> = self.conn.prepare_cached(&sql)?.query_row([seq as i64], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-        let Some((time, body)) = row else { return Ok(None) };
-        let mut body = self.bodies.decode(&self.conn, seq, body)?;
-        self.fill_bodies(std::iter::once((seq, time, &mut body)))?;
+        let Some((time, mut body)) = row else { return Ok(None) };
+        self.canonical_bodies(std::iter::once((seq, time, &mut body)))?;
         Ok(Some(StoredEvent { seq, body }))
     }
 
@@ -1548,10 +1550,7 @@ impl Journal for SqliteJournal {
         }
         rows.sort_by_key(|&(time, seq, _)| (time, seq));
         rows.truncate(limit);
-        for (_, seq, body) in &mut rows {
-            *body = self.bodies.decode(&self.conn, *seq, std::mem::take(body))?;
-        }
-        self.fill_bodies(rows.iter_mut().map(|(time, seq, body)| (*seq, *time, body)))?;
+        self.canonical_bodies(rows.iter_mut().map(|(time, seq, body)| (*seq, *time, body)))?;
         Ok(rows.into_iter().map(|(_, seq, body)| StoredEvent { seq, body }).collect())
     }
 
@@ -1762,7 +1761,7 @@ impl SqliteJournal {
             // leaf as it is read; its indexed columns are the store's own, checked below.
             let rows: Box<dyn Iterator<Item = Result<SegmentRow, JournalError>>> = if released.contains(&seg) {
                 let mut rows = stmt.query_map([], read)?.collect::<Result<Vec<_>, _>>()?;
-                match self.fill_bodies(rows.iter_mut().map(|r| (r.seq, r.time, &mut r.body))) {
+                match self.canonical_bodies(rows.iter_mut().map(|r| (r.seq, r.time, &mut r.body))) {
                     Ok(()) => Box::new(rows.into_iter().map(Ok)),
                     Err(JournalError::Corrupt(reason)) => return fail(None, format!("segment {seg}, released to the archive: {reason}")),
                     Err(e) => return Err(e),
