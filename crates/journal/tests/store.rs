@@ -326,6 +326,26 @@ fn two_writers_appending_in_turn_share_one_key_dictionary() {
     assert_eq!(verify_failure(&first), None);
 }
 
+/// Master rows read by key are kept between calls (a disclosure asks for the same staff's
+/// rows as the one before): a load by another connection must show at the next call.
+#[test]
+fn master_rows_by_key_come_in_load_order_once_each_and_a_load_elsewhere_shows_at_the_next_read() {
+    let (dir, mut j) = store_with(3, 3);
+    let load = |rows: &[(&str, &[&str])]| {
+        [mamori_journal::MasterKind { kind: "employees".into(), rows: rows.iter().map(|(body, keys)| (body.to_string(), keys.iter().map(|k| k.to_string()).collect())).collect() }]
+    };
+    let first = load(&[(r#"{"id":"E1"}"#, &["E1", "D1"]), (r#"{"id":"E2"}"#, &["E2", "D1"]), (r#"{"id":"E3"}"#, &["E3"])]);
+    j.append(Batch { events: &[PreparedEvent::new(&event(3))], master: &first, ..Default::default() }).unwrap();
+    let reader = SqliteJournal::open(dir.path()).unwrap();
+    let by = |keys: &[&str]| reader.master_rows_by_key("employees", &keys.iter().map(|k| k.to_string()).collect::<Vec<_>>()).unwrap().unwrap();
+    assert_eq!(by(&["E3", "D1", "E1"]), [r#"{"id":"E1"}"#, r#"{"id":"E2"}"#, r#"{"id":"E3"}"#]);
+    assert_eq!(by(&["E2", "nobody"]), [r#"{"id":"E2"}"#]);
+    let second = load(&[(r#"{"id":"E2","moved":true}"#, &["E2"])]);
+    j.append(Batch { events: &[PreparedEvent::new(&event(4))], master: &second, ..Default::default() }).unwrap();
+    assert_eq!(by(&["E2", "E1"]), [r#"{"id":"E2","moved":true}"#]);
+    assert_eq!(by(&["D1"]), Vec::<String>::new());
+}
+
 #[test]
 fn a_master_load_moves_the_master_generation_and_other_appends_do_not() {
     let (_dir, mut j) = store_with(3, 3);
