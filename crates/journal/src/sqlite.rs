@@ -264,9 +264,10 @@ pub struct SqliteJournal {
 /// Master rows read by key (`master_rows_by_key`), kept between calls: a disclosure asks
 /// for the account, employee and assignments of every member of staff who touched the
 /// resident's records, the same few thousand rows disclosure after disclosure (29 % of a
-/// disclosure's time at 10 M events, 22 % at 100 M, before they were kept). Kept only while the master load they were read
-/// after is the latest (`master_generation`, read in the caller's snapshot); a store that
-/// has not recorded one keeps nothing. Emptied past `MASTER_ROWS_KEPT_AT_MOST` keys.
+/// disclosure's time at 10 M events, 22 % at 100 M, before they were kept). Kept only
+/// while the master load they were read after is the latest (`master_generation`, read in
+/// the caller's snapshot); a store that has not recorded one keeps nothing. Emptied past
+/// `MASTER_ROWS_KEPT_AT_MOST` keys.
 #[derive(Default)]
 struct MasterRowsKept {
     generation: Option<u64>,
@@ -1043,7 +1044,8 @@ impl SqliteJournal {
         }
         let generation = self.master_generation()?;
         let mut kept = self.master_rows_kept.borrow_mut();
-        if kept.generation != generation || generation.is_none() || kept.rows.len() >= MASTER_ROWS_KEPT_AT_MOST {
+        // Nothing is kept under no generation, so a store without one always reads afresh.
+        if kept.generation != generation || kept.rows.len() >= MASTER_ROWS_KEPT_AT_MOST {
             *kept = MasterRowsKept { generation, rows: HashMap::new() };
         }
         // Rows by their place in the load: a row two keys find is given once, in load order.
