@@ -161,6 +161,28 @@ fn proofs_check_with_the_public_key_and_a_published_checkpoint_and_fail_when_alt
 }
 
 #[test]
+fn init_over_a_signing_key_left_by_another_store_is_refused_naming_the_key_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = tmp.path().join("first");
+    ok(&first, &["init", first.to_str().unwrap()]);
+    let key = tmp.path().join("first.signing.key");
+    let signed_with = std::fs::read(&key).unwrap();
+    // The old store is gone but its key is still beside it: a new init there must not
+    // replace the key (checkpoints it signed would no longer verify against anything kept).
+    std::fs::remove_dir_all(&first).unwrap();
+    let out = mamori(&first, &["init", first.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(key.to_str().unwrap()) && err.contains("never overwritten"), "{err}");
+    assert!(!first.exists(), "a refused init made {}", first.display());
+    assert_eq!(std::fs::read(&key).unwrap(), signed_with);
+    // With the key given another path it goes ahead.
+    let other_key = tmp.path().join("second.key");
+    ok(&first, &["init", first.to_str().unwrap(), "--key", other_key.to_str().unwrap()]);
+    assert!(other_key.is_file());
+}
+
+#[test]
 fn importing_the_same_file_twice_adds_no_event() {
     let (tmp, data) = store(250);
     let file = tmp.path().join("events.ndjson");

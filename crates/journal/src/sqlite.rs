@@ -296,7 +296,6 @@ impl SqliteJournal {
     /// Makes a new store in `dir`, its signing key at `key_path` (0600; keep it outside
     /// the data directory, on storage of its own: whoever holds it can sign).
     pub fn init(dir: &Path, origin: &str, segment_shift: u32, key_path: &Path) -> Result<SqliteJournal, JournalError> {
-        std::fs::create_dir_all(dir)?;
         let db = dir.join(DB_FILE);
         if db.exists() {
             return Err(JournalError::Usage(format!("{} already holds a mamori store", dir.display())));
@@ -304,6 +303,15 @@ impl SqliteJournal {
         if !(8..=40).contains(&segment_shift) {
             return Err(JournalError::Usage("segment shift must be between 8 and 40".into()));
         }
+        // Checked before anything is made, so a refused init leaves nothing behind: a key
+        // is never overwritten, since the checkpoints it signed are only as good as it.
+        if key_path.exists() {
+            return Err(JournalError::Usage(format!(
+                "{}: a signing key is already there and is never overwritten; give the new store's key another path (--key), or move the old one away if no store uses it",
+                key_path.display()
+            )));
+        }
+        std::fs::create_dir_all(dir)?;
         let (key, skey) = CheckpointKey::generate(origin).map_err(JournalError::Usage)?;
         write_private(key_path, &skey)?;
         let key_path = std::path::absolute(key_path)?;
@@ -1383,9 +1391,10 @@ fn wait_for_lock(attempt: i32) -> bool {
 fn write_private(path: &Path, text: &str) -> Result<(), JournalError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
+    let named = |e: std::io::Error| JournalError::Usage(format!("{}: {e}", path.display()));
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(named)?;
+    f.write_all(text.as_bytes()).map_err(named)?;
+    f.sync_all().map_err(named)?;
     Ok(())
 }
 
