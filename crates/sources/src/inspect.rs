@@ -9,6 +9,7 @@
 //! part larger than its limit, or expanding more than `MAX_RATIO` times, is a suspected
 //! zip bomb and is reported as such, never read to the end.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{Cursor, Read};
 
@@ -27,8 +28,8 @@ const MAX_DEPTH: u32 = 3;
 /// What the inspector knows of the town's residents, for matching.
 #[derive(Debug, Default)]
 pub struct ResidentIndex {
-    uids: HashSet<String>,
-    by_name: HashMap<String, Vec<(NaiveDate, String)>>,
+    uids: HashSet<String, foldhash::fast::RandomState>,
+    by_name: HashMap<String, Vec<(NaiveDate, String)>, foldhash::fast::RandomState>,
 }
 
 impl ResidentIndex {
@@ -493,13 +494,24 @@ fn header_kind(cell: &str) -> Option<Item> {
     }
 }
 
-fn digits_only(s: &str) -> String {
-    s.chars().filter(|c| !matches!(c, ' ' | '-' | '\u{3000}')).collect()
+/// The cell without the separators a number is written with (borrowed when it has none:
+/// most cells are names and words, and this runs for every cell).
+fn digits_only(s: &str) -> Cow<'_, str> {
+    let separator = |c: char| matches!(c, ' ' | '-' | '\u{3000}');
+    if s.contains(separator) { Cow::Owned(s.chars().filter(|&c| !separator(c)).collect()) } else { Cow::Borrowed(s) }
 }
 
-fn looks_like_phone(s: &str) -> bool {
-    let d = digits_only(s);
-    d.starts_with('0') && (10..=11).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit()) && s.contains('-')
+/// `digits` is `digits_only(s)`, made once per cell.
+fn looks_like_phone(s: &str, digits: &str) -> bool {
+    digits.starts_with('0') && (10..=11).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && s.contains('-')
+}
+
+/// Whether `parse_date` could read the cell: every date it reads has a digit once NFKC has
+/// folded it, and only numeric characters (０, ①, ²…) and the CJK compatibility squares
+/// (㋀ 1月, ㏠ 1日) fold to digits. Skips the parse, and the error it formats, for the
+/// names and words that make up most cells.
+fn could_be_date(s: &str) -> bool {
+    s.chars().any(|c| c.is_numeric() || ('\u{3200}'..='\u{33FF}').contains(&c))
 }
 
 /// A person's name or its reading: two to twenty letters and no digits, not a total or a
@@ -578,7 +590,7 @@ fn analyse(rows: &[Vec<String>], residents: &ResidentIndex) -> Inspection {
                 Some(Item::Address) if looks_like_address(cell) => {
                     items.insert(Item::Address);
                 }
-                Some(Item::Phone) if looks_like_phone(cell) => {
+                Some(Item::Phone) if looks_like_phone(cell, &digits) => {
                     items.insert(Item::Phone);
                 }
                 // What kind of record the row is from: any entry under such a header.
@@ -587,15 +599,18 @@ fn analyse(rows: &[Vec<String>], residents: &ResidentIndex) -> Inspection {
                 }
                 Some(_) => {}
                 None => {
-                    if looks_like_phone(cell) {
+                    if looks_like_phone(cell, &digits) {
                         items.insert(Item::Phone);
                     } else if looks_like_address(cell) {
                         items.insert(Item::Address);
-                    } else if let Ok(d) = mamori_text::parse_date(cell) {
+                    } else if let Some(d) = could_be_date(cell).then(|| mamori_text::parse_date(cell).ok()).flatten() {
                         dates.push(d);
-                    } else if residents.by_name.contains_key(&mamori_text::fold_name(cell)) {
-                        items.insert(Item::Name);
-                        names.push(mamori_text::fold_name(cell));
+                    } else {
+                        let folded = mamori_text::fold_name(cell);
+                        if residents.by_name.contains_key(&folded) {
+                            items.insert(Item::Name);
+                            names.push(folded);
+                        }
                     }
                 }
             }

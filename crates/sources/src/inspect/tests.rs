@@ -165,3 +165,31 @@ fn an_old_excel_workbook_and_an_opendocument_sheet_are_read_for_residents() {
         assert_eq!(found.residents.iter().collect::<Vec<_>>(), ["000000305", "000000401"], "{file}: {found:?}");
     }
 }
+
+#[test]
+fn every_date_form_the_parser_reads_passes_the_cheap_check_and_words_do_not() {
+    // The check only skips cells the parser would refuse: each form it reads, written
+    // with the characters NFKC folds into digits, must still reach it.
+    let dates = [
+        "2024/05/08", "2024-05-08", "2024年5月8日", "20240508", "5060508", "令和6年5月8日", "令和元年5月1日", "R6.5.8",
+        "H30/07/26", "２０２４／０５／０８", "令和６年５月８日", "平成30年㋆㉖日", "令和元年㋄㏠", "〇",
+    ];
+    for cell in dates {
+        let parses = mamori_text::parse_date(cell).is_ok();
+        assert!(!parses || could_be_date(cell), "{cell} parses as a date but the check skips it");
+    }
+    assert!(mamori_text::parse_date("令和元年㋄㏠").is_ok(), "a date written with the compatibility squares is one");
+    for word in ["佐藤 一", "サトウ ハジメ", "北町", "SMITH John", "合計", ""] {
+        assert!(!could_be_date(word), "{word}");
+    }
+}
+
+#[test]
+fn an_unheaded_row_is_read_for_a_resident_by_name_and_birth_date_written_in_any_form() {
+    // No header: a known name beside that person's birth date, the date in full-width
+    // digits and the name in hiragana with an ideographic space, still names the resident.
+    let csv = "さとう　えいこ,Ｓ４７．７．２１,北町\r\n";
+    let found = inspect("memo.csv", csv.as_bytes(), &index());
+    assert_eq!(found.residents.iter().collect::<Vec<_>>(), ["000000306"], "{found:?}");
+    assert!(found.items.contains(&Item::Name) && found.items.contains(&Item::BirthDate), "{:?}", found.items);
+}
