@@ -5,7 +5,7 @@
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 M=${MAMORI:-$HERE/target/release/mamori}
 for S in "$@"; do
-  T=${OUT:-/tmp}/bt$S; B=${OUT:-/tmp}/bs$S; rm -rf $T $B
+  T=${OUT:-/tmp}/bt$S; B=${OUT:-/tmp}/bs$S; rm -rf $T $B $B.signing.key  # a throwaway store and its key: init never replaces a key
   /usr/bin/time -f "%e %M" -o ${OUT:-/tmp}/bt$S.sim $M simulate --out $T --seed $S >/dev/null
   $M --data $B init $B >/dev/null; $M --data $B master load $T/master >/dev/null
   start=$(date +%s.%N)

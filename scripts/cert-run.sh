@@ -10,7 +10,8 @@ CERT=${1:?the prepared CERT sample directory}
 STORE=${2:-/tmp/cert-store}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 M=${MAMORI:-$HERE/target/release/mamori}
-rm -rf "$STORE"
+# A throwaway store: its signing key (beside it, DIR.signing.key) goes with it, or init refuses to replace it.
+rm -rf "$STORE" "$STORE.signing.key"
 "$M" --data "$STORE" init "$STORE" >/dev/null
 "$M" --data "$STORE" master load --cert-ldap "$CERT/LDAP" >/dev/null
 for t in logon device file email http; do
