@@ -62,7 +62,8 @@ enum Command {
         /// else mamori.toml in the data directory.
         #[arg(long, env = "MAMORI_CONFIG")]
         config: Option<PathBuf>,
-        /// Events per committed batch.
+        /// Most events per committed batch (a file's first batches are smaller, from
+        /// 2,048 doubling, so that writing starts while the rest is parsed).
         #[arg(long, default_value_t = 50_000)]
         batch: usize,
         /// Keep reading the files as they grow (complete lines only), until stopped;

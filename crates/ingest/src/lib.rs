@@ -29,7 +29,8 @@ use sha2::{Digest, Sha256};
 pub struct ImportOptions {
     /// Name of the stream's source; with the file's path it names the stream.
     pub source: String,
-    /// Events per committed batch.
+    /// Most events per committed batch: the first holds `FIRST_BATCH` (or fewer), and
+    /// each after it twice the one before, up to this.
     pub batch_size: usize,
     /// Longest line accepted; longer ones are dead-lettered without being buffered.
     pub max_line: usize,
@@ -353,7 +354,18 @@ struct Batching<'a> {
     forked: bool,
     group: Vec<Record>,
     group_bytes: usize,
+    /// Events this batch may hold: `FIRST_BATCH` at first, doubled with each batch sent, up
+    /// to `opts.batch_size`.
+    limit: usize,
 }
+
+/// Events in a file's first batch. The writer waits for a whole batch before it appends
+/// any, so a first batch of `batch_size` left it idle until that many records were
+/// parsed, and a file smaller than one batch was parsed whole and only then written, one
+/// step after the other (a mail journal of 37,784 messages: 0.5 s parsing, then 0.6 s
+/// writing, on two cores). Batches grow from this size, so parsing and writing overlap
+/// from the start, and a big file's batches soon reach their full size and few commits.
+const FIRST_BATCH: usize = 2_048;
 
 /// A whole record waiting in a group to be parsed.
 struct Record {
@@ -455,7 +467,7 @@ impl Batching<'_> {
     }
 
     fn full(&self) -> bool {
-        self.out.events.len() + self.group.len() >= self.opts.batch_size || self.out.dead.len() >= self.opts.batch_size
+        self.out.events.len() + self.group.len() >= self.limit || self.out.dead.len() >= self.limit
     }
 }
 
@@ -470,7 +482,8 @@ fn read_chunks(
 ) {
     let framing = adapter.framing();
     let has_header = adapter.has_header();
-    let mut b = Batching { adapter, opts, file_name, out: Parsed::default(), helper: None, forked: false, group: Vec::new(), group_bytes: 0 };
+    let limit = FIRST_BATCH.min(opts.batch_size);
+    let mut b = Batching { adapter, opts, file_name, out: Parsed::default(), helper: None, forked: false, group: Vec::new(), group_bytes: 0, limit };
     let mut pending: Option<Pending> = None;
     loop {
         let (offset_before, hasher_before) = match framing {
@@ -566,6 +579,7 @@ fn read_chunks(
             if tx.send(Ok(chunk)).is_err() || at_end {
                 return;
             }
+            b.limit = b.limit.saturating_mul(2).min(opts.batch_size);
         }
     }
 }
