@@ -1092,6 +1092,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         };
                         writeln!(out, "{line}")?;
                         audit::record(&mut j, audit::Action::Import, &line)?;
+                        // Not one record read: most often the wrong --source (or none, which
+                        // reads NDJSON). The lines are kept in dead letters; the file can be
+                        // imported again through the right source.
+                        if s.duplicate_of.is_none() && s.accepted == 0 && s.rejected > 0 {
+                            failed = true;
+                            eprintln!(
+                                "mamori: {}: every record was rejected as source `{source}`; is that its source? (`mamori deadletter list` shows why; importing it through the right --source reads it again)",
+                                file.display()
+                            );
+                        }
                     }
                     Err(e) => {
                         failed = true;

@@ -183,6 +183,36 @@ fn init_over_a_signing_key_left_by_another_store_is_refused_naming_the_key_and_l
 }
 
 #[test]
+fn a_file_imported_through_the_wrong_source_fails_and_is_read_again_through_the_right_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", data.to_str().unwrap()]);
+    let config = tmp.path().join("mamori.toml");
+    std::fs::write(
+        &config,
+        "[sources.juki]\nformat = \"csv\"\nencoding = \"utf-8\"\nclass = \"record\"\n[sources.juki.columns]\ndate = \"処理日\"\ntime = \"処理時刻\"\nactor = \"操作者番号\"\nresident = \"宛名番号\"\noperation = \"処理区分\"\n",
+    )
+    .unwrap();
+    let file = tmp.path().join("juki.csv");
+    std::fs::write(&file, "処理日,処理時刻,操作者番号,宛名番号,処理区分\n令和6年5月8日,10:03:12,0203,000000305,照会\n令和6年5月8日,10:04:00,0203,000000306,照会\n").unwrap();
+    // Without --source it is read as NDJSON: not one line is an event, and the import says
+    // so and fails.
+    let out = mamori(&data, &["import", file.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("every record was rejected as source `ndjson`"), "{err}");
+    assert_eq!(data_events(&data), 0);
+    // Through its own source the same file is read, not taken for one already imported.
+    let through = ["import", "--source", "juki", "--config", config.to_str().unwrap(), file.to_str().unwrap()];
+    let out = ok(&data, &through);
+    assert!(out.contains("accepted 2"), "{out}");
+    assert_eq!(data_events(&data), 2);
+    // Through that source again it is one already imported.
+    assert!(ok(&data, &through).contains("nothing added"));
+    assert_eq!(data_events(&data), 2);
+}
+
+#[test]
 fn importing_the_same_file_twice_adds_no_event() {
     let (tmp, data) = store(250);
     let file = tmp.path().join("events.ndjson");

@@ -253,7 +253,11 @@ pub fn import_file_at(
     // on the writer's thread cost a tenth of a large import's time.
     if resumed.is_none() && position.is_none() && !options.follow && journal.any_complete_stream_of_length(total)? {
         let whole = hash_prefix(&mut file, total).map_err(io)?.map(|(h, _)| h.finalize_reset_clone());
-        if let Some(other) = whole.map(|h| journal.stream_with_content(&h)).transpose()?.flatten() {
+        // Only an import through this source counts: a file read through the wrong one
+        // (every line dead-lettered) must not keep it from being read through the right one.
+        let read_here = |other: &String| stream_source(other) == options.source;
+        let earlier = whole.map(|h| journal.streams_with_content(&h)).transpose()?.unwrap_or_default();
+        if let Some(other) = earlier.into_iter().find(read_here) {
             drop(rx);
             reader.join().expect("the import reader thread does not panic");
             summary.duplicate_of = Some(other);
@@ -338,6 +342,13 @@ struct Pending {
     bytes: Vec<u8>,
     overlong: bool,
     last_blank: bool,
+}
+
+/// The source a stream's name starts with: `SOURCE:path` for a file, `http:SOURCE:key`
+/// for a batch sent to the server.
+fn stream_source(stream: &str) -> &str {
+    let named = stream.strip_prefix("http:").unwrap_or(stream);
+    named.split(':').next().unwrap_or(named)
 }
 
 /// The batch being built: its events, dead letters and ignored records (`out`).

@@ -313,8 +313,8 @@ pub trait Journal {
     /// Events in a time range, oldest first, at most `limit`.
     fn by_time(&self, range: TimeRange, limit: usize) -> Result<Vec<StoredEvent>, JournalError>;
     fn cursor(&self, stream: &str) -> Result<Option<StreamCursor>, JournalError>;
-    /// The stream that already imported a file with this content hash, if any.
-    fn stream_with_content(&self, sha256: &[u8; 32]) -> Result<Option<String>, JournalError>;
+    /// The streams that already imported a file with this content hash, oldest first.
+    fn streams_with_content(&self, sha256: &[u8; 32]) -> Result<Vec<String>, JournalError>;
     /// Whether some stream was imported whole from a file of exactly `len` bytes: only
     /// then can a new file be one already imported, and is worth hashing whole to know.
     fn any_complete_stream_of_length(&self, len: u64) -> Result<bool, JournalError>;

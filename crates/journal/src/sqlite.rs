@@ -1616,11 +1616,10 @@ impl Journal for SqliteJournal {
         }))
     }
 
-    fn stream_with_content(&self, sha256: &[u8; 32]) -> Result<Option<String>, JournalError> {
-        Ok(self
-            .conn
-            .query_row("SELECT stream FROM cursors WHERE complete_sha256 = ?1", [sha256.as_slice()], |r| r.get(0))
-            .optional()?)
+    fn streams_with_content(&self, sha256: &[u8; 32]) -> Result<Vec<String>, JournalError> {
+        let mut stmt = self.conn.prepare_cached("SELECT stream FROM cursors WHERE complete_sha256 = ?1 ORDER BY rowid")?;
+        let streams = stmt.query_map([sha256.as_slice()], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        Ok(streams)
     }
 
     fn any_complete_stream_of_length(&self, len: u64) -> Result<bool, JournalError> {
