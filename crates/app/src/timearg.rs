@@ -53,12 +53,26 @@ pub fn range(from: &Option<String>, to: &Option<String>) -> Result<TimeRange> {
 /// range ends at the midnight after `--to`.
 pub fn inclusive_range(from: Option<&str>, to: Option<&str>) -> Result<mamori_journal::TimeRange> {
     let end = to.map(|t| parse_ms(t).map(|ms| ms + 86_400_000)).transpose()?;
-    Ok(mamori_journal::TimeRange { from: from.map(parse_ms).transpose()?.unwrap_or(i64::MIN), to: end.unwrap_or(i64::MAX) })
+    let range = mamori_journal::TimeRange { from: from.map(parse_ms).transpose()?.unwrap_or(i64::MIN), to: end.unwrap_or(i64::MAX) };
+    // A reversed period would give an answer of no records that reads as a true one.
+    if range.from >= range.to {
+        bail!("--from ({}) is after --to ({})", from.unwrap_or_default(), to.unwrap_or_default());
+    }
+    Ok(range)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_inclusive_period_of_one_day_is_taken_and_a_reversed_one_refused() {
+        let day = inclusive_range(Some("2024-03-01"), Some("2024-03-01")).unwrap();
+        assert_eq!(day.to - day.from, 86_400_000);
+        let err = inclusive_range(Some("2024-04-01"), Some("2024-03-01")).unwrap_err().to_string();
+        assert!(err.contains("is after --to"), "{err}");
+        assert!(inclusive_range(None, None).is_ok());
+    }
 
     #[test]
     fn a_bare_date_is_midnight_in_japan() {

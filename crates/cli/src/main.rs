@@ -259,7 +259,6 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Compare the stored findings with a simulated town's ground truth.
     /// Whether the town's mapping joins up: per source, whose actions its events are and
     /// how their accounts were found, unknown hosts and residents, codes outside their
     /// tables, gaps, dead letters; exits 1 when a threshold is not met (docs/adoption.md).
@@ -281,6 +280,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compare the stored findings with a simulated town's ground truth.
     Eval {
         #[arg(long)]
         truth: PathBuf,
@@ -1247,6 +1247,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Findings { limit, en, json, ocsf } => {
             let j = open(&cli.data)?;
             let findings = detect::stored_findings(&j)?;
+            no_detection_yet(&j, en, json || ocsf)?;
             if json || ocsf {
                 for f in findings.iter().take(limit.unwrap_or(usize::MAX)) {
                     let line = if ocsf { f.ocsf().to_string() } else { serde_json::to_string(f)? };
@@ -1260,6 +1261,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let config = detect::load_config(rules.as_deref())?;
             let j = open(&cli.data)?;
             let findings = detect::stored_findings(&j)?;
+            no_detection_yet(&j, false, json)?;
             let as_of = match as_of {
                 Some(d) => timearg::parse_ms(&d)? + 86_400_000,
                 None => findings.iter().map(|f| f.to).max().unwrap_or(0),
@@ -2061,6 +2063,21 @@ fn events(cmd: EventsCommand, data: &Path, out: &mut impl Write) -> Result<()> {
         EventsCommand::SigmaFlat { inputs, out: file } => return sigma_flat_events(&mut j, inputs, file, out),
     };
     print_events(&found, ocsf, out)
+}
+
+/// `findings` and `risk` on a store no detection has judged: say so, rather than print
+/// nothing a reader would take for no misuse. A listing for people fails; one for
+/// programs (`--json`, `--ocsf`) stays empty, with the warning on stderr.
+fn no_detection_yet(j: &SqliteJournal, en: bool, for_programs: bool) -> Result<()> {
+    if j.detect_state()?.is_some() || !detect::stored_findings(j)?.is_empty() {
+        return Ok(());
+    }
+    let said = if en { "no detection has run yet: run `mamori detect` first" } else { "検知がまだ実行されていません: 先に `mamori detect` を実行してください" };
+    if for_programs {
+        eprintln!("mamori: {said}");
+        return Ok(());
+    }
+    bail!(said)
 }
 
 fn print_events(found: &[StoredEvent], ocsf: bool, out: &mut impl Write) -> Result<()> {

@@ -213,6 +213,31 @@ fn a_file_imported_through_the_wrong_source_fails_and_is_read_again_through_the_
 }
 
 #[test]
+fn findings_and_risk_on_a_store_never_detected_say_so_instead_of_listing_nothing() {
+    let (_tmp, data) = store(20);
+    for args in [&["findings"][..], &["risk"]] {
+        let out = mamori(&data, args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("検知がまだ実行されていません"), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    // For programs the listing stays empty, with the warning beside it.
+    let out = mamori(&data, &["findings", "--json"]);
+    assert!(out.status.success() && out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mamori detect"));
+    // After a detection with nothing to find, an empty listing is the answer.
+    ok(&data, &["detect"]);
+    ok(&data, &["findings"]);
+}
+
+#[test]
+fn a_disclosure_for_a_period_that_ends_before_it_starts_is_refused() {
+    let (_tmp, data) = store(20);
+    let out = mamori(&data, &["report", "disclosure", "--resident", "000000001", "--from", "2024-04-01", "--to", "2024-03-01", "--format", "csv"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is after --to"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
 fn importing_the_same_file_twice_adds_no_event() {
     let (tmp, data) = store(250);
     let file = tmp.path().join("events.ndjson");
