@@ -2017,6 +2017,9 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -
     for e in &loaded.errors {
         eprintln!("{e}");
     }
+    for e in &loaded.unresolved {
+        eprintln!("{e} (kept)");
+    }
     let mut files = Vec::new();
     for path in &loaded.files {
         let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
@@ -2024,10 +2027,11 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -
         files.push((path.file_name().unwrap_or_default().to_string_lossy().into_owned(), mamori_journal::sha256_hex(&bytes), lines));
     }
     let summary = format!(
-        "master data loaded from {}: {} files, {} rows rejected",
+        "master data loaded from {}: {} files, {} rows rejected, {} rows kept that name no employee or department",
         dir.display(),
         loaded.files.len(),
-        loaded.errors.len()
+        loaded.errors.len(),
+        loaded.unresolved.len()
     );
     // Every kind and the load's own record in one transaction: all or nothing.
     let mut j = open(data)?;
@@ -2036,7 +2040,7 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -
         writeln!(out, "{kind:<15} {n:>8} rows")?;
     }
     writeln!(out, "{summary}")?;
-    Ok(if loaded.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if loaded.errors.is_empty() && loaded.unresolved.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// `events sigma-flat`: every event as the Sigma rules see it, one JSON object a line.

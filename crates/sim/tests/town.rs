@@ -66,6 +66,7 @@ fn master_data_loads_without_a_rejected_row() {
     simulate(&small(3), dir.path()).unwrap();
     let loaded = mamori_master::load_dir(&dir.path().join("master")).unwrap();
     assert!(loaded.errors.is_empty(), "{:?}", &loaded.errors[..loaded.errors.len().min(5)]);
+    assert!(loaded.unresolved.is_empty(), "{:?}", &loaded.unresolved[..loaded.unresolved.len().min(5)]);
     assert!((3000..3100).contains(&loaded.data.residents.len()), "3,000 residents and the births of the period: {}", loaded.data.residents.len());
     assert!(loaded.data.cases.iter().any(|c| c.kind == "出生届") && loaded.data.cases.iter().any(|c| c.kind == "転居届"));
     let moved = loaded.data.households.iter().filter(|h| h.period.to.is_some()).count();
