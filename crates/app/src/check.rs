@@ -102,6 +102,27 @@ struct Acc {
     uncoded: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
+/// A dead letter's reason with the values it quotes left out, so that lines refused for
+/// one cause count together (`field \`date\`: \`…\` is not a date`) rather than one
+/// line each; the names of fields and columns stay.
+fn reason_kind(reason: &str) -> String {
+    let mut kind = String::new();
+    for (i, part) in reason.split('`').enumerate() {
+        if i % 2 == 0 {
+            kind.push_str(part);
+        } else {
+            let names_a_field = ["field ", "column ", "列 "].iter().any(|w| kind.ends_with(w));
+            kind.push('`');
+            kind.push_str(if names_a_field { part } else { "…" });
+            kind.push('`');
+        }
+    }
+    match kind.char_indices().nth(160) {
+        Some((cut, _)) => format!("{}…", &kind[..cut]),
+        None => kind,
+    }
+}
+
 /// Checks every source in the store (or `only`) against master data.
 pub fn check(j: &SqliteJournal, dir: &Directory, tz: chrono_tz::Tz, only: Option<&str>, limits: Thresholds) -> Result<Vec<SourceCheck>> {
     let residents: BTreeSet<&str> = dir.residents().iter().map(String::as_str).collect();
@@ -165,11 +186,15 @@ pub fn check(j: &SqliteJournal, dir: &Directory, tz: chrono_tz::Tz, only: Option
         if only.is_some_and(|o| o != d.source) {
             continue;
         }
-        let reason: String = d.reason.chars().take(80).collect();
-        *dead.entry(d.source.clone()).or_default().entry(reason).or_default() += 1;
+        *dead.entry(d.source.clone()).or_default().entry(reason_kind(&d.reason)).or_default() += 1;
     }
     for source in dead.keys() {
         acc.entry(source.clone()).or_default();
+    }
+    // A source asked for by name that left nothing at all: a check of it must not pass
+    // by having nothing to find fault with (an import under the wrong --source).
+    if let Some(o) = only {
+        acc.entry(o.to_owned()).or_default();
     }
     let mut out = Vec::new();
     for (source, mut a) in acc {
@@ -224,6 +249,12 @@ pub fn without_personal_examples(mut checks: Vec<SourceCheck>, limits: Threshold
 /// Names what falls short of `limits`, and the fix.
 fn judge(c: &mut SourceCheck, limits: Thresholds) {
     let pct = |x: f64| format!("{:.1}%", x * 100.0);
+    if c.events == 0 && c.dead_letters.count == 0 {
+        c.problems.push(format!(
+            "no events and no dead letters from source `{}`: nothing has been imported through it (check the --source each log was imported with: `mamori deadletter list` shows lines refused under another)",
+            c.source
+        ));
+    }
     let resolved = c.resolved_share();
     if c.events > c.not_staff && resolved < limits.min_resolved {
         c.problems.push(format!(
@@ -328,4 +359,18 @@ pub fn print(checks: &[SourceCheck], out: &mut impl Write) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_letters_refused_for_one_cause_count_together_with_their_values_left_out() {
+        let a = reason_kind("field `date`: `2024/02/28 10:26:00` is not a date (令和6年5月8日, R6.5.8, 5060508, 2024/05/08 …)");
+        let b = reason_kind("field `date`: `2024/03/01 09:00:00` is not a date (令和6年5月8日, R6.5.8, 5060508, 2024/05/08 …)");
+        assert_eq!(a, b);
+        assert!(a.starts_with("field `date`: `…` is not a date"), "{a}");
+        assert_ne!(reason_kind("field `time`: `x` is not a time"), reason_kind("field `date`: `x` is not a time"));
+    }
 }

@@ -1188,7 +1188,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             write!(out, "{}", cp.note)?;
         }
         Command::Deadletter(DeadletterCommand::List { limit, json }) => {
-            let letters = open(&cli.data)?.dead_letters(limit)?;
+            let j = open(&cli.data)?;
+            let letters = j.dead_letters(limit)?;
+            let total: u64 = j.dead_letter_counts()?.iter().map(|(_, n)| n).sum();
+            if !json && total > letters.len() as u64 {
+                eprintln!("mamori: {} of {total} dead letters shown (--limit)", letters.len());
+            }
             for d in letters {
                 if json {
                     let v = serde_json::json!({

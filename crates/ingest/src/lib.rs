@@ -95,7 +95,9 @@ pub enum IngestError {
     Io { file: PathBuf, source: std::io::Error },
     #[error(
         "{file}: the first {offset} bytes differ from what was imported from this path before; \
-         the file was replaced, not appended to. Import it under another --source to keep both"
+         the file was replaced, not appended to. To add lines corrected after they went to dead \
+         letters, import a new file holding only those lines through the same --source \
+         (the whole file again, under any name or source, would store its other lines twice)"
     )]
     FileChanged { file: PathBuf, offset: u64 },
     #[error("{file}: {reason}")]
