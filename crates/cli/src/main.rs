@@ -1320,6 +1320,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let range = inclusive_range(from.as_deref(), to.as_deref())?;
             let mut j = open(&cli.data)?;
+            judged_under_a_recorded_model(&j)?;
             let request = report::Request {
                 resident: &resident,
                 range,
@@ -1355,6 +1356,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Review(ReviewCommand::Sheet { department, month, sample, seed, format, out: file }) => {
             let mut j = open(&cli.data)?;
+            judged_under_a_recorded_model(&j)?;
             let seed = seed.unwrap_or_else(|| review::default_seed(&department, &month));
             let sheet = review::sheet(&j, &department, &month, seed, sample)?;
             let bytes = match format.as_str() {
@@ -1432,6 +1434,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(ReportCommand::Employee { employee, from, to, format, unexplained, out: file, archive }) => {
             let range = inclusive_range(from.as_deref(), to.as_deref())?;
             let mut j = open(&cli.data)?;
+            judged_under_a_recorded_model(&j)?;
             let from = from.unwrap_or_else(|| "（記録の最初から）".into());
             let to = to.unwrap_or_else(|| "（現在まで）".into());
             let mut b = match archive.parts()? {
@@ -2072,6 +2075,20 @@ fn events(cmd: EventsCommand, data: &Path, out: &mut impl Write) -> Result<()> {
         EventsCommand::SigmaFlat { inputs, out: file } => return sigma_flat_events(&mut j, inputs, file, out),
     };
     print_events(&found, ocsf, out)
+}
+
+/// Reports that say whether each access had business behind it (a disclosure, a
+/// back-search, a review sheet) judge under the explanation model recorded in the log.
+/// Before one is recorded they would judge under the floors alone, and an ongoing case
+/// (生活保護, years open) would leave its visits 業務記録なし in a document sent to a
+/// resident: refused until `detect` or `explain learn` has recorded one.
+fn judged_under_a_recorded_model(j: &SqliteJournal) -> Result<()> {
+    if detect::stored_model(j)?.is_none() {
+        bail!(
+            "業務の根拠を判定するモデルがまだ記録されていません: 先に `mamori detect`（または `mamori explain learn`）を実行してください（no explanation model is recorded yet: run `mamori detect` or `mamori explain learn` first）"
+        );
+    }
+    Ok(())
 }
 
 /// `findings` and `risk` on a store no detection has judged: say so, rather than print
