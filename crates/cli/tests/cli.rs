@@ -242,6 +242,23 @@ fn a_disclosure_for_a_period_that_ends_before_it_starts_is_refused() {
 }
 
 #[test]
+fn a_simulated_towns_nightly_import_with_no_file_named_reads_every_log_its_config_lists() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (town, data) = (tmp.path().join("town"), tmp.path().join("data"));
+    ok(&data, &["simulate", "--out", town.to_str().unwrap(), "--residents", "300", "--employees", "30", "--days", "5", "--seed", "5"]);
+    ok(&data, &["init", data.to_str().unwrap()]);
+    ok(&data, &["master", "load", town.join("master").to_str().unwrap()]);
+    let config = town.join("mamori.toml");
+    let out = ok(&data, &["import", "--config", config.to_str().unwrap()]);
+    for (source, file) in mamori_sim::LOGS {
+        assert!(out.lines().any(|l| l.contains(file) && l.contains("accepted") && !l.contains("accepted 0,")), "{source}: {out}");
+    }
+    // The nightly job run again adds nothing.
+    let again = ok(&data, &["import", "--config", config.to_str().unwrap()]);
+    assert!(again.lines().all(|l| l.contains("nothing added") || l.contains("accepted 0,")), "{again}");
+}
+
+#[test]
 fn importing_the_same_file_twice_adds_no_event() {
     let (tmp, data) = store(250);
     let file = tmp.path().join("events.ndjson");

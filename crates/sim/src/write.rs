@@ -431,7 +431,24 @@ fn sources(w: &World) -> String {
     } else {
         "\n[sources.proxy]\n# squid's native log with the request size appended (%>st); HTTPS is seen as CONNECT host:443.\nformat = \"squid\"\naccounts = \"windows\"\n"
     };
-    format!("{SOURCES_HEAD}{}{SOURCES_ZEIMU}{}{SOURCES_REST}{proxy}", juki_layout(layout).1, fukushi_layout(layout).1)
+    let toml = format!("{SOURCES_HEAD}{}{SOURCES_ZEIMU}{}{SOURCES_REST}{proxy}", juki_layout(layout).1, fukushi_layout(layout).1);
+    with_paths(&toml)
+}
+
+/// Each source's section names the log it reads (`paths`, relative to the file), so that
+/// the town's nightly job is `mamori import --config mamori.toml` with no file named, as
+/// docs/adoption.md shows it.
+fn with_paths(toml: &str) -> String {
+    let mut out = String::with_capacity(toml.len() + 64 * crate::LOGS.len());
+    for line in toml.lines() {
+        out.push_str(line);
+        out.push('\n');
+        let source = line.strip_prefix("[sources.").and_then(|l| l.strip_suffix(']'));
+        if let Some((_, file)) = source.and_then(|s| crate::LOGS.iter().find(|(name, _)| *name == s)) {
+            out.push_str(&format!("paths = [\"logs/{file}\"]\n"));
+        }
+    }
+    out
 }
 
 /// One proxy request as this town's squid writes it.
