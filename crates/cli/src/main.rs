@@ -237,6 +237,7 @@ enum Command {
         /// How many to show (default 20 in the listing, all with --json or --ocsf).
         #[arg(long)]
         limit: Option<usize>,
+        /// In English (Japanese by default).
         #[arg(long)]
         en: bool,
         /// One finding a line, as mamori stores it.
@@ -282,11 +283,13 @@ enum Command {
     },
     /// Compare the stored findings with a simulated town's ground truth.
     Eval {
+        /// The town's truth.jsonl (written by `mamori simulate`).
         #[arg(long)]
         truth: PathBuf,
         /// The town's labels.csv, for the share of legitimate accesses explained.
         #[arg(long)]
         labels: Option<PathBuf>,
+        /// The scores as JSON.
         #[arg(long)]
         json: bool,
         /// Also list each incident: found or not, how soon, by which rules.
@@ -912,9 +915,12 @@ enum KeyCommand {
 
 #[derive(Subcommand)]
 enum DeadletterCommand {
+    /// Lines refused at import, oldest first: file, line, source and why.
     List {
+        /// How many to show (a note on stderr says when more are stored).
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        /// One JSON object a line, with the refused line itself (`raw`).
         #[arg(long)]
         json: bool,
     },
