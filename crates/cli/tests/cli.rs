@@ -57,6 +57,16 @@ fn store(n: u64) -> (tempfile::TempDir, PathBuf) {
 }
 
 /// Events imported from files (not the store's own audit records).
+/// A new store, and beside it a sources file holding `toml`.
+fn store_with_sources(toml: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", data.to_str().unwrap()]);
+    let config = tmp.path().join("mamori.toml");
+    std::fs::write(&config, toml).unwrap();
+    (tmp, data, config)
+}
+
 fn data_events(data: &Path) -> u64 {
     let out = ok(data, &["events", "time", "--limit", "100000000"]);
     out.lines().filter(|l| l.contains("\"class_uid\":6005")).count() as u64
@@ -184,15 +194,9 @@ fn init_over_a_signing_key_left_by_another_store_is_refused_naming_the_key_and_l
 
 #[test]
 fn a_file_imported_through_the_wrong_source_fails_and_is_read_again_through_the_right_one() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    ok(&data, &["init", data.to_str().unwrap()]);
-    let config = tmp.path().join("mamori.toml");
-    std::fs::write(
-        &config,
+    let (tmp, data, config) = store_with_sources(
         "[sources.juki]\nformat = \"csv\"\nencoding = \"utf-8\"\nclass = \"record\"\n[sources.juki.columns]\ndate = \"処理日\"\ntime = \"処理時刻\"\nactor = \"操作者番号\"\nresident = \"宛名番号\"\noperation = \"処理区分\"\n",
-    )
-    .unwrap();
+    );
     let file = tmp.path().join("juki.csv");
     std::fs::write(&file, "処理日,処理時刻,操作者番号,宛名番号,処理区分\n令和6年5月8日,10:03:12,0203,000000305,照会\n令和6年5月8日,10:04:00,0203,000000306,照会\n").unwrap();
     // Without --source it is read as NDJSON: not one line is an event, and the import says
@@ -424,15 +428,9 @@ fn every_source_sample_imports_through_the_pipeline_with_its_golden_counts() {
 
 #[test]
 fn a_resumed_csv_import_still_knows_its_columns() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    ok(&data, &["init", data.to_str().unwrap()]);
-    let config = tmp.path().join("mamori.toml");
-    std::fs::write(
-        &config,
+    let (tmp, data, config) = store_with_sources(
         "[sources.juki]\nformat = \"csv\"\nclass = \"record\"\n[sources.juki.columns]\ndatetime = \"日時\"\nactor = \"職員\"\nresident = \"宛名番号\"\n",
-    )
-    .unwrap();
+    );
     let file = tmp.path().join("juki.csv");
     let mut text = String::from("宛名番号,日時,職員\n");
     for i in 0..10 {
