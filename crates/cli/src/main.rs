@@ -1258,7 +1258,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Findings { limit, en, json, ocsf } => {
             let j = open(&cli.data)?;
             let findings = detect::stored_findings(&j)?;
-            no_detection_yet(&j, en, json || ocsf)?;
+            no_detection_yet(&j, &findings, en, json || ocsf)?;
             if json || ocsf {
                 for f in findings.iter().take(limit.unwrap_or(usize::MAX)) {
                     let line = if ocsf { f.ocsf().to_string() } else { serde_json::to_string(f)? };
@@ -1272,7 +1272,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let config = detect::load_config(rules.as_deref())?;
             let j = open(&cli.data)?;
             let findings = detect::stored_findings(&j)?;
-            no_detection_yet(&j, false, json)?;
+            no_detection_yet(&j, &findings, false, json)?;
             let as_of = match as_of {
                 Some(d) => timearg::parse_ms(&d)? + 86_400_000,
                 None => findings.iter().map(|f| f.to).max().unwrap_or(0),
@@ -2089,7 +2089,7 @@ fn events(cmd: EventsCommand, data: &Path, out: &mut impl Write) -> Result<()> {
 /// (生活保護, years open) would leave its visits 業務記録なし in a document sent to a
 /// resident: refused until `detect` or `explain learn` has recorded one.
 fn judged_under_a_recorded_model(j: &SqliteJournal) -> Result<()> {
-    if detect::stored_model(j)?.is_none() {
+    if !detect::model_recorded(j)? {
         bail!(
             "業務の根拠を判定するモデルがまだ記録されていません: 先に `mamori detect`（または `mamori explain learn`）を実行してください（no explanation model is recorded yet: run `mamori detect` or `mamori explain learn` first）"
         );
@@ -2100,8 +2100,8 @@ fn judged_under_a_recorded_model(j: &SqliteJournal) -> Result<()> {
 /// `findings` and `risk` on a store no detection has judged: say so, rather than print
 /// nothing a reader would take for no misuse. A listing for people fails; one for
 /// programs (`--json`, `--ocsf`) stays empty, with the warning on stderr.
-fn no_detection_yet(j: &SqliteJournal, en: bool, for_programs: bool) -> Result<()> {
-    if j.detect_state()?.is_some() || !detect::stored_findings(j)?.is_empty() {
+fn no_detection_yet(j: &SqliteJournal, findings: &[mamori_model::Finding], en: bool, for_programs: bool) -> Result<()> {
+    if j.detect_state()?.is_some() || !findings.is_empty() {
         return Ok(());
     }
     let said = if en { "no detection has run yet: run `mamori detect` first" } else { "検知がまだ実行されていません: 先に `mamori detect` を実行してください" };
