@@ -37,6 +37,9 @@ pub enum Action {
     ClusterTenant,
     /// Sealed segments copied to the archive (`mamori archive export`).
     ArchiveExport,
+    /// Events read from the command line (`mamori events …`): personal data shown to
+    /// whoever ran it, so recorded like a console view.
+    Query,
     /// Archived segments' events dropped from the store (`mamori archive release`).
     ArchiveRelease,
 }
@@ -64,6 +67,7 @@ impl Action {
             Action::GateCheck => 2,
             Action::ClusterTenant => 3,
             Action::ArchiveExport => 1,
+            Action::Query => 2,
             Action::ArchiveRelease => 4,
         }
     }
@@ -92,16 +96,42 @@ impl Action {
             Action::GateCheck => "gate.check",
             Action::ClusterTenant => "cluster.tenant",
             Action::ArchiveExport => "archive.export",
+            Action::Query => "events.query",
             Action::ArchiveRelease => "archive.release",
         }
     }
 }
 
+/// The name an action is recorded under: `MAMORI_OPERATOR` when set (a shared service
+/// account's person), else the login name. Both are what the caller says; what the kernel
+/// says is recorded beside it as `os_account` ([`os_account`]).
 pub fn operator() -> String {
     std::env::var("MAMORI_OPERATOR")
         .or_else(|_| std::env::var("USER"))
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The account the kernel runs this process as (its real uid, named from /etc/passwd):
+/// unlike `MAMORI_OPERATOR` or `$USER`, not something the caller can set, so a record of
+/// who read or changed the store cannot be put in another person's name without their
+/// account. `uid N` when /etc/passwd does not name it; `None` off Linux.
+pub fn os_account() -> Option<String> {
+    static ACCOUNT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    ACCOUNT
+        .get_or_init(|| {
+            let status = std::fs::read_to_string("/proc/self/status").ok()?;
+            let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.to_owned();
+            let name = std::fs::read_to_string("/etc/passwd").ok().and_then(|passwd| {
+                passwd.lines().find_map(|l| {
+                    let mut cols = l.split(':');
+                    let (name, _, id) = (cols.next()?, cols.next()?, cols.next()?);
+                    (id == uid).then(|| name.to_owned())
+                })
+            });
+            Some(name.unwrap_or_else(|| format!("uid {uid}")))
+        })
+        .clone()
 }
 
 fn hostname() -> Option<String> {
@@ -211,5 +241,8 @@ fn action_event(actor: &str, action: Action, detail: &str) -> Result<Event> {
     event.device = Some(Device { hostname: hostname(), ip: None });
     event.unmapped.operation = Some(action.name().into());
     event.unmapped.extra.insert("detail".into(), detail.into());
+    if let Some(account) = os_account() {
+        event.unmapped.extra.insert("os_account".into(), account.into());
+    }
     Ok(event)
 }

@@ -254,11 +254,6 @@ pub fn stored_model(j: &SqliteJournal) -> Result<Option<mamori_enrich::Explanati
     Ok(Some(serde_json::from_value(model.clone()).context("stored explanation model")?))
 }
 
-/// Whether an explanation model is recorded in the log (without reading it).
-pub fn model_recorded(j: &SqliteJournal) -> Result<bool> {
-    Ok(!j.tagged(MODEL_TAG)?.is_empty())
-}
-
 /// The model reports explain with: the stored one, else the default floors.
 pub fn model_for_reports(j: &SqliteJournal, dir: &mamori_enrich::Directory) -> Result<mamori_enrich::ExplanationModel> {
     Ok(stored_model(j)?.unwrap_or_else(|| mamori_enrich::ExplanationModel::floors(&mamori_enrich::ExplanationSettings::default(), dir)))

@@ -34,9 +34,17 @@ pub struct Judge<'d> {
     pub model: mamori_enrich::ExplanationModel,
 }
 
+/// What every report that says whether an access had business behind it answers before an
+/// explanation model is recorded: under the floors alone an ongoing case (生活保護, years
+/// open) would leave its visits 業務記録なし in a document sent to a resident.
+pub const NO_MODEL_YET: &str = "業務の根拠を判定するモデルがまだ記録されていません: 先に `mamori detect`（または `mamori explain learn`）を実行してください（no explanation model is recorded yet: run `mamori detect` or `mamori explain learn` first）";
+
 impl<'d> Judge<'d> {
+    /// Refused until `detect` or `explain learn` has recorded a model ([`NO_MODEL_YET`]):
+    /// a disclosure, back-search or review sheet from the CLI, the console or the API alike.
     pub fn new(j: &SqliteJournal, dir: &'d Directory) -> Result<Judge<'d>> {
-        Ok(Judge { dir, model: crate::detect::model_for_reports(j, dir)? })
+        let Some(model) = crate::detect::stored_model(j)? else { bail!(NO_MODEL_YET) };
+        Ok(Judge { dir, model })
     }
 
     /// Who made a record access, their department then (or their shared account's), and

@@ -450,7 +450,8 @@ enum ReviewCommand {
         department: String,
         #[arg(long)]
         month: String,
-        /// Who signs (the department's manager).
+        /// Who signs: a console user of the manager role for this department (`mamori user
+        /// add --role manager --department …`).
         #[arg(long)]
         reviewer: String,
         /// The filled-in sheet (CSV, UTF-8 or Shift_JIS).
@@ -1326,7 +1327,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let range = inclusive_range(from.as_deref(), to.as_deref())?;
             let mut j = open(&cli.data)?;
-            judged_under_a_recorded_model(&j)?;
             let request = report::Request {
                 resident: &resident,
                 range,
@@ -1362,7 +1362,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Review(ReviewCommand::Sheet { department, month, sample, seed, format, out: file }) => {
             let mut j = open(&cli.data)?;
-            judged_under_a_recorded_model(&j)?;
             let seed = seed.unwrap_or_else(|| review::default_seed(&department, &month));
             let sheet = review::sheet(&j, &department, &month, seed, sample)?;
             let bytes = match format.as_str() {
@@ -1380,6 +1379,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Review(ReviewCommand::Signoff { department, month, reviewer, marks, sample, seed }) => {
             let mut j = open(&cli.data)?;
+            review::reviewer_may_sign(&j, &reviewer, &department)?;
             let seed = seed.unwrap_or_else(|| review::default_seed(&department, &month));
             let sheet = review::sheet(&j, &department, &month, seed, sample)?;
             let signoff = review::read_marks(&marks, &sheet, &reviewer)?;
@@ -1440,7 +1440,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(ReportCommand::Employee { employee, from, to, format, unexplained, out: file, archive }) => {
             let range = inclusive_range(from.as_deref(), to.as_deref())?;
             let mut j = open(&cli.data)?;
-            judged_under_a_recorded_model(&j)?;
             let from = from.unwrap_or_else(|| "（記録の最初から）".into());
             let to = to.unwrap_or_else(|| "（現在まで）".into());
             let mut b = match archive.parts()? {
@@ -2064,37 +2063,43 @@ fn sigma_flat_events(j: &mut SqliteJournal, inputs: DetectionInputs, file: Optio
         Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
         None => Box::new(&mut *out),
     };
+    // Recorded before a line is written: an export that cannot be recorded does not happen.
+    let to = file.as_ref().map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
+    record_query(j, &format!("events sigma-flat: every event exported to {to}"))?;
     mamori_app::detect::sigma_flat(j, config, inputs.sigma.as_deref(), |v| Ok(writeln!(sink, "{v}")?))?;
     sink.flush()?;
     Ok(())
 }
 
+/// What `events` read is personal data shown to whoever ran it: each query is recorded
+/// (what was asked, how many events it showed, by whom and under which OS account) in the
+/// same log before anything is printed, as a console view is. A store open without its
+/// signing key (a copy, a reader kept from the key) can take no record; the query says so
+/// on stderr instead. Refusing it would protect nothing: whoever reads the database file
+/// can read its rows without mamori.
 fn events(cmd: EventsCommand, data: &Path, out: &mut impl Write) -> Result<()> {
     let mut j = open(data)?;
-    let (found, ocsf) = match cmd {
-        EventsCommand::Get { id } => (j.get(id)?.into_iter().collect(), false),
-        EventsCommand::Resident { uid, range } => (j.by_resident(&uid, timearg::range(&range.from, &range.to)?)?, range.ocsf),
-        EventsCommand::Actor { uid, range } => (j.by_actor(&uid, timearg::range(&range.from, &range.to)?)?, range.ocsf),
+    let period = |range: &Range| format!("{}..{}", range.from.as_deref().unwrap_or(""), range.to.as_deref().unwrap_or(""));
+    let (found, ocsf, asked) = match cmd {
+        EventsCommand::Get { id } => (j.get(id)?.into_iter().collect::<Vec<_>>(), false, format!("events get {id}")),
+        EventsCommand::Resident { uid, range } => (j.by_resident(&uid, timearg::range(&range.from, &range.to)?)?, range.ocsf, format!("events resident {uid} ({})", period(&range))),
+        EventsCommand::Actor { uid, range } => (j.by_actor(&uid, timearg::range(&range.from, &range.to)?)?, range.ocsf, format!("events actor {uid} ({})", period(&range))),
         EventsCommand::Time { range, limit } => {
-            (j.by_time(timearg::range(&range.from, &range.to)?, limit)?, range.ocsf)
+            (j.by_time(timearg::range(&range.from, &range.to)?, limit)?, range.ocsf, format!("events time ({}, limit {limit})", period(&range)))
         }
         EventsCommand::SigmaFlat { inputs, out: file } => return sigma_flat_events(&mut j, inputs, file, out),
     };
+    record_query(&mut j, &format!("{asked}: {} events shown", found.len()))?;
     print_events(&found, ocsf, out)
 }
 
-/// Reports that say whether each access had business behind it (a disclosure, a
-/// back-search, a review sheet) judge under the explanation model recorded in the log.
-/// Before one is recorded they would judge under the floors alone, and an ongoing case
-/// (生活保護, years open) would leave its visits 業務記録なし in a document sent to a
-/// resident: refused until `detect` or `explain learn` has recorded one.
-fn judged_under_a_recorded_model(j: &SqliteJournal) -> Result<()> {
-    if !detect::model_recorded(j)? {
-        bail!(
-            "業務の根拠を判定するモデルがまだ記録されていません: 先に `mamori detect`（または `mamori explain learn`）を実行してください（no explanation model is recorded yet: run `mamori detect` or `mamori explain learn` first）"
-        );
+fn record_query(j: &mut SqliteJournal, detail: &str) -> Result<()> {
+    if j.can_sign() {
+        audit::record(j, audit::Action::Query, detail).context("recording the query in the log")
+    } else {
+        eprintln!("mamori: 署名鍵なしで開いたストアのため、この照会は記録されません（the store is open without its signing key: this query is not recorded）");
+        Ok(())
     }
-    Ok(())
 }
 
 /// `findings` and `risk` on a store no detection has judged: say so, rather than print

@@ -890,6 +890,15 @@ fn review_sheets_are_reproducible_and_a_signoff_is_a_logged_event_that_clears_th
     std::fs::write(&path, encoding_rs::SHIFT_JIS.encode(&marked).0).unwrap();
     let unmarked = tmp.path().join("unmarked.csv");
     std::fs::write(&unmarked, &csv).unwrap();
+    // The reviewer is the department's manager as a console user, not a name typed free.
+    let signoff = |reviewer: &str, marks: &Path| mamori(&data, &["review", "signoff", "--department", "D110", "--month", "2024-03", "--reviewer", reviewer, "--seed", "7", "--marks", marks.to_str().unwrap()]);
+    let refused = signoff("戸籍係長", &path);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("is not a console user"), "a free-text reviewer is refused");
+    add_user(&data, "税務課長", "manager", Some("D200"));
+    let refused = signoff("税務課長", &path);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("only a manager of D110"), "another department's manager is refused");
+    add_user(&data, "戸籍係長", "manager", Some("D110"));
+    add_user(&data, "課長", "manager", Some("D110"));
     let out = mamori(&data, &["review", "signoff", "--department", "D110", "--month", "2024-03", "--reviewer", "戸籍係長", "--seed", "7", "--marks", unmarked.to_str().unwrap()]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("line 2"), "an unmarked row is refused, by line");
     let done = ok(&data, &["review", "signoff", "--department", "D110", "--month", "2024-03", "--reviewer", "戸籍係長", "--seed", "7", "--marks", path.to_str().unwrap()]);
@@ -1237,21 +1246,21 @@ fn store_with_master() -> (tempfile::TempDir, PathBuf) {
     (tmp, data)
 }
 
+/// Adds a console user (`role`, and a manager's department) with a fixed password.
+fn add_user(data: &Path, name: &str, role: &str, department: Option<&str>) {
+    let mut args = vec!["--data", data.to_str().unwrap(), "user", "add", "--name", name, "--role", role];
+    args.extend(department.map(|d| ["--department", d]).into_iter().flatten());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mamori")).args(args).env("MAMORI_OPERATOR", "test-auditor").stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"correct horse battery staple\n").unwrap();
+    assert!(child.wait().unwrap().success(), "user add {name}");
+}
+
 /// `store_with_master`, detected, with a console user and an API key: every side table
 /// a report or the server reads has rows.
 fn store_with_everything() -> (tempfile::TempDir, PathBuf) {
     let (tmp, data) = store_with_master();
     ok(&data, &["detect"]);
-    let add_auditor = |name: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
-            .args(["--data", data.to_str().unwrap(), "user", "add", "--name", name, "--role", "auditor"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(b"correct horse battery staple\n").unwrap();
-        assert!(child.wait().unwrap().success());
-    };
+    let add_auditor = |name: &str| add_user(&data, name, "auditor", None);
     add_auditor("auditor1");
     ok(&data, &["apikey", "create", "--source", "juki", "--label", "住基"]);
     // A user who left: added, then removed (the removal is in the log too).
@@ -1383,6 +1392,28 @@ fn a_master_load_killed_at_random_points_never_leaves_a_mix() {
     eprintln!("20 kills over a {full:?} load: {outcomes:?}");
 }
 
+/// Reading events from the command line shows personal data: each query is in the log
+/// before its answer is printed, under the declared operator and the OS account the
+/// kernel ran it as (which `MAMORI_OPERATOR` cannot change).
+#[test]
+fn an_events_query_is_recorded_with_what_was_asked_and_the_os_account_that_asked() {
+    let (_tmp, data) = store(20);
+    let shown = ok(&data, &["events", "resident", "000001"]).lines().count();
+    ok(&data, &["events", "time", "--limit", "5"]);
+    let records: Vec<serde_json::Value> = ok(&data, &["events", "actor", "test-auditor"])
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].clone())
+        .filter(|e| e["unmapped"]["operation"] == "events.query")
+        .collect();
+    assert_eq!(records.len(), 2, "both queries, not yet the one reading them: {records:?}");
+    assert_eq!(records[0]["unmapped"]["detail"], format!("events resident 000001 (..): {shown} events shown"));
+    assert!(records[1]["unmapped"]["detail"].as_str().unwrap().starts_with("events time (.., limit 5)"), "{records:?}");
+    let whoami = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap().trim().to_owned();
+    assert!(!whoami.is_empty());
+    assert!(records.iter().all(|r| r["unmapped"]["os_account"] == whoami.as_str()), "the OS account, whatever MAMORI_OPERATOR says: {records:?}");
+    ok(&data, &["verify"]);
+}
+
 /// The signing key lives beside the data directory, not in it (owner-only): a copy of the
 /// directory cannot re-sign the log, every reader works without the key, and a writer
 /// finds it where `init` put it or where `MAMORI_SIGNING_KEY` says.
@@ -1397,7 +1428,8 @@ fn the_signing_key_is_kept_apart_from_the_store_and_readers_do_without_it() {
     let moved = tmp.path().join("vault.key");
     std::fs::rename(&key, &moved).unwrap();
     ok(&data, &["verify"]);
-    ok(&data, &["events", "resident", "000001"]);
+    let unrecorded = mamori(&data, &["events", "resident", "000001"]);
+    assert!(unrecorded.status.success() && String::from_utf8_lossy(&unrecorded.stderr).contains("this query is not recorded"), "a reader without the key is told its query leaves no record");
     let file = tmp.path().join("more.ndjson");
     write_events(&file, 3);
     let refused = mamori(&data, &["import", file.to_str().unwrap()]);

@@ -398,6 +398,12 @@ impl SqliteJournal {
         &self.dir
     }
 
+    /// Whether the store holds its signing key and so can append (else it is open read-only:
+    /// a copy, or a reader kept away from the key).
+    pub fn can_sign(&self) -> bool {
+        self.key.is_some()
+    }
+
     /// The public key in signed-note verifier format.
     pub fn verifier_key(&self) -> &str {
         &self.verifier_key
