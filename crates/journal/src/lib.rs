@@ -126,6 +126,51 @@ pub struct DeadLetter {
     pub raw: Vec<u8>,
 }
 
+/// How much of a refused line is kept.
+pub const DEAD_LETTER_RAW_MAX: usize = 64 * 1024;
+
+/// The operation of the record a batch with dead letters appends after its events: the
+/// lines refused, counted and hashed, committed with them. The dead letters are a side
+/// table; this record puts them under the log's signature, so `verify` notices one
+/// deleted, changed or added (a refused line is evidence too: an attacker's malformed
+/// access must not vanish from the only place that kept it).
+pub const REJECTED_OPERATION: &str = "import.rejected";
+
+impl DeadLetter {
+    /// The bytes kept of the rejected line.
+    pub fn stored_raw(&self) -> &[u8] {
+        &self.raw[..self.raw.len().min(DEAD_LETTER_RAW_MAX)]
+    }
+}
+
+/// SHA-256 (hex) over dead letters as stored, in order, each field length-prefixed so that
+/// no two different lists hash alike.
+pub fn dead_letters_sha256<'a>(letters: impl IntoIterator<Item = (&'a str, &'a str, u64, &'a str, &'a [u8])>) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for (source, file, line, reason, raw) in letters {
+        for field in [source.as_bytes(), file.as_bytes(), reason.as_bytes(), raw] {
+            h.update((field.len() as u64).to_le_bytes());
+            h.update(field);
+        }
+        h.update(line.to_le_bytes());
+    }
+    hex_bytes(&h.finalize())
+}
+
+/// The record of `letters`, refused at `now_ms` (see [`REJECTED_OPERATION`]).
+pub fn rejection_record(letters: &[DeadLetter], now_ms: i64) -> PreparedEvent {
+    let mut event = Event::new(mamori_model::ClassUid::ApiActivity, 1, now_ms, "mamori", "mamori");
+    event.status_id = mamori_model::StatusId::Failure;
+    event.unmapped.operation = Some(REJECTED_OPERATION.into());
+    let mut names: Vec<String> = letters.iter().map(|d| format!("{} {}", d.source, d.file)).collect();
+    names.dedup();
+    event.unmapped.extra.insert("detail".into(), format!("{} lines refused ({})", letters.len(), names.join(", ")).into());
+    let digest = dead_letters_sha256(letters.iter().map(|d| (d.source.as_str(), d.file.as_str(), d.line, d.reason.as_str(), d.stored_raw())));
+    event.unmapped.extra.insert("dead_letters".into(), serde_json::json!({"count": letters.len(), "sha256": digest}));
+    PreparedEvent::new(&event)
+}
+
 /// How far a stream (a file of a source) has been committed, stored in the same
 /// transaction as the events it covers, so that a restart resumes exactly there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,6 +254,7 @@ impl MasterDigest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Receipt {
     pub first_seq: u64,
+    /// Leaves appended: the batch's events, and after them its dead letters' record.
     pub count: u64,
     pub tree_size: u64,
     pub root: Hash,

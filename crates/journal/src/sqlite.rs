@@ -43,7 +43,6 @@ pub const DEFAULT_SEGMENT_SHIFT: u32 = 16;
 /// also a resident) at each of the levels 100 M events need (three), so eight keeps pace.
 const COMPACTION_ROWS_PER_EVENT: u64 = 8;
 /// Longest rejected line kept verbatim in the dead-letter table.
-const DEAD_LETTER_RAW_MAX: usize = 64 * 1024;
 
 const KEY_ACTOR: i64 = 1;
 const KEY_RESIDENT: i64 = 2;
@@ -56,7 +55,7 @@ CREATE TABLE keys(id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, text TEXT NOT N
 CREATE TABLE tiles(id INTEGER PRIMARY KEY, data BLOB NOT NULL, mid BLOB);
 CREATE TABLE checkpoints(size INTEGER PRIMARY KEY, note TEXT NOT NULL);
 CREATE TABLE dead_letters(id INTEGER PRIMARY KEY, source TEXT NOT NULL, file TEXT NOT NULL,
-                          line INTEGER NOT NULL, reason TEXT NOT NULL, raw BLOB NOT NULL);
+                          line INTEGER NOT NULL, reason TEXT NOT NULL, raw BLOB NOT NULL, record_seq INTEGER);
 CREATE TABLE cursors(stream TEXT PRIMARY KEY, offset INTEGER NOT NULL, line INTEGER NOT NULL,
                      prefix_sha256 BLOB NOT NULL, complete_sha256 BLOB);
 CREATE INDEX cursors_by_content ON cursors(complete_sha256) WHERE complete_sha256 IS NOT NULL;
@@ -362,6 +361,8 @@ impl SqliteJournal {
         add_column(&conn, "users", "department", "TEXT NOT NULL DEFAULT ''")?;
         add_column(&conn, "segments", "released", "INTEGER NOT NULL DEFAULT 0")?;
         add_column(&conn, "tiles", "mid", "BLOB")?;
+        // The `import.rejected` event that counts and hashes a dead letter (`rejection_record`).
+        add_column(&conn, "dead_letters", "record_seq", "INTEGER")?;
         let meta = |k: &str| -> Result<String, JournalError> {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
                 .optional()?
@@ -829,7 +830,11 @@ impl SqliteJournal {
         let mut touched: BTreeMap<u64, (u64, i64, i64)> = BTreeMap::new();
         let mut insert: Option<(u64, rusqlite::CachedStatement<'_>)> = None;
         let mut per_source_day: HashMap<(&str, i64), i64> = HashMap::new();
-        for ev in batch.events {
+        // Dead letters are recorded by an event after the batch's own, in the same commit.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let rejected = (!batch.dead_letters.is_empty()).then(|| crate::rejection_record(batch.dead_letters, now));
+        let record_seq = first_seq + batch.events.len() as u64;
+        for ev in batch.events.iter().chain(rejected.as_ref()) {
             *per_source_day.entry((ev.source.as_str(), jst_day_number(ev.keys.time))).or_default() += 1;
             let seq = w.tiles.size();
             let seg = seq >> shift;
@@ -898,11 +903,10 @@ impl SqliteJournal {
         }
         if !batch.dead_letters.is_empty() {
             let mut put = tx.prepare_cached(
-                "INSERT INTO dead_letters(source, file, line, reason, raw) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO dead_letters(source, file, line, reason, raw, record_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for d in batch.dead_letters {
-                let raw = &d.raw[..d.raw.len().min(DEAD_LETTER_RAW_MAX)];
-                put.execute(params![d.source, d.file, d.line as i64, d.reason, raw])?;
+                put.execute(params![d.source, d.file, d.line as i64, d.reason, d.stored_raw(), record_seq as i64])?;
             }
         }
         if let (Some(c), Some(from)) = (batch.cursor, batch.cursor_from) {
@@ -1332,6 +1336,36 @@ impl SqliteJournal {
     }
 
     /// Lines refused per source, as the sources page counts them.
+    /// Whether the dead-letter table holds exactly what the log's rejection records
+    /// (`rejected`: event → count, SHA-256) say: the reason when not.
+    fn dead_letters_against(&self, rejected: &BTreeMap<u64, (u64, String)>) -> Result<Option<String>, JournalError> {
+        let mut stmt = self.conn.prepare("SELECT record_seq, source, file, line, reason, raw FROM dead_letters ORDER BY id")?;
+        let mut by_record: BTreeMap<Option<u64>, Vec<DeadLetter>> = BTreeMap::new();
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, Option<i64>>(0)?.map(|s| s as u64), DeadLetter { source: r.get(1)?, file: r.get(2)?, line: r.get::<_, i64>(3)? as u64, reason: r.get(4)?, raw: r.get(5)? }))
+        })?;
+        for row in rows {
+            let (record, letter) = row?;
+            by_record.entry(record).or_default().push(letter);
+        }
+        for (record, letters) in &by_record {
+            let Some(seq) = record else {
+                return Ok(Some(format!("{} dead letters (the first from {} line {}) are in no `{}` record of the log", letters.len(), letters[0].file, letters[0].line, crate::REJECTED_OPERATION)));
+            };
+            let Some((count, digest)) = rejected.get(seq) else {
+                return Ok(Some(format!("{} dead letters name event {seq} as their record, which is not an `{}` record", letters.len(), crate::REJECTED_OPERATION)));
+            };
+            let stored = crate::dead_letters_sha256(letters.iter().map(|d| (d.source.as_str(), d.file.as_str(), d.line, d.reason.as_str(), d.raw.as_slice())));
+            if letters.len() as u64 != *count || stored != *digest {
+                return Ok(Some(format!("the dead letters recorded by event {seq} were changed: {count} recorded, {} stored, or their contents differ", letters.len())));
+            }
+        }
+        if let Some((seq, (count, _))) = rejected.iter().find(|(seq, (count, _))| *count > 0 && !by_record.contains_key(&Some(**seq))) {
+            return Ok(Some(format!("the {count} dead letters recorded by event {seq} were removed")));
+        }
+        Ok(None)
+    }
+
     pub fn dead_letter_counts(&self) -> Result<Vec<(String, u64)>, JournalError> {
         let mut stmt = self.conn.prepare("SELECT source, count(*) FROM dead_letters GROUP BY source ORDER BY source")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?.collect::<Result<Vec<_>, _>>()?;
@@ -1724,6 +1758,8 @@ impl SqliteJournal {
         let mut users_in_log: BTreeMap<String, (String, String, String)> = BTreeMap::new();
         let mut keys_in_log: BTreeMap<String, (String, String)> = BTreeMap::new();
         let mut detection_in_log: Option<(u64, serde_json::Value)> = None;
+        // Each `import.rejected` record: its event → (lines refused, their SHA-256).
+        let mut rejected_in_log: BTreeMap<u64, (u64, String)> = BTreeMap::new();
 
         // 1. Every checkpoint is signed by the log's key and names this log.
         let mut checkpoints: Vec<SignedCheckpoint> = Vec::new();
@@ -1863,6 +1899,10 @@ impl SqliteJournal {
                                     keys_in_log.remove(&field("key_sha256"));
                                 }
                                 Some("detect") if extra.contains_key("detection") => detection_in_log = Some((seq, extra["detection"].clone())),
+                                Some(crate::REJECTED_OPERATION) => {
+                                    let recorded = &extra.get("dead_letters").cloned().unwrap_or_default();
+                                    rejected_in_log.insert(seq, (recorded["count"].as_u64().unwrap_or(0), recorded["sha256"].as_str().unwrap_or_default().to_owned()));
+                                }
                                 _ => {}
                             }
                         }
@@ -2054,7 +2094,11 @@ impl SqliteJournal {
                 }
             }
         }
-        // 5. The witnesses the log names are the ones the store asks (a row deleted from
+        // 5. The dead letters are those the log's `import.rejected` records counted and hashed.
+        if let Some(reason) = self.dead_letters_against(&rejected_in_log)? {
+            return fail(None, reason);
+        }
+        // 6. The witnesses the log names are the ones the store asks (a row deleted from
         // the table would let a rolled-back store skip the witness that would catch it).
         let table: BTreeMap<String, (String, String)> = {
             let mut stmt = self.conn.prepare("SELECT name, vkey, url FROM witnesses")?;

@@ -177,6 +177,48 @@ fn a_batch_commits_events_dead_letters_and_cursor_together() {
     let letters = j.dead_letters(10).unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].raw.len(), 64 * 1024, "raw kept up to the bound");
+    // The batch's events, then the record of its dead letters, under the same checkpoint.
+    assert_eq!(j.size().unwrap(), 21);
+    let record = j.get(20).unwrap().unwrap().event().unwrap();
+    assert_eq!(record.unmapped.operation.as_deref(), Some(mamori_journal::REJECTED_OPERATION));
+    assert_eq!(record.unmapped.extra["dead_letters"]["count"], 1);
+}
+
+/// A refused line is evidence too (an attacker's malformed access may be the only trace
+/// of it): the dead letters are counted and hashed by an event of the log, so deleting,
+/// changing or adding one is caught by `verify`, like a changed event.
+#[test]
+fn dead_letters_deleted_changed_or_added_behind_the_log_fail_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let letter = |line: u64| DeadLetter { source: "juki".into(), file: "a.csv".into(), line, reason: "no 宛名番号".into(), raw: "0101,,照会".as_bytes().to_vec() };
+    {
+        let mut j = SqliteJournal::init(dir.path(), "mamori.test/log", 8, &dir.path().join("checkpoint.key")).unwrap();
+        let events: Vec<_> = (0..5).map(|k| PreparedEvent::new(&event(k))).collect();
+        j.append(Batch { events: &events, dead_letters: &[letter(3), letter(9)], ..Default::default() }).unwrap();
+        // A batch of nothing but refused lines is recorded as well.
+        j.append(Batch { dead_letters: &[letter(12)], ..Default::default() }).unwrap();
+        assert_eq!(j.size().unwrap(), 7);
+        assert!(j.verify(&mut |_, _| {}).unwrap().is_ok());
+    }
+    let cases = [
+        ("DELETE FROM dead_letters WHERE line = 9", "were changed"),
+        ("DELETE FROM dead_letters WHERE line = 12", "were removed"),
+        ("UPDATE dead_letters SET reason = 'ok' WHERE line = 3", "were changed"),
+        ("UPDATE dead_letters SET record_seq = NULL WHERE line = 12", "in no `import.rejected` record"),
+        ("INSERT INTO dead_letters(source, file, line, reason, raw, record_seq) VALUES ('juki', 'b.csv', 1, 'x', x'00', 2)", "not an `import.rejected` record"),
+    ];
+    for (tamper, said) in cases {
+        // Each on a copy of the untouched store.
+        let copy = tempfile::tempdir().unwrap();
+        for f in std::fs::read_dir(dir.path()).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), copy.path().join(f.file_name())).unwrap();
+        }
+        rusqlite::Connection::open(copy.path().join("journal.db")).unwrap().execute_batch(tamper).unwrap();
+        let verdict = SqliteJournal::open(copy.path()).unwrap().verify(&mut |_, _| {}).unwrap();
+        let reason = verdict.expect_err(tamper).reason;
+        assert!(reason.contains(said), "{tamper}: {reason}");
+    }
 }
 
 #[test]
