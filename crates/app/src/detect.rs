@@ -355,6 +355,23 @@ impl Setup {
 /// Detection in progress over one [`Setup`]: the detector and the Sigma rules with their
 /// state, and how far they have judged. [`Session::step`] judges what was appended since
 /// and commits; the CLI takes one step, streaming detection one per batch.
+/// Why a run judged everything again: English (the log's and the server log's form) and
+/// Japanese (what the CLI says by default, [`rebuild_reason_ja`]).
+pub const REBUILD_ASKED: (&str, &str) = ("--rebuild", "--rebuild の指定");
+pub const REBUILD_FIRST_RUN: (&str, &str) = ("no earlier run", "初めての実行");
+pub const REBUILD_SETUP_CHANGED: (&str, &str) = ("the settings, rules, explanation model or master data changed", "設定・ルール・説明モデル・マスタデータのいずれかが変わった");
+pub const REBUILD_OLDER_EVENTS: (&str, &str) = ("events older than those already judged arrived", "判定済みのイベントより古いイベントが届いた");
+pub const REBUILD_OLDER_DECLARATION: (&str, &str) = ("a declaration at the gate older than the events already judged arrived", "判定済みのイベントより古い利用目的の申告が届いた");
+pub const REBUILD_OTHER_VERSION: (&str, &str) = ("the saved state is from another version", "保存された状態が別の版のもの");
+
+/// The Japanese of a reason [`DetectSummary::rebuilt`] gives.
+pub fn rebuild_reason_ja(reason: &str) -> &str {
+    [REBUILD_ASKED, REBUILD_FIRST_RUN, REBUILD_SETUP_CHANGED, REBUILD_OLDER_EVENTS, REBUILD_OLDER_DECLARATION, REBUILD_OTHER_VERSION]
+        .into_iter()
+        .find(|(en, _)| *en == reason)
+        .map_or(reason, |(_, ja)| ja)
+}
+
 pub struct Session<'d> {
     setup: &'d Setup,
     rules: mamori_sigma::SigmaRules<'d>,
@@ -378,12 +395,12 @@ impl<'d> Session<'d> {
         let mut why: Option<String> = None;
         let mut resumed: Option<(u64, i64, mamori_detect::Detector<'d>)> = None;
         match j.detect_state()? {
-            _ if rebuild => why = Some("--rebuild".into()),
-            None => why = Some("no earlier run".into()),
-            Some((_, _, f, _)) if f != setup.fingerprint => why = Some("the settings, rules, explanation model or master data changed".into()),
+            _ if rebuild => why = Some(REBUILD_ASKED.0.into()),
+            None => why = Some(REBUILD_FIRST_RUN.0.into()),
+            Some((_, _, f, _)) if f != setup.fingerprint => why = Some(REBUILD_SETUP_CHANGED.0.into()),
             Some((last, watermark, _, state)) => match j.min_time_after(last)? {
-                Some(t) if t < watermark => why = Some("events older than those already judged arrived".into()),
-                _ if declared_before(j, last, watermark)? => why = Some("a declaration at the gate older than the events already judged arrived".into()),
+                Some(t) if t < watermark => why = Some(REBUILD_OLDER_EVENTS.0.into()),
+                _ if declared_before(j, last, watermark)? => why = Some(REBUILD_OLDER_DECLARATION.0.into()),
                 _ => {
                     let v: serde_json::Value = serde_json::from_str(&state).context("saved detection state")?;
                     let restored = serde_json::from_value::<mamori_detect::DetectorState>(v["detector"].clone())
@@ -393,7 +410,7 @@ impl<'d> Session<'d> {
                     match restored {
                         Some(d) => resumed = Some((last, watermark, d)),
                         None => {
-                            why = Some("the saved state is from another version".into());
+                            why = Some(REBUILD_OTHER_VERSION.0.into());
                             // A failed restore may have left part of the rules' state behind.
                             rules = setup.rules(dir)?;
                         }

@@ -31,6 +31,9 @@ struct Cli {
     /// Data directory of the store.
     #[arg(long, global = true, env = "MAMORI_DATA", default_value = "mamori-data")]
     data: PathBuf,
+    /// English output (Japanese by default), for any command.
+    #[arg(long, global = true)]
+    en: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -120,11 +123,7 @@ enum Command {
     /// segments, so a query by resident or account costs one look-up per run, not per
     /// segment. Appends build them a little at a time; this finishes what is due (a store
     /// made before runs existed, or after a long import) and prints them by level.
-    Compact {
-        /// English output.
-        #[arg(long)]
-        en: bool,
-    },
+    Compact,
     /// Lines that could not be imported.
     #[command(subcommand)]
     Deadletter(DeadletterCommand),
@@ -237,9 +236,6 @@ enum Command {
         /// How many to show (default 20 in the listing, all with --json or --ocsf).
         #[arg(long)]
         limit: Option<usize>,
-        /// In English (Japanese by default).
-        #[arg(long)]
-        en: bool,
         /// One finding a line, as mamori stores it.
         #[arg(long)]
         json: bool,
@@ -486,13 +482,9 @@ enum ExplainCommand {
         /// Detection settings: the `[explanations]` floors and bounds.
         #[arg(long)]
         rules: Option<PathBuf>,
-        #[arg(long)]
-        en: bool,
     },
     /// Each template of the model in force: its window, support, chance and whether kept.
     Stats {
-        #[arg(long)]
-        en: bool,
         #[arg(long)]
         json: bool,
     },
@@ -565,8 +557,6 @@ struct ArchiveTenant {
     archive: String,
     #[arg(long)]
     tenant: String,
-    #[arg(long)]
-    en: bool,
 }
 
 #[derive(Subcommand)]
@@ -579,8 +569,6 @@ enum ArchiveCommand {
         to: String,
         #[arg(long)]
         tenant: String,
-        #[arg(long)]
-        en: bool,
     },
     /// Drop from the store the event bodies of the sealed segments the archive holds, each
     /// segment compared byte for byte with its archived copy first: the store then keeps an
@@ -1008,6 +996,7 @@ fn open(data: &Path) -> Result<SqliteJournal> {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let out = &mut std::io::stdout().lock();
+    let en = cli.en;
     match cli.command {
         Command::Init { dir, origin, segment_shift, key } => {
             let origin = origin.unwrap_or_else(audit::default_origin);
@@ -1024,9 +1013,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut j = SqliteJournal::init(&dir, &origin, segment_shift, &key)?;
             let vkey = j.verifier_key().to_owned();
             audit::record_fields(&mut j, audit::Action::Init, &format!("store created, origin {origin}"), &[("vkey", &vkey)])?;
-            writeln!(out, "initialised {} (origin {origin})", dir.display())?;
-            writeln!(out, "signing key: {} (keep it apart from the data; see docs/verification.md)", key.display())?;
-            writeln!(out, "public key: {}", j.verifier_key())?;
+            if en {
+                writeln!(out, "initialised {} (origin {origin})", dir.display())?;
+                writeln!(out, "signing key: {} (keep it apart from the data; see docs/verification.md)", key.display())?;
+                writeln!(out, "public key: {}", j.verifier_key())?;
+            } else {
+                writeln!(out, "ストアを作成しました: {}（ログ名 {origin}）", dir.display())?;
+                writeln!(out, "署名鍵: {}（データとは別の場所に保管してください。docs/verification.md）", key.display())?;
+                writeln!(out, "公開鍵: {}", j.verifier_key())?;
+            }
         }
         Command::Import { files, source, config, batch, follow, poll_ms, dry_run, show } => {
             let sources = sources_config(config.as_deref(), &cli.data)?;
@@ -1041,7 +1036,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let mut code = ExitCode::SUCCESS;
                 for (name, c) in chosen {
                     let files = mamori_sources::expand_paths(&c.paths).map_err(|e| anyhow::anyhow!("source `{name}`: {e}"))?;
-                    let args = Cli { data: cli.data.clone(), command: Command::Import { files, source: name.clone(), config: config.clone(), batch, follow, poll_ms, dry_run, show } };
+                    let args = Cli { data: cli.data.clone(), en, command: Command::Import { files, source: name.clone(), config: config.clone(), batch, follow, poll_ms, dry_run, show } };
                     if run(args)? != ExitCode::SUCCESS {
                         code = ExitCode::from(1);
                     }
@@ -1086,6 +1081,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 bar.finish_and_clear();
                 match result {
                     Ok(s) => {
+                        // The log's record stays in English, one form for every reader of it.
                         let line = match &s.duplicate_of {
                             Some(other) => format!("{}: already imported ({other}); nothing added", file.display()),
                             None => format!(
@@ -1097,17 +1093,36 @@ fn run(cli: Cli) -> Result<ExitCode> {
                                 s.already_committed_lines
                             ),
                         };
-                        writeln!(out, "{line}")?;
+                        let said = match (&s.duplicate_of, en) {
+                            (_, true) => line.clone(),
+                            (Some(other), false) => format!("{}: 取り込み済みです（{other}）。追加はありません", file.display()),
+                            (None, false) => format!(
+                                "{}: 取り込み {} 件、取り込めない行 {} 件、対象外 {} 件、前回までに取り込み済み {} 行",
+                                file.display(),
+                                s.accepted,
+                                s.rejected,
+                                s.ignored,
+                                s.already_committed_lines
+                            ),
+                        };
+                        writeln!(out, "{said}")?;
                         audit::record(&mut j, audit::Action::Import, &line)?;
                         // Not one record read: most often the wrong --source (or none, which
                         // reads NDJSON). The lines are kept in dead letters; the file can be
                         // imported again through the right source.
                         if s.duplicate_of.is_none() && s.accepted == 0 && s.rejected > 0 {
                             failed = true;
-                            eprintln!(
-                                "mamori: {}: every record was rejected as source `{source}`; is that its source? (`mamori deadletter list` shows why; importing it through the right --source reads it again)",
-                                file.display()
-                            );
+                            if en {
+                                eprintln!(
+                                    "mamori: {}: every record was rejected as source `{source}`; is that its source? (`mamori deadletter list` shows why; importing it through the right --source reads it again)",
+                                    file.display()
+                                );
+                            } else {
+                                eprintln!(
+                                    "mamori: {}: ソース `{source}` としては 1 行も取り込めませんでした。ソースの指定は正しいですか（理由は `mamori deadletter list`。正しい --source で取り込み直せます）",
+                                    file.display()
+                                );
+                            }
                         }
                     }
                     Err(e) => {
@@ -1172,10 +1187,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Key(KeyCommand::Rotate { key }) => {
             let mut j = open(&cli.data)?;
             j.rotate_key(&key, &|old, new| audit::key_rotation_event(old, new))?;
-            writeln!(out, "new signing key at {}; public key: {}", key.display(), j.verifier_key())?;
-            writeln!(out, "publish the new public key beside the old one; `verify --key` accepts either")?;
+            if en {
+                writeln!(out, "new signing key at {}; public key: {}", key.display(), j.verifier_key())?;
+                writeln!(out, "publish the new public key beside the old one; `verify --key` accepts either")?;
+            } else {
+                writeln!(out, "新しい署名鍵: {}、公開鍵: {}", key.display(), j.verifier_key())?;
+                writeln!(out, "新しい公開鍵を古い鍵と並べて公表してください（`verify --key` はどちらも受け付けます）")?;
+            }
         }
-        Command::Compact { en } => {
+        Command::Compact => {
             let mut j = open(&cli.data)?;
             j.compact()?;
             let runs = j.key_runs()?;
@@ -1199,7 +1219,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let letters = j.dead_letters(limit)?;
             let total: u64 = j.dead_letter_counts()?.iter().map(|(_, n)| n).sum();
             if !json && total > letters.len() as u64 {
-                eprintln!("mamori: {} of {total} dead letters shown (--limit)", letters.len());
+                if en {
+                    eprintln!("mamori: {} of {total} dead letters shown (--limit)", letters.len());
+                } else {
+                    eprintln!("mamori: 取り込めなかった行 {total} 件のうち {} 件を表示しています（--limit）", letters.len());
+                }
             }
             for d in letters {
                 if json {
@@ -1213,39 +1237,44 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Master(MasterCommand::Load { dir, cert_ldap }) => return master_load(&cli.data, &dir, cert_ldap, out),
+        Command::Master(MasterCommand::Load { dir, cert_ldap }) => return master_load(&cli.data, &dir, cert_ldap, en, out),
         Command::Events(cmd) => events(cmd, &cli.data, out)?,
         Command::Detect { inputs: DetectionInputs { rules, sigma }, rebuild } => {
             let config = detect::load_config(rules.as_deref())?;
             let mut j = open(&cli.data)?;
             let started = std::time::Instant::now();
             let summary = detect::run(&mut j, config, sigma.as_deref(), rebuild)?;
-            match &summary.rebuilt {
-                Some(why) => writeln!(out, "judged all {} events from scratch ({why})", summary.judged)?,
-                None => writeln!(out, "judged {} new events", summary.judged)?,
-            }
-            writeln!(
-                out,
-                "{} record accesses, {} explained ({:.2}%), {} findings in {:.1} s",
-                summary.accesses,
-                summary.explained,
-                100.0 * summary.explained as f64 / summary.accesses.max(1) as f64,
-                summary.findings.len(),
-                started.elapsed().as_secs_f64()
-            )?;
-            if summary.suppressed > 0 {
-                writeln!(out, "（うち {} 件は終結した事案により抑制）", summary.suppressed)?;
+            let share = 100.0 * summary.explained as f64 / summary.accesses.max(1) as f64;
+            let seconds = started.elapsed().as_secs_f64();
+            if en {
+                match &summary.rebuilt {
+                    Some(why) => writeln!(out, "judged all {} events from scratch ({why})", summary.judged)?,
+                    None => writeln!(out, "judged {} new events", summary.judged)?,
+                }
+                writeln!(out, "{} record accesses, {} explained ({share:.2}%), {} findings in {seconds:.1} s", summary.accesses, summary.explained, summary.findings.len())?;
+                if summary.suppressed > 0 {
+                    writeln!(out, "(of which {} suppressed by closed cases)", summary.suppressed)?;
+                }
+            } else {
+                match &summary.rebuilt {
+                    Some(why) => writeln!(out, "全 {} 件を最初から判定しました（{}）", summary.judged, detect::rebuild_reason_ja(why))?,
+                    None => writeln!(out, "新しいイベント {} 件を判定しました", summary.judged)?,
+                }
+                writeln!(out, "記録照会 {} 件、うち業務の根拠あり {} 件（{share:.2}%）、検知 {} 件（{seconds:.1} 秒）", summary.accesses, summary.explained, summary.findings.len())?;
+                if summary.suppressed > 0 {
+                    writeln!(out, "（うち {} 件は終結した事案により抑制）", summary.suppressed)?;
+                }
             }
             let raised: Vec<_> = summary.findings.iter().filter(|f| f.suppressed.is_none()).cloned().collect();
-            detect::print_findings(&raised, 10, false, out)?;
+            detect::print_findings(&raised, 10, en, out)?;
         }
-        Command::Explain(ExplainCommand::Learn { rules, en }) => {
+        Command::Explain(ExplainCommand::Learn { rules }) => {
             let config = detect::load_config(rules.as_deref())?;
             let mut j = open(&cli.data)?;
             let model = detect::learn(&mut j, &config)?;
             detect::print_model(&model, en, out)?;
         }
-        Command::Explain(ExplainCommand::Stats { en, json }) => {
+        Command::Explain(ExplainCommand::Stats { json }) => {
             let j = open(&cli.data)?;
             let Some(model) = detect::stored_model(&j)? else {
                 bail!("no explanation model in the log yet: run `mamori explain learn` (or `mamori detect`)")
@@ -1256,7 +1285,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 detect::print_model(&model, en, out)?;
             }
         }
-        Command::Findings { limit, en, json, ocsf } => {
+        Command::Findings { limit, json, ocsf } => {
             let j = open(&cli.data)?;
             let findings = detect::stored_findings(&j)?;
             no_detection_yet(&j, &findings, en, json || ocsf)?;
@@ -1385,13 +1414,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let signoff = review::read_marks(&marks, &sheet, &reviewer)?;
             let key = sheet.id();
             let seq = review::record_signoff(&mut j, &audit::operator(), &sheet, &signoff)?;
-            writeln!(
-                out,
-                "signed off {key} by {reviewer}: {} rows, {} 業務外, {} 確認 (event {seq})",
-                signoff.marks.len(),
-                signoff.detail["not_business"].as_array().map_or(0, Vec::len),
-                signoff.detail["ask"].as_array().map_or(0, Vec::len)
-            )?;
+            let (rows, not_business, ask) = (signoff.marks.len(), signoff.detail["not_business"].as_array().map_or(0, Vec::len), signoff.detail["ask"].as_array().map_or(0, Vec::len));
+            if en {
+                writeln!(out, "signed off {key} by {reviewer}: {rows} rows, {not_business} 業務外, {ask} 確認 (event {seq})")?;
+            } else {
+                writeln!(out, "{key} の点検を {reviewer} が確認しました: {rows} 行、業務外 {not_business}、確認 {ask}（記録 {seq}）")?;
+            }
         }
         Command::Review(ReviewCommand::Status { month, as_of, grace_days, json }) => {
             let j = open(&cli.data)?;
@@ -1571,7 +1599,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })?;
         }
         Command::Cluster(command) => cluster_command(command, &cli.data, out)?,
-        Command::Archive(command) => archive_command(command, &cli.data, out)?,
+        Command::Archive(command) => archive_command(command, &cli.data, cli.en, out)?,
         Command::Apikey(ApikeyCommand::Create { source, reports, gate, label }) => {
             let scope = match (source, reports, gate) {
                 (Some(s), false, None) if !s.starts_with('@') => s,
@@ -1620,15 +1648,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             j.put_user(name.trim(), &phc, &role, &department, now)?;
             // A new password signs the user out everywhere (a running server reads the file).
             let ended = mamori_server::console::Sessions::end_all(&cli.data, name.trim()).map_err(anyhow::Error::msg)?;
-            if ended > 0 {
-                writeln!(out, "{ended} console sessions of {} ended", name.trim())?;
+            match (en, ended > 0) {
+                (true, true) => writeln!(out, "{ended} console sessions of {} ended", name.trim())?,
+                (false, true) => writeln!(out, "{} のコンソールのセッション {ended} 件を終了しました", name.trim())?,
+                _ => {}
             }
-            writeln!(out, "user {} ({role}) saved", name.trim())?;
+            if en {
+                writeln!(out, "user {} ({role}) saved", name.trim())?;
+            } else {
+                writeln!(out, "利用者 {}（{role}）を保存しました", name.trim())?;
+            }
         }
         Command::User(UserCommand::Remove { name }) => {
             let mut j = open(&cli.data)?;
             let ended = mamori_app::admin::remove_user(&mut j, &audit::operator(), &name, || mamori_server::console::Sessions::end_all(&cli.data, &name).map_err(anyhow::Error::msg))?;
-            writeln!(out, "user {name} removed; {ended} sessions ended")?;
+            if en {
+                writeln!(out, "user {name} removed; {ended} sessions ended")?;
+            } else {
+                writeln!(out, "利用者 {name} を削除しました。セッション {ended} 件を終了しました")?;
+            }
         }
         Command::User(UserCommand::List) => {
             for u in open(&cli.data)?.users()? {
@@ -1642,7 +1680,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Apikey(ApikeyCommand::Revoke { id }) => {
             let key = mamori_app::admin::revoke_api_key(&mut open(&cli.data)?, &audit::operator(), &id)?;
-            writeln!(out, "API key {} ({} {}) revoked", key.id, key.scope, key.label)?;
+            if en {
+                writeln!(out, "API key {} ({} {}) revoked", key.id, key.scope, key.label)?;
+            } else {
+                writeln!(out, "API キー {}（{} {}）を失効させました", key.id, key.scope, key.label)?;
+            }
         }
         Command::Bench(BenchArgs { quick: true, dir, .. }) => bench::quick(&dir, out)?,
         Command::Bench(BenchArgs { command: None, .. }) => bail!("name a benchmark (mamori bench --help), or --quick for the table"),
@@ -1742,9 +1784,9 @@ fn service_logs(format: &str) -> tracing_appender::non_blocking::WorkerGuard {
     guard
 }
 
-fn archive_command(command: ArchiveCommand, data: &Path, out: &mut impl Write) -> Result<()> {
+fn archive_command(command: ArchiveCommand, data: &Path, en: bool, out: &mut impl Write) -> Result<()> {
     match command {
-        ArchiveCommand::Export { to, tenant, en } => {
+        ArchiveCommand::Export { to, tenant } => {
             let mut j = open(data)?;
             let r = mamori_app::archive::export(&mut j, &to, &tenant)?;
             if en {
@@ -1753,7 +1795,7 @@ fn archive_command(command: ArchiveCommand, data: &Path, out: &mut impl Write) -
                 writeln!(out, "封印済み区間 {} 個（{} 件、ファイル {} 個、{} バイト）とタイル {} 枚をアーカイブしました。アーカイブは {} 件目まで、チェックポイント {}", r.segments, r.events, r.files, r.bytes, r.tiles, r.archived_through, r.checkpoint_size)?;
             }
         }
-        ArchiveCommand::Release(ArchiveTenant { archive, tenant, en }) => {
+        ArchiveCommand::Release(ArchiveTenant { archive, tenant }) => {
             let mut j = open(data)?;
             let r = mamori_app::archive::release(&mut j, &archive, &tenant, false)?;
             if en {
@@ -1762,7 +1804,7 @@ fn archive_command(command: ArchiveCommand, data: &Path, out: &mut impl Write) -
                 writeln!(out, "区間 {} 個（{} 件）のイベント本体を保存庫から外しました（索引は残し、本体はアーカイブから読みます）。本体ごと残る区間 {} 個、以前に外した区間 {} 個", r.segments.len(), r.events, r.kept, r.released_before)?;
             }
         }
-        ArchiveCommand::Status(ArchiveTenant { archive, tenant, en }) => {
+        ArchiveCommand::Status(ArchiveTenant { archive, tenant }) => {
             let a = mamori_archive::Archive::open(&archive, &tenant)?;
             let Some(m) = a.manifest()? else { bail!("tenant `{tenant}` has nothing archived at {archive}") };
             let (events, files, bytes) = (m.events(), m.files().count(), m.bytes());
@@ -1773,7 +1815,7 @@ fn archive_command(command: ArchiveCommand, data: &Path, out: &mut impl Write) -
                 writeln!(out, "テナント {tenant}: 区間 {} 個、{events} 件（{} 件目まで）、ファイル {files} 個、{bytes} バイト（1 件 {per_event:.1} バイト）、チェックポイント {}", m.segments.len(), m.archived_through(), m.checkpoint_size)?;
             }
         }
-        ArchiveCommand::Verify(ArchiveTenant { archive, tenant, en }) => {
+        ArchiveCommand::Verify(ArchiveTenant { archive, tenant }) => {
             let j = open(data)?;
             let r = mamori_app::archive::verify(&j, &archive, &tenant)?;
             if en {
@@ -1914,7 +1956,7 @@ fn demo(dir: Option<PathBuf>, seed: u64, out: &mut impl Write) -> Result<ExitCod
     audit::record(&mut j, audit::Action::Init, "demo store")?;
     drop(j);
     let mut loaded = Vec::new();
-    let code = master_load(&data, &town.join("master"), false, &mut loaded)?;
+    let code = master_load(&data, &town.join("master"), false, false, &mut loaded)?;
     anyhow::ensure!(code == ExitCode::SUCCESS, "the simulated master data has errors: {}", String::from_utf8_lossy(&loaded));
     let mut j = open(&data)?;
     let sources = mamori_sources::load_sources(&town.join("mamori.toml")).map_err(anyhow::Error::msg)?;
@@ -1966,7 +2008,7 @@ fn progress_bar(file: &Path) -> indicatif::ProgressBar {
     bar
 }
 
-fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -> Result<ExitCode> {
+fn master_load(data: &Path, dir: &Path, cert_ldap: bool, en: bool, out: &mut impl Write) -> Result<ExitCode> {
     use mamori_master::Kind;
     let loaded = if cert_ldap { mamori_master::load_cert_ldap(dir) } else { mamori_master::load_dir(dir) }
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -2050,9 +2092,20 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, out: &mut impl Write) -
     let mut j = open(data)?;
     audit::record_master_load(&mut j, &kinds, &files, &summary)?;
     for (kind, n) in counted {
-        writeln!(out, "{kind:<15} {n:>8} rows")?;
+        writeln!(out, "{kind:<15} {n:>8} {}", if en { "rows" } else { "行" })?;
     }
-    writeln!(out, "{summary}")?;
+    if en {
+        writeln!(out, "{summary}")?;
+    } else {
+        writeln!(
+            out,
+            "{} からマスタデータを読み込みました: ファイル {} 個、不正な行 {} 行、職員・所属の分からない行 {} 行（保持）",
+            dir.display(),
+            loaded.files.len(),
+            loaded.errors.len(),
+            loaded.unresolved.len()
+        )?;
+    }
     Ok(if loaded.errors.is_empty() && loaded.unresolved.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 

@@ -204,7 +204,7 @@ fn a_file_imported_through_the_wrong_source_fails_and_is_read_again_through_the_
     let out = mamori(&data, &["import", file.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("every record was rejected as source `ndjson`"), "{err}");
+    assert!(err.contains("ソース `ndjson` としては 1 行も取り込めませんでした"), "{err}");
     assert_eq!(data_events(&data), 0);
     // A check of the source the file was meant for does not pass on nothing.
     let check = mamori(&data, &["check", "--source", "juki"]);
@@ -213,10 +213,10 @@ fn a_file_imported_through_the_wrong_source_fails_and_is_read_again_through_the_
     // Through its own source the same file is read, not taken for one already imported.
     let through = ["import", "--source", "juki", "--config", config.to_str().unwrap(), file.to_str().unwrap()];
     let out = ok(&data, &through);
-    assert!(out.contains("accepted 2"), "{out}");
+    assert!(out.contains("取り込み 2 件"), "{out}");
     assert_eq!(data_events(&data), 2);
     // Through that source again it is one already imported.
-    assert!(ok(&data, &through).contains("nothing added"));
+    assert!(ok(&data, &through).contains("追加はありません"));
     assert_eq!(data_events(&data), 2);
 }
 
@@ -255,11 +255,11 @@ fn a_simulated_towns_nightly_import_with_no_file_named_reads_every_log_its_confi
     let config = town.join("mamori.toml");
     let out = ok(&data, &["import", "--config", config.to_str().unwrap()]);
     for (source, file) in mamori_sim::LOGS {
-        assert!(out.lines().any(|l| l.contains(file) && l.contains("accepted") && !l.contains("accepted 0,")), "{source}: {out}");
+        assert!(out.lines().any(|l| l.contains(file) && l.contains("取り込み ") && !l.contains("取り込み 0 件")), "{source}: {out}");
     }
     // The nightly job run again adds nothing.
     let again = ok(&data, &["import", "--config", config.to_str().unwrap()]);
-    assert!(again.lines().all(|l| l.contains("nothing added") || l.contains("accepted 0,")), "{again}");
+    assert!(again.lines().all(|l| l.contains("追加はありません") || l.contains("取り込み 0 件")), "{again}");
 }
 
 #[test]
@@ -267,12 +267,12 @@ fn importing_the_same_file_twice_adds_no_event() {
     let (tmp, data) = store(250);
     let file = tmp.path().join("events.ndjson");
     let out = ok(&data, &["import", file.to_str().unwrap()]);
-    assert!(out.contains("already imported"), "{out}");
+    assert!(out.contains("取り込み済みです"), "{out}");
     // The same content under another name is recognised too.
     let copy = tmp.path().join("copy.ndjson");
     std::fs::copy(&file, &copy).unwrap();
     let out = ok(&data, &["import", copy.to_str().unwrap()]);
-    assert!(out.contains("already imported"), "{out}");
+    assert!(out.contains("取り込み済みです"), "{out}");
     assert_eq!(data_events(&data), 250);
     ok(&data, &["verify"]);
 }
@@ -293,7 +293,7 @@ fn bad_event_lines_go_to_dead_letters_with_line_and_reason_and_the_rest_is_store
     ];
     std::fs::write(&file, lines.join("\n")).unwrap();
     let out = ok(&data, &["import", file.to_str().unwrap()]);
-    assert!(out.contains("accepted 2, rejected 3"), "{out}");
+    assert!(out.contains("取り込み 2 件、取り込めない行 3 件"), "{out}");
     let letters = ok(&data, &["deadletter", "list"]);
     let expected = [("mixed.ndjson:2:", "EOF"), ("mixed.ndjson:3:", "field `time`"), ("mixed.ndjson:4:", "class_uid 7777")];
     let got: Vec<&str> = letters.lines().collect();
@@ -312,7 +312,7 @@ fn a_line_far_longer_than_the_limit_is_dead_lettered_without_holding_it() {
     let long = "x".repeat(20 * 1024 * 1024);
     std::fs::write(&file, format!("{}\n{long}\n{}\n", event_line(1), event_line(2))).unwrap();
     let out = ok(&data, &["import", file.to_str().unwrap()]);
-    assert!(out.contains("accepted 2, rejected 1"), "{out}");
+    assert!(out.contains("取り込み 2 件、取り込めない行 1 件"), "{out}");
     assert!(ok(&data, &["deadletter", "list"]).contains("long.ndjson:2: [ndjson] line longer than"));
 }
 
@@ -350,11 +350,11 @@ fn an_import_killed_mid_way_and_rerun_stores_every_event_exactly_once() {
     assert!(killed_at < n, "the import finished before it could be killed; make the file larger");
 
     let out = ok(&data, &["import", file.to_str().unwrap(), "--batch", "2000"]);
-    assert!(out.contains("skipped"), "{out}");
+    assert!(out.contains("前回までに取り込み済み") && !out.contains("前回までに取り込み済み 0 行"), "the lines the killed run committed are skipped: {out}");
     assert_eq!(data_events(&data), n, "every line stored exactly once");
     ok(&data, &["verify"]);
     let again = ok(&data, &["import", file.to_str().unwrap()]);
-    assert!(again.contains("already imported"), "{again}");
+    assert!(again.contains("取り込み済みです"), "{again}");
 }
 
 #[test]
@@ -375,7 +375,7 @@ fn malformed_master_data_lines_are_reported_with_file_and_line_and_the_rest_is_l
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("employees.csv:3: field `hired`"), "{stderr}");
-    assert!(stdout.contains("employees") && stdout.contains("2 rows"), "{stdout}");
+    assert!(stdout.contains("employees") && stdout.contains("2 行"), "{stdout}");
     // The load itself is an audited action in the log.
     let audit = ok(&data, &["events", "actor", "test-auditor"]);
     assert!(audit.contains("master.load"), "{audit}");
@@ -418,7 +418,7 @@ fn every_source_sample_imports_through_the_pipeline_with_its_golden_counts() {
             .find(|p| p.file_stem().unwrap().to_string_lossy().starts_with("input") && p.extension().is_some_and(|e| e != "py"))
             .unwrap();
         let out = ok(&data, &["import", "--source", &name, "--config", config_path.to_str().unwrap(), input.to_str().unwrap()]);
-        let want = format!("accepted {accepted}, rejected {rejected}, ignored {ignored}");
+        let want = format!("取り込み {accepted} 件、取り込めない行 {rejected} 件、対象外 {ignored} 件");
         assert!(out.contains(&want), "{name}: want `{want}`, got {out}");
     }
     ok(&data, &["verify"]);
@@ -443,7 +443,7 @@ fn a_resumed_csv_import_still_knows_its_columns() {
     text.push_str("000000099,R6.5.8 11:00:00,0204\n");
     std::fs::write(&file, &text).unwrap();
     let out = ok(&data, &args);
-    assert!(out.contains("accepted 1, rejected 0"), "{out}");
+    assert!(out.contains("取り込み 1 件、取り込めない行 0 件"), "{out}");
     let found = ok(&data, &["events", "resident", "000000099"]);
     assert!(found.contains("\"uid\":\"0204\""), "{found}");
 }
@@ -466,9 +466,9 @@ fn a_maildir_folder_is_imported_message_by_message_and_only_once() {
     std::fs::write(maildir.join("new/1715158921.M2P1.mx"), mail("b@city.example.lg.jp", "b")).unwrap();
     let args = ["import", "--source", "mail", "--config", config.to_str().unwrap(), maildir.to_str().unwrap()];
     let out = ok(&data, &args);
-    assert_eq!(out.matches("accepted 1, rejected 0").count(), 2, "{out}");
+    assert_eq!(out.matches("取り込み 1 件、取り込めない行 0 件").count(), 2, "{out}");
     let out = ok(&data, &args);
-    assert_eq!(out.matches("already imported").count(), 2, "{out}");
+    assert_eq!(out.matches("取り込み済みです").count(), 2, "{out}");
     let sent = ok(&data, &["events", "actor", "a@city.example.lg.jp"]);
     assert!(sent.contains("\"personal_recipients\":[\"x@gmail.com\"]"), "{sent}");
 }
@@ -563,7 +563,7 @@ fn a_corrupted_copy_imports_its_good_rows_and_dead_letters_each_bad_one() {
     let file = tmp.path().join("juki-spoiled.csv");
     std::fs::write(&file, &spoiled).unwrap();
     let out = ok(&data, &["import", "--source", "juki", "--config", config.to_str().unwrap(), file.to_str().unwrap()]);
-    assert!(out.contains("accepted 2, rejected 5"), "{out}");
+    assert!(out.contains("取り込み 2 件、取り込めない行 5 件"), "{out}");
     let letters = ok(&data, &["deadletter", "list"]);
     for (line, reason) in [
         (3, "not Shift_JIS"),
@@ -596,7 +596,7 @@ fn a_corrupted_copy_imports_its_good_rows_and_dead_letters_each_bad_one() {
     let mail = tmp.path().join("bomb.mbox");
     std::fs::write(&mail, mbox).unwrap();
     let out = ok(&data, &["import", "--source", "mail", "--config", config.to_str().unwrap(), mail.to_str().unwrap()]);
-    assert!(out.contains("accepted 1, rejected 0"), "{out}");
+    assert!(out.contains("取り込み 1 件、取り込めない行 0 件"), "{out}");
     let stored = ok(&data, &["events", "actor", "a@city.example.lg.jp"]);
     assert!(stored.contains("zip bomb suspected"), "{stored}");
     ok(&data, &["verify"]);
@@ -612,7 +612,7 @@ fn every_simulated_log_imports_with_zero_dead_letters() {
     let summary = ok(&data, &["simulate", "--out", town.to_str().unwrap(), "--residents", "2000", "--employees", "60", "--days", "20", "--seed", "9"]);
     ok(&data, &["init", data.to_str().unwrap()]);
     let master = ok(&data, &["master", "load", town.join("master").to_str().unwrap()]);
-    assert!(master.contains("0 rows rejected, 0 rows kept that name no employee"), "{master}");
+    assert!(master.contains("不正な行 0 行、職員・所属の分からない行 0 行"), "{master}");
     let config = town.join("mamori.toml");
     for (source, file) in mamori_sim::LOGS {
         let written: usize = summary
@@ -623,7 +623,7 @@ fn every_simulated_log_imports_with_zero_dead_letters() {
             .unwrap();
         let path = town.join("logs").join(file);
         let out = ok(&data, &["import", "--source", source, "--config", config.to_str().unwrap(), path.to_str().unwrap()]);
-        assert!(out.contains(&format!("accepted {written}, rejected 0")), "{source}: wrote {written}, {out}");
+        assert!(out.contains(&format!("取り込み {written} 件、取り込めない行 0 件")), "{source}: wrote {written}, {out}");
     }
     assert!(ok(&data, &["deadletter", "list"]).is_empty());
     ok(&data, &["verify"]);
@@ -902,7 +902,7 @@ fn review_sheets_are_reproducible_and_a_signoff_is_a_logged_event_that_clears_th
     let out = mamori(&data, &["review", "signoff", "--department", "D110", "--month", "2024-03", "--reviewer", "戸籍係長", "--seed", "7", "--marks", unmarked.to_str().unwrap()]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("line 2"), "an unmarked row is refused, by line");
     let done = ok(&data, &["review", "signoff", "--department", "D110", "--month", "2024-03", "--reviewer", "戸籍係長", "--seed", "7", "--marks", path.to_str().unwrap()]);
-    assert!(done.contains("signed off D110/2024-03"), "{done}");
+    assert!(done.contains("D110/2024-03 の点検を 戸籍係長 が確認しました"), "{done}");
     let again = mamori(&data, &["review", "signoff", "--department", "D110", "--month", "2024-03", "--reviewer", "課長", "--seed", "7", "--marks", path.to_str().unwrap()]);
     assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already signed off by 戸籍係長"), "a sheet is signed once");
     let status = ok(&data, &["review", "status", "--month", "2024-03", "--as-of", "2024-04-20"]);
@@ -996,7 +996,7 @@ fn a_users_sigma_rule_runs_with_detect_and_a_broken_one_is_refused_by_name() {
     )
     .unwrap();
     let out = ok(&data, &["detect", "--sigma", rules.to_str().unwrap()]);
-    assert!(out.contains("findings"), "{out}");
+    assert!(out.contains("検知"), "{out}");
     let ocsf = ok(&data, &["findings", "--ocsf", "--limit", "1000"]);
     let hit = ocsf.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).find(|f| f["finding_info"]["analytic"]["uid"] == "sigma:local-reception-usb");
     let hit = hit.expect("the S7 reception PC is found by the user's rule");
@@ -1078,20 +1078,20 @@ fn incremental_detect_gives_the_same_findings_as_a_rebuild() {
         ok(&data, &["import", "--source", "ndjson", file.to_str().unwrap()]);
         let out = ok(&data, &["detect", "--rules", town.join("detect.toml").to_str().unwrap()]);
         if name == "second.ndjson" {
-            assert!(out.contains(&format!("judged {} new events", lines.len() - half + 2)), "only the new events (and the two audit events): {out}");
+            assert!(out.contains(&format!("新しいイベント {} 件を判定しました", lines.len() - half + 2)), "only the new events (and the two audit events): {out}");
         }
     }
     let incremental = sorted_findings(&data);
     assert!(incremental.len() >= 8, "the town's incidents are found: {}", incremental.len());
     let out = ok(&data, &["detect", "--rebuild", "--rules", town.join("detect.toml").to_str().unwrap()]);
-    assert!(out.contains("from scratch (--rebuild)"), "{out}");
+    assert!(out.contains("最初から判定しました（--rebuild の指定）"), "{out}");
     assert_eq!(incremental, sorted_findings(&data), "incremental and from scratch agree");
     // Older events arriving after a run make the next run start over, and say why.
     let old = tmp.path().join("old.ndjson");
     std::fs::write(&old, format!("{}\n", lines[0])).unwrap();
     ok(&data, &["import", old.to_str().unwrap()]);
     let out = ok(&data, &["detect", "--rules", town.join("detect.toml").to_str().unwrap()]);
-    assert!(out.contains("events older than those already judged arrived"), "{out}");
+    assert!(out.contains("判定済みのイベントより古いイベントが届いた"), "{out}");
 }
 
 #[test]
@@ -1153,9 +1153,9 @@ fn import_with_no_file_named_reads_every_configured_sources_paths_once() {
     let config = tmp.path().join("mamori.toml");
     std::fs::write(&config, format!("[sources.print]\npaths = [\"logs/print_*.csv\"]\n{mapping}")).unwrap();
     let out = ok(&data, &["import", "--config", config.to_str().unwrap()]);
-    assert_eq!(out.matches("accepted 2").count(), 2, "both days' files, by the glob: {out}");
+    assert_eq!(out.matches("取り込み 2 件").count(), 2, "both days' files, by the glob: {out}");
     let again = ok(&data, &["import", "--config", config.to_str().unwrap()]);
-    assert!(!again.contains("accepted 2"), "a re-run adds nothing: {again}");
+    assert!(!again.contains("取り込み 2 件"), "a re-run adds nothing: {again}");
     std::fs::write(&config, format!("[sources.print]\npaths = [\"logs/none_*.csv\"]\n{mapping}")).unwrap();
     let missing = mamori(&data, &["import", "--config", config.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("none_*.csv"), "a pattern naming nothing is said");
@@ -1234,7 +1234,7 @@ fn a_dry_run_shows_the_mapped_events_the_refusals_and_the_check_and_stores_nothi
     assert_eq!(data_events(&data), before, "nothing stored");
     // The same file then imports for real: a dry run marks nothing as imported.
     let real = ok(&data, &["import", "--source", "print", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
-    assert!(real.contains("accepted 2"), "{real}");
+    assert!(real.contains("取り込み 2 件"), "{real}");
 }
 
 /// A store of imported events and the example town's master data, as a store-holder with

@@ -252,7 +252,7 @@ fn streaming_detection_in_serve_gives_the_same_findings_as_batch() {
     let streamed = sorted(mamori(&data, &["findings", "--json", "--limit", "100000"]));
     assert!(streamed.len() >= 5, "findings arrived with the batches: {}", streamed.len());
     let out = mamori(&data, &["detect", "--rebuild", "--rules", town.join("detect.toml").to_str().unwrap()]);
-    assert!(out.contains("from scratch"), "{out}");
+    assert!(out.contains("最初から判定しました"), "{out}");
     assert_eq!(streamed, sorted(mamori(&data, &["findings", "--json", "--limit", "100000"])), "streaming and batch agree");
 }
 
@@ -741,7 +741,7 @@ fn a_removed_user_and_a_revoked_key_are_refused_at_once() {
     let (mut server, addr) = start(&data, &config);
     let cookie = signed_in_as(addr, "auditor");
     assert_eq!(page(addr, "/console/findings", &cookie).0, 200);
-    assert!(mamori(&data, &["user", "remove", "--name", "auditor"]).contains("1 sessions ended"));
+    assert!(mamori(&data, &["user", "remove", "--name", "auditor"]).contains("セッション 1 件を終了しました"));
     assert_eq!(page(addr, "/console/findings", &cookie).0, 303, "signed out at once");
     assert!(session_cookie(&console_login(addr, "auditor", "correct+horse+battery+staple")).is_none());
     let bearer = format!("Bearer {key}");
@@ -1304,7 +1304,7 @@ fn the_gate_asks_for_a_purpose_before_a_relative_s_record_and_records_the_declar
     server.kill().unwrap();
     server.wait().unwrap();
     let again = mamori(&data, &["detect"]);
-    assert!(again.contains("a declaration at the gate older than the events already judged arrived"), "{again}");
+    assert!(again.contains("判定済みのイベントより古い利用目的の申告が届いた"), "{again}");
     let findings = mamori(&data, &["findings", "--json"]);
     assert!(findings.contains("災害時の安否確認"), "the late declaration is judged: {findings}");
     let back = mamori(&data, &["report", "employee", "--employee", "E0003", "--format", "json"]);
