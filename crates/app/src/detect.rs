@@ -714,7 +714,7 @@ pub fn print_findings(findings: &[Finding], limit: usize, english: bool, out: &m
             }
         }
         let ids: Vec<String> = f.evidence.iter().take(8).map(u64::to_string).collect();
-        writeln!(out, "    evidence ids: {}{}", ids.join(", "), if f.evidence.len() > 8 { " …" } else { "" })?;
+        writeln!(out, "    {}: {}{}", if english { "evidence ids" } else { "証拠の記録番号" }, ids.join(", "), if f.evidence.len() > 8 { " …" } else { "" })?;
     }
     if findings.len() > limit {
         let more = findings.len() - limit;

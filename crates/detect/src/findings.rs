@@ -169,6 +169,14 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
     crate::analyzers::REGISTRY.iter().flat_map(|r| r.rules.iter()).find(|r| r.id == id)
 }
 
+/// What the analyzers saw (the accounts, terminals, households, shares in `detail`) is
+/// written into the Japanese sentence; an English sentence that does not name it gets it
+/// after the counts, as recorded, so a reader in English loses no evidence.
+fn seen_en(sentence: &str, r: &Rollup) -> String {
+    let details = r.details();
+    if details.is_empty() || sentence.contains(&details) { String::new() } else { format!("; seen: {details}") }
+}
+
 /// The finding a rollup becomes.
 pub fn finding(r: &Rollup) -> Finding {
     let info = rule(&r.rule);
@@ -197,7 +205,41 @@ pub fn finding(r: &Rollup) -> Finding {
         days: r.days.len(),
         evidence: r.evidence.clone(),
         explanation_ja: format!("{ja}（{} 日間{residents}・記録 {} 件、{span}）", r.days.len(), r.n()),
-        explanation_en: format!("{en} ({} distinct days{residents_en}, {} events, {span}).", r.days.len(), r.n()),
+        explanation_en: format!("{en} ({} distinct days{residents_en}, {} events, {span}){}.", r.days.len(), r.n(), seen_en(&en, r)),
         suppressed: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every registered rule's finding tells in English what the Japanese tells: the
+    /// accounts, terminals and households the analyzer noted, not only the counts.
+    #[test]
+    fn an_english_finding_names_what_the_japanese_one_names() {
+        for rule in crate::analyzers::REGISTRY.iter().flat_map(|r| r.rules.iter()) {
+            let day = NaiveDate::from_ymd_opt(2024, 5, 8).unwrap();
+            let r = Rollup {
+                rule: rule.id.to_owned(),
+                severity: Severity::High,
+                employee: "E0051".into(),
+                related: Vec::new(),
+                residents: BTreeSet::from(["000000305".to_owned()]),
+                mails: Vec::new(),
+                devices: Vec::new(),
+                files: Vec::new(),
+                evidence: vec![1, 2],
+                days: BTreeSet::from([day]),
+                from: 0,
+                to: 0,
+                detected_at: 0,
+                detail: BTreeMap::from([("元同一世帯: 元世帯 H001854（〜2023-09-16）".to_owned(), 2)]),
+            };
+            let f = finding(&r);
+            if f.explanation_ja.contains("H001854") {
+                assert!(f.explanation_en.contains("H001854（〜2023-09-16） ×2"), "{}: {}", rule.id, f.explanation_en);
+            }
+        }
     }
 }
