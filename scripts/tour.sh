@@ -20,7 +20,7 @@ echo; echo "== mamori import: events of every class (record access, logon, file,
 $m import examples/events.ndjson
 
 echo; echo "== who looked at resident 000000305's records?"
-$m events resident 000000305 --from 2024-05-01 --to 2024-06-01
+$m events resident 000000305 --from 2024-05-01 --to 2024-05-31
 
 echo; echo "== mamori verify: recompute the Merkle tree from storage and check every checkpoint"
 $m verify

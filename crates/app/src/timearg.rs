@@ -3,7 +3,6 @@
 
 use anyhow::{Result, bail};
 use chrono::{DateTime, FixedOffset, NaiveDate};
-use mamori_journal::TimeRange;
 
 pub const JST_SECONDS: i32 = 9 * 3600;
 
@@ -40,25 +39,23 @@ pub fn parse_ms(s: &str) -> Result<i64> {
     bail!("`{s}` is neither a date (2024-05-08, JST) nor an RFC 3339 time (2024-05-08T10:00:00+09:00)")
 }
 
-pub fn range(from: &Option<String>, to: &Option<String>) -> Result<TimeRange> {
-    let from = from.as_deref().map(parse_ms).transpose()?.unwrap_or(i64::MIN);
-    let to = to.as_deref().map(parse_ms).transpose()?.unwrap_or(i64::MAX);
-    if from >= to {
-        bail!("--from must be before --to");
-    }
-    Ok(TimeRange { from, to })
-}
-
-/// `--from` and an inclusive `--to` (JST dates or times) as a range of milliseconds: the
-/// range ends at the midnight after `--to`.
+/// `--from` and an inclusive `--to` as a range of milliseconds, the same for every command
+/// (events, reports): a bare JST date as `--to` takes that whole day (the range ends at
+/// the midnight after it); an RFC 3339 time ends the range at that instant.
 pub fn inclusive_range(from: Option<&str>, to: Option<&str>) -> Result<mamori_journal::TimeRange> {
-    let end = to.map(|t| parse_ms(t).map(|ms| ms + 86_400_000)).transpose()?;
+    let end = to.map(end_of).transpose()?;
     let range = mamori_journal::TimeRange { from: from.map(parse_ms).transpose()?.unwrap_or(i64::MIN), to: end.unwrap_or(i64::MAX) };
     // A reversed period would give an answer of no records that reads as a true one.
     if range.from >= range.to {
         bail!("--from ({}) is after --to ({})", from.unwrap_or_default(), to.unwrap_or_default());
     }
     Ok(range)
+}
+
+/// Where a period given up to `to` ends: the midnight after a date, the instant of a time.
+fn end_of(to: &str) -> Result<i64> {
+    let whole_day = NaiveDate::parse_from_str(to.trim(), "%Y-%m-%d").is_ok();
+    Ok(parse_ms(to)? + if whole_day { 86_400_000 } else { 0 })
 }
 
 #[cfg(test)]
@@ -72,6 +69,9 @@ mod tests {
         let err = inclusive_range(Some("2024-04-01"), Some("2024-03-01")).unwrap_err().to_string();
         assert!(err.contains("is after --to"), "{err}");
         assert!(inclusive_range(None, None).is_ok());
+        // A time ends the period where it says, not a day later.
+        let morning = inclusive_range(Some("2024-03-01"), Some("2024-03-01T10:00:00+09:00")).unwrap();
+        assert_eq!(morning.to - morning.from, 10 * 3_600_000);
     }
 
     #[test]

@@ -931,7 +931,7 @@ struct Range {
     /// From this date or time (JST date `2024-05-08`, or RFC 3339).
     #[arg(long)]
     from: Option<String>,
-    /// Up to (not including) this date or time.
+    /// Up to this date, the whole day included (as the reports' --to), or up to this time.
     #[arg(long)]
     to: Option<String>,
     /// Print OCSF JSON (with derived type_uid) instead of the stored form.
@@ -2135,10 +2135,10 @@ fn events(cmd: EventsCommand, data: &Path, out: &mut impl Write) -> Result<()> {
     let period = |range: &Range| format!("{}..{}", range.from.as_deref().unwrap_or(""), range.to.as_deref().unwrap_or(""));
     let (found, ocsf, asked) = match cmd {
         EventsCommand::Get { id } => (j.get(id)?.into_iter().collect::<Vec<_>>(), false, format!("events get {id}")),
-        EventsCommand::Resident { uid, range } => (j.by_resident(&uid, timearg::range(&range.from, &range.to)?)?, range.ocsf, format!("events resident {uid} ({})", period(&range))),
-        EventsCommand::Actor { uid, range } => (j.by_actor(&uid, timearg::range(&range.from, &range.to)?)?, range.ocsf, format!("events actor {uid} ({})", period(&range))),
+        EventsCommand::Resident { uid, range } => (j.by_resident(&uid, inclusive_range(range.from.as_deref(), range.to.as_deref())?)?, range.ocsf, format!("events resident {uid} ({})", period(&range))),
+        EventsCommand::Actor { uid, range } => (j.by_actor(&uid, inclusive_range(range.from.as_deref(), range.to.as_deref())?)?, range.ocsf, format!("events actor {uid} ({})", period(&range))),
         EventsCommand::Time { range, limit } => {
-            (j.by_time(timearg::range(&range.from, &range.to)?, limit)?, range.ocsf, format!("events time ({}, limit {limit})", period(&range)))
+            (j.by_time(inclusive_range(range.from.as_deref(), range.to.as_deref())?, limit)?, range.ocsf, format!("events time ({}, limit {limit})", period(&range)))
         }
         EventsCommand::SigmaFlat { inputs, out: file } => return sigma_flat_events(&mut j, inputs, file, out),
     };

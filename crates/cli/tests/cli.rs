@@ -295,11 +295,13 @@ fn bad_event_lines_go_to_dead_letters_with_line_and_reason_and_the_rest_is_store
     let out = ok(&data, &["import", file.to_str().unwrap()]);
     assert!(out.contains("取り込み 2 件、取り込めない行 3 件"), "{out}");
     let letters = ok(&data, &["deadletter", "list"]);
-    let expected = [("mixed.ndjson:2:", "EOF"), ("mixed.ndjson:3:", "field `time`"), ("mixed.ndjson:4:", "class_uid 7777")];
+    // Each names the file whole, not only its base name (two folders' `juki.csv` differ).
+    let whole = file.canonicalize().unwrap().display().to_string();
+    let expected = [(2, "EOF"), (3, "field `time`"), (4, "class_uid 7777")];
     let got: Vec<&str> = letters.lines().collect();
     assert_eq!(got.len(), 3, "{letters}");
-    for ((prefix, reason), line) in expected.iter().zip(got) {
-        assert!(line.starts_with(prefix) && line.contains(reason), "{line}");
+    for ((line_no, reason), line) in expected.iter().zip(got) {
+        assert!(line.starts_with(&format!("{whole}:{line_no}:")) && line.contains(reason), "{line}");
     }
 }
 
@@ -572,7 +574,7 @@ fn a_corrupted_copy_imports_its_good_rows_and_dead_letters_each_bad_one() {
         (6, "is not a day that exists"),
         (7, "line longer than"),
     ] {
-        let prefix = format!("juki-spoiled.csv:{line}: [juki] ");
+        let prefix = format!("{}:{line}: [juki] ", file.canonicalize().unwrap().display());
         assert!(letters.lines().any(|l| l.starts_with(&prefix) && l.contains(reason)), "line {line} ({reason}):\n{letters}");
     }
 
@@ -1412,6 +1414,10 @@ fn an_events_query_is_recorded_with_what_was_asked_and_the_os_account_that_asked
     assert!(!whoami.is_empty());
     assert!(records.iter().all(|r| r["unmapped"]["os_account"] == whoami.as_str()), "the OS account, whatever MAMORI_OPERATOR says: {records:?}");
     ok(&data, &["verify"]);
+    // `--to` as the reports take it: a date is the whole day, a time the instant.
+    let accesses = |to: &str| ok(&data, &["events", "time", "--from", "2024-05-08", "--to", to]).lines().filter(|l| l.contains("\"class_uid\":6005")).count();
+    assert_eq!(accesses("2024-05-08"), 20, "the whole of 8 May (the accesses are at 10:00 JST)");
+    assert_eq!(accesses("2024-05-08T10:00:05+09:00"), 5, "up to the second given");
 }
 
 /// The signing key lives beside the data directory, not in it (owner-only): a copy of the

@@ -272,8 +272,11 @@ pub fn import_file_at(
     // Where the stored cursor stands before each batch: another writer that moved it
     // meanwhile makes the append fail rather than store the same lines twice.
     let mut cursor_from = start_offset;
+    // A dead letter names the file it came from whole: events keep the base name as their
+    // log, but `juki.csv` of April and of May in two folders must not read alike.
+    let letters_file = options.log_name.clone().unwrap_or_else(|| canonical.display().to_string());
     for chunk in rx {
-        let chunk = match chunk {
+        let mut chunk = match chunk {
             Ok(c) => c,
             Err(ReadError::Io(e)) => {
                 result = Err(io(e));
@@ -284,6 +287,9 @@ pub fn import_file_at(
                 break;
             }
         };
+        for letter in &mut chunk.dead {
+            letter.file.clone_from(&letters_file);
+        }
         let batch = Batch { events: &chunk.events, dead_letters: &chunk.dead, cursor: Some(&chunk.cursor), cursor_from: Some(cursor_from), ..Default::default() };
         if let Err(e) = journal.append(batch) {
             result = Err(e.into());
