@@ -80,7 +80,7 @@ pub struct SourceCheck {
     /// Fields whose value was not in the source's code table: field → values.
     pub uncoded: BTreeMap<String, Tally>,
     pub dead_letters: Tally,
-    /// What fell short, each with what to do about it.
+    /// What fell short, each with what to do about it (in Japanese, as `check` prints).
     pub problems: Vec<String>,
 }
 
@@ -251,14 +251,14 @@ fn judge(c: &mut SourceCheck, limits: Thresholds) {
     let pct = |x: f64| format!("{:.1}%", x * 100.0);
     if c.events == 0 && c.dead_letters.count == 0 {
         c.problems.push(format!(
-            "no events and no dead letters from source `{}`: nothing has been imported through it (check the --source each log was imported with: `mamori deadletter list` shows lines refused under another)",
+            "ソース `{}` からのイベントも取り込めなかった行もありません: このソースでは何も取り込まれていません（各ログを取り込んだ --source を確認してください。別のソースとして取り込めなかった行は `mamori deadletter list` に出ます）",
             c.source
         ));
     }
     let resolved = c.resolved_share();
     if c.events > c.not_staff && resolved < limits.min_resolved {
         c.problems.push(format!(
-            "actors resolve for {} of events (at least {} wanted): accounts are looked up in system `{}` first — load them in accounts.csv with system = {} (or map the source's actor column to the account the system writes); unknown: {}",
+            "操作者を職員に結び付けられたのはイベントの {}（{} 以上が必要）: アカウントはまずシステム `{}` で探します。accounts.csv に system = {} で登録してください（または、ソースの actor 列をシステムが記録するアカウントに対応付けてください）。不明: {}",
             pct(resolved),
             pct(limits.min_resolved),
             c.account_system,
@@ -272,7 +272,7 @@ fn judge(c: &mut SourceCheck, limits: Thresholds) {
     let elsewhere: u64 = c.actors_in_other_systems.values().sum();
     if c.record_accesses > 0 && elsewhere as f64 > 0.05 * c.events as f64 {
         c.problems.push(format!(
-            "{} events' accounts are not under this records system's `{}` but found by a unique name in {}: load them in accounts.csv with system = {}",
+            "{} 件のイベントのアカウントが、この業務システムの `{}` ではなく {} で一意な名前として見つかりました: accounts.csv に system = {} で登録してください",
             elsewhere,
             c.account_system,
             c.actors_in_other_systems.keys().cloned().collect::<Vec<_>>().join(", "),
@@ -281,7 +281,7 @@ fn judge(c: &mut SourceCheck, limits: Thresholds) {
     }
     if !c.ambiguous_accounts.examples.is_empty() {
         c.problems.push(format!(
-            "{} events under accounts that exist in several other systems and not in `{}`: no one can be named — add them under system {} in accounts.csv; {}",
+            "{} 件のイベントのアカウントは複数の他システムにあり `{}` にはないため、職員を特定できません: accounts.csv にシステム {} で登録してください。{}",
             c.ambiguous_accounts.count,
             c.account_system,
             c.account_system,
@@ -291,7 +291,7 @@ fn judge(c: &mut SourceCheck, limits: Thresholds) {
     let known_hosts = 1.0 - c.unknown_hosts.count as f64 / c.events_with_host.max(1) as f64;
     if c.events_with_host > 0 && known_hosts < limits.min_known_hosts {
         c.problems.push(format!(
-            "hosts known for {} of events with a host (at least {} wanted): add the terminals to terminals.csv (host names are compared without case or domain); unknown: {}",
+            "端末名のあるイベントのうちマスタにある端末は {}（{} 以上が必要）: terminals.csv に端末を登録してください（端末名は大文字・小文字とドメインを区別せずに照合します）。不明: {}",
             pct(known_hosts),
             pct(limits.min_known_hosts),
             examples(&c.unknown_hosts)
@@ -300,20 +300,20 @@ fn judge(c: &mut SourceCheck, limits: Thresholds) {
     let known_residents = 1.0 - c.unknown_residents.count as f64 / c.record_accesses.saturating_sub(c.non_resident_subjects).max(1) as f64;
     if c.record_accesses > 0 && known_residents < limits.min_known_residents {
         c.problems.push(format!(
-            "residents known for {} of record accesses (at least {} wanted): check that the `resident` column is the 宛名番号 residents.csv uses (leading zeros kept); unknown: {}",
+            "住民記録の照会のうちマスタにある宛名番号は {}（{} 以上が必要）: `resident` 列が residents.csv と同じ宛名番号か（先頭のゼロを含めて）確認してください。不明: {}",
             pct(known_residents),
             pct(limits.min_known_residents),
             examples(&c.unknown_residents)
         ));
     }
     for (field, t) in &c.uncoded {
-        c.problems.push(format!("{} events have a `{field}` not in the code table [codes.{field}]: add {}", t.count, examples(t)));
+        c.problems.push(format!("{} 件のイベントの `{field}` がコード表 [codes.{field}] にありません。追加してください: {}", t.count, examples(t)));
     }
     let lines = c.events + c.dead_letters.count;
     let dead = c.dead_letters.count as f64 / lines.max(1) as f64;
     if c.dead_letters.count > 0 && dead > limits.max_dead_letters {
         c.problems.push(format!(
-            "{} of lines went to dead letters (at most {} wanted): `mamori deadletter list` shows each with its line; reasons: {}",
+            "行の {} が取り込めませんでした（{} 以下が必要）: `mamori deadletter list` で各行と理由を確認できます。理由: {}",
             pct(dead),
             pct(limits.max_dead_letters),
             examples(&c.dead_letters)

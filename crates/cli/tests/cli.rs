@@ -209,7 +209,7 @@ fn a_file_imported_through_the_wrong_source_fails_and_is_read_again_through_the_
     // A check of the source the file was meant for does not pass on nothing.
     let check = mamori(&data, &["check", "--source", "juki"]);
     assert_eq!(check.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&check.stdout).contains("no events and no dead letters from source `juki`"), "{}", String::from_utf8_lossy(&check.stdout));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("ソース `juki` からのイベントも取り込めなかった行もありません"), "{}", String::from_utf8_lossy(&check.stdout));
     // Through its own source the same file is read, not taken for one already imported.
     let through = ["import", "--source", "juki", "--config", config.to_str().unwrap(), file.to_str().unwrap()];
     let out = ok(&data, &through);
