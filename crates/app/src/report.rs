@@ -218,9 +218,21 @@ pub fn disclosure_of(
     let mut accounts: Vec<String> = events.iter().map(|(_, e)| e.actor.user.uid.clone()).collect();
     accounts.sort();
     accounts.dedup();
-    let master = crate::detect::master_for_disclosure(j, r.resident, &accounts)?;
-    let Some(person) = master.residents.iter().find(|p| p.uid == r.resident) else {
-        bail!("no resident {} in the master data", r.resident);
+    // Someone with no 宛名番号 (another town's resident on a cremation permit, a taxpayer
+    // living elsewhere) is recorded under their source's key, `KIND:KEY` (docs/sources.md).
+    // Their records are explained by a case numbered with the key, which the master rows
+    // kept by 宛名番号 cannot find: such a disclosure reads the whole master data.
+    let subject_key = r.resident.split_once(':');
+    let master = match subject_key {
+        Some(_) => crate::detect::master_from_store(j)?,
+        None => crate::detect::master_for_disclosure(j, r.resident, &accounts)?,
+    };
+    let resident_name = match (master.residents.iter().find(|p| p.uid == r.resident), subject_key) {
+        (Some(person), _) => person.name.clone(),
+        // `name:氏名/生年月日` carries the name; a permit or account number does not.
+        (None, Some(("name", rest))) => rest.split_once('/').map_or(rest, |(name, _)| name).to_owned(),
+        (None, Some(_)) if !events.is_empty() => String::new(),
+        _ => bail!("no resident {} in the master data", r.resident),
     };
     let dir = Directory::new(&master);
     let judge = Judge::new(j, &dir)?;
@@ -256,7 +268,7 @@ pub fn disclosure_of(
     Ok(Disclosure {
         request_no: r.request_no.clone(),
         resident: r.resident.to_owned(),
-        resident_name: person.name.clone(),
+        resident_name,
         from: r.from.clone(),
         to: r.to.clone(),
         issued: today_jst()?,

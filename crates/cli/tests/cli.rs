@@ -862,6 +862,27 @@ fn the_disclosure_prints_to_pdf_with_page_numbers_the_request_number_and_no_clip
     }
 }
 
+/// Someone with no 宛名番号 (another town's resident on a cremation permit) is recorded
+/// under `permit:NUMBER`, and their disclosure is made under that key, judged by the
+/// permit's case like any resident's record: it was refused as "no resident".
+#[test]
+fn a_non_resident_on_a_permit_gets_a_disclosure_under_the_permits_key_explained_by_its_case() {
+    let (_tmp, _town, data) = imported_town("1500", "40", "44");
+    ok(&data, &["detect"]);
+    let permits: std::collections::BTreeSet<String> = ok(&data, &["events", "time", "--limit", "100000000"])
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"]["unmapped"]["resident"]["uid"].as_str().map(str::to_owned))
+        .filter(|uid| uid.starts_with("permit:"))
+        .collect();
+    let subject = permits.iter().next().expect("the simulated crematorium records permits of people from elsewhere");
+    let stored = ok(&data, &["events", "resident", subject]).lines().count();
+    let d: serde_json::Value = serde_json::from_str(&ok(&data, &["report", "disclosure", "--resident", subject, "--request-no", "R6-9", "--format", "json"])).unwrap();
+    let entries = d["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), stored, "every access to the permit's records: {d}");
+    assert!(entries.iter().any(|e| e["explained"] == true), "the permit's own case explains its registration: {d}");
+    assert!(!mamori(&data, &["report", "disclosure", "--resident", "permit:no-such", "--request-no", "R6-9"]).status.success(), "a key nothing was recorded under is refused");
+}
+
 /// A month's review: every unexplained access on the sheet, the sample reproducible from
 /// its seed, a marked sheet signed off as an event of the log, and the others overdue.
 #[test]
