@@ -109,7 +109,10 @@ pub fn operator() -> String {
     std::env::var("MAMORI_OPERATOR")
         .or_else(|_| std::env::var("USER"))
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+        .ok()
+        .filter(|name| !name.trim().is_empty())
+        .or_else(os_account)
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The account the kernel runs this process as (its real uid, named from /etc/passwd):

@@ -447,7 +447,7 @@ enum ReviewCommand {
         #[arg(long)]
         month: String,
         /// Who signs: a console user of the manager role for this department (`mamori user
-        /// add --role manager --department …`).
+        /// add --role manager --department …`), whose password is read from standard input.
         #[arg(long)]
         reviewer: String,
         /// The filled-in sheet (CSV, UTF-8 or Shift_JIS).
@@ -492,11 +492,15 @@ enum ExplainCommand {
 
 #[derive(Subcommand)]
 enum UserCommand {
-    /// Add a console user, or set a new password; the password is read from standard
-    /// input (one line), never from the command line.
+    /// Add a console user (or, with --replace, set an existing one's password, role and
+    /// department); the password is read from standard input (one line), never from the
+    /// command line.
     Add {
         #[arg(long)]
         name: String,
+        /// Replace an existing user: a new password ends their sessions everywhere.
+        #[arg(long)]
+        replace: bool,
         /// administrator, auditor, manager or privacy-officer (docs/console.md).
         #[arg(long, default_value = "auditor")]
         role: String,
@@ -1409,6 +1413,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Review(ReviewCommand::Signoff { department, month, reviewer, marks, sample, seed }) => {
             let mut j = open(&cli.data)?;
             review::reviewer_may_sign(&j, &reviewer, &department)?;
+            // The manager signs, not whoever holds a shell: their console password, from
+            // standard input, as at the console's sign-in.
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let phc = j.user(&reviewer)?.map(|u| u.phc).unwrap_or_default();
+            if !mamori_server::console::verify_password(password.trim_end_matches(['\r', '\n']), &phc) {
+                audit::record(&mut j, audit::Action::ReviewSignoff, &format!("sign-off of {department}/{month} as {reviewer} refused: wrong password"))?;
+                bail!("{reviewer} のパスワードが違います（標準入力から読みます）。この失敗は記録されました（wrong password for {reviewer}, read from standard input; the refusal is recorded）");
+            }
             let seed = seed.unwrap_or_else(|| review::default_seed(&department, &month));
             let sheet = review::sheet(&j, &department, &month, seed, sample)?;
             let signoff = review::read_marks(&marks, &sheet, &reviewer)?;
@@ -1613,7 +1626,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             mamori_app::admin::create_api_key(&mut j, &audit::operator(), &scope, &label, &hash)?;
             writeln!(out, "{key}")?;
         }
-        Command::User(UserCommand::Add { name, role, department }) => {
+        Command::User(UserCommand::Add { name, replace, role, department }) => {
             anyhow::ensure!(!name.trim().is_empty() && name.chars().all(|c| !c.is_control() && c != ':'), "--name: a user name without control characters or `:`");
             anyhow::ensure!(name.trim().len() <= 128, "--name: at most 128 bytes");
             let parsed = mamori_app::console::Role::parse(&role)
@@ -1625,6 +1638,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 (_, None) => String::new(),
             };
             let mut j = open(&cli.data)?;
+            // Re-adding a name would reset someone's password and role unnoticed (and let a
+            // shell user take over a manager's sign-off): only on purpose.
+            if !replace && j.user(name.trim())?.is_some() {
+                bail!("利用者 {} はすでに存在します。パスワード・役割を置き換えるには --replace を付けてください（user {} exists: --replace sets a new password and role）", name.trim(), name.trim());
+            }
             if !department.is_empty() {
                 let (_, master) = mamori_app::console::staff_directory(&j)?;
                 anyhow::ensure!(

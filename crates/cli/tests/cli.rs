@@ -913,20 +913,36 @@ fn review_sheets_are_reproducible_and_a_signoff_is_a_logged_event_that_clears_th
     std::fs::write(&path, encoding_rs::SHIFT_JIS.encode(&marked).0).unwrap();
     let unmarked = tmp.path().join("unmarked.csv");
     std::fs::write(&unmarked, &csv).unwrap();
-    // The reviewer is the department's manager as a console user, not a name typed free.
-    let signoff = |reviewer: &str, marks: &Path| mamori(&data, &["review", "signoff", "--department", "D110", "--month", "2024-03", "--reviewer", reviewer, "--seed", "7", "--marks", marks.to_str().unwrap()]);
-    let refused = signoff("戸籍係長", &path);
+    // The reviewer is the department's manager as a console user, not a name typed free,
+    // and signs with their console password (standard input).
+    let signoff = |reviewer: &str, marks: &Path, password: &str| {
+        let args = ["--data", data.to_str().unwrap(), "review", "signoff", "--department", "D110", "--month", "2024-03", "--reviewer", reviewer, "--seed", "7", "--marks", marks.to_str().unwrap()];
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mamori")).args(args).env("MAMORI_OPERATOR", "test-auditor").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let _ = child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes());
+        child.wait_with_output().unwrap()
+    };
+    let password = "correct horse battery staple";
+    let refused = signoff("戸籍係長", &path, password);
     assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("is not a console user"), "a free-text reviewer is refused");
     add_user(&data, "税務課長", "manager", Some("D200"));
-    let refused = signoff("税務課長", &path);
+    let refused = signoff("税務課長", &path, password);
     assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("only a manager of D110"), "another department's manager is refused");
     add_user(&data, "戸籍係長", "manager", Some("D110"));
     add_user(&data, "課長", "manager", Some("D110"));
-    let out = mamori(&data, &["review", "signoff", "--department", "D110", "--month", "2024-03", "--reviewer", "戸籍係長", "--seed", "7", "--marks", unmarked.to_str().unwrap()]);
+    // Adding a name again would reset that manager's password unnoticed: only with --replace.
+    let mut again = Command::new(env!("CARGO_BIN_EXE_mamori")).args(["--data", data.to_str().unwrap(), "user", "add", "--name", "戸籍係長", "--role", "manager", "--department", "D110"]).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let _ = again.stdin.take().unwrap().write_all(b"a password the shell user knows\n");
+    let again = again.wait_with_output().unwrap();
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("--replace"), "an existing user is not silently replaced");
+    let refused = signoff("戸籍係長", &path, "a shell user's guess");
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("wrong password for 戸籍係長"), "a shell without the manager's password does not sign");
+    let out = signoff("戸籍係長", &unmarked, password);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("line 2"), "an unmarked row is refused, by line");
-    let done = ok(&data, &["review", "signoff", "--department", "D110", "--month", "2024-03", "--reviewer", "戸籍係長", "--seed", "7", "--marks", path.to_str().unwrap()]);
+    let done = signoff("戸籍係長", &path, password);
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    let done = String::from_utf8(done.stdout).unwrap();
     assert!(done.contains("D110/2024-03 の点検を 戸籍係長 が確認しました"), "{done}");
-    let again = mamori(&data, &["review", "signoff", "--department", "D110", "--month", "2024-03", "--reviewer", "課長", "--seed", "7", "--marks", path.to_str().unwrap()]);
+    let again = signoff("課長", &path, password);
     assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already signed off by 戸籍係長"), "a sheet is signed once");
     let status = ok(&data, &["review", "status", "--month", "2024-03", "--as-of", "2024-04-20"]);
     assert!(status.contains("D110   点検済み") && status.contains("戸籍係長"), "{status}");

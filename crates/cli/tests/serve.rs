@@ -401,8 +401,13 @@ fn the_checkpoint_and_consistency_proofs_are_served_to_outside_parties() {
 }
 
 fn add_user(data: &Path, name: &str, role: &str) -> std::process::Output {
+    add_user_with(data, name, role, &[])
+}
+
+fn add_user_with(data: &Path, name: &str, role: &str, more: &[&str]) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
         .args(["--data", data.to_str().unwrap(), "user", "add", "--name", name, "--role", role])
+        .args(more)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -577,7 +582,7 @@ fn sessions_and_lockouts_survive_a_restart_and_a_new_password_ends_sessions() {
     let (mut server, addr) = start(&data, &config);
     assert_eq!(findings_with(addr, &cookie), 200, "still signed in after a restart");
     // A new password (the same one again will do) ends the session.
-    assert!(add_user(&data, "auditor1", "auditor").status.success());
+    assert!(add_user_with(&data, "auditor1", "auditor", &["--replace"]).status.success());
     assert_eq!(findings_with(addr, &cookie), 303, "signed out by the new password");
     for _ in 0..5 {
         assert!(session_cookie(&login(addr, "wrong+password+entirely")).is_none());

@@ -62,7 +62,8 @@ pub fn hash_password(password: &str) -> Result<String, String> {
     argon2::Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
 }
 
-fn verify_password(password: &str, phc: &str) -> bool {
+/// Whether `password` is the one `phc` (an Argon2id PHC string) was made from.
+pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
