@@ -123,8 +123,14 @@ fn reason_kind(reason: &str) -> String {
     }
 }
 
-/// Checks every source in the store (or `only`) against master data.
-pub fn check(j: &SqliteJournal, dir: &Directory, tz: chrono_tz::Tz, only: Option<&str>, limits: Thresholds) -> Result<Vec<SourceCheck>> {
+/// Checks every source in the store (or `only`) against master data. Events are counted
+/// under the product they carry; a source configured with another `product` (`zeimu-tsv`
+/// writing `zeimu`) leaves dead letters under its own name, which `products` (source name
+/// → product, from mamori.toml) maps, so its lines and refusals are judged together.
+pub fn check(j: &SqliteJournal, dir: &Directory, tz: chrono_tz::Tz, only: Option<&str>, products: &BTreeMap<String, String>, limits: Thresholds) -> Result<Vec<SourceCheck>> {
+    let product_of = |source: &str| products.get(source).cloned().unwrap_or_else(|| source.to_owned());
+    let only = only.map(product_of);
+    let only = only.as_deref();
     let residents: BTreeSet<&str> = dir.residents().iter().map(String::as_str).collect();
     let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
     crate::detect::each_event(j, i64::MIN, None, |_, e: &Event| {
@@ -183,10 +189,11 @@ pub fn check(j: &SqliteJournal, dir: &Directory, tz: chrono_tz::Tz, only: Option
     })?;
     let mut dead: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for d in j.dead_letters(usize::MAX)? {
-        if only.is_some_and(|o| o != d.source) {
+        let source = product_of(&d.source);
+        if only.is_some_and(|o| o != source) {
             continue;
         }
-        *dead.entry(d.source.clone()).or_default().entry(reason_kind(&d.reason)).or_default() += 1;
+        *dead.entry(source).or_default().entry(reason_kind(&d.reason)).or_default() += 1;
     }
     for source in dead.keys() {
         acc.entry(source.clone()).or_default();

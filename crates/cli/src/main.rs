@@ -260,9 +260,13 @@ enum Command {
     /// how their accounts were found, unknown hosts and residents, codes outside their
     /// tables, gaps, dead letters; exits 1 when a threshold is not met (docs/adoption.md).
     Check {
-        /// Only this source (as stored in `metadata.product`).
+        /// Only this source (its name in mamori.toml, or the product it writes).
         #[arg(long)]
         source: Option<String>,
+        /// The sources file (default: ./mamori.toml, else DATA/mamori.toml): a source whose
+        /// `product` differs from its name is checked under the product, dead letters too.
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// detect.toml, for the organisation's time zone.
         #[arg(long)]
         rules: Option<PathBuf>,
@@ -1323,13 +1327,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Check { source, rules, min_resolved, min_known_hosts, min_known_residents, max_dead_letters, json } => {
+        Command::Check { source, config, rules, min_resolved, min_known_hosts, min_known_residents, max_dead_letters, json } => {
             let j = open(&cli.data)?;
             let master = detect::master_from_store(&j)?;
             let dir = mamori_enrich::Directory::new(&master);
             let tz = detect::load_config(rules.as_deref())?.timezone();
             let limits = check::Thresholds { min_resolved, min_known_hosts, min_known_residents, max_dead_letters };
-            let checks = check::check(&j, &dir, tz, source.as_deref(), limits)?;
+            // Sources configured with another `product` count their dead letters under it.
+            let products = sources_config(config.as_deref(), &cli.data)?.into_iter().map(|(name, c)| (name.clone(), c.product.unwrap_or(name))).collect();
+            let checks = check::check(&j, &dir, tz, source.as_deref(), &products, limits)?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&checks)?)?;
             } else {
@@ -1952,7 +1958,8 @@ fn dry_run_import(data: &Path, source: &str, config: Option<&mamori_sources::Sou
         }
         writeln!(out, "-- mamori check（このストアのマスタデータに対して）")?;
         let dir = mamori_enrich::Directory::new(&master);
-        check::print(&check::check(&j, &dir, chrono_tz::Asia::Tokyo, None, check::Thresholds::default())?, out)?;
+        let products = config.and_then(|c| c.product.clone()).map(|p| (source.to_owned(), p)).into_iter().collect();
+        check::print(&check::check(&j, &dir, chrono_tz::Asia::Tokyo, None, &products, check::Thresholds::default())?, out)?;
         Ok(())
     })();
     let _ = std::fs::remove_dir_all(&scratch);

@@ -883,6 +883,31 @@ fn a_non_resident_on_a_permit_gets_a_disclosure_under_the_permits_key_explained_
     assert!(!mamori(&data, &["report", "disclosure", "--resident", "permit:no-such", "--request-no", "R6-9"]).status.success(), "a key nothing was recorded under is refused");
 }
 
+/// A source configured to write another product (`zeimu-tsv` writing `zeimu`) is checked
+/// as one: its events and its refused lines together, under the product, whether asked
+/// for by its name or its product. Its dead letters used to make a second section that
+/// read "100% of lines refused".
+#[test]
+fn check_judges_a_source_with_its_own_product_as_one_with_its_dead_letters() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/sources/zeimu-tsv");
+    let table: String = std::fs::read_to_string(sample.join("source.toml"))
+        .unwrap()
+        .lines()
+        .map(|l| match l.strip_prefix('[') { Some(rest) => format!("[sources.zeimu-tsv.{rest}\n"), None => format!("{l}\n") })
+        .collect();
+    let (_tmp, data, config) = store_with_sources(&format!("[sources.zeimu-tsv]\n{table}"));
+    ok(&data, &["master", "load", Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/town").to_str().unwrap()]);
+    ok(&data, &["import", "--source", "zeimu-tsv", "--config", config.to_str().unwrap(), sample.join("input.tsv").to_str().unwrap()]);
+    for asked in [None, Some("zeimu-tsv"), Some("zeimu")] {
+        let mut args = vec!["check", "--config", config.to_str().unwrap(), "--json"];
+        args.extend(asked.map(|a| ["--source", a]).into_iter().flatten());
+        let checks: Vec<serde_json::Value> = serde_json::from_str(&String::from_utf8(mamori(&data, &args).stdout).unwrap()).unwrap();
+        let sources: Vec<&str> = checks.iter().map(|c| c["source"].as_str().unwrap()).collect();
+        assert_eq!(sources, ["zeimu"], "{asked:?}: {checks:?}");
+        assert_eq!((checks[0]["events"].as_u64(), checks[0]["dead_letters"]["count"].as_u64()), (Some(3), Some(1)), "{asked:?}: {checks:?}");
+    }
+}
+
 /// A month's review: every unexplained access on the sheet, the sample reproducible from
 /// its seed, a marked sheet signed off as an event of the log, and the others overdue.
 #[test]

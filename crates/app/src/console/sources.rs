@@ -115,7 +115,7 @@ pub fn sources(j: &SqliteJournal, reader: &Reader, check: bool) -> Result<Source
         let master = crate::detect::master_from_store(j)?;
         let dir = mamori_enrich::Directory::new(&master);
         let limits = crate::check::Thresholds::default();
-        let checks = crate::check::check(j, &dir, chrono_tz::Asia::Tokyo, None, limits)?;
+        let checks = crate::check::check(j, &dir, chrono_tz::Asia::Tokyo, None, &Default::default(), limits)?;
         Some(if personal { checks } else { crate::check::without_personal_examples(checks, limits) })
     } else {
         None
