@@ -1115,6 +1115,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         };
                         writeln!(out, "{said}")?;
                         audit::record(&mut j, audit::Action::Import, &line)?;
+                        for other in &s.same_content_elsewhere {
+                            if en {
+                                eprintln!("mamori: warning: {}: the same content was imported before as {other}; if the two sources read different rows of it (route), this is right, else its records are now stored twice", file.display());
+                            } else {
+                                eprintln!("mamori: 注意: {}: 同じ内容のファイルが {other} として取り込み済みです。二つのソースが別々の行を読む（route）ならこれで正しく、そうでなければ記録が二重に保存されています", file.display());
+                            }
+                        }
                         // Not one record read: most often the wrong --source (or none, which
                         // reads NDJSON). The lines are kept in dead letters; the file can be
                         // imported again through the right source.

@@ -87,6 +87,10 @@ pub struct ImportSummary {
     pub already_committed_lines: u64,
     /// Set when the same content was imported before under this stream name.
     pub duplicate_of: Option<String>,
+    /// Imports of the same content through other sources (their stream names). Two
+    /// sources may rightly read one export (each its own rows, by `route`); a file read
+    /// twice by mistake stores its records twice, so the caller says so.
+    pub same_content_elsewhere: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -259,12 +263,13 @@ pub fn import_file_at(
         // (every line dead-lettered) must not keep it from being read through the right one.
         let read_here = |other: &String| stream_source(other) == options.source;
         let earlier = whole.map(|h| journal.streams_with_content(&h)).transpose()?.unwrap_or_default();
-        if let Some(other) = earlier.into_iter().find(read_here) {
+        if let Some(other) = earlier.iter().find(|s| read_here(s)) {
             drop(rx);
             reader.join().expect("the import reader thread does not panic");
-            summary.duplicate_of = Some(other);
+            summary.duplicate_of = Some(other.clone());
             return Ok((summary, None));
         }
+        summary.same_content_elsewhere = earlier;
     }
 
     let mut result = Ok(());
