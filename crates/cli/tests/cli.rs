@@ -1361,6 +1361,9 @@ fn verify_catches_every_edit_of_what_reports_trust() {
         ("a removed user put back", "INSERT INTO users(name, phc, role, created) SELECT 'leaver', phc, 'auditor', created FROM users", "console user `leaver` exists with no event in the log that made them (or was removed)"),
         ("an API key inserted", "INSERT INTO api_keys(key_sha256, source, created, label) VALUES (zeroblob(32), 'juki', 0, 'x')", "no event in the log that made it"),
         ("an API key's scope widened", "UPDATE api_keys SET source = '@reports'", "not what the log recorded"),
+        ("a day's count raised, so a silent source reads as sending", "UPDATE source_days SET events = events + 100", "`source_days`"),
+        ("a day's count removed", "DELETE FROM source_days WHERE rowid = (SELECT MIN(rowid) FROM source_days)", "`source_days`"),
+        ("the explanations' digests emptied, so the next run records a wrong one", "DELETE FROM explanation_chunks", "`explanation_chunks`"),
     ];
     for (attack, sql, said) in cases {
         let (_tmp, data) = store_with_everything();

@@ -459,8 +459,11 @@ fn an_oversized_sign_in_is_refused_unlogged_and_pages_carry_security_headers() {
     let (mut server, addr) = start(&data, &config);
     let (token, login_cookie) = login_form(addr);
     let huge = format!("name={}&password=x", "A".repeat(1 << 20));
-    let (status, _) = post(addr, "/console/login", &[("Content-Type", "application/x-www-form-urlencoded")], huge.as_bytes()).unwrap();
-    assert_eq!(status, 413);
+    // Refused at its length: a 413, or the connection closed under a body still being sent.
+    match post(addr, "/console/login", &[("Content-Type", "application/x-www-form-urlencoded")], huge.as_bytes()) {
+        Ok((status, _)) => assert_eq!(status, 413),
+        Err(e) => assert!(matches!(e.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe), "{e}"),
+    }
     let long = format!("name={}&password=x&csrf={token}", "A".repeat(300));
     let (status, _) = post(addr, "/console/login", &[("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", &login_cookie)], long.as_bytes()).unwrap();
     assert_eq!(status, 400);

@@ -1760,6 +1760,9 @@ impl SqliteJournal {
         let mut detection_in_log: Option<(u64, serde_json::Value)> = None;
         // Each `import.rejected` record: its event → (lines refused, their SHA-256).
         let mut rejected_in_log: BTreeMap<u64, (u64, String)> = BTreeMap::new();
+        // Events per source and JST day, as `source_days` (the sources page's silences,
+        // `check`'s days) must hold them.
+        let mut days_in_log: HashMap<String, BTreeMap<i64, u64>> = HashMap::new();
 
         // 1. Every checkpoint is signed by the log's key and names this log.
         let mut checkpoints: Vec<SignedCheckpoint> = Vec::new();
@@ -1867,6 +1870,13 @@ impl SqliteJournal {
                 let indexed = IndexKeys { time: row.time, class_uid: row.class_uid, actor: row.actor, resident: row.resident };
                 match mamori_model::Event::from_json(&body) {
                     Ok(ev) if IndexKeys::of(&ev) == indexed => {
+                        let day = jst_day_number(ev.time);
+                        match days_in_log.get_mut(ev.metadata.product.as_str()) {
+                            Some(days) => *days.entry(day).or_default() += 1,
+                            None => {
+                                days_in_log.insert(ev.metadata.product.clone(), BTreeMap::from([(day, 1)]));
+                            }
+                        }
                         if ev.class_uid == mamori_model::ClassUid::ApiActivity {
                             let extra = &ev.unmapped.extra;
                             let field = |k: &str| extra.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
@@ -2087,11 +2097,30 @@ impl SqliteJournal {
                         );
                     }
                 }
+                // The explanations' chunk digests, kept for the next run to record, are the rows'.
+                let kept: bool = self.conn.query_row("SELECT EXISTS(SELECT 1 FROM meta WHERE key = 'explanation_chunks')", [], |r| r.get(0))?;
+                if kept && recorded["explanations"].get("chunk_shift").is_some() && detection_digests(&self.conn)?["explanations"] != stored["explanations"] {
+                    return fail(Some(*seq), "`explanation_chunks` (the explanations' digests the next detection run records) differs from the explanations stored".into());
+                }
             }
             None => {
                 if ["findings", "explanations", "state"].iter().any(|t| stored[*t]["rows"] != 0) {
                     return fail(None, "detection results are stored with no detection run in the log".into());
                 }
+            }
+        }
+        // The counts per source and day are the events'.
+        {
+            let mut counted: HashMap<String, BTreeMap<i64, u64>> = HashMap::new();
+            for (source, day, n) in self.source_days()? {
+                counted.entry(source).or_default().insert(day, n);
+            }
+            if counted != days_in_log {
+                let mut sources: Vec<&String> = counted.keys().chain(days_in_log.keys()).filter(|s| counted.get(*s) != days_in_log.get(*s)).collect();
+                sources.sort();
+                sources.dedup();
+                let names: Vec<&str> = sources.iter().map(|s| s.as_str()).collect();
+                return fail(None, format!("the events counted per source and day (`source_days`) differ from the events stored, for {}", names.join(", ")));
             }
         }
         // 5. The dead letters are those the log's `import.rejected` records counted and hashed.

@@ -49,9 +49,15 @@ pub fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8])
     }
     head.push_str("\r\n");
     s.write_all(head.as_bytes())?;
-    s.write_all(body)?;
+    // A server may answer (413) and close before the whole body is sent: its answer is
+    // still read when it arrived.
+    let sent = s.write_all(body);
     let mut response = String::new();
-    s.read_to_string(&mut response)?;
+    let read = s.read_to_string(&mut response);
+    if response.is_empty() {
+        sent?;
+        read?;
+    }
     let status = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or(std::io::ErrorKind::UnexpectedEof)?;
     Ok((status, response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()))
 }
