@@ -670,6 +670,10 @@ enum ApikeyCommand {
         /// Who or what the key is for (the sending system).
         #[arg(long, default_value = "")]
         label: String,
+        /// The sources file `serve --config` reads (default: ./mamori.toml, else
+        /// DATA/mamori.toml): a key for a source it does not define is refused.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// List keys (id, source, label, creation time); the keys themselves are not kept.
     List,
@@ -1626,7 +1630,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Cluster(command) => cluster_command(command, &cli.data, out)?,
         Command::Archive(command) => archive_command(command, &cli.data, cli.en, out)?,
-        Command::Apikey(ApikeyCommand::Create { source, reports, gate, label }) => {
+        Command::Apikey(ApikeyCommand::Create { source, reports, gate, label, config }) => {
             let scope = match (source, reports, gate) {
                 (Some(s), false, None) if !s.starts_with('@') => s,
                 (None, true, None) => mamori_server::REPORTS_SCOPE.to_owned(),
@@ -1634,6 +1638,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 _ => bail!("give one of --source NAME (a key that sends that source), --reports (a key that reads reports) or --gate SYSTEM (a key that asks the purpose-of-use gate)"),
             };
             anyhow::ensure!(!label.trim().is_empty() || scope != mamori_server::REPORTS_SCOPE, "a report key needs --label: it names the reader in the log");
+            // A mistyped source would make a key that sends nowhere, listed as if it did.
+            if !scope.starts_with('@') && scope != "ndjson" {
+                let sources = sources_config(config.as_deref(), &cli.data)?;
+                if sources.is_empty() {
+                    eprintln!("mamori: 注意: ソースの設定ファイルが見つかりません。`serve --config` のファイルにソース `{scope}` があることを確認してください（no sources file found: check that the file serve --config reads defines `{scope}`）");
+                } else if !sources.contains_key(&scope) {
+                    let known: Vec<&str> = sources.keys().map(String::as_str).collect();
+                    bail!("ソース `{scope}` は設定されていません（設定済み: {}）（source `{scope}` is not configured; --config names the sources file）", known.join(", "));
+                }
+            }
             let mut j = open(&cli.data)?;
             let (key, hash) = mamori_server::new_api_key();
             mamori_app::admin::create_api_key(&mut j, &audit::operator(), &scope, &label, &hash)?;

@@ -223,6 +223,17 @@ fn a_file_imported_through_the_wrong_source_fails_and_is_read_again_through_the_
     assert_eq!(data_events(&data), 2);
 }
 
+/// A key for a source the sources file does not define would send nowhere yet be listed
+/// as a sender's: a mistyped source is refused, as at import.
+#[test]
+fn an_api_key_for_a_source_the_sources_file_does_not_define_is_refused() {
+    let (_tmp, data, config) = store_with_sources("[sources.juki]\nformat = \"ndjson\"\n");
+    let out = mamori(&data, &["apikey", "create", "--source", "jyuki", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("ソース `jyuki` は設定されていません（設定済み: juki）"), "{out:?}");
+    assert!(ok(&data, &["apikey", "create", "--source", "juki", "--config", config.to_str().unwrap()]).starts_with("mamori_"));
+    assert_eq!(ok(&data, &["apikey", "list"]).lines().count(), 1, "only the key for the configured source");
+}
+
 #[test]
 fn findings_and_risk_on_a_store_never_detected_say_so_instead_of_listing_nothing() {
     let (_tmp, data) = store(20);
