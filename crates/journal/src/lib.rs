@@ -143,19 +143,30 @@ impl DeadLetter {
     }
 }
 
-/// SHA-256 (hex) over dead letters as stored, in order, each field length-prefixed so that
-/// no two different lists hash alike.
-pub fn dead_letters_sha256<'a>(letters: impl IntoIterator<Item = (&'a str, &'a str, u64, &'a str, &'a [u8])>) -> String {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    for (source, file, line, reason, raw) in letters {
+/// SHA-256 over dead letters as stored, in order, each field length-prefixed so that no
+/// two different lists hash alike; fed one letter at a time (`verify` streams the table).
+#[derive(Default)]
+pub struct DeadLettersDigest {
+    hash: sha2::Sha256,
+    count: u64,
+}
+
+impl DeadLettersDigest {
+    pub fn add(&mut self, source: &str, file: &str, line: u64, reason: &str, raw: &[u8]) {
+        use sha2::Digest;
         for field in [source.as_bytes(), file.as_bytes(), reason.as_bytes(), raw] {
-            h.update((field.len() as u64).to_le_bytes());
-            h.update(field);
+            self.hash.update((field.len() as u64).to_le_bytes());
+            self.hash.update(field);
         }
-        h.update(line.to_le_bytes());
+        self.hash.update(line.to_le_bytes());
+        self.count += 1;
     }
-    hex_bytes(&h.finalize())
+
+    /// How many letters, and their SHA-256 (hex).
+    pub fn finish(self) -> (u64, String) {
+        use sha2::Digest;
+        (self.count, hex_bytes(&self.hash.finalize()))
+    }
 }
 
 /// The record of `letters`, refused at `now_ms` (see [`REJECTED_OPERATION`]).
@@ -166,8 +177,12 @@ pub fn rejection_record(letters: &[DeadLetter], now_ms: i64) -> PreparedEvent {
     let mut names: Vec<String> = letters.iter().map(|d| format!("{} {}", d.source, d.file)).collect();
     names.dedup();
     event.unmapped.extra.insert("detail".into(), format!("{} lines refused ({})", letters.len(), names.join(", ")).into());
-    let digest = dead_letters_sha256(letters.iter().map(|d| (d.source.as_str(), d.file.as_str(), d.line, d.reason.as_str(), d.stored_raw())));
-    event.unmapped.extra.insert("dead_letters".into(), serde_json::json!({"count": letters.len(), "sha256": digest}));
+    let mut digest = DeadLettersDigest::default();
+    for d in letters {
+        digest.add(&d.source, &d.file, d.line, &d.reason, d.stored_raw());
+    }
+    let (count, sha256) = digest.finish();
+    event.unmapped.extra.insert("dead_letters".into(), serde_json::json!({"count": count, "sha256": sha256}));
     PreparedEvent::new(&event)
 }
 

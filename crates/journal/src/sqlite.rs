@@ -42,7 +42,6 @@ pub const DEFAULT_SEGMENT_SHIFT: u32 = 16;
 /// Key-run rows merged per event appended: each event has about two (its account, most
 /// also a resident) at each of the levels 100 M events need (three), so eight keeps pace.
 const COMPACTION_ROWS_PER_EVENT: u64 = 8;
-/// Longest rejected line kept verbatim in the dead-letter table.
 
 const KEY_ACTOR: i64 = 1;
 const KEY_RESIDENT: i64 = 2;
@@ -1335,37 +1334,52 @@ impl SqliteJournal {
         Ok(rows)
     }
 
-    /// Lines refused per source, as the sources page counts them.
     /// Whether the dead-letter table holds exactly what the log's rejection records
-    /// (`rejected`: event → count, SHA-256) say: the reason when not.
+    /// (`rejected`: event → count, SHA-256) say: the reason when not. Read in id order,
+    /// a record's letters one run (a batch's rows are inserted together), hashed as they
+    /// stream: the table may hold millions of lines.
     fn dead_letters_against(&self, rejected: &BTreeMap<u64, (u64, String)>) -> Result<Option<String>, JournalError> {
         let mut stmt = self.conn.prepare("SELECT record_seq, source, file, line, reason, raw FROM dead_letters ORDER BY id")?;
-        let mut by_record: BTreeMap<Option<u64>, Vec<DeadLetter>> = BTreeMap::new();
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, Option<i64>>(0)?.map(|s| s as u64), DeadLetter { source: r.get(1)?, file: r.get(2)?, line: r.get::<_, i64>(3)? as u64, reason: r.get(4)?, raw: r.get(5)? }))
-        })?;
-        for row in rows {
-            let (record, letter) = row?;
-            by_record.entry(record).or_default().push(letter);
-        }
-        for (record, letters) in &by_record {
-            let Some(seq) = record else {
-                return Ok(Some(format!("{} dead letters (the first from {} line {}) are in no `{}` record of the log", letters.len(), letters[0].file, letters[0].line, crate::REJECTED_OPERATION)));
-            };
-            let Some((count, digest)) = rejected.get(seq) else {
-                return Ok(Some(format!("{} dead letters name event {seq} as their record, which is not an `{}` record", letters.len(), crate::REJECTED_OPERATION)));
-            };
-            let stored = crate::dead_letters_sha256(letters.iter().map(|d| (d.source.as_str(), d.file.as_str(), d.line, d.reason.as_str(), d.raw.as_slice())));
-            if letters.len() as u64 != *count || stored != *digest {
-                return Ok(Some(format!("the dead letters recorded by event {seq} were changed: {count} recorded, {} stored, or their contents differ", letters.len())));
+        let mut rows = stmt.query([])?;
+        let mut seen: HashSet<u64> = HashSet::new();
+        let mut run: Option<(u64, crate::DeadLettersDigest)> = None;
+        let close = |run: Option<(u64, crate::DeadLettersDigest)>| -> Option<String> {
+            let (seq, digest) = run?;
+            let (count, sha256) = digest.finish();
+            match rejected.get(&seq) {
+                None => Some(format!("{count} dead letters name event {seq} as their record, which is not an `{}` record", crate::REJECTED_OPERATION)),
+                Some((n, d)) if (*n, d) != (count, &sha256) => Some(format!("the dead letters recorded by event {seq} were changed: {n} recorded, {count} stored, or their contents differ")),
+                Some(_) => None,
             }
+        };
+        while let Some(r) = rows.next()? {
+            let Some(seq) = r.get::<_, Option<i64>>(0)?.map(|s| s as u64) else {
+                let (file, line): (String, i64) = (r.get(2)?, r.get(3)?);
+                return Ok(Some(format!("a dead letter ({file} line {line}) is in no `{}` record of the log", crate::REJECTED_OPERATION)));
+            };
+            if run.as_ref().is_none_or(|(s, _)| *s != seq) {
+                if let Some(reason) = close(run.take()) {
+                    return Ok(Some(reason));
+                }
+                if !seen.insert(seq) {
+                    return Ok(Some(format!("the dead letters recorded by event {seq} were changed: they are no longer together in the table")));
+                }
+                run = Some((seq, crate::DeadLettersDigest::default()));
+            }
+            let digest = &mut run.as_mut().expect("a run was opened above").1;
+            let (source, file, reason): (String, String, String) = (r.get(1)?, r.get(2)?, r.get(4)?);
+            digest.add(&source, &file, r.get::<_, i64>(3)? as u64, &reason, r.get_ref(5)?.as_blob().map_err(rusqlite::Error::from)?);
         }
-        if let Some((seq, (count, _))) = rejected.iter().find(|(seq, (count, _))| *count > 0 && !by_record.contains_key(&Some(**seq))) {
+        if let Some(reason) = close(run.take()) {
+            return Ok(Some(reason));
+        }
+        if let Some((seq, (count, _))) = rejected.iter().find(|(seq, (count, _))| *count > 0 && !seen.contains(*seq)) {
             return Ok(Some(format!("the {count} dead letters recorded by event {seq} were removed")));
         }
         Ok(None)
     }
 
+    /// Lines refused per source, as the sources page counts them.
     pub fn dead_letter_counts(&self) -> Result<Vec<(String, u64)>, JournalError> {
         let mut stmt = self.conn.prepare("SELECT source, count(*) FROM dead_letters GROUP BY source ORDER BY source")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?.collect::<Result<Vec<_>, _>>()?;
