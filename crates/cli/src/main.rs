@@ -1181,10 +1181,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                     if json {
                         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
-                    } else {
+                    } else if en {
                         writeln!(
                             out,
                             "ok: {} events, {} checkpoints verified; tree size {}, root {}",
+                            report.events, report.checkpoints, report.tree_size, report.root
+                        )?;
+                    } else {
+                        writeln!(
+                            out,
+                            "検証 OK: イベント {} 件、チェックポイント {} 件を確認しました（木の大きさ {}、根 {}）",
                             report.events, report.checkpoints, report.tree_size, report.root
                         )?;
                     }
@@ -1193,7 +1199,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     if json {
                         writeln!(out, "{}", serde_json::to_string_pretty(&failure)?)?;
                     }
-                    eprintln!("mamori: {failure}");
+                    if en {
+                        eprintln!("mamori: {failure}");
+                    } else {
+                        eprintln!("mamori: 改ざん検証に失敗しました（{failure}）");
+                    }
                     return Ok(ExitCode::from(1));
                 }
             }
@@ -1545,7 +1555,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(path) => std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?,
                 None => out.write_all(&bytes)?,
             }
-            eprintln!("{} people affected; reporting {}", b.people, if b.mandatory_because.is_empty() { "not mandatory on what is known" } else { "mandatory" });
+            match (en, b.mandatory_because.is_empty()) {
+                (true, quiet) => eprintln!("{} people affected; reporting {}", b.people, if quiet { "not mandatory on what is known" } else { "mandatory" }),
+                (false, true) => eprintln!("対象者 {} 人。分かっている事実からは報告義務はありません", b.people),
+                (false, false) => eprintln!("対象者 {} 人。個人情報保護委員会への報告が必要です", b.people),
+            }
         }
         Command::Simulate { out: dir, residents, employees, days, seed, start } => {
             anyhow::ensure!(residents >= 100 && employees >= 30, "a town needs at least 100 residents and 30 staff");

@@ -491,7 +491,7 @@ fn a_town_archived_to_s3_is_verified_released_and_disclosed_from_there_as_from_t
     assert_eq!(entries_without_proofs(&disclose(&["--archive", location, "--tenant", "town"])), entries_without_proofs(&whole), "read from the bucket in process");
     assert!(mamori_with(&store, &env, &["archive", "release", "--archive", location, "--tenant", "town", "--en"]).starts_with(&format!("released {} segments", through / 256)));
     assert_eq!(entries_without_proofs(&disclose(&[])), entries_without_proofs(&whole), "the store reads its released segments from the bucket");
-    assert!(mamori_with(&store, &env, &["verify"]).starts_with("ok:"));
+    assert!(mamori_with(&store, &env, &["verify"]).starts_with("検証 OK:"));
     // The bucket out of reach: the store says so rather than answer short, and still takes
     // and verifies nothing it cannot read.
     drop(server);

@@ -84,7 +84,8 @@ fn verify_passes_on_an_untouched_store() {
     let (_tmp, data) = store(600);
     let out = ok(&data, &["verify"]);
     // 600 events + the audit records of init and import.
-    assert!(out.starts_with("ok: 602 events"), "{out}");
+    assert!(out.starts_with("検証 OK: イベント 602 件"), "{out}");
+    assert!(ok(&data, &["verify", "--en"]).starts_with("ok: 602 events"), "and in English on request");
 }
 
 #[test]

@@ -278,7 +278,7 @@ fn three_towns_streamed_through_a_cluster_survive_a_node_and_a_worker_killed_and
         assert!(stored_in_order_sent(&tenant), "{}: batches stored in the order sent, across the handover", t.name);
         // The log and its checkpoints hold across the handover.
         let verified = mamori(&tenant, &["verify"]);
-        assert!(verified.starts_with("ok:"), "{}: {verified}", t.name);
+        assert!(verified.starts_with("検証 OK:"), "{}: {verified}", t.name);
         // The workers copied sealed segments to the archive as they sealed, each under its
         // tenant's prefix, and what they copied is the log's.
         let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(archive.join(format!("tenant={}/manifest.json", t.name))).unwrap()).unwrap();
