@@ -220,15 +220,16 @@ pub fn signed(j: &SqliteJournal, sheet_id: &str) -> Result<Option<(u64, String, 
 /// manager role for that department (`mamori user add --role manager --department …`), the
 /// same person the console lets sign. A name typed free would let anyone with a shell sign
 /// any department's month, the reviewed staff's own included, in a manager's name.
-pub fn reviewer_may_sign(j: &SqliteJournal, reviewer: &str, department: &str) -> Result<()> {
-    let Some(user) = j.users()?.into_iter().find(|u| u.name == reviewer) else {
+/// Their user row, whose password the sign-off is then checked against.
+pub fn reviewer_may_sign(j: &SqliteJournal, reviewer: &str, department: &str) -> Result<mamori_journal::UserRow> {
+    let Some(user) = j.user(reviewer)? else {
         bail!("--reviewer `{reviewer}` is not a console user: the department's manager signs, registered with `mamori user add --name … --role manager --department {department}`");
     };
     if user.role != "manager" || user.department != department {
         let role = if user.department.is_empty() { user.role.clone() } else { format!("{}, {}", user.role, user.department) };
         bail!("--reviewer `{reviewer}` ({role}) does not sign {department}'s review: only a manager of {department} does");
     }
-    Ok(())
+    Ok(user)
 }
 
 /// Records the sign-off as an event tagged with the sheet, by `actor`. A sheet is signed

@@ -1355,7 +1355,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let tz = detect::load_config(rules.as_deref())?.timezone();
             let limits = check::Thresholds { min_resolved, min_known_hosts, min_known_residents, max_dead_letters };
             // Sources configured with another `product` count their dead letters under it.
-            let products = sources_config(config.as_deref(), &cli.data)?.into_iter().map(|(name, c)| (name.clone(), c.product.unwrap_or(name))).collect();
+            let products = check::products(&sources_config(config.as_deref(), &cli.data)?);
             let checks = check::check(&j, &dir, tz, source.as_deref(), &products, limits)?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&checks)?)?;
@@ -1439,13 +1439,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Review(ReviewCommand::Signoff { department, month, reviewer, marks, sample, seed }) => {
             let mut j = open(&cli.data)?;
-            review::reviewer_may_sign(&j, &reviewer, &department)?;
+            let signer = review::reviewer_may_sign(&j, &reviewer, &department)?;
             // The manager signs, not whoever holds a shell: their console password, from
             // standard input, as at the console's sign-in.
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
-            let phc = j.user(&reviewer)?.map(|u| u.phc).unwrap_or_default();
-            if !mamori_server::console::verify_password(password.trim_end_matches(['\r', '\n']), &phc) {
+            if !mamori_server::console::verify_password(password.trim_end_matches(['\r', '\n']), &signer.phc) {
                 audit::record(&mut j, audit::Action::ReviewSignoff, &format!("sign-off of {department}/{month} as {reviewer} refused: wrong password"))?;
                 bail!("{reviewer} のパスワードが違います（標準入力から読みます）。この失敗は記録されました（wrong password for {reviewer}, read from standard input; the refusal is recorded）");
             }

@@ -830,8 +830,10 @@ impl SqliteJournal {
         let mut insert: Option<(u64, rusqlite::CachedStatement<'_>)> = None;
         let mut per_source_day: HashMap<(&str, i64), i64> = HashMap::new();
         // Dead letters are recorded by an event after the batch's own, in the same commit.
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        let rejected = (!batch.dead_letters.is_empty()).then(|| crate::rejection_record(batch.dead_letters, now));
+        let rejected = (!batch.dead_letters.is_empty()).then(|| {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+            crate::rejection_record(batch.dead_letters, now)
+        });
         let record_seq = first_seq + batch.events.len() as u64;
         for ev in batch.events.iter().chain(rejected.as_ref()) {
             *per_source_day.entry((ev.source.as_str(), jst_day_number(ev.keys.time))).or_default() += 1;
