@@ -123,6 +123,12 @@ fn reason_kind(reason: &str) -> String {
     }
 }
 
+/// Source name → the product its events carry, for [`check`]: a source's `product`, else
+/// its own name.
+pub fn products(sources: &BTreeMap<String, mamori_sources::SourceConfig>) -> BTreeMap<String, String> {
+    sources.iter().map(|(name, c)| (name.clone(), c.product.clone().unwrap_or_else(|| name.clone()))).collect()
+}
+
 /// Checks every source in the store (or `only`) against master data. Events are counted
 /// under the product they carry; a source configured with another `product` (`zeimu-tsv`
 /// writing `zeimu`) leaves dead letters under its own name, which `products` (source name

@@ -1606,7 +1606,7 @@ async fn sources_page(State(server): State<Arc<Server>>, headers: HeaderMap, Que
     // Read on the reading connection: a check reads every event, and ingest and sign-ins
     // must not wait behind it.
     let worker = server.clone();
-    let view = match tokio::task::spawn_blocking(move || app::sources::sources(&worker.reader.held(), &reader, check)).await {
+    let view = match tokio::task::spawn_blocking(move || app::sources::sources(&worker.reader.held(), &reader, check, &mamori_app::check::products(&worker.sources))).await {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => return internal(e),
         Err(e) => return internal(anyhow::anyhow!("sources worker: {e}")),

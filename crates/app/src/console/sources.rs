@@ -100,7 +100,9 @@ pub struct SourcesView {
     pub checks: Option<Vec<crate::check::SourceCheck>>,
 }
 
-pub fn sources(j: &SqliteJournal, reader: &Reader, check: bool) -> Result<SourcesView> {
+/// The sources page; `products` (source name → product, [`crate::check::products`]) lets
+/// the check count a source's refused lines under the product its events carry.
+pub fn sources(j: &SqliteJournal, reader: &Reader, check: bool, products: &std::collections::BTreeMap<String, String>) -> Result<SourcesView> {
     if !reader.role.may(View::Sources) {
         bail!("role {} may not see the sources", reader.role.as_str());
     }
@@ -115,7 +117,7 @@ pub fn sources(j: &SqliteJournal, reader: &Reader, check: bool) -> Result<Source
         let master = crate::detect::master_from_store(j)?;
         let dir = mamori_enrich::Directory::new(&master);
         let limits = crate::check::Thresholds::default();
-        let checks = crate::check::check(j, &dir, chrono_tz::Asia::Tokyo, None, &Default::default(), limits)?;
+        let checks = crate::check::check(j, &dir, chrono_tz::Asia::Tokyo, None, products, limits)?;
         Some(if personal { checks } else { crate::check::without_personal_examples(checks, limits) })
     } else {
         None
