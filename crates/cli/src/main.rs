@@ -9,6 +9,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
+mod help_ja;
 mod proofcheck;
 mod witness;
 
@@ -987,7 +988,7 @@ enum EventsCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_command_line();
     match run(cli) {
         Ok(code) => code,
         // The reader went away (`mamori … | head`): what it wanted it has; like any Unix
@@ -999,6 +1000,14 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The command line, its help in Japanese unless `--en` is on it.
+fn parse_command_line() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let cmd = if help_ja::english_requested(std::env::args_os()) { Cli::command() } else { help_ja::localise(Cli::command()) };
+    let matches = cmd.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 /// The store at `data`, with the archive it released segments to, if any.
@@ -1209,7 +1218,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Witness(cmd) => return witness::run(cmd, &cli.data, out),
-        Command::Proof(cmd) => return proofcheck::run(cmd, &cli.data, out),
+        Command::Proof(cmd) => return proofcheck::run(cmd, &cli.data, en, out),
         Command::Key(KeyCommand::Show) => {
             writeln!(out, "{}", open(&cli.data)?.verifier_key())?;
         }
@@ -1568,14 +1577,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             for (file, rows) in &summary.files {
                 writeln!(out, "{file:<28} {rows:>9}")?;
             }
-            writeln!(
-                out,
-                "{} record accesses, {} incidents injected, in {:.1} s → {}",
-                summary.accesses,
-                summary.incidents,
-                started.elapsed().as_secs_f64(),
-                dir.display()
-            )?;
+            let seconds = started.elapsed().as_secs_f64();
+            if en {
+                writeln!(out, "{} record accesses, {} incidents injected, in {seconds:.1} s → {}", summary.accesses, summary.incidents, dir.display())?;
+            } else {
+                writeln!(out, "記録照会 {} 件、注入した事案 {} 件（{seconds:.1} 秒）→ {}", summary.accesses, summary.incidents, dir.display())?;
+            }
         }
         Command::Serve { listen, config, detect, rules, sigma, secure_cookies, log_format, tls_cert, tls_key, gate, cluster } => {
             let _flush_on_exit = service_logs(&log_format);

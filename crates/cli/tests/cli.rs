@@ -146,7 +146,10 @@ fn proofs_check_with_the_public_key_and_a_published_checkpoint_and_fail_when_alt
         args.extend_from_slice(extra);
         mamori(&data, &args)
     };
-    assert!(check(&proof, &["--checkpoint", checkpoint.to_str().unwrap()]).status.success());
+    let checked = check(&proof, &["--checkpoint", checkpoint.to_str().unwrap()]);
+    assert!(checked.status.success());
+    assert!(String::from_utf8_lossy(&checked.stdout).starts_with("検証 OK: イベント 150 は"), "a resident's verifier reads Japanese: {checked:?}");
+    assert!(String::from_utf8_lossy(&check(&proof, &["--en"]).stdout).starts_with("ok: event 150 is leaf 150"), "and English on request");
 
     // The same proof presented for another event fails.
     let text = std::fs::read_to_string(&proof).unwrap();
@@ -156,7 +159,9 @@ fn proofs_check_with_the_public_key_and_a_published_checkpoint_and_fail_when_alt
         .into();
     let wrong = tmp.path().join("wrong-leaf.json");
     std::fs::write(&wrong, v.to_string()).unwrap();
-    assert_eq!(check(&wrong, &[]).status.code(), Some(1));
+    let refused = check(&wrong, &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("葉ハッシュと一致しません"), "{refused:?}");
 
     let consistency = tmp.path().join("consistency.json");
     std::fs::write(&consistency, ok(&data, &["proof", "consistency", "101", "301"])).unwrap();
