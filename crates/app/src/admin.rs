@@ -21,13 +21,13 @@ pub const GATE_SCOPE: &str = "@gate:";
 /// [`REPORTS_SCOPE`]) under `label`.
 pub fn create_api_key(j: &mut SqliteJournal, actor: &str, scope: &str, label: &str, hash: &[u8; 32]) -> Result<()> {
     if scope.is_empty() || (scope.starts_with('@') && scope != REPORTS_SCOPE && !scope.strip_prefix(GATE_SCOPE).is_some_and(|s| !s.is_empty())) {
-        bail!("a key is for one source, for reading reports, or for one system to ask the gate");
+        bail!(crate::tr!("API キーは、1 つのソース用、レポートの閲覧用、1 つのシステムが利用目的ゲートに問い合わせる用のいずれかです", "a key is for one source, for reading reports, or for one system to ask the gate"));
     }
     if scope == REPORTS_SCOPE && label.trim().is_empty() {
-        bail!("a report key needs a label: it names the reader in the log");
+        bail!(crate::tr!("レポート用のキーにはラベルが必要です: ログで閲覧者を示すものです", "a report key needs a label: it names the reader in the log"));
     }
     if label.len() > 200 || label.chars().any(char::is_control) {
-        bail!("a label of at most 200 bytes, without control characters");
+        bail!(crate::tr!("ラベルは 200 バイト以内で、制御文字を含めないでください", "a label of at most 200 bytes, without control characters"));
     }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
     audit::record_fields_by(
@@ -44,7 +44,7 @@ pub fn create_api_key(j: &mut SqliteJournal, actor: &str, scope: &str, label: &s
 /// Removes console user `name`; `end_sessions` ends their sessions and says how many.
 pub fn remove_user(j: &mut SqliteJournal, actor: &str, name: &str, end_sessions: impl FnOnce() -> Result<usize>) -> Result<usize> {
     if !j.remove_user(name)? {
-        bail!("no console user `{name}`");
+        bail!(crate::tr!("コンソール利用者 `{name}` はいません", "no console user `{name}`"));
     }
     let ended = end_sessions()?;
     audit::record_fields_by(j, actor, Action::UserRemove, &format!("console user {name} removed ({ended} sessions ended)"), &[("user", name)])?;
@@ -59,8 +59,8 @@ pub fn revoke_api_key(j: &mut SqliteJournal, actor: &str, id: &str) -> Result<Ap
     let matching: Vec<&ApiKeyRow> = keys.iter().filter(|k| id.len() >= 6 && k.key_sha256.starts_with(&id)).collect();
     let key = match matching.as_slice() {
         [one] => (*one).clone(),
-        [] => bail!("no API key with id `{id}` (see `mamori apikey list`)"),
-        _ => bail!("`{id}` names {} keys: give more of the id", matching.len()),
+        [] => bail!(crate::tr!("ID `{id}` の API キーはありません（`mamori apikey list` で確認してください）", "no API key with id `{id}` (see `mamori apikey list`)")),
+        _ => bail!(crate::tr!("`{id}` に当てはまるキーが {} 個あります: ID をもっと長く指定してください", "`{id}` names {} keys: give more of the id", matching.len())),
     };
     j.revoke_api_key(&key.key_sha256)?;
     audit::record_fields_by(

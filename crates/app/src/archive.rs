@@ -23,7 +23,7 @@ impl Engine {
         match s {
             "parquet" => Ok(Engine::Parquet),
             "spark" => Ok(Engine::Spark),
-            other => bail!("--engine `{other}`: use parquet or spark"),
+            other => bail!(crate::tr!("--engine `{other}`: parquet または spark を指定してください", "--engine `{other}`: use parquet or spark")),
         }
     }
 }
@@ -95,18 +95,18 @@ fn open_for_reading(j: &SqliteJournal, location: &str, tenant: &str) -> Result<O
 /// The archive's manifest, if it is one this store's log recorded exporting, for a log of
 /// this store's segment size, with a checkpoint the store signed.
 fn recorded_manifest(j: &SqliteJournal, archive: &Archive, location: &str, tenant: &str) -> Result<mamori_archive::Manifest> {
-    let (manifest, digest) = archive.manifest_with_digest()?.with_context(|| format!("tenant `{tenant}` has nothing archived at {location} (run `mamori archive export`)"))?;
+    let (manifest, digest) = archive.manifest_with_digest()?.with_context(|| crate::tr!("{location} にはテナント `{tenant}` のアーカイブがありません（先に `mamori archive export` を実行してください）", "tenant `{tenant}` has nothing archived at {location} (run `mamori archive export`)"))?;
     // The manifest names every file and its digest: it is trusted only as the log recorded it.
     let key = manifest_key(tenant, &digest);
     if !j.tagged(MANIFEST_TAG)?.iter().any(|(k, _)| *k == key) {
-        bail!("tenant `{tenant}`'s archive manifest (SHA-256 {digest}) is not one this store's log recorded exporting: it was changed, or its export was interrupted (run `mamori archive export`)");
+        bail!(crate::tr!("テナント `{tenant}` のアーカイブのマニフェスト（SHA-256 {digest}）は、このストアのログに書き出しが記録されたものではありません: 変更されたか、書き出しが中断されています（`mamori archive export` を実行してください）", "tenant `{tenant}`'s archive manifest (SHA-256 {digest}) is not one this store's log recorded exporting: it was changed, or its export was interrupted (run `mamori archive export`)"));
     }
     if manifest.segment_shift != j.segment_shift() {
-        bail!("the archive has segments of 2^{}, this store 2^{}", manifest.segment_shift, j.segment_shift());
+        bail!(crate::tr!("アーカイブの区間の大きさは 2^{}、このストアは 2^{} です", "the archive has segments of 2^{}, this store 2^{}", manifest.segment_shift, j.segment_shift()));
     }
-    let checkpoint = check_checkpoint(&manifest.checkpoint, j.verifier_key()).map_err(|e| anyhow::anyhow!("the archive's checkpoint does not carry this store's signature: {e}"))?;
+    let checkpoint = check_checkpoint(&manifest.checkpoint, j.verifier_key()).map_err(|e| anyhow::anyhow!(crate::tr!("アーカイブのチェックポイントにこのストアの署名がありません: {e}", "the archive's checkpoint does not carry this store's signature: {e}")))?;
     if j.checkpoint_at(checkpoint.size)?.as_deref() != Some(manifest.checkpoint.as_str()) {
-        bail!("the archive's checkpoint of {} events is not the store's checkpoint of that size", checkpoint.size);
+        bail!(crate::tr!("アーカイブの {} 件のチェックポイントが、ストアの同じ件数のチェックポイントと一致しません", "the archive's checkpoint of {} events is not the store's checkpoint of that size", checkpoint.size));
     }
     Ok(manifest)
 }
@@ -132,21 +132,21 @@ impl Opened {
         let mut seen = std::collections::HashSet::new();
         for ArchivedEvent { seq, leaf, body, .. } in archived {
             if leaf_hash(&body) != leaf {
-                bail!("the archive's row for event {seq} does not hash to its leaf");
+                bail!(crate::tr!("アーカイブのイベント {seq} の行が葉ハッシュと一致しません", "the archive's row for event {seq} does not hash to its leaf"));
             }
             if seq >= self.through || !seen.insert(seq) {
-                bail!("the archive answered event {seq} twice or outside its archived range");
+                bail!(crate::tr!("アーカイブがイベント {seq} を二度、またはアーカイブ済みの範囲の外で返しました", "the archive answered event {seq} twice or outside its archived range"));
             }
             // What the engine says it matched is checked on the body itself: a file changed
             // after `verify` cannot put another resident's accesses in this answer.
-            let event = mamori_model::Event::from_json(&body).map_err(|e| anyhow::anyhow!("the archive's event {seq}: {e}"))?;
+            let event = mamori_model::Event::from_json(&body).map_err(|e| anyhow::anyhow!(crate::tr!("アーカイブのイベント {seq}: {e}", "the archive's event {seq}: {e}")))?;
             let keys = mamori_journal::IndexKeys::of(&event);
             let matches = match column {
                 KeyColumn::Resident => keys.resident.as_deref() == Some(value),
                 KeyColumn::Actor => keys.actor == value,
             };
             if !matches || keys.time < range.from || keys.time >= range.to {
-                bail!("the archive answered event {seq}, which is not {value}'s in the period asked");
+                bail!(crate::tr!("アーカイブが返したイベント {seq} は、指定の期間の {value} のものではありません", "the archive answered event {seq}, which is not {value}'s in the period asked"));
             }
             answer.from_archive += 1;
             found.push((keys.time, StoredEvent { seq, body }));
@@ -156,10 +156,10 @@ impl Opened {
         // could hide a row from the engine's search without any returned row failing.
         let listed = j.key_seqs_before(column == KeyColumn::Resident, value, range, self.through)?;
         if let Some(missing) = listed.iter().find(|seq| !seen.contains(seq)) {
-            bail!("the archive did not return event {missing}, which the store's index lists as {value}'s in the period asked: the archive was changed after it was written (run `mamori archive verify`)");
+            bail!(crate::tr!("ストアの索引では指定の期間の {value} のものであるイベント {missing} を、アーカイブが返しませんでした: アーカイブは書き出しの後に変更されています（`mamori archive verify` を実行してください）", "the archive did not return event {missing}, which the store's index lists as {value}'s in the period asked: the archive was changed after it was written (run `mamori archive verify`)"));
         }
         if listed.len() != seen.len() {
-            bail!("the archive returned {} of {value}'s events where the store's index lists {}", seen.len(), listed.len());
+            bail!(crate::tr!("アーカイブが返した {value} のイベントは {} 件ですが、ストアの索引では {} 件です", "the archive returned {} of {value}'s events where the store's index lists {}", seen.len(), listed.len()));
         }
         // After the archive: the store's, to its latest event.
         // Only from the archive's end: the store's earlier rows would be read for nothing
@@ -180,7 +180,7 @@ impl Opened {
 /// is, so that the two documents are the same.
 pub fn disclosure(j: &SqliteJournal, location: &str, tenant: &str, engine: Engine, r: &Request<'_>) -> Result<(Disclosure, ArchiveAnswer)> {
     let opened = open_for_reading(j, location, tenant)?;
-    let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
+    let checkpoint = j.latest_checkpoint()?.with_context(|| crate::tr!("ストアにチェックポイントがありません", "the store has no checkpoint"))?;
     let mut answer = ArchiveAnswer { checkpoint_size: checkpoint.size, archived_through: opened.through, ..Default::default() };
     let found = opened.gather(j, engine, KeyColumn::Resident, r.resident, r.range, &mut answer)?;
     let size = checkpoint.size;
@@ -192,7 +192,7 @@ pub fn disclosure(j: &SqliteJournal, location: &str, tenant: &str, engine: Engin
 #[allow(clippy::too_many_arguments)]
 pub fn back_search(j: &SqliteJournal, location: &str, tenant: &str, engine: Engine, employee: &str, range: mamori_journal::TimeRange, from: String, to: String) -> Result<(mamori_report::BackSearch, ArchiveAnswer)> {
     let opened = open_for_reading(j, location, tenant)?;
-    let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
+    let checkpoint = j.latest_checkpoint()?.with_context(|| crate::tr!("ストアにチェックポイントがありません", "the store has no checkpoint"))?;
     let mut answer = ArchiveAnswer { checkpoint_size: checkpoint.size, archived_through: opened.through, ..Default::default() };
     let size = checkpoint.size;
     let mut gather = |account: &str, range: mamori_journal::TimeRange| opened.gather(j, engine, KeyColumn::Actor, account, range, &mut answer);
@@ -216,7 +216,7 @@ pub struct ReleaseReport {
 /// directory by its canonical path (a service's working directory is not the shell's).
 fn archive_ref(location: &str, tenant: &str) -> Result<String> {
     let location = match location.strip_prefix("file://").or((!location.contains("://")).then_some(location)) {
-        Some(dir) => std::fs::canonicalize(dir).with_context(|| format!("archive directory {dir}"))?.to_string_lossy().into_owned(),
+        Some(dir) => std::fs::canonicalize(dir).with_context(|| crate::tr!("アーカイブのディレクトリ {dir}", "archive directory {dir}"))?.to_string_lossy().into_owned(),
         None => location.trim_end_matches('/').to_owned(),
     };
     Ok(format!("{tenant}\t{location}"))
@@ -241,7 +241,7 @@ pub fn release(j: &mut SqliteJournal, location: &str, tenant: &str, judged_only:
         && recorded != reference
     {
         let (t, l) = recorded.split_once('\t').unwrap_or(("", &recorded));
-        bail!("this store released segments to tenant `{t}` at {l} before: release to that archive only");
+        bail!(crate::tr!("このストアは以前、{l} のテナント `{t}` のアーカイブへ区間の本体を外しています: 外す先はそのアーカイブだけにしてください", "this store released segments to tenant `{t}` at {l} before: release to that archive only"));
     }
     let released = j.released_segments()?;
     let mut report = ReleaseReport { released_before: released.len(), ..Default::default() };
@@ -263,7 +263,7 @@ pub fn release(j: &mut SqliteJournal, location: &str, tenant: &str, judged_only:
             Ok(())
         })?;
         if let Some(seq) = differs.or((place != archived.len()).then_some(segment.first_seq)) {
-            bail!("the archive's segment {} is not the store's (first difference at event {seq}): it was not released", segment.id);
+            bail!(crate::tr!("アーカイブの区間 {} はストアのものと一致しません（最初の相違はイベント {seq}）: この区間は外していません", "the archive's segment {} is not the store's (first difference at event {seq}): it was not released", segment.id));
         }
         j.release_segment(segment.id, &reference)?;
         // Recorded at once: a run stopped at a later segment leaves every release it made in the log.
@@ -336,6 +336,11 @@ impl ReleasedSegments for ReleasedArchive {
 /// stores through this, so that a store that keeps only its newest bodies answers every
 /// query as one that keeps them all.
 pub fn open_store(dir: &std::path::Path) -> Result<SqliteJournal> {
+    // Said here, not by the journal, so that the first thing a new user meets is in their
+    // language.
+    if !dir.join(mamori_journal::DB_FILE).is_file() {
+        anyhow::bail!(crate::tr!("{} にはストアがありません（先に `mamori init {}` で作成してください。場所は --data か MAMORI_DATA で指定します）", "{} holds no mamori store (run `mamori init {}` first)", dir.display(), dir.display()));
+    }
     let mut j = SqliteJournal::open(dir)?;
     j.attach_archive(Box::new(ReleasedArchive::default()));
     Ok(j)

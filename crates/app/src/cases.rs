@@ -100,7 +100,7 @@ pub const MAX_TEXT: usize = 4000;
 
 fn may(reader: &Reader) -> Result<()> {
     if !reader.role.may(View::Cases) {
-        bail!("role {} may not work on cases", reader.role.as_str());
+        bail!(crate::tr!("役割 {} は事案を扱えません", "role {} may not work on cases", reader.role.as_str()));
     }
     Ok(())
 }
@@ -111,10 +111,10 @@ fn record(j: &mut SqliteJournal, reader: &Reader, step: &Step, case: &str) -> Re
 
 fn check_text(field: &str, text: &str, required: bool) -> Result<()> {
     if required && text.trim().is_empty() {
-        bail!("{field}: required");
+        bail!(crate::tr!("{field}: 入力してください", "{field}: required"));
     }
     if text.len() > MAX_TEXT {
-        bail!("{field}: at most {MAX_TEXT} bytes");
+        bail!(crate::tr!("{field}: {MAX_TEXT} バイト以内にしてください", "{field}: at most {MAX_TEXT} bytes"));
     }
     Ok(())
 }
@@ -128,14 +128,14 @@ pub fn open(j: &mut SqliteJournal, reader: &Reader, title: &str, findings: &[Str
     let mut seen = std::collections::HashSet::new();
     findings.retain(|f| seen.insert(f.clone()));
     if findings.is_empty() {
-        bail!("a case is opened from at least one finding");
+        bail!(crate::tr!("事案は 1 件以上の所見から開きます", "a case is opened from at least one finding"));
     }
     // Only findings the reader may see can start a case (one they may not is "no finding").
     let (staff, _) = crate::console::staff_directory(j)?;
     let visible: std::collections::HashSet<String> =
         crate::detect::stored_findings(j)?.into_iter().filter(|f| reader.sees_finding(&staff, f)).map(|f| f.id).collect();
     if let Some(unknown) = findings.iter().find(|f| !visible.contains(*f)) {
-        bail!("no finding `{unknown}`");
+        bail!(crate::tr!("所見 `{unknown}` はありません", "no finding `{unknown}`"));
     }
     let year = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST")).format("%Y").to_string();
     let opened = j.tagged(CASE_TAG)?.into_iter().map(|(k, _)| k).filter(|k| k.starts_with(&format!("C-{year}-"))).collect::<std::collections::BTreeSet<_>>().len();
@@ -145,22 +145,22 @@ pub fn open(j: &mut SqliteJournal, reader: &Reader, title: &str, findings: &[Str
 }
 
 pub fn note(j: &mut SqliteJournal, reader: &Reader, number: &str, text: &str) -> Result<()> {
-    let case = get(j, reader, number)?.with_context(|| format!("no case {number}"))?;
+    let case = get(j, reader, number)?.with_context(|| crate::tr!("事案 {number} はありません", "no case {number}"))?;
     check_text("note", text, true)?;
     if case.closed.is_some() {
-        bail!("case {number} is closed");
+        bail!(crate::tr!("事案 {number} は終結しています", "case {number} is closed"));
     }
     record(j, reader, &Step::Note { case: number.to_owned(), text: text.trim().to_owned() }, number).map(|_| ())
 }
 
 pub fn assign(j: &mut SqliteJournal, reader: &Reader, number: &str, to: &str) -> Result<()> {
-    let case = get(j, reader, number)?.with_context(|| format!("no case {number}"))?;
+    let case = get(j, reader, number)?.with_context(|| crate::tr!("事案 {number} はありません", "no case {number}"))?;
     if case.closed.is_some() {
-        bail!("case {number} is closed");
+        bail!(crate::tr!("事案 {number} は終結しています", "case {number} is closed"));
     }
-    let user = j.user(to)?.with_context(|| format!("no console user `{to}`"))?;
+    let user = j.user(to)?.with_context(|| crate::tr!("コンソール利用者 `{to}` はいません", "no console user `{to}`"))?;
     if crate::console::Role::parse(&user.role).is_none_or(|r| !r.may(View::Cases)) {
-        bail!("`{to}` ({}) may not work on cases", user.role);
+        bail!(crate::tr!("`{to}`（{}）は事案を扱えません", "`{to}` ({}) may not work on cases", user.role));
     }
     record(j, reader, &Step::Assign { case: number.to_owned(), to: to.to_owned() }, number).map(|_| ())
 }
@@ -170,26 +170,26 @@ pub fn assign(j: &mut SqliteJournal, reader: &Reader, number: &str, to: &str) ->
 /// [`MAX_SUPPRESS_DAYS`]); detection honours it from its next run and marks what it set
 /// aside.
 pub fn close(j: &mut SqliteJournal, reader: &Reader, number: &str, disposition: Disposition, reason: &str, suppress_days: u64) -> Result<()> {
-    let case = get(j, reader, number)?.with_context(|| format!("no case {number}"))?;
+    let case = get(j, reader, number)?.with_context(|| crate::tr!("事案 {number} はありません", "no case {number}"))?;
     check_text("reason", reason, true)?;
     if case.closed.is_some() {
-        bail!("case {number} is already closed");
+        bail!(crate::tr!("事案 {number} はすでに終結しています", "case {number} is already closed"));
     }
     let suppress = if suppress_days == 0 {
         None
     } else {
         if disposition == Disposition::Misuse {
-            bail!("a case closed as misuse suppresses nothing");
+            bail!(crate::tr!("不正利用として終結する事案では、何も抑止できません", "a case closed as misuse suppresses nothing"));
         }
         if suppress_days > MAX_SUPPRESS_DAYS {
-            bail!("suppress for at most {MAX_SUPPRESS_DAYS} days");
+            bail!(crate::tr!("抑止は {MAX_SUPPRESS_DAYS} 日以内にしてください", "suppress for at most {MAX_SUPPRESS_DAYS} days"));
         }
         let stored = crate::detect::stored_findings(j)?;
         let of_case: Vec<&mamori_model::Finding> = stored.iter().filter(|f| case.findings.contains(&f.id)).collect();
         let mut rules: Vec<&str> = of_case.iter().map(|f| f.rule.as_str()).collect();
         rules.sort();
         rules.dedup();
-        let [rule] = rules.as_slice() else { bail!("the case's findings are of {} rules: a suppression is for one rule", rules.len()) };
+        let [rule] = rules.as_slice() else { bail!(crate::tr!("事案の所見が {} 個のルールにわたっています: 抑止は 1 つのルールについて行います", "the case's findings are of {} rules: a suppression is for one rule", rules.len())) };
         let mut employees: Vec<String> = of_case.iter().flat_map(|f| f.employees.iter().cloned()).collect();
         employees.sort();
         employees.dedup();
@@ -234,9 +234,9 @@ fn replay(j: &SqliteJournal, only: Option<&str>) -> Result<Vec<Case>> {
     seqs.sort_by_key(|(_, seq)| *seq);
     let mut cases: Vec<Case> = Vec::new();
     for (number, seq) in seqs {
-        let e = j.get(seq)?.context("a tagged case event")?.event()?;
+        let e = j.get(seq)?.with_context(|| crate::tr!("事案のタグが付いたイベントが見つかりません", "a tagged case event"))?.event()?;
         let detail = e.unmapped.extra.get("detail").and_then(|d| d.as_str()).unwrap_or_default();
-        let step: Step = serde_json::from_str(detail).with_context(|| format!("case event {seq}"))?;
+        let step: Step = serde_json::from_str(detail).with_context(|| crate::tr!("事案のイベント {seq}", "case event {seq}"))?;
         let (at, who) = (crate::console::jst_time(e.time), e.actor.user.uid.trim_start_matches("console:").to_owned());
         match step {
             Step::Open { title, findings, .. } => cases.push(Case {
@@ -252,7 +252,7 @@ fn replay(j: &SqliteJournal, only: Option<&str>) -> Result<Vec<Case>> {
                 events: vec![seq],
             }),
             step => {
-                let Some(case) = cases.iter_mut().find(|c| c.number == number) else { bail!("case event {seq} for {number}, which was never opened") };
+                let Some(case) = cases.iter_mut().find(|c| c.number == number) else { bail!(crate::tr!("事案 {number} のイベント {seq} がありますが、その事案は開かれていません", "case event {seq} for {number}, which was never opened")) };
                 case.events.push(seq);
                 match step {
                     Step::Note { text, .. } => case.notes.push((at, who, text)),

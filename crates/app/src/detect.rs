@@ -15,7 +15,7 @@ const DAY_MS: i64 = 86_400_000;
 /// The master data stored by `mamori master load`.
 pub fn master_from_store(j: &SqliteJournal) -> Result<MasterData> {
     fn rows<T: DeserializeOwned>(j: &SqliteJournal, kind: &str) -> Result<Vec<T>> {
-        j.master_rows(kind)?.iter().map(|r| serde_json::from_str(r).with_context(|| format!("stored {kind} row"))).collect()
+        j.master_rows(kind)?.iter().map(|r| serde_json::from_str(r).with_context(|| crate::tr!("保存されている {kind} の行を読めません", "stored {kind} row"))).collect()
     }
     Ok(MasterData {
         departments: rows(j, "departments")?,
@@ -47,7 +47,7 @@ pub fn master_from_store(j: &SqliteJournal) -> Result<MasterData> {
 /// kept is read whole.
 pub fn master_for_disclosure(j: &SqliteJournal, resident: &str, accounts: &[String]) -> Result<MasterData> {
     fn parse<T: DeserializeOwned>(kind: &str, rows: Vec<String>) -> Result<Vec<T>> {
-        rows.iter().map(|r| serde_json::from_str(r).with_context(|| format!("stored {kind} row"))).collect()
+        rows.iter().map(|r| serde_json::from_str(r).with_context(|| crate::tr!("保存されている {kind} の行を読めません", "stored {kind} row"))).collect()
     }
     let by = |kind: &str, keys: &[String]| -> Result<Option<Vec<String>>> { Ok(j.master_rows_by_key(kind, keys)?) };
     let (Some(own), Some(account_rows)) = (by("households", &[resident.to_owned()])?, by("accounts", accounts)?) else { return master_from_store(j) };
@@ -62,7 +62,7 @@ pub fn master_for_disclosure(j: &SqliteJournal, resident: &str, accounts: &[Stri
     staff.sort();
     staff.dedup();
     let need = |kind: &str, keys: &[String]| -> Result<Vec<String>> {
-        by(kind, keys)?.with_context(|| format!("{kind} stored without keys: load the master data again"))
+        by(kind, keys)?.with_context(|| crate::tr!("{kind} がキーなしで保存されています: マスタデータを取り込み直してください", "{kind} stored without keys: load the master data again"))
     };
     Ok(MasterData {
         departments: parse("departments", j.master_rows("departments")?)?,
@@ -127,7 +127,7 @@ pub fn each_chunk(j: &SqliteJournal, from: i64, after: Option<u64>, mut f: impl 
         let mut judge_all = |raw_tx: std::sync::mpsc::SyncSender<Vec<mamori_journal::StoredEvent>>, decoded_rx: std::sync::mpsc::Receiver<Decoded>| -> Result<()> {
             let judge_batch = |f: &mut dyn FnMut(Vec<(u64, Event)>) -> Result<()>| -> Result<()> {
                 loop {
-                    let chunk = decoded_rx.recv().context("the decoding thread stopped")??;
+                    let chunk = decoded_rx.recv().with_context(|| crate::tr!("イベントをデコードするスレッドが止まりました", "the decoding thread stopped"))??;
                     if chunk.is_empty() {
                         return Ok(());
                     }
@@ -137,7 +137,7 @@ pub fn each_chunk(j: &SqliteJournal, from: i64, after: Option<u64>, mut f: impl 
             let mut queued = 0usize;
             // Sends `batch` to be decoded, and judges the one before it meanwhile.
             let mut push = |batch: Vec<mamori_journal::StoredEvent>, f: &mut dyn FnMut(Vec<(u64, Event)>) -> Result<()>| -> Result<()> {
-                raw_tx.send(batch).context("the decoding thread stopped")?;
+                raw_tx.send(batch).with_context(|| crate::tr!("イベントをデコードするスレッドが止まりました", "the decoding thread stopped"))?;
                 queued += 1;
                 if queued > 1 {
                     judge_batch(f)?;
@@ -155,7 +155,7 @@ pub fn each_chunk(j: &SqliteJournal, from: i64, after: Option<u64>, mut f: impl 
         };
         let judged = judge_all(raw_tx, decoded_rx);
         if decoder.join().is_err() {
-            anyhow::bail!("the thread decoding stored events panicked");
+            anyhow::bail!(crate::tr!("保存済みのイベントをデコードするスレッドが異常終了しました", "the thread decoding stored events panicked"));
         }
         judged
     })
@@ -175,7 +175,7 @@ fn read_batches(j: &SqliteJournal, from: i64, after: Option<u64>, each: &mut dyn
     {
         let mut batch = Vec::new();
         for (_, seq) in j.times_after(after, from)? {
-            batch.push(j.get(seq)?.with_context(|| format!("event {seq}, listed a moment ago"))?);
+            batch.push(j.get(seq)?.with_context(|| crate::tr!("直前の一覧にあったイベント {seq} が見つかりません", "event {seq}, listed a moment ago"))?);
             if batch.len() == BY_ID_BATCH {
                 each(std::mem::take(&mut batch))?;
             }
@@ -214,7 +214,7 @@ pub struct DetectSummary {
 /// The detection settings in `path`, or the defaults.
 pub fn load_config(path: Option<&std::path::Path>) -> Result<mamori_detect::Config> {
     let Some(path) = path else { return Ok(mamori_detect::Config::default()) };
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| crate::tr!("{} を読めません", "reading {}", path.display()))?;
     mamori_detect::Config::from_toml(&text).map_err(anyhow::Error::msg).with_context(|| format!("{}", path.display()))
 }
 
@@ -226,13 +226,13 @@ pub fn sigma_rules(extra: Option<&std::path::Path>, shipped: bool) -> Result<(Ve
     let mut pipeline = mamori_sigma::SHIPPED_PIPELINE.to_owned();
     if let Some(dir) = extra {
         let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
-            .with_context(|| format!("reading {}", dir.display()))?
+            .with_context(|| crate::tr!("{} を読めません", "reading {}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
             .collect();
         paths.sort();
         for p in paths {
-            let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+            let text = std::fs::read_to_string(&p).with_context(|| crate::tr!("{} を読めません", "reading {}", p.display()))?;
             if p.file_stem().is_some_and(|s| s == "pipeline") {
                 pipeline = text;
             } else if !shipped || !mamori_sigma::SHIPPED.iter().any(|(n, _)| p.file_name().is_some_and(|f| f == *n)) {
@@ -249,9 +249,9 @@ const MODEL_TAG: &str = "explanation-model";
 /// The explanation model in force: the one last learned and recorded in the log.
 pub fn stored_model(j: &SqliteJournal) -> Result<Option<mamori_enrich::ExplanationModel>> {
     let Some(seq) = j.tagged(MODEL_TAG)?.into_iter().map(|(_, seq)| seq).max() else { return Ok(None) };
-    let event = j.get(seq)?.context("the explanation model's event")?.event()?;
-    let model = event.unmapped.extra.get("model").context("the explanation model's event holds no model")?;
-    Ok(Some(serde_json::from_value(model.clone()).context("stored explanation model")?))
+    let event = j.get(seq)?.with_context(|| crate::tr!("説明モデルのイベントが見つかりません", "the explanation model's event"))?.event()?;
+    let model = event.unmapped.extra.get("model").with_context(|| crate::tr!("説明モデルのイベントにモデルがありません", "the explanation model's event holds no model"))?;
+    Ok(Some(serde_json::from_value(model.clone()).with_context(|| crate::tr!("保存されている説明モデルを読めません", "stored explanation model"))?))
 }
 
 /// The model reports explain with: the stored one, else the default floors.
@@ -314,7 +314,7 @@ impl Setup {
             Some(m) => m,
             None => {
                 learn(j, &config)?;
-                stored_model(j)?.context("the explanation model just recorded")?
+                stored_model(j)?.with_context(|| crate::tr!("記録したばかりの説明モデルが見つかりません", "the explanation model just recorded"))?
             }
         };
         let generation = generation(j)?;
@@ -402,7 +402,7 @@ impl<'d> Session<'d> {
                 Some(t) if t < watermark => why = Some(REBUILD_OLDER_EVENTS.0.into()),
                 _ if declared_before(j, last, watermark)? => why = Some(REBUILD_OLDER_DECLARATION.0.into()),
                 _ => {
-                    let v: serde_json::Value = serde_json::from_str(&state).context("saved detection state")?;
+                    let v: serde_json::Value = serde_json::from_str(&state).with_context(|| crate::tr!("保存されている検知の状態を読めません", "saved detection state"))?;
                     let restored = serde_json::from_value::<mamori_detect::DetectorState>(v["detector"].clone())
                         .ok()
                         .and_then(|s| mamori_detect::Detector::resume(dir, setup.config.clone(), setup.model.clone(), s).ok())
@@ -493,13 +493,13 @@ impl<'d> Session<'d> {
                         verdicts.push((seq, v.employee, explanation));
                     }
                 }
-                to_rules.send((chunk, seen)).map_err(|_| anyhow::anyhow!("the Sigma rules' thread stopped"))
+                to_rules.send((chunk, seen)).map_err(|_| anyhow::anyhow!(crate::tr!("Sigma ルールのスレッドが止まりました", "the Sigma rules' thread stopped")))
             });
             drop(to_rules);
             // Joined before the reading's error is returned: a panic in the rules is an
             // error here, not the scope's panic.
             if rules_thread.join().is_err() {
-                anyhow::bail!("the Sigma rules' thread panicked");
+                anyhow::bail!(crate::tr!("Sigma ルールのスレッドが異常終了しました", "the Sigma rules' thread panicked"));
             }
             reading
         })?;
@@ -675,12 +675,12 @@ pub fn run(j: &mut SqliteJournal, config: mamori_detect::Config, sigma: Option<&
     match session.step(j)? {
         Some(summary) => Ok(summary),
         // Older events arrived between opening and stepping (another writer): start over.
-        None => Session::open(j, &setup, &dir, false)?.step(j)?.context("a run from scratch judges whatever it finds"),
+        None => Session::open(j, &setup, &dir, false)?.step(j)?.with_context(|| crate::tr!("最初からの実行で判定が得られませんでした", "a run from scratch judges whatever it finds")),
     }
 }
 
 pub fn stored_findings(j: &SqliteJournal) -> Result<Vec<Finding>> {
-    j.findings()?.iter().map(|f| serde_json::from_str(f).context("stored finding")).collect()
+    j.findings()?.iter().map(|f| serde_json::from_str(f).with_context(|| crate::tr!("保存されている所見を読めません", "stored finding"))).collect()
 }
 
 fn jst(ms: i64) -> String {
@@ -843,7 +843,7 @@ pub fn evaluate(j: &SqliteJournal, truth: &str, labels: Option<&str>) -> Result<
     let mut insiders: HashSet<String> = HashSet::new();
     let mut incidents = Vec::new();
     for (n, line) in truth.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line).with_context(|| format!("truth line {}", n + 1))?;
+        let v: serde_json::Value = serde_json::from_str(line).with_context(|| crate::tr!("正解データの {} 行目", "truth line {}", n + 1))?;
         if let Some(town) = v.get("town") {
             practices = town["practices"].as_array().into_iter().flatten().filter_map(|p| p.as_str().map(str::to_owned)).collect();
             continue;

@@ -90,12 +90,12 @@ impl Default for Policy {
 impl Policy {
     /// Reads `gate.toml`; a wrong field is named.
     pub fn from_toml(text: &str) -> Result<Policy> {
-        let policy: Policy = toml::from_str(text).context("gate policy")?;
+        let policy: Policy = toml::from_str(text).with_context(|| crate::tr!("利用目的ゲートのポリシー", "gate policy"))?;
         for field in [&policy.day_starts, &policy.day_ends] {
-            NaiveTime::parse_from_str(field, "%H:%M").with_context(|| format!("gate policy: `{field}` is not a time (HH:MM)"))?;
+            NaiveTime::parse_from_str(field, "%H:%M").with_context(|| crate::tr!("利用目的ゲートのポリシー: `{field}` は時刻（HH:MM）ではありません", "gate policy: `{field}` is not a time (HH:MM)"))?;
         }
         if !policy.purposes.iter().any(|(code, _)| *code == policy.break_glass) {
-            bail!("gate policy: break_glass `{}` is not one of the purposes", policy.break_glass);
+            bail!(crate::tr!("利用目的ゲートのポリシー: break_glass `{}` が利用目的のどれでもありません", "gate policy: break_glass `{}` is not one of the purposes", policy.break_glass));
         }
         Ok(policy)
     }
@@ -104,7 +104,7 @@ impl Policy {
     pub fn load(path: Option<&std::path::Path>) -> Result<Policy> {
         match path {
             None => Ok(Policy::default()),
-            Some(p) => Policy::from_toml(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?).with_context(|| p.display().to_string()),
+            Some(p) => Policy::from_toml(&std::fs::read_to_string(p).with_context(|| crate::tr!("{} を読めません", "reading {}", p.display()))?).with_context(|| p.display().to_string()),
         }
     }
 
@@ -269,18 +269,18 @@ impl Declaration {
     /// where the purpose needs one, a reason for breaking the glass, bounded text.
     pub fn validate(&self, policy: &Policy) -> Result<()> {
         if policy.purpose_name(&self.purpose).is_none() {
-            bail!("purpose `{}`: one of {}", self.purpose, policy.purposes.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", "));
+            bail!(crate::tr!("purpose `{}`: {} のいずれかを指定してください", "purpose `{}`: one of {}", self.purpose, policy.purposes.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", ")));
         }
         let case = self.case_no.as_deref().map(str::trim).filter(|c| !c.is_empty());
         if policy.case_required_for.contains(&self.purpose) && case.is_none() {
-            bail!("purpose `{}` needs a case number (case_no)", self.purpose);
+            bail!(crate::tr!("purpose `{}` には案件番号（case_no）が必要です", "purpose `{}` needs a case number (case_no)", self.purpose));
         }
         if self.purpose == policy.break_glass && self.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
-            bail!("breaking the glass needs a reason");
+            bail!(crate::tr!("緊急時利用（ブレークグラス）には理由が必要です", "breaking the glass needs a reason"));
         }
         for (field, text) in [("case_no", self.case_no.as_deref()), ("reason", self.reason.as_deref())] {
             if text.is_some_and(|t| t.len() > 2000 || t.chars().any(|c| c.is_control() && c != '\n')) {
-                bail!("{field}: at most 2,000 bytes, no control characters");
+                bail!(crate::tr!("{field}: 2,000 バイト以内で、制御文字を含めないでください", "{field}: at most 2,000 bytes, no control characters"));
             }
         }
         Ok(())

@@ -24,6 +24,7 @@ pub mod check;
 pub mod console;
 pub mod detect;
 pub mod gate;
+pub mod lang;
 pub mod report;
 pub mod review;
 pub mod sources;

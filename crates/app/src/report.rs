@@ -81,7 +81,7 @@ pub fn declared(j: &SqliteJournal, seq: u64) -> Result<Option<Explanation>> {
 pub fn today_jst() -> Result<String> {
     let jst = FixedOffset::east_opt(9 * 3600).expect("JST");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-    Ok(DateTime::from_timestamp_millis(now).context("clock")?.with_timezone(&jst).format("%Y-%m-%d").to_string())
+    Ok(DateTime::from_timestamp_millis(now).with_context(|| crate::tr!("システム時計の時刻を日付にできません", "clock"))?.with_timezone(&jst).format("%Y-%m-%d").to_string())
 }
 
 /// Every record access of `employee` in `range`, through each of their accounts in the
@@ -113,7 +113,7 @@ pub fn accesses_found<'d>(
             if e.class_uid != mamori_model::ClassUid::DatastoreActivity || mamori_enrich::event_account_system(&e) != *system {
                 continue;
             }
-            let at = DateTime::from_timestamp_millis(e.time).context("event time")?.with_timezone(&jst).naive_local();
+            let at = DateTime::from_timestamp_millis(e.time).with_context(|| crate::tr!("イベントの時刻が正しくありません", "event time"))?.with_timezone(&jst).naive_local();
             if let (Some(who), department, explanation) = judge.judge(&e, at)
                 && who == *employee
             {
@@ -126,7 +126,7 @@ pub fn accesses_found<'d>(
 }
 
 pub fn back_search(j: &SqliteJournal, employee: &str, range: TimeRange, from: String, to: String) -> Result<mamori_report::BackSearch> {
-    let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
+    let checkpoint = j.latest_checkpoint()?.with_context(|| crate::tr!("ストアにチェックポイントがありません", "the store has no checkpoint"))?;
     let size = checkpoint.size;
     back_search_of(j, employee, range, from, to, &mut |account, range| Ok(j.by_actor(account, range)?), checkpoint, &mut |seq| Ok(j.audit_path(seq, size)?))
 }
@@ -144,7 +144,7 @@ pub fn back_search_of(
     prove: &mut dyn FnMut(u64) -> Result<Vec<mamori_journal::Hash>>,
 ) -> Result<mamori_report::BackSearch> {
     let master = crate::detect::master_from_store(j)?;
-    let Some(person) = master.employees.iter().find(|e| e.id == employee) else { bail!("no employee {employee} in the master data") };
+    let Some(person) = master.employees.iter().find(|e| e.id == employee) else { bail!(crate::tr!("マスタデータに職員 {employee} がありません", "no employee {employee} in the master data")) };
     let dir = Directory::new(&master);
     let judge = Judge::new(j, &dir)?;
     let mut accounts: Vec<(&str, &str, &str)> = master
@@ -199,7 +199,7 @@ pub fn disclosure(j: &SqliteJournal, r: &Request<'_>) -> Result<Disclosure> {
     // taken and released for each of the hundreds of statements it runs.
     j.read_snapshot(|| {
         let found = j.by_resident(r.resident, r.range)?;
-        let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
+        let checkpoint = j.latest_checkpoint()?.with_context(|| crate::tr!("ストアにチェックポイントがありません", "the store has no checkpoint"))?;
         let size = checkpoint.size;
         disclosure_of(j, r, found, checkpoint, &mut |seq| Ok(j.audit_path(seq, size)?))
     })
@@ -232,7 +232,7 @@ pub fn disclosure_of(
         // `name:氏名/生年月日` carries the name; a permit or account number does not.
         (None, Some(("name", rest))) => rest.split_once('/').map_or(rest, |(name, _)| name).to_owned(),
         (None, Some(_)) if !events.is_empty() => String::new(),
-        _ => bail!("no resident {} in the master data", r.resident),
+        _ => bail!(crate::tr!("マスタデータに住民 {} がありません", "no resident {} in the master data", r.resident)),
     };
     let dir = Directory::new(&master);
     let judge = Judge::new(j, &dir)?;
@@ -241,7 +241,7 @@ pub fn disclosure_of(
     let jst = FixedOffset::east_opt(9 * 3600).expect("JST");
     let mut entries = Vec::new();
     for (stored, e) in events {
-        let at = DateTime::from_timestamp_millis(e.time).context("event time")?.with_timezone(&jst).naive_local();
+        let at = DateTime::from_timestamp_millis(e.time).with_context(|| crate::tr!("イベントの時刻が正しくありません", "event time"))?.with_timezone(&jst).naive_local();
         let (employee, department, explanation) = judge.judge(&e, at);
         let explanation = or_declared(j, stored.seq, explanation)?;
         let department = departments.get(department).copied().unwrap_or(department).to_owned();
@@ -310,7 +310,7 @@ pub fn breach(j: &SqliteJournal, mut r: BreachRequest) -> Result<mamori_report::
     let stored = crate::detect::stored_findings(j)?;
     let mut ids: Vec<u64> = r.events.clone();
     for id in &r.findings {
-        let f = stored.iter().find(|f| &f.id == id).with_context(|| format!("no finding `{id}` (see `mamori findings`)"))?;
+        let f = stored.iter().find(|f| &f.id == id).with_context(|| crate::tr!("所見 `{id}` はありません（`mamori findings` で確認してください）", "no finding `{id}` (see `mamori findings`)"))?;
         ids.extend(&f.evidence);
         for e in &f.employees {
             if !r.facts.employees.contains(e) {
@@ -338,7 +338,7 @@ pub fn breach(j: &SqliteJournal, mut r: BreachRequest) -> Result<mamori_report::
             vec![path.clone()]
         };
         for file in files {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes = std::fs::read(&file).with_context(|| crate::tr!("{} を読めません", "reading {}", file.display()))?;
             let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             recovered.push((name.clone(), mamori_sources::inspect::inspect(&name, &bytes, &index), false));
         }
@@ -359,7 +359,7 @@ pub fn breach(j: &SqliteJournal, mut r: BreachRequest) -> Result<mamori_report::
     };
     let mut exposures = Vec::new();
     for id in ids {
-        let Some(s) = j.get(id)? else { bail!("no event {id} in the store") };
+        let Some(s) = j.get(id)? else { bail!(crate::tr!("ストアにイベント {id} はありません", "no event {id} in the store")) };
         let e = s.event()?;
         let at = jst_text(e.time);
         let x = &e.unmapped.extra;
@@ -453,8 +453,8 @@ impl LockRow {
 /// Lock-policy compliance from the last detection run's state: per employee and, as `*`,
 /// per department, worst first.
 pub fn lock_compliance(j: &SqliteJournal, month: Option<&str>) -> Result<Vec<LockRow>> {
-    let Some((_, _, _, state)) = j.detect_state()? else { bail!("no detection has run yet: run `mamori detect` first") };
-    let v: serde_json::Value = serde_json::from_str(&state).context("saved detection state")?;
+    let Some((_, _, _, state)) = j.detect_state()? else { bail!(crate::tr!("検知がまだ実行されていません: 先に `mamori detect` を実行してください", "no detection has run yet: run `mamori detect` first")) };
+    let v: serde_json::Value = serde_json::from_str(&state).with_context(|| crate::tr!("保存されている検知の状態を読めません", "saved detection state"))?;
     let master = crate::detect::master_from_store(j)?;
     let dir = Directory::new(&master);
     let mut employees = Vec::new();

@@ -21,7 +21,7 @@ fn jst() -> FixedOffset {
 
 /// `2024-03` → its first day and the first day of the next month.
 pub fn month_bounds(month: &str) -> Result<(NaiveDate, NaiveDate)> {
-    let first = crate::timearg::day("month", &format!("{month}-01")).with_context(|| format!("month `{month}`: use YYYY-MM"))?;
+    let first = crate::timearg::day("month", &format!("{month}-01")).with_context(|| crate::tr!("月 `{month}`: YYYY-MM で指定してください", "month `{month}`: use YYYY-MM"))?;
     let next = if first.month() == 12 { NaiveDate::from_ymd_opt(first.year() + 1, 1, 1) } else { NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1) };
     Ok((first, next.expect("a valid month")))
 }
@@ -45,7 +45,7 @@ pub fn sheet(j: &SqliteJournal, department: &str, month: &str, seed: u64, sample
     let master = crate::detect::master_from_store(j)?;
     let dir = Directory::new(&master);
     let judge = crate::report::Judge::new(j, &dir)?;
-    let Some(dept) = master.departments.iter().find(|d| d.code == department) else { bail!("no department {department} in the master data") };
+    let Some(dept) = master.departments.iter().find(|d| d.code == department) else { bail!(crate::tr!("マスタデータに所属 {department} がありません", "no department {department} in the master data")) };
     let names: HashMap<&str, &str> = master.employees.iter().map(|e| (e.id.as_str(), e.name.as_str())).collect();
     let staff: Vec<&str> = master
         .assignments
@@ -148,30 +148,30 @@ pub struct Signoff {
 /// UTF-8 with or without a BOM, or Shift_JIS) against the sheet drawn again with the
 /// same seed. Every row must be marked 業務, 業務外 or 確認, and no row may be foreign.
 pub fn read_marks(path: &Path, sheet: &ReviewSheet, reviewer: &str) -> Result<Signoff> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| crate::tr!("{} を読めません", "reading {}", path.display()))?;
     let text = match bytes.strip_prefix("\u{FEFF}".as_bytes()) {
-        Some(rest) => String::from_utf8(rest.to_vec()).with_context(|| format!("{}: not UTF-8 after its BOM", path.display()))?,
+        Some(rest) => String::from_utf8(rest.to_vec()).with_context(|| crate::tr!("{}: BOM の後が UTF-8 ではありません", "{}: not UTF-8 after its BOM", path.display()))?,
         None => match String::from_utf8(bytes.clone()) {
             Ok(s) => s,
             Err(_) => encoding_rs::SHIFT_JIS.decode(&bytes).0.into_owned(),
         },
     };
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-    let header = reader.headers().with_context(|| format!("{}: no header row", path.display()))?.clone();
-    let col = |name: &str| header.iter().position(|h| h.trim() == name).with_context(|| format!("{}: no `{name}` column", path.display()));
+    let header = reader.headers().with_context(|| crate::tr!("{}: 見出し行がありません", "{}: no header row", path.display()))?.clone();
+    let col = |name: &str| header.iter().position(|h| h.trim() == name).with_context(|| crate::tr!("{}: `{name}` の列がありません", "{}: no `{name}` column", path.display()));
     let (id_col, mark_col) = (col("記録番号")?, col("判定")?);
     let on_sheet: std::collections::BTreeSet<u64> = sheet.rows.iter().map(|r| r.event_id).collect();
     let mut marks = BTreeMap::new();
     for (n, record) in reader.records().enumerate() {
         let line = n + 2;
-        let record = record.with_context(|| format!("{}: line {line}", path.display()))?;
-        let id: u64 = record.get(id_col).unwrap_or("").trim().parse().with_context(|| format!("{}: line {line}: 記録番号 is not a number", path.display()))?;
+        let record = record.with_context(|| crate::tr!("{}: {line} 行目", "{}: line {line}", path.display()))?;
+        let id: u64 = record.get(id_col).unwrap_or("").trim().parse().with_context(|| crate::tr!("{}: {line} 行目: 記録番号が数字ではありません", "{}: line {line}: 記録番号 is not a number", path.display()))?;
         if !on_sheet.contains(&id) {
-            bail!("{}: line {line}: record {id} is not on the sheet of {} (drawn with seed {})", path.display(), sheet.id(), sheet.seed);
+            bail!(crate::tr!("{}: {line} 行目: 記録 {id} は点検票 {}（シード {} で抽出）にありません", "{}: line {line}: record {id} is not on the sheet of {} (drawn with seed {})", path.display(), sheet.id(), sheet.seed));
         }
         let mark = record.get(mark_col).unwrap_or("").trim().to_owned();
         if !mamori_report::review::MARKS.contains(&mark.as_str()) {
-            bail!("{}: line {line}: 判定 `{mark}` for record {id}: write 業務, 業務外 or 確認", path.display());
+            bail!(crate::tr!("{}: {line} 行目: 記録 {id} の判定 `{mark}`: 業務、業務外、確認のいずれかを記入してください", "{}: line {line}: 判定 `{mark}` for record {id}: write 業務, 業務外 or 確認", path.display()));
         }
         marks.insert(id, mark);
     }
@@ -183,13 +183,13 @@ pub fn read_marks(path: &Path, sheet: &ReviewSheet, reviewer: &str) -> Result<Si
 pub fn signoff_of(sheet: &ReviewSheet, marks: BTreeMap<u64, String>, reviewer: &str) -> Result<Signoff> {
     let on_sheet: std::collections::BTreeSet<u64> = sheet.rows.iter().map(|r| r.event_id).collect();
     if let Some((id, _)) = marks.iter().find(|(id, _)| !on_sheet.contains(id)) {
-        bail!("record {id} is not on the sheet of {} (drawn with seed {})", sheet.id(), sheet.seed);
+        bail!(crate::tr!("記録 {id} は点検票 {}（シード {} で抽出）にありません", "record {id} is not on the sheet of {} (drawn with seed {})", sheet.id(), sheet.seed));
     }
     if let Some((id, mark)) = marks.iter().find(|(_, m)| !mamori_report::review::MARKS.contains(&m.as_str())) {
-        bail!("判定 `{mark}` for record {id}: write 業務, 業務外 or 確認");
+        bail!(crate::tr!("記録 {id} の判定 `{mark}`: 業務、業務外、確認のいずれかを記入してください", "判定 `{mark}` for record {id}: write 業務, 業務外 or 確認"));
     }
     if let Some(missing) = on_sheet.iter().find(|id| !marks.contains_key(id)) {
-        bail!("record {missing} of the sheet is not marked; every row needs 業務, 業務外 or 確認");
+        bail!(crate::tr!("点検票の記録 {missing} に判定がありません。すべての行に 業務、業務外、確認 のいずれかが必要です", "record {missing} of the sheet is not marked; every row needs 業務, 業務外 or 確認"));
     }
     let count = |m: &str| marks.values().filter(|v| *v == m).count();
     let not_business: Vec<u64> = marks.iter().filter(|(_, v)| *v == "業務外").map(|(k, _)| *k).collect();
@@ -210,9 +210,9 @@ pub fn signoff_of(sheet: &ReviewSheet, marks: BTreeMap<u64, String>, reviewer: &
 /// (JST) and reviewer.
 pub fn signed(j: &SqliteJournal, sheet_id: &str) -> Result<Option<(u64, String, String)>> {
     let Some(seq) = j.tagged(SIGNOFF_TAG)?.into_iter().filter(|(k, _)| k == sheet_id).map(|(_, seq)| seq).min() else { return Ok(None) };
-    let e = j.get(seq)?.context("a tagged sign-off event")?.event()?;
+    let e = j.get(seq)?.with_context(|| crate::tr!("承認のタグが付いたイベントが見つかりません", "a tagged sign-off event"))?.event()?;
     let reviewer = e.unmapped.extra.get("detail").and_then(|d| d.as_str()).and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()).and_then(|d| d["reviewer"].as_str().map(str::to_owned)).unwrap_or_default();
-    let at = DateTime::from_timestamp_millis(e.time).context("time")?.with_timezone(&jst()).format("%Y-%m-%d %H:%M").to_string();
+    let at = DateTime::from_timestamp_millis(e.time).with_context(|| crate::tr!("承認の時刻が正しくありません", "time"))?.with_timezone(&jst()).format("%Y-%m-%d %H:%M").to_string();
     Ok(Some((seq, at, reviewer)))
 }
 
@@ -223,11 +223,11 @@ pub fn signed(j: &SqliteJournal, sheet_id: &str) -> Result<Option<(u64, String, 
 /// Their user row, whose password the sign-off is then checked against.
 pub fn reviewer_may_sign(j: &SqliteJournal, reviewer: &str, department: &str) -> Result<mamori_journal::UserRow> {
     let Some(user) = j.user(reviewer)? else {
-        bail!("--reviewer `{reviewer}` is not a console user: the department's manager signs, registered with `mamori user add --name … --role manager --department {department}`");
+        bail!(crate::tr!("--reviewer `{reviewer}` はコンソール利用者ではありません: 承認するのは所属長で、`mamori user add --name … --role manager --department {department}` で登録します", "--reviewer `{reviewer}` is not a console user: the department's manager signs, registered with `mamori user add --name … --role manager --department {department}`"));
     };
     if user.role != "manager" || user.department != department {
         let role = if user.department.is_empty() { user.role.clone() } else { format!("{}, {}", user.role, user.department) };
-        bail!("--reviewer `{reviewer}` ({role}) does not sign {department}'s review: only a manager of {department} does");
+        bail!(crate::tr!("--reviewer `{reviewer}`（{role}）は {department} の点検を承認できません: 承認できるのは {department} の所属長だけです", "--reviewer `{reviewer}` ({role}) does not sign {department}'s review: only a manager of {department} does"));
     }
     Ok(user)
 }
@@ -237,7 +237,7 @@ pub fn reviewer_may_sign(j: &SqliteJournal, reviewer: &str, department: &str) ->
 pub fn record_signoff(j: &mut SqliteJournal, actor: &str, sheet: &ReviewSheet, signoff: &Signoff) -> Result<u64> {
     let key = sheet.id();
     if let Some((seq, at, who)) = signed(j, &key)? {
-        bail!("{key} was already signed off by {who} at {at} (event {seq})");
+        bail!(crate::tr!("{key} はすでに {who} が {at} に承認しています（イベント {seq}）", "{key} was already signed off by {who} at {at} (event {seq})"));
     }
     crate::audit::record_by(j, actor, crate::audit::Action::ReviewSignoff, &signoff.detail.to_string(), &[(SIGNOFF_TAG, key.as_str())])
 }

@@ -16,7 +16,7 @@ pub fn adapter_context(
         let residents: Vec<mamori_model::master::Resident> =
             rows.iter().map(|r| serde_json::from_str(r)).collect::<Result<_, _>>()?;
         if residents.is_empty() {
-            eprintln!("mamori: no residents in the master data: attachments are inspected but match no one");
+            eprintln!("{}", crate::tr!("mamori: マスタデータに住民がありません: 添付ファイルは調べますが、どの住民にも当てはまりません", "mamori: no residents in the master data: attachments are inspected but match no one"));
         }
         context.residents = std::sync::Arc::new(mamori_sources::ResidentIndex::new(
             residents.iter().map(|r| (r.uid.as_str(), r.name.as_str(), r.kana.as_str(), r.birth_date)),

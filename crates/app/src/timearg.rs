@@ -14,21 +14,21 @@ pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2999;
 pub fn day(field: &str, text: &str) -> Result<NaiveDate> {
     match NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
         Ok(d) if YEARS.contains(&chrono::Datelike::year(&d)) => Ok(d),
-        Ok(_) => bail!("{field}: `{text}` is outside the years {}–{}", YEARS.start(), YEARS.end()),
-        Err(_) => bail!("{field}: `{text}` is not a date (YYYY-MM-DD)"),
+        Ok(_) => bail!(crate::tr!("{field}: `{text}` は対象の年（{}–{}）の範囲外です", "{field}: `{text}` is outside the years {}–{}", YEARS.start(), YEARS.end())),
+        Err(_) => bail!(crate::tr!("{field}: `{text}` は日付（YYYY-MM-DD）ではありません", "{field}: `{text}` is not a date (YYYY-MM-DD)")),
     }
 }
 
 pub fn parse_ms(s: &str) -> Result<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         if !YEARS.contains(&chrono::Datelike::year(&t)) {
-            bail!("`{s}` is outside the years {}–{}", YEARS.start(), YEARS.end());
+            bail!(crate::tr!("`{s}` は対象の年（{}–{}）の範囲外です", "`{s}` is outside the years {}–{}", YEARS.start(), YEARS.end()));
         }
         return Ok(t.timestamp_millis());
     }
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         if !YEARS.contains(&chrono::Datelike::year(&d)) {
-            bail!("`{s}` is outside the years {}–{}", YEARS.start(), YEARS.end());
+            bail!(crate::tr!("`{s}` は対象の年（{}–{}）の範囲外です", "`{s}` is outside the years {}–{}", YEARS.start(), YEARS.end()));
         }
         let jst = FixedOffset::east_opt(JST_SECONDS).expect("JST is a valid offset");
         let t = d.and_hms_opt(0, 0, 0).expect("midnight exists").and_local_timezone(jst).single();
@@ -36,7 +36,7 @@ pub fn parse_ms(s: &str) -> Result<i64> {
             return Ok(t.timestamp_millis());
         }
     }
-    bail!("`{s}` is neither a date (2024-05-08, JST) nor an RFC 3339 time (2024-05-08T10:00:00+09:00)")
+    bail!(crate::tr!("`{s}` は日付（2024-05-08、日本時間）でも RFC 3339 の時刻（2024-05-08T10:00:00+09:00）でもありません", "`{s}` is neither a date (2024-05-08, JST) nor an RFC 3339 time (2024-05-08T10:00:00+09:00)"))
 }
 
 /// `--from` and an inclusive `--to` as a range of milliseconds, the same for every command
@@ -47,7 +47,7 @@ pub fn inclusive_range(from: Option<&str>, to: Option<&str>) -> Result<mamori_jo
     let range = mamori_journal::TimeRange { from: from.map(parse_ms).transpose()?.unwrap_or(i64::MIN), to: end.unwrap_or(i64::MAX) };
     // A reversed period would give an answer of no records that reads as a true one.
     if range.from >= range.to {
-        bail!("--from ({}) is after --to ({})", from.unwrap_or_default(), to.unwrap_or_default());
+        bail!(crate::tr!("--from（{}）が --to（{}）より後です", "--from ({}) is after --to ({})", from.unwrap_or_default(), to.unwrap_or_default()));
     }
     Ok(range)
 }
@@ -67,7 +67,7 @@ mod tests {
         let day = inclusive_range(Some("2024-03-01"), Some("2024-03-01")).unwrap();
         assert_eq!(day.to - day.from, 86_400_000);
         let err = inclusive_range(Some("2024-04-01"), Some("2024-03-01")).unwrap_err().to_string();
-        assert!(err.contains("is after --to"), "{err}");
+        assert!(err.contains("is after --to") || err.contains("--to（2024-03-01）より後です"), "{err}");
         assert!(inclusive_range(None, None).is_ok());
         // A time ends the period where it says, not a day later.
         let morning = inclusive_range(Some("2024-03-01"), Some("2024-03-01T10:00:00+09:00")).unwrap();

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use mamori_app::tr;
 use clap::{Args, Parser, Subcommand};
 use mamori_ingest::{ImportOptions, import_file};
 use mamori_journal::{Journal, SqliteJournal, StoredEvent};
@@ -756,7 +757,7 @@ enum BenchCommand {
         runs: usize,
     },
     /// Time streaming detection: a fresh store under DIR with the bench master data, the
-    /// server with `--detect` in this process, one sender posting RATE events a second in
+    /// server with `--detect` in a process of its own, one sender posting RATE events a second in
     /// a batch every BATCH_MS for SECONDS; from each batch's acknowledgement to the commit
     /// of its probe's finding, and the process's memory over the run.
     Stream {
@@ -989,6 +990,7 @@ enum EventsCommand {
 
 fn main() -> ExitCode {
     let cli = parse_command_line();
+    mamori_app::lang::set_english(cli.en);
     match run(cli) {
         Ok(code) => code,
         // The reader went away (`mamori … | head`): what it wanted it has; like any Unix
@@ -996,10 +998,23 @@ fn main() -> ExitCode {
         // before its summary was printed.
         Err(e) if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mamori: {e:#}");
+            eprintln!("mamori: {}", error_text(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// An error as its reader reads it: the OS gives I/O reasons in English only, so in
+/// Japanese each is put by its kind.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = format!("{e:#}");
+    if !mamori_app::lang::english() {
+        for io in e.chain().filter_map(|c| c.downcast_ref::<std::io::Error>()) {
+            text = text.replace(&io.to_string(), &mamori_app::lang::io_reason_ja(io));
+        }
+        text = mamori_app::lang::os_reasons_ja(&text);
+    }
+    text
 }
 
 /// The command line, its help in Japanese unless `--en` is on it.
@@ -1047,16 +1062,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Import { files, source, config, batch, follow, poll_ms, dry_run, show } => {
             let sources = sources_config(config.as_deref(), &cli.data)?;
             if files.is_empty() {
-                anyhow::ensure!(!follow, "--follow needs the files to follow");
+                anyhow::ensure!(!follow, tr!("--follow には追跡するファイルを指定してください", "--follow needs the files to follow"));
                 // The nightly job: every configured source's `paths` (or the one named).
                 let chosen: Vec<(&String, &mamori_sources::SourceConfig)> =
                     sources.iter().filter(|(name, c)| (source == "ndjson" || **name == source) && !c.paths.is_empty()).collect();
                 if chosen.is_empty() {
-                    bail!("name the files to import, or list them under `paths = [...]` in the source's section of mamori.toml");
+                    bail!(tr!("取り込むファイルを指定するか、mamori.toml のそのソースの節に `paths = [...]` として列挙してください", "name the files to import, or list them under `paths = [...]` in the source's section of mamori.toml"));
                 }
                 let mut code = ExitCode::SUCCESS;
                 for (name, c) in chosen {
-                    let files = mamori_sources::expand_paths(&c.paths).map_err(|e| anyhow::anyhow!("source `{name}`: {e}"))?;
+                    let files = mamori_sources::expand_paths(&c.paths).map_err(|e| anyhow::anyhow!(tr!("ソース `{name}`: {e}", "source `{name}`: {e}")))?;
                     let args = Cli { data: cli.data.clone(), en, command: Command::Import { files, source: name.clone(), config: config.clone(), batch, follow, poll_ms, dry_run, show } };
                     if run(args)? != ExitCode::SUCCESS {
                         code = ExitCode::from(1);
@@ -1070,10 +1085,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if source_config.is_none() && source != "ndjson" {
                 let mut known: Vec<&String> = sources.keys().collect();
                 known.sort();
-                bail!(
+                bail!(tr!(
+                    "ソース `{source}` は設定されていません（設定済み: {}）。--source ndjson は mamori 独自のイベント形式を読みます",
                     "source `{source}` is not configured (configured: {}); --source ndjson reads mamori's own event format",
-                    if known.is_empty() { "none — is --config right?".to_owned() } else { known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ") }
-                );
+                    if known.is_empty() { tr!("なし。--config の指定は正しいですか", "none — is --config right?") } else { known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ") }
+                ));
             }
             if dry_run {
                 return dry_run_import(&cli.data, &source, source_config, &files, show, out);
@@ -1155,7 +1171,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                     Err(e) => {
                         failed = true;
-                        eprintln!("mamori: {e}");
+                        let said = e.to_string();
+                        eprintln!("mamori: {}", if en { said } else { mamori_app::lang::os_reasons_ja(&said) });
                     }
                 }
             }
@@ -1181,7 +1198,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     Err(failure) => format!("FAILED: {failure}"),
                 };
                 let day = report::today_jst()?;
-                audit::record_tagged(&mut j, audit::Action::Verify, &said, &[(audit::VERIFY_TAG, day.as_str())]).context("recording the verification (--record needs the signing key)")?;
+                audit::record_tagged(&mut j, audit::Action::Verify, &said, &[(audit::VERIFY_TAG, day.as_str())]).with_context(|| tr!("検証結果を記録できません（--record には署名鍵が必要です）", "recording the verification (--record needs the signing key)"))?;
             }
             match result {
                 Ok((report, said)) => {
@@ -1249,7 +1266,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Checkpoint => {
-            let cp = open(&cli.data)?.latest_checkpoint()?.context("the store has no checkpoint")?;
+            let cp = open(&cli.data)?.latest_checkpoint()?.with_context(|| tr!("ストアにチェックポイントがありません", "the store has no checkpoint"))?;
             write!(out, "{}", cp.note)?;
         }
         Command::Deadletter(DeadletterCommand::List { limit, json }) => {
@@ -1315,7 +1332,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Explain(ExplainCommand::Stats { json }) => {
             let j = open(&cli.data)?;
             let Some(model) = detect::stored_model(&j)? else {
-                bail!("no explanation model in the log yet: run `mamori explain learn` (or `mamori detect`)")
+                bail!(tr!("ログにまだ説明モデルがありません。`mamori explain learn`（または `mamori detect`）を実行してください", "no explanation model in the log yet: run `mamori explain learn` (or `mamori detect`)"))
             };
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&model)?)?;
@@ -1377,7 +1394,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Eval { truth, labels, json, incidents } => {
             let j = open(&cli.data)?;
-            let truth = std::fs::read_to_string(&truth).with_context(|| format!("reading {}", truth.display()))?;
+            let truth = std::fs::read_to_string(&truth).with_context(|| tr!("{} を読めません", "reading {}", truth.display()))?;
             let labels = labels.map(std::fs::read_to_string).transpose()?;
             let e = detect::evaluate(&j, &truth, labels.as_deref())?;
             if json {
@@ -1392,7 +1409,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "withheld" => mamori_report::OperatorPolicy::Withheld,
                 "number" => mamori_report::OperatorPolicy::Number,
                 "name" => mamori_report::OperatorPolicy::Name,
-                other => bail!("--operator `{other}`: use withheld, number or name"),
+                other => bail!(tr!("--operator `{other}`: withheld、number、name のいずれかを指定してください", "--operator `{other}`: use withheld, number or name")),
             };
             let range = inclusive_range(from.as_deref(), to.as_deref())?;
             let mut j = open(&cli.data)?;
@@ -1417,7 +1434,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "csv" => d.csv_utf8(),
                 "csv-sjis" => d.csv_shift_jis().map_err(anyhow::Error::msg)?,
                 "json" => d.json().into_bytes(),
-                other => bail!("--format `{other}`: use html, csv, csv-sjis or json"),
+                other => bail!(tr!("--format `{other}`: html、csv、csv-sjis、json のいずれかを指定してください", "--format `{other}`: use html, csv, csv-sjis or json")),
             };
             audit::record(
                 &mut j,
@@ -1425,7 +1442,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &format!("disclosure of resident {resident} (request {request_no}): {} entries, {format}{}", d.entries.len(), archive.audit_note()),
             )?;
             match file {
-                Some(path) => std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?,
+                Some(path) => std::fs::write(&path, bytes).with_context(|| tr!("{} に書き込めません", "writing {}", path.display()))?,
                 None => out.write_all(&bytes)?,
             }
         }
@@ -1438,11 +1455,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "csv" => sheet.csv_utf8(),
                 "csv-sjis" => sheet.csv_shift_jis().map_err(anyhow::Error::msg)?,
                 "json" => sheet.json().into_bytes(),
-                other => bail!("--format `{other}`: use html, csv, csv-sjis or json"),
+                other => bail!(tr!("--format `{other}`: html、csv、csv-sjis、json のいずれかを指定してください", "--format `{other}`: use html, csv, csv-sjis or json")),
             };
             audit::record(&mut j, audit::Action::Report, &format!("review sheet {} (seed {seed}): {} rows", sheet.id(), sheet.rows.len()))?;
             match file {
-                Some(path) => std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?,
+                Some(path) => std::fs::write(&path, bytes).with_context(|| tr!("{} に書き込めません", "writing {}", path.display()))?,
                 None => out.write_all(&bytes)?,
             }
         }
@@ -1455,7 +1472,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             std::io::stdin().read_line(&mut password)?;
             if !mamori_server::console::verify_password(password.trim_end_matches(['\r', '\n']), &signer.phc) {
                 audit::record(&mut j, audit::Action::ReviewSignoff, &format!("sign-off of {department}/{month} as {reviewer} refused: wrong password"))?;
-                bail!("{reviewer} のパスワードが違います（標準入力から読みます）。この失敗は記録されました（wrong password for {reviewer}, read from standard input; the refusal is recorded）");
+                bail!(tr!("{reviewer} のパスワードが違います（標準入力から読みます）。この失敗は記録されました", "wrong password for {reviewer}, read from standard input; the refusal is recorded"));
             }
             let seed = seed.unwrap_or_else(|| review::default_seed(&department, &month));
             let sheet = review::sheet(&j, &department, &month, seed, sample)?;
@@ -1472,7 +1489,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Review(ReviewCommand::Status { month, as_of, grace_days, json }) => {
             let j = open(&cli.data)?;
             let as_of = match as_of {
-                Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").with_context(|| format!("--as-of `{d}`: use YYYY-MM-DD"))?,
+                Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").with_context(|| tr!("--as-of `{d}`: YYYY-MM-DD の形式で指定してください", "--as-of `{d}`: use YYYY-MM-DD"))?,
                 None => chrono::NaiveDate::parse_from_str(&report::today_jst()?, "%Y-%m-%d")?,
             };
             let months = if month.is_empty() {
@@ -1505,7 +1522,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     text.push_str(&format!("{},{},{},{},{},{:.1}%\r\n", r.month, r.department, r.employee, r.locked, r.unlocked, r.rate() * 100.0));
                 }
             } else {
-                anyhow::ensure!(format == "text", "--format `{format}`: use text or csv");
+                anyhow::ensure!(format == "text", tr!("--format `{format}`: text または csv を指定してください", "--format `{format}`: use text or csv"));
                 text.push_str("月       所属    職員     施錠  未施錠  施錠率\n");
                 for r in &rows {
                     text.push_str(&format!("{} {:<7} {:<8} {:>4} {:>6} {:>6.1}%\n", r.month, r.department, r.employee, r.locked, r.unlocked, r.rate() * 100.0));
@@ -1534,18 +1551,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "csv" => b.csv_utf8(),
                 "csv-sjis" => b.csv_shift_jis().map_err(anyhow::Error::msg)?,
                 "json" => b.json().into_bytes(),
-                other => bail!("--format `{other}`: use html, csv, csv-sjis or json"),
+                other => bail!(tr!("--format `{other}`: html、csv、csv-sjis、json のいずれかを指定してください", "--format `{other}`: use html, csv, csv-sjis or json")),
             };
             let unexplained_n = b.entries.iter().filter(|e| !e.explained).count();
             audit::record(&mut j, audit::Action::Report, &format!("back-search of employee {employee}: {} accesses, {unexplained_n} unexplained{}", b.entries.len(), archive.audit_note()))?;
             match file {
-                Some(path) => std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?,
+                Some(path) => std::fs::write(&path, bytes).with_context(|| tr!("{} に書き込めません", "writing {}", path.display()))?,
                 None => out.write_all(&bytes)?,
             }
         }
         Command::Report(ReportCommand::Breach { finding, events, evidence, aware, improper_purpose, title, format, notice, out: file }) => {
-            anyhow::ensure!(!finding.is_empty() || !events.is_empty() || !evidence.is_empty(), "name what left: --finding, --events or --evidence");
-            let aware = chrono::NaiveDate::parse_from_str(&aware, "%Y-%m-%d").with_context(|| format!("--aware `{aware}`: use YYYY-MM-DD"))?;
+            anyhow::ensure!(!finding.is_empty() || !events.is_empty() || !evidence.is_empty(), tr!("漏えいしたものを --finding、--events、--evidence のいずれかで指定してください", "name what left: --finding, --events or --evidence"));
+            let aware = chrono::NaiveDate::parse_from_str(&aware, "%Y-%m-%d").with_context(|| tr!("--aware `{aware}`: YYYY-MM-DD の形式で指定してください", "--aware `{aware}`: use YYYY-MM-DD"))?;
             let mut j = open(&cli.data)?;
             let source = finding.iter().map(|f| format!("所見 {f}")).chain((!events.is_empty()).then(|| format!("記録 {} 件", events.len()))).collect::<Vec<_>>().join("、");
             let facts = mamori_report::BreachFacts { title, aware, improper_purpose, employees: Vec::new(), source };
@@ -1553,14 +1570,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let bytes = match format.as_str() {
                 "html" => b.html().into_bytes(),
                 "json" => b.json().into_bytes(),
-                other => bail!("--format `{other}`: use html or json"),
+                other => bail!(tr!("--format `{other}`: html または json を指定してください", "--format `{other}`: use html or json")),
             };
             audit::record(&mut j, audit::Action::Report, &format!("breach sizing ({}): {} people", finding.join(", "), b.people))?;
             if let Some(path) = notice {
-                std::fs::write(&path, b.notice_csv()).with_context(|| format!("writing {}", path.display()))?;
+                std::fs::write(&path, b.notice_csv()).with_context(|| tr!("{} に書き込めません", "writing {}", path.display()))?;
             }
             match file {
-                Some(path) => std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?,
+                Some(path) => std::fs::write(&path, bytes).with_context(|| tr!("{} に書き込めません", "writing {}", path.display()))?,
                 None => out.write_all(&bytes)?,
             }
             match (en, b.mandatory_because.is_empty()) {
@@ -1570,7 +1587,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Simulate { out: dir, residents, employees, days, seed, start } => {
-            anyhow::ensure!(residents >= 100 && employees >= 30, "a town needs at least 100 residents and 30 staff");
+            anyhow::ensure!(residents >= 100 && employees >= 30, tr!("模擬自治体には住民 100 人以上、職員 30 人以上が必要です", "a town needs at least 100 residents and 30 staff"));
             let params = mamori_sim::Params { residents, employees, days, seed, start };
             let started = std::time::Instant::now();
             let summary = mamori_sim::simulate(&params, &dir)?;
@@ -1655,17 +1672,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 (Some(s), false, None) if !s.starts_with('@') => s,
                 (None, true, None) => mamori_server::REPORTS_SCOPE.to_owned(),
                 (None, false, Some(system)) if !system.trim().is_empty() && !system.contains(char::is_whitespace) => format!("{}{system}", mamori_server::GATE_SCOPE),
-                _ => bail!("give one of --source NAME (a key that sends that source), --reports (a key that reads reports) or --gate SYSTEM (a key that asks the purpose-of-use gate)"),
+                _ => bail!(tr!("--source NAME（そのソースを送る API キー）、--reports（報告書を読む API キー）、--gate SYSTEM（利用目的の確認（ゲート）に問い合わせる API キー）のいずれか一つを指定してください", "give one of --source NAME (a key that sends that source), --reports (a key that reads reports) or --gate SYSTEM (a key that asks the purpose-of-use gate)")),
             };
-            anyhow::ensure!(!label.trim().is_empty() || scope != mamori_server::REPORTS_SCOPE, "a report key needs --label: it names the reader in the log");
+            anyhow::ensure!(!label.trim().is_empty() || scope != mamori_server::REPORTS_SCOPE, tr!("報告書を読む API キーには --label が必要です（ログで読み手を示す名前になります）", "a report key needs --label: it names the reader in the log"));
             // A mistyped source would make a key that sends nowhere, listed as if it did.
             if !scope.starts_with('@') && scope != "ndjson" {
                 let sources = sources_config(config.as_deref(), &cli.data)?;
                 if sources.is_empty() {
-                    eprintln!("mamori: 注意: ソースの設定ファイルが見つかりません。`serve --config` のファイルにソース `{scope}` があることを確認してください（no sources file found: check that the file serve --config reads defines `{scope}`）");
+                    eprintln!("mamori: {}", tr!("注意: ソースの設定ファイルが見つかりません。`serve --config` のファイルにソース `{scope}` があることを確認してください", "note: no sources file found: check that the file serve --config reads defines `{scope}`"));
                 } else if !sources.contains_key(&scope) {
                     let known: Vec<&str> = sources.keys().map(String::as_str).collect();
-                    bail!("ソース `{scope}` は設定されていません（設定済み: {}）（source `{scope}` is not configured; --config names the sources file）", known.join(", "));
+                    bail!(tr!("ソース `{scope}` は設定されていません（設定済み: {}）。--config でソースの設定ファイルを指定します", "source `{scope}` is not configured (configured: {}); --config names the sources file", known.join(", ")));
                 }
             }
             let mut j = open(&cli.data)?;
@@ -1674,33 +1691,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
             writeln!(out, "{key}")?;
         }
         Command::User(UserCommand::Add { name, replace, role, department }) => {
-            anyhow::ensure!(!name.trim().is_empty() && name.chars().all(|c| !c.is_control() && c != ':'), "--name: a user name without control characters or `:`");
-            anyhow::ensure!(name.trim().len() <= 128, "--name: at most 128 bytes");
+            anyhow::ensure!(!name.trim().is_empty() && name.chars().all(|c| !c.is_control() && c != ':'), tr!("--name: 制御文字や `:` を含まない利用者名を指定してください", "--name: a user name without control characters or `:`"));
+            anyhow::ensure!(name.trim().len() <= 128, tr!("--name: 128 バイト以内で指定してください", "--name: at most 128 bytes"));
             let parsed = mamori_app::console::Role::parse(&role)
-                .with_context(|| format!("--role `{role}` is not a role; the roles are {}", mamori_app::console::ROLES.join(", ")))?;
+                .with_context(|| tr!("--role `{role}` という役割はありません。役割は {} のいずれかです", "--role `{role}` is not a role; the roles are {}", mamori_app::console::ROLES.join(", ")))?;
             let department = match (parsed, department) {
                 (mamori_app::console::Role::Manager, Some(d)) if !d.trim().is_empty() => d.trim().to_owned(),
-                (mamori_app::console::Role::Manager, _) => bail!("--department: a manager sees one department's staff; name it (e.g. --department D100)"),
-                (_, Some(_)) => bail!("--department is for managers only: the {role} role does not depend on a department"),
+                (mamori_app::console::Role::Manager, _) => bail!(tr!("--department: 所属長（manager）は一つの所属の職員を見ます。その所属を指定してください（例: --department D100）", "--department: a manager sees one department's staff; name it (e.g. --department D100)")),
+                (_, Some(_)) => bail!(tr!("--department は所属長（manager）にだけ指定します。役割 {role} は所属によりません", "--department is for managers only: the {role} role does not depend on a department")),
                 (_, None) => String::new(),
             };
             let mut j = open(&cli.data)?;
             // Re-adding a name would reset someone's password and role unnoticed (and let a
             // shell user take over a manager's sign-off): only on purpose.
             if !replace && j.user(name.trim())?.is_some() {
-                bail!("利用者 {} はすでに存在します。パスワード・役割を置き換えるには --replace を付けてください（user {} exists: --replace sets a new password and role）", name.trim(), name.trim());
+                bail!(tr!("利用者 {} はすでに存在します。パスワード・役割を置き換えるには --replace を付けてください", "user {} exists: --replace sets a new password and role", name.trim()));
             }
             if !department.is_empty() {
                 let (_, master) = mamori_app::console::staff_directory(&j)?;
                 anyhow::ensure!(
                     master.departments.is_empty() || master.departments.iter().any(|d| d.code == department),
-                    "--department `{department}` is not in the master data's departments"
+                    tr!("--department `{department}` はマスタデータの所属にありません", "--department `{department}` is not in the master data's departments")
                 );
             }
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
             let password = password.trim_end_matches(['\r', '\n']);
-            anyhow::ensure!(password.chars().count() >= 12, "the password must have at least 12 characters");
+            anyhow::ensure!(password.chars().count() >= 12, tr!("パスワードは 12 文字以上にしてください", "the password must have at least 12 characters"));
             let phc = mamori_server::console::hash_password(password).map_err(anyhow::Error::msg)?;
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
             let phc_sha256 = mamori_journal::sha256_hex(phc.as_bytes());
@@ -1752,7 +1769,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Bench(BenchArgs { quick: true, dir, .. }) => bench::quick(&dir, out)?,
-        Command::Bench(BenchArgs { command: None, .. }) => bail!("name a benchmark (mamori bench --help), or --quick for the table"),
+        Command::Bench(BenchArgs { command: None, .. }) => bail!(tr!("ベンチマークを指定してください（mamori bench --help）。表を出すには --quick を付けてください", "name a benchmark (mamori bench --help), or --quick for the table")),
         Command::Bench(BenchArgs { command: Some(BenchCommand::Ingest { dir, events, segment_shift, batch, runs, chunk, no_ceiling }), .. }) => {
             bench::ingest(&dir, events, segment_shift, batch, runs, bench::IngestShape { chunk, ceiling: !no_ceiling }, out)?;
         }
@@ -1871,7 +1888,7 @@ fn archive_command(command: ArchiveCommand, data: &Path, en: bool, out: &mut imp
         }
         ArchiveCommand::Status(ArchiveTenant { archive, tenant }) => {
             let a = mamori_archive::Archive::open(&archive, &tenant)?;
-            let Some(m) = a.manifest()? else { bail!("tenant `{tenant}` has nothing archived at {archive}") };
+            let Some(m) = a.manifest()? else { bail!(tr!("{archive} にテナント `{tenant}` のアーカイブはありません", "tenant `{tenant}` has nothing archived at {archive}")) };
             let (events, files, bytes) = (m.events(), m.files().count(), m.bytes());
             let per_event = if events > 0 { bytes as f64 / events as f64 } else { 0.0 };
             if en {
@@ -1907,7 +1924,7 @@ fn cluster_command(command: ClusterCommand, root: &Path, out: &mut impl Write) -
             ClusterCommand::TenantAdd { nats, tenant, replicas, lease_seconds, keep_days } => {
                 mamori_cluster::check_tenant(&tenant)?;
                 let dir = mamori_cluster::worker::tenant_dir(root, &tenant);
-                anyhow::ensure!(dir.join("journal.db").is_file(), "no store at {}: make it first with `mamori --data {} init {}`", dir.display(), dir.display(), dir.display());
+                anyhow::ensure!(dir.join("journal.db").is_file(), tr!("{} にストアがありません。先に `mamori --data {} init {}` で作成してください", "no store at {}: make it first with `mamori --data {} init {}`", dir.display(), dir.display(), dir.display()));
                 let sources: Vec<String> = sources_config(Some(&dir.join("mamori.toml")), &dir)?.into_keys().collect();
                 let cluster = mamori_cluster::Cluster::connect(&nats, "mamori-cli").await?;
                 cluster.add_tenant(&tenant, &sources, replicas, std::time::Duration::from_secs(lease_seconds.max(1)), std::time::Duration::from_secs(keep_days * 86_400)).await?;
@@ -2023,7 +2040,7 @@ fn demo(dir: Option<PathBuf>, seed: u64, out: &mut impl Write) -> Result<ExitCod
     drop(j);
     let mut loaded = Vec::new();
     let code = master_load(&data, &town.join("master"), false, false, &mut loaded)?;
-    anyhow::ensure!(code == ExitCode::SUCCESS, "the simulated master data has errors: {}", String::from_utf8_lossy(&loaded));
+    anyhow::ensure!(code == ExitCode::SUCCESS, tr!("模擬マスタデータに誤りがあります: {}", "the simulated master data has errors: {}", String::from_utf8_lossy(&loaded)));
     let mut j = open(&data)?;
     let sources = mamori_sources::load_sources(&town.join("mamori.toml")).map_err(anyhow::Error::msg)?;
     for (source, file) in mamori_sim::LOGS {
@@ -2057,7 +2074,7 @@ fn demo(dir: Option<PathBuf>, seed: u64, out: &mut impl Write) -> Result<ExitCod
         writeln!(out, "store: {}  (mamori --data {} findings)", data.display(), data.display())?;
     } else {
         // Nothing of a demo's is worth a hundred megabytes in the temporary directory.
-        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        std::fs::remove_dir_all(&dir).with_context(|| tr!("{} を削除できません", "removing {}", dir.display()))?;
         writeln!(out, "（一時ディレクトリは削除しました。結果を調べるには --dir DIR を付けて実行してください）")?;
     }
     Ok(ExitCode::SUCCESS)
@@ -2083,7 +2100,7 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, en: bool, out: &mut imp
             eprintln!("{e}");
         }
         let names: Vec<String> = loaded.unreadable.iter().map(|p| p.display().to_string()).collect();
-        anyhow::bail!("nothing was loaded: {} could not be read whole; the store's master data is unchanged", names.join(", "));
+        anyhow::bail!(tr!("何も読み込んでいません: {} を最後まで読めませんでした。ストアのマスタデータは変わっていません", "nothing was loaded: {} could not be read whole; the store's master data is unchanged", names.join(", ")));
     }
     // A kind is replaced only when this load carries it.
     let carried = |kind: Kind| {
@@ -2139,11 +2156,11 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, en: bool, out: &mut imp
         eprintln!("{e}");
     }
     for e in &loaded.unresolved {
-        eprintln!("{e} (kept)");
+        eprintln!("{}", tr!("{e}（保持）", "{e} (kept)"));
     }
     let mut files = Vec::new();
     for path in &loaded.files {
-        let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+        let bytes = std::fs::read(path).with_context(|| tr!("{} を読めません", "{}", path.display()))?;
         let lines = bytes.iter().filter(|&&b| b == b'\n').count();
         files.push((path.file_name().unwrap_or_default().to_string_lossy().into_owned(), mamori_journal::sha256_hex(&bytes), lines));
     }
@@ -2179,7 +2196,7 @@ fn master_load(data: &Path, dir: &Path, cert_ldap: bool, en: bool, out: &mut imp
 fn sigma_flat_events(j: &mut SqliteJournal, inputs: DetectionInputs, file: Option<PathBuf>, out: &mut impl Write) -> Result<()> {
     let config = mamori_app::detect::load_config(inputs.rules.as_deref())?;
     let mut sink: Box<dyn Write> = match &file {
-        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
+        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| tr!("{} を作成できません", "creating {}", p.display()))?)),
         None => Box::new(&mut *out),
     };
     // Recorded before a line is written: an export that cannot be recorded does not happen.
@@ -2214,9 +2231,9 @@ fn events(cmd: EventsCommand, data: &Path, out: &mut impl Write) -> Result<()> {
 
 fn record_query(j: &mut SqliteJournal, detail: &str) -> Result<()> {
     if j.can_sign() {
-        audit::record(j, audit::Action::Query, detail).context("recording the query in the log")
+        audit::record(j, audit::Action::Query, detail).with_context(|| tr!("照会をログに記録できません", "recording the query in the log"))
     } else {
-        eprintln!("mamori: 署名鍵なしで開いたストアのため、この照会は記録されません（the store is open without its signing key: this query is not recorded）");
+        eprintln!("mamori: {}", tr!("署名鍵なしで開いたストアのため、この照会は記録されません", "the store is open without its signing key: this query is not recorded"));
         Ok(())
     }
 }

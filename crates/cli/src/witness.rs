@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use mamori_app::tr;
 use mamori_journal::{SqliteJournal, VerifyFailure, VerifyReport, Witness, WitnessEntry, Witnessed, check_cosigned};
 use mamori_server::witness::{Submitted, submit, witnessed};
 
@@ -29,7 +30,7 @@ pub fn run(cmd: WitnessCommand, data: &Path, out: &mut impl Write) -> Result<Exi
         WitnessCommand::Serve { dir, listen } => {
             let w = Witness::open(&dir).map_err(anyhow::Error::msg)?;
             mamori_server::witness::serve(w, listen, |addr| {
-                eprintln!("witness listening on http://{addr}");
+                eprintln!("{}", tr!("証人は http://{addr} で待ち受けています", "witness listening on http://{addr}"));
             })?;
         }
         WitnessCommand::Add { url, key } => {
@@ -52,10 +53,10 @@ pub fn cosign(j: &mut SqliteJournal, out: &mut impl Write) -> Result<ExitCode> {
         match submit(j, &w) {
             Submitted::Cosigned(size) => writeln!(out, "{}: cosigned at size {size}", w.name)?,
             Submitted::WitnessAhead(size) => {
-                eprintln!("mamori: witness {} has cosigned size {size}, more than this store holds: it was truncated or rolled back", w.name);
+                eprintln!("{}", tr!("mamori: 証人 {} は大きさ {size} まで連署しており、このストアが持つより多くなっています。ストアが切り詰められたか、巻き戻されています", "mamori: witness {} has cosigned size {size}, more than this store holds: it was truncated or rolled back", w.name));
                 code = ExitCode::from(1);
             }
-            Submitted::Failed(why) => eprintln!("mamori: witness {}: {why} (tried again at the next cosign)", w.name),
+            Submitted::Failed(why) => eprintln!("{}", tr!("mamori: 証人 {}: {why}（次の連署で再試行します）", "mamori: witness {}: {why} (tried again at the next cosign)", w.name)),
         }
     }
     Ok(code)
@@ -67,8 +68,8 @@ pub fn cosign_quietly(j: &mut SqliteJournal) {
     for w in witnesses {
         match submit(j, &w) {
             Submitted::Cosigned(_) => {}
-            Submitted::WitnessAhead(size) => eprintln!("mamori: witness {} has cosigned size {size}, more than this store holds: run `mamori verify`", w.name),
-            Submitted::Failed(why) => eprintln!("mamori: witness {}: {why} (tried again at the next write)", w.name),
+            Submitted::WitnessAhead(size) => eprintln!("{}", tr!("mamori: 証人 {} は大きさ {size} まで連署しており、このストアが持つより多くなっています。`mamori verify` を実行してください", "mamori: witness {} has cosigned size {size}, more than this store holds: run `mamori verify`", w.name)),
+            Submitted::Failed(why) => eprintln!("{}", tr!("mamori: 証人 {}: {why}（次の書き込みで再試行します）", "mamori: witness {}: {why} (tried again at the next write)", w.name)),
         }
     }
 }
@@ -85,7 +86,7 @@ pub struct Checks {
 
 /// `VKEY@URL` as given on the command line.
 fn parse_witness(arg: &str) -> Result<WitnessEntry> {
-    let (vkey, url) = arg.rsplit_once('@').with_context(|| format!("`{arg}`: give a witness as VKEY@URL"))?;
+    let (vkey, url) = arg.rsplit_once('@').with_context(|| tr!("`{arg}`: 証人は VKEY@URL の形で指定してください", "`{arg}`: give a witness as VKEY@URL"))?;
     let verifier = mamori_journal::witness::CosignatureVerifier::new(vkey).map_err(anyhow::Error::msg)?;
     Ok(WitnessEntry { name: verifier.name().to_owned(), vkey: vkey.to_owned(), url: url.to_owned() })
 }
@@ -171,10 +172,10 @@ impl Checks {
                 Ok(Some(seen)) => {
                     hold(&w.name, &seen.checkpoint)?;
                     let at = chrono::DateTime::from_timestamp(seen.time as i64, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
-                    said.push(format!("witness {}: cosigned size {} at {at}; the store holds it", w.name, seen.checkpoint.size));
+                    said.push(tr!("証人 {}: 大きさ {} まで {at} に連署済み。ストアはその内容を保持しています", "witness {}: cosigned size {} at {at}; the store holds it", w.name, seen.checkpoint.size));
                 }
-                Ok(None) => said.push(format!("witness {}: has cosigned nothing of {} yet", w.name, self.origin)),
-                Err(e) => said.push(format!("warning: witness {} not asked: {e}", w.name)),
+                Ok(None) => said.push(tr!("証人 {}: {} についてはまだ何も連署していません", "witness {}: has cosigned nothing of {} yet", w.name, self.origin)),
+                Err(e) => said.push(tr!("注意: 証人 {} に問い合わせできませんでした: {e}", "warning: witness {} not asked: {e}", w.name)),
             }
         }
         Ok(said)

@@ -235,8 +235,10 @@ fn an_archive_tampered_with_is_refused_by_verify_and_by_disclosure() {
         std::fs::remove_dir_all(&dir).unwrap();
         copy_dir(&pristine, &dir);
     };
-    let verify = ["archive", "verify", "--archive", arc, "--tenant", "town"];
-    let disclose = ["report", "disclosure", "--resident", resident.as_str(), "--format", "json", "--archive", arc, "--tenant", "town"];
+    // In English: the reasons asserted below are the archive's, and the language is not
+    // what this test is about.
+    let verify = ["--en", "archive", "verify", "--archive", arc, "--tenant", "town"];
+    let disclose = ["--en", "report", "disclosure", "--resident", resident.as_str(), "--format", "json", "--archive", arc, "--tenant", "town"];
 
     // A tile every proof reads changed (level 1: above the leaves): the archive's tiles no
     // longer give the signed root. (Disclosures prove against the store's own tiles.)

@@ -262,7 +262,7 @@ fn a_disclosure_for_a_period_that_ends_before_it_starts_is_refused() {
     let (_tmp, data) = store(20);
     let out = mamori(&data, &["report", "disclosure", "--resident", "000000001", "--from", "2024-04-01", "--to", "2024-03-01", "--format", "csv"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is after --to"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("が --to（2024-03-01）より後です"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
@@ -968,10 +968,10 @@ fn review_sheets_are_reproducible_and_a_signoff_is_a_logged_event_that_clears_th
     };
     let password = "correct horse battery staple";
     let refused = signoff("戸籍係長", &path, password);
-    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("is not a console user"), "a free-text reviewer is refused");
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("はコンソール利用者ではありません"), "a free-text reviewer is refused");
     add_user(&data, "税務課長", "manager", Some("D200"));
     let refused = signoff("税務課長", &path, password);
-    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("only a manager of D110"), "another department's manager is refused");
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("承認できるのは D110 の所属長だけです"), "another department's manager is refused");
     add_user(&data, "戸籍係長", "manager", Some("D110"));
     add_user(&data, "課長", "manager", Some("D110"));
     // Adding a name again would reset that manager's password unnoticed: only with --replace.
@@ -980,15 +980,15 @@ fn review_sheets_are_reproducible_and_a_signoff_is_a_logged_event_that_clears_th
     let again = again.wait_with_output().unwrap();
     assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("--replace"), "an existing user is not silently replaced");
     let refused = signoff("戸籍係長", &path, "a shell user's guess");
-    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("wrong password for 戸籍係長"), "a shell without the manager's password does not sign");
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("戸籍係長 のパスワードが違います"), "a shell without the manager's password does not sign");
     let out = signoff("戸籍係長", &unmarked, password);
-    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("line 2"), "an unmarked row is refused, by line");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("2 行目"), "an unmarked row is refused, by line");
     let done = signoff("戸籍係長", &path, password);
     assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
     let done = String::from_utf8(done.stdout).unwrap();
     assert!(done.contains("D110/2024-03 の点検を 戸籍係長 が確認しました"), "{done}");
     let again = signoff("課長", &path, password);
-    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already signed off by 戸籍係長"), "a sheet is signed once");
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("すでに 戸籍係長 が"), "a sheet is signed once");
     let status = ok(&data, &["review", "status", "--month", "2024-03", "--as-of", "2024-04-20"]);
     assert!(status.contains("D110   点検済み") && status.contains("戸籍係長"), "{status}");
     assert!(status.contains("D100   期限超過"), "{status}");
@@ -1217,7 +1217,7 @@ fn a_mistyped_source_is_refused_with_the_configured_names_and_the_right_import_s
     let wrong = mamori(&data, &["import", "--source", "prnit", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
     assert!(!wrong.status.success());
     let said = String::from_utf8_lossy(&wrong.stderr);
-    assert!(said.contains("`prnit` is not configured") && said.contains("print"), "{said}");
+    assert!(said.contains("ソース `prnit` は設定されていません") && said.contains("print"), "{said}");
     let right = ok(&data, &["import", "--source", "print", "--config", config.to_str().unwrap(), input.to_str().unwrap()]);
     assert!(right.contains('2'), "two good rows, three dead letters with reasons: {right}");
 }
@@ -1412,7 +1412,7 @@ fn a_master_load_with_an_unreadable_file_changes_nothing_and_a_good_one_is_recor
     let refused = mamori(&data, &["master", "load", bad.to_str().unwrap()]);
     assert!(!refused.status.success());
     let said = String::from_utf8_lossy(&refused.stderr);
-    assert!(said.contains("residents.csv") && said.contains("unchanged"), "{said}");
+    assert!(said.contains("residents.csv") && said.contains("マスタデータは変わっていません"), "{said}");
     assert_eq!(ok(&data, &["verify"]), before, "nothing was written");
     let loads = ok(&data, &["events", "time", "--limit", "100000"]);
     let load = loads.lines().filter(|l| l.contains("master.load")).last().expect("a load event");
@@ -1520,7 +1520,7 @@ fn the_signing_key_is_kept_apart_from_the_store_and_readers_do_without_it() {
     std::fs::rename(&key, &moved).unwrap();
     ok(&data, &["verify"]);
     let unrecorded = mamori(&data, &["events", "resident", "000001"]);
-    assert!(unrecorded.status.success() && String::from_utf8_lossy(&unrecorded.stderr).contains("this query is not recorded"), "a reader without the key is told its query leaves no record");
+    assert!(unrecorded.status.success() && String::from_utf8_lossy(&unrecorded.stderr).contains("この照会は記録されません"), "a reader without the key is told its query leaves no record");
     let file = tmp.path().join("more.ndjson");
     write_events(&file, 3);
     let refused = mamori(&data, &["import", file.to_str().unwrap()]);
@@ -1598,4 +1598,34 @@ fn compact_prints_the_key_runs_and_verify_fails_when_an_entry_is_removed_from_on
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("key run 1 (level 1, segments 0..=15) lacks 1 of segment"), "{stderr}");
+}
+
+#[test]
+fn errors_and_help_speak_japanese_by_default_and_english_with_en_anywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nowhere = tmp.path().join("nowhere");
+    let stderr = |args: &[&str]| {
+        let out = mamori(&nowhere, args);
+        assert!(!out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // The first error a new user meets: no store where --data points.
+    let said = stderr(&["events", "resident", "000000001"]);
+    assert!(said.contains("にはストアがありません") && said.contains("mamori init"), "{said}");
+    assert!(stderr(&["events", "resident", "000000001", "--en"]).contains("holds no mamori store"));
+    // An OS reason, which the OS gives in English only, by its kind.
+    let (_tmp, data) = store(3);
+    let missing = tmp.path().join("juki.csv");
+    let out = mamori(&data, &["import", missing.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("ファイルまたはディレクトリがありません") && !said.contains("No such file"), "{said}");
+    let out = mamori(&data, &["--en", "import", missing.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No such file"));
+    // Help, whichever side of --help the --en is on.
+    let help = String::from_utf8(mamori(&data, &["report", "disclosure", "--help"]).stdout).unwrap();
+    assert!(help.contains("使い方:") && help.contains("開示請求") && !help.contains("Usage:"), "{help}");
+    for args in [["--en", "report", "disclosure", "--help"], ["report", "disclosure", "--help", "--en"]] {
+        let help = String::from_utf8(mamori(&data, &args).stdout).unwrap();
+        assert!(help.contains("Usage:") && !help.contains("使い方"), "{args:?}: {help}");
+    }
 }

@@ -288,7 +288,7 @@ fn start_witness(dir: &Path) -> (Running, SocketAddr) {
 }
 
 fn verify(data: &Path, extra: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mamori")).arg("--data").arg(data).arg("verify").args(extra).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mamori")).arg("--data").arg(data).args(["--en", "verify"]).args(extra).output().unwrap();
     (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -332,7 +332,7 @@ fn witnesses_catch_a_rollback_and_a_rewrite_by_the_key_holder() {
     let (ok, said) = verify(&rolled, &["--witness", &given]);
     assert!(!ok && said.contains("witness1.example/w"), "{said}");
     // A submission from the rolled-back store is refused: the witness holds more.
-    let out = Command::new(env!("CARGO_BIN_EXE_mamori")).arg("--data").arg(&rolled).args(["witness", "cosign"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mamori")).arg("--data").arg(&rolled).args(["--en", "witness", "cosign"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let refused = String::from_utf8_lossy(&out.stderr);
     assert!(refused.contains("witness witness1.example/w has cosigned size 54") && refused.contains("witness witness2.example/w has cosigned size 54"), "refused by both: {refused}");
@@ -946,7 +946,7 @@ fn a_manager_signs_off_their_departments_review_in_the_browser_and_no_other() {
     let form = format!("csrf={token}&department=D300&month=2024-05{marks}");
     let first = format!("&mark_{}=n", ids[0]);
     let (status, body) = form_post(addr, "/console/review/signoff", &manager, &form.replace(&first, ""), "");
-    assert!(status == 400 && body.contains("not marked"), "a row left unmarked: {status} {body}");
+    assert!(status == 400 && body.contains("に判定がありません"), "a row left unmarked: {status} {body}");
     let (status, body) = form_post(addr, "/console/review/signoff", &manager, &form.replace("department=D300", "department=D200"), "");
     assert!(status == 400 || status == 403, "signing another department's sheet: {status} {body}");
     let auditor = signed_in_as(addr, "auditor");
@@ -958,7 +958,7 @@ fn a_manager_signs_off_their_departments_review_in_the_browser_and_no_other() {
     let (_, after) = page(addr, "/console/review?month=2024-05", &manager);
     assert!(after.contains("点検済み") && after.contains("welfare-manager") && !after.contains("<select name=\"mark_"), "{after}");
     let (status, again) = form_post(addr, "/console/review/signoff", &manager, &form, "");
-    assert!(status == 400 && again.contains("already signed off"), "a sheet is signed once: {status} {again}");
+    assert!(status == 400 && again.contains("すでに"), "a sheet is signed once: {status} {again}");
     server.kill().unwrap();
     server.wait().unwrap();
     let status = mamori(&data, &["review", "status", "--month", "2024-05", "--as-of", "2024-06-20"]);
@@ -1001,12 +1001,12 @@ fn breach_drafts_resident_histories_and_sources_are_for_their_roles_only() {
     let (status, bad) = form_post(addr, "/console/breach", &privacy, &ask.replace("2024-05-10", "last+week"), "");
     assert!(status == 400 && bad.contains("YYYY-MM-DD"), "{bad}");
     let (status, bad) = form_post(addr, "/console/breach", &privacy, &ask.replace("2024-05-10", "%2B262142-12-31"), "");
-    assert!(status == 400 && bad.contains("outside the years"), "a year chrono cannot add days to: refused, not a panic: {bad}");
+    assert!(status == 400 && bad.contains("範囲外です"), "a year chrono cannot add days to: refused, not a panic: {bad}");
     let (status, bad) = form_post(addr, "/console/breach", &privacy, &format!("csrf={token}&case=C-2099-0001&aware=2024-05-10"), "");
-    assert!(status == 400 && bad.contains("no case C-2099-0001"), "{bad}");
+    assert!(status == 400 && bad.contains("事案 C-2099-0001 はありません"), "{bad}");
     // Naming events or findings would read the log through the draft: the auditors' only.
     let (status, bad) = form_post(addr, "/console/breach", &privacy, &format!("csrf={token}&events=1+2+3&aware=2024-05-10"), "");
-    assert!(status == 400 && bad.contains("from a case"), "{bad}");
+    assert!(status == 400 && bad.contains("監査担当者が開いた事案から"), "{bad}");
     let auditor_form = page(addr, "/console/breach", &auditor).1;
     let (status, draft) = form_post(addr, "/console/breach", &auditor, &format!("csrf={}&findings={}&aware=2024-05-10", csrf_of(&auditor_form), finding.replace(':', "%3A")), "");
     assert!(status == 200 && draft.contains("個人情報の漏えい等に関する報告（案）"), "an auditor names findings: {draft}");
@@ -1016,9 +1016,9 @@ fn breach_drafts_resident_histories_and_sources_are_for_their_roles_only() {
     assert_eq!(page(addr, "/console/breach", &tax).0, 403);
     assert_eq!(form_post(addr, "/console/breach", &tax, &ask.replace(&token, &csrf_of(&page(addr, "/console/findings", &tax).1)), "").0, 403);
     let (status, bad) = page(addr, "/console/review?month=%2B262142-12", &auditor);
-    assert!(status == 400 && bad.contains("outside the years"), "{bad}");
+    assert!(status == 400 && bad.contains("範囲外です"), "{bad}");
     let (status, bad) = page(addr, "/console/employees/E0001?from=-262143-01-01&to=-262143-01-31", &auditor);
-    assert!(status == 400 && (bad.contains("outside the years") || bad.contains("is not a date")), "{bad}");
+    assert!(status == 400 && (bad.contains("範囲外です") || bad.contains("日付（YYYY-MM-DD）ではありません")), "{bad}");
     assert_eq!(page(addr, "/console", &auditor).0, 200, "and the server goes on");
 
     // The resident page names each operator; it is the investigators' alone.

@@ -23,7 +23,7 @@ mod sqlite;
 pub use checkpoint::{CheckpointKey, SignedCheckpoint, check_checkpoint};
 pub use witness::{Witness, WitnessKey, Witnessed, check_cosigned};
 pub use merkle::{Frontier, hex, hex_bytes, leaf_hash, sha256_hex, unhex};
-pub use sqlite::{DEFAULT_SEGMENT_SHIFT, KEY_ENV, ReleasedSegments, SqliteJournal};
+pub use sqlite::{DB_FILE, DEFAULT_SEGMENT_SHIFT, KEY_ENV, ReleasedSegments, SqliteJournal};
 pub use tlog_tiles::Hash;
 
 use mamori_model::Event;

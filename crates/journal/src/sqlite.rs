@@ -29,7 +29,8 @@ use crate::{
     PreparedEvent, SegmentRow, StoredEvent, StreamCursor, TimeRange, VerifyFailure, VerifyReport,
 };
 
-const DB_FILE: &str = "journal.db";
+/// The store's database file inside its directory.
+pub const DB_FILE: &str = "journal.db";
 const KEY_FILE: &str = "checkpoint.key";
 /// The environment variable naming the signing key's file, over the path kept at `init`.
 pub const KEY_ENV: &str = "MAMORI_SIGNING_KEY";

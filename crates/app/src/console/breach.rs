@@ -63,10 +63,10 @@ pub fn breach(j: &mut SqliteJournal, reader: &Reader, ask: &BreachAsk) -> Result
 
 fn size(j: &mut SqliteJournal, reader: &Reader, ask: &BreachAsk, covered: &mut String) -> Result<(&'static str, Vec<u8>, usize)> {
     if !reader.role.may(View::Breach) {
-        bail!("role {} may not size a breach", reader.role.as_str());
+        bail!(crate::tr!("役割 {} は漏えい等の規模を算定できません", "role {} may not size a breach", reader.role.as_str()));
     }
     let named: Vec<String> = words(&ask.findings).map(str::to_owned).collect();
-    let events = words(&ask.events).map(|w| w.parse::<u64>().with_context(|| format!("event `{w}` is not a number"))).collect::<Result<Vec<_>>>()?;
+    let events = words(&ask.events).map(|w| w.parse::<u64>().with_context(|| crate::tr!("イベント `{w}` が数字ではありません", "event `{w}` is not a number"))).collect::<Result<Vec<_>>>()?;
     let case = ask.case.trim();
     *covered = [
         (!case.is_empty()).then(|| format!("case {case}")),
@@ -78,19 +78,19 @@ fn size(j: &mut SqliteJournal, reader: &Reader, ask: &BreachAsk, covered: &mut S
     .collect::<Vec<_>>()
     .join("; ");
     if reader.role == Role::PrivacyOfficer && (!named.is_empty() || !events.is_empty()) {
-        bail!("a privacy officer sizes a breach from a case an auditor opened; naming findings or events is the auditors'");
+        bail!(crate::tr!("個人情報保護担当者は、監査担当者が開いた事案から規模を算定します。所見やイベントを指定するのは監査担当者です", "a privacy officer sizes a breach from a case an auditor opened; naming findings or events is the auditors'"));
     }
     if events.len() > MAX_EVENTS {
-        bail!("{} events named: at most {MAX_EVENTS} in one sizing", events.len());
+        bail!(crate::tr!("イベントが {} 件指定されています: 1 回の算定で指定できるのは {MAX_EVENTS} 件までです", "{} events named: at most {MAX_EVENTS} in one sizing", events.len()));
     }
     let mut findings = named.clone();
     if !case.is_empty() {
-        findings.extend(crate::cases::findings_of(j, case)?.with_context(|| format!("no case {case}"))?);
+        findings.extend(crate::cases::findings_of(j, case)?.with_context(|| crate::tr!("事案 {case} はありません", "no case {case}"))?);
     }
     if findings.is_empty() && events.is_empty() {
-        bail!("name what left: a case, findings or events");
+        bail!(crate::tr!("漏えいしたものを、事案・所見・イベントのいずれかで指定してください", "name what left: a case, findings or events"));
     }
-    let aware = crate::timearg::day("aware", &ask.aware).context("the day the body became aware: use YYYY-MM-DD")?;
+    let aware = crate::timearg::day("aware", &ask.aware).with_context(|| crate::tr!("漏えい等を知った日: YYYY-MM-DD で指定してください", "the day the body became aware: use YYYY-MM-DD"))?;
     let source = (!case.is_empty())
         .then(|| format!("事案 {case}"))
         .into_iter()
@@ -105,7 +105,7 @@ fn size(j: &mut SqliteJournal, reader: &Reader, ask: &BreachAsk, covered: &mut S
         "" | "html" => ("text/html; charset=utf-8", b.html().into_bytes()),
         "notice-csv" => ("text/csv; charset=utf-8", b.notice_csv()),
         "json" => ("application/json", b.json().into_bytes()),
-        other => bail!("format `{other}`: use html, notice-csv or json"),
+        other => bail!(crate::tr!("format `{other}`: html、notice-csv、json のいずれかを指定してください", "format `{other}`: use html, notice-csv or json")),
     };
     Ok((kind, bytes, b.people))
 }

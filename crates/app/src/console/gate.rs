@@ -38,7 +38,7 @@ pub struct GateActivity {
 
 pub fn activity(j: &mut SqliteJournal, reader: &Reader, days: i64, limit: usize) -> Result<GateActivity> {
     if !reader.role.may(View::Gate) {
-        bail!("role {} may not see the gate's activity", reader.role.as_str());
+        bail!(crate::tr!("役割 {} は利用目的ゲートの記録を見られません", "role {} may not see the gate's activity", reader.role.as_str()));
     }
     let now = chrono::Utc::now().timestamp_millis();
     let range = TimeRange { from: now - days * 86_400_000, to: i64::MAX };

@@ -146,7 +146,7 @@ pub fn jst_time(ms: i64) -> String {
 /// scope a page by department without reading a town's residents.
 pub fn staff_directory(j: &SqliteJournal) -> Result<(Directory, MasterData)> {
     fn rows<T: DeserializeOwned>(j: &SqliteJournal, kind: &str) -> Result<Vec<T>> {
-        j.master_rows(kind)?.iter().map(|r| serde_json::from_str(r).with_context(|| format!("stored {kind} row"))).collect()
+        j.master_rows(kind)?.iter().map(|r| serde_json::from_str(r).with_context(|| crate::tr!("保存されている {kind} の行を読めません", "stored {kind} row"))).collect()
     }
     let master = MasterData {
         departments: rows(j, "departments")?,
@@ -224,7 +224,7 @@ pub fn select_findings(all: Vec<Finding>, reader: &Reader, staff: &Directory, fi
         Some("medium") => 1,
         Some("high") => 2,
         Some("critical") => 3,
-        Some(other) => bail!("severity: `{other}` is not one of low, medium, high, critical"),
+        Some(other) => bail!(crate::tr!("severity: `{other}` は low、medium、high、critical のいずれでもありません", "severity: `{other}` is not one of low, medium, high, critical")),
     };
     let (from, to) = (parse_day(&filter.from, "from")?, parse_day(&filter.to, "to")?);
     let visible: Vec<Finding> = all.into_iter().filter(|f| reader.sees_finding(staff, f)).collect();
@@ -236,7 +236,7 @@ pub fn select_findings(all: Vec<Finding>, reader: &Reader, staff: &Directory, fi
         "" | "raised" => Some(false),
         "suppressed" => Some(true),
         "all" => None,
-        other => bail!("state: `{other}` is not one of raised, suppressed, all"),
+        other => bail!(crate::tr!("state: `{other}` は raised、suppressed、all のいずれでもありません", "state: `{other}` is not one of raised, suppressed, all")),
     };
     let mut chosen: Vec<Finding> = visible
         .into_iter()
@@ -251,7 +251,7 @@ pub fn select_findings(all: Vec<Finding>, reader: &Reader, staff: &Directory, fi
         "rule" => chosen.sort_by(|a, b| a.rule.cmp(&b.rule).then(b.from.cmp(&a.from))),
         "employee" => chosen.sort_by(|a, b| a.employees.cmp(&b.employees).then(b.from.cmp(&a.from))),
         "severity" | "" => chosen.sort_by(|a, b| severity_rank(b.severity).cmp(&severity_rank(a.severity)).then(b.from.cmp(&a.from)).then(a.id.cmp(&b.id))),
-        other => bail!("sort: `{other}` is not one of severity, time, rule, employee"),
+        other => bail!(crate::tr!("sort: `{other}` は severity、time、rule、employee のいずれでもありません", "sort: `{other}` is not one of severity, time, rule, employee")),
     }
     let matched = chosen.len();
     let pages = matched.div_ceil(PAGE_SIZE).max(1);
@@ -264,7 +264,7 @@ pub fn select_findings(all: Vec<Finding>, reader: &Reader, staff: &Directory, fi
 /// the viewing is recorded.
 pub fn findings(j: &mut SqliteJournal, reader: &Reader, filter: &FindingFilter) -> Result<FindingsPage> {
     if !reader.role.may(View::Findings) {
-        bail!("role {} may not see findings", reader.role.as_str());
+        bail!(crate::tr!("役割 {} は所見を見られません", "role {} may not see findings", reader.role.as_str()));
     }
     let (staff, master) = staff_directory(j)?;
     let mut page = select_findings(crate::detect::stored_findings(j)?, reader, &staff, filter)?;
@@ -317,7 +317,7 @@ pub fn finding(j: &mut SqliteJournal, reader: &Reader, id: &str) -> Result<Optio
         audit::record_by(j, &reader.actor(), Action::View, &format!("finding {id} refused: outside the reader's scope"), &[])?;
         return Ok(None);
     }
-    let checkpoint = j.latest_checkpoint()?.context("the store has no checkpoint")?;
+    let checkpoint = j.latest_checkpoint()?.with_context(|| crate::tr!("ストアにチェックポイントがありません", "the store has no checkpoint"))?;
     let mut evidence = Vec::new();
     for &seq in f.evidence.iter().take(EVIDENCE_SHOWN) {
         let Some(stored) = j.get(seq)? else { continue };
@@ -583,7 +583,7 @@ pub struct ActionRow {
 /// so for them every run of six or more digits (a 宛名番号) is masked.
 pub fn console_actions(j: &mut SqliteJournal, reader: &Reader, days: i64, limit: usize) -> Result<Vec<ActionRow>> {
     if !reader.role.may(View::Admin) {
-        bail!("role {} may not see the console's audit trail", reader.role.as_str());
+        bail!(crate::tr!("役割 {} はコンソールの操作記録を見られません", "role {} may not see the console's audit trail", reader.role.as_str()));
     }
     let now = chrono::Utc::now().timestamp_millis();
     let range = mamori_journal::TimeRange { from: now - days * 86_400_000, to: i64::MAX };
@@ -657,7 +657,7 @@ pub fn disclosure(j: &mut SqliteJournal, actor: &str, via: &str, q: &DisclosureQ
 /// operator named (the auditors' resident page). Recorded, a refused look-up too.
 pub fn resident_history(j: &mut SqliteJournal, reader: &Reader, q: &DisclosureQuery) -> Result<(&'static str, Vec<u8>), String> {
     if !reader.role.may(View::Residents) {
-        return Err(format!("role {} may not see a resident's history", reader.role.as_str()));
+        return Err(crate::tr!("役割 {} は住民の履歴を見られません", "role {} may not see a resident's history", reader.role.as_str()));
     }
     history(j, &reader.actor(), "the console's resident page (operators named)", q, OperatorPolicy::Name)
 }
@@ -679,7 +679,7 @@ fn history(j: &mut SqliteJournal, actor: &str, via: &str, q: &DisclosureQuery, p
             "csv" => ("text/csv; charset=utf-8", d.csv_utf8()),
             "csv-sjis" => ("text/csv; charset=shift_jis", d.csv_shift_jis().map_err(anyhow::Error::msg)?),
             "json" => ("application/json", d.json().into_bytes()),
-            other => bail!("format `{other}`: use html, csv, csv-sjis or json"),
+            other => bail!(crate::tr!("format `{other}`: html、csv、csv-sjis、json のいずれかを指定してください", "format `{other}`: use html, csv, csv-sjis or json")),
         };
         Ok((kind, bytes, d.entries.len()))
     })();

@@ -113,7 +113,7 @@ pub fn review(j: &mut SqliteJournal, reader: &Reader, department: Option<&str>, 
 /// (record number → 業務, 業務外 or 確認), the sheet drawn again exactly as shown.
 pub fn sign(j: &mut SqliteJournal, reader: &Reader, department: &str, month: &str, marks: BTreeMap<u64, String>) -> Result<u64> {
     if reader.role != Role::Manager || reader.department.as_deref() != Some(department) {
-        bail!("only {department}'s manager signs its review");
+        bail!(crate::tr!("{department} の点検を承認できるのは、その所属長だけです", "only {department}'s manager signs its review"));
     }
     let sheet = review::sheet(j, department, month, review::default_seed(department, month), SAMPLE)?;
     let signoff = review::signoff_of(&sheet, marks, &reader.name)?;

@@ -104,7 +104,7 @@ pub struct SourcesView {
 /// the check count a source's refused lines under the product its events carry.
 pub fn sources(j: &SqliteJournal, reader: &Reader, check: bool, products: &std::collections::BTreeMap<String, String>) -> Result<SourcesView> {
     if !reader.role.may(View::Sources) {
-        bail!("role {} may not see the sources", reader.role.as_str());
+        bail!(crate::tr!("役割 {} はソースを見られません", "role {} may not see the sources", reader.role.as_str()));
     }
     let activity = activity(j)?;
     let personal = reader.role != Role::Administrator;
