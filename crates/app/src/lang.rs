@@ -11,13 +11,31 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static ENGLISH: AtomicBool = AtomicBool::new(false);
 
+thread_local! {
+    /// The language of the request this thread is working for, over the process's.
+    static REQUEST: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+}
+
 /// Messages in English from now on (`--en`).
 pub fn set_english(on: bool) {
     ENGLISH.store(on, Ordering::Relaxed);
 }
 
 pub fn english() -> bool {
-    ENGLISH.load(Ordering::Relaxed)
+    REQUEST.with(|r| r.get()).unwrap_or_else(|| ENGLISH.load(Ordering::Relaxed))
+}
+
+/// Runs `f` with messages in the language of one request (the console, where each user
+/// chooses), on this thread only, and restores what was before even if `f` panics.
+pub fn in_language<T>(english: bool, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<bool>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            REQUEST.with(|r| r.set(self.0));
+        }
+    }
+    let _restore = Restore(REQUEST.with(|r| r.replace(Some(english))));
+    f()
 }
 
 /// A message in the reader's language: `tr!("日本語 {x}", "English {x}")`, each literal a
@@ -76,6 +94,8 @@ mod tests {
         super::set_english(true);
         assert_eq!(tr!("{name} を読めません", "cannot read {name}"), "cannot read juki.csv");
         super::set_english(false);
+        assert_eq!(super::in_language(true, || tr!("{name} を読めません", "cannot read {name}")), "cannot read juki.csv", "a console user's choice, for one request");
+        assert!(!super::english(), "and only for it");
         let missing = std::fs::read("/nonexistent/mamori").unwrap_err();
         assert_eq!(super::io_reason_ja(&missing), "ファイルまたはディレクトリがありません（OS エラー 2）");
         assert_eq!(super::os_reasons_ja(&format!("juki.csv: {missing}")), "juki.csv: ファイルまたはディレクトリがありません（OS エラー 2）");

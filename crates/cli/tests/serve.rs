@@ -1004,6 +1004,9 @@ fn breach_drafts_resident_histories_and_sources_are_for_their_roles_only() {
     assert!(status == 400 && bad.contains("範囲外です"), "a year chrono cannot add days to: refused, not a panic: {bad}");
     let (status, bad) = form_post(addr, "/console/breach", &privacy, &format!("csrf={token}&case=C-2099-0001&aware=2024-05-10"), "");
     assert!(status == 400 && bad.contains("事案 C-2099-0001 はありません"), "{bad}");
+    // A user who chose English reads the refusal in English, whatever the server's language.
+    let (status, bad) = form_post(addr, "/console/breach", &format!("{privacy}; mamori_lang=en"), &format!("csrf={token}&case=C-2099-0001&aware=2024-05-10"), "");
+    assert!(status == 400 && bad.contains("no case C-2099-0001"), "{bad}");
     // Naming events or findings would read the log through the draft: the auditors' only.
     let (status, bad) = form_post(addr, "/console/breach", &privacy, &format!("csrf={token}&events=1+2+3&aware=2024-05-10"), "");
     assert!(status == 400 && bad.contains("監査担当者が開いた事案から"), "{bad}");
@@ -1050,7 +1053,7 @@ fn breach_drafts_resident_histories_and_sources_are_for_their_roles_only() {
     server.wait().unwrap();
     let log = mamori(&data, &["events", "actor", "console:privacy"]);
     assert_eq!(log.matches(&format!("breach sizing (case {case}) as")).count(), 2, "the draft and the notice list, with what they covered: {log}");
-    assert_eq!(log.matches("refused:").count(), 4, "each refusal too: {log}");
+    assert_eq!(log.matches("refused:").count(), 5, "each refusal too: {log}");
     let log = mamori(&data, &["events", "actor", "console:auditor"]);
     assert!(log.contains("history of resident 000000305"), "{log}");
     let log = mamori(&data, &["events", "actor", "console:admin"]);

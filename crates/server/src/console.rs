@@ -602,11 +602,12 @@ fn signed_for(server: &Server, headers: &HeaderMap, asked_lang: Option<&str>, vi
 }
 
 /// Runs `f` on the journal off the async threads.
-async fn with_journal<T: Send + 'static>(server: &Arc<Server>, f: impl FnOnce(&mut SqliteJournal) -> T + Send + 'static) -> Result<T, Response> {
+/// Runs `f` on the store off the async threads, its messages in the page's language.
+async fn with_journal<T: Send + 'static>(server: &Arc<Server>, lang: Lang, f: impl FnOnce(&mut SqliteJournal) -> T + Send + 'static) -> Result<T, Response> {
     let worker = server.clone();
     tokio::task::spawn_blocking(move || {
         let mut journal = worker.journal.held();
-        f(&mut journal)
+        mamori_app::lang::in_language(lang.en, || f(&mut journal))
     })
     .await
     .map_err(|e| {
@@ -732,7 +733,7 @@ async fn logout(State(server): State<Arc<Server>>, addr: ClientAddr, headers: He
     }
     let actor = signed.reader.actor();
     let detail = format!("from {}", addr.text());
-    let _ = with_journal(&server, move |j| app::record_session(j, &actor, mamori_app::audit::Action::SignOut, &detail)).await;
+    let _ = with_journal(&server, signed.lang, move |j| app::record_session(j, &actor, mamori_app::audit::Action::SignOut, &detail)).await;
     server.sessions.close(&headers);
     let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/console; Max-Age=0");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/console/login")).into_response()
@@ -821,7 +822,7 @@ async fn dashboard(State(server): State<Arc<Server>>, headers: HeaderMap, Query(
     };
     let reader = s.reader.clone();
     let today = jst_today();
-    let d = match with_journal(&server, move |j| app::dashboard(j, &reader, today)).await {
+    let d = match with_journal(&server, s.lang, move |j| app::dashboard(j, &reader, today)).await {
         Ok(Ok(d)) => d,
         Ok(Err(e)) => return internal(e),
         Err(r) => return r,
@@ -892,7 +893,7 @@ async fn findings_page(State(server): State<Arc<Server>>, headers: HeaderMap, Qu
         Err(r) => return r,
     };
     let (reader, filter) = (s.reader.clone(), q.filter.clone());
-    let found = match with_journal(&server, move |j| app::findings(j, &reader, &filter)).await {
+    let found = match with_journal(&server, s.lang, move |j| app::findings(j, &reader, &filter)).await {
         Ok(found) => found,
         Err(r) => return r,
     };
@@ -976,7 +977,7 @@ async fn finding_page(State(server): State<Arc<Server>>, headers: HeaderMap, Pat
     };
     let reader = s.reader.clone();
     let cases_shown = reader.role.may(View::Cases);
-    let found = with_journal(&server, move |j| -> anyhow::Result<_> {
+    let found = with_journal(&server, s.lang, move |j| -> anyhow::Result<_> {
         let Some(d) = app::finding(j, &reader, &id)? else { return Ok(None) };
         let cases = if cases_shown { mamori_app::cases::cases_of_finding(j, &id)? } else { Vec::new() };
         Ok(Some((d, cases)))
@@ -1041,7 +1042,7 @@ async fn employee_page(State(server): State<Arc<Server>>, headers: HeaderMap, Pa
     let reader = s.reader.clone();
     let (from, to) = (q.from.clone(), q.to.clone());
     let risk = server.risk.clone();
-    let view = match with_journal(&server, move |j| app::employee(j, &reader, &id, from.as_deref(), to.as_deref(), &risk)).await {
+    let view = match with_journal(&server, s.lang, move |j| app::employee(j, &reader, &id, from.as_deref(), to.as_deref(), &risk)).await {
         Ok(Ok(app::Shown::Shown(v))) => v,
         Ok(Ok(app::Shown::Missing)) => return s.not_found(),
         // Another department's employee: refused, nothing of them shown.
@@ -1134,7 +1135,7 @@ async fn disclosure_report(State(server): State<Arc<Server>>, headers: HeaderMap
     }
     let q = disclosure_query(form);
     let actor = s.reader.actor();
-    match with_journal(&server, move |j| app::disclosure(j, &actor, "the console", &q)).await {
+    match with_journal(&server, s.lang, move |j| app::disclosure(j, &actor, "the console", &q)).await {
         Ok(Ok((content_type, body))) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
         Ok(Err(e)) => render(s.lang, StatusCode::BAD_REQUEST, &DisclosurePage::disclosure(s.chrome("/console/disclosure"), e)),
         Err(r) => r,
@@ -1173,7 +1174,7 @@ async fn admin_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query
 /// The administration page, with a message and, once, a key just made.
 async fn admin_answer(server: &Arc<Server>, s: Signed, message: String, new_key: String) -> Response {
     let reader = s.reader.clone();
-    let gathered = with_journal(server, move |j| -> anyhow::Result<_> { Ok((j.users()?, j.api_keys()?, app::console_actions(j, &reader, 30, 200)?)) }).await;
+    let gathered = with_journal(server, s.lang, move |j| -> anyhow::Result<_> { Ok((j.users()?, j.api_keys()?, app::console_actions(j, &reader, 30, 200)?)) }).await;
     let (users, keys, actions) = match gathered {
         Ok(Ok(g)) => g,
         Ok(Err(e)) => return internal(e),
@@ -1227,7 +1228,7 @@ async fn create_key(State(server): State<Arc<Server>>, headers: HeaderMap, Form(
     let (key, hash) = crate::new_api_key();
     let actor = s.reader.actor();
     let (scope, label) = (form.scope.clone(), form.label.trim().to_owned());
-    match with_journal(&server, move |j| mamori_app::admin::create_api_key(j, &actor, &scope, &label, &hash)).await {
+    match with_journal(&server, s.lang, move |j| mamori_app::admin::create_api_key(j, &actor, &scope, &label, &hash)).await {
         Ok(Ok(())) => {
             let message = format!("{} {} ({})", t(s.lang.en, "key_made"), form.scope, form.label.trim());
             admin_answer(&server, s, message, key).await
@@ -1258,7 +1259,7 @@ async fn cases_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query
         Err(r) => return r,
     };
     let reader = s.reader.clone();
-    let cases = match with_journal(&server, move |j| mamori_app::cases::list(j, &reader)).await {
+    let cases = match with_journal(&server, s.lang, move |j| mamori_app::cases::list(j, &reader)).await {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => return internal(e),
         Err(r) => return r,
@@ -1295,7 +1296,7 @@ async fn case_page(State(server): State<Arc<Server>>, headers: HeaderMap, Path(n
     };
     let reader = s.reader.clone();
     let wanted = number.clone();
-    let case = match with_journal(&server, move |j| -> anyhow::Result<_> {
+    let case = match with_journal(&server, s.lang, move |j| -> anyhow::Result<_> {
         let case = mamori_app::cases::get(j, &reader, &wanted)?;
         if case.is_some() {
             audit::record_by(j, &reader.actor(), audit::Action::View, &format!("case {wanted} viewed"), &[])?;
@@ -1419,7 +1420,7 @@ async fn review_page(State(server): State<Arc<Server>>, headers: HeaderMap, Quer
     };
     let reader = s.reader.clone();
     let (department, month) = (q.department.clone(), q.month.clone());
-    let view = match with_journal(&server, move |j| app::review::review(j, &reader, department.as_deref(), month.as_deref(), jst_today())).await {
+    let view = match with_journal(&server, s.lang, move |j| app::review::review(j, &reader, department.as_deref(), month.as_deref(), jst_today())).await {
         Ok(Ok(Some(v))) => v,
         // Another department's review: refused, nothing of it shown.
         Ok(Ok(None)) => return error_page(s.chrome(""), s.lang, StatusCode::FORBIDDEN, t(s.lang.en, "forbidden").to_owned()),
@@ -1513,7 +1514,7 @@ async fn breach_report(State(server): State<Arc<Server>>, headers: HeaderMap, Fo
         return r;
     }
     let reader = s.reader.clone();
-    match with_journal(&server, move |j| app::breach::breach(j, &reader, &form.ask)).await {
+    match with_journal(&server, s.lang, move |j| app::breach::breach(j, &reader, &form.ask)).await {
         Ok(Ok((content_type, body))) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
         Ok(Err(e)) => render(s.lang, StatusCode::BAD_REQUEST, &BreachPage { c: s.chrome("/console/breach"), error: format!("{e:#}") }),
         Err(r) => r,
@@ -1533,7 +1534,7 @@ async fn gate_page(State(server): State<Arc<Server>>, headers: HeaderMap, Query(
         Err(r) => return r,
     };
     let reader = s.reader.clone();
-    match with_journal(&server, move |j| app::gate::activity(j, &reader, 30, 500)).await {
+    match with_journal(&server, s.lang, move |j| app::gate::activity(j, &reader, 30, 500)).await {
         Ok(Ok(a)) => render(s.lang, StatusCode::OK, &GatePage { c: s.chrome("/console/gate"), a }),
         Ok(Err(e)) => internal(e),
         Err(r) => r,
@@ -1560,7 +1561,7 @@ async fn resident_history(State(server): State<Arc<Server>>, headers: HeaderMap,
     }
     let q = disclosure_query(form);
     let reader = s.reader.clone();
-    match with_journal(&server, move |j| app::resident_history(j, &reader, &q)).await {
+    match with_journal(&server, s.lang, move |j| app::resident_history(j, &reader, &q)).await {
         Ok(Ok((content_type, body))) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
         Ok(Err(e)) => render(s.lang, StatusCode::BAD_REQUEST, &DisclosurePage::residents(s.chrome("/console/residents"), e)),
         Err(r) => r,
@@ -1612,7 +1613,7 @@ async fn sources_page(State(server): State<Arc<Server>>, headers: HeaderMap, Que
         Err(e) => return internal(anyhow::anyhow!("sources worker: {e}")),
     };
     let (reader, summary) = (s.reader.clone(), view.summary());
-    match with_journal(&server, move |j| app::sources::record_view(j, &reader, &summary)).await {
+    match with_journal(&server, s.lang, move |j| app::sources::record_view(j, &reader, &summary)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return internal(e),
         Err(r) => return r,
@@ -1668,7 +1669,7 @@ async fn form_change(
         return r;
     }
     let reader = s.reader.clone();
-    match with_journal(&server, move |j| change(j, &reader)).await {
+    match with_journal(&server, s.lang, move |j| change(j, &reader)).await {
         Ok(Ok(next)) => Redirect::to(&next).into_response(),
         Ok(Err(e)) => s.bad_request(format!("{e:#}")),
         Err(r) => r,
