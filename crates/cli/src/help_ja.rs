@@ -15,6 +15,7 @@
 //! is `--help`'s long help, as clap's derive splits a doc comment.
 
 use std::collections::HashMap;
+use std::error::Error as _;
 
 use clap::Command;
 
@@ -117,6 +118,42 @@ fn clap_own_in_japanese(mut cmd: Command) -> Command {
     cmd
 }
 
+/// A command-line error in Japanese, from its kind and context (clap words its errors in
+/// English only); `None` for a kind without a Japanese wording here, which clap then says.
+pub fn error_ja(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind as C, ErrorKind as K};
+    let ctx = |k: C| e.get(k).map(|v| v.to_string());
+    let reason = e.source().map(|s| format!("（{s}）")).unwrap_or_default();
+    let said = match e.kind() {
+        K::UnknownArgument => format!("想定外の引数 '{}' があります", ctx(C::InvalidArg)?),
+        K::InvalidSubcommand => format!("'{}' というコマンドはありません", ctx(C::InvalidSubcommand)?),
+        K::MissingRequiredArgument => format!("必須の引数がありません: {}", ctx(C::InvalidArg)?),
+        K::InvalidValue | K::ValueValidation => {
+            let valid = ctx(C::ValidValue).map(|v| format!("。指定できる値: {v}")).unwrap_or_default();
+            format!("'{}' は {} の値として正しくありません{reason}{valid}", ctx(C::InvalidValue)?, ctx(C::InvalidArg)?)
+        }
+        K::ArgumentConflict => match (ctx(C::InvalidArg), ctx(C::PriorArg)) {
+            (Some(a), Some(b)) if a == b => format!("引数 '{a}' は一度しか指定できません"),
+            (Some(a), Some(b)) => format!("引数 '{a}' は '{b}' と同時に指定できません"),
+            _ => return None,
+        },
+        K::TooManyValues => format!("'{}' の値 '{}' は多すぎます", ctx(C::InvalidArg)?, ctx(C::InvalidValue)?),
+        K::WrongNumberOfValues | K::TooFewValues => format!("'{}' の値の数が正しくありません", ctx(C::InvalidArg)?),
+        K::NoEquals => format!("'{}' の値は = でつないで指定してください", ctx(C::InvalidArg)?),
+        _ => return None,
+    };
+    let mut text = format!("エラー: {said}\n");
+    if let Some(suggested) = ctx(C::SuggestedSubcommand).or_else(|| ctx(C::SuggestedArg)) {
+        text.push_str(&format!("\n  もしかして: '{suggested}'\n"));
+    }
+    if let Some(usage) = e.get(C::Usage) {
+        let usage = usage.to_string();
+        text.push_str(&format!("\n使い方: {}\n", usage.trim_start().trim_start_matches("Usage:").trim()));
+    }
+    text.push_str("\n詳しくは '--help' を見てください。\n");
+    Some(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +205,26 @@ mod tests {
         assert!(english_requested(args("mamori import --help --en")));
         assert!(!english_requested(args("mamori import --help")));
         assert!(!english_requested(args("mamori events actor -- --en")));
+    }
+
+    #[test]
+    fn command_line_mistakes_are_said_in_japanese_with_the_usage() {
+        let said = |line: &str| {
+            let e = localise(crate::Cli::command()).try_get_matches_from(line.split(' ')).err().expect("refused");
+            error_ja(&e).unwrap_or_else(|| panic!("no Japanese for {:?}: {e}", e.kind()))
+        };
+        let cases = [
+            ("mamori impotr", vec!["'impotr' というコマンドはありません", "もしかして: 'import'"]),
+            ("mamori import --bogus", vec!["想定外の引数 '--bogus'", "使い方: mamori import"]),
+            ("mamori report disclosure", vec!["必須の引数がありません: --resident"]),
+            ("mamori events time --limit many", vec!["'many' は --limit <LIMIT> の値として正しくありません"]),
+        ];
+        for (line, wanted) in cases {
+            let text = said(line);
+            for w in wanted {
+                assert!(text.contains(w), "{line}: want {w:?} in {text}");
+            }
+            assert!(!text.contains("Usage:") && !text.contains("error:"), "{line}: {text}");
+        }
     }
 }

@@ -1020,8 +1020,16 @@ fn error_text(e: &anyhow::Error) -> String {
 /// The command line, its help in Japanese unless `--en` is on it.
 fn parse_command_line() -> Cli {
     use clap::{CommandFactory, FromArgMatches};
-    let cmd = if help_ja::english_requested(std::env::args_os()) { Cli::command() } else { help_ja::localise(Cli::command()) };
-    let matches = cmd.get_matches();
+    let english = help_ja::english_requested(std::env::args_os());
+    let cmd = if english { Cli::command() } else { help_ja::localise(Cli::command()) };
+    let matches = cmd.try_get_matches().unwrap_or_else(|e| match help_ja::error_ja(&e) {
+        // Help and version are not errors: clap prints them (already in Japanese).
+        Some(text) if !english && e.use_stderr() => {
+            eprint!("{text}");
+            std::process::exit(e.exit_code())
+        }
+        _ => e.exit(),
+    });
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
