@@ -1376,6 +1376,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     writeln!(out, "{}", serde_json::to_string(r)?)?;
                 }
             } else {
+                if !ranked.is_empty() {
+                    let (rank, employee, score, top) = if en { ("#", "employee", "score", "top findings (rule:employee score)") } else { ("順", "職員", "スコア", "主な所見（ルール:職員 スコア）") };
+                    writeln!(out, "{rank:>3} {employee:<8} {score:>7}  {top}")?;
+                }
                 for (i, r) in ranked.iter().take(limit).enumerate() {
                     let top: Vec<String> = r.findings.iter().take(3).map(|(id, s)| format!("{id} {s:.1}")).collect();
                     writeln!(out, "{:>2}. {:<8} {:>7.1}  {}", i + 1, r.employee, r.score, top.join(", "))?;
