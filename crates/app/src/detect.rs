@@ -333,6 +333,11 @@ impl Setup {
             h.update(&pipeline);
             h.update(&master_digest);
             h.update(env!("CARGO_PKG_VERSION"));
+            // A binary with other analyzers or rules judges everything again: what it finds
+            // in the older events is not in the saved findings.
+            for rule in mamori_detect::REGISTRY.iter().flat_map(|r| r.rules.iter()) {
+                h.update(rule.id);
+            }
             h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
         };
         Ok(Setup { master, model, config, files, pipeline, fingerprint, generation })

@@ -272,4 +272,44 @@ fn a_non_residents_record_is_kept_under_its_key_and_explained_by_its_own_case() 
     let mut other = access("juki", "J1", "permit:P8", "2024-03-05T10:05:00", "PC-E1");
     other.unmapped.extra.insert("case_no".into(), "P9".into());
     assert!(d.observe(1, &other).explanation.is_none(), "another permit's case does not explain it");
+    // A permit log that writes no case number: the permit's key is its case's number.
+    let bare = access("juki", "J1", "permit:P9", "2024-03-05T10:10:00", "PC-E1");
+    assert_eq!(d.observe(2, &bare).explanation.map(|e| e.code()), Some("declared-case:P9".into()));
+    // Opened by a colleague (E2 in the same section): the section's business.
+    let colleague = access("juki", "J2", "permit:P9", "2024-03-05T10:15:00", "PC-E2");
+    assert_eq!(d.observe(3, &colleague).explanation.map(|e| e.code()), Some("colleague-declared-case:P9".into()));
+}
+
+/// A welfare system writes the case's number on every screen of the case, whoever opens
+/// it: a caseworker reading the case of her own parent that a colleague handles is not
+/// doing her own business (S1: the case number is not a licence).
+#[test]
+fn a_colleagues_case_named_on_the_screen_does_not_cover_ones_own_relative() {
+    let m = office_with(|v| v["cases"].as_array_mut().unwrap().push(json!({"case_no":"K7","kind":"生活保護","received":"2024-03-01","department":"D300","handler":"E2","residents":["R3"]})));
+    let dir = Directory::new(&m);
+    let mut d = Detector::with_config(&dir, Config::default());
+    let mut parent = access("juki", "J1", "R3", "2024-03-05T10:00:00", "PC-E1");
+    parent.unmapped.extra.insert("case_no".into(), "K7".into());
+    let v = d.observe(0, &parent);
+    assert_eq!(v.explanation.as_ref().map(|e| e.code()), Some("colleague-declared-case:K7".into()));
+    let found = run_in(&m, Config::default(), &[parent.clone()]);
+    assert!(found.iter().any(|f| f.rule == "relative_lookup" && f.employees == ["E1"] && f.severity == Severity::High), "{:?}", rules(&found));
+    // The handler herself, on her own case: her business.
+    let mut own = access("juki", "J2", "R3", "2024-03-05T10:30:00", "PC-E2");
+    own.unmapped.extra.insert("case_no".into(), "K7".into());
+    assert_eq!(d.observe(1, &own).explanation.map(|e| e.code()), Some("declared-case:K7".into()));
+}
+
+#[test]
+fn an_account_written_under_a_domain_or_in_another_case_is_the_one_master_data_lists() {
+    let dir = mamori_enrich::Directory::new(&crate::testing::office());
+    let day = chrono::NaiveDate::from_ymd_opt(2024, 2, 1).unwrap();
+    for written in ["e1", "CITY\\e1", "city\\E1", "e1@city.local", "E1"] {
+        assert_eq!(dir.account("windows", written, day).and_then(|a| a.0), Some("E1"), "{written}");
+    }
+    assert_eq!(dir.account_systems("AOBA\\e2", day), ["windows"], "and check finds it where detection does");
+    // A mail address is its owner's only as written: another domain's `e1` is not E1.
+    assert_eq!(dir.mail_owner("e1@city.example.lg.jp", day), Some("E1"));
+    assert_eq!(dir.mail_owner("e1@gmail.com", day), None);
+    assert!(dir.account("windows", "CITY\\PC-0001$", day).is_none(), "a computer account is nobody's");
 }

@@ -215,8 +215,10 @@ impl ExplanationModel {
 pub enum Explanation {
     /// A batch account's work.
     Batch,
-    /// The access names a case that concerns the resident.
-    DeclaredCase(String),
+    /// The access names a case that concerns the resident; `direct` when the employee
+    /// handles it (or no one is recorded as handling it). Naming a colleague's case is
+    /// their section's business, not one's own: it does not cover one's relatives.
+    DeclaredCase { no: String, direct: bool },
     /// A counter visit of the resident (or household) at the employee's section.
     /// `member`: the household member whose visit it was, when not the resident's own.
     Visit { no: String, direct: bool, member: Option<String> },
@@ -245,7 +247,8 @@ impl Explanation {
     pub fn code(&self) -> String {
         match self {
             Explanation::Batch => "batch".into(),
-            Explanation::DeclaredCase(c) => format!("declared-case:{c}"),
+            Explanation::DeclaredCase { no, direct: true } => format!("declared-case:{no}"),
+            Explanation::DeclaredCase { no, direct: false } => format!("colleague-declared-case:{no}"),
             Explanation::Visit { no, direct: true, member } => format!("visit:{no}{}", household_suffix(member)),
             Explanation::Visit { no, direct: false, member } => format!("section-visit:{no}{}", household_suffix(member)),
             Explanation::Case { no, direct: true, member, .. } => format!("case:{no}{}", household_suffix(member)),
@@ -261,8 +264,8 @@ impl Explanation {
     /// Whether the access was the employee's own business, not only their section's.
     pub fn direct(&self) -> bool {
         match self {
-            Explanation::Batch | Explanation::DeclaredCase(_) | Explanation::Extract(_) | Explanation::Declared { .. } => true,
-            Explanation::Visit { direct, .. } | Explanation::Case { direct, .. } | Explanation::SearchCandidate { direct, .. } => *direct,
+            Explanation::Batch | Explanation::Extract(_) | Explanation::Declared { .. } => true,
+            Explanation::Visit { direct, .. } | Explanation::Case { direct, .. } | Explanation::SearchCandidate { direct, .. } | Explanation::DeclaredCase { direct, .. } => *direct,
             Explanation::FollowUp { .. } => false,
         }
     }
@@ -279,7 +282,8 @@ impl Explanation {
     pub fn template(&self) -> String {
         match self {
             Explanation::Batch => "batch".into(),
-            Explanation::DeclaredCase(_) => "declared-case".into(),
+            Explanation::DeclaredCase { direct: true, .. } => "declared-case".into(),
+            Explanation::DeclaredCase { direct: false, .. } => "colleague-declared-case".into(),
             Explanation::Visit { direct: true, .. } => "visit".into(),
             Explanation::Visit { direct: false, .. } => "section-visit".into(),
             Explanation::Case { kind, direct: true, .. } => format!("case:{kind}"),
@@ -295,7 +299,8 @@ impl Explanation {
     pub fn text_ja(&self) -> String {
         match self {
             Explanation::Batch => "一括処理（システム）".into(),
-            Explanation::DeclaredCase(c) => format!("受付番号 {c}"),
+            Explanation::DeclaredCase { no, direct: true } => format!("受付番号 {no}"),
+            Explanation::DeclaredCase { no, direct: false } => format!("受付番号 {no}（同僚の担当案件）"),
             Explanation::Visit { no, member: None, .. } => format!("来庁記録 {no}"),
             Explanation::Visit { no, member: Some(m), .. } => format!("来庁記録 {no}（世帯員 {m} の来庁）"),
             Explanation::Case { no, direct: true, member: None, .. } => format!("案件 {no}"),
@@ -337,24 +342,43 @@ impl Directory {
         }
         let day = a.at.date();
         let people = self.with_household(a.resident, day);
+        let mut indirect: Option<Explanation> = None;
+        // A case the access names, if it concerns the resident and is open: the employee's
+        // own business when they handle it, their section's when a colleague does (the
+        // system writes the case's number on every screen of it, whoever opens it).
+        let declared = |i: usize| {
+            let handler = self.cases[i].handler.as_deref();
+            let direct = handler.is_none() || a.employee.is_none() || handler == a.employee;
+            Explanation::DeclaredCase { no: self.cases[i].no.clone(), direct }
+        };
         if let Some(no) = a.declared_case {
             for p in &people {
                 if let Some(&i) = self.cases_by_resident.get(*p).and_then(|cs| cs.iter().find(|&&i| self.cases[i].no == no))
                     && self.case_open(model, i, day)
                 {
-                    return Some(Explanation::DeclaredCase(no.to_owned()));
+                    match declared(i) {
+                        e if e.direct() => return Some(e),
+                        e => {
+                            indirect.get_or_insert(e);
+                        }
+                    }
                 }
             }
-            // Someone who is not a resident, known by the case's own number (`permit:火-R6-1`
-            // for permit 火-R6-1): the case is theirs.
-            if a.resident.split_once(':').is_some_and(|(_, key)| key == no)
-                && let Some(i) = self.cases.iter().position(|c| c.no == no && c.department == a.department)
-                && self.case_open(model, i, day)
-            {
-                return Some(Explanation::DeclaredCase(no.to_owned()));
+        }
+        // Someone who is not a resident, known by the case's own number (`permit:火-R6-1`
+        // for permit 火-R6-1): the case is theirs, whether or not the access names it.
+        if let Some((_, key)) = a.resident.split_once(':')
+            && a.declared_case.is_none_or(|no| no == key)
+            && let Some(i) = self.cases.iter().position(|c| c.no == key && c.department == a.department)
+            && self.case_open(model, i, day)
+        {
+            match declared(i) {
+                e if e.direct() => return Some(e),
+                e => {
+                    indirect.get_or_insert(e);
+                }
             }
         }
-        let mut indirect: Option<Explanation> = None;
         for p in &people {
             for (t, no, dept, handler) in self.visits.get(*p).into_iter().flatten() {
                 let minutes = (a.at - *t).num_minutes();

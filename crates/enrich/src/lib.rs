@@ -67,8 +67,24 @@ type VisitRow = (NaiveDateTime, String, String, Option<String>);
 /// Days a closed household row still counts as the household (see `with_household`).
 const HOUSEHOLD_GRACE_DAYS: i64 = 7;
 
+/// An account name as a fallback look-up compares it: Windows and directory exports write
+/// `DOMAIN\\user`, `user@domain` (a UPN) and any case for the same sign-in name that
+/// master data lists as `user`. Mail addresses are never folded (an outside address with a
+/// staff member's local part is not theirs).
+pub fn fold_account(account: &str) -> String {
+    let a = account.trim();
+    let a = a.rsplit('\\').next().unwrap_or(a);
+    let a = match a.split_once('@') {
+        Some((user, _)) if !user.is_empty() => user,
+        _ => a,
+    };
+    a.to_lowercase()
+}
+
 pub struct Directory {
     accounts: HashMap<String, Vec<AccountRow>>,
+    /// Folded account name → the names master data lists (not the mail system's).
+    folded_accounts: HashMap<String, Vec<String>>,
     assignments: HashMap<String, Vec<(Period, String, String, Option<String>)>>,
     households: HashMap<String, Vec<(Period, String)>>,
     members: HashMap<String, Vec<(Period, String)>>,
@@ -112,6 +128,7 @@ impl Directory {
     pub fn new(m: &MasterData) -> Directory {
         let mut d = Directory {
             accounts: HashMap::new(),
+            folded_accounts: HashMap::new(),
             assignments: HashMap::new(),
             households: HashMap::new(),
             members: HashMap::new(),
@@ -145,6 +162,12 @@ impl Directory {
         }
         for a in &m.accounts {
             d.accounts.entry(a.account.clone()).or_default().push((a.system.clone(), a.period, a.employee_id.clone(), a.kind, a.department.clone()));
+            if a.system != "mail" {
+                let names = d.folded_accounts.entry(fold_account(&a.account)).or_default();
+                if !names.contains(&a.account) {
+                    names.push(a.account.clone());
+                }
+            }
             if let Some(e) = &a.employee_id
                 && !NOT_RECORD_SYSTEMS.contains(&a.system.as_str())
             {
@@ -216,7 +239,12 @@ impl Directory {
     /// The systems in which `account` is a live account on `day` (for checking a mapping:
     /// which system a source's accounts are really found in).
     pub fn account_systems(&self, account: &str, day: NaiveDate) -> Vec<&str> {
-        let mut v: Vec<&str> = self.accounts.get(account).into_iter().flatten().filter(|r| r.1.covers(day)).map(|r| r.0.as_str()).collect();
+        let folded = || self.folded_accounts.get(&fold_account(account)).into_iter().flatten().flat_map(|n| self.accounts.get(n).into_iter().flatten()).filter(|r| r.0 != "mail");
+        let rows: Vec<&AccountRow> = match self.accounts.get(account) {
+            Some(rows) => rows.iter().collect(),
+            None => folded().collect(),
+        };
+        let mut v: Vec<&str> = rows.into_iter().filter(|r| r.1.covers(day)).map(|r| r.0.as_str()).collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -233,9 +261,19 @@ impl Directory {
     }
 
     fn account_row(&self, system: &str, account: &str, day: NaiveDate) -> Option<&AccountRow> {
-        let rows = self.accounts.get(account)?;
-        let live: Vec<_> = rows.iter().filter(|r| r.1.covers(day)).collect();
-        live.iter().find(|r| r.0 == system).or_else(|| (live.len() == 1).then(|| &live[0])).copied()
+        fn pick<'a>(live: Vec<&'a AccountRow>, system: &str) -> Option<&'a AccountRow> {
+            live.iter().find(|r| r.0 == system).or_else(|| (live.len() == 1).then(|| &live[0])).copied()
+        }
+        if let Some(rows) = self.accounts.get(account) {
+            return pick(rows.iter().filter(|r| r.1.covers(day)).collect(), system);
+        }
+        // Not as written: the same sign-in name under a domain or in another case, if
+        // that names one account (mail addresses are matched only as written).
+        if system == "mail" {
+            return None;
+        }
+        let names = self.folded_accounts.get(&fold_account(account))?;
+        pick(names.iter().flat_map(|n| self.accounts.get(n).into_iter().flatten()).filter(|r| r.1.covers(day) && r.0 != "mail").collect(), system)
     }
 
     /// Whether `day` is a weekend or a national holiday (from the holiday calendar) on
@@ -458,6 +496,11 @@ impl Directory {
     /// The department that owns `share` on `day`.
     pub fn share_owner(&self, share: &str, day: NaiveDate) -> Option<&str> {
         self.shares.get(share)?.iter().find(|s| s.period.covers(day)).map(|s| s.owner_department.as_str())
+    }
+
+    /// How many residents master data lists (the population a look-up falls on).
+    pub fn resident_count(&self) -> usize {
+        self.residents.len()
     }
 
     /// `Some(owner)` when `serial` is an approved device on `day`.

@@ -144,7 +144,11 @@ impl CsvMapping {
 
     fn time(&self, record: &csv::StringRecord, uncoded: &mut Vec<String>) -> Result<i64, String> {
         let local = if let Some(dt) = self.get(record, "datetime", uncoded) {
-            mamori_text::parse_date_time(&dt).map_err(|e| format!("field `datetime`: {e}"))?
+            match mamori_text::parse_date_time_zoned(&dt).map_err(|e| format!("field `datetime`: {e}"))? {
+                (local, None) => local,
+                // The cell says its own offset: that, not the source's zone.
+                (local, Some(east)) => return Ok((local - chrono::Duration::seconds(i64::from(east))).and_utc().timestamp_millis()),
+            }
         } else {
             let date = self.get(record, "date", uncoded).ok_or("field `date` is empty")?;
             let date = mamori_text::parse_date(&date).map_err(|e| format!("field `date`: {e}"))?;

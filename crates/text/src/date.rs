@@ -7,7 +7,7 @@
 //! its era's end (`平成32年`) or a day that does not exist (`2月30日`) is an error, not a
 //! guess. Times: `10:03`, `10:03:00`, `100300`, `10時3分0秒`.
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use unicode_normalization::UnicodeNormalization;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,18 +130,70 @@ pub fn parse_time(text: &str) -> Result<NaiveTime, DateError> {
 }
 
 /// Parses a date and time in one cell (`2024/05/08 10:03:00`, `R6.5.8 10:03`,
-/// `2024-05-08T10:03:00`); a date alone is midnight.
+/// `2024-05-08T10:03:00`, `20240508100300`); a date alone is midnight. A cell that also
+/// names its offset from UTC is refused here, since the wall-clock time alone would be
+/// read in the source's zone: [`parse_date_time_zoned`] reads it.
 pub fn parse_date_time(text: &str) -> Result<NaiveDateTime, DateError> {
-    let trimmed = text.trim();
-    let split = trimmed.find(|c: char| c.is_whitespace() || c == 'T' || c == '\u{3000}');
-    match split {
-        Some(i) => {
-            let (d, t) = trimmed.split_at(i);
-            let t = t.trim_start_matches(|c: char| c.is_whitespace() || c == 'T' || c == '\u{3000}');
-            Ok(parse_date(d)?.and_time(parse_time(t)?))
-        }
-        None => Ok(parse_date(trimmed)?.and_time(NaiveTime::MIN)),
+    match parse_date_time_zoned(text)? {
+        (local, None) => Ok(local),
+        (_, Some(_)) => Err(DateError(format!("`{text}` names its offset from UTC; read it with its offset"))),
     }
+}
+
+/// Parses a date and time in one cell as [`parse_date_time`], and also ISO 8601 as
+/// exporters write it: fractions of a second (`10:03:00.250`) and an offset from UTC
+/// (`Z`, `+09:00`, `+0900`, `-05`). Returns the wall-clock time and the offset in seconds
+/// east of UTC when the cell names one.
+pub fn parse_date_time_zoned(text: &str) -> Result<(NaiveDateTime, Option<i32>), DateError> {
+    let trimmed = text.trim();
+    // 20240508100300 / 202405081003: the compact form of one cell.
+    let digits: String = trimmed.nfkc().collect();
+    if digits.chars().all(|c| c.is_ascii_digit()) && (digits.len() == 14 || digits.len() == 12) {
+        let bad = || DateError(format!("`{text}` is not a date and time (20240508100300)"));
+        let date = parse_date(&digits[..8]).map_err(|_| bad())?;
+        return Ok((date.and_time(parse_time(&digits[8..]).map_err(|_| bad())?), None));
+    }
+    // The date ends at a space or at ISO's `T`, but not at the first letter: `T15.5.8` is
+    // a 大正 date.
+    let is_split = |c: char| c.is_whitespace() || c == 'T' || c == '\u{3000}';
+    let split = trimmed.char_indices().skip(1).find(|&(_, c)| is_split(c)).map(|(i, _)| i);
+    let Some(i) = split else { return Ok((parse_date(trimmed)?.and_time(NaiveTime::MIN), None)) };
+    let (d, t) = trimmed.split_at(i);
+    let t = t.trim_start_matches(is_split);
+    let (t, offset) = split_offset(t).ok_or_else(|| DateError(format!("`{text}`: the offset from UTC is not one (+09:00, Z)")))?;
+    let (t, nanos) = split_fraction(t).ok_or_else(|| DateError(format!("`{text}`: the fraction of a second is not one")))?;
+    let time = parse_time(t)?;
+    let time = time.with_nanosecond(nanos).ok_or_else(|| DateError(format!("`{text}` is not a time")))?;
+    Ok((parse_date(d)?.and_time(time), offset))
+}
+
+/// `10:03:00+09:00` → (`10:03:00`, 32400); `10:03:00Z` → (…, 0); none → (t, None).
+/// `None` when what follows the time is not an offset.
+fn split_offset(t: &str) -> Option<(&str, Option<i32>)> {
+    if let Some(rest) = t.strip_suffix(['Z', 'z']) {
+        return Some((rest, Some(0)));
+    }
+    let Some(at) = t.char_indices().skip(1).filter(|&(_, c)| c == '+' || c == '-').map(|(i, _)| i).last() else { return Some((t, None)) };
+    let (time, offset) = t.split_at(at);
+    let sign = if offset.starts_with('-') { -1 } else { 1 };
+    let digits: String = offset[1..].chars().filter(|c| *c != ':').collect();
+    if !digits.chars().all(|c| c.is_ascii_digit()) || !matches!(digits.len(), 2 | 4) || offset[1..].matches(':').count() > 1 {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    let minutes: i32 = if digits.len() == 4 { digits[2..].parse().ok()? } else { 0 };
+    (hours <= 23 && minutes <= 59).then_some((time.trim_end(), Some(sign * (hours * 3600 + minutes * 60))))
+}
+
+/// `10:03:00.250` → (`10:03:00`, 250 ms in nanoseconds); no fraction → (t, 0).
+fn split_fraction(t: &str) -> Option<(&str, u32)> {
+    let Some(at) = t.find(['.', ',']) else { return Some((t, 0)) };
+    let (time, fraction) = (&t[..at], &t[at + 1..]);
+    if fraction.is_empty() || !fraction.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let nine: String = fraction.chars().chain(std::iter::repeat('0')).take(9).collect();
+    Some((time, nine.parse().ok()?))
 }
 
 #[cfg(test)]
@@ -209,5 +261,30 @@ mod tests {
         assert_eq!(parse_date_time("2024-05-08T10:03:00"), Ok(d(2024, 5, 8).and_time(t(10, 3, 0))));
         assert_eq!(parse_date_time("令和6年5月8日　10時03分"), Ok(d(2024, 5, 8).and_time(t(10, 3, 0))));
         assert_eq!(parse_date_time("2024/05/08"), Ok(d(2024, 5, 8).and_time(t(0, 0, 0))));
+    }
+
+    #[test]
+    fn one_cell_date_times_in_compact_and_iso_forms_with_their_offset() {
+        let at = |y, mo, dd, h, mi, s, ms| d(y, mo, dd).and_time(NaiveTime::from_hms_milli_opt(h, mi, s, ms).unwrap());
+        let cases = [
+            ("20240201085936", at(2024, 2, 1, 8, 59, 36, 0), None),
+            ("202402010859", at(2024, 2, 1, 8, 59, 0, 0), None),
+            ("２０２４０２０１０８５９３６", at(2024, 2, 1, 8, 59, 36, 0), None),
+            ("2024-02-01T08:59:36+09:00", at(2024, 2, 1, 8, 59, 36, 0), Some(9 * 3600)),
+            ("2024-02-01T08:59:36.250+0900", at(2024, 2, 1, 8, 59, 36, 250), Some(9 * 3600)),
+            ("2024-01-31T23:59:36Z", at(2024, 1, 31, 23, 59, 36, 0), Some(0)),
+            ("2024-02-01 08:59:36,5 -05", at(2024, 2, 1, 8, 59, 36, 500), Some(-5 * 3600)),
+            ("2024-02-01T08:59:36.123456", at(2024, 2, 1, 8, 59, 36, 123), None),
+            ("T15.5.8 10:00", at(1926, 5, 8, 10, 0, 0, 0), None),
+            ("2024年02月05日 09時12分", at(2024, 2, 5, 9, 12, 0, 0), None),
+        ];
+        for (text, want, offset) in cases {
+            let (got, off) = parse_date_time_zoned(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!((got.with_nanosecond(got.nanosecond() / 1_000_000 * 1_000_000).unwrap(), off), (want, offset), "{text}");
+        }
+        for bad in ["20241301085936", "2024-02-01T08:59:36+25:00", "2024-02-01T08:59:36+09:00:00", "2024-02-01T08:59:36.", "2024-02-01T08:59:36x", "2024-02-01 -1:00:00", "2024020108593"] {
+            assert!(parse_date_time_zoned(bad).is_err(), "{bad} must be refused");
+        }
+        assert!(parse_date_time("2024-02-01T08:59:36+09:00").is_err(), "a wall-clock reader does not drop the offset silently");
     }
 }

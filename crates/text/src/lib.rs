@@ -12,7 +12,7 @@ pub mod fold;
 pub mod mynumber;
 
 pub use address::Address;
-pub use date::{DateError, parse_date, parse_date_time, parse_time};
+pub use date::{DateError, parse_date, parse_date_time, parse_date_time_zoned, parse_time};
 pub use fold::{fold_name, fold_variant};
 pub use mynumber::is_valid_my_number;
 

@@ -18,6 +18,7 @@ mod after_hours;
 mod agent_silence;
 mod audit_policy;
 mod behaviour;
+mod crowd;
 mod devices;
 mod gate;
 mod handover;
@@ -61,6 +62,7 @@ pub const REGISTRY: &[Registration] = &[
     sessions::REGISTRATION,
     relatives::REGISTRATION,
     vip::REGISTRATION,
+    crowd::REGISTRATION,
     new_records::REGISTRATION,
     after_hours::REGISTRATION,
     volume::REGISTRATION,

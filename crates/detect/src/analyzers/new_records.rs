@@ -75,7 +75,9 @@ impl Analyzer for NewRecords {
 
     fn observe(&mut self, o: &Observation, _: &Context, out: &mut Findings) {
         let (Some(employee), Some(access)) = (o.actor.employee.as_deref(), &o.access) else { return };
-        if o.event.activity_id != READ || access.explanation.is_some() {
+        // A colleague's case is not one's own business: a record a colleague registered,
+        // read under the case the system writes on its screen, is what S6's reader did.
+        if o.event.activity_id != READ || access.explanation.as_ref().is_some_and(|e| e.direct()) {
             return;
         }
         let fresh = |reg: &crate::observe::Registration| reg.by.as_deref() != Some(employee) && o.time - reg.time <= self.settings.fresh_days * DAY_MS;
