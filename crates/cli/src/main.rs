@@ -2001,11 +2001,17 @@ fn sources_config(
 /// events and refusals shown, and the check run on them against the real store's master
 /// data; the scratch store is removed and the real one not touched.
 fn dry_run_import(data: &Path, source: &str, config: Option<&mamori_sources::SourceConfig>, files: &[PathBuf], show: usize, out: &mut impl Write) -> Result<ExitCode> {
-    let master = if data.join("journal.db").exists() { detect::master_from_store(&open(data)?)? } else { Default::default() };
+    let real = if data.join(mamori_journal::DB_FILE).exists() { Some(open(data)?) } else { None };
+    let master = match &real {
+        Some(r) => detect::master_from_store(r)?,
+        None => Default::default(),
+    };
     let scratch = std::env::temp_dir().join(format!("mamori-dry-run-{}", std::process::id()));
     let result = (|| -> Result<()> {
         let mut j = SqliteJournal::init(&scratch, "mamori.dry-run/scratch", mamori_journal::DEFAULT_SEGMENT_SHIFT, &scratch.join("checkpoint.key"))?;
-        let context = mamori_app::sources::adapter_context(&j, config)?;
+        // Mail's attachments are inspected for the real store's residents, not the
+        // scratch store's (which has none).
+        let context = mamori_app::sources::adapter_context(real.as_ref().unwrap_or(&j), config)?;
         let options = ImportOptions { source: source.to_owned(), ..Default::default() };
         for file in expand_maildirs(files, config)? {
             let adapter = match config {

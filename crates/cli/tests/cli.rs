@@ -1321,6 +1321,17 @@ fn a_dry_run_shows_the_mapped_events_the_refusals_and_the_check_and_stores_nothi
     assert!(real.contains("取り込み 2 件"), "{real}");
 }
 
+#[test]
+fn a_dry_run_of_a_mail_journal_inspects_attachments_for_the_stores_residents() {
+    let (tmp, data) = store_with_master();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let config = tmp.path().join("mamori.toml");
+    std::fs::write(&config, format!("[sources.mail]\n{}", std::fs::read_to_string(root.join("tests/data/sources/mail-mbox/source.toml")).unwrap())).unwrap();
+    let out = mamori(&data, &["import", "--dry-run", "--source", "mail", "--config", config.to_str().unwrap(), root.join("tests/data/sources/mail-mbox/input.mbox").to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("住民がありません"), "the master data is the store's, not the scratch store's: {out:?}");
+}
+
 /// A store of imported events and the example town's master data, as a store-holder with
 /// the `sqlite3` CLI finds it.
 fn store_with_master() -> (tempfile::TempDir, PathBuf) {
