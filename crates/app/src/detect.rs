@@ -333,8 +333,9 @@ impl Setup {
             h.update(&pipeline);
             h.update(&master_digest);
             h.update(env!("CARGO_PKG_VERSION"));
-            // A binary with other analyzers or rules judges everything again: what it finds
-            // in the older events is not in the saved findings.
+            // A build that judges differently (other analyzers, rules or logic) judges
+            // everything again: what it finds in older events is not in the saved findings.
+            h.update(mamori_detect::LOGIC_DIGEST);
             for rule in mamori_detect::REGISTRY.iter().flat_map(|r| r.rules.iter()) {
                 h.update(rule.id);
             }
@@ -364,7 +365,7 @@ impl Setup {
 /// Japanese (what the CLI says by default, [`rebuild_reason_ja`]).
 pub const REBUILD_ASKED: (&str, &str) = ("--rebuild", "--rebuild の指定");
 pub const REBUILD_FIRST_RUN: (&str, &str) = ("no earlier run", "初めての実行");
-pub const REBUILD_SETUP_CHANGED: (&str, &str) = ("the settings, rules, explanation model or master data changed", "設定・ルール・説明モデル・マスタデータのいずれかが変わった");
+pub const REBUILD_SETUP_CHANGED: (&str, &str) = ("the settings, rules, explanation model, master data or mamori's judging logic (another build) changed", "設定・ルール・説明モデル・マスタデータ・mamori の判定ロジック（別のビルド）のいずれかが変わった");
 pub const REBUILD_OLDER_EVENTS: (&str, &str) = ("events older than those already judged arrived", "判定済みのイベントより古いイベントが届いた");
 pub const REBUILD_OLDER_DECLARATION: (&str, &str) = ("a declaration at the gate older than the events already judged arrived", "判定済みのイベントより古い利用目的の申告が届いた");
 pub const REBUILD_OTHER_VERSION: (&str, &str) = ("the saved state is from another version", "保存された状態が別の版のもの");

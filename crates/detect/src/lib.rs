@@ -31,6 +31,10 @@ use mamori_model::{Event, Finding, Severity};
 use serde::{Deserialize, Serialize};
 
 pub use analyzers::{Analyzer, REGISTRY, Registration};
+
+/// A digest of the judging logic's source (`build.rs`): part of what a saved detection
+/// state was made under, so that another build judges everything again.
+pub const LOGIC_DIGEST: &str = env!("MAMORI_DETECT_LOGIC");
 pub use config::{Config, OrganisationConfig, RiskConfig, WebConfig};
 pub use findings::{Findings, Note, Rollup, Rule, finding, rule};
 pub use observe::{Actor, Context, Observation, RecordAccess, Via};
