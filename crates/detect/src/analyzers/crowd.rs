@@ -78,6 +78,9 @@ struct State {
     town: VecDeque<i64>,
     /// Residents whose crowd was raised, and until when it stands.
     raised: HashMap<String, i64>,
+    /// Unexplained look-ups seen, to forget stale residents every so many.
+    #[serde(default)]
+    seen: u64,
 }
 
 struct Crowd {
@@ -131,8 +134,10 @@ impl Analyzer for Crowd {
         while town.front().is_some_and(|&t| t < since) {
             town.pop_front();
         }
-        // Now and then, residents with nothing left in the window are forgotten.
-        if town.len() % 4096 == 0 {
+        // Now and then, residents with nothing left in the window are forgotten, so the
+        // state holds the window's look-ups, not every resident ever looked up.
+        self.state.seen += 1;
+        if self.state.seen % 4096 == 0 {
             self.state.by_resident.retain(|_, l| l.back().is_some_and(|x| x.time >= since));
             self.state.raised.retain(|_, until| *until >= o.time);
         }
