@@ -498,6 +498,21 @@ impl Directory {
         self.shares.get(share)?.iter().find(|s| s.period.covers(day)).map(|s| s.owner_department.as_str())
     }
 
+    /// Whether the resident or their household had business on file with any section of
+    /// the office between `from` and `to`: a counter visit, or a case received or open
+    /// then. A resident who came in about a death or a move is phoned about by several
+    /// sections; someone in the news is not.
+    pub fn had_business_with_office(&self, resident: &str, from: NaiveDateTime, to: NaiveDateTime) -> bool {
+        self.with_household(resident, to.date()).iter().any(|p| {
+            let visited = self.visits.get(*p).into_iter().flatten().any(|v| v.0 >= from && v.0 <= to);
+            let case = self.cases_by_resident.get(*p).into_iter().flatten().any(|&i| {
+                let c = &self.cases[i];
+                c.received <= to.date() && c.closed.is_none_or(|closed| closed >= from.date())
+            });
+            visited || case
+        })
+    }
+
     /// How many residents master data lists (the population a look-up falls on).
     pub fn resident_count(&self) -> usize {
         self.residents.len()

@@ -11,7 +11,9 @@
 //! least number of staff (at least `min_staff`) that chance would bring together on any
 //! resident within `window_days` less often than `chance` times a window, with the rate
 //! and the population counted as the log goes. Staff of two or more departments is high;
-//! one department's staff is medium (a team's unrecorded work looks like that).
+//! one department's staff is medium (a team's unrecorded work looks like that), and so is
+//! a crowd around a resident who had a visit or case with any section in the window (the
+//! calls that follow a death or a move).
 //!
 //! Its state is keyed by resident, not employee: the pattern is many employees on one
 //! record. Spread over machines, record accesses are routed to it by resident.
@@ -153,8 +155,19 @@ impl Analyzer for Crowd {
             return;
         }
         let departments: BTreeSet<&str> = lookups.iter().map(|l| l.department.as_str()).filter(|d| !d.is_empty()).collect();
-        let severity = if departments.len() >= 2 { Severity::High } else { Severity::Medium };
-        let detail = format!("{} 日間に職員 {} 人・{} 所属が照会", self.settings.window_days, staff.len(), departments.len().max(1));
+        // Business of the resident's with any section in the window (a visit about a
+        // death, a move) makes calls from several sections plausible: a question, not an
+        // alarm.
+        let first = lookups.front().map_or(o.at, |l| o.at - chrono::Duration::milliseconds(o.time - l.time));
+        let business = cx.dir.had_business_with_office(&access.resident, first - chrono::Duration::days(self.settings.window_days), o.at);
+        let severity = if departments.len() >= 2 && !business { Severity::High } else { Severity::Medium };
+        let detail = format!(
+            "{} 日間に職員 {} 人・{} 所属が照会{}",
+            self.settings.window_days,
+            staff.len(),
+            departments.len().max(1),
+            if business { "、本人・世帯に他の所属での業務記録あり" } else { "" }
+        );
         // Raised now: every look-up in the crowd is evidence against its own employee; after
         // that, each new one as it comes.
         let evidence: Vec<Lookup> = if raised { vec![lookups.back().expect("just pushed").clone()] } else { lookups.iter().cloned().collect() };
@@ -209,6 +222,15 @@ mod tests {
         let charged: BTreeSet<&str> = crowd.iter().flat_map(|f| f.employees.iter().map(String::as_str)).collect();
         assert_eq!(charged, BTreeSet::from(["E1", "E2", "E6", "E7"]), "{:?}", rules(&found));
         assert!(crowd.iter().all(|f| f.severity == Severity::High), "two departments");
+        // The same crowd around R6's own visit to another section (about a death, a move):
+        // the calls that follow are plausible, so a question.
+        let visited = {
+            let mut m = m.clone();
+            m.counter_visits.push(serde_json::from_value(serde_json::json!({"visit_no":"V9","at":"2024-03-10T10:00:00","department":"D200","resident_uid":"R6","purpose":"死亡届"})).unwrap());
+            m
+        };
+        let found = run_in(&visited, config(), &events);
+        assert!(found.iter().filter(|f| f.rule == "crowded_record").all(|f| f.severity == Severity::Medium) && found.iter().any(|f| f.rule == "crowded_record"), "{:?}", rules(&found));
         // Spread beyond the window, the same look-ups are no crowd.
         let apart = [
             access("juki", "J2", "R6", "2024-03-01T10:00:00", "PC-E2"),
