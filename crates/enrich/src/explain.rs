@@ -343,41 +343,25 @@ impl Directory {
         let day = a.at.date();
         let people = self.with_household(a.resident, day);
         let mut indirect: Option<Explanation> = None;
-        // A case the access names, if it concerns the resident and is open: the employee's
-        // own business when they handle it, their section's when a colleague does (the
-        // system writes the case's number on every screen of it, whoever opens it).
-        let declared = |i: usize| {
+        // A case the access names, if it concerns the resident; else, for someone who is
+        // not a resident (`permit:火-R6-1` for permit 火-R6-1), the section's case that
+        // their key numbers, whether or not the access names it. While it is open, it is
+        // the employee's own business when they handle it, their section's when a
+        // colleague does (the system writes the case's number on every screen of it,
+        // whoever opens it).
+        let named = a.declared_case.and_then(|no| people.iter().find_map(|p| self.cases_by_resident.get(*p)?.iter().copied().find(|&i| self.cases[i].no == no)));
+        let own_key = || {
+            let (_, key) = a.resident.split_once(':')?;
+            a.declared_case.is_none_or(|no| no == key).then(|| self.cases.iter().position(|c| c.no == key && c.department == a.department))?
+        };
+        if let Some(i) = named.or_else(own_key).filter(|&i| self.case_open(model, i, day)) {
             let handler = self.cases[i].handler.as_deref();
             let direct = handler.is_none() || a.employee.is_none() || handler == a.employee;
-            Explanation::DeclaredCase { no: self.cases[i].no.clone(), direct }
-        };
-        if let Some(no) = a.declared_case {
-            for p in &people {
-                if let Some(&i) = self.cases_by_resident.get(*p).and_then(|cs| cs.iter().find(|&&i| self.cases[i].no == no))
-                    && self.case_open(model, i, day)
-                {
-                    match declared(i) {
-                        e if e.direct() => return Some(e),
-                        e => {
-                            indirect.get_or_insert(e);
-                        }
-                    }
-                }
+            let e = Explanation::DeclaredCase { no: self.cases[i].no.clone(), direct };
+            if direct {
+                return Some(e);
             }
-        }
-        // Someone who is not a resident, known by the case's own number (`permit:火-R6-1`
-        // for permit 火-R6-1): the case is theirs, whether or not the access names it.
-        if let Some((_, key)) = a.resident.split_once(':')
-            && a.declared_case.is_none_or(|no| no == key)
-            && let Some(i) = self.cases.iter().position(|c| c.no == key && c.department == a.department)
-            && self.case_open(model, i, day)
-        {
-            match declared(i) {
-                e if e.direct() => return Some(e),
-                e => {
-                    indirect.get_or_insert(e);
-                }
-            }
+            indirect = Some(e);
         }
         for p in &people {
             for (t, no, dept, handler) in self.visits.get(*p).into_iter().flatten() {

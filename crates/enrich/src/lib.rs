@@ -239,12 +239,7 @@ impl Directory {
     /// The systems in which `account` is a live account on `day` (for checking a mapping:
     /// which system a source's accounts are really found in).
     pub fn account_systems(&self, account: &str, day: NaiveDate) -> Vec<&str> {
-        let folded = || self.folded_accounts.get(&fold_account(account)).into_iter().flatten().flat_map(|n| self.accounts.get(n).into_iter().flatten()).filter(|r| r.0 != "mail");
-        let rows: Vec<&AccountRow> = match self.accounts.get(account) {
-            Some(rows) => rows.iter().collect(),
-            None => folded().collect(),
-        };
-        let mut v: Vec<&str> = rows.into_iter().filter(|r| r.1.covers(day)).map(|r| r.0.as_str()).collect();
+        let mut v: Vec<&str> = self.rows_named(account, true).into_iter().filter(|r| r.1.covers(day)).map(|r| r.0.as_str()).collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -261,19 +256,19 @@ impl Directory {
     }
 
     fn account_row(&self, system: &str, account: &str, day: NaiveDate) -> Option<&AccountRow> {
-        fn pick<'a>(live: Vec<&'a AccountRow>, system: &str) -> Option<&'a AccountRow> {
-            live.iter().find(|r| r.0 == system).or_else(|| (live.len() == 1).then(|| &live[0])).copied()
+        let live: Vec<&AccountRow> = self.rows_named(account, system != "mail").into_iter().filter(|r| r.1.covers(day)).collect();
+        live.iter().find(|r| r.0 == system).or_else(|| (live.len() == 1).then(|| &live[0])).copied()
+    }
+
+    /// The rows of `account` as written; when there are none and `fold`, those of the same
+    /// sign-in name under a domain or in another case (never the mail system's: a mail
+    /// address is matched only as written).
+    fn rows_named(&self, account: &str, fold: bool) -> Vec<&AccountRow> {
+        match self.accounts.get(account) {
+            Some(rows) => rows.iter().collect(),
+            None if fold => self.folded_accounts.get(&fold_account(account)).into_iter().flatten().flat_map(|n| self.accounts.get(n).into_iter().flatten()).filter(|r| r.0 != "mail").collect(),
+            None => Vec::new(),
         }
-        if let Some(rows) = self.accounts.get(account) {
-            return pick(rows.iter().filter(|r| r.1.covers(day)).collect(), system);
-        }
-        // Not as written: the same sign-in name under a domain or in another case, if
-        // that names one account (mail addresses are matched only as written).
-        if system == "mail" {
-            return None;
-        }
-        let names = self.folded_accounts.get(&fold_account(account))?;
-        pick(names.iter().flat_map(|n| self.accounts.get(n).into_iter().flatten()).filter(|r| r.1.covers(day) && r.0 != "mail").collect(), system)
     }
 
     /// Whether `day` is a weekend or a national holiday (from the holiday calendar) on
