@@ -142,6 +142,28 @@ mod tests {
         assert!(n.explanation_ja.contains("新規登録 R10 の世帯員"), "{}", n.explanation_ja);
     }
 
+    /// A newborn registered by a colleague under the birth's case, which that colleague
+    /// handles: reading it with the case on the screen is not one's own business (S6's
+    /// reader had the permits' numbers on the screen too); the handler's own read is.
+    #[test]
+    fn reading_a_colleagues_new_record_under_the_colleagues_case_is_still_extraction() {
+        let m = office_with(|v| {
+            v["residents"].as_array_mut().unwrap().push(serde_json::json!({"uid":"R11","name":"鈴木 新","birth_date":"2024-05-01"}));
+            v["cases"].as_array_mut().unwrap().push(serde_json::json!({"case_no":"B1","kind":"生活保護","received":"2024-05-01","department":"D300","handler":"E2","residents":["R11"]}));
+        });
+        let with_case = |account: &str, host: &str, when: &str, activity: u8| {
+            let mut e = access("juki", account, "R11", when, host);
+            e.activity_id = activity;
+            e.unmapped.extra.insert("case_no".into(), "B1".into());
+            e
+        };
+        let events = [with_case("J2", "PC-E2", "2024-05-02T10:00:00", 6), with_case("J2", "PC-E2", "2024-05-03T10:00:00", 1), with_case("J1", "PC-E1", "2024-05-03T17:40:00", 1)];
+        let f = run_in(&m, crate::Config::default(), &events);
+        let n: Vec<_> = f.iter().filter(|f| f.rule == "new_record_extraction").collect();
+        assert_eq!(n.len(), 1, "{:?}", rules(&f));
+        assert_eq!(n[0].employees, ["E1"], "the colleague's read, not the handler's");
+    }
+
     #[test]
     fn reading_an_old_record_or_ones_own_or_updating_a_new_one_is_not_extraction() {
         let f = run(&[
