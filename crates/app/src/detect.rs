@@ -966,33 +966,35 @@ pub fn evaluate(j: &SqliteJournal, truth: &str, labels: Option<&str>) -> Result<
 
 pub fn print_evaluation(e: &Evaluation, per_incident: bool, out: &mut impl Write) -> Result<()> {
     if !e.practices.is_empty() {
-        writeln!(out, "practices: {}", e.practices.join(", "))?;
+        writeln!(out, "{}: {}", crate::tr!("事務慣行", "practices"), e.practices.join(", "))?;
     }
     let hours = |h: Option<f64>| h.map_or("-".into(), |h| format!("{h:.1}"));
+    // Japanese headers are wider than their character count: padded by display width.
+    let cell = |s: &str, width: usize| format!("{s}{}", " ".repeat(width.saturating_sub(s.chars().map(|c| if c >= '\u{1100}' { 2 } else { 1 }).sum::<usize>())));
     if per_incident {
-        writeln!(out, "{:<12} {:<9} {:<16} {:<12} {:<8} {:>7}  rules", "incident", "scenario", "variant", "employees", "found", "hours")?;
+        writeln!(out, "{} {} {} {} {} {:>7}  {}", cell(&crate::tr!("事案", "incident"), 12), cell(&crate::tr!("類型", "scenario"), 9), cell(&crate::tr!("変種", "variant"), 16), cell(&crate::tr!("職員", "employees"), 12), cell(&crate::tr!("検知", "found"), 8), crate::tr!("時間", "hours"), crate::tr!("規則", "rules"))?;
         for i in &e.incidents {
-            let found = if i.high { "high" } else if i.detected { "yes" } else { "no" };
-            writeln!(out, "{:<12} {:<9} {:<16} {:<12} {:<8} {:>7}  {}", i.id, i.scenario, i.variant, i.employees.join(" "), found, hours(i.hours_to_detect), i.rules.join(", "))?;
+            let found = if i.high { crate::tr!("高", "high") } else if i.detected { crate::tr!("あり", "yes") } else { crate::tr!("なし", "no") };
+            writeln!(out, "{:<12} {:<9} {:<16} {:<12} {} {:>7}  {}", i.id, i.scenario, i.variant, i.employees.join(" "), cell(&found, 8), hours(i.hours_to_detect), i.rules.join(", "))?;
         }
     }
-    writeln!(out, "{:<9} {:<18} {:>9} {:>9} {:>6} {:>12} {:>10}", "scenario", "variant", "incidents", "detected", "high", "median hours", "max hours")?;
+    writeln!(out, "{} {} {:>9} {:>9} {:>6} {:>12} {:>10}", cell(&crate::tr!("類型", "scenario"), 9), cell(&crate::tr!("変種", "variant"), 18), crate::tr!("事案数", "incidents"), crate::tr!("検知", "detected"), crate::tr!("高", "high"), crate::tr!("時間中央値", "median hours"), crate::tr!("最大時間", "max hours"))?;
     for s in &e.scenarios {
         writeln!(out, "{:<9} {:<18} {:>9} {:>9} {:>6} {:>12} {:>10}", s.scenario, s.variant, s.incidents, s.detected, s.detected_high, hours(s.median_hours_to_detect), hours(s.max_hours_to_detect))?;
     }
-    writeln!(out, "recall {:.1}%  precision (high findings matching an incident) {}/{} = {:.1}%", e.recall * 100.0, e.high_findings_matching, e.high_findings, e.precision * 100.0)?;
-    writeln!(out, "time to first finding: median {} h, max {} h", hours(e.median_hours_to_detect), hours(e.max_hours_to_detect))?;
+    writeln!(out, "{}", crate::tr!("recall {:.1}%  適合率（事案に一致する重要度「高」の所見）{}/{} = {:.1}%", "recall {:.1}%  precision (high findings matching an incident) {}/{} = {:.1}%", e.recall * 100.0, e.high_findings_matching, e.high_findings, e.precision * 100.0))?;
+    writeln!(out, "{}", crate::tr!("最初の所見までの時間: 中央値 {} 時間、最大 {} 時間", "time to first finding: median {} h, max {} h", hours(e.median_hours_to_detect), hours(e.max_hours_to_detect)))?;
     if e.other_employees > 0 {
-        writeln!(out, "other staff raised high: {}/{} = {:.1}%", e.other_employees_high, e.other_employees, 100.0 * e.other_employees_high as f64 / e.other_employees as f64)?;
+        writeln!(out, "{}", crate::tr!("事案に関わらない職員で「高」とされた者: {}/{} = {:.1}%", "other staff raised high: {}/{} = {:.1}%", e.other_employees_high, e.other_employees, 100.0 * e.other_employees_high as f64 / e.other_employees as f64))?;
     }
     if !e.hard_negatives.is_empty() {
-        writeln!(out, "hard negatives (legitimate look-alikes): {} raised high", e.hard_negatives_raised_high)?;
+        writeln!(out, "{}", crate::tr!("正当な紛らわしい業務（hard negatives）: 「高」の所見 {} 件", "hard negatives (legitimate look-alikes): {} raised high", e.hard_negatives_raised_high))?;
         for n in &e.hard_negatives {
-            writeln!(out, "  {:<24} {:>6} events  {:>3} findings  {:>3} high", n.kind, n.events, n.flagged, n.flagged_high)?;
+            writeln!(out, "{}", crate::tr!("  {:<24} {:>6} 件  所見 {:>3}  高 {:>3}", "  {:<24} {:>6} events  {:>3} findings  {:>3} high", n.kind, n.events, n.flagged, n.flagged_high))?;
         }
     }
     if e.legitimate_accesses > 0 {
-        writeln!(out, "legitimate record accesses explained: {}/{} = {:.2}%", e.legitimate_explained, e.legitimate_accesses, e.explained_share * 100.0)?;
+        writeln!(out, "{}", crate::tr!("正当な記録照会のうち説明できたもの: {}/{} = {:.2}%", "legitimate record accesses explained: {}/{} = {:.2}%", e.legitimate_explained, e.legitimate_accesses, e.explained_share * 100.0))?;
     }
     Ok(())
 }

@@ -763,7 +763,7 @@ fn the_demo_finds_every_injected_incident_and_verifies_and_leaves_nothing_behind
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("不正行 0"), "{text}");
-    assert!(text.contains("recall 100.0%"), "{text}");
+    assert!(text.contains("recall 100.0%") && text.contains("適合率"), "{text}");
     assert!(text.contains("改ざん検証 (verify):") && text.contains("一致"), "{text}");
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "the temporary directory is left as it was");
 }
