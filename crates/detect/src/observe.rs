@@ -184,7 +184,7 @@ impl<'a> Resolver<'a> {
             // goes on unattended (synchronisation, scheduled jobs) while one is out.
             && event.class_uid == ClassUid::DatastoreActivity
             && !host.is_empty()
-            && self.s.presence.is_out(&owner)
+            && self.s.presence.is_away(&owner, self.dir.terminal_location(&host))
             && self.s.presence.session(&host).is_none_or(|s| s.employee.as_deref() == Some(owner.as_str()) && !s.locked)
         {
             // The owner's own account at work while the owner is badged out: someone in
@@ -224,6 +224,12 @@ impl<'a> Resolver<'a> {
             return;
         }
         if host.is_empty() {
+            return;
+        }
+        // A network, batch or service logon (Windows logon types 3, 4, 5, 8, 9: a share
+        // opened from elsewhere, a scheduled task) puts no one at the keyboard: the session
+        // of whoever sits there goes on.
+        if event.unmapped.extra.get("logon_type").and_then(|t| t.as_u64()).is_some_and(|t| matches!(t, 3 | 4 | 5 | 8 | 9)) {
             return;
         }
         match op {

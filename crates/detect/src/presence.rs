@@ -2,8 +2,8 @@
 //! unlock, logoff) and badge presence per employee (in or out, and which room) are kept
 //! as events arrive, so that every later event can be charged to the person who was there:
 //! a shared or administrator account to whoever holds the terminal's session or stands
-//! alone in its room, and an employee's own account, used while they are badged out, to the
-//! people who were in the room.
+//! alone in its room, and an employee's own account, used while they are badged out or into
+//! another room, to the people who were in the terminal's room.
 //!
 //! State is keyed by terminal (sessions) and by employee (badges).
 
@@ -111,9 +111,11 @@ impl Presence {
         self.last_user.get(host).map(String::as_str)
     }
 
-    /// Whether the badge system says `employee` is out (not merely unknown).
-    pub fn is_out(&self, employee: &str) -> bool {
-        self.badges.get(employee).is_some_and(|b| !b.inside)
+    /// Whether the badge system puts `employee` away from `room` (a terminal's room): out,
+    /// or badged into another room since (a meeting room, another floor). Unknown is not
+    /// away, and neither is anywhere when the terminal's room is not known.
+    pub fn is_away(&self, employee: &str, room: Option<&str>) -> bool {
+        self.badges.get(employee).is_some_and(|b| !b.inside || room.is_some_and(|r| b.room.as_deref().is_some_and(|in_room| in_room != r)))
     }
 
     /// Everyone badged into `room`, but `except`, sorted.

@@ -13,7 +13,9 @@
 //! and the population counted as the log goes. Staff of two or more departments is high;
 //! one department's staff is medium (a team's unrecorded work looks like that), and so is
 //! a crowd around a resident who had a visit or case with any section in the window (the
-//! calls that follow a death or a move).
+//! calls that follow a death or a move) — unless business is what most residents looked
+//! up without business have anyway in that window (`business_share`), when it tells
+//! nothing.
 //!
 //! Its state is keyed by resident, not employee: the pattern is many employees on one
 //! record. Spread over machines, record accesses are routed to it by resident.
@@ -24,7 +26,7 @@ use chrono::NaiveDate;
 use mamori_model::{ClassUid, Severity};
 use serde::{Deserialize, Serialize};
 
-use super::{Analyzer, Registration, settings, state_field};
+use super::{Analyzer, Registration, poisson_tail, settings, state_field};
 use crate::findings::{Findings, Note, Rule, Rollup};
 use crate::observe::{Context, Observation};
 
@@ -54,11 +56,16 @@ struct Settings {
     min_staff: usize,
     /// How often per window chance may bring that many staff to some resident.
     chance: f64,
+    /// Business elsewhere lowers a crowd to medium only while fewer than this share of the
+    /// window's unexplained look-ups fall on residents who had business with the office in
+    /// the window themselves. Where most do (a call centre that logs every call as a visit,
+    /// a tax season with a case for nearly everyone), it says nothing about a crowd.
+    business_share: f64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { window_days: 7, min_staff: 3, chance: 0.01 }
+        Settings { window_days: 7, min_staff: 3, chance: 0.01, business_share: 0.5 }
     }
 }
 
@@ -78,6 +85,10 @@ struct State {
     by_resident: HashMap<String, VecDeque<Lookup>>,
     /// The times of every unexplained look-up within the window (the town's rate).
     town: VecDeque<i64>,
+    /// The times of those among them whose resident had business with the office in the
+    /// window (how common business is, against which a crowd's business is weighed).
+    #[serde(default)]
+    town_with_business: VecDeque<i64>,
     /// Residents whose crowd was raised, and until when it stands.
     raised: HashMap<String, i64>,
     /// Unexplained look-ups seen, to forget stale residents every so many.
@@ -92,24 +103,16 @@ struct Crowd {
 
 fn build(v: toml::Value) -> Result<Box<dyn Analyzer>, String> {
     let settings: Settings = settings(v)?;
-    if settings.window_days < 1 || settings.min_staff < 2 || !(settings.chance > 0.0 && settings.chance < 1.0) {
-        return Err("crowd: window_days ≥ 1, min_staff ≥ 2 and 0 < chance < 1".into());
+    if settings.window_days < 1 || settings.min_staff < 2 || !(settings.chance > 0.0 && settings.chance < 1.0) || !(0.0..=1.0).contains(&settings.business_share) {
+        return Err("crowd: window_days ≥ 1, min_staff ≥ 2, 0 < chance < 1 and 0 ≤ business_share ≤ 1".into());
     }
     Ok(Box::new(Crowd { settings, state: State::default() }))
 }
 
 const DAY_MS: i64 = 86_400_000;
 
-/// P(X ≥ k) for X ~ Poisson(λ).
-fn poisson_tail(lambda: f64, k: usize) -> f64 {
-    let mut term = (-lambda).exp();
-    let mut below = 0.0;
-    for i in 0..k {
-        below += term;
-        term *= lambda / (i + 1) as f64;
-    }
-    (1.0 - below).max(0.0)
-}
+/// Unexplained look-ups in the window before how common business is, is judged from them.
+const MIN_SAMPLE: usize = 50;
 
 /// The least number of staff, at least `min_staff`, that `lookups` unexplained look-ups
 /// spread at random over `residents` bring to one resident less than `chance` times.
@@ -136,6 +139,13 @@ impl Analyzer for Crowd {
         while town.front().is_some_and(|&t| t < since) {
             town.pop_front();
         }
+        let with_business = &mut self.state.town_with_business;
+        if cx.dir.had_business_with_office(&access.resident, o.at - chrono::Duration::days(self.settings.window_days), o.at) {
+            with_business.push_back(o.time);
+        }
+        while with_business.front().is_some_and(|&t| t < since) {
+            with_business.pop_front();
+        }
         // Now and then, residents with nothing left in the window are forgotten, so the
         // state holds the window's look-ups, not every resident ever looked up.
         self.state.seen += 1;
@@ -160,13 +170,21 @@ impl Analyzer for Crowd {
         // alarm.
         let first = lookups.front().map_or(o.at, |l| o.at - chrono::Duration::milliseconds(o.time - l.time));
         let business = cx.dir.had_business_with_office(&access.resident, first - chrono::Duration::days(self.settings.window_days), o.at);
-        let severity = if departments.len() >= 2 && !business { Severity::High } else { Severity::Medium };
+        // Until the window holds a sample (the first days of a log), business is taken to
+        // be uncommon, as it is in most towns.
+        let sampled = self.state.town.len();
+        let business_common = sampled >= MIN_SAMPLE && self.state.town_with_business.len() as f64 >= self.settings.business_share * sampled as f64;
+        let severity = if departments.len() >= 2 && (!business || business_common) { Severity::High } else { Severity::Medium };
         let detail = format!(
             "{} 日間に職員 {} 人・{} 所属が照会{}",
             self.settings.window_days,
             staff.len(),
             departments.len().max(1),
-            if business { "、本人・世帯に他の所属での業務記録あり" } else { "" }
+            match (business, business_common) {
+                (true, false) => "、本人・世帯に他の所属での業務記録あり",
+                (true, true) => "、本人・世帯に業務記録あり（当該期間、根拠なく照会された住民の多くに業務記録があり、判断材料としない）",
+                _ => "",
+            }
         );
         // Raised now: every look-up in the crowd is evidence against its own employee; after
         // that, each new one as it comes.
@@ -184,6 +202,7 @@ impl Analyzer for Crowd {
 mod tests {
     use super::*;
     use crate::testing::*;
+    use mamori_model::master::MasterData;
 
     #[test]
     fn chance_sets_the_crowd_higher_the_more_unexplained_look_ups_a_town_makes() {
@@ -230,6 +249,34 @@ mod tests {
             m
         };
         let found = run_in(&visited, config(), &events);
+        assert!(found.iter().filter(|f| f.rule == "crowded_record").all(|f| f.severity == Severity::Medium) && found.iter().any(|f| f.rule == "crowded_record"), "{:?}", rules(&found));
+        // In a season when nearly every resident has a case (a tax declaration each), R6's own
+        // case says nothing. A city of 2,000 more residents, sixty of whom E3 looks up without
+        // business, each with a declaration open: business is what residents looked up
+        // without business have anyway.
+        let with_case = |m: &MasterData| {
+            let mut m = m.clone();
+            m.cases.push(serde_json::from_value(serde_json::json!({"case_no":"Z6","kind":"住民税申告","received":"2024-03-01","department":"D400","handler":"E4","residents":["R6"]})).unwrap());
+            m
+        };
+        let found = run_in(&with_case(&m), config(), &events);
+        assert!(found.iter().filter(|f| f.rule == "crowded_record").all(|f| f.severity == Severity::Medium), "R6's case, business uncommon: {:?}", rules(&found));
+        let city = office_with(|v| {
+            for i in 0..2000 {
+                v["residents"].as_array_mut().unwrap().push(serde_json::json!({"uid":format!("R{}", 1000 + i),"name":"住民","birth_date":"1970-01-01"}));
+                if i < 60 {
+                    v["cases"].as_array_mut().unwrap().push(serde_json::json!({"case_no":format!("Z{i}"),"kind":"住民税申告","received":"2024-03-01","department":"D400","handler":"E4","residents":[format!("R{}", 1000 + i)]}));
+                }
+            }
+        });
+        let city = MasterData { employees: m.employees.clone(), assignments: m.assignments.clone(), accounts: m.accounts.clone(), ..city };
+        let season: Vec<_> = (0..60).map(|i| access("koseki", "K3", &format!("R{}", 1000 + i), &format!("2024-03-10T{:02}:{:02}:00", 9 + i / 30, i % 30), "PC-E3")).chain(events.iter().cloned()).collect();
+        let found = run_in(&with_case(&city), config(), &season);
+        let crowd: Vec<_> = found.iter().filter(|f| f.rule == "crowded_record").collect();
+        assert!(!crowd.is_empty() && crowd.iter().all(|f| f.severity == Severity::High), "business common: {:?}", rules(&found));
+        assert!(crowd[0].explanation_ja.contains("判断材料としない"), "{}", crowd[0].explanation_ja);
+        // Without the season's look-ups, the same city still weighs R6's case.
+        let found = run_in(&with_case(&city), config(), &events);
         assert!(found.iter().filter(|f| f.rule == "crowded_record").all(|f| f.severity == Severity::Medium) && found.iter().any(|f| f.rule == "crowded_record"), "{:?}", rules(&found));
         // Spread beyond the window, the same look-ups are no crowd.
         let apart = [

@@ -1,6 +1,8 @@
 //! S8 (Kamaishi): record access through an account that should no longer work — closed at
 //! its holder's transfer or retirement and still used, or a personal account of someone
-//! with no posting that day. Charged to the account's (former) holder.
+//! with no posting that day. Charged to the account's (former) holder, unless another
+//! employee, posted that day, held the terminal's unlocked Windows session: then to them,
+//! naming the holder (a colleague working a retiree's account from their own desk).
 
 use mamori_model::{ClassUid, Severity};
 use serde::Deserialize;
@@ -44,20 +46,31 @@ impl Analyzer for LapsedAccount {
 
     fn observe(&mut self, o: &Observation, cx: &Context, out: &mut Findings) {
         let a = &o.actor;
-        if a.kind.is_none() {
+        let (holder, detail) = if a.kind.is_none() {
             // An account master data does not know today: one that lapsed?
-            if let Some((holder, ended)) = cx.dir.lapsed_account(&a.system, &a.account, o.day) {
-                let detail = format!("{} {}（{} に廃止）", a.system, a.account, ended);
-                out.note(Note::of(o, RULES[0].id, Severity::High, holder).resident(o.resident()).detail(detail));
-            }
-            return;
-        }
-        if let Some(holder) = &a.holder
+            let Some((holder, ended)) = cx.dir.lapsed_account(&a.system, &a.account, o.day) else { return };
+            (holder.to_owned(), format!("{} {}（{} に廃止）", a.system, a.account, ended))
+        } else if let Some(holder) = &a.holder
             && a.kind == Some(mamori_model::master::AccountKind::Personal)
             && cx.dir.posting(holder, o.day).is_none()
         {
-            let detail = format!("{} 在籍・配属なし", a.account);
-            out.note(Note::of(o, RULES[0].id, Severity::High, holder).resident(o.resident()).detail(detail));
+            (holder.clone(), format!("{} 在籍・配属なし", a.account))
+        } else {
+            return;
+        };
+        // Whoever holds the terminal's unlocked Windows session, posted that day, is the one
+        // at the keyboard: a colleague working a retiree's account from their own desk, not
+        // the retiree, who is named beside them.
+        let at_keyboard = cx.presence.session(&o.host).filter(|s| !s.locked).and_then(|s| s.employee.as_deref()).filter(|e| *e != holder && cx.dir.posting(e, o.day).is_some());
+        match at_keyboard {
+            Some(user) => {
+                let r = out.note(Note::of(o, RULES[0].id, Severity::High, user).resident(o.resident()).detail(format!("{detail}、{} のセッションで操作", o.host)));
+                r.add_related(&holder);
+                r.add_device(&o.host);
+            }
+            None => {
+                out.note(Note::of(o, RULES[0].id, Severity::High, &holder).resident(o.resident()).detail(detail));
+            }
         }
     }
 }
@@ -74,5 +87,19 @@ mod tests {
         assert_eq!(lapsed.len(), 1, "{f:?}");
         assert_eq!((lapsed[0].employees[0].as_str(), lapsed[0].evidence.as_slice()), ("E4", &[0u64][..]), "only the access after the account ended");
         assert!(lapsed[0].explanation_ja.contains("2023-03-31"), "{}", lapsed[0].explanation_ja);
+    }
+
+    /// E4's old registry account, closed at E4's transfer, worked from E1's PC while E1 is
+    /// signed in there: E1 was at the keyboard, and E4 is named beside E1. E4 signed in at
+    /// their own new desk and using it there is E4's.
+    #[test]
+    fn s8_a_lapsed_account_worked_in_a_colleagues_session_is_charged_to_the_colleague() {
+        let f = run(&[windows("e1", "logon", "2024-05-01T08:30:00", "PC-E1"), access("juki", "J4", "R5", "2024-05-01T10:00:00", "PC-E1")]);
+        let lapsed = f.iter().find(|f| f.rule == "access_after_transfer_or_retirement").expect("the lapsed account's use");
+        assert_eq!(lapsed.employees, ["E1", "E4"], "{f:?}");
+        assert!(lapsed.explanation_ja.contains("PC-E1 のセッション") || lapsed.explanation_ja.contains("pc-e1 のセッション"), "{}", lapsed.explanation_ja);
+        let f = run(&[windows("e4", "logon", "2024-05-01T08:30:00", "PC-E2"), access("juki", "J4", "R5", "2024-05-01T10:00:00", "PC-E2")]);
+        let lapsed = f.iter().find(|f| f.rule == "access_after_transfer_or_retirement").expect("the lapsed account's use");
+        assert_eq!(lapsed.employees, ["E4"], "{f:?}");
     }
 }

@@ -18,6 +18,7 @@ mod after_hours;
 mod agent_silence;
 mod audit_policy;
 mod behaviour;
+mod browsing;
 mod crowd;
 mod devices;
 mod gate;
@@ -63,6 +64,7 @@ pub const REGISTRY: &[Registration] = &[
     relatives::REGISTRATION,
     vip::REGISTRATION,
     crowd::REGISTRATION,
+    browsing::REGISTRATION,
     new_records::REGISTRATION,
     after_hours::REGISTRATION,
     volume::REGISTRATION,
@@ -90,6 +92,27 @@ pub(crate) fn save<T: Serialize>(state: &T) -> serde_json::Value {
 pub(crate) fn restore<T: DeserializeOwned>(into: &mut T, v: serde_json::Value) -> Result<(), String> {
     *into = serde_json::from_value(v).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// P(X ≥ k) for X ~ Poisson(λ), summed from k upward so that a tail far below 1e-16 is
+/// still told apart from another (1 − the sum below k would round to 0).
+pub(crate) fn poisson_tail(lambda: f64, k: usize) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if lambda <= 0.0 {
+        return 0.0;
+    }
+    let ln_term = -lambda + k as f64 * lambda.ln() - (1..=k).map(|i| (i as f64).ln()).sum::<f64>();
+    let (mut term, mut sum) = (ln_term.exp(), 0.0);
+    for i in k.. {
+        sum += term;
+        term *= lambda / (i + 1) as f64;
+        if term < sum * 1e-17 || i > k + 10_000 {
+            break;
+        }
+    }
+    sum.min(1.0)
 }
 
 /// Implements `save` and `restore` over an analyzer's `state` field.

@@ -1,8 +1,8 @@
 //! S2 (Osaka, Ikuno): look-ups made on someone else's terminal while they were away.
 //! Two shapes: one's own account used in a colleague's open, unlocked Windows session on
 //! a staff terminal (`terminal_borrowing`); and a colleague's own account used in their
-//! own unlocked session while the badge system says they are out and others are in the
-//! room (`session_used_while_away`), charged to the person in the room when there is one.
+//! own unlocked session while the badge system says they are out, or in another room (a
+//! meeting), and others are in the terminal's room (`session_used_while_away`), charged to the person in the room when there is one.
 //! Whether people lock when they leave is reported per month by `mamori report locks`.
 
 use mamori_model::master::TerminalKind;
@@ -20,7 +20,7 @@ const RULES: &[Rule] = &[
     Rule {
         id: "session_used_while_away",
         ja: "本人の退室中にそのアカウントで操作",
-        en: "Account used while its owner was badged out",
+        en: "Account used while its owner was away from the terminal's room",
         incident: "S2",
         describe: away,
     },
@@ -36,7 +36,7 @@ fn borrowing(r: &Rollup) -> (String, String) {
 fn away(r: &Rollup) -> (String, String) {
     (
         format!("職員 {} が入室中、退室している職員のアカウント（施錠されていない本人の端末）で住民記録が照会されました（{}）。", r.employee, r.details()),
-        format!("Records were looked up under the account of an employee who was badged out, on their unlocked terminal, while employee {} was in the room.", r.employee),
+        format!("Records were looked up under the account of an employee who was badged out or into another room, on their unlocked terminal, while employee {} was in the room.", r.employee),
     )
 }
 
@@ -86,7 +86,7 @@ impl Analyzer for Sessions {
         if owner == employee || session.locked || cx.dir.terminal_kind(&o.host) != Some(TerminalKind::Staff) || cx.dir.terminal_owner(&o.host) == Some(employee) {
             return;
         }
-        let away = cx.presence.is_out(owner);
+        let away = cx.presence.is_away(owner, cx.dir.terminal_location(&o.host));
         let key = format!("{} ({owner}{})", o.host, if away { ", 離席中" } else { "" });
         // Who could have been at the keyboard: those badged into the terminal's room; and
         // whether the employee was logged on elsewhere at the same time.
@@ -185,6 +185,31 @@ mod tests {
         let away = f.iter().find(|x| x.rule == "session_used_while_away").expect("the absent owner's session");
         assert_eq!(away.employees, ["E1", "E2"], "charged to the person present, naming the owner");
         assert!(f.iter().any(|x| x.rule == "relative_lookup" && x.employees[0] == "E1"), "judged as E1's look-up of E1's spouse: {f:?}");
+    }
+
+    /// Away is not only out of the building: E2 badged into a meeting room on another floor,
+    /// leaving the PC in the 2F office unlocked, and E1, in the office, looked up a relative
+    /// on it under E2's account. Back in the office (a badge into 2F), E2's own look-ups are
+    /// E2's.
+    #[test]
+    fn s2_an_owner_badged_into_a_meeting_room_is_away_from_their_terminal() {
+        let into = |e: &str, room: &str, when: &str| {
+            let mut b = badge(e, "in", when);
+            b.unmapped.extra.insert("room".into(), room.into());
+            b
+        };
+        let f = run(&[
+            into("E1", "2F", "2024-03-01T08:25:00"),
+            into("E2", "2F", "2024-03-01T08:20:00"),
+            windows("e2", "logon", "2024-03-01T08:30:00", "PC-E2"),
+            into("E2", "3F会議室B", "2024-03-01T14:00:00"),
+            access("juki", "J2", "R3", "2024-03-01T14:20:00", "PC-E2"),
+            into("E2", "2F", "2024-03-01T15:30:00"),
+            access("juki", "J2", "R5", "2024-03-01T15:40:00", "PC-E2"),
+        ]);
+        let away = f.iter().find(|x| x.rule == "session_used_while_away").expect("the owner in a meeting");
+        assert_eq!((away.employees.as_slice(), away.evidence.as_slice()), (&["E1".to_owned(), "E2".to_owned()][..], &[4u64][..]), "only the look-up while E2 was in the meeting");
+        assert!(f.iter().any(|x| x.rule == "relative_lookup" && x.employees[0] == "E1"), "R3 is E1's parent: {f:?}");
     }
 
     #[test]

@@ -145,6 +145,30 @@ mod tests {
         assert!(f[0].explanation_ja.contains("admin01"));
     }
 
+    /// The administrator account's network logon (type 3, as the share's server or a
+    /// management tool writes it against the client) puts no one at E2's keyboard: E2's own
+    /// session goes on, and the files read through it are E2's.
+    #[test]
+    fn s4_a_network_logon_of_the_admin_account_does_not_set_the_desk_users_session_aside() {
+        let network_logon = |when: &str| {
+            let mut e = windows("admin01", "logon", when, "PC-E2");
+            e.unmapped.extra.insert("logon_type".into(), 3.into());
+            e
+        };
+        let f = run(&[
+            windows("e2", "logon", "2024-03-01T08:30:00", "PC-E2"),
+            network_logon("2024-03-01T16:59:58"),
+            share_open("admin01", "人事評価/0001.xlsx", "2024-03-01T17:00:00", "PC-E2"),
+        ]);
+        assert_eq!(rules(&f), [("restricted_share_non_owner", "E2", 1)], "{f:?}");
+        // An interactive logon of the same account (type 2, or unknown) is someone at the
+        // keyboard: it sets E2's session aside, and no one in particular is charged.
+        let mut interactive = windows("admin01", "logon", "2024-03-01T16:59:58", "PC-E2");
+        interactive.unmapped.extra.insert("logon_type".into(), 2.into());
+        let f = run(&[windows("e2", "logon", "2024-03-01T08:30:00", "PC-E2"), interactive, share_open("admin01", "人事評価/0001.xlsx", "2024-03-01T17:00:00", "PC-E2")]);
+        assert!(f.iter().all(|x| !x.employees.contains(&"E2".to_owned())), "{f:?}");
+    }
+
     #[test]
     fn information_policy_restoring_hr_files_from_its_own_terminal_is_maintenance_not_an_alarm() {
         let m = office_with(|v| v["terminals"].as_array_mut().unwrap().push(json!({"host":"PC-IT","location":"4F","kind":"staff","agent":"yes","department":"D800"})));

@@ -1,0 +1,277 @@
+//! Browsing: record look-ups without business, a few a day, kept up for weeks — a
+//! part-timer at the counter opening a resident or two a day out of curiosity, never
+//! enough in one day for `lookup_volume`, never a relative, a neighbour or the watch-list.
+//! What gives it away is the rate: over `window_days`, the employee's look-ups of distinct
+//! residents with no business on file are far more than their own look-ups would bring at
+//! their section's rate of unexplained look-ups (or the office's, if higher), on at least
+//! `min_days` days.
+//!
+//! The rate is learned from the town's own log as it goes, per section and day: a section
+//! whose work leaves look-ups unrecorded (telephone inquiries at a counter, a collector's
+//! arrears list) has a high rate for all its staff, and none of them stands out for it. The
+//! Poisson tail of the employee's count at that rate is the evidence: at `chance` or below
+//! it is medium. It is not high by default (`chance_high = 0`): staff who take the
+//! section's telephone inquiries look up more residents without records than their peers,
+//! at rates no count tells apart from a curious clerk's (seen on the simulator's towns), so
+//! it is a question for review. A town whose every look-up is recorded sets `chance_high`.
+//!
+//! State: per employee, their look-ups per day and their unexplained ones in the window;
+//! per section, look-ups per day (the learned baseline, a sum over its staff, so it can be
+//! rebuilt from theirs when detection is spread over machines).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use chrono::NaiveDate;
+use mamori_model::{ClassUid, Severity};
+use serde::{Deserialize, Serialize};
+
+use super::{Analyzer, Registration, poisson_tail, settings, state_field};
+use crate::findings::{Findings, Note, Rule, Rollup};
+use crate::observe::{Context, Observation};
+
+pub const REGISTRATION: Registration = Registration { section: "browsing", build, rules: RULES };
+
+const RULES: &[Rule] = &[Rule {
+    id: "unexplained_browsing",
+    ja: "業務記録のない照会の継続",
+    en: "Look-ups without business kept up over weeks, far above one's section's rate",
+    incident: "S3",
+    describe,
+}];
+
+fn describe(r: &Rollup) -> (String, String) {
+    (
+        format!("職員 {} が、業務記録のない住民記録の照会を数週間にわたり続けています。所属の同じ期間の割合から見込まれる件数を大きく超えています（{}）。", r.employee, r.details()),
+        format!("Employee {} kept looking up records with no business on file for weeks, far more than their section's rate of such look-ups would bring.", r.employee),
+    )
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Settings {
+    /// The days over which look-ups are counted.
+    window_days: i64,
+    /// The least number of distinct residents looked up without business in the window.
+    min_residents: usize,
+    /// The least number of days with such look-ups in the window (a habit, not one day).
+    min_days: usize,
+    /// The Poisson tail at or below which the count is medium, and high (0: never).
+    chance: f64,
+    chance_high: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { window_days: 28, min_residents: 10, min_days: 5, chance: 1e-6, chance_high: 0.0 }
+    }
+}
+
+/// One day's look-ups: all of them, and those with no business on file.
+#[derive(Clone, Copy, Default, Serialize, Deserialize)]
+struct Day {
+    lookups: u32,
+    unexplained: u32,
+}
+
+/// One unexplained look-up: when, its record number, its local day, whose record.
+#[derive(Clone, Serialize, Deserialize)]
+struct Lookup {
+    time: i64,
+    seq: u64,
+    day: NaiveDate,
+    resident: String,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct Employee {
+    days: BTreeMap<NaiveDate, Day>,
+    unexplained: VecDeque<Lookup>,
+    /// Raised until then: each new look-up in the window is added as it comes.
+    #[serde(default)]
+    raised_until: i64,
+    /// Whether what was raised is high already.
+    #[serde(default)]
+    raised_high: bool,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct State {
+    employees: HashMap<String, Employee>,
+    /// Section → its staff's look-ups per day (the baseline).
+    sections: HashMap<String, BTreeMap<NaiveDate, Day>>,
+}
+
+struct Browsing {
+    settings: Settings,
+    state: State,
+}
+
+fn build(v: toml::Value) -> Result<Box<dyn Analyzer>, String> {
+    let settings: Settings = settings(v)?;
+    if settings.window_days < 1 || settings.min_residents < 1 || !(settings.chance_high >= 0.0 && settings.chance_high <= settings.chance && settings.chance > 0.0 && settings.chance < 1.0) {
+        return Err("browsing: window_days ≥ 1, min_residents ≥ 1 and 0 ≤ chance_high ≤ chance, 0 < chance < 1".into());
+    }
+    Ok(Box::new(Browsing { settings, state: State::default() }))
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+fn add(days: &mut BTreeMap<NaiveDate, Day>, day: NaiveDate, unexplained: bool, since: NaiveDate) {
+    let d = days.entry(day).or_default();
+    d.lookups += 1;
+    d.unexplained += u32::from(unexplained);
+    while days.first_key_value().is_some_and(|(d, _)| *d < since) {
+        days.pop_first();
+    }
+}
+
+fn total<'a>(days: impl IntoIterator<Item = (&'a NaiveDate, &'a Day)>, since: NaiveDate) -> (f64, f64) {
+    days.into_iter().filter(|(d, _)| **d >= since).fold((0.0, 0.0), |(l, u), (_, d)| (l + f64::from(d.lookups), u + f64::from(d.unexplained)))
+}
+
+impl Analyzer for Browsing {
+    fn classes(&self) -> &'static [ClassUid] {
+        &[ClassUid::DatastoreActivity]
+    }
+
+    fn observe(&mut self, o: &Observation, _cx: &Context, out: &mut Findings) {
+        let (Some(employee), Some(access)) = (o.actor.employee.as_deref(), &o.access) else { return };
+        if access.resident.is_empty() {
+            return;
+        }
+        let s = &self.settings;
+        let since_day = o.day - chrono::Duration::days(s.window_days - 1);
+        let unexplained = access.explanation.is_none();
+        let department = o.actor.department.as_str();
+        add(self.state.sections.entry(department.to_owned()).or_default(), o.day, unexplained, since_day);
+        let me = self.state.employees.entry(employee.to_owned()).or_default();
+        add(&mut me.days, o.day, unexplained, since_day);
+        let since = o.time - s.window_days * DAY_MS;
+        while me.unexplained.front().is_some_and(|l| l.time < since) {
+            me.unexplained.pop_front();
+        }
+        if !unexplained {
+            return;
+        }
+        me.unexplained.push_back(Lookup { time: o.time, seq: o.seq, day: o.day, resident: access.resident.clone() });
+        let residents = me.unexplained.iter().map(|l| l.resident.as_str()).collect::<BTreeSet<_>>().len();
+        let days = me.unexplained.iter().map(|l| l.day).collect::<BTreeSet<_>>().len();
+        let raised = me.raised_until >= o.time;
+        if !raised && (residents < s.min_residents || days < s.min_days) {
+            return;
+        }
+        // The rate the employee's own look-ups are weighed at: their section's without
+        // them, or the office's without them if that is higher (a section of one, or one
+        // whose every look-up is explained), with half a look-up's allowance for a rate
+        // not yet seen.
+        let (own_lookups, own_unexplained) = total(&me.days, since_day);
+        let (section_lookups, section_unexplained) = total(self.state.sections.get(department).into_iter().flatten(), since_day);
+        let (office_lookups, office_unexplained) = total(self.state.sections.values().flatten(), since_day);
+        let rate = |lookups: f64, unexplained: f64| (unexplained - own_unexplained + 0.5) / (lookups - own_lookups + 1.0);
+        let peer_rate = rate(section_lookups, section_unexplained).max(rate(office_lookups, office_unexplained));
+        let expected = own_lookups * peer_rate;
+        let tail = poisson_tail(expected, residents);
+        let severity = if tail <= s.chance_high { Severity::High } else { Severity::Medium };
+        let detail = format!(
+            "{} 日間に {} 日・住民 {} 人（照会 {} 件のうち、所属の割合 {:.2}% なら {:.1} 人）",
+            s.window_days,
+            days,
+            residents,
+            own_lookups as u64,
+            peer_rate * 100.0,
+            expected
+        );
+        // Raised already: this look-up is added as it comes, at the strength the count has
+        // now (a habit that goes on grows from medium to high).
+        let me = self.state.employees.get_mut(employee).expect("entered above");
+        if raised {
+            // Told again only when it has grown to high; otherwise one more of the same.
+            let grown = severity == Severity::High && !me.raised_high;
+            let detail = if grown { detail } else { "その後も続く根拠のない照会".to_owned() };
+            let severity = if me.raised_high || grown { Severity::High } else { Severity::Medium };
+            me.raised_high |= grown;
+            out.note(Note::of(o, RULES[0].id, severity, employee).resident(&access.resident).detail(detail));
+        } else if tail <= s.chance {
+            me.raised_high = severity == Severity::High;
+            for l in &me.unexplained {
+                out.note(Note { seq: l.seq, time: l.time, day: l.day, detail: Some(detail.clone()), ..Note::of(o, RULES[0].id, severity, employee) }.resident(&l.resident));
+            }
+        } else {
+            return;
+        }
+        me.raised_until = o.time + s.window_days * DAY_MS;
+    }
+
+    state_field!();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use mamori_model::Severity;
+
+    use crate::testing::*;
+
+    /// A welfare section of two where each clerk's look-ups are explained by a welfare case
+    /// of their own (E2's R5, E1's R6), and E1 opens a few records a day of residents with no business, every working day for
+    /// three weeks: E1 is raised, E2 is not.
+    fn section(e1_strays_per_day: usize, days: usize) -> Vec<mamori_model::Event> {
+        let mut events = Vec::new();
+        for d in 0..days {
+            let day = chrono::NaiveDate::from_ymd_opt(2024, 3, 4).unwrap() + chrono::Duration::days(d as i64);
+            for i in 0..20 {
+                events.push(access("juki", "J2", "R5", &format!("{day}T{:02}:{:02}:00", 9 + i / 6, (i % 6) * 10), "PC-E2"));
+                events.push(access("juki", "J1", "R6", &format!("{day}T{:02}:{:02}:05", 9 + i / 6, (i % 6) * 10), "PC-E1"));
+            }
+            for k in 0..e1_strays_per_day {
+                let resident = format!("R{}", 1000 + d * e1_strays_per_day + k);
+                events.push(access("juki", "J1", &resident, &format!("{day}T16:{:02}:00", 10 + k), "PC-E1"));
+            }
+        }
+        events.sort_by_key(|e| e.time);
+        events
+    }
+
+    fn town() -> mamori_model::master::MasterData {
+        office_with(|v| {
+            v["cases"].as_array_mut().unwrap().push(serde_json::json!({"case_no":"C6","kind":"生活保護","received":"2024-01-04","department":"D300","handler":"E1","residents":["R6"]}));
+            for i in 0..200 {
+                v["residents"].as_array_mut().unwrap().push(serde_json::json!({"uid":format!("R{}", 1000 + i),"name":"住民","birth_date":"1970-01-01"}));
+            }
+        })
+    }
+
+    #[test]
+    fn a_clerk_who_opens_a_stranger_or_two_a_day_for_weeks_is_raised_and_the_colleague_is_not() {
+        let found = run_in(&town(), crate::Config::default(), &section(2, 21));
+        assert!(found.iter().any(|f| f.rule == "unexplained_browsing" && f.employees == ["E1"]) && found.iter().filter(|f| f.rule == "unexplained_browsing").all(|f| f.severity == Severity::Medium), "a question by default: {:?}", rules(&found));
+        // A town whose every look-up is recorded raises it high once the count is far enough.
+        let found = run_in(&town(), toml_config("[browsing]\nchance_high = 1e-12\n"), &section(2, 21));
+        let browsing: Vec<_> = found.iter().filter(|f| f.rule == "unexplained_browsing").collect();
+        let charged: BTreeSet<&str> = browsing.iter().flat_map(|f| f.employees.iter().map(String::as_str)).collect();
+        assert_eq!(charged, BTreeSet::from(["E1"]), "{:?}", rules(&found));
+        assert!(browsing.iter().any(|f| f.severity == Severity::High), "{:?}", rules(&found));
+        assert!(browsing[0].explanation_ja.contains("住民"), "{}", browsing[0].explanation_ja);
+        // One stranger on three days is not a habit yet.
+        let found = run_in(&town(), crate::Config::default(), &section(1, 3));
+        assert!(found.iter().all(|f| f.rule != "unexplained_browsing"), "{:?}", rules(&found));
+    }
+
+    /// A section whose work leaves look-ups unrecorded (both clerks answer the telephone):
+    /// E1 does no more of it than E2, so neither stands out.
+    #[test]
+    fn a_section_whose_every_clerk_looks_up_without_records_raises_no_one() {
+        let mut events = section(2, 21);
+        for d in 0..21 {
+            let day = chrono::NaiveDate::from_ymd_opt(2024, 3, 4).unwrap() + chrono::Duration::days(d);
+            for k in 0..2 {
+                let resident = format!("R{}", 1100 + d as usize * 2 + k);
+                events.push(access("juki", "J2", &resident, &format!("{day}T16:{:02}:30", 10 + k), "PC-E2"));
+            }
+        }
+        events.sort_by_key(|e| e.time);
+        let found = run_in(&town(), crate::Config::default(), &events);
+        assert!(found.iter().all(|f| f.rule != "unexplained_browsing"), "{:?}", rules(&found));
+    }
+}
