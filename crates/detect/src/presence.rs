@@ -28,7 +28,17 @@ pub struct Badge {
     /// The room they last badged into, while inside.
     pub room: Option<String>,
     pub at: i64,
+    /// The room they were in before (left for outside or for another room), and when they
+    /// left it.
+    #[serde(default)]
+    pub was_in: Option<String>,
+    #[serde(default)]
+    pub left_at: i64,
 }
+
+/// How long after leaving a terminal's room for another one its user counts as away from
+/// it: a working day. A day later it is where they work now.
+const AWAY_HOURS: i64 = 12;
 
 #[derive(Default, Serialize, Deserialize)]
 pub struct Presence {
@@ -62,7 +72,12 @@ impl Presence {
                 }
             }
         }
-        self.badges.insert(employee.to_owned(), Badge { inside, room: inside.then(|| room.to_owned()), at: time });
+        let (was_in, left_at) = match self.badges.get(employee) {
+            Some(b) if b.inside && (!inside || b.room.as_deref() != Some(room)) => (b.room.clone(), time),
+            Some(b) => (b.was_in.clone(), b.left_at),
+            None => (None, 0),
+        };
+        self.badges.insert(employee.to_owned(), Badge { inside, room: inside.then(|| room.to_owned()), at: time, was_in, left_at });
     }
 
     pub fn logon(&mut self, host: &str, account: &str, employee: Option<String>, kind: AccountKind, time: i64) {
@@ -111,11 +126,15 @@ impl Presence {
         self.last_user.get(host).map(String::as_str)
     }
 
-    /// Whether the badge system puts `employee` away from `room` (a terminal's room): out,
-    /// or badged into another room since (a meeting room, another floor). Unknown is not
-    /// away, and neither is anywhere when the terminal's room is not known.
-    pub fn is_away(&self, employee: &str, room: Option<&str>) -> bool {
-        self.badges.get(employee).is_some_and(|b| !b.inside || room.is_some_and(|r| b.room.as_deref().is_some_and(|in_room| in_room != r)))
+    /// Whether the badge system puts `employee` away from `room` (a terminal's room) at
+    /// `now`: out, or gone from that room into another within the last `AWAY_HOURS` (a
+    /// meeting room, another floor). Unknown is not away. Nor is someone who works all day
+    /// in another room than the asset register puts their terminal in (a register that
+    /// lags a move): they were not in the terminal's room before.
+    pub fn is_away(&self, employee: &str, room: Option<&str>, now: i64) -> bool {
+        self.badges.get(employee).is_some_and(|b| {
+            !b.inside || room.is_some_and(|r| b.room.as_deref() != Some(r) && b.was_in.as_deref() == Some(r) && now - b.left_at < AWAY_HOURS * 3_600_000)
+        })
     }
 
     /// Everyone badged into `room`, but `except`, sorted.

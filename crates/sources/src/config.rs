@@ -86,6 +86,11 @@ pub struct SourceConfig {
     /// who are not registered residents: their subject is stored as `KIND:KEY`.
     #[serde(default)]
     pub subject_kind: Option<String>,
+    /// The width of the town's 宛名番号: a number written shorter (an export that writes
+    /// it as a number, `305` for `000000305`) gets its leading zeros back. Unset: kept as
+    /// written.
+    #[serde(default)]
+    pub resident_digits: Option<usize>,
     /// The account system this source's actors belong to (`accounts.csv` `system`):
     /// `windows` for a product that logs AD logins, say. Unset, the source's own name, with
     /// the unique-name fallback (docs/adoption.md).

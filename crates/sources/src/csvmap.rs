@@ -33,6 +33,7 @@ pub struct CsvMapping {
     outcome: BTreeMap<String, String>,
     /// What a `subject` key is (`permit` …), for people who are not residents.
     subject_kind: String,
+    resident_digits: Option<usize>,
 }
 
 const KNOWN: [&str; 26] = [
@@ -115,6 +116,7 @@ impl CsvMapping {
             default_activity: c.default_activity,
             outcome: c.outcome.clone(),
             subject_kind: c.subject_kind.clone().unwrap_or_else(|| "subject".into()),
+            resident_digits: c.resident_digits,
             splitter: crate::csvline::LineSplitter::new(if c.format == Format::Tsv { b'\t' } else { b',' }),
         })
     }
@@ -255,7 +257,10 @@ impl LineAdapter for CsvMapping {
         // (`permit:R6-00012`) or by name and birth date (`name:サトウハナコ/1950-01-01`), so
         // that they are kept, explained by the case that names them and disclosed by that key.
         let subject = match self.get(&record, "resident", &mut uncoded) {
-            Some(uid) => Some(uid),
+            Some(uid) => Some(match self.resident_digits {
+                Some(width) if uid.len() < width && uid.bytes().all(|b| b.is_ascii_digit()) => format!("{uid:0>width$}"),
+                _ => uid,
+            }),
             None => match self.get(&record, "subject", &mut uncoded) {
                 Some(key) => Some(format!("{}:{key}", self.subject_kind)),
                 None => match (self.get(&record, "subject_name", &mut uncoded), self.get(&record, "subject_birth", &mut uncoded)) {
