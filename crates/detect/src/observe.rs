@@ -229,7 +229,9 @@ impl<'a> Resolver<'a> {
         // A network, batch or service logon (Windows logon types 3, 4, 5, 8, 9: a share
         // opened from elsewhere, a scheduled task) puts no one at the keyboard: the session
         // of whoever sits there goes on.
-        if event.unmapped.extra.get("logon_type").and_then(|t| t.as_u64()).is_some_and(|t| matches!(t, 3 | 4 | 5 | 8 | 9)) {
+        // Windows writes the type as a number; a CSV export as text.
+        let logon_type = event.unmapped.extra.get("logon_type").and_then(|t| t.as_u64().or_else(|| t.as_str().and_then(|s| s.trim().parse().ok())));
+        if logon_type.is_some_and(|t| matches!(t, 3 | 4 | 5 | 8 | 9)) {
             return;
         }
         match op {

@@ -155,6 +155,18 @@ mod tests {
             e.unmapped.extra.insert("logon_type".into(), 3.into());
             e
         };
+        // As a CSV export of sign-ins writes it: text.
+        let exported_network_logon = |when: &str| {
+            let mut e = windows("admin01", "logon", when, "PC-E2");
+            e.unmapped.extra.insert("logon_type".into(), "3".into());
+            e
+        };
+        let f = run(&[
+            windows("e2", "logon", "2024-03-01T08:30:00", "PC-E2"),
+            exported_network_logon("2024-03-01T16:59:58"),
+            share_open("admin01", "人事評価/0001.xlsx", "2024-03-01T17:00:00", "PC-E2"),
+        ]);
+        assert_eq!(rules(&f), [("restricted_share_non_owner", "E2", 1)], "{f:?}");
         let f = run(&[
             windows("e2", "logon", "2024-03-01T08:30:00", "PC-E2"),
             network_logon("2024-03-01T16:59:58"),
