@@ -300,6 +300,30 @@ fn a_colleagues_case_named_on_the_screen_does_not_cover_ones_own_relative() {
     assert_eq!(d.observe(1, &own).explanation.map(|e| e.code()), Some("declared-case:K7".into()));
 }
 
+/// Business that names an employee as its handler is theirs wherever it sits: an
+/// election-register extract of the 選挙管理委員会 handled by a welfare clerk on a concurrent
+/// posting, and a visit to 市民課 taken by her on night duty. A case of that section with
+/// another handler, or none, is still not hers.
+#[test]
+fn a_case_or_visit_handled_by_the_employee_is_their_business_under_another_sections_name() {
+    let m = office_with(|v| {
+        v["departments"].as_array_mut().unwrap().push(json!({"code":"D950","name":"選挙管理委員会"}));
+        let cases = v["cases"].as_array_mut().unwrap();
+        cases.push(json!({"case_no":"SK1","kind":"定時登録","received":"2024-03-01","closed":"2024-03-08","department":"D950","handler":"E1","residents":["*"]}));
+        cases.push(json!({"case_no":"SK2","kind":"相談","received":"2024-03-01","department":"D950","handler":"E2","residents":["R6"]}));
+        v["counter_visits"].as_array_mut().unwrap().push(json!({"visit_no":"V8","at":"2024-03-09T22:10:00","department":"D100","resident_uid":"R7","purpose":"死亡届","handler":"E1"}));
+    });
+    let dir = Directory::new(&m);
+    let mut d = Detector::with_config(&dir, Config::default());
+    let code = |d: &mut Detector, seq: u64, e: &Event| d.observe(seq, e).explanation.map(|x| x.code());
+    assert_eq!(code(&mut d, 0, &access("juki", "J1", "R5", "2024-03-04T10:00:00", "PC-E1")), Some("extract:SK1".into()));
+    assert_eq!(code(&mut d, 1, &access("juki", "J1", "R7", "2024-03-09T22:20:00", "PC-E1")).as_deref().map(|c| c.starts_with("visit:V8")), Some(true));
+    // After the extract closed, and another handler's case of that section: not hers.
+    let after = code(&mut d, 2, &access("juki", "J1", "R5", "2024-03-20T10:00:00", "PC-E1"));
+    assert!(after.as_deref().is_none_or(|c| !c.contains("SK1")), "{after:?}");
+    assert_eq!(code(&mut d, 3, &access("juki", "J1", "R6", "2024-03-20T10:30:00", "PC-E1")), None);
+}
+
 #[test]
 fn an_account_written_under_a_domain_or_in_another_case_is_the_one_master_data_lists() {
     let dir = mamori_enrich::Directory::new(&crate::testing::office());

@@ -343,6 +343,10 @@ impl Directory {
         let day = a.at.date();
         let people = self.with_household(a.resident, day);
         let mut indirect: Option<Explanation> = None;
+        // Business is the section's, or the employee's own wherever it sits: a visit or case
+        // that names them as its handler is theirs under a second, concurrent posting (兼務),
+        // on night duty for another section, or as a contractor working for it.
+        let ours = |department: &str, handler: Option<&str>| department == a.department || (a.employee.is_some() && handler == a.employee);
         // A case the access names, if it concerns the resident; else, for someone who is
         // not a resident (`permit:火-R6-1` for permit 火-R6-1), the section's case that
         // their key numbers, whether or not the access names it. While it is open, it is
@@ -366,7 +370,7 @@ impl Directory {
         for p in &people {
             for (t, no, dept, handler) in self.visits.get(*p).into_iter().flatten() {
                 let minutes = (a.at - *t).num_minutes();
-                if dept != a.department || minutes < -(model.visit_before_minutes as i64) || minutes > model.visit_after_minutes as i64 {
+                if !ours(dept, handler.as_deref()) || minutes < -(model.visit_before_minutes as i64) || minutes > model.visit_after_minutes as i64 {
                     continue;
                 }
                 let direct = handler.is_none() || a.employee.is_none() || handler.as_deref() == a.employee;
@@ -381,7 +385,7 @@ impl Directory {
         for p in &people {
             for &i in self.cases_by_resident.get(*p).into_iter().flatten() {
                 let c = &self.cases[i];
-                if c.department != a.department || !self.case_open(model, i, day) {
+                if !ours(&c.department, c.handler.as_deref()) || !self.case_open(model, i, day) {
                     continue;
                 }
                 let direct = c.handler.is_none() || a.employee.is_none() || c.handler.as_deref() == a.employee;
@@ -396,7 +400,7 @@ impl Directory {
         // A sanctioned extract of every record explains its handler's look-ups.
         for &i in &self.everyone_cases {
             let c = &self.cases[i];
-            if c.department == a.department && (c.handler.is_none() || c.handler.as_deref() == a.employee) && self.case_open(model, i, day) {
+            if ours(&c.department, c.handler.as_deref()) && (c.handler.is_none() || c.handler.as_deref() == a.employee) && self.case_open(model, i, day) {
                 return Some(Explanation::Extract(c.no.clone()));
             }
         }

@@ -29,8 +29,12 @@ pub enum RelationKind {
     Family,
     /// A relative two steps away in the register (grandparent, in-law), or someone living
     /// in a registered relative's household, or in the household a former household member
-    /// moved on to.
+    /// moved on to, or a former member of a household the employee joined (a partner's
+    /// former spouse), or of the household a member came from.
     ExtendedFamily,
+    /// A relative three or four links away in the register: an uncle or aunt, a nephew or
+    /// niece, a cousin, a spouse's sibling's child.
+    DistantFamily,
     /// Someone of the same surname (after folding) in the same or the next block: kin the
     /// register does not link, more often than not.
     SameSurnameNearby,
@@ -45,12 +49,13 @@ pub enum RelationKind {
 }
 
 impl RelationKind {
-    pub const ALL: [RelationKind; 10] = [
+    pub const ALL: [RelationKind; 11] = [
         RelationKind::Own,
         RelationKind::Household,
         RelationKind::FormerHousehold,
         RelationKind::Family,
         RelationKind::ExtendedFamily,
+        RelationKind::DistantFamily,
         RelationKind::SameSurnameNearby,
         RelationKind::SameBuilding,
         RelationKind::Neighbour,
@@ -66,6 +71,7 @@ impl RelationKind {
             RelationKind::FormerHousehold => "former_household",
             RelationKind::Family => "family",
             RelationKind::ExtendedFamily => "extended_family",
+            RelationKind::DistantFamily => "distant_family",
             RelationKind::SameSurnameNearby => "same_surname_nearby",
             RelationKind::SameBuilding => "same_building",
             RelationKind::Neighbour => "neighbour",
@@ -81,6 +87,7 @@ impl RelationKind {
             RelationKind::FormerHousehold => "元同一世帯",
             RelationKind::Family => "親族(戸籍)",
             RelationKind::ExtendedFamily => "親族(2親等・親族の世帯)",
+            RelationKind::DistantFamily => "親族(戸籍で3・4段先)",
             RelationKind::SameSurnameNearby => "同姓・近隣",
             RelationKind::SameBuilding => "同一建物",
             RelationKind::Neighbour => "隣家",
@@ -96,6 +103,7 @@ impl RelationKind {
             RelationKind::FormerHousehold => "former household member",
             RelationKind::Family => "family-register relative",
             RelationKind::ExtendedFamily => "relative (second degree or a relative's household)",
+            RelationKind::DistantFamily => "relative three or four links away in the register",
             RelationKind::SameSurnameNearby => "same surname nearby",
             RelationKind::SameBuilding => "same building",
             RelationKind::Neighbour => "next door",
@@ -188,8 +196,24 @@ impl Relations {
                     if *other == own {
                         continue;
                     }
+                    // Someone who had left the household before the employee joined it (a
+                    // partner's former spouse): from the day the employee joined.
+                    if theirs.to.is_some_and(|left| left < mine.from) {
+                        add(other, RelationKind::ExtendedFamily, Some(Period { from: mine.from, to: None }), format!("世帯 {household} の元世帯員"));
+                        continue;
+                    }
                     if let Some(p) = overlap(&mine, theirs) {
                         add(other, RelationKind::Household, Some(p), format!("世帯 {household}"));
+                        // The household a member came from, as it was while they were in it
+                        // (a partner's former spouse and children), from the day they and the
+                        // employee live together.
+                        for (earlier, was) in households_of(other).into_iter().filter(|(h, q)| *h != household && q.to.is_some_and(|t| t <= p.from)) {
+                            for (third, q) in members.get(earlier).into_iter().flatten() {
+                                if *third != own && *third != *other && overlap(&was, q).is_some() {
+                                    add(third, RelationKind::ExtendedFamily, Some(Period { from: p.from, to: None }), format!("世帯員 {other} の元世帯 {earlier}"));
+                                }
+                            }
+                        }
                         // The household a former member moved on to (a former spouse's new
                         // partner), while they live together.
                         let Some(parted) = p.to else { continue };
@@ -222,12 +246,29 @@ impl Relations {
                 }
             }
             let firsts: Vec<&str> = family.get(own).into_iter().flatten().map(|(f, _)| *f).collect();
+            let mut seconds: Vec<&str> = Vec::new();
             for first in firsts {
                 for (second, relation) in family.get(first).into_iter().flatten() {
                     if seen.insert(second) {
                         add(second, RelationKind::ExtendedFamily, None, format!("戸籍: {first} の{relation}"));
+                        seconds.push(second);
                     }
                 }
+            }
+            // Three and four links out: uncles and aunts, nephews and nieces, cousins, a
+            // spouse's sibling's child.
+            let mut frontier = seconds;
+            for _ in 3..=4 {
+                let mut next = Vec::new();
+                for near in frontier {
+                    for (far, relation) in family.get(near).into_iter().flatten() {
+                        if seen.insert(far) {
+                            add(far, RelationKind::DistantFamily, None, format!("戸籍: {near} の{relation}"));
+                            next.push(*far);
+                        }
+                    }
+                }
+                frontier = next;
             }
             // The neighbourhood, at each of the employee's addresses while they lived there.
             let my_surname = surnames.get(own);

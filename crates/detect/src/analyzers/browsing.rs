@@ -3,7 +3,7 @@
 //! enough in one day for `lookup_volume`, never a relative, a neighbour or the watch-list.
 //! What gives it away is the rate: over `window_days`, the employee's look-ups of distinct
 //! residents with no business on file are far more than their own look-ups would bring at
-//! their section's rate of unexplained look-ups (or the office's, if higher), on at least
+//! the office's rate of unexplained look-ups (or their section's, if higher), on at least
 //! `min_days` days.
 //!
 //! The rate is learned from the town's own log as it goes, per section and day: a section
@@ -14,6 +14,13 @@
 //! section's telephone inquiries look up more residents without records than their peers,
 //! at rates no count tells apart from a curious clerk's (seen on the simulator's towns), so
 //! it is a question for review. A town whose every look-up is recorded sets `chance_high`.
+//!
+//! The same measure, over changes (an update, a new entry, a deletion), is
+//! `unexplained_change`: a record changed with no business on file is rare where business
+//! is recorded at all (a tax assessment lowered for a friend), so one can be a question
+//! (its tail at `change_chance`) and changes to `change_residents` residents are high —
+//! unless the employee's section changes records without business as a matter of course,
+//! which its learned rate says.
 //!
 //! State: per employee, their look-ups per day and their unexplained ones in the window;
 //! per section, look-ups per day (the learned baseline, a sum over its staff, so it can be
@@ -31,13 +38,17 @@ use crate::observe::{Context, Observation};
 
 pub const REGISTRATION: Registration = Registration { section: "browsing", build, rules: RULES };
 
-const RULES: &[Rule] = &[Rule {
-    id: "unexplained_browsing",
-    ja: "業務記録のない照会の継続",
-    en: "Look-ups without business kept up over weeks, far above one's section's rate",
-    incident: "S3",
-    describe,
-}];
+const RULES: &[Rule] = &[
+    Rule { id: "unexplained_browsing", ja: "業務記録のない照会の継続", en: "Look-ups without business kept up over weeks, far above one's section's rate", incident: "S3", describe },
+    Rule { id: "unexplained_change", ja: "業務記録のない記録の変更", en: "Records changed with no business on file", incident: "S1", describe: change },
+];
+
+fn change(r: &Rollup) -> (String, String) {
+    (
+        format!("職員 {} が、業務記録（申請・来庁・担当案件）のない住民記録を変更（更新・登録・削除）しました（{}）。", r.employee, r.details()),
+        format!("Employee {} changed (updated, entered or deleted) records with no application, visit or case on file.", r.employee),
+    )
+}
 
 fn describe(r: &Rollup) -> (String, String) {
     (
@@ -58,11 +69,16 @@ struct Settings {
     /// The Poisson tail at or below which the count is medium, and high (0: never).
     chance: f64,
     chance_high: f64,
+    /// Changes without business: at or below `change_chance` (the tail at the section's
+    /// rate of such changes) a question, and high once they reach `change_residents`
+    /// distinct residents in the window.
+    change_chance: f64,
+    change_residents: usize,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { window_days: 28, min_residents: 10, min_days: 5, chance: 1e-6, chance_high: 0.0 }
+        Settings { window_days: 28, min_residents: 10, min_days: 5, chance: 1e-6, chance_high: 0.0, change_chance: 0.05, change_residents: 2 }
     }
 }
 
@@ -71,6 +87,10 @@ impl Default for Settings {
 struct Day {
     lookups: u32,
     unexplained: u32,
+    #[serde(default)]
+    changes: u32,
+    #[serde(default)]
+    unexplained_changes: u32,
 }
 
 /// One unexplained look-up: when, its record number, its local day, whose record.
@@ -92,6 +112,11 @@ struct Employee {
     /// Whether what was raised is high already.
     #[serde(default)]
     raised_high: bool,
+    /// Changes with no business in the window, and how strongly they were last raised.
+    #[serde(default)]
+    changes: VecDeque<Lookup>,
+    #[serde(default)]
+    changes_raised: Option<Severity>,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -116,17 +141,34 @@ fn build(v: toml::Value) -> Result<Box<dyn Analyzer>, String> {
 
 const DAY_MS: i64 = 86_400_000;
 
-fn add(days: &mut BTreeMap<NaiveDate, Day>, day: NaiveDate, unexplained: bool, since: NaiveDate) {
+fn add(days: &mut BTreeMap<NaiveDate, Day>, day: NaiveDate, unexplained: bool, change: bool, since: NaiveDate) {
     let d = days.entry(day).or_default();
     d.lookups += 1;
     d.unexplained += u32::from(unexplained);
+    d.changes += u32::from(change);
+    d.unexplained_changes += u32::from(change && unexplained);
     while days.first_key_value().is_some_and(|(d, _)| *d < since) {
         days.pop_first();
     }
 }
 
-fn total<'a>(days: impl IntoIterator<Item = (&'a NaiveDate, &'a Day)>, since: NaiveDate) -> (f64, f64) {
-    days.into_iter().filter(|(d, _)| **d >= since).fold((0.0, 0.0), |(l, u), (_, d)| (l + f64::from(d.lookups), u + f64::from(d.unexplained)))
+/// Accesses and unexplained ones since `since`: all of them, or only changes.
+fn total<'a>(days: impl IntoIterator<Item = (&'a NaiveDate, &'a Day)>, since: NaiveDate, changes: bool) -> (f64, f64) {
+    days.into_iter().filter(|(d, _)| **d >= since).fold((0.0, 0.0), |(l, u), (_, d)| {
+        let (all, unexplained) = if changes { (d.changes, d.unexplained_changes) } else { (d.lookups, d.unexplained) };
+        (l + f64::from(all), u + f64::from(unexplained))
+    })
+}
+
+/// The rate an employee's own accesses are weighed at: the office's without them, with
+/// half an access's allowance for a rate not yet seen, or their section's without them if
+/// that is higher (a section whose work leaves accesses unrecorded).
+fn peer_rate(state: &State, employee: &str, department: &str, since: NaiveDate, changes: bool) -> (f64, f64) {
+    let (own_all, own_unexplained) = state.employees.get(employee).map_or((0.0, 0.0), |me| total(&me.days, since, changes));
+    let (section_all, section_unexplained) = total(state.sections.get(department).into_iter().flatten(), since, changes);
+    let (office_all, office_unexplained) = total(state.sections.values().flatten(), since, changes);
+    let section = if section_all > own_all { (section_unexplained - own_unexplained) / (section_all - own_all) } else { 0.0 };
+    (own_all, section.max((office_unexplained - own_unexplained + 0.5) / (office_all - own_all + 1.0)))
 }
 
 impl Analyzer for Browsing {
@@ -142,55 +184,62 @@ impl Analyzer for Browsing {
         let s = &self.settings;
         let since_day = o.day - chrono::Duration::days(s.window_days - 1);
         let unexplained = access.explanation.is_none();
+        let change = matches!(o.event.activity_id, 2 | 5 | 6 | 7);
         let department = o.actor.department.as_str();
-        add(self.state.sections.entry(department.to_owned()).or_default(), o.day, unexplained, since_day);
+        add(self.state.sections.entry(department.to_owned()).or_default(), o.day, unexplained, change, since_day);
         let me = self.state.employees.entry(employee.to_owned()).or_default();
-        add(&mut me.days, o.day, unexplained, since_day);
+        add(&mut me.days, o.day, unexplained, change, since_day);
         let since = o.time - s.window_days * DAY_MS;
         while me.unexplained.front().is_some_and(|l| l.time < since) {
             me.unexplained.pop_front();
         }
+        while me.changes.front().is_some_and(|l| l.time < since) {
+            me.changes.pop_front();
+        }
+        if me.changes.is_empty() {
+            me.changes_raised = None;
+        }
         if !unexplained {
             return;
         }
-        me.unexplained.push_back(Lookup { time: o.time, seq: o.seq, day: o.day, resident: access.resident.clone() });
+        let lookup = Lookup { time: o.time, seq: o.seq, day: o.day, resident: access.resident.clone() };
+        if change {
+            me.changes.push_back(lookup.clone());
+            self.changed(o, employee, department, since_day, out);
+        }
+        self.browsed(o, employee, department, since_day, lookup, out);
+    }
+
+    state_field!();
+}
+
+impl Browsing {
+    fn browsed(&mut self, o: &Observation, employee: &str, department: &str, since_day: NaiveDate, lookup: Lookup, out: &mut Findings) {
+        let s = &self.settings;
+        let me = self.state.employees.get_mut(employee).expect("entered by observe");
+        me.unexplained.push_back(lookup);
         let residents = me.unexplained.iter().map(|l| l.resident.as_str()).collect::<BTreeSet<_>>().len();
         let days = me.unexplained.iter().map(|l| l.day).collect::<BTreeSet<_>>().len();
         let raised = me.raised_until >= o.time;
         if !raised && (residents < s.min_residents || days < s.min_days) {
             return;
         }
-        // The rate the employee's own look-ups are weighed at: their section's without
-        // them, or the office's without them if that is higher (a section of one, or one
-        // whose every look-up is explained), with half a look-up's allowance for a rate
-        // not yet seen.
-        let (own_lookups, own_unexplained) = total(&me.days, since_day);
-        let (section_lookups, section_unexplained) = total(self.state.sections.get(department).into_iter().flatten(), since_day);
-        let (office_lookups, office_unexplained) = total(self.state.sections.values().flatten(), since_day);
-        let rate = |lookups: f64, unexplained: f64| (unexplained - own_unexplained + 0.5) / (lookups - own_lookups + 1.0);
-        let peer_rate = rate(section_lookups, section_unexplained).max(rate(office_lookups, office_unexplained));
-        let expected = own_lookups * peer_rate;
+        let (own_lookups, rate) = peer_rate(&self.state, employee, department, since_day, false);
+        let expected = own_lookups * rate;
         let tail = poisson_tail(expected, residents);
         let severity = if tail <= s.chance_high { Severity::High } else { Severity::Medium };
-        let detail = format!(
-            "{} 日間に {} 日・住民 {} 人（照会 {} 件のうち、所属の割合 {:.2}% なら {:.1} 人）",
-            s.window_days,
-            days,
-            residents,
-            own_lookups as u64,
-            peer_rate * 100.0,
-            expected
-        );
+        let detail = format!("{} 日間に {} 日・住民 {} 人（照会 {} 件のうち、所属の割合 {:.2}% なら {:.1} 人）", s.window_days, days, residents, own_lookups as u64, rate * 100.0, expected);
+        let me = self.state.employees.get_mut(employee).expect("entered by observe");
+        let resident = &me.unexplained.back().expect("just pushed").resident;
         // Raised already: this look-up is added as it comes, at the strength the count has
         // now (a habit that goes on grows from medium to high).
-        let me = self.state.employees.get_mut(employee).expect("entered above");
         if raised {
             // Told again only when it has grown to high; otherwise one more of the same.
             let grown = severity == Severity::High && !me.raised_high;
             let detail = if grown { detail } else { "その後も続く根拠のない照会".to_owned() };
             let severity = if me.raised_high || grown { Severity::High } else { Severity::Medium };
             me.raised_high |= grown;
-            out.note(Note::of(o, RULES[0].id, severity, employee).resident(&access.resident).detail(detail));
+            out.note(Note::of(o, RULES[0].id, severity, employee).resident(resident).detail(detail));
         } else if tail <= s.chance {
             me.raised_high = severity == Severity::High;
             for l in &me.unexplained {
@@ -202,7 +251,26 @@ impl Analyzer for Browsing {
         me.raised_until = o.time + s.window_days * DAY_MS;
     }
 
-    state_field!();
+    fn changed(&mut self, o: &Observation, employee: &str, department: &str, since_day: NaiveDate, out: &mut Findings) {
+        let s = &self.settings;
+        let (own_changes, rate) = peer_rate(&self.state, employee, department, since_day, true);
+        let me = self.state.employees.get_mut(employee).expect("entered by observe");
+        let residents = me.changes.iter().map(|l| l.resident.as_str()).collect::<BTreeSet<_>>().len();
+        let expected = own_changes * rate;
+        if poisson_tail(expected, residents) > s.change_chance {
+            return;
+        }
+        let severity = if residents >= s.change_residents.max(1) { Severity::High } else { Severity::Medium };
+        let detail = format!("{} 日間に住民 {} 人（変更 {} 件のうち、所属の割合 {:.2}% なら {:.2} 人）", s.window_days, residents, own_changes as u64, rate * 100.0, expected);
+        // Raised now or grown to high: every change in the window is evidence; otherwise
+        // this one is added.
+        let fresh = me.changes_raised.is_none_or(|before| before < severity);
+        me.changes_raised = Some(severity.max(me.changes_raised.unwrap_or(severity)));
+        let noted = if fresh { me.changes.len() } else { 1 };
+        for l in me.changes.iter().skip(me.changes.len() - noted) {
+            out.note(Note { seq: l.seq, time: l.time, day: l.day, detail: Some(detail.clone()), ..Note::of(o, RULES[1].id, severity, employee) }.resident(&l.resident));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -256,6 +324,41 @@ mod tests {
         // One stranger on three days is not a habit yet.
         let found = run_in(&town(), crate::Config::default(), &section(1, 3));
         assert!(found.iter().all(|f| f.rule != "unexplained_browsing"), "{:?}", rules(&found));
+    }
+
+    /// A tax clerk lowers three friends' assessments with no case on file, among the
+    /// section's ordinary corrections, each under its case: the first is a question, the
+    /// second resident makes it high. A colleague's changes, all under cases, raise nothing.
+    #[test]
+    fn records_changed_with_no_business_are_a_question_at_once_and_high_for_a_second_resident() {
+        // The office: the welfare section's two clerks, and the register's E3 with two hundred
+        // corrections under cases.
+        let m = office_with(|v| {
+            for i in 0..240 {
+                v["residents"].as_array_mut().unwrap().push(serde_json::json!({"uid":format!("R{}", 1000 + i),"name":"住民","birth_date":"1970-01-01"}));
+                let (handler, department) = match i { 0..40 if i % 2 == 0 => ("E1", "D300"), 0..40 => ("E2", "D300"), _ => ("E3", "D110") };
+                v["cases"].as_array_mut().unwrap().push(serde_json::json!({"case_no":format!("Z{i}"),"kind":"更正","received":"2024-03-01","closed":"2024-03-29","department":department,"handler":handler,"residents":[format!("R{}", 1000 + i)]}));
+            }
+        });
+        let change = |account: &str, resident: &str, when: &str, host: &str| {
+            let mut e = access("zeimu", account, resident, when, host);
+            e.activity_id = 2;
+            e
+        };
+        let mut events: Vec<_> = (0..40).map(|i| change(if i % 2 == 0 { "J1" } else { "J2" }, &format!("R{}", 1000 + i), &format!("2024-03-{:02}T10:{:02}:00", 4 + i / 10, i % 10), if i % 2 == 0 { "PC-E1" } else { "PC-E2" })).collect();
+        events.extend((40..240).map(|i| change("K3", &format!("R{}", 1000 + i), &format!("2024-03-{:02}T{:02}:{:02}:00", 4 + i / 40, 11 + (i % 40) / 10, i % 10), "PC-E3")));
+        events.sort_by_key(|e| e.time);
+        events.push(change("J1", "R1500", "2024-03-18T16:00:00", "PC-E1"));
+        let once = run_in(&m, crate::Config::default(), &events);
+        let first: Vec<_> = once.iter().filter(|f| f.rule == "unexplained_change").collect();
+        assert_eq!((first.len(), first[0].employees.as_slice(), first[0].severity), (1, &["E1".to_owned()][..], Severity::Medium), "{:?}", rules(&once));
+        events.push(change("J1", "R1501", "2024-03-21T16:00:00", "PC-E1"));
+        let twice = run_in(&m, crate::Config::default(), &events);
+        let second = twice.iter().find(|f| f.rule == "unexplained_change").expect("raised");
+        assert_eq!((second.severity, second.residents.len()), (Severity::High, 2), "{:?}", rules(&twice));
+        // The reads of the same records are no change.
+        let reads: Vec<_> = events.iter().cloned().map(|mut e| { e.activity_id = 1; e }).collect();
+        assert!(run_in(&m, crate::Config::default(), &reads).iter().all(|f| f.rule != "unexplained_change"));
     }
 
     /// A section whose work leaves look-ups unrecorded (both clerks answer the telephone):

@@ -12,7 +12,9 @@
 //!
 //! Severity is set per relation; a relation of lower severity looked up without business on
 //! `repeat_days` distinct days is raised to high (a habit, not a chance hit in a telephone
-//! inquiry).
+//! inquiry), and so are colleagues' own records once `repeat_colleagues` distinct ones were
+//! looked up without business within `repeat_window_days` (a manager going through the
+//! staff's records one at a time). Earlier look-ups stay as they were noted.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -66,12 +68,17 @@ fn conflict(r: &Rollup) -> (String, String) {
 #[serde(deny_unknown_fields, default)]
 struct Settings {
     /// Severity of an unexplained look-up, by relation (`own`, `household`,
-    /// `former_household`, `family`, `extended_family`, `same_surname_nearby`,
+    /// `former_household`, `family`, `extended_family`, `distant_family`, `same_surname_nearby`,
     /// `same_building`, `neighbour`, `colleague_same_section`, `colleague`).
     severity: BTreeMap<String, Severity>,
     /// A resident looked up without business on this many distinct days raises the
     /// finding to high, whatever the relation.
     repeat_days: usize,
+    /// This many distinct colleagues' own records looked up without business within
+    /// `repeat_window_days` raise each to high: a manager going through the staff's tax
+    /// records one a day is a habit, though no one record is opened twice.
+    repeat_colleagues: usize,
+    repeat_window_days: i64,
     /// Severity of business done on a related record (kin / others).
     conflict_kin: Severity,
     conflict_other: Severity,
@@ -84,15 +91,16 @@ impl Default for Settings {
             .map(|k| {
                 // A shared surname nearby is kin more often than not, but not always (a third
                 // of staff who live in town have an unrelated namesake household within a
-                // block): once is a question, a habit (`repeat_days`) is high.
+                // block); a cousin in a village is one of many: once is a question, a habit
+                // (`repeat_days`) is high.
                 let s = match k {
-                    RelationKind::SameSurnameNearby | RelationKind::SameBuilding | RelationKind::Neighbour | RelationKind::ColleagueSameSection | RelationKind::Colleague => Severity::Medium,
+                    RelationKind::DistantFamily | RelationKind::SameSurnameNearby | RelationKind::SameBuilding | RelationKind::Neighbour | RelationKind::ColleagueSameSection | RelationKind::Colleague => Severity::Medium,
                     _ => Severity::High,
                 };
                 (k.code().to_owned(), s)
             })
             .collect();
-        Settings { severity, repeat_days: 2, conflict_kin: Severity::Medium, conflict_other: Severity::Low }
+        Settings { severity, repeat_days: 2, repeat_colleagues: 3, repeat_window_days: 30, conflict_kin: Severity::Medium, conflict_other: Severity::Low }
     }
 }
 
@@ -101,6 +109,9 @@ struct State {
     /// Employee → resident → the days they looked the resident up without business.
     #[serde(with = "crate::pairs")]
     days: HashMap<(String, String), BTreeSet<NaiveDate>>,
+    /// Employee → colleague's record → the last day they looked it up without business.
+    #[serde(default)]
+    colleagues: HashMap<String, BTreeMap<String, NaiveDate>>,
 }
 
 struct Relatives {
@@ -148,8 +159,20 @@ impl Analyzer for Relatives {
             explained => {
                 let days = self.state.days.entry((employee.to_owned(), access.resident.clone())).or_default();
                 days.insert(o.day);
+                let repeated = days.len() >= self.settings.repeat_days.max(1);
+                let colleagues = match kind {
+                    RelationKind::ColleagueSameSection | RelationKind::Colleague if explained.is_none() => {
+                        let seen = self.state.colleagues.entry(employee.to_owned()).or_default();
+                        seen.insert(access.resident.clone(), o.day);
+                        let since = o.day - chrono::Duration::days(self.settings.repeat_window_days.max(1) - 1);
+                        seen.retain(|_, last| *last >= since);
+                        seen.len()
+                    }
+                    _ => 0,
+                };
                 let base = self.settings.severity.get(kind.code()).copied().unwrap_or(Severity::High);
-                let severity = if days.len() >= self.settings.repeat_days.max(1) { base.max(Severity::High) } else { base };
+                let many = self.settings.repeat_colleagues > 0 && colleagues >= self.settings.repeat_colleagues;
+                let severity = if repeated || many { base.max(Severity::High) } else { base };
                 let detail = match explained {
                     Some(e) => format!("{detail}（課内の業務のみ: {}）", e.text_ja()),
                     None => detail,
@@ -263,9 +286,19 @@ mod tests {
             // R23, another surname, next door (一丁目1番2号); R24 in E1's building (1番1号, room 2).
             households.push(json!({"resident_uid":"R23","household":"H23","relation":"世帯主","address":"一丁目1番2号","from":"2000-01-01"}));
             households.push(json!({"resident_uid":"R24","household":"H24","relation":"世帯主","address":"一丁目1-1 202","from":"2000-01-01"}));
-            v["family_links"].as_array_mut().unwrap().push(json!({"resident_a":"R21","resident_b":"R1","relation":"sibling"}));
+            // R33 left E1's household H1 before E1 joined it (E1's partner's former spouse);
+            // R34 lived with E1's wife R2 in the household she came from.
+            households.push(json!({"resident_uid":"R33","household":"H1","relation":"夫","address":"一丁目1番1号","from":"1990-01-01","to":"1999-06-30"}));
+            households.push(json!({"resident_uid":"R2","household":"H34","relation":"子","address":"七丁目","from":"1982-01-01","to":"1999-12-31"}));
+            households.push(json!({"resident_uid":"R34","household":"H34","relation":"世帯主","address":"七丁目","from":"1970-01-01"}));
+            households.push(json!({"resident_uid":"R32","household":"H32","relation":"世帯主","address":"八丁目","from":"2000-01-01"}));
+            let links = v["family_links"].as_array_mut().unwrap();
+            links.push(json!({"resident_a":"R21","resident_b":"R1","relation":"sibling"}));
+            // R32 is E1's cousin: E1's parent R3, R3's sibling R31, R31's child R32.
+            links.push(json!({"resident_a":"R31","resident_b":"R3","relation":"sibling"}));
+            links.push(json!({"resident_a":"R32","resident_b":"R31","relation":"child"}));
             let residents = v["residents"].as_array_mut().unwrap();
-            for (uid, name) in [("R20", "山田 元"), ("R21", "佐藤 姉"), ("R22", "鈴木 義"), ("R23", "田中 隣"), ("R24", "高橋 同"), ("R25", "伊藤 新")] {
+            for (uid, name) in [("R20", "山田 元"), ("R21", "佐藤 姉"), ("R22", "鈴木 義"), ("R23", "田中 隣"), ("R24", "高橋 同"), ("R25", "伊藤 新"), ("R31", "佐藤 叔"), ("R32", "佐藤 従"), ("R33", "木村 前"), ("R34", "斎藤 母")] {
                 residents.push(json!({"uid":uid,"name":name,"birth_date":"1980-01-01"}));
             }
         });
@@ -276,12 +309,19 @@ mod tests {
             ("R22", "relative_lookup", "親族(2親等・親族の世帯)"),
             ("R23", "neighbour_lookup", "隣家"),
             ("R24", "neighbour_lookup", "同一建物"),
+            ("R32", "relative_lookup", "親族(戸籍で3・4段先)"),
+            ("R33", "relative_lookup", "世帯 H1 の元世帯員"),
+            ("R34", "relative_lookup", "世帯員 R2 の元世帯 H34"),
         ];
         for (resident, rule, named) in cases {
             let f = run_in(&m, crate::Config::default(), &[access("juki", "J1", resident, "2024-03-01T10:00:00", "PC-E1")]);
             assert_eq!(rules(&f), [(rule, "E1", 1)], "{resident}");
             assert!(f[0].explanation_ja.contains(named), "{resident}: {}", f[0].explanation_ja);
         }
+        // A cousin is one of many in a village: a question once, like a namesake nearby; a
+        // partner's former spouse is kin-close (S1's classic), high at once.
+        let severity = |r: &str| run_in(&m, crate::Config::default(), &[access("juki", "J1", r, "2024-03-01T10:00:00", "PC-E1")])[0].severity;
+        assert_eq!((severity("R32"), severity("R33"), severity("R34")), (Severity::Medium, Severity::High, Severity::High));
     }
 
     #[test]
@@ -303,6 +343,26 @@ mod tests {
             access("juki", "J1", "R23", "2024-03-08T10:00:00", "PC-E1"),
         ]);
         assert_eq!(configured[0].severity, Severity::Medium, "the repeat threshold comes from detect.toml");
+    }
+
+    /// A head of section opens a different subordinate's tax record every few days, none
+    /// twice: the third colleague within a month makes it a habit (high); spread over more
+    /// than the window, it stays a question each time.
+    #[test]
+    fn a_manager_going_through_several_colleagues_records_one_at_a_time_is_a_habit() {
+        let m = office_with(|v| {
+            for (i, e) in ["E5", "E6", "E7"].iter().enumerate() {
+                v["employees"].as_array_mut().unwrap().push(json!({"id":e,"name":"職員","hired":"2010-04-01","resident_uid":format!("R{}", 50 + i)}));
+                v["assignments"].as_array_mut().unwrap().push(json!({"employee_id":e,"department":"D110","role":"staff","from":"2010-04-01"}));
+                v["residents"].as_array_mut().unwrap().push(json!({"uid":format!("R{}", 50 + i),"name":"職員","birth_date":"1980-01-01"}));
+            }
+        });
+        let at = |r: &str, day: &str| access("juki", "J1", r, &format!("{day}T10:00:00"), "PC-E1");
+        let f = run_in(&m, crate::Config::default(), &[at("R50", "2024-03-01"), at("R51", "2024-03-06"), at("R52", "2024-03-12")]);
+        let colleague: Vec<_> = f.iter().filter(|f| f.rule == "colleague_lookup").collect();
+        assert_eq!((colleague.len(), colleague[0].severity, colleague[0].residents.len()), (1, Severity::High, 3), "{f:?}");
+        let apart = run_in(&m, crate::Config::default(), &[at("R50", "2024-01-05"), at("R51", "2024-02-20"), at("R52", "2024-04-10")]);
+        assert!(apart.iter().filter(|f| f.rule == "colleague_lookup").all(|f| f.severity == Severity::Medium), "{apart:?}");
     }
 
     #[test]
