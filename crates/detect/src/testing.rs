@@ -82,7 +82,7 @@ pub fn office() -> MasterData {
 /// A record access at a JST time on a host.
 pub fn access(product: &str, account: &str, resident: &str, when: &str, host: &str) -> Event {
     let t = chrono::DateTime::parse_from_rfc3339(&format!("{when}+09:00")).unwrap().timestamp_millis();
-    let v = json!({"class_uid":6005,"activity_id":2,"time":t,"actor":{"user":{"uid":account}},"device":{"hostname":host},
+    let v = json!({"class_uid":6005,"activity_id":1,"time":t,"actor":{"user":{"uid":account}},"device":{"hostname":host},
         "metadata":{"product":product},"unmapped":{"resident":{"uid":resident}}});
     Event::from_json(v.to_string().as_bytes()).unwrap()
 }

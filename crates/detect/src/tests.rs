@@ -158,13 +158,16 @@ fn learning_finds_a_towns_practices_and_their_windows() {
         for (who, offset) in [(handler, 0), ((handler + 1) % staff, 1), (handler, 4 + r % 4)] {
             let mut e = access("fukushi", &format!("F{who}"), &uid, &format!("2024-02-{:02}T10:{:02}:00", day + offset, r % 60), "PC-W");
             e.unmapped.extra.remove("case_no");
+            e.activity_id = 2; // an update: completing the case
             events.push(e);
             n += 1;
         }
     }
     // One person's habit: W0 reads random records of others' cases weeks later.
     for r in (0..400).step_by(40) {
-        events.push(access("fukushi", "F0", &format!("P{r:04}"), "2024-03-25T16:00:00", "PC-W"));
+        let mut e = access("fukushi", "F0", &format!("P{r:04}"), "2024-03-25T16:00:00", "PC-W");
+        e.activity_id = 2;
+        events.push(e);
     }
     events.sort_by_key(|e| e.time);
     let master: mamori_model::master::MasterData = serde_json::from_value(v).unwrap();
@@ -189,6 +192,7 @@ fn learning_finds_a_towns_practices_and_their_windows() {
     // A colleague updating a case the next day is the section's work; reading it is not.
     let mut update = access("fukushi", "F1", "P0000", "2024-02-02T11:00:00", "PC-W");
     update.unmapped.extra.remove("case_no");
+    update.activity_id = 2;
     let mut read = update.clone();
     read.activity_id = 1;
     assert!(d.observe(1, &update).explanation.is_some());

@@ -82,6 +82,14 @@ struct Settings {
     /// Severity of business done on a related record (kin / others).
     conflict_kin: Severity,
     conflict_other: Severity,
+    /// Severity of business done on a close relative's record (household, family, two links
+    /// in the register) that changes it (an update, an entry, a deletion): a caseworker
+    /// deciding her brother's benefit, an assessor entering her mother's care level.
+    /// Where the town's rules of recusal forbid deciding on kin, `high`. Medium by default:
+    /// in many offices a clerk enters their own household's tax declaration as part of
+    /// the day's work (the simulator's towns do), which no log tells from a decision on a
+    /// brother's benefit. One's own record is never raised by it.
+    conflict_kin_change: Severity,
 }
 
 impl Default for Settings {
@@ -100,7 +108,7 @@ impl Default for Settings {
                 (k.code().to_owned(), s)
             })
             .collect();
-        Settings { severity, repeat_days: 2, repeat_colleagues: 3, repeat_window_days: 30, conflict_kin: Severity::Medium, conflict_other: Severity::Low }
+        Settings { severity, repeat_days: 2, repeat_colleagues: 3, repeat_window_days: 30, conflict_kin: Severity::Medium, conflict_other: Severity::Low, conflict_kin_change: Severity::Medium }
     }
 }
 
@@ -150,7 +158,16 @@ impl Analyzer for Relatives {
         let detail = format!("{}: {}", kind.ja(), relation.detail);
         match &access.explanation {
             Some(e) if e.direct() => {
-                let severity = if kind.is_kin() { self.settings.conflict_kin } else { self.settings.conflict_other };
+                // One's own record updated in the day's workload (a tax clerk's own
+                // assessment among hundreds) is routine; a close relative's decided by
+                // oneself is what recusal is for.
+                let change = matches!(o.event.activity_id, 2 | 5 | 6 | 7);
+                let close_kin = kind > RelationKind::Own && kind <= RelationKind::ExtendedFamily;
+                let severity = match (kind.is_kin(), change && close_kin) {
+                    (true, true) => self.settings.conflict_kin_change,
+                    (true, false) => self.settings.conflict_kin,
+                    _ => self.settings.conflict_other,
+                };
                 out.note(Note::of(o, RULES[3].id, severity, employee).resident(&access.resident).detail(format!("{detail}（{}）", e.text_ja())));
             }
             // The section's business (a team caseload, a namesake in a colleague's name search) covers a
@@ -212,6 +229,19 @@ mod tests {
         let f = run(&[access("juki", "J1", "R2", "2024-03-05T10:20:00", "PC-E1")]);
         assert_eq!(rules(&f), [("conflict_of_interest", "E1", 1)]);
         assert_eq!(f[0].severity, Severity::Medium);
+        // Deciding on it, where the town's rules of recusal forbid it (`conflict_kin_change`):
+        // E1 entering a change on the spouse's record under that same visit is high.
+        let recusal = || toml_config("[relatives]\nconflict_kin_change = \"high\"\n");
+        let mut entry = access("juki", "J1", "R2", "2024-03-05T10:25:00", "PC-E1");
+        entry.activity_id = 2;
+        let f = run_in(&office(), recusal(), std::slice::from_ref(&entry));
+        assert_eq!((rules(&f), f[0].severity), (vec![("conflict_of_interest", "E1", 1)], Severity::High));
+        assert_eq!(run(&[entry])[0].severity, Severity::Medium, "not by default");
+        // E1's own record updated under the household's visit: routine, a question still.
+        let mut own = access("juki", "J1", "R1", "2024-03-05T10:25:00", "PC-E1");
+        own.activity_id = 2;
+        let f = run_in(&office(), recusal(), &[own]);
+        assert_eq!((rules(&f), f[0].severity), (vec![("conflict_of_interest", "E1", 1)], Severity::Medium));
     }
 
     #[test]
