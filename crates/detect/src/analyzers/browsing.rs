@@ -20,7 +20,8 @@
 //! is recorded at all (a tax assessment lowered for a friend), so one can be a question
 //! (its tail at `change_chance`) and changes to `change_residents` residents are high —
 //! unless the employee's section changes records without business as a matter of course,
-//! which its learned rate says.
+//! which its learned rate says. Completing a record the section registered in the last
+//! `follow_up_days` is its follow-up, not such a change.
 //!
 //! State: per employee, their look-ups per day and their unexplained ones in the window;
 //! per section, look-ups per day (the learned baseline, a sum over its staff, so it can be
@@ -74,11 +75,14 @@ struct Settings {
     /// distinct residents in the window.
     change_chance: f64,
     change_residents: usize,
+    /// Changes to a record the employee's section registered within this many days are
+    /// its follow-ups, not changes without business.
+    follow_up_days: i64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { window_days: 28, min_residents: 10, min_days: 5, chance: 1e-6, chance_high: 0.0, change_chance: 0.05, change_residents: 2 }
+        Settings { window_days: 28, min_residents: 10, min_days: 5, chance: 1e-6, chance_high: 0.0, change_chance: 0.05, change_residents: 2, follow_up_days: 14 }
     }
 }
 
@@ -184,7 +188,11 @@ impl Analyzer for Browsing {
         let s = &self.settings;
         let since_day = o.day - chrono::Duration::days(s.window_days - 1);
         let unexplained = access.explanation.is_none();
-        let change = matches!(o.event.activity_id, 2 | 5 | 6 | 7);
+        // Completing a record the section registered in the last `follow_up_days` (a permit's
+        // correction, a new resident's details) is the section's follow-up, whoever
+        // registered it: not a change without business.
+        let follow_up = access.registered.as_ref().is_some_and(|r| r.department == o.actor.department && o.time - r.time <= s.follow_up_days * DAY_MS);
+        let change = matches!(o.event.activity_id, 2 | 5 | 6 | 7) && !follow_up;
         let department = o.actor.department.as_str();
         add(self.state.sections.entry(department.to_owned()).or_default(), o.day, unexplained, change, since_day);
         let me = self.state.employees.entry(employee.to_owned()).or_default();
@@ -356,6 +364,16 @@ mod tests {
         let twice = run_in(&m, crate::Config::default(), &events);
         let second = twice.iter().find(|f| f.rule == "unexplained_change").expect("raised");
         assert_eq!((second.severity, second.residents.len()), (Severity::High, 2), "{:?}", rules(&twice));
+        // A correction of a record the section registered days before is its follow-up.
+        let mut registered = change("J2", "R1502", "2024-03-19T09:00:00", "PC-E2");
+        registered.activity_id = 6;
+        let mut followed = events.clone();
+        followed.push(registered);
+        followed.push(change("J1", "R1502", "2024-03-21T16:00:00", "PC-E1"));
+        followed.retain(|e| e.unmapped.resident.as_ref().is_none_or(|r| r.uid != "R1501"));
+        followed.sort_by_key(|e| e.time);
+        let f = run_in(&m, crate::Config::default(), &followed);
+        assert!(f.iter().filter(|f| f.rule == "unexplained_change").all(|f| f.severity == Severity::Medium && !f.residents.contains(&"R1502".to_owned())), "{:?}", rules(&f));
         // The reads of the same records are no change.
         let reads: Vec<_> = events.iter().cloned().map(|mut e| { e.activity_id = 1; e }).collect();
         assert!(run_in(&m, crate::Config::default(), &reads).iter().all(|f| f.rule != "unexplained_change"));
