@@ -186,7 +186,7 @@ pub fn check(j: &SqliteJournal, dir: &Directory, tz: chrono_tz::Tz, only: Option
         if let Some(fields) = e.unmapped.extra.get("uncoded").and_then(|v| v.as_array()) {
             for f in fields.iter().filter_map(|f| f.as_str()) {
                 let value = match f {
-                    "operation" => e.unmapped.operation.clone().unwrap_or_default(),
+                    "operation" | "activity" => e.unmapped.operation.clone().unwrap_or_default(),
                     other => e.unmapped.extra.get(other).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).unwrap_or_default(),
                 };
                 *a.uncoded.entry(f.to_owned()).or_default().entry(value).or_default() += 1;
@@ -320,6 +320,12 @@ fn judge(c: &mut SourceCheck, limits: Thresholds) {
         ));
     }
     for (field, t) in &c.uncoded {
+        if field == "activity" {
+            // Neither a read nor a change: the analyzers that weigh one against the other
+            // (extraction, changes without business) pass these rows by.
+            c.problems.push(format!("{} 件の記録照会の操作が [activity] にありません（照会 = 1、更新 = 2、登録 = 6、削除 = 7 のように追加してください。ないと照会とも変更とも判断できません）: {}", t.count, examples(t)));
+            continue;
+        }
         c.problems.push(format!("{} 件のイベントの `{field}` がコード表 [codes.{field}] にありません。追加してください: {}", t.count, examples(t)));
     }
     let lines = c.events + c.dead_letters.count;

@@ -214,14 +214,23 @@ impl LineAdapter for CsvMapping {
         let actor = self.get(&record, "actor", &mut uncoded);
         let operation = self.get(&record, "operation", &mut uncoded);
         let (class, mut activity) = match row_class {
-            RowClass::Record => (ClassUid::DatastoreActivity, 2),
+            RowClass::Record => (ClassUid::DatastoreActivity, 99),
             RowClass::File => (ClassUid::FileSystemActivity, 2),
             RowClass::Print => (ClassUid::FileSystemActivity, 99),
             RowClass::Usb => (ClassUid::PeripheralActivity, 1),
             RowClass::Logon | RowClass::Badge => (ClassUid::Authentication, 1),
         };
-        if let Some(a) = operation.as_ref().and_then(|op| self.activity.get(op)).copied().or(self.default_activity) {
-            activity = a;
+        match operation.as_ref().and_then(|op| self.activity.get(op)).copied().or(self.default_activity) {
+            Some(a) => activity = a,
+            // A record access whose operation no `[activity]` entry names is neither a
+            // read nor a change as far as anyone knows: Other (99), and `mamori check` says
+            // which operations need an entry. (Taken as an update, every look-up of a town
+            // that mapped no activities would be a change.)
+            None if row_class == RowClass::Record => {
+                activity = 99;
+                uncoded.push("activity".to_owned());
+            }
+            None => {}
         }
         let direction = self.get(&record, "direction", &mut uncoded);
         if row_class == RowClass::Badge {
