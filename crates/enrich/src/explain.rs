@@ -167,7 +167,7 @@ pub fn activity_id(name: &str) -> Option<u8> {
         "read" => Some(1),
         "update" => Some(2),
         "create" => Some(6),
-        "delete" => Some(4),
+        "delete" => Some(7),
         _ => None,
     }
 }
@@ -343,10 +343,19 @@ impl Directory {
         let day = a.at.date();
         let people = self.with_household(a.resident, day);
         let mut indirect: Option<Explanation> = None;
-        // Business is the section's, or the employee's own wherever it sits: a visit or case
-        // that names them as its handler is theirs under a second, concurrent posting (兼務),
-        // on night duty for another section, or as a contractor working for it.
-        let ours = |department: &str, handler: Option<&str>| department == a.department || (a.employee.is_some() && handler == a.employee);
+        // Business is the section's (`Some(true)`), or, naming the employee as its handler,
+        // theirs wherever it sits: under a second, concurrent posting there (兼務) as fully
+        // as the section's own (`Some(true)`); on night duty for another section or as a
+        // contractor working for it only as the section's business is, never covering kin
+        // or the watch-list (`Some(false)`): a name on another section's record is not a
+        // licence.
+        let ours = |department: &str, handler: Option<&str>| -> Option<bool> {
+            if department == a.department {
+                return Some(true);
+            }
+            let employee = a.employee.filter(|e| handler == Some(*e))?;
+            Some(self.posted_in(employee, department, day, day))
+        };
         // A case the access names, if it concerns the resident; else, for someone who is
         // not a resident (`permit:火-R6-1` for permit 火-R6-1), the section's case that
         // their key numbers, whether or not the access names it. While it is open, it is
@@ -370,10 +379,11 @@ impl Directory {
         for p in &people {
             for (t, no, dept, handler) in self.visits.get(*p).into_iter().flatten() {
                 let minutes = (a.at - *t).num_minutes();
-                if !ours(dept, handler.as_deref()) || minutes < -(model.visit_before_minutes as i64) || minutes > model.visit_after_minutes as i64 {
+                let Some(own) = ours(dept, handler.as_deref()) else { continue };
+                if minutes < -(model.visit_before_minutes as i64) || minutes > model.visit_after_minutes as i64 {
                     continue;
                 }
-                let direct = handler.is_none() || a.employee.is_none() || handler.as_deref() == a.employee;
+                let direct = own && (handler.is_none() || a.employee.is_none() || handler.as_deref() == a.employee);
                 let member = (*p != a.resident).then(|| (*p).to_owned());
                 let e = Explanation::Visit { no: no.clone(), direct, member };
                 if direct {
@@ -385,14 +395,15 @@ impl Directory {
         for p in &people {
             for &i in self.cases_by_resident.get(*p).into_iter().flatten() {
                 let c = &self.cases[i];
-                if !ours(&c.department, c.handler.as_deref()) || !self.case_open(model, i, day) {
+                let Some(own) = ours(&c.department, c.handler.as_deref()) else { continue };
+                if !self.case_open(model, i, day) {
                     continue;
                 }
-                let direct = c.handler.is_none() || a.employee.is_none() || c.handler.as_deref() == a.employee;
+                let direct = own && (c.handler.is_none() || a.employee.is_none() || c.handler.as_deref() == a.employee);
                 if direct {
                     return Some(Explanation::Case { no: c.no.clone(), kind: c.kind.clone(), direct, member: (*p != a.resident).then(|| (*p).to_owned()) });
                 }
-                if model.kind(&c.kind).team_covers(a.activity) {
+                if !own || model.kind(&c.kind).team_covers(a.activity) {
                     indirect.get_or_insert(Explanation::Case { no: c.no.clone(), kind: c.kind.clone(), direct, member: (*p != a.resident).then(|| (*p).to_owned()) });
                 }
             }
@@ -400,8 +411,14 @@ impl Directory {
         // A sanctioned extract of every record explains its handler's look-ups.
         for &i in &self.everyone_cases {
             let c = &self.cases[i];
-            if ours(&c.department, c.handler.as_deref()) && (c.handler.is_none() || c.handler.as_deref() == a.employee) && self.case_open(model, i, day) {
-                return Some(Explanation::Extract(c.no.clone()));
+            let Some(own) = ours(&c.department, c.handler.as_deref()) else { continue };
+            if (c.handler.is_none() || c.handler.as_deref() == a.employee) && self.case_open(model, i, day) {
+                if own {
+                    return Some(Explanation::Extract(c.no.clone()));
+                }
+                // Another section's extract the employee works on as its contractor: the
+                // section's business, which covers no one's kin and no one on the watch-list.
+                indirect.get_or_insert(Explanation::Case { no: c.no.clone(), kind: c.kind.clone(), direct: false, member: None });
             }
         }
         if indirect.is_some() {

@@ -323,8 +323,9 @@ pub fn activity_name(activity: u8) -> &'static str {
     match activity {
         1 => "read",
         2 => "update",
-        4 => "delete",
+        4 => "query",
         6 => "create",
+        7 => "delete",
         _ => "other",
     }
 }

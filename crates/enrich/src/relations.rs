@@ -32,8 +32,9 @@ pub enum RelationKind {
     /// moved on to, or a former member of a household the employee joined (a partner's
     /// former spouse), or of the household a member came from.
     ExtendedFamily,
-    /// A relative three or four links away in the register: an uncle or aunt, a nephew or
-    /// niece, a cousin, a spouse's sibling's child.
+    /// A relative three or four links away in the register: a cousin through a parent's
+    /// sibling, an uncle or aunt the register links only through the grandparents, a
+    /// spouse's sibling's child.
     DistantFamily,
     /// Someone of the same surname (after folding) in the same or the next block: kin the
     /// register does not link, more often than not.
@@ -255,8 +256,8 @@ impl Relations {
                     }
                 }
             }
-            // Three and four links out: uncles and aunts, nephews and nieces, cousins, a
-            // spouse's sibling's child.
+            // Three and four links out: cousins, a spouse's sibling's child, and relatives
+            // of the second degree the register reaches only the long way round.
             let mut frontier = seconds;
             for _ in 3..=4 {
                 let mut next = Vec::new();

@@ -24,8 +24,9 @@
 //! `follow_up_days` is its follow-up, not such a change.
 //!
 //! State: per employee, their look-ups per day and their unexplained ones in the window;
-//! per section, look-ups per day (the learned baseline, a sum over its staff, so it can be
-//! rebuilt from theirs when detection is spread over machines).
+//! per section and for the office, look-ups per day (the learned baseline). Like the
+//! crowd's, it needs every record access of the tenant: spread over machines, it runs
+//! where all of a tenant's accesses go.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -110,6 +111,13 @@ struct Lookup {
 struct Employee {
     days: BTreeMap<NaiveDate, Day>,
     unexplained: VecDeque<Lookup>,
+    /// How many of `unexplained` fall on each resident and each day, kept as it changes
+    /// (counted afresh at every look-up, a busy counter clerk's thousands would cost more
+    /// than the rest of detection).
+    #[serde(default)]
+    by_resident: HashMap<String, u32>,
+    #[serde(default)]
+    by_day: BTreeMap<NaiveDate, u32>,
     /// Raised until then: each new look-up in the window is added as it comes.
     #[serde(default)]
     raised_until: i64,
@@ -128,6 +136,9 @@ struct State {
     employees: HashMap<String, Employee>,
     /// Section → its staff's look-ups per day (the baseline).
     sections: HashMap<String, BTreeMap<NaiveDate, Day>>,
+    /// The office's, the sum of the sections'.
+    #[serde(default)]
+    office: BTreeMap<NaiveDate, Day>,
 }
 
 struct Browsing {
@@ -137,8 +148,13 @@ struct Browsing {
 
 fn build(v: toml::Value) -> Result<Box<dyn Analyzer>, String> {
     let settings: Settings = settings(v)?;
-    if settings.window_days < 1 || settings.min_residents < 1 || !(settings.chance_high >= 0.0 && settings.chance_high <= settings.chance && settings.chance > 0.0 && settings.chance < 1.0) {
-        return Err("browsing: window_days ≥ 1, min_residents ≥ 1 and 0 ≤ chance_high ≤ chance, 0 < chance < 1".into());
+    if settings.window_days < 1
+        || settings.min_residents < 1
+        || !(settings.chance_high >= 0.0 && settings.chance_high <= settings.chance && settings.chance > 0.0 && settings.chance < 1.0)
+        || !(settings.change_chance > 0.0 && settings.change_chance < 1.0)
+        || settings.follow_up_days < 0
+    {
+        return Err("browsing: window_days ≥ 1, min_residents ≥ 1, 0 ≤ chance_high ≤ chance, 0 < chance < 1, 0 < change_chance < 1 and follow_up_days ≥ 0".into());
     }
     Ok(Box::new(Browsing { settings, state: State::default() }))
 }
@@ -170,7 +186,7 @@ fn total<'a>(days: impl IntoIterator<Item = (&'a NaiveDate, &'a Day)>, since: Na
 fn peer_rate(state: &State, employee: &str, department: &str, since: NaiveDate, changes: bool) -> (f64, f64) {
     let (own_all, own_unexplained) = state.employees.get(employee).map_or((0.0, 0.0), |me| total(&me.days, since, changes));
     let (section_all, section_unexplained) = total(state.sections.get(department).into_iter().flatten(), since, changes);
-    let (office_all, office_unexplained) = total(state.sections.values().flatten(), since, changes);
+    let (office_all, office_unexplained) = total(&state.office, since, changes);
     let section = if section_all > own_all { (section_unexplained - own_unexplained) / (section_all - own_all) } else { 0.0 };
     (own_all, section.max((office_unexplained - own_unexplained + 0.5) / (office_all - own_all + 1.0)))
 }
@@ -191,17 +207,32 @@ impl Analyzer for Browsing {
         // Completing a record the section registered in the last `follow_up_days` (a permit's
         // correction, a new resident's details) is the section's follow-up, whoever
         // registered it: not a change without business.
-        let follow_up = access.registered.as_ref().is_some_and(|r| r.department == o.actor.department && o.time - r.time <= s.follow_up_days * DAY_MS);
+        let follow_up = access.registered.as_ref().is_some_and(|r| {
+            !r.department.is_empty() && r.department == o.actor.department && r.by.as_deref() != Some(employee) && o.time - r.time <= s.follow_up_days * DAY_MS
+        });
         let change = matches!(o.event.activity_id, 2 | 5 | 6 | 7) && !follow_up;
         let department = o.actor.department.as_str();
         add(self.state.sections.entry(department.to_owned()).or_default(), o.day, unexplained, change, since_day);
+        add(&mut self.state.office, o.day, unexplained, change, since_day);
         let me = self.state.employees.entry(employee.to_owned()).or_default();
         add(&mut me.days, o.day, unexplained, change, since_day);
-        let since = o.time - s.window_days * DAY_MS;
-        while me.unexplained.front().is_some_and(|l| l.time < since) {
+        // The same calendar days as the counts.
+        while let Some(gone) = me.unexplained.front().filter(|l| l.day < since_day) {
+            if let Some(n) = me.by_resident.get_mut(&gone.resident) {
+                *n -= 1;
+                if *n == 0 {
+                    me.by_resident.remove(&gone.resident);
+                }
+            }
+            if let Some(n) = me.by_day.get_mut(&gone.day) {
+                *n -= 1;
+                if *n == 0 {
+                    me.by_day.remove(&gone.day);
+                }
+            }
             me.unexplained.pop_front();
         }
-        while me.changes.front().is_some_and(|l| l.time < since) {
+        while me.changes.front().is_some_and(|l| l.day < since_day) {
             me.changes.pop_front();
         }
         if me.changes.is_empty() {
@@ -225,9 +256,10 @@ impl Browsing {
     fn browsed(&mut self, o: &Observation, employee: &str, department: &str, since_day: NaiveDate, lookup: Lookup, out: &mut Findings) {
         let s = &self.settings;
         let me = self.state.employees.get_mut(employee).expect("entered by observe");
+        *me.by_resident.entry(lookup.resident.clone()).or_default() += 1;
+        *me.by_day.entry(lookup.day).or_default() += 1;
         me.unexplained.push_back(lookup);
-        let residents = me.unexplained.iter().map(|l| l.resident.as_str()).collect::<BTreeSet<_>>().len();
-        let days = me.unexplained.iter().map(|l| l.day).collect::<BTreeSet<_>>().len();
+        let (residents, days) = (me.by_resident.len(), me.by_day.len());
         let raised = me.raised_until >= o.time;
         if !raised && (residents < s.min_residents || days < s.min_days) {
             return;
@@ -239,16 +271,17 @@ impl Browsing {
         let detail = format!("{} 日間に {} 日・住民 {} 人（照会 {} 件のうち、所属の割合 {:.2}% なら {:.1} 人）", s.window_days, days, residents, own_lookups as u64, rate * 100.0, expected);
         let me = self.state.employees.get_mut(employee).expect("entered by observe");
         let resident = &me.unexplained.back().expect("just pushed").resident;
-        // Raised already: this look-up is added as it comes, at the strength the count has
-        // now (a habit that goes on grows from medium to high).
-        if raised {
+        // Raised already: this look-up is added as it comes while the count still stands
+        // out, at the strength it has now (a habit that goes on grows from medium to high);
+        // once it no longer does, the finding stops growing and the window runs out.
+        if raised && tail <= s.chance {
             // Told again only when it has grown to high; otherwise one more of the same.
             let grown = severity == Severity::High && !me.raised_high;
             let detail = if grown { detail } else { "その後も続く根拠のない照会".to_owned() };
             let severity = if me.raised_high || grown { Severity::High } else { Severity::Medium };
             me.raised_high |= grown;
             out.note(Note::of(o, RULES[0].id, severity, employee).resident(resident).detail(detail));
-        } else if tail <= s.chance {
+        } else if !raised && tail <= s.chance {
             me.raised_high = severity == Severity::High;
             for l in &me.unexplained {
                 out.note(Note { seq: l.seq, time: l.time, day: l.day, detail: Some(detail.clone()), ..Note::of(o, RULES[0].id, severity, employee) }.resident(&l.resident));
@@ -347,6 +380,8 @@ mod tests {
                 let (handler, department) = match i { 0..40 if i % 2 == 0 => ("E1", "D300"), 0..40 => ("E2", "D300"), _ => ("E3", "D110") };
                 v["cases"].as_array_mut().unwrap().push(serde_json::json!({"case_no":format!("Z{i}"),"kind":"更正","received":"2024-03-01","closed":"2024-03-29","department":department,"handler":handler,"residents":[format!("R{}", 1000 + i)]}));
             }
+            // E2 registers R1502 at the counter on 19 March.
+            v["counter_visits"].as_array_mut().unwrap().push(serde_json::json!({"visit_no":"V1502","at":"2024-03-19T08:55:00","department":"D300","resident_uid":"R1502","purpose":"転入届","handler":"E2"}));
         });
         let change = |account: &str, resident: &str, when: &str, host: &str| {
             let mut e = access("zeimu", account, resident, when, host);
@@ -364,7 +399,8 @@ mod tests {
         let twice = run_in(&m, crate::Config::default(), &events);
         let second = twice.iter().find(|f| f.rule == "unexplained_change").expect("raised");
         assert_eq!((second.severity, second.residents.len()), (Severity::High, 2), "{:?}", rules(&twice));
-        // A correction of a record the section registered days before is its follow-up.
+        // A correction of a record the section registered days before is its follow-up
+        // (without that, R1502 would be E1's second resident: high).
         let mut registered = change("J2", "R1502", "2024-03-19T09:00:00", "PC-E2");
         registered.activity_id = 6;
         let mut followed = events.clone();

@@ -1,8 +1,9 @@
 //! S8 (Kamaishi): record access through an account that should no longer work — closed at
 //! its holder's transfer or retirement and still used, or a personal account of someone
 //! with no posting that day. Charged to the account's (former) holder, unless another
-//! employee, posted that day, held the terminal's unlocked Windows session: then to them,
-//! naming the holder (a colleague working a retiree's account from their own desk).
+//! employee, posted that day and not badged away, held the terminal's unlocked Windows
+//! session: then to them, naming the holder (a colleague working a retiree's account from
+//! their own desk). Other analyzers still see the event as the holder's.
 
 use mamori_model::{ClassUid, Severity};
 use serde::Deserialize;
@@ -61,7 +62,13 @@ impl Analyzer for LapsedAccount {
         // Whoever holds the terminal's unlocked Windows session, posted that day, is the one
         // at the keyboard: a colleague working a retiree's account from their own desk, not
         // the retiree, who is named beside them.
-        let at_keyboard = cx.presence.session(&o.host).filter(|s| !s.locked).and_then(|s| s.employee.as_deref()).filter(|e| *e != holder && cx.dir.posting(e, o.day).is_some());
+        let room = cx.dir.terminal_location(&o.host);
+        let at_keyboard = cx
+            .presence
+            .session(&o.host)
+            .filter(|s| !s.locked)
+            .and_then(|s| s.employee.as_deref())
+            .filter(|e| *e != holder && cx.dir.posting(e, o.day).is_some() && !cx.presence.is_away(e, room, o.time));
         match at_keyboard {
             Some(user) => {
                 let r = out.note(Note::of(o, RULES[0].id, Severity::High, user).resident(o.resident()).detail(format!("{detail}、{} のセッションで操作", o.host)));

@@ -94,8 +94,9 @@ pub(crate) fn restore<T: DeserializeOwned>(into: &mut T, v: serde_json::Value) -
     Ok(())
 }
 
-/// P(X ≥ k) for X ~ Poisson(λ), summed from k upward so that a tail far below 1e-16 is
-/// still told apart from another (1 − the sum below k would round to 0).
+/// P(X ≥ k) for X ~ Poisson(λ). Below the mean it is 1 − P(X < k), the terms summed in
+/// log space (a term far below the mean underflows to 0 on its own); above it, the terms
+/// from k upward, so that a tail far below 1e-16 is still told apart from another.
 pub(crate) fn poisson_tail(lambda: f64, k: usize) -> f64 {
     if k == 0 {
         return 1.0;
@@ -103,16 +104,45 @@ pub(crate) fn poisson_tail(lambda: f64, k: usize) -> f64 {
     if lambda <= 0.0 {
         return 0.0;
     }
-    let ln_term = -lambda + k as f64 * lambda.ln() - (1..=k).map(|i| (i as f64).ln()).sum::<f64>();
-    let (mut term, mut sum) = (ln_term.exp(), 0.0);
+    let ln_term = |i: usize| -lambda + i as f64 * lambda.ln() - ln_factorial(i);
+    if (k as f64) <= lambda {
+        let below: f64 = (0..k).map(|i| ln_term(i).exp()).sum();
+        return (1.0 - below).clamp(0.0, 1.0);
+    }
+    let (mut term, mut sum) = (ln_term(k).exp(), 0.0);
     for i in k.. {
         sum += term;
         term *= lambda / (i + 1) as f64;
-        if term < sum * 1e-17 || i > k + 10_000 {
+        if term <= sum * 1e-17 || i > k + 10_000 {
             break;
         }
     }
     sum.min(1.0)
+}
+
+/// ln(n!), exact in the sum for small n and by Stirling's series beyond.
+fn ln_factorial(n: usize) -> f64 {
+    if n < 64 {
+        return (2..=n).map(|i| (i as f64).ln()).sum();
+    }
+    let x = n as f64;
+    x * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI * x).ln() + 1.0 / (12.0 * x) - 1.0 / (360.0 * x.powi(3))
+}
+
+#[cfg(test)]
+mod poisson_tests {
+    use super::poisson_tail;
+
+    #[test]
+    fn the_poisson_tail_is_right_far_below_and_far_above_the_mean() {
+        assert!((poisson_tail(1.0, 1) - (1.0 - (-1.0f64).exp())).abs() < 1e-12);
+        assert!((poisson_tail(1000.0, 10) - 1.0).abs() < 1e-12, "ten when a thousand are expected is no surprise");
+        assert!((poisson_tail(1800.0, 40) - 1.0).abs() < 1e-12);
+        assert!((poisson_tail(100.0, 100) - 0.5133).abs() < 1e-3, "about half at the mean");
+        let far = poisson_tail(0.5, 30);
+        assert!(far > 0.0 && far < 1e-35, "{far}");
+        assert!(poisson_tail(0.5, 31) < far);
+    }
 }
 
 /// Implements `save` and `restore` over an analyzer's `state` field.

@@ -12,8 +12,8 @@
 //!
 //! Severity is set per relation; a relation of lower severity looked up without business on
 //! `repeat_days` distinct days is raised to high (a habit, not a chance hit in a telephone
-//! inquiry), and so are colleagues' own records once `repeat_colleagues` distinct ones were
-//! looked up without business within `repeat_window_days` (a manager going through the
+//! inquiry), and so are colleagues' own records once `repeat_colleagues` distinct ones of the
+//! same section were looked up without business within `repeat_window_days` (a manager going through the
 //! staff's records one at a time). Earlier look-ups stay as they were noted.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -74,7 +74,7 @@ struct Settings {
     /// A resident looked up without business on this many distinct days raises the
     /// finding to high, whatever the relation.
     repeat_days: usize,
-    /// This many distinct colleagues' own records looked up without business within
+    /// This many distinct colleagues of the same section looked up without business within
     /// `repeat_window_days` raise each to high: a manager going through the staff's tax
     /// records one a day is a habit, though no one record is opened twice.
     repeat_colleagues: usize,
@@ -178,7 +178,10 @@ impl Analyzer for Relatives {
                 days.insert(o.day);
                 let repeated = days.len() >= self.settings.repeat_days.max(1);
                 let colleagues = match kind {
-                    RelationKind::ColleagueSameSection | RelationKind::Colleague if explained.is_none() => {
+                    // The section's own staff (a head of section and the staff): colleagues
+                    // anywhere in a city of thousands of staff fall under a busy clerk's
+                    // unexplained look-ups by chance.
+                    RelationKind::ColleagueSameSection if explained.is_none() => {
                         let seen = self.state.colleagues.entry(employee.to_owned()).or_default();
                         seen.insert(access.resident.clone(), o.day);
                         let since = o.day - chrono::Duration::days(self.settings.repeat_window_days.max(1) - 1);
@@ -375,24 +378,29 @@ mod tests {
         assert_eq!(configured[0].severity, Severity::Medium, "the repeat threshold comes from detect.toml");
     }
 
-    /// A head of section opens a different subordinate's tax record every few days, none
-    /// twice: the third colleague within a month makes it a habit (high); spread over more
-    /// than the window, it stays a question each time.
+    /// A head of section opens a different subordinate's record every few days, none
+    /// twice: the third of the section within a month makes it a habit (high); spread over
+    /// more than the window, or colleagues of other sections, it stays a question each time.
     #[test]
     fn a_manager_going_through_several_colleagues_records_one_at_a_time_is_a_habit() {
-        let m = office_with(|v| {
-            for (i, e) in ["E5", "E6", "E7"].iter().enumerate() {
-                v["employees"].as_array_mut().unwrap().push(json!({"id":e,"name":"職員","hired":"2010-04-01","resident_uid":format!("R{}", 50 + i)}));
-                v["assignments"].as_array_mut().unwrap().push(json!({"employee_id":e,"department":"D110","role":"staff","from":"2010-04-01"}));
-                v["residents"].as_array_mut().unwrap().push(json!({"uid":format!("R{}", 50 + i),"name":"職員","birth_date":"1980-01-01"}));
-            }
-        });
+        let staff = |department: &str| {
+            office_with(|v| {
+                for (i, e) in ["E5", "E6", "E7"].iter().enumerate() {
+                    v["employees"].as_array_mut().unwrap().push(json!({"id":e,"name":"職員","hired":"2010-04-01","resident_uid":format!("R{}", 50 + i)}));
+                    v["assignments"].as_array_mut().unwrap().push(json!({"employee_id":e,"department":department,"role":"staff","from":"2010-04-01"}));
+                    v["residents"].as_array_mut().unwrap().push(json!({"uid":format!("R{}", 50 + i),"name":"職員","birth_date":"1980-01-01"}));
+                }
+            })
+        };
         let at = |r: &str, day: &str| access("juki", "J1", r, &format!("{day}T10:00:00"), "PC-E1");
-        let f = run_in(&m, crate::Config::default(), &[at("R50", "2024-03-01"), at("R51", "2024-03-06"), at("R52", "2024-03-12")]);
+        let within = [at("R50", "2024-03-01"), at("R51", "2024-03-06"), at("R52", "2024-03-12")];
+        let f = run_in(&staff("D300"), crate::Config::default(), &within);
         let colleague: Vec<_> = f.iter().filter(|f| f.rule == "colleague_lookup").collect();
         assert_eq!((colleague.len(), colleague[0].severity, colleague[0].residents.len()), (1, Severity::High, 3), "{f:?}");
-        let apart = run_in(&m, crate::Config::default(), &[at("R50", "2024-01-05"), at("R51", "2024-02-20"), at("R52", "2024-04-10")]);
+        let apart = run_in(&staff("D300"), crate::Config::default(), &[at("R50", "2024-01-05"), at("R51", "2024-02-20"), at("R52", "2024-04-10")]);
         assert!(apart.iter().filter(|f| f.rule == "colleague_lookup").all(|f| f.severity == Severity::Medium), "{apart:?}");
+        let elsewhere = run_in(&staff("D110"), crate::Config::default(), &within);
+        assert!(elsewhere.iter().filter(|f| f.rule == "colleague_lookup").all(|f| f.severity == Severity::Medium), "{elsewhere:?}");
     }
 
     #[test]
