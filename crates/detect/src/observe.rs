@@ -184,7 +184,7 @@ impl<'a> Resolver<'a> {
             // goes on unattended (synchronisation, scheduled jobs) while one is out.
             && event.class_uid == ClassUid::DatastoreActivity
             && !host.is_empty()
-            && self.s.presence.is_away(&owner, self.dir.terminal_location(&host), event.time)
+            && self.s.presence.is_away(&owner, self.dir.terminal_location(&host), &host, event.time)
             && self.s.presence.session(&host).is_none_or(|s| s.employee.as_deref() == Some(owner.as_str()) && !s.locked)
         {
             // The owner's own account at work while the owner is badged out: someone in
@@ -239,7 +239,7 @@ impl<'a> Resolver<'a> {
                 self.s.presence.logon(host, &actor.account, actor.holder.clone(), actor.kind.unwrap_or(AccountKind::Shared), event.time);
             }
             "logoff" => self.s.presence.logoff(host, &actor.account),
-            "lock" | "unlock" => self.s.presence.lock(host, op == "lock"),
+            "lock" | "unlock" => self.s.presence.lock(host, op == "lock", event.time),
             _ => {}
         }
     }

@@ -20,6 +20,10 @@ pub struct Session {
     pub shared: bool,
     pub locked: bool,
     pub since: i64,
+    /// When its holder last logged on or unlocked it: at the keyboard then, whatever the
+    /// badge readers saw before.
+    #[serde(default)]
+    pub at_keyboard: i64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -85,7 +89,7 @@ impl Presence {
             self.last_user.insert(host.to_owned(), e.clone());
         }
         let shared = kind != AccountKind::Personal;
-        let new = Session { account: account.to_owned(), employee, shared, locked: false, since: time };
+        let new = Session { account: account.to_owned(), employee, shared, locked: false, since: time, at_keyboard: time };
         if let Some(old) = self.sessions.insert(host.to_owned(), new)
             && !old.account.eq_ignore_ascii_case(account)
         {
@@ -111,9 +115,12 @@ impl Presence {
         }
     }
 
-    pub fn lock(&mut self, host: &str, locked: bool) {
+    pub fn lock(&mut self, host: &str, locked: bool, time: i64) {
         if let Some(s) = self.sessions.get_mut(host) {
             s.locked = locked;
+            if !locked {
+                s.at_keyboard = time;
+            }
         }
     }
 
@@ -130,10 +137,13 @@ impl Presence {
     /// `now`: out, or gone from that room into another within the last `AWAY_HOURS` (a
     /// meeting room, another floor). Unknown is not away. Nor is someone who works all day
     /// in another room than the asset register puts their terminal in (a register that
-    /// lags a move): they were not in the terminal's room before.
-    pub fn is_away(&self, employee: &str, room: Option<&str>, now: i64) -> bool {
+    /// lags a move): they were not in the terminal's room before. Nor is someone who
+    /// logged on or unlocked `host` since their last badge passing: back at the keyboard
+    /// without badging in (a door held open).
+    pub fn is_away(&self, employee: &str, room: Option<&str>, host: &str, now: i64) -> bool {
+        let back = |b: &Badge| self.sessions.get(host).is_some_and(|s| s.employee.as_deref() == Some(employee) && s.at_keyboard > b.at);
         self.badges.get(employee).is_some_and(|b| {
-            !b.inside || room.is_some_and(|r| b.room.as_deref() != Some(r) && b.was_in.as_deref() == Some(r) && now - b.left_at < AWAY_HOURS * 3_600_000)
+            !back(b) && (!b.inside || room.is_some_and(|r| b.room.as_deref() != Some(r) && b.was_in.as_deref() == Some(r) && now - b.left_at < AWAY_HOURS * 3_600_000))
         })
     }
 

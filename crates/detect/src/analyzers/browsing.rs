@@ -415,6 +415,30 @@ mod tests {
         assert!(run_in(&m, crate::Config::default(), &reads).iter().all(|f| f.rule != "unexplained_change"));
     }
 
+    /// Detection saved mid-habit and resumed (incremental `detect`, a worker's handover)
+    /// finds what one run finds: the counts, the raised state and the office's baseline
+    /// all travel in the saved state.
+    #[test]
+    fn browsing_resumed_from_saved_state_finds_what_one_run_finds() {
+        let m = town();
+        let events = section(2, 21);
+        let whole = run_in(&m, crate::Config::default(), &events);
+        assert!(whole.iter().any(|f| f.rule == "unexplained_browsing"), "{:?}", rules(&whole));
+        let dir = mamori_enrich::Directory::new(&m);
+        for split in [events.len() / 3, events.len() / 2, events.len() - 5] {
+            let mut first = crate::Detector::with_config(&dir, crate::Config::default());
+            for (i, e) in events[..split].iter().enumerate() {
+                first.observe(i as u64, e);
+            }
+            let saved: crate::DetectorState = serde_json::from_value(first.state()).unwrap();
+            let mut second = crate::Detector::resume(&dir, crate::Config::default(), first.model().clone(), saved).unwrap();
+            for (i, e) in events.iter().enumerate().skip(split) {
+                second.observe(i as u64, e);
+            }
+            assert_eq!(second.findings(), whole, "split at {split}");
+        }
+    }
+
     /// A section whose work leaves look-ups unrecorded (both clerks answer the telephone):
     /// E1 does no more of it than E2, so neither stands out.
     #[test]

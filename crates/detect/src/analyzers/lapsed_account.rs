@@ -68,7 +68,7 @@ impl Analyzer for LapsedAccount {
             .session(&o.host)
             .filter(|s| !s.locked)
             .and_then(|s| s.employee.as_deref())
-            .filter(|e| *e != holder && cx.dir.posting(e, o.day).is_some() && !cx.presence.is_away(e, room, o.time));
+            .filter(|e| *e != holder && cx.dir.posting(e, o.day).is_some() && !cx.presence.is_away(e, room, &o.host, o.time));
         match at_keyboard {
             Some(user) => {
                 let r = out.note(Note::of(o, RULES[0].id, Severity::High, user).resident(o.resident()).detail(format!("{detail}、{} のセッションで操作", o.host)));

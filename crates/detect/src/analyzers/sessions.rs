@@ -86,7 +86,7 @@ impl Analyzer for Sessions {
         if owner == employee || session.locked || cx.dir.terminal_kind(&o.host) != Some(TerminalKind::Staff) || cx.dir.terminal_owner(&o.host) == Some(employee) {
             return;
         }
-        let away = cx.presence.is_away(owner, cx.dir.terminal_location(&o.host), o.time);
+        let away = cx.presence.is_away(owner, cx.dir.terminal_location(&o.host), &o.host, o.time);
         let key = format!("{} ({owner}{})", o.host, if away { ", 離席中" } else { "" });
         // Who could have been at the keyboard: those badged into the terminal's room; and
         // whether the employee was logged on elsewhere at the same time.
@@ -210,6 +210,18 @@ mod tests {
         let away = f.iter().find(|x| x.rule == "session_used_while_away").expect("the owner in a meeting");
         assert_eq!((away.employees.as_slice(), away.evidence.as_slice()), (&["E1".to_owned(), "E2".to_owned()][..], &[4u64][..]), "only the look-up while E2 was in the meeting");
         assert!(f.iter().any(|x| x.rule == "relative_lookup" && x.employees[0] == "E1"), "R3 is E1's parent: {f:?}");
+        // Back from the meeting through a door held open, no badge: E2 unlocks the PC, and
+        // the look-up after it is E2's own.
+        let f = run(&[
+            into("E1", "2F", "2024-03-01T08:25:00"),
+            into("E2", "2F", "2024-03-01T08:20:00"),
+            windows("e2", "logon", "2024-03-01T08:30:00", "PC-E2"),
+            windows("e2", "lock", "2024-03-01T13:59:00", "PC-E2"),
+            into("E2", "3F会議室B", "2024-03-01T14:00:00"),
+            windows("e2", "unlock", "2024-03-01T15:02:00", "PC-E2"),
+            access("juki", "J2", "R3", "2024-03-01T15:05:00", "PC-E2"),
+        ]);
+        assert!(f.iter().all(|x| x.rule != "session_used_while_away" && !x.employees.contains(&"E1".to_owned())), "{f:?}");
         // E2 moved to the 3F office with the PC, and the asset register still says 2F: E2 was
         // never in 2F that day, so E2's own look-ups are E2's.
         let f = run(&[
