@@ -130,6 +130,12 @@ pub struct Context<'a> {
 /// OCSF Datastore Activity `activity_id` 6: Create (a record registered).
 pub const CREATE: u8 = 6;
 
+/// Whether a record access's OCSF activity changes the record (update, write, create,
+/// delete) rather than reading it.
+pub fn changes_record(activity: u8) -> bool {
+    matches!(activity, 2 | 5 | 6 | 7)
+}
+
 /// The shared state behind observations: sessions and badges, and registrations.
 #[derive(Default, Serialize, Deserialize)]
 pub struct ResolverState {

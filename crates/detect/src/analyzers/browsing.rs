@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Analyzer, Registration, poisson_tail, settings, state_field};
 use crate::findings::{Findings, Note, Rule, Rollup};
-use crate::observe::{Context, Observation};
+use crate::observe::{Context, Observation, changes_record};
 
 pub const REGISTRATION: Registration = Registration { section: "browsing", build, rules: RULES };
 
@@ -210,7 +210,7 @@ impl Analyzer for Browsing {
         let follow_up = access.registered.as_ref().is_some_and(|r| {
             !r.department.is_empty() && r.department == o.actor.department && r.by.as_deref() != Some(employee) && o.time - r.time <= s.follow_up_days * DAY_MS
         });
-        let change = matches!(o.event.activity_id, 2 | 5 | 6 | 7) && !follow_up;
+        let change = changes_record(o.event.activity_id) && !follow_up;
         let department = o.actor.department.as_str();
         add(self.state.sections.entry(department.to_owned()).or_default(), o.day, unexplained, change, since_day);
         add(&mut self.state.office, o.day, unexplained, change, since_day);
@@ -267,27 +267,28 @@ impl Browsing {
         let (own_lookups, rate) = peer_rate(&self.state, employee, department, since_day, false);
         let expected = own_lookups * rate;
         let tail = poisson_tail(expected, residents);
+        // Raised already: this look-up is added as it comes while the count still stands
+        // out, at the strength it has now (a habit that goes on grows from medium to high);
+        // once it no longer does, the finding stops growing and the window runs out.
+        if tail > s.chance {
+            return;
+        }
         let severity = if tail <= s.chance_high { Severity::High } else { Severity::Medium };
         let detail = format!("{} 日間に {} 日・住民 {} 人（照会 {} 件のうち、所属の割合 {:.2}% なら {:.1} 人）", s.window_days, days, residents, own_lookups as u64, rate * 100.0, expected);
         let me = self.state.employees.get_mut(employee).expect("entered by observe");
         let resident = &me.unexplained.back().expect("just pushed").resident;
-        // Raised already: this look-up is added as it comes while the count still stands
-        // out, at the strength it has now (a habit that goes on grows from medium to high);
-        // once it no longer does, the finding stops growing and the window runs out.
-        if raised && tail <= s.chance {
+        if raised {
             // Told again only when it has grown to high; otherwise one more of the same.
             let grown = severity == Severity::High && !me.raised_high;
             let detail = if grown { detail } else { "その後も続く根拠のない照会".to_owned() };
             let severity = if me.raised_high || grown { Severity::High } else { Severity::Medium };
             me.raised_high |= grown;
             out.note(Note::of(o, RULES[0].id, severity, employee).resident(resident).detail(detail));
-        } else if !raised && tail <= s.chance {
+        } else {
             me.raised_high = severity == Severity::High;
             for l in &me.unexplained {
                 out.note(Note { seq: l.seq, time: l.time, day: l.day, detail: Some(detail.clone()), ..Note::of(o, RULES[0].id, severity, employee) }.resident(&l.resident));
             }
-        } else {
-            return;
         }
         me.raised_until = o.time + s.window_days * DAY_MS;
     }

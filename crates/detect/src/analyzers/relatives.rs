@@ -161,7 +161,7 @@ impl Analyzer for Relatives {
                 // One's own record updated in the day's workload (a tax clerk's own
                 // assessment among hundreds) is routine; a close relative's decided by
                 // oneself is what recusal is for.
-                let change = matches!(o.event.activity_id, 2 | 5 | 6 | 7);
+                let change = crate::observe::changes_record(o.event.activity_id);
                 let close_kin = kind > RelationKind::Own && kind <= RelationKind::ExtendedFamily;
                 let severity = match (kind.is_kin(), change && close_kin) {
                     (true, true) => self.settings.conflict_kin_change,
