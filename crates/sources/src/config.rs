@@ -18,6 +18,8 @@ pub enum Format {
     Csv,
     /// Tab-separated values with a declarative column mapping.
     Tsv,
+    /// JSON Lines with the product's own keys, mapped like CSV columns by key path.
+    Json,
     /// Windows Security events as evtx_dump writes them with `-o jsonl`.
     WindowsJson,
     /// Samba `vfs_full_audit` lines as syslog writes them.

@@ -1,7 +1,13 @@
 //! Business-system exports (and endpoint-product and badge CSVs) by declarative mapping:
 //! which column holds which field, code tables for operation and record codes, the
 //! operation's OCSF activity. Dates may be in any form `mamori-text` reads (Japanese
-//! eras included) and are local time at the source's UTC offset.
+//! eras included) and are local time at the source's UTC offset; a time written as UNIX
+//! seconds or milliseconds is UTC.
+//!
+//! A product that writes JSON Lines with keys of its own (`format = "json"`) is mapped the
+//! same way: each column names a key path (`user.id`, `target.0.code`, or a JSON Pointer
+//! `/user/id` for keys with dots in them), and the line's values at those paths become the
+//! row the rest of this module reads.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +26,8 @@ pub struct CsvMapping {
     route: Option<crate::config::Route>,
     /// Splits each line (comma or tab), reused from line to line.
     splitter: crate::csvline::LineSplitter,
+    /// For JSON Lines: the key path of each mapped field, in the order of `index`.
+    json_keys: Option<Vec<Vec<String>>>,
     encoding: Encoding,
     offset: FixedOffset,
     has_header: bool,
@@ -83,7 +91,12 @@ impl CsvMapping {
                 }
             }
         }
-        if !c.header && c.columns.values().any(|col| matches!(col, Column::Name(_))) {
+        let json = c.format == Format::Json;
+        if json {
+            if let Some((field, _)) = c.columns.iter().find(|(_, col)| matches!(col, Column::Index(_))) {
+                return Err(err(format!("a JSON source names each field's key (`user.id`), not a position (`{field}`)")));
+            }
+        } else if !c.header && c.columns.values().any(|col| matches!(col, Column::Name(_))) {
             return Err(err("without a header row, columns must be given by position (1, 2 …)".into()));
         }
         for (field, values) in &c.outcome {
@@ -100,6 +113,21 @@ impl CsvMapping {
                 index.insert(field.clone(), i - 1);
             }
         }
+        // A JSON line becomes a row of the mapped fields' values, in the columns' order.
+        let json_keys = json.then(|| {
+            c.columns.iter().enumerate().map(|(at, (field, col))| {
+                index.insert(field.clone(), at);
+                match col {
+                    Column::Name(path) => key_path(path),
+                    Column::Index(_) => Vec::new(),
+                }
+            }).collect::<Vec<_>>()
+        });
+        if let Some(keys) = &json_keys
+            && let Some((field, _)) = c.columns.keys().zip(keys).find(|(_, k)| k.is_empty())
+        {
+            return Err(err(format!("`{field}`: an empty key path")));
+        }
         Ok(CsvMapping {
             source: name.to_owned(),
             product: c.product.clone().unwrap_or_else(|| name.to_owned()),
@@ -107,7 +135,7 @@ impl CsvMapping {
             route: c.route.clone(),
             encoding: c.encoding,
             offset: c.offset().map_err(err)?,
-            has_header: c.header,
+            has_header: c.header && !json,
             wanted: c.columns.iter().map(|(f, col)| (f.clone(), col.clone())).collect(),
             index,
             width: None,
@@ -118,11 +146,34 @@ impl CsvMapping {
             subject_kind: c.subject_kind.clone().unwrap_or_else(|| "subject".into()),
             resident_digits: c.resident_digits,
             splitter: crate::csvline::LineSplitter::new(if c.format == Format::Tsv { b'\t' } else { b',' }),
+            json_keys,
         })
     }
 
     fn record(&mut self, text: &str) -> Result<csv::StringRecord, String> {
-        self.splitter.split(text)
+        match &self.json_keys {
+            None => self.splitter.split(text),
+            Some(keys) => {
+                let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not a JSON line: {e}"))?;
+                if !value.is_object() {
+                    return Err("not a JSON object".into());
+                }
+                let mut record = csv::StringRecord::with_capacity(text.len(), keys.len());
+                for path in keys {
+                    let at = path.iter().try_fold(&value, |v, key| match v {
+                        serde_json::Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+                        v => v.get(key.as_str()),
+                    });
+                    match at {
+                        None | Some(serde_json::Value::Null) => record.push_field(""),
+                        Some(serde_json::Value::String(s)) => record.push_field(s),
+                        // A number, a flag, or an object kept whole as its JSON text.
+                        Some(other) => record.push_field(&other.to_string()),
+                    }
+                }
+                Ok(record)
+            }
+        }
     }
 
     /// A field's value after its code table; `None` if unmapped or empty.
@@ -146,6 +197,9 @@ impl CsvMapping {
 
     fn time(&self, record: &csv::StringRecord, uncoded: &mut Vec<String>) -> Result<i64, String> {
         let local = if let Some(dt) = self.get(record, "datetime", uncoded) {
+            if let Some(ms) = epoch_ms(&dt) {
+                return Ok(ms);
+            }
             match mamori_text::parse_date_time_zoned(&dt).map_err(|e| format!("field `datetime`: {e}"))? {
                 (local, None) => local,
                 // The cell says its own offset: that, not the source's zone.
@@ -161,6 +215,32 @@ impl CsvMapping {
             }
         };
         local_ms(local, self.offset)
+    }
+}
+
+/// `user.id` → [user, id]; a JSON Pointer `/a.b/c` → [a.b, c] (`~1` is `/`, `~0` is `~`).
+fn key_path(path: &str) -> Vec<String> {
+    match path.strip_prefix('/') {
+        Some(pointer) => pointer.split('/').map(|k| k.replace("~1", "/").replace("~0", "~")).collect(),
+        None => path.split('.').filter(|k| !k.is_empty()).map(str::to_owned).collect(),
+    }
+}
+
+/// UNIX time, UTC: ten digits of seconds (a fraction allowed) or thirteen of milliseconds.
+/// No date form mamori reads is ten or thirteen bare digits (the compact forms are twelve
+/// and fourteen), so a cell like this is never a date misread.
+fn epoch_ms(text: &str) -> Option<i64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    match whole.len() {
+        10 => {
+            let millis: String = fraction.chars().chain(std::iter::repeat('0')).take(3).collect();
+            Some(whole.parse::<i64>().ok()? * 1000 + millis.parse::<i64>().ok()?)
+        }
+        13 if fraction.is_empty() => whole.parse().ok(),
+        _ => None,
     }
 }
 
@@ -351,5 +431,22 @@ mod route_tests {
         let unmapped = text.replace("field = \"operation\"", "field = \"kind\"");
         let e = CsvMapping::new("ep", &toml::from_str(&unmapped).unwrap()).err().expect("the route's field must be mapped");
         assert!(e.contains("`kind`"), "{e}");
+    }
+
+    #[test]
+    fn unix_times_are_read_and_dates_of_other_widths_are_not_taken_for_them() {
+        for (text, ms) in [("1743466200", Some(1_743_466_200_000)), ("1743466200.5", Some(1_743_466_200_500)), ("1743466261500", Some(1_743_466_261_500)), ("20250401", None), ("202504010903", None), ("20250401090312", None), ("1743466261500.1", None), ("-1743466200", None), ("17434662OO", None)] {
+            assert_eq!(epoch_ms(text), ms, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_json_source_names_keys_by_path_or_pointer_and_never_by_position() {
+        assert_eq!(key_path("user.loginId"), ["user", "loginId"]);
+        assert_eq!(key_path("/client/host.name"), ["client", "host.name"]);
+        assert_eq!(key_path("/a~1b/c~0d"), ["a/b", "c~d"]);
+        let text = "format = \"json\"\nclass = \"record\"\n[columns]\ndatetime = \"ts\"\nactor = 2\nresident = \"r\"\n";
+        let e = CsvMapping::new("vendor", &toml::from_str(text).unwrap()).err().expect("positions mean nothing in JSON");
+        assert!(e.contains("`actor`") && e.contains("key"), "{e}");
     }
 }

@@ -133,7 +133,7 @@ impl LineAdapter for DeclaredAccounts {
 fn format_adapter(name: &str, config: &SourceConfig, cx: &AdapterContext) -> Result<Box<dyn LineAdapter>, String> {
     Ok(match config.format {
         Format::Ndjson => Box::new(ndjson::Ndjson),
-        Format::Csv | Format::Tsv => Box::new(csvmap::CsvMapping::new(name, config)?),
+        Format::Csv | Format::Tsv | Format::Json => Box::new(csvmap::CsvMapping::new(name, config)?),
         Format::WindowsJson => Box::new(windows::WindowsSecurity::new(name, config)),
         Format::SambaFullAudit => Box::new(samba::FullAudit::new(name, config)?),
         Format::Mbox => Box::new(mail::MailJournal::new(name, config, Framing::Mbox, cx.residents.clone())?),
