@@ -9,7 +9,7 @@ for S in "$@"; do
   /usr/bin/time -f "%e %M" -o ${OUT:-/tmp}/bt$S.sim $M simulate --out $T --seed $S >/dev/null
   $M --data $B init $B >/dev/null; $M --data $B master load $T/master >/dev/null
   start=$(date +%s.%N)
-  for pair in juki:juki_access.csv zeimu:zeimu_access.tsv koseki:koseki_access.csv fukushi:fukushi_access.csv saijo:saijo_permits.csv win-security:security.jsonl badge:badge.csv endpoint:endpoint_usb.csv endpoint-ops:endpoint_pcops.csv endpoint-print:endpoint_print.csv samba:fileserver_audit.log mail:mail_journal.mbox proxy:proxy_access.log; do
+  for pair in juki:juki_access.csv zeimu:zeimu_access.tsv koseki:koseki_access.csv fukushi:fukushi_access.log saijo:saijo_permits.csv win-security:security.jsonl badge:badge.csv endpoint:endpoint_usb.csv endpoint-ops:endpoint_pcops.csv endpoint-print:endpoint_print.csv samba:fileserver_audit.log mail:mail_journal.mbox proxy:proxy_access.log; do
     $M --data $B import --source ${pair%%:*} --config $T/mamori.toml $T/logs/${pair#*:} >/dev/null
   done
   end=$(date +%s.%N); echo "$end - $start" | bc > ${OUT:-/tmp}/bt$S.import

@@ -36,7 +36,7 @@ pub const LOGS: [(&str, &str); 13] = [
     ("juki", "juki_access.csv"),
     ("zeimu", "zeimu_access.tsv"),
     ("koseki", "koseki_access.csv"),
-    ("fukushi", "fukushi_access.csv"),
+    ("fukushi", "fukushi_access.log"),
     ("saijo", "saijo_permits.csv"),
     ("win-security", "security.jsonl"),
     ("badge", "badge.csv"),

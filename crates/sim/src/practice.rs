@@ -92,6 +92,9 @@ pub struct Practices {
     pub it_admin_devices: bool,
     /// Which export layout the registry and welfare systems use (0, 1, 2).
     pub layout: u8,
+    /// The welfare system is a vendor's package that writes JSON Lines with keys of its
+    /// own (UNIX seconds, nested objects) instead of any CSV layout.
+    pub welfare_json: bool,
     /// The web proxy's log: squid's native format without TLS inspection (HTTPS seen as
     /// `CONNECT host:443`), or the combined format from a proxy that inspects TLS (full URLs).
     pub proxy_combined: bool,
@@ -134,6 +137,7 @@ impl Practices {
             mail_merge: on(0),
             it_admin_devices: on(1),
             layout: (seed % 3) as u8,
+            welfare_json: seed % 4 == 3,
             proxy_combined: seed % 2 == 0,
             leaver: [LeaverShape::Device, LeaverShape::Print, LeaverShape::Upload][(seed % 3) as usize],
             night: if seed % 2 == 0 { NightShape::Records } else { NightShape::Webmail },
@@ -144,6 +148,11 @@ impl Practices {
             s3_clerks: 1 + (seed % 2) as u8,
             s6_slow: seed % 2 == 1,
         }
+    }
+
+    /// The welfare system's export layout: `layout`, or 3 for its JSON Lines.
+    pub fn welfare_layout(&self) -> u8 {
+        if self.welfare_json { 3 } else { self.layout }
     }
 
     /// The practices on, by name (for the truth file and the benchmark).

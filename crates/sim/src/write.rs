@@ -402,6 +402,26 @@ case_no = "ケース番号"
 
 "#,
         ),
+        3 => (
+            "",
+            r#"[sources.fukushi]
+# The vendor's package writes JSON Lines: UNIX seconds, the subject in a nested object.
+format = "json"
+class = "record"
+[sources.fukushi.columns]
+datetime = "eventTime"
+actor = "operator.staffCode"
+host = "terminal.name"
+resident = "subject.atenaNo"
+record_type = "screen"
+operation = "action"
+case_no = "caseNo"
+[sources.fukushi.activity]
+"VIEW" = 1
+"UPDATE" = 2
+
+"#,
+        ),
         _ => ("日付,時刻,職員番号,端末,宛名番号,業務,操作,ケース番号\n", r#"[sources.fukushi]
 format = "csv"
 encoding = "utf-8"
@@ -431,7 +451,7 @@ fn sources(w: &World) -> String {
     } else {
         "\n[sources.proxy]\n# squid's native log with the request size appended (%>st); HTTPS is seen as CONNECT host:443.\nformat = \"squid\"\naccounts = \"windows\"\n"
     };
-    let toml = format!("{SOURCES_HEAD}{}{SOURCES_ZEIMU}{}{SOURCES_REST}{proxy}", juki_layout(layout).1, fukushi_layout(layout).1);
+    let toml = format!("{SOURCES_HEAD}{}{SOURCES_ZEIMU}{}{SOURCES_REST}{proxy}", juki_layout(layout).1, fukushi_layout(w.practices.welfare_layout()).1);
     with_paths(&toml)
 }
 
@@ -492,6 +512,20 @@ fn access_line(w: &World, a: &Access) -> String {
     let host = if w.practices.lower_case_hosts { a.host.to_lowercase() } else { a.host.clone() };
     let layout = w.practices.layout;
     match a.system {
+        System::Fukushi if w.practices.welfare_json => {
+            let subject = if p.is_empty() { serde_json::Value::Null } else { serde_json::json!({ "atenaNo": p }) };
+            let utc = (a.at - chrono::Duration::hours(9)).and_utc().timestamp();
+            let line = serde_json::json!({
+                "eventTime": utc,
+                "operator": { "staffCode": a.operator },
+                "terminal": { "name": host },
+                "subject": subject,
+                "screen": a.record,
+                "action": if a.op == "更新" { "UPDATE" } else { "VIEW" },
+                "caseNo": a.case_no,
+            });
+            line.to_string() + "\n"
+        }
         System::Juki if layout == 1 => {
             let op = match a.op {
                 "01" => "照会",
@@ -672,12 +706,13 @@ struct LogFile {
 }
 
 impl LogFile {
-    fn create(dir: &Path, source: &'static str, file: &'static str, layout: u8) -> std::io::Result<LogFile> {
+    fn create(dir: &Path, source: &'static str, file: &'static str, practices: &crate::practice::Practices) -> std::io::Result<LogFile> {
+        let layout = practices.layout;
         let some = |h: &'static str| Some(h).filter(|h| !h.is_empty());
         let (header, shift_jis, bom) = match source {
             "juki" => (some(juki_layout(layout).0), true, false),
             "zeimu" => (Some("日時\t職員番号\t端末\t宛名番号\t税目\t操作\t受付番号\n"), false, true),
-            "fukushi" => (some(fukushi_layout(layout).0), layout == 2, false),
+            "fukushi" => (some(fukushi_layout(practices.welfare_layout()).0), practices.welfare_layout() == 2, false),
             "badge" => (Some("通過日時,カード番号,職員番号,部屋,入退\n"), false, false),
             "endpoint" => (Some("日時,コンピュータ名,ログオンユーザー,操作,デバイス名,シリアル番号,ファイルパス,結果\n"), true, false),
             "saijo" => (Some("受付日,時刻,職員コード,端末,許可番号,死亡者宛名番号,処理\n"), true, false),
@@ -825,8 +860,7 @@ impl Writer {
         let visits = Table::create(&master_dir.join("counter_visits.csv"), VISITS_HEADER)?;
         let (before, events) = end.take_events();
         let injected = Batch::by_date(before, events);
-        let layout = end.practices.layout;
-        let logs = crate::LOGS.iter().map(|&(source, file)| LogFile::create(&logs_dir, source, file, layout)).collect::<std::io::Result<Vec<_>>>()?;
+        let logs = crate::LOGS.iter().map(|&(source, file)| LogFile::create(&logs_dir, source, file, &end.practices)).collect::<std::io::Result<Vec<_>>>()?;
         let mut labels = Vec::new();
         for (source, _) in &crate::LOGS[..=System::Saijo as usize] {
             let path = out.join(format!(".labels-{source}.csv"));
