@@ -32,13 +32,16 @@ pub struct Badge {
     /// The room they last badged into, while inside.
     pub room: Option<String>,
     pub at: i64,
-    /// The room they were in before (left for outside or for another room), and when they
-    /// left it.
+    /// The rooms they left (for outside or for another room) in the last `AWAY_HOURS`, each
+    /// with when they last left it, oldest first: 2F → a meeting room → 4F leaves them
+    /// away from 2F as much as from the meeting room.
     #[serde(default)]
-    pub was_in: Option<String>,
-    #[serde(default)]
-    pub left_at: i64,
+    pub left: Vec<(String, i64)>,
 }
+
+/// The most rooms one person is remembered to have left in a day (a runner between
+/// buildings): the oldest is forgotten first.
+const ROOMS_REMEMBERED: usize = 8;
 
 /// How long after leaving a terminal's room for another one its user counts as away from
 /// it: a working day. A day later it is where they work now.
@@ -76,12 +79,25 @@ impl Presence {
                 }
             }
         }
-        let (was_in, left_at) = match self.badges.get(employee) {
-            Some(b) if b.inside && (!inside || b.room.as_deref() != Some(room)) => (b.room.clone(), time),
-            Some(b) => (b.was_in.clone(), b.left_at),
-            None => (None, 0),
+        let mut left = match self.badges.remove(employee) {
+            Some(b) => {
+                let mut left = b.left;
+                if b.inside
+                    && let Some(was) = b.room
+                    && (!inside || was != room)
+                {
+                    left.retain(|(r, _)| *r != was);
+                    left.push((was, time));
+                }
+                left
+            }
+            None => Vec::new(),
         };
-        self.badges.insert(employee.to_owned(), Badge { inside, room: inside.then(|| room.to_owned()), at: time, was_in, left_at });
+        left.retain(|(_, at)| time - at < AWAY_HOURS * 3_600_000);
+        if left.len() > ROOMS_REMEMBERED {
+            left.drain(..left.len() - ROOMS_REMEMBERED);
+        }
+        self.badges.insert(employee.to_owned(), Badge { inside, room: inside.then(|| room.to_owned()), at: time, left });
     }
 
     pub fn logon(&mut self, host: &str, account: &str, employee: Option<String>, kind: AccountKind, time: i64) {
@@ -143,7 +159,7 @@ impl Presence {
     pub fn is_away(&self, employee: &str, room: Option<&str>, host: &str, now: i64) -> bool {
         let back = |b: &Badge| self.sessions.get(host).is_some_and(|s| s.employee.as_deref() == Some(employee) && s.at_keyboard > b.at);
         self.badges.get(employee).is_some_and(|b| {
-            !back(b) && (!b.inside || room.is_some_and(|r| b.room.as_deref() != Some(r) && b.was_in.as_deref() == Some(r) && now - b.left_at < AWAY_HOURS * 3_600_000))
+            !back(b) && (!b.inside || room.is_some_and(|r| b.room.as_deref() != Some(r) && b.left.iter().any(|(was, at)| was == r && now - at < AWAY_HOURS * 3_600_000)))
         })
     }
 

@@ -231,6 +231,17 @@ mod tests {
             access("juki", "J2", "R3", "2024-03-01T14:20:00", "PC-E2"),
         ]);
         assert!(f.iter().all(|x| x.rule != "session_used_while_away" && !x.employees.contains(&"E1".to_owned())), "{f:?}");
+        // From one meeting to another on a third floor: still away from the 2F terminal.
+        let f = run(&[
+            into("E1", "2F", "2024-03-01T08:25:00"),
+            into("E2", "2F", "2024-03-01T08:20:00"),
+            windows("e2", "logon", "2024-03-01T08:30:00", "PC-E2"),
+            into("E2", "3F会議室B", "2024-03-01T14:00:00"),
+            into("E2", "4F会議室", "2024-03-01T15:00:00"),
+            access("juki", "J2", "R3", "2024-03-01T15:20:00", "PC-E2"),
+        ]);
+        let away = f.iter().find(|x| x.rule == "session_used_while_away").expect("two meetings away from 2F");
+        assert_eq!((away.employees.as_slice(), away.evidence.as_slice()), (&["E1".to_owned(), "E2".to_owned()][..], &[5u64][..]));
     }
 
     #[test]
