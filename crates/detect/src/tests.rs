@@ -35,7 +35,7 @@ fn a_relative_on_a_colleagues_caseload_does_not_explain_ones_own_look_up() {
     // C2 is E2's welfare case for R5 (an ongoing caseload); E2's look-up is business, E1's is not.
     let mine = verdict(&office(), &[access("juki", "J2", "R5", "2024-03-01T10:00:00", "PC-E2")]);
     let theirs = verdict(&office(), &[access("juki", "J1", "R5", "2024-03-01T10:05:00", "PC-E1")]);
-    assert_eq!(mine.explanation, Some(Explanation::Case { no: "C2".into(), kind: "生活保護".into(), direct: true, member: None }));
+    assert_eq!(mine.explanation, Some(Explanation::Case { no: "C2".into(), kind: "生活保護".into(), direct: true, member: None, handled: false }));
     assert_eq!(theirs.explanation, None);
 }
 

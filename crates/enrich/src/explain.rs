@@ -221,10 +221,13 @@ pub enum Explanation {
     DeclaredCase { no: String, direct: bool },
     /// A counter visit of the resident (or household) at the employee's section.
     /// `member`: the household member whose visit it was, when not the resident's own.
-    Visit { no: String, direct: bool, member: Option<String> },
+    /// `handled`: another section's visit naming the employee as its handler (a contractor
+    /// at the counter, night duty): not direct, but the employee's own work all the same.
+    Visit { no: String, direct: bool, member: Option<String>, handled: bool },
     /// A case concerning the resident (or household) of the employee's section.
     /// `member`: the household member the case concerns, when not the resident.
-    Case { no: String, kind: String, direct: bool, member: Option<String> },
+    /// `handled`: as for a visit.
+    Case { no: String, kind: String, direct: bool, member: Option<String>, handled: bool },
     /// A sanctioned extract of every record, handled by the employee.
     Extract(String),
     /// A namesake of someone at the section's counter, opened in a name search; direct when
@@ -235,6 +238,14 @@ pub enum Explanation {
     /// A purpose declared at the purpose-of-use gate before the access: the purpose's
     /// code and the check's id.
     Declared { purpose: String, check: String },
+}
+
+/// Keeps the first of the section's explanations found, unless a later one is business
+/// the employee handled themselves.
+fn prefer_handled(indirect: &mut Option<Explanation>, e: Explanation) {
+    if indirect.as_ref().is_none_or(|i| !i.handled() && e.handled()) {
+        *indirect = Some(e);
+    }
 }
 
 /// `/household:R2` when the business was a household member's.
@@ -249,8 +260,8 @@ impl Explanation {
             Explanation::Batch => "batch".into(),
             Explanation::DeclaredCase { no, direct: true } => format!("declared-case:{no}"),
             Explanation::DeclaredCase { no, direct: false } => format!("colleague-declared-case:{no}"),
-            Explanation::Visit { no, direct: true, member } => format!("visit:{no}{}", household_suffix(member)),
-            Explanation::Visit { no, direct: false, member } => format!("section-visit:{no}{}", household_suffix(member)),
+            Explanation::Visit { no, direct: true, member, .. } => format!("visit:{no}{}", household_suffix(member)),
+            Explanation::Visit { no, direct: false, member, .. } => format!("section-visit:{no}{}", household_suffix(member)),
             Explanation::Case { no, direct: true, member, .. } => format!("case:{no}{}", household_suffix(member)),
             Explanation::Case { no, direct: false, member, .. } => format!("team-case:{no}{}", household_suffix(member)),
             Explanation::Extract(no) => format!("extract:{no}"),
@@ -268,6 +279,14 @@ impl Explanation {
             Explanation::Visit { direct, .. } | Explanation::Case { direct, .. } | Explanation::SearchCandidate { direct, .. } | Explanation::DeclaredCase { direct, .. } => *direct,
             Explanation::FollowUp { .. } => false,
         }
+    }
+
+    /// Whether the employee did this business themselves: their own (`direct`), or another
+    /// section's naming them as its handler. What tells a contractor serving a newcomer at
+    /// the counter from someone reading new records with no business of their own; it
+    /// still covers no kin and no one on the watch-list.
+    pub fn handled(&self) -> bool {
+        self.direct() || matches!(self, Explanation::Visit { handled: true, .. } | Explanation::Case { handled: true, .. })
     }
 
     /// The household member whose visit or case it was, when it was not the resident's own.
@@ -385,11 +404,12 @@ impl Directory {
                 }
                 let direct = own && (handler.is_none() || a.employee.is_none() || handler.as_deref() == a.employee);
                 let member = (*p != a.resident).then(|| (*p).to_owned());
-                let e = Explanation::Visit { no: no.clone(), direct, member };
+                let handled = !own;
+                let e = Explanation::Visit { no: no.clone(), direct, member, handled };
                 if direct {
                     return Some(e);
                 }
-                indirect.get_or_insert(e);
+                prefer_handled(&mut indirect, e);
             }
         }
         for p in &people {
@@ -400,11 +420,12 @@ impl Directory {
                     continue;
                 }
                 let direct = own && (c.handler.is_none() || a.employee.is_none() || c.handler.as_deref() == a.employee);
+                let member = (*p != a.resident).then(|| (*p).to_owned());
                 if direct {
-                    return Some(Explanation::Case { no: c.no.clone(), kind: c.kind.clone(), direct, member: (*p != a.resident).then(|| (*p).to_owned()) });
+                    return Some(Explanation::Case { no: c.no.clone(), kind: c.kind.clone(), direct, member, handled: false });
                 }
                 if !own || model.kind(&c.kind).team_covers(a.activity) {
-                    indirect.get_or_insert(Explanation::Case { no: c.no.clone(), kind: c.kind.clone(), direct, member: (*p != a.resident).then(|| (*p).to_owned()) });
+                    prefer_handled(&mut indirect, Explanation::Case { no: c.no.clone(), kind: c.kind.clone(), direct, member, handled: !own });
                 }
             }
         }
@@ -418,7 +439,7 @@ impl Directory {
                 }
                 // Another section's extract the employee works on as its contractor: the
                 // section's business, which covers no one's kin and no one on the watch-list.
-                indirect.get_or_insert(Explanation::Case { no: c.no.clone(), kind: c.kind.clone(), direct: false, member: None });
+                prefer_handled(&mut indirect, Explanation::Case { no: c.no.clone(), kind: c.kind.clone(), direct: false, member: None, handled: true });
             }
         }
         if indirect.is_some() {

@@ -76,8 +76,10 @@ impl Analyzer for NewRecords {
     fn observe(&mut self, o: &Observation, _: &Context, out: &mut Findings) {
         let (Some(employee), Some(access)) = (o.actor.employee.as_deref(), &o.access) else { return };
         // A colleague's case is not one's own business: a record a colleague registered,
-        // read under the case the system writes on its screen, is what S6's reader did.
-        if o.event.activity_id != READ || access.explanation.as_ref().is_some_and(|e| e.direct()) {
+        // read under the case the system writes on its screen, is what S6's reader did. A
+        // visit or case naming the reader as its handler is, under whichever section's
+        // name (a contractor serving a newcomer at the counter).
+        if o.event.activity_id != READ || access.explanation.as_ref().is_some_and(|e| e.handled()) {
             return;
         }
         let fresh = |reg: &crate::observe::Registration| reg.by.as_deref() != Some(employee) && o.time - reg.time <= self.settings.fresh_days * DAY_MS;
@@ -162,6 +164,36 @@ mod tests {
         let n: Vec<_> = f.iter().filter(|f| f.rule == "new_record_extraction").collect();
         assert_eq!(n.len(), 1, "{:?}", rules(&f));
         assert_eq!(n[0].employees, ["E1"], "the colleague's read, not the handler's");
+    }
+
+    /// 窓口委託: a contractor, posted in the contractor's own section, serves newcomers at
+    /// another section's counter; the visit names them as its handler. Their read of the
+    /// newcomer's record is their work; a read of another newcomer nobody brought to them
+    /// is not.
+    #[test]
+    fn a_contractor_serving_a_newcomer_at_another_sections_counter_is_not_extracting() {
+        let m = office_with(|v| {
+            v["departments"].as_array_mut().unwrap().push(serde_json::json!({"code":"D990","name":"窓口委託"}));
+            v["employees"].as_array_mut().unwrap().push(serde_json::json!({"id":"E5","name":"委託 五","hired":"2020-04-01"}));
+            v["assignments"].as_array_mut().unwrap().push(serde_json::json!({"employee_id":"E5","department":"D990","role":"contractor","from":"2020-04-01"}));
+            v["accounts"].as_array_mut().unwrap().push(serde_json::json!({"system":"juki","account":"J5","employee_id":"E5","kind":"personal","from":"2020-04-01"}));
+            v["counter_visits"].as_array_mut().unwrap().push(serde_json::json!({"visit_no":"V9","at":"2024-05-03T10:00:00","department":"D300","resident_uid":"R5","purpose":"住民票","handler":"E5"}));
+        });
+        let event = |account: &str, resident: &str, when: &str, host: &str, activity: u8| {
+            let mut e = access("juki", account, resident, when, host);
+            e.activity_id = activity;
+            e
+        };
+        let events = [
+            event("J2", "R5", "2024-05-02T10:00:00", "PC-E2", 6),
+            event("J2", "R6", "2024-05-02T10:05:00", "PC-E2", 6),
+            event("J5", "R5", "2024-05-03T10:03:00", "MADO-1", 1),
+            event("J5", "R6", "2024-05-03T10:20:00", "MADO-1", 1),
+        ];
+        let f = run_in(&m, crate::Config::default(), &events);
+        let n: Vec<_> = f.iter().filter(|f| f.rule == "new_record_extraction").collect();
+        assert_eq!(n.len(), 1, "{:?}", rules(&f));
+        assert_eq!((n[0].employees.as_slice(), n[0].residents.as_slice()), (&["E5".to_owned()][..], &["R6".to_owned()][..]), "only the newcomer nobody brought to the counter");
     }
 
     #[test]
