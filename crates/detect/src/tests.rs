@@ -358,3 +358,25 @@ fn an_account_written_under_a_domain_or_in_another_case_is_the_one_master_data_l
     assert_eq!(dir.mail_owner("e1@gmail.com", day), None);
     assert!(dir.account("windows", "CITY\\PC-0001$", day).is_none(), "a computer account is nobody's");
 }
+
+/// A contractor (or night duty) serving a visitor at another section's counter, whose name
+/// search offers a watch-listed namesake: the candidate is explained as the section's
+/// business, as the visit is, so the watch-list look-up is a question (medium), not an
+/// alarm; with no such visitor it stays high.
+#[test]
+fn a_namesake_offered_by_a_name_search_for_a_visitor_one_served_at_another_sections_counter_is_not_an_alarm() {
+    let m = office_with(|v| {
+        v["residents"].as_array_mut().unwrap().push(json!({"uid":"R19","name":"市長 太郎","birth_date":"1990-05-05"}));
+        v["counter_visits"].as_array_mut().unwrap().push(json!({"visit_no":"V19","at":"2024-03-06T10:00:00","department":"D100","resident_uid":"R19","purpose":"住民票","handler":"E1"}));
+    });
+    let dir = Directory::new(&m);
+    let vip = |when: &str| {
+        let config = Config::default();
+        let model = mamori_enrich::ExplanationModel { search_candidates: true, ..mamori_enrich::ExplanationModel::floors(&config.explanations, &dir) };
+        let mut d = Detector::with_model(&dir, config, model);
+        d.observe(0, &access("juki", "J1", "R9", when, "PC-E1"));
+        d.findings().into_iter().find(|f| f.rule == "vip_unexplained").map(|f| f.severity)
+    };
+    assert_eq!(vip("2024-03-06T10:03:00"), Some(Severity::Medium), "offered while serving the namesake");
+    assert_eq!(vip("2024-03-07T15:00:00"), Some(Severity::High), "no visitor of that name then");
+}

@@ -486,10 +486,17 @@ impl Directory {
             for other in self.by_name.get(&key).into_iter().flatten().filter(|o| o.as_str() != resident) {
                 for (t, no, dept, handler) in self.visits.get(other.as_str()).into_iter().flatten() {
                     let minutes = (at - *t).num_minutes();
-                    if dept == department && minutes >= -(model.visit_before_minutes as i64) && minutes <= model.visit_after_minutes as i64 {
-                        if handler.is_none() || employee.is_none() || handler.as_deref() == employee {
-                            return Some((no.clone(), true));
-                        }
+                    if minutes < -(model.visit_before_minutes as i64) || minutes > model.visit_after_minutes as i64 {
+                        continue;
+                    }
+                    // The section's counter, or another section's whose visitor the employee
+                    // served (a contractor at the counter): the latter as the section's
+                    // business only, like the visit itself.
+                    let served = employee.is_some() && handler.as_deref() == employee;
+                    if dept == department && (handler.is_none() || employee.is_none() || served) {
+                        return Some((no.clone(), true));
+                    }
+                    if dept == department || served {
                         indirect.get_or_insert_with(|| no.clone());
                     }
                 }
