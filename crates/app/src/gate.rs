@@ -204,6 +204,8 @@ pub fn decide(dir: &Directory, model: &ExplanationModel, policy: &Policy, check:
         employee: employee.as_deref(),
         department: &department,
         resident: &check.resident,
+        // The gate is asked before the access, from no terminal it could vouch for.
+        host: "",
         at,
         declared_case: check.case_no.as_deref(),
         // As detection names operations (OCSF activity ids): a read unless said otherwise.

@@ -306,7 +306,8 @@ pub fn sort_findings(findings: &mut [Finding]) {
 fn explain(dir: &Directory, model: &ExplanationModel, actor: &Actor, access: &RecordAccess, event: &Event, at: chrono::NaiveDateTime) -> Option<Explanation> {
     let kind = actor.kind?;
     let declared_case = event.unmapped.extra.get("case_no").and_then(|v| v.as_str());
-    let q = mamori_enrich::Access { kind, employee: actor.employee.as_deref(), department: &actor.department, resident: &access.resident, at, declared_case, activity: event.activity_id };
+    let host = event.device.as_ref().and_then(|d| d.hostname.as_deref()).unwrap_or_default();
+    let q = mamori_enrich::Access { kind, employee: actor.employee.as_deref(), department: &actor.department, resident: &access.resident, host, at, declared_case, activity: event.activity_id };
     if let Some(e) = dir.explain(model, &q) {
         return Some(e);
     }
@@ -358,6 +359,7 @@ impl<'a> Learning<'a> {
             employee: o.actor.employee.as_deref(),
             department: &o.actor.department,
             resident: &access.resident,
+            host: &o.host,
             at: o.at,
             declared_case,
             activity: event.activity_id,

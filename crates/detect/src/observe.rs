@@ -52,12 +52,20 @@ pub struct Actor {
     /// Their department on the day (or a shared account's own department).
     pub department: String,
     pub via: Via,
+    /// A batch or training account at a terminal not of its kind (`Directory::account_misplaced`):
+    /// a person at the keyboard, not the job or the lesson the account is for.
+    pub misplaced: bool,
 }
 
 impl Actor {
     /// Whether the event is charged to a person through their own personal account.
     pub fn personal(&self) -> bool {
         self.kind == Some(AccountKind::Personal) && self.via == Via::Holder && self.employee.is_some()
+    }
+
+    /// Whether the event is a batch job's, run where batch jobs run: charged to no one.
+    pub fn batch_job(&self) -> bool {
+        self.kind == Some(AccountKind::Batch) && !self.misplaced
     }
 }
 
@@ -165,20 +173,22 @@ impl<'a> Resolver<'a> {
         let system = mamori_enrich::event_account_system(event).to_owned();
         let account = event.actor.user.uid.clone();
         let mut actor = match &event.actor.user.employee_uid {
-            Some(e) => Actor { account, system, kind: Some(AccountKind::Personal), holder: Some(e.clone()), employee: Some(e.clone()), department: String::new(), via: Via::Holder },
+            Some(e) => Actor { account, system, kind: Some(AccountKind::Personal), holder: Some(e.clone()), employee: Some(e.clone()), department: String::new(), via: Via::Holder, misplaced: false },
             None => {
                 let found = self.dir.account(&system, &account, day);
                 let holder = found.and_then(|f| f.0.map(str::to_owned));
                 let kind = found.map(|f| f.1);
-                Actor { account, system, kind, holder: holder.clone(), employee: holder, department: String::new(), via: Via::Holder }
+                let misplaced = kind.is_some_and(|k| self.dir.account_misplaced(k, &host));
+                Actor { account, system, kind, holder: holder.clone(), employee: holder, department: String::new(), via: Via::Holder, misplaced }
             }
         };
         if event.class_uid == ClassUid::Authentication {
             self.session_truth(event, &actor, &host, at);
         }
-        // A shared, administrator or unknown account is charged to whoever was at the
-        // terminal; a batch account to no one.
-        if actor.kind != Some(AccountKind::Personal) && actor.kind != Some(AccountKind::Batch) && !host.is_empty() && !is_logon(event) {
+        // A shared, administrator, training or unknown account is charged to whoever was at
+        // the terminal; a batch account to no one, unless it is used at a terminal where no
+        // batch runs.
+        if actor.kind != Some(AccountKind::Personal) && !actor.batch_job() && !host.is_empty() && !is_logon(event) {
             actor.via = self.present_at(&host, &[]);
             actor.employee = match &actor.via {
                 Via::Session(_) => self.s.presence.session(&host).and_then(|s| s.employee.clone()),

@@ -213,8 +213,10 @@ impl ExplanationModel {
 /// colleague), which explain ordinary work but not an interest in one's own relatives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Explanation {
-    /// A batch account's work.
+    /// A batch account's work (at a server, or a terminal master data does not list).
     Batch,
+    /// A training account's work at a training terminal (研修室).
+    Training,
     /// The access names a case that concerns the resident; `direct` when the employee
     /// handles it (or no one is recorded as handling it). Naming a colleague's case is
     /// their section's business, not one's own: it does not cover one's relatives.
@@ -258,6 +260,7 @@ impl Explanation {
     pub fn code(&self) -> String {
         match self {
             Explanation::Batch => "batch".into(),
+            Explanation::Training => "training".into(),
             Explanation::DeclaredCase { no, direct: true } => format!("declared-case:{no}"),
             Explanation::DeclaredCase { no, direct: false } => format!("colleague-declared-case:{no}"),
             Explanation::Visit { no, direct: true, member, .. } => format!("visit:{no}{}", household_suffix(member)),
@@ -277,7 +280,8 @@ impl Explanation {
         match self {
             Explanation::Batch | Explanation::Extract(_) | Explanation::Declared { .. } => true,
             Explanation::Visit { direct, .. } | Explanation::Case { direct, .. } | Explanation::SearchCandidate { direct, .. } | Explanation::DeclaredCase { direct, .. } => *direct,
-            Explanation::FollowUp { .. } => false,
+            // Training is no one's own business with the records it opens: it covers no kin.
+            Explanation::FollowUp { .. } | Explanation::Training => false,
         }
     }
 
@@ -301,6 +305,7 @@ impl Explanation {
     pub fn template(&self) -> String {
         match self {
             Explanation::Batch => "batch".into(),
+            Explanation::Training => "training".into(),
             Explanation::DeclaredCase { direct: true, .. } => "declared-case".into(),
             Explanation::DeclaredCase { direct: false, .. } => "colleague-declared-case".into(),
             Explanation::Visit { direct: true, .. } => "visit".into(),
@@ -318,6 +323,7 @@ impl Explanation {
     pub fn text_ja(&self) -> String {
         match self {
             Explanation::Batch => "一括処理（システム）".into(),
+            Explanation::Training => "研修（研修用アカウント・研修用端末）".into(),
             Explanation::DeclaredCase { no, direct: true } => format!("受付番号 {no}"),
             Explanation::DeclaredCase { no, direct: false } => format!("受付番号 {no}（同僚の担当案件）"),
             Explanation::Visit { no, member: None, .. } => format!("来庁記録 {no}"),
@@ -344,6 +350,8 @@ pub struct Access<'a> {
     /// Their section on the day (or the shared account's).
     pub department: &'a str,
     pub resident: &'a str,
+    /// The terminal it was made from (empty when the log names none).
+    pub host: &'a str,
     /// Local time of the access.
     pub at: NaiveDateTime,
     /// A case number the access itself names.
@@ -356,8 +364,15 @@ impl Directory {
     /// Why the access was business, if master data says so under `model`'s windows: the
     /// employee's own business first, then their section's.
     pub fn explain(&self, model: &ExplanationModel, a: &Access) -> Option<Explanation> {
-        if a.kind == AccountKind::Batch {
-            return Some(Explanation::Batch);
+        // An account of a kind that belongs on certain terminals explains itself there only:
+        // elsewhere it is someone at a terminal under a name that is not theirs, judged by
+        // the business behind what they opened like anyone's.
+        if !self.account_misplaced(a.kind, a.host) {
+            match a.kind {
+                AccountKind::Batch => return Some(Explanation::Batch),
+                AccountKind::Training => return Some(Explanation::Training),
+                _ => {}
+            }
         }
         let day = a.at.date();
         let people = self.with_household(a.resident, day);

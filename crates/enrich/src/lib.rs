@@ -445,6 +445,18 @@ impl Directory {
         self.terminals.get(&fold_host(host)).map(|t| t.0)
     }
 
+    /// Whether an account of `kind` is used where it does not belong: a batch account at a
+    /// terminal master data lists as anything but a server, a training account anywhere but
+    /// a training terminal. A batch account on a host master data does not list (or with
+    /// none in the log) is taken as the batch it says it is.
+    pub fn account_misplaced(&self, kind: AccountKind, host: &str) -> bool {
+        match kind {
+            AccountKind::Batch => !host.is_empty() && self.terminal_kind(host).is_some_and(|k| k != TerminalKind::Server),
+            AccountKind::Training => self.terminal_kind(host) != Some(TerminalKind::Training),
+            _ => false,
+        }
+    }
+
     /// Whether a known terminal has the endpoint agent (and so sends USB and print logs).
     pub fn terminal_has_agent(&self, host: &str) -> Option<bool> {
         self.terminals.get(&fold_host(host)).map(|t| t.1)

@@ -166,8 +166,12 @@ pub enum AccountKind {
     Admin,
     /// A shared or service account (counter login, batch job).
     Shared,
-    /// A batch job's account: its accesses are explained by being a batch.
+    /// A batch job's account: its accesses are explained by being a batch, at a server
+    /// (`terminals.csv` kind `server`) or a terminal master data does not list.
     Batch,
+    /// A training account (研修用): its work at a `training` terminal is training; used
+    /// anywhere else it is a person at a terminal under a name that is not theirs.
+    Training,
 }
 
 /// An account in one system and whom it belongs to.
@@ -315,6 +319,8 @@ pub enum TerminalKind {
     /// An administrator's management terminal (情報政策課's maintenance PC): administrator
     /// accounts belong here.
     Admin,
+    /// A training room's PC (研修室): training accounts belong here.
+    Training,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -106,7 +106,7 @@ impl Analyzer for AfterHours {
         // counter clerk's day is under the counter's login) — not a batch, not one's account
         // used while one was out.
         use crate::observe::Via;
-        let charged = o.actor.kind != Some(mamori_model::master::AccountKind::Batch) && matches!(o.actor.via, Via::Holder | Via::Session(_) | Via::Room(_));
+        let charged = !o.actor.batch_job() && matches!(o.actor.via, Via::Holder | Via::Session(_) | Via::Room(_));
         let Some(employee) = o.actor.employee.as_deref().filter(|_| charged) else { return };
         let department = o.actor.department.as_str();
         let c = &self.settings;

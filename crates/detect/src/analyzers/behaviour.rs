@@ -270,7 +270,7 @@ impl Analyzer for Behaviour {
             return;
         }
         let Some(employee) = o.actor.employee.as_deref() else { return };
-        if o.actor.kind == Some(mamori_model::master::AccountKind::Batch) {
+        if o.actor.batch_job() {
             return;
         }
         let group = cx.dir.peer_group(employee, o.day).unwrap_or_else(|| o.actor.department.clone());

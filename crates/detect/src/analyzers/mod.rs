@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::findings::{Findings, Rule};
 use crate::observe::{Context, Observation};
 
+mod account_use;
 mod after_hours;
 mod agent_silence;
 mod audit_policy;
@@ -60,6 +61,7 @@ pub struct Registration {
 /// Every analyzer, in the order they see each event.
 pub const REGISTRY: &[Registration] = &[
     lapsed_account::REGISTRATION,
+    account_use::REGISTRATION,
     sessions::REGISTRATION,
     relatives::REGISTRATION,
     vip::REGISTRATION,
