@@ -3,8 +3,11 @@
 //! enough in one day for `lookup_volume`, never a relative, a neighbour or the watch-list.
 //! What gives it away is the rate: over `window_days`, the employee's look-ups of distinct
 //! residents with no business on file are far more than their own look-ups would bring at
-//! the office's rate of unexplained look-ups (or their section's, if higher), on at least
-//! `min_days` days.
+//! their section's rate of unexplained look-ups (its other staff's), on at least `min_days`
+//! days. A section with few look-ups of its own leans on the office's rate: the section's
+//! weighs as much as the office's once its other staff made `section_prior` look-ups in the
+//! window. A back office whose every look-up is recorded is judged at its own low rate,
+//! not at the rate the telephone counters give the office.
 //!
 //! The rate is learned from the town's own log as it goes, per section and day: a section
 //! whose work leaves look-ups unrecorded (telephone inquiries at a counter, a collector's
@@ -79,11 +82,14 @@ struct Settings {
     /// Changes to a record the employee's section registered within this many days are
     /// its follow-ups, not changes without business.
     follow_up_days: i64,
+    /// Look-ups by the section's other staff in the window at which the section's own rate
+    /// of unexplained look-ups weighs as much as the office's.
+    section_prior: f64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { window_days: 28, min_residents: 10, min_days: 5, chance: 1e-6, chance_high: 0.0, change_chance: 0.05, change_residents: 2, follow_up_days: 14 }
+        Settings { window_days: 28, min_residents: 10, min_days: 5, chance: 1e-6, chance_high: 0.0, change_chance: 0.05, change_residents: 2, follow_up_days: 14, section_prior: 100.0 }
     }
 }
 
@@ -180,15 +186,29 @@ fn total<'a>(days: impl IntoIterator<Item = (&'a NaiveDate, &'a Day)>, since: Na
     })
 }
 
-/// The rate an employee's own accesses are weighed at: the office's without them, with
-/// half an access's allowance for a rate not yet seen, or their section's without them if
-/// that is higher (a section whose work leaves accesses unrecorded).
-fn peer_rate(state: &State, employee: &str, department: &str, since: NaiveDate, changes: bool) -> (f64, f64) {
+/// How an employee's own accesses are weighed against their peers' without them.
+enum Peers {
+    /// Changes, which can be high at two: the office's rate (with half a change's allowance
+    /// for a rate not yet seen), or the section's if higher (a section whose work leaves
+    /// changes unrecorded) — never a lower bar than the office's.
+    Higher,
+    /// Look-ups: the section's rate, leaning on the office's by `prior` look-ups.
+    Section { prior: f64 },
+}
+
+/// The employee's own accesses in the window, and the rate of unexplained ones among their
+/// peers' (`Peers`).
+fn peer_rate(state: &State, employee: &str, department: &str, since: NaiveDate, changes: bool, peers: Peers) -> (f64, f64) {
     let (own_all, own_unexplained) = state.employees.get(employee).map_or((0.0, 0.0), |me| total(&me.days, since, changes));
     let (section_all, section_unexplained) = total(state.sections.get(department).into_iter().flatten(), since, changes);
     let (office_all, office_unexplained) = total(&state.office, since, changes);
-    let section = if section_all > own_all { (section_unexplained - own_unexplained) / (section_all - own_all) } else { 0.0 };
-    (own_all, section.max((office_unexplained - own_unexplained + 0.5) / (office_all - own_all + 1.0)))
+    let office = (office_unexplained - own_unexplained + 0.5) / (office_all - own_all + 1.0);
+    let (others_all, others_unexplained) = ((section_all - own_all).max(0.0), (section_unexplained - own_unexplained).max(0.0));
+    let rate = match peers {
+        Peers::Higher => office.max(if others_all > 0.0 { others_unexplained / others_all } else { 0.0 }),
+        Peers::Section { prior } => (others_unexplained + prior * office) / (others_all + prior),
+    };
+    (own_all, rate)
 }
 
 impl Analyzer for Browsing {
@@ -264,7 +284,7 @@ impl Browsing {
         if !raised && (residents < s.min_residents || days < s.min_days) {
             return;
         }
-        let (own_lookups, rate) = peer_rate(&self.state, employee, department, since_day, false);
+        let (own_lookups, rate) = peer_rate(&self.state, employee, department, since_day, false, Peers::Section { prior: s.section_prior.max(1.0) });
         let expected = own_lookups * rate;
         let tail = poisson_tail(expected, residents);
         // Raised already: this look-up is added as it comes while the count still stands
@@ -274,7 +294,7 @@ impl Browsing {
             return;
         }
         let severity = if tail <= s.chance_high { Severity::High } else { Severity::Medium };
-        let detail = format!("{} 日間に {} 日・住民 {} 人（照会 {} 件のうち、所属の割合 {:.2}% なら {:.1} 人）", s.window_days, days, residents, own_lookups as u64, rate * 100.0, expected);
+        let detail = format!("{} 日間に {} 日・住民 {} 人（本人の照会 {} 件に、所属の他職員の根拠のない照会の割合 {:.2}% を当てれば {:.1} 人）", s.window_days, days, residents, own_lookups as u64, rate * 100.0, expected);
         let me = self.state.employees.get_mut(employee).expect("entered by observe");
         let resident = &me.unexplained.back().expect("just pushed").resident;
         if raised {
@@ -295,7 +315,7 @@ impl Browsing {
 
     fn changed(&mut self, o: &Observation, employee: &str, department: &str, since_day: NaiveDate, out: &mut Findings) {
         let s = &self.settings;
-        let (own_changes, rate) = peer_rate(&self.state, employee, department, since_day, true);
+        let (own_changes, rate) = peer_rate(&self.state, employee, department, since_day, true, Peers::Higher);
         let me = self.state.employees.get_mut(employee).expect("entered by observe");
         let residents = me.changes.iter().map(|l| l.resident.as_str()).collect::<BTreeSet<_>>().len();
         let expected = own_changes * rate;
@@ -303,7 +323,7 @@ impl Browsing {
             return;
         }
         let severity = if residents >= s.change_residents.max(1) { Severity::High } else { Severity::Medium };
-        let detail = format!("{} 日間に住民 {} 人（変更 {} 件のうち、所属の割合 {:.2}% なら {:.2} 人）", s.window_days, residents, own_changes as u64, rate * 100.0, expected);
+        let detail = format!("{} 日間に住民 {} 人（本人の変更 {} 件に、所属の他職員（または全庁のうち高い方）の根拠のない変更の割合 {:.2}% を当てれば {:.2} 人）", s.window_days, residents, own_changes as u64, rate * 100.0, expected);
         // Raised now or grown to high: every change in the window is evidence; otherwise
         // this one is added.
         let fresh = me.changes_raised.is_none_or(|before| before < severity);
@@ -455,5 +475,33 @@ mod tests {
         events.sort_by_key(|e| e.time);
         let found = run_in(&town(), crate::Config::default(), &events);
         assert!(found.iter().all(|f| f.rule != "unexplained_browsing"), "{:?}", rules(&found));
+    }
+
+    /// A back office whose look-ups are all recorded, in a town whose telephone counter
+    /// looks up a third of its residents with no record: E1's strays are judged against the
+    /// section's own rate (none), not the office's, and stand out; E2 is not raised. (The
+    /// phone clerk, alone in their section and alone in the office in that practice, is a
+    /// question too: nothing in the town does what they do.)
+    #[test]
+    fn a_back_office_is_judged_at_its_own_rate_not_at_the_telephone_counters() {
+        let m = office_with(|v| {
+            v["cases"].as_array_mut().unwrap().push(serde_json::json!({"case_no":"C6","kind":"生活保護","received":"2024-01-04","department":"D300","handler":"E1","residents":["R6"]}));
+            v["accounts"].as_array_mut().unwrap().push(serde_json::json!({"system":"juki","account":"J4b","employee_id":"E4","kind":"personal","from":"2023-04-01"}));
+            for i in 0..800 {
+                v["residents"].as_array_mut().unwrap().push(serde_json::json!({"uid":format!("R{}", 1000 + i),"name":"住民","birth_date":"1970-01-01"}));
+            }
+        });
+        let mut events = section(4, 21);
+        for d in 0..21 {
+            let day = chrono::NaiveDate::from_ymd_opt(2024, 3, 4).unwrap() + chrono::Duration::days(d);
+            for k in 0..10 {
+                let resident = format!("R{}", 1100 + (d as usize * 10 + k) % 600);
+                events.push(access("juki", "J4b", &resident, &format!("{day}T{:02}:{:02}:30", 9 + k / 2, (k % 2) * 20), "PC-E4"));
+            }
+        }
+        events.sort_by_key(|e| e.time);
+        let found = run_in(&m, crate::Config::default(), &events);
+        let raised: BTreeSet<&str> = found.iter().filter(|f| f.rule == "unexplained_browsing").flat_map(|f| f.employees.iter().map(String::as_str)).collect();
+        assert!(raised.contains("E1") && !raised.contains("E2"), "{:?}", rules(&found));
     }
 }
