@@ -35,21 +35,25 @@ fn borrowing(r: &Rollup) -> (String, String) {
 
 fn away(r: &Rollup) -> (String, String) {
     (
-        format!("職員 {} が入室中、退室している職員のアカウント（施錠されていない本人の端末）で住民記録が照会されました（{}）。", r.employee, r.details()),
-        format!("Records were looked up under the account of an employee who was badged out or into another room, on their unlocked terminal, while employee {} was in the room.", r.employee),
+        format!("退室中（外出・別室）の職員のアカウントで、施錠されていない本人の端末から住民記録が照会されました。職員 {} に帰属（部屋にいた一人、複数いたときは本人）（{}）。", r.employee, r.details()),
+        format!("Records were looked up under the account of an employee who was badged out or into another room, on their unlocked terminal; charged to employee {} (the one person in the room, or the owner when several were).", r.employee),
     )
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct Settings {
-    /// Severity of an absent owner's account at work with someone else in the room.
+    /// Severity of an absent owner's account at work with someone else in the room, on a
+    /// record some business explains (a colleague finishing the owner's case).
     away_severity: Severity,
+    /// The same on a record no business explains: the absence is on the badge log and the
+    /// look-up has no reason — S2's shape.
+    away_unexplained_severity: Severity,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { away_severity: Severity::Medium }
+        Settings { away_severity: Severity::Medium, away_unexplained_severity: Severity::High }
     }
 }
 
@@ -71,7 +75,9 @@ impl Analyzer for Sessions {
         let resident = o.resident();
         if let Via::Away { owner, candidates } = &o.actor.via {
             let detail = format!("{}（{owner} 退室中、入室中: {}）", o.host, candidates.join("・"));
-            let r = out.note(Note::of(o, RULES[1].id, self.settings.away_severity, employee).resident(resident).detail(detail));
+            let unexplained = o.access.as_ref().is_some_and(|a| a.explanation.is_none());
+            let severity = if unexplained { self.settings.away_unexplained_severity } else { self.settings.away_severity };
+            let r = out.note(Note::of(o, RULES[1].id, severity, employee).resident(resident).detail(detail));
             r.add_related(owner);
             r.add_device(&o.host);
             return;
@@ -184,7 +190,19 @@ mod tests {
         ]);
         let away = f.iter().find(|x| x.rule == "session_used_while_away").expect("the absent owner's session");
         assert_eq!(away.employees, ["E1", "E2"], "charged to the person present, naming the owner");
+        assert_eq!(away.severity, mamori_model::Severity::High, "absent on the badge log, and no business behind the look-up");
         assert!(f.iter().any(|x| x.rule == "relative_lookup" && x.employees[0] == "E1"), "judged as E1's look-up of E1's spouse: {f:?}");
+        // The same absence, and a look-up the section's counter visit explains (V1, R2 at
+        // 福祉課 that morning): a question, not an alarm.
+        let f = run(&[
+            badge("E1", "in", "2024-03-05T08:25:00"),
+            badge("E2", "in", "2024-03-05T08:20:00"),
+            windows("e2", "logon", "2024-03-05T08:30:00", "PC-E2"),
+            badge("E2", "out", "2024-03-05T10:02:00"),
+            access("juki", "J2", "R2", "2024-03-05T10:15:00", "PC-E2"),
+        ]);
+        let away = f.iter().find(|x| x.rule == "session_used_while_away").expect("the absent owner's session");
+        assert_eq!(away.severity, mamori_model::Severity::Medium, "{f:?}");
     }
 
     /// Away is not only out of the building: E2 badged into a meeting room on another floor,
