@@ -525,6 +525,12 @@ impl Directory {
         self.residents.len()
     }
 
+    /// The share of residents who are members of staff: how often a look-up of someone at
+    /// random falls on a colleague.
+    pub fn staff_share(&self) -> f64 {
+        self.relations.staff_record_count() as f64 / self.residents.len().max(1) as f64
+    }
+
     /// `Some(owner)` when `serial` is an approved device on `day`.
     pub fn approved_device(&self, serial: &str, day: NaiveDate) -> Option<Option<&str>> {
         self.devices.get(serial)?.iter().find(|d| d.0.covers(day)).map(|d| d.1.as_deref())

@@ -317,6 +317,11 @@ impl Relations {
     pub fn staff_with_record(&self, resident: &str) -> Option<&str> {
         self.staff_record.get(resident).map(String::as_str)
     }
+
+    /// How many residents are members of staff.
+    pub fn staff_record_count(&self) -> usize {
+        self.staff_record.len()
+    }
 }
 
 fn address_text(a: &Address) -> String {

@@ -79,6 +79,13 @@ struct Settings {
     /// records one a day is a habit, though no one record is opened twice.
     repeat_colleagues: usize,
     repeat_window_days: i64,
+    /// Colleagues of any section: `repeat_colleagues` or more looked up without business
+    /// within the window are high when chance would bring that many this rarely — the
+    /// Poisson tail of the count at the employee's own unexplained look-ups in the window
+    /// times the share of residents who are staff. A busy counter clerk's unrecorded
+    /// look-ups fall on a colleague now and then; a clerk going through the staff's tax
+    /// records falls on them far more often than that.
+    colleague_chance: f64,
     /// Severity of business done on a related record (kin / others).
     conflict_kin: Severity,
     conflict_other: Severity,
@@ -108,7 +115,7 @@ impl Default for Settings {
                 (k.code().to_owned(), s)
             })
             .collect();
-        Settings { severity, repeat_days: 2, repeat_colleagues: 3, repeat_window_days: 30, conflict_kin: Severity::Medium, conflict_other: Severity::Low, conflict_kin_change: Severity::Medium }
+        Settings { severity, repeat_days: 2, repeat_colleagues: 3, repeat_window_days: 30, colleague_chance: 1e-3, conflict_kin: Severity::Medium, conflict_other: Severity::Low, conflict_kin_change: Severity::Medium }
     }
 }
 
@@ -120,6 +127,12 @@ struct State {
     /// Employee → colleague's record → the last day they looked it up without business.
     #[serde(default)]
     colleagues: HashMap<String, BTreeMap<String, NaiveDate>>,
+    /// The same for colleagues of any section.
+    #[serde(default)]
+    any_colleagues: HashMap<String, BTreeMap<String, NaiveDate>>,
+    /// Employee → day → their record look-ups with no business on file, over the window.
+    #[serde(default)]
+    unexplained: HashMap<String, BTreeMap<NaiveDate, u32>>,
 }
 
 struct Relatives {
@@ -146,8 +159,14 @@ impl Analyzer for Relatives {
         &[ClassUid::DatastoreActivity]
     }
 
-    fn observe(&mut self, o: &Observation, _: &Context, out: &mut Findings) {
+    fn observe(&mut self, o: &Observation, cx: &Context, out: &mut Findings) {
         let (Some(employee), Some(access)) = (o.actor.employee.as_deref(), &o.access) else { return };
+        let since = o.day - chrono::Duration::days(self.settings.repeat_window_days.max(1) - 1);
+        if access.explanation.is_none() {
+            let days = self.state.unexplained.entry(employee.to_owned()).or_default();
+            *days.entry(o.day).or_default() += 1;
+            days.retain(|d, _| *d >= since);
+        }
         let Some(relation) = &access.relation else { return };
         let kind = relation.kind;
         let rule = match kind {
@@ -177,21 +196,26 @@ impl Analyzer for Relatives {
                 let days = self.state.days.entry((employee.to_owned(), access.resident.clone())).or_default();
                 days.insert(o.day);
                 let repeated = days.len() >= self.settings.repeat_days.max(1);
-                let colleagues = match kind {
-                    // The section's own staff (a head of section and the staff): colleagues
-                    // anywhere in a city of thousands of staff fall under a busy clerk's
-                    // unexplained look-ups by chance.
-                    RelationKind::ColleagueSameSection if explained.is_none() => {
-                        let seen = self.state.colleagues.entry(employee.to_owned()).or_default();
+                let mut many = false;
+                if matches!(kind, RelationKind::ColleagueSameSection | RelationKind::Colleague) && explained.is_none() && self.settings.repeat_colleagues > 0 {
+                    let mut count = |seen: &mut BTreeMap<String, NaiveDate>| {
                         seen.insert(access.resident.clone(), o.day);
-                        let since = o.day - chrono::Duration::days(self.settings.repeat_window_days.max(1) - 1);
                         seen.retain(|_, last| *last >= since);
                         seen.len()
+                    };
+                    // The section's own staff (a head of section and the staff) at the count
+                    // alone; colleagues anywhere in a city of thousands of staff fall under a
+                    // busy clerk's unexplained look-ups by chance, so those against chance.
+                    if kind == RelationKind::ColleagueSameSection {
+                        many |= count(self.state.colleagues.entry(employee.to_owned()).or_default()) >= self.settings.repeat_colleagues;
                     }
-                    _ => 0,
-                };
+                    let anywhere = count(self.state.any_colleagues.entry(employee.to_owned()).or_default());
+                    if anywhere >= self.settings.repeat_colleagues {
+                        let looked_up: u32 = self.state.unexplained.get(employee).map_or(0, |d| d.values().sum());
+                        many |= super::poisson_tail(f64::from(looked_up) * cx.dir.staff_share(), anywhere) <= self.settings.colleague_chance;
+                    }
+                }
                 let base = self.settings.severity.get(kind.code()).copied().unwrap_or(Severity::High);
-                let many = self.settings.repeat_colleagues > 0 && colleagues >= self.settings.repeat_colleagues;
                 let severity = if repeated || many { base.max(Severity::High) } else { base };
                 let detail = match explained {
                     Some(e) => format!("{detail}（課内の業務のみ: {}）", e.text_ja()),
@@ -401,6 +425,32 @@ mod tests {
         assert!(apart.iter().filter(|f| f.rule == "colleague_lookup").all(|f| f.severity == Severity::Medium), "{apart:?}");
         let elsewhere = run_in(&staff("D110"), crate::Config::default(), &within);
         assert!(elsewhere.iter().filter(|f| f.rule == "colleague_lookup").all(|f| f.severity == Severity::Medium), "{elsewhere:?}");
+    }
+
+    /// Colleagues of other sections, one each, in a town where staff are a small share of
+    /// the residents: three in a month from a clerk who looks up few records without
+    /// business is far more than chance brings (high); from a clerk who looks up hundreds
+    /// without business (unrecorded telephone inquiries) it is what chance brings (medium).
+    #[test]
+    fn colleagues_of_other_sections_are_high_when_chance_would_not_bring_so_many() {
+        let town = office_with(|v| {
+            for (i, (e, d)) in [("E5", "D110"), ("E6", "D400"), ("E7", "D500")].iter().enumerate() {
+                v["employees"].as_array_mut().unwrap().push(json!({"id":e,"name":"職員","hired":"2010-04-01","resident_uid":format!("R{}", 50 + i)}));
+                v["assignments"].as_array_mut().unwrap().push(json!({"employee_id":e,"department":d,"role":"staff","from":"2010-04-01"}));
+                v["residents"].as_array_mut().unwrap().push(json!({"uid":format!("R{}", 50 + i),"name":"職員","birth_date":"1980-01-01"}));
+            }
+            for i in 0..300 {
+                v["residents"].as_array_mut().unwrap().push(json!({"uid":format!("R{}", 1000 + i),"name":"住民","birth_date":"1970-01-01"}));
+            }
+        });
+        let at = |r: &str, when: &str| access("juki", "J1", r, when, "PC-E1");
+        let colleagues = [at("R50", "2024-03-01T10:00:00"), at("R51", "2024-03-06T10:00:00"), at("R52", "2024-03-12T10:00:00")];
+        let severity = |f: &[mamori_model::Finding]| f.iter().filter(|f| f.rule == "colleague_lookup").map(|f| f.severity).max();
+        assert_eq!(severity(&run_in(&town, crate::Config::default(), &colleagues)), Some(Severity::High));
+        let mut busy: Vec<_> = (0..200).map(|i| at(&format!("R{}", 1000 + i), &format!("2024-03-{:02}T{:02}:{:02}:00", 1 + i % 10, 11 + i / 60, i % 60))).collect();
+        busy.extend(colleagues);
+        busy.sort_by_key(|e| e.time);
+        assert_eq!(severity(&run_in(&town, crate::Config::default(), &busy)), Some(Severity::Medium));
     }
 
     #[test]
