@@ -46,14 +46,18 @@ struct Settings {
     /// Severity of an absent owner's account at work with someone else in the room, on a
     /// record some business explains (a colleague finishing the owner's case).
     away_severity: Severity,
-    /// The same on a record no business explains: the absence is on the badge log and the
-    /// look-up has no reason — S2's shape.
+    /// The same on a record no business explains — S2's shape. Medium by default: an owner
+    /// who badged out and came back through a held door, without locking or unlocking, does
+    /// their own unrecorded look-ups on their own session, and no log tells that from a
+    /// colleague's (the simulator's crematorium clerk does, after badging out at 17:30). A
+    /// town whose gates enforce badging in (anti-passback) sets it `high`. Kin looked up
+    /// this way are the person's in the room, and `relative_lookup` is high either way.
     away_unexplained_severity: Severity,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { away_severity: Severity::Medium, away_unexplained_severity: Severity::High }
+        Settings { away_severity: Severity::Medium, away_unexplained_severity: Severity::Medium }
     }
 }
 
@@ -190,7 +194,17 @@ mod tests {
         ]);
         let away = f.iter().find(|x| x.rule == "session_used_while_away").expect("the absent owner's session");
         assert_eq!(away.employees, ["E1", "E2"], "charged to the person present, naming the owner");
-        assert_eq!(away.severity, mamori_model::Severity::High, "absent on the badge log, and no business behind the look-up");
+        assert_eq!(away.severity, mamori_model::Severity::Medium, "by default a question");
+        let gates = || toml_config("[sessions]\naway_unexplained_severity = \"high\"\n");
+        let strict = run_in(&office(), gates(), &[
+            badge("E1", "in", "2024-03-01T08:25:00"),
+            badge("E2", "in", "2024-03-01T08:20:00"),
+            windows("e2", "logon", "2024-03-01T08:30:00", "PC-E2"),
+            badge("E2", "out", "2024-03-01T12:02:00"),
+            access("juki", "J2", "R2", "2024-03-01T12:15:00", "PC-E2"),
+        ]);
+        let away = strict.iter().find(|x| x.rule == "session_used_while_away").expect("the absent owner's session");
+        assert_eq!(away.severity, mamori_model::Severity::High, "where the gates enforce badging, an alarm");
         assert!(f.iter().any(|x| x.rule == "relative_lookup" && x.employees[0] == "E1"), "judged as E1's look-up of E1's spouse: {f:?}");
         // The same absence, and a look-up the section's counter visit explains (V1, R2 at
         // 福祉課 that morning): a question, not an alarm.
@@ -203,6 +217,15 @@ mod tests {
         ]);
         let away = f.iter().find(|x| x.rule == "session_used_while_away").expect("the absent owner's session");
         assert_eq!(away.severity, mamori_model::Severity::Medium, "{f:?}");
+        let explained = run_in(&office(), gates(), &[
+            badge("E1", "in", "2024-03-05T08:25:00"),
+            badge("E2", "in", "2024-03-05T08:20:00"),
+            windows("e2", "logon", "2024-03-05T08:30:00", "PC-E2"),
+            badge("E2", "out", "2024-03-05T10:02:00"),
+            access("juki", "J2", "R2", "2024-03-05T10:15:00", "PC-E2"),
+        ]);
+        let away = explained.iter().find(|x| x.rule == "session_used_while_away").expect("the absent owner's session");
+        assert_eq!(away.severity, mamori_model::Severity::Medium, "business explains it: a question even there");
     }
 
     /// Away is not only out of the building: E2 badged into a meeting room on another floor,
