@@ -64,12 +64,25 @@ pub struct Route {
     pub classes: BTreeMap<String, RowClass>,
 }
 
-/// A column by header name, or by 1-based position for files without a header.
+/// A column by header name, or by 1-based position for files without a header; or several
+/// of them, whose cells are joined with a space (an era in a column of its own beside the
+/// date, a family name and a given name).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
 pub enum Column {
     Name(String),
     Index(usize),
+    Joined(Vec<Column>),
+}
+
+impl Column {
+    /// The cells it names, in order (one, or each of a joined list).
+    pub fn cells(&self) -> Vec<&Column> {
+        match self {
+            Column::Joined(cells) => cells.iter().collect(),
+            one => vec![one],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

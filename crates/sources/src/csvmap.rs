@@ -32,8 +32,9 @@ pub struct CsvMapping {
     offset: FixedOffset,
     has_header: bool,
     wanted: Vec<(String, Column)>,
-    /// Field → 0-based column index, known once the header is read.
-    index: BTreeMap<String, usize>,
+    /// Field → its 0-based column indexes (several when cells are joined), known once the
+    /// header is read.
+    index: BTreeMap<String, Vec<usize>>,
     width: Option<usize>,
     codes: BTreeMap<String, BTreeMap<String, String>>,
     activity: BTreeMap<String, u8>,
@@ -92,12 +93,17 @@ impl CsvMapping {
             }
         }
         let json = c.format == Format::Json;
-        if json {
-            if let Some((field, _)) = c.columns.iter().find(|(_, col)| matches!(col, Column::Index(_))) {
+        for (field, col) in &c.columns {
+            let cells = col.cells();
+            if cells.is_empty() || cells.iter().any(|cell| matches!(cell, Column::Joined(_))) {
+                return Err(err(format!("`{field}`: a list of columns names each column once (`[\"元号\", \"年月日\"]`), not an empty or nested list")));
+            }
+            if json && cells.iter().any(|cell| matches!(cell, Column::Index(_))) {
                 return Err(err(format!("a JSON source names each field's key (`user.id`), not a position (`{field}`)")));
             }
-        } else if !c.header && c.columns.values().any(|col| matches!(col, Column::Name(_))) {
-            return Err(err("without a header row, columns must be given by position (1, 2 …)".into()));
+            if !json && !c.header && cells.iter().any(|cell| matches!(cell, Column::Name(_))) {
+                return Err(err("without a header row, columns must be given by position (1, 2 …)".into()));
+            }
         }
         for (field, values) in &c.outcome {
             if values != "success" && values != "failure" {
@@ -106,27 +112,38 @@ impl CsvMapping {
         }
         let mut index = BTreeMap::new();
         for (field, col) in &c.columns {
-            if let Column::Index(i) = col {
-                if *i == 0 {
-                    return Err(err(format!("column positions start at 1 (`{field}` = 0)")));
+            let mut at = Vec::new();
+            for cell in col.cells() {
+                if let Column::Index(i) = cell {
+                    if *i == 0 {
+                        return Err(err(format!("column positions start at 1 (`{field}` = 0)")));
+                    }
+                    at.push(i - 1);
                 }
-                index.insert(field.clone(), i - 1);
+            }
+            // Positions alone are known now; names once the header is read.
+            if at.len() == col.cells().len() && !json {
+                index.insert(field.clone(), at);
             }
         }
-        // A JSON line becomes a row of the mapped fields' values, in the columns' order.
-        let json_keys = json.then(|| {
-            c.columns.iter().enumerate().map(|(at, (field, col))| {
-                index.insert(field.clone(), at);
-                match col {
-                    Column::Name(path) => key_path(path),
-                    Column::Index(_) => Vec::new(),
+        // A JSON line becomes a row of the mapped keys' values, in the columns' order.
+        let mut json_keys = None;
+        if json {
+            let mut keys = Vec::new();
+            for (field, col) in &c.columns {
+                let mut at = Vec::new();
+                for cell in col.cells() {
+                    let Column::Name(path) = cell else { unreachable!("refused above") };
+                    let path = key_path(path);
+                    if path.is_empty() {
+                        return Err(err(format!("`{field}`: an empty key path")));
+                    }
+                    at.push(keys.len());
+                    keys.push(path);
                 }
-            }).collect::<Vec<_>>()
-        });
-        if let Some(keys) = &json_keys
-            && let Some((field, _)) = c.columns.keys().zip(keys).find(|(_, k)| k.is_empty())
-        {
-            return Err(err(format!("`{field}`: an empty key path")));
+                index.insert(field.clone(), at);
+            }
+            json_keys = Some(keys);
         }
         Ok(CsvMapping {
             source: name.to_owned(),
@@ -176,9 +193,18 @@ impl CsvMapping {
         }
     }
 
-    /// A field's value after its code table; `None` if unmapped or empty.
+    /// A field's value after its code table (cells joined with a space); `None` if unmapped
+    /// or empty.
     fn get<'a>(&'a self, record: &'a csv::StringRecord, field: &str, uncoded: &mut Vec<String>) -> Option<String> {
-        let raw = record.get(*self.index.get(field)?)?.trim();
+        let at = self.index.get(field)?;
+        let joined;
+        let raw = match at.as_slice() {
+            [one] => record.get(*one)?.trim(),
+            many => {
+                joined = many.iter().filter_map(|&i| record.get(i)).map(str::trim).filter(|c| !c.is_empty()).collect::<Vec<_>>().join(" ");
+                joined.as_str()
+            }
+        };
         if raw.is_empty() {
             return None;
         }
@@ -254,16 +280,24 @@ impl LineAdapter for CsvMapping {
         let record = self.record(&text)?;
         let names: Vec<String> = record.iter().map(|h| h.trim().trim_start_matches('\u{FEFF}').to_owned()).collect();
         for (field, col) in &self.wanted {
-            if let Column::Name(name) = col {
-                let at = names.iter().position(|h| h == name).ok_or_else(|| {
-                    format!(
-                        "{file_name}: source `{}` maps `{field}` to column `{name}`, which the header lacks (it has: {})",
-                        self.source,
-                        names.join(", ")
-                    )
-                })?;
-                self.index.insert(field.clone(), at);
+            if !col.cells().iter().any(|cell| matches!(cell, Column::Name(_))) {
+                continue;
             }
+            let mut at = Vec::new();
+            for cell in col.cells() {
+                at.push(match cell {
+                    Column::Name(name) => names.iter().position(|h| h == name).ok_or_else(|| {
+                        format!(
+                            "{file_name}: source `{}` maps `{field}` to column `{name}`, which the header lacks (it has: {})",
+                            self.source,
+                            names.join(", ")
+                        )
+                    })?,
+                    Column::Index(i) => i - 1,
+                    Column::Joined(_) => unreachable!("refused when the source was loaded"),
+                });
+            }
+            self.index.insert(field.clone(), at);
         }
         self.width = Some(names.len());
         Ok(())

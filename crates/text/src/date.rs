@@ -62,6 +62,11 @@ fn in_era(era: usize, date: NaiveDate, text: &str) -> Result<NaiveDate, DateErro
     Ok(date)
 }
 
+/// `080302` → [8, 3, 2]: exactly six digits, two each of year, month and day.
+fn yymmdd(s: &str) -> Option<Vec<u32>> {
+    (s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit())).then(|| vec![s[..2].parse().unwrap_or(0), s[2..4].parse().unwrap_or(0), s[4..].parse().unwrap_or(0)])
+}
+
 fn numbers(s: &str) -> Option<Vec<u32>> {
     let parts: Vec<&str> = s.split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty()).collect();
     parts.iter().map(|p| p.parse().ok()).collect()
@@ -74,16 +79,17 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, DateError> {
     if s.is_empty() {
         return Err(DateError("empty date".into()));
     }
-    // 令和6年5月8日, 令和元年5月1日
+    // 令和6年5月8日, 令和元年5月1日; 令和080302 (an era beside six digits YYMMDD, as a system
+    // that keeps the era in a column of its own writes it, the two joined)
     if let Some(era) = ERAS.iter().position(|e| s.starts_with(e.0)) {
         let rest = &s[ERAS[era].0.len()..].replacen('元', "1", 1);
-        let n = numbers(rest).filter(|n| n.len() == 3).ok_or_else(bad)?;
+        let n = yymmdd(rest).or_else(|| numbers(rest).filter(|n| n.len() == 3)).ok_or_else(bad)?;
         return in_era(era, ymd(era_year(era, n[0], text)?, n[1], n[2], text)?, text);
     }
-    // R6.5.8, H30/07/26
+    // R6.5.8, H30/07/26, R080302
     let first = s.chars().next().expect("not empty").to_ascii_uppercase();
     if let Some(era) = ERAS.iter().position(|e| e.1 == first) {
-        let n = numbers(&s[1..]).filter(|n| n.len() == 3).ok_or_else(bad)?;
+        let n = yymmdd(&s[1..]).or_else(|| numbers(&s[1..]).filter(|n| n.len() == 3)).ok_or_else(bad)?;
         return in_era(era, ymd(era_year(era, n[0], text)?, n[1], n[2], text)?, text);
     }
     if s.chars().all(|c| c.is_ascii_digit()) {
@@ -223,6 +229,11 @@ mod tests {
             ("2024-5-8", d(2024, 5, 8)),
             ("20240508", d(2024, 5, 8)),
             ("2024年5月8日", d(2024, 5, 8)),
+            // An era column joined to six digits YYMMDD.
+            ("令和 080302", d(2026, 3, 2)),
+            ("令和080302", d(2026, 3, 2)),
+            ("R080302", d(2026, 3, 2)),
+            ("H300726", d(2018, 7, 26)),
         ];
         for (text, want) in cases {
             assert_eq!(parse_date(text), Ok(want), "{text}");
@@ -231,7 +242,7 @@ mod tests {
 
     #[test]
     fn impossible_dates_are_errors_not_guesses() {
-        for text in ["令和6年2月30日", "平成32年1月1日", "昭和65年1月1日", "R0.1.1", "6060508", "5061301", "2024/13/01", "", "明日", "R6.5"] {
+        for text in ["令和6年2月30日", "平成32年1月1日", "昭和65年1月1日", "R0.1.1", "6060508", "5061301", "2024/13/01", "", "明日", "R6.5", "令和081302", "令和0803021", "R08032"] {
             assert!(parse_date(text).is_err(), "{text} must be rejected");
         }
     }
