@@ -870,15 +870,17 @@ pub fn evaluate(j: &SqliteJournal, truth: &str, labels: Option<&str>) -> Result<
         malicious.extend(&ids);
         let employees: Vec<&str> = v["employees"].as_array().into_iter().flatten().filter_map(|e| e.as_str()).collect();
         let (from, to) = (time(&v["from"]), time(&v["to"]));
-        // A finding on one of the incident's people with evidence inside its span matches
-        // too (a truth may name people and a span and no events).
+        // A truth that names people and a span but no events is matched by a finding on one
+        // of them with evidence inside the span. One that names its events is matched by
+        // findings that hold one of them: an unrelated finding on the same person in the
+        // same weeks is not the incident found.
         let by_person = |f: &&Finding| {
             f.employees.iter().any(|e| employees.contains(&e.as_str()))
                 && f.evidence.iter().filter_map(|id| times.get(id)).any(|t| from.is_none_or(|a| *t >= a) && to.is_none_or(|b| *t <= b))
         };
         insiders.extend(employees.iter().map(|e| e.to_string()));
         let first = events.iter().map(|e| e.1).min().or(from);
-        let hits: Vec<&Finding> = findings.iter().filter(|f| touching(f) || by_person(f)).collect();
+        let hits: Vec<&Finding> = findings.iter().filter(|f| touching(f) || (ids.is_empty() && by_person(f))).collect();
         let key = (v["scenario"].as_str().unwrap_or("?").to_owned(), v["variant"].as_str().unwrap_or("").to_owned());
         let mut score = IncidentScore {
             id: v["id"].as_str().map_or_else(|| format!("{}-{}", key.0, n + 1), str::to_owned),
