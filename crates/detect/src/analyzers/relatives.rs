@@ -190,8 +190,18 @@ impl Analyzer for Relatives {
                 out.note(Note::of(o, RULES[3].id, severity, employee).resident(&access.resident).detail(format!("{detail}（{}）", e.text_ja())));
             }
             // The section's business (a team caseload, a namesake in a colleague's name search) covers a
-            // colleague's or a neighbour's record; only kin it does not.
-            Some(_) if !kind.is_kin() => {}
+            // colleague's or a neighbour's record once; only kin it does not. Opened again on
+            // `repeat_days` days under nothing but the section's business, it is a question
+            // (at the relation's own severity, never raised higher): a neighbour's case in
+            // the team's caseload is not a reason to keep reading it.
+            Some(e) if !kind.is_kin() => {
+                let days = self.state.days.entry((employee.to_owned(), access.resident.clone())).or_default();
+                days.insert(o.day);
+                if days.len() >= self.settings.repeat_days.max(2) {
+                    let base = self.settings.severity.get(kind.code()).copied().unwrap_or(Severity::Medium).min(Severity::Medium);
+                    out.note(Note::of(o, rule, base, employee).resident(&access.resident).detail(format!("{detail}（課内の業務のみ: {}）", e.text_ja())));
+                }
+            }
             explained => {
                 let days = self.state.days.entry((employee.to_owned(), access.resident.clone())).or_default();
                 days.insert(o.day);
@@ -462,7 +472,7 @@ mod tests {
     }
 
     #[test]
-    fn a_colleague_met_in_the_sections_business_is_not_a_finding_but_a_relative_is() {
+    fn a_colleague_met_in_the_sections_business_is_not_a_finding_until_it_is_a_habit_but_a_relative_is() {
         // R5 is on E2's caseload (an ongoing case); with team caseloads declared, E1's look-up
         // of R5 is the section's business. Were R5 a colleague's own record it would be
         // explained; were R5 E1's relative it would not.
@@ -475,6 +485,11 @@ mod tests {
         };
         let colleague = team(json!({"id":"E9","name":"他 職員","hired":"2010-04-01","resident_uid":"R5"}));
         assert!(run_in(&colleague, crate::Config::default(), &[access("juki", "J1", "R5", "2024-03-01T10:00:00", "PC-E1")]).is_empty());
+        // Read again and again under nothing but the team's caseload: a question, no more.
+        let again = run_in(&colleague, crate::Config::default(), &[access("juki", "J1", "R5", "2024-03-01T10:00:00", "PC-E1"), access("juki", "J1", "R5", "2024-03-08T10:00:00", "PC-E1")]);
+        assert_eq!(rules(&again), [("colleague_lookup", "E1", 1)]);
+        assert_eq!(again[0].severity, Severity::Medium);
+        assert!(again[0].explanation_ja.contains("課内の業務のみ"), "{}", again[0].explanation_ja);
         let kin = office_with(|v| {
             v["case_kinds"][0]["team"] = json!("yes");
             v["family_links"].as_array_mut().unwrap().push(json!({"resident_a":"R1","resident_b":"R5","relation":"sibling"}));
