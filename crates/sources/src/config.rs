@@ -129,6 +129,10 @@ pub struct SourceConfig {
     /// Whether line 1 is a header row.
     #[serde(default = "yes")]
     pub header: bool,
+    /// The character between fields, for exports that use neither a comma nor a tab
+    /// (`"|"`, `";"`): one ASCII character. Unset: `,` for csv, a tab for tsv.
+    #[serde(default)]
+    pub delimiter: Option<String>,
     /// Field → column. Fields: date, time, datetime, actor, actor_name, employee, host,
     /// ip, resident, record_type, operation, status, path, file_name, size, share,
     /// serial, device_name, vendor, room, direction, recipient; any other name is kept

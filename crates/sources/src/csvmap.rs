@@ -110,6 +110,11 @@ impl CsvMapping {
                 return Err(err(format!("outcome `{field}` must be `success` or `failure`, not `{values}`")));
             }
         }
+        let delimiter = match c.delimiter.as_deref() {
+            None => if c.format == Format::Tsv { b'\t' } else { b',' },
+            Some(d) if d.len() == 1 && d.is_ascii() && !matches!(d, "\"" | "\n" | "\r") => d.as_bytes()[0],
+            Some(d) => return Err(err(format!("delimiter `{d}`: one ASCII character other than a quote or a line break (`|`, `;`)"))),
+        };
         let mut index = BTreeMap::new();
         for (field, col) in &c.columns {
             let mut at = Vec::new();
@@ -162,7 +167,7 @@ impl CsvMapping {
             outcome: c.outcome.clone(),
             subject_kind: c.subject_kind.clone().unwrap_or_else(|| "subject".into()),
             resident_digits: c.resident_digits,
-            splitter: crate::csvline::LineSplitter::new(if c.format == Format::Tsv { b'\t' } else { b',' }),
+            splitter: crate::csvline::LineSplitter::new(delimiter),
             json_keys,
         })
     }
