@@ -10,11 +10,14 @@
 //! by the share's owner as master data has it (S5). A folder opened to everyone for a
 //! handover is the `handover` analyzer's.
 
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::NaiveDate;
 use mamori_model::master::{AccountKind, TerminalKind};
 use mamori_model::{ClassUid, Severity};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{Analyzer, Registration, settings};
+use super::{Analyzer, Registration, settings, state_field};
 use crate::findings::{Findings, Note, Rule, Rollup};
 use crate::observe::{Context, Observation, Via};
 
@@ -59,20 +62,33 @@ struct Settings {
     /// an administering department at an administering terminal: maintenance (a restore,
     /// a permission fix), kept on record but not an alarm.
     maintenance_severity: Severity,
+    /// Maintenance is a day's work (a restore, a permission fix): reads of one share through
+    /// the administrator account on more than this many days within `maintenance_window_days`
+    /// are someone reading it, a little at a time (S4's three years), and high.
+    maintenance_days: usize,
+    maintenance_window_days: i64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { admin_departments: Vec::new(), maintenance_severity: Severity::Low }
+        Settings { admin_departments: Vec::new(), maintenance_severity: Severity::Low, maintenance_days: 2, maintenance_window_days: 30 }
     }
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct State {
+    /// (employee, share) → the days they read it as maintenance, within the window.
+    #[serde(with = "crate::pairs")]
+    maintenance: HashMap<(String, String), BTreeSet<NaiveDate>>,
 }
 
 struct Shares {
     settings: Settings,
+    state: State,
 }
 
 fn build(v: toml::Value) -> Result<Box<dyn Analyzer>, String> {
-    Ok(Box::new(Shares { settings: settings(v)? }))
+    Ok(Box::new(Shares { settings: settings(v)?, state: State::default() }))
 }
 
 impl Analyzer for Shares {
@@ -114,14 +130,27 @@ impl Analyzer for Shares {
         // at one of its terminals (or an `admin` terminal).
         let admins = &self.settings.admin_departments;
         let at_admin_terminal = cx.dir.terminal_kind(&o.host) == Some(TerminalKind::Admin) || cx.dir.terminal_department(&o.host).is_some_and(|d| admins.iter().any(|a| a == d));
-        let maintenance = o.actor.kind == Some(AccountKind::Admin) && at_admin_terminal && admins.iter().any(|a| *a == o.actor.department);
+        let mut maintenance = o.actor.kind == Some(AccountKind::Admin) && at_admin_terminal && admins.iter().any(|a| *a == o.actor.department);
+        let mut habit = String::new();
+        if maintenance {
+            let days = self.state.maintenance.entry((employee.to_owned(), share.to_owned())).or_default();
+            days.insert(o.day);
+            let since = o.day - chrono::Duration::days(self.settings.maintenance_window_days.max(1) - 1);
+            days.retain(|d| *d >= since);
+            if days.len() > self.settings.maintenance_days {
+                maintenance = false;
+                habit = format!("（管理者アカウントでの閲覧が {} 日間に {} 日: 保守の範囲を超える）", self.settings.maintenance_window_days, days.len());
+            }
+        }
         let severity = if maintenance { self.settings.maintenance_severity } else { Severity::High };
-        let detail = format!("{share}（所有: {owner}）{}{}", via.map(|v| format!(" {v}経由")).unwrap_or_default(), if maintenance { "（管理部署の管理端末から: 保守作業）" } else { "" });
+        let detail = format!("{share}（所有: {owner}）{}{}{habit}", via.map(|v| format!(" {v}経由")).unwrap_or_default(), if maintenance { "（管理部署の管理端末から: 保守作業）" } else { "" });
         let r = out.note(Note::of(o, RULES[0].id, severity, employee).detail(detail));
         if let Some(file) = &o.event.file {
             r.add_file(&file.path);
         }
     }
+
+    state_field!();
 }
 
 #[cfg(test)]
@@ -194,6 +223,15 @@ mod tests {
         let snoop = [windows("e2", "logon", "2024-03-01T08:30:00", "PC-E2"), share_open("admin01", "人事評価/0001.xlsx", "2024-03-01T10:00:00", "PC-E2")];
         let f = run_in(&m, config(), &snoop);
         assert!(f.iter().any(|f| f.rule == "restricted_share_non_owner" && f.severity == mamori_model::Severity::High), "{f:?}");
+        // The same reads, a payslip or two a week from that terminal: no restore takes weeks.
+        let mut weekly = vec![windows("e4", "logon", "2024-03-01T08:30:00", "PC-IT")];
+        for (i, day) in ["2024-03-01", "2024-03-08", "2024-03-15"].iter().enumerate() {
+            weekly.push(share_open("admin01", &format!("給与/{i:04}.pdf"), &format!("{day}T12:10:00"), "PC-IT"));
+        }
+        let f = run_in(&m, config(), &weekly);
+        let read = f.iter().find(|f| f.rule == "restricted_share_non_owner").expect("on record");
+        assert_eq!(read.severity, mamori_model::Severity::High, "{f:?}");
+        assert!(read.explanation_ja.contains("保守の範囲を超える"), "{}", read.explanation_ja);
     }
 
     #[test]
