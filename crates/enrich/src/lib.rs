@@ -315,6 +315,17 @@ impl Directory {
         rows.iter().filter(|r| r.0 == system).filter_map(|r| Some((r.2.as_deref()?, r.1.to?))).filter(|(_, to)| *to < day).max_by_key(|(_, to)| *to)
     }
 
+    /// An account of no one (shared, administrator, batch, training: a vendor's maintenance
+    /// login declared for its work days) that master data lists in `system`, but not for
+    /// `day`: its kind and the periods it is declared for.
+    pub fn account_out_of_period(&self, system: &str, account: &str, day: NaiveDate) -> Option<(AccountKind, Vec<Period>)> {
+        let rows: Vec<&AccountRow> = self.rows_named(account, system != "mail").into_iter().filter(|r| r.0 == system).collect();
+        if rows.is_empty() || rows.iter().any(|r| r.1.covers(day) || r.2.is_some()) {
+            return None;
+        }
+        Some((rows[0].3, rows.iter().map(|r| r.1).collect()))
+    }
+
     /// Department and role of an employee on `day`.
     pub fn posting(&self, employee: &str, day: NaiveDate) -> Option<(&str, &str)> {
         self.assignments.get(employee)?.iter().find(|a| a.0.covers(day)).map(|a| (a.1.as_str(), a.2.as_str()))

@@ -8,6 +8,10 @@
 //! person badged into its room), else to the terminal's assigned user. The rest of
 //! detection sees the same person behind it (`Actor::misplaced`): the look-ups are judged
 //! by their business like anyone's, not excused as a batch or a lesson.
+//!
+//! And an account of no one used on a day master data does not declare it for: a vendor's
+//! maintenance login listed for its work days (one `accounts.csv` row a day or a week),
+//! signed in on another (`account_outside_its_period`).
 
 use mamori_model::master::AccountKind;
 use mamori_model::{ClassUid, Severity};
@@ -19,13 +23,17 @@ use crate::observe::{Context, Observation};
 
 pub const REGISTRATION: Registration = Registration { section: "account_use", build, rules: RULES };
 
-const RULES: &[Rule] = &[Rule {
-    id: "account_off_its_terminals",
-    ja: "一括処理・研修用アカウントの用途外端末での使用",
-    en: "Batch or training account used at a terminal not meant for it",
-    incident: "S4",
-    describe,
-}];
+const RULES: &[Rule] = &[
+    Rule { id: "account_off_its_terminals", ja: "一括処理・研修用アカウントの用途外端末での使用", en: "Batch or training account used at a terminal not meant for it", incident: "S4", describe },
+    Rule { id: "account_outside_its_period", ja: "登録期間外の共用・保守アカウントの使用", en: "Shared or maintenance account used outside its declared period", incident: "S4", describe: out_of_period },
+];
+
+fn out_of_period(r: &Rollup) -> (String, String) {
+    (
+        format!("職員 {} のいた端末で、登録された利用期間の外に、共用・保守用のアカウントで住民記録が操作されました（保守作業日以外のベンダーアカウントなど）（{}）。", r.employee, r.details()),
+        format!("Records were accessed at a terminal employee {} was at through a shared or maintenance account on a day outside the periods master data declares for it (a vendor's login off its work days).", r.employee),
+    )
+}
 
 fn describe(r: &Rollup) -> (String, String) {
     (
@@ -61,6 +69,26 @@ impl Analyzer for AccountUse {
 
     fn observe(&mut self, o: &Observation, cx: &Context, out: &mut Findings) {
         let a = &o.actor;
+        if a.kind.is_none()
+            && let Some((kind, periods)) = cx.dir.account_out_of_period(&a.system, &a.account, o.day)
+        {
+            let Some(employee) = a.employee.as_deref().or_else(|| cx.dir.terminal_owner(&o.host)) else { return };
+            let declared: Vec<String> = periods.iter().take(3).map(|p| match (p.from, p.to) {
+                (from, Some(to)) if from == to => from.to_string(),
+                (from, Some(to)) => format!("{from}〜{to}"),
+                (from, None) => format!("{from}〜"),
+            }).collect();
+            let more = if periods.len() > 3 { format!(" ほか {} 期間", periods.len() - 3) } else { String::new() };
+            let what = match kind {
+                AccountKind::Admin => "管理者アカウント",
+                AccountKind::Batch => "一括処理用アカウント",
+                AccountKind::Training => "研修用アカウント",
+                AccountKind::Shared | AccountKind::Personal => "共用アカウント",
+            };
+            let detail = format!("{what} {} @ {}（登録期間: {}{more}）", a.account, o.host, declared.join("、"));
+            out.note(Note::of(o, RULES[1].id, self.settings.severity, employee).resident(o.resident()).detail(detail)).add_device(&o.host);
+            return;
+        }
         if !a.misplaced {
             return;
         }
@@ -131,5 +159,22 @@ mod tests {
         assert!(f.is_empty(), "a batch at the server, or at a host master data does not list: {:?}", rules(&f));
         let f = run_in(&town(), crate::Config::default(), &[windows("e2", "logon", "2024-04-03T08:30:00", "PC-E2"), access("juki", "9000", "R3", "2024-04-03T11:00:00", "PC-E2")]);
         assert_eq!(rules(&f).iter().filter(|r| r.0 == "account_off_its_terminals").collect::<Vec<_>>(), [&("account_off_its_terminals", "E2", 1)], "{:?}", rules(&f));
+    }
+
+    /// A vendor's maintenance login declared for two Saturdays; used on a third day, at the
+    /// IT administrator's desk.
+    #[test]
+    fn a_maintenance_account_used_off_its_declared_days_is_the_person_there() {
+        let m = office_with(|v| {
+            for day in ["2024-04-06", "2024-04-20"] {
+                v["accounts"].as_array_mut().unwrap().push(serde_json::json!({"system":"juki","account":"VENDOR01","kind":"admin","from":day,"to":day}));
+            }
+        });
+        let on = run_in(&m, crate::Config::default(), &[windows("e2", "logon", "2024-04-06T08:30:00", "PC-E2"), access("juki", "VENDOR01", "R5", "2024-04-06T10:00:00", "PC-E2")]);
+        assert!(on.iter().all(|f| f.rule != "account_outside_its_period"), "{:?}", rules(&on));
+        let off = run_in(&m, crate::Config::default(), &[windows("e2", "logon", "2024-04-13T08:30:00", "PC-E2"), access("juki", "VENDOR01", "R5", "2024-04-13T10:00:00", "PC-E2")]);
+        let f = off.iter().find(|f| f.rule == "account_outside_its_period").expect("off its days");
+        assert_eq!((f.employees.as_slice(), f.severity), (&["E2".to_owned()][..], mamori_model::Severity::High));
+        assert!(f.explanation_ja.contains("管理者アカウント VENDOR01") && f.explanation_ja.contains("2024-04-06"), "{}", f.explanation_ja);
     }
 }
