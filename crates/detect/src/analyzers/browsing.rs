@@ -46,6 +46,7 @@ pub const REGISTRATION: Registration = Registration { section: "browsing", build
 const RULES: &[Rule] = &[
     Rule { id: "unexplained_browsing", ja: "業務記録のない照会の継続", en: "Look-ups without business kept up over weeks, far above one's section's rate", incident: "S3", describe },
     Rule { id: "unexplained_change", ja: "業務記録のない記録の変更", en: "Records changed with no business on file", incident: "S1", describe: change },
+    Rule { id: "unexplained_outside_practice", ja: "照会の少ない所属での業務記録のない照会", en: "Look-ups without business in a section whose staff seldom look anyone up", incident: "S1, S3", describe: outside_practice },
 ];
 
 fn change(r: &Rollup) -> (String, String) {
@@ -59,6 +60,13 @@ fn describe(r: &Rollup) -> (String, String) {
     (
         format!("職員 {} が、業務記録のない住民記録の照会を数週間にわたり続けています。所属の同じ期間の割合から見込まれる件数を大きく超えています（{}）。", r.employee, r.details()),
         format!("Employee {} kept looking up records with no business on file for weeks, far more than their section's rate of such look-ups would bring.", r.employee),
+    )
+}
+
+fn outside_practice(r: &Rollup) -> (String, String) {
+    (
+        format!("職員 {} が、業務記録のない住民の照会を、所属の他の職員がほとんど行わない数だけ行いました。照会の少ない所属（選挙管理・秘書・水道など）での少数の狙いを定めた照会です（{}）。", r.employee, r.details()),
+        format!("Employee {} looked up residents with no business on file, more of them than their section's other staff ever do: a few targeted look-ups from a section that seldom looks anyone up.", r.employee),
     )
 }
 
@@ -85,11 +93,21 @@ struct Settings {
     /// Look-ups by the section's other staff in the window at which the section's own rate
     /// of unexplained look-ups weighs as much as the office's.
     section_prior: f64,
+    /// Counted, not weighed by one's own look-ups: distinct residents looked up without
+    /// business in the window, against how many the section's other staff each look up
+    /// without business (never fewer than `rare_floor`: a slip, a misdialled number). A
+    /// section that seldom looks anyone up (選挙管理, 秘書, 水道) gives its clerk no rate of
+    /// their own to hide in. Medium at `rare_min_residents` residents with a Poisson tail at
+    /// or below `rare_chance`; a section with no one else looking anything up that month
+    /// has nothing to compare with and raises no one.
+    rare_min_residents: usize,
+    rare_chance: f64,
+    rare_floor: f64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { window_days: 28, min_residents: 10, min_days: 5, chance: 1e-6, chance_high: 0.0, change_chance: 0.05, change_residents: 2, follow_up_days: 14, section_prior: 100.0 }
+        Settings { window_days: 28, min_residents: 10, min_days: 5, chance: 1e-6, chance_high: 0.0, change_chance: 0.05, change_residents: 2, follow_up_days: 14, section_prior: 100.0, rare_min_residents: 4, rare_chance: 1e-4, rare_floor: 0.5 }
     }
 }
 
@@ -135,6 +153,9 @@ struct Employee {
     changes: VecDeque<Lookup>,
     #[serde(default)]
     changes_raised: Option<Severity>,
+    /// `unexplained_outside_practice` raised until then.
+    #[serde(default)]
+    rare_raised_until: i64,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -145,6 +166,9 @@ struct State {
     /// The office's, the sum of the sections'.
     #[serde(default)]
     office: BTreeMap<NaiveDate, Day>,
+    /// Section → its staff who looked up records → the last day they did.
+    #[serde(default)]
+    staff: HashMap<String, HashMap<String, NaiveDate>>,
 }
 
 struct Browsing {
@@ -234,6 +258,7 @@ impl Analyzer for Browsing {
         let department = o.actor.department.as_str();
         add(self.state.sections.entry(department.to_owned()).or_default(), o.day, unexplained, change, since_day);
         add(&mut self.state.office, o.day, unexplained, change, since_day);
+        self.state.staff.entry(department.to_owned()).or_default().insert(employee.to_owned(), o.day);
         let me = self.state.employees.entry(employee.to_owned()).or_default();
         add(&mut me.days, o.day, unexplained, change, since_day);
         // The same calendar days as the counts.
@@ -274,13 +299,14 @@ impl Analyzer for Browsing {
 
 impl Browsing {
     fn browsed(&mut self, o: &Observation, employee: &str, department: &str, since_day: NaiveDate, lookup: Lookup, out: &mut Findings) {
-        let s = &self.settings;
         let me = self.state.employees.get_mut(employee).expect("entered by observe");
         *me.by_resident.entry(lookup.resident.clone()).or_default() += 1;
         *me.by_day.entry(lookup.day).or_default() += 1;
         me.unexplained.push_back(lookup);
         let (residents, days) = (me.by_resident.len(), me.by_day.len());
         let raised = me.raised_until >= o.time;
+        self.outside_practice(o, employee, department, since_day, out);
+        let s = &self.settings;
         if !raised && (residents < s.min_residents || days < s.min_days) {
             return;
         }
@@ -311,6 +337,36 @@ impl Browsing {
             }
         }
         me.raised_until = o.time + s.window_days * DAY_MS;
+    }
+
+    /// `unexplained_outside_practice`: the employee's distinct residents looked up without
+    /// business in the window, against the section's other staff's unexplained look-ups each.
+    fn outside_practice(&mut self, o: &Observation, employee: &str, department: &str, since_day: NaiveDate, out: &mut Findings) {
+        let s = &self.settings;
+        let me = self.state.employees.get(employee).expect("entered by observe");
+        let residents = me.by_resident.len();
+        if residents < s.rare_min_residents.max(1) {
+            return;
+        }
+        let (_, own_unexplained) = total(&me.days, since_day, false);
+        let (_, section_unexplained) = total(self.state.sections.get(department).into_iter().flatten(), since_day, false);
+        let others = self.state.staff.get(department).map_or(0, |staff| staff.iter().filter(|(e, last)| e.as_str() != employee && **last >= since_day).count()) as f64;
+        if others == 0.0 {
+            return;
+        }
+        let each = ((section_unexplained - own_unexplained).max(0.0) / others).max(s.rare_floor);
+        let tail = poisson_tail(each, residents);
+        if tail > s.rare_chance {
+            return;
+        }
+        let detail = format!("{} 日間に住民 {} 人（所属の他職員 {} 人は一人あたり {:.1} 件）", s.window_days, residents, others as u64, each);
+        let me = self.state.employees.get_mut(employee).expect("entered by observe");
+        let fresh = me.rare_raised_until < o.time;
+        let noted: Vec<&Lookup> = if fresh { me.unexplained.iter().collect() } else { me.unexplained.back().into_iter().collect() };
+        for l in noted {
+            out.note(Note { seq: l.seq, time: l.time, day: l.day, detail: Some(detail.clone()), ..Note::of(o, RULES[2].id, Severity::Medium, employee) }.resident(&l.resident));
+        }
+        me.rare_raised_until = o.time + s.window_days * DAY_MS;
     }
 
     fn changed(&mut self, o: &Observation, employee: &str, department: &str, since_day: NaiveDate, out: &mut Findings) {
@@ -503,5 +559,55 @@ mod tests {
         let found = run_in(&m, crate::Config::default(), &events);
         let raised: BTreeSet<&str> = found.iter().filter(|f| f.rule == "unexplained_browsing").flat_map(|f| f.employees.iter().map(String::as_str)).collect();
         assert!(raised.contains("E1") && !raised.contains("E2"), "{:?}", rules(&found));
+    }
+
+    /// 選挙管理委員会 (E7, with E5 and E6 who look up the voters who come to their counter)
+    /// has no rate of unexplained look-ups to speak of; E7 reads six
+    /// strangers over three days. The welfare clerks E1 and E2, whose section answers the
+    /// telephone and looks up a few strangers a day each, reading the same six is nothing.
+    #[test]
+    fn a_few_targeted_look_ups_from_a_section_that_seldom_looks_anyone_up_are_a_question() {
+        let m = office_with(|v| {
+            v["departments"].as_array_mut().unwrap().push(serde_json::json!({"code":"D950","name":"選挙管理委員会"}));
+            for (e, a) in [("E5", "J5"), ("E6", "J6"), ("E7", "J7")] {
+                v["employees"].as_array_mut().unwrap().push(serde_json::json!({"id":e,"name":"選管 職員","hired":"2010-04-01"}));
+                v["assignments"].as_array_mut().unwrap().push(serde_json::json!({"employee_id":e,"department":"D950","role":"staff","from":"2010-04-01"}));
+                v["accounts"].as_array_mut().unwrap().push(serde_json::json!({"system":"juki","account":a,"employee_id":e,"kind":"personal","from":"2010-04-01"}));
+            }
+            // Each voter E5 and E6 look up came to the election office's counter.
+            for d in 0..14 {
+                let day = chrono::NaiveDate::from_ymd_opt(2024, 4, 8).unwrap() + chrono::Duration::days(d);
+                for (handler, k) in [("E5", 0), ("E6", 1)] {
+                    v["counter_visits"].as_array_mut().unwrap().push(serde_json::json!({"visit_no":format!("SV{d}-{k}"),"at":format!("{day}T13:55:00"),"department":"D950","resident_uid":format!("R{}", 1200 + d as usize * 2 + k),"purpose":"選挙人名簿","handler":handler}));
+                }
+            }
+            for i in 0..300 {
+                v["residents"].as_array_mut().unwrap().push(serde_json::json!({"uid":format!("R{}", 1000 + i),"name":"住民","birth_date":"1970-01-01"}));
+            }
+        });
+        let mut events = Vec::new();
+        for d in 0..14 {
+            let day = chrono::NaiveDate::from_ymd_opt(2024, 4, 8).unwrap() + chrono::Duration::days(d);
+            // The welfare section's telephone: three strangers a day each, nothing on file.
+            for k in 0..3 {
+                events.push(access("juki", "J2", &format!("R{}", 1000 + (d as usize * 7 + k) % 300), &format!("{day}T10:{:02}:00", k * 5), "PC-E2"));
+                events.push(access("juki", "J1", &format!("R{}", 1100 + (d as usize * 7 + k) % 200), &format!("{day}T11:{:02}:00", k * 5), "PC-E1"));
+            }
+            // The election office's register work, under its case.
+            for (a, k) in [("J5", 0), ("J6", 1)] {
+                events.push(access("juki", a, &format!("R{}", 1200 + d as usize * 2 + k), &format!("{day}T14:00:00"), "PC-E5"));
+            }
+        }
+        let targets = ["R1290", "R1291", "R1292", "R1293", "R1294", "R1295"];
+        for (i, r) in targets.iter().enumerate() {
+            events.push(access("juki", "J7", r, &format!("2024-04-{:02}T16:{:02}:00", 16 + i / 2, i * 3), "PC-E7"));
+            events.push(access("juki", "J1", r, &format!("2024-04-{:02}T16:{:02}:30", 16 + i / 2, i * 3), "PC-E1"));
+        }
+        events.sort_by_key(|e| e.time);
+        let found = run_in(&m, crate::Config::default(), &events);
+        let raised: BTreeSet<&str> = found.iter().filter(|f| f.rule == "unexplained_outside_practice").flat_map(|f| f.employees.iter().map(String::as_str)).collect();
+        assert_eq!(raised, BTreeSet::from(["E7"]), "{:?}", rules(&found));
+        let f = found.iter().find(|f| f.rule == "unexplained_outside_practice").unwrap();
+        assert_eq!((f.severity, f.residents.len()), (Severity::Medium, 6));
     }
 }

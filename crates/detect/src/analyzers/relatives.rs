@@ -208,7 +208,7 @@ impl Analyzer for Relatives {
                 let repeated = days.len() >= self.settings.repeat_days.max(1);
                 let mut many = false;
                 if matches!(kind, RelationKind::ColleagueSameSection | RelationKind::Colleague) && explained.is_none() && self.settings.repeat_colleagues > 0 {
-                    let mut count = |seen: &mut BTreeMap<String, NaiveDate>| {
+                    let count = |seen: &mut BTreeMap<String, NaiveDate>| {
                         seen.insert(access.resident.clone(), o.day);
                         seen.retain(|_, last| *last >= since);
                         seen.len()
