@@ -308,6 +308,11 @@ impl Relations {
                 (RelationKind::Household, Some(Period { to: Some(until), .. })) if until < day => {
                     Some(Relation { kind: RelationKind::FormerHousehold, detail: format!("元{}（〜{until}）", l.detail) })
                 }
+                // Next door or in the building until one of them moved: still someone one
+                // knows, and where they went is what a curious neighbour looks up.
+                (kind @ (RelationKind::Neighbour | RelationKind::SameBuilding), Some(Period { to: Some(until), .. })) if until < day => {
+                    Some(Relation { kind, detail: format!("元{}（〜{until}）", l.detail) })
+                }
                 _ => None,
             })
             .min_by_key(|r| r.kind)

@@ -391,6 +391,22 @@ mod tests {
         assert_eq!((severity("R32"), severity("R33"), severity("R34")), (Severity::Medium, Severity::High, Severity::High));
     }
 
+    /// The family next door moved across town in February; E1 looks up where they went, on
+    /// two days: a neighbour still, and a habit.
+    #[test]
+    fn a_neighbour_who_moved_away_is_still_a_neighbour() {
+        let m = office_with(|v| {
+            let h = v["households"].as_array_mut().unwrap();
+            h.push(json!({"resident_uid":"R23","household":"H23","relation":"世帯主","address":"一丁目1番2号","from":"2000-01-01","to":"2024-02-05"}));
+            h.push(json!({"resident_uid":"R23","household":"H23","relation":"世帯主","address":"中央1丁目30番7号","from":"2024-02-06"}));
+            v["residents"].as_array_mut().unwrap().push(json!({"uid":"R23","name":"田中 隣","birth_date":"1980-01-01"}));
+        });
+        let f = run_in(&m, crate::Config::default(), &[access("juki", "J1", "R23", "2024-02-20T10:00:00", "PC-E1"), access("juki", "J1", "R23", "2024-03-08T10:00:00", "PC-E1")]);
+        assert_eq!(rules(&f), [("neighbour_lookup", "E1", 2)]);
+        assert_eq!(f[0].severity, Severity::High);
+        assert!(f[0].explanation_ja.contains("元隣家") && f[0].explanation_ja.contains("2024-02-05"), "{}", f[0].explanation_ja);
+    }
+
     #[test]
     fn a_neighbour_is_a_question_once_and_a_habit_on_two_days() {
         let m = office_with(|v| {

@@ -10,7 +10,7 @@
 //! by the share's owner as master data has it (S5). A folder opened to everyone for a
 //! handover is the `handover` analyzer's.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 use mamori_model::master::{AccountKind, TerminalKind};
@@ -62,9 +62,11 @@ struct Settings {
     /// an administering department at an administering terminal: maintenance (a restore,
     /// a permission fix), kept on record but not an alarm.
     maintenance_severity: Severity,
-    /// Maintenance is a day's work (a restore, a permission fix): reads of one share through
-    /// the administrator account on more than this many days within `maintenance_window_days`
-    /// are someone reading it, a little at a time (S4's three years), and high.
+    /// Maintenance is a day's work (a restore, a permission fix) or the same few files again
+    /// (a job's own files checked each week): files of one share read through the
+    /// administrator account for the first time on more than this many days within
+    /// `maintenance_window_days` are someone reading it, a little at a time (S4's three
+    /// years), and high.
     maintenance_days: usize,
     maintenance_window_days: i64,
 }
@@ -77,9 +79,10 @@ impl Default for Settings {
 
 #[derive(Default, Serialize, Deserialize)]
 struct State {
-    /// (employee, share) → the days they read it as maintenance, within the window.
+    /// (employee, share) → each file they read as maintenance within the window → the day
+    /// they first read it.
     #[serde(with = "crate::pairs")]
-    maintenance: HashMap<(String, String), BTreeSet<NaiveDate>>,
+    maintenance: HashMap<(String, String), BTreeMap<String, NaiveDate>>,
 }
 
 struct Shares {
@@ -133,13 +136,16 @@ impl Analyzer for Shares {
         let mut maintenance = o.actor.kind == Some(AccountKind::Admin) && at_admin_terminal && admins.iter().any(|a| *a == o.actor.department);
         let mut habit = String::new();
         if maintenance {
-            let days = self.state.maintenance.entry((employee.to_owned(), share.to_owned())).or_default();
-            days.insert(o.day);
+            let files = self.state.maintenance.entry((employee.to_owned(), share.to_owned())).or_default();
             let since = o.day - chrono::Duration::days(self.settings.maintenance_window_days.max(1) - 1);
-            days.retain(|d| *d >= since);
-            if days.len() > self.settings.maintenance_days {
+            files.retain(|_, first| *first >= since);
+            if let Some(file) = &o.event.file {
+                files.entry(file.path.clone()).or_insert(o.day);
+            }
+            let new_file_days = files.values().collect::<BTreeSet<_>>().len();
+            if new_file_days > self.settings.maintenance_days {
                 maintenance = false;
-                habit = format!("（管理者アカウントでの閲覧が {} 日間に {} 日: 保守の範囲を超える）", self.settings.maintenance_window_days, days.len());
+                habit = format!("（管理者アカウントで {} 日間に {} 日、新たなファイルを閲覧: 保守の範囲を超える）", self.settings.maintenance_window_days, new_file_days);
             }
         }
         let severity = if maintenance { self.settings.maintenance_severity } else { Severity::High };
@@ -223,7 +229,8 @@ mod tests {
         let snoop = [windows("e2", "logon", "2024-03-01T08:30:00", "PC-E2"), share_open("admin01", "人事評価/0001.xlsx", "2024-03-01T10:00:00", "PC-E2")];
         let f = run_in(&m, config(), &snoop);
         assert!(f.iter().any(|f| f.rule == "restricted_share_non_owner" && f.severity == mamori_model::Severity::High), "{f:?}");
-        // The same reads, a payslip or two a week from that terminal: no restore takes weeks.
+        // A payslip a week from that terminal, a new one each time: no restore takes weeks.
+        // The same file checked each week is maintenance still.
         let mut weekly = vec![windows("e4", "logon", "2024-03-01T08:30:00", "PC-IT")];
         for (i, day) in ["2024-03-01", "2024-03-08", "2024-03-15"].iter().enumerate() {
             weekly.push(share_open("admin01", &format!("給与/{i:04}.pdf"), &format!("{day}T12:10:00"), "PC-IT"));
@@ -232,6 +239,12 @@ mod tests {
         let read = f.iter().find(|f| f.rule == "restricted_share_non_owner").expect("on record");
         assert_eq!(read.severity, mamori_model::Severity::High, "{f:?}");
         assert!(read.explanation_ja.contains("保守の範囲を超える"), "{}", read.explanation_ja);
+        let mut checks = vec![windows("e4", "logon", "2024-03-01T08:30:00", "PC-IT")];
+        for day in ["2024-03-01", "2024-03-08", "2024-03-15", "2024-03-22"] {
+            checks.push(share_open("admin01", "人事評価/backup.log", &format!("{day}T12:10:00"), "PC-IT"));
+        }
+        let f = run_in(&m, config(), &checks);
+        assert!(f.iter().filter(|f| f.rule == "restricted_share_non_owner").all(|f| f.severity == mamori_model::Severity::Low), "{f:?}");
     }
 
     #[test]
