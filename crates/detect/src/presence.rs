@@ -37,6 +37,12 @@ pub struct Badge {
     /// away from 2F as much as from the meeting room.
     #[serde(default)]
     pub left: Vec<(String, i64)>,
+    /// The one room a state saved before `left` remembered, folded into `left` at the next
+    /// badge passing.
+    #[serde(default, skip_serializing)]
+    was_in: Option<String>,
+    #[serde(default, skip_serializing)]
+    left_at: i64,
 }
 
 /// The most rooms one person is remembered to have left in a day (a runner between
@@ -82,6 +88,9 @@ impl Presence {
         let mut left = match self.badges.remove(employee) {
             Some(b) => {
                 let mut left = b.left;
+                if let Some(was) = b.was_in {
+                    left.push((was, b.left_at));
+                }
                 if b.inside
                     && let Some(was) = b.room
                     && (!inside || was != room)
@@ -97,7 +106,7 @@ impl Presence {
         if left.len() > ROOMS_REMEMBERED {
             left.drain(..left.len() - ROOMS_REMEMBERED);
         }
-        self.badges.insert(employee.to_owned(), Badge { inside, room: inside.then(|| room.to_owned()), at: time, left });
+        self.badges.insert(employee.to_owned(), Badge { inside, room: inside.then(|| room.to_owned()), at: time, left, was_in: None, left_at: 0 });
     }
 
     pub fn logon(&mut self, host: &str, account: &str, employee: Option<String>, kind: AccountKind, time: i64) {
@@ -159,7 +168,7 @@ impl Presence {
     pub fn is_away(&self, employee: &str, room: Option<&str>, host: &str, now: i64) -> bool {
         let back = |b: &Badge| self.sessions.get(host).is_some_and(|s| s.employee.as_deref() == Some(employee) && s.at_keyboard > b.at);
         self.badges.get(employee).is_some_and(|b| {
-            !back(b) && (!b.inside || room.is_some_and(|r| b.room.as_deref() != Some(r) && b.left.iter().any(|(was, at)| was == r && now - at < AWAY_HOURS * 3_600_000)))
+            !back(b) && (!b.inside || room.is_some_and(|r| b.room.as_deref() != Some(r) && b.left.iter().map(|(was, at)| (was, *at)).chain(b.was_in.as_ref().map(|w| (w, b.left_at))).any(|(was, at)| was == r && now - at < AWAY_HOURS * 3_600_000)))
         })
     }
 

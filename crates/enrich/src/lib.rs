@@ -457,13 +457,15 @@ impl Directory {
     }
 
     /// Whether an account of `kind` is used where it does not belong: a batch account at a
-    /// terminal master data lists as anything but a server, a training account anywhere but
-    /// a training terminal. A batch account on a host master data does not list (or with
-    /// none in the log) is taken as the batch it says it is.
+    /// terminal master data lists as anything but a server, a training account at one it
+    /// lists as anything but a training terminal. On a host master data does not list (or
+    /// with none in the log) either is taken for what it says it is, so that a town that
+    /// declares the kinds before listing every PC raises no one for it.
     pub fn account_misplaced(&self, kind: AccountKind, host: &str) -> bool {
+        let listed_as = |wanted: TerminalKind| !host.is_empty() && self.terminal_kind(host).is_some_and(|k| k != wanted);
         match kind {
-            AccountKind::Batch => !host.is_empty() && self.terminal_kind(host).is_some_and(|k| k != TerminalKind::Server),
-            AccountKind::Training => self.terminal_kind(host) != Some(TerminalKind::Training),
+            AccountKind::Batch => listed_as(TerminalKind::Server),
+            AccountKind::Training => listed_as(TerminalKind::Training),
             _ => false,
         }
     }

@@ -308,9 +308,10 @@ impl Relations {
                 (RelationKind::Household, Some(Period { to: Some(until), .. })) if until < day => {
                     Some(Relation { kind: RelationKind::FormerHousehold, detail: format!("元{}（〜{until}）", l.detail) })
                 }
-                // Next door or in the building until one of them moved: still someone one
-                // knows, and where they went is what a curious neighbour looks up.
-                (kind @ (RelationKind::Neighbour | RelationKind::SameBuilding), Some(Period { to: Some(until), .. })) if until < day => {
+                // Next door or in the building until one of them moved, in the last two
+                // years: still someone one knows, and where they went is what a curious
+                // neighbour looks up. (Whoever lived next door a decade ago is not.)
+                (kind @ (RelationKind::Neighbour | RelationKind::SameBuilding), Some(Period { to: Some(until), .. })) if until < day && (day - until).num_days() <= FORMER_NEIGHBOUR_DAYS => {
                     Some(Relation { kind, detail: format!("元{}（〜{until}）", l.detail) })
                 }
                 _ => None,
@@ -328,6 +329,9 @@ impl Relations {
         self.staff_record.len()
     }
 }
+
+/// How long a neighbour who moved away stays one (元隣家).
+const FORMER_NEIGHBOUR_DAYS: i64 = 730;
 
 fn address_text(a: &Address) -> String {
     let mut s = a.area.clone();

@@ -30,15 +30,15 @@ const RULES: &[Rule] = &[
 
 fn out_of_period(r: &Rollup) -> (String, String) {
     (
-        format!("職員 {} のいた端末で、登録された利用期間の外に、共用・保守用のアカウントで住民記録が操作されました（保守作業日以外のベンダーアカウントなど）（{}）。", r.employee, r.details()),
-        format!("Records were accessed at a terminal employee {} was at through a shared or maintenance account on a day outside the periods master data declares for it (a vendor's login off its work days).", r.employee),
+        format!("職員 {} の端末（在席した、または割り当てられた端末）で、登録された利用期間の外に、共用・保守用のアカウントで住民記録が操作されました（保守作業日以外のベンダーアカウントなど）（{}）。", r.employee, r.details()),
+        format!("Records were accessed at a terminal employee {} was at (or is assigned, as the detail says) through a shared or maintenance account on a day outside the periods master data declares for it (a vendor's login off its work days).", r.employee),
     )
 }
 
 fn describe(r: &Rollup) -> (String, String) {
     (
-        format!("職員 {} のいた端末で、一括処理用または研修用のアカウントにより住民記録が操作されました。これらのアカウントはサーバ・研修用端末で使うもので、職員の端末での操作は本人のアカウントを使わない閲覧です（{}）。", r.employee, r.details()),
-        format!("Records were accessed through a batch or training account at a terminal employee {} was at; such accounts belong at servers and training terminals.", r.employee),
+        format!("職員 {} の端末（在席した、または割り当てられた端末）で、一括処理用または研修用のアカウントにより住民記録が操作されました。これらのアカウントはサーバ・研修用端末で使うもので、職員の端末での操作は本人のアカウントを使わない閲覧です（{}）。", r.employee, r.details()),
+        format!("Records were accessed through a batch or training account at a terminal employee {} was at (or is assigned, as the detail says); such accounts belong at servers and training terminals.", r.employee),
     )
 }
 
@@ -62,6 +62,18 @@ fn build(v: toml::Value) -> Result<Box<dyn Analyzer>, String> {
     Ok(Box::new(AccountUse { settings: settings(v)? }))
 }
 
+impl AccountUse {
+    /// Who it is charged to: the person seen at the terminal (its session, or the one person
+    /// in its room) at the configured severity; else the terminal's assigned user, at medium
+    /// and saying so — a robot's scheduled run on an unattended PC is no one's keyboard.
+    fn charged<'o>(&self, o: &'o Observation, cx: &'o Context) -> Option<(&'o str, Severity, &'static str)> {
+        match o.actor.employee.as_deref() {
+            Some(e) => Some((e, self.settings.severity, "")),
+            None => cx.dir.terminal_owner(&o.host).map(|owner| (owner, self.settings.severity.min(Severity::Medium), "（在席は未確認: 端末の割当による）")),
+        }
+    }
+}
+
 impl Analyzer for AccountUse {
     fn classes(&self) -> &'static [ClassUid] {
         &[ClassUid::DatastoreActivity]
@@ -72,7 +84,7 @@ impl Analyzer for AccountUse {
         if a.kind.is_none()
             && let Some((kind, periods)) = cx.dir.account_out_of_period(&a.system, &a.account, o.day)
         {
-            let Some(employee) = a.employee.as_deref().or_else(|| cx.dir.terminal_owner(&o.host)) else { return };
+            let Some((employee, severity, seen)) = self.charged(o, cx) else { return };
             let declared: Vec<String> = periods.iter().take(3).map(|p| match (p.from, p.to) {
                 (from, Some(to)) if from == to => from.to_string(),
                 (from, Some(to)) => format!("{from}〜{to}"),
@@ -85,14 +97,14 @@ impl Analyzer for AccountUse {
                 AccountKind::Training => "研修用アカウント",
                 AccountKind::Shared | AccountKind::Personal => "共用アカウント",
             };
-            let detail = format!("{what} {} @ {}（登録期間: {}{more}）", a.account, o.host, declared.join("、"));
-            out.note(Note::of(o, RULES[1].id, self.settings.severity, employee).resident(o.resident()).detail(detail)).add_device(&o.host);
+            let detail = format!("{what} {} @ {}（登録期間: {}{more}）{seen}", a.account, o.host, declared.join("、"));
+            out.note(Note::of(o, RULES[1].id, severity, employee).resident(o.resident()).detail(detail)).add_device(&o.host);
             return;
         }
         if !a.misplaced {
             return;
         }
-        let Some(employee) = a.employee.as_deref().or_else(|| cx.dir.terminal_owner(&o.host)) else { return };
+        let Some((employee, severity, seen)) = self.charged(o, cx) else { return };
         let what = match a.kind {
             Some(AccountKind::Training) => "研修用アカウント",
             _ => "一括処理用アカウント",
@@ -101,8 +113,8 @@ impl Analyzer for AccountUse {
             Some(kind) => format!("{kind:?}").to_lowercase(),
             None => "台帳にない端末".into(),
         };
-        let detail = format!("{what} {} @ {}（{terminal}）", a.account, o.host);
-        out.note(Note::of(o, RULES[0].id, self.settings.severity, employee).resident(o.resident()).detail(detail)).add_device(&o.host);
+        let detail = format!("{what} {} @ {}（{terminal}）{seen}", a.account, o.host);
+        out.note(Note::of(o, RULES[0].id, severity, employee).resident(o.resident()).detail(detail)).add_device(&o.host);
     }
 }
 

@@ -182,6 +182,7 @@ fn build(v: toml::Value) -> Result<Box<dyn Analyzer>, String> {
         || settings.min_residents < 1
         || !(settings.chance_high >= 0.0 && settings.chance_high <= settings.chance && settings.chance > 0.0 && settings.chance < 1.0)
         || !(settings.change_chance > 0.0 && settings.change_chance < 1.0)
+        || !(settings.rare_floor > 0.0 && settings.rare_chance > 0.0 && settings.rare_chance < 1.0)
         || settings.follow_up_days < 0
     {
         return Err("browsing: window_days ≥ 1, min_residents ≥ 1, 0 ≤ chance_high ≤ chance, 0 < chance < 1, 0 < change_chance < 1 and follow_up_days ≥ 0".into());

@@ -91,8 +91,10 @@ pub(crate) fn save<T: Serialize>(state: &T) -> serde_json::Value {
 }
 
 /// Restores an analyzer's state.
-pub(crate) fn restore<T: DeserializeOwned>(into: &mut T, v: serde_json::Value) -> Result<(), String> {
-    *into = serde_json::from_value(v).map_err(|e| e.to_string())?;
+pub(crate) fn restore<T: DeserializeOwned + Default>(into: &mut T, v: serde_json::Value) -> Result<(), String> {
+    // An analyzer that kept no state before saved none: it starts empty, rather than the
+    // whole journal being judged again.
+    *into = if v.is_null() { T::default() } else { serde_json::from_value(v).map_err(|e| e.to_string())? };
     Ok(())
 }
 

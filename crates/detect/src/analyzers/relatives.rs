@@ -130,6 +130,10 @@ struct State {
     /// The same for colleagues of any section.
     #[serde(default)]
     any_colleagues: HashMap<String, BTreeMap<String, NaiveDate>>,
+    /// Employee → neighbour's or colleague's record → the days they read it under nothing
+    /// but the section's business, within `repeat_window_days`.
+    #[serde(default, with = "crate::pairs")]
+    section_days: HashMap<(String, String), BTreeSet<NaiveDate>>,
     /// Employee → day → their record look-ups with no business on file, over the window.
     #[serde(default)]
     unexplained: HashMap<String, BTreeMap<NaiveDate, u32>>,
@@ -195,8 +199,9 @@ impl Analyzer for Relatives {
             // (at the relation's own severity, never raised higher): a neighbour's case in
             // the team's caseload is not a reason to keep reading it.
             Some(e) if !kind.is_kin() => {
-                let days = self.state.days.entry((employee.to_owned(), access.resident.clone())).or_default();
+                let days = self.state.section_days.entry((employee.to_owned(), access.resident.clone())).or_default();
                 days.insert(o.day);
+                days.retain(|d| *d >= since);
                 if days.len() >= self.settings.repeat_days.max(2) {
                     let base = self.settings.severity.get(kind.code()).copied().unwrap_or(Severity::Medium).min(Severity::Medium);
                     out.note(Note::of(o, rule, base, employee).resident(&access.resident).detail(format!("{detail}（課内の業務のみ: {}）", e.text_ja())));
@@ -222,7 +227,11 @@ impl Analyzer for Relatives {
                     let anywhere = count(self.state.any_colleagues.entry(employee.to_owned()).or_default());
                     if anywhere >= self.settings.repeat_colleagues {
                         let looked_up: u32 = self.state.unexplained.get(employee).map_or(0, |d| d.values().sum());
-                        many |= super::poisson_tail(f64::from(looked_up) * cx.dir.staff_share(), anywhere) <= self.settings.colleague_chance;
+                        // At least one colleague expected: a clerk whose few unexplained
+                        // look-ups are all of staff (人事 checking a 扶養 declaration) is not
+                        // going through them by chance, but by the job.
+                        let expected = (f64::from(looked_up) * cx.dir.staff_share()).max(1.0);
+                        many |= super::poisson_tail(expected, anywhere) <= self.settings.colleague_chance;
                     }
                 }
                 let base = self.settings.severity.get(kind.code()).copied().unwrap_or(Severity::High);
@@ -454,13 +463,15 @@ mod tests {
     }
 
     /// Colleagues of other sections, one each, in a town where staff are a small share of
-    /// the residents: three in a month from a clerk who looks up few records without
-    /// business is far more than chance brings (high); from a clerk who looks up hundreds
-    /// without business (unrecorded telephone inquiries) it is what chance brings (medium).
+    /// the residents: six in a month from a clerk who looks up few records without
+    /// business is far more than chance brings — at least one expected (high); three are
+    /// not (a 人事 clerk's checks of staff fall on staff by the job); from a clerk who looks
+    /// up hundreds without business (unrecorded telephone inquiries) six are what chance
+    /// brings (medium).
     #[test]
     fn colleagues_of_other_sections_are_high_when_chance_would_not_bring_so_many() {
         let town = office_with(|v| {
-            for (i, (e, d)) in [("E5", "D110"), ("E6", "D400"), ("E7", "D500")].iter().enumerate() {
+            for (i, (e, d)) in [("E5", "D110"), ("E6", "D400"), ("E7", "D500"), ("E8", "D800"), ("E9", "D100"), ("E10", "D110")].iter().enumerate() {
                 v["employees"].as_array_mut().unwrap().push(json!({"id":e,"name":"職員","hired":"2010-04-01","resident_uid":format!("R{}", 50 + i)}));
                 v["assignments"].as_array_mut().unwrap().push(json!({"employee_id":e,"department":d,"role":"staff","from":"2010-04-01"}));
                 v["residents"].as_array_mut().unwrap().push(json!({"uid":format!("R{}", 50 + i),"name":"職員","birth_date":"1980-01-01"}));
@@ -470,10 +481,11 @@ mod tests {
             }
         });
         let at = |r: &str, when: &str| access("juki", "J1", r, when, "PC-E1");
-        let colleagues = [at("R50", "2024-03-01T10:00:00"), at("R51", "2024-03-06T10:00:00"), at("R52", "2024-03-12T10:00:00")];
+        let colleagues: Vec<_> = (0..6).map(|i| at(&format!("R{}", 50 + i), &format!("2024-03-{:02}T10:00:00", 1 + i * 4))).collect();
         let severity = |f: &[mamori_model::Finding]| f.iter().filter(|f| f.rule == "colleague_lookup").map(|f| f.severity).max();
         assert_eq!(severity(&run_in(&town, crate::Config::default(), &colleagues)), Some(Severity::High));
-        let mut busy: Vec<_> = (0..200).map(|i| at(&format!("R{}", 1000 + i), &format!("2024-03-{:02}T{:02}:{:02}:00", 1 + i % 10, 11 + i / 60, i % 60))).collect();
+        assert_eq!(severity(&run_in(&town, crate::Config::default(), &colleagues[..3])), Some(Severity::Medium));
+        let mut busy: Vec<_> = (0..300).map(|i| at(&format!("R{}", 1000 + i), &format!("2024-03-{:02}T{:02}:{:02}:00", 1 + i % 20, 11 + (i / 20) % 5, i % 60))).collect();
         busy.extend(colleagues);
         busy.sort_by_key(|e| e.time);
         assert_eq!(severity(&run_in(&town, crate::Config::default(), &busy)), Some(Severity::Medium));

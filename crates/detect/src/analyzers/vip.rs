@@ -70,6 +70,13 @@ fn build(v: toml::Value) -> Result<Box<dyn Analyzer>, String> {
     Ok(Box::new(Vip { settings: settings(v)? }))
 }
 
+impl Vip {
+    /// Whether a watch-list reason (or a case kind) names a measure put to review.
+    fn review(&self, text: &str) -> bool {
+        self.settings.review_reasons.iter().any(|r| !r.is_empty() && text.contains(r.as_str()))
+    }
+}
+
 impl Analyzer for Vip {
     fn classes(&self) -> &'static [ClassUid] {
         &[ClassUid::DatastoreActivity]
@@ -81,17 +88,16 @@ impl Analyzer for Vip {
         let (severity, detail) = match &access.explanation {
             Some(e) if e.direct() && e.member().is_some() => (self.settings.household_only, format!("{reason}（世帯員の業務のみ: {}）", e.text_ja())),
             Some(e) if e.direct() => {
-                let reviewed = self.settings.review_reasons.iter().any(|r| !r.is_empty() && reason.contains(r.as_str()));
                 // The measure's own case is the support staff's work, and a caseload the town
-                // declares ongoing (生活保護) the caseworker's: neither issues to a requester.
-                let own_case = matches!(e, mamori_enrich::Explanation::Case { kind, .. }
-                    if self.settings.review_reasons.iter().any(|r| !r.is_empty() && kind.contains(r.as_str())) || cx.dir.case_kinds().iter().any(|k| k.ongoing && k.kind == *kind));
-                if reviewed && !own_case && !matches!(e, mamori_enrich::Explanation::Batch) {
+                // declares ongoing (生活保護) the caseworker's; a batch and a sanctioned
+                // extract of every record go to no requester: none of them is reviewed.
+                let own_case = matches!(e, mamori_enrich::Explanation::Case { kind, .. } if self.review(kind) || cx.dir.case_kinds().iter().any(|k| k.ongoing && k.kind == *kind));
+                if self.review(reason) && !own_case && !matches!(e, mamori_enrich::Explanation::Batch | mamori_enrich::Explanation::Extract(_)) {
                     out.note(Note::of(o, RULES[1].id, self.settings.review_severity, employee).resident(&access.resident).detail(format!("{reason}（{}）", e.text_ja())));
                 }
                 return;
             }
-            Some(e) => (self.settings.section_only, format!("{reason}（課内の業務のみ: {}）", e.text_ja())),
+            Some(e) => (self.settings.section_only, format!("{reason}（本人の業務ではない: {}）", e.text_ja())),
             None => (Severity::High, reason.to_owned()),
         };
         out.note(Note::of(o, RULES[0].id, severity, employee).resident(&access.resident).detail(detail));
