@@ -56,7 +56,7 @@ impl<'d> Judge<'d> {
         let Some((employee, kind)) = dir.account(system, &e.actor.user.uid, at.date()) else { return (None, "", None) };
         let department = employee.and_then(|id| dir.posting(id, at.date())).map(|p| p.0).or_else(|| dir.account_department(system, &e.actor.user.uid, at.date())).unwrap_or("");
         let declared_case = e.unmapped.extra.get("case_no").and_then(|v| v.as_str());
-        let host = e.device.as_ref().and_then(|d| d.hostname.as_deref()).unwrap_or_default();
+        let host = e.hostname();
         let access = mamori_enrich::Access { kind, employee, department, resident, host, at, declared_case, activity: e.activity_id };
         (employee, department, dir.explain(&self.model, &access))
     }

@@ -306,7 +306,7 @@ pub fn sort_findings(findings: &mut [Finding]) {
 fn explain(dir: &Directory, model: &ExplanationModel, actor: &Actor, access: &RecordAccess, event: &Event, at: chrono::NaiveDateTime) -> Option<Explanation> {
     let kind = actor.kind?;
     let declared_case = event.unmapped.extra.get("case_no").and_then(|v| v.as_str());
-    let host = event.device.as_ref().and_then(|d| d.hostname.as_deref()).unwrap_or_default();
+    let host = event.hostname();
     let q = mamori_enrich::Access { kind, employee: actor.employee.as_deref(), department: &actor.department, resident: &access.resident, host, at, declared_case, activity: event.activity_id };
     if let Some(e) = dir.explain(model, &q) {
         return Some(e);

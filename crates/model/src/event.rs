@@ -411,6 +411,11 @@ impl Event {
         serde_json::to_vec(self).expect("an Event always serialises")
     }
 
+    /// The terminal the event was made from, as the log names it (empty when it names none).
+    pub fn hostname(&self) -> &str {
+        self.device.as_ref().and_then(|d| d.hostname.as_deref()).unwrap_or_default()
+    }
+
     /// The resident the event concerns, if any.
     pub fn resident_uid(&self) -> Option<&str> {
         self.unmapped.resident.as_ref().map(|r| r.uid.as_str())

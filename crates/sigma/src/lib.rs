@@ -404,7 +404,7 @@ impl<'v> View<'v> {
     }
 
     fn host(&self) -> &str {
-        self.event.device.as_ref().and_then(|d| d.hostname.as_deref()).unwrap_or_default()
+        self.event.hostname()
     }
 
     fn resident(&self) -> &str {
