@@ -62,6 +62,16 @@ fn build(v: toml::Value) -> Result<Box<dyn Analyzer>, String> {
     Ok(Box::new(AccountUse { settings: settings(v)? }))
 }
 
+/// What an account of `kind` is called in a finding.
+fn account_label(kind: AccountKind) -> &'static str {
+    match kind {
+        AccountKind::Admin => "管理者アカウント",
+        AccountKind::Batch => "一括処理用アカウント",
+        AccountKind::Training => "研修用アカウント",
+        AccountKind::Shared | AccountKind::Personal => "共用アカウント",
+    }
+}
+
 impl AccountUse {
     /// Who it is charged to: the person seen at the terminal (its session, or the one person
     /// in its room) at the configured severity; else the terminal's assigned user, at medium
@@ -91,12 +101,7 @@ impl Analyzer for AccountUse {
                 (from, None) => format!("{from}〜"),
             }).collect();
             let more = if periods.len() > 3 { format!(" ほか {} 期間", periods.len() - 3) } else { String::new() };
-            let what = match kind {
-                AccountKind::Admin => "管理者アカウント",
-                AccountKind::Batch => "一括処理用アカウント",
-                AccountKind::Training => "研修用アカウント",
-                AccountKind::Shared | AccountKind::Personal => "共用アカウント",
-            };
+            let what = account_label(kind);
             let detail = format!("{what} {} @ {}（登録期間: {}{more}）{seen}", a.account, o.host, declared.join("、"));
             out.note(Note::of(o, RULES[1].id, severity, employee).resident(o.resident()).detail(detail)).add_device(&o.host);
             return;
@@ -105,10 +110,8 @@ impl Analyzer for AccountUse {
             return;
         }
         let Some((employee, severity, seen)) = self.charged(o, cx) else { return };
-        let what = match a.kind {
-            Some(AccountKind::Training) => "研修用アカウント",
-            _ => "一括処理用アカウント",
-        };
+        // Misplaced is only ever a batch or a training account.
+        let what = account_label(a.kind.unwrap_or(AccountKind::Batch));
         let terminal = match cx.dir.terminal_kind(&o.host) {
             Some(kind) => format!("{kind:?}").to_lowercase(),
             None => "台帳にない端末".into(),
